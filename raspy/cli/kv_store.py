@@ -103,7 +103,7 @@ def _refuse_slotless_read(data_dir: Path) -> ReadLock | None:
     reuse the very pages being read. Beside a running raspyd that is refused;
     without one (a card mounted read-only to rescue it, a backup at boot) the data
     dir's lock is held shared for the whole read, so a raspyd that starts meanwhile
-    finds the data dir in use (systemd starts it again) instead of writing."""
+    waits for the read to end (raspy.cli.start_wait) instead of writing."""
     lock_file = data_dir / damage.LMDB_LOCK_FILE
     if lock_file.exists():
         if os.access(lock_file, os.R_OK | os.W_OK):

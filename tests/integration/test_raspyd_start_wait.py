@@ -97,7 +97,7 @@ def test_a_read_that_outlasts_the_wait_is_said_and_nothing_is_started(
     ]
     # the first try asks systemd for time at once; the next only 10 s later
     assert _received(server) == [
-        b"EXTEND_TIMEOUT_USEC=30000000\nSTATUS=waiting: " + start_wait.WHY.encode()
+        b"EXTEND_TIMEOUT_USEC=70000000\nSTATUS=waiting: " + start_wait.WHY.encode()
     ]
     with _open(data_dir):  # nothing was left holding the data dir
         pass
