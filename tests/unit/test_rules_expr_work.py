@@ -145,3 +145,41 @@ def test_variables_up_to_64_kib_load() -> None:
         "actions:\n  - set: /x\n    value: 1\n", f"variables:\n  l: {items}\n"
     )
     assert load_scenario(doc).variables["l"] == list(range(10_000))
+
+
+def test_a_wait_until_past_the_runs_budget_fails_the_run_rather_than_wait() -> None:
+    """The first test of a wait_until is the run's work since its last pause: past
+    the budget, its fault was taken as no value yet, and a test that holds waited
+    until a key changed (for ever, here)."""
+    test = " and ".join(["kv('/big') == kv('/big')"] * 4)
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 17\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        f'  - wait_until: "{test}"\n'
+        "  - set: /x\n    value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    outputs = h.change("/event/x", True)
+    assert sets(outputs) == []
+    (ended,) = [o for o in outputs if isinstance(o, engine.RunEnded)]
+    assert (ended.error or "").startswith("wait_until: expression")
+    assert TOO_MUCH_WORK in (ended.error or "")
+    assert h.state is engine.State.ERROR
+
+
+def test_a_wait_untils_retests_have_a_budget_of_their_own() -> None:
+    """After the first test, each re-test is after a pause: the run's work before
+    the wait does not count, and a test that holds lets the run go on."""
+    test = "kv('/big') == kv('/big') and kv('/go') == 1"
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 17\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        f'  - wait_until: "{test}"\n'
+        "  - set: /x\n    value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG, "/go": 0})
+    h.change("/event/x", True)
+    assert h.state is engine.State.RUNNING
+    outputs = h.change("/go", 1)
+    assert [s.key for s in sets(outputs)] == ["/x"]
+    assert h.core.status.last_error is None
