@@ -236,10 +236,10 @@ class Checks:
         if isinstance(value, Invalid) and node.tag.endswith("int"):  # no float holds
             self.problem(node, path, "number out of range")
             return None
+        if self.slipped(node, path, value, text=False):
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(node, path, f"expected a number, got {kind_of(node)}")
-            return None
-        if self.slipped(node, path, value, text=False):
             return None
         try:  # before isfinite(), which raises the same for an int no float holds
             number = float(value)

@@ -127,6 +127,7 @@ def _writable(value: int) -> bool:
 
 
 _OCTAL: Final = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal int: 010 is 8
+_LEADING_ZERO: Final = re.compile(r"[-+]?0[0-9_]+")  # 08 and 09 are text
 
 
 def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str | None:
@@ -137,9 +138,11 @@ def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str 
     duration and a time of day have their own words for it."""
     if not isinstance(node, yaml.ScalarNode) or isinstance(value, bool):
         return None
+    raw = str(node.value)
+    if isinstance(value, str):
+        return _text_slip(node, raw, text=text)
     if not isinstance(value, int | float) or node.tag not in _NUMBER_TAGS:
         return None
-    raw = str(node.value)
     if ":" in raw:
         fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
         return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
@@ -148,6 +151,16 @@ def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str 
         fix = f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
         return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
     return None
+
+
+def _text_slip(node: yaml.ScalarNode, raw: str, *, text: bool) -> str | None:
+    """A bare 08 or 09 (`-09`, `0_8`): YAML 1.1's octal has no 8 or 9, so it is
+    text, where 07 is 7 and 010 is refused as 8."""
+    if node.style not in (None, "") or not _LEADING_ZERO.fullmatch(raw):
+        return None
+    decimal = int(raw.replace("_", ""), 10)
+    fix = f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
+    return f"a bare {raw} is YAML's text {quote(raw)}, not a number: {fix}"
 
 
 def is_text(node: yaml.Node) -> bool:
