@@ -219,7 +219,9 @@ class Checks:
         (`010` is 8, `6:45` is 405), its problem recorded: every place that takes
         a number or a JSON value asks (`text`: it takes text too, so quoting it is
         a fix; document_yaml.number_slip)."""
-        slip = None if isinstance(value, Invalid) else number_slip(node, value, text=text)
+        slip = (
+            None if isinstance(value, Invalid) else number_slip(node, value, text=text)
+        )
         if slip is not None:
             self.problem(node, path, slip)
         return slip is not None

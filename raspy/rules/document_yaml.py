@@ -148,7 +148,11 @@ def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str 
         return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
     if _OCTAL.fullmatch(raw) and int(raw.replace("_", ""), 10) != value:
         decimal = int(raw.replace("_", ""), 10)
-        fix = f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
+        fix = (
+            f"quote it, {quote(raw)}, or write {decimal}"
+            if text
+            else f"write {decimal}"
+        )
         return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
     return None
 

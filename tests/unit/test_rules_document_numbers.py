@@ -159,9 +159,18 @@ def test_a_number_that_reads_as_it_looks_is_taken_where_a_number_goes() -> None:
 @pytest.mark.parametrize(
     ("written", "message"),
     [
-        ("08", "a bare 08 is YAML's text '08', not a number: quote it, '08', or write 8"),
-        ("-09", "a bare -09 is YAML's text '-09', not a number: quote it, '-09', or write -9"),
-        ("0_8", "a bare 0_8 is YAML's text '0_8', not a number: quote it, '0_8', or write 8"),
+        (
+            "08",
+            "a bare 08 is YAML's text '08', not a number: quote it, '08', or write 8",
+        ),
+        (
+            "-09",
+            "a bare -09 is YAML's text '-09', not a number: quote it, '-09', or write -9",
+        ),
+        (
+            "0_8",
+            "a bare 0_8 is YAML's text '0_8', not a number: quote it, '0_8', or write 8",
+        ),
     ],
 )
 def test_a_bare_number_with_a_leading_zero_that_yaml_reads_as_text_is_refused(
@@ -183,8 +192,16 @@ def test_a_bare_08_where_a_number_goes_is_told_the_number() -> None:
 
 @pytest.mark.parametrize(
     ("written", "value"),
-    [("'08'", "08"), ('"08"', "08"), ("0", 0), ("00", 0), ("0.8", 0.8)]
-    + [("08x", "08x"), ("a08", "a08"), ("['08', 7]", ["08", 7])],
+    [
+        ("'08'", "08"),
+        ('"08"', "08"),
+        ("0", 0),
+        ("00", 0),
+        ("0.8", 0.8),
+        ("08x", "08x"),
+        ("a08", "a08"),
+        ("['08', 7]", ["08", 7]),
+    ],
 )
 def test_a_quoted_08_or_another_text_is_a_value(written: str, value: object) -> None:
     (action,) = load_scenario(HEAD + f"  - set: /x\n    value: {written}\n").actions

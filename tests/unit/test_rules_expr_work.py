@@ -199,9 +199,7 @@ def test_a_kv_read_is_charged_by_the_json_it_decodes_not_its_outside() -> None:
     was charged nothing, and 70 reads of it took 67 ms for no work at all."""
     tree = TreeView()
     tree.update("/n", json_text.encode(NESTED))
-    context = dataclasses.replace(
-        make_context(), kv=tree.kv, kv_size=tree.kv_size
-    )
+    context = dataclasses.replace(make_context(), kv=tree.kv, kv_size=tree.kv_size)
     assert compile_expression(" and ".join(["kv('/n')"] * 70)).evaluate(context)
     # 77,762 bytes a read, 16 a unit: 4,860 units, 70 times
     assert context.work.spent == 70 * (len(json_text.encode(NESTED)) // 16)
