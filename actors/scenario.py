@@ -187,6 +187,7 @@ class ScenarioActor(pykka.ThreadingActor):
             scenario,
             settings,
             kv=tree.kv,
+            kv_size=tree.kv_size,
             sun=sun,
             rng=rng,
             status=status,

@@ -212,6 +212,20 @@ class Checks:
             return False
         return True
 
+    def slipped(
+        self, node: yaml.Node, path: str, value: JsonValue | Invalid, *, text: bool
+    ) -> bool:
+        """Whether `value` is a bare number YAML 1.1 read otherwise than it looks
+        (`010` is 8, `6:45` is 405), its problem recorded: every place that takes
+        a number or a JSON value asks (`text`: it takes text too, so quoting it is
+        a fix; document_yaml.number_slip)."""
+        slip = (
+            None if isinstance(value, Invalid) else number_slip(node, value, text=text)
+        )
+        if slip is not None:
+            self.problem(node, path, slip)
+        return slip is not None
+
     def boolean(self, node: yaml.Node, path: str) -> bool | None:
         value = scalar(node)
         if not isinstance(value, bool):
@@ -223,6 +237,8 @@ class Checks:
         value = scalar(node)
         if isinstance(value, Invalid) and node.tag.endswith("int"):  # no float holds
             self.problem(node, path, "number out of range")
+            return None
+        if self.slipped(node, path, value, text=False):
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(node, path, f"expected a number, got {kind_of(node)}")
@@ -239,6 +255,8 @@ class Checks:
 
     def integer(self, node: yaml.Node, path: str, low: int, high: int) -> int | None:
         value = scalar(node)
+        if self.slipped(node, path, value, text=False):
+            return None
         if (
             isinstance(value, bool)
             or not isinstance(value, int)
@@ -361,9 +379,7 @@ class Checks:
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(node, path, f"expected a finite number, got {kind_of(node)}")
             return INVALID
-        slip = number_slip(node, value)
-        if slip is not None:
-            self.problem(node, path, slip)
+        if self.slipped(node, path, value, text=True):
             return INVALID
         if templates and isinstance(value, str):
             return value if self.check_template(node, path, value) else INVALID

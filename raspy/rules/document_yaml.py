@@ -127,27 +127,44 @@ def _writable(value: int) -> bool:
 
 
 _OCTAL: Final = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal int: 010 is 8
+_LEADING_ZERO: Final = re.compile(r"[-+]?0[0-9_]+")  # 08 and 09 are text
 
 
-def number_slip(node: yaml.Node, value: JsonValue) -> str | None:
+def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str | None:
     """What is wrong with a bare number YAML 1.1 reads otherwise than it looks
     (`6:45` is 405 in base 60, `010` is 8 in octal), said with its fix; None for
-    any other value. A duration and a time of day have their own words for it."""
+    any other value. `text`: the place takes text too (a JSON value), so quoting
+    it is a fix; where only a number goes (`above:`, a `count:`) it is not. A
+    duration and a time of day have their own words for it."""
     if not isinstance(node, yaml.ScalarNode) or isinstance(value, bool):
         return None
+    raw = str(node.value)
+    if isinstance(value, str):
+        return _text_slip(node, raw, text=text)
     if not isinstance(value, int | float) or node.tag not in _NUMBER_TAGS:
         return None
-    raw = str(node.value)
     if ":" in raw:
-        return (
-            f"a bare {raw} is YAML's base-60 number {value!r}: quote it, {quote(raw)}"
-        )
+        fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
+        return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
     if _OCTAL.fullmatch(raw) and int(raw.replace("_", ""), 10) != value:
-        return (
-            f"a bare {raw} is YAML's octal number {value!r}: quote it, {quote(raw)},"
-            f" or write {int(raw.replace('_', ''), 10)}"
+        decimal = int(raw.replace("_", ""), 10)
+        fix = (
+            f"quote it, {quote(raw)}, or write {decimal}"
+            if text
+            else f"write {decimal}"
         )
+        return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
     return None
+
+
+def _text_slip(node: yaml.ScalarNode, raw: str, *, text: bool) -> str | None:
+    """A bare 08 or 09 (`-09`, `0_8`): YAML 1.1's octal has no 8 or 9, so it is
+    text, where 07 is 7 and 010 is refused as 8."""
+    if node.style not in (None, "") or not _LEADING_ZERO.fullmatch(raw):
+        return None
+    decimal = int(raw.replace("_", ""), 10)
+    fix = f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
+    return f"a bare {raw} is YAML's text {quote(raw)}, not a number: {fix}"
 
 
 def is_text(node: yaml.Node) -> bool:

@@ -83,11 +83,14 @@ class ScenarioCore(ScenarioRuns):
         rng: RandomSource,
         status: Status | None = None,
         sun_up: Callable[[float], bool | None] = model.no_place,
+        kv_size: Callable[[str], int] = model.no_size,
     ) -> None:
+        """`kv_size`: the bytes of JSON `kv` decodes to read a key (what an
+        expression's kv() is charged, expr_values.Work)."""
         self.scenario = scenario
         self._settings = settings
         # the tree as the owner shows it, under what this turn's runs wrote
-        self._own = OwnWrites(kv)
+        self._own = OwnWrites(kv, kv_size)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
         book = self._book = RunBook(settings.step_limit)  # runs, requests, records
         self._env = Surroundings(

@@ -59,6 +59,7 @@ class Surroundings:
             rng=self.rng,
             host=self.settings.host,
             sun_up=self.sun_up,
+            kv_size=self.own.kv_size,
         )
 
     def scope(
@@ -78,5 +79,6 @@ class Surroundings:
             max_key_bytes=self.settings.max_key_bytes,
             sun_up=self.sun_up,
             secrets=self.settings.secrets,
+            kv_size=self.own.kv_size,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.variables)

@@ -64,6 +64,11 @@ def no_place(_wall_ts: float) -> bool | None:
     return None
 
 
+def no_size(_key: str) -> int:
+    """kv_size() where no key's body is decoded to read it (a value at hand)."""
+    return 0
+
+
 # `repeat.index` (an expression's or a template's) where no repeat is around it
 OUTSIDE_REPEAT: Final = "repeat.index is known only inside a repeat's actions"
 
@@ -76,7 +81,8 @@ class EvalContext:
     of the innermost repeat the expression is in (from 1; None outside one);
     `sun_up` answers whether the sun is above the horizon at a wall time (None
     when the hub has no place); `work` meters what its evaluations do (a run's
-    contexts share the run's meter, expr_values.Work)."""
+    contexts share the run's meter, expr_values.Work); `kv_size` answers the
+    bytes of JSON a kv() of the key decodes (what its read costs)."""
 
     wall_ts: float
     tz: ZoneInfo
@@ -89,6 +95,7 @@ class EvalContext:
     repeat_index: int | None = None
     sun_up: Callable[[float], bool | None] = no_place
     work: Work = field(default_factory=Work)
+    kv_size: Callable[[str], int] = no_size
 
 
 class Expression(Protocol):

@@ -57,7 +57,12 @@ class Retested:
         change left it), or FAULT; a fault that begins with this test is appended
         to `said`, the one after it is not."""
         if changed is not None:
-            context = dataclasses.replace(context, kv=_overlaid(context.kv, *changed))
+            key, sized = changed[0], context.kv_size
+            context = dataclasses.replace(
+                context,
+                kv=_overlaid(context.kv, *changed),
+                kv_size=lambda asked: 0 if asked == key else sized(asked),
+            )
         try:
             value = self.expression.evaluate(context)
         except ScenarioError as exc:

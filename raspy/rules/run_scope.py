@@ -21,6 +21,7 @@ from raspy.rules.model import (
     RandomSource,
     SunEvent,
     no_place,
+    no_size,
 )
 from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
 from raspy.rules.template import SECRET_PREFIX, context_names, fill, render_in
@@ -66,6 +67,7 @@ class RunEnv:
     # the secrets file as it is now (raspy.secrets_file.SecretsFile.load): what
     # `{secret.NAME}` fills in an `http:` action
     secrets: Callable[[], Loaded] = lambda: NO_SECRETS
+    kv_size: Callable[[str], int] = no_size  # the bytes of JSON kv() decodes
 
 
 @dataclass(slots=True)
@@ -113,6 +115,7 @@ class RunScope:
             repeat_index=self.passes[-1] if self.passes else None,
             sun_up=self.env.sun_up,
             work=self.work,
+            kv_size=self.env.kv_size,
         )
 
     def text(self, template: str, secrets: Mapping[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from typing import Final
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model
-from raspy.rules.expr_values import truthy
+from raspy.rules.expr_values import TOO_MUCH_WORK, truthy
 from raspy.rules.resume_path import Path, Place
 from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.run_scope import RunScope, short
@@ -132,7 +132,8 @@ def wait_until_step(
     tested = Retested(action.condition, "wait_until")
     said: list[str] = []
     changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
-    while not _holds(tested, scope, said, changed):
+    holds = _first_holds(tested, scope, said)
+    while not holds:
         fault = _fault_began(scope, said, waits=not expired)
         woken = None if expired else (yield _awaiting(awaited, action, scope, fault))
         changed = None
@@ -145,7 +146,20 @@ def wait_until_step(
             raise RunFailed(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
+        # after a pause: the run's meter starts again (Run), the test's own budget
+        holds = _holds(tested, scope, said, changed)
     scope.note(lambda: "wait_until: holds")
+
+
+def _first_holds(tested: Retested, scope: RunScope, said: list[str]) -> bool:
+    """The wait_until's first test, the last of the run's work since it last
+    paused: running out of the run's budget there fails the run, as in any other
+    action. Taken as no value yet, a test that holds waited until a key changed,
+    for ever if none did."""
+    holds = _holds(tested, scope, said, None)
+    if scope.work.spent > scope.work.limit:  # the meter ran out: Work.charge
+        raise RunFailed(said.pop() if said else f"wait_until: {TOO_MUCH_WORK}")
+    return holds
 
 
 def _holds(

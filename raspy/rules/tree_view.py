@@ -102,6 +102,13 @@ class TreeView:
             body = sent[-1][1] if sent else self._bodies.get(key)
         return json_text.tree_value(body)
 
+    def kv_size(self, key: str) -> int:
+        """The bytes of JSON kv(key) decodes (expr_functions charges a read by them)."""
+        with self._lock:
+            sent = self._sent.get(key)
+            body = sent[-1][1] if sent else self._bodies.get(key)
+        return len(body or b"")
+
     def on_the_way(self) -> int:
         """How many sent writes have not come back yet."""
         with self._lock:

@@ -197,10 +197,11 @@ class WhenWatch:
         when it begins)."""
         context = self._env.context(when.context_trigger, wall)
         if as_seen is not None:
-            live, wants = context.kv, when.wants
+            live, wants, sized = context.kv, when.wants, context.kv_size
             context = dataclasses.replace(
                 context,
                 kv=lambda key: as_seen.get(key) if wants(key) else live(key),
+                kv_size=lambda key: 0 if wants(key) else sized(key),  # at hand
             )
         return when.tested.value(context, outcome.faults, changed)
 

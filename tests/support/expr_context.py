@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules.model import EvalContext, RandomSource, SunEvent, no_place
 
@@ -35,8 +36,13 @@ def make_context(
     kv_tree = dict(tree or {})
     sun_table = dict(sun if sun is not None else {SunEvent.SUNSET: SUNSET_TS})
 
+    sizes = {key: len(json_text.encode(value)) for key, value in kv_tree.items()}
+
     def read_kv(key: str) -> JsonValue:
         return kv_tree.get(key)
+
+    def kv_size(key: str) -> int:  # as the tree's body, which kv() decodes
+        return sizes.get(key, 0)
 
     def read_sun(event: SunEvent, _wall_ts: float) -> float | None:
         return sun_table.get(event)
@@ -52,4 +58,5 @@ def make_context(
         host=host,
         repeat_index=repeat_index,
         sun_up=no_place if sun_up is None else sun_up,
+        kv_size=kv_size,
     )

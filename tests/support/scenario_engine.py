@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, run
 from raspy.rules import model as m
@@ -114,6 +115,8 @@ def harness(
         scn,
         settings,
         kv=values.get,
+        # a read is charged by its JSON, as the tree's body (tree_view.TreeView)
+        kv_size=lambda key: len(json_text.encode(values[key])) if key in values else 0,
         sun=no_sun,
         rng=random.Random(SEED) if rng is None else rng,
     )

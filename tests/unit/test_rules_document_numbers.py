@@ -101,3 +101,109 @@ def test_a_header_that_is_no_finite_number_is_refused_as_a_body_is(
     assert _refusal(body)[2] == (
         f"actions[0].body: expected a finite number, got {written}"
     )
+
+
+def _doc_refusal(document: str) -> tuple[int, int, str]:
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(document)
+    (problem,) = caught.value.problems
+    return problem.line, problem.col, problem.message
+
+
+KV_HEAD = "name: t\ntriggers:\n  - kv: /k\n"
+LOG = "actions:\n  - log: hi\n"
+
+
+@pytest.mark.parametrize(
+    ("document", "place", "message"),
+    [
+        (
+            KV_HEAD + "    above: 010\n" + LOG,
+            (4, 12),
+            "triggers[0].above: a bare 010 is YAML's octal number 8: write 10",
+        ),
+        (
+            KV_HEAD + "    below: 6:45\n" + LOG,
+            (4, 12),
+            "triggers[0].below: a bare 6:45 is YAML's base-60 number 405:"
+            " write 405 if it is meant",
+        ),
+        (
+            HEAD + "  - repeat:\n      count: 010\n      actions:\n        - log: hi\n",
+            (6, 14),
+            "actions[0].repeat.count: a bare 010 is YAML's octal number 8: write 10",
+        ),
+        (
+            "name: t\nmode: queued\nmax: 010\ntriggers:\n  - event: /event/e\n" + LOG,
+            (3, 6),
+            "max: a bare 010 is YAML's octal number 8: write 10",
+        ),
+    ],
+    ids=["above-octal", "below-clock", "repeat-count", "max"],
+)
+def test_a_number_that_yaml_reads_as_base_60_or_octal_is_refused_where_a_number_goes(
+    document: str, place: tuple[int, int], message: str
+) -> None:
+    """Only a JSON value was checked: `above: 010` loaded as 8.0, `below: 6:45`
+    as 405.0, `count: 010` ran 8 times."""
+    assert _doc_refusal(document) == (*place, message)
+
+
+def test_a_number_that_reads_as_it_looks_is_taken_where_a_number_goes() -> None:
+    scenario = load_scenario(KV_HEAD + "    above: 007\n    below: 1_000\n" + LOG)
+    (trigger,) = scenario.triggers
+    assert isinstance(trigger, model.KvTrigger)
+    assert (trigger.above, trigger.below) == (7.0, 1000.0)
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "08",
+            "a bare 08 is YAML's text '08', not a number: quote it, '08', or write 8",
+        ),
+        (
+            "-09",
+            "a bare -09 is YAML's text '-09', not a number: quote it, '-09', or write -9",
+        ),
+        (
+            "0_8",
+            "a bare 0_8 is YAML's text '0_8', not a number: quote it, '0_8', or write 8",
+        ),
+    ],
+)
+def test_a_bare_number_with_a_leading_zero_that_yaml_reads_as_text_is_refused(
+    written: str, message: str
+) -> None:
+    """`07` is 7 and `010` is refused, but `08` set the text '08'."""
+    text = f"  - set: /x\n    value: {written}\n"
+    assert _refusal(text) == (6, 12, f"actions[0].value: {message}")
+
+
+def test_a_bare_08_where_a_number_goes_is_told_the_number() -> None:
+    document = KV_HEAD + "    above: 08\n" + LOG
+    assert _doc_refusal(document) == (
+        4,
+        12,
+        "triggers[0].above: a bare 08 is YAML's text '08', not a number: write 8",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("'08'", "08"),
+        ('"08"', "08"),
+        ("0", 0),
+        ("00", 0),
+        ("0.8", 0.8),
+        ("08x", "08x"),
+        ("a08", "a08"),
+        ("['08', 7]", ["08", 7]),
+    ],
+)
+def test_a_quoted_08_or_another_text_is_a_value(written: str, value: object) -> None:
+    (action,) = load_scenario(HEAD + f"  - set: /x\n    value: {written}\n").actions
+    assert isinstance(action, model.SetAction)
+    assert action.value == value

@@ -6,17 +6,21 @@ and a run counts its expressions' work as steps."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from support.expr_context import make_context
 from support.scenario_engine import harness, sets
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, run
 from raspy.rules.document import DocumentError, load_scenario
 from raspy.rules.expr import ExpressionError, compile_expression
 from raspy.rules.expr_values import TOO_MUCH_WORK
+from raspy.rules.own_writes import OwnWrites
+from raspy.rules.tree_view import TreeView
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,7 +37,7 @@ def _evaluate(text: str, **values: JsonValue) -> JsonValue:
     "text",
     [
         " and ".join(["l == l"] * 30),  # 30 comparisons of 40,000 items
-        " and ".join(["l != [1]"] * 10 + ["l == l"] * 30),
+        " or ".join(["l != l"] * 30),  # != compares them whole too
         " and ".join(["kv('/big') == kv('/big')"] * 30),
         " and ".join(["[l, l] == [l, l]"] * 15),
         " and ".join(["1 not in l"] * 26),
@@ -68,7 +72,8 @@ def _document(body: str, variables: str = "") -> str:
 
 
 def test_a_condition_that_does_too_much_work_fails_as_a_condition_fault() -> None:
-    condition = " and ".join(["kv('/big') == kv('/big')"] * 13)  # 520,000 units
+    # 13 x (40,000 compared + 2 reads of their 120,001 bytes): 715,000 units
+    condition = " and ".join(["kv('/big') == kv('/big')"] * 13)
     doc = _document(
         f'conditions:\n  - "{condition}"\n  - "{condition}"\n'
         "actions:\n  - set: /x\n    value: 1\n"
@@ -90,11 +95,12 @@ def test_a_loop_of_conditions_counts_their_work_as_steps() -> None:
         "        - condition: \"kv('/big') == kv('/big')\"\n"
         "        - set: /x\n          value: 1\n"
     )
-    h = harness(load_scenario(doc), tree={"/big": BIG})
+    h = harness(load_scenario(doc), tree={"/big": [0] * 4000})
     outputs = h.change("/event/x", True)
-    # 500 steps of work a pass (two reads of 40,000 items, 40,000 compared) and
-    # the actions' few: 19 passes, not 1000
-    assert 15 <= len(sets(outputs)) <= 20
+    # 55 steps of work a pass (4,000 items compared, two reads of their 12,001
+    # bytes) and the actions' few: 175 passes, not 1000 (a pass of far more
+    # work, a budget's twentieth, would meet the work's own limit first)
+    assert 165 <= len(sets(outputs)) <= 185
     ended = [o for o in outputs if isinstance(o, engine.RunEnded)]
     assert ended[0].error == (
         f"more than {run.DEFAULT_STEP_LIMIT} steps without a wait"
@@ -144,3 +150,65 @@ def test_variables_up_to_64_kib_load() -> None:
         "actions:\n  - set: /x\n    value: 1\n", f"variables:\n  l: {items}\n"
     )
     assert load_scenario(doc).variables["l"] == list(range(10_000))
+
+
+def test_a_wait_until_past_the_runs_budget_fails_the_run_rather_than_wait() -> None:
+    """The first test of a wait_until is the run's work since its last pause: past
+    the budget, its fault was taken as no value yet, and a test that holds waited
+    until a key changed (for ever, here)."""
+    test = " and ".join(["kv('/big') == kv('/big')"] * 4)
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 17\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        f'  - wait_until: "{test}"\n'
+        "  - set: /x\n    value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    outputs = h.change("/event/x", True)
+    assert sets(outputs) == []
+    (ended,) = [o for o in outputs if isinstance(o, engine.RunEnded)]
+    assert (ended.error or "").startswith("wait_until: expression")
+    assert TOO_MUCH_WORK in (ended.error or "")
+    assert h.state is engine.State.ERROR
+
+
+def test_a_wait_untils_retests_have_a_budget_of_their_own() -> None:
+    """After the first test, each re-test is after a pause: the run's work before
+    the wait does not count, and a test that holds lets the run go on."""
+    test = "kv('/big') == kv('/big') and kv('/go') == 1"
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 17\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        f'  - wait_until: "{test}"\n'
+        "  - set: /x\n    value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG, "/go": 0})
+    h.change("/event/x", True)
+    assert h.state is engine.State.RUNNING
+    outputs = h.change("/go", 1)
+    assert [s.key for s in sets(outputs)] == ["/x"]
+    assert h.core.status.last_error is None
+
+
+_DAY: list[JsonValue] = [round(20 + (i % 50) / 10, 1) for i in range(1440)]
+NESTED: list[JsonValue] = [_DAY * 9]  # a day of readings in one item: 78 KB of JSON
+
+
+def test_a_kv_read_is_charged_by_the_json_it_decodes_not_its_outside() -> None:
+    """A read decodes the key's whole body: a list of one list of 12,960 numbers
+    was charged nothing, and 70 reads of it took 67 ms for no work at all."""
+    tree = TreeView()
+    tree.update("/n", json_text.encode(NESTED))
+    context = dataclasses.replace(make_context(), kv=tree.kv, kv_size=tree.kv_size)
+    assert compile_expression(" and ".join(["kv('/n')"] * 70)).evaluate(context)
+    # 77,762 bytes a read, 16 a unit: 4,860 units, 70 times
+    assert context.work.spent == 70 * (len(json_text.encode(NESTED)) // 16)
+
+
+def test_a_runs_kv_reads_of_the_tree_are_charged_by_their_json() -> None:
+    tree = TreeView()
+    tree.update("/n", json_text.encode(NESTED))
+    own = OwnWrites(tree.kv, tree.kv_size)
+    assert own.kv_size("/n") == len(json_text.encode(NESTED))
+    own.wrote(run.SetKey("/n", 1))  # written this turn: read back, not decoded
+    assert own.kv_size("/n") == 0
