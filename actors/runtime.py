@@ -42,7 +42,6 @@ from raspy.child_set import (
     LeaderStart,
     OptionalLeaderStart,
     report_failed,
-    report_hung,
     stop_actor,
 )
 from raspy.clock import Clock
@@ -55,7 +54,7 @@ from raspy.cores.supervision import (
     RestartPolicy,
     restart_policy,
 )
-from raspy.hang_watch import Ask, Pulse, actor_ask, ping_every_s
+from raspy.hang_watch import Ask, Asked, Pulse, actor_ask, hung, ping_every_s
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -119,7 +118,7 @@ class Runtime:
     # how the edge's I/O thread is checked and asked (hang_watch), once the edge
     # has answered; asked without waiting (_edge_io_watch)
     _edge_io: edge_mod.IoWatch | None = None
-    _edge_io_asked: pykka.Future[edge_mod.IoWatch] | None = None
+    _edge_io_asked: Asked[edge_mod.IoWatch] | None = None
     _edge_pulse: Pulse | None = None  # the edge actor's proof of life
     _edge_io_pulse: Pulse | None = None  # and its I/O thread's
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
@@ -316,12 +315,11 @@ class Runtime:
         """One of the edge's threads silent past the bound: hung, and fatal."""
         if pulse is None or ask is None:
             return
-        silent_s = pulse.silent_for(ask, now)
-        hung = report_hung(
-            self.core_trackers[EDGE], now, silent_s, self.stats, io_thread=io_thread
+        decision = hung(
+            pulse, ask, self.core_trackers[EDGE], now, self.stats, io_thread=io_thread
         )
-        if hung is not None:
-            self._make_fatal(hung)
+        if decision is not None:
+            self._make_fatal(decision)
 
     def _edge_alive(self) -> bool:
         """The edge's actor runs, and its I/O thread too once the edge has said how
@@ -339,20 +337,13 @@ class Runtime:
         see (its ping is answered after it): hung. An error is asked again."""
         if self._edge_io is not None:
             return self._edge_io
-        try:
-            if self._edge_io_asked is None:
-                self._edge_io_asked = self.edge.proxy().io_watch()
-            self._edge_io = self._edge_io_asked.get(timeout=0)
-        except pykka.Timeout:
-            return None
-        except pykka.ActorDeadError:  # seen by is_alive()
-            self._edge_io_asked = None
-            return None
-        except Exception as exc:  # noqa: BLE001  # the edge's answer may be any error
-            log.warning("edge_io_watch_failed", reason=repr(exc))
-            self._edge_io_asked = None
-            return None
-        self._edge_io_asked = None
+        if self._edge_io_asked is None:
+            edge = self.edge
+            self._edge_io_asked = Asked(
+                lambda: edge.proxy().io_watch(),
+                lambda exc: log.warning("edge_io_watch_failed", reason=repr(exc)),
+            )
+        self._edge_io = self._edge_io_asked.poll()
         return self._edge_io
 
     def _restarted(self, child: Child) -> None:

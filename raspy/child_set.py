@@ -26,7 +26,16 @@ from raspy.cores.supervision import (
     Restart,
     RestartPolicy,
 )
-from raspy.hang_watch import PING, Ask, Pulse, actor_ask, ping_every_s
+from raspy.hang_watch import (
+    PING,
+    Ask,
+    Asked,
+    Pulse,
+    actor_ask,
+    hung,
+    ping_every_s,
+    report_hung,
+)
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -40,7 +49,7 @@ ActorStart = Callable[[], pykka.ActorRef[Any]]
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
 # how a part's I/O thread is asked its proof of life (raspy.hang_watch): the part is
 # asked for its own ask without waiting (answered once its on_start has run); the
-# answer is picked up at the rounds (ChildSet._io_of)
+# answer is picked up at the rounds (ChildSet._io_of, hang_watch.Asked)
 IoAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Ask]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
@@ -64,9 +73,9 @@ class Child:
     pulse: Pulse | None = None
     # a part whose work runs on an I/O thread (the Clone server): how that thread
     # is asked; while this actor runs, its ask (once answered: `io_asked` is the
-    # question in flight until then) and its proof of life
+    # question until then) and its proof of life
     io_ask: IoAsk | None = None
-    io_asked: pykka.Future[Ask] | None = None
+    io_asked: Asked[Ask] | None = None
     io: Ask | None = None
     io_pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
@@ -292,17 +301,15 @@ class ChildSet:
         child.starting = child.ref.ask(ON_START_DONE, block=False)
         child.starting_since = now
         child.io = child.io_pulse = child.io_asked = None
-        self._ask_io(child)
-
-    def _ask_io(self, child: Child) -> None:
-        """Ask the part for its I/O thread's ask, without waiting. A dead part's
-        answer is its death: the supervisor sees it on its own."""
-        if child.io_ask is None or child.ref is None:
-            return
-        try:
-            child.io_asked = child.io_ask(child.ref)
-        except pykka.ActorDeadError:
-            child.io_asked = None
+        if child.io_ask is not None:
+            ref, io_ask = child.ref, child.io_ask
+            child.io_asked = Asked(
+                lambda: io_ask(ref),
+                lambda exc: log.warning(
+                    "component_io_ask_failed", component=child.name, reason=repr(exc)
+                ),
+            )
+            child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -335,24 +342,11 @@ class ChildSet:
         (looked at without waiting, at each round until then); None meanwhile. An
         answer that is an error (the part died: the supervisor sees it on its own)
         is asked again at the next round: never given up while the part runs."""
-        if child.io is not None or child.io_ask is None:
+        if child.io is not None or child.io_asked is None:
             return child.io
-        if child.io_asked is None:
-            self._ask_io(child)  # the last answer was an error
-            return None
-        try:
-            child.io = child.io_asked.get(timeout=0)
-        except pykka.Timeout:
+        child.io = child.io_asked.poll()
+        if child.io is None:
             return None  # not yet: its actor's own pulse shows one that never does
-        except pykka.ActorDeadError:
-            child.io_asked = None
-            return None
-        except Exception as exc:  # noqa: BLE001  # the part's answer may be any error
-            log.warning(
-                "component_io_ask_failed", component=child.name, reason=repr(exc)
-            )
-            child.io_asked = None
-            return None
         child.io_asked = None
         child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
         return child.io
@@ -362,22 +356,24 @@ class ChildSet:
         own; True if it is hung."""
         assert child.ref is not None
         assert child.pulse is not None
-        silent_s = child.pulse.silent_for(actor_ask(child.ref), now)
-        if self._report_hung(child, now, silent_s):
-            return True
-        io = self._io_of(child, now)
-        if io is None or child.io_pulse is None:
-            return False
-        silent_s = child.io_pulse.silent_for(io, now)
-        return self._report_hung(child, now, silent_s, io_thread=True)
+        hang = hung(child.pulse, actor_ask(child.ref), child.tracker, now, self._stats)
+        if hang is None:
+            io = self._io_of(child, now)
+            if io is None or child.io_pulse is None:
+                return False
+            hang = hung(
+                child.io_pulse, io, child.tracker, now, self._stats, io_thread=True
+            )
+            if hang is None:
+                return False
+        self._fatal(hang)
+        return True
 
-    def _report_hung(
-        self, child: Child, now: float, silent_s: float, *, io_thread: bool = False
-    ) -> bool:
-        """A part silent past its bound is hung: said once, and raspyd ends."""
-        in_start = child.starting is not None
+    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
+        """A part silent past its bound in its start is hung: said once, and raspyd
+        ends."""
         decision = report_hung(
-            child.tracker, now, silent_s, self._stats, in_start, io_thread=io_thread
+            child.tracker, now, silent_s, self._stats, child.starting is not None
         )
         if decision is None:
             return False
@@ -425,36 +421,6 @@ def report_failed(decision: Failed, stats: Stats) -> None:
     """A part given up, in the log and the counters."""
     stats.incr(f"supervisor.failed.{decision.name}")
     log.error("component_failed", component=decision.name, reason=decision.reason)
-
-
-def report_hung(
-    tracker: PartTracker,
-    now: float,
-    silent_s: float,
-    stats: Stats,
-    in_start: bool = False,
-    *,
-    io_thread: bool = False,
-) -> Failed | None:
-    """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
-    is hung, said once in the log and the counters; the Failed returned is fatal
-    (raspy.cores.supervision.on_hang)."""
-    decision = supervision.on_hang(
-        tracker, now, silent_s, in_start=in_start, io_thread=io_thread
-    )
-    if decision is not None:
-        policy = tracker.policy
-        stats.incr(f"supervisor.hung.{tracker.name}")
-        log.error(
-            "component_hung",
-            component=tracker.name,
-            silent_s=round(silent_s, 1),
-            # the bound it is past: a start's is larger (RestartPolicy.start_bound_s)
-            hung_after_s=policy.start_bound_s if in_start else policy.hung_after_s,
-            in_start=in_start,
-            io_thread=io_thread,
-        )
-    return decision
 
 
 def stop_child(child: Child) -> bool:

@@ -14,16 +14,28 @@ One question a thread every PING_EVERY_S at most: on an idle hub each is one wak
 of that thread (two or three context switches, the interpreter's lock taken from
 the supervisor's thread), nothing on the supervisor's (it does not wait).
 A part hung is seen within hung_after_s + PING_EVERY_S.
+
+How such a thread is asked is itself asked of its part (Asked): without waiting, its
+answer taken at a later round, as the part may be busy then.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import pykka
+import structlog
 from pykka.messages import ProxyGetAttr
+
+from raspy.cores import supervision
+from raspy.cores.supervision import Failed, PartTracker
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="supervisor")
+
+T = TypeVar("T")
 
 # answered by pykka itself on the part's thread, before any message told after it
 # and after its on_start: a restart's proof that it started, too
@@ -70,6 +82,98 @@ class Pulse:
         self._answer = None
         self._next_at = now + self._every_s
         return 0.0
+
+
+class Asked(Generic[T]):
+    """A question to a part whose answer is taken when it comes: asked once without
+    waiting, looked at without waiting at each poll() until it has answered. A part
+    busy at the first rounds is not taken for one that failed, and no round waits on
+    it; one that never answers is its actor's pulse's to see (hung). An answer that
+    is an error (the part died: the supervisor sees that on its own) is asked again
+    at the next poll: never given up while the part runs."""
+
+    def __init__(
+        self, ask: Callable[[], pykka.Future[T]], failed: Callable[[Exception], None]
+    ) -> None:
+        self._ask = ask
+        self._failed = failed  # said so: an answer that is an error, bar a death
+        self._asked: pykka.Future[T] | None = None
+
+    def ask(self) -> None:
+        """Ask now, unless a question is out."""
+        if self._asked is not None:
+            return
+        try:
+            self._asked = self._ask()
+        except pykka.ActorDeadError:  # seen on its own
+            pass
+        except Exception as exc:  # noqa: BLE001  # the part's ask may raise any error
+            self._failed(exc)
+
+    def poll(self) -> T | None:
+        """The answer, once it has come; None meanwhile (asked now if no question
+        is out: the last answer was an error)."""
+        self.ask()
+        if self._asked is None:
+            return None
+        try:
+            answer = self._asked.get(timeout=0)
+        except pykka.Timeout:
+            return None
+        except pykka.ActorDeadError:
+            self._asked = None
+            return None
+        except Exception as exc:  # noqa: BLE001  # the part's answer may be any error
+            self._failed(exc)
+            self._asked = None
+            return None
+        self._asked = None
+        return answer
+
+
+def hung(
+    pulse: Pulse,
+    ask: Ask,
+    tracker: PartTracker,
+    now: float,
+    stats: Stats,
+    *,
+    io_thread: bool = False,
+) -> Failed | None:
+    """`ask` of a running part's thread when due (`io_thread`: its I/O thread's):
+    silent past the part's bound, it is hung (report_hung)."""
+    silent_s = pulse.silent_for(ask, now)
+    return report_hung(tracker, now, silent_s, stats, io_thread=io_thread)
+
+
+def report_hung(
+    tracker: PartTracker,
+    now: float,
+    silent_s: float,
+    stats: Stats,
+    in_start: bool = False,
+    *,
+    io_thread: bool = False,
+) -> Failed | None:
+    """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
+    is hung, said once in the log and the counters; the Failed returned is fatal
+    (raspy.cores.supervision.on_hang)."""
+    decision = supervision.on_hang(
+        tracker, now, silent_s, in_start=in_start, io_thread=io_thread
+    )
+    if decision is not None:
+        policy = tracker.policy
+        stats.incr(f"supervisor.hung.{tracker.name}")
+        log.error(
+            "component_hung",
+            component=tracker.name,
+            silent_s=round(silent_s, 1),
+            # the bound it is past: a start's is larger (RestartPolicy.start_bound_s)
+            hung_after_s=policy.start_bound_s if in_start else policy.hung_after_s,
+            in_start=in_start,
+            io_thread=io_thread,
+        )
+    return decision
 
 
 def _answered(answer: Answer) -> bool:

@@ -155,6 +155,9 @@ class CommitPipeline(CoalescedFlushes):
             self.buffer.accept(update)
         else:
             displaced = self.buffer.supersede(update)
+            # no coalesced value of the key to write alone any more: a new one may
+            # fit (a delete, say); left remembered, the set only grew
+            self._refused_keys.discard(update.key)
             if displaced is not None:
                 self._displaced.append(displaced)
 

@@ -6,7 +6,8 @@ one value the map (or disk) has no room for does not keep every other reading of
 the disk. A key whose value found no room while others were stored is remembered:
 from then on each flush writes its value alone, after the group of the others, so it
 costs one transaction an interval and the others go on in one, until it is stored
-(room was made: values deleted, the disk freed) and forgotten. What finds no room is
+(room was made: values deleted, the disk freed), dropped, or superseded (a durable
+update of its key, a delete say), and forgotten. What finds no room is
 put back for the next interval, never dropped for it: only a value the store can
 never take (over its limits, or bigger than the map at its maximum holds) is dropped.
 A base class of CommitPipeline, as CommitFailures is this one's.
@@ -187,6 +188,12 @@ class CoalescedFlushes(CommitFailures):
         # pending again (what is still the latest of its key): the next flush, or a
         # clean stop, writes it; a key with no further reading is not lost
         kept = self._put_back(updates)
+        # a value no longer the latest of its key is not put back: unless a newer
+        # one waits, nothing of the key is left to write alone (a durable update
+        # took its place while the flush was stored, which came after supersede)
+        self._refused_keys.difference_update(
+            update.key for update in updates if not self.buffer.has_pending(update.key)
+        )
         self._flush_failures += 1
         self._stats.incr("clone.coalesced.flush_failed", len(updates))
         log.error(

@@ -24,6 +24,7 @@ from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
     DumpFormatError,
+    StoreBeingReadError,
     StoreDeviceError,
     StoreError,
     StoreLockedError,
@@ -330,6 +331,10 @@ def _restore(
     try:
         # init: a restore is the way back for a data dir whose data.mdb was lost
         store = Store.open(args.data_dir, config, init=True)
+    except StoreBeingReadError as exc:  # no raspyd: another raspy-kv reads it
+        raise Failure(
+            f"{exc}; let that raspy-kv end, then restore again", EXIT_DATA
+        ) from exc
     except StoreLockedError as exc:
         raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
     except StoreDeviceError as exc:  # the open of a new or lost store writes too

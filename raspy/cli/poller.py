@@ -37,6 +37,7 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any, Final
 
 import pykka
@@ -47,7 +48,7 @@ from raspy import config as config_mod
 from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, start_wait, version_line
 from raspy.cli.arguments import (
     UsageParser,
     add_curve_options,
@@ -210,7 +211,12 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
             "fake; GPIO and the RTC are served by raspyd only",
         )
     try:
-        store = _open_store(args.data_dir, cfg)
+        store = _open_store(args.data_dir, cfg, stop)
+    except _StoppedBeforeStart:  # SIGTERM or SIGINT while a read held the data dir
+        structlog.get_logger(component="raspy-poller").info(
+            "poller_stopped_before_start", service=args.service
+        )
+        return 0
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:  # damaged, a newer raspy's, a full disk: sensors go on
@@ -256,14 +262,38 @@ def _store_hint(exc: StoreError, data_dir: str) -> str:
     return f"raspy-kv check --data-dir {data_dir}"
 
 
-def _open_store(data_dir: str | None, cfg: config_mod.Config) -> Store | None:
+class _StoppedBeforeStart(Exception):
+    """A stop came while the store's open waited for a read of the data dir."""
+
+
+def _open_store(
+    data_dir: str | None, cfg: config_mod.Config, stop: SignalInbox
+) -> Store | None:
     """This board's store, if it has one (--data-dir); raises StoreError. It holds
     only settings changed over MDP, which a board can do without: a lost one is
     made anew, and the caller runs without a damaged one, so neither keeps the
-    board's sensors from the hub (raspyd refuses to start on either instead)."""
+    board's sensors from the hub (raspyd refuses to start on either instead).
+
+    A raspy-kv reading the data dir without a reader slot is waited for, as raspyd
+    does (raspy.cli.start_wait): refused at once, it was a usage error (exit 2),
+    which the unit does not restart, and the board stayed down for good."""
     if not data_dir:
         return None
-    return Store.open(data_dir, cfg.store, init=True)
+    waiting = Notifier()  # systemd's start timeout, pushed back while it waits
+    try:
+        store = start_wait.start_after_slotless_reads(
+            lambda: Store.open(data_dir, cfg.store, init=True),
+            Path(data_dir),
+            waiting,
+            lambda timeout_s: bool(stop.wait(timeout_s)),
+            structlog.get_logger(component="raspy-poller"),
+            program="raspy-poller",
+        )
+    finally:
+        waiting.close()
+    if store is None:
+        raise _StoppedBeforeStart
+    return store
 
 
 def _run(

@@ -4,10 +4,11 @@ Such a read (lock.mdb missing or read-only: a backup at boot, a card mounted
 read-only) holds the data dir's lock shared for as long as it lasts, so that no
 raspyd writes over the pages being read. Exiting "in use" then, as for another
 raspyd, let systemd's restarts (RestartSec=5s, StartLimitBurst=5) run out while a
-long read went on: raspyd stayed down until started by hand. So raspyd waits for the
-read to end, bounded, and keeps systemd's start timeout (TimeoutStartSec=, Type=notify)
-from ending it meanwhile with EXTEND_TIMEOUT_USEC. It must never take the lock
-while the read holds it.
+long read went on: raspyd stayed down until started by hand (raspy-poller, whose
+unit does not restart a usage error, for good). So raspyd, and raspy-poller for its
+own data dir, wait for the read to end, bounded, and keep systemd's start timeout
+(TimeoutStartSec=, Type=notify) from ending them meanwhile with
+EXTEND_TIMEOUT_USEC. It must never take the lock while the read holds it.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ WHY: Final = (
 )
 
 
-def gave_up(data_dir: Path, limit_s: float) -> str:
+def gave_up(data_dir: Path, limit_s: float, program: str = "raspyd") -> str:
     return (
         f"data dir {data_dir} was still being read by a raspy-kv without a reader slot"
-        f" (its lock.mdb missing or read-only) after {limit_s:.0f} s; raspyd did not"
-        " start, as it would write over the pages being read: let that raspy-kv end,"
-        " or stop it, then start raspyd again"
+        f" (its lock.mdb missing or read-only) after {limit_s:.0f} s; {program} did"
+        " not start, as it would write over the pages being read: let that raspy-kv"
+        f" end, or stop it, then start {program} again"
     )
 
 
@@ -54,11 +55,13 @@ def start_after_slotless_reads(
     log: Any,
     *,
     limit_s: float = WAIT_LIMIT_S,
+    program: str = "raspyd",
 ) -> T | None:
     """`start()`, tried again while it finds the data dir read without a reader slot
     (StoreBeingReadError), for up to `limit_s` (then StoreBeingReadError saying so).
     `stopped(timeout_s)` waits between tries and says whether a stop came (SIGTERM):
-    then None, nothing started. Said once in the log and to systemd (STATUS)."""
+    then None, nothing started. Said once in the log and to systemd (STATUS).
+    `program`: the one starting (raspyd, or raspy-poller with its own data dir)."""
     began = next_extend = time.monotonic()
     said = False
     while True:
@@ -67,7 +70,7 @@ def start_after_slotless_reads(
         except StoreBeingReadError:
             now = time.monotonic()
             if now - began >= limit_s:
-                raise StoreBeingReadError(gave_up(data_dir, limit_s)) from None
+                raise StoreBeingReadError(gave_up(data_dir, limit_s, program)) from None
             if not said:
                 said = True
                 log.warning(

@@ -22,7 +22,7 @@ from typing import Any
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli.arguments import path_argument
-from raspy.errors import StoreError, StoreLockedError
+from raspy.errors import StoreBeingReadError, StoreError, StoreLockedError
 from raspy.storage.lock import DataDirLock
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
@@ -91,6 +91,13 @@ def _token(args: argparse.Namespace) -> int:
         # its lock, so two first `make run`s at once make one token, not two
         Path(args.data_dir).mkdir(mode=0o700, exist_ok=True)
         lock = DataDirLock(Path(args.data_dir))
+    except StoreBeingReadError as exc:  # no raspyd: a raspy-kv reads the data dir
+        print(
+            f"{_PROG} web-token: {exc}: no token made; let that raspy-kv end, then"
+            " run web-token again",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except StoreLockedError as exc:  # its token is the one its browsers logged in with
         print(
             f"{_PROG} web-token: {exc}: no token made (the one in use stays valid)",

@@ -73,6 +73,10 @@ class CoalescingBuffer:
         self._pending.pop(update.key, None)
         self._pending[update.key] = update
 
+    def has_pending(self, key: bytes) -> bool:
+        """Does a value of `key` wait for the next group commit?"""
+        return key in self._pending
+
     def supersede(self, update: Update) -> Update | None:
         """A durable update was given its number: never write an older value after.
         The pending update it took out (to restore() if its commit fails), or None."""

@@ -22,7 +22,7 @@ from support.daemon import Daemon
 from support.net import free_port_base
 from support.wait import wait_until
 
-from raspy.storage.lock import DataDirLock
+from raspy.storage.lock import DataDirLock, ReadLock, being_read
 from raspy.web.login import parse_hash, verify
 
 
@@ -200,6 +200,28 @@ def test_web_token_if_none_keeps_the_token_made_before_and_a_running_hub_s(
         "",
         f"raspy web-token: data dir {data_dir} is in use by another process "
         f"(pid {os.getpid()}): no token made (the one in use stays valid)\n",
+    )
+    assert not (data_dir / "web-token").exists()
+
+
+def test_web_token_if_none_beside_a_read_without_a_reader_slot_names_that_read(
+    tmp_path: Path,
+) -> None:
+    """A raspy-kv reading with no reader slot holds the data dir shared: no raspyd
+    runs, so no token is in use, yet it was said to stay valid."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    DataDirLock(data_dir).release()  # the lock file a raspyd leaves
+    reader = ReadLock(data_dir)
+    try:
+        held = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    finally:
+        reader.release()
+    assert (held.returncode, held.stdout, held.stderr) == (
+        2,
+        "",
+        f"raspy web-token: {being_read(data_dir)}: no token made; let that raspy-kv"
+        " end, then run web-token again\n",
     )
     assert not (data_dir / "web-token").exists()
 

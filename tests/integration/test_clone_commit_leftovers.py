@@ -371,3 +371,79 @@ def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
     finally:
         wake.close()
         store.close()
+
+
+def _refused_once(tmp_path: Path) -> tuple[Store, Wakeup, CommitPipeline, bytes]:
+    """A pipeline that has learned to write one key's value alone: 0.9 of the map,
+    beside data there to stay, refused for want of room while another was stored."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
+    wake = Wakeup()
+    pipeline = CommitPipeline(store, core_mod.CloneCore(), Stats(), wake)
+    pipeline.load(0.0)
+    big_key = b"/device/big/value"
+    pipeline.accept(
+        reading(1, b"b" * (store.max_map_bytes * 9 // 10), big_key), coalesced=True
+    )
+    pipeline.accept(reading(2, b"1", b"/device/t/value"), coalesced=True)
+    pipeline.submit()
+    drained(pipeline)
+    _flushed(pipeline)
+    assert pipeline._refused_keys == {big_key}
+    return store, wake, pipeline, big_key
+
+
+def _one_group(store: Store, pipeline: CommitPipeline, big_key: bytes) -> None:
+    """A small value of the key, with another: one group commit, not the group and
+    the key's value alone."""
+    pipeline.accept(reading(100, b"small", big_key), coalesced=True)
+    pipeline.accept(reading(101, b"2", b"/device/t/value"), coalesced=True)
+    pipeline.submit()
+    drained(pipeline)
+    before = store.stats()
+    _flushed(pipeline)
+    assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+    assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
+
+
+def test_a_key_a_durable_update_supersedes_is_forgotten(tmp_path: Path) -> None:
+    """A key was forgotten only once a coalesced value of it was written or
+    dropped: deleted (a durable update) instead, it stayed remembered for good,
+    one more key each time, and a later value of it went alone."""
+    store, wake, pipeline, big_key = _refused_once(tmp_path)
+    try:
+        pipeline.accept(reading(3, b"", big_key))  # deleted: a durable update
+        pipeline.submit()
+        assert drained(pipeline) == [3]
+        assert pipeline.buffer.pending_count == 0  # its value, put back, taken out
+        assert pipeline._refused_keys == set()
+        _one_group(store, pipeline, big_key)
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_key_superseded_while_its_value_is_being_stored_is_forgotten(
+    tmp_path: Path,
+) -> None:
+    """The durable update came while the key's value, alone, was being stored: it
+    found no room, was not put back (no longer the latest), and the key stayed
+    remembered."""
+    store, wake, pipeline, big_key = _refused_once(tmp_path)
+    try:
+        pipeline.accept(reading(3, b"3", b"/device/t/value"), coalesced=True)
+        pipeline.submit()
+        drained(pipeline)
+        pipeline.flush()  # the other's group, and the big value (put back) alone
+        pipeline.accept(reading(4, b"", big_key))  # deleted meanwhile
+        pipeline.submit()
+        drained(pipeline)
+        _flushed(pipeline)  # waits for the flush in flight
+        assert stored(store, big_key) is None
+        assert pipeline.buffer.pending_count == 0
+        assert pipeline._refused_keys == set()
+        _one_group(store, pipeline, big_key)
+    finally:
+        wake.close()
+        store.close()

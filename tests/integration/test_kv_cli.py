@@ -21,6 +21,7 @@ from support.store_holder import holding_store
 from raspy import packing
 from raspy.cli import kv
 from raspy.storage.dump import Dump, Header, Record, parse
+from raspy.storage.lock import ReadLock, being_read
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, Table
 from raspy.storage.tables import (
@@ -142,6 +143,29 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
             f"raspy-kv: data dir {data_dir} is in use by another process "
             f"(pid {holder_pid}); stop raspyd before a restore\n",
         )
+
+
+def test_restore_beside_a_read_without_a_reader_slot_names_that_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raspy-kv reading with no reader slot holds the data dir shared: no raspyd
+    runs, yet the restore said to stop one."""
+    data_dir = tmp_path / "a"
+    make_store(data_dir)
+    dump = write_dump(tmp_path / "x.dump", Header(1, "now", (Table.KV,)), ())
+    reader = ReadLock(data_dir)
+    try:
+        status, out, err = run(
+            ["restore", "--data-dir", str(data_dir), str(dump)], capsys
+        )
+    finally:
+        reader.release()
+    assert (status, out, err) == (
+        1,
+        "",
+        f"raspy-kv: {being_read(data_dir)}; let that raspy-kv end, then restore"
+        " again\n",
+    )
 
 
 OLD, NEW, MORE = (packing.pack(f"name: {n}\n") for n in ("old", "new", "more"))

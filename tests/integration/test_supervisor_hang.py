@@ -11,6 +11,7 @@ import dataclasses
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE, EDGE
 from raspy.cores.supervision import PartState, RestartPolicy, restart_policy
-from raspy.hang_watch import PING
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
 
@@ -189,7 +189,8 @@ def test_a_clone_server_whose_io_thread_is_blocked_is_hung_and_fatal(
     assert runtime.summary() == "clone hung"
 
 
-EDGE_BUSY_S = 3.0  # longer than the 2 s the supervisor waited for the edge's answers
+EDGE_BUSY_S = 4.0  # longer than the 2 s the supervisor waited for the edge's answers
+ROUNDS_WHILE_BUSY = 3  # 1.5 s of rounds
 
 
 @pytest.mark.timeout(60)
@@ -199,21 +200,41 @@ def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
     """The first round asked the edge, waiting 2 s each, how its I/O thread is
     checked and asked: an edge actor busy longer then (its start's work, a slow
     Pi) read as the edge stopped, and raspyd ended. Now it is asked without
-    waiting, and the answer is taken when it comes: its actor busy for 3 s from
-    the first round on is no failure."""
-    real = supervisor.Runtime.watch
+    waiting, and the answer is taken when it comes. The edge is made busy before
+    it is asked (its answer then comes after the busy time), and the rounds are
+    started right after the ask, while the start waits: they go on while the edge
+    is busy, and take its answer once it has come."""
+    real_track = supervisor.Runtime.track_core_parts
+    real_watch = supervisor.Runtime.watch
+    seen: dict[str, object] = {}
 
     def busy_first(rt: supervisor.Runtime) -> None:
         wait = ProxyCall(
             attr_path=("actor_stopped", "wait"), args=(EDGE_BUSY_S,), kwargs={}
         )
+        told_at = time.monotonic()
         rt.edge.tell(wait)  # its thread waits on an Event never set
-        real(rt)
+        real_track(rt)  # asks the edge how its I/O thread is watched
+        real_watch(rt)  # the rounds, now: the start waits here meanwhile
+        try:
+            _rounds_after(rt, ROUNDS_WHILE_BUSY)
+        except AssertionError as exc:  # said by the test, after the start
+            seen["rounds"] = str(exc)
+        seen["busy_left_s"] = EDGE_BUSY_S - (time.monotonic() - told_at)
+        seen["watch_while_busy"] = rt._edge_io
+        seen["fatal_while_busy"] = rt.fatal
 
-    monkeypatch.setattr(supervisor.Runtime, "watch", busy_first)
+    monkeypatch.setattr(supervisor.Runtime, "track_core_parts", busy_first)
+    monkeypatch.setattr(supervisor.Runtime, "watch", lambda rt: None)  # started
     for runtime in _runtime(tmp_path, "[clone]\nenabled = false\n"):
-        runtime.edge.ask(PING, timeout=10)  # its thread free again
-        _rounds_after(runtime, 3)
+        assert "rounds" not in seen, seen["rounds"]
+        busy_left_s = seen["busy_left_s"]
+        assert isinstance(busy_left_s, float)
+        assert busy_left_s > 0, "the rounds came only once the edge was free"
+        assert seen["watch_while_busy"] is None  # no answer yet: not waited for
+        assert seen["fatal_while_busy"] is None
+        _rounds_after(runtime, 3)  # the edge answered before the start's Settle
+        assert runtime._edge_io is not None  # taken at a round
         assert runtime.fatal is None
         status = runtime.status_of(EDGE)
         assert status is not None
