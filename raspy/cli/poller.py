@@ -79,6 +79,7 @@ from raspy.errors import (
     ConfigError,
     DataDirError,
     RaspyError,
+    StoreBeingReadError,
     StoreError,
     StoreFullError,
     StoreLockedError,
@@ -217,6 +218,8 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
             "poller_stopped_before_start", service=args.service
         )
         return 0
+    except StoreBeingReadError as exc:  # still read after the wait: no usage
+        return _fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:  # damaged, a newer raspy's, a full disk: sensors go on

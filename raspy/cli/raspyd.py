@@ -41,6 +41,7 @@ from raspy.errors import (
     ConfigError,
     DataDirError,
     DataDirLockError,
+    StoreBeingReadError,
     StoreDamagedError,
     StoreDeviceError,
     StoreError,
@@ -220,6 +221,8 @@ def _main(argv: list[str] | None) -> int:
             lambda timeout_s: _stop_came(signals, timeout_s),
             log,
         )
+    except StoreBeingReadError as exc:  # still read after the wait: no usage
+        return _fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
     except (

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
 from structlog.testing import capture_logs
+from support.net import free_port_base
 
 from raspy.cli import start_wait
 from raspy.errors import StoreBeingReadError, StoreLockedError
@@ -173,3 +176,40 @@ def test_only_readers_holding_the_data_dir_are_told_from_a_writer(
         f"data dir {data_dir} is being read by a raspy-kv without a reader slot (its"
         " lock.mdb missing or read-only); no writer holds it"
     )
+
+
+_READ_TOO_LONG = """
+import sys
+from pathlib import Path
+from raspy.cli import raspyd, start_wait
+from raspy.errors import StoreBeingReadError
+
+def still_read(start, data_dir, *args, **kwargs):
+    raise StoreBeingReadError(start_wait.gave_up(Path(data_dir), 600.0))
+
+start_wait.start_after_slotless_reads = still_read
+sys.exit(raspyd.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_raspyd_given_up_on_a_read_exits_1_for_systemd_to_start_it_again(
+    tmp_path: Path,
+) -> None:
+    """A read that outlasts the wait is no usage error: exit 1, which the units
+    restart (raspy-poller.service prevents a restart after 2, and the board stayed
+    down for good). The wait itself is 10 minutes: here it is said to have ended."""
+    data_dir = tmp_path / "d"
+    done = subprocess.run(
+        [
+            sys.executable, "-c", _READ_TOO_LONG,
+            "--data-dir", str(data_dir), "--port-base", str(free_port_base()),
+            "--allow-root", "--log-level", "error",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"raspyd: {start_wait.gave_up(data_dir, 600.0)}\n"
