@@ -252,3 +252,54 @@ def test_after_the_clock_steps_back_no_phase_drops_a_sample(
     phase: float, shift: float, back_s: int
 ) -> None:
     _check_newest_wins(*_stepped_back(phase, shift, back_s))
+
+
+class _Counted:
+    """A lookup of `table` that counts its calls (the actor: one read txn each)."""
+
+    def __init__(self, table: Mapping[RowId, Bucket]) -> None:
+        self.table, self.calls, self.rows = table, 0, 0
+
+    def __call__(self, rows: Sequence[RowId]) -> list[Bucket | None]:
+        self.calls, self.rows = self.calls + 1, self.rows + len(rows)
+        return [self.table.get(row) for row in rows]
+
+
+def test_a_raw_step_costs_no_lookup_of_its_own_in_the_steady_state() -> None:
+    """Each lookup is a read txn, which writes LMDB's reader slot on the SD card: a
+    lookup per raw sample cost +1.5 MB/h (docs/PERFORMANCE.md). The raw tier's
+    slots are read ahead with the next tier's own lookup: one a 5 minutes a key,
+    the hour's row in the same, whatever the rate of the samples."""
+    table: dict[RowId, Bucket] = {}
+    lookup = _Counted(table)
+    recorder = Recorder(parse_tiers(("10s:48h", "5m:30d", "1h:5y")))
+    start = _T0 + 7  # a multiple of the hour, + 7 s
+    for i in range(2 * 360):  # 2 hours, a sample every 10 s
+        recorder.record(_KEY, start + 10 * i, 1.0, lookup)
+        if i % 30 == 29:
+            table.update(recorder.take_pending())
+    assert lookup.calls == 24  # one per 5 minutes
+    assert lookup.rows == 24 * 31 + 2  # 30 raw + the 5-minute row, the hours' rows
+    assert recorder.dropped == 0
+
+
+def test_a_clock_behind_meets_newer_raw_points_in_any_later_window() -> None:
+    """The newer points a clock behind meets may lie many steps after its start
+    (a Pi that ran an hour, restarted at its build date): they are kept in every
+    window of steps read ahead, the flushes between change nothing."""
+    tiers = (Tier(10, 600, raw=True), Tier(60, 6000, raw=False))  # 60 slots, 6 a read
+    newer = _T0 + 6000  # ten laps of the raw tier later
+    kept = {RowId(_KEY, 10, slot) for slot in (13, 14, 31, 47)}
+    table = {row: Bucket.of(newer + 10 * row.slot, 7.0) for row in kept}
+    lookup = _Counted(table)
+    recorder = Recorder(tiers)
+    for i in range(60):
+        recorder.record(_KEY, _T0 + 10 * i + 3, 1.0, lookup)
+        if i % 8 == 7:
+            table.update(recorder.take_pending())
+    table.update(recorder.take_pending())
+    assert recorder.dropped == 4
+    assert all(table[row] == Bucket.of(newer + 10 * row.slot, 7.0) for row in kept)
+    raw = {row for row, b in table.items() if row.step_s == 10 and b.low == 1.0}
+    assert len(raw) == 56
+    assert lookup.calls == 10  # a read per minute, with the 1-minute tier's
