@@ -106,14 +106,18 @@ class Recorder:
         if not (math.isfinite(t) and math.isfinite(value) and abs(value) <= MAX_VALUE):
             self.dropped += 1
             return 1
-        known = self._look_up(key, t, stored)
+        steps = [(tier, tier.start_of(t)) for tier in self.tiers]
+        opened = [self._open.get((key, tier.step_s)) for tier in self.tiers]
+        moved = [
+            tier
+            for (tier, start), current in zip(steps, opened, strict=True)
+            if current is None or tier.start_of(current.t) != start
+        ]
+        known = self._look_up(key, t, moved, stored) if moved else {}
         dropped = 0
-        for tier in self.tiers:
+        for (tier, start), open_bucket in zip(steps, opened, strict=True):
             row = RowId(key, tier.step_s, tier.slot_of(t))
-            start = tier.start_of(t)
-            current = self._open.get((key, tier.step_s))
-            if current is None or tier.start_of(current.t) != start:
-                current = known[row]
+            current = known[row] if tier in moved else open_bucket
             if current is not None and tier.start_of(current.t) > start:
                 dropped += 1  # the slot holds a later step: the clock is behind
                 continue
@@ -133,19 +137,16 @@ class Recorder:
         return dropped
 
     def _look_up(
-        self, key: str, t: float, stored: Lookup
+        self, key: str, t: float, moved: Sequence[Tier], stored: Lookup
     ) -> dict[RowId, Bucket | None]:
-        """What the slot of t holds in each tier whose open bucket is of another step;
-        the rows not known here are asked of `stored` in one call, a raw tier's
-        with the rest of its window (the steps of the next tier's step)."""
+        """What the slot of t holds in each tier `moved` (its open bucket is of
+        another step); the rows not known here are asked of `stored` in one call, a
+        raw tier's with the rest of its window (the steps of the next tier's step)."""
         known: dict[RowId, Bucket | None] = {}
         asked: list[RowId] = []
         windows: dict[int, dict[int, RowId]] = {}  # raw step_s -> {start: row} asked
-        for tier in self.tiers:
+        for tier in moved:
             start = tier.start_of(t)
-            current = self._open.get((key, tier.step_s))
-            if current is not None and tier.start_of(current.t) == start:
-                continue
             row = RowId(key, tier.step_s, tier.slot_of(t))
             ahead = self._ahead.get((key, tier.step_s), {})
             if row in self._pending:
