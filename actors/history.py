@@ -14,6 +14,7 @@ action, `config`, `reset`) is followed within seconds, sub-devices included.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Final
 
@@ -282,11 +283,14 @@ class HistoryActor(pykka.ThreadingActor):
         )
 
     # --- storage ------------------------------------------------------------------------
-    def _stored(self, row: RowId) -> Bucket | None:
-        data = self.links.store.get(
-            Table.HISTORY, history_row_key(row.step_s, row.slot, row.key)
-        )
-        return None if data is None else bucket_of(data)
+    def _stored(self, rows: Sequence[RowId]) -> list[Bucket | None]:
+        # ONE read txn for all: each writes its reader slot in lock.mdb (the card)
+        with self.links.store.read_view() as view:
+            found = [
+                view.get(Table.HISTORY, history_row_key(r.step_s, r.slot, r.key))
+                for r in rows
+            ]
+        return [None if data is None else bucket_of(data) for data in found]
 
     def _flush(self) -> None:
         rows = self.recorder.take_pending()

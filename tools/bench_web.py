@@ -185,7 +185,9 @@ def _seed_history(data_dir: Path, fullname: str, now: float) -> int:
     samples = 7 * 24 * 60
     for index in range(samples):
         t = start + index * 60.0
-        recorder.record(key, t, 6.0 + 8.0 * math.sin(t / 14_400), lambda _row: None)
+        recorder.record(
+            key, t, 6.0 + 8.0 * math.sin(t / 14_400), lambda rows: [None] * len(rows)
+        )
     ops: list[Put] = [Put(Table.HISTORY, *recorded_key_record(key))]
     for row, bucket in recorder.take_pending():
         ops.append(

@@ -4,7 +4,10 @@ Each (key, tier) has one open bucket in memory: the raw tier keeps the latest sa
 of the step, the others add it to their min/sum/max. Every change marks the bucket's
 row (key, step, slot) pending; take_pending() hands the rows of one flush over and
 forgets them, so a flush rewrites each touched slot once, in place. Pure: the stored
-row of a bucket opened before a restart comes from a passed-in lookup.
+rows come from a passed-in lookup, asked for all the rows a sample needs at once (one
+read transaction in the store, which writes its reader slot to the card). Every tier
+looks its slot up whenever its step changes; the raw tier reads the slots of the next
+tier's step ahead, with that tier's own lookup, so its steps cost no lookup of their own.
 """
 
 from __future__ import annotations
@@ -64,7 +67,14 @@ class RowId:
     slot: int
 
 
-Lookup = Callable[[RowId], Bucket | None]
+Lookup = Callable[
+    [Sequence[RowId]], Sequence[Bucket | None]
+]  # rows -> stored, in order
+
+# the raw steps read ahead in one lookup: the next tier's step (30 with the defaults),
+# at most this many (and never more than the tier's slots: each step its own slot)
+MAX_AHEAD_STEPS: Final = 360
+_AHEAD_ALONE: Final = 30  # a raw tier with no tier after it
 
 
 class Recorder:
@@ -75,34 +85,48 @@ class Recorder:
         self._open: dict[tuple[str, int], Bucket] = {}
         self._pending: dict[RowId, Bucket] = {}
         self.dropped = 0  # samples not finite, beyond MAX_VALUE, or older than a slot
+        # a raw tier's slots read ahead: (key, step_s) -> {step start: stored bucket},
+        # the steps of one window, kept up to date with what record() writes
+        self._ahead: dict[tuple[str, int], dict[int, Bucket | None]] = {}
+        self._ahead_steps = {
+            tier.step_s: _ahead_steps(tier, self.tiers[index + 1 :])
+            for index, tier in enumerate(self.tiers)
+            if tier.raw
+        }
 
     def record(self, key: str, t: float, value: float, stored: Lookup) -> int:
-        """Add one sample; `stored` is asked for a slot's row when the open bucket
-        does not hold the sample's step (the raw tier: when it holds a later one):
-        after a start (a bucket half-filled before a restart goes on where it was)
-        and after the clock stepped back (the step's bucket goes on, also when the
-        clock comes to it again, or a new one replaces an older lap; a slot holding
-        a newer step than the sample keeps it). Returns the drops of this sample (added
-        to `dropped` too)."""
+        """Add one sample. A tier whose open bucket does not hold the sample's step
+        looks its slot up (the row not yet written, else the stored one): after a
+        start (a bucket half-filled before a restart goes on where it was), after
+        the clock stepped back (the step's bucket goes on, also when the clock comes
+        to it again, or a new one replaces an older lap) and while it runs behind (a
+        slot holding a newer step than the sample keeps it, each step anew: with the
+        raw tier too, so a clock days behind never writes over newer points).
+        Returns the drops of this sample (added to `dropped` too)."""
         if not (math.isfinite(t) and math.isfinite(value) and abs(value) <= MAX_VALUE):
             self.dropped += 1
             return 1
+        steps = [(tier, tier.start_of(t)) for tier in self.tiers]
+        opened = [self._open.get((key, tier.step_s)) for tier in self.tiers]
+        moved = [
+            tier
+            for (tier, start), current in zip(steps, opened, strict=True)
+            if current is None or tier.start_of(current.t) != start
+        ]
+        known = self._look_up(key, t, moved, stored) if moved else {}
         dropped = 0
-        for tier in self.tiers:
+        for (tier, start), open_bucket in zip(steps, opened, strict=True):
             row = RowId(key, tier.step_s, tier.slot_of(t))
-            start = tier.start_of(t)
-            current = self._open.get((key, tier.step_s))
-            opened = None if current is None else tier.start_of(current.t)
-            # a bucket's next step may have been lived before the clock stepped
-            # back, its samples stored: they go on (a raw step's latest sample wins)
-            if opened is None or opened > start or (opened < start and not tier.raw):
-                current = self._pending.get(row) or stored(row)
+            current = known[row] if tier in moved else open_bucket
             if current is not None and tier.start_of(current.t) > start:
                 dropped += 1  # the slot holds a later step: the clock is behind
                 continue
             same_step = current is not None and tier.start_of(current.t) == start
             if tier.raw:  # the newest reading of the step, also one stamped
                 bucket = Bucket.of(t, value)  # earlier in it (the clock went back)
+                ahead = self._ahead.get((key, tier.step_s))
+                if ahead is not None and start in ahead:
+                    ahead[start] = bucket
             elif current is not None and same_step:
                 bucket = current.plus(value)
             else:
@@ -112,11 +136,49 @@ class Recorder:
         self.dropped += dropped
         return dropped
 
+    def _look_up(
+        self, key: str, t: float, moved: Sequence[Tier], stored: Lookup
+    ) -> dict[RowId, Bucket | None]:
+        """What the slot of t holds in each tier `moved` (its open bucket is of
+        another step); the rows not known here are asked of `stored` in one call, a
+        raw tier's with the rest of its window (the steps of the next tier's step)."""
+        known: dict[RowId, Bucket | None] = {}
+        asked: list[RowId] = []
+        windows: dict[int, dict[int, RowId]] = {}  # raw step_s -> {start: row} asked
+        for tier in moved:
+            start = tier.start_of(t)
+            row = RowId(key, tier.step_s, tier.slot_of(t))
+            ahead = self._ahead.get((key, tier.step_s), {})
+            if row in self._pending:
+                known[row] = self._pending[row]
+            elif tier.raw and start in ahead:
+                known[row] = ahead[start]
+            elif tier.raw:
+                steps = self._ahead_steps[tier.step_s]
+                first = start - start % (steps * tier.step_s)
+                window = {
+                    s: RowId(key, tier.step_s, tier.slot_of(s))
+                    for s in range(first, first + steps * tier.step_s, tier.step_s)
+                }
+                windows[tier.step_s] = window
+                asked += window.values()
+            else:
+                asked.append(row)
+        if not asked:
+            return known
+        found = dict(zip(asked, stored(asked), strict=True))
+        for step_s, window in windows.items():  # a later step's row may be pending
+            self._ahead[(key, step_s)] = {
+                s: self._pending.get(r, found[r]) for s, r in window.items()
+            }
+        return found | known
+
     def forget(self, key: str) -> set[RowId]:
         """Drop what is held of `key` (open buckets, rows not yet written): its
         history is being deleted, and no flush may write part of it back. Returns
         the rows that were waiting for their write."""
         self._open = {k: b for k, b in self._open.items() if k[0] != key}
+        self._ahead = {k: a for k, a in self._ahead.items() if k[0] != key}
         dropped = {r for r in self._pending if r.key == key}
         self._pending = {r: b for r, b in self._pending.items() if r.key != key}
         return dropped
@@ -135,6 +197,13 @@ class Recorder:
         """A flush failed: put its rows back, under any newer ones."""
         for row, bucket in rows:
             self._pending.setdefault(row, bucket)
+
+
+def _ahead_steps(raw: Tier, later: Sequence[Tier]) -> int:
+    """How many steps of the raw tier one lookup reads: those of the next tier's
+    step, so that the two go in one read (the defaults: 30 of 10 s in 5 min)."""
+    steps = later[0].step_s // raw.step_s if later else _AHEAD_ALONE
+    return max(1, min(steps, raw.slots, MAX_AHEAD_STEPS))
 
 
 def _order(row: RowId) -> tuple[int, int, str]:

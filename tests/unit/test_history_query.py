@@ -24,7 +24,9 @@ def _recorded(
     table: dict[RowId, Bucket] = {}
     t, index = start, 0
     while t < end:
-        recorder.record(_KEY, t, float(index % modulo), table.get)
+        recorder.record(
+            _KEY, t, float(index % modulo), lambda rows: [table.get(r) for r in rows]
+        )
         t, index = t + every_s, index + 1
     table.update(recorder.take_pending())
     return table

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspy.history.intake import sample_value
-from raspy.history.recorder import Bucket, Recorder, RowId
+from raspy.history.recorder import Bucket, Lookup, Recorder, RowId
 from raspy.history.tiers import Tier, max_rows, parse_tiers
 
 _KEY = "/device/pi.fake.attic/value"
@@ -17,8 +18,13 @@ _T0 = 1_780_012_800.0  # a fixed epoch, a multiple of every step here
 _SMALL = (Tier(10, 60, raw=True), Tier(60, 600, raw=False))  # 6 and 10 slots
 
 
-def _nothing_stored(row: RowId) -> Bucket | None:
-    return None
+def _nothing_stored(rows: Sequence[RowId]) -> list[Bucket | None]:
+    return [None] * len(rows)
+
+
+def _lookup(table: Mapping[RowId, Bucket]) -> Lookup:
+    """The rows of `table`, as the store's one read answers them."""
+    return lambda rows: [table.get(row) for row in rows]
 
 
 def test_raw_keeps_the_latest_sample_of_a_step_and_buckets_aggregate() -> None:
@@ -49,7 +55,7 @@ def test_a_bucket_rolls_over_into_the_next_slot_and_wraps_in_place() -> None:
 def test_a_bucket_half_filled_before_a_restart_goes_on_from_the_stored_row() -> None:
     stored = {RowId(_KEY, 60, 0): Bucket(_T0, 3, 30.0, 9.0, 11.0)}
     recorder = Recorder(_SMALL)
-    recorder.record(_KEY, _T0 + 40, 13.0, stored.get)
+    recorder.record(_KEY, _T0 + 40, 13.0, _lookup(stored))
     assert dict(recorder.take_pending())[RowId(_KEY, 60, 0)] == Bucket(
         _T0, 4, 43.0, 9.0, 13.0
     )
@@ -58,7 +64,7 @@ def test_a_bucket_half_filled_before_a_restart_goes_on_from_the_stored_row() -> 
 def test_a_stored_row_of_an_older_lap_is_not_merged() -> None:
     stored = {RowId(_KEY, 60, 0): Bucket(_T0 - 600, 3, 30.0, 9.0, 11.0)}
     recorder = Recorder(_SMALL)
-    recorder.record(_KEY, _T0 + 40, 13.0, stored.get)
+    recorder.record(_KEY, _T0 + 40, 13.0, _lookup(stored))
     assert dict(recorder.take_pending())[RowId(_KEY, 60, 0)] == Bucket.of(_T0, 13.0)
 
 
@@ -75,6 +81,27 @@ def test_a_sample_whose_slot_holds_a_later_step_is_dropped_and_counted() -> None
         Bucket.of(_T0, 2.0),
         Bucket.of(_T0 + 120, 1.0),
     ]
+
+
+def test_a_clock_far_behind_never_overwrites_newer_raw_points() -> None:
+    """A Pi restarted at its build date, before NTP: its first sample's raw slot
+    holds an older lap and takes it, the next ones' slots hold points an hour
+    newer. Each was written over them (the raw tier looked a slot up only when its
+    open bucket was later than the sample), uncounted; now each slot keeps its
+    newer point and the sample is counted as dropped."""
+    newer = _T0 + 3600
+    table = {RowId(_KEY, 10, 0): Bucket.of(_T0 - 60, 5.0)}  # an older lap
+    table |= {
+        RowId(_KEY, 10, slot): Bucket.of(newer + 10 * slot, 7.0) for slot in range(1, 6)
+    }
+    recorder = Recorder(_SMALL)
+    for i in range(6):
+        recorder.record(_KEY, _T0 + 5 + 10 * i, 1.0, _lookup(table))
+    rows = dict(recorder.take_pending())
+    assert recorder.dropped == 5
+    assert rows[RowId(_KEY, 10, 0)] == Bucket.of(_T0 + 5, 1.0)
+    assert all(RowId(_KEY, 10, slot) not in rows for slot in range(1, 6))
+    assert rows[RowId(_KEY, 60, 0)] == Bucket(_T0, 6, 6.0, 1.0, 1.0)  # was free
 
 
 def test_after_the_clock_steps_back_the_samples_are_recorded_at_their_time() -> None:
@@ -100,9 +127,9 @@ def test_after_the_clock_steps_back_a_stored_bucket_of_the_step_goes_on() -> Non
         RowId(_KEY, 60, 0): Bucket(_T0 + 600, 1, 5.0, 5.0, 5.0),  # a later lap
     }
     recorder = Recorder(_SMALL)
-    recorder.record(_KEY, _T0 + 150, 1.0, stored.get)
-    recorder.record(_KEY, _T0 + 70, 13.0, stored.get)
-    recorder.record(_KEY, _T0 + 20, 3.0, stored.get)
+    recorder.record(_KEY, _T0 + 150, 1.0, _lookup(stored))
+    recorder.record(_KEY, _T0 + 70, 13.0, _lookup(stored))
+    recorder.record(_KEY, _T0 + 20, 3.0, _lookup(stored))
     assert recorder.dropped == 1  # the minute of T0: its slot holds T0 + 600's
     rows = dict(recorder.take_pending())
     assert rows[RowId(_KEY, 60, 1)] == Bucket(_T0 + 60, 3, 33.0, 9.0, 13.0)
@@ -131,7 +158,9 @@ def test_a_keys_rows_never_exceed_the_bound_whatever_the_uptime() -> None:
     t = _T0
     for _day in range(3 * 365):
         for sample in range(48):
-            recorder.record(_KEY, t + sample * 1800 + 7, float(sample % 4), table.get)
+            recorder.record(
+                _KEY, t + sample * 1800 + 7, float(sample % 4), _lookup(table)
+            )
         table.update(recorder.take_pending())
         t += 86400
     assert len(table) == max_rows(tiers) == 48 + 360 + 365
@@ -153,7 +182,7 @@ def test_a_value_of_more_digits_than_a_float_holds_is_no_sample() -> None:
     value = sample_value(b"9" * 400)
     assert value == math.inf
     recorder = Recorder(parse_tiers(("10s:48h",)))
-    recorder.record("/device/x/value", 1_800_000_000.0, value, lambda row: None)
+    recorder.record("/device/x/value", 1_800_000_000.0, value, _nothing_stored)
     assert recorder.dropped == 1
 
 
@@ -165,10 +194,10 @@ def test_after_the_clock_steps_back_every_bucket_it_lives_again_goes_on() -> Non
     recorder = Recorder((Tier(10, 300, raw=True), Tier(60, 600, raw=False)))
     table: dict[RowId, Bucket] = {}
     for offset in range(0, 180, 10):  # before the step: 6 samples a minute
-        recorder.record(_KEY, _T0 + offset, 1.0, table.get)
+        recorder.record(_KEY, _T0 + offset, 1.0, _lookup(table))
     table.update(recorder.take_pending())  # a flush between, as every 5 minutes
     for offset in range(80, 180, 10):  # after it: 4 + 6 samples again
-        recorder.record(_KEY, _T0 + offset, 2.0, table.get)
+        recorder.record(_KEY, _T0 + offset, 2.0, _lookup(table))
     table.update(recorder.take_pending())
     assert recorder.dropped == 0
     assert table[RowId(_KEY, 60, 1)] == Bucket(_T0 + 60, 10, 14.0, 1.0, 2.0)
@@ -184,11 +213,11 @@ def _stepped_back(
     table: dict[RowId, Bucket] = {}
     before = [_T0 + phase + 10 * i for i in range(360)]
     for t in before:
-        recorder.record(_KEY, t, 1.0, table.get)
+        recorder.record(_KEY, t, 1.0, _lookup(table))
     table.update(recorder.take_pending())
     after = [before[-1] + 10 - back_s + shift + 10 * i for i in range(back_s // 10 + 6)]
     for t in after:
-        recorder.record(_KEY, t, 2.0, table.get)
+        recorder.record(_KEY, t, 2.0, _lookup(table))
     table.update(recorder.take_pending())
     return recorder, table, after
 
@@ -223,3 +252,54 @@ def test_after_the_clock_steps_back_no_phase_drops_a_sample(
     phase: float, shift: float, back_s: int
 ) -> None:
     _check_newest_wins(*_stepped_back(phase, shift, back_s))
+
+
+class _Counted:
+    """A lookup of `table` that counts its calls (the actor: one read txn each)."""
+
+    def __init__(self, table: Mapping[RowId, Bucket]) -> None:
+        self.table, self.calls, self.rows = table, 0, 0
+
+    def __call__(self, rows: Sequence[RowId]) -> list[Bucket | None]:
+        self.calls, self.rows = self.calls + 1, self.rows + len(rows)
+        return [self.table.get(row) for row in rows]
+
+
+def test_a_raw_step_costs_no_lookup_of_its_own_in_the_steady_state() -> None:
+    """Each lookup is a read txn, which writes LMDB's reader slot on the SD card: a
+    lookup per raw sample cost +1.5 MB/h (docs/PERFORMANCE.md). The raw tier's
+    slots are read ahead with the next tier's own lookup: one a 5 minutes a key,
+    the hour's row in the same, whatever the rate of the samples."""
+    table: dict[RowId, Bucket] = {}
+    lookup = _Counted(table)
+    recorder = Recorder(parse_tiers(("10s:48h", "5m:30d", "1h:5y")))
+    start = _T0 + 7  # a multiple of the hour, + 7 s
+    for i in range(2 * 360):  # 2 hours, a sample every 10 s
+        recorder.record(_KEY, start + 10 * i, 1.0, lookup)
+        if i % 30 == 29:
+            table.update(recorder.take_pending())
+    assert lookup.calls == 24  # one per 5 minutes
+    assert lookup.rows == 24 * 31 + 2  # 30 raw + the 5-minute row, the hours' rows
+    assert recorder.dropped == 0
+
+
+def test_a_clock_behind_meets_newer_raw_points_in_any_later_window() -> None:
+    """The newer points a clock behind meets may lie many steps after its start
+    (a Pi that ran an hour, restarted at its build date): they are kept in every
+    window of steps read ahead, the flushes between change nothing."""
+    tiers = (Tier(10, 600, raw=True), Tier(60, 6000, raw=False))  # 60 slots, 6 a read
+    newer = _T0 + 6000  # ten laps of the raw tier later
+    kept = {RowId(_KEY, 10, slot) for slot in (13, 14, 31, 47)}
+    table = {row: Bucket.of(newer + 10 * row.slot, 7.0) for row in kept}
+    lookup = _Counted(table)
+    recorder = Recorder(tiers)
+    for i in range(60):
+        recorder.record(_KEY, _T0 + 10 * i + 3, 1.0, lookup)
+        if i % 8 == 7:
+            table.update(recorder.take_pending())
+    table.update(recorder.take_pending())
+    assert recorder.dropped == 4
+    assert all(table[row] == Bucket.of(newer + 10 * row.slot, 7.0) for row in kept)
+    raw = {row for row, b in table.items() if row.step_s == 10 and b.low == 1.0}
+    assert len(raw) == 56
+    assert lookup.calls == 10  # a read per minute, with the 1-minute tier's
