@@ -56,7 +56,7 @@ async def device_command(
     try:
         # a board that is away: said at once, not as "no reply" after the page's
         # patience, and nothing is sent (as `raspy device` does)
-        if not await backend.available(command.service):
+        if not await backend.available(command.service, fresh=True):
             absent = f"{command.device}: no worker serves {command.service} now"
             return _ApiJson({"error": f"{absent}: nothing was sent"}, status_code=503)
         frames = await backend.ask(command.service, command.request_body())

@@ -121,12 +121,14 @@ class Backend:
         except TimeoutError:
             raise ReplyError(service, "no reply within a few seconds") from None
 
-    async def available(self, service: str) -> bool:
+    async def available(self, service: str, *, fresh: bool = False) -> bool:
         """Does the service have a live worker? Asked before a request that would
         otherwise wait in the broker until it times out. One the broker announced
-        is taken at its word, with no round trip (a page, then its chart); any other
-        is asked (mmi.service): an announcement may still be on its way."""
-        if service in self.live_services:
+        is taken at its word, with no round trip (a page, then its chart), unless
+        `fresh` (a command: the announcement that it left may still be on its way,
+        and the command would wait, then be dropped); any other is asked
+        (mmi.service): an announcement may still be on its way."""
+        if service in self.live_services and not fresh:
             return True
         # a time-out: a page says so, as for any service that is silent
         reply = await self.ask("mmi.service", service.encode("utf-8"))
