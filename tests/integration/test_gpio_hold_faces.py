@@ -10,7 +10,6 @@ start: for the 600 s of its min_off_s every `on` is held.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 from collections.abc import Iterator
@@ -120,36 +119,17 @@ def test_a_scenario_step_held_is_done_and_the_compressor_starts_by_itself(
 
 
 def _device_command(
-    port: int, browser: Browser, device: str = "compressor", value: Any = True
+    browser: Browser, device: str = "compressor", value: Any = True
 ) -> tuple[int, Any]:
-    """A switch pressed on the web face, as app.js sends it (its CSRF token from
-    the page's meta tag): the HTTP status and the JSON answer."""
-    page = browser.exchange("GET", "/")
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.body)
-    assert token is not None, page.body[:200]
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(
-            "POST",
-            "/api/device",
-            body=json.dumps(
-                {
-                    "service": f"{HOST}.gpio.devices",
-                    "device": device,
-                    "action": "set",
-                    "value": value,
-                }
-            ),
-            headers={
-                "Cookie": browser.cookie,
-                "Content-Type": "application/json",
-                "X-CSRF-Token": token.group(1),
-            },
-        )
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+    """A switch pressed on the web face, as app.js sends it."""
+    return browser.device_command(
+        {
+            "service": f"{HOST}.gpio.devices",
+            "device": device,
+            "action": "set",
+            "value": value,
+        }
+    )
 
 
 @pytest.mark.timeout(60)
@@ -168,9 +148,9 @@ def test_the_web_face_answers_a_held_switch_200_and_a_refusal_with_its_reason(
         port = cfg.network.port_base + WEB_PORT_OFFSET
         browser = Browser(port)
         browser.log_in()
-        held = _device_command(port, browser)
-        bad = _device_command(port, browser, value=5)
-        unknown = _device_command(port, browser, device="nosuch")
+        held = _device_command(browser)
+        bad = _device_command(browser, value=5)
+        unknown = _device_command(browser, device="nosuch")
     finally:
         rt.stop()
     status, answer = held

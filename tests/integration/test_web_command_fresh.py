@@ -6,9 +6,6 @@ tests/e2e/test_give_up_e2e.py)."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import re
 from pathlib import Path
 
 import pytest
@@ -22,28 +19,6 @@ from raspy.actors.web import WEB_PORT_OFFSET
 
 HOST = "testhost"
 GONE = f"{HOST}.board.devices"  # no worker serves it: the board left
-
-
-def _command(port: int, browser: Browser) -> tuple[int, object]:
-    page = browser.exchange("GET", "/")
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.body)
-    assert token is not None, page.body[:200]
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(
-            "POST",
-            "/api/device",
-            body=json.dumps({"service": GONE, "device": "lamp", "action": "toggle"}),
-            headers={
-                "Cookie": browser.cookie,
-                "Content-Type": "application/json",
-                "X-CSRF-Token": token.group(1),
-            },
-        )
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
 
 
 @pytest.mark.timeout(60)
@@ -68,7 +43,9 @@ def test_a_command_to_a_service_the_web_face_still_thinks_served_is_told_503(
         assert web is not None
         # the web face's view says a worker serves it (the departure not yet come)
         web.ask(msgs.ServiceAvailabilityChanged(GONE.encode(), True))
-        status, answer = _command(port, browser)
+        status, answer = browser.device_command(
+            {"service": GONE, "device": "lamp", "action": "toggle"}
+        )
     finally:
         rt.stop()
     assert (status, answer) == (

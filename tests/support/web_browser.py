@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.client
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from raspy.web.login import hash_secret
 from raspy.web.login_files import token_path, write_private
@@ -68,3 +70,28 @@ class Browser:
         match = re.search(r'name="csrf" value="([^"]+)"', form.body)
         assert match is not None
         return self.exchange("POST", "/login", f"csrf={match.group(1)}&secret={secret}")
+
+    def device_command(self, command: dict[str, Any]) -> tuple[int, Any]:
+        """POST /api/device as app.js sends it (the CSRF token from the page's meta
+        tag): the HTTP status and the JSON answer."""
+        page = self.exchange("GET", "/")
+        token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.body)
+        assert token is not None, page.body[:200]
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(self.source, 0)
+        )
+        try:
+            connection.request(
+                "POST",
+                "/api/device",
+                body=json.dumps(command),
+                headers={
+                    "Cookie": self.cookie,
+                    "Content-Type": "application/json",
+                    "X-CSRF-Token": token.group(1),
+                },
+            )
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
