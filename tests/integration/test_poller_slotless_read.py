@@ -6,7 +6,9 @@ flocks on a real store, a real raspy-poller process."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,20 +58,27 @@ def _said(log_path: Path, event: str) -> bool:
     return f'"{event}"' in log_path.read_text(encoding="utf-8")
 
 
+@contextmanager
+def _waiting_board(
+    hub: str, log_path: Path, data_dir: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """raspy-poller started on a data dir a read holds, once it says it waits."""
+    with running_poller(hub, log_path, *_ARGS, "--data-dir", str(data_dir)) as process:
+        wait_until(
+            lambda: _said(log_path, "start_waits_for_reader"),
+            what="the wait for the read said",
+            timeout_s=20,
+        )
+        yield process
+
+
 def test_the_board_waits_for_the_read_then_starts(
     tmp_path: Path, hub: str, data_dir: Path
 ) -> None:
     log_path = tmp_path / "poller.log"
     reader = ReadLock(data_dir)
     try:
-        with running_poller(
-            hub, log_path, *_ARGS, "--data-dir", str(data_dir)
-        ) as process:
-            wait_until(
-                lambda: _said(log_path, "start_waits_for_reader"),
-                what="the wait for the read said",
-                timeout_s=20,
-            )
+        with _waiting_board(hub, log_path, data_dir) as process:
             assert process.poll() is None, log_path.read_text(encoding="utf-8")
             reader.release()  # the read ends
             wait_until(
@@ -89,14 +98,7 @@ def test_a_sigterm_while_it_waits_stops_the_board_cleanly(
     log_path = tmp_path / "poller.log"
     reader = ReadLock(data_dir)
     try:
-        with running_poller(
-            hub, log_path, *_ARGS, "--data-dir", str(data_dir)
-        ) as process:
-            wait_until(
-                lambda: _said(log_path, "start_waits_for_reader"),
-                what="the wait for the read said",
-                timeout_s=20,
-            )
+        with _waiting_board(hub, log_path, data_dir) as process:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
     finally:
