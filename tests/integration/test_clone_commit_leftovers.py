@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
 
 import pytest
-from support.clone_pipeline import Refusing, drained, reading, stored
+from support.clone_pipeline import drained, reading, refusing_pipeline, stored
 from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
@@ -258,17 +257,13 @@ def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
     bigger one does not: the bigger one was dropped for good after 10 intervals,
     though the disk may be freed a minute later. It waits, alone after the others'
     group, for as long as the disk is full."""
-    store = Store.open(
-        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1000)
-    )
-    wake = Wakeup()
-    try:
-        refusing = Refusing(store)
-        stats = Stats()
-        pipeline = CommitPipeline(
-            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+    with refusing_pipeline(tmp_path / "data") as refused:
+        store, refusing, pipeline, stats = (
+            refused.store,
+            refused.refusing,
+            refused.pipeline,
+            refused.stats,
         )
-        pipeline.load(0.0)
         pipeline.accept(
             reading(1, b"i" * 5000, key=b"/device/cam/value"), coalesced=True
         )
@@ -299,9 +294,6 @@ def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
             1, b"i" * 5000, b"", None
         )
         assert pipeline.buffer.pending_count == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_reading_refused_for_want_of_room_for_now_is_kept_pending(
@@ -311,17 +303,13 @@ def test_a_reading_refused_for_want_of_room_for_now_is_kept_pending(
     none either while the second fitted: the first was dropped for good, though
     a full map (or disk) has room again later. Subscribers were told it, and the
     store, a clean stop and a restart kept the value before it."""
-    store = Store.open(
-        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1000)
-    )
-    wake = Wakeup()
-    try:
-        refusing = Refusing(store)
-        stats = Stats()
-        pipeline = CommitPipeline(
-            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+    with refusing_pipeline(tmp_path / "data") as refused:
+        store, refusing, pipeline, stats = (
+            refused.store,
+            refused.refusing,
+            refused.pipeline,
+            refused.stats,
         )
-        pipeline.load(0.0)
         pipeline.accept(reading(1, b"21.5", key=b"/device/a/value"), coalesced=True)
         pipeline.accept(reading(2, b"7", key=b"/device/b/value"), coalesced=True)
         pipeline.submit()
@@ -335,9 +323,6 @@ def test_a_reading_refused_for_want_of_room_for_now_is_kept_pending(
         _flushed(pipeline)  # room again
         assert stored(store, b"/device/a/value") == KvRecord(1, b"21.5", b"", None)
         assert pipeline.buffer.pending_count == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
@@ -347,16 +332,12 @@ def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
     the reading before its block's mark was stored; the mark failed, so no
     subscriber was told the reading, yet the flush wrote it: the store held a value
     that nobody was shown, and a snapshot or a restart showed it."""
-    store = Store.open(
-        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1)
-    )
-    wake = Wakeup()
-    try:
-        refusing = Refusing(store)
-        pipeline = CommitPipeline(
-            cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
+    with refusing_pipeline(tmp_path / "data", seq_block=1) as refused:
+        store, refusing, pipeline = (
+            refused.store,
+            refused.refusing,
+            refused.pipeline,
         )
-        pipeline.load(0.0)
         pipeline.accept(reading(1, b"21.5"), coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [1]
@@ -368,9 +349,6 @@ def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
         assert drained(pipeline) == []
         pipeline.finish(lambda: None, 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
-    finally:
-        wake.close()
-        store.close()
 
 
 def _refused_once(tmp_path: Path) -> tuple[Store, Wakeup, CommitPipeline, bytes]:

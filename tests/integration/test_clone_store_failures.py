@@ -12,19 +12,15 @@ from typing import Any, cast
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clone_pipeline import Refusing, drained, reading, stored
+from support.clone_pipeline import drained, reading, refusing_pipeline, stored
 from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
-from raspy.cores import clone as core_mod
 from raspy.errors import StoreFullError
-from raspy.stats import Stats
 from raspy.storage.store import Delete, Put, Store
 from raspy.storage.tables import KvRecord, Table
-from raspy.transport.wakeup import Wakeup
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -205,16 +201,13 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
     when that mark could not be stored it was counted lost and never published,
     but stayed pending: the next flush stored a value no subscriber was told, in
     place of the one they were."""
-    config = StoreConfig(map_size_initial_mb=1, seq_block=1)
-    store = Store.open(tmp_path / "data", config)
-    wake = Wakeup()
-    try:
-        refusing = Refusing(store)
-        stats = Stats()
-        pipeline = CommitPipeline(
-            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+    with refusing_pipeline(tmp_path / "data", seq_block=1) as refused:
+        store, refusing, pipeline, stats = (
+            refused.store,
+            refused.refusing,
+            refused.pipeline,
+            refused.stats,
         )
-        pipeline.load(0.0)
         pipeline.accept(reading(1, b"21.5"), coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [1]
@@ -225,9 +218,6 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
         assert stats.get("clone.coalesced.lost") == 1
         pipeline.finish(lambda: None, 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
@@ -237,15 +227,12 @@ def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
     came (nothing pending for the set to take out); the store refused both. The
     flush's failure left the reading to the newer set, and the set's failure had
     nothing to put back: what subscribers were shown was written by no one."""
-    config = StoreConfig(map_size_initial_mb=1, seq_block=1000)
-    store = Store.open(tmp_path / "data", config)
-    wake = Wakeup()
-    try:
-        refusing = Refusing(store)
-        pipeline = CommitPipeline(
-            cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
+    with refusing_pipeline(tmp_path / "data") as refused:
+        store, refusing, pipeline = (
+            refused.store,
+            refused.refusing,
+            refused.pipeline,
         )
-        pipeline.load(0.0)
         pipeline.accept(reading(1, b"21.5"), coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [1]
@@ -256,9 +243,6 @@ def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
         assert drained(pipeline) == []
         pipeline.finish(lambda: None, 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
-    finally:
-        wake.close()
-        store.close()
 
 
 class _Breaking:

@@ -4,16 +4,22 @@ store holds of a key, and updates made to measure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
 
 from raspy.actors.clone.commit import CommitPipeline
+from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
 from raspy.errors import StoreFullError
+from raspy.stats import Stats
 from raspy.storage.ops import Op, Put
 from raspy.storage.store import Store
 from raspy.storage.tables import KvRecord, Table, decode_kv
 from raspy.storage.writer import Done
+from raspy.transport.wakeup import Wakeup
 from support.wait import wait_until
 
 KEY = b"/device/t/value"
@@ -69,3 +75,34 @@ def reading(
 ) -> core_mod.Update:
     """An update of `key` numbered `seq` (a uuid: an in-process writer's set)."""
     return core_mod.Update(seq, key, uuid, (), body, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A commit pipeline over a real store that can be told to refuse writes."""
+
+    store: Store
+    refusing: Refusing
+    pipeline: CommitPipeline
+    stats: Stats
+
+
+@contextmanager
+def refusing_pipeline(data_dir: Path, seq_block: int = 1000) -> Iterator[Refused]:
+    """A 1 MB store in `data_dir`, a Refusing over it and a loaded CommitPipeline
+    writing through it; the store and the wake-up closed at the end."""
+    store = Store.open(
+        data_dir, StoreConfig(map_size_initial_mb=1, seq_block=seq_block)
+    )
+    wake = Wakeup()
+    try:
+        refusing = Refusing(store)
+        stats = Stats()
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+        )
+        pipeline.load(0.0)
+        yield Refused(store, refusing, pipeline, stats)
+    finally:
+        wake.close()
+        store.close()
