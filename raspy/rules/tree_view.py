@@ -97,17 +97,17 @@ class TreeView:
             del self._sent[key]
 
     def kv(self, key: str) -> JsonValue:
-        with self._lock:
-            sent = self._sent.get(key)
-            body = sent[-1][1] if sent else self._bodies.get(key)
-        return json_text.tree_value(body)
+        return json_text.tree_value(self._body(key))
 
     def kv_size(self, key: str) -> int:
         """The bytes of JSON kv(key) decodes (expr_functions charges a read by them)."""
+        return len(self._body(key) or b"")
+
+    def _body(self, key: str) -> bytes | None:
+        """The body the view shows for `key`: the last write sent, else the server's."""
         with self._lock:
             sent = self._sent.get(key)
-            body = sent[-1][1] if sent else self._bodies.get(key)
-        return len(body or b"")
+            return sent[-1][1] if sent else self._bodies.get(key)
 
     def on_the_way(self) -> int:
         """How many sent writes have not come back yet."""
