@@ -81,8 +81,6 @@ class UsageParser(argparse.ArgumentParser):
         if not arg.startswith("--") or "=" in arg:
             return False
         names = [name for name in self._option_string_actions if name.startswith(arg)]
-        if arg in self._option_string_actions:
-            names = [arg]
         if len(names) != 1:
             return False
         return self._option_string_actions[names[0]].nargs is None
