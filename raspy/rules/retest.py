@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
@@ -29,6 +29,7 @@ MINUTE_S: Final = 60.0
 # minute even when the wall clock's fraction rounds the other way
 _PAST_THE_MINUTE_S: Final = 0.01
 _REASON_CHARS: Final = 500  # a fault as the scenario's last_error shows it
+Read = TypeVar("Read")
 
 
 class Fault:
@@ -57,11 +58,11 @@ class Retested:
         change left it), or FAULT; a fault that begins with this test is appended
         to `said`, the one after it is not."""
         if changed is not None:
-            key, sized = changed[0], context.kv_size
+            key, seen = changed
             context = dataclasses.replace(
                 context,
-                kv=_overlaid(context.kv, *changed),
-                kv_size=lambda asked: 0 if asked == key else sized(asked),
+                kv=_overlaid(context.kv, key, seen),
+                kv_size=_overlaid(context.kv_size, key, 0),  # at hand: none decoded
             )
         try:
             value = self.expression.evaluate(context)
@@ -75,10 +76,10 @@ class Retested:
 
 
 def _overlaid(
-    kv: Callable[[str], JsonValue], key: str, value: JsonValue
-) -> Callable[[str], JsonValue]:
-    """`kv` with `key` reading `value`."""
-    return lambda asked: value if asked == key else kv(asked)
+    read: Callable[[str], Read], key: str, value: Read
+) -> Callable[[str], Read]:
+    """`read` (a key's value, or its size) with `key` reading `value`."""
+    return lambda asked: value if asked == key else read(asked)
 
 
 def next_minute(mono: float, wall: float) -> float:
