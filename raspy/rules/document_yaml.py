@@ -146,14 +146,11 @@ def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str 
     if ":" in raw:
         fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
         return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
-    if _OCTAL.fullmatch(raw) and int(raw.replace("_", ""), 10) != value:
+    if _OCTAL.fullmatch(raw):
         decimal = int(raw.replace("_", ""), 10)
-        fix = (
-            f"quote it, {quote(raw)}, or write {decimal}"
-            if text
-            else f"write {decimal}"
-        )
-        return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
+        if decimal != value:
+            fix = _write_instead(raw, decimal, text=text)
+            return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
     return None
 
 
@@ -162,9 +159,14 @@ def _text_slip(node: yaml.ScalarNode, raw: str, *, text: bool) -> str | None:
     text, where 07 is 7 and 010 is refused as 8."""
     if node.style not in (None, "") or not _LEADING_ZERO.fullmatch(raw):
         return None
-    decimal = int(raw.replace("_", ""), 10)
-    fix = f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
+    fix = _write_instead(raw, int(raw.replace("_", ""), 10), text=text)
     return f"a bare {raw} is YAML's text {quote(raw)}, not a number: {fix}"
+
+
+def _write_instead(raw: str, decimal: int, *, text: bool) -> str:
+    """The fix of a bare number with a leading zero: the decimal it looks like
+    (and quoting it, where text goes too)."""
+    return f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
 
 
 def is_text(node: yaml.Node) -> bool:
