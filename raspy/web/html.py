@@ -96,13 +96,14 @@ def table(
     return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def notice(text: str, *, error: bool = False, saved: bool = False) -> str:
-    """A line above a page; `saved` marks it (`data-saved`) as a Save's success,
-    which app.js goes by to drop its draft, whatever the words."""
+def notice(text: str, *, error: bool = False, mark: str = "") -> str:
+    """A line above a page; `mark`, an attribute app.js goes by whatever the
+    words: `data-saved` (a Save's success: it drops its draft), `data-unrecorded`
+    (a device's log is off: gone once Record is on)."""
     css = "notice error" if error else "notice"
     role = "alert" if error else "status"
-    mark = " data-saved" if saved else ""
-    return f'<p class="{css}" role="{role}"{mark}>{esc(text)}</p>'
+    marked = f" {mark}" if mark else ""
+    return f'<p class="{css}" role="{role}"{marked}>{esc(text)}</p>'
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,8 @@ def flashed(flash: Flash | None, body: str) -> str:
     """The outcome of the last button pressed, above the page."""
     if flash is None or not flash.message:
         return body
-    return notice(flash.message, error=flash.error, saved=flash.saved) + body
+    mark = "data-saved" if flash.saved else ""
+    return notice(flash.message, error=flash.error, mark=mark) + body
 
 
 def page(

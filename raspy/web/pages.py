@@ -210,11 +210,10 @@ def device_body(row: DeviceRow, graph: Graph, now: float, zone: tzinfo = UTC) ->
         f"{current if span == graph.span else ''}>{esc(span)}</a>"
         for span in RANGES
     )
-    chart = notice(graph.problem) if graph.problem else _picture(row, graph)
     if graph.unrecorded:  # gone once Record is on (app.js)
-        chart = (
-            f'<p class="notice" role="status" data-unrecorded>{esc(graph.problem)}</p>'
-        )
+        chart = notice(graph.problem, mark="data-unrecorded")
+    else:
+        chart = notice(graph.problem) if graph.problem else _picture(row, graph)
     record = (
         f'<button type="button" class="switch" role="switch" data-action="log" '
         f'aria-checked="{"true" if row.logged else "false"}" '
