@@ -162,14 +162,13 @@ def report_hung(
         tracker, now, silent_s, in_start=in_start, io_thread=io_thread
     )
     if decision is not None:
-        policy = tracker.policy
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(
             "component_hung",
             component=tracker.name,
             silent_s=round(silent_s, 1),
             # the bound it is past: a start's is larger (RestartPolicy.start_bound_s)
-            hung_after_s=policy.start_bound_s if in_start else policy.hung_after_s,
+            hung_after_s=tracker.policy.bound_s(in_start),
             in_start=in_start,
             io_thread=io_thread,
         )
