@@ -321,8 +321,13 @@ class ChildSet:
             child.starting.get(timeout=0)
         except pykka.Timeout:
             if child.ref is not None and child.ref.is_alive():
-                self._report_hung(child, now, now - child.starting_since)
-                return False  # still in its on_start (or hung: raspyd ends)
+                silent_s = now - child.starting_since
+                hang = report_hung(
+                    child.tracker, now, silent_s, self._stats, in_start=True
+                )
+                if hang is not None:
+                    self._fatal(hang)  # past its start's bound: raspyd ends
+                return False  # still in its on_start (or hung)
             # dead, the question unanswered (asked as it stopped: pykka drops it)
             failure = "stopped as it started"
         except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
@@ -367,17 +372,6 @@ class ChildSet:
             if hang is None:
                 return False
         self._fatal(hang)
-        return True
-
-    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
-        """A part silent past its bound in its start is hung: said once, and raspyd
-        ends."""
-        decision = report_hung(
-            child.tracker, now, silent_s, self._stats, child.starting is not None
-        )
-        if decision is None:
-            return False
-        self._fatal(decision)
         return True
 
     def _started(self, child: Child, now: float) -> None:
