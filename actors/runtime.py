@@ -54,7 +54,7 @@ from raspy.cores.supervision import (
     RestartPolicy,
     restart_policy,
 )
-from raspy.hang_watch import Ask, Asked, Pulse, actor_ask, hung, ping_every_s
+from raspy.hang_watch import Ask, Asked, Pulse, actor_ask, hung
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -119,8 +119,8 @@ class Runtime:
     # has answered; asked without waiting (_edge_io_watch)
     _edge_io: edge_mod.IoWatch | None = None
     _edge_io_asked: Asked[edge_mod.IoWatch] | None = None
-    _edge_pulse: Pulse | None = None  # the edge actor's proof of life
-    _edge_io_pulse: Pulse | None = None  # and its I/O thread's
+    _edge_pulse: Pulse = field(init=False)  # the edge actor's proof of life
+    _edge_io_pulse: Pulse = field(init=False)  # and its I/O thread's
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
@@ -137,6 +137,8 @@ class Runtime:
             lambda name: self.wiring.given_up(self, name),
             self._make_fatal,
         )
+        self._edge_pulse = Pulse.of(self.policy, self.started_at)
+        self._edge_io_pulse = Pulse.of(self.policy, self.started_at)
 
     @property
     def children(self) -> list[Child]:
@@ -153,9 +155,6 @@ class Runtime:
             self.core_trackers[name] = PartTracker(
                 name, self.policy, self.started_at, restartable=False
             )
-        every_s = ping_every_s(self.policy.hung_after_s)
-        self._edge_pulse = Pulse(every_s, self.started_at)
-        self._edge_io_pulse = Pulse(every_s, self.started_at)
         self._edge_io_watch()  # asked now: its answer is in by the first round
         self._publish_statuses()
 
@@ -306,14 +305,14 @@ class Runtime:
 
     def _check_edge_pulse(
         self,
-        pulse: Pulse | None,
+        pulse: Pulse,
         ask: Ask | None,
         now: float,
         *,
         io_thread: bool = False,
     ) -> None:
         """One of the edge's threads silent past the bound: hung, and fatal."""
-        if pulse is None or ask is None:
+        if ask is None:
             return
         decision = hung(
             pulse, ask, self.core_trackers[EDGE], now, self.stats, io_thread=io_thread

@@ -33,7 +33,6 @@ from raspy.hang_watch import (
     Pulse,
     actor_ask,
     hung,
-    ping_every_s,
     report_hung,
 )
 from raspy.stats import Stats
@@ -63,17 +62,16 @@ class Child:
     name: str
     start: ActorStart
     tracker: PartTracker
+    pulse: Pulse  # its proof of life while it runs (raspy.hang_watch)
     ref: pykka.ActorRef[Any] | None = None
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
     # a start's (the first, a restart's) answer to come once its on_start is done:
     # then the part runs, and a restart counts
     starting: pykka.Future[Any] | None = None
     starting_since: float = 0.0  # when that start began (hung past the bound)
-    # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
-    pulse: Pulse | None = None
     # a part whose work runs on an I/O thread (the Clone server): how that thread
     # is asked; while this actor runs, its ask (once answered: `io_asked` is the
-    # question until then) and its proof of life
+    # question until then) and its proof of life (set with `io_asked`)
     io_ask: IoAsk | None = None
     io_asked: Asked[Ask] | None = None
     io: Ask | None = None
@@ -152,9 +150,9 @@ class ChildSet:
             name,
             start,
             tracker,
+            Pulse.of(tracker.policy, now),
             critical=critical,
             prepare_stop=prepare_stop,
-            pulse=Pulse(ping_every_s(tracker.policy.hung_after_s), now),
             io_ask=io_ask,
         )
         try:
@@ -310,6 +308,7 @@ class ChildSet:
                 ),
             )
             child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
+            child.io_pulse = Pulse.of(child.tracker.policy, now)
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -353,14 +352,12 @@ class ChildSet:
         if child.io is None:
             return None  # not yet: its actor's own pulse shows one that never does
         child.io_asked = None
-        child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
         return child.io
 
     def _hung(self, child: Child, now: float) -> bool:
         """Ask the running part for its proof of life, and its I/O thread for its
         own; True if it is hung."""
         assert child.ref is not None
-        assert child.pulse is not None
         hang = hung(child.pulse, actor_ask(child.ref), child.tracker, now, self._stats)
         if hang is None:
             io = self._io_of(child, now)
@@ -376,7 +373,7 @@ class ChildSet:
 
     def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
-        child.pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
+        child.pulse = Pulse.of(child.tracker.policy, now)
         self._stats.incr(f"supervisor.restarts.{child.name}")
         log.warning(
             "component_restarted", component=child.name, count=child.tracker.restarts

@@ -30,7 +30,7 @@ import structlog
 from pykka.messages import ProxyGetAttr
 
 from raspy.cores import supervision
-from raspy.cores.supervision import Failed, PartTracker
+from raspy.cores.supervision import Failed, PartTracker, RestartPolicy
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -67,6 +67,11 @@ class Pulse:
         self._answer: Answer | None = None
         self._asked_at = now
         self._next_at = now  # the first round asks
+
+    @classmethod
+    def of(cls, policy: RestartPolicy, now: float) -> Pulse:
+        """A pulse asked as often as `policy`'s bound wants (ping_every_s)."""
+        return cls(ping_every_s(policy.hung_after_s), now)
 
     def silent_for(self, ask: Ask, now: float) -> float:
         """`ask` when a question is due; return how long the one asked has gone
