@@ -54,7 +54,7 @@ from raspy.cores.supervision import (
     RestartPolicy,
     restart_policy,
 )
-from raspy.hang_watch import Ask, Asked, Pulse, actor_ask, hung, ping_every_s
+from raspy.hang_watch import Asked, Pulse, actor_ask, hung_threads
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -115,12 +115,11 @@ class Runtime:
     fatal_event: threading.Event = field(default_factory=threading.Event)
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
     _announced_restart_keys: frozenset[str] = frozenset()
-    # how the edge's I/O thread is checked and asked (hang_watch), once the edge
-    # has answered; asked without waiting (_edge_io_watch)
-    _edge_io: edge_mod.IoWatch | None = None
-    _edge_io_asked: Asked[edge_mod.IoWatch] | None = None
-    _edge_pulse: Pulse | None = None  # the edge actor's proof of life
-    _edge_io_pulse: Pulse | None = None  # and its I/O thread's
+    # how the edge's I/O thread is checked and asked (hang_watch): asked of the
+    # edge once without waiting, its answer taken at a round (_edge_alive)
+    _edge_io_asked: Asked[edge_mod.IoWatch] = field(init=False)
+    _edge_pulse: Pulse = field(init=False)  # the edge actor's proof of life
+    _edge_io_pulse: Pulse = field(init=False)  # and its I/O thread's
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
@@ -137,6 +136,13 @@ class Runtime:
             lambda name: self.wiring.given_up(self, name),
             self._make_fatal,
         )
+        edge = self.edge
+        self._edge_io_asked = Asked(
+            lambda: edge.proxy().io_watch(),
+            lambda exc: log.warning("edge_io_watch_failed", reason=repr(exc)),
+        )
+        self._edge_pulse = Pulse.of(self.policy, self.started_at)
+        self._edge_io_pulse = Pulse.of(self.policy, self.started_at)
 
     @property
     def children(self) -> list[Child]:
@@ -153,10 +159,7 @@ class Runtime:
             self.core_trackers[name] = PartTracker(
                 name, self.policy, self.started_at, restartable=False
             )
-        every_s = ping_every_s(self.policy.hung_after_s)
-        self._edge_pulse = Pulse(every_s, self.started_at)
-        self._edge_io_pulse = Pulse(every_s, self.started_at)
-        self._edge_io_watch()  # asked now: its answer is in by the first round
+        self._edge_io_asked.ask()  # asked now: its answer is in by the first round
         self._publish_statuses()
 
     def add_child(
@@ -298,53 +301,36 @@ class Runtime:
             if isinstance(decision, Failed):
                 self._failed(decision)
         if edge_up:  # its actor's thread and its I/O thread take their messages
-            self._check_edge_pulse(self._edge_pulse, actor_ask(self.edge), now)
             io = self._edge_io
-            self._check_edge_pulse(
-                self._edge_io_pulse, None if io is None else io.ask, now, io_thread=True
+            hang = hung_threads(
+                self._edge_pulse,
+                actor_ask(self.edge),
+                self._edge_io_pulse,
+                None if io is None else io.ask,
+                self.core_trackers[EDGE],
+                now,
+                self.stats,
             )
+            if hang is not None:
+                self._make_fatal(hang)
 
-    def _check_edge_pulse(
-        self,
-        pulse: Pulse | None,
-        ask: Ask | None,
-        now: float,
-        *,
-        io_thread: bool = False,
-    ) -> None:
-        """One of the edge's threads silent past the bound: hung, and fatal."""
-        if pulse is None or ask is None:
-            return
-        decision = hung(
-            pulse, ask, self.core_trackers[EDGE], now, self.stats, io_thread=io_thread
-        )
-        if decision is not None:
-            self._make_fatal(decision)
+    @property
+    def _edge_io(self) -> edge_mod.IoWatch | None:
+        """How the edge's I/O thread is watched, once the edge has said (taken at a
+        round: _edge_alive); None until then."""
+        return self._edge_io_asked.answer
 
     def _edge_alive(self) -> bool:
         """The edge's actor runs, and its I/O thread too once the edge has said how
-        that is checked (_edge_io_watch); until then its actor's alone."""
+        that is checked; until then its actor's alone. The edge's answer is looked
+        at each round until it has come: a first answer later than a round (an edge
+        busy at the start) is not the edge stopped, and no round waits on it. One
+        that never comes is the edge actor's pulse's to see (its ping is answered
+        after it): hung. An error is asked again."""
         if not self.edge.is_alive():
             return False
-        io = self._edge_io_watch()
+        io = self._edge_io_asked.poll()
         return io is None or io.check()
-
-    def _edge_io_watch(self) -> edge_mod.IoWatch | None:
-        """How the edge's I/O thread is watched, asked of the edge once without
-        waiting and looked at each round until it has answered: a first answer
-        later than a round (an edge busy at the start) is not the edge stopped, and
-        no round waits on it. One that never comes is the edge actor's pulse's to
-        see (its ping is answered after it): hung. An error is asked again."""
-        if self._edge_io is not None:
-            return self._edge_io
-        if self._edge_io_asked is None:
-            edge = self.edge
-            self._edge_io_asked = Asked(
-                lambda: edge.proxy().io_watch(),
-                lambda exc: log.warning("edge_io_watch_failed", reason=repr(exc)),
-            )
-        self._edge_io = self._edge_io_asked.poll()
-        return self._edge_io
 
     def _restarted(self, child: Child) -> None:
         if child.name == CLONE:

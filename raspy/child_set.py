@@ -32,8 +32,7 @@ from raspy.hang_watch import (
     Asked,
     Pulse,
     actor_ask,
-    hung,
-    ping_every_s,
+    hung_threads,
     report_hung,
 )
 from raspy.stats import Stats
@@ -49,7 +48,7 @@ ActorStart = Callable[[], pykka.ActorRef[Any]]
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
 # how a part's I/O thread is asked its proof of life (raspy.hang_watch): the part is
 # asked for its own ask without waiting (answered once its on_start has run); the
-# answer is picked up at the rounds (ChildSet._io_of, hang_watch.Asked)
+# answer is picked up at the rounds (ChildSet._hung, hang_watch.Asked)
 IoAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Ask]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
@@ -63,20 +62,18 @@ class Child:
     name: str
     start: ActorStart
     tracker: PartTracker
+    pulse: Pulse  # its proof of life while it runs (raspy.hang_watch)
     ref: pykka.ActorRef[Any] | None = None
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
     # a start's (the first, a restart's) answer to come once its on_start is done:
     # then the part runs, and a restart counts
     starting: pykka.Future[Any] | None = None
     starting_since: float = 0.0  # when that start began (hung past the bound)
-    # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
-    pulse: Pulse | None = None
     # a part whose work runs on an I/O thread (the Clone server): how that thread
-    # is asked; while this actor runs, its ask (once answered: `io_asked` is the
-    # question until then) and its proof of life
+    # is asked; while this actor runs, that ask asked of it (its answer kept once
+    # it has come) and the thread's proof of life (both set at each start)
     io_ask: IoAsk | None = None
     io_asked: Asked[Ask] | None = None
-    io: Ask | None = None
     io_pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
     # it stopped before its on_stop): asked first by every stop of ChildSet's
@@ -152,9 +149,9 @@ class ChildSet:
             name,
             start,
             tracker,
+            Pulse.of(tracker.policy, now),
             critical=critical,
             prepare_stop=prepare_stop,
-            pulse=Pulse(ping_every_s(tracker.policy.hung_after_s), now),
             io_ask=io_ask,
         )
         try:
@@ -295,12 +292,12 @@ class ChildSet:
         on_start (answered by pykka itself, before any other message); looked at from
         the next round on (_confirm). Until then it is in its start, not silent. A
         part with an I/O thread is asked for that thread's ask right after
-        (answered after its on_start, too): picked up once it runs (_io_of)."""
+        (answered after its on_start, too): picked up once it runs (_hung)."""
         assert child.ref is not None
         child.tracker.starting()
         child.starting = child.ref.ask(ON_START_DONE, block=False)
         child.starting_since = now
-        child.io = child.io_pulse = child.io_asked = None
+        child.io_pulse = child.io_asked = None
         if child.io_ask is not None:
             ref, io_ask = child.ref, child.io_ask
             child.io_asked = Asked(
@@ -310,6 +307,7 @@ class ChildSet:
                 ),
             )
             child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
+            child.io_pulse = Pulse.of(child.tracker.policy, now)
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -321,8 +319,13 @@ class ChildSet:
             child.starting.get(timeout=0)
         except pykka.Timeout:
             if child.ref is not None and child.ref.is_alive():
-                self._report_hung(child, now, now - child.starting_since)
-                return False  # still in its on_start (or hung: raspyd ends)
+                silent_s = now - child.starting_since
+                hang = report_hung(
+                    child.tracker, now, silent_s, self._stats, in_start=True
+                )
+                if hang is not None:
+                    self._fatal(hang)  # past its start's bound: raspyd ends
+                return False  # still in its on_start (or hung)
             # dead, the question unanswered (asked as it stopped: pykka drops it)
             failure = "stopped as it started"
         except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
@@ -337,52 +340,29 @@ class ChildSet:
         self._report(supervision.on_crash(child.tracker, now, failure))
         return False
 
-    def _io_of(self, child: Child, now: float) -> Ask | None:
-        """The running part's I/O thread's ask, once the part has answered with it
-        (looked at without waiting, at each round until then); None meanwhile. An
-        answer that is an error (the part died: the supervisor sees it on its own)
-        is asked again at the next round: never given up while the part runs."""
-        if child.io is not None or child.io_asked is None:
-            return child.io
-        child.io = child.io_asked.poll()
-        if child.io is None:
-            return None  # not yet: its actor's own pulse shows one that never does
-        child.io_asked = None
-        child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
-        return child.io
-
     def _hung(self, child: Child, now: float) -> bool:
         """Ask the running part for its proof of life, and its I/O thread for its
-        own; True if it is hung."""
+        own once the part has answered how (`io_asked`, looked at each round until
+        then: its actor's own pulse shows one that never does); True if it is hung."""
         assert child.ref is not None
-        assert child.pulse is not None
-        hang = hung(child.pulse, actor_ask(child.ref), child.tracker, now, self._stats)
-        if hang is None:
-            io = self._io_of(child, now)
-            if io is None or child.io_pulse is None:
-                return False
-            hang = hung(
-                child.io_pulse, io, child.tracker, now, self._stats, io_thread=True
-            )
-            if hang is None:
-                return False
-        self._fatal(hang)
-        return True
-
-    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
-        """A part silent past its bound in its start is hung: said once, and raspyd
-        ends."""
-        decision = report_hung(
-            child.tracker, now, silent_s, self._stats, child.starting is not None
+        io = None if child.io_asked is None else child.io_asked.poll()
+        hang = hung_threads(
+            child.pulse,
+            actor_ask(child.ref),
+            child.io_pulse,
+            io,
+            child.tracker,
+            now,
+            self._stats,
         )
-        if decision is None:
+        if hang is None:
             return False
-        self._fatal(decision)
+        self._fatal(hang)
         return True
 
     def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
-        child.pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
+        child.pulse = Pulse.of(child.tracker.policy, now)
         self._stats.incr(f"supervisor.restarts.{child.name}")
         log.warning(
             "component_restarted", component=child.name, count=child.tracker.restarts

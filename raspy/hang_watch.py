@@ -30,7 +30,7 @@ import structlog
 from pykka.messages import ProxyGetAttr
 
 from raspy.cores import supervision
-from raspy.cores.supervision import Failed, PartTracker
+from raspy.cores.supervision import Failed, PartTracker, RestartPolicy
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -68,6 +68,11 @@ class Pulse:
         self._asked_at = now
         self._next_at = now  # the first round asks
 
+    @classmethod
+    def of(cls, policy: RestartPolicy, now: float) -> Pulse:
+        """A pulse asked as often as `policy`'s bound wants (ping_every_s)."""
+        return cls(ping_every_s(policy.hung_after_s), now)
+
     def silent_for(self, ask: Ask, now: float) -> float:
         """`ask` when a question is due; return how long the one asked has gone
         unanswered (0.0: answered, or none asked). A dead part's question is answered
@@ -86,7 +91,8 @@ class Pulse:
 
 class Asked(Generic[T]):
     """A question to a part whose answer is taken when it comes: asked once without
-    waiting, looked at without waiting at each poll() until it has answered. A part
+    waiting, looked at without waiting at each poll() until it has answered, then
+    kept (asked no more: a part started again is asked by a new Asked). A part
     busy at the first rounds is not taken for one that failed, and no round waits on
     it; one that never answers is its actor's pulse's to see (hung). An answer that
     is an error (the part died: the supervisor sees that on its own) is asked again
@@ -98,10 +104,16 @@ class Asked(Generic[T]):
         self._ask = ask
         self._failed = failed  # said so: an answer that is an error, bar a death
         self._asked: pykka.Future[T] | None = None
+        self._answer: T | None = None
+
+    @property
+    def answer(self) -> T | None:
+        """The answer, once a poll() has taken it; None meanwhile. Asks nothing."""
+        return self._answer
 
     def ask(self) -> None:
-        """Ask now, unless a question is out."""
-        if self._asked is not None:
+        """Ask now, unless a question is out or answered."""
+        if self._asked is not None or self._answer is not None:
             return
         try:
             self._asked = self._ask()
@@ -111,8 +123,10 @@ class Asked(Generic[T]):
             self._failed(exc)
 
     def poll(self) -> T | None:
-        """The answer, once it has come; None meanwhile (asked now if no question
-        is out: the last answer was an error)."""
+        """The answer, once it has come (kept); None meanwhile (asked now if no
+        question is out: the last answer was an error)."""
+        if self._answer is not None:
+            return self._answer
         self.ask()
         if self._asked is None:
             return None
@@ -128,10 +142,29 @@ class Asked(Generic[T]):
             self._asked = None
             return None
         self._asked = None
+        self._answer = answer
         return answer
 
 
-def hung(
+def hung_threads(
+    pulse: Pulse,
+    ask: Ask,
+    io_pulse: Pulse | None,
+    io_ask: Ask | None,
+    tracker: PartTracker,
+    now: float,
+    stats: Stats,
+) -> Failed | None:
+    """`ask` of a running part's actor thread when due, then `io_ask` of its I/O
+    thread's (None: it has none, or has not said yet how it is asked): the first
+    silent past the part's bound is hung (report_hung)."""
+    hang = _hung(pulse, ask, tracker, now, stats)
+    if hang is not None or io_pulse is None or io_ask is None:
+        return hang
+    return _hung(io_pulse, io_ask, tracker, now, stats, io_thread=True)
+
+
+def _hung(
     pulse: Pulse,
     ask: Ask,
     tracker: PartTracker,
@@ -162,14 +195,13 @@ def report_hung(
         tracker, now, silent_s, in_start=in_start, io_thread=io_thread
     )
     if decision is not None:
-        policy = tracker.policy
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(
             "component_hung",
             component=tracker.name,
             silent_s=round(silent_s, 1),
             # the bound it is past: a start's is larger (RestartPolicy.start_bound_s)
-            hung_after_s=policy.start_bound_s if in_start else policy.hung_after_s,
+            hung_after_s=tracker.policy.bound_s(in_start),
             in_start=in_start,
             io_thread=io_thread,
         )

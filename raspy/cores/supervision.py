@@ -68,6 +68,10 @@ class RestartPolicy:
         """How long a start may go unanswered: never less than a running part."""
         return max(self.start_hung_after_s, self.hung_after_s)
 
+    def bound_s(self, in_start: bool) -> float:
+        """How long a part may go unanswered: in its start (`in_start`), or running."""
+        return self.start_bound_s if in_start else self.hung_after_s
+
 
 @dataclass(frozen=True, slots=True)
 class PartStatus:
@@ -291,7 +295,7 @@ def on_hang(
     does nothing while all looks well. None while within the bound, or when it is
     already over for good."""
     policy = tracker.policy
-    bound = policy.start_bound_s if in_start else policy.hung_after_s
+    bound = policy.bound_s(in_start)
     if silent_s <= bound or tracker.state in _OVER:
         return None
     key = "hung_after_s"
