@@ -84,15 +84,20 @@ def _plain_kv(value: bytes) -> dict[str, object] | None:
     return record if plain else None
 
 
-def validate_written(table: Table, key: bytes, value: bytes) -> None:
+def validate_written(table: Table, key: bytes, value: bytes) -> int | None:
     """validate_record, and a kv record as the Clone server writes one: its key no
     Clone command, its ttl None or 0..MAX_TTL_S s (0 excluded). For check and
-    restore; raspyd starts on a store that holds another (validate_record)."""
+    restore; raspyd starts on a store that holds another (validate_record).
+    Returns a kv record's seq (None for other tables), so callers need not decode
+    it again."""
     if table is not Table.KV:
         validate_record(table, key, value)
-        return
-    record = _plain_kv(value)
-    found = decode_kv(value).ttl if record is None else record["ttl"]
+        return None
+    if (record := _plain_kv(value)) is not None:
+        seq, found = record["seq"], record["ttl"]
+    else:
+        decoded = decode_kv(value)
+        seq, found = decoded.seq, decoded.ttl
     ttl = found if isinstance(found, float) else None  # None or a float, both ways
     if clone.is_command(key):  # a snapshot sends it as it is: KTHXBAI ends one
         raise StoreError("a Clone command, not a key: a snapshot would end there")
@@ -101,6 +106,8 @@ def validate_written(table: Table, key: bytes, value: bytes) -> None:
             f"kv record: ttl: expected seconds > 0, at most {clone.MAX_TTL_S:.0f},"
             f" got {ttl}"
         )
+    assert isinstance(seq, int)  # _plain_kv and decode_kv both checked it
+    return seq
 
 
 def validate_record(table: Table, key: bytes, value: bytes) -> None:
@@ -155,13 +162,14 @@ class Checker:
     def feed(self, table: Table, key: bytes, value: bytes) -> None:
         self.counts[table] += 1
         try:
-            validate_written(table, key, value)
+            kv_seq = validate_written(table, key, value)
         except StoreError as exc:
             self._problems.append(Problem(table, key, str(exc)))
             return
         match table:
             case Table.KV:
-                self._kv_seqs.append((decode_kv(value).seq, key))
+                assert kv_seq is not None  # validate_written's for a kv record
+                self._kv_seqs.append((kv_seq, key))
             case Table.KV_META:
                 self._last_seq = decode_seq(value)
             case Table.TITANIC_REQUESTS:

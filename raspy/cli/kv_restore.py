@@ -39,7 +39,6 @@ from raspy.storage.tables import (
     LAST_SEQ_KEY,
     MAX_KEY_BYTES,
     Table,
-    decode_kv,
     decode_seq,
     encode_seq,
 )
@@ -209,12 +208,12 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
             # does not would be named as damaged instead of as newer
             _check_schema(file, reader.header.schema_version)
             for index, record in enumerate(reader.records()):
-                _validate(file, index, record, config)
+                seq = _validate(file, index, record, config)
                 data_bytes += len(record.key) + len(record.value)
                 if record.table is Table.KV_META and record.key == LAST_SEQ_KEY:
                     last_seq = decode_seq(record.value)  # validated above
-                elif record.table is Table.KV:
-                    kv_seq = max(kv_seq or 0, decode_kv(record.value).seq)
+                elif seq is not None:  # a kv record's
+                    kv_seq = max(kv_seq or 0, seq)
     except DumpFormatError as exc:
         raise Failure(f"{file} {exc}", EXIT_DATA) from exc
     except OSError as exc:
@@ -232,8 +231,9 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
     )
 
 
-def _validate(file: str, index: int, record: Record, config: StoreConfig) -> None:
-    """One record within the store's limits and decodable as its table says."""
+def _validate(file: str, index: int, record: Record, config: StoreConfig) -> int | None:
+    """One record within the store's limits and decodable as its table says; a kv
+    record's seq (None for other tables)."""
     where = f"{file} line {record_line_number(index)}"
     op = Put(record.table, record.key, record.value)
     try:
@@ -241,7 +241,7 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> Non
     except StoreError as exc:
         raise Failure(f"{where}: {exc}", EXIT_DATA) from exc
     try:
-        validate_written(op.table, op.key, op.value)
+        return validate_written(op.table, op.key, op.value)
     except StoreError as exc:
         what = f"{op.table} {quote(op.key)}: {exc}"
         raise Failure(f"{where}: {what}", EXIT_DATA) from exc
