@@ -109,13 +109,20 @@ def write_marker(data_dir: Path) -> None:
 
 
 @contextmanager
-def _opened(path: Path) -> Iterator[int]:
+def _checking(data_dir: Path) -> Iterator[int]:
+    """data_dir's data file open for reading; a damaged page found inside raised
+    naming the file, with the advice, and a failed read as "cannot read"."""
+    path = data_dir / DATA_FILE
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         yield fd
+    except StoreDamagedError as exc:
+        raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     finally:
         os.close(fd)
 
@@ -126,21 +133,15 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
     Raises StoreDamagedError naming the file and what is wrong. `deep` walks every
     page too: only when no other process writes the file (it would change under us).
     """
-    path = data_dir / DATA_FILE
     if data_file_absent(data_dir):
         return None
-    with _opened(path) as fd:
-        try:
-            size = os.fstat(fd).st_size
-            head = os.pread(fd, lmdb_file.META_BYTES, 0)
-            meta = lmdb_file.current_meta(head, lambda at, n: os.pread(fd, n, at))
-            lmdb_file.check_length(meta, size)
-            if deep:
-                _walk(fd, meta)
-        except StoreDamagedError as exc:
-            raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    with _checking(data_dir) as fd:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, lmdb_file.META_BYTES, 0)
+        meta = lmdb_file.current_meta(head, lambda at, n: os.pread(fd, n, at))
+        lmdb_file.check_length(meta, size)
+        if deep:
+            _walk(fd, meta)
     return meta
 
 
@@ -171,18 +172,12 @@ def walk_pinned(
     committed twice since it was pinned, overwriting its meta page, or is writing a
     meta page now): take a new read txn and walk again. StoreDamagedError as
     check_data_file raises it."""
-    path = data_dir / DATA_FILE
-    with _opened(path) as fd:
-        try:
-            meta = _pinned_meta(fd, txnid)
-            if meta is None:
-                return False
-            lmdb_file.check_length(meta, os.fstat(fd).st_size)
-            _walk(fd, meta, trees)
-        except StoreDamagedError as exc:
-            raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
-        except OSError as exc:
-            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    with _checking(data_dir) as fd:
+        meta = _pinned_meta(fd, txnid)
+        if meta is None:
+            return False
+        lmdb_file.check_length(meta, os.fstat(fd).st_size)
+        _walk(fd, meta, trees)
     return True
 
 
