@@ -70,14 +70,10 @@ class DataDirLock:
         """A full disk said as one (StoreFullError); any other failure of the lock
         file (a folder in its place, no permission, a read-only mount, EIO) named
         with the file and the OS's words, not left to be taken for a bug."""
-        data_dir = self.path.parent
         write_errors.raise_if_no_room(
-            data_dir, f"writing its lock file {self.path.name}", exc
+            self.path.parent, f"writing its lock file {self.path.name}", exc
         )
-        return DataDirLockError(
-            f"data dir {data_dir}: cannot {doing} its lock file {self.path}: "
-            f"{exc.strerror or exc}"
-        )
+        return _lock_file_error(self.path, doing, exc)
 
     def release(self) -> None:
         """Unlock and close; safe to call twice."""
@@ -85,6 +81,15 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _lock_file_error(path: Path, doing: str, exc: OSError) -> DataDirLockError:
+    """A failure of the lock file `path` named with its data dir, the file and the
+    OS's words."""
+    return DataDirLockError(
+        f"data dir {path.parent}: cannot {doing} its lock file {path}: "
+        f"{exc.strerror or exc}"
+    )
 
 
 def _lock_exclusive(fd: int) -> None:
@@ -147,10 +152,7 @@ class ReadLock:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise DataDirLockError(
-                f"data dir {data_dir}: cannot open its lock file {self.path}: "
-                f"{exc.strerror or exc}"
-            ) from exc
+            raise _lock_file_error(self.path, "open", exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
