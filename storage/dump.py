@@ -161,17 +161,16 @@ def _parse_header_line(line: bytes) -> Header:
 _HEADER_START: Final = b'{"format": "' + FORMAT_NAME.encode() + b'", '
 
 
-def _first_line(first: bytes) -> Header:
-    """Line 1, with its newline if the file has one. A file that ends inside a
-    dump's header (no newline, and its start is a header's) is truncated, not
-    damaged: said so, not as JSON that does not parse."""
-    line = first.removesuffix(b"\n")
-    if first.endswith(b"\n"):
-        return _parse_header_line(line)
+def _first_line(line: bytes, *, ended: bool) -> Header:
+    """Line 1 without its newline; `ended`: the file has a newline after it. A file
+    that ends inside a dump's header (no newline, and its start is a header's) is
+    truncated, not damaged: said so, not as JSON that does not parse."""
     try:
         return _parse_header_line(line)
     except DumpFormatError:
-        if _HEADER_START.startswith(line) or FORMAT_NAME.encode() in line[:64]:
+        if not ended and (
+            _HEADER_START.startswith(line) or FORMAT_NAME.encode() in line[:64]
+        ):
             raise DumpFormatError(
                 1, "the file ends inside the header: file truncated"
             ) from None
@@ -315,7 +314,9 @@ class DumpReader:
         if not first:
             raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
         # a file of another kind is named as such, even without a newline
-        self.header = _first_line(first)
+        self.header = _first_line(
+            first.removesuffix(b"\n"), ended=first.endswith(b"\n")
+        )
         self._whole(first, 1)
         self._digest.update(first)
 
@@ -355,7 +356,7 @@ def parse(data: bytes, *, verify_checksum: bool = True) -> Dump:
     if not data:
         raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
     lines = data.split(b"\n")
-    _first_line(lines[0] + (b"\n" if len(lines) > 1 else b""))  # another kind: said
+    _first_line(lines[0], ended=len(lines) > 1)  # another kind: said
     if lines[-1]:  # truncation is named before any bad line inside
         raise DumpFormatError(len(lines), "last line has no newline: file truncated")
     reader = DumpReader(
