@@ -250,11 +250,12 @@ def _backup_order(name: str) -> tuple[str, int]:
 def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
     """The temp file of a backup of `kind` that no backup is writing any more
     (kv_dump.stale_temp)."""
-    if not kv_dump.stale_temp(entry, now, lambda name: _kind_of(name) is not None):
-        return False
     named = _kind_of(temp_target(entry.name) or "")
-    assert named is not None  # as just checked
-    return _kind_in(Path(entry.path), named) == kind
+    return (
+        named is not None
+        and kv_dump.stale_temp(entry, now, lambda _target: True)  # its name: above
+        and _kind_in(Path(entry.path), named) == kind
+    )
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
