@@ -31,57 +31,31 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
 import zmq
-from benchproc import cpu_seconds, free_port, start_raspyd, stop
+from bench_core_hub import (
+    HOST,
+    THRESHOLD,
+    ask,
+    dimmer,
+    hub_config,
+    raspyd,
+    scenario,
+    wait_for_service,
+)
+from benchproc import cpu_seconds, free_port, stop
 
 from raspy.client.mdp import Client
-from raspy.errors import ClientTimeout, MalformedMessage
+from raspy.errors import MalformedMessage
 from raspy.protocol import clone
 
-HOST: Final = "bench"
-THRESHOLD: Final = 50
 LOW: Final = 10
 TARGET_P99_MS: Final = 20.0
 TARGET_RATIO: Final = 2.0
 TARGET_IDLE_PCT: Final = 1.0
 Socket = zmq.Socket[bytes]
-
-
-def _dimmer(index: int) -> str:
-    return f"d{index:04d}"
-
-
-def _config(dimmers: int, sensors: int, sensor_interval_s: float) -> str:
-    lines = [f'hostname = "{HOST}"', 'log_level = "warning"', "", "[devices]"]
-    lines.append("fake_enabled = true")
-    for index in range(dimmers):
-        lines += ["", "[[devices.fake]]", f'name = "{_dimmer(index)}"']
-        lines += ['oid = "dimmer"', "poll_interval_s = 600.0"]
-    for index in range(sensors):
-        lines += ["", "[[devices.fake]]", f'name = "s{index:04d}"']
-        lines += ['oid = "sensor.temperature"', f"period_s = {600.0 + index}"]
-        lines.append(f"poll_interval_s = {sensor_interval_s}")
-    lines += ["", "[core]", "enabled = true", 'timezone = "UTC"']
-    return "\n".join(lines) + "\n"
-
-
-def _scenario(index: int) -> str:
-    name = _dimmer(index)
-    return (
-        f"name: bench-{name}\n"
-        f"description: bench rule for dimmer {name}\n"
-        "triggers:\n"
-        f'  - kv: "/device/{HOST}.fake.{name}/value"\n'
-        f"    above: {THRESHOLD}\n"
-        "actions:\n"
-        f"  - set: /bench/scn/{name}\n"
-        '    value: "{trigger.value}"\n'
-    )
 
 
 # --- the bare subscriber (its own process) -----------------------------------------------
@@ -203,41 +177,6 @@ class Observer:
         return sorted(delays), missed
 
 
-# --- the daemon --------------------------------------------------------------------------
-@contextmanager
-def _raspyd(scratch: Path, base: int, config: str) -> Iterator[subprocess.Popen[bytes]]:
-    config_path = scratch / "bench.toml"
-    config_path.write_text(config, encoding="utf-8")
-    process = start_raspyd(
-        scratch / "data", base, config=config_path, log_path=scratch / "raspyd.log"
-    )
-    try:
-        yield process
-    finally:
-        stop(process, wait_s=20)
-
-
-def _ask(client: Client, action: str, **fields: object) -> object:
-    status, body = client.request(
-        f"{HOST}.core.scenario", json.dumps({"v": 1, "action": action, **fields})
-    )
-    if status != b"200":
-        raise SystemExit(f"bench_core: {action}: {status.decode()} {body[:300]!r}")
-    return json.loads(body)
-
-
-def _wait_for_service(client: Client, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if client.request("mmi.service", f"{HOST}.core.scenario") == [b"200"]:
-                return
-        except ClientTimeout:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("bench_core: no <host>.core.scenario service from raspyd")
-
-
 def _cpu_pct(pid: int, seconds: float) -> float:
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
@@ -251,7 +190,7 @@ def _drive(client: Client, dimmers: int, crossings: int, rate: float) -> float:
         index = step % dimmers
         high = THRESHOLD + 1 + (step // dimmers) % (99 - THRESHOLD)
         for level in (LOW, high):
-            document = {"v": 1, "action": "level", "device": _dimmer(index)}
+            document = {"v": 1, "action": "level", "device": dimmer(index)}
             status, *_ = client.request(
                 f"{HOST}.fake.devices", json.dumps({**document, "value": level})
             )
@@ -273,7 +212,7 @@ def _settle(observer: Observer, client: Client, dimmers: int) -> None:
     """Cross a few times until both rules answer: every subscription is live."""
     for _ in range(50):
         _drive(client, dimmers, 1, 1000.0)
-        crossing = (_dimmer(0), str(THRESHOLD + 1))
+        crossing = (dimmer(0), str(THRESHOLD + 1))
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             if all(crossing in observer.writes[rule] for rule in ("scn", "bare")):
@@ -339,26 +278,26 @@ def run(args: argparse.Namespace) -> int:
     sensors = max(0, args.devices - dimmers)
     with tempfile.TemporaryDirectory(prefix="raspy-bench-core-") as scratch_dir:
         scratch = Path(scratch_dir)
-        config = _config(dimmers, sensors, args.sensor_interval)
+        config = hub_config(dimmers, sensors, args.sensor_interval)
         with (
-            _raspyd(scratch, base, config) as daemon,
+            raspyd(scratch, base, config) as daemon,
             Client(f"tcp://127.0.0.1:{base}", timeout_s=10.0, retries=1) as client,
         ):
             with Client(f"tcp://127.0.0.1:{base}", timeout_s=1.0, retries=1) as probe:
-                _wait_for_service(probe, 60.0)
+                wait_for_service(probe, 60.0)
             started = time.monotonic()
             for index in range(dimmers):
-                _ask(client, "import", document=_scenario(index),
-                     source=f"bench-{index}.yaml", replace=True)  # fmt: skip
+                ask(client, "import", document=scenario(index),
+                    source=f"bench-{index}.yaml", replace=True)  # fmt: skip
             import_s = time.monotonic() - started
-            listing = _ask(client, "list")
+            listing = ask(client, "list")
             assert isinstance(listing, list)
             enabled = sum(1 for entry in listing if entry.get("enabled"))
             time.sleep(args.idle / 2)  # let start-up work settle
             idle_with = _cpu_pct(daemon.pid, args.idle)
             latency = _latency(base, client, dimmers, args.crossings, args.rate)
             for index in range(dimmers):
-                _ask(client, "disable", name=f"bench-{_dimmer(index)}")
+                ask(client, "disable", name=f"bench-{dimmer(index)}")
             time.sleep(args.idle / 2)
             idle_without = _cpu_pct(daemon.pid, args.idle)
     results = {

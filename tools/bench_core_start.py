@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench_core import HOST, _ask, _scenario, _wait_for_service
+from bench_core_hub import HOST, ask, scenario, wait_for_service
 from benchproc import free_port, start_raspyd, stop
 
 from raspy.client.mdp import Client
@@ -60,7 +60,7 @@ def _start(scratch: Path, base: int, name: str) -> tuple[float, Path]:
     )
     try:
         with Client(f"tcp://127.0.0.1:{base}", timeout_s=1.0, retries=1) as probe:
-            _wait_for_service(probe, 600.0)
+            wait_for_service(probe, 600.0)
         _event_time(log_path, "core_started")  # said before the service's READY
     finally:
         stop(process, wait_s=30)
@@ -79,11 +79,11 @@ def measure(count: int, runs: int) -> dict[str, object]:
         )
         try:
             with Client(f"tcp://127.0.0.1:{base}", timeout_s=10.0, retries=1) as c:
-                _wait_for_service(c, 60.0)
+                wait_for_service(c, 60.0)
                 began = time.monotonic()
                 for index in range(count):
-                    _ask(c, "import", document=_scenario(index),
-                         source=f"bench-{index}.yaml", replace=True)  # fmt: skip
+                    ask(c, "import", document=scenario(index),
+                        source=f"bench-{index}.yaml", replace=True)  # fmt: skip
                 import_s = time.monotonic() - began
         finally:
             stop(process, wait_s=30)
