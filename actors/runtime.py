@@ -41,9 +41,9 @@ from raspy.child_set import (
     IoAsk,
     LeaderStart,
     OptionalLeaderStart,
-    report_failed,
     stop_actor,
 )
+from raspy.child_watch import report_failed
 from raspy.clock import Clock
 from raspy.config import Config
 from raspy.cores import supervision

@@ -35,7 +35,7 @@ from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.titanic_commits import prepare_stop as prepare_titanic_stop
 from raspy.actors.worker import EchoWorkerActor
-from raspy.child_set import ON_START_DONE
+from raspy.child_watch import ON_START_DONE
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
 from raspy.control_tables import declared
