@@ -7,15 +7,16 @@ everyone else reads the immutable snapshot of statuses it publishes. A pykka act
 would need a timer it does not have, and its own failure would need supervising; a
 thread that only observes, asks raspy.cores.supervision what to do, and calls
 start()/stop() cannot crash on a part's behalf. The children are raspy.child_set's.
-The edge and the store cannot be restarted in place (every service holds them): when
-one dies it is `failed` and `fatal` is set, and raspyd exits non-zero so that systemd
-restarts the whole daemon. So it is when a critical part (the Clone server, Titanic,
-the web face) is given up after its restarts: raspyd is of no use without it; and
-when any part (or the edge's actor) is hung, its thread taking no message for
-`supervisor.hung_after_s` (raspy.hang_watch): a thread cannot be killed, nor a part
-started safely beside one that still holds what it held. What is started, and in
-which order, is the start-up's job (raspy.actors.supervisor); it hands this object
-the start-ups a restart or a reload repeats (Wiring).
+The edge and the store cannot be restarted in place (every service holds them;
+watched by RuntimeWatch, raspy.actors.runtime_watch): when one dies it is `failed`
+and `fatal` is set, and raspyd exits non-zero so that systemd restarts the whole
+daemon. So it is when a critical part (the Clone server, Titanic, the web face) is
+given up after its restarts: raspyd is of no use without it; and when any part (or
+the edge's actor) is hung, its thread taking no message for `supervisor.hung_after_s`
+(raspy.hang_watch): a thread cannot be killed, nor a part started safely beside one
+that still holds what it held. What is started, and in which order, is the
+start-up's job (raspy.actors.supervisor); it hands this object the start-ups a
+restart or a reload repeats (Wiring).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import zmq
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.runtime_watch import EDGE, STORE, RuntimeWatch
 from raspy.actors.worker import PeerLinks
 from raspy.child_set import (
     ActorStart,
@@ -41,20 +43,18 @@ from raspy.child_set import (
     IoAsk,
     LeaderStart,
     OptionalLeaderStart,
-    report_failed,
     stop_actor,
 )
 from raspy.clock import Clock
 from raspy.config import Config
 from raspy.cores import supervision
 from raspy.cores.supervision import (
-    Failed,
     PartStatus,
     PartTracker,
     RestartPolicy,
     restart_policy,
 )
-from raspy.hang_watch import Asked, Pulse, actor_ask, hung_threads
+from raspy.hang_watch import Asked, Pulse
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -69,12 +69,10 @@ log = structlog.get_logger(component="supervisor")
 _WATCH_INTERVAL_S: Final = 0.5
 _HEALTHY_WITHIN_S: Final = 10.0
 TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
-EDGE: Final = "edge"
-STORE: Final = "store"
 CLONE: Final = "clone"
 STATISTICS: Final = "statistics"
 
-__all__ = ["CLONE", "EDGE", "STORE", "ActorStart", "Child", "Runtime", "Wiring"]
+__all__ = ["CLONE", "ActorStart", "Child", "Runtime", "Wiring"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ class Wiring:
 
 
 @dataclass
-class Runtime:
+class Runtime(RuntimeWatch):
     """Everything raspyd started, for stop() and for tests."""
 
     config: Config
@@ -287,67 +285,9 @@ class Runtime:
         """One line for systemd's STATUS: all running, or the parts that are not."""
         return supervision.summary(self.statuses)
 
-    def _check_core(self, now: float) -> None:
-        # a damaged store fails every part that reads it: fatal, never a restart loop
-        damage = self.store.damage()
-        edge_up = self._edge_alive()
-        store_up = damage is None and self.store.is_alive()
-        down = {  # why each is down; None: it is up
-            EDGE: None if edge_up else f"the {EDGE} stopped",
-            STORE: None if store_up else damage or f"the {STORE} stopped",
-        }
-        for name, reason in down.items():
-            decision = supervision.supervise(self.core_trackers[name], reason, now)
-            if isinstance(decision, Failed):
-                self._failed(decision)
-        if edge_up:  # its actor's thread and its I/O thread take their messages
-            io = self._edge_io
-            hang = hung_threads(
-                self._edge_pulse,
-                actor_ask(self.edge),
-                self._edge_io_pulse,
-                None if io is None else io.ask,
-                self.core_trackers[EDGE],
-                now,
-                self.stats,
-            )
-            if hang is not None:
-                self._make_fatal(hang)
-
-    @property
-    def _edge_io(self) -> edge_mod.IoWatch | None:
-        """How the edge's I/O thread is watched, once the edge has said (taken at a
-        round: _edge_alive); None until then."""
-        return self._edge_io_asked.answer
-
-    def _edge_alive(self) -> bool:
-        """The edge's actor runs, and its I/O thread too once the edge has said how
-        that is checked; until then its actor's alone. The edge's answer is looked
-        at each round until it has come: a first answer later than a round (an edge
-        busy at the start) is not the edge stopped, and no round waits on it. One
-        that never comes is the edge actor's pulse's to see (its ping is answered
-        after it): hung. An error is asked again."""
-        if not self.edge.is_alive():
-            return False
-        io = self._edge_io_asked.poll()
-        return io is None or io.check()
-
     def _restarted(self, child: Child) -> None:
         if child.name == CLONE:
             self.wiring.clone_restarted(self)
-
-    def _failed(self, decision: Failed) -> None:
-        report_failed(decision, self.stats)
-        self._make_fatal(decision)
-
-    def _make_fatal(self, decision: Failed) -> None:
-        """A part raspyd cannot do without is given up: raspyd ends (status 1)."""
-        if decision.fatal and self.fatal is None:
-            verb = "hung" if decision.hung else "failed"
-            self.fatal = f"{decision.name} {verb}: {decision.reason}"
-            self.fatal_event.set()
-            if self.on_fatal is not None:
-                self.on_fatal()
 
     def _publish_statuses(self) -> None:
         trackers = [*self.core_trackers.values()]

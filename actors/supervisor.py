@@ -30,12 +30,13 @@ from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
 from raspy.actors.http_client import PART as HTTP_CLIENT
 from raspy.actors.http_client import HttpClientActor
-from raspy.actors.runtime import CLONE, EDGE, STATISTICS, STORE, Child, Runtime, Wiring
+from raspy.actors.runtime import CLONE, STATISTICS, Child, Runtime, Wiring
+from raspy.actors.runtime_watch import EDGE, STORE
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.titanic_commits import prepare_stop as prepare_titanic_stop
 from raspy.actors.worker import EchoWorkerActor
-from raspy.child_set import ON_START_DONE
+from raspy.child_watch import ON_START_DONE
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
 from raspy.control_tables import declared

@@ -2,8 +2,8 @@
 started, watched and restarted by one owner thread (raspyd's supervisor).
 
 What to do about a part (restart now, later, or give up) is raspy.cores.supervision's
-decision; this module observes the actors, acts on the decisions and says what it did
-in the log and the counters. It knows no actor of raspy: a part is a start callable
+decision; this module acts on the decisions, over ChildWatch (`child_watch.py`), which
+observes the actors and says what was decided in the log and the counters. It knows no actor of raspy: a part is a start callable
 that returns a pykka ActorRef, so it is tested with plain pykka actors.
 """
 
@@ -16,39 +16,21 @@ from typing import Any, Final, Literal, cast, overload
 import pykka
 import structlog
 
-from raspy.clock import Clock
+from raspy.child_watch import ChildWatch
 from raspy.cores import supervision
-from raspy.cores.supervision import (
-    Died,
-    Failed,
-    PartState,
-    PartTracker,
-    Restart,
-    RestartPolicy,
-)
-from raspy.hang_watch import (
-    PING,
-    Ask,
-    Asked,
-    Pulse,
-    actor_ask,
-    hung_threads,
-    report_hung,
-)
-from raspy.stats import Stats
+from raspy.cores.supervision import PartState, PartTracker, Restart
+from raspy.hang_watch import Ask, Asked, Pulse
 
 log = structlog.get_logger(component="supervisor")
 
 STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
-# answered by pykka itself once a part's on_start has run (before any other message)
-ON_START_DONE: Final = PING
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 # asked of a running part before its stop, bounded by itself (Child.prepare_stop)
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
 # how a part's I/O thread is asked its proof of life (raspy.hang_watch): the part is
 # asked for its own ask without waiting (answered once its on_start has run); the
-# answer is picked up at the rounds (ChildSet._hung, hang_watch.Asked)
+# answer is picked up at the rounds (ChildWatch._hung, hang_watch.Asked)
 IoAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Ask]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
@@ -97,28 +79,9 @@ class Follower:
         return self.start_with(self.leader)
 
 
-class ChildSet:
-    """The children in start order; used by one thread only (the supervisor's)."""
-
-    def __init__(
-        self,
-        policy: Callable[[], RestartPolicy],
-        clock: Clock,
-        stats: Stats,
-        restarted: Callable[[Child], None],
-        given_up: Callable[[str], None] = lambda name: None,
-        fatal: Callable[[Failed], None] = lambda decision: None,
-    ) -> None:
-        self.children: list[Child] = []
-        self._policy = policy
-        self._clock = clock
-        self._stats = stats
-        self._restarted = restarted
-        self._given_up = given_up  # a part failed for good: what it left is cleared
-        self._fatal = fatal  # a critical part failed for good: raspyd must end
-        # restarts of the parts stopped and forgotten, by name: a part started again
-        # in their place (a new Clone server's followers, a reload) goes on counting
-        self._restarts_before: dict[str, int] = {}
+class ChildSet(ChildWatch):
+    """The children in start order; used by one thread only (the supervisor's). Their
+    starts and proofs of life are watched, and decisions said, by ChildWatch."""
 
     def add(
         self,
@@ -287,103 +250,6 @@ class ChildSet:
             return
         self._watch_start(child, now)
 
-    def _watch_start(self, child: Child, now: float) -> None:
-        """Ask the part just started, without waiting, to answer once it has run its
-        on_start (answered by pykka itself, before any other message); looked at from
-        the next round on (_confirm). Until then it is in its start, not silent. A
-        part with an I/O thread is asked for that thread's ask right after
-        (answered after its on_start, too): picked up once it runs (_hung)."""
-        assert child.ref is not None
-        child.tracker.starting()
-        child.starting = child.ref.ask(ON_START_DONE, block=False)
-        child.starting_since = now
-        child.io_pulse = child.io_asked = None
-        if child.io_ask is not None:
-            ref, io_ask = child.ref, child.io_ask
-            child.io_asked = Asked(
-                lambda: io_ask(ref),
-                lambda exc: log.warning(
-                    "component_io_ask_failed", component=child.name, reason=repr(exc)
-                ),
-            )
-            child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
-            child.io_pulse = Pulse.of(child.tracker.policy, now)
-
-    def _confirm(self, child: Child, now: float) -> bool:
-        """A started part that has answered is running (a restart counts then): True,
-        it is watched from this round on. One that died first (in its on_start, or
-        right after it) crashed (again); one still in its on_start past the bound is
-        hung; else: looked at again at the next round."""
-        assert child.starting is not None
-        try:
-            child.starting.get(timeout=0)
-        except pykka.Timeout:
-            if child.ref is not None and child.ref.is_alive():
-                silent_s = now - child.starting_since
-                hang = report_hung(
-                    child.tracker, now, silent_s, self._stats, in_start=True
-                )
-                if hang is not None:
-                    self._fatal(hang)  # past its start's bound: raspyd ends
-                return False  # still in its on_start (or hung)
-            # dead, the question unanswered (asked as it stopped: pykka drops it)
-            failure = "stopped as it started"
-        except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
-            failure = f"stopped as it started: {exc}"
-        else:
-            child.starting = None
-            if child.tracker.state is PartState.RESTARTING:
-                self._started(child, now)
-            return True
-        child.starting = None
-        child.ref = None
-        self._report(supervision.on_crash(child.tracker, now, failure))
-        return False
-
-    def _hung(self, child: Child, now: float) -> bool:
-        """Ask the running part for its proof of life, and its I/O thread for its
-        own once the part has answered how (`io_asked`, looked at each round until
-        then: its actor's own pulse shows one that never does); True if it is hung."""
-        assert child.ref is not None
-        io = None if child.io_asked is None else child.io_asked.poll()
-        hang = hung_threads(
-            child.pulse,
-            actor_ask(child.ref),
-            child.io_pulse,
-            io,
-            child.tracker,
-            now,
-            self._stats,
-        )
-        if hang is None:
-            return False
-        self._fatal(hang)
-        return True
-
-    def _started(self, child: Child, now: float) -> None:
-        child.tracker.started(now)
-        child.pulse = Pulse.of(child.tracker.policy, now)
-        self._stats.incr(f"supervisor.restarts.{child.name}")
-        log.warning(
-            "component_restarted", component=child.name, count=child.tracker.restarts
-        )
-        self._restarted(child)
-
-    def _report(self, decision: Died | Failed) -> None:
-        if isinstance(decision, Failed):
-            report_failed(decision, self._stats)
-            self._given_up(decision.name)
-            if decision.fatal:
-                self._fatal(decision)
-            return
-        log.error(
-            "component_died",
-            component=decision.name,
-            reason=decision.reason,
-            retry_in_s=round(decision.retry_in_s, 3),
-            failures_in_a_row=decision.failures_in_a_row,
-        )
-
 
 def _leader_gone(child: Child) -> bool:
     """Is `child` a follower bound to a leader that died? Started again, it would
@@ -395,12 +261,6 @@ def _leader_gone(child: Child) -> bool:
         and start.leader is not None
         and not start.leader.is_alive()
     )
-
-
-def report_failed(decision: Failed, stats: Stats) -> None:
-    """A part given up, in the log and the counters."""
-    stats.incr(f"supervisor.failed.{decision.name}")
-    log.error("component_failed", component=decision.name, reason=decision.reason)
 
 
 def stop_child(child: Child) -> bool:

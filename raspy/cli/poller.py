@@ -45,17 +45,10 @@ import structlog
 import zmq
 
 from raspy import config as config_mod
-from raspy import heap, names
+from raspy import heap
 from raspy import log as log_mod
 from raspy.actors import devices
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, start_wait, version_line
-from raspy.cli.arguments import (
-    UsageParser,
-    add_curve_options,
-    data_dir_argument,
-    hostname_argument,
-    path_argument,
-)
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, start_wait
 from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
@@ -65,9 +58,9 @@ from raspy.cli.board_service import (
     not_answered,
     stopped,
 )
-from raspy.cli.endpoints import port_base_argument
 from raspy.cli.hub_watch import HubWatch
 from raspy.cli.last_resort import guarded
+from raspy.cli.poller_config import build_parser, load_config
 from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
@@ -85,89 +78,19 @@ from raspy.errors import (
     StoreLockedError,
     StoreNewerError,
 )
-from raspy.protocol import clone
 from raspy.sdnotify import Notifier
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 from raspy.transport.curve import client_keys
-from raspy.transport.sockets import CurveKeys, check_endpoint
+from raspy.transport.sockets import CurveKeys
 
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = UsageParser(
-        prog="raspy-poller",
-        description="Run a device service on this host for a raspyd hub.",
-    )
-    parser.add_argument(
-        "--connect",
-        required=True,
-        type=port_base_argument,
-        help="the hub, tcp://HOST:PORT-BASE",
-    )
-    parser.add_argument(
-        "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
-    )
-    parser.add_argument(
-        "--config",
-        type=path_argument,
-        help="TOML configuration file ([devices] table)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=data_dir_argument,
-        help="this board's store (created 0700): device settings changed over MDP "
-        "last across restarts",
-    )
-    add_curve_options(parser, owner="this poller's")
-    parser.add_argument(
-        "--hostname",
-        type=hostname_argument,
-        help="the <hostname> of service and device names",
-    )
-    parser.add_argument("--log-format", choices=("console", "json"))
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
-    parser.add_argument(
-        "--version", action="version", version=version_line("raspy-poller")
-    )
-    return parser
 
 
 def _fail(message: str, status: int) -> int:
     print(f"raspy-poller: {message}", file=sys.stderr)
     return status
-
-
-def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
-    """Config, register and hostname; raises ConfigError or ValueError."""
-    text, source = "", "<defaults>"
-    if args.config:
-        source = args.config
-        text = config_mod.read_file(args.config)
-    cfg = config_mod.load(
-        text,
-        source,
-        hostname=args.hostname,
-        log_format=args.log_format,
-        log_level=args.log_level,
-    )
-    clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
-    check_endpoint(args.connect)  # and what ZeroMQ refuses (`tcp://-:5514`)
-    hostname = names.short_hostname(cfg.hostname)
-    build = (
-        registries.fake_registry
-        if args.service == registries.FAKE
-        else registries.onewire_registry
-    )
-    try:
-        registry = build(hostname, cfg.devices)
-    except ConfigError as exc:  # named by key: with the file, as every other one
-        raise ConfigError(
-            [f"{source}: {problem}" for problem in exc.problems]
-        ) from None
-    return cfg, registry, hostname
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +115,7 @@ def _main(argv: list[str] | None) -> int:
 def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     heap.limit_arenas()  # before any thread: raspy.heap says why
     try:
-        cfg, registry, hostname = _load(args)
+        cfg, registry, hostname = load_config(args)
         warnings: list[str] = []  # said once logging is set up
         curve = client_keys(args.server_key, args.client_cert, warn=warnings.append)
     except (ConfigError, ValueError) as exc:

@@ -25,7 +25,8 @@ from support.wait import wait_until
 from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors import supervisor
-from raspy.actors.runtime import CLONE, EDGE
+from raspy.actors.runtime import CLONE
+from raspy.actors.runtime_watch import EDGE
 from raspy.cores.supervision import PartState, RestartPolicy, restart_policy
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked

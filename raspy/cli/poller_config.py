@@ -1,0 +1,93 @@
+"""raspy-poller's command line and what it gives: the options (`build_parser`),
+and the config file, the device register of the --service and the hostname
+(`load_config`), each problem raised for raspy.cli.poller to say in one line."""
+
+from __future__ import annotations
+
+import argparse
+
+from raspy import config as config_mod
+from raspy import names
+from raspy.cli import version_line
+from raspy.cli.arguments import (
+    UsageParser,
+    add_curve_options,
+    data_dir_argument,
+    hostname_argument,
+    path_argument,
+)
+from raspy.cli.endpoints import port_base_argument
+from raspy.devices import registries
+from raspy.devices.registry import Registry
+from raspy.errors import ConfigError
+from raspy.protocol import clone
+from raspy.transport.sockets import check_endpoint
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = UsageParser(
+        prog="raspy-poller",
+        description="Run a device service on this host for a raspyd hub.",
+    )
+    parser.add_argument(
+        "--connect",
+        required=True,
+        type=port_base_argument,
+        help="the hub, tcp://HOST:PORT-BASE",
+    )
+    parser.add_argument(
+        "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
+    )
+    parser.add_argument(
+        "--config",
+        type=path_argument,
+        help="TOML configuration file ([devices] table)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=data_dir_argument,
+        help="this board's store (created 0700): device settings changed over MDP "
+        "last across restarts",
+    )
+    add_curve_options(parser, owner="this poller's")
+    parser.add_argument(
+        "--hostname",
+        type=hostname_argument,
+        help="the <hostname> of service and device names",
+    )
+    parser.add_argument("--log-format", choices=("console", "json"))
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--version", action="version", version=version_line("raspy-poller")
+    )
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
+    """Config, register and hostname; raises ConfigError or ValueError."""
+    text, source = "", "<defaults>"
+    if args.config:
+        source = args.config
+        text = config_mod.read_file(args.config)
+    cfg = config_mod.load(
+        text,
+        source,
+        hostname=args.hostname,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
+    check_endpoint(args.connect)  # and what ZeroMQ refuses (`tcp://-:5514`)
+    hostname = names.short_hostname(cfg.hostname)
+    build = (
+        registries.fake_registry
+        if args.service == registries.FAKE
+        else registries.onewire_registry
+    )
+    try:
+        registry = build(hostname, cfg.devices)
+    except ConfigError as exc:  # named by key: with the file, as every other one
+        raise ConfigError(
+            [f"{source}: {problem}" for problem in exc.problems]
+        ) from None
+    return cfg, registry, hostname
