@@ -27,7 +27,7 @@ from raspy.web import editor, forms, html
 from raspy.web.editor import EditorForm, EditorView, Problem, SavedWarnings
 from raspy.web.login import Session
 from raspy.web.models import ReplyError
-from raspy.web.pages import scenario_href
+from raspy.web.scenario_pages import scenario_href
 
 _NAME_LINE: Final = re.compile(r"^name[ \t]*:[ \t]*", re.MULTILINE)
 _FAILED: Final = (forms.FormError, ReplyError)  # said on the page, the text kept

@@ -1,6 +1,6 @@
 """The web face's page handlers: ask the services, parse (raspy.web.models), render
-(raspy.web.pages). A service that does not answer is a line on the page, never a
-500: the rest of the page still shows.
+(raspy.web.pages, raspy.web.service_pages). A service that does not answer is a line
+on the page, never a 500: the rest of the page still shows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from raspy.actors.web.backend import Backend
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import devices_service_of
 from raspy.names import DEVICES_SUFFIX
-from raspy.web import forms, html, models, pages
+from raspy.web import forms, html, models, pages, service_pages
 from raspy.web.control_html import controls_section
 from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
@@ -251,16 +251,16 @@ async def services_page(
     except ReplyError as exc:
         problems.append(str(exc))
     stats = await asyncio.gather(*(_part_stats(backend, part) for part in parts))
-    body = pages.services_body(workers, stats, problems)
+    body = service_pages.services_body(workers, stats, problems)
     return page(backend, session, "Services", body, "/services")
 
 
-async def _part_stats(backend: Backend, part: str) -> pages.PartStats:
+async def _part_stats(backend: Backend, part: str) -> service_pages.PartStats:
     try:
         frames = await backend.ask(f"{part}.statistics", b"all")
-        return pages.PartStats(part, models.statistics(part, frames))
+        return service_pages.PartStats(part, models.statistics(part, frames))
     except ReplyError as exc:
-        return pages.PartStats(part, [], str(exc))
+        return service_pages.PartStats(part, [], str(exc))
 
 
 async def titanic_page(
@@ -279,8 +279,10 @@ async def titanic_page(
         if await backend.available(f"{part}.statistics"):
             stats = await _part_stats(backend, part)
     except ReplyError as exc:
-        stats = pages.PartStats(part, [], str(exc))
-    body = pages.titanic_body(entries, total, stats, backend.clock.wall(), backend.zone)
+        stats = service_pages.PartStats(part, [], str(exc))
+    body = service_pages.titanic_body(
+        entries, total, stats, backend.clock.wall(), backend.zone
+    )
     if problem:
         body = html.notice(problem, error=True) + body
     return page(backend, session, "Titanic queue", body, "/titanic")

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from raspy import json_text
 from raspy.actors.web.backend import Backend
 from raspy.actors.web.pages import page
-from raspy.web import forms, html, models, pages
+from raspy.web import forms, html, models, scenario_pages
 from raspy.web.login import Session
 from raspy.web.models import ReplyError
 
@@ -32,7 +32,7 @@ async def scenarios_page(
     except ReplyError as exc:
         body = html.notice(str(exc), error=True)
     else:
-        body = pages.scenarios_body(
+        body = scenario_pages.scenarios_body(
             rows, session.csrf, backend.clock.wall(), backend.zone
         )
     body = html.flashed(flashed, body)
@@ -92,7 +92,7 @@ async def scenario_page(
     except (forms.FormError, ReplyError) as exc:
         body = html.notice(str(exc), error=True)
     else:
-        body = pages.scenario_body(
+        body = scenario_pages.scenario_body(
             detail, session.csrf, backend.clock.wall(), backend.zone
         )
     return page(
@@ -119,7 +119,7 @@ async def scenario_action(
     flash(backend, session, message, error=error)
     # the buttons of a scenario's own page bring the user back to it
     back = request.query_params.get("back") == "page"
-    target = pages.scenario_href(name) if back else "/scenarios"
+    target = scenario_pages.scenario_href(name) if back else "/scenarios"
     return RedirectResponse(target, status_code=303)
 
 

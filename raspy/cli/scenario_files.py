@@ -104,7 +104,7 @@ def unknown_scenarios(found: list[Reference], stored: set[str]) -> list[str]:
     """Warnings, as lines of the files, for the references to no scenario the hub
     has: a typo would read as nothing done when the run comes to it."""
     from raspy.rules.document import spots
-    from raspy.rules.document_checks import did_you_mean
+    from raspy.rules.document_shapes import did_you_mean
 
     warnings: list[str] = []
     spot_finders: dict[int, Callable[[str, str], tuple[int, int]]] = {}

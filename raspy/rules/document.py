@@ -18,7 +18,8 @@ from raspy.errors import ScenarioError, quote
 from raspy.json_text import encode
 from raspy.rules import model
 from raspy.rules.document_actions import read_actions
-from raspy.rules.document_checks import Checks, Problem, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import Problem, join
 from raspy.rules.document_triggers import read_triggers
 from raspy.rules.document_yaml import Invalid, compose
 from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression

@@ -13,7 +13,8 @@ import yaml
 
 from raspy.errors import quote
 from raspy.rules import document_calls, document_http, model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_values import seconds, wait
 from raspy.rules.document_when import reads_nothing, reads_time
 from raspy.rules.document_yaml import Invalid, kind_of, scalar, text_offset

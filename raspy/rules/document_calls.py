@@ -12,7 +12,8 @@ import yaml
 
 from raspy.errors import quote
 from raspy.rules import model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid
 

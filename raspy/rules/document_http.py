@@ -19,7 +19,8 @@ import yaml
 from raspy import http_request
 from raspy.errors import shown
 from raspy.rules import model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.template import (

@@ -10,7 +10,8 @@ import yaml
 
 from raspy.errors import quote
 from raspy.rules import model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_when import read_when
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.duration import duration_field, parse_duration, parse_offset

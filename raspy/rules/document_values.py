@@ -11,7 +11,8 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_yaml import INVALID, Invalid, duration_mapping_hint, kind_of
 from raspy.rules.duration import parse_duration
 from raspy.rules.expr import CompiledExpression

@@ -18,7 +18,8 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
-from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_checks import Checks
+from raspy.rules.document_shapes import join
 from raspy.rules.document_yaml import text_offset
 from raspy.rules.duration import parse_duration
 from raspy.rules.expr import CompiledExpression

@@ -31,7 +31,7 @@ from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.document import spots
-from raspy.rules.document_checks import meant
+from raspy.rules.document_shapes import meant
 from raspy.rules.expr_keys import filled
 from raspy.rules.trigger_match import matcher
 

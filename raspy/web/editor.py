@@ -16,7 +16,7 @@ from typing import Final
 from raspy.rules.scenario_api import MAX_REQUEST_BYTES, fingerprint
 from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
 from raspy.web.html import esc, hidden_csrf, notice
-from raspy.web.pages import scenario_href
+from raspy.web.scenario_pages import scenario_href
 
 # the name the core's problems carry (`document:3:5: ...`), stripped off again here
 SOURCE: Final = "document"

@@ -1,4 +1,6 @@
-"""The pages' bodies from typed rows (pure: rows and `now` in, HTML out).
+"""The devices pages' bodies from typed rows (pure: rows and `now` in, HTML out):
+the Devices page and a device's own page with its chart (the scenarios' pages are
+in scenario_pages.py, the Services and Titanic pages in service_pages.py).
 
 Live elements carry `data-key` (the Clone key they show); app.js updates them from
 the `/events` stream. Controls carry the devices service and device name; app.js
@@ -8,7 +10,6 @@ posts their commands to `/api/device` with the session's CSRF token.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,23 +19,8 @@ from typing import Final
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
-from raspy.web.html import (
-    esc,
-    notice,
-    post_button,
-    show_duration,
-    show_time,
-    show_value,
-    table,
-)
-from raspy.web.models import (
-    DeviceRow,
-    ScenarioDetail,
-    ScenarioRow,
-    StatRow,
-    TitanicEntry,
-    WorkerCount,
-)
+from raspy.web.html import esc, notice, show_time, show_value
+from raspy.web.models import DeviceRow
 
 RANGES: Final = {
     "1h": 3600.0,  # the last hour in detail (a fresh sensor's first points too)
@@ -230,202 +216,3 @@ def device_body(row: DeviceRow, graph: Graph, now: float, zone: tzinfo = UTC) ->
         "(its <code>log</code> setting)</span>"
         '<span class="error" role="alert"></span></p>'
     )
-
-
-def scenario_href(name: str) -> str:
-    return "/scenarios/" + url_quote(name, safe="")
-
-
-def scenarios_body(
-    rows: Sequence[ScenarioRow], csrf: str, now: float, zone: tzinfo = UTC
-) -> str:
-    """One card per scenario: state, last run, runs, last error and its buttons."""
-    new = '<p class="edit-links"><a class="button" href="/new-scenario">New scenario</a></p>'
-    if not rows:
-        return new + notice("No scenarios stored: write one with New scenario.")
-    cards = "".join(_scenario_card(row, csrf, now, zone) for row in rows)
-    return f'{new}<ul class="scenarios">{cards}</ul>'
-
-
-def scenario_body(
-    detail: ScenarioDetail, csrf: str, now: float, zone: tzinfo = UTC
-) -> str:
-    """A scenario's own page: its card (its buttons bring the user back here), how
-    far a run under way has come (a fade, a wait of 20 minutes: what it waits
-    for now), what its last run that ended did, and its document as stored."""
-    card = _scenario_card(detail.row, csrf, now, zone, back="?back=page", link=False)
-    trace = (
-        f'<pre class="trace">{esc(chr(10).join(detail.trace))}</pre>'
-        if detail.trace
-        else notice("No run has ended since raspyd started.")
-    )
-    under_way = (
-        "<h2>Run under way</h2>"
-        f'<pre class="trace">{esc(chr(10).join(detail.run_trace))}</pre>'
-        if detail.run_trace
-        else ""
-    )
-    base = esc(scenario_href(detail.row.name))
-    edit = (  # the editor's pages (raspy.web.editor)
-        f'<p class="edit-links"><a class="button" href="{base}/edit">Edit</a> '
-        f'<a class="button" href="{base}/delete">Delete</a></p>'
-    )
-    return (
-        f'<ul class="scenarios single">{card}</ul>{edit}'
-        f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd></dl>'
-        f"{under_way}<h2>Last run did</h2>{trace}"
-        # the parser drops a newline right after <pre>: one that starts the text
-        # stays (app.js compares the text shown with the editor's draft)
-        f'<h2>Document</h2><pre class="document">\n{esc(detail.document)}</pre>'
-    )
-
-
-def _scenario_card(
-    row: ScenarioRow,
-    csrf: str,
-    now: float,
-    zone: tzinfo,
-    *,
-    back: str = "",
-    link: bool = True,
-) -> str:
-    base = scenario_href(row.name)
-    key = f"/scenario/{esc(row.name)}/"
-    toggle = (
-        post_button(f"{base}/disable{back}", "Disable", csrf)
-        if row.enabled
-        else post_button(f"{base}/enable{back}", "Enable", csrf)
-    )
-    name = f'<a href="{esc(base)}">{esc(row.name)}</a>' if link else esc(row.name)
-    # red only with an error to tell: its dash for none is plain text (app.js alike)
-    error_class = "last-error error-text" if row.last_error else "last-error"
-    return (
-        f'<li class="scenario"><div class="head"><span class="name">{name}</span>'
-        f'<span class="state {status_class(row.state, "state-")}" '
-        f'data-key="{key}state">'
-        f"{esc(row.state)}</span></div>"
-        f'<p class="sub">{esc(row.description)}</p>'
-        f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
-        f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
-        f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
-        f'<dt>Last error</dt><dd class="{error_class}" data-key="{key}last_error">'
-        f"{esc(show_value(row.last_error or None))}</dd>"
-        f'<dt>Failed at</dt><dd><time data-key="{key}last_error_at">'
-        f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"
-        f"{_last_skip(row, now, zone)}"
-        "</dl>"
-        f'<div class="actions">{toggle}{_run_button(row, f"{base}/run{back}", csrf)}'
-        "</div></li>"
-    )
-
-
-def _run_button(row: ScenarioRow, action: str, csrf: str) -> str:
-    """Run; for a disabled scenario, which the core would refuse to run, a Run
-    that cannot be pressed and what to do instead."""
-    if row.enabled:
-        return post_button(action, "Run", csrf)
-    return (
-        '<button type="button" disabled>Run</button> '
-        '<span class="why">Enable it to run it.</span>'
-    )
-
-
-def _last_skip(row: ScenarioRow, now: float, zone: tzinfo) -> str:
-    """Why the last trigger started no run ("why did it not run?"), if one did not."""
-    if row.last_skip_at is None:
-        return ""
-    return (
-        f"<dt>Last skipped</dt><dd><time>{esc(show_time(row.last_skip_at, now, zone))}"
-        f"</time> {esc(row.last_skip_reason)}</dd>"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PartStats:
-    """One supervised part: its statistics rows or why they are missing."""
-
-    part: str
-    rows: Sequence[StatRow]
-    problem: str = ""
-
-
-def services_body(
-    workers: Sequence[WorkerCount], parts: Sequence[PartStats], problems: Sequence[str]
-) -> str:
-    out = [notice(problem, error=True) for problem in problems]
-    out.append("<h2>Services and workers</h2>")
-    out.append(
-        table(
-            ("Service", "Idle", "Busy"),
-            [(esc(w.service), str(w.idle), str(w.busy)) for w in workers],
-        )
-    )
-    out.append("<h2>Statistics</h2>")
-    out += [_stats_details(part) for part in parts]
-    return "".join(out)
-
-
-def _stats_details(part: PartStats, *, opened: bool = False) -> str:
-    body = (
-        notice(part.problem, error=True)
-        if part.problem
-        else table(
-            ("Name", "Type", "Value"),
-            [(esc(r.name), esc(r.kind), _stat_value(r)) for r in part.rows],
-            css="stats",
-        )
-    )
-    flag = " open" if opened else ""
-    state = next((r.value for r in part.rows if r.name == "state"), "")
-    uptime = next((_seconds(r) for r in part.rows if r.name == "uptime_s"), None)
-    up = f" up {show_duration(uptime)}" if state == "running" and uptime else ""
-    shown = (
-        f' <span class="state state-{esc(state)}">{esc(state)}</span>{esc(up)}'
-        if state
-        else ""
-    )
-    return f"<details{flag}><summary>{esc(part.part)}{shown}</summary>{body}</details>"
-
-
-def _seconds(row: StatRow) -> float | None:
-    """A statistic in seconds (its name ends in `_s`), None for any other."""
-    if not row.name.endswith("_s"):
-        return None
-    try:
-        value = float(row.value)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def _stat_value(row: StatRow) -> str:
-    """A value as a person reads it: seconds as a duration ("281.513" as "4 min
-    41 s", the figure on hover), the rest as it is."""
-    seconds = _seconds(row)
-    if seconds is None:
-        return esc(row.value)
-    return f'<span title="{esc(row.value)} s">{esc(show_duration(seconds))}</span>'
-
-
-def titanic_body(
-    entries: Sequence[TitanicEntry],
-    total: int,
-    stats: PartStats | None,
-    now: float,
-    zone: tzinfo = UTC,
-) -> str:
-    out = [f'<p class="count">{total} request{"s" if total != 1 else ""} waiting.</p>']
-    if entries:
-        items = "".join(
-            f'<li class="queued"><div class="head"><span class="name">#{e.position} '
-            f"{esc(e.service)}</span><time>{esc(show_time(e.created, now, zone))}</time></div>"
-            f'<code class="uuid">{esc(e.uuid)}</code> '
-            f'<span class="sub">{e.frames} frame{"s" if e.frames != 1 else ""}</span></li>'
-            for e in entries
-        )
-        out.append(f'<ul class="queue">{items}</ul>')
-        if total > len(entries):
-            out.append(notice(f"Showing the first {len(entries)}."))
-    if stats is not None:
-        out.append(_stats_details(stats, opened=True))
-    return "".join(out)

@@ -17,7 +17,7 @@ from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
 from raspy.rules.status_entries import status_entries
 from raspy.rules.tree_view import status_from_tree
-from raspy.web import models, pages
+from raspy.web import models, scenario_pages
 from raspy.web.models import ScenarioRow
 
 GO = "/event/test/go"
@@ -129,13 +129,13 @@ def test_the_card_shows_when_it_failed() -> None:
     body = json.dumps([item]).encode()
     [row] = models.scenarios([b"200", body])
     assert row.last_error_at == 1_800_000_000.0 - 60
-    page = pages.scenarios_body([row], "c", 1_800_000_000.0)
+    page = scenario_pages.scenarios_body([row], "c", 1_800_000_000.0)
     assert (
         '<dt>Failed at</dt><dd><time data-key="/scenario/s/last_error_at">'
         "07:59:00</time></dd>"
     ) in page
     fine = replace(row, last_error="", last_error_at=None)
-    assert '/last_error_at">never</time>' in pages.scenarios_body(
+    assert '/last_error_at">never</time>' in scenario_pages.scenarios_body(
         [fine], "c", 1_800_000_000.0
     )
 
@@ -149,7 +149,9 @@ def test_the_cards_last_error_is_red_only_when_there_is_one() -> None:
     """Its dash for none was in the error colour (class error-text) too."""
     failed = ScenarioRow("s", "", True, "error", None, 1, "boom")
     fine = replace(failed, state="idle", last_error="")
-    pages_of = [pages.scenarios_body([row], "c", 0.0) for row in (failed, fine)]
+    pages_of = [
+        scenario_pages.scenarios_body([row], "c", 0.0) for row in (failed, fine)
+    ]
     assert (
         '<dd class="last-error error-text" data-key="/scenario/s/last_error">boom</dd>'
     ) in pages_of[0]

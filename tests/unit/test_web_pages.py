@@ -1,5 +1,6 @@
-"""Page HTML (raspy.web.html, raspy.web.pages): outside text is always escaped,
-controls carry what app.js needs, values read as a person reads them."""
+"""Page HTML (raspy.web.html, raspy.web.pages, raspy.web.scenario_pages,
+raspy.web.service_pages): outside text is always escaped, controls carry what app.js
+needs, values read as a person reads them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.controls import Control
-from raspy.web import html, pages
+from raspy.web import html, pages, scenario_pages, service_pages
 from raspy.web.control_html import controls_section
 from raspy.web.models import DeviceRow, ScenarioDetail, ScenarioRow
 
@@ -104,8 +105,10 @@ def test_hostile_text_everywhere_is_escaped() -> None:
     scenario = ScenarioRow(EVIL, EVIL, True, EVIL, None, 1, EVIL, NOW, EVIL)
     bodies = [
         pages.devices_body([row(EVIL, "switch", EVIL)], [EVIL], NOW),
-        pages.scenarios_body([scenario], EVIL, NOW),
-        pages.scenario_body(ScenarioDetail(scenario, EVIL, [EVIL], EVIL), EVIL, NOW),
+        scenario_pages.scenarios_body([scenario], EVIL, NOW),
+        scenario_pages.scenario_body(
+            ScenarioDetail(scenario, EVIL, [EVIL], EVIL), EVIL, NOW
+        ),
         html.page(EVIL, "", csrf=EVIL, active="/", host=EVIL),
         html.login_page(EVIL, EVIL),
     ]
@@ -117,10 +120,10 @@ def test_hostile_text_everywhere_is_escaped() -> None:
 def test_a_scenario_card_says_when_and_why_its_last_trigger_started_no_run() -> None:
     plain = ScenarioRow("s", "", True, "idle", None, 0, "")
     skipped = replace(plain, last_skip_at=NOW - 60, last_skip_reason="condition 1")
-    assert "Last skipped" not in pages.scenarios_body([plain], "c", NOW)
+    assert "Last skipped" not in scenario_pages.scenarios_body([plain], "c", NOW)
     assert (
         "<dt>Last skipped</dt><dd><time>07:59:00</time> condition 1</dd>"
-        in pages.scenarios_body([skipped], "c", NOW)
+        in scenario_pages.scenarios_body([skipped], "c", NOW)
     )
 
 
@@ -197,8 +200,10 @@ def test_a_status_with_spaces_is_one_class_on_the_device_card() -> None:
 
 def test_a_scenario_card_links_its_page_whose_buttons_come_back_to_it() -> None:
     row = ScenarioRow("hall light", "", True, "idle", None, 0, "")
-    listed = pages.scenarios_body([row], "c", NOW)
-    own = pages.scenario_body(ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW)
+    listed = scenario_pages.scenarios_body([row], "c", NOW)
+    own = scenario_pages.scenario_body(
+        ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW
+    )
     assert '<a href="/scenarios/hall%20light">hall light</a>' in listed
     assert 'action="/scenarios/hall%20light/run"' in listed
     assert "<a href" not in own
@@ -210,8 +215,10 @@ def test_a_disabled_scenario_s_run_cannot_be_pressed_and_says_why() -> None:
     """A disabled scenario offered Run, which the core refused as "failed: run
     hall-sunset: vm.core.scenario: scenario hall-sunset is disabled"."""
     off = ScenarioRow("hall-sunset", "", False, "disabled", None, 0, "")
-    listed = pages.scenarios_body([off], "c", NOW)
-    own = pages.scenario_body(ScenarioDetail(off, "single", [], "name: x\n"), "c", NOW)
+    listed = scenario_pages.scenarios_body([off], "c", NOW)
+    own = scenario_pages.scenario_body(
+        ScenarioDetail(off, "single", [], "name: x\n"), "c", NOW
+    )
     for body in (listed, own):
         assert '/run"' not in body
         assert "/run?" not in body
@@ -264,10 +271,12 @@ def test_a_scenario_s_page_shows_how_far_its_run_under_way_has_come() -> None:
     not what it waits for, which `raspy scenario show` prints."""
     row = ScenarioRow("hall", "", True, "running", None, 1, "")
     lines = ["+0.0s choose: choice 2", "+0.0s wait 600s <now>"]
-    own = pages.scenario_body(
+    own = scenario_pages.scenario_body(
         ScenarioDetail(row, "single", [], "name: hall\n", lines), "c", NOW
     )
-    idle = pages.scenario_body(ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW)
+    idle = scenario_pages.scenario_body(
+        ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW
+    )
     assert (
         "<h2>Run under way</h2>"
         '<pre class="trace">+0.0s choose: choice 2\n+0.0s wait 600s &lt;now&gt;</pre>'
@@ -279,7 +288,7 @@ def test_a_scenario_s_page_shows_how_far_its_run_under_way_has_come() -> None:
 def test_a_scenario_state_with_spaces_is_one_class_on_its_card() -> None:
     """As a device's status: the state is any text a tree client writes."""
     row = ScenarioRow("hall", "", True, 'Odd "state"', None, 0, "")
-    assert '<span class="state state-odd--state-" ' in pages.scenarios_body(
+    assert '<span class="state state-odd--state-" ' in scenario_pages.scenarios_body(
         [row], "c", NOW
     )
 
@@ -305,7 +314,9 @@ def test_seconds_in_the_statistics_read_as_a_duration() -> None:
         StatRow("uptime_s", "gauge", "281.513"),
         StatRow("requests", "counter32", "7"),
     ]
-    body = pages.titanic_body([], 0, pages.PartStats("vm.titanic", rows), NOW)
+    body = service_pages.titanic_body(
+        [], 0, service_pages.PartStats("vm.titanic", rows), NOW
+    )
     assert (
         '<summary>vm.titanic <span class="state state-running">running</span>'
         " up 4 min 41 s</summary>"
