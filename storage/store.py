@@ -22,7 +22,7 @@ from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, StoreNewerError
-from raspy.storage import damage, opening, schema
+from raspy.storage import damage, env_registry, opening, schema
 from raspy.storage import env as env_mod
 from raspy.storage.lmdb_errors import damage_seen
 from raspy.storage.lock import DataDirLock, writer_present
@@ -154,7 +154,7 @@ class Store(Closing):
                 made_lock_file = created and not init
             else:  # a reader walks the file only while no writer is there
                 walked_txn = damage.check_for_reader(path, lambda: writer_present(path))
-            shared = env_mod.acquire(
+            shared = env_registry.acquire(
                 path,
                 readonly=readonly,
                 map_bytes=max(1, config.map_size_initial_mb) * _MB,
@@ -186,7 +186,7 @@ class Store(Closing):
                     created=created,
                 )
             except BaseException:
-                env_mod.release(shared)
+                env_registry.release(shared)
                 raise
         except BaseException:
             if lock is not None:
@@ -418,7 +418,7 @@ class Store(Closing):
             if self._writer is not None:
                 self._writer.close()  # callbacks of the last batches may still read
             self._closed = True
-            env_mod.release(self._env)
+            env_registry.release(self._env)
             if self._lock is not None:
                 self._lock.release()
         log.info("store_closed", path=str(self.path))
