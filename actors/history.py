@@ -46,7 +46,8 @@ from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.names import DEVICES_SUFFIX
 from raspy.storage.history_rows import bucket_of, stored_rows
-from raspy.storage.store import Delete, Put, ReadView
+from raspy.storage.read_view import ReadView
+from raspy.storage.store import Delete, Put
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     Table,

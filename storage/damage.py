@@ -1,8 +1,8 @@
 """Checks a store must pass before LMDB maps it, and before anything writes to it.
 
-- The data file against its meta pages (storage.lmdb_file), read with pread, never
+- The data file against its meta pages (storage.lmdb_meta), read with pread, never
   mapped: a truncated or overwritten file is named, never a SIGBUS.
-- Every page of every tree, when no other process writes the file.
+- Every page of every tree (storage.lmdb_file), when no other process writes the file.
 - A data dir that held a store (its marker file is there) whose data file is gone or
   empty is refused, unless the caller asks for a new store (raspyd --init).
 - Every record decodes as its table says (a read-only pass, before any write).
@@ -23,7 +23,7 @@ import structlog
 
 from raspy.atomic_file import fsync_directory, write_atomic
 from raspy.errors import StoreDamagedError, StoreError, quote
-from raspy.storage import lmdb_file, write_errors
+from raspy.storage import lmdb_file, lmdb_meta, write_errors
 from raspy.storage.check import validate_record
 from raspy.storage.tables import Table
 
@@ -127,7 +127,7 @@ def _checking(data_dir: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
+def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_meta.Meta | None:
     """The current meta page of data_dir's data file (None: no file, or empty).
 
     Raises StoreDamagedError naming the file and what is wrong. `deep` walks every
@@ -137,15 +137,15 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
         return None
     with _checking(data_dir) as fd:
         size = os.fstat(fd).st_size
-        head = os.pread(fd, lmdb_file.META_BYTES, 0)
-        meta = lmdb_file.current_meta(head, lambda at, n: os.pread(fd, n, at))
-        lmdb_file.check_length(meta, size)
+        head = os.pread(fd, lmdb_meta.META_BYTES, 0)
+        meta = lmdb_meta.current_meta(head, lambda at, n: os.pread(fd, n, at))
+        lmdb_meta.check_length(meta, size)
         if deep:
             _walk(fd, meta)
     return meta
 
 
-def _walk(fd: int, meta: lmdb_file.Meta, trees: frozenset[bytes] | None = None) -> None:
+def _walk(fd: int, meta: lmdb_meta.Meta, trees: frozenset[bytes] | None = None) -> None:
     page = meta.page_bytes
     # no readahead (this fd only): the walk reads each page once. The pages it reads
     # stay cached: the record check and the services' loads read them next (dropping
@@ -176,7 +176,7 @@ def walk_pinned(
         meta = _pinned_meta(fd, txnid)
         if meta is None:
             return False
-        lmdb_file.check_length(meta, os.fstat(fd).st_size)
+        lmdb_meta.check_length(meta, os.fstat(fd).st_size)
         _walk(fd, meta, trees)
     return True
 
@@ -192,15 +192,15 @@ def overtaken(data_dir: Path) -> StoreError:
     )
 
 
-def _pinned_meta(fd: int, txnid: int) -> lmdb_file.Meta | None:
+def _pinned_meta(fd: int, txnid: int) -> lmdb_meta.Meta | None:
     """The meta page of txn `txnid`, or None: its slot now holds a later txn. A meta
     page that does not parse is one the writer is writing (the open checked both)."""
     try:
-        first = lmdb_file.parse_meta(os.pread(fd, lmdb_file.META_BYTES, 0), 0)
+        first = lmdb_meta.parse_meta(os.pread(fd, lmdb_meta.META_BYTES, 0), 0)
         if first.txnid == txnid:
             return first
         at = first.page_bytes
-        second = lmdb_file.parse_meta(os.pread(fd, lmdb_file.META_BYTES, at), 1)
+        second = lmdb_meta.parse_meta(os.pread(fd, lmdb_meta.META_BYTES, at), 1)
     except StoreDamagedError:
         return None
     return second if second.txnid == txnid else None

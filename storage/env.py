@@ -1,8 +1,8 @@
-"""LMDB environments: one a data dir in this process, its writes, map growth.
+"""LMDB environments: one a data dir in this process, its reads, writes, map growth.
 
-LMDB forbids opening one environment twice in a process, so every Store on a data dir
-shares one Environment here (by real path). Resizing the map needs no live read txn in
-this process: readers pass a gate that the resize closes (docs/architecture.md pitfalls).
+Every Store on a data dir in this process shares one Environment (storage.env_registry
+opens it and counts its users). Resizing the map needs no live read txn in this
+process: readers pass a gate that the resize closes (docs/architecture.md pitfalls).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import lmdb
 import structlog
 
 from raspy.errors import StoreError, StoreFullError
-from raspy.storage import damage, lmdb_lock, pins, write_errors
+from raspy.storage import damage, pins
 from raspy.storage.lmdb_errors import store_error
 from raspy.storage.tables import Table
 from raspy.storage.txn import ReadTxn, WriteTxn
@@ -26,15 +26,12 @@ from raspy.storage.txn import ReadTxn, WriteTxn
 log = structlog.get_logger(component="store")
 
 _MB: Final = 1024 * 1024
-_MAX_DBS: Final = 16
 _MAX_ATTEMPTS: Final = 64  # doublings from 1 MB exceed any map long before this
 _RESIZE_WAIT_S: Final = 30.0
 # Issue 18: the map doubles ahead of need once this share of it is used, at a moment
 # when no read txn is open, so a write seldom meets MapFullError (and its wait).
 GROW_AHEAD_AT: Final = 0.75
 
-_registry_lock = threading.Lock()
-_registry: dict[str, Environment] = {}
 _forks = [0]  # bumped in every child after fork(): cheaper than getpid() per call
 
 
@@ -58,7 +55,7 @@ class Environment:
         self.pins = pins.PinWatch(self.pid)  # other processes' old snapshots
         self._env = env
         self._dbs: dict[Table, Any] = {}
-        self._refs = 0
+        self.refs = 0  # Stores of this process sharing it (env_registry)
         self._gate = threading.Condition()
         self._readers = 0
         self._resizing = False
@@ -73,7 +70,7 @@ class Environment:
 
     # --- opening -----------------------------------------------------------------
 
-    def _open_tables(self, *, create: bool) -> None:
+    def open_tables(self, *, create: bool) -> None:
         """A writer's named databases, env-wide: those that exist (and, with create,
         the others). A reader's are opened by each read txn in its own snapshot
         (tables_in)."""
@@ -116,7 +113,7 @@ class Environment:
     def create_tables(self) -> None:
         """Make every named database that is missing (writers only), in one txn."""
         if len(self._dbs) < len(Table):
-            self._open_tables(create=True)
+            self.open_tables(create=True)
 
     def handles(self) -> dict[Table, Any]:
         return self._dbs
@@ -365,99 +362,3 @@ class Environment:
         if self.lock_fd is not None:  # LMDB's locks went with its own descriptor
             fd, self.lock_fd = self.lock_fd, None
             os.close(fd)
-
-
-def acquire(
-    path: Path,
-    *,
-    readonly: bool,
-    map_bytes: int,
-    max_bytes: int,
-    durable: bool,
-    deep_check: bool = True,
-    walked_txn: int | None = None,
-) -> Environment:
-    """This process's Environment for `path`, opened if needed; release() it after.
-    `walked_txn`: the txn whose snapshot a reader's open walked (None: none, a writer
-    is there); a read txn of another snapshot is walked by begin_walked."""
-    key = os.path.realpath(path)
-    with _registry_lock:
-        shared = _registry.get(key)
-        if shared is not None and shared.pid != os.getpid():
-            shared = None  # inherited through fork(): never touch it in the child
-        if shared is not None and not readonly and not shared.writable:
-            raise StoreError(f"store in {path} is open read-only in this process")
-        if shared is None:
-            shared = _open(
-                path,
-                readonly,
-                map_bytes,
-                max_bytes,
-                durable=durable,
-                deep=deep_check,
-                walked_txn=walked_txn,
-            )
-            _registry[key] = shared
-        shared._refs += 1
-        return shared
-
-
-def release(shared: Environment) -> None:
-    with _registry_lock:
-        shared._refs -= 1
-        if shared._refs > 0:
-            return
-        key = os.path.realpath(shared.path)
-        if _registry.get(key) is shared:
-            del _registry[key]
-        shared.close()
-
-
-def _open(
-    path: Path,
-    readonly: bool,
-    map_bytes: int,
-    max_bytes: int,
-    *,
-    durable: bool,
-    deep: bool,
-    walked_txn: int | None,
-) -> Environment:
-    """Check the file (never mapped before it passes), then open it with LMDB."""
-    if readonly and damage.data_file_absent(path):
-        raise StoreError(f"no store in {path}")
-    damage.check_data_file(path, deep=deep)
-    lmdb_lock.reserve(path)  # the least LMDB maps: a full disk, never a SIGBUS
-    try:
-        env = lmdb.open(
-            str(path),
-            map_size=map_bytes,
-            max_dbs=_MAX_DBS,
-            max_readers=lmdb_lock.MAX_READERS,
-            subdir=True,
-            readonly=readonly,
-            create=not readonly,
-            sync=durable,
-            metasync=durable,
-            lock=True,
-            readahead=False,
-            mode=0o600,
-        )
-    except lmdb.Error as exc:
-        # no room for a new store's first pages (LMDB says ENOSPC for a short write
-        # there): a full disk, not a damaged store. Anything else is as it was.
-        if write_errors.NO_SPACE_TEXT in str(exc):
-            raise write_errors.full_at_open(path, f"LMDB said {str(exc)!r}") from exc
-        raise StoreError(f"store in {path} cannot be opened: {exc}") from exc
-    shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
-    shared.walked_txn = walked_txn
-    try:
-        # the rest, now that LMDB has sized the file; its descriptor is closed after
-        # LMDB's (closing it now dropped LMDB's locks on the file: lmdb_lock.reserve)
-        shared.lock_fd = lmdb_lock.reserve(path, keep_open=True)
-        if not readonly:  # a reader's read txns open their own (tables_in)
-            shared._open_tables(create=False)
-    except BaseException:
-        shared.close()
-        raise
-    return shared

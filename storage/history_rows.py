@@ -11,7 +11,7 @@ from typing import Final
 
 from raspy.errors import StoreError
 from raspy.history.recorder import Bucket
-from raspy.storage.store import ReadView
+from raspy.storage.read_view import ReadView
 from raspy.storage.tables import (
     HISTORY_ROW_PREFIX,
     Table,

@@ -1,17 +1,15 @@
-"""LMDB's data file read with plain reads, never mapped (pure: bytes in, facts out).
+"""LMDB's B-trees walked with plain reads, never mapped (pure: bytes in, facts out).
 
-LMDB maps `data.mdb` and trusts it: a file shorter than its meta page says gives SIGBUS
-on the first touch past its end, and a garbage page can send a cursor anywhere. So
-before a store is mapped, its two meta pages are parsed here, the file's length is
-checked against the newer one, and (when nobody writes the file) every B-tree page is
-walked: headers, node bounds, key order, child and overflow page numbers, page counts.
-Anything wrong raises StoreDamagedError naming the page and what was found.
+LMDB maps `data.mdb` and trusts it: a garbage page can send a cursor anywhere. So before
+a store is mapped (and when nobody writes the file), every B-tree page of the snapshot
+a meta page (storage.lmdb_meta) names is walked here: headers, node bounds, key order,
+child and overflow page numbers, page counts. Anything wrong raises StoreDamagedError
+naming the page and what was found.
 
-Layout (LMDB 0.9, 64-bit, little-endian): a page starts with a 16-byte header
-(pgno u64, pad u16, flags u16, lower u16, upper u16 | overflow pages u32); a meta page
-carries magic u32, version u32, address u64, map size u64, the free and main database
-records (48 bytes each: pad u32, flags u16, depth u16, branch, leaf and overflow page
-counts, entries, root: u64 each), the last page number u64 and the txn id u64.
+Layout (LMDB 0.9, 64-bit, little-endian): a page's 16-byte header (lmdb_meta), then
+its nodes' offsets, u16 each; a node is lo u16, hi u16, flags u16, key size u16 and the
+key, then in a leaf its data (lo | hi << 16 bytes); in a branch lo, hi and flags make
+the child's page number.
 """
 
 from __future__ import annotations
@@ -22,19 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from raspy.errors import StoreDamagedError, quote
-
-MAGIC: Final = 0xBEEFC0DE
-DATA_VERSION: Final = 1
-PAGE_HEADER_BYTES: Final = 16
-META_BYTES: Final = PAGE_HEADER_BYTES + 136  # what must be read of a meta page
-NO_PAGE: Final = 2**64 - 1  # an empty database's root
-MIN_PAGE_BYTES: Final = 512
-MAX_PAGE_BYTES: Final = 65536
+from raspy.storage.lmdb_meta import (
+    DB_RECORD,
+    NO_PAGE,
+    P_META,
+    PAGE_HEADER,
+    PAGE_HEADER_BYTES,
+    DbRecord,
+    Meta,
+    check_root,
+)
 
 P_BRANCH: Final = 0x01
 P_LEAF: Final = 0x02
 P_OVERFLOW: Final = 0x04
-P_META: Final = 0x08
 F_BIGDATA: Final = 0x01
 F_SUBDATA: Final = 0x02
 F_DUPDATA: Final = 0x04
@@ -42,124 +41,12 @@ MDB_REVERSEKEY: Final = 0x02
 MDB_DUPSORT: Final = 0x04
 MDB_INTEGERKEY: Final = 0x08
 _NODE_HEADER_BYTES: Final = 8
-_DB_RECORD = struct.Struct("<IHHQQQQQ")
-_PAGE_HEADER = struct.Struct("<QHHHH")
 _NODE = struct.Struct("<HHHH")
-_U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 ReadPage = Callable[[int, int], bytes]
 """read_page(pgno, count): `count` pages from `pgno` on, short if the file ends."""
-
-
-@dataclass(frozen=True, slots=True)
-class DbRecord:
-    """One database's record (MDB_db): its flags, tree shape and root page."""
-
-    pad: int
-    flags: int
-    depth: int
-    branch_pages: int
-    leaf_pages: int
-    overflow_pages: int
-    entries: int
-    root: int
-
-    @classmethod
-    def parse(cls, data: bytes, offset: int = 0) -> DbRecord:
-        return cls(*_DB_RECORD.unpack_from(data, offset))
-
-
-@dataclass(frozen=True, slots=True)
-class Meta:
-    """What one meta page says about the file."""
-
-    index: int  # 0 or 1
-    page_bytes: int
-    map_bytes: int
-    free: DbRecord
-    main: DbRecord
-    last_page: int
-    txnid: int
-
-    @property
-    def needed_bytes(self) -> int:
-        """The file must be at least this long: every page up to the last one."""
-        return (self.last_page + 1) * self.page_bytes
-
-
-def parse_meta(data: bytes, index: int) -> Meta:
-    """Meta page `index` (its first META_BYTES at least); StoreDamagedError if bad."""
-    where = f"meta page {index}"
-    if len(data) < META_BYTES:
-        raise StoreDamagedError(f"{where}: {len(data)} bytes, need {META_BYTES}")
-    pgno, _, flags, _, _ = _PAGE_HEADER.unpack_from(data, 0)
-    if not flags & P_META or pgno != index:
-        raise StoreDamagedError(
-            f"{where}: not a meta page (page number {pgno}, flags {flags:#x})"
-        )
-    magic, version = struct.unpack_from("<II", data, 16)
-    if magic != MAGIC:
-        raise StoreDamagedError(
-            f"{where}: magic {magic:#010x}, not {MAGIC:#x} (not an LMDB file)"
-        )
-    if version != DATA_VERSION:
-        raise StoreDamagedError(f"{where}: data format version {version}, not 1")
-    map_bytes = _U64.unpack_from(data, 32)[0]
-    free = DbRecord.parse(data, 40)
-    main = DbRecord.parse(data, 88)
-    last_page, txnid = struct.unpack_from("<QQ", data, 136)
-    page_bytes = free.pad
-    if not MIN_PAGE_BYTES <= page_bytes <= MAX_PAGE_BYTES or page_bytes & (
-        page_bytes - 1
-    ):
-        raise StoreDamagedError(f"{where}: page size {page_bytes} is impossible")
-    if last_page < 1 or last_page >= 2**48:
-        raise StoreDamagedError(f"{where}: last page {last_page} is impossible")
-    for name, db in (("free", free), ("main", main)):
-        _check_root(where, name, db, last_page)
-    return Meta(index, page_bytes, map_bytes, free, main, last_page, txnid)
-
-
-def _check_root(where: str, name: str, db: DbRecord, last_page: int) -> None:
-    if db.root == NO_PAGE:
-        if db.depth or db.entries:
-            raise StoreDamagedError(
-                f"{where}: the {name} database is empty but says depth {db.depth}, "
-                f"{db.entries} entries"
-            )
-        return
-    if not 2 <= db.root <= last_page or not 1 <= db.depth <= 64:
-        raise StoreDamagedError(
-            f"{where}: the {name} database's root page {db.root} (depth {db.depth}) "
-            f"is outside pages 2..{last_page}"
-        )
-
-
-def current_meta(head: bytes, read_at: Callable[[int, int], bytes]) -> Meta:
-    """The newer of the two meta pages, as LMDB picks it; both must be sound.
-
-    `head` is the file's first META_BYTES; read_at(offset, size) reads more.
-    """
-    first = parse_meta(head, 0)
-    second = parse_meta(read_at(first.page_bytes, META_BYTES), 1)
-    if second.page_bytes != first.page_bytes:
-        raise StoreDamagedError(
-            f"meta pages disagree on the page size ({first.page_bytes} and "
-            f"{second.page_bytes})"
-        )
-    return second if second.txnid > first.txnid else first
-
-
-def check_length(meta: Meta, file_bytes: int) -> None:
-    """A file shorter than its pages would be SIGBUS once mapped: refuse it."""
-    if file_bytes < meta.needed_bytes:
-        raise StoreDamagedError(
-            f"truncated: {file_bytes} bytes, but meta page {meta.index} (txn "
-            f"{meta.txnid}) needs {meta.needed_bytes} ({meta.last_page + 1} pages of "
-            f"{meta.page_bytes})"
-        )
 
 
 @dataclass
@@ -277,7 +164,7 @@ class Walker:
     ) -> list[_Visit]:
         """Check one branch or leaf page; the children to visit next."""
         size = self._meta.page_bytes
-        number, _, flags, lower, upper = _PAGE_HEADER.unpack_from(page, 0)
+        number, _, flags, lower, upper = PAGE_HEADER.unpack_from(page, 0)
         here = f"{where} page {visit.pgno}"
         if number != visit.pgno:
             raise StoreDamagedError(
@@ -358,12 +245,12 @@ class Walker:
         if node.data_at + node.data_bytes > size:
             raise StoreDamagedError(f"{what}: its data runs off the page")
         if node.flags & F_SUBDATA:
-            if node.data_bytes != _DB_RECORD.size:
+            if node.data_bytes != DB_RECORD.size:
                 raise StoreDamagedError(
                     f"{what}: a database record of {node.data_bytes} bytes"
                 )
             record = DbRecord.parse(page, node.data_at)
-            _check_root(what, quote(node.key), record, self._meta.last_page)
+            check_root(what, quote(node.key), record, self._meta.last_page)
             self._databases.append((node.key, record))
 
     def _overflow(

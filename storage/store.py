@@ -22,64 +22,23 @@ from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, StoreNewerError
-from raspy.storage import damage, opening, schema
+from raspy.storage import damage, env_registry, opening, schema
 from raspy.storage import env as env_mod
 from raspy.storage.lmdb_errors import damage_seen
 from raspy.storage.lock import DataDirLock, writer_present
 from raspy.storage.ops import Delete, Op, Put, apply_ops, validate_ops
+from raspy.storage.read_view import ReadView
 from raspy.storage.tables import DATA_TABLES, Table
-from raspy.storage.txn import ReadTxn, WriteTxn
+from raspy.storage.txn import WriteTxn
 from raspy.storage.writer import Done, GroupWriter, Job
 
-__all__ = ["Delete", "Op", "Put", "ReadView", "Store", "Table"]
+__all__ = ["Delete", "Op", "Put", "Store", "Table"]
 
 log = structlog.get_logger(component="store")
 
 _MB: Final = 1024 * 1024
 _DEFAULT_CONFIG: Final = StoreConfig()
 _ALL: Final = 2**62  # "no limit" for scans: bounded by the table's size
-
-
-class ReadView(Closing):
-    """ONE read transaction (a consistent snapshot); use from one thread at a time and
-    close it soon (it may be closed from another thread).
-
-    Do not commit() from the thread that holds a view: growing the map waits for it.
-    """
-
-    def __init__(self, shared: env_mod.Environment, *, walked: bool = False) -> None:
-        self._env = shared
-        self._txn: ReadTxn | None = (
-            shared.begin_walked() if walked else shared.begin_read()
-        )
-
-    def _open_txn(self) -> ReadTxn:
-        if self._txn is None:
-            raise StoreError("read view is closed")
-        return self._txn
-
-    def get(self, table: Table, key: bytes) -> bytes | None:
-        return self._open_txn().get(table, key)
-
-    def iter_from(
-        self, table: Table, prefix: bytes, after: bytes | None, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        """The next `limit` items whose key starts with prefix and is > after."""
-        start = prefix if after is None else max(prefix, after)
-        return self._open_txn().range(table, start, prefix, after, limit)
-
-    def count(self, table: Table) -> int:
-        """Number of records in the table, in this snapshot."""
-        return self._open_txn().count(table)
-
-    def txn_id(self) -> int:
-        """The id of the txn whose snapshot this view reads (its meta page's)."""
-        return self._open_txn().txn_id()
-
-    def close(self) -> None:
-        if self._txn is not None:
-            txn, self._txn = self._txn, None
-            self._env.end_read(txn)
 
 
 class Store(Closing):
@@ -154,7 +113,7 @@ class Store(Closing):
                 made_lock_file = created and not init
             else:  # a reader walks the file only while no writer is there
                 walked_txn = damage.check_for_reader(path, lambda: writer_present(path))
-            shared = env_mod.acquire(
+            shared = env_registry.acquire(
                 path,
                 readonly=readonly,
                 map_bytes=max(1, config.map_size_initial_mb) * _MB,
@@ -186,7 +145,7 @@ class Store(Closing):
                     created=created,
                 )
             except BaseException:
-                env_mod.release(shared)
+                env_registry.release(shared)
                 raise
         except BaseException:
             if lock is not None:
@@ -418,7 +377,7 @@ class Store(Closing):
             if self._writer is not None:
                 self._writer.close()  # callbacks of the last batches may still read
             self._closed = True
-            env_mod.release(self._env)
+            env_registry.release(self._env)
             if self._lock is not None:
                 self._lock.release()
         log.info("store_closed", path=str(self.path))

@@ -25,7 +25,8 @@ from raspy.cores.clone_snapshot import DEFAULT_MAX_S, SnapshotContent, cut_off_r
 from raspy.errors import StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.storage.store import ReadView, Store
+from raspy.storage.read_view import ReadView
+from raspy.storage.store import Store
 from raspy.storage.tables import Table
 from raspy.transport.multipart import send_frames
 

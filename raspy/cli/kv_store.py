@@ -15,7 +15,8 @@ from typing import IO, Final
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, flush_stdout, reader_left
 from raspy.storage import damage
 from raspy.storage.lock import ReadLock, writer_present
-from raspy.storage.store import ReadView, Store
+from raspy.storage.read_view import ReadView
+from raspy.storage.store import Store
 from raspy.storage.tables import Table
 
 EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from raspy.client.clone import CloneClient
 from raspy.client.titanic import TitanicClient
-from raspy.storage import lmdb_file
+from raspy.storage import lmdb_file, lmdb_meta
 from raspy.storage.damage import DATA_FILE, check_data_file
 from support.daemon import running_daemon
 from support.net import free_port_base
@@ -112,7 +112,7 @@ def garbage_in_a_leaf_value(data_dir: Path) -> None:
     with (data_dir / DATA_FILE).open("rb") as file:
         file.seek(owned[-1] * size)
         page = file.read(size)
-    offset = struct.unpack_from("<H", page, lmdb_file.PAGE_HEADER_BYTES)[0]
+    offset = struct.unpack_from("<H", page, lmdb_meta.PAGE_HEADER_BYTES)[0]
     key_bytes = struct.unpack_from("<H", page, offset + 6)[0]
     data_at = owned[-1] * size + offset + 8 + key_bytes
     _write(data_dir, data_at, b"\xc1" * 16)  # 0xc1: never used by msgpack
@@ -121,7 +121,7 @@ def garbage_in_a_leaf_value(data_dir: Path) -> None:
 def garbage_in_a_leaf_header(data_dir: Path) -> None:
     """Garbage over a leaf page's node offsets (the header's page number kept)."""
     size, owned = _pages_of(data_dir, b"kv")
-    start = owned[-1] * size + lmdb_file.PAGE_HEADER_BYTES
+    start = owned[-1] * size + lmdb_meta.PAGE_HEADER_BYTES
     _write(data_dir, start, _garbage(64))
 
 
