@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from raspy.cli import EXIT_USAGE
 from raspy.cli.endpoints import endpoint_argument
@@ -26,6 +26,9 @@ DEFAULT_TIMEOUT_S: Final = 5.0
 
 
 _NO_VALUE: Final = re.compile(r"argument (.+): expected one argument")
+# a negative number as JSON and float() write it (`-3`, `-0.5`, `-1.5e2`, `-1E3`,
+# `-.5`); `\Z`, since argparse calls match()
+_NEGATIVE_NUMBER: Final = re.compile(r"-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -36,7 +39,19 @@ class UsageParser(argparse.ArgumentParser):
     (`--since -1h`, `--timeout -1e3`), as after `=`: argparse reads one that is not
     a plain number (`-5`) as an option, and said the option "expected one
     argument". An option followed by another option, or by nothing, is said to
-    have no value."""
+    have no value.
+
+    A word that is a negative number is a value, never an option, wherever it
+    stands (`raspy device pi.fake.dimmer level -1.5e2`): argparse knows `-5` and
+    `-1.5` as numbers but took `-1.5e2` for an unknown option, so a negative
+    setpoint in exponent form needed `--` before it. As in argparse, a parser that
+    has an option spelled as a number (none of raspy's) reads them as options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the pattern argparse's _parse_optional tests a word beginning with `-`
+        # against before it takes it for an option (Python 3.11 to 3.13)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def parse_known_args(  # type: ignore[override]  # typeshed's overloads
         self,

@@ -1,6 +1,9 @@
 """raspy-kv: dump, restore, check and back up the store of a data dir.
 
 Exit status: 0 ok, 1 data problem (or the data dir is in use), 2 usage error.
+Every line a command says begins with `raspy-kv COMMAND:` (`raspy-kv backup: …`), as
+argparse's usage errors for it do and as `raspy`'s sub-commands say theirs (`raspy
+device: …`); only what is said before a command is chosen begins with `raspy-kv:`.
 This module is the parser and the dispatch: sub-commands set `run` (args -> exit
 status) with set_defaults. The store commands are kv_dump, kv_restore, kv_check and
 kv_backup (what they share: kv_store); the live commands of raspy.cli.kv_live (ls,
@@ -32,7 +35,7 @@ from raspy.cli.arguments import (
     path_argument,
     refuse_before_command,
 )
-from raspy.cli.kv_store import EXIT_DATA, Failure
+from raspy.cli.kv_store import EXIT_DATA, Failure, command_prog
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES
@@ -172,16 +175,17 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage error (2) or --help (0)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     command: Callable[[argparse.Namespace], int] = args.run
+    prog = command_prog(args.command)
     try:
         return command(args)
     except KeyboardInterrupt:
-        print("raspy-kv: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Failure as exc:
-        print(f"raspy-kv: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return exc.status
     except StoreError as exc:
-        print(f"raspy-kv: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_DATA
     except BrokenPipeError:  # e.g. `raspy-kv dump ... | head`: the reader left
         reader_left()

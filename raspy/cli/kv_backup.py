@@ -24,12 +24,20 @@ from typing import Final
 from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
 from raspy.cli.kv_dump import inside_data_dir, write_dump
-from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
+from raspy.cli.kv_store import (
+    EXIT_DATA,
+    Failure,
+    command_prog,
+    open_readonly,
+    report,
+    stdout_errors,
+)
 from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
 
+_PROG: Final = command_prog("backup")
 KEEP: Final = 7  # backups kept: a week of daily ones
 # a dump's header line is far shorter: a longer first line is no backup's
 _HEADER_MAX_BYTES: Final = 64 * 1024
@@ -114,7 +122,7 @@ def _one_at_a_time(backup_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(
-                f"raspy-kv backup: another backup is writing into {backup_dir};"
+                f"{_PROG}: another backup is writing into {backup_dir};"
                 " waiting for it to end",
                 file=sys.stderr,
                 flush=True,
@@ -310,19 +318,20 @@ def backup(args: argparse.Namespace) -> int:
     unjudged = f", {len(rechecked.unjudged)} not checked" if rechecked.unjudged else ""
     with stdout_errors():
         report(
-            f"backup {path}: {count} records, {size} bytes, checked; {removed} old"
+            "backup",
+            f"{path}: {count} records, {size} bytes, checked; {removed} old"
             f"{partial} removed; {rechecked.read} older checked again{bad}{unjudged}",
             started,
             sys.stdout,
         )
     for line in rechecked.unjudged:
-        print(f"raspy-kv backup: {line}", file=sys.stderr)
+        print(f"{_PROG}: {line}", file=sys.stderr)
     if not rechecked.spoiled:
         return EXIT_OK
     for problem in rechecked.spoiled:
-        print(f"raspy-kv backup: {problem}", file=sys.stderr)
+        print(f"{_PROG}: {problem}", file=sys.stderr)
     print(
-        "raspy-kv backup: the new backup is good; the disk of the backup dir may be"
+        f"{_PROG}: the new backup is good; the disk of the backup dir may be"
         " failing: copy the backups elsewhere and check it",
         file=sys.stderr,
     )

@@ -41,6 +41,7 @@ def check(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         report(
+            "check",
             # one db more than a dump names: the schema's, which its header carries
             f"checked {total} records in {len(Table)} dbs (the schema's too):"
             f" {verdict}",

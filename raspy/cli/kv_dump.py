@@ -159,6 +159,9 @@ def dump(args: argparse.Namespace) -> int:
         stale = _remove_stale_temps(Path(args.output))
     partial = f"; {stale} partial (a dump cut short) removed" if stale else ""
     report(
-        f"dumped {count} records from {len(tables)} dbs{partial}", started, sys.stderr
+        "dump",
+        f"dumped {count} records from {len(tables)} dbs{partial}",
+        started,
+        sys.stderr,
     )
     return EXIT_OK

@@ -22,7 +22,7 @@ from raspy.cli.arguments import (
     seconds_argument,
     warn_line,
 )
-from raspy.cli.kv_store import stdout_errors
+from raspy.cli.kv_store import Failure, command_prog, stdout_errors
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
@@ -94,7 +94,8 @@ def add_live_commands(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one live command; errors are one stderr line."""
+    """Run one live command; an error is a Failure, which raspy.cli.kv says in one
+    stderr line headed `raspy-kv COMMAND:`."""
     try:
         if not args.server.isascii():  # as raspy.cli.endpoints: no IDN, no raw bytes
             raise ValueError(
@@ -103,22 +104,19 @@ def run(args: argparse.Namespace) -> int:
             )
         endpoints = clone.Endpoints.parse(args.server)
         args.curve = client_keys(
-            args.server_key, args.client_cert, warn=partial(warn_line, "raspy-kv")
+            args.server_key,
+            args.client_cert,
+            warn=partial(warn_line, command_prog(args.live_command)),
         )
         with stdout_errors():  # a full disk behind stdout: status 1, not a bug
             try:
                 return _COMMANDS[args.live_command](args, endpoints)
             except ClientTimeout as exc:  # an OSError too: said before stdout_errors
-                return _fail(str(exc), EXIT_FAILURE)
+                raise Failure(str(exc), EXIT_FAILURE) from None
     except UnicodeEncodeError as exc:
-        return _fail(not_utf8(exc), EXIT_USAGE)
+        raise Failure(not_utf8(exc), EXIT_USAGE) from None
     except (ValueError, ConfigError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
-
-
-def _fail(message: str, status: int) -> int:
-    print(f"raspy-kv: {message}", file=sys.stderr)
-    return status
+        raise Failure(str(exc), EXIT_USAGE) from None
 
 
 def show(value: bytes) -> str:
@@ -180,7 +178,7 @@ def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     snap = fetch_snapshot(endpoints, key, timeout_s=args.timeout, curve=args.curve)
     body = snap.items.get(key)
     if body is None:
-        return _fail(f"{args.key}: no such key", EXIT_FAILURE)
+        raise Failure(f"{args.key}: no such key", EXIT_FAILURE)
     print(show(body))
     return EXIT_OK
 
@@ -194,7 +192,7 @@ def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
         try:
             client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
         except ClientTimeout:
-            return _fail(_not_taken(args.key, len(body)), EXIT_FAILURE)
+            raise Failure(_not_taken(args.key, len(body)), EXIT_FAILURE) from None
         print(f"{args.key} set (seq {client.seq})")
     return EXIT_OK
 
@@ -222,11 +220,9 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
             keys = [key] if client.get(key) is not None else []
         if not keys:
             what = "no key under it" if args.subtree else "no such key"
-            return _fail(f"{args.key}: {what}", EXIT_FAILURE)
+            raise Failure(f"{args.key}: {what}", EXIT_FAILURE)
         if args.subtree and not args.yes:
-            refused = _not_confirmed(args.key, len(keys))
-            if refused is not None:
-                return refused
+            _confirm(args.key, len(keys))
         for found in keys:  # each confirmed before the next: none left half-done
             client.delete(found, confirm_timeout_s=args.timeout)
         if args.subtree:
@@ -236,32 +232,34 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     return EXIT_OK
 
 
-def _not_confirmed(prefix: str, count: int) -> int | None:
-    """None once a `--subtree` delete may go on without --yes: asked on a terminal
-    and answered yes. A household's tree is its state: `del / --subtree` once took
-    all of it without a word. The root needs --yes always, a script (no terminal)
+def _confirm(prefix: str, count: int) -> None:
+    """Return once a `--subtree` delete may go on without --yes: asked on a
+    terminal and answered yes; a Failure otherwise. A household's tree is its
+    state: `del / --subtree` once took all of it without a word. The root needs --yes always, a script (no terminal)
     --yes for any subtree; a terminal is asked, and anything but y or yes keeps
     every key (status 1)."""
     many = f"{count} key{'s' if count != 1 else ''}"
     if prefix == "/":
-        return _fail(
-            f"del / --subtree would delete the whole tree ({many}): add --yes to "
-            "mean it",
+        raise Failure(
+            f"/ --subtree would delete the whole tree ({many}): add --yes to mean it",
             EXIT_USAGE,
         )
     stdin = sys.stdin
     if stdin is None or not stdin.isatty():
-        return _fail(
-            f"del {prefix} --subtree would delete {many}: add --yes to delete them "
+        raise Failure(
+            f"{prefix} --subtree would delete {many}: add --yes to delete them "
             "(no terminal to ask on)",
             EXIT_USAGE,
         )
-    print(f"raspy-kv: delete {many} under {prefix}? [y/N] ", end="", file=sys.stderr)
+    print(
+        f"{command_prog('del')}: delete {many} under {prefix}? [y/N] ",
+        end="",
+        file=sys.stderr,
+    )
     sys.stderr.flush()
     answer = stdin.readline().strip().lower()
-    if answer in ("y", "yes"):
-        return None
-    return _fail(f"{prefix}: nothing deleted", EXIT_FAILURE)
+    if answer not in ("y", "yes"):
+        raise Failure(f"{prefix}: nothing deleted", EXIT_FAILURE)
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:

@@ -124,14 +124,14 @@ def _source(file: str, max_line: int) -> Iterator[_Source]:
         return
     if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
         raise Failure(
-            "restore -: stdin is closed: pipe a dump in, or name the dump FILE"
+            "stdin (FILE -) is closed: pipe a dump in, or name the dump FILE"
             " instead of -",
             EXIT_USAGE,
         )
     stdin = sys.stdin.buffer
     if stdin.isatty():
         raise Failure(
-            "restore -: stdin is a terminal, not a dump: pipe one in, or name the"
+            "stdin (FILE -) is a terminal, not a dump: pipe one in, or name the"
             " dump FILE instead of -",
             EXIT_USAGE,
         )
@@ -364,6 +364,7 @@ def _restore(
         else ""
     )
     report(
+        "restore",
         f"restored {scan.count} records {how} {len(header.tables)} dbs{merged}",
         started,
         sys.stderr,

@@ -58,8 +58,17 @@ class Progress:
             self._stream.flush()
 
 
-def report(message: str, started: float, stream: IO[str]) -> None:
-    print(f"raspy-kv: {message} in {time.monotonic() - started:.2f} s", file=stream)
+def command_prog(command: str) -> str:
+    """What a line of raspy-kv's COMMAND begins with (raspy.cli.kv)."""
+    return f"raspy-kv {command}"
+
+
+def report(command: str, message: str, started: float, stream: IO[str]) -> None:
+    """COMMAND's closing line: what it did, and in how long."""
+    print(
+        f"{command_prog(command)}: {message} in {time.monotonic() - started:.2f} s",
+        file=stream,
+    )
 
 
 def open_readonly(data_dir: str) -> Store:

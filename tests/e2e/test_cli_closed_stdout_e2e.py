@@ -31,7 +31,7 @@ def test_raspy_kv_check_with_stdout_closed_says_what_it_says(tmp_path: Path) -> 
     found = _closed_stdout("raspy-kv", "check", "--data-dir", str(tmp_path))
     assert (found.returncode, found.stderr) == (
         2,
-        f"raspy-kv: no store in {tmp_path}\n",
+        f"raspy-kv check: no store in {tmp_path}\n",
     )
 
 

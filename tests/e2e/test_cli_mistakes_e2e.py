@@ -134,20 +134,20 @@ TYPED = [
     (
         "raspy-kv",
         ["set", "/t9/a\nb", "1", *KV_AT],
-        'key "/t9/a\\nb": a control character (U+000A) in it',
+        'set: key "/t9/a\\nb": a control character (U+000A) in it',
     ),
     # U+009B is a terminal's CSI: the line shows it escaped, never as it is
     (
         "raspy-kv",
         ["set", "/t9/\u009b", "1", *KV_AT],
-        'key "/t9/\\u009b": a control character (U+009B)',
+        'set: key "/t9/\\u009b": a control character (U+009B)',
     ),
     # before: key '\xc3\xa4 b' is not /-rooted (the bytes, not what was typed)
-    ("raspy-kv", ["ls", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
-    ("raspy-kv", ["watch", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
-    ("raspy-kv", ["get", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
-    ("raspy-kv", ["del", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
-    ("raspy-kv", ["set", "ä b", "1", *KV_AT], 'key "ä b" is not /-rooted'),
+    ("raspy-kv", ["ls", "ä b", *KV_AT], 'ls: subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["watch", "ä b", *KV_AT], 'watch: subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["get", "ä b", *KV_AT], 'get: key "ä b" is not /-rooted'),
+    ("raspy-kv", ["del", "ä b", *KV_AT], 'del: key "ä b" is not /-rooted'),
+    ("raspy-kv", ["set", "ä b", "1", *KV_AT], 'set: key "ä b" is not /-rooted'),
     # before: an empty one was this machine's name, or `.` ("cannot read : Is a
     # directory"), unsaid
     (
@@ -280,7 +280,10 @@ def test_a_mistake_is_one_line_as_typed_and_status_2(
     ("args", "says"),
     [
         (["web-password", "{tmp}/hash"], "web-password: stdin is closed"),
-        (["restore", "--data-dir", "{tmp}/d", "-"], "restore -: stdin is closed"),
+        (
+            ["restore", "--data-dir", "{tmp}/d", "-"],
+            "restore: stdin (FILE -) is closed",
+        ),
     ],
     ids=["web-password", "kv-restore"],
 )

@@ -97,7 +97,7 @@ def test_kv_check_reports_a_damaged_store_without_a_traceback(
     else:
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
-        assert lines[0].startswith(f"raspy-kv: {data_dir / DATA_FILE}")
+        assert lines[0].startswith(f"raspy-kv check: {data_dir / DATA_FILE}")
     assert digest(data_dir / DATA_FILE) == damaged
 
 
@@ -105,7 +105,7 @@ def test_the_store_raspyd_made_passes_both_commands(pristine: Path) -> None:
     """The undamaged copy: check says ok, and it opens (the walk finds nothing)."""
     result = run_kv_check(pristine)
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines()[-1].startswith("raspy-kv: checked ")
+    assert result.stdout.splitlines()[-1].startswith("raspy-kv check: checked ")
 
 
 @pytest.mark.parametrize("damage", [empty_data_file, missing_data_file])

@@ -39,7 +39,7 @@ def test_a_backup_beside_raspyd_holds_a_key_set_just_before_and_restores(
         assert done.returncode == 0, done.stderr
         done = _kv("backup", "--data-dir", str(data_dir), "--to", str(backups))
         assert (done.returncode, done.stderr) == (0, ""), done.stderr
-        assert done.stdout.startswith(f"raspy-kv: backup {backups}/raspy-")
+        assert done.stdout.startswith(f"raspy-kv backup: {backups}/raspy-")
         assert daemon.process is not None
         assert daemon.process.poll() is None  # raspyd went on
         (backup,) = backups.iterdir()

@@ -66,7 +66,9 @@ def test_a_damaged_page_beside_raspyd_is_one_line_not_an_abort(
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    where = f"raspy-kv: {data_dir / DATA_FILE}: database '{owner.decode()}' page"
+    where = (
+        f"raspy-kv {command}: {data_dir / DATA_FILE}: database '{owner.decode()}' page"
+    )
     assert lines[0].startswith(where), lines[0]
     assert "keep it and restore the newest backup" in lines[0]
     assert list(out.iterdir()) == []

@@ -624,7 +624,7 @@ def test_raspy_kv_live_commands_set_get_list_delete_and_watch(
         )
         # the CLI's own messages; the client library's JSON log lines may come between
         messages = [line for line in err.splitlines() if not line.startswith("{")]
-        assert messages == ["raspy-kv: /dev/t: no such key"]
+        assert messages == ["raspy-kv get: /dev/t: no such key"]
         assert _watch_one(
             ["watch", "/w/", "--count", "1", *server_arg],
             lambda index: srv.publisher.set(b"/w/a", b"%d" % index),
@@ -643,9 +643,9 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     assert kv.run(["set", "relative", "1"]) == 2
     assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
     assert capsys.readouterr().err == (
-        f"raspy-kv: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
-        'raspy-kv: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
-        'raspy-kv: expected HOST:PORT-BASE, got "nowhere"\n'
+        f"raspy-kv ls: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
+        'raspy-kv set: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
+        'raspy-kv get: expected HOST:PORT-BASE, got "nowhere"\n'
     )
 
 
@@ -671,11 +671,11 @@ def test_raspy_kv_set_and_del_say_why_nothing_happened(
     assert out == "/k/latin set (seq 1)\n0x636166e9\n"
     messages = [line for line in err.splitlines() if not line.startswith("{")]
     assert messages == [
-        "raspy-kv: /k/big: the hub did not take the update (value 10 bytes): it drops "
+        "raspy-kv set: /k/big: the hub did not take the update (value 10 bytes): it drops "
         "values over its [clone] max_value_bytes (65536 by default; its log: "
         "clone_input_rejected), and fails a write its store cannot make (a full disk; "
         "its log: clone_commit_failed)",
-        "raspy-kv: /k/never: no such key",
+        "raspy-kv del: /k/never: no such key",
     ]
 
 
@@ -701,7 +701,7 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
         out, err = capsys.readouterr()
     assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
     messages = [line for line in err.splitlines() if not line.startswith("{")]
-    assert messages == ["raspy-kv: /device/b.f.: no key under it"]
+    assert messages == ["raspy-kv del: /device/b.f.: no key under it"]
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
@@ -726,7 +726,7 @@ def test_raspy_kv_live_output_to_a_full_disk_is_a_failure_not_a_bug(
             )
     assert (done.returncode, done.stderr.decode()) == (
         1,
-        "raspy-kv: cannot write to stdout: No space left on device\n",
+        f"raspy-kv {command[0]}: cannot write to stdout: No space left on device\n",
     )
 
 
@@ -746,7 +746,7 @@ def test_a_server_zeromq_cannot_connect_to_is_a_usage_error(
     for command in (["get", "/k"], ["set", "/k", "1"]):
         assert kv.run([*command, "--server", server]) == 2
         assert capsys.readouterr().err == (
-            f"raspy-kv: endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT\n"
+            f"raspy-kv {command[0]}: endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT\n"
         )
 
 

@@ -60,7 +60,7 @@ def test_a_backup_restores_to_the_same_records(
     path = _only_backup(backups)
     size = path.stat().st_size
     assert re.fullmatch(
-        f"raspy-kv: backup {re.escape(str(path))}: 7 records, {size} bytes, checked;"
+        f"raspy-kv backup: {re.escape(str(path))}: 7 records, {size} bytes, checked;"
         f" 0 old removed; 0 older checked again in {TIME}\n",
         out,
     )
@@ -198,7 +198,7 @@ def test_rotation_keeps_the_newest_backups_and_every_file_of_the_user(
     status, out, err = _backup(store, backups, capsys, "--keep", "3")
     assert (status, err) == (0, ""), err
     done = re.fullmatch(
-        f"raspy-kv: backup {re.escape(str(backups))}/({NAME}): .*;"
+        f"raspy-kv backup: {re.escape(str(backups))}/({NAME}): .*;"
         f" {len(olds) - 2} old removed; 2 older checked again in {TIME}\n",
         out,
     )
@@ -247,7 +247,7 @@ def test_a_backup_that_cannot_read_the_store_removes_nothing(
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])  # truncated
     status, out, err = _backup(store, backups, capsys, "--keep", "1")
     assert (status, out) == (1, "")
-    assert err.startswith(f"raspy-kv: {data}: truncated: ")
+    assert err.startswith(f"raspy-kv backup: {data}: truncated: ")
     assert _untouched(backups) == before
 
 
@@ -282,7 +282,7 @@ def test_a_backup_that_cannot_be_written_removes_nothing_and_leaves_no_temp_file
     )
     assert done.returncode == 1, done.stderr
     assert re.fullmatch(
-        rf"raspy-kv: cannot write {re.escape(str(backups))}/{NAME}: File too large\n",
+        rf"raspy-kv backup: cannot write {re.escape(str(backups))}/{NAME}: File too large\n",
         done.stderr,
     )
     assert _untouched(backups) == before
@@ -327,7 +327,7 @@ def test_two_backups_in_one_second_get_two_names_and_none_is_replaced(
         pytest.param(
             "missing",
             "7",
-            "raspy-kv: backup dir {to} does not exist; it is not created (a USB stick"
+            "raspy-kv backup: backup dir {to} does not exist; it is not created (a USB stick"
             " or share that is not mounted must not fill the SD card): mount or make"
             " it\n",
             id="missing",
@@ -335,7 +335,7 @@ def test_two_backups_in_one_second_get_two_names_and_none_is_replaced(
         pytest.param(
             "file",
             "7",
-            "raspy-kv: backup dir {to} is not a directory; it is not created (a USB"
+            "raspy-kv backup: backup dir {to} is not a directory; it is not created (a USB"
             " stick or share that is not mounted must not fill the SD card): mount or"
             " make it\n",
             id="a-file",
@@ -343,14 +343,14 @@ def test_two_backups_in_one_second_get_two_names_and_none_is_replaced(
         pytest.param(
             "inside",
             "7",
-            "raspy-kv: backup dir {to} is inside the data dir {store}: a backup must"
+            "raspy-kv backup: backup dir {to} is inside the data dir {store}: a backup must"
             " survive the loss of the store; choose a directory outside it\n",
             id="inside-the-data-dir",
         ),
         pytest.param(
             "store",
             "7",
-            "raspy-kv: backup dir {to} is inside the data dir {store}: a backup must"
+            "raspy-kv backup: backup dir {to} is inside the data dir {store}: a backup must"
             " survive the loss of the store; choose a directory outside it\n",
             id="the-data-dir",
         ),
@@ -489,14 +489,15 @@ def test_a_read_only_data_dir_is_refused_beside_a_writer_and_read_without_one(
     with holding_store(store, Table.CRON.value, b"held") as holder_pid:
         lock_file = store / LMDB_LOCK_FILE
         refused = (
-            f"raspy-kv: {lock_file} cannot be written, and raspyd (pid {holder_pid})"
+            f"{lock_file} cannot be written, and raspyd (pid {holder_pid})"
             " writes this store: LMDB would read it without a reader slot, so raspyd"
             f" could reuse the pages being read; make {lock_file} writable (systemd:"
             " ReadWritePaths=) or stop raspyd\n"
         )
         for args in (backup, ("dump", "-o", str(backups / "x.dump"))):
             done = read_only("", *args)
-            assert (done.returncode, done.stderr) == (1, refused)
+            said = f"raspy-kv {args[0]}: {refused}"
+            assert (done.returncode, done.stderr) == (1, said)
         assert list(backups.iterdir()) == []
         done = read_only(LMDB_LOCK_FILE, *backup)
         assert done.returncode == 0, done.stderr
@@ -535,7 +536,7 @@ def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
     status, out, err = _backup(store, backups, capsys)
     assert (status, err) == (0, ""), err
     assert re.fullmatch(
-        f"raspy-kv: backup .*; 0 old and 1 partial \\(a backup cut short\\) removed;"
+        f"raspy-kv backup: .*; 0 old and 1 partial \\(a backup cut short\\) removed;"
         f" 0 older checked again in {TIME}\n",
         out,
     )
@@ -589,7 +590,7 @@ def test_full_and_no_history_backups_rotate_apart(
     own, other = (_SMALL, _FULL) if new == "no-history" else (_FULL, _SMALL)
     suffix = r"-nohistory\.dump" if new == "no-history" else r"\.dump"
     done = re.fullmatch(
-        rf"raspy-kv: backup {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z{suffix}):"
+        rf"raspy-kv backup: {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z{suffix}):"
         rf" .*; {len(own)} old removed; {len(other)} older checked again in {TIME}\n",
         out,
     )
@@ -634,7 +635,7 @@ def test_the_no_history_backups_of_an_older_raspy_kv_rotate_with_their_kind(
     status, out, err = _backup(store, backups, capsys, "--keep", "2", "--no-history")
     assert (status, err) == (0, ""), err
     done = re.fullmatch(
-        rf"raspy-kv: backup {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z"
+        rf"raspy-kv backup: {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z"
         r"-nohistory\.dump): .*; 3 old and 1 partial \(a backup cut short\) removed;"
         rf" 2 older checked again in {TIME}\n",
         out,
@@ -694,5 +695,5 @@ def test_a_second_backup_into_one_dir_waits_for_the_first(tmp_path: Path) -> Non
             out, err = second.communicate(timeout=30)
         assert first.wait(timeout=10) == 0
     assert (second.returncode, err) == (0, "")
-    assert out.startswith(f"raspy-kv: backup {backups}/raspy-")
+    assert out.startswith(f"raspy-kv backup: {backups}/raspy-")
     assert len([p for p in backups.iterdir() if p.name.endswith(".dump")]) == 1

@@ -45,14 +45,15 @@ def test_dump_then_restore_into_a_new_data_dir_gives_the_same_records(
     )
     assert (status, out) == (0, "")
     assert re.fullmatch(
-        f"raspy-kv: dumped 7 records from {len(DATA_TABLES)} dbs in {TIME}\n", err
+        f"raspy-kv dump: dumped 7 records from {len(DATA_TABLES)} dbs in {TIME}\n", err
     )
     status, out, err = run(
         ["restore", "--data-dir", str(tmp_path / "b"), str(first)], capsys
     )
     assert (status, out) == (0, "")
     assert re.fullmatch(
-        f"raspy-kv: restored 7 records into {len(DATA_TABLES)} dbs in {TIME}\n", err
+        f"raspy-kv restore: restored 7 records into {len(DATA_TABLES)} dbs in {TIME}\n",
+        err,
     )
     assert records(tmp_path / "b") == records(tmp_path / "a")
     second = tmp_path / "second.dump"
@@ -140,7 +141,7 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
         assert (status, out, err) == (
             1,
             "",
-            f"raspy-kv: data dir {data_dir} is in use by another process "
+            f"raspy-kv restore: data dir {data_dir} is in use by another process "
             f"(pid {holder_pid}); stop raspyd before a restore\n",
         )
 
@@ -163,7 +164,7 @@ def test_restore_beside_a_read_without_a_reader_slot_names_that_read(
     assert (status, out, err) == (
         1,
         "",
-        f"raspy-kv: {being_read(data_dir)}; let that raspy-kv end, then restore"
+        f"raspy-kv restore: {being_read(data_dir)}; let that raspy-kv end, then restore"
         " again\n",
     )
 
@@ -191,7 +192,7 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
     status, _, err = run([*argv, "--replace", str(dump)], capsys)
     assert status == 0
     assert re.fullmatch(
-        f"raspy-kv: restored 1 records replacing 1 dbs in {TIME}\n", err
+        f"raspy-kv restore: restored 1 records replacing 1 dbs in {TIME}\n", err
     )
     assert records(data_dir) == {
         (Table.META, b"schema_version"): encode_schema_version(SCHEMA_VERSION),
@@ -206,7 +207,7 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
     status, _, err = run([*argv, str(more)], capsys)
     assert status == 0
     assert re.fullmatch(  # a merge says so (a backup restored over a store)
-        "raspy-kv: restored 1 records into 1 dbs, merged with the 1 records they held"
+        "raspy-kv restore: restored 1 records into 1 dbs, merged with the 1 records they held"
         f" \\(--replace empties them first\\) in {TIME}\n",
         err,
     )
@@ -301,7 +302,7 @@ def test_dump_to_a_file_removes_the_temp_files_earlier_dumps_into_it_left(
     )
     assert (status, err.split(" in ")[0]) == (
         0,
-        f"raspy-kv: dumped {len(CONTENT)} records from {len(DATA_TABLES)} dbs;"
+        f"raspy-kv dump: dumped {len(CONTENT)} records from {len(DATA_TABLES)} dbs;"
         " 1 partial (a dump cut short) removed",
     )
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -349,6 +350,6 @@ def test_a_progress_bar_is_drawn_only_when_stderr_is_a_terminal(
     bar2 = r"\rdump \[#{30}\] 2/2"
     assert re.fullmatch(
         f"{bar1}{bar2}\\r\\x1b\\[K"
-        f"raspy-kv: dumped 2 records from {len(DATA_TABLES)} dbs in {TIME}\\r\\n",
+        f"raspy-kv dump: dumped 2 records from {len(DATA_TABLES)} dbs in {TIME}\\r\\n",
         shown,
     ), shown

@@ -74,7 +74,7 @@ def test_a_bad_dump_is_refused_naming_the_line_and_the_store_is_unchanged(
     status, out, err = run(
         ["restore", "--data-dir", str(target), "--replace", str(bad)], capsys
     )
-    assert (status, out, err) == (1, "", f"raspy-kv: {bad} {message}\n")
+    assert (status, out, err) == (1, "", f"raspy-kv restore: {bad} {message}\n")
     assert records(target) == before
 
 
@@ -130,7 +130,7 @@ def test_a_record_that_cannot_be_stored_is_refused_before_anything_is_written(
     status, _, err = run(
         ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
     )
-    assert (status, err) == (1, f"raspy-kv: {dump} line 3: {message}\n")
+    assert (status, err) == (1, f"raspy-kv restore: {dump} line 3: {message}\n")
     assert not (tmp_path / "a").exists()
 
 
@@ -174,7 +174,7 @@ def test_a_hand_edited_scenario_record_the_hub_cannot_read_is_refused(
     )
     assert (status, err) == (
         1,
-        f"raspy-kv: {dump} line 2: scenario {quote(key)}: {message}\n",
+        f"raspy-kv restore: {dump} line 2: scenario {quote(key)}: {message}\n",
     )
     assert not (tmp_path / "a").exists()
 
@@ -189,7 +189,7 @@ def test_a_dump_of_a_newer_schema_is_refused(
     )
     assert (status, err) == (
         1,
-        f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
+        f"raspy-kv restore: {dump} line 1: schema version 3 is newer than this raspy "
         "supports (2); restore it with that newer raspy, or restore a dump of "
         "schema 2 or older (one taken before the upgrade); or the file is damaged"
         " (its checksum is checked only at its end)\n",
@@ -214,7 +214,7 @@ def test_a_newer_schema_is_said_before_a_record_it_changed(
     )
     assert (status, err) == (
         1,
-        f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
+        f"raspy-kv restore: {dump} line 1: schema version 3 is newer than this raspy "
         "supports (2); restore it with that newer raspy, or restore a dump of "
         "schema 2 or older (one taken before the upgrade); or the file is damaged"
         " (its checksum is checked only at its end)\n",
@@ -240,7 +240,7 @@ def test_a_store_of_a_newer_raspy_is_named_by_its_data_dir(
     assert (status, out, err) == (
         1,
         "",
-        f"raspy-kv: {data_dir}: store schema version 7 is newer than this raspy "
+        f"raspy-kv {command}: {data_dir}: store schema version 7 is newer than this raspy "
         "supports (2); upgrade raspy, or restore a dump of schema 2 or older (one "
         "taken before the upgrade) into a new data dir\n",
     )
@@ -270,7 +270,7 @@ def test_check_reports_each_problem_and_exits_1(
         ],
     )
     assert re.fullmatch(
-        f"raspy-kv: checked 8 records in {len(Table)} dbs \\(the schema's too\\):"
+        f"raspy-kv check: checked 8 records in {len(Table)} dbs \\(the schema's too\\):"
         f" 2 problems in {TIME}",
         lines[-1],
     )
@@ -297,11 +297,13 @@ def test_check_reports_each_problem_and_exits_1(
             id="meta-not-dumpable",
         ),
         pytest.param(
-            ["check", "--data-dir", "DIR"], "raspy-kv: no store in DIR", id="no-store"
+            ["check", "--data-dir", "DIR"],
+            "raspy-kv check: no store in DIR",
+            id="no-store",
         ),
         pytest.param(
             ["restore", "--data-dir", "DIR", "FILE"],
-            "raspy-kv: cannot read FILE: No such file or directory",
+            "raspy-kv restore: cannot read FILE: No such file or directory",
             id="no-file",
         ),
     ],
@@ -334,7 +336,7 @@ def test_dump_into_the_data_dir_is_refused_and_the_store_kept(
     assert run(["dump", "--data-dir", str(store), "-o", str(target)], capsys) == (
         2,
         "",
-        f"raspy-kv: {target} is inside the data dir {store}: a dump there could"
+        f"raspy-kv dump: {target} is inside the data dir {store}: a dump there could"
         " replace the store's own files and is lost with the store; write it"
         " outside\n",
     )
@@ -360,7 +362,7 @@ def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
         )
     assert done.returncode == 1
     assert done.stderr.decode() == (
-        "raspy-kv: cannot write to stdout: No space left on device\n"
+        f"raspy-kv {command}: cannot write to stdout: No space left on device\n"
     )
 
 
@@ -407,7 +409,7 @@ def test_dump_into_a_full_device_says_so_and_leaves_the_device(tmp_path: Path) -
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     assert (done.returncode, done.stderr.decode()) == (
         1,
-        "raspy-kv: cannot write /dev/full: No space left on device\n",
+        "raspy-kv dump: cannot write /dev/full: No space left on device\n",
     )
 
 
@@ -474,7 +476,9 @@ def test_a_restore_that_fails_on_a_full_disk_leaves_no_empty_store_behind(
     assert done.returncode == 1, done.stderr
     # one line, as every CLI's failure: the store writer's error event came first
     # (a JSON object, `store_batch_failed`) and said it again
-    assert re.fullmatch(r"raspy-kv: [^\n]+\n", done.stderr.decode()), done.stderr
+    assert re.fullmatch(r"raspy-kv restore: [^\n]+\n", done.stderr.decode()), (
+        done.stderr
+    )
     assert not (target / "data.mdb").exists()
     with pytest.raises(StoreDamagedError, match=r"data\.mdb is missing"):
         Store.open(target)  # as raspyd would, without --init

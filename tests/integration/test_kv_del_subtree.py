@@ -60,8 +60,8 @@ def _keys(server_args: list[str]) -> list[bytes]:
 @pytest.mark.parametrize(
     ("prefix", "says"),
     [
-        ("/t9/", "del /t9/ --subtree would delete 3 keys: add --yes"),
-        ("/", "del / --subtree would delete the whole tree (4 keys): add --yes"),
+        ("/t9/", "/t9/ --subtree would delete 3 keys: add --yes"),
+        ("/", "/ --subtree would delete the whole tree (4 keys): add --yes"),
     ],
     ids=["subtree", "root"],
 )
@@ -76,7 +76,7 @@ def test_without_a_terminal_a_subtree_delete_needs_yes(
     assert kv.run(["del", prefix, "--subtree", *filled]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith(f"raspy-kv: {says}"), err
+    assert err.startswith(f"raspy-kv del: {says}"), err
     assert _keys(filled) == sorted(KEYS)  # nothing deleted
 
 

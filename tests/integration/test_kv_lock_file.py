@@ -45,7 +45,7 @@ def test_raspy_kv_names_a_lock_file_it_cannot_open(
     )
     assert (status, out) == (1, "")
     assert err == (
-        f"raspy-kv: data dir {data_dir}: cannot open its lock file "
+        f"raspy-kv restore: data dir {data_dir}: cannot open its lock file "
         f"{data_dir / 'lock'}: {said}\n"
     )
 

@@ -88,7 +88,7 @@ def test_a_bad_record_late_in_a_long_dump_leaves_the_store_as_it_was(
     line = len(good) + 2
     assert (status, err) == (
         1,
-        f"raspy-kv: {dump} line {line}: kv.meta 'last_seq!': unknown key\n",
+        f"raspy-kv restore: {dump} line {line}: kv.meta 'last_seq!': unknown key\n",
     )
     assert records(target) == before
     status, _, _ = run(

@@ -218,7 +218,7 @@ def test_a_read_without_a_reader_slot_is_refused_beside_a_writer_lock_mdb_missin
     lock_file = data_dir / LMDB_LOCK_FILE
     assert (done.returncode, done.stderr) == (
         1,
-        f"raspy-kv: {lock_file} cannot be written, and raspyd (pid {os.getpid()})"
+        f"raspy-kv check: {lock_file} cannot be written, and raspyd (pid {os.getpid()})"
         " writes this store: LMDB would read it without a reader slot, so raspyd"
         f" could reuse the pages being read; make {lock_file} writable (systemd:"
         " ReadWritePaths=) or stop raspyd\n",

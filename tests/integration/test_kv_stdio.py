@@ -40,7 +40,7 @@ def test_dump_dash_writes_to_stdout_and_its_line_to_stderr(tmp_path: Path) -> No
     assert not (tmp_path / "-").exists()
     assert len(parse(done.stdout).records) == 7  # the whole dump, nothing else
     assert re.fullmatch(
-        f"raspy-kv: dumped 7 records from {len(DATA_TABLES)} dbs in {TIME}\n",
+        f"raspy-kv dump: dumped 7 records from {len(DATA_TABLES)} dbs in {TIME}\n",
         done.stderr.decode(),
     )
 
@@ -54,7 +54,7 @@ def test_restore_dash_reads_stdin(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b""
     assert re.fullmatch(
-        f"raspy-kv: restored 7 records into {len(DATA_TABLES)} dbs in {TIME}\n",
+        f"raspy-kv restore: restored 7 records into {len(DATA_TABLES)} dbs in {TIME}\n",
         done.stderr.decode(),
     )
     assert records(tmp_path / "b") == records(tmp_path / "a")
@@ -71,7 +71,7 @@ def test_restore_dash_names_stdin_in_a_refusal_and_writes_nothing(
     done = _kv("restore", "--data-dir", "b", "-", cwd=tmp_path, stdin=cut)
     assert done.returncode == 1
     err = done.stderr.decode()
-    assert err.startswith("raspy-kv: stdin line "), err
+    assert err.startswith("raspy-kv restore: stdin line "), err
     assert err.count("\n") == 1
     assert not (tmp_path / "b").exists()
 
@@ -98,7 +98,7 @@ def test_restore_dash_from_a_terminal_is_refused_not_waited_for(
     )
     assert done.returncode == 2
     assert done.stderr.decode() == (
-        "raspy-kv: restore -: stdin is a terminal, not a dump: pipe one in, or "
+        "raspy-kv restore: stdin (FILE -) is a terminal, not a dump: pipe one in, or "
         "name the dump FILE instead of -\n"
     )
     assert not (tmp_path / "b").exists()
@@ -158,7 +158,7 @@ def test_restore_dash_without_room_for_stdin_says_where_and_what_helps(
     )
     assert done.returncode == 1
     assert done.stderr.decode() == (
-        f"raspy-kv: cannot keep stdin in {temp} for the restore (it reads its dump"
+        f"raspy-kv restore: cannot keep stdin in {temp} for the restore (it reads its dump"
         " twice: checked, then written): File too large; set TMPDIR to a directory"
         " with room, or name the dump FILE instead of -\n"
     )

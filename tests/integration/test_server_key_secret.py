@@ -73,8 +73,8 @@ def test_raspy_kv_warns_and_goes_on(tmp_path: Path) -> None:
     assert finish(process) == (
         1,
         "",
-        f"raspy-kv: warning: {warning(tmp_path)}\n"
-        f"raspy-kv: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n",
+        f"raspy-kv ls: warning: {warning(tmp_path)}\n"
+        f"raspy-kv ls: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n",
     )
 
 

@@ -67,7 +67,7 @@ def _check_passes(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert status == 0, out
     assert re.fullmatch(
-        rf"raspy-kv: checked \d+ records in {len(Table)} dbs \(the schema's too\):"
+        rf"raspy-kv check: checked \d+ records in {len(Table)} dbs \(the schema's too\):"
         rf" ok in \d+\.\d\d s\n",
         out,
     ), out

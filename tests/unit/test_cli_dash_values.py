@@ -96,3 +96,38 @@ def test_a_short_option_with_its_value_attached_is_never_taken_as_a_value(
         kv_parsed("dump", "--data-dir", "-o/tmp/out")
     assert exited.value.code == 2
     assert "argument --data-dir: expected a value, got none" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("number", ["-3", "-0.5", "-.5", "-1.5e2", "-1E3", "-2e-1"])
+@pytest.mark.parametrize(
+    "options",
+    [([], []), (["--json"], []), ([], ["--timeout", "3"]), (["--host", "pi"], ["-h"])],
+    ids=["alone", "options before", "options after", "help after"],
+)
+def test_a_negative_number_is_a_value_wherever_it_stands(
+    number: str,
+    options: tuple[list[str], list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before, after = options
+    argv = ["device", *before, "pi.fake.dimmer", "level", number, *after]
+    if "-h" in after:  # a real option after it is still one
+        with pytest.raises(SystemExit) as exited:
+            parsed(*argv)
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: raspy device ")
+        return
+    args = parsed(*argv)
+    assert (args.name, args.action, args.value) == ("pi.fake.dimmer", "level", number)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("word", ["-x", "-inf", "-1e", "--1"])
+def test_a_dash_word_that_is_no_number_is_still_an_option(
+    word: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parsed("device", "pi.fake.dimmer", "level", word)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"raspy: unrecognized arguments: {word}\n"
