@@ -40,6 +40,7 @@ from raspy.child_set import (
     BeforeStop,
     Child,
     ChildSet,
+    InnerAsk,
     IoAsk,
     LeaderStart,
     OptionalLeaderStart,
@@ -169,12 +170,13 @@ class Runtime(RuntimeWatch):
         retried: bool = False,
         prepare_stop: BeforeStop | None = None,
         io_ask: IoAsk | None = None,
+        inner_ask: InnerAsk | None = None,
     ) -> Child:
         """Start a part and supervise it. If its first start raises, a `critical`
         part raises (raspyd does not start) unless `retried`; any other is retried
         with backoff. A critical part given up (`failed`) ends raspyd (fatal).
         `prepare_stop`: asked of its actor before each stop; `io_ask`: its I/O
-        thread's proof of life (ChildSet.add)."""
+        thread's proof of life; `inner_ask`: its own actors' (ChildSet.add)."""
         child = self._children.add(
             name,
             start,
@@ -182,6 +184,7 @@ class Runtime(RuntimeWatch):
             retried=retried,
             prepare_stop=prepare_stop,
             io_ask=io_ask,
+            inner_ask=inner_ask,
         )
         self._publish_statuses()
         return child
@@ -252,6 +255,7 @@ class Runtime(RuntimeWatch):
                         retried=True,
                         prepare_stop=child.prepare_stop,
                         io_ask=child.io_ask,
+                        inner_ask=child.inner_ask,
                     )
             if self.config.titanic.enabled and self._children.named("titanic") is None:
                 self.wiring.add_titanic(self, True)

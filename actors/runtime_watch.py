@@ -1,8 +1,9 @@
 """RuntimeWatch: what the running supervisor watches of its own, under Runtime
 (`runtime.py`): the store and the edge, which every service holds and which cannot be
-restarted in place. The store damaged or closed, or the edge's actor stopped, is
-`failed` and fatal; so is either thread of the edge (its actor's, its I/O thread's)
-hung (raspy.hang_watch). Fatal: raspyd ends with status 1, for systemd to restart it.
+restarted in place. The store damaged or closed, or its writer thread stuck in one
+commit past supervisor.hung_after_s (an fsync on a dying SD card: every durable
+write waits), or the edge's actor stopped, is `failed` and fatal; so is either
+thread of the edge (its actor's, its I/O thread's) hung (raspy.hang_watch). Fatal: raspyd ends with status 1, for systemd to restart it.
 A base class of Runtime, which sets the state below, so that a round's calls go
 through no other object.
 """
@@ -47,10 +48,11 @@ class RuntimeWatch:
         # a damaged store fails every part that reads it: fatal, never a restart loop
         damage = self.store.damage()
         edge_up = self._edge_alive()
-        store_up = damage is None and self.store.is_alive()
+        stuck = self._writer_stuck()
+        store_up = damage is None and stuck is None and self.store.is_alive()
         down = {  # why each is down; None: it is up
             EDGE: None if edge_up else f"the {EDGE} stopped",
-            STORE: None if store_up else damage or f"the {STORE} stopped",
+            STORE: None if store_up else damage or stuck or f"the {STORE} stopped",
         }
         for name, reason in down.items():
             decision = supervision.supervise(self.core_trackers[name], reason, now)
@@ -69,6 +71,20 @@ class RuntimeWatch:
             )
             if hang is not None:
                 self._make_fatal(hang)
+
+    def _writer_stuck(self) -> str | None:
+        """Why the store's writer is stuck: on one commit past the hang bound (read
+        without asking it: an idle writer is never busy); None while it is not. A
+        map growth waiting for this process's read views to close is not stuck: it
+        has a bound of its own (30 s), past which the write fails by itself."""
+        bound = self.core_trackers[STORE].policy.hung_after_s
+        busy_s = self.store.writer_busy_for_s()
+        if busy_s <= bound or self.store.growth_waiting():
+            return None
+        return (
+            f"the {STORE}'s writer thread is stuck in one commit for "
+            f"{round(busy_s, 1):g} s (supervisor.hung_after_s = {bound:g})"
+        )
 
     @property
     def _edge_io(self) -> edge_mod.IoWatch | None:

@@ -19,7 +19,7 @@ import structlog
 from raspy.child_watch import ChildWatch
 from raspy.cores import supervision
 from raspy.cores.supervision import PartState, PartTracker, Restart
-from raspy.hang_watch import Ask, Asked, Pulse
+from raspy.hang_watch import Ask, Asked, Inner, InnerPulses, Pulse
 
 log = structlog.get_logger(component="supervisor")
 
@@ -32,6 +32,9 @@ BeforeStop = Callable[[pykka.ActorRef[Any]], None]
 # asked for its own ask without waiting (answered once its on_start has run); the
 # answer is picked up at the rounds (ChildWatch._hung, hang_watch.Asked)
 IoAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Ask]]
+# how a part's own actors are listed (the core's scenario actors), asked and picked up
+# as IoAsk's answer is; each is then pinged as the part is (hang_watch.InnerPulses)
+InnerAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Inner]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
 OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
@@ -57,6 +60,11 @@ class Child:
     io_ask: IoAsk | None = None
     io_asked: Asked[Ask] | None = None
     io_pulse: Pulse | None = None
+    # a part that runs actors of its own (the core): how they are listed; while it
+    # runs, that asked of it and their proofs of life (both set at each start)
+    inner_ask: InnerAsk | None = None
+    inner_asked: Asked[Inner] | None = None
+    inner_pulses: InnerPulses | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
     # it stopped before its on_stop): asked first by every stop of ChildSet's
     prepare_stop: BeforeStop | None = None
@@ -92,6 +100,7 @@ class ChildSet(ChildWatch):
         retried: bool = False,
         prepare_stop: BeforeStop | None = None,
         io_ask: IoAsk | None = None,
+        inner_ask: InnerAsk | None = None,
     ) -> Child:
         """Start a part and supervise it. A `critical` part is one raspyd cannot do
         without: if this start raises, so does add() (raspyd does not start), unless
@@ -99,7 +108,8 @@ class ChildSet(ChildWatch):
         and once it is `failed`, the `fatal` callback ends raspyd. Any other start
         that raises is retried with backoff. `prepare_stop` is asked of its actor
         before each stop of it (Child.prepare_stop); `io_ask` gives its I/O thread's
-        proof of life, watched as its actor's is (Child.io_ask)."""
+        proof of life, watched as its actor's is (Child.io_ask); `inner_ask` its own
+        actors, each watched so (Child.inner_ask)."""
         now = self._clock.monotonic()
         tracker = PartTracker(
             name,
@@ -116,6 +126,7 @@ class ChildSet(ChildWatch):
             critical=critical,
             prepare_stop=prepare_stop,
             io_ask=io_ask,
+            inner_ask=inner_ask,
         )
         try:
             child.ref = start()

@@ -2,7 +2,8 @@
 
 A part just started is asked, without waiting, to answer once its on_start has run:
 then it runs (a restart counts), and one still in it past its bound is hung. A
-running part, and its I/O thread, are asked their proof of life (raspy.hang_watch).
+running part, its I/O thread and its own actors (the core's scenarios) are asked
+their proof of life (raspy.hang_watch).
 What supervision decided of a part is said in the log and the counters. A base class
 of ChildSet, which holds the state, so that a round's calls go through no other object.
 """
@@ -21,9 +22,12 @@ from raspy.cores.supervision import Died, Failed, PartState, RestartPolicy
 from raspy.hang_watch import (
     PING,
     Asked,
+    InnerPulses,
     Pulse,
     actor_ask,
     hung_threads,
+    inner_hung,
+    ping_every_s,
     report_hung,
 )
 from raspy.stats import Stats
@@ -82,6 +86,18 @@ class ChildWatch:
             )
             child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
             child.io_pulse = Pulse.of(child.tracker.policy, now)
+        child.inner_asked = child.inner_pulses = None
+        if child.inner_ask is not None:
+            ref, inner_ask = child.ref, child.inner_ask
+            child.inner_asked = Asked(
+                lambda: inner_ask(ref),
+                lambda exc: log.warning(
+                    "component_inner_ask_failed", component=child.name, reason=repr(exc)
+                ),
+            )
+            child.inner_asked.ask()
+            every_s = ping_every_s(child.tracker.policy.hung_after_s)
+            child.inner_pulses = InnerPulses(every_s)
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -115,9 +131,10 @@ class ChildWatch:
         return False
 
     def _hung(self, child: Child, now: float) -> bool:
-        """Ask the running part for its proof of life, and its I/O thread for its
-        own once the part has answered how (`io_asked`, looked at each round until
-        then: its actor's own pulse shows one that never does); True if it is hung."""
+        """Ask the running part for its proof of life, and its I/O thread and its own
+        actors for theirs once the part has answered how (`io_asked`,
+        `inner_asked`, looked at each round until then: its actor's own pulse shows
+        one that never does); True if it is hung."""
         assert child.ref is not None
         io = None if child.io_asked is None else child.io_asked.poll()
         hang = hung_threads(
@@ -129,6 +146,11 @@ class ChildWatch:
             now,
             self._stats,
         )
+        inner = None if child.inner_asked is None else child.inner_asked.poll()
+        if hang is None and inner is not None and child.inner_pulses is not None:
+            hang = inner_hung(
+                child.inner_pulses, inner, child.tracker, now, self._stats
+            )
         if hang is None:
             return False
         self._fatal(hang)

@@ -86,10 +86,12 @@ class SupervisorConfig:
     max_restarts: int = 5
     # seconds over which max_restarts is counted (1 to a year)
     restart_window_s: float = 300.0
-    # a part whose thread (or I/O thread) answers nothing this long (a handler or
-    # a command blocked for ever) is hung, and raspyd exits 1
-    # for systemd to restart it whole. Handlers wait up to about 10 s on other
-    # parts: under 15 s a healthy hub would read as hung (15 to 86400)
+    # a part whose thread (or I/O thread, or one of the core's scenario actors)
+    # answers nothing this long (a handler or a command blocked for ever) is hung,
+    # and raspyd exits 1 for systemd to restart it whole; so it does when the
+    # store's writer is on one commit this long (an fsync on a dying SD card).
+    # Handlers wait up to about 10 s on other parts: under 15 s a healthy hub
+    # would read as hung (15 to 86400)
     hung_after_s: float = 60.0
     # a part still in its start this long (the scenario engine compiles every stored
     # scenario in it: about 2 ms each on a desktop, 10 to 20 ms on a Pi 3) is hung

@@ -15,6 +15,12 @@ of that thread (two or three context switches, the interpreter's lock taken from
 the supervisor's thread), nothing on the supervisor's (it does not wait).
 A part hung is seen within hung_after_s + PING_EVERY_S.
 
+A part may run actors of its own, which the supervisor does not start (the core's
+one actor a scenario): the part answers while one of them is stuck in a handler.
+So such a part says which they are (Inner: a snapshot it replaces whole, read from
+the supervisor's thread) and each is pinged as the part is (InnerPulses); one
+silent past the bound makes the part hung, the log naming it.
+
 How such a thread is asked is itself asked of its part (Asked): without waiting, its
 answer taken at a later round, as the part may be busy then.
 """
@@ -22,7 +28,8 @@ answer taken at a later round, as the part may be busy then.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import pykka
@@ -87,6 +94,42 @@ class Pulse:
         self._answer = None
         self._next_at = now + self._every_s
         return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Inner:
+    """A part's own actors (the core's scenario actors), as a part answers how they
+    are watched: `kind` names them in the log ("scenario"); `actors()` is each one
+    running now (or stopping), with its name, read from the supervisor's thread (a
+    tuple the part replaces whole, never edits: one attribute read)."""
+
+    kind: str
+    actors: Callable[[], Sequence[tuple[str, pykka.ActorRef[Any]]]]
+
+
+class InnerPulses:
+    """A Pulse for each of a part's own actors: started when one is first seen,
+    dropped once it is gone from the part's list."""
+
+    def __init__(self, every_s: float) -> None:
+        self._every_s = every_s
+        self._pulses: dict[str, Pulse] = {}  # by actor_urn: a name may come again
+
+    def silent(
+        self, actors: Sequence[tuple[str, pykka.ActorRef[Any]]], now: float
+    ) -> tuple[str, float]:
+        """Ask each actor that is due; return the one silent longest, with how long
+        ("" and 0.0 when none is)."""
+        pulses: dict[str, Pulse] = {}
+        worst = ("", 0.0)
+        for name, ref in actors:
+            pulse = self._pulses.get(ref.actor_urn) or Pulse(self._every_s, now)
+            pulses[ref.actor_urn] = pulse
+            silent_s = pulse.silent_for(actor_ask(ref), now)
+            if silent_s > worst[1]:
+                worst = (name, silent_s)
+        self._pulses = pulses
+        return worst
 
 
 class Asked(Generic[T]):
@@ -179,6 +222,21 @@ def _hung(
     return report_hung(tracker, now, silent_s, stats, io_thread=io_thread)
 
 
+def inner_hung(
+    pulses: InnerPulses,
+    inner: Inner,
+    tracker: PartTracker,
+    now: float,
+    stats: Stats,
+) -> Failed | None:
+    """Each of a running part's own actors asked when due: the one silent longest,
+    past the part's bound, makes the part hung (report_hung, naming it)."""
+    name, silent_s = pulses.silent(inner.actors(), now)
+    if not name:
+        return None
+    return report_hung(tracker, now, silent_s, stats, inner=(inner.kind, name))
+
+
 def report_hung(
     tracker: PartTracker,
     now: float,
@@ -187,15 +245,28 @@ def report_hung(
     in_start: bool = False,
     *,
     io_thread: bool = False,
+    inner: tuple[str, str] | None = None,
 ) -> Failed | None:
-    """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
-    is hung, said once in the log and the counters; the Failed returned is fatal
+    """A part silent for `silent_s` (`io_thread`: its I/O thread; `inner`: one of
+    its own actors, its kind and name): past its bound it is hung, said once in the
+    log and the counters (an inner actor's kind counted under the part's name too:
+    `core.scenarios_hung`); the Failed returned is fatal
     (raspy.cores.supervision.on_hang)."""
     decision = supervision.on_hang(
-        tracker, now, silent_s, in_start=in_start, io_thread=io_thread
+        tracker,
+        now,
+        silent_s,
+        in_start=in_start,
+        io_thread=io_thread,
+        inner=None if inner is None else " ".join(inner),
     )
     if decision is not None:
         stats.incr(f"supervisor.hung.{tracker.name}")
+        named = {}
+        if inner is not None:
+            kind, name = inner
+            stats.incr(f"{tracker.name}.{kind}s_hung")
+            named = {kind: name}
         log.error(
             "component_hung",
             component=tracker.name,
@@ -204,6 +275,7 @@ def report_hung(
             hung_after_s=tracker.policy.bound_s(in_start),
             in_start=in_start,
             io_thread=io_thread,
+            **named,
         )
     return decision
 

@@ -341,6 +341,11 @@ class Store(Closing):
         """Open, and its writer thread running (the supervisor's liveness check)."""
         return not self._closed and (self._writer is None or self._writer.is_alive())
 
+    def writer_busy_for_s(self) -> float:
+        """How long the writer thread has been on one commit (0.0: idle, or none):
+        past the hang bound it is stuck, and no durable write gets through."""
+        return 0.0 if self._writer is None else self._writer.busy_for_s()
+
     def growth_waiting(self) -> bool:
         """The map must grow and waits for this process's read views to close: a
         long reader (a Clone snapshot) should close its view now and start again."""

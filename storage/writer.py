@@ -4,6 +4,10 @@ Everything queued while one transaction commits goes into the next one. A future
 resolved (and on_done called, on this thread) only after its transaction is synced:
 right away when nothing else is queued, else just before the next transaction's
 commit, so that the acknowledged threads run while the disk syncs.
+
+A commit stuck (an fsync on a dying SD card) stops every durable write while the
+thread lives: `busy_for_s` says how long the step in hand has taken, for raspyd's
+supervisor (actors/runtime_watch.py); an idle writer is never busy.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ class GroupWriter:
         self._committed: list[Job] = []  # synced, not yet acknowledged (this thread)
         self._counts = {"submits": 0, "batches": 0, "commits": 0, "ops": 0, "failed": 0}
         self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
+        # when the step in hand (a batch's txn and fsync, acknowledgements) began,
+        # time.monotonic(); None while waiting for work. Set on this thread, read on
+        # the supervisor's without the lock: one attribute, replaced whole
+        self._busy_since: float | None = None
         self._thread = threading.Thread(
             target=self._run, name="raspy-store-writer", daemon=True
         )
@@ -83,6 +91,12 @@ class GroupWriter:
             self._cond.notify()
         self._thread.join()
 
+    def busy_for_s(self) -> float:
+        """How long the writer has been on its current step (0.0: waiting for work):
+        past the hang bound, its commit is stuck. Takes no lock."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def counts(self) -> dict[str, int]:
         with self._cond:
             return dict(self._counts)
@@ -105,14 +119,23 @@ class GroupWriter:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
-            if batch:
-                self._process(batch)
-            else:
-                self._acknowledge()
-            if time.monotonic() >= self._next_reader_check:
-                self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
-                self._check_readers()
+            self._busy_since = time.monotonic()
+            try:
+                self._step(batch)
+            finally:
+                self._busy_since = None
         self._acknowledge()  # stopped: the last batch
+
+    def _step(self, batch: list[Job]) -> None:
+        """One batch written, or the synced ones acknowledged; the readers checked
+        when due."""
+        if batch:
+            self._process(batch)
+        else:
+            self._acknowledge()
+        if time.monotonic() >= self._next_reader_check:
+            self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
+            self._check_readers()
 
     def _check_readers(self) -> None:
         """Clear the slots of dead readers; warn of a live one that has held one

@@ -91,6 +91,7 @@ class CoreActor(ScenarioSet):
         self.keys = StatusKeys(self.tree, links.publisher)
         self.routes: Routes[pykka.ActorRef[Any]] = Routes()
         self.entries: dict[str, Entry] = {}
+        self.watched = ()
         self.store = ScenarioStore(links.store)
         self.settings = engine.EngineSettings(
             host,

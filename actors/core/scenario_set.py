@@ -21,6 +21,7 @@ from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
+from raspy.hang_watch import Inner
 from raspy.rules import engine, model, resume_start
 from raspy.rules.engine import State, Status
 from raspy.rules.engine_output import ErrorFrom
@@ -60,6 +61,31 @@ class ScenarioSet(pykka.ThreadingActor):
     _ticker: SharedTicker
     _timers: CoreTimers
     _service: CoreService
+    # the scenario actors running or stopping, by name, for the supervisor's hang
+    # watch (scenario_actors): replaced whole on this thread, read on the
+    # supervisor's. One whose stop timed out stays while it is alive: still watched
+    watched: tuple[tuple[str, pykka.ActorRef[Any]], ...]
+
+    def scenario_actors(self) -> Inner:
+        """The scenario actors, for the supervisor: each is pinged as the core is, and
+        one stuck in a handler makes the core hung (raspy.hang_watch.Inner)."""
+        return Inner("scenario", lambda: self.watched)
+
+    def _rewatch(
+        self, stopping: tuple[tuple[str, pykka.ActorRef[Any]], ...] = ()
+    ) -> None:
+        """The list the supervisor reads, after a scenario actor started or stopped:
+        the running ones, and those still alive of the ones stopping."""
+        running = tuple(
+            (name, entry.ref) for name, entry in self.entries.items() if entry.ref
+        )
+        ids = {ref.actor_urn for _, ref in running}
+        kept = tuple(
+            (name, ref)
+            for name, ref in (*self.watched, *stopping)
+            if ref.actor_urn not in ids and ref.is_alive()
+        )
+        self.watched = running + kept
 
     def install(
         self,
@@ -151,6 +177,7 @@ class ScenarioSet(pykka.ThreadingActor):
             self.show(entry, with_error(status, error, self.links.clock, source=source))
             return
         self.routes.add(scenario.name, entry.ref, wanted)
+        self._rewatch()
         self._timers.add(scenario)
         self._timers.arm(self.actor_ref)
         # whenever a scenario starts (raspyd's start, an import, a new version, an
@@ -190,6 +217,7 @@ class ScenarioSet(pykka.ThreadingActor):
             ref.stop(block=True, timeout=_STOP_TIMEOUT_S)
         except (pykka.ActorDeadError, pykka.Timeout):
             log.warning("scenario_stop_timed_out", scenario=name)
+        self._rewatch(((name, ref),))  # kept while it is alive (stop timed out)
         return cut
 
     def set_enabled(

@@ -17,6 +17,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig
+from raspy.hang_watch import Inner
 from raspy.machine_zone import machine_zone
 from raspy.rules.clock_steps import ClockSteps
 from raspy.secrets_file import SecretsFile, secrets_path
@@ -117,4 +118,13 @@ def start_core(rt: Runtime) -> None:
     steps = ClockSteps(tz)
     for name in _CHILDREN:
         publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)
-        rt.add_child(name, _Start(rt, name, clone, publisher, steps, tz))
+        start = _Start(rt, name, clone, publisher, steps, tz)
+        # the core's scenario actors are watched with it: one stuck is the core hung
+        rt.add_child(name, start, inner_ask=scenarios_ask if name == "core" else None)
+
+
+def scenarios_ask(ref: pykka.ActorRef[Any]) -> pykka.Future[Inner]:
+    """How the core's scenario actors are listed (ChildSet.add's inner_ask), asked
+    without waiting: answered once its on_start has run."""
+    answer: pykka.Future[Inner] = ref.proxy().scenario_actors()
+    return answer

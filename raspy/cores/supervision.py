@@ -285,9 +285,11 @@ def on_hang(
     *,
     in_start: bool = False,
     io_thread: bool = False,
+    inner: str | None = None,
 ) -> Failed | None:
     """The part has not answered for `silent_s` (`in_start`: to its start, a first
-    one or a restart's; `io_thread`: its I/O runner's thread, not its actor's):
+    one or a restart's; `io_thread`: its I/O runner's thread, not its actor's;
+    `inner`: one of its own actors, "scenario <name>"):
     past its bound (a start's is larger: RestartPolicy.start_bound_s) it is hung,
     and raspyd must end (fatal, critical or not): a
     Python thread cannot be killed, and one hung keeps what it holds (sockets, the
@@ -305,6 +307,8 @@ def on_hang(
             key = "start_hung_after_s"
     elif io_thread:
         doing = "from its I/O thread"
+    elif inner is not None:
+        doing = f"from its {inner}"
     else:
         doing = "to a ping"
     reason = (

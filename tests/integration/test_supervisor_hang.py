@@ -7,7 +7,7 @@ answered its ping while their real work had stopped."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import subprocess
 import sys
 import threading
@@ -19,15 +19,15 @@ from typing import Any
 import pykka
 import pytest
 from pykka.messages import ProxyCall
-from support.net import free_port_base
+from support.hung_runtime import hung_after, rounds_after, started
 from support.wait import wait_until
 
-from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE
 from raspy.actors.runtime_watch import EDGE
-from raspy.cores.supervision import PartState, RestartPolicy, restart_policy
+from raspy.client.mdp import Client
+from raspy.cores.supervision import PartState
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
 
@@ -52,28 +52,9 @@ class BlocksTells:
         RELEASE.wait(30)
 
 
-def _hung_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    """The runtime's parts hung after `seconds`, set on its policy: the config takes
-    no bound under 15 s (a healthy hub's handlers wait up to about 10 s)."""
-
-    def policy(rt: supervisor.Runtime) -> RestartPolicy:
-        return dataclasses.replace(
-            restart_policy(rt.config.supervisor), hung_after_s=seconds
-        )
-
-    monkeypatch.setattr(supervisor.Runtime, "policy", property(policy))
-
-
 def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
     RELEASE.clear()
-    cfg = config_mod.load(
-        text,
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
-    )
-    rt = supervisor.start(cfg)
+    rt = started(tmp_path, text)
     try:
         yield rt
     finally:
@@ -85,7 +66,7 @@ def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
 def runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[supervisor.Runtime]:
-    _hung_after(monkeypatch, 1.0)
+    hung_after(monkeypatch, 1.0)
     yield from _runtime(tmp_path, "[clone]\nenabled = false\n")
 
 
@@ -94,20 +75,8 @@ def with_clone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[supervisor.Runtime]:
     # a bound of 2 s: the Clone server's followers start too, on a shared machine
-    _hung_after(monkeypatch, 2.0)
+    hung_after(monkeypatch, 2.0)
     yield from _runtime(tmp_path, "")
-
-
-def _rounds_after(rt: supervisor.Runtime, count: int) -> None:
-    """Wait for `count` more supervision rounds (each publishes a new tuple)."""
-    rounds = [rt.statuses]
-
-    def seen() -> bool:
-        if rt.statuses is not rounds[-1]:
-            rounds.append(rt.statuses)
-        return len(rounds) > count
-
-    wait_until(seen, what=f"{count} supervisor rounds")
 
 
 def _status_rows(endpoint: str) -> dict[str, list[str]]:
@@ -218,7 +187,7 @@ def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
         real_track(rt)  # asks the edge how its I/O thread is watched
         real_watch(rt)  # the rounds, now: the start waits here meanwhile
         try:
-            _rounds_after(rt, ROUNDS_WHILE_BUSY)
+            rounds_after(rt, ROUNDS_WHILE_BUSY)
         except AssertionError as exc:  # said by the test, after the start
             seen["rounds"] = str(exc)
         seen["busy_left_s"] = EDGE_BUSY_S - (time.monotonic() - told_at)
@@ -234,9 +203,58 @@ def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
         assert busy_left_s > 0, "the rounds came only once the edge was free"
         assert seen["watch_while_busy"] is None  # no answer yet: not waited for
         assert seen["fatal_while_busy"] is None
-        _rounds_after(runtime, 3)  # the edge answered before the start's Settle
+        rounds_after(runtime, 3)  # the edge answered before the start's Settle
         assert runtime._edge_io is not None  # taken at a round
         assert runtime.fatal is None
         status = runtime.status_of(EDGE)
         assert status is not None
         assert status.state is PartState.RUNNING
+
+
+SCENARIO_BLOCKED_S = 10.0  # past the bound (2 s) and its ping's (1 s) by far
+LAMP = """\
+name: lamp
+triggers:
+  - event: /event/lamp
+actions:
+  - set: /house/lamp
+    value: true
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_scenario_actor_blocked_in_a_handler_is_the_core_hung_and_fatal(
+    with_clone: supervisor.Runtime,
+) -> None:
+    """The core answered its ping while one of its scenario actors was stuck in a
+    handler: that scenario had stopped acting and all read healthy. Now each
+    scenario actor is pinged as the core is, and one silent past the bound makes the
+    core hung (raspyd ends, as for any part hung), the log and a counter naming it."""
+    runtime = with_clone
+    document = json.dumps({"v": 1, "action": "import", "document": LAMP})
+    with Client(runtime.mdp_endpoint, timeout_s=10, retries=1) as client:
+        assert client.request("testhost.core.scenario", document)[0] == b"200"
+    core = runtime.ref_of("core")
+    assert core is not None
+    entries = core.proxy().entries.get(timeout=10)
+    lamp = entries["lamp"].ref
+    assert isinstance(lamp, pykka.ActorRef)
+    rounds_after(runtime, 4)  # watched: running, not taken for hung
+    assert runtime.healthy()
+    wait = ProxyCall(
+        attr_path=("actor_stopped", "wait"), args=(SCENARIO_BLOCKED_S,), kwargs={}
+    )
+    blocked_at = time.monotonic()
+    lamp.tell(wait)  # its thread blocked in a handler; the core's is free
+    wait_until(runtime.fatal_event.is_set, what="the hung scenario", timeout_s=30)
+    assert time.monotonic() - blocked_at < SCENARIO_BLOCKED_S  # seen while blocked
+    assert core.is_alive()  # the core itself still answers
+    status = runtime.status_of("core")
+    assert status is not None
+    assert status.state is PartState.HUNG
+    assert status.reason.startswith("no answer from its scenario lamp for ")
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith("core hung: no answer from its scenario lamp ")
+    assert runtime.summary() == "core hung"
+    assert runtime.stats.get("core.scenarios_hung") == 1
+    assert runtime.stats.get("supervisor.hung.core") == 1
