@@ -114,7 +114,9 @@ install-base:
 	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
 
 # raspyd's working directory (the unit's RuntimeDirectory): the config is checked
-# there, so that a relative path in it is looked for where raspyd will look.
+# there, so that a relative path in it is looked for where raspyd will look; and as
+# the raspy user (runuser, util-linux, in every Debian), so that a file named in it
+# that raspy may not read (a root-only password file) fails here, not at each start.
 RUN_DIR = /run/raspy
 install-service: install-base
 	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
@@ -124,7 +126,7 @@ install-service: install-base
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
 	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
 	install -d -m 0700 -o raspy -g raspy $(RUN_DIR)
-	cd $(RUN_DIR) && $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
+	cd $(RUN_DIR) && runuser -u raspy -- $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
 	systemctl daemon-reload
 	systemctl enable raspyd.service
 	systemctl restart raspyd.service

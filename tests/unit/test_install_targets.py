@@ -71,14 +71,16 @@ def test_install_poller_restarts_a_running_poller(tmp_path: Path) -> None:
 def test_install_service_checks_the_config_where_raspyd_runs(tmp_path: Path) -> None:
     """A relative path in the config is taken from raspyd's working directory, the
     unit's /run/raspy: the check before the restart looks for it there too (it
-    looked in the clone `make` ran in), in the directory made as systemd makes it."""
+    looked in the clone `make` ran in), in the directory made as systemd makes it.
+    And it runs as raspy, as raspyd does: run as root, a root-only password file
+    passed the check and raspyd, which could not read it, exited at every start."""
     lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
     unit = (REPO / "raspy/defaults/raspyd.service").read_text().splitlines()
     assert "WorkingDirectory=%t/raspy" in unit  # %t: /run for a system unit
     assert "RuntimeDirectoryMode=0700" in unit
     made = lines.index("install -d -m 0700 -o raspy -g raspy /run/raspy")
     checked = lines.index(
-        f"cd /run/raspy && {tmp_path / 'opt'}/bin/raspyd"
+        f"cd /run/raspy && runuser -u raspy -- {tmp_path / 'opt'}/bin/raspyd"
         " --check-config /etc/raspy/raspyd.toml"
     )
     assert made < checked < lines.index("systemctl restart raspyd.service")
