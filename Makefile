@@ -88,7 +88,8 @@ clean:
 	rm -rf $(VENV) .typecheck .hypothesis build *.egg-info var
 
 # Production install on a Pi (as root): raspy into $(PREFIX) (its own venv), the
-# `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists), the systemd unit
+# `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists; root's, read by
+# raspyd through the raspy group, 0640: it may hold the MQTT password), the systemd unit
 # (Type=notify, watchdog, hardening), enabled and started. State: /var/lib/raspy.
 # Also the daily backup (raspy-backup.timer and .service: `raspy-kv backup`, the last
 # 7 kept in /var/backups/raspy, made here, owner raspy, 0700), the timer enabled.
@@ -119,7 +120,7 @@ install-base:
 # that raspy may not read (a root-only password file) fails here, not at each start.
 RUN_DIR = /run/raspy
 install-service: install-base
-	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
+	test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
 	@$(MAKE) --no-print-directory install-gpio-access
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service

@@ -16,7 +16,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config_doc, heap, names
+from raspy import config_doc, heap, mqtt_password, names
 from raspy import log as log_mod
 from raspy.cli import (
     EXIT_FAILURE,
@@ -195,6 +195,7 @@ def _main(argv: list[str] | None) -> int:
         events_per_s=cfg.limits.log_events_per_s,
     )
     log = structlog.get_logger(component="raspyd")
+    mqtt_password.say_modes(cfg.mqtt, args.config)
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)

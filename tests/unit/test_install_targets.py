@@ -165,3 +165,16 @@ def test_install_service_gives_gpio_access_before_raspyd_restarts(
     gpio = next(i for i, line in enumerate(lines) if "getent group gpio" in line)
     assert any(f"{tmp_path}/raspyd.service.d/gpio.conf" in line for line in lines)
     assert written < gpio < lines.index("systemctl daemon-reload")
+
+
+@pytest.mark.timeout(60)
+def test_install_service_writes_a_config_only_raspys_group_may_read(
+    tmp_path: Path,
+) -> None:
+    """raspyd.toml offers `[mqtt] password =`: it was installed 0644, for every
+    user of the Pi to read. Now root's, read by raspyd through its group."""
+    lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
+    assert (
+        "test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy"
+        " raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml"
+    ) in lines
