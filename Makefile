@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-base install-service install-gpio-access install-poller install-poller-hub mosquitto chromium
+.PHONY: run test lint bench clean install-base install-package install-service install-gpio-access install-poller install-poller-hub mosquitto chromium
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -105,14 +105,22 @@ BACKUP_DIR = /var/backups/raspy
 # user, /etc/raspy and the docs the units name.
 install-base:
 	@test "$$(id -u)" = 0 || { echo "make $(MAKECMDGOALS): run as root (sudo make $(MAKECMDGOALS))" >&2; exit 2; }
-	$(PYTHON) -m venv $(PREFIX)
-	$(PREFIX)/bin/pip install --quiet .
+	@$(MAKE) --no-print-directory install-package
 	getent group raspy >/dev/null || groupadd --system raspy
 	id -u raspy >/dev/null 2>&1 || useradd --system --gid raspy --home-dir /var/lib/raspy --no-create-home --shell /usr/sbin/nologin raspy
 	install -d -m 0755 /etc/raspy
 	install -d -m 0755 $(PREFIX)/share/doc/raspy
 	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
 	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
+
+# raspy into $(PREFIX), built from a copy of the clone's HEAD (what is committed) in a
+# temp dir: a build in the clone (`pip install .` as root) left build/ and *.egg-info
+# there, root's, and the next install took the stale build/lib back in (modules
+# deleted since came back). git is told the clone is safe: as root in a clone of
+# another user it refuses to read it (safe.directory).
+install-package:
+	$(PYTHON) -m venv $(PREFIX)
+	src=$$(mktemp -d) && { git -c safe.directory=$(CURDIR) archive -o "$$src/raspy.tar" HEAD && mkdir "$$src/raspy" && tar -x -f "$$src/raspy.tar" -C "$$src/raspy" && $(PREFIX)/bin/pip install --quiet "$$src/raspy"; status=$$?; rm -rf "$$src"; exit $$status; }
 
 # raspyd's working directory (the unit's RuntimeDirectory): the config is checked
 # there, so that a relative path in it is looked for where raspyd will look; and as

@@ -178,3 +178,56 @@ def test_install_service_writes_a_config_only_raspys_group_may_read(
         "test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy"
         " raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml"
     ) in lines
+
+
+@pytest.mark.timeout(120)
+def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_clone(
+    tmp_path: Path,
+) -> None:
+    """`pip install .` as root built in the clone: it left build/ and *.egg-info
+    there, root's (`make clean` as the owner then failed), and the next install took
+    the stale build/lib back in: modules deleted since came back. pip is given a copy
+    of HEAD's files in a temp dir instead, removed afterwards. (A fake python and
+    pip: the copy they are given is what is looked at.)"""
+    prefix = tmp_path / "opt"
+    (prefix / "bin").mkdir(parents=True)
+    seen = tmp_path / "seen"
+    fake_python = tmp_path / "python"
+    fake_python.write_text('#!/bin/sh\n[ "$1 $2" = "-m venv" ] || exit 9\n')
+    fake_pip = prefix / "bin/pip"
+    fake_pip.write_text(
+        f'#!/bin/sh\nfor last; do :; done\necho "$last" > {seen}.dir\n'
+        f'cd "$last" && find . -type f | sort > {seen}.files\n'
+    )
+    for tool in (fake_python, fake_pip):
+        tool.chmod(0o755)
+    before = sorted(os.listdir(REPO))
+    result = subprocess.run(
+        [
+            "make",
+            "-C",
+            str(REPO),
+            "install-package",
+            f"PREFIX={prefix}",
+            f"PYTHON={fake_python}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    given = Path((tmp_path / "seen.dir").read_text().strip())
+    assert not given.is_relative_to(REPO)
+    assert not given.exists()  # the copy is removed
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.splitlines()
+    listed = (tmp_path / "seen.files").read_text().splitlines()
+    copied = [line.removeprefix("./") for line in listed]
+    assert sorted(copied) == sorted(head)
+    assert sorted(os.listdir(REPO)) == before
