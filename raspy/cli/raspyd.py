@@ -216,7 +216,13 @@ def _main(argv: list[str] | None) -> int:
     try:
         # a raspy-kv reading without a reader slot holds the data dir: waited for
         started = start_wait.start_after_slotless_reads(
-            lambda: supervisor_mod.start(cfg, init_store=args.init),
+            lambda: supervisor_mod.start(
+                cfg,
+                init_store=args.init,
+                progress=start_wait.StartProgress(
+                    waiting, "starting: checking the store"
+                ),
+            ),
             Path(cfg.data_dir),
             waiting,
             lambda timeout_s: _stop_came(signals, timeout_s),
