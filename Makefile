@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-base install-service install-gpio-access install-poller install-poller-hub mosquitto chromium
+.PHONY: run test lint bench clean install-base install-package install-service install-gpio-access install-poller install-poller-hub mosquitto chromium
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,7 +88,8 @@ clean:
 	rm -rf $(VENV) .typecheck .hypothesis build *.egg-info var
 
 # Production install on a Pi (as root): raspy into $(PREFIX) (its own venv), the
-# `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists), the systemd unit
+# `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists; root's, read by
+# raspyd through the raspy group, 0640: it may hold the MQTT password), the systemd unit
 # (Type=notify, watchdog, hardening), enabled and started. State: /var/lib/raspy.
 # Also the daily backup (raspy-backup.timer and .service: `raspy-kv backup`, the last
 # 7 kept in /var/backups/raspy, made here, owner raspy, 0700), the timer enabled.
@@ -104,8 +105,7 @@ BACKUP_DIR = /var/backups/raspy
 # user, /etc/raspy and the docs the units name.
 install-base:
 	@test "$$(id -u)" = 0 || { echo "make $(MAKECMDGOALS): run as root (sudo make $(MAKECMDGOALS))" >&2; exit 2; }
-	$(PYTHON) -m venv $(PREFIX)
-	$(PREFIX)/bin/pip install --quiet .
+	@$(MAKE) --no-print-directory install-package
 	getent group raspy >/dev/null || groupadd --system raspy
 	id -u raspy >/dev/null 2>&1 || useradd --system --gid raspy --home-dir /var/lib/raspy --no-create-home --shell /usr/sbin/nologin raspy
 	install -d -m 0755 /etc/raspy
@@ -113,18 +113,29 @@ install-base:
 	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
 	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
 
+# raspy into $(PREFIX), built from a copy of the clone's HEAD (what is committed) in a
+# temp dir: a build in the clone (`pip install .` as root) left build/ and *.egg-info
+# there, root's, and the next install took the stale build/lib back in (modules
+# deleted since came back). git is told the clone is safe: as root in a clone of
+# another user it refuses to read it (safe.directory).
+install-package:
+	$(PYTHON) -m venv $(PREFIX)
+	src=$$(mktemp -d) && { git -c safe.directory=$(CURDIR) archive -o "$$src/raspy.tar" HEAD && mkdir "$$src/raspy" && tar -x -f "$$src/raspy.tar" -C "$$src/raspy" && $(PREFIX)/bin/pip install --quiet "$$src/raspy"; status=$$?; rm -rf "$$src"; exit $$status; }
+
 # raspyd's working directory (the unit's RuntimeDirectory): the config is checked
-# there, so that a relative path in it is looked for where raspyd will look.
+# there, so that a relative path in it is looked for where raspyd will look; and as
+# the raspy user (runuser, util-linux, in every Debian), so that a file named in it
+# that raspy may not read (a root-only password file) fails here, not at each start.
 RUN_DIR = /run/raspy
 install-service: install-base
-	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
+	test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
 	@$(MAKE) --no-print-directory install-gpio-access
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
 	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
 	install -d -m 0700 -o raspy -g raspy $(RUN_DIR)
-	cd $(RUN_DIR) && $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
+	cd $(RUN_DIR) && runuser -u raspy -- $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
 	systemctl daemon-reload
 	systemctl enable raspyd.service
 	systemctl restart raspyd.service

@@ -46,6 +46,7 @@ from raspy.devices import registries
 from raspy.errors import ConfigError
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
+from raspy.storage.damage import Progress, no_progress
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
 from raspy.transport.outbox import Outbox
@@ -99,17 +100,26 @@ def check_config(config: Config) -> None:
 
 
 def start(
-    config: Config, *, clock: Clock | None = None, init_store: bool = False
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    init_store: bool = False,
+    progress: Progress = no_progress,
 ) -> Runtime:
     """Open the store, start the edge and every service; raises on any start failure.
 
     The store is checked page by page and record by record before anything writes to
-    it; `init_store` allows a new store where one was lost (raspyd --init)."""
+    it, calling `progress` as it goes (raspyd asks systemd for more time); `init_store`
+    allows a new store where one was lost (raspyd --init)."""
     clock = clock or SystemClock()
     stats = Stats()
     hostname = short_hostname(config)
     store = Store.open(
-        config.data_dir, config.store, init=init_store, check_records=True
+        config.data_dir,
+        config.store,
+        init=init_store,
+        check_records=True,
+        progress=progress,
     )
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     curve: CurveServer | None = None

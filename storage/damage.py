@@ -44,6 +44,16 @@ MADE_WAIT_S: Final = 5.0
 _PAUSE: Final = threading.Event()  # never set: the pause between two looks
 
 RecordSource = Callable[[Table], Iterator[tuple[bytes, bytes]]]
+# called as a long check goes on, often (raspyd's start: it asks systemd for more
+# time, itself at most every few seconds)
+Progress = Callable[[], None]
+PROGRESS_EVERY: Final = 1000  # records between two calls of a record check's
+
+
+def no_progress() -> None:
+    """The Progress of a check nobody waits on."""
+
+
 WriterPresent = Callable[[], bool]
 
 
@@ -127,11 +137,15 @@ def _checking(data_dir: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_meta.Meta | None:
+def check_data_file(
+    data_dir: Path, *, deep: bool, progress: Progress = no_progress
+) -> lmdb_meta.Meta | None:
     """The current meta page of data_dir's data file (None: no file, or empty).
 
     Raises StoreDamagedError naming the file and what is wrong. `deep` walks every
-    page too: only when no other process writes the file (it would change under us).
+    page too: only when no other process writes the file (it would change under us);
+    `progress` is called at each page it reads (raspyd's start: systemd is asked for
+    more time while a big store is walked).
     """
     if data_file_absent(data_dir):
         return None
@@ -141,18 +155,28 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_meta.Meta | None:
         meta = lmdb_meta.current_meta(head, lambda at, n: os.pread(fd, n, at))
         lmdb_meta.check_length(meta, size)
         if deep:
-            _walk(fd, meta)
+            _walk(fd, meta, progress=progress)
     return meta
 
 
-def _walk(fd: int, meta: lmdb_meta.Meta, trees: frozenset[bytes] | None = None) -> None:
+def _walk(
+    fd: int,
+    meta: lmdb_meta.Meta,
+    trees: frozenset[bytes] | None = None,
+    progress: Progress = no_progress,
+) -> None:
     page = meta.page_bytes
     # no readahead (this fd only): the walk reads each page once. The pages it reads
     # stay cached: the record check and the services' loads read them next (dropping
     # them doubled the disk reads at start-up, docs/PERFORMANCE.md "Issue 15: the
     # page walk's cache")
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-    lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page), trees=trees)
+
+    def read_page(number: int, count: int) -> bytes:
+        progress()
+        return os.pread(fd, count * page, number * page)
+
+    lmdb_file.walk(meta, read_page, trees=trees)
 
 
 def walk_pinned(
@@ -257,10 +281,15 @@ def check_for_reader(data_dir: Path, writer_present: WriterPresent) -> int | Non
     return meta.txnid
 
 
-def check_records(data_dir: Path, records: RecordSource) -> None:
-    """Every record decodes as its table says; the first that does not is named."""
+def check_records(
+    data_dir: Path, records: RecordSource, progress: Progress = no_progress
+) -> None:
+    """Every record decodes as its table says; the first that does not is named.
+    `progress` is called every PROGRESS_EVERY records."""
     for table in Table:
-        for key, value in records(table):
+        for number, (key, value) in enumerate(records(table)):
+            if number % PROGRESS_EVERY == 0:
+                progress()
             try:
                 validate_record(table, key, value)
             except StoreError as exc:

@@ -33,10 +33,12 @@ def acquire(
     durable: bool,
     deep_check: bool = True,
     walked_txn: int | None = None,
+    progress: damage.Progress = damage.no_progress,
 ) -> Environment:
     """This process's Environment for `path`, opened if needed; release() it after.
     `walked_txn`: the txn whose snapshot a reader's open walked (None: none, a writer
-    is there); a read txn of another snapshot is walked by begin_walked."""
+    is there); a read txn of another snapshot is walked by begin_walked. `progress`:
+    called as the file's pages are walked."""
     key = os.path.realpath(path)
     with _registry_lock:
         shared = _registry.get(key)
@@ -53,6 +55,7 @@ def acquire(
                 durable=durable,
                 deep=deep_check,
                 walked_txn=walked_txn,
+                progress=progress,
             )
             _registry[key] = shared
         shared.refs += 1
@@ -79,11 +82,12 @@ def _open(
     durable: bool,
     deep: bool,
     walked_txn: int | None,
+    progress: damage.Progress,
 ) -> Environment:
     """Check the file (never mapped before it passes), then open it with LMDB."""
     if readonly and damage.data_file_absent(path):
         raise StoreError(f"no store in {path}")
-    damage.check_data_file(path, deep=deep)
+    damage.check_data_file(path, deep=deep, progress=progress)
     lmdb_lock.reserve(path)  # the least LMDB maps: a full disk, never a SIGBUS
     try:
         env = lmdb.open(

@@ -24,6 +24,7 @@ from raspy.errors import (
     StoreError,
     StoreLockedError,
 )
+from raspy.file_owner import give_to_folder_owner
 from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
@@ -42,6 +43,12 @@ class DataDirLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
+            raise self._unusable("open", exc) from exc
+        try:  # taken with sudo (`raspy web-token --if-none`): the data dir's
+            # owner, the service, must open it next
+            give_to_folder_owner(fd, data_dir)
+        except OSError as exc:
+            os.close(fd)
             raise self._unusable("open", exc) from exc
         try:
             _lock_exclusive(fd)

@@ -94,9 +94,16 @@ def _stamped_version(stamp: bytes | None) -> int:
         return 0
 
 
-def prepare(shared: env_mod.Environment, *, readonly: bool, check_records: bool) -> int:
-    """Clear stale readers, check the schema version (and every record if asked),
-    all read-only; only then create tables and migrate."""
+def prepare(
+    shared: env_mod.Environment,
+    *,
+    readonly: bool,
+    check_records: bool,
+    progress: damage.Progress = damage.no_progress,
+) -> int:
+    """Clear stale readers, check the schema version (and every record if asked,
+    calling `progress` as it goes), all read-only; only then create tables and
+    migrate."""
     cleared = shared.reader_check()
     if cleared:
         log.warning("store_stale_readers_cleared", path=str(shared.path), count=cleared)
@@ -111,7 +118,7 @@ def prepare(shared: env_mod.Environment, *, readonly: bool, check_records: bool)
         # its stamp for damage (and advises a restore, not the upgrade)
         schema.check_supported(_stamped_version(stamp))
         if check_records:
-            damage.check_records(shared.path, lambda t: _every_record(txn, t))
+            damage.check_records(shared.path, lambda t: _every_record(txn, t), progress)
     finally:
         shared.end_read(txn)
     version = 0 if stamp is None else decode_schema_version(stamp)

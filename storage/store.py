@@ -79,6 +79,7 @@ class Store(Closing):
         durable: bool = True,
         init: bool = False,
         check_records: bool = False,
+        progress: damage.Progress = damage.no_progress,
     ) -> Store:
         """Open (and for a writer create, 0700) the store in data_dir.
 
@@ -91,6 +92,9 @@ class Store(Closing):
         (every page is walked unless another process writes it), and a writer
         refuses a data dir whose store is gone unless `init` (StoreDamagedError).
         `check_records` (raspyd) also decodes every record before any write.
+        `progress` is called as the pages are walked and the records checked, every
+        so often (raspyd asks systemd for more time to start, a big store taking
+        seconds on a Pi).
         """
         path = Path(data_dir)
         opening.check_path_text(path)
@@ -121,6 +125,7 @@ class Store(Closing):
                 durable=durable,
                 deep_check=lock is not None,  # a reader's walk: check_for_reader
                 walked_txn=walked_txn,
+                progress=progress,
             )
             if created:
                 # LMDB made data.mdb (and lock.mdb): their names must survive a power
@@ -131,7 +136,10 @@ class Store(Closing):
             try:
                 try:
                     version = opening.prepare(
-                        shared, readonly=readonly, check_records=check_records
+                        shared,
+                        readonly=readonly,
+                        check_records=check_records,
+                        progress=progress,
                     )
                 except StoreNewerError as exc:  # which of the stores, for every caller
                     raise StoreNewerError(f"{path}: {exc}") from None

@@ -16,7 +16,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config_doc, heap, names
+from raspy import config_doc, heap, mqtt_password, names
 from raspy import log as log_mod
 from raspy.cli import (
     EXIT_FAILURE,
@@ -195,6 +195,7 @@ def _main(argv: list[str] | None) -> int:
         events_per_s=cfg.limits.log_events_per_s,
     )
     log = structlog.get_logger(component="raspyd")
+    mqtt_password.say_modes(cfg.mqtt, args.config)
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
@@ -215,7 +216,13 @@ def _main(argv: list[str] | None) -> int:
     try:
         # a raspy-kv reading without a reader slot holds the data dir: waited for
         started = start_wait.start_after_slotless_reads(
-            lambda: supervisor_mod.start(cfg, init_store=args.init),
+            lambda: supervisor_mod.start(
+                cfg,
+                init_store=args.init,
+                progress=start_wait.StartProgress(
+                    waiting, "starting: checking the store"
+                ),
+            ),
             Path(cfg.data_dir),
             waiting,
             lambda timeout_s: _stop_came(signals, timeout_s),

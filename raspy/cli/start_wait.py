@@ -8,7 +8,8 @@ long read went on: raspyd stayed down until started by hand (raspy-poller, whose
 unit does not restart a usage error, for good). So raspyd, and raspy-poller for its
 own data dir, wait for the read to end, bounded, and keep systemd's start timeout
 (TimeoutStartSec=, Type=notify) from ending them meanwhile with
-EXTEND_TIMEOUT_USEC. It must never take the lock while the read holds it.
+EXTEND_TIMEOUT_USEC. It must never take the lock while the read holds it. The
+start's own long steps ask for more time the same way (StartProgress).
 """
 
 from __future__ import annotations
@@ -36,6 +37,35 @@ _RETRY_S: Final = 0.5
 WHY: Final = (
     "data dir is being read by a raspy-kv without a reader slot; starting once it ends"
 )
+
+
+class StartProgress:
+    """What raspyd's long start steps call as they go (the store's page walk and
+    record check: seconds for a big store on a Pi, which a store of many sensors'
+    full history stretches towards the unit's start timeout). At the first call and
+    then at most every EXTEND_EVERY_S it asks systemd for EXTEND_BY_S more, as the
+    wait above does. Called by the work itself, never by a timer: a start that
+    hangs makes no calls, and systemd's timeout still ends it."""
+
+    def __init__(
+        self,
+        notifier: Notifier,
+        status: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._notifier = notifier
+        self._status = status
+        self._clock = clock
+        self._next_at: float | None = None
+
+    def __call__(self) -> None:
+        now = self._clock()
+        if self._next_at is not None and now < self._next_at:
+            return
+        self._next_at = now + EXTEND_EVERY_S
+        self._notifier.notify(
+            extend_timeout_usec=str(int(EXTEND_BY_S * 1_000_000)), status=self._status
+        )
 
 
 def gave_up(data_dir: Path, limit_s: float, program: str = "raspyd") -> str:

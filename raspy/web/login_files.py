@@ -9,8 +9,9 @@ import hashlib
 from pathlib import Path
 from typing import Final
 
-from raspy.atomic_file import write_named_output
+from raspy.atomic_file import atomic_writer, is_special, write_named_output
 from raspy.errors import ConfigError
+from raspy.file_owner import give_to_folder_owner
 from raspy.web.login import SecretHash, b64url, parse_hash
 
 # in the data dir: the hash of `raspy web-token`'s token (a file name, not a secret)
@@ -40,10 +41,17 @@ def write_private(path: Path, text: str, *, make_folder: bool = True) -> None:
     folder (a data dir raspyd has not made yet) may be made, never the ones above it:
     a mistyped path fails instead of growing a tree nobody reads. A pipe or a
     device (`/dev/stdout`) is written into: a rename would put a regular file in its
-    place (as root, over the device node itself)."""
+    place (as root, over the device node itself). Made by root in another user's
+    folder (`sudo raspy web-token` into raspy's data dir), it is that user's."""
     if make_folder:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-    write_named_output(path, text.encode("utf-8"), mode=0o600)
+    if is_special(path):
+        write_named_output(path, text.encode("utf-8"))
+        return
+    with atomic_writer(path, mode=0o600) as out:
+        # made with sudo in raspy's data dir: raspy's, as raspyd must read it
+        give_to_folder_owner(out.fileno(), path.parent)
+        out.write(text.encode("utf-8"))
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

@@ -21,6 +21,7 @@ from support.net import free_port_base
 
 import raspy
 from raspy import config
+from raspy.storage.store import Store
 
 DEFAULTS = Path(raspy.__file__).parent / "defaults"
 UNIT = DEFAULTS / "raspyd.service"
@@ -96,6 +97,30 @@ def test_raspyd_sends_ready_watchdog_and_stopping(
     _notifies_ready_watchdog_and_stopping(
         daemon.args(), daemon.log_path, notify_socket, b"serving on tcp://127.0.0.1:"
     )
+
+
+def test_raspyd_asks_for_more_start_time_while_it_checks_the_store(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    """The store's page walk and record check run before READY: raspyd pushes
+    systemd's start timeout back as they go (a big store takes seconds on a Pi),
+    at once and then at most every 10 s, so at least once before READY."""
+    server, name = notify_socket
+    Store.open(tmp_path / "data").close()  # a store there (a new one has no pages)
+    daemon = Daemon(tmp_path / "data")
+    env = {**os.environ, "NOTIFY_SOCKET": name}
+    with daemon.log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            daemon.args(), stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        seen: list[bytes] = []
+        _receive_until(server, b"READY=1", seen)
+        extend = b"EXTEND_TIMEOUT_USEC=70000000\nSTATUS=starting: checking the store"
+        assert seen[0] == extend, seen
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def test_raspy_poller_sends_ready_watchdog_and_stopping(

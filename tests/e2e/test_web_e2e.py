@@ -258,6 +258,48 @@ def test_two_web_token_if_none_at_once_make_one_token(tmp_path: Path) -> None:
     assert verify(token, parse_hash(stored))
 
 
+SERVICE_UID = 65534  # the user a data dir belongs to (raspy's, as a service)
+SERVICE_GID = 65533
+
+
+def _owned(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
+
+
+@pytest.mark.timeout(60)
+def test_login_files_made_with_sudo_in_the_services_data_dir_are_the_services(
+    tmp_path: Path,
+) -> None:
+    """`sudo raspy web-token --data-dir /var/lib/raspy` left root's 0600 file in
+    raspy's data dir: raspyd could not read it, so no login ever worked (401,
+    `web_login_unusable`). Made by root in another user's folder, the token's hash,
+    the lock file --if-none takes and web-password's FILE are now that user's."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root (CI runs as root)")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    os.chown(data_dir, SERVICE_UID, SERVICE_GID)
+    made = raspy_cli("web-token", "--data-dir", str(data_dir))
+    assert made.returncode == 0, made.stderr
+    assert _owned(data_dir / "web-token") == (SERVICE_UID, SERVICE_GID, 0o600)
+    (data_dir / "web-token").unlink()
+    first = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    assert first.returncode == 0, first.stderr
+    assert _owned(data_dir / "web-token") == (SERVICE_UID, SERVICE_GID, 0o600)
+    assert _owned(data_dir / "lock") == (SERVICE_UID, SERVICE_GID, 0o600)
+    password = raspy_cli(
+        "web-password", str(data_dir / "web-password"), stdin="correct horse\n"
+    )
+    assert password.returncode == 0, password.stderr
+    assert _owned(data_dir / "web-password") == (SERVICE_UID, SERVICE_GID, 0o600)
+    root_folder = tmp_path / "etc"  # root's own folder: the file stays root's
+    root_folder.mkdir()
+    kept = raspy_cli("web-password", str(root_folder / "pw"), stdin="correct horse\n")
+    assert kept.returncode == 0, kept.stderr
+    assert _owned(root_folder / "pw") == (0, 0, 0o600)
+
+
 def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) -> None:
     target = tmp_path / "web.hash"
     short = raspy_cli("web-password", str(target), stdin="short\n")

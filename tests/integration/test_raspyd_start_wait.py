@@ -20,8 +20,11 @@ from support.net import free_port_base
 from raspy.cli import start_wait
 from raspy.errors import StoreBeingReadError, StoreLockedError
 from raspy.sdnotify import Notifier
+from raspy.storage import damage
 from raspy.storage import lock as lock_mod
+from raspy.storage.ops import Put
 from raspy.storage.store import Store
+from raspy.storage.tables import Table
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -213,3 +216,35 @@ def test_raspyd_given_up_on_a_read_exits_1_for_systemd_to_start_it_again(
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert done.stderr == f"raspyd: {start_wait.gave_up(data_dir, 600.0)}\n"
+
+
+def test_the_stores_page_walk_and_record_check_ask_systemd_for_more_time(
+    tmp_path: Path, notify: tuple[socket.socket, Notifier]
+) -> None:
+    """A store of many sensors' full history takes seconds to check before READY
+    (3 s for 54 MB on a fast machine; a Pi is slower): the walk and the record
+    check ask systemd to push the start timeout back as they go, at most every
+    EXTEND_EVERY_S (a clock that moves 4 s at each look: every third look)."""
+    server, notifier = notify
+    records = 5 * damage.PROGRESS_EVERY
+    with capture_logs(), Store.open(tmp_path / "data") as store:
+        store.commit([Put(Table.CRON, b"c%05d" % i, b"\xc0") for i in range(records)])
+    looks: list[float] = []
+
+    def clock() -> float:
+        looks.append(4.0 * len(looks))
+        return looks[-1]
+
+    progress = start_wait.StartProgress(notifier, "starting: checking the store", clock)
+    with capture_logs():
+        Store.open(tmp_path / "data", check_records=True, progress=progress).close()
+    walked_only: list[float] = []
+    with capture_logs():  # without the record check: the page walk's looks alone
+        Store.open(tmp_path / "data", progress=lambda: walked_only.append(1.0)).close()
+    assert len(walked_only) > 1  # a page at a time
+    assert len(looks) >= len(walked_only) + records // damage.PROGRESS_EVERY
+    sent = _received(server)
+    assert len(sent) == (len(looks) + 2) // 3
+    assert set(sent) == {
+        b"EXTEND_TIMEOUT_USEC=70000000\nSTATUS=starting: checking the store"
+    }

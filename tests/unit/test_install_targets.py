@@ -71,14 +71,16 @@ def test_install_poller_restarts_a_running_poller(tmp_path: Path) -> None:
 def test_install_service_checks_the_config_where_raspyd_runs(tmp_path: Path) -> None:
     """A relative path in the config is taken from raspyd's working directory, the
     unit's /run/raspy: the check before the restart looks for it there too (it
-    looked in the clone `make` ran in), in the directory made as systemd makes it."""
+    looked in the clone `make` ran in), in the directory made as systemd makes it.
+    And it runs as raspy, as raspyd does: run as root, a root-only password file
+    passed the check and raspyd, which could not read it, exited at every start."""
     lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
     unit = (REPO / "raspy/defaults/raspyd.service").read_text().splitlines()
     assert "WorkingDirectory=%t/raspy" in unit  # %t: /run for a system unit
     assert "RuntimeDirectoryMode=0700" in unit
     made = lines.index("install -d -m 0700 -o raspy -g raspy /run/raspy")
     checked = lines.index(
-        f"cd /run/raspy && {tmp_path / 'opt'}/bin/raspyd"
+        f"cd /run/raspy && runuser -u raspy -- {tmp_path / 'opt'}/bin/raspyd"
         " --check-config /etc/raspy/raspyd.toml"
     )
     assert made < checked < lines.index("systemctl restart raspyd.service")
@@ -163,3 +165,69 @@ def test_install_service_gives_gpio_access_before_raspyd_restarts(
     gpio = next(i for i, line in enumerate(lines) if "getent group gpio" in line)
     assert any(f"{tmp_path}/raspyd.service.d/gpio.conf" in line for line in lines)
     assert written < gpio < lines.index("systemctl daemon-reload")
+
+
+@pytest.mark.timeout(60)
+def test_install_service_writes_a_config_only_raspys_group_may_read(
+    tmp_path: Path,
+) -> None:
+    """raspyd.toml offers `[mqtt] password =`: it was installed 0644, for every
+    user of the Pi to read. Now root's, read by raspyd through its group."""
+    lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
+    assert (
+        "test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy"
+        " raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml"
+    ) in lines
+
+
+@pytest.mark.timeout(120)
+def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_clone(
+    tmp_path: Path,
+) -> None:
+    """`pip install .` as root built in the clone: it left build/ and *.egg-info
+    there, root's (`make clean` as the owner then failed), and the next install took
+    the stale build/lib back in: modules deleted since came back. pip is given a copy
+    of HEAD's files in a temp dir instead, removed afterwards. (A fake python and
+    pip: the copy they are given is what is looked at.)"""
+    prefix = tmp_path / "opt"
+    (prefix / "bin").mkdir(parents=True)
+    seen = tmp_path / "seen"
+    fake_python = tmp_path / "python"
+    fake_python.write_text('#!/bin/sh\n[ "$1 $2" = "-m venv" ] || exit 9\n')
+    fake_pip = prefix / "bin/pip"
+    fake_pip.write_text(
+        f'#!/bin/sh\nfor last; do :; done\necho "$last" > {seen}.dir\n'
+        f'cd "$last" && find . -type f | sort > {seen}.files\n'
+    )
+    for tool in (fake_python, fake_pip):
+        tool.chmod(0o755)
+    before = sorted(os.listdir(REPO))
+    result = subprocess.run(
+        [
+            "make",
+            "-C",
+            str(REPO),
+            "install-package",
+            f"PREFIX={prefix}",
+            f"PYTHON={fake_python}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    given = Path((tmp_path / "seen.dir").read_text().strip())
+    assert not given.is_relative_to(REPO)
+    assert not given.exists()  # the copy is removed
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.splitlines()
+    listed = (tmp_path / "seen.files").read_text().splitlines()
+    copied = [line.removeprefix("./") for line in listed]
+    assert sorted(copied) == sorted(head)
+    assert sorted(os.listdir(REPO)) == before

@@ -1,0 +1,47 @@
+"""Who else may read the MQTT password. raspyd warns at start, as it does of the
+secrets file (raspy.secrets_file.say_mode) and of the web login files: about a
+`mqtt.password_file` the group or others may read, and about an `mqtt.password`
+written in a config file others may read (`/etc/raspy/raspyd.toml` was installed
+0644). A warning, not a refusal: a copy or a restore that lost a mode must not stop
+the hub over what the line names. The rule is the secrets file's: raspyd's own file
+is 0600, another user's (root's, in /etc/raspy) is read through its group, 0640."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+
+from raspy.config_parts import MqttConfig
+from raspy.secrets_file import mode_problem
+
+log = structlog.get_logger(component="mqtt")
+
+
+def say_modes(mqtt: MqttConfig, config_file: str | None, uid: int | None = None) -> int:
+    """Warn about each place the password is kept that others may read (`uid`:
+    raspyd's user, its effective uid when None); how many warnings were said."""
+    said = 0
+    if mqtt.password_file:
+        found = mode_problem(Path(mqtt.password_file), uid)
+        if found is not None:
+            log.warning(
+                "mqtt_password_file_mode",
+                path=mqtt.password_file,
+                mode=f"{found[0]:04o}",
+                reason="the group or others may read or write the MQTT password",
+                fix=found[1],
+            )
+            said += 1
+    if mqtt.password and config_file:
+        found = mode_problem(Path(config_file), uid)
+        if found is not None:
+            log.warning(
+                "mqtt_password_in_readable_config",
+                path=config_file,
+                mode=f"{found[0]:04o}",
+                reason="mqtt.password is in a config file the group or others may read",
+                fix=f"{found[1]}, or move it to a file named by mqtt.password_file",
+            )
+            said += 1
+    return said

@@ -1,0 +1,94 @@
+"""raspy.mqtt_password: raspyd's start names an MQTT password others may read, in
+its own file or written in the config, as it names a loose secrets file; and the
+real raspyd says so in its log."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+from support.daemon import Daemon
+
+from raspy import config
+from raspy.mqtt_password import say_modes
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _said(
+    mqtt_toml: str, config_file: str | None, uid: int | None = None
+) -> list[dict[str, object]]:
+    loaded = config.load(mqtt_toml, "raspyd.toml")
+    with capture_logs() as logs:
+        count = say_modes(loaded.mqtt, config_file, uid)
+    assert count == len(logs)
+    return [{k: v for k, v in e.items() if k != "log_level"} for e in logs]
+
+
+def test_a_password_file_the_group_or_others_may_read_is_named_with_its_fix(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mqtt-password"
+    path.write_text("s3cret\n", encoding="utf-8")
+    toml = f'[mqtt]\npassword_file = "{path}"\n'
+    path.chmod(0o600)
+    assert _said(toml, None) == []
+    other = os.geteuid() + 1  # root's file in /etc/raspy: raspy reads it as its group
+    path.chmod(0o640)
+    assert _said(toml, None, uid=other) == []
+    path.chmod(0o644)
+    assert _said(toml, None, uid=other) == [
+        {
+            "component": "mqtt",
+            "event": "mqtt_password_file_mode",
+            "path": str(path),
+            "mode": "0644",
+            "reason": "the group or others may read or write the MQTT password",
+            "fix": f"chmod 640 {path}",
+        }
+    ]
+    assert _said(toml, None)[0]["fix"] == f"chmod 600 {path}"  # raspyd's own file
+
+
+def test_a_password_in_a_config_others_may_read_is_named(tmp_path: Path) -> None:
+    """The shipped /etc/raspy/raspyd.toml offers `password =` and was installed 0644."""
+    conf = tmp_path / "raspyd.toml"
+    toml = '[mqtt]\npassword = "s3cret"\n'
+    conf.write_text(toml, encoding="utf-8")
+    other = os.geteuid() + 1
+    conf.chmod(0o640)  # root:raspy, as make install-service installs it now
+    assert _said(toml, str(conf), uid=other) == []
+    assert _said("[mqtt]\n", str(conf), uid=other) == []
+    conf.chmod(0o644)
+    assert _said("[mqtt]\n", str(conf), uid=other) == []  # no password in it
+    assert _said(toml, None, uid=other) == []  # the defaults: no file
+    assert _said(toml, str(conf), uid=other) == [
+        {
+            "component": "mqtt",
+            "event": "mqtt_password_in_readable_config",
+            "path": str(conf),
+            "mode": "0644",
+            "reason": "mqtt.password is in a config file the group or others may read",
+            "fix": f"chmod 640 {conf}, or move it to a file named by "
+            "mqtt.password_file",
+        }
+    ]
+
+
+def test_raspyd_names_a_readable_config_holding_the_mqtt_password_at_start(
+    tmp_path: Path,
+) -> None:
+    daemon = Daemon(tmp_path / "data", config_text='[mqtt]\npassword = "s3cret"\n')
+    assert daemon.config_path is not None
+    daemon.config_path.chmod(0o604)  # others may read it, whoever owns it
+    try:
+        daemon.start()
+    finally:
+        daemon.kill()
+    lines = [json.loads(line) for line in daemon.log_text().splitlines()]
+    said = [e for e in lines if e.get("event") == "mqtt_password_in_readable_config"]
+    assert [(e["path"], e["mode"]) for e in said] == [(str(daemon.config_path), "0604")]
+    assert "s3cret" not in daemon.log_text()
