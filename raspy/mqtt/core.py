@@ -129,9 +129,9 @@ class BridgeCore:
 
     @property
     def forgotten(self) -> int:
-        """Retained messages lost past the mirror's bound (the link's statistics): a
-        deletion so forgotten leaves its topic's old message at the broker until
-        the next start's sweep."""
+        """Retained messages the mirror does not hold (deletions) lost past its
+        bound (the link's statistics): one so forgotten leaves its topic's old
+        message at the broker until the next start's sweep."""
         return self._mirror.forgotten
 
     # --- the tree -------------------------------------------------------------------
