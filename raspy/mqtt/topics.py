@@ -210,6 +210,18 @@ class TopicMap:
             return rest[3] == RUN  # the reserved level: its other leaves are state
         return rest[3] in actions and rest[3] not in NOT_COMMANDS
 
+    def is_output(self, topic: str) -> bool:
+        """Is `topic` one the bridge sends news on, never retained: a command's
+        `…/result` (a scenario's too), a button's `…/gesture`? A tree key published
+        there, retained, would be replayed to every new subscriber: a stale answer,
+        or a gesture that fires Home Assistant's trigger at each of its starts."""
+        rest = topic.split("/")[self._levels :]
+        if len(rest) != 4:
+            return False
+        if rest[1] == SCENARIO_SEGMENT:
+            return rest[3] == RESULT  # (no button there)
+        return rest[3] in (RESULT, GESTURE)
+
     def scenario_state_host(self, topic: str) -> str | None:
         """The host of a scenario's state topic (`<base>/<h>/scenario/<name>/<key>`,
         any key but `run`), else None. A key that is also an action (`state`, a

@@ -94,6 +94,35 @@ def test_a_tree_key_on_the_bridges_availability_topic_is_not_published() -> None
     assert drain(core) == [Message("raspy/pi/statuses", b"1")]
 
 
+def test_a_tree_key_on_a_topic_the_bridge_sends_news_on_is_not_published() -> None:
+    """`…/<device>/gesture` and `…/result` carry what happens, never retained: a
+    retained `single` on a button's gesture topic would fire Home Assistant's
+    device trigger at each of its restarts (and a stale `…/result` answer every
+    new subscriber); the sweep never clears either."""
+    core = make_core(subtrees=("/device/*", "/scenario/*", "/house/*"))
+    keys = (
+        "/device/pi.gpio.button/gesture",
+        "/device/pi.fake.lamp/result",
+        "/device/board2.gpio.button/gesture",
+        "/scenario/heat/result",
+        "/house/hall/result",  # <base>/pi/house/hall/result: a device's shape
+    )
+    for key in keys:
+        for body in (b'"single"', b""):
+            outputs = core.key_changed(key, body, NOW)
+            assert [r.reason for r in outputs if isinstance(r, Refused)] == [
+                "key_on_output_topic"
+            ], key
+    assert drain(core) == []
+    for key in ("/device/pi.gpio.button/value", "/house/result", "/house/a/b/gesture"):
+        core.key_changed(key, b"1", NOW)
+    assert [m.topic for m in drain(core)] == [
+        "raspy/pi/gpio/button/value",
+        "raspy/pi/house/result",
+        "raspy/pi/house/a/b/gesture",
+    ]
+
+
 def test_a_new_device_service_is_listed_once_for_discovery() -> None:
     core = make_core()
     outputs = core.key_changed(LAMP, b"true", NOW)
