@@ -191,6 +191,17 @@ class TopicMap:
         """`<base>/<host>/control/<level>/<leaf>`: a control's topic on this hub."""
         return f"{self.control_prefix}{level}/{leaf}"
 
+    def command_topic(self, target: Target) -> str:
+        """The topic a command for `target` came on (parse_command's inverse)."""
+        if isinstance(target, ScenarioTarget):
+            return f"{self.base}/{target.host}/{SCENARIO_SEGMENT}/{target.name}/{RUN}"
+        if isinstance(target, ControlTarget):
+            return self.control_topic(target.level, target.action)
+        return (
+            f"{self.base}/{target.host}/{target.service}/{target.device}/"
+            f"{target.action}"
+        )
+
     def result_topic(self, target: Target) -> str:
         if isinstance(target, ScenarioTarget):
             return (

@@ -213,7 +213,11 @@ def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
     core.key_changed("/device/board2.onewire.attic/value", b"21.5", NOW)
     drain(core)
     assert core.command("raspy/board2/onewire/attic/set", b"1", NOW) == [
-        Refused("forbidden", "board2.onewire.attic takes no MQTT commands")
+        Refused(
+            "forbidden",
+            "board2.onewire.attic takes no MQTT commands",
+            topic="raspy/board2/onewire/attic/set",
+        )
     ]
     assert [m.topic for m in drain(core)] == ["raspy/board2/onewire/attic/result"]
 
@@ -221,11 +225,15 @@ def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
 def test_unauthorised_and_admin_commands_are_refused_with_403() -> None:
     core = make_core(discovery=False, commandable="pi.gpio.*")
     assert core.command("raspy/pi/fake/lamp/set", b"true", NOW) == [
-        Refused("forbidden", "pi.fake.lamp takes no MQTT commands")
+        Refused(
+            "forbidden",
+            "pi.fake.lamp takes no MQTT commands",
+            topic="raspy/pi/fake/lamp/set",
+        )
     ]
     core2 = make_core(discovery=False)
     assert core2.command("raspy/pi/fake/lamp/config", b"{}", NOW) == [
-        Refused("forbidden", "config is not bridged")
+        Refused("forbidden", "config is not bridged", topic="raspy/pi/fake/lamp/config")
     ]
     statuses = [json.loads(m.payload)["status"] for m in drain(core) + drain(core2)]
     assert statuses == [403, 403]
@@ -236,7 +244,9 @@ def test_a_command_without_a_reply_is_answered_504_after_the_timeout() -> None:
     core.command("raspy/pi/fake/lamp/toggle", b"", NOW)
     assert core.next_deadline() == NOW + REQUEST_TIMEOUT_S
     assert core.tick(NOW + 1) == []
-    assert core.tick(NOW + REQUEST_TIMEOUT_S) == [Refused("timeout", "pi.fake.devices")]
+    assert core.tick(NOW + REQUEST_TIMEOUT_S) == [
+        Refused("timeout", "pi.fake.devices", topic="raspy/pi/fake/lamp/toggle")
+    ]
     (message,) = drain(core)
     assert json.loads(message.payload)["status"] == 504
     assert core.reply(1, [b"200", b"{}"], NOW + 11) == []  # too late: forgotten
@@ -1127,5 +1137,9 @@ def test_the_gesture_topic_is_never_a_command() -> None:
     assert "raspy/+/+/+/gesture" not in topics.command_filters(frozenset({"gesture"}))
     core = make_core()
     assert core.command("raspy/pi/gpio/bell/gesture", b"single", NOW) == [
-        Refused("not_a_command", "'raspy/pi/gpio/bell/gesture'")
+        Refused(
+            "not_a_command",
+            "'raspy/pi/gpio/bell/gesture'",
+            topic="raspy/pi/gpio/bell/gesture",
+        )
     ]
