@@ -78,11 +78,11 @@ class Requests:
         A retained message is an old command the broker replays on subscribing: it
         is refused, not run again at every restart of the bridge."""
         if retained:
-            return [Refused("retained_command", quote(topic))]
+            return [Refused("retained_command", quote(topic), topic=topic)]
         try:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:
-            return [Refused(exc.reason, exc.detail)]
+            return [Refused(exc.reason, exc.detail, topic=topic)]
         if not self._ours(target):
             return []  # another hub's, at the same broker: it answers it
         if isinstance(target, ControlTarget):
@@ -197,7 +197,7 @@ class Requests:
         self, target: Target, action: str, status: int, token: str, detail: str
     ) -> list[Output]:
         self._result(target, action, status, payloads.refusal(token, detail))
-        return [Refused(token, detail)]
+        return [Refused(token, detail, topic=self.topics.command_topic(target))]
 
     def _result(
         self, target: Target, action: str, status: int, reply: JsonValue

@@ -129,9 +129,9 @@ class BridgeCore:
 
     @property
     def forgotten(self) -> int:
-        """Retained messages lost past the mirror's bound (the link's statistics): a
-        deletion so forgotten leaves its topic's old message at the broker until
-        the next start's sweep."""
+        """Retained messages the mirror does not hold (deletions) lost past its
+        bound (the link's statistics): one so forgotten leaves its topic's old
+        message at the broker until the next start's sweep."""
         return self._mirror.forgotten
 
     # --- the tree -------------------------------------------------------------------
@@ -187,6 +187,10 @@ class BridgeCore:
                     # a key /status: the bridge's `online`, which every entity's
                     # availability reads (or Home Assistant's birth topic)
                     return [Refused("key_on_status_topic", quote(key))]
+                if self.topics.is_output(topic):
+                    # e.g. /device/<h>.gpio.button/gesture: a retained `single`
+                    # there would fire Home Assistant's trigger at each start
+                    return [Refused("key_on_output_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)

@@ -46,7 +46,11 @@ class LinkLog:
                     first=out.detail,
                 )
         elif self._limiter.should_log(out.reason, now):
-            log.warning("mqtt_input_refused", reason=out.reason, detail=out.detail)
+            # a command's topic says which device (or scenario, control) it was for
+            where = {"topic": out.topic} if out.topic else {}
+            log.warning(
+                "mqtt_input_refused", reason=out.reason, detail=out.detail, **where
+            )
 
     def connecting(self) -> None:
         log.debug("mqtt_connecting", host=self._config.host, port=self._config.port)

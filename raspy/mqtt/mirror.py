@@ -1,20 +1,20 @@
 """The retained messages the MQTT bridge published, as it sent them last (pure).
 
 Each goes out through the bridge's CoalescingBuffer, and only when it changes; a
-(re)connect or Home Assistant's birth message queues them all again, since the
+(re)connect or Home Assistant's birth message sends them all again, since the
 broker may have lost them. One the full buffer could not hold before it went out
 (lost) is queued again as soon as the buffer has room (refill), at its next write
 even of the same payload, and at a requeue: the broker would otherwise keep an older
 payload until the next reconnect.
 
-What is lost is bounded on its own, at the buffer's `max_messages`: a topic is lost
-at most once (its latest message), and past the bound the cheapest to forget goes.
-A state the mirror holds (`sent`) is the cheapest, as every requeue sends it again
-(and a change of its value): its topic goes, the newest first. Another retained
-message (a deleted key's clear, the sweep's) is kept while a state can go in its
-place, else the one that comes is forgotten: its topic keeps its old retained
-message at the broker until the next start's sweep. `forgotten` counts them (the
-link's `mqtt.forgotten` statistic).
+A state the mirror holds (`sent`) is lost by its topic alone, as `sent` has its
+payload: a requeue marks every one of them so (the discovery configs first), and
+refill queues them as the buffer makes room, however small the buffer is beside
+the mirror. What is lost of them is bounded by the mirror itself. Another retained
+message (a deleted key's clear, the sweep's) is kept with its payload, at most the
+buffer's `max_messages` of them: past that the one that comes is forgotten, and its
+topic keeps its old retained message at the broker until the next start's sweep.
+`forgotten` counts them (the link's `mqtt.forgotten` statistic).
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ class Mirror:
     def __init__(self, buffer: CoalescingBuffer, max_lost: int | None = None) -> None:
         self.buffer = buffer
         self.sent: dict[str, bytes] = {}
-        # the retained messages the full buffer could not hold, sent again (refill):
-        # a state's topic (its payload is the one in `sent`), and any other message
-        # by its topic (a clear included). At most `max_lost` in all
+        # sent again by refill as the buffer has room: topics of `sent` (their
+        # payload is the one there), in their turn; and any other retained message
+        # by its topic (a clear included), at most `max_lost` of them
         self.lost_states: dict[str, None] = {}
         self.lost_others: dict[str, bytes] = {}
         self.max_lost = buffer.max_messages if max_lost is None else max_lost
-        self.forgotten = 0  # lost past max_lost: not sent again before a requeue
+        self.forgotten = 0  # others lost past max_lost: never sent again
         buffer.on_evicted = self._evicted
 
     @property
@@ -51,16 +51,12 @@ class Mirror:
             # the mirror takes its own topics out of `lost` before it queues them:
             # only an older message comes back here (one paho held at a reconnect)
             return
-        state = topic in self.sent
-        if self.lost >= self.max_lost:
-            self.forgotten += 1
-            if state or not self.lost_states:
-                return  # (a requeue sends a state again)
-            self.lost_states.popitem()  # the newest state lost: a requeue's
-        if state:
-            self.lost_states[topic] = None
-        else:
+        if topic in self.sent:
+            self.lost_states[topic] = None  # (bounded by the mirror)
+        elif len(self.lost_others) < self.max_lost:
             self.lost_others[topic] = message.payload
+        else:
+            self.forgotten += 1
 
     def _found(self, topic: str) -> bool:
         """Was `topic`'s last message lost? It is not any more."""
@@ -99,17 +95,16 @@ class Mirror:
         return count
 
     def requeue(self, configs_prefix: str) -> None:
-        """Every retained message, queued again unless a newer one is: those under
-        `configs_prefix` (the discovery configs; "" for none) first, then the states
-        they name, then the lost clears and others not mirrored."""
-        others = self.lost_others  # (what this evicts again is lost anew)
-        self.lost_states, self.lost_others = {}, {}
+        """Every state of the mirror to send again, unless a newer one is queued:
+        those under `configs_prefix` (the discovery configs; "" for none) first,
+        then the states they name, queued as the buffer has room (refill; the lost
+        clears and others keep their turn ahead). Not through the buffer's
+        eviction: a buffer smaller than the mirror would lose the rest."""
+        queued = self.buffer
         # sorted() keeps the order within each: configs first, then states
-        for topic in sorted(self.sent, key=lambda t: not t.startswith(configs_prefix)):
-            self.buffer.put_if_absent(Message(topic, self.sent[topic]))
-        for topic, payload in others.items():
-            if topic not in self.sent:
-                self.buffer.put_if_absent(Message(topic, payload))
+        order = sorted(self.sent, key=lambda t: not t.startswith(configs_prefix))
+        self.lost_states = {topic: None for topic in order if topic not in queued}
+        self.refill()
 
     def has_value(self, topics: TopicMap, fullname: str) -> bool:
         """Was a value of the device `fullname` published (retained, not cleared)?"""

@@ -32,11 +32,12 @@ class SendRequest:
 class Refused:
     """A command or key the bridge would not handle (count it; log it rate-limited:
     once a minute per reason, or, with `prefix`, once per that key prefix, as every
-    key under it is refused alike)."""
+    key under it is refused alike). `topic`: a command's, the one it came on."""
 
     reason: str
     detail: str
     prefix: str = ""
+    topic: str = ""
 
 
 @dataclass(frozen=True, slots=True)

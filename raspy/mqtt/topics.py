@@ -191,6 +191,17 @@ class TopicMap:
         """`<base>/<host>/control/<level>/<leaf>`: a control's topic on this hub."""
         return f"{self.control_prefix}{level}/{leaf}"
 
+    def command_topic(self, target: Target) -> str:
+        """The topic a command for `target` came on (parse_command's inverse)."""
+        if isinstance(target, ScenarioTarget):
+            return f"{self.base}/{target.host}/{SCENARIO_SEGMENT}/{target.name}/{RUN}"
+        if isinstance(target, ControlTarget):
+            return self.control_topic(target.level, target.action)
+        return (
+            f"{self.base}/{target.host}/{target.service}/{target.device}/"
+            f"{target.action}"
+        )
+
     def result_topic(self, target: Target) -> str:
         if isinstance(target, ScenarioTarget):
             return (
@@ -209,6 +220,18 @@ class TopicMap:
         if rest[1] == SCENARIO_SEGMENT:
             return rest[3] == RUN  # the reserved level: its other leaves are state
         return rest[3] in actions and rest[3] not in NOT_COMMANDS
+
+    def is_output(self, topic: str) -> bool:
+        """Is `topic` one the bridge sends news on, never retained: a command's
+        `…/result` (a scenario's too), a button's `…/gesture`? A tree key published
+        there, retained, would be replayed to every new subscriber: a stale answer,
+        or a gesture that fires Home Assistant's trigger at each of its starts."""
+        rest = topic.split("/")[self._levels :]
+        if len(rest) != 4:
+            return False
+        if rest[1] == SCENARIO_SEGMENT:
+            return rest[3] == RESULT  # (no button there)
+        return rest[3] in (RESULT, GESTURE)
 
     def scenario_state_host(self, topic: str) -> str | None:
         """The host of a scenario's state topic (`<base>/<h>/scenario/<name>/<key>`,

@@ -4,6 +4,7 @@ its statistics at hand (`support.relay` puts a cuttable link before the broker).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ class Bridge:
         *,
         controls: tuple[Control, ...] = (),
         discovery_prefix: str = "",
+        buffer_max_messages: int | None = None,
     ) -> None:
         config = MqttConfig(
             enabled=True,
@@ -47,6 +49,8 @@ class Bridge:
             discovery_prefix=discovery_prefix,
             subtrees=subtrees,
         )
+        if buffer_max_messages is not None:
+            config = replace(config, buffer_max_messages=buffer_max_messages)
         links = PeerLinks(
             self.edge.ref,
             self.edge.outbox,

@@ -86,4 +86,10 @@ def test_the_commands_read_is_bridged_to_every_exposed_device() -> None:
         ("pi.fake.devices", body)
     ]
     refused = core.command("raspy/pi/fake/lamp/on", b"", 0.0)
-    assert refused == [Refused("forbidden", "pi.fake.lamp takes no MQTT commands")]
+    assert refused == [
+        Refused(
+            "forbidden",
+            "pi.fake.lamp takes no MQTT commands",
+            topic="raspy/pi/fake/lamp/on",
+        )
+    ]

@@ -94,6 +94,35 @@ def test_a_tree_key_on_the_bridges_availability_topic_is_not_published() -> None
     assert drain(core) == [Message("raspy/pi/statuses", b"1")]
 
 
+def test_a_tree_key_on_a_topic_the_bridge_sends_news_on_is_not_published() -> None:
+    """`…/<device>/gesture` and `…/result` carry what happens, never retained: a
+    retained `single` on a button's gesture topic would fire Home Assistant's
+    device trigger at each of its restarts (and a stale `…/result` answer every
+    new subscriber); the sweep never clears either."""
+    core = make_core(subtrees=("/device/*", "/scenario/*", "/house/*"))
+    keys = (
+        "/device/pi.gpio.button/gesture",
+        "/device/pi.fake.lamp/result",
+        "/device/board2.gpio.button/gesture",
+        "/scenario/heat/result",
+        "/house/hall/result",  # <base>/pi/house/hall/result: a device's shape
+    )
+    for key in keys:
+        for body in (b'"single"', b""):
+            outputs = core.key_changed(key, body, NOW)
+            assert [r.reason for r in outputs if isinstance(r, Refused)] == [
+                "key_on_output_topic"
+            ], key
+    assert drain(core) == []
+    for key in ("/device/pi.gpio.button/value", "/house/result", "/house/a/b/gesture"):
+        core.key_changed(key, b"1", NOW)
+    assert [m.topic for m in drain(core)] == [
+        "raspy/pi/gpio/button/value",
+        "raspy/pi/house/result",
+        "raspy/pi/house/a/b/gesture",
+    ]
+
+
 def test_a_new_device_service_is_listed_once_for_discovery() -> None:
     core = make_core()
     outputs = core.key_changed(LAMP, b"true", NOW)
@@ -184,7 +213,11 @@ def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
     core.key_changed("/device/board2.onewire.attic/value", b"21.5", NOW)
     drain(core)
     assert core.command("raspy/board2/onewire/attic/set", b"1", NOW) == [
-        Refused("forbidden", "board2.onewire.attic takes no MQTT commands")
+        Refused(
+            "forbidden",
+            "board2.onewire.attic takes no MQTT commands",
+            topic="raspy/board2/onewire/attic/set",
+        )
     ]
     assert [m.topic for m in drain(core)] == ["raspy/board2/onewire/attic/result"]
 
@@ -192,11 +225,15 @@ def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
 def test_unauthorised_and_admin_commands_are_refused_with_403() -> None:
     core = make_core(discovery=False, commandable="pi.gpio.*")
     assert core.command("raspy/pi/fake/lamp/set", b"true", NOW) == [
-        Refused("forbidden", "pi.fake.lamp takes no MQTT commands")
+        Refused(
+            "forbidden",
+            "pi.fake.lamp takes no MQTT commands",
+            topic="raspy/pi/fake/lamp/set",
+        )
     ]
     core2 = make_core(discovery=False)
     assert core2.command("raspy/pi/fake/lamp/config", b"{}", NOW) == [
-        Refused("forbidden", "config is not bridged")
+        Refused("forbidden", "config is not bridged", topic="raspy/pi/fake/lamp/config")
     ]
     statuses = [json.loads(m.payload)["status"] for m in drain(core) + drain(core2)]
     assert statuses == [403, 403]
@@ -207,7 +244,9 @@ def test_a_command_without_a_reply_is_answered_504_after_the_timeout() -> None:
     core.command("raspy/pi/fake/lamp/toggle", b"", NOW)
     assert core.next_deadline() == NOW + REQUEST_TIMEOUT_S
     assert core.tick(NOW + 1) == []
-    assert core.tick(NOW + REQUEST_TIMEOUT_S) == [Refused("timeout", "pi.fake.devices")]
+    assert core.tick(NOW + REQUEST_TIMEOUT_S) == [
+        Refused("timeout", "pi.fake.devices", topic="raspy/pi/fake/lamp/toggle")
+    ]
     (message,) = drain(core)
     assert json.loads(message.payload)["status"] == 504
     assert core.reply(1, [b"200", b"{}"], NOW + 11) == []  # too late: forgotten
@@ -1098,5 +1137,9 @@ def test_the_gesture_topic_is_never_a_command() -> None:
     assert "raspy/+/+/+/gesture" not in topics.command_filters(frozenset({"gesture"}))
     core = make_core()
     assert core.command("raspy/pi/gpio/bell/gesture", b"single", NOW) == [
-        Refused("not_a_command", "'raspy/pi/gpio/bell/gesture'")
+        Refused(
+            "not_a_command",
+            "'raspy/pi/gpio/bell/gesture'",
+            topic="raspy/pi/gpio/bell/gesture",
+        )
     ]

@@ -84,6 +84,40 @@ def test_a_reserved_service_levels_keys_are_logged_once_per_prefix() -> None:
     ]
 
 
+def test_a_refused_commands_log_line_names_its_topic() -> None:
+    """`detail="not JSON: '[1,2'"` alone does not say which device a user's broken
+    command was for: the line names the topic it came on (or, for a refusal
+    after the request went, a 504, the topic of the command it answers)."""
+    stats = Stats()
+    link = LinkCore(CONFIG, make_core(), stats)
+    link.event(TreeChanged("/device/pi.fake.lamp/value", b"true"), 0.0)
+    with capture_logs() as logs:
+        link.message("raspy/pi/fake/lamp/set", b"[1,2", False, 0.0)
+        link.message("raspy/pi/fake/fan/set", b"on", True, 0.0)  # retained
+        link.message("raspy/pi/fake/lamp/value/set", b"", False, 0.0)  # 5 levels
+        link.message("raspy/pi/control/house.nope/set", b"1", False, 0.0)
+        assert link.message("raspy/pi/fake/heater/set", b"on", False, 0.0) != []
+        link.tick(20.0)  # no reply: 504
+    assert [(e["event"], e["reason"], e.get("topic")) for e in logs] == [
+        ("mqtt_input_refused", "bad_payload", "raspy/pi/fake/lamp/set"),
+        ("mqtt_input_refused", "retained_command", "raspy/pi/fake/fan/set"),
+        ("mqtt_input_refused", "bad_command_topic", "raspy/pi/fake/lamp/value/set"),
+        ("mqtt_input_refused", "unknown_control", "raspy/pi/control/house.nope/set"),
+        ("mqtt_input_refused", "timeout", "raspy/pi/fake/heater/set"),
+    ]
+    assert logs[0]["detail"] == "not JSON: '[1,2'"
+
+
+def test_a_refused_keys_log_line_has_no_topic() -> None:
+    """A key's refusal is about the tree, not a message: its key is the detail."""
+    link = LinkCore(CONFIG, make_core(), Stats())
+    with capture_logs() as logs:
+        link.event(TreeChanged("/device/pi.fake.lamp/set", b"1"), 0.0)
+    assert [(e["reason"], e["detail"], "topic" in e) for e in logs] == [
+        ("key_on_command_topic", quote("/device/pi.fake.lamp/set"), False)
+    ]
+
+
 def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> None:
     stats = Stats()
     report = LinkLog(CONFIG, stats)

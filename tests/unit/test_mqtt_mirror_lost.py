@@ -40,45 +40,80 @@ def test_keys_made_and_deleted_while_the_buffer_is_full_stay_within_the_bound() 
         mirror.retain(f"churn/{n}", b"1")
         mirror.retain(f"churn/{n}", b"")
     assert (mirror.lost, mirror.max_lost) == (3, 3)
-    assert mirror.forgotten == 2 * 47  # each later set, and its clear
+    assert mirror.forgotten == 47  # each later clear (a set waits in `sent`)
     assert mirror.sent == {"old": b"1", **{f"fill/{n}": b"1" for n in range(3)}}
 
 
-def test_a_clear_is_kept_before_a_state_a_requeue_sends_again() -> None:
+def test_a_lost_state_is_never_forgotten_as_the_mirror_holds_its_payload() -> None:
+    """Only a message the mirror does not hold (a clear) counts against the bound:
+    a state waits by its topic, however many there are."""
     mirror = _full_mirror()
-    for name in ("a", "b", "c"):
-        mirror.retain(f"state/{name}", b"1")  # lost: the bound reached
-    mirror.retain("old", b"")  # its clear waits outside; a lost state goes
-    assert (set(mirror.lost_states), mirror.lost_others) == (
-        {"state/a", "state/b"},
+    for name in ("a", "b", "c", "d"):
+        mirror.retain(f"state/{name}", b"1")  # lost: past the bound of 3
+    mirror.retain("old", b"")  # its clear waits outside too
+    assert (list(mirror.lost_states), mirror.lost_others) == (
+        ["state/a", "state/b", "state/c", "state/d"],
         {"old": b""},
     )
-    mirror.buffer.take(10)
-    mirror.refill()
-    assert mirror.buffer.take(10) == [
-        Message("old", b""),
-        Message("state/a", b"1"),
-        Message("state/b", b"1"),
+    assert mirror.forgotten == 0
+    taken = _drained(mirror)
+    assert taken[3:] == [
+        Message("old", b""),  # the others first
+        *(Message(f"state/{name}", b"1") for name in "abcd"),
     ]
-    mirror.requeue("")  # a reconnect: the state forgotten is sent too
-    assert Message("state/c", b"1") in _drained(mirror)
 
 
-def test_an_older_message_never_takes_the_place_of_a_lost_newer_one() -> None:
-    """At a reconnect the link puts back what paho held unacknowledged, older than
-    what the mirror lost since: the newer one is what goes."""
-    mirror = _full_mirror()
-    mirror.retain("t", b"new")  # lost
-    mirror.buffer.put_if_absent(Message("t", b"old"))  # paho's: lost too
-    mirror.retain("u", b"1")
-    mirror.retain("u", b"")  # a clear lost ...
-    mirror.buffer.put_if_absent(Message("u", b"1"))  # ... and the set paho held
-    mirror.buffer.take(10)
+CONFIGS = [f"homeassistant/sensor/pi/k{n}/config" for n in range(40)]
+STATES = [f"raspy/pi/fake/k{n}/value" for n in range(40)]
+
+
+def _big_mirror(size: int) -> Mirror:
+    """Forty configs and their states over a buffer of `size`, all at the broker."""
+    mirror = Mirror(CoalescingBuffer(size))
+    for state, config in zip(STATES, CONFIGS, strict=True):
+        mirror.retain(state, b"1")
+        mirror.retain(config, b"{}")
+    _drained(mirror)
+    return mirror
+
+
+def _acked_one_by_one(mirror: Mirror) -> list[Message]:
+    """What the link sends with a window of one: a take, a refill, at each ack."""
+    taken: list[Message] = []
+    while len(mirror.buffer) or mirror.lost:
+        taken += mirror.buffer.take(1)
+        mirror.refill()
+    return taken
+
+
+@pytest.mark.parametrize("size", [1, 3, 10])
+def test_a_requeue_sends_every_config_and_state_once_through_a_small_buffer(
+    size: int,
+) -> None:
+    """buffer_max_messages far below the mirror's size: a reconnect or Home
+    Assistant's birth message still sends every config and every state, each once,
+    the configs first, and forgets none (the buffer's eviction lost all but a few)."""
+    mirror = _big_mirror(size)
+    for _ in range(2):  # a reconnect, then a birth message
+        mirror.requeue("homeassistant/")
+        assert [m.topic for m in _acked_one_by_one(mirror)] == CONFIGS + STATES
+    assert mirror.forgotten == 0
+
+
+def test_what_changes_while_a_requeue_drains_goes_once_with_its_new_payload() -> None:
+    mirror = _big_mirror(3)
+    mirror.requeue("homeassistant/")
+    sent = mirror.buffer.take(2)  # two configs at the broker
     mirror.refill()
-    assert sorted(mirror.buffer.take(10), key=lambda m: m.topic) == [
-        Message("t", b"new"),
-        Message("u", b""),
-    ]
+    mirror.retain(STATES[5], b"2")  # queued at once (the buffer has room)
+    mirror.retain(CONFIGS[0], b"{2}")  # sent already: queued again
+    mirror.retain(STATES[6], b"")  # deleted: its state is not sent again
+    sent += _acked_one_by_one(mirror)
+    topics = [m.topic for m in sent]
+    assert sorted(topics) == sorted([*CONFIGS, CONFIGS[0], *STATES])
+    assert Message(STATES[5], b"2") in sent
+    assert Message(STATES[6], b"") in sent
+    assert Message(STATES[6], b"1") not in sent
 
 
 _STEPS = st.lists(
@@ -94,8 +129,8 @@ _STEPS = st.lists(
 def test_what_is_lost_is_bounded_and_the_broker_ends_with_the_mirror(
     steps: list[tuple[str, bytes] | int], size: int
 ) -> None:
-    """Whatever the writes and however slow the broker: `lost` stays within its
-    bound, and once the buffer drains (a requeue at the end, as a reconnect does)
+    """Whatever the writes and however slow the broker: what is lost stays within
+    its bounds, and once the buffer drains (a requeue at the end, as a reconnect does)
     the broker holds what the mirror holds, if the bound was never passed."""
     mirror = Mirror(CoalescingBuffer(size), max_lost=8)
     broker: dict[str, bytes] = {}
@@ -110,7 +145,7 @@ def test_what_is_lost_is_bounded_and_the_broker_ends_with_the_mirror(
             take(step)
         else:
             mirror.retain(*step)
-        assert mirror.lost <= mirror.max_lost
+        assert len(mirror.lost_others) <= mirror.max_lost
         assert set(mirror.lost_states) <= set(mirror.sent)
     mirror.requeue("")
     while len(mirror.buffer) or mirror.lost:
