@@ -61,6 +61,11 @@ class ScenarioSet(pykka.ThreadingActor):
     _timers: CoreTimers
     _service: CoreService
 
+    @property
+    def timers(self) -> CoreTimers:
+        """The time triggers' scheduler: the service shows their next fires."""
+        return self._timers
+
     def install(
         self,
         record: StoredScenario,
