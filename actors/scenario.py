@@ -67,9 +67,11 @@ class TimeFired:
 class RunNow:
     """Ask: a manual run; answers a RunAnswer (raspy.rules.manual_run). `by`: the
     scenario whose `run:` asked for it (None: a `core.scenario` request, the CLI or
-    the web face)."""
+    the web face). `trigger`: the index of the trigger the run is tried as (None:
+    a manual run)."""
 
     by: str | None = None
+    trigger: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +246,9 @@ class ScenarioActor(pykka.ThreadingActor):
                         mono, wall, current, fire=fire, resume=resume, seen=seen
                     )
                 )
-            case RunNow(by=by):
+            case RunNow(by=by, trigger=trigger):
                 before = core.last_run_id
-                outputs = core.run_now(mono, wall, by=by)
+                outputs = core.run_now(mono, wall, by=by, trigger=trigger)
                 self._apply(outputs)
                 return run_answer(core.status, outputs, before)
             case StopRuns(shutdown=shutdown, last=last):

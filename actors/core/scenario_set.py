@@ -87,6 +87,11 @@ class ScenarioSet(pykka.ThreadingActor):
         )
         self.watched = running + kept
 
+    @property
+    def timers(self) -> CoreTimers:
+        """The time triggers' scheduler: the service shows their next fires."""
+        return self._timers
+
     def install(
         self,
         record: StoredScenario,

@@ -22,6 +22,7 @@ from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
 from raspy.rules.manual_run import RunAnswer
 from raspy.rules.status_entries import shown_skip, shown_trigger
+from raspy.rules.trigger_match import kind_of
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
@@ -117,7 +118,8 @@ class CoreService:
                     raise api.bad(
                         f"scenario {request.name} is {entry.status.state.value}"
                     )
-                answer = entry.ref.ask(scn.RunNow(), timeout=_ASK_S)
+                index = _trigger_index(entry, request.trigger)
+                answer = entry.ref.ask(scn.RunNow(trigger=index), timeout=_ASK_S)
                 assert isinstance(answer, RunAnswer)
                 core.show(entry, answer.status)
                 reply = {"name": request.name, "state": self._state(entry)}
@@ -346,7 +348,28 @@ class CoreService:
             # list stays the bare list older clients read (and a list with no
             # entry has no time to show)
             "timezone": str(self._core.tz.key),
+            "next_fires": self._next_fires(entry),
         }
+
+    def _next_fires(self, entry: Entry) -> list[JsonValue]:
+        """When its cron, at, every and sun triggers fire next (a running
+        scenario's): `{"trigger": index, "id", "kind", "at": epoch s}` each, for
+        `show` and the web card (a time trigger cannot be watched as a key is)."""
+        scenario = entry.scenario
+        if scenario is None or entry.ref is None:
+            return []
+        fires: list[JsonValue] = []
+        for index, at in self._core.timers.next_fires(scenario):
+            trigger = scenario.triggers[index]
+            fires.append(
+                {
+                    "trigger": index,
+                    "id": getattr(trigger, "id", "") or None,
+                    "kind": kind_of(type(trigger)),
+                    "at": at,
+                }
+            )
+        return fires
 
     @staticmethod
     def _state(entry: Entry) -> str:
@@ -358,3 +381,20 @@ class CoreService:
 def _stopped(answer: object) -> Status:
     assert isinstance(answer, scn.RunsStopped)
     return answer.status
+
+
+def _trigger_index(entry: Entry, trigger_id: str | None) -> int | None:
+    """The index of the trigger a run is tried as (`run` with "trigger"; None: a
+    manual run); an id the scenario has not is refused, naming those it has."""
+    if trigger_id is None or entry.scenario is None:
+        return None
+    triggers = entry.scenario.triggers
+    ids = [getattr(t, "id", "") for t in triggers]
+    if trigger_id and trigger_id in ids:
+        return ids.index(trigger_id)
+    known = ", ".join(quote(i) for i in ids if i)
+    has = f"its trigger ids: {known}" if known else "none of its triggers has an id:"
+    raise api.bad(
+        f"scenario {entry.stored.name} has no trigger with id {quote(trigger_id)}"
+        f" ({has})"
+    )

@@ -84,6 +84,18 @@ class CoreTimers:
             self._scheduler.remove(key)
             self._suns.pop(key, None)
 
+    def next_fires(self, scenario: model.Scenario) -> list[tuple[int, float]]:
+        """When each time trigger of a running scenario fires next: `(index, epoch
+        s)`, in the triggers' order; one with no next fire (a sun that will not
+        rise) or a scenario not scheduled has none."""
+        fires: list[tuple[int, float]] = []
+        for index, trigger in enumerate(scenario.triggers):
+            if isinstance(trigger, _TIMED):
+                at = self._scheduler.next_wall(f"{scenario.name}#{index}")
+                if at is not None:
+                    fires.append((index, at))
+        return fires
+
     def arm(self, ref: pykka.ActorRef[Any]) -> None:
         """Have the ticker tell `ref` at the next deadline."""
         self._ticker.set(ref, self._scheduler.next_deadline_mono())

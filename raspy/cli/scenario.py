@@ -20,6 +20,7 @@ from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
+from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout
 
 _PROG: Final = "raspy scenario"
@@ -97,6 +98,13 @@ def add_parser(commands: Commands) -> None:
         command = verbs.add_parser(verb, parents=[hub], help=summary)
         command.add_argument("names", nargs="+", metavar="NAME")
         command.set_defaults(scenario_run=_state_verb)
+        if verb == "run":
+            command.add_argument(
+                "--trigger",
+                metavar="ID",
+                help="run as if the trigger with this id: fired (trigger.id, its"
+                " kind, ...): a timed branch tried before its time",
+            )
 
 
 _STATE_VERBS: Final = {
@@ -282,7 +290,11 @@ def _state_verb(args: argparse.Namespace) -> int:
     status = EXIT_OK
     with Hub(args, _PROG) as hub:
         for given in args.names:
-            reply = hub.ask(args.scenario_command, write=True, name=given)
+            tried = getattr(args, "trigger", None)
+            fields: dict[str, JsonValue] = {"name": given}
+            if tried is not None:
+                fields["trigger"] = tried
+            reply = hub.ask(args.scenario_command, write=True, **fields)
             name = text.named(given)
             not_started = reply.field("not_started")
             if reply.ok and isinstance(not_started, str):

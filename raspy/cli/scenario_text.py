@@ -110,6 +110,23 @@ def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     return wall_text(value, tz)
 
 
+def describe_fires(fires: JsonValue, tz: tzinfo | None = None) -> list[str]:
+    """A `get` reply's `next_fires`, one line a time trigger: `2026-12-06 23:30:00
+    +01:00  cron (id off)`, in `tz` as describe_time; none for a reply without
+    them (a scenario with no time trigger, not running, or an older hub)."""
+    if not isinstance(fires, list):
+        return []
+    lines = []
+    for fire in fires:
+        if not isinstance(fire, dict):
+            continue
+        said = cell(fire.get("kind") or "?")
+        if fire.get("id"):
+            said += f" (id {cell(fire.get('id'))})"
+        lines.append(f"{describe_time(fire.get('at'), tz)}  {said}")
+    return lines
+
+
 def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
     """`/scenario/<name>/last_trigger` in one line: kind (id) key = value, and since
     when a `for:` hold held (in `tz`, as describe_time)."""
@@ -260,7 +277,11 @@ def show_text(entry: Mapping[str, JsonValue]) -> str:
         ("last error", describe_error(entry, tz)),
         ("last skipped", describe_skip(entry.get("last_skip"), tz)),
     ]
-    head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)
+    fires = describe_fires(entry.get("next_fires"), tz)
+    fields += [("next fire" if n == 0 else "", line) for n, line in enumerate(fires)]
+    head = "".join(
+        f"{label + ':' if label else '':<14}{value}\n" for label, value in fields
+    )
     head += _trace_text(entry.get("run_trace"), "run under way")
     head += _trace_text(entry.get("last_trace"))
     document = entry.get("document")

@@ -18,6 +18,7 @@ from raspy.rules.document_shapes import ShapeChecks, did_you_mean, join
 from raspy.rules.document_yaml import INVALID, Invalid, kind_of, scalar, text_offset
 from raspy.rules.expr import CompiledExpression, ExpressionError, compile_expression
 from raspy.rules.expr_functions import FUNCTIONS
+from raspy.rules.expr_values import quoted_hint
 
 
 @dataclass(slots=True)
@@ -153,7 +154,10 @@ def _unknown_name(name: str, variables: Iterable[str]) -> str:
     without its call (`random`, `now`, `hour`) is told how to call it."""
     if name in FUNCTIONS:
         return f" {quote(name)} (did you mean {name}()?)"
-    return did_you_mean(name, variables)
+    said = did_you_mean(name, variables)
+    if said == f" {quote(name)}":  # no name close to it: a text left unquoted?
+        return f"{said} {quoted_hint(name)}"
+    return said
 
 
 def _narrowed(reason: str, known: frozenset[str] | None) -> str:

@@ -39,6 +39,7 @@ from raspy.rules.engine_output import (
     StatusChanged,
 )
 from raspy.rules.engine_runs import ScenarioRuns
+from raspy.rules.manual_run import tried_trigger
 from raspy.rules.model import RandomSource, Scenario, SunEvent
 from raspy.rules.own_writes import OwnWrites
 from raspy.rules.run_book import RunBook, Turn, turn
@@ -178,13 +179,25 @@ class ScenarioCore(ScenarioRuns):
         return self._finish(out)
 
     def run_now(
-        self, mono: float, wall: float, *, by: str | None = None
+        self,
+        mono: float,
+        wall: float,
+        *,
+        by: str | None = None,
+        trigger: int | None = None,
     ) -> list[Output]:
         """A manual run: the mode applies, the conditions are not checked. `by`: the
-        scenario whose `run:` started it, shown as `trigger.by`."""
+        scenario whose `run:` started it, shown as `trigger.by`; `trigger`: the index
+        of the trigger it runs as if it fired (`trigger.id`, its kind, ...: a
+        time-triggered branch tried before its time)."""
         self._wall = wall
         out: list[Output] = []
-        data = tm.trigger_data("manual", "")
+        if trigger is None:
+            data = tm.trigger_data("manual", "")
+        else:
+            data = tried_trigger(
+                self.scenario.triggers[trigger], wall, self._settings.host, self._own.kv
+            )
         if by is not None:
             data["by"] = by
         self._fire(data, mono, wall, out, check=False)

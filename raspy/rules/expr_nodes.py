@@ -17,6 +17,7 @@ from raspy.rules.expr_values import (
     checked_number,
     compare,
     number,
+    quoted_hint,
     truthy,
 )
 from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
@@ -41,7 +42,8 @@ class Variable:
 
     def evaluate(self, context: EvalContext) -> JsonValue:
         if self.name not in context.variables:
-            raise Fault(f"unknown variable '{self.name}'", self.offset)
+            hint = quoted_hint(self.name)
+            raise Fault(f"unknown variable '{self.name}' {hint}", self.offset)
         return context.variables[self.name]
 
     def children(self) -> tuple[Node, ...]:

@@ -1,7 +1,7 @@
 """A scenario expression's text cut into tokens for `expr_parser`: numbers, strings
 with their escapes, names and the words of the grammar, operators; what Python has
-but an expression does not (`**`, `:=`, `=`, a keyword, `{{ }}`) refused with an
-expr_values.Fault at its offset.
+but an expression does not (`**`, `:=`, `=`, a keyword, `{{ }}`, C's `&&`, `||`
+and `!`) refused with an expr_values.Fault at its offset, with the way to write it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ _REFUSED: Final = {
     ":=": "':=' is not allowed",
     "=": "'=' is not allowed (write == to compare)",
 }
+# C's logic operators: not taken (one way to write a test), but named
+_C_LOGIC: Final = {"&": "and", "|": "or", "!": "not"}
 _ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 CONSTANTS: Final[dict[str, JsonValue]] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
@@ -78,8 +80,10 @@ def tokenize(source: str) -> list[Token]:
                 # `{{ ... }}` is a template's habit (Home Assistant's Jinja): an
                 # expression is written bare, its keys' templates inside quotes
                 jinja = source.startswith("{{", position)
-                braces = " (an expression has no braces around it)" if jinja else ""
-                raise Fault(f"unexpected character {char!r}{braces}", position)
+                hint = " (an expression has no braces around it)" if jinja else ""
+                if char in _C_LOGIC:  # `&&`, `||`, `!`: the habit of C and JavaScript
+                    hint = f" (write `{_C_LOGIC[char]}`)"
+                raise Fault(f"unexpected character {char!r}{hint}", position)
             if operator in _REFUSED:
                 raise Fault(_REFUSED[operator], position)
             tokens.append(Token("op", operator, position))

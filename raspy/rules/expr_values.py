@@ -25,6 +25,12 @@ TOO_MUCH_WORK: Final = (
 )
 
 
+def quoted_hint(name: str) -> str:
+    """The hint of an unknown variable: a word meant as text (`== home`) is
+    written in quotes, as a string is."""
+    return f"(text goes in quotes: '{name}')"
+
+
 class Fault(ScenarioError):
     """A fault inside an expression; rules.expr turns it into an ExpressionError.
     `offset` is None until the node that saw it fills it in."""

@@ -1,13 +1,19 @@
 """What a manual run did, as the answer to its request says: started, queued or kept
-from starting (and why), and, for a run over within the request, done or failed.
+from starting (and why), and, for a run over within the request, done or failed; and
+what `trigger.*` a run tried as if one of its triggers fired sees
+(`raspy scenario run NAME --trigger ID`).
 
 Pure: read from the outputs of the engine's `run_now` (actors/scenario.py asks it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from raspy.devices.template import JsonValue
+from raspy.rules import model
+from raspy.rules import trigger_match as tm
 from raspy.rules.engine_output import (
     Disabled,
     Output,
@@ -16,6 +22,7 @@ from raspy.rules.engine_output import (
     Skipped,
     Status,
 )
+from raspy.rules.template import render
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +56,26 @@ def run_answer(status: Status, outputs: list[Output], before: int) -> RunAnswer:
         done=bool(ended) and ended[0].error is None,
         failed=ended[0].error if ended else None,
     )
+
+
+_TIMED = model.CronTrigger | model.AtTrigger | model.EveryTrigger | model.SunTrigger
+
+
+def tried_trigger(
+    trigger: model.Trigger,
+    wall: float,
+    host: str,
+    kv: Callable[[str], JsonValue],
+) -> tm.TriggerData:
+    """`trigger.*` of a run tried as if `trigger` fired now: its kind and id; a time
+    trigger's value is now (its scheduled time, had it been due); a `kv` or `event`
+    trigger on one key (no wildcard) has that key and its value in the tree now
+    (`from` null: nothing changed). Anything else is null, as nothing happened."""
+    kind = tm.kind_of(type(trigger))
+    if isinstance(trigger, _TIMED):
+        return tm.trigger_data(kind, trigger.id, value=wall)
+    if isinstance(trigger, model.KvTrigger | model.EventTrigger):
+        key = render(trigger.pattern, {"host": host})
+        if not any(char in key for char in "*?["):
+            return tm.trigger_data(kind, trigger.id, key=key, value=kv(key))
+    return tm.trigger_data(kind, getattr(trigger, "id", ""))

@@ -12,6 +12,7 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
     validate  {"document", "source"?}      -> {"name", "warnings"?}
     delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
     enable | disable | run | stop {"name"} -> {"name", "state"}
+    run       {"name", "trigger"?}         -> as if the trigger of that id fired
 
 "if_fingerprint" (`fingerprint` of the text the writer saw, "absent" for none): the
 write is done only when the scenario's stored text has that fingerprint, compared
@@ -55,6 +56,7 @@ _ALLOWED: Final = {
     "validate": {"v", "action", "document", "source"},
     **{action: {"v", "action", "name"} for action in NAME_ACTIONS},
     "delete": {"v", "action", "name", "if_fingerprint"},
+    "run": {"v", "action", "name", "trigger"},
 }
 ABSENT: Final = "absent"  # the fingerprint of no stored text
 _FINGERPRINT: Final = re.compile(rf"{ABSENT}|[0-9a-f]{{64}}")
@@ -77,6 +79,7 @@ class Request:
     source: str = "<document>"
     replace: bool = False
     if_fingerprint: str | None = None  # None: written whatever is stored
+    trigger: str | None = None  # run: the id of the trigger to run as (None: manual)
 
 
 class Refused(Exception):  # a reply, not a fault
@@ -121,7 +124,12 @@ def parse(frames: list[bytes]) -> Request:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise bad(f'{action}: expected "name": a string')
-        return Request(action, name=name, if_fingerprint=if_fingerprint)
+        trigger = body.get("trigger")
+        if trigger is not None and not isinstance(trigger, str):
+            raise bad(f'{action}: expected "trigger": the id of a trigger')
+        return Request(
+            action, name=name, if_fingerprint=if_fingerprint, trigger=trigger
+        )
     if action in DOCUMENT_ACTIONS:
         document, source = body.get("document"), body.get("source", "<document>")
         replace = body.get("replace", False)

@@ -169,6 +169,8 @@ class ScenarioRow:
     last_skip_at: float | None = None
     last_skip_reason: str = ""
     last_error_at: float | None = None  # when the failure last_error tells came
+    # when its time triggers fire next: (what fires, e.g. `cron (off)`, epoch s)
+    next_fires: tuple[tuple[str, float], ...] = ()
 
 
 def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
@@ -196,7 +198,22 @@ def _scenario_row(item: object) -> ScenarioRow:
         last_skip_at=_number(skip.get("at")),
         last_skip_reason=_text(skip.get("reason")),
         last_error_at=_number(item.get("last_error_at")),
+        next_fires=_next_fires(item.get("next_fires")),
     )
+
+
+def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
+    """The entry's `next_fires` (an older hub has none): `kind (id)` and when."""
+    if not isinstance(fires, list):
+        return ()
+    shown: list[tuple[str, float]] = []
+    for fire in fires[:_MAX_ROWS]:
+        at = _number(fire.get("at")) if isinstance(fire, dict) else None
+        if at is None or not isinstance(fire, dict):
+            continue
+        what, trigger_id = _text(fire.get("kind"), "?"), _text(fire.get("id"))
+        shown.append((f"{what} ({trigger_id})" if trigger_id else what, at))
+    return tuple(shown)
 
 
 @dataclass(frozen=True, slots=True)

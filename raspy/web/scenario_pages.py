@@ -96,7 +96,7 @@ def _scenario_card(
         f"{esc(show_value(row.last_error or None))}</dd>"
         f'<dt>Failed at</dt><dd><time data-key="{key}last_error_at">'
         f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"
-        f"{_last_skip(row, now, zone)}"
+        f"{_last_skip(row, now, zone)}{_next_fires(row, now, zone)}"
         "</dl>"
         f'<div class="actions">{toggle}{_run_button(row, f"{base}/run{back}", csrf)}'
         "</div></li>"
@@ -111,6 +111,15 @@ def _run_button(row: ScenarioRow, action: str, csrf: str) -> str:
     return (
         '<button type="button" disabled>Run</button> '
         '<span class="why">Enable it to run it.</span>'
+    )
+
+
+def _next_fires(row: ScenarioRow, now: float, zone: tzinfo) -> str:
+    """When its time triggers fire next ("when will it run?"), one line each."""
+    return "".join(
+        f"<dt>Next fire</dt><dd><time>{esc(show_time(at, now, zone))}</time> "
+        f"{esc(what)}</dd>"
+        for what, at in row.next_fires
     )
 
 

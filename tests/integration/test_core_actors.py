@@ -109,6 +109,7 @@ def test_an_imported_scenario_acts_on_a_key_change_and_shows_its_state(
                 "last_error_at": None,
                 "last_skip": None,
                 "timezone": "UTC",  # the hub's [core] timezone, as `get` says it
+                "next_fires": [],  # it has no time trigger
             }
         ],
     )

@@ -587,3 +587,19 @@ def test_a_hub_without_the_scenario_service_is_named_as_such(
         "raspy scenario list: the hub has no hub.core.scenario (a wrong --host, or "
         "[core] not enabled there)\n",
     )
+
+
+def test_run_trigger_sends_the_id_and_prints_a_refusal(
+    router: tuple[Router, str],
+) -> None:
+    """`run NAME --trigger ID` runs as if that trigger fired: a time-triggered
+    branch could not be tried before its time (the run had no `trigger.id`)."""
+    sock, endpoint = router
+    process = start(endpoint, "run", "evening", "--trigger", "off")
+    request = answer(sock, b"200", {"name": "evening", "state": "idle", "done": True})
+    assert request == {"v": 1, "action": "run", "name": "evening", "trigger": "off"}
+    assert finish(process) == (0, "evening: done\n", "")
+    process = start(endpoint, "run", "evening", "--trigger", "of")
+    why = "scenario evening has no trigger with id 'of' (its trigger ids: 'on', 'off')"
+    answer(sock, b"400", {"error": why})
+    assert finish(process) == (1, "", f"raspy scenario run: evening: 400: {why}\n")

@@ -740,24 +740,55 @@ def test_the_heater_follows_the_setpoint_in_the_tree_once_a_crossing(
     _import(house, name)
     house.reading(setpoint, 21.0, name)  # raised: the room is cold now
     wait_value(house.tree, LAMP, True)
+    # its own switch fires the relay's trigger: the same command again, no change
+    wait_value(house.tree, f"/scenario/{name}/runs", 2)
     house.answered(name)
     for reading in (20.2, 20.4, 21.0, 21.4):  # still cold, then in the band
         house.reading(LIVING, reading, name)
     house.reading(LIVING, 21.6, name)
     wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, f"/scenario/{name}/runs", 4)
     house.answered(name)
     house.reading(setpoint, 21.5, name)  # the band moves with it: nothing
     house.reading(LIVING, None, name)  # the sensor gone: no value, told once
     wait_value(house.tree, f"/scenario/{name}/state", "error")
     house.reading(LIVING, 20.5, name)  # back, and cold: false before the gap
     wait_value(house.tree, LAMP, True)
+    wait_value(house.tree, f"/scenario/{name}/runs", 6)
     house.answered(name)
-    wait_value(house.tree, f"/scenario/{name}/runs", 3)
     assert house.changes(LAMP) == [True, False, True]
-    assert value(house.tree, f"/scenario/{name}/last_trigger") == {
-        "kind": "when",
-        "id": "on",
-        "key": LIVING,
-        "value": True,
-        "from": None,
-    }
+
+
+def test_the_heater_comes_on_again_whatever_switched_it_off_in_a_cold_room(
+    house: House,
+) -> None:
+    """Written with the ids as its commands, the thermostat stayed off for good
+    once away mode (through all-off) or a hand switched its relay off: the room
+    was still below the setpoint, so its test never *became* true again, and the
+    house came home to a cold room."""
+    house.start(*SWITCHES)
+    name = "heat-setpoint"
+    setpoint = "/house/living/setpoint"
+    house.reading(LIVING, 20.0)
+    house.reading(setpoint, 20.0)
+    _import(house, "all-off", "away-mode", name)
+    house.reading(setpoint, 21.0, name)  # the room is cold now
+    wait_value(house.tree, LAMP, True)
+    house.answered(name)
+    house.event("/event/house/leaving", True, "away-mode")  # away: all off
+    wait_value(house.tree, "/house/away", True)
+    wait_value(house.tree, "/scenario/all-off/runs", 1)
+    wait_value(house.tree, LAMP, False)
+    house.answered("all-off")
+    house.answered(name)
+    assert value(house.tree, LAMP) is False  # away: it stays off
+    house.event("/event/house/home", True, "away-mode")  # home, the room cold
+    wait_value(house.tree, "/house/away", False)
+    wait_value(house.tree, LAMP, True)
+    house.answered(name)
+    _switch(house, "lamp", "off")  # a hand on the web face, or the relay's max_on_s
+    switched = [True, False, True, False, True]
+    wait_until(lambda: house.changes(LAMP) == switched, what="the heater on again")
+    house.answered(name)
+    assert house.changes(LAMP) == switched
+    assert value(house.tree, f"/scenario/{name}/last_error") is None

@@ -552,6 +552,24 @@ def test_a_function_named_without_its_call_is_told_how_to_call_it() -> None:
     assert validate_scenario(declared + OK_ACTIONS, "s.yaml") == []
 
 
+def test_an_operator_slip_is_told_the_way_to_write_it() -> None:
+    """`&&` was `unexpected character '&'` and a bare word `unknown variable 'home'`
+    alone: the household was not told to write `and`, or to quote a text."""
+    text = (
+        "name: a\nvariables: {target: 1}\nconditions:\n"
+        '  - "hour() > 6 && hour() < 23"\n'
+        "  - \"kv('/house/mode') == home\"\n"
+        "  - \"kv('/house/mode') == targte\"\n" + OK_ACTIONS
+    )
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:4:17: conditions[0]: unexpected character '&' (write `and`)",
+        "s.yaml:5:27: conditions[1]: unknown variable 'home' (text goes in quotes:"
+        " 'home')",
+        "s.yaml:6:27: conditions[2]: unknown variable 'targte' (did you mean"
+        " 'target'?)",
+    ]
+
+
 def test_a_flood_of_problems_is_listed_up_to_a_hundred() -> None:
     text = "name: a\n" + "".join(f"k{i}: 1\n" for i in range(150)) + OK_ACTIONS
     with pytest.raises(DocumentError) as caught:

@@ -161,3 +161,28 @@ def test_every_bound_a_scenario_sets_on_a_simulated_sensor_is_crossed() -> None:
                     outside.append(f"{where}: {match[1]} {bound} outside {sweep}")
     assert outside == []
     assert checked >= 4  # the bathroom's two, frost-lamp's and cold-living's
+
+
+def test_an_example_that_acts_on_its_own_has_its_devices_to_itself() -> None:
+    """Two scenarios commanding one device take turns, the last command wins: the
+    shipped frost-lamp switched `lamp` every minute or two, the lamp of the README's
+    first scenario and of most recipes, which then seemed not to work. An example
+    triggered by a simulated sensor (it acts within minutes of `make run`)
+    commands devices no other scenario a reader tries there commands."""
+    documents = [(where, load_scenario(text, where)) for where, text in _documents()]
+    shared = []
+    for path in EXAMPLES:
+        scenario = load_scenario(path.read_text(encoding="utf-8"), path.name)
+        on_its_own = any(
+            isinstance(t, KvTrigger) and _SIMULATED_KEY.fullmatch(t.pattern)
+            for t in scenario.triggers
+        )
+        if not on_its_own:
+            continue
+        own = {action.device for action in _device_actions(scenario.actions)}
+        for where, other in documents:
+            if where == path.name:
+                continue
+            common = own & {a.device for a in _device_actions(other.actions)}
+            shared += [f"{path.name} and {where}: {device}" for device in common]
+    assert shared == []

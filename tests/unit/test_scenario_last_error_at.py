@@ -160,3 +160,32 @@ def test_the_cards_last_error_is_red_only_when_there_is_one() -> None:
             '<dd class="last-error" data-key="/scenario/s/last_error">\u2013</dd>'
         ) in page
         assert "error-text" not in page
+
+
+def test_show_and_the_card_say_when_each_time_trigger_fires_next() -> None:
+    """A cron, at or sun trigger's next fire was nowhere: "when will it run?"."""
+    entry: dict[str, JsonValue] = {
+        "name": "evening",
+        "state": "idle",
+        "timezone": "UTC",
+        "next_fires": [
+            {"trigger": 0, "id": "off", "kind": "at", "at": T_2026_12_03_13_30_UTC},
+            {
+                "trigger": 2,
+                "id": None,
+                "kind": "sun",
+                "at": T_2026_12_03_13_30_UTC + 60,
+            },
+        ],
+    }
+    assert (
+        "next fire:    2026-12-03 13:30:00 +00:00  at (id off)\n"
+        "              2026-12-03 13:31:00 +00:00  sun\n"
+    ) in text.show_text(entry)
+    assert "next fire" not in text.show_text({**entry, "next_fires": []})
+    [row] = models.scenarios([b"200", json.dumps([entry]).encode()])
+    page = scenario_pages.scenarios_body([row], "c", T_2026_12_03_13_30_UTC)
+    assert (
+        "<dt>Next fire</dt><dd><time>13:30:00</time> at (off)</dd>"
+        "<dt>Next fire</dt><dd><time>13:31:00</time> sun</dd>"
+    ) in page

@@ -1,0 +1,83 @@
+"""A time-triggered scenario tried before its time: `run` with "trigger" runs as if
+the trigger of that id fired (`raspy scenario run NAME --trigger ID`), and `get`
+says when each time trigger fires next. A manual run had no `trigger.id`, so the
+23:30 branch of an evening scenario could not be tried, and nothing said when it
+would fire (docs/scenarios.md "The command line")."""
+
+from __future__ import annotations
+
+import pytest
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+
+from raspy.client.clone import CloneClient
+
+pytestmark = pytest.mark.timeout(30)
+
+# the fake clock starts at 1_700_000_000: 2023-11-14 22:13:20 UTC (the core's zone)
+START = 1_700_000_000.0
+EVENING = """\
+name: evening
+triggers:
+  - at: "18:00"
+    id: "on"
+  - at: "23:30"
+    id: "off"
+  - kv: /house/mode
+    id: mode
+  - every: 1h
+actions:
+  - set: /scenario/evening/did
+    value: "{trigger.kind} {trigger.id} {trigger.key} {trigger.value}"
+"""
+
+
+def test_a_run_as_a_trigger_sees_its_id_and_kind(core: Core, tree: CloneClient) -> None:
+    core.server.publisher.set(b"/house/mode", b'"away"')  # before: fires nothing
+    wait_value(tree, "/house/mode", "away")
+    core.start()
+    assert core.request("import", document=EVENING)[0] == b"200"
+    wait_value(tree, "/scenario/evening/state", "idle")
+    status, reply = core.request("run", name="evening", trigger="off")
+    assert (status, reply["state"]) == (b"200", "idle")
+    wait_value(tree, "/scenario/evening/did", f"at off null {START}")
+    # a kv trigger on one key: that key, and its value in the tree now
+    assert core.request("run", name="evening", trigger="mode")[0] == b"200"
+    wait_value(tree, "/scenario/evening/did", "kv mode /house/mode away")
+    last = value(tree, "/scenario/evening/last_trigger")
+    assert isinstance(last, dict)
+    assert last["id"] == "mode"
+
+
+def test_an_unknown_trigger_id_is_refused_naming_the_known_ones(core: Core) -> None:
+    core.start()
+    assert core.request("import", document=EVENING)[0] == b"200"
+    assert core.request("run", name="evening", trigger="of") == (
+        b"400",
+        {
+            "error": "scenario evening has no trigger with id 'of' (its trigger ids:"
+            " 'on', 'off', 'mode')"
+        },
+    )
+    assert core.request("run", name="evening", trigger=3)[0] == b"400"
+
+
+def test_get_and_list_say_when_each_time_trigger_fires_next(core: Core) -> None:
+    core.start()
+    assert core.request("import", document=EVENING)[0] == b"200"
+    expected = [
+        {"trigger": 0, "id": "on", "kind": "at", "at": START + 71_200},  # tomorrow
+        {"trigger": 1, "id": "off", "kind": "at", "at": START + 4_600},
+        {"trigger": 3, "id": None, "kind": "every", "at": START + 3_600},
+    ]
+    status, reply = core.request("get", name="evening")
+    assert (status, reply["next_fires"]) == (b"200", expected)
+    assert core.request("list")[1][0]["next_fires"] == expected
+    assert core.request("disable", name="evening")[0] == b"200"
+    assert core.request("get", name="evening")[1]["next_fires"] == []
