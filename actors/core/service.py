@@ -165,6 +165,16 @@ class CoreService:
         if old is not None and not states_key(request.document, "enabled"):
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
+        if (
+            old is not None
+            and old.scenario is not None
+            and scenario.enabled == old.stored.enabled
+            and api.same_document(request.document, old.stored.code)
+        ):
+            # the same again (a restore of a backup, a Save of an unchanged page):
+            # nothing stored, and its runs go on (a new version would end them)
+            reply = self._named(scenario, request)
+            return api.ok({**reply, "replaced": False, "unchanged": True})
         self._store(scenario, request.document)
         return api.ok({**self._named(scenario, request), "replaced": old is not None})
 

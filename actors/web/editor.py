@@ -149,6 +149,9 @@ def _saved(
     shows them at their lines (the text is stored). A redirect either way: the
     address is the page's, and a reload sends no form again (from New scenario
     it was refused as already stored)."""
+    if reply.get("unchanged") is True:  # the text stored already: nothing saved
+        scenarios.flash(backend, session, NO_CHANGE, saved=True)
+        return RedirectResponse(scenario_href(name), status_code=303)
     warnings = reply.get("warnings")
     if isinstance(warnings, list) and warnings:
         found = SavedWarnings(
@@ -245,13 +248,9 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
-    # the stored text only to tell a Save of it unchanged (which must not end its
-    # runs); the import itself is over the text the page started from, which the
-    # core compares as it writes (another writer in between: 409)
-    stored = await _stored(backend, name)
-    if fingerprint(stored) == form.base and editor.same_text(form.document, stored):
-        scenarios.flash(backend, session, NO_CHANGE, saved=True)
-        return RedirectResponse(scenario_href(name), status_code=303)
+    # over the text the page started from, which the core compares as it writes
+    # (another writer in between: 409); the same text again it stores not, and
+    # its runs go on (the core's rule, for every writer)
     request = editor.document_request(
         "import", form.document, replace=True, if_fingerprint=form.base
     )

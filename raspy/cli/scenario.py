@@ -182,6 +182,8 @@ def _import(args: argparse.Namespace) -> int:
                 )
                 raise files.Failure(1, *lines, f"imported before this: {imported}")
             verb = "replaced" if reply.field("replaced") is True else "imported"
+            if reply.field("unchanged") is True:  # stored already: its runs go on
+                verb = "unchanged"
             print(f"{verb} {name} from {document.source}")
             _warn_of_devices(reply, document)
             done.append(name)

@@ -8,7 +8,8 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
     list                                   -> [entry, ...] sorted by name
     get       {"name"}                     -> entry + {"document"}
     import    {"document", "source"?, "replace"?, "if_fingerprint"?}
-                                           -> {"name", "replaced", "warnings"?}
+                                           -> {"name", "replaced", "unchanged"?,
+                                               "warnings"?}
     validate  {"document", "source"?}      -> {"name", "warnings"?}
     delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
     enable | disable | run | stop {"name"} -> {"name", "state"}
@@ -24,6 +25,9 @@ the write is done whatever is stored.
 queue, parallel at max): the request was carried out as the mode says, and the reply
 has "not_started": why. A run that waits its turn (mode queued) has "queued": how many
 wait.
+
+An `import` of the text stored already (line breaks aside) with the same enabled
+state stores nothing and ends no run: "replaced" false, "unchanged" true.
 
 "warnings" (only when there are any): `source:line:col: warning: ...` lines of what
 the document names that the hub lacks now (a device key, the http service, a secret);
@@ -69,6 +73,17 @@ def fingerprint(document: str | None) -> str:
     if document is None:
         return ABSENT
     return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_document(typed: str, stored: str) -> bool:
+    """Whether an imported text is the stored one, line breaks aside: a web form
+    sends LF for the CRLF of a text imported from a file, and the scenario is the
+    same."""
+    return _lf(typed) == _lf(stored)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 @dataclass(frozen=True, slots=True)

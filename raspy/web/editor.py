@@ -47,17 +47,6 @@ def is_editor(path: str) -> bool:
     return path == NEW_PATH or _EDIT_PATH.fullmatch(path) is not None
 
 
-def same_text(typed: str, stored: str | None) -> bool:
-    """Whether a Save holds the stored text unchanged, line breaks aside: a textarea
-    shows CRLF and a lone CR as LF and sends LF back (stored by `raspy scenario
-    import` from a file with CRLF, the text would never be the same)."""
-    return stored is not None and _lf(typed) == _lf(stored)
-
-
-def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 @dataclass(frozen=True, slots=True)
 class EditorForm:
     """What the edit and new pages post: the text, the button, the fingerprint."""

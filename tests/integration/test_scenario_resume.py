@@ -236,7 +236,9 @@ def test_a_reimport_a_stop_and_a_disable_forget_the_run(house: House) -> None:
     house.start()
     name = woken(house)
     recorded(house)
-    assert house.import_("wakeup.yaml", WAKEUP, "--replace") == 0  # the same text
+    # a new version (the same text again is no new version: nothing stored)
+    edited = WAKEUP + "# edited\n"
+    assert house.import_("wakeup.yaml", edited, "--replace") == 0
     wait_value(house.tree, f"/scenario/{name}/last_error", REPLACED_RUN_ERROR)
     wait_value(house.tree, RECORD, None)
     house.event(GO, "again", name)

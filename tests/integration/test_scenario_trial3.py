@@ -1,0 +1,85 @@
+"""A household's backups, typos and traces (third field trial).
+
+The same house as test_scenario_trial2.py (the real core, Clone server, store and fake
+devices, the user's command line, a FakeClock): a restore of an unchanged backup
+while a run waits, a `run:` of a misspelt scenario checked by the hub, a value the
+device's command cannot take, and the trace of a `wait_until` on a `{host}` key.
+"""
+
+from __future__ import annotations
+
+
+import pytest
+from support.core_actors import (
+    HOST,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.scenario_house import (
+    LAMP,
+    House,
+    house_fixture,  # noqa: F401  # fixture `house`
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+MINUTE = 60.0
+PORCH = """\
+name: porch-light
+triggers:
+  - event: /event/porch/arrived
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+  - wait: 2h
+  - device: "{host}.fake.lamp"
+    action: "off"
+"""
+
+
+# --- 1. the same document imported again ------------------------------------------------
+def test_a_restore_of_an_unchanged_backup_keeps_the_waiting_run(house: House) -> None:
+    house.start()
+    porch = house.imported("porch.yaml", PORCH)
+    house.event("/event/porch/arrived", True, porch)
+    wait_value(house.tree, LAMP, True)
+    house.answered(porch)
+    backup = house.folder / "backup.yaml"
+    assert house.cli("export", porch, "-o", str(backup)) == 0
+    assert house.cli("import", "--replace", str(backup)) == 0
+    assert house.output == [f"unchanged {porch} from {backup}"]
+    # line breaks aside it is the same text too (a file written on another system)
+    crlf = house.folder / "crlf.yaml"
+    crlf.write_bytes(PORCH.replace("\n", "\r\n").encode())
+    assert house.cli("import", "--replace", str(crlf)) == 0
+    assert house.output == [f"unchanged {porch} from {crlf}"]
+    house.tick(porch)
+    assert house.state(porch) == "running"
+    assert value(house.tree, f"/scenario/{porch}/last_error") is None
+    reply = house.core.request("get", name=porch)
+    assert reply[1]["document"] == PORCH  # nothing stored over it
+    house.advance(2 * 60 * MINUTE)  # the run goes on: the porch light off on time
+    house.tick(porch)
+    wait_value(house.tree, LAMP, False)
+    assert value(house.tree, f"/scenario/{porch}/last_error") is None
+
+
+def test_an_import_that_changes_only_the_enabled_state_is_stored(
+    house: House,
+) -> None:
+    house.start()
+    porch = house.imported("porch.yaml", PORCH)
+    assert house.cli("disable", porch) == 0
+    enabled = PORCH.replace("triggers:", "enabled: true\ntriggers:")
+    assert house.import_("porch2.yaml", enabled, "--replace") == 0
+    assert house.output[0].startswith(f"replaced {porch} ")
+    wait_value(house.tree, f"/scenario/{porch}/state", "idle")
+    # the same text and state again: unchanged
+    assert house.import_("porch2.yaml", enabled, "--replace") == 0
+    assert house.output[0].startswith(f"unchanged {porch} ")
