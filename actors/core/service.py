@@ -183,22 +183,31 @@ class CoreService:
     ) -> dict[str, JsonValue]:
         """{"name"}, and "warnings" when there are any (validate and import)."""
         reply: dict[str, JsonValue] = {"name": scenario.name}
-        warnings = self._warnings(scenario, request.document, request.source)
+        warnings = self._warnings(
+            scenario, request.document, request.source, request.others
+        )
         if warnings:
             reply["warnings"] = warnings
         return reply
 
     def _warnings(
-        self, scenario: model.Scenario, text: str, source: str
+        self,
+        scenario: model.Scenario,
+        text: str,
+        source: str,
+        others: frozenset[str] = frozenset(),
     ) -> list[JsonValue]:
         """`source:line:col: warning: ...` of each device key the scenario names that
-        the tree has nothing of now (rules.unmatched), and of each `http:` action
+        the tree has nothing of now (rules.unmatched), of each `run:` or `stop:`
+        naming a scenario neither stored nor among `others` (those imported along
+        with it: rules.scenario_refs), and of each `http:` action
         when raspyd's `<host>.http` is off (rules.http_off), and of each secret an
         `http:` action names that the secrets file lacks (rules.secret_uses): a typo
         or a service turned off shows at the import, not months later as a scenario
         that never ran or a message that never came."""
         # loaded on first use only
         from raspy.rules.http_off import http_off_warnings
+        from raspy.rules.scenario_refs import scenario_warnings
         from raspy.rules.secret_uses import secret_warnings, uses_secrets
         from raspy.rules.unmatched import device_warnings
 
@@ -206,6 +215,8 @@ class CoreService:
         found = device_warnings(
             scenario, text, core.host, core.tree.keys_under(DEVICE_TREE)
         )
+        found += scenario_warnings(scenario, text, others | set(core.entries))
+        found.sort()
         if not core.http_service:
             found = sorted(found + http_off_warnings(scenario, text))
         elif core.secrets is not None and uses_secrets(scenario):

@@ -168,12 +168,15 @@ def _import(args: argparse.Namespace) -> int:
         if not args.replace:
             _refuse_stored_names(hub, named)
         for name, document in named.items():
+            others: list[JsonValue] = [*files.others_named(named, document)]
+            along: dict[str, JsonValue] = {"others": others} if others else {}
             reply = hub.ask(
                 "import",
                 write=True,
                 document=document.text,
                 source=document.source,
                 replace=bool(args.replace),
+                **along,
             )
             if not reply.ok:
                 imported = ", ".join(done) or "none"
@@ -187,16 +190,13 @@ def _import(args: argparse.Namespace) -> int:
             print(f"{verb} {name} from {document.source}")
             _warn_of_devices(reply, document)
             done.append(name)
-        elsewhere = files.references(named)
-        if elsewhere:  # asked only then: most documents name no other scenario
-            _warn_of_unknown(hub, elsewhere)
     return EXIT_OK
 
 
 def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
-    """The hub's warnings (device keys its tree has nothing of, a typo?; an `http:`
-    action on a hub whose `<host>.http` is off), as lines of the file; the import
-    is done all the same."""
+    """The hub's warnings (device keys its tree has nothing of, a typo?; a `run:`
+    or `stop:` naming no scenario it has; an `http:` action on a hub whose
+    `<host>.http` is off), as lines of the file; the import is done all the same."""
     warnings = reply.field("warnings")
     if not isinstance(warnings, list):
         return
@@ -205,22 +205,6 @@ def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
             text.cell(warning), document.source, document.first_line
         )
         print(f"{_PROG} import: {line}", file=sys.stderr)
-
-
-def _warn_of_unknown(hub: Hub, elsewhere: list[files.Reference]) -> None:
-    """The warnings of run:/stop: naming no scenario on the hub. What is imported is
-    imported: a list the hub does not give is one more warning, not a failure."""
-    prefix = f"{_PROG} import:"
-    try:
-        stored = set(text.list_names(hub.need("list").body))
-    except (files.Failure, text.ReplyError) as exc:
-        print(
-            f"{prefix} warning: the names of run: and stop: not checked: {exc}",
-            file=sys.stderr,
-        )
-        return
-    for warning in files.unknown_scenarios(elsewhere, stored):
-        print(f"{prefix} {warning}", file=sys.stderr)
 
 
 def _refuse_stored_names(hub: Hub, named: dict[str, files.Document]) -> None:

@@ -6,7 +6,7 @@ all. `Failure` carries the stderr lines and exit status of a command.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -77,50 +77,17 @@ def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document
     return problems, named
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """A `run:` or `stop:` of a document naming a scenario outside its files."""
-
-    document: Document
-    verb: str
-    name: str
-
-
-def references(named: dict[str, Document]) -> list[Reference]:
-    """Each `run:` / `stop:` naming a scenario (literally) that these files lack."""
+def others_named(named: dict[str, Document], document: Document) -> list[str]:
+    """The names of the other documents of these files that `document`'s `run:` or
+    `stop:` name: the hub takes them as known (they are imported along with it) and
+    warns only of the rest. Sent only when there are any (a hub before "others"
+    refuses the field)."""
     from raspy.rules.document import load_scenario
     from raspy.rules.walk import scenarios_named
 
-    found: list[Reference] = []
-    for document in named.values():
-        scenario = load_scenario(document.text, document.source)
-        for verb, name in scenarios_named(scenario):
-            if name not in named:
-                found.append(Reference(document, verb, name))
-    return found
-
-
-def unknown_scenarios(found: list[Reference], stored: set[str]) -> list[str]:
-    """Warnings, as lines of the files, for the references to no scenario the hub
-    has: a typo would read as nothing done when the run comes to it."""
-    from raspy.rules.document import spots
-    from raspy.rules.document_shapes import did_you_mean
-
-    warnings: list[str] = []
-    spot_finders: dict[int, Callable[[str, str], tuple[int, int]]] = {}
-    for ref in found:
-        if ref.name in stored:
-            continue
-        document = id(ref.document)  # each document composed once, not once a ref
-        if document not in spot_finders:
-            spot_finders[document] = spots(ref.document.text)
-        line, col = spot_finders[document](ref.verb, ref.name)
-        warnings.append(
-            f"{ref.document.source}:{line + ref.document.first_line}:{col}: warning: "
-            f"{ref.verb}:{did_you_mean(ref.name, stored)} is no scenario on the hub; "
-            f"the {ref.verb} does nothing until one of that name is imported"
-        )
-    return warnings
+    scenario = load_scenario(document.text, document.source)
+    names = {name for _, name in scenarios_named(scenario)}
+    return sorted(n for n in names if n in named and n != scenario.name)
 
 
 def name_place(document: Document) -> str:

@@ -7,10 +7,11 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
 
     list                                   -> [entry, ...] sorted by name
     get       {"name"}                     -> entry + {"document"}
-    import    {"document", "source"?, "replace"?, "if_fingerprint"?}
+    import    {"document", "source"?, "replace"?, "if_fingerprint"?, "others"?}
                                            -> {"name", "replaced", "unchanged"?,
                                                "warnings"?}
-    validate  {"document", "source"?}      -> {"name", "warnings"?}
+    validate  {"document", "source"?, "others"?}
+                                           -> {"name", "warnings"?}
     delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
     enable | disable | run | stop {"name"} -> {"name", "state"}
     run       {"name", "trigger"?}         -> as if the trigger of that id fired
@@ -30,8 +31,11 @@ An `import` of the text stored already (line breaks aside) with the same enabled
 state stores nothing and ends no run: "replaced" false, "unchanged" true.
 
 "warnings" (only when there are any): `source:line:col: warning: ...` lines of what
-the document names that the hub lacks now (a device key, the http service, a secret);
-`validate` gives the same as `import` would, and stores nothing.
+the document names that the hub lacks now (a device key, the http service, a secret,
+a scenario a `run:` or `stop:` names); `validate` gives the same as `import` would,
+and stores nothing. "others": the names of the scenarios imported along with this
+one (the other documents of its files), which a `run:` or `stop:` may name without
+a warning though they are not stored yet.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch
 s or null), "last_trigger", "runs", "last_error", "last_error_at" (epoch s of that
@@ -56,8 +60,16 @@ DOCUMENT_ACTIONS: Final = frozenset({"import", "validate"})
 ACTIONS: Final = NAME_ACTIONS | DOCUMENT_ACTIONS | {"list"}
 _ALLOWED: Final = {
     "list": {"v", "action"},
-    "import": {"v", "action", "document", "source", "replace", "if_fingerprint"},
-    "validate": {"v", "action", "document", "source"},
+    "import": {
+        "v",
+        "action",
+        "document",
+        "source",
+        "replace",
+        "if_fingerprint",
+        "others",
+    },
+    "validate": {"v", "action", "document", "source", "others"},
     **{action: {"v", "action", "name"} for action in NAME_ACTIONS},
     "delete": {"v", "action", "name", "if_fingerprint"},
     "run": {"v", "action", "name", "trigger"},
@@ -95,6 +107,7 @@ class Request:
     replace: bool = False
     if_fingerprint: str | None = None  # None: written whatever is stored
     trigger: str | None = None  # run: the id of the trigger to run as (None: manual)
+    others: frozenset[str] = frozenset()  # the names imported along with it
 
 
 class Refused(Exception):  # a reply, not a fault
@@ -152,12 +165,16 @@ def parse(frames: list[bytes]) -> Request:
             raise bad(f'{action}: expected "document": the text')
         if not isinstance(source, str) or not isinstance(replace, bool):
             raise bad(f'{action}: expected "source" a string, "replace" a bool')
+        others = body.get("others", [])
+        if not isinstance(others, list) or not all(isinstance(o, str) for o in others):
+            raise bad(f'{action}: expected "others": a list of names')
         return Request(
             action,
             document=document,
             source=source[:200],
             replace=replace,
             if_fingerprint=if_fingerprint,
+            others=frozenset(str(o) for o in others),
         )
     return Request(action)
 

@@ -388,57 +388,40 @@ def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
     assert finish(process) == (0, f"imported a from {path}\n", "")
 
 
-def test_import_warns_of_a_run_or_stop_naming_no_scenario_on_the_hub(
+def test_import_tells_the_hub_the_names_imported_along_and_prints_its_warnings(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:
-    """A typo in `run: good_nite` was imported without a word, and the run found
-    nothing to start at night. Names within the same files are not asked about;
-    the import itself goes on (the other scenario may come later)."""
+    """The hub checks each `run:` / `stop:` (one rule for the command line, the web
+    face and MQTT); a document naming another of the same files sends that name as
+    "others", for the hub not to warn of it (it is imported next); the hub's
+    warnings are printed at the lines of the file."""
     sock, endpoint = router
     path = tmp_path / "night.yaml"
     night = (
         "name: night\ntriggers: [{startup: true}]\nactions:\n"
-        "  - run: good-nite\n"
-        '  - choose:\n      - if: "true"\n        then:\n          - stop: hall\n'
-        '  - run: dawn\n  - run: all-off\n  - run: "{host}-x"\n'
+        "  - run: good-nite\n  - run: dawn\n  - stop: night\n"
     )
     dawn = "name: dawn\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n"
-    path.write_text(night + "---\n" + dawn, encoding="utf-8")
+    path.write_text(dawn + "---\n" + night, encoding="utf-8")
     process = start(endpoint, "import", "--replace", str(path))
-    answer(sock, b"200", {"name": "night", "replaced": False})
-    answer(sock, b"200", {"name": "dawn", "replaced": False})
-    stored = [{"name": n} for n in ("all-off", "good-night", "dawn", "night")]
-    assert answer(sock, b"200", stored) == {"v": 1, "action": "list"}
-    prefix = "raspy scenario import: "
+    warning = (
+        f"{path}:4:10: warning: run: 'good-nite' (did you mean 'good-night'?) "
+        "is no scenario on the hub; the run does nothing until one of that name "
+        "is imported"
+    )
+    first = answer(sock, b"200", {"name": "dawn", "replaced": False})
+    assert "others" not in first  # it names no other: an older hub takes it
+    second = answer(
+        sock, b"200", {"name": "night", "replaced": False, "warnings": [warning]}
+    )
+    assert second["others"] == ["dawn"]
     assert finish(process) == (
         0,
-        f"imported night from {path}\nimported dawn from {path}\n",
-        f"{prefix}{path}:4:10: warning: run: 'good-nite' (did you mean "
-        "'good-night'?) is no scenario on the hub; the run does nothing until one "
-        "of that name is imported\n"
-        f"{prefix}{path}:8:19: warning: stop: 'hall' is no scenario on the hub; "
-        "the stop does nothing until one of that name is imported\n",
-    )
-
-
-def test_import_that_cannot_check_the_names_still_exits_0_and_says_so(
-    router: tuple[Router, str], tmp_path: Path
-) -> None:
-    """The documents are imported: a hub that then does not give its list makes a
-    warning, not a failure (it exited 1 after a good import)."""
-    sock, endpoint = router
-    path = tmp_path / "night.yaml"
-    path.write_text(
-        "name: night\ntriggers: [{startup: true}]\nactions: [{run: dawn}]\n",
-        encoding="utf-8",
-    )
-    process = start(endpoint, "import", "--replace", str(path))
-    answer(sock, b"200", {"name": "night", "replaced": False})
-    assert answer(sock, b"500", {"error": "internal"}) == {"v": 1, "action": "list"}
-    status, out, err = finish(process)
-    assert (status, out) == (0, f"imported night from {path}\n")
-    assert err.startswith(
-        "raspy scenario import: warning: the names of run: and stop: not checked: "
+        f"imported dawn from {path}\nimported night from {path}\n",
+        # the second document starts at the file's line 5
+        f"raspy scenario import: {path}:8:10: warning: run: 'good-nite' (did you "
+        "mean 'good-night'?) is no scenario on the hub; the run does nothing until "
+        "one of that name is imported\n",
     )
 
 

@@ -8,10 +8,8 @@ device's command cannot take, and the trace of a `wait_until` on a `{host}` key.
 
 from __future__ import annotations
 
-
 import pytest
 from support.core_actors import (
-    HOST,
     core_fixture,  # noqa: F401  # fixture `core`
     tree_fixture,  # noqa: F401  # fixture `tree`
     value,
@@ -83,3 +81,61 @@ def test_an_import_that_changes_only_the_enabled_state_is_stored(
     # the same text and state again: unchanged
     assert house.import_("porch2.yaml", enabled, "--replace") == 0
     assert house.output[0].startswith(f"unchanged {porch} ")
+
+
+# --- 2. a run: of a misspelt scenario ----------------------------------------------------
+FROST = """\
+name: frost-lamp
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+"""
+COLD_NIGHT = """\
+name: cold-night
+triggers:
+  - event: /event/cold
+actions:
+  - run: frost-lam
+  - stop: cold-night
+"""
+
+
+def test_the_hub_warns_of_a_run_of_no_scenario_to_the_web_check_and_the_cli(
+    house: House,
+) -> None:
+    """The web face's Check (the core's validate) said "No problems" for a typo
+    that only the command line warned of."""
+    house.start()
+    house.imported("frost.yaml", FROST)
+    warning = (
+        "cold.yaml:5:10: warning: run: 'frost-lam' (did you mean 'frost-lamp'?) is "
+        "no scenario on the hub; the run does nothing until one of that name is "
+        "imported"
+    )
+    status, reply = house.core.request(
+        "validate", document=COLD_NIGHT, source="cold.yaml"
+    )
+    assert (status, reply) == (b"200", {"name": "cold-night", "warnings": [warning]})
+    # the command line prints the hub's, once
+    path = house.folder / "cold.yaml"
+    path.write_text(COLD_NIGHT)
+    assert house.cli("import", str(path)) == 0
+    assert house.errors == [
+        f"raspy scenario import: {path}{warning.removeprefix('cold.yaml')}"
+    ]
+    # a name imported along with it (the same file) is no warning
+    both = house.folder / "both.yaml"
+    both.write_text(COLD_NIGHT.replace("frost-lam", "dawn") + "---\n" + DAWN)
+    assert house.cli("import", "--replace", str(both)) == 0
+    assert house.errors == []
+    assert house.output == [
+        f"replaced cold-night from {both}",
+        f"imported dawn from {both}",
+    ]
+
+
+DAWN = """\
+name: dawn
+actions:
+  - log: the day begins
+"""
