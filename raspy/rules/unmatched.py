@@ -11,7 +11,9 @@ name the tree has. Only `/device/` keys: events come and go, and a scenario's ow
 keys are written after its first run; but a device's own event (a button's
 `/event/<fullname>/pressed`, `single`, `double`, `long`) is checked against its
 device's readings. A `device:` action's command is compared with
-every command of raspy's device kinds. A warning never refuses the import: a board
+every command of raspy's device kinds, and its value, when it is written out (no template), with what that
+command takes (`value: 50%` for a dimmer's `level`, which takes an integer): the
+device service would refuse it only when the run gets there. A warning never refuses the import: a board
 that is off now has no keys either, and a newer raspy on another board may have
 commands this one does not know.
 """
@@ -21,14 +23,14 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Final
 
 from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.kinds import DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
-from raspy.devices.template import JsonValue
+from raspy.devices.template import JsonValue, reason_against
 from raspy.rules import model, walk
 from raspy.rules.document import spots
 from raspy.rules.document_shapes import meant
@@ -118,6 +120,7 @@ def device_warnings(
         line, col = spot()("action", raw)
         guess = _close(command, sorted(_known_commands()), _CLOSE_COMMAND)
         found.append((line, col, f"action: {meant(command, guess)} {_NO_COMMAND}"))
+    found += _value_warnings(scenario, names, spot)
     for raw in _read_keys(scenario):
         key = filled(raw, names)
         if key is None or not key.startswith(DEVICE_TREE) or key in device_keys:
@@ -213,6 +216,82 @@ def _commands(scenario: model.Scenario) -> list[str]:
     actions = walk.every_action(scenario.actions)
     commands = (a.action for a in actions if isinstance(a, model.DeviceAction))
     return list(dict.fromkeys(commands))
+
+
+def _value_warnings(
+    scenario: model.Scenario,
+    names: dict[str, JsonValue],
+    spot: Callable[[], Callable[[str, str], tuple[int, int]]],
+) -> list[tuple[int, int, str]]:
+    """(line, col, message) of each value written out that its command does not
+    take (what the device service would answer when the run gets there)."""
+    found: list[tuple[int, int, str]] = []
+    for action in _literal_values(scenario):
+        command = filled(action.action, names)
+        if command is None or command not in _known_commands():
+            continue  # a typo in the command is its own warning
+        reason = _value_reason(command, action.value)
+        if reason is not None:
+            line, col = _value_spot(spot(), action)
+            message = f"value: {command}: {reason}; the device will refuse it"
+            found.append((line, col, message))
+    return found
+
+
+def _literal_values(scenario: model.Scenario) -> list[model.DeviceAction]:
+    """Each `device:` action with a value written out: no `expr:`, no template in
+    it (that one is known only when it runs)."""
+    actions = walk.every_action(scenario.actions)
+    return [
+        a
+        for a in actions
+        if isinstance(a, model.DeviceAction)
+        and a.expr is None
+        and a.value is not None
+        and not _templated(a.value)
+    ]
+
+
+def _templated(value: JsonValue) -> bool:
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    return False
+
+
+def _value_reason(command: str, value: JsonValue) -> str | None:
+    """Why no kind of device that has `command` takes `value` (the device service's
+    own check), or None when one does: the device's kind is not known here, so a
+    value one kind takes is not warned of."""
+    reasons: list[str] = []
+    for oid in BUILTIN.oids():
+        spec = next((c for c in BUILTIN.get(oid).commands if c.name == command), None)
+        if spec is None:
+            continue
+        if spec.value is None:
+            reasons.append("it takes no value")
+        elif not spec.writable:
+            reasons.append("it is read-only")
+        elif (reason := reason_against(spec.value, value)) is None:
+            return None
+        else:
+            reasons.append(reason)
+    return reasons[0] if reasons else None
+
+
+def _value_spot(
+    spot: Callable[[str, str], tuple[int, int]], action: model.DeviceAction
+) -> tuple[int, int]:
+    """Where the value is written (a scalar), else its action's command."""
+    value = action.value
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        at = spot("value", str(value))
+        if at != (1, 1):
+            return at
+    return spot("action", action.action)
 
 
 @functools.cache

@@ -139,3 +139,45 @@ name: dawn
 actions:
   - log: the day begins
 """
+
+
+# --- 3. a value the command cannot take -----------------------------------------------------
+HALF_LIGHT = """\
+name: half-light
+actions:
+  - device: "{host}.fake.hall"
+    action: level
+    value: 50%
+  - device: "{host}.fake.hall"
+    action: level
+    value: "{trigger.value}"
+  - device: "{host}.fake.hall"
+    action: level
+    value: 40
+"""
+
+
+def test_a_value_the_command_cannot_take_is_a_warning_at_its_line(
+    house: House,
+) -> None:
+    """`value: 50%` for a dimmer's level passed every check and failed only when it
+    ran, at no line; a value made when the run goes is not judged."""
+    house.start()
+    status, reply = house.core.request(
+        "validate", document=HALF_LIGHT, source="half.yaml"
+    )
+    assert (status, reply) == (
+        b"200",
+        {
+            "name": "half-light",
+            "warnings": [
+                'half.yaml:5:12: warning: value: level: expected an integer, got "50%"; '
+                "the device will refuse it"
+            ],
+        },
+    )
+    path = house.folder / "half.yaml"
+    path.write_text(HALF_LIGHT)
+    assert house.cli("import", str(path)) == 0  # a warning: it is imported
+    assert len(house.errors) == 1
+    assert house.errors[0].startswith(f"raspy scenario import: {path}:5:12: warning: ")
