@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.protocol import clone
+from raspy.rules.expr_keys import filled
 from raspy.rules.expr_values import Work
 from raspy.rules.model import (
     EvalContext,
@@ -149,6 +150,21 @@ class RunScope:
             return expr.evaluate(self.context())
         except ScenarioError as exc:
             raise RunFailed(f"{action()}: {exc}") from None
+
+    def source(self, expression: Expression) -> str:
+        """The expression's text for the trace, its kv() keys filled in as the run
+        reads them (`kv('/device/pi.fake.bath/value')`, not `{host}`); a key made
+        of names the run does not have is left as written."""
+        text = expression.source
+        templated = [key for key in expression.kv_keys() if "{" in key]
+        if not templated:
+            return text
+        names = context_names(self.context())
+        for key in sorted(templated, key=len, reverse=True):
+            shown = filled(key, names)
+            if shown is not None:
+                text = text.replace(key, shown)
+        return text
 
     def holds(self, expression: Expression, action: str) -> bool:
         """Whether `expression` holds; a fault fails the run naming the `action`

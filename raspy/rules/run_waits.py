@@ -70,23 +70,24 @@ class TakeUp:
     def inner(self) -> TakeUp:
         return TakeUp(self.path, self.left_s, self.seconds, self.until, self.depth + 1)
 
-    def said(self, action: model.WaitUntilAction | None) -> str:
+    def said(self, test: str | None) -> str:
         """The trace's first line: `wait 554.2s left of 600s`, or for a wait_until
-        its test and `554.2s left of 600s` or `no timeout`."""
+        its `test` (as the run reads it: RunScope.source) and `554.2s left of 600s`
+        or `no timeout`."""
         left = f"{_tenths(self.left_s)}s left of {_tenths(self.seconds)}s"
-        if action is None:
+        if test is None:
             return f"resumed after a restart: wait {left}"
         timeout = left if math.isfinite(self.seconds) else "no timeout"
-        source = short(action.condition.source)
-        return f"resumed after a restart: wait_until {source}, {timeout}"
+        return f"resumed after a restart: wait_until {short(test)}, {timeout}"
 
 
-def wait_until_begins(action: model.WaitUntilAction) -> str:
-    """The trace's line as a wait_until begins: its test and how long it may last,
-    as the line of one resumed after a restart says what is left."""
+def wait_until_begins(action: model.WaitUntilAction, test: str) -> str:
+    """The trace's line as a wait_until begins: its `test` (as the run reads it:
+    RunScope.source) and how long it may last, as the line of one resumed after a
+    restart says what is left."""
     timeout = action.timeout_s
     limit = "no timeout" if timeout is None else f"timeout {_tenths(timeout)}s"
-    return f"wait_until {short(action.condition.source)} ({limit})"
+    return f"wait_until {short(test)} ({limit})"
 
 
 def wait_step(
@@ -144,7 +145,8 @@ def wait_until_step(
                 scope.note(lambda: "wait_until: timed out, the run goes on")
                 return
             raise RunFailed(
-                f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
+                f"wait_until {shown(scope.source(action.condition))} timed out after "
+                f"{action.timeout_s:g}s"
             )
         # after a pause: the run's meter starts again (Run), the test's own budget
         holds = _holds(tested, scope, said, changed)

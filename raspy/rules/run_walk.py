@@ -102,7 +102,7 @@ def _taken_up(
     place = take_up.place
     if take_up.depth == len(take_up.path) - 1:
         if take_up.until and isinstance(action, model.WaitUntilAction):
-            line = take_up.said(action)
+            line = take_up.said(scope.source(action.condition))
             scope.note(lambda: line)
             yield from wait_until_step(scope, action, here[:-1], place.index, take_up)
             return None
@@ -167,12 +167,17 @@ def _one(
         case model.HttpAction():
             yield from http_step(scope, action)
         case model.WaitUntilAction():
-            scope.note(lambda: wait_until_begins(action))
+            scope.note(
+                lambda: wait_until_begins(action, scope.source(action.condition))
+            )
             yield from wait_until_step(scope, action, where, index)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):
                 scope.note(
-                    lambda: f"condition {short(condition.source)}: false, the run ends"
+                    lambda: (
+                        f"condition {short(scope.source(condition))}: false, "
+                        "the run ends"
+                    )
                 )
                 return _QUIET_STOP
         case model.ChooseAction():

@@ -431,10 +431,7 @@ def test_a_garage_left_open_is_told_after_the_timeout(house: House) -> None:
     wait_value(
         house.tree,
         f"/scenario/{strict}/last_error",
-        (
-            "wait_until \"kv('/device/{host}.fake.garage/value') == 'closed'\" timed out "
-            "after 900s"
-        ),
+        (f"wait_until \"kv('{GARAGE}') == 'closed'\" timed out after 900s"),
     )
     assert value(house.tree, f"/scenario/{name}/last_error") is None
     said = [e for e in logs if e["event"] == "scenario_logged"]

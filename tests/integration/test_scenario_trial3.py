@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from support.core_actors import (
+    HOST,
     core_fixture,  # noqa: F401  # fixture `core`
     tree_fixture,  # noqa: F401  # fixture `tree`
     value,
@@ -181,3 +182,34 @@ def test_a_value_the_command_cannot_take_is_a_warning_at_its_line(
     assert house.cli("import", str(path)) == 0  # a warning: it is imported
     assert len(house.errors) == 1
     assert house.errors[0].startswith(f"raspy scenario import: {path}:5:12: warning: ")
+
+
+# --- 4. the trace of a wait_until on a {host} key --------------------------------------
+BATH_FAN = """\
+name: bath-fan
+triggers:
+  - event: /event/bath/shower
+actions:
+  - wait_until: "kv('/device/{host}.fake.hall/value') > 50"
+    timeout: 10m
+  - condition: "kv('/device/{host}.fake.hall/value') > 90"
+"""
+
+
+def test_the_trace_shows_the_key_the_wait_until_watches(house: House) -> None:
+    """The trace said `kv('/device/{host}.fake.bathroom/value')`, `{host}` unfilled,
+    unlike the key the run watches."""
+    house.start()
+    fan = house.imported("fan.yaml", BATH_FAN)
+    house.event("/event/bath/shower", True, fan)
+    wait_value(house.tree, f"/scenario/{fan}/state", "running")
+    key = f"/device/{HOST}.fake.hall/value"
+    status, reply = house.core.request("get", name=fan)
+    assert status == b"200"
+    lines = [line.partition(" ")[2] for line in reply["run_trace"]]
+    assert f"wait_until kv('{key}') > 50 (timeout 600s)" in lines
+    house.reading(key, 60, fan)  # holds: on to the condition, which is false
+    wait_value(house.tree, f"/scenario/{fan}/state", "idle")
+    status, reply = house.core.request("get", name=fan)
+    lines = [line.partition(" ")[2] for line in reply["last_trace"]]
+    assert f"condition kv('{key}') > 90: false, the run ends" in lines

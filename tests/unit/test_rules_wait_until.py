@@ -79,8 +79,7 @@ def test_a_null_reading_during_the_wait_is_no_value_and_the_heater_goes_off() ->
     assert _lamp(h) == ["on", "off"]
     assert h.core.running == 0
     assert h.core.status.last_trace[2:] == (
-        "+0.0s wait_until kv('/device/{host}.fake.living/value') > target"
-        " (timeout 7200s)",
+        "+0.0s wait_until kv('/device/hub.fake.living/value') > target (timeout 7200s)",
         f"+5.0s {NULL_FAULT}; no value, it waits on",
         "+35.0s wait_until: holds",
         "+35.0s device hub.fake.lamp off",
