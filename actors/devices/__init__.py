@@ -40,7 +40,7 @@ from raspy.devices.service_vocabulary import (
     device_error,
     parse_request,
 )
-from raspy.devices.template import DeviceConfig
+from raspy.devices.template import DeviceConfig, JsonValue
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
@@ -188,6 +188,11 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _published(self, device: Device, reading: Reading) -> None:
         """A command changed `device`; its reading was published."""
+
+    def _kept_value(self, device: Device) -> JsonValue | None:
+        """An output's value kept by the service itself, for when the tree's copy has
+        none (raspy-poller: its own data dir); None if it keeps none."""
+        return None
 
     def _on_other(self, message: Any) -> bool:
         """A message of the subclass's own; False if not one."""
@@ -362,7 +367,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         copy of the tree: a later one (a board back with its hub) is older than
         what the outputs were set to meanwhile; so is the first copy for a device
         a request changed before it came (raspy-poller answers as soon as its
-        worker is connected, and a copy held up comes seconds later)."""
+        worker is connected, and a copy held up comes seconds later). An output the
+        copy has no value of (the hub's offline mark of a board away: `null`) takes
+        the one the service kept itself, if any (`_kept_value`); a null is never
+        set on an output."""
         if not self._resume_outputs:
             return
         self._resume_outputs = False
@@ -371,12 +379,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         for device in self._registry.devices():
             if device.name in commanded:
                 continue
-            body = stored.get(value_key(device.fullname))
-            if not body:
-                continue
-            try:
-                value = json_text.loads(body)
-            except ValueError:
+            value = _value_in(stored, device.fullname)
+            if value is None:  # none in the copy (marked offline): never a command
+                value = self._kept_value(device)
+            if value is None:
                 continue
             request = Request("set", device.name, value)
             handled = handle_request(self._registry, request, now)
@@ -401,6 +407,19 @@ class DeviceServiceActor(pykka.ThreadingActor):
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found
+
+
+def _value_in(tree: Mapping[str, bytes], fullname: str) -> JsonValue | None:
+    """A device's value in a copy of the tree; None if it has none (an offline
+    mark's `null`, no key, a body that is not JSON)."""
+    body = tree.get(value_key(fullname))
+    if not body:
+        return None
+    try:
+        value: JsonValue = json_text.loads(body)
+    except ValueError:
+        return None
+    return value
 
 
 def _polled(device: Device) -> poller_mod.PolledDevice:

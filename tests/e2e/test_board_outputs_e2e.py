@@ -1,8 +1,9 @@
 """A board's simulated outputs across its restart, at the real raspyd: a `fake`
 switch turned on keeps its state, as the hub's own `fake` switch does (and a relay),
 and the hub never sees it `false` in between, even when the board started while
-the hub did not answer; a set it was sent before it had the hub's copy stays; and a
-board with no such outputs (1-Wire) does not wait for that copy.
+the hub did not answer; a set it was sent before it had the hub's copy stays; a
+board restarted after the hub marked it offline takes its outputs' state from its
+own data dir; and a board with no such outputs (1-Wire) does not wait for that copy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 from support.board_link import SNAPSHOT, BoardLink
 from support.daemon import Daemon, running_daemon, running_poller
 from support.sysfs import FakeW1Tree, release_fifo
-from support.two_boards import BACK_WITHIN_S, BOARD, POLLER, SERVICE
+from support.two_boards import BACK_WITHIN_S, BOARD, POLLER, QUICK_EXPIRY, SERVICE
+from support.two_boards import HUB as HUB_QUICK_MARK
 from support.two_boards import answers as _answers
 from support.two_boards import back as _back
 from support.two_boards import hub_tree as _tree
@@ -34,6 +36,9 @@ HUB = "[devices]\noffline_after_s = 60.0\n"
 LAMP = '[[devices.fake]]\nname = "lamp"\noid = "switch"\npoll_interval_s = 0.2\n'
 LAMP_VALUE = f"/device/{BOARD}.fake.lamp/value".encode()
 LAMP_TIMESTAMP = f"/device/{BOARD}.fake.lamp/timestamp".encode()
+LAMP_STATUS = f"/device/{BOARD}.fake.lamp/status".encode()
+HALL = '[[devices.fake]]\nname = "hall"\noid = "dimmer"\npoll_interval_s = 0.2\n'
+HALL_VALUE = f"/device/{BOARD}.fake.hall/value".encode()
 
 
 def _lamp(endpoint: str, action: str) -> Any:
@@ -168,6 +173,90 @@ def test_a_switch_turned_off_before_the_board_has_the_hubs_copy_stays_off(
                 wait_until(sent_since_off, what="the board's lamp at the hub")
                 assert tree.get(LAMP_VALUE) == b"false"
                 assert _lamp(daemon.endpoint, "get")["value"] is False
+
+
+@pytest.mark.timeout(150)
+def test_a_board_restarted_after_its_offline_mark_keeps_its_outputs(
+    tmp_path: Path, config: Path
+) -> None:
+    """The board stopped, the hub marked its readings offline (value null) after its
+    grace, the board started again: its outputs took their value from the hub's
+    copy, which the mark had emptied, and came back off (the lamp `false`, the
+    dimmer 0), though nothing had switched them. The board now keeps its outputs'
+    state in its own data dir and takes it where the hub's copy has none."""
+    config.write_text(POLLER + LAMP + HALL, encoding="utf-8")
+    data_dir = ("--data-dir", str(tmp_path / "board"))
+    with running_daemon(tmp_path / "data", config_text=HUB_QUICK_MARK) as daemon:
+        with _poller(
+            daemon.endpoint, config, tmp_path / "first.log", *data_dir
+        ) as board:
+            _back(daemon, 0.0)
+            assert _lamp(daemon.endpoint, "on")["value"] is True
+            with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
+                dim = {"v": 1, "action": "set", "device": "hall", "value": 40}
+                status, body = client.request(SERVICE, json.dumps(dim))
+            assert status == b"200", body
+            board.send_signal(signal.SIGTERM)
+            assert board.wait(timeout=30) == 0
+        before = time.time()
+        with _tree(daemon) as tree:
+            wait_until(
+                lambda: tree.get(LAMP_STATUS) == b'"offline"',
+                what="the hub's offline mark of the lamp",
+                timeout_s=BACK_WITHIN_S,
+            )
+            assert tree.get(LAMP_VALUE) == b"null"
+            assert tree.get(HALL_VALUE) == b"null"
+            seen = _lamp_values(tree)
+            with _poller(daemon.endpoint, config, tmp_path / "second.log", *data_dir):
+                _lamp_on_again(daemon, tree, before)
+                wait_until(
+                    lambda: tree.get(HALL_VALUE) == b"40", what="the dimmer at 40"
+                )
+                wait_until(lambda: tree.get(LAMP_STATUS) == b'"ok"', what="the lamp ok")
+    assert b"false" not in seen, seen
+
+
+@pytest.mark.timeout(150)
+def test_a_board_frozen_past_its_offline_mark_sends_its_outputs_again(
+    tmp_path: Path, config: Path
+) -> None:
+    """A board frozen (SIGSTOP) longer than the hub's grace, its readings marked
+    offline (the lamp's value null): it knows its outputs still, and sends them
+    as it is back, the lamp `true` and `ok`, and so after its next readings; the
+    mark is never taken as a command to the lamp."""
+    hub = QUICK_EXPIRY + HUB_QUICK_MARK
+    with (
+        running_daemon(tmp_path / "data", config_text=hub) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log") as board,
+        _tree(daemon) as tree,
+    ):
+        _back(daemon, 0.0)
+        assert _lamp(daemon.endpoint, "on")["value"] is True
+        wait_until(lambda: tree.get(LAMP_VALUE) == b"true", what="the lamp on")
+        board.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(
+                lambda: tree.get(LAMP_STATUS) == b'"offline"',
+                what="the hub's offline mark of the lamp",
+                timeout_s=BACK_WITHIN_S,
+            )
+            assert tree.get(LAMP_VALUE) == b"null"
+            seen = _lamp_values(tree)
+        finally:
+            board.send_signal(signal.SIGCONT)
+        back_at = time.time()
+        wait_until(lambda: tree.get(LAMP_STATUS) == b'"ok"', what="the lamp ok again")
+        assert tree.get(LAMP_VALUE) == b"true"
+
+        def read_since_back() -> bool:
+            body = tree.get(LAMP_TIMESTAMP)
+            return body is not None and float(body) > back_at
+
+        wait_until(read_since_back, what="the lamp read since the board is back")
+        assert tree.get(LAMP_VALUE) == b"true"
+        assert _lamp(daemon.endpoint, "get")["value"] is True
+    assert b"false" not in seen, seen
 
 
 @pytest.mark.timeout(120)

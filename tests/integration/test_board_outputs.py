@@ -1,0 +1,155 @@
+"""A board's device service (raspy-poller) keeps its simulated outputs' values in its
+own store and takes them where the hub's copy of its readings has none (the hub's
+offline mark of a board away: value null); a null is never a command. Over a real
+Clone server and Store; the board's publisher is its Clone client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+import zmq
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.device_services import (
+    START_WALL,
+    Services,
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.wait import wait_until
+
+from raspy.actors.devices import ForgetGone, HandleRequest
+from raspy.cli.board_publisher import ClientPublisher
+from raspy.cli.board_service import BoardDeviceService
+from raspy.client.clone import CloneClient
+from raspy.config import DevicesConfig
+from raspy.devices.registries import fake_registry
+from raspy.storage.device_settings import DeviceSettings
+from raspy.storage.store import Store
+
+Context = zmq.Context[zmq.Socket[bytes]]
+LAMP = "board2.fake.lamp"
+# the hub's offline mark of the lamp, as its copy has it
+MARKED = {f"/device/{LAMP}/value": b"null", f"/device/{LAMP}/status": b'"offline"'}
+
+
+class Board:
+    """A board's device service with a lamp, its publisher a Clone client."""
+
+    def __init__(self, services: Services, context: Context, store: Store) -> None:
+        self.clock = FakeClock(wall=START_WALL)
+        self.client = CloneClient(
+            services.server.endpoints, b"/device/board2.fake.", context=context
+        )
+        self.publisher = ClientPublisher(self.client)
+        registry = fake_registry(
+            "board2",
+            DevicesConfig(fake_enabled=True, fake=({"name": "lamp", "oid": "switch"},)),
+        )
+        self.ref: pykka.ActorRef[Any] = BoardDeviceService.start(
+            registry,
+            self.publisher,
+            clock=self.clock,
+            stats=services.stats,
+            settings=DeviceSettings(store),
+            resume_outputs=True,
+        )
+
+    def ask(self, action: str, value: Any = None) -> tuple[bytes, Any]:
+        body: dict[str, Any] = {"v": 1, "action": action, "device": "lamp"}
+        if value is not None:
+            body["value"] = value
+        request = HandleRequest((json.dumps(body).encode(),))
+        status, reply = self.ref.ask(request, timeout=5)
+        assert isinstance(status, bytes)
+        assert isinstance(reply, bytes)
+        return status, json.loads(reply)
+
+    def lamp(self) -> Any:
+        """The lamp's value once the service has a reading of it (its first poll)."""
+        reading = wait_until(
+            lambda: self.ask("get")[1]["reading"], what="the lamp's first reading"
+        )
+        return reading["value"]
+
+    def take_copy(self, copy: dict[str, bytes]) -> None:
+        self.ref.ask(ForgetGone(copy), timeout=5)
+        self.publisher.open()
+
+    def close(self) -> None:
+        self.ref.stop(block=True, timeout=10)
+        self.client.close()
+
+
+def _kept(path: Path) -> dict[str, Any]:
+    store = Store.open(path)
+    try:
+        saved = DeviceSettings(store).load("board2.fake.")
+    finally:
+        store.close()
+    return {
+        name: (saved.states[name], saved.states_since[name]) for name in saved.states
+    }
+
+
+@pytest.mark.timeout(60)
+def test_a_boards_output_kept_in_its_store_is_taken_where_the_hubs_copy_is_marked(
+    services: Services, zmq_context: Context, tmp_path: Path
+) -> None:
+    board_store = tmp_path / "board"
+    """The lamp turned on is kept once (a second `on` writes nothing); a board
+    started again, its copy of the lamp marked offline, has it on."""
+    store = Store.open(board_store, init=True)
+    board = Board(services, zmq_context, store)
+    try:
+        board.take_copy({})
+        assert board.ask("on")[1]["reading"]["value"] is True
+        board.clock.step_wall(5.0)
+        assert board.ask("on")[1]["reading"]["value"] is True  # no change: no write
+    finally:
+        board.close()
+        store.close()
+    assert _kept(board_store) == {LAMP: (True, START_WALL)}
+    store = Store.open(board_store)
+    board = Board(services, zmq_context, store)
+    try:
+        assert board.lamp() is False  # before the copy
+        with capture_logs() as logs:
+            board.take_copy(MARKED)
+        assert board.lamp() is True
+        assert {"event": "output_state_from_board", "device": LAMP} in [
+            {k: e[k] for k in ("event", "device") if k in e} for e in logs
+        ]
+    finally:
+        board.close()
+        store.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_marked_copy_without_a_kept_value_is_no_command(
+    services: Services, zmq_context: Context, tmp_path: Path
+) -> None:
+    board_store = tmp_path / "board"
+    """Nothing kept (a new data dir): the lamp stays as it started, off; and a
+    store that refuses the write leaves the command done, said in the log."""
+    store = Store.open(board_store, init=True)
+    board = Board(services, zmq_context, store)
+    try:
+        board.take_copy(MARKED)
+        assert board.lamp() is False
+        store.close()  # every write fails from now on, as on a failing card
+        with capture_logs() as logs:
+            status, reply = board.ask("on")
+        assert (status, reply["reading"]["value"]) == (b"200", True)
+        assert "output_state_not_stored" in [e["event"] for e in logs]
+        wait_until(
+            lambda: board.client.get(f"/device/{LAMP}/value".encode()) == b"true",
+            what="the lamp on at the hub",
+        )
+    finally:
+        board.close()
+        store.close()
