@@ -179,6 +179,9 @@ class LimitsConfig:
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
     # seconds a snapshot may keep its read view open in all (1 to a year)
     snapshot_max_s: float = 60.0
+    # seconds a snapshot's peer may take nothing before its snapshot is cut off
+    # (0.1 to a year); only 32 snapshots are served at once, the rest wait
+    snapshot_stall_s: float = 10.0
     # log lines per second per event name; past it one "log_suppressed" line a
     # second per event name says how many were left out (0: no budget)
     log_events_per_s: int = 20

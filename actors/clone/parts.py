@@ -67,6 +67,7 @@ class CloneParts:
             limiter,
             commits,
             max_s=limits.snapshot_max_s,
+            stall_s=limits.snapshot_stall_s,
         )
         pacing = ClonePacing(
             config.hugz_interval_s, limits.clone_subscriber_queue_bytes

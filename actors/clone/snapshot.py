@@ -21,7 +21,12 @@ import zmq
 from raspy.actors.clone.records import kv_essentials
 from raspy.clock import Clock
 from raspy.cores.clone import Update
-from raspy.cores.clone_snapshot import DEFAULT_MAX_S, SnapshotContent, cut_off_reason
+from raspy.cores.clone_snapshot import (
+    DEFAULT_MAX_S,
+    STALL_LIMIT_S,
+    SnapshotContent,
+    cut_off_reason,
+)
 from raspy.errors import StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -54,7 +59,12 @@ class _Snapshot:
     content: SnapshotContent
     after: bytes | None = None  # the last key read from the view
     finished: bool = False
+    # its pipe was full at the last try: not tried again until POLLOUT or the short
+    # timer clears it (unblock)
     blocked: bool = False
+    # its pipe was full and nothing went out since: kept across those retries, so
+    # the cut-off sees a peer that reads nothing (a stall) as one
+    stuck: bool = False
     progress_at: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.monotonic)
 
@@ -71,9 +81,11 @@ class SnapshotStreamer:
         limiter: LogRateLimiter,
         pending: Pending,
         max_s: float = DEFAULT_MAX_S,
+        stall_s: float = STALL_LIMIT_S,
     ) -> None:
         self._store = store
         self._max_s = max_s
+        self._stall_s = stall_s
         self._pending = pending
         self._chunk = max(1, chunk)
         self._stats = stats
@@ -115,7 +127,8 @@ class SnapshotStreamer:
         return True
 
     def unblock(self) -> None:
-        """Retry the peers that were full: on POLLOUT or on the short timer."""
+        """Retry the peers that were full: on POLLOUT or on the short timer. They
+        stay `stuck` until something goes out to them."""
         for snap in self._active:
             snap.blocked = False
 
@@ -130,9 +143,10 @@ class SnapshotStreamer:
                 now=now,
                 started_at=snap.started_at,
                 progress_at=snap.progress_at,
-                blocked=snap.blocked,
+                blocked=snap.stuck,
                 store_growing=growing,
                 max_s=self._max_s,
+                stall_s=self._stall_s,
             )
             if reason is not None:
                 self._abandon(snap, reason, now)
@@ -206,7 +220,8 @@ class SnapshotStreamer:
             try:
                 send_frames(router, [snap.routing_id, *outgoing[0]])
             except zmq.Again:
-                snap.blocked = True  # the peer's pipe is at its HWM: keep the entry
+                # the peer's pipe is at its HWM: keep the entry
+                snap.blocked = snap.stuck = True
                 break
             except zmq.ZMQError as exc:
                 if exc.errno != errno.EHOSTUNREACH:
@@ -218,6 +233,7 @@ class SnapshotStreamer:
             sent += 1
         if sent:
             snap.progress_at = time.monotonic()
+            snap.stuck = snap.blocked  # full again after these, or not
         return sent > 0
 
     def _refill(self, snap: _Snapshot) -> bool:
