@@ -87,9 +87,15 @@ class CloneLoop:
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
         hwm = checked_publisher_hwm(self._config, parts.pacing.queue_budget_bytes)
         socks = self._socks = self._bind(
-            publisher_hwm=hwm, linger_ms=self._linger_ms, curve=self._curve
+            publisher_hwm=hwm,
+            snapshot_hwm=parts.snapshots.hwm,
+            linger_ms=self._linger_ms,
+            curve=self._curve,
         )
         self._stats.gauge("clone.publisher.hwm", hwm)
+        router_hwm = socks.router.getsockopt(zmq.SNDHWM)  # as the socket holds it
+        assert isinstance(router_hwm, int)
+        self._stats.gauge("clone.snapshots.hwm", router_hwm)
         self._xpub = XpubSender(socks.publisher, parts.pacing, self._stats, hwm)
         self._router = SnapshotRouter(
             socks.router, parts.snapshots, parts.intake, runner

@@ -28,6 +28,22 @@ STALL_LIMIT_S: Final = 10.0
 # in all, and every view is closed at once when the store waits to grow its map:
 # no client holds the writes hostage. The client asks again (§6.3: ICANHAZ?).
 DEFAULT_MAX_S: Final = 60.0
+# A peer's pipe holds at least this many messages, whatever the values' size
+MIN_HWM: Final = 2
+
+
+def snapshot_hwm(budget_bytes: int, largest_message_bytes: int, chunk: int) -> int:
+    """The snapshot ROUTER's SNDHWM, and the most KVSYNCs a snapshot reads ahead:
+    as many of the largest messages as fit a peer's byte budget ([limits]
+    clone_subscriber_queue_bytes), at most two chunks, at least MIN_HWM. ZeroMQ
+    counts a pipe in messages: a peer that asks and never reads would otherwise
+    make the server hold two chunks of the largest values for it (issue 18)."""
+    if budget_bytes <= 0 or largest_message_bytes <= 0:
+        raise ValueError(
+            f"budget and message bytes must be > 0, got {budget_bytes} and "
+            f"{largest_message_bytes}"
+        )
+    return max(MIN_HWM, min(2 * max(1, chunk), budget_bytes // largest_message_bytes))
 
 
 class SnapshotContent:
