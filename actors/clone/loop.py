@@ -98,7 +98,12 @@ class CloneLoop:
         self._stats.gauge("clone.snapshots.hwm", router_hwm)
         self._xpub = XpubSender(socks.publisher, parts.pacing, self._stats, hwm)
         self._router = SnapshotRouter(
-            socks.router, parts.snapshots, parts.intake, runner
+            socks.router,
+            parts.snapshots,
+            parts.intake,
+            runner,
+            stats=self._stats,
+            on_peer_left=parts.pacing.trim_later,
         )
         runner.register(socks.publisher, self._xpub.on_notices)
         parts.intake.register(runner, socks.collector, self.outbox)
@@ -155,6 +160,8 @@ class CloneLoop:
             self.outbox.close()
             self._parts.snapshots.close()
             if self._socks is not None:
+                if hasattr(self, "_router"):  # open() got that far: its monitor
+                    self._router.close()
                 self._socks.close()
 
     def _publish_committed(self) -> None:

@@ -171,3 +171,25 @@ def test_a_peer_that_never_reads_costs_its_budget_and_its_cut_off_frees_the_heap
             deaf.close()
         router.close()
         store.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_snapshot_peer_gone_is_seen_so_the_heap_its_pipe_held_is_handed_back(
+    zmq_context: Context, store: Store, clock: FakeClock
+) -> None:
+    """A peer that never read keeps its pipe's queue after its snapshot was cut off,
+    until it goes away: the server hears of that (a monitor on the ROUTER, counted as
+    clone.snapshots.peers_left) and asks for a heap trim then too."""
+    with clone_server(zmq_context, store, clock) as server:
+        deaf = _deaf_dealer(zmq_context, server.endpoints.snapshot)
+        try:
+            wait_until(
+                lambda: server.counter("clone.snapshots.started") == 1,
+                what="the peer's snapshot started",
+            )
+        finally:
+            deaf.close()
+        wait_until(
+            lambda: server.counter("clone.snapshots.peers_left") == 1,
+            what="the peer's leave heard",
+        )
