@@ -115,6 +115,7 @@ BOUNDS: Final[dict[str, Bound]] = {
     "limits.clone_subscriber_queue_bytes": Bound(1),  # 0: the Clone server failed
     # 0: every snapshot was cut off at its first turn
     "limits.snapshot_max_s": Bound(1, YEAR_S),
+    "limits.snapshot_stall_s": Bound(0.1, YEAR_S),
     # the broker's budgets and caps must let at least one request or worker in
     "limits.broker_queue_bytes_per_service": Bound(1),
     "limits.broker_queue_bytes_total": Bound(1),

@@ -174,11 +174,14 @@ class LimitsConfig:
     titanic_pending_requests: int = 20_000
     # bytes of Titanic request bodies pending (at least 1024)
     titanic_pending_bytes: int = 64 * 1024 * 1024
-    # bytes queued for one Clone subscriber before it is cut off (see [clone]
-    # max_value_bytes); at least 1
+    # bytes queued for one Clone subscriber before it is cut off, and for one
+    # snapshot's peer (see [clone] max_value_bytes); at least 1
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
     # seconds a snapshot may keep its read view open in all (1 to a year)
     snapshot_max_s: float = 60.0
+    # seconds a snapshot's peer may take nothing before its snapshot is cut off
+    # (0.1 to a year); only 32 snapshots are served at once, the rest wait
+    snapshot_stall_s: float = 10.0
     # log lines per second per event name; past it one "log_suppressed" line a
     # second per event name says how many were left out (0: no budget)
     log_events_per_s: int = 20

@@ -87,12 +87,23 @@ class CloneLoop:
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
         hwm = checked_publisher_hwm(self._config, parts.pacing.queue_budget_bytes)
         socks = self._socks = self._bind(
-            publisher_hwm=hwm, linger_ms=self._linger_ms, curve=self._curve
+            publisher_hwm=hwm,
+            snapshot_hwm=parts.snapshots.hwm,
+            linger_ms=self._linger_ms,
+            curve=self._curve,
         )
         self._stats.gauge("clone.publisher.hwm", hwm)
+        router_hwm = socks.router.getsockopt(zmq.SNDHWM)  # as the socket holds it
+        assert isinstance(router_hwm, int)
+        self._stats.gauge("clone.snapshots.hwm", router_hwm)
         self._xpub = XpubSender(socks.publisher, parts.pacing, self._stats, hwm)
         self._router = SnapshotRouter(
-            socks.router, parts.snapshots, parts.intake, runner
+            socks.router,
+            parts.snapshots,
+            parts.intake,
+            runner,
+            stats=self._stats,
+            on_peer_left=parts.pacing.trim_later,
         )
         runner.register(socks.publisher, self._xpub.on_notices)
         parts.intake.register(runner, socks.collector, self.outbox)
@@ -149,6 +160,8 @@ class CloneLoop:
             self.outbox.close()
             self._parts.snapshots.close()
             if self._socks is not None:
+                if hasattr(self, "_router"):  # open() got that far: its monitor
+                    self._router.close()
                 self._socks.close()
 
     def _publish_committed(self) -> None:

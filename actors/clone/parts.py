@@ -14,6 +14,8 @@ from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_pacing import ClonePacing
+from raspy.cores.clone_snapshot import snapshot_hwm
+from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -59,6 +61,9 @@ class CloneParts:
             store, core, stats, wakeup, clock.monotonic, subscribers.refused
         )
         limiter = LogRateLimiter()  # shared: one log line per (peer, reason)
+        budget = limits.clone_subscriber_queue_bytes  # a subscriber's, a peer's
+        pacing = ClonePacing(config.hugz_interval_s, budget)
+        largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
         snapshots = SnapshotStreamer(
             store,
             config.snapshot_chunk,
@@ -66,10 +71,10 @@ class CloneParts:
             clock,
             limiter,
             commits,
+            hwm=snapshot_hwm(budget, largest, config.snapshot_chunk),
             max_s=limits.snapshot_max_s,
-        )
-        pacing = ClonePacing(
-            config.hugz_interval_s, limits.clone_subscriber_queue_bytes
+            stall_s=limits.snapshot_stall_s,
+            on_ended=pacing.trim_later,
         )
         intake = CloneIntake(
             core,

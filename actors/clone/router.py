@@ -1,17 +1,27 @@
 """The Clone server's snapshot ROUTER (docs/protocols.md §6.3): ICANHAZ? in, snapshot
 chunks out as each peer has room. Whether to wait for POLLOUT or retry on a short
-timer is the SnapshotStreamer's to say; this class asks the runner for it. Clone I/O
-thread only.
+timer is the SnapshotStreamer's to say; this class asks the runner for it. A socket
+monitor tells it of peers gone: what their pipes held is freed then (a peer that
+never read holds a whole queue), and the heap can be handed back. Clone I/O thread
+only.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Final
+
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from raspy.actors.clone.intake import CloneIntake
 from raspy.actors.clone.snapshot import SnapshotStreamer
+from raspy.stats import Stats
 from raspy.transport.runner import Runner
 from raspy.transport.sockets import Socket
+
+MAX_EVENTS_A_TURN: Final = 1000  # monitor events read at once (a burst of leaves)
 
 
 class SnapshotRouter:
@@ -23,13 +33,40 @@ class SnapshotRouter:
         snapshots: SnapshotStreamer,
         intake: CloneIntake,
         runner: Runner,
+        *,
+        stats: Stats,
+        on_peer_left: Callable[[float], None],
     ) -> None:
+        """`on_peer_left(now)`: a peer's connection closed (its pipe is freed)."""
         self._router = router
         self._snapshots = snapshots
         self._intake = intake
         self._runner = runner
+        self._stats = stats
+        self._on_peer_left = on_peer_left
         self._pollout = False  # POLLOUT is polled for: a blocked peer may have room
         runner.register(router, self.on_events)
+        self._monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        runner.register(self._monitor, self._on_monitor)
+
+    def close(self) -> None:
+        """Stop the monitor (before the ROUTER itself is closed)."""
+        self._runner.unregister(self._monitor)
+        self._router.disable_monitor()
+        self._monitor.close(linger=0)
+
+    def _on_monitor(self, _events: int) -> None:
+        left = 0
+        while left < MAX_EVENTS_A_TURN:
+            try:
+                recv_monitor_message(self._monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            left += 1  # EVENT_DISCONNECTED only
+        if left:
+            self._stats.incr("clone.snapshots.peers_left", left)
+            self._on_peer_left(time.monotonic())
 
     def on_events(self, events: int) -> None:
         if events & zmq.POLLIN:

@@ -2,9 +2,11 @@
 
 Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe;
 what it sends and when it is cut off are raspy.cores.clone_snapshot's to say. The
-ROUTER has ROUTER_MANDATORY and a small SNDHWM, so a full peer gives EAGAIN and the
-entry waits for the next turn (§1.3: never dropped, never all in memory). Used only by
-the Clone I/O thread, which owns the ROUTER.
+ROUTER has ROUTER_MANDATORY and an SNDHWM of `hwm` messages (a peer's byte budget of
+the largest), so a full peer gives EAGAIN and the entry waits for the next turn; a
+snapshot reads no more than `hwm` entries ahead of what went out (§1.3: never
+dropped, never all in memory: a peer that reads nothing costs at most twice its
+budget). Used only by the Clone I/O thread, which owns the ROUTER.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -21,7 +24,12 @@ import zmq
 from raspy.actors.clone.records import kv_essentials
 from raspy.clock import Clock
 from raspy.cores.clone import Update
-from raspy.cores.clone_snapshot import DEFAULT_MAX_S, SnapshotContent, cut_off_reason
+from raspy.cores.clone_snapshot import (
+    DEFAULT_MAX_S,
+    STALL_LIMIT_S,
+    SnapshotContent,
+    cut_off_reason,
+)
 from raspy.errors import StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -54,7 +62,12 @@ class _Snapshot:
     content: SnapshotContent
     after: bytes | None = None  # the last key read from the view
     finished: bool = False
+    # its pipe was full at the last try: not tried again until POLLOUT or the short
+    # timer clears it (unblock)
     blocked: bool = False
+    # its pipe was full and nothing went out since: kept across those retries, so
+    # the cut-off sees a peer that reads nothing (a stall) as one
+    stuck: bool = False
     progress_at: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.monotonic)
 
@@ -70,12 +83,24 @@ class SnapshotStreamer:
         clock: Clock,
         limiter: LogRateLimiter,
         pending: Pending,
+        *,
+        hwm: int,
         max_s: float = DEFAULT_MAX_S,
+        stall_s: float = STALL_LIMIT_S,
+        on_ended: Callable[[float], None] = lambda now: None,
     ) -> None:
+        """`hwm`: the ROUTER's SNDHWM (raspy.cores.clone_snapshot.snapshot_hwm), the
+        most entries a snapshot reads ahead too; `on_ended(now)`: a snapshot ended
+        (sent whole, cut off or its peer gone) and its memory is free: the heap
+        may be handed back."""
         self._store = store
         self._max_s = max_s
+        self._stall_s = stall_s
+        self._on_ended = on_ended
         self._pending = pending
         self._chunk = max(1, chunk)
+        self.hwm = max(1, hwm)
+        self._read_ahead = min(self._chunk, self.hwm)
         self._stats = stats
         self._clock = clock
         self._limiter = limiter
@@ -115,7 +140,8 @@ class SnapshotStreamer:
         return True
 
     def unblock(self) -> None:
-        """Retry the peers that were full: on POLLOUT or on the short timer."""
+        """Retry the peers that were full: on POLLOUT or on the short timer. They
+        stay `stuck` until something goes out to them."""
         for snap in self._active:
             snap.blocked = False
 
@@ -130,9 +156,10 @@ class SnapshotStreamer:
                 now=now,
                 started_at=snap.started_at,
                 progress_at=snap.progress_at,
-                blocked=snap.blocked,
+                blocked=snap.stuck,
                 store_growing=growing,
                 max_s=self._max_s,
+                stall_s=self._stall_s,
             )
             if reason is not None:
                 self._abandon(snap, reason, now)
@@ -141,6 +168,7 @@ class SnapshotStreamer:
             if snap.finished:
                 snap.view.close()
                 self._active.remove(snap)
+                self._on_ended(now)
         self._start_waiting()
         # POLLOUT on a mandatory ROUTER means "some peer is writable", maybe not ours:
         # wait for it only while it helped, else retry blocked peers on a short timer
@@ -206,7 +234,8 @@ class SnapshotStreamer:
             try:
                 send_frames(router, [snap.routing_id, *outgoing[0]])
             except zmq.Again:
-                snap.blocked = True  # the peer's pipe is at its HWM: keep the entry
+                # the peer's pipe is at its HWM: keep the entry
+                snap.blocked = snap.stuck = True
                 break
             except zmq.ZMQError as exc:
                 if exc.errno != errno.EHOSTUNREACH:
@@ -218,17 +247,20 @@ class SnapshotStreamer:
             sent += 1
         if sent:
             snap.progress_at = time.monotonic()
+            snap.stuck = snap.blocked  # full again after these, or not
         return sent > 0
 
     def _refill(self, snap: _Snapshot) -> bool:
-        """Queue the next chunk of KVSYNCs (then KTHXBAI); False when all is sent."""
+        """Queue the next KVSYNCs, up to what the peer's pipe holds (then KTHXBAI);
+        False when all is sent."""
         content = snap.content
         if content.ended:
             return False
         if len(content.subtree) > self._store.max_key_bytes:
             content.end()  # §6.3: longer than any stored key, it matches none
             return True
-        items = snap.view.iter_from(Table.KV, content.subtree, snap.after, self._chunk)
+        ahead = self._read_ahead
+        items = snap.view.iter_from(Table.KV, content.subtree, snap.after, ahead)
         add = content.add_record
         for key, value in items:
             try:
@@ -239,7 +271,7 @@ class SnapshotStreamer:
                     log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
                 continue
             add(key, seq, body)
-        if len(items) == self._chunk:
+        if len(items) == ahead:
             snap.after = items[-1][0]
         else:
             content.end()

@@ -67,13 +67,15 @@ def bind_clone_sockets(
     endpoints: clone.Endpoints,
     *,
     publisher_hwm: int,
+    snapshot_hwm: int,
     linger_ms: int,
     curve: CurveKeys | None,
 ) -> CloneSockets:
     """Make and bind the three; if one fails, those made are closed and it raises.
 
     `publisher_hwm`: the XPUB's SNDHWM, set before bind and never changed
-    (raspy.cores.clone_pacing says why). `curve`: server keys for the TCP endpoints
+    (raspy.cores.clone_pacing says why); `snapshot_hwm`: the ROUTER's, a peer's
+    byte budget in messages (raspy.cores.clone_snapshot.snapshot_hwm). `curve`: server keys for the TCP endpoints
     (§8.2).
     """
     made: list[Socket] = []
@@ -94,7 +96,7 @@ def bind_clone_sockets(
                 zmq.ROUTER,
                 endpoints.snapshot,
                 ROUTER_MANDATORY=1,
-                SNDHWM=2 * max(1, config.snapshot_chunk),
+                SNDHWM=snapshot_hwm,
                 MAXMSGSIZE=MAX_MESSAGE_BYTES,
             ),
             # XPUB_VERBOSER: subscriptions and leaves show (ClonePacing hears them)

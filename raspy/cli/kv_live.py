@@ -9,6 +9,7 @@ stdout not written (a full disk), 2 usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import unicodedata
@@ -23,6 +24,7 @@ from raspy.cli.arguments import (
     warn_line,
 )
 from raspy.cli.kv_store import Failure, command_prog, stdout_errors
+from raspy.cli.kv_watch import watch_changes
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
@@ -265,15 +267,8 @@ def _confirm(prefix: str, count: int) -> None:
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     with CloneClient(endpoints, _subtree(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
-        seen = 0
-        try:
-            for change in client.changes():
-                print(_line(change), flush=True)
-                seen += 1
-                if args.count is not None and seen >= args.count:
-                    break
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is how watch ends
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watch ends
+            watch_changes(client, args.count, _line)
     return EXIT_OK
 
 

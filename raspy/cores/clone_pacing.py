@@ -15,7 +15,8 @@ from typing import Final
 from raspy.ratelimit import LogRateLimiter
 
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
-TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
+# heap handed back at most this often after subscribers left or snapshots ended
+TRIM_GAP_S: Final = 10.0
 # a snapshot peer or a subscriber that was full is tried again then (a subscriber's
 # queue of 119 updates empties within milliseconds when it keeps up)
 BLOCKED_RETRY_S: Final = 0.0005
@@ -73,12 +74,18 @@ class ClonePacing:
             kind = notice[0] if notice else None
             subscribed = subscribed or kind == SUBSCRIBED
             left = left or kind == UNSUBSCRIBED
-        if left and self._trim_at is None:
-            self._trim_at = now + TRIM_GAP_S
+        if left:
+            self.trim_later(now)
         if subscribed:
             last = self._last_hugz
             soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
+
+    def trim_later(self, now: float) -> None:
+        """A queue was freed (a subscriber left, a snapshot ended): the heap's
+        free pages are handed back within TRIM_GAP_S, at most once in that time."""
+        if self._trim_at is None:
+            self._trim_at = now + TRIM_GAP_S
 
     def holds_a_queue(self, waiting_bytes: int) -> bool:
         """What waits for a full subscriber (message_cost) is a whole queue's worth:

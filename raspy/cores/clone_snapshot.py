@@ -18,14 +18,32 @@ from typing import Final
 from raspy.cores.clone import Update
 from raspy.protocol import clone
 
-# A peer that reads nothing for this long loses its snapshot: its read txn must not
-# stay open, since the store grows its map only when no read txn is open (it waits
-# 30 s). Real monotonic time: this is about the peer's socket, not about ttl.
+# A peer that reads nothing for this long loses its snapshot ([limits]
+# snapshot_stall_s): its read txn must not stay open, since the store grows its map
+# only when no read txn is open (it waits 30 s), and it holds one of the few places
+# (MAX_ACTIVE) every other snapshot waits for. Real monotonic time: this is about
+# the peer's socket, not about ttl.
 STALL_LIMIT_S: Final = 10.0
 # Issue 18: a peer that reads, but slowly, is cut off after [limits] snapshot_max_s
 # in all, and every view is closed at once when the store waits to grow its map:
 # no client holds the writes hostage. The client asks again (§6.3: ICANHAZ?).
 DEFAULT_MAX_S: Final = 60.0
+# A peer's pipe holds at least this many messages, whatever the values' size
+MIN_HWM: Final = 2
+
+
+def snapshot_hwm(budget_bytes: int, largest_message_bytes: int, chunk: int) -> int:
+    """The snapshot ROUTER's SNDHWM, and the most KVSYNCs a snapshot reads ahead:
+    as many of the largest messages as fit a peer's byte budget ([limits]
+    clone_subscriber_queue_bytes), at most two chunks, at least MIN_HWM. ZeroMQ
+    counts a pipe in messages: a peer that asks and never reads would otherwise
+    make the server hold two chunks of the largest values for it (issue 18)."""
+    if budget_bytes <= 0 or largest_message_bytes <= 0:
+        raise ValueError(
+            f"budget and message bytes must be > 0, got {budget_bytes} and "
+            f"{largest_message_bytes}"
+        )
+    return max(MIN_HWM, min(2 * max(1, chunk), budget_bytes // largest_message_bytes))
 
 
 class SnapshotContent:
@@ -89,13 +107,16 @@ def cut_off_reason(
     blocked: bool,
     store_growing: bool,
     max_s: float = DEFAULT_MAX_S,
+    stall_s: float = STALL_LIMIT_S,
 ) -> str | None:
     """Why a snapshot in progress must end now (issue 18), or None: the store waits
-    to grow its map, the snapshot took over `max_s`, or its peer stalled."""
+    to grow its map, the snapshot took over `max_s`, or its peer stalled: `blocked`
+    (its pipe was full at the last try, and nothing went out since) with nothing
+    taken for `stall_s`."""
     if store_growing:
         return "store_growing"
     if now - started_at > max_s:
         return "too_long"
-    if blocked and now - progress_at > STALL_LIMIT_S:
+    if blocked and now - progress_at > stall_s:
         return "stalled"
     return None

@@ -16,7 +16,7 @@ import zmq
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import ClonePublisher, CloneServerActor
 from raspy.clock import Clock
-from raspy.config import CloneConfig
+from raspy.config import CloneConfig, LimitsConfig
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -85,10 +85,18 @@ def clone_server(
     config: CloneConfig = FAST,
     endpoints: clone.Endpoints = ANY_PORT,
     stats: Stats | None = None,
+    limits: LimitsConfig | None = None,
 ) -> Iterator[CloneServer]:
     stats = Stats() if stats is None else stats
     ref = CloneServerActor.start(
-        context, store, config, endpoints, clock=clock, stats=stats, linger_ms=0
+        context,
+        store,
+        config,
+        endpoints,
+        clock=clock,
+        stats=stats,
+        linger_ms=0,
+        limits=limits,
     )
     try:
         bound = ref.ask(msgs.GetCloneEndpoints(), timeout=10)

@@ -185,3 +185,14 @@ def test_hugz_are_never_further_apart_than_the_interval_plus_a_turn(
             sent.append(now)
     spacing = [b - a for a, b in itertools.pairwise(sent)]
     assert all(MIN_HUGZ_GAP_S - 1e-9 <= s <= 2.0 for s in spacing)
+
+
+def test_a_snapshot_that_ended_asks_for_the_same_trim_as_a_leave() -> None:
+    """Issue 18: a snapshot that ended frees its queue too; one trim a gap later."""
+    pacing = _pacing(interval_s=100.0)
+    pacing.on_turn(T0)
+    pacing.trim_later(T0)
+    pacing.on_notices([LEAVE], T0 + 5)  # the same trim, not a second one later
+    assert pacing.on_turn(T0 + TRIM_GAP_S - 0.01).trim is False
+    assert pacing.on_turn(T0 + TRIM_GAP_S).trim is True
+    assert pacing.on_turn(T0 + 2 * TRIM_GAP_S).trim is False

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from raspy.cores.clone import Update
 from raspy.cores.clone_snapshot import (
     DEFAULT_MAX_S,
+    MIN_HWM,
     STALL_LIMIT_S,
     SnapshotContent,
     cut_off_reason,
+    snapshot_hwm,
 )
 from raspy.protocol import clone
 
@@ -188,3 +190,47 @@ def test_a_snapshot_is_cut_off_only_for_its_reasons(
         store_growing=growing,
     )
     assert reason == expected
+
+
+def test_the_stall_limit_is_the_one_given() -> None:
+    """[limits] snapshot_stall_s: a peer stuck for longer is cut off, sooner is not."""
+    now = 1000.0
+    for idle_s, expected in ((0.4, None), (0.6, "stalled")):
+        reason = cut_off_reason(
+            now=now,
+            started_at=now - 1,
+            progress_at=now - idle_s,
+            blocked=True,
+            store_growing=False,
+            stall_s=0.5,
+        )
+        assert reason == expected
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("budget", "largest", "chunk", "expected"),
+    [
+        (8 * MB, 64 * 1024 + 4375, 500, 119),  # the defaults: 119 of the largest
+        (8 * MB, 4 * MB + 4375, 500, MIN_HWM),  # values too large: at least two
+        (8 * MB, 1024, 500, 1000),  # small values: two chunks at most
+        (8 * MB, 1024, 0, 2),  # a chunk is at least one entry
+    ],
+    ids=["defaults", "huge_values", "small_values", "no_chunk"],
+)
+def test_the_snapshot_queue_holds_a_peers_byte_budget_of_the_largest_messages(
+    budget: int, largest: int, chunk: int, expected: int
+) -> None:
+    """Issue 18: 32 peers that never read once held two chunks of the largest
+    values each (1000 messages of ~68 KB); now a peer's budget at most."""
+    assert snapshot_hwm(budget, largest, chunk) == expected
+    assert expected == MIN_HWM or expected * largest <= budget
+
+
+def test_a_snapshot_hwm_needs_a_budget_and_a_size() -> None:
+    with pytest.raises(ValueError, match="must be > 0"):
+        snapshot_hwm(0, 1024, 500)
+    with pytest.raises(ValueError, match="must be > 0"):
+        snapshot_hwm(1024, 0, 500)

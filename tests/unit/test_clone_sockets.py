@@ -27,7 +27,13 @@ def test_the_three_are_bound_where_asked_with_the_protocol_options(
 ) -> None:
     config = CloneConfig(snapshot_chunk=50)
     socks = bind_clone_sockets(
-        zmq_context, config, ANY_PORT, publisher_hwm=123, linger_ms=0, curve=None
+        zmq_context,
+        config,
+        ANY_PORT,
+        publisher_hwm=123,
+        snapshot_hwm=7,
+        linger_ms=0,
+        curve=None,
     )
     try:
         bound = socks.endpoints
@@ -42,7 +48,7 @@ def test_the_three_are_bound_where_asked_with_the_protocol_options(
             zmq.XPUB,
             zmq.SUB,
         ]
-        assert socks.router.getsockopt(zmq.SNDHWM) == 2 * config.snapshot_chunk
+        assert socks.router.getsockopt(zmq.SNDHWM) == 7  # as given, not the chunk's
         assert socks.publisher.getsockopt(zmq.SNDHWM) == 123
         assert socks.collector.getsockopt(zmq.RCVHWM) == COLLECTOR_HWM
         for sock in (socks.router, socks.publisher, socks.collector):
@@ -83,6 +89,7 @@ def test_a_bind_that_fails_closes_the_sockets_already_made(
                 CloneConfig(),
                 endpoints,
                 publisher_hwm=100,
+                snapshot_hwm=100,
                 linger_ms=0,
                 curve=None,
             )
