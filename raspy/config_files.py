@@ -94,6 +94,10 @@ def _curve(security: SecurityConfig) -> list[str]:
         except ConfigError as exc:
             found += [f"{key}: {problem}" for problem in exc.problems]
     keys_dir = "security.authorized_keys_dir"
+    # unset: the config's own check says so (both set or both empty); an empty path
+    # is no folder to look for (it was said as `: no such folder`)
+    if not security.authorized_keys_dir:
+        return found
     folder = _folder(keys_dir, security.authorized_keys_dir)
     if not folder:
         try:

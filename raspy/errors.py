@@ -185,7 +185,14 @@ class ScenarioError(RaspyError):
 
 
 class DeviceError(RaspyError):
-    """A device config or command that is not valid, or a device that failed."""
+    """A device config or command that is not valid, or a device that failed.
+
+    `problems` holds each problem on its own (a config check may find several), so
+    that `raspyd --check-config` shows one a line; the message joins them."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(problems))
 
 
 class ClientTimeout(RaspyError, TimeoutError):

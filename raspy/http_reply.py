@@ -6,8 +6,8 @@ A reply is a status frame and a JSON frame: `200` for a 2xx answer (`status`,
 the answer's fields when there was one): `502` for an answer that is not 2xx
 (`status`) or no answer at all (`connect`, `tls`, `redirect`, `protocol`), `504` for
 `timeout`, `400` for a request that is not valid (`bad_request`), `403` for a client
-that is not one of raspyd's own parts (`forbidden`). README "Built-in services",
-docs/scenarios.md "Telling a phone".
+that is not one of raspyd's own parts (`forbidden`). README "The daemon"
+(its built-in services), docs/scenarios.md "Telling a phone".
 
 An answer to a request that carried a secret is told by its status line alone: a
 server may echo the secret in its body.

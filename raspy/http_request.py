@@ -9,8 +9,8 @@ that clock): the service makes no request whose turn comes too late, and cuts on
 short that would end after it. An optional `"secrets"`, `{name: value}`, are the secrets
 its url, headers and body hold (`{secret.NAME}` filled in): the service hides them
 in what it logs of an answer. Without it (an older sender), only `timeout_s` counts. The
-reply is `raspy.http_reply`'s. README "Built-in services", docs/scenarios.md "Telling
-a phone".
+reply is `raspy.http_reply`'s. README "The daemon" (its built-in services), docs/scenarios.md
+"Telling a phone".
 
 What is shown of a URL (logs, reasons, traces, a scenario's `last_error` in the tree)
 is its scheme and host: never its path, query or user and password, which are where

@@ -45,13 +45,18 @@ class UsageParser(argparse.ArgumentParser):
     stands (`raspy device pi.fake.dimmer level -1.5e2`): argparse knows `-5` and
     `-1.5` as numbers but took `-1.5e2` for an unknown option, so a negative
     setpoint in exponent form needed `--` before it. As in argparse, a parser that
-    has an option spelled as a number (none of raspy's) reads them as options."""
+    has an option spelled as a number (none of raspy's) reads them as options.
+
+    An unknown option is named before the required ones missing: argparse said only
+    `the following arguments are required: --data-dir, --to` for `--bogus` alone,
+    and the mistake went unnamed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # the pattern argparse's _parse_optional tests a word beginning with `-`
         # against before it takes it for an option (Python 3.11 to 3.13)
         self._negative_number_matcher = _NEGATIVE_NUMBER
+        self._given: list[str] = []  # the words of the parse under way
 
     def parse_known_args(  # type: ignore[override]  # typeshed's overloads
         self,
@@ -59,7 +64,43 @@ class UsageParser(argparse.ArgumentParser):
         namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
         given = sys.argv[1:] if args is None else list(args)
-        return super().parse_known_args(self._dash_values_joined(given), namespace)
+        self._given = self._dash_values_joined(given)
+        return super().parse_known_args(self._given, namespace)
+
+    def _unknown_options(self) -> list[str]:
+        """The words of the parse under way that look like options this parser does
+        not have, up to `--` or a sub-command (whose words its own parser reads)."""
+        commands = {
+            name
+            for action in self._actions
+            if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices
+        }
+        unknown: list[str] = []
+        for arg in self._given:
+            if arg == "--" or arg in commands:
+                break
+            if (
+                arg.startswith("-")
+                and arg != "-"
+                and not self._negative_number_matcher.match(arg)
+                and not self._is_option(arg)
+            ):
+                unknown.append(arg)
+        return unknown
+
+    def _is_option(self, arg: str) -> bool:
+        """Whether argparse takes `arg` for one of this parser's options: its name,
+        `--name=value`, a long name's unique beginning, or `-oVALUE`."""
+        name = arg.partition("=")[0] if arg.startswith("--") else arg
+        if (
+            name in self._option_string_actions
+            or arg[:2] in self._option_string_actions
+        ):
+            return True
+        return name.startswith("--") and any(
+            option.startswith(name) for option in self._option_string_actions
+        )
 
     def _dash_values_joined(self, args: list[str]) -> list[str]:
         """`args` with each of this parser's one-value options and a following
@@ -104,6 +145,9 @@ class UsageParser(argparse.ArgumentParser):
         no_value = _NO_VALUE.fullmatch(message)
         if no_value is not None:  # argparse's words for `--since` with none after it
             message = f"argument {no_value.group(1)}: expected a value, got none"
+        unknown = self._unknown_options()
+        if message.startswith("the following arguments are required") and unknown:
+            message = f"unrecognized arguments: {' '.join(unknown)}; {message}"
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 

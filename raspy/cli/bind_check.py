@@ -1,11 +1,13 @@
 """Every port raspyd will listen on (MDP, Clone's three, the web face's) tried
 before anything starts: a port taken or an address this host cannot listen on is
-said in one line, not after every part started and stopped again."""
+said in one line, not after every part started and stopped again. The binds also
+tell which addresses the bind really is (an interface's, 0.0.0.0 for `*`)."""
 
 from __future__ import annotations
 
 import errno
 import ipaddress
+from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -49,36 +51,66 @@ def _is_ipv6(address: str) -> bool:
         return False
 
 
-def unbindable(
-    cfg: config_mod.Config, where: str = "network.bind"
-) -> tuple[str, int] | None:
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What trying the ports found: a problem (its line and exit status), else the
+    IP addresses ZeroMQ bound (`lo` is 127.0.0.1, `*` is 0.0.0.0)."""
+
+    problem: tuple[str, int] | None
+    addresses: frozenset[str] = frozenset()
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether only this machine can reach the ports: every address bound is a
+        loopback one, whatever name `bind` gave it (an interface such as `lo`)."""
+        return bool(self.addresses) and all(
+            ipaddress.ip_address(a).is_loopback for a in self.addresses
+        )
+
+
+def unbindable(cfg: config_mod.Config, where: str = "network.bind") -> Checked:
     """Try every port before anything starts: a taken port is a runtime failure (1),
     an address this host cannot listen on a usage error (2), naming where the
     address was given (`where`: --bind, or the config's setting); one line each."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    addresses: set[str] = set()
     try:
         for endpoint in _listen_endpoints(cfg):
             sock = context.socket(zmq.ROUTER)
             sock.setsockopt(zmq.LINGER, 0)
             try:
                 sock.bind(endpoint)
+                addresses.add(_bound_address(sock))
             except zmq.ZMQError as exc:
-                not_here = _NOT_HERE.get(exc.errno or 0)
-                if not_here is not None and _is_ipv6(cfg.network.bind):
-                    not_here = _IPV6
-                if not_here is not None:
-                    return f"{where} {cfg.network.bind}: {not_here}", EXIT_USAGE
-                taken = exc.errno == errno.EADDRINUSE
-                return (
-                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}"
-                    + (MOVE_PORTS if taken else ""),
-                    EXIT_FAILURE if taken else EXIT_USAGE,
-                )
+                return Checked(_bind_problem(cfg, where, endpoint, exc))
             finally:
                 sock.close(linger=0)
     finally:
         context.term()
-    return _web_unbindable(cfg)
+    return Checked(_web_unbindable(cfg), frozenset(addresses))
+
+
+def _bound_address(sock: zmq.Socket[bytes]) -> str:
+    """The IP address of a bound socket's endpoint (`tcp://127.0.0.1:5514`)."""
+    endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    host = endpoint.removeprefix("tcp://").rpartition(":")[0]
+    return host.removeprefix("[").removesuffix("]")
+
+
+def _bind_problem(
+    cfg: config_mod.Config, where: str, endpoint: str, exc: zmq.ZMQError
+) -> tuple[str, int]:
+    not_here = _NOT_HERE.get(exc.errno or 0)
+    if not_here is not None and _is_ipv6(cfg.network.bind):
+        not_here = _IPV6
+    if not_here is not None:
+        return f"{where} {cfg.network.bind}: {not_here}", EXIT_USAGE
+    taken = exc.errno == errno.EADDRINUSE
+    return (
+        f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}"
+        + (MOVE_PORTS if taken else ""),
+        EXIT_FAILURE if taken else EXIT_USAGE,
+    )
 
 
 def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:

@@ -55,7 +55,7 @@ def add_parser(commands: Commands) -> None:
         description="Send ACTION (and VALUE) to the device NAME, once, and print what "
         "it answers. ACTION is any command of the device's kind (on, off, toggle, "
         "level, ...) or one every device takes: get, set, commands, config, log, "
-        "poll, reset (README, Device services).",
+        "poll, reset (README, Devices).",
     )
     device.add_argument(
         "name",

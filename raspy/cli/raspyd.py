@@ -16,7 +16,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config_doc, heap, mqtt_password, names
+from raspy import config_doc, heap, mqtt_password
 from raspy import log as log_mod
 from raspy.cli import (
     EXIT_FAILURE,
@@ -200,11 +200,11 @@ def _main(argv: list[str] | None) -> int:
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
     where = "--bind" if args.bind is not None else f"{source}: network.bind"
-    problem = bind_check.unbindable(cfg, where)
-    if problem is not None:
-        return _fail(*problem)
-    bind = cfg.network.bind or "localhost"  # empty: the default, loopback
-    if not cfg.security.enabled and not names.is_loopback(bind):
+    checked = bind_check.unbindable(cfg, where)
+    if checked.problem is not None:
+        return _fail(*checked.problem)
+    # the addresses bound, not the name given: `--bind lo` is 127.0.0.1
+    if not cfg.security.enabled and not checked.loopback_only:
         log.warning(
             "listening_beyond_loopback_without_curve",
             bind=cfg.network.bind,

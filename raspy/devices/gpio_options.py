@@ -226,7 +226,7 @@ def check_entries(
         used[canonical] = index
         configs.append({**config, "pin": canonical})
     if problems:
-        raise DeviceError("; ".join(problems))
+        raise DeviceError(*problems)
     return configs
 
 

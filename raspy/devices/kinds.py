@@ -173,7 +173,7 @@ def validate(
     label = _device_label(config)
     problems = _identity_problems(kinds, config, label)
     if problems:
-        raise DeviceError("; ".join(problems))
+        raise DeviceError(*problems)
     name, oid = config["name"], config["oid"]
     assert isinstance(name, str)
     assert isinstance(oid, str)
@@ -198,7 +198,7 @@ def validate(
             continue
         settings[field.name] = normalise(field.spec, value)
     if problems:
-        raise DeviceError("; ".join(problems))
+        raise DeviceError(*problems)
     return DeviceConfig(name=name, oid=oid, settings=MappingProxyType(settings))
 
 

@@ -165,20 +165,16 @@ def registry_of(
         registry = Registry(hostname, name, factory)
     except ValueError as exc:
         raise ConfigError([f"devices.{name}: {exc}"]) from exc
-    problems: list[str] = []
-    for config in configs:  # each device on its own: every bad one is named
-        try:
-            registry.validate(config)
-        except (DeviceError, ValueError) as exc:
-            problems.append(f"devices.{name}: {exc}")
-    try:
-        if not problems:
-            registry.add_all(configs)  # and what only the whole set shows: twins
+    try:  # every bad device, and every name given twice, in one pass
+        registry.add_all(configs)
     except (DeviceError, ValueError) as exc:
-        problems.append(f"devices.{name}: {exc}")
-    if problems:
-        raise ConfigError(problems)
+        raise ConfigError([f"devices.{name}: {p}" for p in _problems(exc)]) from exc
     return registry
+
+
+def _problems(exc: DeviceError | ValueError) -> list[str]:
+    """Each problem of `exc` on its own: one a line in `raspyd --check-config`."""
+    return exc.problems if isinstance(exc, DeviceError) else [str(exc)]
 
 
 def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
@@ -201,7 +197,7 @@ def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
         )
         registry.add_all(configs)
     except (DeviceError, ValueError) as exc:
-        raise ConfigError([str(exc)]) from exc
+        raise ConfigError(_problems(exc)) from exc
     return registry
 
 

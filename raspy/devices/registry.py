@@ -241,7 +241,7 @@ class Registry:
             f"{label}: {p}" for p in self._friendly_name_problems(checked, replacing)
         )
         if problems:
-            raise DeviceError("; ".join(problems))
+            raise DeviceError(*problems)
         return checked
 
     def _friendly_name_problems(
@@ -266,8 +266,17 @@ class Registry:
         return self.add_all([config])[0]
 
     def add_all(self, configs: Sequence[object]) -> list[Device]:
-        """Validate every config, then add them all; nothing is added if one is bad."""
-        checked = [self.validate(config) for config in configs]
+        """Validate every config, then add them all; nothing is added if one is bad.
+
+        The DeviceError names every problem: each bad config's and each name given
+        twice among the good ones, so that one fix does not uncover the next."""
+        checked: list[DeviceConfig] = []
+        problems: list[str] = []
+        for config in configs:
+            try:
+                checked.append(self.validate(config))
+            except DeviceError as exc:
+                problems += exc.problems
         names = [c.name for c in checked]
         names += [  # their sub-devices' names (`tv.volume`)
             f"{c.name}.{sub.name}"
@@ -282,8 +291,9 @@ class Registry:
             and f != c.name
         ]
         twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise DeviceError(f"device {quote(twice[0])}: name: given twice")
+        problems += [f"device {quote(name)}: name: given twice" for name in twice]
+        if problems:
+            raise DeviceError(*problems)
         return [self._insert(config) for config in checked]
 
     def _insert(self, config: DeviceConfig) -> Device:

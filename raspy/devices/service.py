@@ -6,8 +6,8 @@ owning actor must carry out (publish a value, poll a device, save a config, resc
 The words it answers in (the request parsed, the replies, the effects) are in
 raspy.devices.service_vocabulary, which the services with actions of their own share.
 
-Device services (README section)
-================================
+Device services (README, "Devices")
+===================================
 
 Every device-owning service (`fake`, `onewire`, ...) answers MDP requests at
 `<hostname>.<service>.devices`. Find them all with the MMI service list and a name

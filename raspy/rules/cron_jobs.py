@@ -4,8 +4,8 @@ No sockets, no clock, no store: handle() takes the jobs as they are, the request
 `now` (epoch s) and the timezone, and returns the reply `[status, json]` plus what the
 owning actor must do, in order (make a change durable, then schedule it, then reply).
 
-`<host>.core.cron` (README section)
-===================================
+`<host>.core.cron`
+==================
 
 A cron job publishes `/event/cron/<name>` in the Clone tree each time its schedule
 fires; the value is JSON `{"job": name, "scheduled": ISO-8601 local time with offset,

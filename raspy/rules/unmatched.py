@@ -55,9 +55,9 @@ _NO_READINGS: Final = (
 _NO_COMMAND: Final = (
     "is no command of any kind of device (a typo?); the device will refuse it"
 )
-# the events raspy's own devices publish under their full names (README, GPIO): a
-# button's press and its gestures (raspy.devices.gpio_gesture), and an output
-# switched off by its max_on_s. A typo in the button's name is a trigger that never
+# the events raspy's own devices publish under their full names (README, GPIO on a
+# Raspberry Pi): a button's press and its gestures (raspy.devices.gpio_gesture), and
+# an output switched off by its max_on_s. A typo in the button's name is a trigger that never
 # fires, as a kv trigger's is.
 _DEVICE_EVENT: Final = re.compile(
     r"/event/([^/*?\[]+\.[^/*?\[]+\.[^/*?\[]+)/"

@@ -1,7 +1,7 @@
 """The `<host>.http` service (HttpClientActor) on a real edge, asked as a scenario asks
 it (an in-process MDP client), against a real HTTP server on 127.0.0.1: what arrives
 there, and what the service answers for each way a request goes well or wrong
-(README "Built-in services", docs/scenarios.md "Telling a phone")."""
+(README "The daemon", its built-in services; docs/scenarios.md "Telling a phone")."""
 
 from __future__ import annotations
 

@@ -73,6 +73,36 @@ def test_devices_given_twice_are_still_named_once_each_is_valid() -> None:
     assert caught.value.problems == ["devices.fake: device 'a': name: given twice"]
 
 
+def test_a_name_given_twice_is_named_with_the_other_bad_devices_at_once() -> None:
+    """Only the bad oid was named; the name given twice came at the next run."""
+    loaded = config.load(
+        "[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "a"\noid = "switch"\n'
+        '[[devices.fake]]\nname = "a"\noid = "switch"\n'
+        '[[devices.fake]]\nname = "b"\noid = "nonsense"\n',
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert len(caught.value.problems) == 2
+    assert caught.value.problems[0].startswith("devices.fake: device 'b': oid: ")
+    assert caught.value.problems[1] == "devices.fake: device 'a': name: given twice"
+
+
+def test_each_problem_of_the_gpio_tables_is_a_problem_of_its_own() -> None:
+    """They came as one problem joined with `; `: one line in `--check-config`."""
+    assert _gpio_problems(
+        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 99\n'
+        '[[devices.gpio]]\nname = "b"\noid = "switch"\npin = 17\nbogus = 1\n'
+        '[[devices.gpio]]\nname = "c"\noid = "dimmer"\npin = 18\n'
+        'frequency_hz = "x"\n'
+    ) == [
+        "devices.gpio[0].pin: the board (3B) has no GPIO pin 99",
+        "devices.gpio[1].bogus: unknown option for switch",
+        'devices.gpio[2].frequency_hz: expected a number, got "x"',
+    ]
+
+
 def test_an_input_names_any_home_assistant_class_read_from_the_file() -> None:
     """A window contact, a leak sensor: the input's `device_class` is Home
     Assistant's word for it (what the MQTT bridge announces), `button` raspy's own."""
@@ -96,34 +126,40 @@ def test_an_input_names_any_home_assistant_class_read_from_the_file() -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "problem"),
+    ("table", "problems"),
     [
         (
             '[[devices.fake]]\nname = "meter"\noid = "sensor"\nprecision = 7\n'
             'state_class = "counter"\n',
-            "devices.fake: device 'meter': precision: expected an integer in 0..6, "
-            "got 7; device 'meter': state_class: expected one of measurement, total, "
-            'total_increasing, got "counter"',
+            [
+                "devices.fake: device 'meter': precision: expected an integer in "
+                "0..6, got 7",
+                "devices.fake: device 'meter': state_class: expected one of "
+                'measurement, total, total_increasing, got "counter"',
+            ],
         ),
         (
             '[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
             'precision = "1"\n',
-            "devices.fake: device 'attic': precision: expected an integer, got \"1\"",
+            ["devices.fake: device 'attic': precision: expected an integer, got \"1\""],
         ),
         (
             '[[devices.gpio]]\nname = "bay"\noid = "sensor.binary"\npin = 5\n'
             'device_class = "doorbell"\n',
-            "devices.gpio[0].device_class: expected one of button, battery, "
-            "battery_charging, carbon_monoxide, cold, connectivity, door, "
-            "garage_door, gas, heat, light, lock, moisture, motion, moving, "
-            "occupancy, opening, plug, power, presence, problem, running, safety, "
-            'smoke, sound, tamper, update, vibration, window, got "doorbell"',
+            [
+                "devices.gpio[0].device_class: expected one of button, battery, "
+                "battery_charging, carbon_monoxide, cold, connectivity, door, "
+                "garage_door, gas, heat, light, lock, moisture, motion, moving, "
+                "occupancy, opening, plug, power, presence, problem, running, "
+                "safety, smoke, sound, tamper, update, vibration, window, got "
+                '"doorbell"',
+            ],
         ),
     ],
     ids=["fake-sensor", "fake-temperature", "gpio-input"],
 )
 def test_bad_display_fields_in_the_file_are_named_by_their_key(
-    table: str, problem: str
+    table: str, problems: list[str]
 ) -> None:
     """A device's precision, state class and input class are checked with the rest
     of its table, before anything starts, each problem named by its key."""
@@ -134,7 +170,7 @@ def test_bad_display_fields_in_the_file_are_named_by_their_key(
     )
     with pytest.raises(ConfigError) as caught:
         check_config("pi", loaded.devices)
-    assert caught.value.problems == [problem]
+    assert caught.value.problems == problems
 
 
 def _gpio_problems(tables: str) -> list[str]:

@@ -12,6 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from raspy import config
+from raspy.cli import raspyd
 from raspy.errors import ConfigError
 from raspy.transport.curve import load_certificate_keys, load_server_keys
 
@@ -38,6 +39,23 @@ def test_only_one_security_key_set_is_refused_naming_both_keys(line: str) -> Non
         config.load(f"[security]\n{line}\n", "raspy.toml")
     assert caught.value.problems == [
         "raspy.toml: security.curve_secret_key_file and "
+        "security.authorized_keys_dir: expected both set or both empty"
+    ]
+
+
+def test_check_config_names_a_missing_keys_dir_once_not_as_an_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With only the secret key set, `--check-config` also said
+    `security.authorized_keys_dir: : no such folder (looked for <cwd>...)`."""
+    _, secret_file = zmq.auth.create_certificates(tmp_path, "server")
+    path = tmp_path / "raspyd.toml"
+    path.write_text(
+        f'[security]\ncurve_secret_key_file = "{secret_file}"\n', encoding="utf-8"
+    )
+    assert raspyd.main(["--check-config", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"raspyd: {path}: security.curve_secret_key_file and "
         "security.authorized_keys_dir: expected both set or both empty"
     ]
 

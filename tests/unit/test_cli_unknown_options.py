@@ -1,0 +1,69 @@
+"""An unknown option is named, before the required ones missing: `raspy-kv backup
+--bogus` said only `the following arguments are required: --data-dir, --to`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from raspy.cli import kv, poller
+from raspy.cli import raspy as raspy_cli
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("main", "argv", "line"),
+    [
+        (
+            kv.main,
+            ["backup", "--bogus"],
+            "raspy-kv backup: unrecognized arguments: --bogus; the following "
+            "arguments are required: --data-dir, --to",
+        ),
+        (
+            kv.main,
+            ["backup", "--data-dir", "d", "--bogus=1", "-q"],
+            "raspy-kv backup: unrecognized arguments: --bogus=1 -q; the following "
+            "arguments are required: --to",
+        ),
+        (
+            poller.main,
+            ["--bogus"],
+            "raspy-poller: unrecognized arguments: --bogus; the following "
+            "arguments are required: --connect, --service",
+        ),
+        # known options, their abbreviations, values and negative numbers are not
+        # named; nor what follows `--`
+        (
+            kv.main,
+            ["backup", "--data", "d", "--", "--bogus"],
+            "raspy-kv backup: the following arguments are required: --to",
+        ),
+        (
+            poller.main,
+            ["--conn", "tcp://127.0.0.1:5514", "-1.5e2"],
+            "raspy-poller: the following arguments are required: --service",
+        ),
+    ],
+)
+def test_an_unknown_option_is_named_before_the_required_ones(
+    main: Callable[[list[str]], int],
+    argv: list[str],
+    line: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # a usage error argparse's way
+        status = exc.code  # type: ignore[assignment]
+    assert (status, capsys.readouterr().err) == (2, line + "\n")
+
+
+@pytest.mark.timeout(10)
+def test_a_sub_commands_options_are_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    """The top parser leaves a sub-command's words to it (none of them are its)."""
+    with pytest.raises(SystemExit) as exited:
+        raspy_cli.main(["call", "--bogus"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("raspy call: ")
