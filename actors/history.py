@@ -9,19 +9,21 @@ Which devices are logged it learns from the device services themselves: every
 LOG_REFRESH_S (and when one appears) it sends each `*.devices` service a `list`
 request through the broker, in-process, so a flag changed at run time (the `log`
 action, `config`, `reset`) is followed within seconds, sub-devices included.
+The service's requests (queries, `forget`) are answered by its base class
+HistoryQueries (`history_queries.py`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
 import structlog
 
 from raspy.actors import messages as msgs
+from raspy.actors.history_queries import HistoryQueries
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,
@@ -40,14 +42,12 @@ from raspy.devices.reading import (
     device_of_key,
 )
 from raspy.errors import StoreError
-from raspy.history import query, service
 from raspy.history.intake import logged_devices, sample_value
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.names import DEVICES_SUFFIX
-from raspy.storage.history_rows import bucket_of, stored_rows
-from raspy.storage.read_view import ReadView
-from raspy.storage.store import Delete, Put
+from raspy.storage.history_rows import bucket_of
+from raspy.storage.store import Put
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     Table,
@@ -74,7 +74,7 @@ _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
 HistoryLinks = PeerLinks  # what the history actor talks to
 
 
-class HistoryActor(pykka.ThreadingActor):
+class HistoryActor(HistoryQueries):
     """See the module docstring."""
 
     def __init__(self, host: str, config: HistoryConfig, links: HistoryLinks) -> None:
@@ -316,71 +316,6 @@ class HistoryActor(pykka.ThreadingActor):
             return
         self.links.stats.incr("history.flushes")
         log.debug("history_flushed", count=len(rows))
-
-    # --- the service --------------------------------------------------------------------
-    def _on_request(self, frames: tuple[bytes, ...]) -> None:
-        rejected = self._worker.serve(frames, self._handle)
-        if rejected is not None:
-            self.links.stats.incr("history.rejected")
-            log.warning(
-                "frame_rejected", reason=rejected.reason, detail=rejected.detail
-            )
-
-    def _handle(self, body: list[bytes]) -> tuple[bytes, bytes]:
-        # the view is opened by the first read: `forget` commits, and the map cannot
-        # grow while a view of this process is open (Store.read_view)
-        with ExitStack() as stack:
-
-            def fetcher(key: str) -> query.Fetch:  # once per request
-                view = stack.enter_context(self.links.store.read_view())
-                return self._fetcher(view, key)
-
-            return service.handle(
-                body,
-                self.links.clock.wall(),
-                self.tiers,
-                self.recorded,
-                fetcher,
-                self._forget,
-            )
-
-    def _forget(self, key: str) -> int | None:
-        """Delete every row of `key` and its record in one commit; returns how many
-        rows there were, those not yet written included, or None for a key neither
-        recorded nor in the store (a typo, a key forgotten whole). Then what the recorder
-        holds of it goes (this thread flushes: no flush comes in between), so that
-        no flush writes part of it back, and a failed commit changes nothing; a
-        device that still records starts anew. The stored rows are those of every
-        tier in the store (stored_rows), configured or not; the view is closed
-        before the commit (Store.read_view)."""
-        with self.links.store.read_view() as view:
-            rows = stored_rows(view, key)
-        if key not in self.recorded and not rows:
-            return None
-        record = recorded_key_record(key)[0]
-        self.links.store.commit(
-            [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
-        )
-        unwritten = {
-            history_row_key(row.step_s, row.slot, row.key)
-            for row in self.recorder.forget(key)
-        }
-        self._new_keys.discard(key)
-        self.recorded.discard(key)
-        self.links.stats.incr("history.forgotten")
-        count = len(unwritten.union(rows))
-        log.info("history_forgotten", key=key, rows=count)
-        return count
-
-    def _fetcher(self, view: ReadView, key: str) -> query.Fetch:
-        def fetch(tier: Tier, slot: int) -> Bucket | None:
-            pending = self.recorder.pending(RowId(key, tier.step_s, slot))
-            if pending is not None:
-                return pending
-            data = view.get(Table.HISTORY, history_row_key(tier.step_s, slot, key))
-            return None if data is None else bucket_of(data)
-
-        return fetch
 
 
 def start_history(

@@ -4,7 +4,9 @@ Each actor owns its Registry (raspy.devices.registry: one owner thread), answers
 `<hostname>.<service>.devices` (raspy.devices.service.handle) as an in-process MDP
 worker or, in raspy-poller, through HandleRequest asks, records what its
 DevicePollerActor reads and publishes it under `/device/<fullname>/` in the Clone tree
-(raspy.devices.service_readings).
+(raspy.devices.service_readings). What it takes on at start, the devices discovery
+finds and the outputs' values from the first copy of the tree, is its base class
+DeviceStartup (`startup.py`).
 It never reads a device itself: reads block, and run on the poller's reader thread.
 """
 
@@ -18,12 +20,12 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
+from raspy.actors.devices.startup import DeviceStartup
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
-from raspy.devices.reading import CONFIGURED_TTL_S, Reading, configured_key, value_key
+from raspy.devices.reading import CONFIGURED_TTL_S, Reading, configured_key
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.service import handle_request
@@ -40,9 +42,9 @@ from raspy.devices.service_vocabulary import (
     device_error,
     parse_request,
 )
-from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.devices.template import DeviceConfig
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
-from raspy.errors import DeviceError, StoreError
+from raspy.errors import StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings, Saved, ServiceSettings
@@ -85,7 +87,7 @@ class Republish:
     full, since the hub may have marked them offline meanwhile."""
 
 
-class DeviceServiceActor(pykka.ThreadingActor):
+class DeviceServiceActor(DeviceStartup):
     """One device-owning service (`fake`, `onewire`): register, MDP worker, poller."""
 
     def __init__(
@@ -188,11 +190,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _published(self, device: Device, reading: Reading) -> None:
         """A command changed `device`; its reading was published."""
-
-    def _kept_value(self, device: Device) -> JsonValue | None:
-        """An output's value kept by the service itself, for when the tree's copy has
-        none (raspy-poller: its own data dir); None if it keeps none."""
-        return None
 
     def _on_other(self, message: Any) -> bool:
         """A message of the subclass's own; False if not one."""
@@ -358,68 +355,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._poller.tell(message)
         except pykka.ActorDeadError as exc:  # the supervisor restarts the service
             raise RuntimeError(f"device poller of {self._name} is gone") from exc
-
-    # --- outputs resumed, devices discovered -----------------------------------------
-    def _resume(self, stored: Mapping[str, bytes]) -> None:
-        """Simulated outputs (a switch, a dimmer) take the value they had before a
-        restart or a reload, as a real relay keeps its state (GPIO: initial =
-        restore); sensors refuse the set and keep polling. Once, from the first
-        copy of the tree: a later one (a board back with its hub) is older than
-        what the outputs were set to meanwhile; so is the first copy for a device
-        a request changed before it came (raspy-poller answers as soon as its
-        worker is connected, and a copy held up comes seconds later). An output the
-        copy has no value of (the hub's offline mark of a board away: `null`) takes
-        the one the service kept itself, if any (`_kept_value`); a null is never
-        set on an output."""
-        if not self._resume_outputs:
-            return
-        self._resume_outputs = False
-        commanded, self._commanded = self._commanded, set()
-        now = self._clock.wall()
-        for device in self._registry.devices():
-            if device.name in commanded:
-                continue
-            value = _value_in(stored, device.fullname)
-            if value is None:  # none in the copy (marked offline): never a command
-                value = self._kept_value(device)
-            if value is None:
-                continue
-            request = Request("set", device.name, value)
-            handled = handle_request(self._registry, request, now)
-            if handled.reply[0] == OK:
-                for effect in handled.effects:
-                    self._apply(effect)
-
-    def _rescan(self) -> list[Device]:
-        """Add what discovery finds; the new devices (sub-devices included)."""
-        if self._discover is None:
-            return []
-        try:
-            configs = self._discover(self._registry)
-            known = set(self._registry.names())
-            self._registry.add_all(configs)
-        except DeviceError as exc:
-            self._stats.incr(f"devices.{self._name}.rescan_failed")
-            log.warning("device_rescan_failed", service=self._name, reason=str(exc))
-            return []
-        found = [d for d in self._registry.devices() if d.name not in known]
-        self._settings.found(found)
-        if found:
-            log.info("devices_discovered", service=self._name, count=len(found))
-        return found
-
-
-def _value_in(tree: Mapping[str, bytes], fullname: str) -> JsonValue | None:
-    """A device's value in a copy of the tree; None if it has none (an offline
-    mark's `null`, no key, a body that is not JSON)."""
-    body = tree.get(value_key(fullname))
-    if not body:
-        return None
-    try:
-        value: JsonValue = json_text.loads(body)
-    except ValueError:
-        return None
-    return value
 
 
 def _polled(device: Device) -> poller_mod.PolledDevice:

@@ -25,12 +25,12 @@ from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.template import (
     SECRET_PREFIX,
-    Field,
     parse,
     render,
     secret_names,
     value_strings,
 )
+from raspy.rules.template_field import Field
 
 KEYS: Final = ("method", "body", "expr", "headers", "timeout")
 

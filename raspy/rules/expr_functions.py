@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.rules import template
+from raspy.rules import template, template_field
 from raspy.rules.expr_values import Fault, checked_number, describe, is_number, number
 from raspy.rules.model import EvalContext, SunEvent, uniform
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
@@ -122,7 +122,7 @@ def _check_clock(_index: int, value: JsonValue) -> None:
 
 
 def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
-    """A half away from zero, as `{x:.Nf}` in a template (raspy.rules.template)."""
+    """A half away from zero, as `{x:.Nf}` in a template (raspy.rules.template_field)."""
     value = number(args[0], "round()")
     digits = args[1] if len(args) > 1 else 0
     if (
@@ -133,7 +133,7 @@ def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
         raise Fault(f"round() needs digits from -15 to 15, got {describe(digits)}")
     if not math.isfinite(value):
         raise Fault("the result is out of range")
-    result = template.rounded(value, digits)
+    result = template_field.rounded(value, digits)
     if len(args) == 1 or isinstance(value, int):
         return checked_number(int(result))
     return checked_number(float(result))
@@ -206,7 +206,7 @@ def _abs(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
 
 
 def _str(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
-    text = template.as_text(args[0])
+    text = template_field.as_text(args[0])
     context.work.charge(len(text) // CHARS_PER_UNIT)  # after: it is bounded
     return text
 

@@ -3,24 +3,22 @@
 A tiny parser of our own: user text never reaches str.format (whose `{0.__class__}`
 walks objects). `{{` and `}}` stand for literal braces; a field is a dotted name,
 optionally with `:.Nf` (a number with N decimals: a DS18B20's 21.0625 as 21.1) or a
-time format `:%H:%M` (epoch seconds as the hub's local time, rules.time_format).
+time format `:%H:%M` (epoch seconds as the hub's local time, rules.time_format); how a
+field writes its value is rules.template_field.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Final, NamedTuple
+from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
-from raspy.rules.expr_values import INT_LIMIT
 from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
+from raspy.rules.template_field import Field, finite_number
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
 TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since")
@@ -42,52 +40,6 @@ _NAME: Final = re.compile(
 _DECIMALS: Final = re.compile(r"\.([0-9])f", re.ASCII)  # the one format: `:.Nf`
 
 
-class Field(NamedTuple):
-    """A `{name}`, `{name:.Nf}` or `{name:%H:%M}` of a template; `offset` of its
-    `{`, 0-based."""
-
-    name: str
-    offset: int
-    decimals: int | None = None  # a number is written with this many decimals
-    clock: TimeFormat | None = None  # a number (epoch s) is written as a local time
-
-    def shown(self, value: JsonValue, tz: tzinfo | None = None) -> str:
-        """The value as text in a template: a string as itself, a number with the
-        field's decimals or as a time in `tz` (a number past what a calendar shows:
-        as itself), anything else as its JSON text."""
-        number = _number(value)
-        if number is not None and self.decimals is not None:
-            return f"{rounded(number, self.decimals):f}"
-        written = self._time(number, tz)
-        return as_text(value) if written is None else written
-
-    def kept(self, value: JsonValue, tz: tzinfo | None = None) -> JsonValue:
-        """The value of a field that is a whole string alone: its JSON type kept, a
-        number rounded to the field's decimals; a time format gives text."""
-        number = _number(value)
-        if number is None or (self.decimals is None and self.clock is None):
-            return value
-        if self.clock is not None:
-            written = self._time(number, tz)
-            return value if written is None else written
-        assert self.decimals is not None  # one of the two formats
-        result = rounded(number, self.decimals)
-        if self.decimals == 0 and -INT_LIMIT <= result <= INT_LIMIT:
-            return int(result)
-        # a whole number past ±2**63 (1e300 with :.0f) stays the float it was:
-        # as an int it wrote 301 digits no JSON reader but Python's takes whole
-        return float(result)
-
-    def _time(self, number: int | float | None, tz: tzinfo | None) -> str | None:
-        """`number` as the field's time in `tz`; None without a time format, for no
-        number, or past what a calendar shows."""
-        if self.clock is None or number is None:
-            return None
-        if tz is None:  # callers take the zone from Names (render's _zone)
-            raise ValueError(f"the time format of {{{self.name}}} needs a zone")
-        return self.clock.text(number, tz)
-
-
 class Names(dict[str, JsonValue]):
     """The names a run's templates see (context_names), with what a time format
     needs besides them: the hub's zone, and the run's time for `{now:%H:%M}` (the
@@ -101,34 +53,6 @@ class Names(dict[str, JsonValue]):
         super().__init__(values)
         self.tz = tz
         self.wall_ts = wall_ts
-
-
-def rounded(number: int | float, decimals: int) -> Decimal:
-    """`number` to `decimals` places (negative: tens, hundreds, ...), a half away
-    from zero as people round (20.5 is 21, where Python's round and format go to
-    even: 20), on the float's exact value (2.675 is stored as 2.67499..., so 2.67);
-    never a negative zero."""
-    exact = Decimal(number)
-    # every digit of the result: no context's default precision cuts a big number
-    digits = max(exact.adjusted(), 0) + max(decimals, 0) + 2
-    step = Decimal(1).scaleb(-decimals)
-    result = exact.quantize(step, rounding=ROUND_HALF_UP, context=Context(prec=digits))
-    return abs(result) if result.is_zero() else result
-
-
-def _number(value: JsonValue) -> int | float | None:
-    """A finite JSON number, an int kept whole (as a float 9007199254740993 was
-    ...992); None for anything else (true is not a number, and Infinity or NaN,
-    which Python's JSON reads, has no decimals)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float: written as it is
-        return None
-    if not math.isfinite(number):
-        return None
-    return value
 
 
 class TemplateError(ScenarioError):
@@ -309,7 +233,7 @@ def _zone(part: Field, names: Mapping[str, JsonValue], text: str) -> tzinfo | No
     write a number without one (not a run's names)."""
     if isinstance(names, Names):
         return names.tz
-    if part.clock is not None and _number(names.get(part.name)) is not None:
+    if part.clock is not None and finite_number(names.get(part.name)) is not None:
         raise TemplateError(
             f"the time of {{{part.name}}} is written only when the scenario runs",
             part.offset,
@@ -338,13 +262,6 @@ def value_strings(value: JsonValue) -> list[str]:
     if isinstance(value, dict):
         return [text for item in value.values() for text in value_strings(item)]
     return []
-
-
-def as_text(value: JsonValue) -> str:
-    """A string as itself, anything else as its JSON text (true, 19.5, null, [1])."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def render_in(

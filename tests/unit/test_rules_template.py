@@ -13,7 +13,6 @@ from support.expr_context import make_context
 
 from raspy.devices.template import JsonValue
 from raspy.rules.template import (
-    Field,
     TemplateError,
     check,
     context_names,
@@ -23,6 +22,7 @@ from raspy.rules.template import (
     render_value,
     template_names,
 )
+from raspy.rules.template_field import Field
 
 _OR_TIME = " or a time such as :%H:%M"
 NAMES: dict[str, JsonValue] = {

@@ -16,7 +16,6 @@ from raspy.devices.template import JsonValue
 from raspy.rules.document import validate_scenario
 from raspy.rules.expr import ExpressionError, compile_expression
 from raspy.rules.template import (
-    Field,
     Names,
     TemplateError,
     context_names,
@@ -25,6 +24,7 @@ from raspy.rules.template import (
     render,
     render_in,
 )
+from raspy.rules.template_field import Field
 from raspy.rules.time_format import (
     DIRECTIVES,
     MAX_FORMAT_CHARS,
