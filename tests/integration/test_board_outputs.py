@@ -77,6 +77,10 @@ class Board:
         return reading["value"]
 
     def take_copy(self, copy: dict[str, bytes]) -> None:
+        """The hub's copy given, as raspy-poller gives it: from its Clone client, so
+        that client is live by then (the readings go out at once, not held for the
+        poller's main loop, which this test does not run)."""
+        self.client.wait_synced(5)
         self.ref.ask(ForgetGone(copy), timeout=5)
         self.publisher.open()
 
