@@ -70,7 +70,19 @@ def tried_trigger(
     """`trigger.*` of a run tried as if `trigger` fired now: its kind and id; a time
     trigger's value is now (its scheduled time, had it been due); a `kv` or `event`
     trigger on one key (no wildcard) has that key and its value in the tree now
-    (`from` null: nothing changed). Anything else is null, as nothing happened."""
+    (`from` null: nothing changed). Anything else is null, as nothing happened.
+    `tried` is true: the status, its history and `show` tell it from a firing."""
+    data = _as_fired(trigger, wall, host, kv)
+    data["tried"] = True
+    return data
+
+
+def _as_fired(
+    trigger: model.Trigger,
+    wall: float,
+    host: str,
+    kv: Callable[[str], JsonValue],
+) -> tm.TriggerData:
     kind = tm.kind_of(type(trigger))
     if isinstance(trigger, _TIMED):
         return tm.trigger_data(kind, trigger.id, value=wall)

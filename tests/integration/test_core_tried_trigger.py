@@ -16,7 +16,9 @@ from support.core_actors import (
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 
+from raspy.cli.scenario_text import describe_trigger
 from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,7 +54,21 @@ def test_a_run_as_a_trigger_sees_its_id_and_kind(core: Core, tree: CloneClient) 
     wait_value(tree, "/scenario/evening/did", "kv mode /house/mode away")
     last = value(tree, "/scenario/evening/last_trigger")
     assert isinstance(last, dict)
-    assert last["id"] == "mode"
+    assert (last["id"], last["tried"]) == ("mode", True)  # no firing: a try
+    assert describe_trigger(last) == 'kv (mode) /house/mode = "away" (tried by hand)'
+    # a plain manual run and a real firing are not marked
+    assert core.request("run", name="evening")[0] == b"200"
+    wait_value(tree, "/scenario/evening/did", "manual  null null")
+    assert "tried" not in _last_trigger(tree)
+    core.server.publisher.set(b"/house/mode", b'"home"')
+    wait_value(tree, "/scenario/evening/did", "kv mode /house/mode home")
+    assert "tried" not in _last_trigger(tree)
+
+
+def _last_trigger(tree: CloneClient) -> dict[str, JsonValue]:
+    last = value(tree, "/scenario/evening/last_trigger")
+    assert isinstance(last, dict)
+    return last
 
 
 def test_an_unknown_trigger_id_is_refused_naming_the_known_ones(core: Core) -> None:
