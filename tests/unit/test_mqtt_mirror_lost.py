@@ -116,6 +116,27 @@ def test_what_changes_while_a_requeue_drains_goes_once_with_its_new_payload() ->
     assert Message(STATES[6], b"1") not in sent
 
 
+def test_a_config_pushed_out_by_news_goes_before_the_states() -> None:
+    """A command's `…/result` that comes into the full buffer takes the place of the
+    newest queued config: that config goes out next, not behind every state (Home
+    Assistant would see states of an entity it does not know yet)."""
+    configs = CONFIGS[:4]
+    states = STATES[:4]
+    mirror = Mirror(CoalescingBuffer(3))
+    for state, config in zip(states, configs, strict=True):
+        mirror.retain(state, b"1")
+        mirror.retain(config, b"{}")
+    _drained(mirror)
+    mirror.requeue("homeassistant/")
+    mirror.buffer.put(Message("raspy/pi/fake/k0/result", b"{}", retain=False))
+    assert [m.topic for m in _acked_one_by_one(mirror)] == [
+        *configs[:2],
+        "raspy/pi/fake/k0/result",
+        *configs[2:],
+        *states,
+    ]
+
+
 _STEPS = st.lists(
     st.one_of(
         st.tuples(st.sampled_from("abcdefgh"), st.sampled_from([b"", b"1", b"2"])),
