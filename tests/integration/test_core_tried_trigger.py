@@ -97,3 +97,54 @@ def test_get_and_list_say_when_each_time_trigger_fires_next(core: Core) -> None:
     assert core.request("list")[1][0]["next_fires"] == expected
     assert core.request("disable", name="evening")[0] == b"200"
     assert core.request("get", name="evening")[1]["next_fires"] == []
+
+
+SHARED = """\
+name: shared
+triggers:
+  - at: "18:00"
+    id: lamp
+  - kv: /house/mode
+    id: lamp
+  - at: "23:30"
+    id: "off"
+  - cron: "0 7 * * *"
+    id: "off"
+  - every: 1h
+    id: hourly
+actions:
+  - set: /scenario/shared/did
+    value: "{trigger.kind}"
+"""
+NO_IDS = """\
+name: plain
+triggers:
+  - at: "18:00"
+actions:
+  - set: /scenario/plain/did
+    value: "x"
+"""
+
+
+def test_an_id_several_triggers_share_is_refused_naming_them(core: Core) -> None:
+    """Which of them was meant is not known: the first was taken silently."""
+    core.start()
+    assert core.request("import", document=SHARED)[0] == b"200"
+    assert core.request("run", name="shared", trigger="lamp") == (
+        b"400",
+        {
+            "error": "scenario shared has 2 triggers with id 'lamp' (triggers 1 (at),"
+            " 2 (kv)): give each its own id to run it as one of them"
+        },
+    )
+    assert core.request("run", name="shared", trigger="hourly")[0] == b"200"
+    # the known ids are each named once
+    assert core.request("run", name="shared", trigger="x")[1] == {
+        "error": "scenario shared has no trigger with id 'x' (its trigger ids:"
+        " 'lamp', 'off', 'hourly')"
+    }
+    assert core.request("import", document=NO_IDS)[0] == b"200"
+    assert core.request("run", name="plain", trigger="x")[1] == {
+        "error": "scenario plain has no trigger with id 'x'"
+        " (none of its triggers has an id)"
+    }
