@@ -58,9 +58,6 @@ def run_answer(status: Status, outputs: list[Output], before: int) -> RunAnswer:
     )
 
 
-_TIMED = model.CronTrigger | model.AtTrigger | model.EveryTrigger | model.SunTrigger
-
-
 def tried_trigger(
     trigger: model.Trigger,
     wall: float,
@@ -84,10 +81,11 @@ def _as_fired(
     kv: Callable[[str], JsonValue],
 ) -> tm.TriggerData:
     kind = tm.kind_of(type(trigger))
-    if isinstance(trigger, _TIMED):
+    if isinstance(trigger, model.TimeTrigger):
         return tm.trigger_data(kind, trigger.id, value=wall)
     if isinstance(trigger, model.KvTrigger | model.EventTrigger):
-        key = render(trigger.pattern, {"host": host})
-        if not any(char in key for char in "*?["):
+        pattern = render(trigger.pattern, {"host": host})
+        if not tm.is_glob(pattern):  # one key, maybe escaped (`/x/[[]1]`)
+            key = tm.glob_key(pattern)
             return tm.trigger_data(kind, trigger.id, key=key, value=kv(key))
     return tm.trigger_data(kind, getattr(trigger, "id", ""))

@@ -148,3 +148,31 @@ def test_an_id_several_triggers_share_is_refused_naming_them(core: Core) -> None
         "error": "scenario plain has no trigger with id 'x'"
         " (none of its triggers has an id)"
     }
+
+
+ESCAPED = """\
+name: bracket
+triggers:
+  - kv: "/house/[[]1]"
+    id: one
+  - kv: "/house/[12]"
+    id: two
+actions:
+  - set: /scenario/bracket/did
+    value: "{trigger.id} {trigger.key} {trigger.value}"
+"""
+
+
+def test_a_key_escaped_as_a_glob_is_one_key_a_class_is_not(
+    core: Core, tree: CloneClient
+) -> None:
+    """`/house/[[]1]` matches the key `/house/[1]` alone (the escape a glob of a
+    key has): the run sees that key and its value, as for any key written out."""
+    core.server.publisher.set(b"/house/[1]", b'"x"')
+    wait_value(tree, "/house/[1]", "x")
+    core.start()
+    assert core.request("import", document=ESCAPED)[0] == b"200"
+    assert core.request("run", name="bracket", trigger="one")[0] == b"200"
+    wait_value(tree, "/scenario/bracket/did", "one /house/[1] x")
+    assert core.request("run", name="bracket", trigger="two")[0] == b"200"
+    wait_value(tree, "/scenario/bracket/did", "two null null")
