@@ -406,16 +406,21 @@ def _stopped(answer: object) -> Status:
 
 def _trigger_index(entry: Entry, trigger_id: str | None) -> int | None:
     """The index of the trigger a run is tried as (`run` with "trigger"; None: a
-    manual run); an id the scenario has not is refused, naming those it has."""
+    manual run); an id the scenario has not is refused, naming those it has, and
+    one several triggers share, naming them (which one was meant is not known)."""
     if trigger_id is None or entry.scenario is None:
         return None
-    triggers = entry.scenario.triggers
+    name, triggers = entry.stored.name, entry.scenario.triggers
     ids = [getattr(t, "id", "") for t in triggers]
-    if trigger_id and trigger_id in ids:
-        return ids.index(trigger_id)
-    known = ", ".join(quote(i) for i in ids if i)
-    has = f"its trigger ids: {known}" if known else "none of its triggers has an id:"
-    raise api.bad(
-        f"scenario {entry.stored.name} has no trigger with id {quote(trigger_id)}"
-        f" ({has})"
-    )
+    found = [n for n, i in enumerate(ids) if i and i == trigger_id]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        which = ", ".join(f"{n + 1} ({kind_of(type(triggers[n]))})" for n in found)
+        raise api.bad(
+            f"scenario {name} has {len(found)} triggers with id {quote(trigger_id)}"
+            f" (triggers {which}): give each its own id to run it as one of them"
+        )
+    known = ", ".join(quote(i) for i in dict.fromkeys(ids) if i)
+    has = f"its trigger ids: {known}" if known else "none of its triggers has an id"
+    raise api.bad(f"scenario {name} has no trigger with id {quote(trigger_id)} ({has})")

@@ -31,8 +31,6 @@ from raspy.ticker import SharedTicker
 
 log = structlog.get_logger(component="core")
 
-_TIMED = model.CronTrigger | model.AtTrigger | model.EveryTrigger | model.SunTrigger
-
 
 class CoreTimers:
     """See the module docstring."""
@@ -62,7 +60,7 @@ class CoreTimers:
         """Schedule each time trigger of a scenario whose actor just started."""
         clock = self._clock
         for index, trigger in enumerate(scenario.triggers):
-            if isinstance(trigger, _TIMED):
+            if isinstance(trigger, model.TimeTrigger):
                 key, now_wall = f"{scenario.name}#{index}", clock.wall()
                 try:
                     self._scheduler.add(key, trigger, now_wall, clock.monotonic())
@@ -90,7 +88,7 @@ class CoreTimers:
         rise) or a scenario not scheduled has none."""
         fires: list[tuple[int, float]] = []
         for index, trigger in enumerate(scenario.triggers):
-            if isinstance(trigger, _TIMED):
+            if isinstance(trigger, model.TimeTrigger):
                 at = self._scheduler.next_wall(f"{scenario.name}#{index}")
                 if at is not None:
                     fires.append((index, at))

@@ -168,14 +168,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str] | None = None) -> int:
-    """The command without logging setup (for tests); returns the exit status."""
+def run(argv: list[str] | None = None, chosen: list[str] | None = None) -> int:
+    """The command without logging setup (for tests); returns the exit status.
+    `chosen` is given the head of the command's lines once it is parsed."""
     try:
         args = _build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage error (2) or --help (0)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     command: Callable[[argparse.Namespace], int] = args.run
     prog = command_prog(args.command)
+    if chosen is not None:
+        chosen.append(prog)
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -198,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     # store write that failed (a full disk under a restore) an error event of the
     # writer's, which the command's own line says again
     log_mod.configure("critical")
-    return guarded("raspy-kv", lambda: run(argv))
+    chosen: list[str] = []  # an unforeseen error in a command is headed by it too
+    return guarded(
+        lambda: chosen[-1] if chosen else "raspy-kv", lambda: run(argv, chosen)
+    )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
 """raspy-kv live commands against a running raspyd's Clone server (docs/protocols.md §6).
 
 `ls`/`get` take one snapshot; `set`/`del` wait until the server published the update;
-`watch` prints one line per change until Ctrl-C. Values print as text when they are
-printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer, no such key or
-stdout not written (a full disk), 2 usage.
+`watch` prints one line per change until Ctrl-C (or `--count`). Values print as text
+when they are printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer, no
+such key or stdout not written (a full disk), 2 usage, 130 Ctrl-C (`watch`'s too).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import unicodedata
@@ -267,8 +266,8 @@ def _confirm(prefix: str, count: int) -> None:
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     with CloneClient(endpoints, _subtree(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watch ends
-            watch_changes(client, args.count, _line)
+        # Ctrl-C ends it as it ends every command: `interrupted`, status 130
+        watch_changes(client, args.count, _line)
     return EXIT_OK
 
 

@@ -12,8 +12,10 @@ from typing import Final
 EXIT_BUG: Final = 70  # sysexits.h EX_SOFTWARE: an internal software error
 
 
-def guarded(tool: str, run: Callable[[], int]) -> int:
-    """run(), or one line on stderr and EXIT_BUG if it raises unexpectedly.
+def guarded(tool: str | Callable[[], str], run: Callable[[], int]) -> int:
+    """run(), or one line on stderr and EXIT_BUG if it raises unexpectedly. `tool`
+    heads the line: a callable gives it once the error came (`raspy-kv get` once a
+    command was chosen, as each of its lines is headed).
 
     Ctrl-C, SystemExit (argparse's usage errors and --help) pass through as they are.
     """
@@ -22,8 +24,9 @@ def guarded(tool: str, run: Callable[[], int]) -> int:
     except Exception as exc:
         if os.environ.get("RASPY_TRACEBACK"):
             raise
+        name = tool() if callable(tool) else tool
         print(
-            f"{tool}: internal error: {type(exc).__name__}: {exc} (a bug in raspy; "
+            f"{name}: internal error: {type(exc).__name__}: {exc} (a bug in raspy; "
             "run again with RASPY_TRACEBACK=1 for the details to report)",
             file=sys.stderr,
         )

@@ -102,8 +102,8 @@ def add_parser(commands: Commands) -> None:
             command.add_argument(
                 "--trigger",
                 metavar="ID",
-                help="run as if the trigger with this id: fired (trigger.id, its"
-                " kind, ...): a timed branch tried before its time",
+                help="run as if the trigger whose id: is ID had fired (its"
+                " trigger.id and kind; the conditions are not checked)",
             )
 
 

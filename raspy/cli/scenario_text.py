@@ -128,8 +128,9 @@ def describe_fires(fires: JsonValue, tz: tzinfo | None = None) -> list[str]:
 
 
 def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
-    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value, and since
-    when a `for:` hold held (in `tz`, as describe_time)."""
+    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value, whether
+    a person tried it (`run --trigger`), and since when a `for:` hold held (in `tz`,
+    as describe_time)."""
     if not isinstance(trigger, dict):
         return cell(trigger or None)
     parts = [cell(trigger.get("kind") or "?")]
@@ -141,6 +142,8 @@ def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
         parts += ["=", cell(_json(trigger["value"]))]
     if trigger.get("by"):
         parts.append(f"by {cell(trigger['by'])}")
+    if trigger.get("tried") is True:  # `run --trigger`: no firing, a person's try
+        parts.append("(tried by hand)")
     if trigger.get("since") is not None:
         parts.append(f"since {describe_time(trigger['since'], tz)}")
     return " ".join(parts)

@@ -16,7 +16,9 @@ when the buffer is full:
   the newest retained message; the queued ones, news included, keep their places);
 - news that comes takes the place of the newest queued retained message, which is
   handed to `on_evicted`; only when every queued message is news is the one that
-  comes dropped (a flood of results never pushes out another result).
+  comes dropped (a flood of results never pushes out another result). It goes to
+  `on_pushed_out` when one is set: it waited in the queue, so it is to be sent
+  again ahead of what was refused as it came.
 Each is counted (`dropped`). The newest retained message goes rather than the oldest
 so that the queue's head still drains in order (a discovery config stays ahead of
 the state it names), and what the Mirror queues again does not push out what waited
@@ -51,6 +53,9 @@ class CoalescingBuffer:
         self._news: deque[tuple[int, Message]] = deque()
         self._places = 0
         self.on_evicted: Callable[[Message], None] = _kept_nowhere
+        # a queued retained message that news pushed out (None: to on_evicted):
+        # older than one refused as it came, it is to go out again first
+        self.on_pushed_out: Callable[[Message], None] | None = None
 
     def __len__(self) -> int:
         return len(self._retained) + len(self._news)
@@ -81,8 +86,7 @@ class CoalescingBuffer:
             self.dropped += 1
             if not retained:
                 return  # all news: the one that comes goes
-            evicted = retained.popitem(last=True)[1][1]
-            self.on_evicted(evicted)
+            self._push_out()
         self._news.append((self._place(), message))
 
     def put_if_absent(self, message: Message) -> None:
@@ -105,7 +109,7 @@ class CoalescingBuffer:
                 self.dropped += 1
                 if not self._retained:
                     continue
-                self.on_evicted(self._retained.popitem(last=True)[1][1])
+                self._push_out()
             self._news.appendleft((low - offset, message))
 
     def drop(self, stale: Callable[[Message], bool]) -> int:
@@ -129,6 +133,11 @@ class CoalescingBuffer:
             else:
                 taken.append(retained.popitem(last=False)[1][1])
         return taken
+
+    def _push_out(self) -> None:
+        """The newest queued retained message out, for news to take its place."""
+        message = self._retained.popitem(last=True)[1][1]
+        (self.on_pushed_out or self.on_evicted)(message)
 
     def _place(self) -> int:
         self._places += 1

@@ -35,6 +35,8 @@ from raspy.mqtt.output import (
 from raspy.mqtt.topics import ControlTarget, DeviceTarget, ScenarioTarget, Target
 
 MAX_PENDING: Final = 256
+# the detail of a retained command's refusal (its topic is logged beside it)
+RETAINED_COMMAND: Final = "sent retained: an old command the broker replays, not run"
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
 # the device-service actions bridged besides the kinds' commands: `set` (the main
 # command) and `commands`, the read that tells an MQTT user a device's actions (a
@@ -78,7 +80,7 @@ class Requests:
         A retained message is an old command the broker replays on subscribing: it
         is refused, not run again at every restart of the bridge."""
         if retained:
-            return [Refused("retained_command", quote(topic), topic=topic)]
+            return [Refused("retained_command", RETAINED_COMMAND, topic=topic)]
         try:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:

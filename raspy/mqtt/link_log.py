@@ -11,10 +11,12 @@ since. Payloads and passwords are never logged.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 import structlog
 
 from raspy.config import MqttConfig
+from raspy.errors import quote
 from raspy.mqtt.core import BridgeCore, Refused
 from raspy.mqtt.events import Feed
 from raspy.mqtt.session import Lost, MqttSession
@@ -23,6 +25,8 @@ from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="mqtt")
+
+TOPIC_LOG_BYTES: Final = 256  # of a refused command's topic in its log line
 
 
 class LinkLog:
@@ -46,8 +50,9 @@ class LinkLog:
                     first=out.detail,
                 )
         elif self._limiter.should_log(out.reason, now):
-            # a command's topic says which device (or scenario, control) it was for
-            where = {"topic": out.topic} if out.topic else {}
+            # a command's topic says which device (or scenario, control) it was for;
+            # outside text (up to MQTT's 64 KiB), quoted and cut as the detail is
+            where = {"topic": quote(out.topic, TOPIC_LOG_BYTES)} if out.topic else {}
             log.warning(
                 "mqtt_input_refused", reason=out.reason, detail=out.detail, **where
             )

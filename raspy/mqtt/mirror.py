@@ -19,6 +19,8 @@ topic keeps its old retained message at the broker until the next start's sweep.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.topics import TopicMap
@@ -33,11 +35,12 @@ class Mirror:
         # sent again by refill as the buffer has room: topics of `sent` (their
         # payload is the one there), in their turn; and any other retained message
         # by its topic (a clear included), at most `max_lost` of them
-        self.lost_states: dict[str, None] = {}
-        self.lost_others: dict[str, bytes] = {}
+        self.lost_states: OrderedDict[str, None] = OrderedDict()
+        self.lost_others: OrderedDict[str, bytes] = OrderedDict()
         self.max_lost = buffer.max_messages if max_lost is None else max_lost
         self.forgotten = 0  # others lost past max_lost: never sent again
         buffer.on_evicted = self._evicted
+        buffer.on_pushed_out = self._pushed_out
 
     @property
     def lost(self) -> int:
@@ -57,6 +60,18 @@ class Mirror:
             self.lost_others[topic] = message.payload
         else:
             self.forgotten += 1
+
+    def _pushed_out(self, message: Message) -> None:
+        """A queued message news took the place of: lost like one refused as it
+        came, but at the head of the turn to send again, as it was queued ahead of
+        what waits there (a discovery config of a requeue stays ahead of the states
+        still to come)."""
+        self._evicted(message)
+        topic = message.topic
+        if topic in self.lost_states:
+            self.lost_states.move_to_end(topic, last=False)
+        elif topic in self.lost_others:
+            self.lost_others.move_to_end(topic, last=False)
 
     def _found(self, topic: str) -> bool:
         """Was `topic`'s last message lost? It is not any more."""
@@ -79,8 +94,8 @@ class Mirror:
 
     def refill(self) -> int:
         """The lost messages queued again while the buffer has room (the others
-        first, then the states, oldest first in each; one newer queued since keeps
-        its place); how many."""
+        first, then the states, oldest first in each, one news pushed out of the
+        queue ahead; one newer queued since keeps its place); how many."""
         count = 0
         while self.lost and not self.buffer.full:
             if self.lost_others:
@@ -103,7 +118,7 @@ class Mirror:
         queued = self.buffer
         # sorted() keeps the order within each: configs first, then states
         order = sorted(self.sent, key=lambda t: not t.startswith(configs_prefix))
-        self.lost_states = {topic: None for topic in order if topic not in queued}
+        self.lost_states = OrderedDict.fromkeys(t for t in order if t not in queued)
         self.refill()
 
     def has_value(self, topics: TopicMap, fullname: str) -> bool:

@@ -82,7 +82,9 @@ def tokenize(source: str) -> list[Token]:
                 jinja = source.startswith("{{", position)
                 hint = " (an expression has no braces around it)" if jinja else ""
                 if char in _C_LOGIC:  # `&&`, `||`, `!`: the habit of C and JavaScript
-                    hint = f" (write `{_C_LOGIC[char]}`)"
+                    hint = f" (write {_C_LOGIC[char]})"
+                if char == "!" and source[position + 1 :].lstrip().startswith("="):
+                    hint = " (write != to compare)"  # `a ! = b`: `!=` was meant
                 raise Fault(f"unexpected character {char!r}{hint}", position)
             if operator in _REFUSED:
                 raise Fault(_REFUSED[operator], position)

@@ -58,9 +58,6 @@ def run_answer(status: Status, outputs: list[Output], before: int) -> RunAnswer:
     )
 
 
-_TIMED = model.CronTrigger | model.AtTrigger | model.EveryTrigger | model.SunTrigger
-
-
 def tried_trigger(
     trigger: model.Trigger,
     wall: float,
@@ -70,12 +67,25 @@ def tried_trigger(
     """`trigger.*` of a run tried as if `trigger` fired now: its kind and id; a time
     trigger's value is now (its scheduled time, had it been due); a `kv` or `event`
     trigger on one key (no wildcard) has that key and its value in the tree now
-    (`from` null: nothing changed). Anything else is null, as nothing happened."""
+    (`from` null: nothing changed). Anything else is null, as nothing happened.
+    `tried` is true: the status, its history and `show` tell it from a firing."""
+    data = _as_fired(trigger, wall, host, kv)
+    data["tried"] = True
+    return data
+
+
+def _as_fired(
+    trigger: model.Trigger,
+    wall: float,
+    host: str,
+    kv: Callable[[str], JsonValue],
+) -> tm.TriggerData:
     kind = tm.kind_of(type(trigger))
-    if isinstance(trigger, _TIMED):
+    if isinstance(trigger, model.TimeTrigger):
         return tm.trigger_data(kind, trigger.id, value=wall)
     if isinstance(trigger, model.KvTrigger | model.EventTrigger):
-        key = render(trigger.pattern, {"host": host})
-        if not any(char in key for char in "*?["):
+        pattern = render(trigger.pattern, {"host": host})
+        if not tm.is_glob(pattern):  # one key, maybe escaped (`/x/[[]1]`)
+            key = tm.glob_key(pattern)
             return tm.trigger_data(kind, trigger.id, key=key, value=kv(key))
     return tm.trigger_data(kind, getattr(trigger, "id", ""))

@@ -200,6 +200,21 @@ def literal_glob(key: str) -> str:
     return re.sub(r"([\[*?])", r"[\1]", key)
 
 
+# literal_glob's escapes: a one-character class of a character fnmatch gives a meaning
+_ESCAPED = re.compile(r"\[([\[*?])\]")
+
+
+def is_glob(pattern: str) -> bool:
+    """Does `pattern` match more than one key? `*`, `?` and `[` are wildcards, but
+    not as literal_glob escapes them (`/x/[[]1]` is the key `/x/[1]` alone)."""
+    return any(char in _ESCAPED.sub("", pattern) for char in "*?[")
+
+
+def glob_key(pattern: str) -> str:
+    """The one key a pattern that is no glob (is_glob) matches: its escapes undone."""
+    return _ESCAPED.sub(r"\1", pattern)
+
+
 def as_number(value: JsonValue) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -35,7 +35,7 @@ from raspy.rules import model, walk
 from raspy.rules.document import spots
 from raspy.rules.document_shapes import meant
 from raspy.rules.expr_keys import filled
-from raspy.rules.trigger_match import matcher
+from raspy.rules.trigger_match import glob_key, is_glob, matcher
 
 # how alike a name must be to be offered as the one meant (difflib's ratio): device
 # names share their `<host>.<svc>.` part, so a lower bar offers any device at all;
@@ -136,7 +136,7 @@ def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
     """`'key'`, with the key the tree has that it is most likely a typo of: the same
     device's closest field, or the closest device's same field. A glob is not
     guessed at (it matches what it matches)."""
-    found = None if _is_glob(key) else device_of_key(key)
+    found = None if is_glob(key) else device_of_key(glob_key(key))
     guess = None
     if found is not None:
         fullname, field = found
@@ -170,14 +170,10 @@ def _close(word: str, choices: list[str], cutoff: float) -> str | None:
 
 def _matches_some(pattern: str, device_keys: Collection[str]) -> bool:
     """Does a key of the tree match the pattern? A key written out is looked up."""
-    if not _is_glob(pattern):
-        return pattern in device_keys
+    if not is_glob(pattern):
+        return glob_key(pattern) in device_keys
     match = matcher([pattern])
     return any(match(key) for key in device_keys)
-
-
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
 
 
 def _has_readings(fullname: str, device_keys: Collection[str]) -> bool:

@@ -16,7 +16,9 @@ from support.core_actors import (
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 
+from raspy.cli.scenario_text import describe_trigger
 from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,7 +54,21 @@ def test_a_run_as_a_trigger_sees_its_id_and_kind(core: Core, tree: CloneClient) 
     wait_value(tree, "/scenario/evening/did", "kv mode /house/mode away")
     last = value(tree, "/scenario/evening/last_trigger")
     assert isinstance(last, dict)
-    assert last["id"] == "mode"
+    assert (last["id"], last["tried"]) == ("mode", True)  # no firing: a try
+    assert describe_trigger(last) == 'kv (mode) /house/mode = "away" (tried by hand)'
+    # a plain manual run and a real firing are not marked
+    assert core.request("run", name="evening")[0] == b"200"
+    wait_value(tree, "/scenario/evening/did", "manual  null null")
+    assert "tried" not in _last_trigger(tree)
+    core.server.publisher.set(b"/house/mode", b'"home"')
+    wait_value(tree, "/scenario/evening/did", "kv mode /house/mode home")
+    assert "tried" not in _last_trigger(tree)
+
+
+def _last_trigger(tree: CloneClient) -> dict[str, JsonValue]:
+    last = value(tree, "/scenario/evening/last_trigger")
+    assert isinstance(last, dict)
+    return last
 
 
 def test_an_unknown_trigger_id_is_refused_naming_the_known_ones(core: Core) -> None:
@@ -81,3 +97,82 @@ def test_get_and_list_say_when_each_time_trigger_fires_next(core: Core) -> None:
     assert core.request("list")[1][0]["next_fires"] == expected
     assert core.request("disable", name="evening")[0] == b"200"
     assert core.request("get", name="evening")[1]["next_fires"] == []
+
+
+SHARED = """\
+name: shared
+triggers:
+  - at: "18:00"
+    id: lamp
+  - kv: /house/mode
+    id: lamp
+  - at: "23:30"
+    id: "off"
+  - cron: "0 7 * * *"
+    id: "off"
+  - every: 1h
+    id: hourly
+actions:
+  - set: /scenario/shared/did
+    value: "{trigger.kind}"
+"""
+NO_IDS = """\
+name: plain
+triggers:
+  - at: "18:00"
+actions:
+  - set: /scenario/plain/did
+    value: "x"
+"""
+
+
+def test_an_id_several_triggers_share_is_refused_naming_them(core: Core) -> None:
+    """Which of them was meant is not known: the first was taken silently."""
+    core.start()
+    assert core.request("import", document=SHARED)[0] == b"200"
+    assert core.request("run", name="shared", trigger="lamp") == (
+        b"400",
+        {
+            "error": "scenario shared has 2 triggers with id 'lamp' (triggers 1 (at),"
+            " 2 (kv)): give each its own id to run it as one of them"
+        },
+    )
+    assert core.request("run", name="shared", trigger="hourly")[0] == b"200"
+    # the known ids are each named once
+    assert core.request("run", name="shared", trigger="x")[1] == {
+        "error": "scenario shared has no trigger with id 'x' (its trigger ids:"
+        " 'lamp', 'off', 'hourly')"
+    }
+    assert core.request("import", document=NO_IDS)[0] == b"200"
+    assert core.request("run", name="plain", trigger="x")[1] == {
+        "error": "scenario plain has no trigger with id 'x'"
+        " (none of its triggers has an id)"
+    }
+
+
+ESCAPED = """\
+name: bracket
+triggers:
+  - kv: "/house/[[]1]"
+    id: one
+  - kv: "/house/[12]"
+    id: two
+actions:
+  - set: /scenario/bracket/did
+    value: "{trigger.id} {trigger.key} {trigger.value}"
+"""
+
+
+def test_a_key_escaped_as_a_glob_is_one_key_a_class_is_not(
+    core: Core, tree: CloneClient
+) -> None:
+    """`/house/[[]1]` matches the key `/house/[1]` alone (the escape a glob of a
+    key has): the run sees that key and its value, as for any key written out."""
+    core.server.publisher.set(b"/house/[1]", b'"x"')
+    wait_value(tree, "/house/[1]", "x")
+    core.start()
+    assert core.request("import", document=ESCAPED)[0] == b"200"
+    assert core.request("run", name="bracket", trigger="one")[0] == b"200"
+    wait_value(tree, "/scenario/bracket/did", "one /house/[1] x")
+    assert core.request("run", name="bracket", trigger="two")[0] == b"200"
+    wait_value(tree, "/scenario/bracket/did", "two null null")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from raspy.cli import kv
+from raspy.cli import kv, kv_live
 from raspy.cli.last_resort import EXIT_BUG, guarded
 
 
@@ -55,6 +55,22 @@ def test_an_unforeseen_error_is_one_line_and_exit_70(
     assert err.startswith(
         "raspy-kv: internal error: OverflowError: cannot convert float infinity"
     )
+    assert err.count("\n") == 1
+
+
+def test_an_unforeseen_error_in_a_raspy_kv_command_is_headed_by_the_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line of a command begins `raspy-kv COMMAND:`, this one too."""
+    monkeypatch.delenv("RASPY_TRACEBACK", raising=False)
+
+    def broken(args: object) -> int:
+        raise OverflowError("cannot convert float infinity to integer")
+
+    monkeypatch.setattr(kv_live, "run", broken)  # the live commands' entry
+    assert kv.main(["get", "/x"]) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert err.startswith("raspy-kv get: internal error: OverflowError: cannot")
     assert err.count("\n") == 1
 
 

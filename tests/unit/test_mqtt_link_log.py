@@ -99,13 +99,32 @@ def test_a_refused_commands_log_line_names_its_topic() -> None:
         assert link.message("raspy/pi/fake/heater/set", b"on", False, 0.0) != []
         link.tick(20.0)  # no reply: 504
     assert [(e["event"], e["reason"], e.get("topic")) for e in logs] == [
-        ("mqtt_input_refused", "bad_payload", "raspy/pi/fake/lamp/set"),
-        ("mqtt_input_refused", "retained_command", "raspy/pi/fake/fan/set"),
-        ("mqtt_input_refused", "bad_command_topic", "raspy/pi/fake/lamp/value/set"),
-        ("mqtt_input_refused", "unknown_control", "raspy/pi/control/house.nope/set"),
-        ("mqtt_input_refused", "timeout", "raspy/pi/fake/heater/set"),
+        ("mqtt_input_refused", "bad_payload", "'raspy/pi/fake/lamp/set'"),
+        ("mqtt_input_refused", "retained_command", "'raspy/pi/fake/fan/set'"),
+        ("mqtt_input_refused", "bad_command_topic", "'raspy/pi/fake/lamp/value/set'"),
+        ("mqtt_input_refused", "unknown_control", "'raspy/pi/control/house.nope/set'"),
+        ("mqtt_input_refused", "timeout", "'raspy/pi/fake/heater/set'"),
     ]
     assert logs[0]["detail"] == "not JSON: '[1,2'"
+    # the topic once: the detail says why, not the topic again
+    assert "fan" not in logs[1]["detail"]
+
+
+def test_a_refused_commands_topic_is_logged_quoted_and_cut() -> None:
+    """A topic is outside text of up to 64 KiB: quoted (no raw control bytes) and
+    cut as a detail is, whatever the refusal."""
+    link = LinkCore(CONFIG, make_core(), Stats())
+    long_topic = "raspy/pi/fake/" + "x\n" * 30_000 + "/set"
+    with capture_logs() as logs:
+        link.message(long_topic, b"on", True, 0.0)  # retained
+        link.message("raspy/pi/fake/\x1b[2J/value/set", b"1", False, 0.0)
+    topics = [e["topic"] for e in logs]
+    assert topics == [
+        quote(long_topic, 256),
+        quote("raspy/pi/fake/\x1b[2J/value/set", 256),
+    ]
+    assert len(topics[0]) < 2 * 256 + 8  # (each \n shown as two characters)
+    assert "\x1b" not in topics[1]
 
 
 def test_a_refused_keys_log_line_has_no_topic() -> None:

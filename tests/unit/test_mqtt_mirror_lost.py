@@ -63,6 +63,23 @@ def test_a_lost_state_is_never_forgotten_as_the_mirror_holds_its_payload() -> No
     ]
 
 
+def test_an_older_message_never_takes_the_place_of_a_lost_newer_one() -> None:
+    """At a reconnect the link puts back what paho held unacknowledged, older than
+    what the mirror lost since: the newer one is what goes."""
+    mirror = _full_mirror()
+    mirror.retain("t", b"new")  # lost
+    mirror.buffer.put_if_absent(Message("t", b"old"))  # paho's: lost too
+    mirror.retain("u", b"1")
+    mirror.retain("u", b"")  # a clear lost ...
+    mirror.buffer.put_if_absent(Message("u", b"1"))  # ... and the set paho held
+    mirror.buffer.take(10)
+    mirror.refill()
+    assert sorted(mirror.buffer.take(10), key=lambda m: m.topic) == [
+        Message("t", b"new"),
+        Message("u", b""),
+    ]
+
+
 CONFIGS = [f"homeassistant/sensor/pi/k{n}/config" for n in range(40)]
 STATES = [f"raspy/pi/fake/k{n}/value" for n in range(40)]
 
@@ -100,6 +117,23 @@ def test_a_requeue_sends_every_config_and_state_once_through_a_small_buffer(
     assert mirror.forgotten == 0
 
 
+@pytest.mark.parametrize("size", [1, 3, 10])
+def test_paho_s_older_copies_put_back_after_a_requeue_never_go_out(size: int) -> None:
+    """A reconnect: the requeue first, then each retained message paho still held,
+    older, put back unless its topic is queued (the link's connected()). Only the
+    mirror's payloads go out, each once."""
+    mirror = _big_mirror(size)
+    for topic in CONFIGS + STATES:  # the mirror's now: newer than paho's copies
+        mirror.retain(topic, b"new")
+    _drained(mirror)
+    mirror.requeue("homeassistant/")
+    for topic in STATES + CONFIGS:
+        mirror.buffer.put_if_absent(Message(topic, b"old"))
+    sent = _acked_one_by_one(mirror)
+    assert sent == [Message(topic, b"new") for topic in CONFIGS + STATES]
+    assert mirror.forgotten == 0
+
+
 def test_what_changes_while_a_requeue_drains_goes_once_with_its_new_payload() -> None:
     mirror = _big_mirror(3)
     mirror.requeue("homeassistant/")
@@ -114,6 +148,27 @@ def test_what_changes_while_a_requeue_drains_goes_once_with_its_new_payload() ->
     assert Message(STATES[5], b"2") in sent
     assert Message(STATES[6], b"") in sent
     assert Message(STATES[6], b"1") not in sent
+
+
+def test_a_config_pushed_out_by_news_goes_before_the_states() -> None:
+    """A command's `…/result` that comes into the full buffer takes the place of the
+    newest queued config: that config goes out next, not behind every state (Home
+    Assistant would see states of an entity it does not know yet)."""
+    configs = CONFIGS[:4]
+    states = STATES[:4]
+    mirror = Mirror(CoalescingBuffer(3))
+    for state, config in zip(states, configs, strict=True):
+        mirror.retain(state, b"1")
+        mirror.retain(config, b"{}")
+    _drained(mirror)
+    mirror.requeue("homeassistant/")
+    mirror.buffer.put(Message("raspy/pi/fake/k0/result", b"{}", retain=False))
+    assert [m.topic for m in _acked_one_by_one(mirror)] == [
+        *configs[:2],
+        "raspy/pi/fake/k0/result",
+        *configs[2:],
+        *states,
+    ]
 
 
 _STEPS = st.lists(

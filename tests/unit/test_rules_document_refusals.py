@@ -562,7 +562,7 @@ def test_an_operator_slip_is_told_the_way_to_write_it() -> None:
         "  - \"kv('/house/mode') == targte\"\n" + OK_ACTIONS
     )
     assert validate_scenario(text, "s.yaml") == [
-        "s.yaml:4:17: conditions[0]: unexpected character '&' (write `and`)",
+        "s.yaml:4:17: conditions[0]: unexpected character '&' (write and)",
         "s.yaml:5:27: conditions[1]: unknown variable 'home' (text goes in quotes:"
         " 'home')",
         "s.yaml:6:27: conditions[2]: unknown variable 'targte' (did you mean"

@@ -29,6 +29,18 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 # --- arguments --------------------------------------------------------------------------
+def test_run_s_trigger_help_says_the_conditions_are_not_checked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse("run", "-h")
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--trigger ID run as if the trigger whose id: is ID had fired (its"
+        " trigger.id and kind; the conditions are not checked)"
+    ) in said
+
+
 def test_import_takes_files_replace_and_the_hub_options() -> None:
     args = parse(
         "import", "a.yaml", "b.yaml", "--replace", "--server", "tcp://127.0.0.1:6000",
