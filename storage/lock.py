@@ -8,12 +8,19 @@ writer's exclusive lock is retried for a moment before it counts as taken. A loc
 still taken then is told apart: a writer's (exclusive, StoreLockedError with its pid)
 or only readers' (shared, ReadLock: StoreBeingReadError, no pid, as the file holds
 the last writer's).
+
+Taken with sudo, it is opened by root in a folder the service user owns: it never
+follows a symbolic link there (O_NOFOLLOW), and as root it is used only when it is a
+regular file with one link (lock_file_problem), so a name planted by that user
+cannot make root write into, or give away, a file of root's.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Final
@@ -33,6 +40,10 @@ LOCK_NAME: Final = "lock"
 PROBE_WAIT_S: Final = 0.5
 _PROBE_RETRY_S: Final = 0.005
 
+# never through a symbolic link: the data dir's owner may plant one (`lock ->
+# /etc/shadow`) for root to open
+_OPEN_FLAGS: Final = os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 class DataDirLock:
     """An exclusive, non-blocking lock on a data dir; freed by release() or exit."""
@@ -41,9 +52,15 @@ class DataDirLock:
         self.path = data_dir / LOCK_NAME
         self._fd: int | None = None
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.path, _OPEN_FLAGS | os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _not_plain(self.path, "a symbolic link") from None
             raise self._unusable("open", exc) from exc
+        problem = lock_file_problem(fd)
+        if problem is not None:
+            os.close(fd)
+            raise _not_plain(self.path, problem)
         try:  # taken with sudo (`raspy web-token --if-none`): the data dir's
             # owner, the service, must open it next
             give_to_folder_owner(fd, data_dir)
@@ -88,6 +105,29 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def lock_file_problem(fd: int) -> str | None:
+    """What makes the open lock file unsafe for root to write its pid into: anything
+    but a regular file with one link (a hard link to a file of root's would be
+    truncated). None when it is fine, or when this process is not root (the
+    kernel's permissions keep it to files of its own)."""
+    if os.geteuid() != 0:
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink != 1:
+        return f"a file with {info.st_nlink} names (hard links)"
+    return None
+
+
+def _not_plain(path: Path, what: str) -> DataDirLockError:
+    """A lock file refused for what it is, with what to do."""
+    return DataDirLockError(
+        f"data dir {path.parent}: its lock file {path} is {what}; refusing to use"
+        " it (remove it: raspy makes a new one)"
+    )
 
 
 def _lock_file_error(path: Path, doing: str, exc: OSError) -> DataDirLockError:
@@ -155,7 +195,7 @@ class ReadLock:
         self.writer: str | None = None
         self._fd: int | None = None
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path, _OPEN_FLAGS | os.O_RDONLY)
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -186,9 +226,9 @@ def writer_present(data_dir: Path) -> bool:
 def lock_holder(data_dir: Path) -> str | None:
     """The pid (or "unknown") of the process holding the write lock now; None if free."""
     try:
-        fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None  # no lock file: no writer ever ran here, or it is unreadable
+        fd = os.open(data_dir / LOCK_NAME, _OPEN_FLAGS | os.O_RDONLY)
+    except OSError:  # no lock file: no writer ever ran here, or it is unreadable
+        return None  # (or a symbolic link, which no writer can take)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
