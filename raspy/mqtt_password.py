@@ -8,6 +8,7 @@ is 0600, another user's (root's, in /etc/raspy) is read through its group, 0640.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -18,12 +19,18 @@ from raspy.secrets_file import mode_problem
 log = structlog.get_logger(component="mqtt")
 
 
-def say_modes(mqtt: MqttConfig, config_file: str | None, uid: int | None = None) -> int:
+def say_modes(
+    mqtt: MqttConfig,
+    config_file: str | None,
+    uid: int | None = None,
+    groups: Sequence[int] | None = None,
+) -> int:
     """Warn about each place the password is kept that others may read (`uid`:
-    raspyd's user, its effective uid when None); how many warnings were said."""
+    raspyd's user, its effective uid when None; `groups`: its groups, its own
+    first, the process's when None); how many warnings were said."""
     said = 0
     if mqtt.password_file:
-        found = mode_problem(Path(mqtt.password_file), uid)
+        found = mode_problem(Path(mqtt.password_file), uid, groups)
         if found is not None:
             log.warning(
                 "mqtt_password_file_mode",
@@ -34,7 +41,7 @@ def say_modes(mqtt: MqttConfig, config_file: str | None, uid: int | None = None)
             )
             said += 1
     if mqtt.password and config_file:
-        found = mode_problem(Path(config_file), uid)
+        found = mode_problem(Path(config_file), uid, groups)
         if found is not None:
             log.warning(
                 "mqtt_password_in_readable_config",

@@ -12,12 +12,13 @@ in a message: a problem names the file, the line, the secret's name.
 from __future__ import annotations
 
 import codecs
+import grp
 import os
 import re
 import stat
 import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -119,11 +120,14 @@ def _regular(path: Path, mode: int) -> None:
         raise ConfigError([f"{path}: not a regular file (a pipe, socket or device)"])
 
 
-def mode_problem(path: Path, uid: int | None = None) -> tuple[int, str] | None:
-    """(mode, the chmod that fixes it) when others than raspyd may read or write
+def mode_problem(
+    path: Path, uid: int | None = None, groups: Sequence[int] | None = None
+) -> tuple[int, str] | None:
+    """(mode, the commands that fix it) when others than raspyd may read or write
     the file: raspyd's own (`uid`, its effective uid when None) must be 0600;
     another user's (root's, in /etc) is read through its group, which may read it
-    (0640). None for a file that is private, or not there."""
+    (0640). None for a file that is private, or not there. `groups`: raspyd's
+    groups, its own first (the process's when None), see shared_fix."""
     uid = os.geteuid() if uid is None else uid
     try:
         info = path.stat()
@@ -135,7 +139,30 @@ def mode_problem(path: Path, uid: int | None = None) -> tuple[int, str] | None:
         _NOT_OWNERS if ours else _NOT_OWNERS & ~_GROUP_READS
     ):
         return None
-    return mode, f"chmod {'600' if ours else '640'} {path}"
+    return mode, f"chmod 600 {path}" if ours else shared_fix(path, info.st_gid, groups)
+
+
+def shared_fix(path: Path, file_gid: int, groups: Sequence[int] | None = None) -> str:
+    """The fix for another user's file raspyd reads through its group: `chmod 640`
+    alone when the file's group is one of raspyd's `groups` (the process's, its
+    own first, when None); else a bare chmod would take raspyd's reading away
+    (root:root 0644 -> 0640), so the file goes to raspyd's own group first."""
+    groups = _own_groups() if groups is None else groups
+    if file_gid in groups:
+        return f"chmod 640 {path}"
+    return f"chgrp {group_name(groups[0])} {path} && chmod 640 {path}"
+
+
+def _own_groups() -> list[int]:
+    return [os.getegid(), *os.getgroups()]
+
+
+def group_name(gid: int) -> str:
+    """The group's name, or its number when it has none."""
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def say_mode(path: Path, uid: int | None = None) -> bool:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 import structlog
 
 from raspy.atomic_file import temp_target
+from raspy.secrets_file import shared_fix
 from raspy.web.login_files import TOKEN_FILE, LoginFiles
 from raspy.web.session_file import SESSIONS_FILE
 
@@ -31,17 +33,18 @@ log = structlog.get_logger(component="web")
 PRIVATE_MODE: Final = 0o600
 _NOT_OWNERS: Final = 0o077  # any right of the group or of others
 _GROUP_READS: Final = 0o040
-_SHARED_MODE: Final = 0o640  # another user's file, read through its group
 # `raspy web-token` writes its temp file for a moment (a few lines, synced): one whose
 # time is further from now than this is nobody's write under way
 STALE_TEMP_S: Final = 10.0
 
 
-def check_login_modes(logins: LoginFiles, uid: int | None = None) -> None:
+def check_login_modes(
+    logins: LoginFiles, uid: int | None = None, groups: Sequence[int] | None = None
+) -> None:
     """Warn about each login file the group or others may use (see the module
     docstring); the token's is made 0600 if it can be. `uid`: raspyd's user (its
-    effective uid when None). A missing file is no login, an unreadable one is
-    raspy.config_files' to name."""
+    effective uid when None); `groups`: its groups (raspy.secrets_file.shared_fix).
+    A missing file is no login, an unreadable one is raspy.config_files' to name."""
     uid = os.geteuid() if uid is None else uid
     for path, what in logins.files():
         try:
@@ -72,7 +75,9 @@ def check_login_modes(logins: LoginFiles, uid: int | None = None) -> None:
             what=what,
             mode=f"{mode:04o}",
             reason="the group or others may read or write this hash",
-            fix=f"chmod {PRIVATE_MODE if ours else _SHARED_MODE:o} {path}",
+            fix=f"chmod {PRIVATE_MODE:o} {path}"
+            if ours
+            else shared_fix(path, info.st_gid, groups),
         )
 
 

@@ -14,16 +14,20 @@ from support.daemon import Daemon
 
 from raspy import config
 from raspy.mqtt_password import say_modes
+from raspy.secrets_file import group_name
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def _said(
-    mqtt_toml: str, config_file: str | None, uid: int | None = None
+    mqtt_toml: str,
+    config_file: str | None,
+    uid: int | None = None,
+    groups: list[int] | None = None,
 ) -> list[dict[str, object]]:
     loaded = config.load(mqtt_toml, "raspyd.toml")
     with capture_logs() as logs:
-        count = say_modes(loaded.mqtt, config_file, uid)
+        count = say_modes(loaded.mqtt, config_file, uid, groups)
     assert count == len(logs)
     return [{k: v for k, v in e.items() if k != "log_level"} for e in logs]
 
@@ -40,16 +44,22 @@ def test_a_password_file_the_group_or_others_may_read_is_named_with_its_fix(
     path.chmod(0o640)
     assert _said(toml, None, uid=other) == []
     path.chmod(0o644)
-    assert _said(toml, None, uid=other) == [
+    raspy = path.stat().st_gid + 1  # raspyd's group; root:root 0644, as sudo writes it
+    assert _said(toml, None, uid=other, groups=[raspy]) == [
         {
             "component": "mqtt",
             "event": "mqtt_password_file_mode",
             "path": str(path),
             "mode": "0644",
             "reason": "the group or others may read or write the MQTT password",
-            "fix": f"chmod 640 {path}",
+            # a chmod 640 alone would leave raspyd, not in group root, unable to read it
+            "fix": f"chgrp {group_name(raspy)} {path} && chmod 640 {path}",
         }
     ]
+    own_group = [raspy, path.stat().st_gid]  # already raspy's group: the chmod will do
+    assert _said(toml, None, uid=other, groups=own_group)[0]["fix"] == (
+        f"chmod 640 {path}"
+    )
     assert _said(toml, None)[0]["fix"] == f"chmod 600 {path}"  # raspyd's own file
 
 
@@ -65,15 +75,16 @@ def test_a_password_in_a_config_others_may_read_is_named(tmp_path: Path) -> None
     conf.chmod(0o644)
     assert _said("[mqtt]\n", str(conf), uid=other) == []  # no password in it
     assert _said(toml, None, uid=other) == []  # the defaults: no file
-    assert _said(toml, str(conf), uid=other) == [
+    raspy = conf.stat().st_gid + 1  # an older install's root:root 0644
+    assert _said(toml, str(conf), uid=other, groups=[raspy]) == [
         {
             "component": "mqtt",
             "event": "mqtt_password_in_readable_config",
             "path": str(conf),
             "mode": "0644",
             "reason": "mqtt.password is in a config file the group or others may read",
-            "fix": f"chmod 640 {conf}, or move it to a file named by "
-            "mqtt.password_file",
+            "fix": f"chgrp {group_name(raspy)} {conf} && chmod 640 {conf}, or move"
+            " it to a file named by mqtt.password_file",
         }
     ]
 

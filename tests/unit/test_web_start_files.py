@@ -12,6 +12,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from raspy.atomic_file import temp_target
+from raspy.secrets_file import group_name
 from raspy.web.login import hash_secret
 from raspy.web.login_files import LoginFiles, token_path, write_private
 from raspy.web.start_files import STALE_TEMP_S, check_login_modes, remove_leftovers
@@ -104,6 +105,12 @@ def test_another_users_password_file_may_be_read_by_its_group_not_by_others(
     assert quiet == []
     assert [(e["event"], e["path"], e["mode"], e["fix"]) for e in logs] == [
         ("web_login_file_not_private", str(password), "0644", f"chmod 640 {password}")
+    ]
+    not_its_group = password.stat().st_gid + 1  # root:root in /etc: chmod alone
+    with capture_logs() as logs:  # would lock raspyd out
+        check_login_modes(logins, uid=other_user, groups=[not_its_group])
+    assert [e["fix"] for e in logs] == [
+        f"chgrp {group_name(not_its_group)} {password} && chmod 640 {password}"
     ]
 
 
