@@ -310,8 +310,11 @@ class Environment:
         self,
         apply: Callable[[Any], None],
         before_commit: Callable[[], None] | None = None,
+        on_attempt: Callable[[], None] | None = None,
     ) -> None:
         for _ in range(_MAX_ATTEMPTS):
+            if on_attempt is not None:  # again after a growth of the map
+                on_attempt()
             try:
                 txn = self._env.begin(write=True)
             except lmdb.Error as exc:
@@ -339,14 +342,18 @@ class Environment:
         apply: Callable[[WriteTxn], None],
         *,
         before_commit: Callable[[], None] | None = None,
+        on_attempt: Callable[[], None] | None = None,
     ) -> None:
         """Run `apply` in ONE write txn and commit it (synced unless not durable).
 
         On MapFullError the map doubles (up to max_bytes) and the same apply runs again,
         so `apply` must be a pure function of the txn. Raises StoreFullError past max.
-        `before_commit` runs (on this thread) after apply, before the blocking commit.
+        `before_commit` runs (on this thread) after apply, before the blocking commit;
+        `on_attempt` before each txn begins (the first, and each after a growth).
         """
-        self._write_raw(lambda txn: apply(WriteTxn(self, txn)), before_commit)
+        self._write_raw(
+            lambda txn: apply(WriteTxn(self, txn)), before_commit, on_attempt
+        )
 
     # --- lifetime ---------------------------------------------------------------
 

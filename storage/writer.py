@@ -6,8 +6,11 @@ right away when nothing else is queued, else just before the next transaction's
 commit, so that the acknowledged threads run while the disk syncs.
 
 A commit stuck (an fsync on a dying SD card) stops every durable write while the
-thread lives: `busy_for_s` says how long the step in hand has taken, for raspyd's
-supervisor (actors/runtime_watch.py); an idle writer is never busy.
+thread lives: `busy_for_s` says how long the commit in hand has taken, for raspyd's
+supervisor (actors/runtime_watch.py); an idle writer is never busy. The clock starts
+again at each commit, and once a growth of the map returns: a bad group written
+again job by job (one fsync each) or a growth's wait for read views (bounded by
+itself) is many steps, none of them stuck.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class GroupWriter:
         self._committed: list[Job] = []  # synced, not yet acknowledged (this thread)
         self._counts = {"submits": 0, "batches": 0, "commits": 0, "ops": 0, "failed": 0}
         self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
-        # when the step in hand (a batch's txn and fsync, acknowledgements) began,
+        # when the commit in hand (its txn and fsync) or a step that writes nothing
+        # (acknowledgements, the readers' check) began,
         # time.monotonic(); None while waiting for work. Set on this thread, read on
         # the supervisor's without the lock: one attribute, replaced whole
         self._busy_since: float | None = None
@@ -92,8 +96,9 @@ class GroupWriter:
         self._thread.join()
 
     def busy_for_s(self) -> float:
-        """How long the writer has been on its current step (0.0: waiting for work):
-        past the hang bound, its commit is stuck. Takes no lock."""
+        """How long the writer has been on its current commit, or on a step that
+        writes nothing (0.0: waiting for work): past the hang bound, its commit is
+        stuck. Takes no lock."""
         since = self._busy_since
         return 0.0 if since is None else time.monotonic() - since
 
@@ -197,8 +202,11 @@ class GroupWriter:
         try:
             room = sum(job.room for job in jobs)
             if room:
+                self._restart_clock()
                 self._env.make_room(room)
-            self._env.write(apply, before_commit=self._acknowledge)
+            self._env.write(
+                apply, before_commit=self._acknowledge, on_attempt=self._restart_clock
+            )
         except StoreError as exc:  # reported to every submitter of the batch
             log.error(
                 "store_batch_failed",
@@ -216,6 +224,10 @@ class GroupWriter:
         self._bump("ops", sum(job.ops for job in jobs))
         self._grow_ahead()
         return None
+
+    def _restart_clock(self) -> None:
+        """A commit (or a growth before one) begins: busy_for_s counts from now."""
+        self._busy_since = time.monotonic()
 
     def _grow_ahead(self) -> None:
         """Issue 18: grow the map before a write needs it (never waits for readers)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,54 @@ def test_a_writer_busy_with_many_short_commits_is_not_stuck(
     status = runtime.status_of(STORE)
     assert status is not None
     assert status.state is PartState.RUNNING
+
+
+def _slow_alone(store: Store, key: bytes, seconds: float) -> Future[None]:
+    """A job that is quick in its group, then takes `seconds` when written again
+    alone (as a slow fsync would): one commit each, shorter than the bound."""
+    calls = [0]
+
+    def apply(txn: WriteTxn) -> None:
+        calls[0] += 1
+        txn.put(Table.CRON, key, b"\x90")
+        if calls[0] > 1:
+            time.sleep(seconds)  # the slow commit itself, not a wait for something
+
+    future: Future[None] = Future()
+    store._live_writer().submit(Job(apply, 1, future, None))
+    return future
+
+
+@pytest.mark.timeout(60)
+def test_a_bad_group_written_again_job_by_job_past_the_bound_is_not_stuck(
+    runtime: supervisor.Runtime,
+) -> None:
+    """A group that failed is written again one job at a time, an fsync each, all in
+    one step of the writer: its commits together outlast the bound, no one of them
+    does. The writer counts each commit, not the step."""
+    hold = threading.Event()
+
+    def held(txn: WriteTxn) -> None:
+        txn.put(Table.CRON, b"held", b"\x90")
+        hold.wait(30)
+
+    store = runtime.store
+    store._live_writer().submit(Job(held, 1, None, None))
+    slow = [_slow_alone(store, b"slow%d" % n, BOUND_S / 4) for n in range(8)]
+
+    def bad(txn: WriteTxn) -> None:
+        raise ValueError("a bad job: its group is written again job by job")
+
+    failed: Future[None] = Future()
+    store._live_writer().submit(Job(bad, 1, failed, None))  # queued behind: one group
+    hold.set()
+    busiest = 0.0
+    deadline = time.monotonic() + 30
+    while not all(f.done() for f in slow) and time.monotonic() < deadline:
+        busiest = max(busiest, store.writer_busy_for_s())
+        time.sleep(0.01)  # a sampling period, not a wait for something
+    assert all(f.done() and f.exception() is None for f in slow)
+    assert isinstance(failed.exception(timeout=5), ValueError)
+    assert BOUND_S / 4 <= busiest < BOUND_S
+    rounds_after(runtime, 2)
+    assert runtime.fatal is None
