@@ -70,6 +70,9 @@ log = structlog.get_logger(component="supervisor")
 _WATCH_INTERVAL_S: Final = 0.5
 _HEALTHY_WITHIN_S: Final = 10.0
 TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
+# the store's last writes at a stop (each an fsync): a writer still on them past
+# this, or one already stuck in a commit (not waited for at all), is left to the exit
+STORE_CLOSE_TIMEOUT_S: Final = 10.0
 CLONE: Final = "clone"
 STATISTICS: Final = "statistics"
 
@@ -322,13 +325,17 @@ class Runtime(RuntimeWatch):
     def stop(self) -> bool:
         """Stop children (reverse order), then the edge (DISCONNECTs workers), then the
         store; False if a part did not stop in time (raspy.child_set.STOP_TIMEOUT_S)
-        or a socket owner never ended (its context is left open): raspyd exits 1."""
+        or a socket owner never ended (its context is left open): raspyd exits 1.
+        The store's writer stuck in a commit is not waited for: its thread cannot be
+        stopped, and a join would keep raspyd from ever exiting."""
         self._owner.stop()
         running = self._children.stop_all()
         self.wiring.stopped(self)
         if not stop_actor(EDGE, self.edge):
             running.append(EDGE)
-        self.store.close()
+        stuck = self._writer_stuck() is not None
+        if not self.store.close_within(0.0 if stuck else STORE_CLOSE_TIMEOUT_S):
+            running.append(STORE)  # named by store_writer_stuck_at_stop
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
         if term_within(self.context, TERM_TIMEOUT_S) is not None:

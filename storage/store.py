@@ -67,6 +67,7 @@ class Store(Closing):
         if lock is not None:
             self._writer = GroupWriter(shared, group_commit=config.group_commit)
         self._closed = False
+        self._left_stuck = False  # close() left the writer in its commit
         self._close_lock = threading.Lock()
 
     @classmethod
@@ -374,7 +375,15 @@ class Store(Closing):
         return counts
 
     def close(self) -> None:
-        """Flush pending writes, stop the writer, close the env, release the lock.
+        """Flush pending writes, stop the writer, close the env, release the lock."""
+        self.close_within(None)
+
+    def close_within(self, timeout_s: float | None) -> bool:
+        """close(), and whether all that was done. A writer that has not ended
+        within `timeout_s` (None: wait for it) is stuck in a commit: it is left
+        running, with the env open under it and the lock held, for the process's
+        exit to end (`store_writer_stuck_at_stop`); the store is closed to any
+        other use.
 
         In a child after fork() it only marks the store closed: the environment and
         the lock belong to the parent.
@@ -383,14 +392,24 @@ class Store(Closing):
             raise RuntimeError("Store.close() from the writer thread would deadlock")
         with self._close_lock:
             if self._closed:
-                return
+                return not self._left_stuck
             if self._env.pid != os.getpid():
                 self._closed = True
-                return
-            if self._writer is not None:
-                self._writer.close()  # callbacks of the last batches may still read
+                return True
+            writer = self._writer
+            if writer is not None and not writer.close(timeout_s):
+                self._closed = True  # the LMDB env stays open: its txn is in use
+                self._left_stuck = True
+                log.error(
+                    "store_writer_stuck_at_stop",
+                    path=str(self.path),
+                    busy_s=round(writer.busy_for_s(), 1),
+                    waited_s=timeout_s,
+                )
+                return False
             self._closed = True
             env_registry.release(self._env)
             if self._lock is not None:
                 self._lock.release()
         log.info("store_closed", path=str(self.path))
+        return True

@@ -86,14 +86,17 @@ class GroupWriter:
             self._counts["submits"] += 1
             self._cond.notify()
 
-    def close(self) -> None:
-        """Write everything already queued, then stop the thread."""
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Write everything already queued, then stop the thread; whether it ended
+        within `timeout_s` (None: wait for it). A thread stuck in a commit cannot be
+        stopped: the caller leaves it, and what it holds, to the process's exit."""
         if self.in_writer_thread():
             raise RuntimeError("Store.close() called from the store's writer thread")
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        self._thread.join()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def busy_for_s(self) -> float:
         """How long the writer has been on its current commit, or on a step that

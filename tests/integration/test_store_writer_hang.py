@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from support.hung_runtime import hung_after, rounds_after, started
 from support.wait import wait_until
 
@@ -163,3 +164,36 @@ def test_a_bad_group_written_again_job_by_job_past_the_bound_is_not_stuck(
     assert BOUND_S / 4 <= busiest < BOUND_S
     rounds_after(runtime, 2)
     assert runtime.fatal is None
+
+
+@pytest.mark.timeout(60)
+def test_a_runtime_stops_within_a_bound_while_its_writer_is_stuck(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stuck writer is fatal, and raspyd then stops its runtime: the store's close
+    joined the very thread that was stuck, so raspyd never exited. The stop now
+    leaves the writer in its commit, says so and reports a part not stopped."""
+    hung_after(monkeypatch, BOUND_S)
+    RELEASE.clear()
+    rt = started(tmp_path, "[clone]\nenabled = false\n")
+    try:
+        entered = _blocked_commit(rt.store)
+        wait_until(entered.is_set, what="the writer in the blocked commit")
+        wait_until(rt.fatal_event.is_set, what="the stuck writer fatal", timeout_s=20)
+        began = time.monotonic()
+        with capture_logs() as logs:
+            stopped = rt.stop()
+        took_s = time.monotonic() - began
+        assert rt.store.writer_busy_for_s() > BOUND_S  # still in it: not waited for
+    finally:
+        RELEASE.set()  # only now: the writer finishes its commit and ends
+    assert stopped is False
+    assert took_s < 10  # the children's stops are bounded; the store's is immediate
+    stuck = [e for e in logs if e["event"] == "store_writer_stuck_at_stop"]
+    assert [e["path"] for e in stuck] == [str(rt.store.path)]
+    assert rt.store.close_within(0) is False  # closed to other use; not cleanly
+    assert [
+        e.get("components_still_running")
+        for e in logs
+        if e["event"] == "daemon_stopped"
+    ] == [["store"]]
