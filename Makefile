@@ -110,17 +110,20 @@ install-base:
 	id -u raspy >/dev/null 2>&1 || useradd --system --gid raspy --home-dir /var/lib/raspy --no-create-home --shell /usr/sbin/nologin raspy
 	install -d -m 0755 /etc/raspy
 	install -d -m 0755 $(PREFIX)/share/doc/raspy
-	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
-	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
+	install -m 0644 $(STAGE)/docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
+	install -m 0644 $(STAGE)/docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
 
-# raspy into $(PREFIX), built from a copy of the clone's HEAD (what is committed) in a
-# temp dir: a build in the clone (`pip install .` as root) left build/ and *.egg-info
-# there, root's, and the next install took the stale build/lib back in (modules
-# deleted since came back). git is told the clone is safe: as root in a clone of
-# another user it refuses to read it (safe.directory).
+# What is installed, staged in $(STAGE), made anew at each install (tools/
+# stage_source.sh): the clone's last commit (git archive HEAD; changes not committed
+# are named on stderr, not installed), or without .git (a ZIP download) the files as
+# they are. The package, the units, the config and the docs all come from it, never
+# from the clone: a build in the clone (`pip install .` as root) left build/ and
+# *.egg-info there, root's, and the next install took the stale build/lib back in.
+STAGE = $(PREFIX)/share/raspy/source
 install-package:
 	$(PYTHON) -m venv $(PREFIX)
-	src=$$(mktemp -d) && { git -c safe.directory=$(CURDIR) archive -o "$$src/raspy.tar" HEAD && mkdir "$$src/raspy" && tar -x -f "$$src/raspy.tar" -C "$$src/raspy" && $(PREFIX)/bin/pip install --quiet "$$src/raspy"; status=$$?; rm -rf "$$src"; exit $$status; }
+	sh tools/stage_source.sh $(CURDIR) $(STAGE)
+	$(PREFIX)/bin/pip install --quiet $(STAGE)
 
 # raspyd's working directory (the unit's RuntimeDirectory): the config is checked
 # there, so that a relative path in it is looked for where raspyd will look; and as
@@ -128,11 +131,11 @@ install-package:
 # that raspy may not read (a root-only password file) fails here, not at each start.
 RUN_DIR = /run/raspy
 install-service: install-base
-	test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
-	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
-	@$(MAKE) --no-print-directory install-gpio-access
-	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
-	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
+	test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy $(STAGE)/raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
+	sed 's#/opt/raspy#$(PREFIX)#g' $(STAGE)/raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
+	@$(MAKE) --no-print-directory install-gpio-access DEFAULTS=$(STAGE)/raspy/defaults
+	sed 's#/opt/raspy#$(PREFIX)#g' $(STAGE)/raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
+	sed 's#/opt/raspy#$(PREFIX)#g' $(STAGE)/raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
 	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
 	install -d -m 0700 -o raspy -g raspy $(RUN_DIR)
 	cd $(RUN_DIR) && runuser -u raspy -- $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
@@ -149,11 +152,12 @@ install-service: install-base
 # Elsewhere none, and an earlier one goes: a SupplementaryGroups= naming a group that
 # does not exist keeps the unit from starting.
 GPIO_DROPIN = $(UNIT_DIR)/raspyd.service.d/gpio.conf
+DEFAULTS ?= raspy/defaults
 install-gpio-access:
 	@if getent group gpio >/dev/null; then \
 	    usermod --append --groups gpio raspy \
 	    && install -d -m 0755 $(UNIT_DIR)/raspyd.service.d \
-	    && install -m 0644 raspy/defaults/raspyd-gpio.conf $(GPIO_DROPIN) \
+	    && install -m 0644 $(DEFAULTS)/raspyd-gpio.conf $(GPIO_DROPIN) \
 	    && echo "GPIO: raspy is in the gpio group, and $(GPIO_DROPIN) gives raspyd /dev/gpiochip*"; \
 	else \
 	    rm -f $(GPIO_DROPIN) \
@@ -171,9 +175,9 @@ install-poller-hub:
 	@test -n "$(HUB)" -o -e $(POLLER_ENV) || { echo "make install-poller: name the hub: sudo make install-poller HUB=tcp://HUB:5514 [SERVICE=onewire]" >&2; exit 2; }
 
 install-poller: install-poller-hub install-base
-	test -e $(POLLER_ENV) || sed -e 's#^RASPY_HUB=.*#RASPY_HUB=$(HUB)#' -e 's#^RASPY_SERVICE=.*#RASPY_SERVICE=$(SERVICE)#' raspy/defaults/raspy-poller.env > $(POLLER_ENV)
-	test -e /etc/raspy/raspy-poller.toml || install -m 0644 raspy/defaults/raspy-poller.toml /etc/raspy/raspy-poller.toml
-	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-poller.service > $(UNIT_DIR)/raspy-poller.service
+	test -e $(POLLER_ENV) || sed -e 's#^RASPY_HUB=.*#RASPY_HUB=$(HUB)#' -e 's#^RASPY_SERVICE=.*#RASPY_SERVICE=$(SERVICE)#' $(STAGE)/raspy/defaults/raspy-poller.env > $(POLLER_ENV)
+	test -e /etc/raspy/raspy-poller.toml || install -m 0644 $(STAGE)/raspy/defaults/raspy-poller.toml /etc/raspy/raspy-poller.toml
+	sed 's#/opt/raspy#$(PREFIX)#g' $(STAGE)/raspy/defaults/raspy-poller.service > $(UNIT_DIR)/raspy-poller.service
 	systemctl daemon-reload
 	systemctl enable raspy-poller.service
 	systemctl restart raspy-poller.service

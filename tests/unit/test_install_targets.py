@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -176,19 +177,22 @@ def test_install_service_writes_a_config_only_raspys_group_may_read(
     lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
     assert (
         "test -e /etc/raspy/raspyd.toml || install -m 0640 -o root -g raspy"
-        " raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml"
+        f" {tmp_path}/opt/share/raspy/source/raspy/defaults/raspyd.toml"
+        " /etc/raspy/raspyd.toml"
     ) in lines
 
 
-@pytest.mark.timeout(120)
-def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_clone(
-    tmp_path: Path,
-) -> None:
-    """`pip install .` as root built in the clone: it left build/ and *.egg-info
-    there, root's (`make clean` as the owner then failed), and the next install took
-    the stale build/lib back in: modules deleted since came back. pip is given a copy
-    of HEAD's files in a temp dir instead, removed afterwards. (A fake python and
-    pip: the copy they are given is what is looked at.)"""
+@dataclass(frozen=True)
+class Installed:
+    """What `make install-package` did, with a fake python and pip: what it said,
+    and the files of the copy pip was given (where, and their paths)."""
+
+    result: subprocess.CompletedProcess[str]
+    given: Path
+    files: list[str]
+
+
+def _install_package(tmp_path: Path, repo: Path) -> Installed:
     prefix = tmp_path / "opt"
     (prefix / "bin").mkdir(parents=True)
     seen = tmp_path / "seen"
@@ -201,12 +205,11 @@ def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_cl
     )
     for tool in (fake_python, fake_pip):
         tool.chmod(0o755)
-    before = sorted(os.listdir(REPO))
     result = subprocess.run(
         [
             "make",
             "-C",
-            str(REPO),
+            str(repo),
             "install-package",
             f"PREFIX={prefix}",
             f"PYTHON={fake_python}",
@@ -218,16 +221,111 @@ def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_cl
     )
     assert result.returncode == 0, result.stderr
     given = Path((tmp_path / "seen.dir").read_text().strip())
-    assert not given.is_relative_to(REPO)
-    assert not given.exists()  # the copy is removed
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", "HEAD"],
+    listed = (tmp_path / "seen.files").read_text().splitlines()
+    return Installed(result, given, sorted(line.removeprefix("./") for line in listed))
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         check=True,
-    ).stdout.splitlines()
-    listed = (tmp_path / "seen.files").read_text().splitlines()
-    copied = [line.removeprefix("./") for line in listed]
-    assert sorted(copied) == sorted(head)
-    assert sorted(os.listdir(REPO)) == before
+    ).stdout
+
+
+# what install-package runs: the ones under test, committed or not
+_INSTALLER = ("Makefile", "tools/stage_source.sh")
+
+
+def _with_installer(tree: Path) -> None:
+    for name in _INSTALLER:
+        shutil.copy2(REPO / name, tree / name)
+
+
+def _clone(tmp_path: Path) -> Path:
+    """A clone of this repository's last commit, to change without touching it;
+    its Makefile and staging script this tree's, committed."""
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone))
+    _git(clone, "checkout", "--quiet", _git(REPO, "rev-parse", "HEAD").strip())
+    _with_installer(clone)
+    _git(clone, "add", *_INSTALLER)
+    _git(
+        clone,
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "the installer under test",
+    )
+    return clone
+
+
+@pytest.mark.timeout(120)
+def test_raspy_is_installed_from_a_copy_of_head_and_nothing_is_written_in_the_clone(
+    tmp_path: Path,
+) -> None:
+    """`pip install .` as root built in the clone: it left build/ and *.egg-info
+    there, root's (`make clean` as the owner then failed), and the next install took
+    the stale build/lib back in: modules deleted since came back. pip is given a copy
+    of HEAD's files outside the clone instead, made anew each time. (A fake python
+    and pip: the copy they are given is what is looked at.)"""
+    clone = _clone(tmp_path)
+    before = sorted(os.listdir(clone))
+    (tmp_path / "opt/share/raspy/source/build").mkdir(parents=True)  # a stale build
+    installed = _install_package(tmp_path, clone)
+    assert installed.given == tmp_path / "opt/share/raspy/source"
+    head = _git(clone, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert installed.files == sorted(head)
+    assert sorted(os.listdir(clone)) == before
+    assert installed.result.stderr == ""  # nothing left out
+
+
+@pytest.mark.timeout(120)
+def test_changes_not_committed_are_said_not_to_be_installed(tmp_path: Path) -> None:
+    """git archive HEAD dropped them silently: an edited config default or a fix
+    not committed yet was not installed, and nothing said so."""
+    clone = _clone(tmp_path)
+    service = clone / "raspy/defaults/raspyd.service"
+    committed = service.read_text()
+    service.write_text(committed + "# a local change\n")
+    installed = _install_package(tmp_path, clone)
+    assert "has changes not committed; they are NOT installed" in (
+        installed.result.stderr
+    )
+    assert " M raspy/defaults/raspyd.service" in installed.result.stderr
+    staged = installed.given / "raspy/defaults/raspyd.service"
+    assert staged.read_text() == committed  # the units come from the same copy
+
+
+@pytest.mark.timeout(120)
+def test_a_download_without_git_is_installed_from_its_files_as_they_are(
+    tmp_path: Path,
+) -> None:
+    """A ZIP download has no .git: git archive failed with git's own message. Its
+    files are installed as they are, saying so; a venv or a build in it is not."""
+    tree = tmp_path / "raspy-main"
+    tree.mkdir()
+    archive = tmp_path / "head.tar"
+    _git(REPO, "archive", "-o", str(archive), "HEAD")
+    subprocess.run(
+        ["tar", "-x", "-f", str(archive), "-C", str(tree)], check=True, timeout=60
+    )
+    _with_installer(tree)
+    (tree / "raspy/defaults/local.toml").write_text("# a file of this download\n")
+    (tree / ".venv/bin").mkdir(parents=True)
+    (tree / ".venv/bin/python").write_text("")
+    (tmp_path / "install").mkdir()
+    installed = _install_package(tmp_path / "install", tree)
+    assert f"make: {tree} is not a git clone: installing its files as they are" in (
+        installed.result.stderr
+    )
+    assert "raspy/defaults/local.toml" in installed.files
+    assert not any(name.startswith(".venv/") for name in installed.files)
+    assert "Makefile" in installed.files
