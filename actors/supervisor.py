@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections.abc import Callable
 from typing import Final
 
 import pykka
@@ -105,11 +106,13 @@ def start(
     clock: Clock | None = None,
     init_store: bool = False,
     progress: Progress = no_progress,
+    store_opened: Callable[[], None] = no_progress,
 ) -> Runtime:
     """Open the store, start the edge and every service; raises on any start failure.
 
     The store is checked page by page and record by record before anything writes to
-    it, calling `progress` as it goes (raspyd asks systemd for more time); `init_store`
+    it, calling `progress` as it goes (raspyd asks systemd for more time), then
+    `store_opened` once (raspyd's STATUS moves on to the services); `init_store`
     allows a new store where one was lost (raspyd --init)."""
     clock = clock or SystemClock()
     stats = Stats()
@@ -121,6 +124,7 @@ def start(
         check_records=True,
         progress=progress,
     )
+    store_opened()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     curve: CurveServer | None = None
     try:

@@ -213,15 +213,16 @@ def _main(argv: list[str] | None) -> int:
     # Handlers first: clients may see the broker before start() returns.
     signals = SignalInbox((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     waiting = Notifier()  # tells systemd of a wait for a reader (start_wait)
+    progress = start_wait.StartProgress(waiting, "starting: checking the store")
     try:
         # a raspy-kv reading without a reader slot holds the data dir: waited for
         started = start_wait.start_after_slotless_reads(
             lambda: supervisor_mod.start(
                 cfg,
                 init_store=args.init,
-                progress=start_wait.StartProgress(
-                    waiting, "starting: checking the store"
-                ),
+                progress=progress,
+                # until READY: the services start, the scenarios compile
+                store_opened=lambda: progress.done("starting: the services"),
             ),
             Path(cfg.data_dir),
             waiting,

@@ -67,6 +67,13 @@ class StartProgress:
             extend_timeout_usec=str(int(EXTEND_BY_S * 1_000_000)), status=self._status
         )
 
+    def done(self, status: str) -> None:
+        """The step is over: systemd's STATUS says the next one (`status`), not this
+        one until READY. No more time is asked for: the next step has what is left
+        of the last extension."""
+        self._status = status
+        self._notifier.notify(status=status)
+
 
 def gave_up(data_dir: Path, limit_s: float, program: str = "raspyd") -> str:
     return (

@@ -118,6 +118,11 @@ def test_raspyd_asks_for_more_start_time_while_it_checks_the_store(
         _receive_until(server, b"READY=1", seen)
         extend = b"EXTEND_TIMEOUT_USEC=70000000\nSTATUS=starting: checking the store"
         assert seen[0] == extend, seen
+        # once the store is open, not "checking the store" until READY: the services
+        # start and the scenarios compile meanwhile
+        moved_on = seen.index(b"STATUS=starting: the services")
+        assert all(b"checking the store" not in message for message in seen[moved_on:])
+        assert b"READY=1" in seen[-1].split(b"\n")
     finally:
         proc.kill()
         proc.wait(timeout=10)
