@@ -75,17 +75,18 @@ class ScenarioSet(pykka.ThreadingActor):
         self, stopping: tuple[tuple[str, pykka.ActorRef[Any]], ...] = ()
     ) -> None:
         """The list the supervisor reads, after a scenario actor started or stopped:
-        the running ones, and those still alive of the ones stopping."""
+        the running ones, and those still alive of the ones stopping, each once (one
+        just stopping is in `stopping` and in the list before)."""
         running = tuple(
             (name, entry.ref) for name, entry in self.entries.items() if entry.ref
         )
         ids = {ref.actor_urn for _, ref in running}
-        kept = tuple(
-            (name, ref)
-            for name, ref in (*self.watched, *stopping)
-            if ref.actor_urn not in ids and ref.is_alive()
-        )
-        self.watched = running + kept
+        kept: list[tuple[str, pykka.ActorRef[Any]]] = []
+        for name, ref in (*self.watched, *stopping):
+            if ref.actor_urn not in ids and ref.is_alive():
+                ids.add(ref.actor_urn)
+                kept.append((name, ref))
+        self.watched = running + tuple(kept)
 
     @property
     def timers(self) -> CoreTimers:

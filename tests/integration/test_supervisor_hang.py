@@ -258,3 +258,67 @@ def test_a_scenario_actor_blocked_in_a_handler_is_the_core_hung_and_fatal(
     assert runtime.summary() == "core hung"
     assert runtime.stats.get("core.scenarios_hung") == 1
     assert runtime.stats.get("supervisor.hung.core") == 1
+
+
+def _scenario(name: str) -> str:
+    return LAMP.replace("name: lamp", f"name: {name}")
+
+
+def _ask_core(runtime: supervisor.Runtime, request: dict[str, str]) -> bytes:
+    with Client(runtime.mdp_endpoint, timeout_s=10, retries=1) as client:
+        reply = client.request(
+            "testhost.core.scenario", json.dumps({"v": 1, **request})
+        )
+    return reply[0]
+
+
+def _watched(core: pykka.ActorRef[Any]) -> list[str]:
+    """The scenario actors the core lists for the hang watch, by name."""
+    listed = core.proxy().watched.get(timeout=10)
+    return [name for name, _ in listed]
+
+
+@pytest.mark.timeout(90)
+def test_a_disabled_or_deleted_scenario_leaves_the_watch_unless_it_is_still_stuck(
+    with_clone: supervisor.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ScenarioSet._rewatch with the real core: a healthy scenario disabled or
+    deleted drops out of the list the supervisor pings (else its dead actor would
+    read as silent, the core hung); one blocked in a handler stays listed after its
+    stop timed out, and the core is reported hung for it. The core's waits on a
+    stopping scenario are cut short here, so that the core's own thread is free well
+    within the bound and only the scenario's silence can make the core hung."""
+    from raspy.actors.core import scenario_set
+
+    monkeypatch.setattr(scenario_set, "ASK_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(scenario_set, "_STOP_TIMEOUT_S", 0.2)
+    runtime = with_clone
+    for name in ("kept", "gone", "stuck"):
+        request = {"action": "import", "document": _scenario(name)}
+        assert _ask_core(runtime, request) == b"200"
+    core = runtime.ref_of("core")
+    assert core is not None
+    assert sorted(_watched(core)) == ["gone", "kept", "stuck"]
+    assert _ask_core(runtime, {"action": "disable", "name": "kept"}) == b"200"
+    assert _ask_core(runtime, {"action": "delete", "name": "gone"}) == b"200"
+    assert _watched(core) == ["stuck"]
+    rounds_after(runtime, 4)  # their actors ended: nothing silent is pinged
+    assert not runtime.fatal_event.is_set()
+    stuck = core.proxy().entries.get(timeout=10)["stuck"].ref
+    assert isinstance(stuck, pykka.ActorRef)
+    wait = ProxyCall(
+        attr_path=("actor_stopped", "wait"), args=(SCENARIO_BLOCKED_S,), kwargs={}
+    )
+    stuck.tell(wait)  # its thread blocked in a handler
+    blocked_at = time.monotonic()
+    assert _ask_core(runtime, {"action": "disable", "name": "stuck"}) == b"200"
+    assert _watched(core) == ["stuck"]  # its stop timed out: still watched
+    assert stuck.is_alive()
+    wait_until(runtime.fatal_event.is_set, what="the hung scenario", timeout_s=30)
+    assert time.monotonic() - blocked_at < SCENARIO_BLOCKED_S  # seen while blocked
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith("core hung: no answer from its scenario stuck ")
+    # its wait over, it takes the stop the disable sent: it ends, and drops out
+    wait_until(
+        lambda: not stuck.is_alive(), what="the stuck scenario ended", timeout_s=30
+    )
