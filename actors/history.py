@@ -128,7 +128,7 @@ class HistoryActor(HistoryQueries):
         log.info("history_started", keys=len(self.recorded), tiers=len(self.tiers))
 
     def on_stop(self) -> None:
-        self._flush()  # a clean stop loses nothing
+        self._flush(read_ahead=False)  # a clean stop loses nothing
         self._ticker.stop()
         self._worker.disconnect()
         leave(self.links, self.actor_ref, [self._worker.peer_id, self._client.owner])
@@ -293,7 +293,7 @@ class HistoryActor(HistoryQueries):
             ]
         return [None if data is None else bucket_of(data) for data in found]
 
-    def _flush(self) -> None:
+    def _flush(self, *, read_ahead: bool = True) -> None:
         rows = self.recorder.take_pending()
         new_keys, self._new_keys = sorted(self._new_keys), set()
         if not rows and not new_keys:
@@ -316,6 +316,16 @@ class HistoryActor(HistoryQueries):
             return
         self.links.stats.incr("history.flushes")
         log.debug("history_flushed", count=len(rows))
+        if read_ahead:
+            # now, while the commit's write of lock.mdb's reader page is still
+            # to be written back: the step changes to come read nothing of their own
+            self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        try:
+            self.recorder.read_ahead(self.links.clock.wall(), self._stored)
+        except StoreError as exc:  # the step changes look their rows up themselves
+            log.warning("history_read_ahead_failed", reason=str(exc))
 
 
 def start_history(

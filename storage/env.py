@@ -60,6 +60,8 @@ class Environment:
         self._readers = 0
         self._resizing = False
         self._depth: dict[int, int] = {}  # open read txns per thread ident
+        # read txns begun: each writes its reader slot in lock.mdb, a page of the card
+        self.read_txns = 0
         self.max_key_bytes: int = env.max_key_size()
         self._page_bytes: int = env.stat()["psize"]
         # the txn whose snapshot had every page walked (None: none yet)
@@ -148,6 +150,7 @@ class Environment:
                 self._gate.wait_for(lambda: not self._resizing)
             self._depth[thread] = self._depth.get(thread, 0) + 1
             self._readers += 1
+            self.read_txns += 1
         return thread
 
     def _leave_read(self, thread: int) -> None:

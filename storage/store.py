@@ -365,6 +365,12 @@ class Store(Closing):
         is then no longer trusted (raspyd stops; see storage.damage)."""
         return damage_seen(self.path)
 
+    @property
+    def read_txns(self) -> int:
+        """Read transactions begun on this store's environment in this process (each
+        writes LMDB's reader slot page); not among stats(), which raspyd publishes."""
+        return self._env.read_txns
+
     def stats(self) -> dict[str, float]:
         """Counters (submits, batches, commits, ops, failed) and map gauges."""
         counts: dict[str, float] = {}

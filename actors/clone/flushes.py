@@ -22,7 +22,7 @@ from typing import Final
 import structlog
 
 from raspy.actors.clone.commit_failures import Batch, CommitFailures
-from raspy.actors.clone.records import store_ops
+from raspy.actors.clone.records import kv_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import SequenceBlocks
 from raspy.errors import StoreError, StoreFullError, ValueTooLargeError
@@ -135,9 +135,8 @@ class CoalescedFlushes(CommitFailures):
 
     def _submit_flush(self, flush: Flush) -> None:
         try:
-            ops = store_ops(
-                flush.updates, max(self.blocks.wanted, flush.updates[-1].seq)
-            )
+            # no mark: flush() takes only updates a synced mark covers
+            ops = kv_ops(flush.updates)
             self._store.submit_then(
                 ops, functools.partial(self._committed, flush), alone=not flush.group
             )

@@ -3,7 +3,7 @@
 A snapshot reads every record, so `kv_essentials` checks only the fields the server
 needs; `load_state` restores the sequence and the ephemeral keys at start-up, and warns
 of a stored key that is a Clone command (snapshots leave it out); `store_ops` is one
-group commit's transaction. No sockets here.
+group commit's transaction, `kv_ops` a coalesced flush's (no mark). No sockets here.
 """
 
 from __future__ import annotations
@@ -95,11 +95,11 @@ def _command_key(key: bytes, stats: Stats) -> None:
     )
 
 
-def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[Op]:
-    """Put (or Delete) each key, then kv.meta last_seq: one transaction, §6.2 raspy.
-
-    last_seq is the high-water mark: no sequence number above it was given out.
-    """
+def kv_ops(updates: list[core_mod.Update]) -> list[Op]:
+    """Put (or Delete) each key: a coalesced flush's whole transaction. Its updates
+    are covered by a mark already synced (SequenceBlocks.confirmed), so it writes no
+    mark of its own: kv.meta is a tree of its own, and rewriting its one record
+    every interval would copy one more page to the card a minute for nothing."""
     ops: list[Op] = []
     for update in updates:
         if update.is_delete:
@@ -107,7 +107,12 @@ def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[O
         else:
             value = encode_kv(update.seq, update.body, update.props_frame, update.ttl_s)
             ops.append(Put(Table.KV, update.key, value))
-    if mark is None:
-        mark = updates[-1].seq
-    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(mark)))
     return ops
+
+
+def store_ops(updates: list[core_mod.Update], mark: int) -> list[Op]:
+    """kv_ops, then kv.meta last_seq: one transaction, §6.2 raspy.
+
+    last_seq is the high-water mark: no sequence number above it was given out.
+    """
+    return [*kv_ops(updates), Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(mark))]

@@ -88,6 +88,9 @@ class Recorder:
         # a raw tier's slots read ahead: (key, step_s) -> {step start: stored bucket},
         # the steps of one window, kept up to date with what record() writes
         self._ahead: dict[tuple[str, int], dict[int, Bucket | None]] = {}
+        # the other tiers' rows read ahead (read_ahead), as stored: taken by the
+        # lookup of their step, dropped when the row is written meanwhile
+        self._read: dict[RowId, Bucket | None] = {}
         self._ahead_steps = {
             tier.step_s: _ahead_steps(tier, self.tiers[index + 1 :])
             for index, tier in enumerate(self.tiers)
@@ -133,6 +136,7 @@ class Recorder:
                 bucket = Bucket.of(float(start), value)
             self._open[(key, tier.step_s)] = bucket
             self._pending[row] = bucket
+            self._read.pop(row, None)
         self.dropped += dropped
         return dropped
 
@@ -153,13 +157,10 @@ class Recorder:
                 known[row] = self._pending[row]
             elif tier.raw and start in ahead:
                 known[row] = ahead[start]
+            elif row in self._read:
+                known[row] = self._read.pop(row)
             elif tier.raw:
-                steps = self._ahead_steps[tier.step_s]
-                first = start - start % (steps * tier.step_s)
-                window = {
-                    s: RowId(key, tier.step_s, tier.slot_of(s))
-                    for s in range(first, first + steps * tier.step_s, tier.step_s)
-                }
+                window = self._window(key, tier, start)
                 windows[tier.step_s] = window
                 asked += window.values()
             else:
@@ -173,12 +174,67 @@ class Recorder:
             }
         return found | known
 
+    def _window(self, key: str, tier: Tier, start: int) -> dict[int, RowId]:
+        """The raw steps read ahead together with `start`'s: {step start: row}."""
+        steps = self._ahead_steps[tier.step_s]
+        first = start - start % (steps * tier.step_s)
+        return {
+            s: RowId(key, tier.step_s, tier.slot_of(s))
+            for s in range(first, first + steps * tier.step_s, tier.step_s)
+        }
+
+    def read_ahead(self, t: float, stored: Lookup) -> int:
+        """Read now, in one lookup, what every key's next step change will look up:
+        in each tier the step of `t` if the key's open bucket is of an earlier one,
+        else the step after it (a raw tier: that step's window). The owner calls it
+        right after a flush's commit, which has just written LMDB's reader slot page
+        (lock.mdb) anyway; a lookup of its own at the step change would write that
+        page again. What was read ahead before and not used is dropped; a row
+        written meanwhile (pending) is never taken from here. Returns the rows read."""
+        if not math.isfinite(t):
+            return 0
+        asked: list[RowId] = []
+        windows: dict[tuple[str, int], dict[int, RowId]] = {}
+        for key in sorted({key for key, _ in self._open}):
+            for tier in self.tiers:
+                now = tier.start_of(t)
+                current = self._open.get((key, tier.step_s))
+                ahead = self._ahead.get((key, tier.step_s), {})
+                if tier.raw:
+                    if now in ahead:
+                        now += self._ahead_steps[tier.step_s] * tier.step_s
+                    window = self._window(key, tier, now)
+                    windows[(key, tier.step_s)] = window
+                    asked += (r for r in window.values() if r not in self._pending)
+                    continue
+                if current is not None and tier.start_of(current.t) >= now:
+                    now += tier.step_s
+                row = RowId(key, tier.step_s, tier.slot_of(now))
+                if row not in self._pending:
+                    asked.append(row)
+        found = dict(zip(asked, stored(asked), strict=True)) if asked else {}
+        self._read = {
+            row: bucket for row, bucket in found.items() if not _is_raw(row, windows)
+        }
+        for (key, step_s), window in windows.items():
+            now_first = min(window) - self._ahead_steps[step_s] * step_s
+            kept = {
+                s: b
+                for s, b in self._ahead.get((key, step_s), {}).items()
+                if s >= now_first  # the current window stays, older ones go
+            }
+            for s, r in window.items():
+                kept[s] = self._pending.get(r, found.get(r))
+            self._ahead[(key, step_s)] = kept
+        return len(asked)
+
     def forget(self, key: str) -> set[RowId]:
         """Drop what is held of `key` (open buckets, rows not yet written): its
         history is being deleted, and no flush may write part of it back. Returns
         the rows that were waiting for their write."""
         self._open = {k: b for k, b in self._open.items() if k[0] != key}
         self._ahead = {k: a for k, a in self._ahead.items() if k[0] != key}
+        self._read = {r: b for r, b in self._read.items() if r.key != key}
         dropped = {r for r in self._pending if r.key == key}
         self._pending = {r: b for r, b in self._pending.items() if r.key != key}
         return dropped
@@ -204,6 +260,10 @@ def _ahead_steps(raw: Tier, later: Sequence[Tier]) -> int:
     step, so that the two go in one read (the defaults: 30 of 10 s in 5 min)."""
     steps = later[0].step_s // raw.step_s if later else _AHEAD_ALONE
     return max(1, min(steps, raw.slots, MAX_AHEAD_STEPS))
+
+
+def _is_raw(row: RowId, windows: dict[tuple[str, int], dict[int, RowId]]) -> bool:
+    return (row.key, row.step_s) in windows
 
 
 def _order(row: RowId) -> tuple[int, int, str]:

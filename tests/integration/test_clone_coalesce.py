@@ -101,6 +101,28 @@ def test_readings_are_published_at_once_and_stored_when_the_interval_ends(
     assert _stored(wear_store, b"/device/b/value") == KvRecord(2, b"2", b"", None)
 
 
+def test_a_flush_writes_the_readings_alone_not_the_mark_that_covers_them(
+    wear_server: CloneServer, wear_store: Store, clock: FakeClock
+) -> None:
+    """Wear (issue 17): a flush writes only readings a synced mark already covers, so
+    it rewrites no kv.meta record (a page of its own tree, copied to the card every
+    interval for nothing); the mark on disk still covers every stored number."""
+    _readings(wear_server, (b"/device/a/value", b"1"), (b"/device/b/value", b"2"))
+    assert _mark(wear_store) == BLOCK
+    ops_before = wear_store.stats()["ops"]
+    clock.advance(INTERVAL_S)
+    wait_until(
+        lambda: wear_server.counter("clone.coalesced.flushes") == 1,
+        what="one flush",
+    )
+    wait_until(
+        lambda: wear_store.stats()["ops"] > ops_before, what="the flush's commit"
+    )
+    assert wear_store.stats()["ops"] - ops_before == 2  # the two readings, no mark
+    assert _stored(wear_store, b"/device/b/value") == KvRecord(2, b"2", b"", None)
+    assert _mark(wear_store) == BLOCK
+
+
 def test_a_snapshot_holds_the_published_readings_not_yet_stored(
     zmq_context: Context, wear_server: CloneServer, wear_store: Store
 ) -> None:

@@ -155,6 +155,30 @@ def test_logged_values_are_answered_before_and_after_the_flush(
     assert _points(recorder, T0 - 60, resolution="1m") == [[T0, 64 / 3, 20.0, 23.0]]
 
 
+def test_after_a_flush_the_next_step_opens_no_read_transaction(
+    recorder: Recorder, store: Store
+) -> None:
+    """Wear: each LMDB read txn writes its reader slot page (lock.mdb) on the card.
+    The rows the next step looks up are read right after the flush, while its
+    commit's page is still to be written back: the step change reads nothing."""
+    for i in range(6):
+        recorder.publish(ATTIC, 20.0 + i, T0 + 10 * i)
+    recorder.clock.advance(T0 + _FLUSH_S - recorder.clock.wall())
+    wait_until(lambda: recorder.rows() == 7, what="one flush of 6 raw + 1 bucket")
+    # the actor answers in turn: once this is answered, the flush is wholly done
+    assert _points(recorder, T0 - 60)[-1] == [T0 + 50, 25.0, 25.0, 25.0]
+    before = store.read_txns
+    recorder.publish(ATTIC, 30.0, T0 + 60)  # a new step in both tiers
+    recorder.publish(ATTIC, 31.0, T0 + 70)
+    assert store.read_txns == before
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 10, what="the next minute's rows written")
+    assert _points(recorder, T0 + 55) == [
+        [T0 + 60, 30.0, 30.0, 30.0],
+        [T0 + 70, 31.0, 31.0, 31.0],
+    ]
+
+
 def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
     recorder: Recorder, edge: EdgeHandle
 ) -> None:

@@ -303,3 +303,80 @@ def test_a_clock_behind_meets_newer_raw_points_in_any_later_window() -> None:
     raw = {row for row, b in table.items() if row.step_s == 10 and b.low == 1.0}
     assert len(raw) == 56
     assert lookup.calls == 10  # a read per minute, with the 1-minute tier's
+
+
+def test_after_a_flush_read_ahead_the_step_changes_cost_no_lookup() -> None:
+    """Wear: every lookup is a read txn, and each writes LMDB's reader slot page
+    (lock.mdb) on the card. Read ahead right after each flush (one lookup, whose page
+    the flush's commit has just written anyway), the step changes that follow read
+    nothing of their own: here 2 hours of samples every 10 s, a flush every 5
+    minutes at 2 minutes into each, cost the first sample's lookup and one a flush."""
+    table: dict[RowId, Bucket] = {}
+    lookup = _Counted(table)
+    plain_table: dict[RowId, Bucket] = {}
+    plain = Recorder(parse_tiers(("10s:48h", "5m:30d", "1h:5y")))
+    recorder = Recorder(parse_tiers(("10s:48h", "5m:30d", "1h:5y")))
+    start = _T0 + 7
+    flushes = 0
+    for i in range(2 * 360):
+        t = start + 10 * i
+        recorder.record(_KEY, t, float(i % 7), lookup)
+        plain.record(_KEY, t, float(i % 7), _lookup(plain_table))
+        if i % 30 == 12:
+            table.update(recorder.take_pending())
+            plain_table.update(plain.take_pending())
+            recorder.read_ahead(t, lookup)
+            flushes += 1
+    table.update(recorder.take_pending())
+    plain_table.update(plain.take_pending())
+    assert lookup.calls == 1 + flushes  # the first sample's, then one a flush
+    assert table == plain_table  # the same rows as with the lookups at each step
+    assert recorder.dropped == plain.dropped == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            # seconds from the last sample: on, back, or a lap of a tier on or back
+            st.one_of(
+                st.integers(-130, 130),
+                st.sampled_from([-3000, -600, -120, 120, 600, 3000]),
+            ),
+            # after it: nothing, a flush, or a flush and its read ahead (a read
+            # ahead that failed leaves the rows read before)
+            st.sampled_from(["", "flush", "flush+ahead"]),
+            st.sampled_from(["/device/a/value", "/device/b/value"]),
+        ),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_read_ahead_changes_no_row_whatever_the_clock_does(
+    steps: list[tuple[int, str, str]],
+) -> None:
+    """The rows read ahead are the store's as it is after the flush, and a row
+    written later is never taken from them: with the clock going back and on, keys
+    interleaved and flushes anywhere, the store ends the same as without."""
+    tiers = (
+        Tier(10, 120, raw=True),
+        Tier(60, 600, raw=False),
+        Tier(300, 3000, raw=False),
+    )
+    stored: dict[RowId, Bucket] = {}
+    plain_stored: dict[RowId, Bucket] = {}
+    recorder, plain = Recorder(tiers), Recorder(tiers)
+    t = _T0
+    for index, (delta, flush, key) in enumerate(steps):
+        t += delta
+        recorder.record(key, t, float(index), _lookup(stored))
+        plain.record(key, t, float(index), _lookup(plain_stored))
+        if flush:
+            stored.update(recorder.take_pending())
+            plain_stored.update(plain.take_pending())
+        if flush == "flush+ahead":
+            recorder.read_ahead(t + 3, _lookup(stored))
+    stored.update(recorder.take_pending())
+    plain_stored.update(plain.take_pending())
+    assert stored == plain_stored
+    assert recorder.dropped == plain.dropped
