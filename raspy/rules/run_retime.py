@@ -1,0 +1,70 @@
+"""What a step of the wall clock does to the runs in a long wait (pure).
+
+A wait runs on the monotonic clock, but its record (rules.resume_record) says when
+it ends on the wall clock, the one clock that goes on while raspyd is down. A Pi
+without a real-time clock boots at a saved time (days behind) and NTP steps it
+later: an end written before the step is wrong after it, and a restart would take
+the run for stale (a week "ago") and drop it. So at a step each record is written
+again from the clocks as they are (Retime.after_step).
+
+A wait_until yields a new AwaitChange at each wake, made from what it knew when it
+began: what the step changed (its end on the wall clock) is kept here and laid over
+each one while the run waits at that place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from raspy.rules.resume_path import Path
+from raspy.rules.run import Run
+from raspy.rules.run_steps import AwaitChange, Sleep
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A run's wait at `place` as a step left it: `deadline` (monotonic s, None: a
+    wait_until without a timeout) and `end_wall` (epoch s)."""
+
+    place: Path
+    deadline: float | None
+    end_wall: float
+
+
+class Retime:
+    """The waits a step changed, by run id."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, _Kept] = {}
+
+    def forget(self, run_id: int) -> None:
+        self._kept.pop(run_id, None)
+
+    def laid_over(self, run: Run) -> None:
+        """What a step changed, laid over the wait `run` paused in (a wait_until's
+        next AwaitChange); forgotten once the run waits elsewhere."""
+        waiting = run.waiting
+        place = waiting.place if isinstance(waiting, Sleep | AwaitChange) else None
+        kept = self._kept.get(run.run_id)
+        if kept is None:
+            return
+        if kept.place != place:
+            del self._kept[run.run_id]
+        elif isinstance(waiting, AwaitChange):
+            run.waiting = replace(
+                waiting, deadline=kept.deadline, end_wall=kept.end_wall
+            )
+        elif isinstance(waiting, Sleep) and kept.deadline is not None:
+            run.waiting = replace(waiting, deadline=kept.deadline)
+
+    def after_step(self, run: Run, mono: float, wall: float) -> None:
+        """The wall clock stepped (now `wall`): `run`'s long wait ends when it did
+        on the monotonic clock, its end on the wall clock moved with the step."""
+        waiting = run.waiting
+        if not isinstance(waiting, Sleep | AwaitChange) or waiting.place is None:
+            return
+        deadline = waiting.deadline
+        end = math.inf if deadline is None else wall + (deadline - mono)
+        self._kept[run.run_id] = _Kept(waiting.place, deadline, end)
+        self.laid_over(run)
