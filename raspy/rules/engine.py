@@ -224,11 +224,14 @@ class ScenarioCore(ScenarioRuns):
     def on_clock_step(self, delta_s: float, mono: float, wall: float) -> list[Output]:
         """The wall clock stepped by `delta_s` (NTP setting a Pi that booted at a
         saved time): the records of the runs in a long wait are written again from
-        the clocks as they are now (rules.run_retime); then the deadlines, as
-        on_tick."""
+        the clocks as they are now, and a run taken up at this start by the wrong
+        clock is judged by the right one (rules.run_retime); then the deadlines,
+        as on_tick."""
         self._wall = wall
         out: list[Output] = []
-        self._book.stepped(mono, wall)
+        for run in self._book.stepped(delta_s, mono, wall):
+            self._stale(run, mono, out)
+        self._start_queued(mono, wall, out)
         self._due(mono, wall, out)
         return self._finish(out)
 

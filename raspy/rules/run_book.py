@@ -126,14 +126,18 @@ class RunBook:
             ):
                 yield run, run_mod.Woken()  # tested again as the tree is
 
-    def stepped(self, mono: float, wall: float) -> None:
-        """The wall clock stepped: each long wait's checkpoint is made again from
-        the clocks as they are now (Retime.after_step), so that the next record
-        says when it really ends."""
-        for run in self.runs.values():
-            self.retime.after_step(run, mono, wall)
-            if run.run_id in self.checkpoints:
+    def stepped(self, delta_s: float, mono: float, wall: float) -> list[Run]:
+        """The wall clock stepped by `delta_s`: each long wait's checkpoint is made
+        again from the clocks as they are now (Retime.after_step), so that the next
+        record says when it really ends. The runs taken up at a start that the step
+        shows stale, to drop."""
+        stale: list[Run] = []
+        for run in list(self.runs.values()):
+            if not self.retime.after_step(run, delta_s, mono, wall):
+                stale.append(run)
+            elif run.run_id in self.checkpoints:
                 self.paused(run, mono, wall)
+        return stale
 
     def recordable(self, mono: float, wall: float) -> None:
         """The runs in a `wait_until` that have waited long enough by `mono` get
