@@ -64,6 +64,13 @@ class TimeFired:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockStepped:
+    """The wall clock stepped by `delta_s` (NTP set it): ScenarioCore.on_clock_step."""
+
+    delta_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunNow:
     """Ask: a manual run; answers a RunAnswer (raspy.rules.manual_run). `by`: the
     scenario whose `run:` asked for it (None: a `core.scenario` request, the CLI or
@@ -238,6 +245,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(core.on_time(index, scheduled, mono, wall))
             case msgs.Tick():
                 self._apply(core.on_tick(mono, wall))
+            case ClockStepped(delta_s=delta_s):
+                self._apply(core.on_clock_step(delta_s, mono, wall))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames, mono, wall)
             case Startup(current=current, fire=fire, resume=resume, seen=seen):

@@ -210,6 +210,12 @@ class CoreActor(ScenarioSet):
                 ref.tell(change)
 
     def _on_time(self) -> None:
+        step = self._timers.stepped()
+        if step is not None:  # each run's record of its long wait is made again
+            refs = [e.ref for e in self.entries.values() if e.ref is not None]
+            for ref in refs:
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.tell(scn.ClockStepped(step))
         for name, index, scheduled in self._timers.due():
             entry = self.entries.get(name)
             if entry is not None and entry.ref is not None:

@@ -3,7 +3,9 @@ triggers of every running scenario, on the core's SharedTicker.
 
 Not an actor: the core's own part, run on its thread. It says a step of the clock
 once (with cron: ClockSteps) and the days a sun trigger will not fire, and gives the
-scenarios the sun's times of the hub's place.
+scenarios the sun's times of the hub's place. It looks at the clocks each minute at
+least, time triggers or not, so that a step is told to the scenarios (`stepped`: a
+run's record of its long wait says its end on the wall clock).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from raspy.rules.timing import (
     absent_days,
     iso_local,
 )
+from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S, DEFAULT_MAX_SLEEP_S
 from raspy.ticker import SharedTicker
 
 log = structlog.get_logger(component="core")
@@ -55,6 +58,8 @@ class CoreTimers:
         self._scheduler = TimeScheduler(tz, self.location)
         # the sun triggers, by key (`<name>#<index>`): their absent days are said
         self._suns: dict[str, model.SunTrigger] = {}
+        # the wall clock's offset from the monotonic one at the last look (stepped)
+        self._offset = clock.wall() - clock.monotonic()
 
     def add(self, scenario: model.Scenario) -> None:
         """Schedule each time trigger of a scenario whose actor just started."""
@@ -95,8 +100,18 @@ class CoreTimers:
         return fires
 
     def arm(self, ref: pykka.ActorRef[Any]) -> None:
-        """Have the ticker tell `ref` at the next deadline."""
-        self._ticker.set(ref, self._scheduler.next_deadline_mono())
+        """Have the ticker tell `ref` at the next deadline, in a minute at most (a
+        step of the clock is seen then, without time triggers too)."""
+        look = self._clock.monotonic() + DEFAULT_MAX_SLEEP_S
+        deadline = self._scheduler.next_deadline_mono()
+        self._ticker.set(ref, look if deadline is None else min(deadline, look))
+
+    def stepped(self) -> float | None:
+        """How far the wall clock stepped since the last look (against the
+        monotonic clock: more than the schedulers' threshold), or None."""
+        offset = self._clock.wall() - self._clock.monotonic()
+        delta, self._offset = offset - self._offset, offset
+        return delta if abs(delta) > DEFAULT_JUMP_THRESHOLD_S else None
 
     def due(self) -> Iterator[tuple[str, int, float]]:
         """The triggers due now: `(scenario, index, scheduled wall time)`, each

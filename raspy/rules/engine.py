@@ -218,12 +218,21 @@ class ScenarioCore(ScenarioRuns):
         """Deadlines: sleeps, request and wait timeouts, `for:` holds."""
         self._wall = wall
         out: list[Output] = []
-        for run, resume in self._book.due(mono):
-            self._advance(run, resume, mono, wall, out)
-        self._book.recordable(mono, wall)  # a wait_until waited long enough
-        for data in self._watch.due(mono, wall):
-            self._fire(data, mono, wall, out, check=True)
-        self._when_fired(self._when.due(mono, wall), mono, wall, out)
+        self._due(mono, wall, out)
+        return self._finish(out)
+
+    def on_clock_step(self, delta_s: float, mono: float, wall: float) -> list[Output]:
+        """The wall clock stepped by `delta_s` (NTP setting a Pi that booted at a
+        saved time): the records of the runs in a long wait are written again from
+        the clocks as they are now, and a run taken up at this start by the wrong
+        clock is judged by the right one (rules.run_retime); then the deadlines,
+        as on_tick."""
+        self._wall = wall
+        out: list[Output] = []
+        for run in self._book.stepped(delta_s, mono, wall):
+            self._stale(run, mono, out)
+        self._start_queued(mono, wall, out)
+        self._due(mono, wall, out)
         return self._finish(out)
 
     def stop(self, mono: float | None = None) -> list[Output]:
@@ -331,6 +340,14 @@ class ScenarioCore(ScenarioRuns):
                 return False
         self._history.condition_fault = False
         return True
+
+    def _due(self, mono: float, wall: float, out: list[Output]) -> None:
+        for run, resume in self._book.due(mono):
+            self._advance(run, resume, mono, wall, out)
+        self._book.recordable(mono, wall)  # a wait_until waited long enough
+        for data in self._watch.due(mono, wall):
+            self._fire(data, mono, wall, out, check=True)
+        self._when_fired(self._when.due(mono, wall), mono, wall, out)
 
     # --- the turn's end ---------------------------------------------------------------
     def _finish(self, out: list[Output]) -> list[Output]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from raspy.devices.template import JsonValue
 from raspy.rules.resume_path import Path
@@ -87,6 +87,11 @@ class Skipped:
     dropped: bool = False
 
 
+# a recorded run whose wait ended longer ago than this is not taken up but named
+# lost: a record from a restored backup, or a hub off for days
+STALE_AFTER_S: Final = 24 * 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A run paused in a long `wait`, or in a `wait_until` (`until`) that has waited
@@ -106,6 +111,10 @@ class Checkpoint:
         """What is left of the wait at `wall`: never more than the whole wait (a
         clock set back does not stretch it), nothing once it ended."""
         return min(max(self.end_wall - wall, 0.0), self.seconds)
+
+    def stale(self, wall: float) -> bool:
+        """Whether the wait ended over STALE_AFTER_S before `wall`."""
+        return wall - self.end_wall > STALE_AFTER_S
 
 
 @dataclass(frozen=True, slots=True)

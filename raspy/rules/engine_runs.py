@@ -17,12 +17,13 @@ from raspy.rules.engine_output import Checkpoint, Disabled, History, Output, Run
 from raspy.rules.model import Scenario
 from raspy.rules.run import Run
 from raspy.rules.run_book import RunBook
+from raspy.rules.run_retime import STALE_RUN_ERROR
 from raspy.rules.runaway import RunawayGuard
 from raspy.rules.when_watch import WhenWatch
 
 
 class ScenarioRuns:
-    """_start, _resume, _advance, _end, _stop_runs, _disable: what becomes of the
+    """_start, _resume, _advance, _end, _stop_runs, _stale, _disable: what becomes of the
     runs once the triggers and the mode have decided."""
 
     # set by ScenarioCore.__init__
@@ -66,7 +67,10 @@ class ScenarioRuns:
             checkpoint.seconds,
             until=checkpoint.until,
         )
-        self._advance(self._book.add(scope, program), None, mono, wall, out)
+        run = self._book.add(scope, program)
+        self._advance(run, None, mono, wall, out)
+        # a clock set right later judges the wait by this record's end again
+        self._book.retime.taken_up(run, checkpoint)
 
     def _advance(
         self,
@@ -111,6 +115,13 @@ class ScenarioRuns:
         for run in list(self._book.runs.values()):
             run.stop(mono)
             self._end(run, out)
+
+    def _stale(self, run: Run, mono: float, out: list[Output]) -> None:
+        """A run taken up at a start that a step of the clock showed stale: it ends,
+        and the scenario says why (as a start names a stale record's run lost)."""
+        run.stop(mono)
+        run.error = STALE_RUN_ERROR
+        self._end(run, out)
 
     def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
         self._book.queue.clear()

@@ -28,14 +28,12 @@ from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model, resume_path
 from raspy.rules.engine import Checkpoint
+from raspy.rules.engine_output import STALE_AFTER_S
 from raspy.rules.run import RESUME_MIN_WAIT_S
 
 ENTRY: Final = "resume"  # /scenario/<name>/resume
 FORMAT: Final = 2  # 1: top-level waits only, read still
 UNTIL_FORMAT: Final = 3  # a record with a run in a wait_until
-# runs whose waits all ended longer ago than this are not taken up but named lost: a
-# record from a restored backup, or a hub off for days
-STALE_AFTER_S: Final = 24 * 3600.0
 
 
 def resume_key(name: str) -> str:

@@ -18,6 +18,7 @@ from raspy.rules import run as run_mod
 from raspy.rules.engine_output import Checkpoint, Resumable
 from raspy.rules.model import Mode
 from raspy.rules.run import Run, RunScope, SendRequest
+from raspy.rules.run_retime import Retime
 
 
 class Turn(Enum):
@@ -55,6 +56,7 @@ class RunBook:
         self.checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
         self.recorded = Resumable(())  # the last record said to the owner
         self.last_id = 0  # the run added last (0: none yet)
+        self.retime = Retime()  # what a step of the wall clock did to the waits
         self._step_limit = step_limit
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -72,6 +74,7 @@ class RunBook:
     def paused(self, run: Run, mono: float, wall: float) -> SendRequest | None:
         """`run` went on as far as it could at (`mono`, `wall`): what it waits for is
         noted (a request's run, a long wait's checkpoint); the request to send."""
+        self.retime.laid_over(run)  # a wait_until's wake: what a step changed
         waiting = run.waiting
         checkpoint = _checkpoint(run, mono, wall)
         if checkpoint is not None:
@@ -87,6 +90,7 @@ class RunBook:
         """`run` ended: it, its requests and its checkpoint go."""
         self.runs.pop(run.run_id, None)
         self.checkpoints.pop(run.run_id, None)
+        self.retime.forget(run.run_id)
         self.requests = {r: i for r, i in self.requests.items() if i != run.run_id}
 
     def answered(self, request_id: int) -> Run | None:
@@ -121,6 +125,19 @@ class RunBook:
                 and waiting.retest_at <= mono
             ):
                 yield run, run_mod.Woken()  # tested again as the tree is
+
+    def stepped(self, delta_s: float, mono: float, wall: float) -> list[Run]:
+        """The wall clock stepped by `delta_s`: each long wait's checkpoint is made
+        again from the clocks as they are now (Retime.after_step), so that the next
+        record says when it really ends. The runs taken up at a start that the step
+        shows stale, to drop."""
+        stale: list[Run] = []
+        for run in list(self.runs.values()):
+            if not self.retime.after_step(run, delta_s, mono, wall):
+                stale.append(run)
+            elif run.run_id in self.checkpoints:
+                self.paused(run, mono, wall)
+        return stale
 
     def recordable(self, mono: float, wall: float) -> None:
         """The runs in a `wait_until` that have waited long enough by `mono` get

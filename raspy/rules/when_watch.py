@@ -7,6 +7,12 @@ No value is no change: a test that faults (a null compared, a text added to a nu
 is neither true nor false. It fires nothing, breaks a `for:` hold, and the next
 truth is taken against the one before the fault; the fault is told once, when it
 begins, not at every reading (the scenario's `last_error` is on an SD card).
+
+A step of the wall clock back (NTP correcting it by minutes) makes the minutes
+before it come again: a test of the time alone (the minute's re-test) that becomes
+true again then does not fire again until the clock passes where it was before the
+step, as an `at:` trigger does not (rules.timing_scheduler: the same threshold, and
+a step back of over REPEAT_GUARD_S is a correction, after which it fires at once).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from raspy.rules.engine_env import Surroundings
 from raspy.rules.expr_keys import literal_globs
 from raspy.rules.expr_values import truthy
 from raspy.rules.retest import Fault, Retested, next_minute
+from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S, REPEAT_GUARD_S
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
 
 
@@ -71,6 +78,10 @@ class WhenWatch:
         self._timed = [w for w in self._whens if w.trigger.reads_time]
         self.active = bool(self._whens)  # an attribute: read on each key's change
         self._next_minute: float | None = None  # monotonic, when _timed re-test
+        self._offset = 0.0  # wall - mono at the last minute's re-test
+        # after a small step back: the wall time the clock was at before it, until
+        # which a crossing of the minute's re-test fires nothing
+        self._back_until: float | None = None
 
     def start(
         self,
@@ -100,6 +111,7 @@ class WhenWatch:
                 self._hold(when, None, value, mono)
         if self._timed:
             self._next_minute = next_minute(mono, wall)
+        self._offset, self._back_until = wall - mono, None
         return outcome
 
     def on_change(
@@ -127,8 +139,9 @@ class WhenWatch:
                 outcome.fired.append(when.hold)
                 when.hold = None
         if self._next_minute is not None and self._next_minute <= mono:
+            again = self._again(mono, wall)
             for when in self._timed:
-                self._step(when, None, mono, wall, outcome)
+                self._step(when, None, mono, wall, outcome, again=again)
             self._next_minute = next_minute(mono, wall)
         return outcome
 
@@ -149,6 +162,21 @@ class WhenWatch:
             when.hold = None
         self._next_minute = None
 
+    def _again(self, mono: float, wall: float) -> bool:
+        """Whether the wall clock is in minutes it went through already, before a
+        step back of up to REPEAT_GUARD_S (seen by the offset from the monotonic
+        clock, as the scheduler sees one); a step forward or a larger one back
+        ends that."""
+        delta, self._offset = wall - mono - self._offset, wall - mono
+        if -REPEAT_GUARD_S <= delta < -DEFAULT_JUMP_THRESHOLD_S:
+            before = wall - delta  # where the clock would be without the step
+            self._back_until = max(before, self._back_until or before)
+        elif abs(delta) > DEFAULT_JUMP_THRESHOLD_S:
+            self._back_until = None
+        if self._back_until is not None and wall >= self._back_until:
+            self._back_until = None
+        return self._back_until is not None
+
     # --- one trigger ---------------------------------------------------------------------
     def _step(
         self,
@@ -158,7 +186,11 @@ class WhenWatch:
         wall: float,
         outcome: WhenOutcome,
         changed: tuple[str, JsonValue] | None = None,
+        *,
+        again: bool = False,
     ) -> None:
+        """`again`: the clock is in minutes it went through before a step back: a
+        crossing is its truth, and fires nothing (it fired the first time)."""
         value = self._test(when, wall, outcome, changed)
         if isinstance(value, Fault):
             if when.hold is not None:
@@ -174,8 +206,8 @@ class WhenWatch:
         if when.hold is not None:
             when.hold["value"] = value
             return
-        if was and not broken:
-            return  # still true: no crossing
+        if (was and not broken) or again:
+            return  # still true: no crossing; or one made again by a step back
         if when.trigger.for_s > 0:
             self._hold(when, key, value, mono)
         else:

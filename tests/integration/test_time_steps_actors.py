@@ -223,3 +223,48 @@ def test_a_sun_trigger_in_the_polar_night_says_once_which_days_it_skips(
         assert value(tree, "/event/morning") is None
     finally:
         core.stop()
+
+
+HALL = """\
+name: hall
+triggers: [{kv: /m, to: true}]
+actions:
+  - set: /light
+    value: "on"
+  - wait: 20m
+  - set: /light
+    value: "off"
+"""
+
+
+def _recorded(tree: CloneClient) -> list[Any]:
+    """The runs of the hall's resume record (none: no record)."""
+    record = value(tree, "/scenario/hall/resume")
+    runs = record.get("runs") if isinstance(record, dict) else None
+    return runs if isinstance(runs, list) else []
+
+
+def test_a_step_forward_rewrites_the_record_of_a_run_in_a_long_wait(
+    stepping_core: Core, tree: CloneClient, server: CloneServer
+) -> None:
+    """No time trigger anywhere: the core looks at the clocks each minute all the
+    same, and a run's record says its end by the clock NTP set (a restart then takes
+    it up, not drops it as a week stale)."""
+    core = stepping_core
+    clock = core.clock
+    assert isinstance(clock, SteppingClock)
+    core.start()
+    assert core.request("import", document=HALL)[0] == b"200"
+    wait_value(tree, "/scenario/hall/state", "idle")
+    server.publisher.set(b"/m", b"true")
+    wait_value(tree, "/scenario/hall/state", "running")
+    started = clock.wall()
+    wait_until(lambda: bool(_recorded(tree)), what="the run's record")
+    clock.step_wall(7 * 86_400.0)
+    clock.advance(60)  # the core's look at the clocks, a minute at most
+
+    def rewritten() -> bool:
+        runs = _recorded(tree)
+        return bool(runs) and runs[0]["end"] == started + 7 * 86_400.0 + 1200.0
+
+    wait_until(rewritten, what="the record's end by the new clock")

@@ -87,6 +87,16 @@ def test_install_service_checks_the_config_where_raspyd_runs(tmp_path: Path) -> 
     assert made < checked < lines.index("systemctl restart raspyd.service")
 
 
+def test_raspyd_starts_after_the_time_is_synchronised_where_that_is_asked() -> None:
+    """Ordered after time-sync.target, which holds it only where a unit such as
+    systemd-time-wait-sync is enabled: the unit itself never pulls it in."""
+    unit = (REPO / "raspy/defaults/raspyd.service").read_text().splitlines()
+    after = [line for line in unit if line.startswith("After=")]
+    assert after == ["After=network-online.target time-sync.target"]
+    pulls = [line for line in unit if line.startswith(("Wants=", "Requires="))]
+    assert all("time-sync" not in line for line in pulls)
+
+
 def _fake_system(tmp_path: Path, *, gpio_group: bool) -> dict[str, str]:
     """An environment whose `getent` knows a gpio group or not, and whose `usermod`
     writes its arguments to usermod.log instead of /etc/group."""

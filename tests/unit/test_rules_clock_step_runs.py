@@ -1,0 +1,153 @@
+"""A step of the wall clock and the runs in a long wait (ScenarioCore.on_clock_step,
+rules.run_retime): the record says when the wait really ends, and a run taken up at
+a start by a clock set right later is judged by the right one."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from support.scenario_engine import Harness, harness, scenario, sets
+
+from raspy.devices.template import JsonValue
+from raspy.rules import engine, resume_record, resume_start
+from raspy.rules import model as m
+from raspy.rules.expr import compile_expression
+from raspy.rules.resume_path import Place
+from raspy.rules.run_retime import STALE_RUN_ERROR
+
+ON = m.SetAction("/light", "on")
+OFF = m.SetAction("/light", "off")
+MOTION = m.KvTrigger("/m", to=True)
+REAL = 1_796_594_400.0  # the real time once NTP set the clock
+WEEK = 7 * 86400.0
+TRIGGER: dict[str, JsonValue] = {
+    "kind": "kv",
+    "id": "",
+    "key": "/m",
+    "value": True,
+    "from": None,
+}
+
+
+class _Clock:
+    """A clock for resume_start: the wall and monotonic times it is given."""
+
+    def __init__(self, wall: float, mono: float = 1.0) -> None:
+        self._wall, self._mono = wall, mono
+
+    def wall(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+
+def _last_record(h: Harness) -> tuple[engine.Checkpoint, ...]:
+    return [o for o in h.outputs if isinstance(o, engine.Resumable)][-1].runs
+
+
+def _stepped(h: Harness, to_wall: float, after_s: float) -> None:
+    before = h.wall + after_s  # where the wall clock would be without the step
+    h.mono += after_s
+    h.wall = to_wall
+    h.feed(h.core.on_clock_step(to_wall - before, h.mono, h.wall))
+
+
+def test_a_wait_begun_before_a_step_forward_is_recorded_by_the_new_clock() -> None:
+    s = scenario([ON, m.WaitAction(1200.0), OFF], [MOTION])
+    h = harness(s)
+    h.mono, h.wall = 30.0, REAL - WEEK + 30.0  # booted at a week-old saved time
+    h.change("/m", True)
+    _stepped(h, REAL + 40.0, 10.0)  # NTP: a week forward, 40 s after boot
+    (checkpoint,) = _last_record(h)
+    assert checkpoint.end_wall == REAL + 40.0 + 1190.0  # 1190 s left, real time
+    # raspyd restarts 5 minutes later: the run is taken up, not dropped as stale
+    body, _ = resume_record.encode(
+        resume_record.fingerprint(""), (checkpoint,), 100_000
+    )
+    runs, stale = resume_start.resumable(
+        "test", "", True, s, json.loads(body), _Clock(REAL + 340.0)
+    )
+    assert not stale
+    assert [run.left_s(REAL + 340.0) for run in runs] == [890.0]
+
+
+def test_a_wait_until_begun_before_a_step_keeps_its_end_through_wakes() -> None:
+    until = m.WaitUntilAction(compile_expression("kv('/door') == 'shut'"), 1200.0)
+    h = harness(scenario([ON, until, OFF], [MOTION]))
+    h.mono, h.wall = 30.0, REAL - WEEK + 30.0
+    h.change("/m", True)
+    h.advance(70.0)  # waited a minute: recorded
+    _stepped(h, REAL + 100.0, 0.0)
+    h.change("/door", "ajar")  # a wake: a new AwaitChange, made as the wait began
+    (checkpoint,) = _last_record(h)
+    assert checkpoint.end_wall == REAL + 100.0 + 1130.0
+    h.advance(1130.0)  # its timeout still runs on the monotonic clock
+    assert h.core.running == 0
+
+
+def _resumed(seconds_left_by_record: float, boot_wall: float) -> Harness:
+    """A run taken up at a start from a record of a 1200 s wait that ends at
+    REAL + `seconds_left_by_record`, the start's clock at `boot_wall`."""
+    checkpoint = engine.Checkpoint(
+        (Place(1),), REAL + seconds_left_by_record, 1200.0, TRIGGER
+    )
+    h = harness(scenario([ON, m.WaitAction(1200.0), OFF], [MOTION]))
+    h.mono, h.wall = 5.0, boot_wall
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert h.core.running == 1  # the saved clock says its whole wait is left
+    return h
+
+
+def test_a_run_taken_up_by_a_clock_behind_ends_when_a_step_forward_shows_it_over() -> (
+    None
+):
+    h = _resumed(900.0, REAL - 43 * 60.0)  # booted at the saved 43 min before
+    _stepped(h, REAL + 3 * 3600.0 + 30.0, 30.0)  # NTP: the real time, hours later
+    assert h.core.running == 0  # late rather than never, but not 20 min later
+    assert [s.value for s in sets(h.outputs)] == ["off"]
+    assert _last_record(h) == ()
+
+
+def test_a_run_taken_up_ends_when_its_record_said_after_a_step_forward() -> None:
+    h = _resumed(900.0, REAL - 3600.0)
+    _stepped(h, REAL + 300.0, 20.0)  # 600 s of its wait left by the real time
+    (checkpoint,) = _last_record(h)
+    assert checkpoint.end_wall == REAL + 900.0
+    h.advance(599.0)
+    assert h.core.running == 1
+    h.advance(1.0)
+    assert h.core.running == 0
+
+
+def test_a_run_taken_up_is_not_stretched_nor_cut_by_a_step_back() -> None:
+    h = _resumed(900.0, REAL)  # the right clock: 900 s left
+    _stepped(h, REAL - 3600.0, 100.0)
+    h.advance(799.0)
+    assert h.core.running == 1
+    h.advance(1.0)
+    assert h.core.running == 0
+
+
+def test_a_run_taken_up_is_stale_once_a_step_shows_its_wait_ended_days_ago() -> None:
+    h = _resumed(900.0, REAL - 3 * 86400.0)  # a hub off for days, booted at the save
+    _stepped(h, REAL + 2 * 86400.0, 30.0)
+    assert h.core.running == 0
+    assert sets(h.outputs) == []  # its rest is not done days late
+    assert h.core.status.last_error == STALE_RUN_ERROR
+    assert _last_record(h) == ()
+
+
+def test_a_wait_until_without_a_timeout_taken_up_waits_on_after_a_step() -> None:
+    until = m.WaitUntilAction(compile_expression("kv('/door') == 'shut'"), None)
+    checkpoint = engine.Checkpoint((Place(1),), math.inf, math.inf, TRIGGER, until=True)
+    h = harness(scenario([ON, until, OFF], [MOTION]))
+    h.mono, h.wall = 5.0, REAL - 3 * 86400.0
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    _stepped(h, REAL, 30.0)
+    assert h.core.running == 1
+    (recorded,) = _last_record(h)
+    assert recorded.end_wall == math.inf
+    h.change("/door", "shut")
+    assert h.core.running == 0
