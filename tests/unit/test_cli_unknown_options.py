@@ -1,5 +1,6 @@
 """An unknown option is named, before the required ones missing: `raspy-kv backup
---bogus` said only `the following arguments are required: --data-dir, --to`."""
+--bogus` said only `the following arguments are required: --data-dir, --to`, and so
+did `raspy-kv --bogus backup`, the option before the sub-command."""
 
 from __future__ import annotations
 
@@ -32,6 +33,31 @@ from raspy.cli import raspy as raspy_cli
             ["--bogus"],
             "raspy-poller: unrecognized arguments: --bogus; the following "
             "arguments are required: --connect, --service",
+        ),
+        # one before the sub-command: the sub-command's parser says the error
+        (
+            kv.main,
+            ["--bogus", "backup"],
+            "raspy-kv backup: unrecognized arguments: --bogus; the following "
+            "arguments are required: --data-dir, --to",
+        ),
+        (
+            kv.main,
+            ["--bogus", "backup", "--data-dir", "d", "-q"],
+            "raspy-kv backup: unrecognized arguments: --bogus -q; the following "
+            "arguments are required: --to",
+        ),
+        (
+            raspy_cli.main,
+            ["scenario", "--replace", "import"],
+            "raspy scenario import: unrecognized arguments: --replace; the "
+            "following arguments are required: FILE",
+        ),
+        (
+            raspy_cli.main,
+            ["--bogus", "scenario", "--bad", "import"],
+            "raspy scenario import: unrecognized arguments: --bogus --bad; the "
+            "following arguments are required: FILE",
         ),
         # known options, their abbreviations, values and negative numbers are not
         # named; nor what follows `--`
