@@ -87,9 +87,24 @@ def test_an_unknown_option_is_named_before_the_required_ones(
 
 
 @pytest.mark.timeout(10)
-def test_a_sub_commands_options_are_its_own(capsys: pytest.CaptureFixture[str]) -> None:
-    """The top parser leaves a sub-command's words to it (none of them are its)."""
-    with pytest.raises(SystemExit) as exited:
-        raspy_cli.main(["call", "--bogus"])
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.startswith("raspy call: ")
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        # the top parser leaves a sub-command's words to it (none of them are its)
+        (["call", "--bogus"], "raspy call: unrecognized arguments: --bogus"),
+        # and names its own unknown ones, headed by the sub-command all the same
+        (["--bogus", "call"], "raspy call: unrecognized arguments: --bogus"),
+        (
+            ["--bogus", "call", "--bad"],
+            "raspy call: unrecognized arguments: --bogus --bad",
+        ),
+    ],
+)
+def test_a_sub_commands_options_are_its_own(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = raspy_cli.main(argv)
+    except SystemExit as exc:  # a usage error argparse's way
+        status = exc.code  # type: ignore[assignment]
+    assert (status, capsys.readouterr().err) == (2, line + "\n")
