@@ -172,9 +172,11 @@ class CoreService:
             and api.same_document(request.document, old.stored.code)
         ):
             # the same again (a restore of a backup, a Save of an unchanged page):
-            # nothing stored, and its runs go on (a new version would end them)
+            # nothing stored, and its runs go on (a new version would end them);
+            # "replaced" stays true, as the scenario exists: a client from before
+            # "unchanged" printed "imported" for it (newer ones read "unchanged")
             reply = self._named(scenario, request)
-            return api.ok({**reply, "replaced": False, "unchanged": True})
+            return api.ok({**reply, "replaced": True, "unchanged": True})
         self._store(scenario, request.document)
         return api.ok({**self._named(scenario, request), "replaced": old is not None})
 

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -31,6 +32,13 @@ _NO_VALUE: Final = re.compile(r"argument (.+): expected one argument")
 _NEGATIVE_NUMBER: Final = re.compile(r"-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
 
 
+# the unknown options of the parsers above the one parsing now (`raspy-kv --bogus
+# backup`: `--bogus`), for its usage error to name; set around each parse
+_ABOVE_UNKNOWN: ContextVar[tuple[str, ...]] = ContextVar(
+    "raspy_above_unknown", default=()
+)
+
+
 class UsageParser(argparse.ArgumentParser):
     """Usage errors in one line (`raspy call: argument --server: …`) and exit status
     2, as every tool of raspy says them (argparse prints the whole usage first).
@@ -49,7 +57,9 @@ class UsageParser(argparse.ArgumentParser):
 
     An unknown option is named before the required ones missing: argparse said only
     `the following arguments are required: --data-dir, --to` for `--bogus` alone,
-    and the mistake went unnamed."""
+    and the mistake went unnamed. One given before a sub-command (`raspy-kv
+    --bogus backup`) is named too: the sub-command's parser says the error, and
+    argparse keeps the parent's unknown words until after it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +67,7 @@ class UsageParser(argparse.ArgumentParser):
         # against before it takes it for an option (Python 3.11 to 3.13)
         self._negative_number_matcher = _NEGATIVE_NUMBER
         self._given: list[str] = []  # the words of the parse under way
+        self._above: tuple[str, ...] = ()  # the unknown options of its parents
 
     def parse_known_args(  # type: ignore[override]  # typeshed's overloads
         self,
@@ -65,11 +76,18 @@ class UsageParser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         given = sys.argv[1:] if args is None else list(args)
         self._given = self._dash_values_joined(given)
-        return super().parse_known_args(self._given, namespace)
+        self._above = _ABOVE_UNKNOWN.get()
+        # a sub-command's parser runs inside this parse: it names these too
+        above = _ABOVE_UNKNOWN.set(self._unknown_options())
+        try:
+            return super().parse_known_args(self._given, namespace)
+        finally:
+            _ABOVE_UNKNOWN.reset(above)
 
-    def _unknown_options(self) -> list[str]:
+    def _unknown_options(self) -> tuple[str, ...]:
         """The words of the parse under way that look like options this parser does
-        not have, up to `--` or a sub-command (whose words its own parser reads)."""
+        not have, up to `--` or a sub-command (whose words its own parser reads),
+        after those of the parsers above it."""
         commands = {
             name
             for action in self._actions
@@ -87,7 +105,7 @@ class UsageParser(argparse.ArgumentParser):
                 and not self._is_option(arg)
             ):
                 unknown.append(arg)
-        return unknown
+        return (*self._above, *unknown)
 
     def _is_option(self, arg: str) -> bool:
         """Whether argparse takes `arg` for one of this parser's options: its name,

@@ -167,17 +167,21 @@ def _import(args: argparse.Namespace) -> int:
     with Hub(args, _PROG) as hub:
         if not args.replace:
             _refuse_stored_names(hub, named)
+        send_others = True  # until a hub from before "others" refuses the field
         for name, document in named.items():
+            fields: dict[str, JsonValue] = {
+                "document": document.text,
+                "source": document.source,
+                "replace": bool(args.replace),
+            }
             others: list[JsonValue] = [*files.others_named(named, document)]
-            along: dict[str, JsonValue] = {"others": others} if others else {}
-            reply = hub.ask(
-                "import",
-                write=True,
-                document=document.text,
-                source=document.source,
-                replace=bool(args.replace),
-                **along,
-            )
+            if others and send_others:
+                reply = hub.ask("import", write=True, **fields, others=others)
+                if _refuses_others(reply):  # refused before anything was done
+                    send_others = False
+                    reply = hub.ask("import", write=True, **fields)
+            else:
+                reply = hub.ask("import", write=True, **fields)
             if not reply.ok:
                 imported = ", ".join(done) or "none"
                 lines = text.import_refusal(
@@ -191,6 +195,16 @@ def _import(args: argparse.Namespace) -> int:
             _warn_of_devices(reply, document)
             done.append(name)
     return EXIT_OK
+
+
+# what a hub from before the field answers to it (its parse refuses unknown fields)
+_OTHERS_REFUSED: Final = "import: unknown field 'others'"
+
+
+def _refuses_others(reply: text.Reply) -> bool:
+    """Whether `reply` is an older hub's refusal of the field "others": then the
+    document is sent again without it (that hub warns of no `run:` anyway)."""
+    return reply.status == 400 and reply.field("error") == _OTHERS_REFUSED
 
 
 def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:

@@ -80,8 +80,8 @@ def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document
 def others_named(named: dict[str, Document], document: Document) -> list[str]:
     """The names of the other documents of these files that `document`'s `run:` or
     `stop:` name: the hub takes them as known (they are imported along with it) and
-    warns only of the rest. Sent only when there are any (a hub before "others"
-    refuses the field)."""
+    warns only of the rest. Sent only when there are any: a hub from before
+    "others" refuses the field, and the import then asks again without it."""
     from raspy.rules.document import load_scenario
     from raspy.rules.walk import scenarios_named
 

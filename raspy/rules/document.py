@@ -8,7 +8,6 @@ problem with its line and column. A document is accepted whole or refused whole.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Final
 
 import yaml
@@ -148,25 +147,55 @@ def spot(text: str, key: str, value: str) -> tuple[int, int]:
     return spots(text)(key, value)
 
 
-def spots(text: str) -> Callable[[str, str], tuple[int, int]]:
-    """spot() for many places of one document: it is composed once, not once a
-    place (a document with a hundred warnings took seconds of the core's time)."""
-    root = compose(text)
-    first: dict[tuple[str, str], tuple[int, int]] = {}
-    todo: list[yaml.Node] = [] if root is None else [root]
-    while todo:  # breadth first: the first one is the one least nested
-        node = todo.pop(0)
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
-                    mark = v.start_mark
-                    first.setdefault(
-                        (k.value, v.value), (mark.line + 1, mark.column + 1)
-                    )
-                todo.append(v)
-        elif isinstance(node, yaml.SequenceNode):
-            todo.extend(node.value)
-    return lambda key, value: first.get((key, value), (1, 1))
+class Spots:
+    """Where the `key: value` pairs of one valid document first are (nested actions
+    too), and where the value of each mapping's `action:` with a `value:` is: two
+    `device:` actions may share a value (`value: 50`) and not a command."""
+
+    __slots__ = ("_first", "_pairs")
+
+    def __init__(self, text: str) -> None:
+        # composed once, not once a place (a document with a hundred warnings took
+        # seconds of the core's time)
+        root = compose(text)
+        self._first: dict[tuple[str, str], tuple[int, int]] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, int]] = {}
+        todo: list[yaml.Node] = [] if root is None else [root]
+        while todo:  # breadth first: the first one is the one least nested
+            node = todo.pop(0)
+            if isinstance(node, yaml.MappingNode):
+                self._note(node)
+                todo.extend(v for _, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                todo.extend(node.value)
+
+    def _note(self, node: yaml.MappingNode) -> None:
+        scalars: dict[str, yaml.ScalarNode] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                self._first.setdefault((k.value, v.value), _mark(v))
+                scalars.setdefault(k.value, v)
+        if "action" in scalars and "value" in scalars:
+            pair = (scalars["action"].value, scalars["value"].value)
+            self._pairs.setdefault(pair, _mark(scalars["value"]))
+
+    def __call__(self, key: str, value: str) -> tuple[int, int]:
+        """(line, col) of the first `key: value`; (1, 1) when it is not there."""
+        return self._first.get((key, value), (1, 1))
+
+    def value_of(self, action: str, value: str) -> tuple[int, int]:
+        """(line, col) of the `value:` of the first mapping with this `action:` and
+        this `value:` (as written); (1, 1) when none has both."""
+        return self._pairs.get((action, value), (1, 1))
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def spots(text: str) -> Spots:
+    """spot() for many places of one document (see Spots)."""
+    return Spots(text)
 
 
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:

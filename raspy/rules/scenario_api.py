@@ -28,7 +28,9 @@ has "not_started": why. A run that waits its turn (mode queued) has "queued": ho
 wait.
 
 An `import` of the text stored already (line breaks aside) with the same enabled
-state stores nothing and ends no run: "replaced" false, "unchanged" true.
+state stores nothing and ends no run: "unchanged" true, and "replaced" true (the
+scenario exists: a client that does not read "unchanged" says it replaced, not
+that it imported a new one).
 
 "warnings" (only when there are any): `source:line:col: warning: ...` lines of what
 the document names that the hub lacks now (a device key, the http service, a secret,

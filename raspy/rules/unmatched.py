@@ -32,7 +32,7 @@ from raspy.devices.kinds import DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue, reason_against
 from raspy.rules import model, walk
-from raspy.rules.document import spots
+from raspy.rules.document import Spots, spots
 from raspy.rules.document_shapes import meant
 from raspy.rules.expr_keys import filled
 from raspy.rules.trigger_match import glob_key, is_glob, matcher
@@ -217,7 +217,7 @@ def _commands(scenario: model.Scenario) -> list[str]:
 def _value_warnings(
     scenario: model.Scenario,
     names: dict[str, JsonValue],
-    spot: Callable[[], Callable[[str, str], tuple[int, int]]],
+    spot: Callable[[], Spots],
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each value written out that its command does not
     take (what the device service would answer when the run gets there)."""
@@ -278,13 +278,12 @@ def _value_reason(command: str, value: JsonValue) -> str | None:
     return reasons[0] if reasons else None
 
 
-def _value_spot(
-    spot: Callable[[str, str], tuple[int, int]], action: model.DeviceAction
-) -> tuple[int, int]:
-    """Where the value is written (a scalar), else its action's command."""
+def _value_spot(spot: Spots, action: model.DeviceAction) -> tuple[int, int]:
+    """Where the value is written (a scalar) beside this action's command, else
+    the command: the first `value: 50` of the document may be another action's."""
     value = action.value
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        at = spot("value", str(value))
+        at = spot.value_of(action.action, str(value))
         if at != (1, 1):
             return at
     return spot("action", action.action)

@@ -212,6 +212,18 @@ def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     wait_value(tree, "/scenario/older/went", "else")
 
 
+def test_an_unchanged_import_says_replaced_too_for_a_client_before_unchanged(
+    core: Core,
+) -> None:
+    """The text stored already: nothing stored ("unchanged"), and "replaced" true,
+    as the scenario exists; it was false, and a client that does not read
+    "unchanged" (an older raspy scenario import) printed "imported heat"."""
+    core.start()
+    assert core.request("import", document=HEAT)[1]["replaced"] is False
+    status, reply = core.request("import", document=HEAT, replace=True)
+    assert (status, reply["replaced"], reply.get("unchanged")) == (b"200", True, True)
+
+
 def test_a_replacing_import_keeps_disabled_unless_the_document_says_enabled(
     core: Core, tree: CloneClient
 ) -> None:

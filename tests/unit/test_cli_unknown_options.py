@@ -1,5 +1,6 @@
 """An unknown option is named, before the required ones missing: `raspy-kv backup
---bogus` said only `the following arguments are required: --data-dir, --to`."""
+--bogus` said only `the following arguments are required: --data-dir, --to`, and so
+did `raspy-kv --bogus backup`, the option before the sub-command."""
 
 from __future__ import annotations
 
@@ -33,6 +34,31 @@ from raspy.cli import raspy as raspy_cli
             "raspy-poller: unrecognized arguments: --bogus; the following "
             "arguments are required: --connect, --service",
         ),
+        # one before the sub-command: the sub-command's parser says the error
+        (
+            kv.main,
+            ["--bogus", "backup"],
+            "raspy-kv backup: unrecognized arguments: --bogus; the following "
+            "arguments are required: --data-dir, --to",
+        ),
+        (
+            kv.main,
+            ["--bogus", "backup", "--data-dir", "d", "-q"],
+            "raspy-kv backup: unrecognized arguments: --bogus -q; the following "
+            "arguments are required: --to",
+        ),
+        (
+            raspy_cli.main,
+            ["scenario", "--replace", "import"],
+            "raspy scenario import: unrecognized arguments: --replace; the "
+            "following arguments are required: FILE",
+        ),
+        (
+            raspy_cli.main,
+            ["--bogus", "scenario", "--bad", "import"],
+            "raspy scenario import: unrecognized arguments: --bogus --bad; the "
+            "following arguments are required: FILE",
+        ),
         # known options, their abbreviations, values and negative numbers are not
         # named; nor what follows `--`
         (
@@ -61,9 +87,24 @@ def test_an_unknown_option_is_named_before_the_required_ones(
 
 
 @pytest.mark.timeout(10)
-def test_a_sub_commands_options_are_its_own(capsys: pytest.CaptureFixture[str]) -> None:
-    """The top parser leaves a sub-command's words to it (none of them are its)."""
-    with pytest.raises(SystemExit) as exited:
-        raspy_cli.main(["call", "--bogus"])
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.startswith("raspy call: ")
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        # the top parser leaves a sub-command's words to it (none of them are its)
+        (["call", "--bogus"], "raspy call: unrecognized arguments: --bogus"),
+        # and names its own unknown ones, headed by the sub-command all the same
+        (["--bogus", "call"], "raspy call: unrecognized arguments: --bogus"),
+        (
+            ["--bogus", "call", "--bad"],
+            "raspy call: unrecognized arguments: --bogus --bad",
+        ),
+    ],
+)
+def test_a_sub_commands_options_are_its_own(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = raspy_cli.main(argv)
+    except SystemExit as exc:  # a usage error argparse's way
+        status = exc.code  # type: ignore[assignment]
+    assert (status, capsys.readouterr().err) == (2, line + "\n")

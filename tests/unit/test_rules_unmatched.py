@@ -330,3 +330,26 @@ actions:
         )
         for line, what in ((3, "single"), (4, "double"), (5, "long"))
     ]
+
+
+def test_a_value_is_placed_beside_its_own_command_not_at_the_first_like_it() -> None:
+    """Two actions write `value: 50`; only mute refuses it. The warning was placed
+    at the first `value: 50` of the document, the volume's (line 5)."""
+    text = """\
+name: tv
+actions:
+  - device: hub.fake.tv.volume
+    action: volume
+    value: 50
+  - device: hub.fake.tv.volume
+    action: mute
+    value: 50
+"""
+    tree = {"/device/hub.fake.tv.volume/value", "/device/hub.fake.tv.volume/status"}
+    assert warned(text, tree) == [
+        (
+            8,
+            12,
+            "value: mute: expected true or false, got 50; the device will refuse it",
+        )
+    ]
