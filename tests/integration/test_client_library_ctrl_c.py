@@ -73,6 +73,7 @@ def test_ctrl_c_ends_a_waiting_call_at_once(name: str) -> None:
     finally:
         process.kill()
         process.wait(timeout=10)
+        _close_pipes(process)
     assert process.returncode != 0
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     assert took_s < 5.0, f"{took_s:.1f}s from SIGINT to exit"  # not a hang
@@ -131,4 +132,14 @@ def test_worker_closed_by_a_signal_handler_ends_its_wait(call: str, io: bool) ->
     finally:
         process.kill()  # its SIGTERM handler only closes the worker
         process.wait(timeout=10)
+        _close_pipes(process)
     assert (process.returncode, stdout) == (0, ENDINGS[call]), stderr
+
+
+def _close_pipes(process: subprocess.Popen[str]) -> None:
+    """Its pipes closed whatever happened: after a communicate() that timed out they
+    are still open, and their garbage collection warned in a later test of this
+    worker (an unraisable ResourceWarning, which fails that test)."""
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
