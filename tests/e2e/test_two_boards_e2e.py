@@ -388,8 +388,10 @@ def test_a_request_the_board_answers_late_leaves_its_service_answering(
 
 @pytest.fixture
 def link_hub(tmp_path: Path) -> Iterator[tuple[Daemon, BoardLink]]:
+    # the long stalls wait for the hub to give the board up: 5 s (QUICK_EXPIRY), not
+    # the default 7.5 s; the short ones (3 s) stay under it
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon,
         BoardLink(daemon.port_base) as link,
     ):
         yield daemon, link
@@ -405,7 +407,8 @@ def test_the_board_rides_out_a_flapping_network(
         _tree(daemon) as tree,
     ):
         _back(daemon, 0.0)
-        # short stalls (3 s: a heartbeat or two lost) ended by cuts: back each time
+        # short stalls (3 s: heartbeats lost, the board not given up) ended by cuts:
+        # back each time
         for _ in range(3):
             link.stall()
             stalled = _wall(tree)

@@ -7,9 +7,17 @@ of those tests. The run's processes (its workers, and the processes they start) 
 their bytecode in a folder of this run instead, never in the source tree; the process
 that made the folder removes it at its exit.
 
-That folder starts empty, so each of `make test`'s four workers compiled the same
-libraries and rewrote the asserts of the same ~400 test modules at once, on two
-cores: some 9 s of CPU each before the first test. Now as many workers as there are
+Python looks for every module's bytecode in that folder only, the standard library's
+and the installed packages' too, whose own `__pycache__` files (written when they were
+installed) it then ignores: so the folder starts with links to those (about 0.7 s for
+some 15,000 files), and only raspy, the tests and what was installed without bytecode
+are compiled (about 3 s of CPU less for each process that collects first). A link
+is safe: Python checks a bytecode file against its source, and replaces one (a new
+file renamed over it), never writes into it.
+
+That folder starts without raspy's and the tests' bytecode, so each of `make test`'s
+four workers compiled the same modules and rewrote the asserts of the same ~400 test
+modules at once, on two cores: some 9 s of CPU each before the first test. Now as many workers as there are
 cores collect first; the others wait until one of them is done, then find it all in
 the folder (about 2.5 s each).
 """
@@ -19,6 +27,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -38,9 +48,33 @@ def share() -> None:
         return
     folder = tempfile.mkdtemp(prefix="raspy-test-bytecode-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _link_installed(Path(folder))
     os.environ["PYTHONPYCACHEPREFIX"] = folder
     os.environ[SHARED_ENV] = folder
     del os.environ["PYTHONDONTWRITEBYTECODE"]
+
+
+def _link_installed(folder: Path) -> None:
+    """The installed bytecode of the standard library and the packages, where Python
+    looks for it under a cache prefix (`folder` + the source's own folder)."""
+    tag = f".{sys.implementation.cache_tag}.pyc"  # not the optimized .opt-N ones
+    roots = {sysconfig.get_path(name) for name in ("stdlib", "purelib", "platlib")}
+    for root in roots:
+        for where, _, names in os.walk(root):
+            if os.path.basename(where) != "__pycache__":
+                continue
+            mirror = folder / os.path.dirname(where).lstrip(os.sep)
+            for name in names:
+                if name.endswith(tag) and name.count(".") == 2:
+                    mirror.mkdir(parents=True, exist_ok=True)
+                    _link(Path(where, name), mirror / name)
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy
+        shutil.copyfile(source, target)
 
 
 def _worker() -> tuple[Path, int] | None:
