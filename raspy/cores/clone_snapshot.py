@@ -46,7 +46,7 @@ def snapshot_hwm(budget_bytes: int, largest_message_bytes: int, chunk: int) -> i
             f"budget and message bytes must be > 0, got {budget_bytes} and "
             f"{largest_message_bytes}"
         )
-    return max(MIN_HWM, min(2 * max(1, chunk), budget_bytes // largest_message_bytes))
+    return max(MIN_HWM, min(2 * chunk, budget_bytes // largest_message_bytes))
 
 
 class SnapshotContent:
