@@ -106,9 +106,9 @@ def _kept(path: Path) -> dict[str, Any]:
 def test_a_boards_output_kept_in_its_store_is_taken_where_the_hubs_copy_is_marked(
     services: Services, zmq_context: Context, tmp_path: Path
 ) -> None:
-    board_store = tmp_path / "board"
     """The lamp turned on is kept once (a second `on` writes nothing); a board
     started again, its copy of the lamp marked offline, has it on."""
+    board_store = tmp_path / "board"
     store = Store.open(board_store, init=True)
     board = Board(services, zmq_context, store)
     try:
@@ -139,9 +139,9 @@ def test_a_boards_output_kept_in_its_store_is_taken_where_the_hubs_copy_is_marke
 def test_a_marked_copy_without_a_kept_value_is_no_command(
     services: Services, zmq_context: Context, tmp_path: Path
 ) -> None:
-    board_store = tmp_path / "board"
     """Nothing kept (a new data dir): the lamp stays as it started, off; and a
     store that refuses the write leaves the command done, said in the log."""
+    board_store = tmp_path / "board"
     store = Store.open(board_store, init=True)
     board = Board(services, zmq_context, store)
     try:
