@@ -40,7 +40,7 @@ from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_max_on import MaxOn
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.gpio_saved import SavedStates, keeps_pending
+from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending
 from raspy.devices.gpio_tree import Events, PendingKeys, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
@@ -90,7 +90,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
         # what the store has of each output (a change only is written), and
         # what the tree says is pending for each switch
-        self._saved = SavedStates(self._settings.stored, self._stats, self._name)
+        self._saved = GpioSavedStates(self._settings.stored, self._stats, self._name)
         self._pending_keys = PendingKeys(self._publisher, self._stats, self._name)
         self._alarm: DeadlineTicker | None = None
 
@@ -163,7 +163,9 @@ class GpioServiceActor(DeviceServiceActor):
         # does (a stored change is dropped only by an output that opened)
         opened = reading.status is Status.OK
         self._pending_key(device, driver)  # held again, or none (one left by a crash)
-        self._saved.found(device, driver, stored, pending, self._clock.monotonic())
+        self._saved.found_output(
+            device, driver, stored, pending, self._clock.monotonic()
+        )
         if expired and on_for_s is not None:
             self._not_restored(device, driver, on_for_s)
         elif pending is not None and driver.pending != pending and opened:

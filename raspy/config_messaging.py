@@ -180,7 +180,11 @@ class LimitsConfig:
     # seconds a snapshot may keep its read view open in all (1 to a year)
     snapshot_max_s: float = 60.0
     # seconds a snapshot's peer may take nothing before its snapshot is cut off
-    # (0.1 to a year); only 32 snapshots are served at once, the rest wait
+    # (0.1 to a year). ZeroMQ lets the server send again only once the peer has
+    # taken about half its queue, so a peer must take about half its byte budget
+    # (clone_subscriber_queue_bytes) within this time: with values near
+    # max_value_bytes, a steady reader slower than about 400 KB/s at the defaults
+    # is cut off. Only 32 snapshots are served at once, the rest wait
     snapshot_stall_s: float = 10.0
     # log lines per second per event name; past it one "log_suppressed" line a
     # second per event name says how many were left out (0: no budget)

@@ -18,6 +18,7 @@ Last, in-process publishes (ClonePublisher) into a Clone server in this process,
 
     .venv/bin/python tools/bench_clone.py [--keys 10000 100000] [--no-mqtt]
                                           [--sets 20] [--inproc 20000] [--json FILE]
+                                          [--config RASPYD_TOML]
 """
 
 from __future__ import annotations
@@ -103,7 +104,12 @@ def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> N
 
 
 def run(
-    key_counts: list[int], snapshots: int, *, with_mqtt: bool, sets: int
+    key_counts: list[int],
+    snapshots: int,
+    *,
+    with_mqtt: bool,
+    sets: int,
+    config_file: Path | None = None,
 ) -> dict[str, Any]:
     mosquitto = ensure_mosquitto() if with_mqtt else ""
     mqtt = ensure_paho() if with_mqtt else None
@@ -127,6 +133,8 @@ def run(
             "--port-base", str(base), "--log-format", "json", "--log-level", "warning",
             "--allow-root",
         ]  # fmt: skip
+        if config_file is not None:  # e.g. [clone] max_value_bytes: a smaller SNDHWM
+            raspyd += ["--config", str(config_file.resolve())]
         mosquitto_args = [mosquitto, "-c", str(config)]
         with contextlib.ExitStack() as stack:
             clone_proc = stack.enter_context(started(raspyd, tmpdir / "raspyd.log"))
@@ -259,8 +267,15 @@ def main() -> int:
     parser.add_argument("--sets", type=int, default=20, help="confirmed writes timed")
     parser.add_argument("--inproc", type=int, default=20_000, help="updates a case")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--config", type=Path, help="raspyd's config file (TOML)")
     args = parser.parse_args()
-    results = run(args.keys, args.snapshots, with_mqtt=not args.no_mqtt, sets=args.sets)
+    results = run(
+        args.keys,
+        args.snapshots,
+        with_mqtt=not args.no_mqtt,
+        sets=args.sets,
+        config_file=args.config,
+    )
     if args.inproc > 0:
         inproc = bench_clone_inproc.run(args.inproc, rounds=3)
         bench_clone_inproc.report(inproc, None)

@@ -46,7 +46,6 @@ class CloneLoop:
     """The Runner owner of the CHP sockets. Only the runner's thread touches them."""
 
     _xpub: XpubSender  # from open() on
-    _router: SnapshotRouter
 
     def __init__(
         self,
@@ -80,6 +79,7 @@ class CloneLoop:
         )
         self._core, self._commits = parts.core, parts.commits
         self._socks: CloneSockets | None = None
+        self._router: SnapshotRouter | None = None  # open() got that far: its monitor
 
     # --- the Runner's owner -----------------------------------------------------------
     def open(self, runner: Runner) -> None:
@@ -126,7 +126,8 @@ class CloneLoop:
         self._publish_committed()
         if due.trim:
             heap.release_freed_memory()
-        self._router.on_turn()
+        if self._router is not None:  # opened
+            self._router.on_turn()
 
     def execute(self, command: object) -> object:
         match command:
@@ -160,7 +161,7 @@ class CloneLoop:
             self.outbox.close()
             self._parts.snapshots.close()
             if self._socks is not None:
-                if hasattr(self, "_router"):  # open() got that far: its monitor
+                if self._router is not None:
                     self._router.close()
                 self._socks.close()
 

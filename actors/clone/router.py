@@ -47,8 +47,13 @@ class SnapshotRouter:
         self._pollout = False  # POLLOUT is polled for: a blocked peer may have room
         runner.register(router, self.on_events)
         self._monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        self._monitor.setsockopt(zmq.LINGER, 0)
-        runner.register(self._monitor, self._on_monitor)
+        try:
+            self._monitor.setsockopt(zmq.LINGER, 0)
+            runner.register(self._monitor, self._on_monitor)
+        except BaseException:  # no close() comes: an open socket holds term()
+            router.disable_monitor()
+            self._monitor.close(linger=0)
+            raise
 
     def close(self) -> None:
         """Stop the monitor (before the ROUTER itself is closed)."""

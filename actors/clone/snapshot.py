@@ -252,13 +252,24 @@ class SnapshotStreamer:
 
     def _refill(self, snap: _Snapshot) -> bool:
         """Queue the next KVSYNCs, up to what the peer's pipe holds (then KTHXBAI);
-        False when all is sent."""
+        False when all is sent. A batch may queue nothing (every key it read hidden
+        by a deletion not yet stored, a command key, an unreadable record): read on,
+        else the snapshot would end there with no KTHXBAI and the keys after unsent.
+        Bounded: each batch moves on or ends the content."""
         content = snap.content
-        if content.ended:
-            return False
+        while not content.outgoing:
+            if content.ended:
+                return False
+            self._read_batch(snap)
+        return True
+
+    def _read_batch(self, snap: _Snapshot) -> None:
+        """Read up to the read-ahead's worth of records after `snap.after`; the
+        content ends when fewer come."""
+        content = snap.content
         if len(content.subtree) > self._store.max_key_bytes:
             content.end()  # §6.3: longer than any stored key, it matches none
-            return True
+            return
         ahead = self._read_ahead
         items = snap.view.iter_from(Table.KV, content.subtree, snap.after, ahead)
         add = content.add_record
@@ -275,4 +286,3 @@ class SnapshotStreamer:
             snap.after = items[-1][0]
         else:
             content.end()
-        return bool(content.outgoing)

@@ -5,15 +5,18 @@ state kept in its data dir, for a start that finds the hub's copy marked offline
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import pykka
 import structlog
 
-from raspy.actors import devices
+from raspy.actors.devices import DeviceServiceActor
+from raspy.actors.poller import DevicesRead
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.saved_states import SavedStates, StateRecord
 from raspy.devices.service_vocabulary import (
     DEVICE_ERROR,
     Request,
@@ -21,7 +24,6 @@ from raspy.devices.service_vocabulary import (
     refused,
 )
 from raspy.devices.template import JsonValue
-from raspy.errors import StoreError
 from raspy.storage.device_settings import Saved
 
 log = structlog.get_logger(component="raspy-poller")
@@ -30,7 +32,7 @@ ASK_TIMEOUT_S: Final = 5.0
 STOP_TIMEOUT_S: Final = 10.0
 
 
-class BoardDeviceService(devices.DeviceServiceActor):
+class BoardDeviceService(DeviceServiceActor):
     """The board's device service, on a daemon thread: one stuck past its stop (a
     read or a write the kernel does not end) must not keep the process from its
     exit, which Python holds for every thread that is not a daemon (systemd ended
@@ -40,13 +42,23 @@ class BoardDeviceService(devices.DeviceServiceActor):
     from the hub's copy of its readings; a board away longer than the hub's grace
     finds them marked offline there (value null), and only the board knew them. So
     each output's value is kept in its data dir when a command changes it (a
-    change only: the card's writes count), and taken where the hub's copy has
-    none. Without a data dir nothing is kept: such outputs start off."""
+    change only: the card's writes count; one the store refused tried again,
+    raspy.devices.saved_states), and taken where the hub's copy has none.
+    Without a data dir nothing is kept: such outputs start off."""
 
     use_daemon_thread = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept: dict[str, JsonValue] = {}  # the store's, at start
+        self._saved = SavedStates(self._settings.stored, self._stats, self._name)
+        # the latest value each output was set to (by name): what a retry writes
+        self._latest: dict[str, StateRecord] = {}
+
     def _started(self, stored: Mapping[str, bytes], saved: Saved) -> None:
-        self._kept: dict[str, JsonValue] = dict(saved.states)
+        self._kept = dict(saved.states)
+        for fullname, value in saved.states.items():
+            self._saved.found(fullname, StateRecord(value, 0.0))
 
     def _kept_value(self, device: Device) -> JsonValue | None:
         value = self._kept.get(device.fullname)
@@ -55,23 +67,37 @@ class BoardDeviceService(devices.DeviceServiceActor):
         return value
 
     def _published(self, device: Device, reading: Reading) -> None:
-        """A command set an output: its value kept, if it changed. A store that
-        refuses is logged: the output has changed all the same, and the hub's copy
-        of it is what the next start takes first."""
-        stored = self._settings.stored
-        value, fullname = reading.value, device.fullname
-        if stored is None or reading.status is not Status.OK or value is None:
+        """A command set an output: its value kept, if it changed. A write the store
+        refused is logged and counted, and tried again with the output's latest
+        value from the polls that follow (with backoff) and at the stop: the
+        output has changed all the same, and a board started again past its
+        offline mark takes the kept value."""
+        value = reading.value
+        if reading.status is not Status.OK or value is None:
             return
-        if fullname in self._kept and self._kept[fullname] == value:
-            return
-        try:
-            stored.save_state(fullname, value, reading.wall_ts)
-        except StoreError as exc:
-            self._kept.pop(fullname, None)  # the next command tries again
-            self._stats.incr(f"devices.{self._name}.state_not_stored")
-            log.error("output_state_not_stored", device=fullname, reason=str(exc))
-            return
-        self._kept[fullname] = value
+        record = StateRecord(value, reading.wall_ts)
+        self._latest[device.name] = record
+        self._saved.put(device, record, self._clock.monotonic())
+
+    def on_receive(self, message: Any) -> Any:
+        """A poll's readings: the board's tick, on which refused writes are tried
+        again once due."""
+        answer = super().on_receive(message)
+        if isinstance(message, DevicesRead):
+            self._retry(self._clock.monotonic())
+        return answer
+
+    def _stopping(self) -> None:
+        # tried once more before the service goes, due or not (as GPIO's are)
+        self._retry(math.inf)
+
+    def _retry(self, now: float) -> None:
+        for name in self._saved.due(now):
+            device, record = self._registry.find(name), self._latest.get(name)
+            if device is None or record is None:
+                self._saved.forget(name)
+            else:
+                self._saved.put(device, record, self._clock.monotonic())
 
 
 def stopped(service: pykka.ActorRef[Any]) -> bool:

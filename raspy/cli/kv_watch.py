@@ -34,8 +34,12 @@ class HubNotes:
         """The lines due now, in order; the differences the new snapshot brought are
         emitted after the client is live again, so `back` comes before them."""
         client = self._client
-        reconnects = client.stats()["reconnects"]  # read before `live`: a start-over
-        live = client.live  # counts and clears live in one step under the lock
+        # reconnects read before `live`: a start-over counts itself and clears
+        # `live` in one step under the agent's lock (clone_client's _reconnect),
+        # so a `live` read after it is never the one from before a start-over
+        # counted here: no `back` said before the tree was read again
+        reconnects = client.stats()["reconnects"]
+        live = client.live
         lines: list[str] = []
         if reconnects != self._reconnects:
             self._reconnects = reconnects

@@ -21,8 +21,11 @@ from raspy.protocol import clone
 # A peer that reads nothing for this long loses its snapshot ([limits]
 # snapshot_stall_s): its read txn must not stay open, since the store grows its map
 # only when no read txn is open (it waits 30 s), and it holds one of the few places
-# (MAX_ACTIVE) every other snapshot waits for. Real monotonic time: this is about
-# the peer's socket, not about ttl.
+# (MAX_ACTIVE) every other snapshot waits for. "Nothing" is as the server sees it:
+# ZeroMQ lets a full pipe take more only once its reader took about half of it
+# (the low-water mark), so a peer must take about half its byte budget within the
+# limit; a steady reader of the largest values slower than that is cut off too.
+# Real monotonic time: this is about the peer's socket, not about ttl.
 STALL_LIMIT_S: Final = 10.0
 # Issue 18: a peer that reads, but slowly, is cut off after [limits] snapshot_max_s
 # in all, and every view is closed at once when the store waits to grow its map:
@@ -43,7 +46,7 @@ def snapshot_hwm(budget_bytes: int, largest_message_bytes: int, chunk: int) -> i
             f"budget and message bytes must be > 0, got {budget_bytes} and "
             f"{largest_message_bytes}"
         )
-    return max(MIN_HWM, min(2 * max(1, chunk), budget_bytes // largest_message_bytes))
+    return max(MIN_HWM, min(2 * chunk, budget_bytes // largest_message_bytes))
 
 
 class SnapshotContent:

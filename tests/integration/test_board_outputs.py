@@ -28,6 +28,8 @@ from raspy.cli.board_service import BoardDeviceService
 from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig
 from raspy.devices.registries import fake_registry
+from raspy.devices.saved_states import SAVE_RETRY
+from raspy.errors import StoreFullError
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 
@@ -104,9 +106,9 @@ def _kept(path: Path) -> dict[str, Any]:
 def test_a_boards_output_kept_in_its_store_is_taken_where_the_hubs_copy_is_marked(
     services: Services, zmq_context: Context, tmp_path: Path
 ) -> None:
-    board_store = tmp_path / "board"
     """The lamp turned on is kept once (a second `on` writes nothing); a board
     started again, its copy of the lamp marked offline, has it on."""
+    board_store = tmp_path / "board"
     store = Store.open(board_store, init=True)
     board = Board(services, zmq_context, store)
     try:
@@ -137,9 +139,9 @@ def test_a_boards_output_kept_in_its_store_is_taken_where_the_hubs_copy_is_marke
 def test_a_marked_copy_without_a_kept_value_is_no_command(
     services: Services, zmq_context: Context, tmp_path: Path
 ) -> None:
-    board_store = tmp_path / "board"
     """Nothing kept (a new data dir): the lamp stays as it started, off; and a
     store that refuses the write leaves the command done, said in the log."""
+    board_store = tmp_path / "board"
     store = Store.open(board_store, init=True)
     board = Board(services, zmq_context, store)
     try:
@@ -149,11 +151,69 @@ def test_a_marked_copy_without_a_kept_value_is_no_command(
         with capture_logs() as logs:
             status, reply = board.ask("on")
         assert (status, reply["reading"]["value"]) == (b"200", True)
-        assert "output_state_not_stored" in [e["event"] for e in logs]
+        assert "device_state_not_stored" in [e["event"] for e in logs]
         wait_until(
             lambda: board.client.get(f"/device/{LAMP}/value".encode()) == b"true",
             what="the lamp on at the hub",
         )
+    finally:
+        board.close()
+        store.close()
+
+
+class Refusal:
+    """DeviceSettings.save_state refused while `failing`, as by a full store."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+
+@pytest.fixture
+def refusal(monkeypatch: pytest.MonkeyPatch) -> Refusal:
+    told = Refusal()
+    save = DeviceSettings.save_state
+
+    def refusing(
+        self: DeviceSettings,
+        fullname: str,
+        value: Any,
+        wall_ts: float,
+        pending: bool | None = None,
+    ) -> None:
+        if told.failing:
+            raise StoreFullError("store in data is full (refused)")
+        save(self, fullname, value, wall_ts, pending)
+
+    monkeypatch.setattr(DeviceSettings, "save_state", refusing)
+    return told
+
+
+def _lamp_kept(store: Store) -> Any:
+    return DeviceSettings(store).load("board2.fake.").states.get(LAMP)
+
+
+@pytest.mark.timeout(60)
+def test_a_value_the_store_refused_is_written_again_at_a_later_poll(
+    services: Services, zmq_context: Context, tmp_path: Path, refusal: Refusal
+) -> None:
+    """The lamp on (kept), then off while the store refuses: the store kept `on`,
+    and a board started again past its offline mark came back on. The refused
+    write is tried again at the first poll once its backoff is over, with the
+    lamp's latest value, and counted once."""
+    store = Store.open(tmp_path / "board", init=True)
+    board = Board(services, zmq_context, store)
+    try:
+        board.take_copy({})
+        assert board.ask("on")[1]["reading"]["value"] is True
+        assert _lamp_kept(store) is True
+        refusal.failing = True
+        assert board.ask("off")[1]["reading"]["value"] is False
+        assert services.stats.get("devices.fake.state_not_stored") == 1
+        refusal.failing = False
+        # past the backoff and the lamp's poll interval: the poller reads it
+        board.clock.advance(SAVE_RETRY.initial_s + 3600)
+        wait_until(lambda: _lamp_kept(store) is False, what="the lamp's off kept")
+        assert services.stats.get("devices.fake.state_not_stored") == 1
     finally:
         board.close()
         store.close()

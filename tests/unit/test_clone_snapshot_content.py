@@ -216,9 +216,8 @@ MB = 1024 * 1024
         (8 * MB, 64 * 1024 + 4375, 500, 119),  # the defaults: 119 of the largest
         (8 * MB, 4 * MB + 4375, 500, MIN_HWM),  # values too large: at least two
         (8 * MB, 1024, 500, 1000),  # small values: two chunks at most
-        (8 * MB, 1024, 0, 2),  # a chunk is at least one entry
     ],
-    ids=["defaults", "huge_values", "small_values", "no_chunk"],
+    ids=["defaults", "huge_values", "small_values"],
 )
 def test_the_snapshot_queue_holds_a_peers_byte_budget_of_the_largest_messages(
     budget: int, largest: int, chunk: int, expected: int
