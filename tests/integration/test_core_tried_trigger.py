@@ -15,6 +15,7 @@ from support.core_actors import (
     wait_value,
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.wait import wait_until
 
 from raspy.cli.scenario_text import describe_trigger
 from raspy.client.clone import CloneClient
@@ -52,21 +53,33 @@ def test_a_run_as_a_trigger_sees_its_id_and_kind(core: Core, tree: CloneClient) 
     # a kv trigger on one key: that key, and its value in the tree now
     assert core.request("run", name="evening", trigger="mode")[0] == b"200"
     wait_value(tree, "/scenario/evening/did", "kv mode /house/mode away")
-    last = value(tree, "/scenario/evening/last_trigger")
-    assert isinstance(last, dict)
+    last = _last_trigger(tree, "kv")
     assert (last["id"], last["tried"]) == ("mode", True)  # no firing: a try
     assert describe_trigger(last) == 'kv (mode) /house/mode = "away" (tried by hand)'
     # a plain manual run and a real firing are not marked
     assert core.request("run", name="evening")[0] == b"200"
     wait_value(tree, "/scenario/evening/did", "manual  null null")
-    assert "tried" not in _last_trigger(tree)
+    assert "tried" not in _last_trigger(tree, "manual")
     core.server.publisher.set(b"/house/mode", b'"home"')
     wait_value(tree, "/scenario/evening/did", "kv mode /house/mode home")
-    assert "tried" not in _last_trigger(tree)
+    assert "tried" not in _last_trigger(tree, "kv", "home")
 
 
-def _last_trigger(tree: CloneClient) -> dict[str, JsonValue]:
-    last = value(tree, "/scenario/evening/last_trigger")
+def _last_trigger(
+    tree: CloneClient, kind: str, with_value: JsonValue = None
+) -> dict[str, JsonValue]:
+    """The last trigger once it is of `kind` (and `with_value`, if given): the core
+    writes the status keys apart from the run's own write, so they may come after."""
+
+    def found() -> dict[str, JsonValue] | None:
+        last = value(tree, "/scenario/evening/last_trigger")
+        if not isinstance(last, dict) or last.get("kind") != kind:
+            return None
+        if with_value is not None and last.get("value") != with_value:
+            return None
+        return last
+
+    last = wait_until(found, what=f"a last trigger of kind {kind}")
     assert isinstance(last, dict)
     return last
 
