@@ -6,7 +6,7 @@ NAME is the device's full name as the tree has it, `<host>.<service>.<device>`
 machine's name, as the other sub-commands take it); the request goes to
 `<host>.<service>.devices` (raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
 VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
-else the text itself. It is sent once: a toggle sent again after a timeout could run
+a number where Python reads one (`-.5` as `-0.5`), else the text itself. It is sent once: a toggle sent again after a timeout could run
 twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
 command to a board that is away is not left in the broker to run when it is back. The
 reading or value the device answers is printed as `NAME = VALUE`; a `config` answer
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from typing import Any, Final, Protocol
 
@@ -41,6 +43,11 @@ from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
 
 _PROG: Final = "raspy device"
 _UNKNOWN_ACTION: Final = b"501"  # raspy.devices.service: no such action here
+# a number as Python reads one, in ASCII digits: `.5`, `-.5`, `5.`, `+5`, `1_000`
+_LOOSE_NUMBER: Final = re.compile(
+    r"[+-]?(?:[\d_]+\.?[\d_]*|\.[\d_]+)(?:[eE][+-]?[\d_]+)?", re.ASCII
+)
+_LOOSE_INTEGER: Final = re.compile(r"[+-]?[\d_]+", re.ASCII)
 
 
 class Commands(Protocol):
@@ -68,7 +75,8 @@ def add_parser(commands: Commands) -> None:
         "value",
         metavar="VALUE",
         nargs="?",
-        help="JSON where it reads as JSON (true, 40, {...}), else the text",
+        help="JSON where it reads as JSON (true, 40, {...}), a number where it is "
+        "one (-.5), else the text",
     )
     device.add_argument(
         "--json", action="store_true", help="print the device service's JSON reply"
@@ -107,15 +115,32 @@ def split_name(name: str) -> tuple[str, str]:
 
 def parse_value(text: str | None) -> JsonValue:
     """VALUE as JSON where it reads as JSON that can be sent (no NaN, no infinity),
-    else the text itself (a word: `on`, `Desk lamp`); None: no value."""
+    else as the number where it is one JSON does not write (`-.5`, `5.`, `+5`,
+    `05`, `1_000`: `-.5` was sent as text where `-0.5` was a number), else the text
+    itself (a word: `on`, `Desk lamp`); None: no value."""
     if text is None:
         return None
     try:
         value: JsonValue = json_text.loads(text)
         json.dumps(value, allow_nan=False)
     except (ValueError, OverflowError):
-        return text
+        number = _loose_number(text.strip())
+        return text if number is None else number
     return value
+
+
+def _loose_number(text: str) -> int | float | None:
+    """A number in digits that float() reads and JSON does not; None for anything
+    else (a word, an infinity, digits past int()'s limit)."""
+    if not _LOOSE_NUMBER.fullmatch(text):
+        return None
+    try:
+        if _LOOSE_INTEGER.fullmatch(text):
+            return int(text)
+        number = float(text)
+    except ValueError:  # `1__0`, `_1`, or more digits than int() reads
+        return None
+    return number if math.isfinite(number) else None
 
 
 def answer_text(name: str, reply: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from raspy.cli import (
 )
 from raspy.cli.arguments import (
     UsageParser,
+    count_argument,
     data_dir_argument,
     path_argument,
     refuse_before_command,
@@ -39,16 +40,6 @@ from raspy.cli.kv_store import EXIT_DATA, Failure, command_prog
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def _add_live_commands(subparsers: Any) -> None:
@@ -149,7 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument(
         "--keep",
-        type=_at_least_one,
+        type=count_argument,
         default=kv_backup.KEEP,
         metavar="N",
         help="backups of this kind (full, or --no-history) kept, the new one"

@@ -178,15 +178,17 @@ def _keys(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `raspy`; returns the exit status."""
-    return guarded(_PROG, lambda: _main(argv))
+    chosen: list[str] = []  # an unforeseen error in a command is headed by it too
+    return guarded(lambda: chosen[-1] if chosen else _PROG, lambda: _main(argv, chosen))
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, chosen: list[str]) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     # every line is headed `raspy COMMAND:`, as argparse heads a usage error
     prefix = " ".join([_PROG, args.command, getattr(args, "scenario_command", "")])
     prefix = prefix.rstrip()
+    chosen.append(prefix)
     if unknown:  # argparse would head it `raspy:`, the top parser's name
         parser.exit(
             EXIT_USAGE, f"{prefix}: unrecognized arguments: {' '.join(unknown)}\n"

@@ -48,6 +48,7 @@ from raspy.errors import (
     StoreFullError,
     StoreLockedError,
     StoreNewerError,
+    shown,
 )
 from raspy.sdnotify import Notifier
 from raspy.storage.lock import in_use, lock_holder
@@ -67,7 +68,7 @@ def _port(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a port number, got {text!r}"
+            f"expected a port number, got {shown(text)}"
         ) from None
     if not 1 <= value <= 65532:
         raise argparse.ArgumentTypeError(f"expected 1..65532 (4 ports), got {value}")

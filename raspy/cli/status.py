@@ -14,6 +14,7 @@ from typing import Any
 
 from raspy import json_text
 from raspy.client.mdp import Client
+from raspy.elapsed_text import elapsed_text
 from raspy.errors import ClientTimeout
 from raspy.names import HTTP_SERVICE
 
@@ -129,17 +130,6 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
     )
 
 
-def _uptime(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s"
-
-
 def table(rows: Sequence[Row]) -> list[str]:
     """Aligned text lines: a header, then one line per part."""
     header = ("SERVICE", "STATE", "WORKERS", "UPTIME", "RESTARTS", "COUNTERS")
@@ -153,7 +143,9 @@ def table(rows: Sequence[Row]) -> list[str]:
                 f"{row.host}.{row.part}",
                 row.state,
                 str(row.workers),
-                _uptime(row.uptime_s) if row.state == "running" else "-",
+                elapsed_text(row.uptime_s, compact=True)
+                if row.state == "running"
+                else "-",
                 str(row.restarts),
                 shown,
             )

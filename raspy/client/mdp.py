@@ -265,7 +265,7 @@ class Client(Closing):
                     exc.reason,
                 ) from None
             if reply.service and reply.service != service:
-                self._rejected("wrong_service", len(frames))
+                self._rejected("wrong_service", frames, reply.service, service)
                 continue
             yield reply
             if reply.final:
@@ -296,9 +296,18 @@ class Client(Closing):
             f"{self.endpoint}: no reply from service {_shown_service(service)} {how}"
         )
 
-    def _rejected(self, reason: str, frames: int) -> None:
+    def _rejected(
+        self, reason: str, frames: list[bytes], service: bytes, expected: bytes
+    ) -> None:
+        """A reply dropped: `service` is the broker's, outside text (quoted, cut)."""
         if self._limiter.should_log(reason, time.monotonic()):
-            log.warning("reply_rejected", reason=reason, frames=frames)
+            log.warning(
+                "reply_rejected",
+                reason=reason,
+                service=quote(service),
+                expected=service_name(expected),
+                frames=len(frames),
+            )
 
     def _drop_socket(self) -> None:
         if self._socket is not None:

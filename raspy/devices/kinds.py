@@ -114,6 +114,11 @@ class KindRegister:
     def oids(self) -> list[str]:
         return sorted(self._kinds)
 
+    def device_oids(self) -> list[str]:
+        """The kinds a configured device may be: not a sub-device's
+        (`media.tv.volume` comes with a `media.tv`)."""
+        return sorted(oid for oid, kind in self._kinds.items() if kind.part_of is None)
+
     def find(self, oid: str) -> Kind | None:
         return self._kinds.get(oid)
 
@@ -146,7 +151,8 @@ def _identity_problems(
         problems.append(f"{label}: oid: required")
     elif not isinstance(oid, str) or kinds.find(oid) is None:
         problems.append(
-            f"{label}: oid: expected one of {', '.join(kinds.oids())}, got {shown(oid)}"
+            f"{label}: oid: expected one of {', '.join(kinds.device_oids())},"
+            f" got {shown(oid)}"
         )
     else:
         part_of = kinds.get(oid).part_of

@@ -128,11 +128,16 @@ def _writable(value: int) -> bool:
 
 _OCTAL: Final = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal int: 010 is 8
 _LEADING_ZERO: Final = re.compile(r"[-+]?0[0-9_]+")  # 08 and 09 are text
+# YAML 1.1's hexadecimal and binary ints (0x1F is 31, 0b101 is 5): JSON has
+# neither, and YAML 1.2 reads 0b101 as text
+_RADIX: Final = re.compile(r"[-+]?0(x[0-9a-fA-F_]+|b[01_]+)")
+_RADIX_NAMES: Final = {"x": "hexadecimal", "b": "binary"}
 
 
 def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str | None:
     """What is wrong with a bare number YAML 1.1 reads otherwise than it looks
-    (`6:45` is 405 in base 60, `010` is 8 in octal), said with its fix; None for
+    (`6:45` is 405 in base 60, `010` is 8 in octal) or JSON has not (`0x1F`,
+    `0b101`, which `raspy device` sends as text), said with its fix; None for
     any other value. `text`: the place takes text too (a JSON value), so quoting
     it is a fix; where only a number goes (`above:`, a `count:`) it is not. A
     duration and a time of day have their own words for it."""
@@ -146,6 +151,12 @@ def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str 
     if ":" in raw:
         fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
         return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
+    radix = _RADIX.fullmatch(raw)
+    if radix is not None:
+        write = f"write {value!r}"
+        fix = f"quote it, {quote(raw)}, or {write}" if text else write
+        name = _RADIX_NAMES[radix[1][0]]
+        return f"a bare {raw} is YAML's {name} number {value!r}: {fix}"
     if _OCTAL.fullmatch(raw):
         decimal = int(raw.replace("_", ""), 10)
         if decimal != value:

@@ -7,6 +7,7 @@ Functions raise expr_values.Fault; the calling node adds the offset.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -16,7 +17,14 @@ from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.rules import template, template_field
-from raspy.rules.expr_values import Fault, checked_number, describe, is_number, number
+from raspy.rules.expr_values import (
+    MAX_STRING,
+    Fault,
+    checked_number,
+    describe,
+    is_number,
+    number,
+)
 from raspy.rules.model import EvalContext, SunEvent, uniform
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
@@ -28,6 +36,8 @@ from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_form
 PICK_UNITS: Final = 2
 CHARS_PER_UNIT: Final = 16
 BYTES_PER_UNIT: Final = 16
+# template_field.as_text's JSON text, as pieces
+_JSON_TEXT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
@@ -206,9 +216,19 @@ def _abs(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
 
 
 def _str(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
-    text = template_field.as_text(args[0])
-    context.work.charge(len(text) // CHARS_PER_UNIT)  # after: it is bounded
-    return text
+    """At most MAX_STRING characters, as a joined string is: a list's or an
+    object's JSON text is written piece by piece, given up once past that."""
+    value = args[0]
+    pieces = [value] if isinstance(value, str) else _JSON_TEXT.iterencode(value)
+    text: list[str] = []
+    length = 0
+    for piece in pieces:
+        length += len(piece)
+        if length > MAX_STRING:
+            raise Fault(f"str() gives text longer than {MAX_STRING} characters")
+        text.append(piece)
+    context.work.charge(length // CHARS_PER_UNIT)  # after: it is bounded
+    return "".join(text)
 
 
 def _random(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:

@@ -43,20 +43,6 @@ def show_value(value: object) -> str:
     return "…"  # a structured value: the device page lists its commands
 
 
-def show_duration(seconds: float) -> str:
-    """Seconds as a person says them: "41 s", "4 min 41 s", "3 h 12 min", "2 d 4 h"."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
 def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:
     """Epoch seconds as time of day in the hub's `zone` (the scenarios' zone, said
     once on every page), with the date when not today."""

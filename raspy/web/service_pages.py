@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
-from raspy.web.html import esc, notice, show_duration, show_time, table
+from raspy.elapsed_text import elapsed_text
+from raspy.web.html import esc, notice, show_time, table
 from raspy.web.models import StatRow, TitanicEntry, WorkerCount
 
 
@@ -51,7 +52,7 @@ def _stats_details(part: PartStats, *, opened: bool = False) -> str:
     flag = " open" if opened else ""
     state = next((r.value for r in part.rows if r.name == "state"), "")
     uptime = next((_seconds(r) for r in part.rows if r.name == "uptime_s"), None)
-    up = f" up {show_duration(uptime)}" if state == "running" and uptime else ""
+    up = f" up {elapsed_text(uptime)}" if state == "running" and uptime else ""
     shown = (
         f' <span class="state state-{esc(state)}">{esc(state)}</span>{esc(up)}'
         if state
@@ -77,7 +78,7 @@ def _stat_value(row: StatRow) -> str:
     seconds = _seconds(row)
     if seconds is None:
         return esc(row.value)
-    return f'<span title="{esc(row.value)} s">{esc(show_duration(seconds))}</span>'
+    return f'<span title="{esc(row.value)} s">{esc(elapsed_text(seconds))}</span>'
 
 
 def titanic_body(

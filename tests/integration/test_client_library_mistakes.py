@@ -16,6 +16,9 @@ from support.net import free_port_base
 
 from raspy.client import Client, ClientTimeout, CloneClient, Worker
 from raspy.client.titanic import TitanicClient
+from raspy.errors import quote
+from raspy.protocol import mdp
+from raspy.protocol.mdp import Version
 
 # what a developer may well write: the tools' HOST:PORT, a forgotten port
 BAD_ENDPOINTS = ["127.0.0.1:5514", "tcp://127.0.0.1", "udp://127.0.0.1:5514"]
@@ -86,3 +89,44 @@ def test_closing_a_clone_client_with_unconfirmed_updates_says_so() -> None:
     assert len(warned) == 1
     assert warned[0]["count"] == 1
     assert "confirm_timeout_s" in warned[0]["hint"]
+
+
+@pytest.mark.timeout(15)
+def test_a_reply_from_another_service_is_logged_naming_that_service() -> None:
+    """A reply that names another service than the request's is dropped and logged:
+    `reply_rejected` said neither service, so the log did not tell which broker or
+    worker mixed them up. The name is outside text: quoted and cut."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    broker = context.socket(zmq.ROUTER)  # a broker that answers wrong, then right
+    broker.setsockopt(zmq.LINGER, 0)
+    port = broker.bind_to_random_port("tcp://127.0.0.1")
+    wrong = b"pi.other\x00" + b"x" * 100
+
+    def answer() -> None:
+        if not broker.poll(10_000):
+            return
+        client_id, *_ = broker.recv_multipart()
+        for service in (wrong, b"pi.echo"):
+            frames = mdp.client_reply_frames(Version.V02, service, [b"hello"])
+            broker.send_multipart([client_id, *frames])
+
+    replier = threading.Thread(target=answer)
+    replier.start()
+    try:
+        with capture_logs() as logs, Client(f"tcp://127.0.0.1:{port}") as client:
+            assert client.request("pi.echo", "hello") == [b"hello"]
+    finally:
+        replier.join(timeout=10)
+        broker.close(linger=0)
+        context.term()
+    (rejected,) = [e for e in logs if e["event"] == "reply_rejected"]
+    assert rejected == {
+        "event": "reply_rejected",
+        "component": "mdp_client",
+        "log_level": "warning",
+        "reason": "wrong_service",
+        "service": quote(wrong),
+        "expected": "pi.echo",
+        "frames": 4,
+    }
+    assert rejected["service"] == "'pi.other\\x00" + "x" * 55 + "'…"

@@ -357,13 +357,13 @@ def test_two_backups_in_one_second_get_two_names_and_none_is_replaced(
         pytest.param(
             "ok",
             "0",
-            "raspy-kv backup: argument --keep: expected a whole number >= 1, got '0'\n",
+            'raspy-kv backup: argument --keep: expected a count >= 1, got "0"\n',
             id="keep-0",
         ),
         pytest.param(
             "ok",
             "x",
-            "raspy-kv backup: argument --keep: expected a whole number >= 1, got 'x'\n",
+            'raspy-kv backup: argument --keep: expected a count, got "x"\n',
             id="keep-not-a-number",
         ),
     ],

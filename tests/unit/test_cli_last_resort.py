@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from raspy.cli import kv, kv_live
+from raspy.cli import device, kv, kv_live, raspy, scenario
 from raspy.cli.last_resort import EXIT_BUG, guarded
 
 
@@ -72,6 +72,48 @@ def test_an_unforeseen_error_in_a_raspy_kv_command_is_headed_by_the_command(
     err = capsys.readouterr().err
     assert err.startswith("raspy-kv get: internal error: OverflowError: cannot")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "head"),
+    [
+        (scenario, ["scenario", "list"], "raspy scenario list"),
+        (device, ["device", "pi.fake.lamp", "get"], "raspy device"),
+    ],
+    ids=["scenario", "device"],
+)
+def test_an_unforeseen_error_in_a_raspy_command_is_headed_by_the_command(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    module: object,
+    argv: list[str],
+    head: str,
+) -> None:
+    """`raspy: internal error` inside `raspy scenario list`: its other lines are
+    headed `raspy scenario list:`, and raspy-kv's name the command too."""
+    monkeypatch.delenv("RASPY_TRACEBACK", raising=False)
+
+    def broken(args: object) -> int:
+        raise OverflowError("cannot convert float infinity to integer")
+
+    monkeypatch.setattr(module, "run", broken)  # the command's entry
+    assert raspy.main(argv) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert err.startswith(f"{head}: internal error: OverflowError: cannot")
+    assert err.count("\n") == 1
+
+
+def test_an_unforeseen_error_before_a_command_is_chosen_is_headed_raspy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RASPY_TRACEBACK", raising=False)
+
+    def broken() -> object:
+        raise OverflowError("no parser")
+
+    monkeypatch.setattr(raspy, "build_parser", broken)
+    assert raspy.main(["status"]) == EXIT_BUG
+    assert capsys.readouterr().err.startswith("raspy: internal error: OverflowError")
 
 
 def test_with_raspy_traceback_set_the_error_goes_through_whole(

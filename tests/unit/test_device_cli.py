@@ -56,6 +56,31 @@ def test_a_value_is_json_where_it_reads_as_json_else_the_text(
     assert parse_value(text) == value
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("-.5", -0.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+5", 5),
+        ("05", 5),
+        ("-1_000", -1000),
+        ("1.e3", 1000.0),
+        (" -.5 ", -0.5),
+        ("1__0", "1__0"),  # no number to float(): the text
+        ("+1e400", "+1e400"),  # an infinity: the text, as 1e400 is
+        ("0x32", "0x32"),  # not a number to JSON nor to float()
+        ("\u0661\u0662", "\u0661\u0662"),  # digits but not ASCII ones
+    ],
+)
+def test_a_number_that_python_reads_and_json_does_not_is_sent_as_the_number(
+    text: str, value: object
+) -> None:
+    """`level -.5` sent the text "-.5" where `level -0.5` sent the number."""
+    assert parse_value(text) == value
+    assert type(parse_value(text)) is type(value)
+
+
 @given(st.text())
 @example("[" * 5000)
 @example("Infinity")

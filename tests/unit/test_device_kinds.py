@@ -166,6 +166,13 @@ def test_integer_given_for_a_real_field_is_stored_as_a_float() -> None:
             id="part-as-device",
         ),
         pytest.param(
+            {"name": "lamp", "oid": "lamp"},
+            "device 'lamp': oid: expected one of clock.rtc, dimmer, media.camera,"
+            " media.tv, sensor, sensor.binary, sensor.humidity, sensor.temperature,"
+            ' sensor.wind, switch, got "lamp"',  # no sub-device's kind: none is one
+            id="unknown-oid",
+        ),
+        pytest.param(
             {"name": "lamp", "oid": "switch", "colour": "red"},
             "device 'lamp': 'colour': unknown field for switch",
             id="unknown-field",

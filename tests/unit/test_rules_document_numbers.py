@@ -1,6 +1,7 @@
 """Bare numbers YAML 1.1 reads otherwise than they look: `6:45` is 405 (base 60) and
-`010` is 8 (octal). A header is text on the wire, so it is sent as written; a value
-or a body refuses them at their line, as a duration does."""
+`010` is 8 (octal); and those JSON has not, `0x1F` and `0b101`. A header is text on
+the wire, so it is sent as written; a value or a body refuses them at their line, as
+a duration does."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def test_a_value_that_yaml_reads_as_base_60_or_octal_is_refused_at_its_line(
 
 
 @pytest.mark.parametrize(
-    ("written", "value"), [("0", 0), ("007", 7), ("0x1F", 31), ("10", 10)]
+    ("written", "value"), [("0", 0), ("007", 7), ("10", 10), ("'0x1F'", "0x1F")]
 )
 def test_a_number_that_reads_as_it_looks_is_a_value(
     written: str, value: object
@@ -101,6 +102,26 @@ def test_a_header_that_is_no_finite_number_is_refused_as_a_body_is(
     assert _refusal(body)[2] == (
         f"actions[0].body: expected a finite number, got {written}"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("0x32", "YAML's hexadecimal number 50: quote it, '0x32', or write 50"),
+        ("-0x_1F", "YAML's hexadecimal number -31: quote it, '-0x_1F', or write -31"),
+        ("0b101", "YAML's binary number 5: quote it, '0b101', or write 5"),
+        ("+0b1_0", "YAML's binary number 2: quote it, '+0b1_0', or write 2"),
+    ],
+)
+def test_a_bare_hexadecimal_or_binary_value_is_refused(
+    written: str, message: str
+) -> None:
+    """`value: 0x32` set 50 and `value: 0b101` set 5, where JSON reads neither as a
+    number, YAML 1.2 reads 0b101 as text and `raspy device` sends both as text."""
+    text = f"  - set: /x\n    value: {written}\n"
+    assert _refusal(text) == (6, 12, f"actions[0].value: a bare {written} is {message}")
+    listed = f"  - event: /event/y\n    value: [1, {written}]\n"
+    assert _refusal(listed)[2].startswith(f"actions[0].value[1]: a bare {written} is")
 
 
 def _doc_refusal(document: str) -> tuple[int, int, str]:
@@ -138,8 +159,19 @@ LOG = "actions:\n  - log: hi\n"
             (3, 6),
             "max: a bare 010 is YAML's octal number 8: write 10",
         ),
+        (
+            KV_HEAD + "    above: 0x10\n" + LOG,
+            (4, 12),
+            "triggers[0].above: a bare 0x10 is YAML's hexadecimal number 16: write 16",
+        ),
+        (
+            HEAD
+            + "  - repeat:\n      count: 0b11\n      actions:\n        - log: hi\n",
+            (6, 14),
+            "actions[0].repeat.count: a bare 0b11 is YAML's binary number 3: write 3",
+        ),
     ],
-    ids=["above-octal", "below-clock", "repeat-count", "max"],
+    ids=["above-octal", "below-clock", "repeat-count", "max", "above-hex", "count-bin"],
 )
 def test_a_number_that_yaml_reads_as_base_60_or_octal_is_refused_where_a_number_goes(
     document: str, place: tuple[int, int], message: str

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.controls import Control
+from raspy.elapsed_text import elapsed_text
 from raspy.web import html, pages, scenario_pages, service_pages
 from raspy.web.control_html import controls_section
 from raspy.web.models import DeviceRow, ScenarioDetail, ScenarioRow
@@ -324,7 +325,7 @@ def test_seconds_in_the_statistics_read_as_a_duration() -> None:
     assert '<td><span title="281.513 s">4 min 41 s</span></td>' in body
     assert "<td>7</td>" in body
     assert [
-        html.show_duration(s) for s in (0, 41.9, 3600 * 3 + 720, 86400 * 2 + 4 * 3600)
+        elapsed_text(s) for s in (0, 41.9, 3600 * 3 + 720, 86400 * 2 + 4 * 3600)
     ] == [
         "0 s",
         "41 s",
