@@ -208,21 +208,24 @@ class CoreService:
         or a service turned off shows at the import, not months later as a scenario
         that never ran or a message that never came."""
         # loaded on first use only
+        from raspy.rules.document import lazy_spots
         from raspy.rules.http_off import http_off_warnings
         from raspy.rules.scenario_refs import scenario_warnings
         from raspy.rules.secret_uses import secret_warnings, uses_secrets
         from raspy.rules.unmatched import device_warnings
 
         core = self._core
+        spot = lazy_spots(text)  # the document composed once, for all of them
         found = device_warnings(
-            scenario, text, core.host, core.tree.keys_under(DEVICE_TREE)
+            scenario, text, core.host, core.tree.keys_under(DEVICE_TREE), spot
         )
-        found += scenario_warnings(scenario, text, others | set(core.entries))
+        found += scenario_warnings(scenario, text, others | set(core.entries), spot)
         found.sort()
         if not core.http_service:
-            found = sorted(found + http_off_warnings(scenario, text))
+            found = sorted(found + http_off_warnings(scenario, text, spot))
         elif core.secrets is not None and uses_secrets(scenario):
-            found = sorted(found + secret_warnings(scenario, text, core.secrets.load()))
+            loaded = core.secrets.load()
+            found = sorted(found + secret_warnings(scenario, text, loaded, spot))
         return [
             f"{source}:{line}:{col}: warning: {message}" for line, col, message in found
         ]

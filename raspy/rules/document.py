@@ -7,7 +7,9 @@ problem with its line and column. A document is accepted whole or refused whole.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Final
 
 import yaml
@@ -196,6 +198,12 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 def spots(text: str) -> Spots:
     """spot() for many places of one document (see Spots)."""
     return Spots(text)
+
+
+def lazy_spots(text: str) -> Callable[[], Spots]:
+    """The Spots of `text`, composed at the first call only: most documents have no
+    warning to place, and the warnings of one import share the one composing."""
+    return functools.cache(lambda: Spots(text))
 
 
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:

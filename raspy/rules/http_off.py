@@ -10,12 +10,12 @@ before the scenario's first run.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Final
 
 from raspy.http_request import shown_url
 from raspy.rules import model, walk
-from raspy.rules.document import spots
+from raspy.rules.document import Spots, lazy_spots
 
 WHY: Final = (
     "fails at every run: raspyd's [http_client] enabled = false "
@@ -30,12 +30,13 @@ def http_actions(scenario: model.Scenario) -> list[model.HttpAction]:
 
 
 def http_off_warnings(
-    scenario: model.Scenario, text: str
+    scenario: model.Scenario, text: str, spot: Callable[[], Spots] | None = None
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each `http:` URL of `scenario` (its document
-    `text`), once each: the service that would make its request is off. The URL
-    is shown as logs show it (scheme and host: a token may be in its path)."""
-    spot = functools.cache(lambda: spots(text))
+    `text`, its places in `spot`: lazy_spots), once each: the service that would
+    make its request is off. The URL is shown as logs show it (scheme and host: a
+    token may be in its path)."""
+    spot = spot or lazy_spots(text)
     urls = dict.fromkeys(action.url for action in http_actions(scenario))
     found = [(*spot()("http", url), f"http: {shown_url(url)} {WHY}") for url in urls]
     return sorted(found)

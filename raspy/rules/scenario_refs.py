@@ -11,20 +11,23 @@ and MQTT all say the same.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from raspy.rules import model
-from raspy.rules.document import spots
+from raspy.rules.document import Spots, lazy_spots
 from raspy.rules.document_shapes import did_you_mean
 from raspy.rules.walk import scenarios_named
 
 
 def scenario_warnings(
-    scenario: model.Scenario, text: str, known: Collection[str]
+    scenario: model.Scenario,
+    text: str,
+    known: Collection[str],
+    spot: Callable[[], Spots] | None = None,
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each `run:` / `stop:` of `scenario` (its document
-    `text`) naming none of `known` (the stored names, and those imported with it)
-    nor the scenario itself."""
+    `text`, its places in `spot`: lazy_spots) naming none of `known` (the stored
+    names, and those imported with it) nor the scenario itself."""
     missing = [
         (verb, name)
         for verb, name in dict.fromkeys(scenarios_named(scenario))
@@ -32,11 +35,11 @@ def scenario_warnings(
     ]
     if not missing:  # most documents: composing the text costs milliseconds
         return []
-    spot = spots(text)
+    at = (spot or lazy_spots(text))()
     choices = sorted(known)
     found: list[tuple[int, int, str]] = []
     for verb, name in missing:
-        line, col = spot(verb, name)
+        line, col = at(verb, name)
         found.append(
             (
                 line,

@@ -10,11 +10,11 @@ it started without a word, each such action failing at its run.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
-from raspy.rules.document import spots
+from raspy.rules.document import Spots, lazy_spots
 from raspy.rules.http_off import http_actions
 from raspy.rules.run_http import secrets_used
 from raspy.rules.template import secret_names
@@ -55,12 +55,15 @@ def uses_secrets(scenario: model.Scenario) -> bool:
 
 
 def secret_warnings(
-    scenario: model.Scenario, text: str, loaded: Loaded
+    scenario: model.Scenario,
+    text: str,
+    loaded: Loaded,
+    spot: Callable[[], Spots] | None = None,
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each secret an `http:` action of `scenario` (its
-    document `text`) fills in that `loaded` (the file as it is now) lacks; once a
-    place and name."""
-    spot = functools.cache(lambda: spots(text))
+    document `text`, its places in `spot`: lazy_spots) fills in that `loaded` (the
+    file as it is now) lacks; once a place and name."""
+    spot = spot or lazy_spots(text)
     found: set[tuple[int, int, str]] = set()
     for action in http_actions(scenario):
         for key, template in _texts(action):

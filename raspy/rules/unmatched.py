@@ -32,7 +32,7 @@ from raspy.devices.kinds import DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue, reason_against
 from raspy.rules import model, walk
-from raspy.rules.document import Spots, spots
+from raspy.rules.document import Spots, lazy_spots
 from raspy.rules.document_shapes import meant
 from raspy.rules.expr_keys import filled
 from raspy.rules.trigger_match import glob_key, is_glob, matcher
@@ -72,12 +72,14 @@ def device_warnings(
     text: str,
     host: str,
     device_keys: Collection[str],
+    spot: Callable[[], Spots] | None = None,
 ) -> list[tuple[int, int, str]]:
-    """(line, col, message) of each device key of `scenario` (its document `text`)
-    that none of `device_keys` (the tree's keys under /device/ now) matches."""
+    """(line, col, message) of each device key of `scenario` (its document `text`,
+    its places in `spot`: lazy_spots) that none of `device_keys` (the tree's keys
+    under /device/ now) matches."""
     # what only a warning needs is worked out at the first one: most imports have
     # none, and composing the document and naming every device cost milliseconds
-    spot = functools.cache(lambda: spots(text))
+    spot = spot or lazy_spots(text)
     fullnames = functools.cache(
         lambda: sorted({d[0] for k in device_keys if (d := device_of_key(k))})
     )
