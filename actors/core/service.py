@@ -220,14 +220,13 @@ class CoreService:
             scenario, text, core.host, core.tree.keys_under(DEVICE_TREE), spot
         )
         found += scenario_warnings(scenario, text, others | set(core.entries), spot)
-        found.sort()
         if not core.http_service:
-            found = sorted(found + http_off_warnings(scenario, text, spot))
+            found += http_off_warnings(scenario, text, spot)
         elif core.secrets is not None and uses_secrets(scenario):
-            loaded = core.secrets.load()
-            found = sorted(found + secret_warnings(scenario, text, loaded, spot))
+            found += secret_warnings(scenario, text, core.secrets.load(), spot)
         return [
-            f"{source}:{line}:{col}: warning: {message}" for line, col, message in found
+            f"{source}:{line}:{col}: warning: {message}"
+            for line, col, message in sorted(found)
         ]
 
     def _store(self, scenario: model.Scenario, text: str) -> Entry:
