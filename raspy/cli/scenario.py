@@ -176,11 +176,11 @@ def _import(args: argparse.Namespace) -> int:
             }
             others: list[JsonValue] = [*files.others_named(named, document)]
             if others and send_others:
-                reply = hub.ask("import", write=True, **fields, others=others)
-                if _refuses_others(reply):  # refused before anything was done
-                    send_others = False
-                    reply = hub.ask("import", write=True, **fields)
-            else:
+                fields["others"] = others
+            reply = hub.ask("import", write=True, **fields)
+            if "others" in fields and _refuses_others(reply):
+                send_others = False  # refused before anything was done: again
+                del fields["others"]
                 reply = hub.ask("import", write=True, **fields)
             if not reply.ok:
                 imported = ", ".join(done) or "none"
