@@ -54,9 +54,7 @@ class Retime:
     def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
         """`run` was taken up from `checkpoint` (its end by the clock of then), and
         waits there again."""
-        waiting = run.waiting
-        place = waiting.place if isinstance(waiting, Sleep | AwaitChange) else None
-        if place == checkpoint.path and math.isfinite(checkpoint.end_wall):
+        if _place(run) == checkpoint.path and math.isfinite(checkpoint.end_wall):
             self._taken_up[run.run_id] = checkpoint
 
     def forget(self, run_id: int) -> None:
@@ -66,8 +64,7 @@ class Retime:
     def laid_over(self, run: Run) -> None:
         """What a step changed, laid over the wait `run` paused in (a wait_until's
         next AwaitChange); forgotten once the run waits elsewhere."""
-        waiting = run.waiting
-        place = waiting.place if isinstance(waiting, Sleep | AwaitChange) else None
+        waiting, place = run.waiting, _place(run)
         taken = self._taken_up.get(run.run_id)
         if taken is not None and taken.path != place:
             del self._taken_up[run.run_id]
@@ -103,3 +100,9 @@ class Retime:
         self._kept[run.run_id] = _Kept(waiting.place, deadline, end)
         self.laid_over(run)
         return True
+
+
+def _place(run: Run) -> Path | None:
+    """Where `run` is in a long wait or wait_until (its record's place), else None."""
+    waiting = run.waiting
+    return waiting.place if isinstance(waiting, Sleep | AwaitChange) else None
