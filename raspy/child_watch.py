@@ -11,7 +11,7 @@ of ChildSet, which holds the state, so that a round's calls go through no other 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import pykka
 import structlog
@@ -27,13 +27,14 @@ from raspy.hang_watch import (
     actor_ask,
     hung_threads,
     inner_hung,
-    ping_every_s,
     report_hung,
 )
 from raspy.stats import Stats
 
 if TYPE_CHECKING:
     from raspy.child_set import Child
+
+T = TypeVar("T")
 
 log = structlog.get_logger(component="supervisor")
 
@@ -77,27 +78,12 @@ class ChildWatch:
         child.starting_since = now
         child.io_pulse = child.io_asked = None
         if child.io_ask is not None:
-            ref, io_ask = child.ref, child.io_ask
-            child.io_asked = Asked(
-                lambda: io_ask(ref),
-                lambda exc: log.warning(
-                    "component_io_ask_failed", component=child.name, reason=repr(exc)
-                ),
-            )
-            child.io_asked.ask()  # answered after its on_start, as ON_START_DONE
+            child.io_asked = _asked(child, "io", child.io_ask)
             child.io_pulse = Pulse.of(child.tracker.policy, now)
         child.inner_asked = child.inner_pulses = None
         if child.inner_ask is not None:
-            ref, inner_ask = child.ref, child.inner_ask
-            child.inner_asked = Asked(
-                lambda: inner_ask(ref),
-                lambda exc: log.warning(
-                    "component_inner_ask_failed", component=child.name, reason=repr(exc)
-                ),
-            )
-            child.inner_asked.ask()
-            every_s = ping_every_s(child.tracker.policy.hung_after_s)
-            child.inner_pulses = InnerPulses(every_s)
+            child.inner_asked = _asked(child, "inner", child.inner_ask)
+            child.inner_pulses = InnerPulses(child.tracker.policy)
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -147,7 +133,8 @@ class ChildWatch:
             self._stats,
         )
         inner = None if child.inner_asked is None else child.inner_asked.poll()
-        if hang is None and inner is not None and child.inner_pulses is not None:
+        if hang is None and inner is not None:
+            assert child.inner_pulses is not None  # set with inner_asked
             hang = inner_hung(
                 child.inner_pulses, inner, child.tracker, now, self._stats
             )
@@ -179,6 +166,23 @@ class ChildWatch:
             retry_in_s=round(decision.retry_in_s, 3),
             failures_in_a_row=decision.failures_in_a_row,
         )
+
+
+def _asked(
+    child: Child, what: str, ask: Callable[[pykka.ActorRef[Any]], pykka.Future[T]]
+) -> Asked[T]:
+    """`ask` of the part just started, asked now (answered after its on_start, as
+    ON_START_DONE); an answer that is an error said as component_<what>_ask_failed."""
+    ref = child.ref
+    assert ref is not None
+    asked = Asked(
+        lambda: ask(ref),
+        lambda exc: log.warning(
+            f"component_{what}_ask_failed", component=child.name, reason=repr(exc)
+        ),
+    )
+    asked.ask()
+    return asked
 
 
 def report_failed(decision: Failed, stats: Stats) -> None:

@@ -111,8 +111,8 @@ class InnerPulses:
     """A Pulse for each of a part's own actors: started when one is first seen,
     dropped once it is gone from the part's list."""
 
-    def __init__(self, every_s: float) -> None:
-        self._every_s = every_s
+    def __init__(self, policy: RestartPolicy) -> None:
+        self._policy = policy
         self._pulses: dict[str, Pulse] = {}  # by actor_urn: a name may come again
 
     def silent(
@@ -123,7 +123,7 @@ class InnerPulses:
         pulses: dict[str, Pulse] = {}
         worst = ("", 0.0)
         for name, ref in actors:
-            pulse = self._pulses.get(ref.actor_urn) or Pulse(self._every_s, now)
+            pulse = self._pulses.get(ref.actor_urn) or Pulse.of(self._policy, now)
             pulses[ref.actor_urn] = pulse
             silent_s = pulse.silent_for(actor_ask(ref), now)
             if silent_s > worst[1]:

@@ -9,12 +9,11 @@ is 0600, another user's (root's, in /etc/raspy) is read through its group, 0640.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import structlog
 
 from raspy.config_parts import MqttConfig
-from raspy.secrets_file import mode_problem
+from raspy.secrets_file import say_mode
 
 log = structlog.get_logger(component="mqtt")
 
@@ -30,25 +29,22 @@ def say_modes(
     first, the process's when None); how many warnings were said."""
     said = 0
     if mqtt.password_file:
-        found = mode_problem(Path(mqtt.password_file), uid, groups)
-        if found is not None:
-            log.warning(
-                "mqtt_password_file_mode",
-                path=mqtt.password_file,
-                mode=f"{found[0]:04o}",
-                reason="the group or others may read or write the MQTT password",
-                fix=found[1],
-            )
-            said += 1
+        said += say_mode(
+            mqtt.password_file,
+            uid,
+            groups=groups,
+            event="mqtt_password_file_mode",
+            reason="the group or others may read or write the MQTT password",
+            logger=log,
+        )
     if mqtt.password and config_file:
-        found = mode_problem(Path(config_file), uid, groups)
-        if found is not None:
-            log.warning(
-                "mqtt_password_in_readable_config",
-                path=config_file,
-                mode=f"{found[0]:04o}",
-                reason="mqtt.password is in a config file the group or others may read",
-                fix=f"{found[1]}, or move it to a file named by mqtt.password_file",
-            )
-            said += 1
+        said += say_mode(
+            config_file,
+            uid,
+            groups=groups,
+            event="mqtt_password_in_readable_config",
+            reason="mqtt.password is in a config file the group or others may read",
+            fix_suffix=", or move it to a file named by mqtt.password_file",
+            logger=log,
+        )
     return said

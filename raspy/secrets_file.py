@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
@@ -165,21 +165,32 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def say_mode(path: Path, uid: int | None = None) -> bool:
+def say_mode(
+    path: Path | str,
+    uid: int | None = None,
+    *,
+    groups: Sequence[int] | None = None,
+    event: str = "secrets_file_mode",
+    reason: str = "the group or others may read or write the secrets",
+    fix_suffix: str = "",
+    logger: Any = log,
+) -> bool:
     """Warn (`secrets_file_mode`, naming the fix) when others may read or write the
     secrets file; whether it warned. Not a refusal: the file is read through the
     check of raspy.config_files at each start, and a restore or copy that lost
-    the mode would otherwise stop the whole hub over what this line names."""
-    found = mode_problem(path, uid)
+    the mode would otherwise stop the whole hub over what this line names. The
+    MQTT password's files are said the same way, with their own `event`,
+    `reason`, `logger` and `fix_suffix` (after the fix); `path` is said as given."""
+    found = mode_problem(Path(path), uid, groups)
     if found is None:
         return False
     mode, fix = found
-    log.warning(
-        "secrets_file_mode",
+    logger.warning(
+        event,
         path=str(path),
         mode=f"{mode:04o}",
-        reason="the group or others may read or write the secrets",
-        fix=fix,
+        reason=reason,
+        fix=fix + fix_suffix,
     )
     return True
 

@@ -66,28 +66,26 @@ class UsageParser(argparse.ArgumentParser):
         # the pattern argparse's _parse_optional tests a word beginning with `-`
         # against before it takes it for an option (Python 3.11 to 3.13)
         self._negative_number_matcher = _NEGATIVE_NUMBER
-        self._given: list[str] = []  # the words of the parse under way
-        self._above: tuple[str, ...] = ()  # the unknown options of its parents
+        # the unknown options of the parse under way (or the last), for error()
+        self._unknown: tuple[str, ...] = ()
 
     def parse_known_args(  # type: ignore[override]  # typeshed's overloads
         self,
         args: Sequence[str] | None = None,
         namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
-        given = sys.argv[1:] if args is None else list(args)
-        self._given = self._dash_values_joined(given)
-        self._above = _ABOVE_UNKNOWN.get()
+        given = self._dash_values_joined(sys.argv[1:] if args is None else list(args))
+        self._unknown = (*_ABOVE_UNKNOWN.get(), *self._unknown_options(given))
         # a sub-command's parser runs inside this parse: it names these too
-        above = _ABOVE_UNKNOWN.set(self._unknown_options())
+        above = _ABOVE_UNKNOWN.set(self._unknown)
         try:
-            return super().parse_known_args(self._given, namespace)
+            return super().parse_known_args(given, namespace)
         finally:
             _ABOVE_UNKNOWN.reset(above)
 
-    def _unknown_options(self) -> tuple[str, ...]:
-        """The words of the parse under way that look like options this parser does
-        not have, up to `--` or a sub-command (whose words its own parser reads),
-        after those of the parsers above it."""
+    def _unknown_options(self, given: list[str]) -> list[str]:
+        """The words of `given` that look like options this parser does not have,
+        up to `--` or a sub-command (whose words its own parser reads)."""
         commands = {
             name
             for action in self._actions
@@ -95,7 +93,7 @@ class UsageParser(argparse.ArgumentParser):
             for name in action.choices
         }
         unknown: list[str] = []
-        for arg in self._given:
+        for arg in given:
             if arg == "--" or arg in commands:
                 break
             if (
@@ -105,7 +103,7 @@ class UsageParser(argparse.ArgumentParser):
                 and not self._is_option(arg)
             ):
                 unknown.append(arg)
-        return (*self._above, *unknown)
+        return unknown
 
     def _is_option(self, arg: str) -> bool:
         """Whether argparse takes `arg` for one of this parser's options: its name,
@@ -163,9 +161,8 @@ class UsageParser(argparse.ArgumentParser):
         no_value = _NO_VALUE.fullmatch(message)
         if no_value is not None:  # argparse's words for `--since` with none after it
             message = f"argument {no_value.group(1)}: expected a value, got none"
-        unknown = self._unknown_options()
-        if message.startswith("the following arguments are required") and unknown:
-            message = f"unrecognized arguments: {' '.join(unknown)}; {message}"
+        if message.startswith("the following arguments are required") and self._unknown:
+            message = f"unrecognized arguments: {' '.join(self._unknown)}; {message}"
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 

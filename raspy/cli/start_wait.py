@@ -99,7 +99,8 @@ def start_after_slotless_reads(
     `stopped(timeout_s)` waits between tries and says whether a stop came (SIGTERM):
     then None, nothing started. Said once in the log and to systemd (STATUS).
     `program`: the one starting (raspyd, or raspy-poller with its own data dir)."""
-    began = next_extend = time.monotonic()
+    began = time.monotonic()
+    extend = StartProgress(notifier, f"waiting: {WHY}")
     said = False
     while True:
         try:
@@ -116,11 +117,6 @@ def start_after_slotless_reads(
                     limit_s=limit_s,
                     why=WHY,
                 )
-            if now >= next_extend:
-                notifier.notify(
-                    extend_timeout_usec=str(int(EXTEND_BY_S * 1_000_000)),
-                    status=f"waiting: {WHY}",
-                )
-                next_extend = now + EXTEND_EVERY_S
+            extend()
             if stopped(_RETRY_S):
                 return None

@@ -277,6 +277,8 @@ class Registry:
                 checked.append(self.validate(config))
             except DeviceError as exc:
                 problems += exc.problems
+            except ValueError as exc:  # a value no message can show (a huge int)
+                problems.append(str(exc))  # is said with the others' problems
         names = [c.name for c in checked]
         names += [  # their sub-devices' names (`tv.volume`)
             f"{c.name}.{sub.name}"

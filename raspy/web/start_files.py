@@ -16,7 +16,6 @@ data dir are.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -24,15 +23,13 @@ from typing import Final
 import structlog
 
 from raspy.atomic_file import temp_target
-from raspy.secrets_file import shared_fix
+from raspy.secrets_file import mode_problem
 from raspy.web.login_files import TOKEN_FILE, LoginFiles
 from raspy.web.session_file import SESSIONS_FILE
 
 log = structlog.get_logger(component="web")
 
 PRIVATE_MODE: Final = 0o600
-_NOT_OWNERS: Final = 0o077  # any right of the group or of others
-_GROUP_READS: Final = 0o040
 # `raspy web-token` writes its temp file for a moment (a few lines, synced): one whose
 # time is further from now than this is nobody's write under way
 STALE_TEMP_S: Final = 10.0
@@ -45,18 +42,11 @@ def check_login_modes(
     docstring); the token's is made 0600 if it can be. `uid`: raspyd's user (its
     effective uid when None); `groups`: its groups (raspy.secrets_file.shared_fix).
     A missing file is no login, an unreadable one is raspy.config_files' to name."""
-    uid = os.geteuid() if uid is None else uid
     for path, what in logins.files():
-        try:
-            info = path.stat()
-        except OSError:
+        found = mode_problem(path, uid, groups)
+        if found is None:
             continue
-        mode = stat.S_IMODE(info.st_mode)
-        ours = info.st_uid == uid
-        # another user's file: raspyd reads it as one of its group
-        loose = mode & (_NOT_OWNERS if ours else _NOT_OWNERS & ~_GROUP_READS)
-        if not stat.S_ISREG(info.st_mode) or not loose:
-            continue
+        mode, fix = found
         if (
             path == logins.token_file
             and not path.is_symlink()  # a chmod would reach whatever it points at
@@ -75,9 +65,7 @@ def check_login_modes(
             what=what,
             mode=f"{mode:04o}",
             reason="the group or others may read or write this hash",
-            fix=f"chmod {PRIVATE_MODE:o} {path}"
-            if ours
-            else shared_fix(path, info.st_gid, groups),
+            fix=fix,
         )
 
 

@@ -78,6 +78,22 @@ def test_add_all_adds_nothing_when_one_config_is_bad(registry: Registry) -> None
     assert registry.names() == []
 
 
+def test_a_config_whose_check_raises_value_error_leaves_the_others_named() -> None:
+    """An integer too long to write out (TOML reads `min = 0x…` of any length) makes
+    its device's check raise ValueError: said with every other device's problems,
+    as before the check of all the devices went through Registry.add_all."""
+    configs: list[object] = [
+        {"name": "attic", "oid": "sensor.temperature", "min": 16**5000},
+        {"name": "bad", "oid": "switch", "x": 1},
+    ]
+    with pytest.raises(ConfigError) as caught:
+        registry_of("pi", "fake", SimulatedFactory(), configs)
+    problems = caught.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("devices.fake: Exceeds the limit")
+    assert problems[1] == "devices.fake: device 'bad': 'x': unknown field for switch"
+
+
 def test_cross_field_problem_of_the_driver_names_device_and_field(
     registry: Registry,
 ) -> None:
