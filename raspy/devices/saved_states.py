@@ -73,10 +73,10 @@ class SavedStates:
         self._backoff = Backoff(SAVE_RETRY)
         self._retry_at: float | None = None
 
-    def put(self, device: Device, record: StateRecord | None, now: float) -> None:
+    def put(self, device: Device, record: StateRecord, now: float) -> None:
         """`record` durable for `device` at monotonic `now`, unless the store has
-        it so already (None: it has)."""
-        if self._saver is None or record is None or self.has(device.fullname, record):
+        it so already."""
+        if self._saver is None or self.has(device.fullname, record):
             self._settled(device.name)
             return
         try:
