@@ -44,6 +44,7 @@ from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending
 from raspy.devices.gpio_tree import Events, PendingKeys, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.saved_states import StateRecord
 from raspy.devices.service_vocabulary import (
     BAD_REQUEST,
     Effect,
@@ -187,10 +188,7 @@ class GpioServiceActor(DeviceServiceActor):
             self._alarm = None
         # a state the store refused, tried once more before the service goes (a
         # reload or a stop before its retry was due would leave the store's old one)
-        for name in self._saved.due(math.inf):
-            device = self._registry.find(name)
-            if device is not None and isinstance(device.driver, gpio.GpioOutput):
-                self._store_state(device, device.driver)
+        self._saved.retry(math.inf, self._current_state, self._clock.monotonic())
         restarting = self._restarting()
         for device in self._registry.devices():
             driver = device.driver
@@ -230,12 +228,8 @@ class GpioServiceActor(DeviceServiceActor):
             if device is not None and isinstance(device.driver, gpio.GpioOutput):
                 self._carry_out(device, device.driver)
         self._inputs.due(now, self._clock.wall())
-        for name in self._saved.due(now):  # states the store refused, as they are now
-            device = self._registry.find(name)
-            if device is not None and isinstance(device.driver, gpio.GpioOutput):
-                self._store_state(device, device.driver)
-            else:
-                self._saved.forget(name)
+        # states the store refused, as they are now
+        self._saved.retry(now, self._current_state, self._clock.monotonic())
         self._arm()
 
     def _tell(self, edge: InputEdge) -> None:
@@ -374,6 +368,14 @@ class GpioServiceActor(DeviceServiceActor):
         """An output's state, durable (for initial = restore) if it changed."""
         self._saved.store(device, driver, self._clock.monotonic(), self._clock.wall())
         self._arm()  # a write that failed is tried again (raspy.devices.gpio_saved)
+
+    def _current_state(self, name: str) -> tuple[Device, StateRecord] | None:
+        """An output's device and state as it is now, for a write tried again."""
+        device = self._registry.find(name)
+        if device is None or not isinstance(device.driver, gpio.GpioOutput):
+            return None
+        now, wall = self._clock.monotonic(), self._clock.wall()
+        return device, self._saved.change(device, device.driver, now, wall)
 
     def _pending_key(self, device: Device, driver: gpio.GpioOutput) -> None:
         """`/device/<fullname>/pending` as the held change now is (deleted when

@@ -16,19 +16,30 @@ import stat
 from pathlib import Path
 
 
-def give_to_folder_owner(fd: int, folder: Path) -> None:
+def give_to_folder_owner(
+    fd: int, folder: Path, info: os.stat_result | None = None
+) -> None:
     """Give the open file `fd`, made in `folder`, to the folder's owner and group
     when this process is root and the folder is another user's (its mode stays).
-    Only a file that is surely the one just made (is_made_by_root) is given."""
-    if os.geteuid() != 0 or not is_made_by_root(fd):
+    Only a file that is surely the one just made is given: a regular file of
+    root's with no other name; anything else, given away, could be a file of root's
+    that another name points at. `info`: the file's fstat, if the caller has it."""
+    if os.geteuid() != 0:
         return
-    info = folder.stat()
-    if info.st_uid != 0:
-        os.fchown(fd, info.st_uid, info.st_gid)
+    info = os.fstat(fd) if info is None else info
+    if plain_file_problem(info) is not None or info.st_uid != 0:
+        return
+    owner = folder.stat()
+    if owner.st_uid != 0:
+        os.fchown(fd, owner.st_uid, owner.st_gid)
 
 
-def is_made_by_root(fd: int) -> bool:
-    """Is `fd` a regular file of root's with no other name (st_nlink 1)? Anything
-    else, given away, could be a file of root's that another name points at."""
-    info = os.fstat(fd)
-    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == 0
+def plain_file_problem(info: os.stat_result) -> str | None:
+    """What makes a file (its stat `info`) unsafe for root to write into or give
+    away: anything but a regular file with one link (a hard link to a file of
+    root's would be truncated or given). None when it is fine."""
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink != 1:
+        return f"a file with {info.st_nlink} names (hard links)"
+    return None

@@ -11,7 +11,7 @@ the last writer's).
 
 Taken with sudo, it is opened by root in a folder the service user owns: it never
 follows a symbolic link there (O_NOFOLLOW), and as root it is used only when it is a
-regular file with one link (lock_file_problem), so a name planted by that user
+regular file with one link (raspy.file_owner.plain_file_problem), so a name planted by that user
 cannot make root write into, or give away, a file of root's.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Final
@@ -31,7 +30,7 @@ from raspy.errors import (
     StoreError,
     StoreLockedError,
 )
-from raspy.file_owner import give_to_folder_owner
+from raspy.file_owner import give_to_folder_owner, plain_file_problem
 from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
@@ -57,13 +56,16 @@ class DataDirLock:
             if exc.errno == errno.ELOOP:
                 raise _not_plain(self.path, "a symbolic link") from None
             raise self._unusable("open", exc) from exc
-        problem = lock_file_problem(fd)
+        # only root's writes need it checked: anyone else's are kept to files of
+        # their own by the kernel's permissions
+        info = os.fstat(fd) if os.geteuid() == 0 else None
+        problem = None if info is None else plain_file_problem(info)
         if problem is not None:
             os.close(fd)
             raise _not_plain(self.path, problem)
         try:  # taken with sudo (`raspy web-token --if-none`): the data dir's
             # owner, the service, must open it next
-            give_to_folder_owner(fd, data_dir)
+            give_to_folder_owner(fd, data_dir, info)
         except OSError as exc:
             os.close(fd)
             raise self._unusable("open", exc) from exc
@@ -105,21 +107,6 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
-
-
-def lock_file_problem(fd: int) -> str | None:
-    """What makes the open lock file unsafe for root to write its pid into: anything
-    but a regular file with one link (a hard link to a file of root's would be
-    truncated). None when it is fine, or when this process is not root (the
-    kernel's permissions keep it to files of its own)."""
-    if os.geteuid() != 0:
-        return None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
-    if info.st_nlink != 1:
-        return f"a file with {info.st_nlink} names (hard links)"
-    return None
 
 
 def _not_plain(path: Path, what: str) -> DataDirLockError:

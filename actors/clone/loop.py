@@ -93,9 +93,7 @@ class CloneLoop:
             curve=self._curve,
         )
         self._stats.gauge("clone.publisher.hwm", hwm)
-        router_hwm = socks.router.getsockopt(zmq.SNDHWM)  # as the socket holds it
-        assert isinstance(router_hwm, int)
-        self._stats.gauge("clone.snapshots.hwm", router_hwm)
+        self._stats.gauge("clone.snapshots.hwm", parts.snapshots.hwm)
         self._xpub = XpubSender(socks.publisher, parts.pacing, self._stats, hwm)
         self._router = SnapshotRouter(
             socks.router,

@@ -92,12 +92,12 @@ class BoardDeviceService(DeviceServiceActor):
         self._retry(math.inf)
 
     def _retry(self, now: float) -> None:
-        for name in self._saved.due(now):
-            device, record = self._registry.find(name), self._latest.get(name)
-            if device is None or record is None:
-                self._saved.forget(name)
-            else:
-                self._saved.put(device, record, self._clock.monotonic())
+        self._saved.retry(now, self._current, self._clock.monotonic())
+
+    def _current(self, name: str) -> tuple[Device, StateRecord] | None:
+        """An output's device and latest value, for a write tried again."""
+        device, record = self._registry.find(name), self._latest.get(name)
+        return None if device is None or record is None else (device, record)
 
 
 def stopped(service: pykka.ActorRef[Any]) -> bool:

@@ -1,5 +1,5 @@
 """What the store holds of each GPIO output, for `initial = "restore"`: the record a
-change makes, and none when nothing changed (raspy.devices.saved_states writes it,
+change makes (raspy.devices.saved_states writes it when the store has it otherwise,
 and again after the store refused it).
 
 A record is the output's value, since when it holds (an output on: its switch-on's
@@ -35,14 +35,12 @@ class GpioSavedStates(SavedStates):
 
     def change(
         self, device: Device, driver: GpioOutput, now: float, wall: float
-    ) -> StateRecord | None:
-        """The record to write for the output as it is at monotonic `now` (epoch
-        `wall`), or None if the store has it so already."""
+    ) -> StateRecord:
+        """The record of the output as it is at monotonic `now` (epoch `wall`)."""
         on_since = driver.on_since(now)
         pending = driver.pending if keeps_pending(device) else None
         since = wall if on_since is None else wall - (now - on_since)
-        record = StateRecord(driver.value(), since, pending, on_since)
-        return None if self.has(device.fullname, record) else record
+        return StateRecord(driver.value(), since, pending, on_since)
 
     def found_output(
         self,

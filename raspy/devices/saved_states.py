@@ -6,13 +6,14 @@ The SD card's writes are counted: a command saying `on` to an output that is on 
 write. The store is reached only through what it is given (StateSaver: the store's
 device table), on the caller's thread; a write that fails is logged and counted,
 never raised: the output has changed all the same. It is tried again, with the
-output's state as it is then, from the service's own timer (`retry_at`, `due`: the
+output's state as it is then, from the service's own timer (`retry_at`, `retry`: the
 GPIO service's alarm, a board's polls), with backoff, until one succeeds: an output
 switched off while the store failed would otherwise come back on at the next start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -73,10 +74,10 @@ class SavedStates:
         self._backoff = Backoff(SAVE_RETRY)
         self._retry_at: float | None = None
 
-    def put(self, device: Device, record: StateRecord | None, now: float) -> None:
+    def put(self, device: Device, record: StateRecord, now: float) -> None:
         """`record` durable for `device` at monotonic `now`, unless the store has
-        it so already (None: it has)."""
-        if self._saver is None or record is None or self.has(device.fullname, record):
+        it so already."""
+        if self._saver is None or self.has(device.fullname, record):
             self._settled(device.name)
             return
         try:
@@ -114,10 +115,26 @@ class SavedStates:
         return self._retry_at if self._unsaved else None
 
     def due(self, now: float) -> list[str]:
-        """The names of the outputs to store again now (put() each, as it is)."""
+        """The names of the outputs to store again now (retry() puts each, as it is)."""
         if self._retry_at is None or now < self._retry_at:
             return []
         return sorted(self._unsaved)
+
+    def retry(
+        self,
+        now: float,
+        current: Callable[[str], tuple[Device, StateRecord] | None],
+        at: float,
+    ) -> None:
+        """Store again, at monotonic `at`, each output whose write failed if its
+        retry is due by `now` (math.inf: due or not), as `current` gives it now
+        (its device and record; None: gone from the service, forgotten)."""
+        for name in self.due(now):
+            found = current(name)
+            if found is None:
+                self.forget(name)
+            else:
+                self.put(found[0], found[1], at)
 
     def forget(self, name: str) -> None:
         """An output gone from the service: nothing of it to store again."""

@@ -194,6 +194,7 @@ class Recorder:
         if not math.isfinite(t):
             return 0
         asked: list[RowId] = []
+        plain: list[RowId] = []  # the rows of tiers that are not raw, among asked
         windows: dict[tuple[str, int], dict[int, RowId]] = {}
         for key in sorted({key for key, _ in self._open}):
             for tier in self.tiers:
@@ -212,10 +213,9 @@ class Recorder:
                 row = RowId(key, tier.step_s, tier.slot_of(now))
                 if row not in self._pending:
                     asked.append(row)
+                    plain.append(row)
         found = dict(zip(asked, stored(asked), strict=True)) if asked else {}
-        self._read = {
-            row: bucket for row, bucket in found.items() if not _is_raw(row, windows)
-        }
+        self._read = {row: found[row] for row in plain}
         for (key, step_s), window in windows.items():
             now_first = min(window) - self._ahead_steps[step_s] * step_s
             kept = {
@@ -260,10 +260,6 @@ def _ahead_steps(raw: Tier, later: Sequence[Tier]) -> int:
     step, so that the two go in one read (the defaults: 30 of 10 s in 5 min)."""
     steps = later[0].step_s // raw.step_s if later else _AHEAD_ALONE
     return max(1, min(steps, raw.slots, MAX_AHEAD_STEPS))
-
-
-def _is_raw(row: RowId, windows: dict[tuple[str, int], dict[int, RowId]]) -> bool:
-    return (row.key, row.step_s) in windows
 
 
 def _order(row: RowId) -> tuple[int, int, str]:
