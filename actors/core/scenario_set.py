@@ -227,11 +227,18 @@ class ScenarioSet(pykka.ThreadingActor):
         return cut
 
     def set_enabled(
-        self, name: str, enabled: bool, *, reason: str | None = None
+        self,
+        name: str,
+        enabled: bool,
+        *,
+        reason: str | None = None,
+        stored: bool = False,
     ) -> Entry:
-        """Store the flag, start or stop the actor; `reason`: the runaway guard's."""
+        """Store the flag (unless `stored` already, with its text), start or stop
+        the actor; `reason`: the runaway guard's."""
         entry = self.entries[name]
-        self.store.set_enabled(name, enabled, self.links.clock.wall())
+        if not stored:
+            self.store.set_enabled(name, enabled, self.links.clock.wall())
         record = entry.stored
         entry.stored = StoredScenario(
             record.name,

@@ -177,8 +177,31 @@ class CoreService:
             # "unchanged" printed "imported" for it (newer ones read "unchanged")
             reply = self._named(scenario, request)
             return api.ok({**reply, "replaced": True, "unchanged": True})
+        if (
+            old is not None
+            and old.scenario is not None
+            and scenario.enabled != old.stored.enabled
+            and _only_enabled_differs(request.document, old.stored.code)
+        ):
+            # a Save that only turned `enabled:` over is an enable or a disable, not
+            # a new version: its runs end as a disable ends them, with no error
+            self._switch(old, scenario, request.document)
+            reply = self._named(scenario, request)
+            return api.ok({**reply, "replaced": True})
         self._store(scenario, request.document)
         return api.ok({**self._named(scenario, request), "replaced": old is not None})
+
+    def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text`, which differs from the stored one only in its `enabled:`,
+        and enable or disable the scenario as `enable`/`disable` do."""
+        core = self._core
+        wall = core.links.clock.wall()
+        core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        record = old.stored
+        old.stored = StoredScenario(
+            record.name, text, record.enabled, record.mode, record.imported_at, wall
+        )
+        core.set_enabled(scenario.name, scenario.enabled, stored=True)
 
     def _named(
         self, scenario: model.Scenario, request: api.Request
@@ -399,6 +422,15 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _only_enabled_differs(new: str, stored: str) -> bool:
+    """Whether two valid documents' texts differ in their top-level `enabled:`
+    lines only (line breaks aside)."""
+    from raspy.rules.document_yaml import without_entry  # loaded on first use only
+
+    left = without_entry(new, "enabled")
+    return left is not None and left == without_entry(stored, "enabled")
 
 
 def _stopped(answer: object) -> Status:
