@@ -7,6 +7,7 @@ raspy.cli.scenario does the I/O around it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -112,19 +113,28 @@ def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
 
 def describe_fires(fires: JsonValue, tz: tzinfo | None = None) -> list[str]:
     """A `get` reply's `next_fires`, one line a time trigger: `2026-12-06 23:30:00
-    +01:00  cron (id off)`, in `tz` as describe_time; none for a reply without
-    them (a scenario with no time trigger, not running, or an older hub)."""
+    +01:00  cron (id off)`, in `tz` as describe_time, the soonest first; none for
+    a reply without them (a scenario with no time trigger, not running, or an
+    older hub)."""
     if not isinstance(fires, list):
         return []
+    found = [fire for fire in fires if isinstance(fire, dict)]
+    found.sort(key=_fire_time)
     lines = []
-    for fire in fires:
-        if not isinstance(fire, dict):
-            continue
+    for fire in found:
         said = cell(fire.get("kind") or "?")
         if fire.get("id"):
             said += f" (id {cell(fire.get('id'))})"
         lines.append(f"{describe_time(fire.get('at'), tz)}  {said}")
     return lines
+
+
+def _fire_time(fire: dict[str, JsonValue]) -> float:
+    """A next fire's time, to sort by; one that is no number last."""
+    at = fire.get("at")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        return math.inf
+    return float(at)
 
 
 def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:

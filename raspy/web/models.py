@@ -203,7 +203,8 @@ def _scenario_row(item: object) -> ScenarioRow:
 
 
 def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
-    """The entry's `next_fires` (an older hub has none): `kind (id)` and when."""
+    """The entry's `next_fires` (an older hub has none): `kind (id)` and when, the
+    soonest first."""
     if not isinstance(fires, list):
         return ()
     shown: list[tuple[str, float]] = []
@@ -211,9 +212,10 @@ def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
         at = _number(fire.get("at")) if isinstance(fire, dict) else None
         if at is None or not isinstance(fire, dict):
             continue
-        what, trigger_id = _text(fire.get("kind"), "?"), _text(fire.get("id"))
+        what = _text(fire.get("kind"), "?")
+        trigger_id = _text(fire.get("id"))
         shown.append((f"{what} ({trigger_id})" if trigger_id else what, at))
-    return tuple(shown)
+    return tuple(sorted(shown, key=lambda fire: fire[1]))
 
 
 @dataclass(frozen=True, slots=True)
