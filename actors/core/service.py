@@ -22,7 +22,7 @@ from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
 from raspy.rules.manual_run import RunAnswer
 from raspy.rules.status_entries import shown_skip, shown_trigger
-from raspy.rules.trigger_match import kind_of
+from raspy.rules.trigger_match import kind_of, trigger_label
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
@@ -399,7 +399,8 @@ class CoreService:
 
     def _next_fires(self, entry: Entry) -> list[JsonValue]:
         """When its cron, at, every and sun triggers fire next (a running
-        scenario's): `{"trigger": index, "id", "kind", "at": epoch s}` each, for
+        scenario's): `{"trigger": index, "id", "kind", "label", "at": epoch s}`
+        each (label: `sunset -15m` for a sun trigger, else its kind), for
         `show` and the web card (a time trigger cannot be watched as a key is)."""
         scenario = entry.scenario
         if scenario is None or entry.ref is None:
@@ -412,6 +413,7 @@ class CoreService:
                     "trigger": index,
                     "id": getattr(trigger, "id", "") or None,
                     "kind": kind_of(type(trigger)),
+                    "label": trigger_label(trigger),  # a sun trigger's event too
                     "at": at,
                 }
             )

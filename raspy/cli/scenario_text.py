@@ -115,14 +115,14 @@ def describe_fires(fires: JsonValue, tz: tzinfo | None = None) -> list[str]:
     """A `get` reply's `next_fires`, one line a time trigger: `2026-12-06 23:30:00
     +01:00  cron (id off)`, in `tz` as describe_time, the soonest first; none for
     a reply without them (a scenario with no time trigger, not running, or an
-    older hub)."""
+    older hub). A sun trigger says its event (`sunset -15m`), an older hub `sun`."""
     if not isinstance(fires, list):
         return []
     found = [fire for fire in fires if isinstance(fire, dict)]
     found.sort(key=_fire_time)
     lines = []
     for fire in found:
-        said = cell(fire.get("kind") or "?")
+        said = cell(fire.get("label") or fire.get("kind") or "?")
         if fire.get("id"):
             said += f" (id {cell(fire.get('id'))})"
         lines.append(f"{describe_time(fire.get('at'), tz)}  {said}")

@@ -203,8 +203,8 @@ def _scenario_row(item: object) -> ScenarioRow:
 
 
 def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
-    """The entry's `next_fires` (an older hub has none): `kind (id)` and when, the
-    soonest first."""
+    """The entry's `next_fires` (an older hub has none): `label (id)` (an older
+    hub's kind) and when, the soonest first."""
     if not isinstance(fires, list):
         return ()
     shown: list[tuple[str, float]] = []
@@ -212,7 +212,7 @@ def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
         at = _number(fire.get("at")) if isinstance(fire, dict) else None
         if at is None or not isinstance(fire, dict):
             continue
-        what = _text(fire.get("kind"), "?")
+        what = _text(fire.get("label")) or _text(fire.get("kind"), "?")
         trigger_id = _text(fire.get("id"))
         shown.append((f"{what} ({trigger_id})" if trigger_id else what, at))
     return tuple(sorted(shown, key=lambda fire: fire[1]))

@@ -6,6 +6,8 @@ would fire (docs/scenarios.md "The command line")."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from support.core_actors import (
     Core,
@@ -88,15 +90,49 @@ def test_get_and_list_say_when_each_time_trigger_fires_next(core: Core) -> None:
     core.start()
     assert core.request("import", document=EVENING)[0] == b"200"
     expected = [
-        {"trigger": 0, "id": "on", "kind": "at", "at": START + 71_200},  # tomorrow
-        {"trigger": 1, "id": "off", "kind": "at", "at": START + 4_600},
-        {"trigger": 3, "id": None, "kind": "every", "at": START + 3_600},
+        {"trigger": 0, "id": "on", "kind": "at", "label": "at", "at": START + 71_200},
+        {"trigger": 1, "id": "off", "kind": "at", "label": "at", "at": START + 4_600},
+        {
+            "trigger": 3,
+            "id": None,
+            "kind": "every",
+            "label": "every",
+            "at": START + 3_600,
+        },
     ]
     status, reply = core.request("get", name="evening")
     assert (status, reply["next_fires"]) == (b"200", expected)
     assert core.request("list")[1][0]["next_fires"] == expected
     assert core.request("disable", name="evening")[0] == b"200"
     assert core.request("get", name="evening")[1]["next_fires"] == []
+
+
+SUN = """\
+name: lights
+triggers:
+  - sun: sunset
+    offset: -15m
+  - sun: dawn
+    id: early
+  - sun: sunrise
+    offset: 1h30m
+actions:
+  - set: /scenario/lights/did
+    value: "x"
+"""
+
+
+def test_a_sun_trigger_s_next_fire_says_its_event_and_offset(core: Core) -> None:
+    """`sun` alone did not say which of a scenario's sun triggers fires then."""
+    core.config = dataclasses.replace(core.config, latitude=52.5, longitude=13.4)
+    core.start()
+    assert core.request("import", document=SUN)[0] == b"200"
+    fires = core.request("get", name="lights")[1]["next_fires"]
+    assert [(f["kind"], f["label"], f["id"]) for f in fires] == [
+        ("sun", "sunset -15m", None),
+        ("sun", "dawn", "early"),
+        ("sun", "sunrise +1h30m", None),
+    ]
 
 
 SHARED = """\

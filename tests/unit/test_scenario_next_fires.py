@@ -10,6 +10,8 @@ import pytest
 
 from raspy.cli import scenario_text as text
 from raspy.devices.template import JsonValue
+from raspy.rules import model
+from raspy.rules.trigger_match import trigger_label
 from raspy.web import models, scenario_pages
 
 pytestmark = pytest.mark.timeout(10)
@@ -41,3 +43,30 @@ def test_the_card_lists_the_next_fires_soonest_first() -> None:
     assert row.next_fires == (("every", T + 300), ("at (off)", T + 7200))
     page = scenario_pages.scenarios_body([row], "c", T)
     assert page.index("13:35:00") < page.index("15:30:00")
+
+
+SUN: list[JsonValue] = [
+    {"trigger": 0, "id": None, "kind": "sun", "label": "sunset -15m", "at": T},
+    {"trigger": 1, "id": "early", "kind": "sun", "at": T + 60},  # an older hub's
+]
+
+
+def test_show_and_the_card_name_a_sun_trigger_by_its_event_and_offset() -> None:
+    assert (
+        "next fire:    2026-12-03 13:30:00 +00:00  sunset -15m\n"
+        "              2026-12-03 13:31:00 +00:00  sun (id early)\n"
+    ) in text.show_text(_entry(SUN))
+    [row] = models.scenarios([b"200", json.dumps([_entry(SUN)]).encode()])
+    assert row.next_fires == (("sunset -15m", T), ("sun (early)", T + 60))
+
+
+@pytest.mark.parametrize(
+    ("offset_s", "label"),
+    [(0.0, "dusk"), (-900.0, "dusk -15m"), (5400.0, "dusk +1h30m"), (0.2, "dusk")],
+)
+def test_a_sun_trigger_s_label_is_its_event_and_offset(
+    offset_s: float, label: str
+) -> None:
+    trigger = model.SunTrigger(model.SunEvent.DUSK, offset_s)
+    assert trigger_label(trigger) == label
+    assert trigger_label(model.CronTrigger("* * * * *")) == "cron"
