@@ -41,8 +41,25 @@ def test_show_lists_the_next_fires_soonest_first() -> None:
 def test_the_card_lists_the_next_fires_soonest_first() -> None:
     [row] = models.scenarios([b"200", json.dumps([_entry(LATE_FIRST)]).encode()])
     assert row.next_fires == (("every", T + 300), ("at (off)", T + 7200))
+    detail = models.ScenarioDetail(row, "single", [], "name: evening\n")
+    page = scenario_pages.scenario_body(detail, "c", T)
+    assert (
+        "<dt>Fires next</dt><dd><time>13:35:00</time> every</dd>"
+        "<dt>Fires next</dt><dd><time>15:30:00</time> at (off)</dd>"
+    ) in page
+
+
+def test_the_card_shows_the_soonest_fire_live_from_the_tree() -> None:
+    """The core writes `/scenario/<name>/next_fire` at each firing: the card's
+    time follows it (app.js) instead of staying at the page's load."""
+    [row] = models.scenarios([b"200", json.dumps([_entry(LATE_FIRST)]).encode()])
     page = scenario_pages.scenarios_body([row], "c", T)
-    assert page.index("13:35:00") < page.index("15:30:00")
+    assert (
+        '<dt>Next fire</dt><dd><time data-key="/scenario/evening/next_fire" '
+        f'data-at="{T + 300!r}">13:35:00</time> <span class="fire-what">every</span>'
+        "</dd>"
+    ) in page
+    assert "15:30:00" not in page  # the scenario's own page lists each
 
 
 SUN: list[JsonValue] = [

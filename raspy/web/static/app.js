@@ -118,6 +118,9 @@
         const none = el.classList.contains("value") && typeof value !== "number";
         const text = none ? show(value) : showTime(value);
         if (text !== null) el.textContent = text;
+        // a next fire: which trigger it was is known for the page's time only
+        const what = el.parentElement.querySelector(".fire-what");
+        if (what && el.dataset.at !== undefined && value !== Number(el.dataset.at)) what.textContent = "";
       } else if (el.classList.contains("trigger")) {
         el.textContent = triggerText(value);
       } else {
