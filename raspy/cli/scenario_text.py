@@ -100,6 +100,11 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
     return lines
 
 
+# the kinds of the time triggers, whose trigger value is the time they were due (as
+# raspy.rules.runaway.SCHEDULED_KINDS: not imported, to keep the command line light)
+TIME_KINDS: Final = frozenset({"cron", "at", "every", "sun"})
+
+
 # --- times and cells --------------------------------------------------------------------
 def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     """An epoch time as `YYYY-MM-DD HH:MM:SS ±HH:MM` (in `tz`; None: this machine's
@@ -149,7 +154,13 @@ def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
     if trigger.get("key"):
         parts.append(cell(trigger["key"]))
     if trigger.get("value") is not None:
-        parts += ["=", cell(_json(trigger["value"]))]
+        value = trigger["value"]
+        # a time trigger's value is when it was due: a time, not an epoch
+        timed = trigger.get("kind") in TIME_KINDS and not isinstance(value, bool)
+        if timed and isinstance(value, int | float):
+            parts += ["=", describe_time(value, tz)]
+        else:
+            parts += ["=", cell(_json(value))]
     if trigger.get("by"):
         parts.append(f"by {cell(trigger['by'])}")
     if trigger.get("tried") is True:  # `run --trigger`: no firing, a person's try

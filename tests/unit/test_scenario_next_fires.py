@@ -5,12 +5,14 @@ before an `every: 1h` due in 5 minutes), a sun trigger by its event and offset."
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
 from raspy.cli import scenario_text as text
 from raspy.devices.template import JsonValue
 from raspy.rules import model
+from raspy.rules.runaway import SCHEDULED_KINDS
 from raspy.rules.trigger_match import trigger_label
 from raspy.web import models, scenario_pages
 
@@ -87,3 +89,18 @@ def test_a_sun_trigger_s_label_is_its_event_and_offset(
     trigger = model.SunTrigger(model.SunEvent.DUSK, offset_s)
     assert trigger_label(trigger) == label
     assert trigger_label(model.CronTrigger("* * * * *")) == "cron"
+
+
+def test_show_says_a_time_trigger_s_value_as_a_time() -> None:
+    """`last trigger: sun (dusk) = 1796576288.999168`: the time it was due, as an
+    epoch; a key's value stays as it is."""
+    sun = {"kind": "sun", "id": "dusk", "key": None, "value": T + 0.999, "tried": True}
+    assert text.describe_trigger(sun, UTC) == (
+        "sun (dusk) = 2026-12-03 13:30:00 +00:00 (tried by hand)"
+    )
+    kv = {"kind": "kv", "id": "", "key": "/k", "value": T}
+    assert text.describe_trigger(kv, UTC) == f"kv /k = {T}"
+
+
+def test_the_time_kinds_are_the_engine_s_scheduled_ones() -> None:
+    assert text.TIME_KINDS == SCHEDULED_KINDS
