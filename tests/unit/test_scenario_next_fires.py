@@ -94,11 +94,17 @@ def test_a_sun_trigger_s_label_is_its_event_and_offset(
 def test_show_says_a_time_trigger_s_value_as_a_time() -> None:
     """`last trigger: sun (dusk) = 1796576288.999168`: the time it was due, as an
     epoch; a key's value stays as it is."""
-    sun = {"kind": "sun", "id": "dusk", "key": None, "value": T + 0.999, "tried": True}
+    sun: JsonValue = {
+        "kind": "sun",
+        "id": "dusk",
+        "key": None,
+        "value": T + 0.999,
+        "tried": True,
+    }
     assert text.describe_trigger(sun, UTC) == (
         "sun (dusk) = 2026-12-03 13:30:00 +00:00 (tried by hand)"
     )
-    kv = {"kind": "kv", "id": "", "key": "/k", "value": T}
+    kv: JsonValue = {"kind": "kv", "id": "", "key": "/k", "value": T}
     assert text.describe_trigger(kv, UTC) == f"kv /k = {T}"
 
 

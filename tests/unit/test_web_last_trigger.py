@@ -45,4 +45,3 @@ def test_the_card_says_the_last_trigger_in_words_live(
         '<dt>Last trigger</dt><dd class="trigger" '
         f'data-key="/scenario/lights/last_trigger">{shown}</dd>'
     ) in _card(trigger)
-
