@@ -186,6 +186,7 @@ class ScenarioSet(pykka.ThreadingActor):
         self._rewatch()
         self._timers.add(scenario)
         self._timers.arm(self.actor_ref)
+        self.show(entry, entry.status)  # its next fire, now it is scheduled
         # whenever a scenario starts (raspyd's start, an import, a new version, an
         # enable): a `for:` test the tree meets holds from now, for its whole time;
         # a `when:` test starts from the tree as it is now: a change after this is
@@ -227,11 +228,18 @@ class ScenarioSet(pykka.ThreadingActor):
         return cut
 
     def set_enabled(
-        self, name: str, enabled: bool, *, reason: str | None = None
+        self,
+        name: str,
+        enabled: bool,
+        *,
+        reason: str | None = None,
+        stored: bool = False,
     ) -> Entry:
-        """Store the flag, start or stop the actor; `reason`: the runaway guard's."""
+        """Store the flag (unless `stored` already, with its text), start or stop
+        the actor; `reason`: the runaway guard's."""
         entry = self.entries[name]
-        self.store.set_enabled(name, enabled, self.links.clock.wall())
+        if not stored:
+            self.store.set_enabled(name, enabled, self.links.clock.wall())
         record = entry.stored
         entry.stored = StoredScenario(
             record.name,
@@ -260,8 +268,16 @@ class ScenarioSet(pykka.ThreadingActor):
         return with_error(status, error, self.links.clock, source=ErrorFrom.LOAD)
 
     def show(self, entry: Entry, status: Status) -> None:
-        """Remember a scenario's state and write what changed (StatusKeys)."""
-        self.keys.show(entry, status)
+        """Remember a scenario's state and write what changed (StatusKeys), its
+        next fire with it."""
+        self.keys.show(entry, status, lambda: self._next_fire(entry))
+
+    def _next_fire(self, entry: Entry) -> float | None:
+        """When a running scenario's soonest time trigger fires (None: none)."""
+        if entry.scenario is None or entry.ref is None:
+            return None
+        fires = self._timers.next_fires(entry.scenario)
+        return min((at for _, at in fires), default=None)
 
     def forget(self, name: str) -> None:
         """Remove a deleted scenario's actor and every key under /scenario/<name>/."""

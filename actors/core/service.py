@@ -22,7 +22,7 @@ from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
 from raspy.rules.manual_run import RunAnswer
 from raspy.rules.status_entries import shown_skip, shown_trigger
-from raspy.rules.trigger_match import kind_of
+from raspy.rules.trigger_match import kind_of, trigger_label
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
@@ -177,8 +177,31 @@ class CoreService:
             # "unchanged" printed "imported" for it (newer ones read "unchanged")
             reply = self._named(scenario, request)
             return api.ok({**reply, "replaced": True, "unchanged": True})
+        if (
+            old is not None
+            and old.scenario is not None
+            and scenario.enabled != old.stored.enabled
+            and _only_enabled_differs(request.document, old.stored.code)
+        ):
+            # a Save that only turned `enabled:` over is an enable or a disable, not
+            # a new version: its runs end as a disable ends them, with no error
+            self._switch(old, scenario, request.document)
+            reply = self._named(scenario, request)
+            return api.ok({**reply, "replaced": True})
         self._store(scenario, request.document)
         return api.ok({**self._named(scenario, request), "replaced": old is not None})
+
+    def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text`, which differs from the stored one only in its `enabled:`,
+        and enable or disable the scenario as `enable`/`disable` do."""
+        core = self._core
+        wall = core.links.clock.wall()
+        core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        record = old.stored
+        old.stored = StoredScenario(
+            record.name, text, record.enabled, record.mode, record.imported_at, wall
+        )
+        core.set_enabled(scenario.name, scenario.enabled, stored=True)
 
     def _named(
         self, scenario: model.Scenario, request: api.Request
@@ -378,7 +401,8 @@ class CoreService:
 
     def _next_fires(self, entry: Entry) -> list[JsonValue]:
         """When its cron, at, every and sun triggers fire next (a running
-        scenario's): `{"trigger": index, "id", "kind", "at": epoch s}` each, for
+        scenario's): `{"trigger": index, "id", "kind", "label", "at": epoch s}`
+        each (label: `sunset -15m` for a sun trigger, else its kind), for
         `show` and the web card (a time trigger cannot be watched as a key is)."""
         scenario = entry.scenario
         if scenario is None or entry.ref is None:
@@ -391,6 +415,7 @@ class CoreService:
                     "trigger": index,
                     "id": getattr(trigger, "id", "") or None,
                     "kind": kind_of(type(trigger)),
+                    "label": trigger_label(trigger),  # a sun trigger's event too
                     "at": at,
                 }
             )
@@ -401,6 +426,15 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _only_enabled_differs(new: str, stored: str) -> bool:
+    """Whether two valid documents' texts differ in their top-level `enabled:`
+    lines only (line breaks aside)."""
+    from raspy.rules.document_yaml import without_entry  # loaded on first use only
+
+    left = without_entry(new, "enabled")
+    return left is not None and left == without_entry(stored, "enabled")
 
 
 def _stopped(answer: object) -> Status:

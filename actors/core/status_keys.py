@@ -9,11 +9,12 @@ does once the publisher's write is in.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Final
 
 import structlog
 
+from raspy import json_text
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
@@ -25,6 +26,7 @@ from raspy.rules.tree_view import TreeView
 log = structlog.get_logger(component="core")
 
 SCENARIO_TREE: Final = "/scenario/"  # a scenario's keys: /scenario/<name>/<entry>
+NEXT_FIRE: Final = "next_fire"  # the soonest of its time triggers' next fires
 
 
 class StatusKeys:
@@ -34,10 +36,14 @@ class StatusKeys:
         self._tree = tree
         self._publisher = publisher
 
-    def show(self, entry: Entry, status: Status) -> None:
-        """Remember a scenario's state and write what changed under /scenario/<name>/.
-        A run's trace, which moves at every step, is in no key: when only it moved,
-        nothing is built or compared."""
+    def show(
+        self, entry: Entry, status: Status, next_fire: Callable[[], float | None]
+    ) -> None:
+        """Remember a scenario's state and write what changed under /scenario/<name>/,
+        and its `next_fire` (when its soonest time trigger fires, None for none)
+        with them: a firing changes it, and its run's state in the same turn, so it
+        goes in that one store commit. A run's trace, which moves at every step, is
+        in no key: when only it moved, nothing is built or compared."""
         before = entry.status
         moved_trace_only = (
             status.run_trace != before.run_trace
@@ -46,7 +52,13 @@ class StatusKeys:
         entry.status = status
         if moved_trace_only:
             return
-        for key, body in status_entries(entry.stored.name, status).items():
+        entries = status_entries(entry.stored.name, status)
+        fire_key = f"{SCENARIO_TREE}{entry.stored.name}/{NEXT_FIRE}"
+        at = next_fire()
+        # none for a scenario with no time trigger: no key, unless one is there
+        if at is not None or fire_key in entry.written or self._tree.kv(fire_key):
+            entries[fire_key] = json_text.encode(at)
+        for key, body in entries.items():
             if entry.written.get(key) != body:
                 entry.written[key] = body
                 self._publisher.set(key.encode("utf-8"), body)
@@ -69,7 +81,7 @@ class StatusKeys:
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
         for ever)."""
         prefix = f"{SCENARIO_TREE}{name}/"
-        keys = {f"{prefix}{entry}" for entry in STATE_KEYS}
+        keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
         self.delete(sorted(keys | self._tree.keys_under(prefix)))
 
     def delete(self, keys: list[str]) -> None:

@@ -117,13 +117,16 @@ async def _check(
             problems=[_at_name(document, f"{quote(named)} is already stored")],
         )
     if status == b"200":
-        said = f"No problems: {named} is a valid scenario."
         warnings = reply.get("warnings")
         if isinstance(warnings, list) and warnings:  # what a Save would warn of
-            said = f"{said[:-1]}; the hub warns:"
             return _with(
-                view, headline=said, error=False, problems=editor.problems_of(warnings)
+                view,
+                headline=editor.warned(len(warnings)),
+                error=False,
+                problems=editor.problems_of(warnings),
+                warnings=True,
             )
+        said = f"No problems: {named} is a valid scenario."
         return _with(view, headline=said, error=False)
     reason, problems = _refusal(status, reply)
     return _with(view, headline=reason, problems=problems)
@@ -187,9 +190,10 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
         view = _with(
             view,
             problems=warned.warnings,
-            headline=f"Saved {name}; the hub warns:",
+            headline=editor.warned(len(warned.warnings), saved=name),
             error=False,
             saved=True,
+            warnings=True,
         )
     return _show(
         backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)

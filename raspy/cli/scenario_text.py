@@ -7,6 +7,7 @@ raspy.cli.scenario does the I/O around it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,11 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
     return lines
 
 
+# the kinds of the time triggers, whose trigger value is the time they were due (as
+# raspy.rules.runaway.SCHEDULED_KINDS: not imported, to keep the command line light)
+TIME_KINDS: Final = frozenset({"cron", "at", "every", "sun"})
+
+
 # --- times and cells --------------------------------------------------------------------
 def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     """An epoch time as `YYYY-MM-DD HH:MM:SS ±HH:MM` (in `tz`; None: this machine's
@@ -112,19 +118,28 @@ def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
 
 def describe_fires(fires: JsonValue, tz: tzinfo | None = None) -> list[str]:
     """A `get` reply's `next_fires`, one line a time trigger: `2026-12-06 23:30:00
-    +01:00  cron (id off)`, in `tz` as describe_time; none for a reply without
-    them (a scenario with no time trigger, not running, or an older hub)."""
+    +01:00  cron (id off)`, in `tz` as describe_time, the soonest first; none for
+    a reply without them (a scenario with no time trigger, not running, or an
+    older hub). A sun trigger says its event (`sunset -15m`), an older hub `sun`."""
     if not isinstance(fires, list):
         return []
+    found = [fire for fire in fires if isinstance(fire, dict)]
+    found.sort(key=_fire_time)
     lines = []
-    for fire in fires:
-        if not isinstance(fire, dict):
-            continue
-        said = cell(fire.get("kind") or "?")
+    for fire in found:
+        said = cell(fire.get("label") or fire.get("kind") or "?")
         if fire.get("id"):
             said += f" (id {cell(fire.get('id'))})"
         lines.append(f"{describe_time(fire.get('at'), tz)}  {said}")
     return lines
+
+
+def _fire_time(fire: dict[str, JsonValue]) -> float:
+    """A next fire's time, to sort by; one that is no number last."""
+    at = fire.get("at")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        return math.inf
+    return float(at)
 
 
 def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
@@ -139,7 +154,13 @@ def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
     if trigger.get("key"):
         parts.append(cell(trigger["key"]))
     if trigger.get("value") is not None:
-        parts += ["=", cell(_json(trigger["value"]))]
+        value = trigger["value"]
+        # a time trigger's value is when it was due: a time, not an epoch
+        timed = trigger.get("kind") in TIME_KINDS and not isinstance(value, bool)
+        if timed and isinstance(value, int | float):
+            parts += ["=", describe_time(value, tz)]
+        else:
+            parts += ["=", cell(_json(value))]
     if trigger.get("by"):
         parts.append(f"by {cell(trigger['by'])}")
     if trigger.get("tried") is True:  # `run --trigger`: no firing, a person's try

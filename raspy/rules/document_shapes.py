@@ -9,7 +9,7 @@ import contextlib
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -101,12 +101,20 @@ class ShapeChecks:
         entries: dict[str, tuple[yaml.Node, yaml.Node]],
         path: str,
         allowed: Iterable[str],
+        belongs: Mapping[str, str] | None = None,
     ) -> bool:
+        """Whether every key is `allowed`; a problem for each other one, with a
+        hint: where a key of another kind of entry `belongs` (a trigger's `for:`
+        on an `at:` trigger), another system's word, or a near spelling."""
         allowed = tuple(allowed)
         ok = True
         for key, (key_node, _) in entries.items():
             if key not in allowed:
-                hint = raspy_word(key, allowed) or did_you_mean(key, allowed)
+                hint = (
+                    f" {quote(key)} ({key}: belongs to {belongs[key]})"
+                    if belongs and key in belongs
+                    else raspy_word(key, allowed) or did_you_mean(key, allowed)
+                )
                 self.problem(key_node, path, f"unknown key{hint}")
                 ok = False
         return ok

@@ -42,6 +42,23 @@ def read_triggers(checks: Checks, node: yaml.Node, path: str) -> list[model.Trig
     return triggers
 
 
+def _belongs(allowed: tuple[str, ...]) -> dict[str, str]:
+    """Which kinds of trigger take each key another kind has and these have not:
+    `for` is a kv or when trigger's ("unknown key 'for'" on an `at:` said no more)."""
+    kinds: dict[str, list[str]] = {}
+    for kind, extra in _EXTRA.items():
+        for key in extra:
+            if key not in allowed:
+                kinds.setdefault(key, []).append(kind)
+    return {key: _a_kind(names) for key, names in kinds.items()}
+
+
+def _a_kind(names: list[str]) -> str:
+    """`a kv trigger`, `a kv or when trigger`, `a kv, sun or when trigger`."""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"a {listed} trigger"
+
+
 def read_trigger(checks: Checks, node: yaml.Node, path: str) -> model.Trigger | None:
     entries = checks.mapping(node, path)
     if entries is None:
@@ -50,7 +67,8 @@ def read_trigger(checks: Checks, node: yaml.Node, path: str) -> model.Trigger | 
     kind = checks.kind(node, entries, path, KINDS, extras, "a trigger")
     if kind is None:
         return None
-    known = checks.known_keys(entries, path, (kind, *_EXTRA.get(kind, ("id",))))
+    allowed = (kind, *_EXTRA.get(kind, ("id",)))
+    known = checks.known_keys(entries, path, allowed, _belongs(allowed))
     checked_id = _id(checks, entries, path)
     trigger_id = checked_id or ""
     value_node = entries[kind][1]

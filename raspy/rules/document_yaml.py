@@ -91,6 +91,33 @@ def compose(text: str) -> yaml.Node | None:
         loader.dispose()
 
 
+def without_entry(text: str, key: str) -> str | None:
+    """A valid document's text with the lines of its top-level `key` entry left out
+    (line breaks as LF), to tell a text that differs from another only there; None
+    when that entry shares a line with another (a flow mapping) or the text is no
+    mapping: no line of its own to leave out."""
+    root = compose(text)
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        return None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for index, (name, value) in enumerate(root.value):
+        if not (isinstance(name, yaml.ScalarNode) and name.value == key):
+            continue
+        first, last = name.start_mark.line, _last_line(value)
+        rest = root.value[:index] + root.value[index + 1 :]
+        if any(k.start_mark.line <= last and _last_line(v) >= first for k, v in rest):
+            return None  # another entry on those lines
+        return "\n".join(lines[:first] + lines[last + 1 :])
+    return "\n".join(lines)
+
+
+def _last_line(node: yaml.Node) -> int:
+    """The last line a node's text is on: its end mark is past its last character,
+    at column 0 of the next line after a block scalar or a block collection."""
+    end = node.end_mark
+    return max(node.start_mark.line, end.line - 1 if end.column == 0 else end.line)
+
+
 def scalar(node: yaml.Node) -> JsonValue | Invalid:
     """The value of a scalar of a safe tag; INVALID for anything else."""
     if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TAGS:

@@ -171,6 +171,12 @@ def duration_field(
     return parse
 
 
+def spelled_offset(seconds: float) -> str:
+    """A signed offset as a document writes it: -900 is -15m, 5400 is +1h30m."""
+    whole = round(seconds)
+    return ("-" if whole < 0 else "+") + _spelled(abs(whole))
+
+
 def _spelled(seconds: int) -> str:
     """Whole seconds as a duration is written: 5400 is 1h30m."""
     parts = (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
+from raspy.rules.duration import spelled_offset
 from raspy.rules.expr_values import same  # JSON equality: true is not 1, inside too
 from raspy.rules.template import render
 
@@ -250,6 +251,15 @@ def fires(trigger: model.KvTrigger, old: JsonValue, new: JsonValue) -> bool:
 def kind_of(trigger: type) -> str:
     """What `trigger.kind` says for a trigger class: `CronTrigger` is `cron`."""
     return trigger.__name__.removesuffix("Trigger").lower()
+
+
+def trigger_label(trigger: object) -> str:
+    """What a trigger is called where its next fire is shown: its kind, and a sun
+    trigger's event and offset (`sunset -15m`: `sun` alone did not say which)."""
+    if isinstance(trigger, model.SunTrigger):
+        offset = spelled_offset(trigger.offset_s) if round(trigger.offset_s) else ""
+        return f"{trigger.event.value} {offset}".strip()
+    return kind_of(type(trigger))
 
 
 def trigger_data(

@@ -129,6 +129,14 @@ class EditorView:
     back: str = "/scenarios"
     note: str = ""  # one line under the text: what a Save does besides storing
     saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
+    warnings: bool = False  # the problems are warnings: amber, not a refusal's red
+
+
+def warned(count: int, saved: str = "") -> str:
+    """The headline above a valid text's warnings (`saved`: the name a Save stored
+    it under): "Valid, with 2 warnings:", "Saved porch, with 1 warning:"."""
+    said = f"Saved {saved}" if saved else "Valid"
+    return f"{said}, with {count} warning{'' if count == 1 else 's'}:"
 
 
 def changed_since(view: EditorView, name: str, reply: dict[str, object]) -> EditorView:
@@ -182,7 +190,8 @@ def editor_body(view: EditorView, csrf: str) -> str:
     parts = [notice(view.headline, error=view.error)] if view.headline else []
     if view.problems:
         items = "".join(_problem_item(p) for p in view.problems)
-        parts.append(f'<ol class="problems">{items}</ol>')
+        css = "problems warnings" if view.warnings else "problems"
+        parts.append(f'<ol class="{css}">{items}</ol>')
     first = next((p for p in view.problems if p.line), None)
     at = f' data-line="{first.line}" data-col="{first.col}"' if first else ""
     note = f'<p class="hint">{esc(view.note)}</p>' if view.note else ""

@@ -17,6 +17,7 @@ from raspy import json_text
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
+from raspy.web.html import show_value
 
 _MAX_ROWS: Final = 10_000
 
@@ -171,6 +172,8 @@ class ScenarioRow:
     last_error_at: float | None = None  # when the failure last_error tells came
     # when its time triggers fire next: (what fires, e.g. `cron (off)`, epoch s)
     next_fires: tuple[tuple[str, float], ...] = ()
+    # what started its last run, as trigger_text says it ("" for none)
+    last_trigger: str = ""
 
 
 def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
@@ -199,11 +202,31 @@ def _scenario_row(item: object) -> ScenarioRow:
         last_skip_reason=_text(skip.get("reason")),
         last_error_at=_number(item.get("last_error_at")),
         next_fires=_next_fires(item.get("next_fires")),
+        last_trigger=trigger_text(item.get("last_trigger")),
     )
 
 
+def trigger_text(trigger: object) -> str:
+    """`/scenario/<name>/last_trigger` in words: `kv (hall) /device/x/value = 18.5`,
+    `sun (dusk), tried by hand` (a person's `run --trigger`), `manual, by other`;
+    "" for none. app.js writes a live one the same way (triggerText)."""
+    if not isinstance(trigger, dict):
+        return ""
+    kind, trigger_id = _text(trigger.get("kind"), "?") or "?", _text(trigger.get("id"))
+    parts = [f"{kind} ({trigger_id})" if trigger_id else kind]
+    key = _text(trigger.get("key"))
+    if key:  # a time trigger's value is its time: the last run says it
+        parts.append(f"{key} = {show_value(trigger.get('value'))}")
+    if _text(trigger.get("by")):
+        parts.append(f"by {trigger['by']}")
+    if trigger.get("tried") is True:
+        parts.append("tried by hand")
+    return ", ".join(parts)
+
+
 def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
-    """The entry's `next_fires` (an older hub has none): `kind (id)` and when."""
+    """The entry's `next_fires` (an older hub has none): `label (id)` (an older
+    hub's kind) and when, the soonest first."""
     if not isinstance(fires, list):
         return ()
     shown: list[tuple[str, float]] = []
@@ -211,9 +234,10 @@ def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
         at = _number(fire.get("at")) if isinstance(fire, dict) else None
         if at is None or not isinstance(fire, dict):
             continue
-        what, trigger_id = _text(fire.get("kind"), "?"), _text(fire.get("id"))
+        what = _text(fire.get("label")) or _text(fire.get("kind"), "?")
+        trigger_id = _text(fire.get("id"))
         shown.append((f"{what} ({trigger_id})" if trigger_id else what, at))
-    return tuple(shown)
+    return tuple(sorted(shown, key=lambda fire: fire[1]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,8 @@ def scenario_body(
     )
     return (
         f'<ul class="scenarios single">{card}</ul>{edit}'
-        f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd></dl>'
+        f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd>'
+        f"{_each_fire(detail.row, now, zone)}</dl>"
         f"{under_way}<h2>Last run did</h2>{trace}"
         # the parser drops a newline right after <pre>: one that starts the text
         # stays (app.js compares the text shown with the editor's draft)
@@ -92,11 +93,13 @@ def _scenario_card(
         f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
         f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
         f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
+        f'<dt>Last trigger</dt><dd class="trigger" data-key="{key}last_trigger">'
+        f"{esc(row.last_trigger or chr(0x2013))}</dd>"
         f'<dt>Last error</dt><dd class="{error_class}" data-key="{key}last_error">'
         f"{esc(show_value(row.last_error or None))}</dd>"
         f'<dt>Failed at</dt><dd><time data-key="{key}last_error_at">'
         f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"
-        f"{_last_skip(row, now, zone)}{_next_fires(row, now, zone)}"
+        f"{_last_skip(row, now, zone)}{_next_fire(row, now, zone)}"
         "</dl>"
         f'<div class="actions">{toggle}{_run_button(row, f"{base}/run{back}", csrf)}'
         "</div></li>"
@@ -114,10 +117,27 @@ def _run_button(row: ScenarioRow, action: str, csrf: str) -> str:
     )
 
 
-def _next_fires(row: ScenarioRow, now: float, zone: tzinfo) -> str:
-    """When its time triggers fire next ("when will it run?"), one line each."""
+def _next_fire(row: ScenarioRow, now: float, zone: tzinfo) -> str:
+    """When its soonest time trigger fires ("when will it run?"), live from
+    `/scenario/<name>/next_fire`, which the core writes at each firing: which
+    trigger that is, known at the page's load, is dropped by app.js once the time
+    moves on (the key holds the time only); the scenario's own page lists each."""
+    if not row.next_fires:
+        return ""
+    what, at = row.next_fires[0]
+    key = f"/scenario/{row.name}/next_fire"
+    return (
+        f'<dt>Next fire</dt><dd><time data-key="{esc(key)}" data-at="{at!r}">'
+        f'{esc(show_time(at, now, zone))}</time> <span class="fire-what">{esc(what)}'
+        "</span></dd>"
+    )
+
+
+def _each_fire(row: ScenarioRow, now: float, zone: tzinfo) -> str:
+    """When each of its time triggers fires next, one line each (at the page's
+    load), for the scenario's own page."""
     return "".join(
-        f"<dt>Next fire</dt><dd><time>{esc(show_time(at, now, zone))}</time> "
+        f"<dt>Fires next</dt><dd><time>{esc(show_time(at, now, zone))}</time> "
         f"{esc(what)}</dd>"
         for what, at in row.next_fires
     )

@@ -285,7 +285,7 @@ def test_a_new_scenario_saved_with_warnings_lands_on_its_edit_page(
     finally:
         _deleted_through_its_page(page, hub)
     edit = f"{hub.base}/scenarios/web-edit/edit"
-    assert landed == (edit, "Edit web-edit", "Saved web-edit; the hub warns:")
+    assert landed == (edit, "Edit web-edit", "Saved web-edit, with 1 warning:")
     assert [item.split(":", 1)[0] for item in warned] == ["line 4, column 9"]
     assert (draft, reloaded, text) == (None, (edit, 0, "Edit web-edit"), watched)
 

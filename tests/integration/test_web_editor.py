@@ -243,7 +243,10 @@ def test_check_lists_the_warnings_a_save_would_give(lamp: Browser) -> None:
     )
     answer = _post(lamp, "/scenarios/lamp/edit", document=watched, do="check")
     assert answer.status == 200
-    assert "No problems: lamp is a valid scenario; the hub warns:" in answer.body
+    # a warning is no refusal: not "No problems" in the red box of one
+    assert '<p class="notice" role="status">Valid, with 1 warning:</p>' in answer.body
+    assert '<ol class="problems warnings">' in answer.body
+    assert "No problems" not in answer.body
     assert 'data-line="4" data-col="9">line 4, column 9</a>: warning: kv:' in (
         answer.body
     )
@@ -288,13 +291,14 @@ def test_a_new_scenario_saved_with_warnings_is_at_its_edit_pages_address(
         _delete(browser, "porch")
     assert (saved.status, saved.location) == (303, "/scenarios/porch/edit")
     assert (shown.status, _textarea(shown.body)) == (200, WATCHED)
-    assert "Saved porch; the hub warns:" in shown.body
+    assert "Saved porch, with 1 warning:" in shown.body
+    assert '<ol class="problems warnings">' in shown.body
     assert 'data-line="3" data-col="9">line 3, column 9</a>: warning: kv:' in (
         shown.body
     )
     assert 'class="editor" data-saved>' in shown.body
     # once: the page fetched again is the plain edit page
-    assert ("the hub warns" in again.body, "data-saved" in again.body) == (
+    assert ("with 1 warning" in again.body, "data-saved" in again.body) == (
         False,
         False,
     )
@@ -313,7 +317,10 @@ def test_the_warnings_of_a_text_changed_since_are_not_shown(lamp: Browser) -> No
     _post(lamp, "/scenarios/lamp/edit", document=GOOD, base=base, do="save")
     shown = lamp.exchange("GET", saved.location)
     assert (saved.status, _textarea(shown.body)) == (303, GOOD)
-    assert ("the hub warns" in shown.body, "data-saved" in shown.body) == (False, False)
+    assert ("with 1 warning" in shown.body, "data-saved" in shown.body) == (
+        False,
+        False,
+    )
 
 
 def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(

@@ -31,6 +31,19 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["s.yaml:2:1: unknown key 'frob'"],
     ),
     (
+        "a key of another kind of trigger says which kinds take it",
+        "name: a\ntriggers:\n  - at: '18:00'\n    for: 5m\n"
+        "  - every: 1h\n    offset: 5m\n  - sun: dusk\n    below: 1\n" + OK_ACTIONS,
+        [
+            "s.yaml:4:5: triggers[0]: unknown key 'for' (for: belongs to a kv or "
+            "when trigger)",
+            "s.yaml:6:5: triggers[1]: unknown key 'offset' (offset: belongs to a sun "
+            "trigger)",
+            "s.yaml:8:5: triggers[2]: unknown key 'below' (below: belongs to a kv "
+            "trigger)",
+        ],
+    ),
+    (
         "missing keys",
         "description: x\n",
         ["s.yaml:1:1: missing key 'actions'", "s.yaml:1:1: missing key 'name'"],

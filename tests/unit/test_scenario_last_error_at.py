@@ -185,7 +185,9 @@ def test_show_and_the_card_say_when_each_time_trigger_fires_next() -> None:
     assert "next fire" not in text.show_text({**entry, "next_fires": []})
     [row] = models.scenarios([b"200", json.dumps([entry]).encode()])
     page = scenario_pages.scenarios_body([row], "c", T_2026_12_03_13_30_UTC)
-    assert (
-        "<dt>Next fire</dt><dd><time>13:30:00</time> at (off)</dd>"
-        "<dt>Next fire</dt><dd><time>13:31:00</time> sun</dd>"
+    assert (  # the card: the soonest, live (tests/unit/test_scenario_next_fires.py)
+        '<dt>Next fire</dt><dd><time data-key="/scenario/evening/next_fire" '
+        'data-at="1796304600.0">13:30:00</time> <span class="fire-what">at (off)'
+        "</span></dd>"
     ) in page
+    assert page.count("Next fire") == 1

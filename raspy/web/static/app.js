@@ -44,6 +44,17 @@
     return day + " " + clock.slice(0, 5);
   }
 
+  // a scenario's last_trigger in words, as the server writes it (models.trigger_text)
+  function triggerText(trigger) {
+    if (!trigger || typeof trigger !== "object") return "–";
+    const kind = typeof trigger.kind === "string" && trigger.kind ? trigger.kind : "?";
+    const parts = [typeof trigger.id === "string" && trigger.id ? kind + " (" + trigger.id + ")" : kind];
+    if (typeof trigger.key === "string" && trigger.key) parts.push(trigger.key + " = " + show(trigger.value));
+    if (typeof trigger.by === "string" && trigger.by) parts.push("by " + trigger.by);
+    if (trigger.tried === true) parts.push("tried by hand");
+    return parts.join(", ");
+  }
+
   // one CSS class word of any text a tree client wrote (as the server makes them)
   function cssWord(value) {
     return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
@@ -107,6 +118,11 @@
         const none = el.classList.contains("value") && typeof value !== "number";
         const text = none ? show(value) : showTime(value);
         if (text !== null) el.textContent = text;
+        // a next fire: which trigger it was is known for the page's time only
+        const what = el.parentElement.querySelector(".fire-what");
+        if (what && el.dataset.at !== undefined && value !== Number(el.dataset.at)) what.textContent = "";
+      } else if (el.classList.contains("trigger")) {
+        el.textContent = triggerText(value);
       } else {
         // an empty last error (the key written so by hand: a run that went well
         // keeps the last failure's reason) is none, a dash, as the page writes it,

@@ -1,0 +1,68 @@
+"""`/scenario/<name>/next_fire`: when a scenario's soonest time trigger fires next,
+written by the core with its state. The web card read it only at the page's load,
+so a `* * * * *` scenario's card said "Next fire 18:00:00" at 18:01:13."""
+
+from __future__ import annotations
+
+import pytest
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    wait_value,
+)
+from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+
+from raspy.client.clone import CloneClient
+
+pytestmark = pytest.mark.timeout(30)
+
+TICK = """\
+name: tick
+triggers:
+  - every: 10s
+  - every: 1h
+actions:
+  - set: /scenario/tick/at
+    value: "{trigger.value}"
+"""
+KEYS = """\
+name: keys
+triggers: [{event: /event/go}]
+actions:
+  - set: /scenario/keys/did
+    value: true
+"""
+
+
+def test_the_next_fire_follows_each_firing_and_goes_with_a_disable(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    start = core.clock.wall()
+    assert core.request("import", document=TICK)[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", start + 10)
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/runs", 1)
+    wait_value(tree, "/scenario/tick/next_fire", start + 20)
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/next_fire", start + 30)
+    assert core.request("disable", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", None)
+    assert core.request("enable", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", start + 30)
+    assert core.request("delete", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/state", None)
+    wait_value(tree, "/scenario/tick/runs", None)
+    assert tree.get(b"/scenario/tick/next_fire") is None
+
+
+def test_a_scenario_with_no_time_trigger_has_no_next_fire_key(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=KEYS)[0] == b"200"
+    core.request("run", name="keys")
+    wait_value(tree, "/scenario/keys/did", True)
+    wait_value(tree, "/scenario/keys/state", "idle")
+    assert tree.get(b"/scenario/keys/next_fire") is None
