@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, clone_server, next_update, snapshot, subscriber
+from support.clonesrv import (
+    CloneServer,
+    clone_server,
+    next_update,
+    snapshot,
+    subscriber,
+)
 from support.wait import wait_until
 
 from raspy.config import StoreConfig
@@ -89,7 +95,7 @@ def test_a_stats_key_is_published_and_served_but_never_stored(
             assert _stored_keys(store) == [READING]
             server.publisher.set(b"/stats/h/web/x", b"1", ttl_s=5.0)
             frames = next_update(sub)
-            assert frames[0] == b"/stats/h/web/x" and frames[4] == b"1"
+            assert (frames[0], frames[4]) == (b"/stats/h/web/x", b"1")
             clock.advance(5.0)
             gone = next_update(sub)  # the server's deletion at the ttl's end
             assert (gone[0], gone[4]) == (b"/stats/h/web/x", b"")
@@ -121,7 +127,7 @@ def test_after_a_restart_a_stats_key_is_absent_until_published_again(
         assert reading[0][:1] + reading[0][4:] == [READING, b"20.5"]
         _publish(server, (UPTIME, b"1"))
         again = snapshot(zmq_context, server.endpoints.snapshot, b"/stats/")
-        assert again[0][0] == UPTIME and again[0][4] == b"1"
+        assert (again[0][0], again[0][4]) == (UPTIME, b"1")
         assert clone.decode_seq(again[0][1]) > 3
 
 
