@@ -6,10 +6,12 @@ follows the supervisor's snapshot when told that its parts changed (PartsChanged
 parts started later (a SIGHUP that enables devices) get their services too, and at
 each publication; an idle hub does not wake it in between. A publication is one
 batch, of the values that changed since the last one: one store write per interval,
-not one per change. The keys of a part that is no longer there (a section turned off,
-then a SIGHUP or a restart) are deleted once it is missing at two publications in a
-row: the tree would otherwise say `running` for it for good, from the stored
-snapshot.
+not one per change, and none to the SD card: `/stats/` lives in the Clone server's
+memory only (raspy.cores.clone_durability.is_volatile), so after a start the first
+publication writes every value again. The keys of a part that is no longer there (a
+section turned off, then a SIGHUP) are deleted once it is missing at two
+publications in a row: the tree would otherwise say `running` for it until the next
+restart.
 """
 
 from __future__ import annotations

@@ -63,9 +63,10 @@ class StoreConfig:
     max_value_bytes: int = 1024 * 1024
     # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
-    # issue 17, the SD card's write budget: in-process plain sets (device readings,
-    # statistics) under these subtrees are published at once and written, latest
-    # value per key, in one group commit every coalesce_interval_s (0: all durable)
+    # issue 17, the SD card's write budget: in-process plain sets (device readings)
+    # under these subtrees are published at once and written, latest value per key,
+    # in one group commit every coalesce_interval_s (0: all durable); /stats/ is
+    # never written at all, whatever this says (kept in memory only)
     coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
     # seconds between two writes of the coalesced values (see coalesced_prefixes):
     # 0.1..3600, or 0: every value written at once

@@ -21,9 +21,18 @@ import zmq
 
 from raspy.actors.clone.commit_failures import Batch
 from raspy.actors.clone.flushes import CoalescedFlushes, Flush, Round
-from raspy.actors.clone.records import kv_essentials, load_state, store_ops
+from raspy.actors.clone.records import (
+    forget_volatile,
+    kv_essentials,
+    load_state,
+    store_ops,
+)
 from raspy.cores import clone as core_mod
-from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
+from raspy.cores.clone_durability import (
+    CoalescingBuffer,
+    SequenceBlocks,
+    is_volatile,
+)
 from raspy.errors import StoreError
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
@@ -85,11 +94,14 @@ class CommitPipeline(CoalescedFlushes):
 
         A server started again in this process (its I/O thread failed) reads them
         once what the one before submitted is written: else it would give out again
-        the numbers that were waiting in the store's queue."""
+        the numbers that were waiting in the store's queue. Stored volatile keys
+        (an older raspyd's `/stats/`) are deleted here, once."""
         self._store.written()
-        last_seq, ephemeral = load_state(self._store, self._stats)
+        loaded = load_state(self._store, self._stats)
+        forget_volatile(self._store, loaded, self._stats)
+        last_seq = loaded.last_seq
         core = self._core
-        core.load(last_seq, ephemeral, now)
+        core.load(last_seq, loaded.ephemeral, now)
         self.blocks = SequenceBlocks(core.last_seq, self.blocks.block)
         self.published_seq = self._mark_submitted = core.last_seq
         self._stats.gauge("clone.last_seq", last_seq)
@@ -149,6 +161,11 @@ class CommitPipeline(CoalescedFlushes):
         )
 
     def accept(self, update: core_mod.Update, *, coalesced: bool = False) -> None:
+        """A volatile key's update, from wherever it came (a client's KVSET, a ttl
+        that ran out), goes as a coalesced one: out once a stored mark covers its
+        number, so that none is given twice after a kill -9; never written (the
+        buffer keeps it)."""
+        coalesced = coalesced or is_volatile(update.key)
         self._accepted.append((update, coalesced))
         self.blocks.cover(update.seq, coalesced=coalesced)
         if coalesced:

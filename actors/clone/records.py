@@ -2,18 +2,21 @@
 
 A snapshot reads every record, so `kv_essentials` checks only the fields the server
 needs; `load_state` restores the sequence and the ephemeral keys at start-up, and warns
-of a stored key that is a Clone command (snapshots leave it out); `store_ops` is one
+of a stored key that is a Clone command (snapshots leave it out); `forget_volatile`
+deletes the records of volatile keys an older version stored; `store_ops` is one
 group commit's transaction, `kv_ops` a coalesced flush's (no mark). No sockets here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import structlog
 
 from raspy import packing
 from raspy.cores import clone as core_mod
+from raspy.cores.clone_durability import VOLATILE_PREFIXES, is_volatile
 from raspy.errors import PackingError, StoreError, quote
 from raspy.protocol import clone
 from raspy.stats import Stats
@@ -53,11 +56,22 @@ def kv_essentials(value: bytes) -> tuple[int, bytes, float | None]:
     return full.seq, full.body, full.ttl
 
 
-def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float]]]:
-    """The last sequence given out (kv.meta, or higher in kv) and every ephemeral key
-    with its ttl; unreadable records are logged, counted and skipped."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a start reads back from the kv records."""
+
+    last_seq: int  # the last sequence given out (kv.meta, or higher in kv)
+    ephemeral: list[tuple[bytes, float]]  # every ephemeral key with its ttl
+    volatile: list[bytes]  # stored keys that are volatile: to delete
+
+
+def load_state(store: Store, stats: Stats) -> Loaded:
+    """The last sequence given out, every ephemeral key with its ttl and the stored
+    volatile keys; unreadable records are logged, counted and skipped (a volatile
+    one is still deleted)."""
     last_seq = 0
     ephemeral: list[tuple[bytes, float]] = []
+    volatile: list[bytes] = []
     with store.read_view() as view:
         raw = view.get(Table.KV_META, LAST_SEQ_KEY)
         if raw is not None:
@@ -66,6 +80,8 @@ def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float
         while True:
             items = view.iter_from(Table.KV, b"", after, _LOAD_CHUNK)
             for key, value in items:
+                if is_volatile(key):
+                    volatile.append(key)
                 try:
                     seq, _, ttl_s = kv_essentials(value)
                 except StoreError as exc:
@@ -75,11 +91,40 @@ def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float
                 last_seq = max(last_seq, seq)
                 if clone.is_command(key):
                     _command_key(key, stats)  # kept, never served, never expired
-                elif ttl_s:
+                elif ttl_s and not is_volatile(key):
                     ephemeral.append((key, ttl_s))
             if len(items) < _LOAD_CHUNK:
-                return last_seq, ephemeral
+                return Loaded(last_seq, ephemeral, volatile)
             after = items[-1][0]
+
+
+def forget_volatile(store: Store, loaded: Loaded, stats: Stats) -> None:
+    """Delete the stored records of volatile keys (an older raspyd wrote `/stats/`,
+    and a restore of its dump brings them back), in one transaction with the
+    high-water mark, which keeps every number they had used. Once: no later start
+    finds any. A failure is logged: the server still starts, and serves them (its
+    own publications are newer, and win in a snapshot) until the next start."""
+    if not loaded.volatile:
+        return
+    ops: list[Op] = [Delete(Table.KV, key) for key in loaded.volatile]
+    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(loaded.last_seq)))
+    try:
+        store.commit(ops)
+    except StoreError as exc:
+        stats.incr("clone.load.volatile_not_deleted")
+        log.error(
+            "clone_volatile_records_not_deleted",
+            count=len(loaded.volatile),
+            reason=str(exc),
+        )
+        return
+    stats.incr("clone.load.volatile_deleted", len(loaded.volatile))
+    log.info(
+        "clone_volatile_records_deleted",
+        count=len(loaded.volatile),
+        prefixes=[prefix.decode() for prefix in VOLATILE_PREFIXES],
+        why="kept in memory only: published again after a start",
+    )
 
 
 def _command_key(key: bytes, stats: Stats) -> None:

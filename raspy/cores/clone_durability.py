@@ -4,15 +4,28 @@ Pure: updates and `now` in, decisions out; no store, no clock, no logging here.
 `CoalescingBuffer` keeps the latest coalesced update per key until a group commit takes
 it; `SequenceBlocks` says when a high-water mark must be stored before a sequence number
 may be published, so that no number is ever given twice, even after a kill -9.
+`is_volatile` names the keys that live in memory only (`/stats/`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from raspy.cores.clone import Update
+
+# runtime telemetry, published again by raspyd at each start: kept in memory and
+# served like any key, never written to the store (each part's uptime_s changes at
+# every publication, and would rewrite their B-tree leaves on the SD card a minute)
+VOLATILE_PREFIXES: Final = (b"/stats/",)
+
+
+def is_volatile(key: bytes) -> bool:
+    """True for a key the Clone server never stores: published, served in
+    snapshots, numbered like any key (covered by a stored mark before it goes out,
+    as a coalesced one), and gone at a restart until published again."""
+    return key.startswith(VOLATILE_PREFIXES)
 
 
 class SequenceBlocks:
@@ -58,6 +71,8 @@ class CoalescingBuffer:
     update's commit fails). `published` is the latest
     coalesced update per key that subscribers were told and that the store may not
     have yet: snapshots lay it over the store (the higher sequence of the two wins).
+    A volatile key (is_volatile) is never pending: its latest update stays in
+    `published` for good, the only place that holds it.
     """
 
     def __init__(self) -> None:
@@ -69,7 +84,10 @@ class CoalescingBuffer:
         return len(self._pending)
 
     def accept(self, update: Update) -> None:
-        """A coalesced update was given its number: it will be written."""
+        """A coalesced update was given its number: it will be written (unless
+        volatile: it is only published)."""
+        if is_volatile(update.key):
+            return
         self._pending.pop(update.key, None)
         self._pending[update.key] = update
 
@@ -93,7 +111,9 @@ class CoalescingBuffer:
 
     def restore(self, update: Update) -> bool:
         """A write of `update` failed: it is pending again, unless something newer
-        is pending for its key. True if it is."""
+        is pending for its key. True if it is (never for a volatile key)."""
+        if is_volatile(update.key):
+            return False
         pending = self._pending.get(update.key)
         if pending is not None and pending.seq >= update.seq:
             return False

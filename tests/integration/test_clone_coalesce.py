@@ -180,9 +180,9 @@ def test_a_clean_stop_writes_the_pending_readings_and_a_restart_starts_past_the_
     store = _open(tmp_path / "data")
     try:
         with clone_server(zmq_context, store, clock) as running:
-            _readings(running, (b"/device/a/value", b"1"), (b"/stats/x", b"2"))
+            _readings(running, (b"/device/a/value", b"1"), (b"/device/x", b"2"))
         assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
-        assert _stored(store, b"/stats/x") == KvRecord(2, b"2", b"", None)
+        assert _stored(store, b"/device/x") == KvRecord(2, b"2", b"", None)
         with clone_server(zmq_context, store, clock) as again:
             sub = subscriber(zmq_context, again.endpoints.publisher, b"/device/")
             try:

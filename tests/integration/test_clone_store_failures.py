@@ -73,7 +73,7 @@ def test_a_failed_flush_keeps_its_values_for_the_next_one(
     try:
         with clone_server(zmq_context, store, clock) as running:
             _readings(
-                running, (b"/stats/big", BIG_READING), (b"/stats/bulk", BIG_READING)
+                running, (b"/device/big", BIG_READING), (b"/device/bulk", BIG_READING)
             )
             filled = _fill(store)
             clock.advance(INTERVAL_S)
@@ -81,15 +81,15 @@ def test_a_failed_flush_keeps_its_values_for_the_next_one(
                 lambda: running.counter("clone.coalesced.flush_failed") == 2,
                 what="the flush failed",
             )
-            assert stored(store, b"/stats/bulk") is None
+            assert stored(store, b"/device/bulk") is None
             _make_room(store, filled)
             clock.advance(INTERVAL_S)
             wait_until(
                 lambda: running.counter("clone.coalesced.flushes") == 1,
                 what="the next flush",
             )
-            assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
-            assert stored(store, b"/stats/bulk") == KvRecord(2, BIG_READING, b"", None)
+            assert stored(store, b"/device/big") == KvRecord(1, BIG_READING, b"", None)
+            assert stored(store, b"/device/bulk") == KvRecord(2, BIG_READING, b"", None)
             assert running.counter("clone.coalesced.dropped") == 0
     finally:
         store.close()
@@ -109,33 +109,33 @@ def test_a_reading_a_full_map_cannot_take_does_not_hold_back_the_others(
     store = Store.open(tmp_path / "data", config)
     try:
         with clone_server(zmq_context, store, clock) as running:
-            _readings(running, (b"/stats/big", BIG_READING), (b"/stats/up", b"1"))
+            _readings(running, (b"/device/big", BIG_READING), (b"/device/up", b"1"))
             filled = _fill(store)
             clock.advance(INTERVAL_S)
             wait_until(
                 lambda: running.counter("clone.coalesced.flushes") == 1,
                 what="the readings that fit written",
             )
-            assert stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+            assert stored(store, b"/device/up") == KvRecord(2, b"1", b"", None)
             wait_until(
                 lambda: running.counter("clone.coalesced.flush_failed") == 1,
                 what="the big reading kept",
             )
-            assert stored(store, b"/stats/big") is None
-            _readings(running, (b"/stats/up", b"2"))
+            assert stored(store, b"/device/big") is None
+            _readings(running, (b"/device/up", b"2"))
             clock.advance(INTERVAL_S)  # still no room for the big one
             wait_until(
                 lambda: running.counter("clone.coalesced.flush_failed") == 2,
                 what="the big reading kept again",
             )
-            assert stored(store, b"/stats/up") == KvRecord(3, b"2", b"", None)
+            assert stored(store, b"/device/up") == KvRecord(3, b"2", b"", None)
             _make_room(store, filled)
             clock.advance(INTERVAL_S)
             wait_until(
                 lambda: running.counter("clone.coalesced.flushes") == 3,
                 what="the next flush",
             )
-            assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+            assert stored(store, b"/device/big") == KvRecord(1, BIG_READING, b"", None)
             assert running.counter("clone.coalesced.dropped") == 0
     finally:
         store.close()
@@ -151,7 +151,7 @@ def test_a_failed_flush_is_tried_again_at_a_clean_stop(
     store = Store.open(tmp_path / "data", config)
     try:
         with clone_server(zmq_context, store, clock) as running:
-            _readings(running, (b"/stats/big", BIG_READING))
+            _readings(running, (b"/device/big", BIG_READING))
             filled = _fill(store)
             clock.advance(INTERVAL_S)
             wait_until(
@@ -159,7 +159,7 @@ def test_a_failed_flush_is_tried_again_at_a_clean_stop(
                 what="the flush failed",
             )
             _make_room(store, filled)
-        assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+        assert stored(store, b"/device/big") == KvRecord(1, BIG_READING, b"", None)
     finally:
         store.close()
 

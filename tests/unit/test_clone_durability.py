@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.cores.clone import Accept, CloneCore, Update
-from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
+from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks, is_volatile
 
 
 def _update(seq: int, key: bytes, body: bytes = b"v") -> Update:
@@ -118,6 +118,24 @@ def test_a_released_durable_update_hides_the_older_coalesced_value() -> None:
     buffer.supersede(deletion)
     buffer.released(deletion, coalesced=False)
     assert buffer.overlay(b"") == []
+
+
+def test_a_volatile_key_is_never_pending_and_stays_in_the_overlay() -> None:
+    """`/stats/` lives in memory only: no flush takes it, a failed write (a mark
+    that could not be stored: CommitFailures._lost) does not put it back to be
+    written, and the overlay, the only place that holds it, keeps it."""
+    buffer = CoalescingBuffer()
+    uptime, reading = _update(1, b"/stats/h/clone/uptime_s"), _update(2, b"/d/a")
+    for update in (uptime, reading):
+        buffer.accept(update)
+        buffer.released(update, coalesced=True)
+    assert not buffer.has_pending(uptime.key)
+    assert buffer.restore(uptime) is False
+    taken = buffer.take()
+    assert taken == [reading]
+    buffer.written(taken)
+    assert buffer.overlay(b"") == [uptime]
+    assert (is_volatile(uptime.key), is_volatile(b"/device/stats/x")) == (True, False)
 
 
 _OPS = st.lists(
