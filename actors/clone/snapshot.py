@@ -211,7 +211,8 @@ class SnapshotStreamer:
             # raspy (§6.3, issue 17): KTHXBAI carries the last sequence published
             # before the txn began: every update up to it is in the txn (durable:
             # stored before published) or in the overlay (coalesced, not yet stored);
-            # a few later ones may be too, and the client re-applies those
+            # a few later ones may be too (a KVSYNC above the KTHXBAI), and a client
+            # skips their KVPUBs by the key's own number
             last_seq = self._pending.published_seq
             overlay = self._pending.overlay(subtree)
             view = self._store.read_view()

@@ -249,3 +249,62 @@ def test_whole_map_client_goes_live_with_kthxbai_numbered_as_rfc12(
         assert not server.router.poll(300), "the client asked for yet another snapshot"
     finally:
         client.close()
+
+
+@pytest.mark.timeout(20)
+def test_client_asks_again_on_a_new_dealer_when_a_snapshot_stops_before_kthxbai(
+    zmq_context: Context, server: ZguideStyleServer
+) -> None:
+    """§6.3 raspy: a server may cut a snapshot off (stalled, too long, store growing)
+    and say nothing more on it, since a KTHXBAI would claim it whole. The client waits
+    `server_ttl_s` for the next snapshot message, then starts over on fresh sockets
+    and syncs from a second, whole snapshot; what the first one sent is not kept."""
+    client = CloneClient(server.endpoints, context=zmq_context, server_ttl_s=1.0)
+    try:
+        first, _request = server.icanhaz()
+        server.router.send_multipart([first, b"/a", seq(3), b"", b"", b"1"])
+        server.router.send_multipart([first, b"/b", seq(4), b"", b"", b"partial"])
+        # then nothing on the snapshot, while HUGZ go on: the publisher lives
+        second, request = server.icanhaz()
+        assert request == [b"ICANHAZ?", b""]
+        assert second != first, "asked again on the same DEALER"
+        assert not client.live
+        server.router.send_multipart([second, b"/a", seq(3), b"", b"", b"1"])
+        server.router.send_multipart([second, b"/c", seq(5), b"", b"", b"3"])
+        server.router.send_multipart([second, b"KTHXBAI", seq(5), b"", b"", b""])
+        client.wait_synced()
+        assert client.items() == [(b"/a", b"1"), (b"/c", b"3")]
+        assert client.seq == 5
+        assert client.stats()["reconnects"] == 1
+        assert client.syncs == 1
+    finally:
+        client.close()
+
+
+@pytest.mark.timeout(20)
+def test_a_kvpub_older_than_the_snapshot_entry_of_its_key_is_skipped(
+    zmq_context: Context, server: ZguideStyleServer
+) -> None:
+    """§6.3 raspy: a snapshot may hold an update numbered above its KTHXBAI (stored,
+    not yet published when the snapshot began). A KVPUB numbered above the KTHXBAI
+    but not above the key's own entry is an older update of that key: applied, it
+    would put back a value the snapshot's entry replaced. A newer one is applied."""
+    client = CloneClient(server.endpoints, b"/k/", context=zmq_context, server_ttl_s=30)
+    seen: list[tuple[bytes, int, bytes]] = []
+    client.on_change(lambda change: seen.append((change.key, change.seq, change.body)))
+    try:
+        routing_id, _request = server.icanhaz()
+        server.router.send_multipart([routing_id, b"/k/x", seq(12), b"", b"", b"new"])
+        server.router.send_multipart(
+            [routing_id, b"KTHXBAI", seq(10), b"", b"", b"/k/"]
+        )
+        client.wait_synced()
+        server.publisher.send_multipart([b"/k/x", seq(11), b"", b"", b"old"])
+        server.publisher.send_multipart([b"/k/x", seq(13), b"", b"", b"newer"])
+        newer = (b"/k/x", 13, b"newer")
+        wait_until(lambda: newer in seen, what="KVPUB 13 applied")
+        assert (b"/k/x", 11, b"old") not in seen  # the PUB keeps order: 11 came first
+        assert client.get(b"/k/x") == b"newer"
+        assert client.seq == 13
+    finally:
+        client.close()

@@ -398,6 +398,25 @@ def test_hugz_keeps_the_server_alive() -> None:
     assert core.on_tick(T0 + 8.0) == []
 
 
+def test_whole_map_client_skips_kvpubs_its_snapshot_entries_already_passed() -> None:
+    """§6.3 raspy: a KVSYNC may be numbered above its KTHXBAI; the KVPUBs up to that
+    number for its key are skipped (no change, no gap: the numbers still count), and
+    the next one is applied."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    core.on_snapshot(clone.kvsync(b"/k", 12, b"new"), T0)
+    core.on_snapshot(clone.kthxbai(10, b""), T0)
+    assert core.on_update(kvpub(b"/k", 11, b"old"), T0) == []
+    assert core.on_update(kvpub(b"/k", 12, b"new"), T0) == []
+    assert core.on_update(kvpub(b"/k", 13, b"newer"), T0) == [
+        Changed((Change(b"/k", 13, b"newer", ()),))
+    ]
+    assert core.cache[b"/k"].body == b"newer"
+    assert core.last_seq == 13
+    assert core.counts["gaps"] == 0
+
+
 def test_a_stalled_snapshot_reconnects() -> None:
     """A snapshot that stops for SERVER_TTL is asked again on fresh sockets."""
     core = CloneClientCore(b"", SETTINGS)
