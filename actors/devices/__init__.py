@@ -210,6 +210,8 @@ class DeviceServiceActor(DeviceStartup):
         self._release()
 
     def _release(self) -> None:
+        """The poller stopped, then the hook; again is nothing (a failure the
+        service raises itself released first, and on_failure releases again)."""
         self._release_poller()
         self._stopping()
 
@@ -236,6 +238,12 @@ class DeviceServiceActor(DeviceStartup):
             case Republish():
                 self._readings.republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
+                # what it leaves settled first (a gpio service's outputs kept for
+                # its restart, or at their on_stop if raspyd stops): pykka shows
+                # the actor stopped before on_failure runs, and a stop or the
+                # supervisor seeing it gone released the outputs kept so far
+                # while this one kept its own after them, a heater left on
+                self._release()
                 raise RuntimeError(f"device poller of {bus} failed") from error
             case _ if self._on_other(message):
                 pass

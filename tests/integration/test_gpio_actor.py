@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +27,7 @@ from support.gpio_service import (
 )
 from support.wait import wait_until
 
-from raspy.actors.poller import DevicesRead
+from raspy.actors.poller import DevicesRead, PollerFailed
 from raspy.client.clone import CloneClient
 from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
 from raspy.devices.gpio_tree import max_on_key, pressed_key
@@ -171,6 +172,34 @@ def test_a_service_restarting_in_the_daemon_leaves_its_outputs_as_they_are(
     assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
         "GPIO18"
     ]
+
+
+def test_a_failed_service_keeps_its_outputs_before_it_is_seen_stopped(
+    gpio: Gpio,
+) -> None:
+    """A service whose poller failed keeps its outputs for its restart, and is seen
+    stopped only after: pykka showed it stopped before its failure's clean-up, so
+    a raspyd stopping then released the outputs kept so far, and the heater this
+    service kept just after stayed on, on_stop = "off" ignored (under load)."""
+    asked, answer = threading.Event(), threading.Event()
+
+    def restarting() -> bool:  # what raspyd's runtime says: held until answered
+        asked.set()
+        answer.wait(10)
+        return True
+
+    ref = gpio.start(RELAY, restarting=restarting)
+    gpio.request(action="on", device="relay")
+    ref.tell(PollerFailed("gpio", OSError("reader thread lost")))
+    wait_until(asked.is_set, what="the failed service asked whether it restarts")
+    try:
+        assert ref.is_alive()  # its outputs are not settled yet
+    finally:
+        answer.set()
+    wait_until(lambda: not ref.is_alive(), what="the gpio service stopped")
+    gpio.ref = None
+    assert gpio.pins.release_kept() == ["GPIO17"]  # kept: a stop now switches it off
+    assert gpio.pins.level("GPIO17") is False
 
 
 def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(

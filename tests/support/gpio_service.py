@@ -44,19 +44,21 @@ class Gpio:
     def start(
         self,
         *entries: dict[str, Any],
-        restarting: bool = False,
+        restarting: bool | Callable[[], bool] = False,
         unavailable: str | None = None,
         tree: CloneClient | None = None,
     ) -> pykka.ActorRef[Any]:
-        """`unavailable`: no pin factory, for that reason; `tree`: the tree a start
-        reads its keys from, as raspyd's read_tree (None: none)."""
+        """`restarting`: what the service is told at its stop (a callable: asked
+        then, as raspyd's runtime is); `unavailable`: no pin factory, for that
+        reason; `tree`: the tree a start reads its keys from, as raspyd's read_tree
+        (None: none)."""
         config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
         self.ref = GpioServiceActor.start(
             gpio_registry(HOST, config),
             self.server.publisher,
             pins=self.pins if unavailable is None else None,
             **({} if unavailable is None else {"unavailable": unavailable}),
-            restarting=lambda: restarting,
+            restarting=restarting if callable(restarting) else lambda: restarting,
             clock=self.clock,
             stats=self.stats,
             link=MdpLink(self.edge.ref, self.edge.outbox),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
@@ -108,11 +110,39 @@ def back(daemon: Daemon, since: float) -> None:
 
 def workers(endpoint: str) -> int:
     """Live workers of the board's service, as the hub's broker counts them."""
+    counts = _worker_counts(endpoint)
+    return int(counts.get("idle", 0)) + int(counts.get("busy", 0))
+
+
+def busy_workers(endpoint: str) -> int:
+    """Workers of the board's service that the hub has given a request to."""
+    return int(_worker_counts(endpoint).get("busy", 0))
+
+
+def _worker_counts(endpoint: str) -> dict[str, Any]:
     with Client(endpoint, timeout_s=2, retries=2) as client:
         status, table = client.request("mmi.workers", SERVICE)
     assert status == b"200"
-    counts = json.loads(table).get(SERVICE, {})
-    return int(counts.get("idle", 0)) + int(counts.get("busy", 0))
+    counts: dict[str, Any] = json.loads(table).get(SERVICE, {})
+    return counts
+
+
+@contextmanager
+def request_in_flight(endpoint: str, body: str) -> Iterator[None]:
+    """One request to the board's service on a client socket that stays open (and
+    is read by nobody) until the block ends: a Client that gives up closes its
+    socket at once, and a request not yet through to a hub slowed by load is
+    dropped with it."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send_multipart([b"MDPC02", b"\x01", SERVICE.encode(), body.encode()])
+        yield
+    finally:
+        sock.close(linger=0)
+        context.term()
 
 
 def said(log_path: Path) -> str:
