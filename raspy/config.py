@@ -147,6 +147,17 @@ _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
 
 
+def _finite(value: object) -> bool:
+    """A finite number that a float holds: math.isfinite() of an int past one (a
+    TOML hex of 300 digits) raises OverflowError."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _check_type(value: object, expected: object) -> str | None:
     """Return a reason if `value` does not fit the annotated type, else None."""
     match expected:
@@ -158,11 +169,7 @@ def _check_type(value: object, expected: object) -> str | None:
             want = "an integer"
         case "float":
             # nan or inf would pass every later range check (nan < x is false)
-            ok = (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            )
+            ok = _finite(value)
             want = "a finite number"
         case "str":
             ok = isinstance(value, str)
@@ -221,7 +228,7 @@ def _build(
             and value < 0
             and f"{path}.{key}" not in _SIGNED
         ):
-            problems.append(f"{where}: expected a value >= 0, got {value}")
+            problems.append(f"{where}: expected a value >= 0, got {shown(value)}")
             continue
         values[key] = tuple(value) if isinstance(value, list) else value
         if known[key].type == "float":

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from raspy.errors import shown
+
 # the longest time a setting may ask for (as raspy's --ttl): past ~9.2e9 s a thread's
 # wait overflows, and nothing in a hub needs a timer of more than a year
 YEAR_S: Final = 365 * 24 * 3600
@@ -136,7 +138,7 @@ def bound_problems(sections: dict[str, Any], source: str) -> list[str]:
         value = getattr(section, field)
         if not bound.allows(value):
             problems.append(
-                f"{source}: {key}: expected {bound.expected(field)}, got {value}"
+                f"{source}: {key}: expected {bound.expected(field)}, got {shown(value)}"
             )
     return problems
 
@@ -152,14 +154,15 @@ def pair_problems(sections: dict[str, Any], source: str) -> list[str]:
     ):
         problems.append(
             f"{source}: store.map_size_initial_mb: expected 1..map_size_max_mb "
-            f"({store.map_size_max_mb}), got {store.map_size_initial_mb}"
+            f"({store.map_size_max_mb}), got {shown(store.map_size_initial_mb)}"
         )
     broker = sections.get("broker")
     if (
         broker is not None
         and BOUNDS["broker.heartbeat_interval_s"].allows(broker.heartbeat_interval_s)
-        and broker.heartbeat_interval_s * broker.heartbeat_liveness
-        < MIN_BROKER_SILENCE_S
+        # (divided, not multiplied: a float times an int of 400 digits overflows)
+        and broker.heartbeat_liveness
+        < MIN_BROKER_SILENCE_S / broker.heartbeat_interval_s
     ):
         # the broker gave an idle raspy worker up between two of its heartbeats
         problems.append(

@@ -125,7 +125,7 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
     where = f"{source}: mqtt"
     problems = []
     if section.qos not in (0, 1, 2):
-        problems.append(f"{where}.qos: expected 0, 1 or 2, got {section.qos}")
+        problems.append(f"{where}.qos: expected 0, 1 or 2, got {shown(section.qos)}")
     if section.password and section.password_file:
         problems.append(f"{where}.password and password_file: expected one of them")
     if bool(section.tls_cert_file) != bool(section.tls_key_file):

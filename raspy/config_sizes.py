@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from raspy.config_bounds import BOUNDS
+from raspy.errors import shown
 from raspy.protocol.clone import MAX_FRAME_BYTES, MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ def key_size_problems(
     else:
         most, why = STORE_KEY_BYTES, ""
     if not 1 <= size <= most:
-        return [f"{source}: clone.max_key_bytes: expected 1..{most}{why}, got {size}"]
+        return [
+            f"{source}: clone.max_key_bytes: expected 1..{most}{why}, got {shown(size)}"
+        ]
     return []
 
 
@@ -78,7 +81,7 @@ def titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     most = limit - _RECORD_HEAD_BYTES - FRAME_HEAD_BYTES * frames
     return [
         f"{source}: titanic.{name}: expected at most {most} (store.max_value_bytes "
-        f"less the record around {frames} frames), got {getattr(titanic, name)}"
+        f"less the record around {frames} frames), got {shown(getattr(titanic, name))}"
         for name in ("max_body_bytes", "max_reply_bytes")
         if getattr(titanic, name) > most
     ]
@@ -110,7 +113,7 @@ def clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     if not 1 <= clone.max_value_bytes <= most:
         return [
             f"{source}: clone.max_value_bytes: expected 1..{most} ({why}), "
-            f"got {clone.max_value_bytes}"
+            f"got {shown(clone.max_value_bytes)}"
         ]
     return []
 

@@ -145,11 +145,14 @@ def _key(
 
 
 def _number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    """A finite number a float holds (an int past one, a TOML hex of 300 digits,
+    made math.isfinite() raise OverflowError out of --check-config)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _kind_fields(

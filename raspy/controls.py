@@ -175,6 +175,10 @@ def breaks(control: Control, value: JsonValue) -> str | None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return f"{_value_text(value)} is not a number"
             try:
+                float(value)
+            except OverflowError:  # an int no float holds (a TOML hex `initial`)
+                return f"{_value_text(value)} is too large for a number"
+            try:
                 exact = Decimal(str(value))
                 if not exact.is_finite():
                     return f"{_value_text(value)} is not a finite number"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable
 from os import PathLike
@@ -57,12 +58,39 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def _number_text(value: float) -> str:
+    """`value` as text; an integer of over 64 digits by its size (`an integer of
+    4816 digits`), as shown() cuts a text: past 4300 digits Python will not write
+    one (str() raises ValueError), which a TOML or YAML number in hex reaches in
+    a few kilobytes."""
+    try:
+        text = str(value)
+    except ValueError:
+        digits = _digits(int(value))
+    else:
+        if len(text) <= _QUOTE_LIMIT:
+            return text
+        digits = len(text.lstrip("-"))
+    return f"{'a negative' if value < 0 else 'an'} integer of {digits} digits"
+
+
+def _digits(value: int) -> int:
+    """How many decimal digits `value` has, without writing it out."""
+    size = abs(value)
+    digits = int(math.log10(size)) + 1  # log10 of an int is near: set it right
+    if size < 10 ** (digits - 1):
+        digits -= 1
+    elif size >= 10**digits:
+        digits += 1
+    return digits
+
+
 def shown(value: object) -> str:
     """Render an outside value for a user's message, with no Python repr in it.
 
     Text (and bytes that are printable UTF-8) in double quotes, JSON-escaped, cut at
-    64 bytes; other bytes as 0x-hex; true/false; numbers as they are; anything else
-    as JSON.
+    64 bytes; other bytes as 0x-hex; true/false; numbers as they are (an integer of
+    over 64 digits by its size); anything else as JSON.
     """
     if isinstance(value, bytes):
         raw_bytes = value
@@ -80,7 +108,7 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return str(value)
+        return _number_text(value)
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except ValueError:

@@ -277,7 +277,7 @@ class Registry:
                 checked.append(self.validate(config))
             except DeviceError as exc:
                 problems += exc.problems
-            except ValueError as exc:  # a value no message can show (a huge int)
+            except ValueError as exc:  # a check that raised rather than said why
                 problems.append(str(exc))  # is said with the others' problems
         names = [c.name for c in checked]
         names += [  # their sub-devices' names (`tv.volume`)

@@ -262,6 +262,12 @@ class ShapeChecks:
             reason = "duration too long (at most 366d)" if too_long else "out of range"
             self.problem(node, path, f"{reason}, got {kind_of(node)}")
             return None
+        if (  # `wait: 010` waited 8 s, `0x10` 16 s: refused as a number is elsewhere
+            duration.DURATION_FIELDS.get(parse) is not None
+            and isinstance(value, int | float)
+            and self.slipped(node, path, value, text=False)
+        ):
+            return None
         try:
             return parse(value)
         except ValueError as exc:

@@ -239,3 +239,58 @@ def test_a_quoted_08_or_another_text_is_a_value(written: str, value: object) -> 
     (action,) = load_scenario(HEAD + f"  - set: /x\n    value: {written}\n").actions
     assert isinstance(action, model.SetAction)
     assert action.value == value
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "message"),
+    [
+        (
+            "  - wait: 010\n",
+            (5, 11),
+            "actions[0].wait: a bare 010 is YAML's octal number 8: write 10",
+        ),
+        (
+            "  - wait: 0x10\n",
+            (5, 11),
+            "actions[0].wait: a bare 0x10 is YAML's hexadecimal number 16: write 16",
+        ),
+        (
+            "  - wait: {min: 0b10, max: 20}\n",
+            (5, 17),
+            "actions[0].wait.min: a bare 0b10 is YAML's binary number 2: write 2",
+        ),
+        (
+            "  - http: https://h/\n    timeout: 010\n",
+            (6, 14),
+            "actions[0].timeout: a bare 010 is YAML's octal number 8: write 10",
+        ),
+    ],
+    ids=["octal-wait", "hex-wait", "binary-random-wait", "octal-timeout"],
+)
+def test_a_duration_that_yaml_reads_otherwise_than_it_looks_is_refused(
+    text: str, place: tuple[int, int], message: str
+) -> None:
+    """`wait: 010` waited 8 s and `0x10` 16 s, where a number anywhere else was
+    refused with its fix."""
+    assert _refusal(text) == (*place, message)
+
+
+@pytest.mark.parametrize("written", ["10", "08", "'010'", "1.5", "0"])
+def test_a_duration_that_reads_as_it_looks_is_taken(written: str) -> None:
+    (action,) = load_scenario(HEAD + f"  - wait: {written}\n").actions
+    assert isinstance(action, model.WaitAction)
+    assert action.seconds == float(written.strip("'"))
+
+
+def test_a_hexadecimal_for_of_a_trigger_is_refused() -> None:
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /a\n    for: 0x10\nactions:\n  - wait: 1\n"
+        )
+    assert [(p.line, p.col, p.message) for p in caught.value.problems] == [
+        (
+            4,
+            10,
+            "triggers[0].for: a bare 0x10 is YAML's hexadecimal number 16: write 16",
+        )
+    ]

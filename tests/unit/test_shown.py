@@ -24,3 +24,25 @@ pytestmark = pytest.mark.timeout(10)
 )
 def test_shown_escapes_every_control_character(value: str | bytes, line: str) -> None:
     assert shown(value) == line
+
+
+HUGE = int("1" * 4000, 16)  # a TOML `0x111…`: past the 4300 digits str() writes
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        (HUGE, "an integer of 4816 digits"),
+        (-HUGE, "a negative integer of 4816 digits"),
+        (10**5000 - 1, "an integer of 5000 digits"),
+        (10**5000, "an integer of 5001 digits"),
+        (10**64, "an integer of 65 digits"),
+        (10**64 - 1, "9" * 64),
+        (-2.5, "-2.5"),
+    ],
+    ids=["hex", "negative", "nines", "power", "65-digits", "64-digits", "float"],
+)
+def test_a_long_integer_is_said_by_its_size(value: float, line: str) -> None:
+    """str() of an int over 4300 digits raises ValueError: shown() let it out,
+    and `raspyd --check-config` said Python's own words, with no field named."""
+    assert shown(value) == line
