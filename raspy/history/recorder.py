@@ -85,8 +85,10 @@ class Recorder:
         self._open: dict[tuple[str, int], Bucket] = {}
         self._pending: dict[RowId, Bucket] = {}
         self.dropped = 0  # samples not finite, beyond MAX_VALUE, or older than a slot
-        # a raw tier's slots read ahead: (key, step_s) -> {step start: stored bucket},
-        # the steps of one window, kept up to date with what record() writes
+        # a raw tier's slots read ahead: (key, step_s) -> {slot: what it holds}, the
+        # slots of a window of steps, kept up to date with what record() writes.
+        # By slot, not by step: a write of any step (a later lap, the clock gone
+        # back) changes the one entry that a lookup of its slot finds
         self._ahead: dict[tuple[str, int], dict[int, Bucket | None]] = {}
         # the other tiers' rows read ahead (read_ahead), as stored: taken by the
         # lookup of their step, dropped when the row is written meanwhile
@@ -128,8 +130,8 @@ class Recorder:
             if tier.raw:  # the newest reading of the step, also one stamped
                 bucket = Bucket.of(t, value)  # earlier in it (the clock went back)
                 ahead = self._ahead.get((key, tier.step_s))
-                if ahead is not None and start in ahead:
-                    ahead[start] = bucket
+                if ahead is not None and row.slot in ahead:
+                    ahead[row.slot] = bucket
             elif current is not None and same_step:
                 bucket = current.plus(value)
             else:
@@ -148,21 +150,21 @@ class Recorder:
         raw tier's with the rest of its window (the steps of the next tier's step)."""
         known: dict[RowId, Bucket | None] = {}
         asked: list[RowId] = []
-        windows: dict[int, dict[int, RowId]] = {}  # raw step_s -> {start: row} asked
+        windows: dict[int, list[RowId]] = {}  # raw step_s -> its window's rows asked
         for tier in moved:
             start = tier.start_of(t)
             row = RowId(key, tier.step_s, tier.slot_of(t))
             ahead = self._ahead.get((key, tier.step_s), {})
             if row in self._pending:
                 known[row] = self._pending[row]
-            elif tier.raw and start in ahead:
-                known[row] = ahead[start]
+            elif tier.raw and row.slot in ahead:
+                known[row] = ahead[row.slot]
             elif row in self._read:
                 known[row] = self._read.pop(row)
             elif tier.raw:
                 window = self._window(key, tier, start)
                 windows[tier.step_s] = window
-                asked += window.values()
+                asked += window
             else:
                 asked.append(row)
         if not asked:
@@ -170,18 +172,18 @@ class Recorder:
         found = dict(zip(asked, stored(asked), strict=True))
         for step_s, window in windows.items():  # a later step's row may be pending
             self._ahead[(key, step_s)] = {
-                s: self._pending.get(r, found[r]) for s, r in window.items()
+                r.slot: self._pending.get(r, found[r]) for r in window
             }
         return found | known
 
-    def _window(self, key: str, tier: Tier, start: int) -> dict[int, RowId]:
-        """The raw steps read ahead together with `start`'s: {step start: row}."""
+    def _window(self, key: str, tier: Tier, start: int) -> list[RowId]:
+        """The rows of the raw steps read ahead together with `start`'s."""
         steps = self._ahead_steps[tier.step_s]
         first = start - start % (steps * tier.step_s)
-        return {
-            s: RowId(key, tier.step_s, tier.slot_of(s))
+        return [
+            RowId(key, tier.step_s, tier.slot_of(s))
             for s in range(first, first + steps * tier.step_s, tier.step_s)
-        }
+        ]
 
     def read_ahead(self, t: float, stored: Lookup) -> int:
         """Read now, in one lookup, what every key's next step change will look up:
@@ -195,18 +197,24 @@ class Recorder:
             return 0
         asked: list[RowId] = []
         plain: list[RowId] = []  # the rows of tiers that are not raw, among asked
-        windows: dict[tuple[str, int], dict[int, RowId]] = {}
+        windows: dict[tuple[str, int], list[RowId]] = {}
+        kept: dict[tuple[str, int], dict[int, Bucket | None]] = {}  # raw slots held
         for key in sorted({key for key, _ in self._open}):
             for tier in self.tiers:
                 now = tier.start_of(t)
                 current = self._open.get((key, tier.step_s))
                 ahead = self._ahead.get((key, tier.step_s), {})
                 if tier.raw:
-                    if now in ahead:
-                        now += self._ahead_steps[tier.step_s] * tier.step_s
+                    window_s = self._ahead_steps[tier.step_s] * tier.step_s
+                    if tier.slot_of(now) in ahead:
+                        now += window_s
                     window = self._window(key, tier, now)
                     windows[(key, tier.step_s)] = window
-                    asked += (r for r in window.values() if r not in self._pending)
+                    before = self._window(key, tier, now - window_s)
+                    kept[(key, tier.step_s)] = {  # the window before stays, older go
+                        r.slot: ahead[r.slot] for r in before if r.slot in ahead
+                    }
+                    asked += (r for r in window if r not in self._pending)
                     continue
                 if current is not None and tier.start_of(current.t) >= now:
                     now += tier.step_s
@@ -216,16 +224,10 @@ class Recorder:
                     plain.append(row)
         found = dict(zip(asked, stored(asked), strict=True)) if asked else {}
         self._read = {row: found[row] for row in plain}
-        for (key, step_s), window in windows.items():
-            now_first = min(window) - self._ahead_steps[step_s] * step_s
-            kept = {
-                s: b
-                for s, b in self._ahead.get((key, step_s), {}).items()
-                if s >= now_first  # the current window stays, older ones go
+        for at, window in windows.items():
+            self._ahead[at] = kept[at] | {
+                r.slot: self._pending.get(r, found.get(r)) for r in window
             }
-            for s, r in window.items():
-                kept[s] = self._pending.get(r, found.get(r))
-            self._ahead[(key, step_s)] = kept
         return len(asked)
 
     def forget(self, key: str) -> set[RowId]:
