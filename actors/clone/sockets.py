@@ -13,7 +13,13 @@ import zmq
 from raspy.config import CloneConfig
 from raspy.cores.clone_pacing import publisher_hwm
 from raspy.protocol import clone
-from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+from raspy.transport.sockets import (
+    Context,
+    CurveKeys,
+    Socket,
+    make_socket,
+    router_linger_ms,
+)
 
 log = structlog.get_logger(component="clone")
 
@@ -82,7 +88,8 @@ def bind_clone_sockets(
 
     def bound(kind: int, endpoint: str, **options: int | bytes) -> Socket:
         keys = None if endpoint.startswith("inproc:") else curve
-        sock = make_socket(context, kind, linger_ms=linger_ms, curve=keys)
+        linger = router_linger_ms(linger_ms) if kind == zmq.ROUTER else linger_ms
+        sock = make_socket(context, kind, linger_ms=linger, curve=keys)
         made.append(sock)
         for name, value in options.items():
             sock.setsockopt(getattr(zmq, name), value)

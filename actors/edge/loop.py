@@ -30,7 +30,7 @@ from raspy.transport.outbox import (
     unpack_patience,
 )
 from raspy.transport.runner import Runner, UnknownCommand
-from raspy.transport.sockets import Socket
+from raspy.transport.sockets import Socket, router_linger_ms
 
 _DRAIN_BATCH: Final = 256  # messages read from one source per loop turn (fairness)
 
@@ -82,7 +82,7 @@ class EdgeLoop:
             except zmq.ZMQError as exc:  # e.g. ETERM: the context is terminating
                 log.debug("last_words_dropped", reason=str(exc))
             finally:
-                self._router.close(linger=self._settings.linger_ms)
+                self._router.close(linger=router_linger_ms(self._settings.linger_ms))
 
     def execute(self, command: object) -> object:
         # what in-process peers wrote before asking (a READY) is the broker's first:

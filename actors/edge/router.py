@@ -9,7 +9,13 @@ from typing import Final
 import zmq
 
 from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
-from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+from raspy.transport.sockets import (
+    Context,
+    CurveKeys,
+    Socket,
+    make_socket,
+    router_linger_ms,
+)
 
 ROUTER_HWM: Final = 10_000  # messages queued each way per peer
 
@@ -29,7 +35,12 @@ class EdgeSettings:
 def bind_router(context: Context, settings: EdgeSettings) -> Socket:
     """The bound ROUTER; a taken port raises zmq.ZMQError (EADDRINUSE)."""
     router = make_socket(
-        context, zmq.ROUTER, linger_ms=settings.linger_ms, curve=settings.curve
+        context,
+        zmq.ROUTER,
+        linger_ms=router_linger_ms(
+            settings.linger_ms
+        ),  # the least: sockets.py says why
+        curve=settings.curve,
     )
     router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
     # §1.3: a full or gone peer raises (EAGAIN, EHOSTUNREACH) instead of a silent

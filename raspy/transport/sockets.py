@@ -25,6 +25,13 @@ DEFAULT_LINGER_MS: Final = 500
 # up to it. A board's long-lived sockets use it: a hub off for hours then costs one
 # attempt per socket every 2 s, not ten a second, and one back is found within 2 s
 RECONNECT_MAX_MS: Final = 2000
+# the least LINGER a ROUTER closes with. libzmq 4.3.5 aborts the process (EAGAIN,
+# session_base_t::clean_pipes) when a peer's connection ends just after its session
+# let go of the pipe with a message half written to the peer: a slow peer's, with
+# LINGER 0 at once when the socket closes, so peers that leave as raspyd stops (a
+# burst) hit it. With a LINGER the pipe stays readable until the timer, and a leave
+# before then is cleaned up; only one at that very instant is still exposed
+ROUTER_MIN_LINGER_MS: Final = 100
 _CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (docs/protocols.md §8.1)
 
 
@@ -91,6 +98,12 @@ def make_socket(
         sock.close(linger=0)
         raise
     return sock
+
+
+def router_linger_ms(linger_ms: int) -> int:
+    """The LINGER a ROUTER is made and closed with: at least ROUTER_MIN_LINGER_MS
+    (why there); a negative (infinite) one is kept."""
+    return linger_ms if linger_ms < 0 else max(linger_ms, ROUTER_MIN_LINGER_MS)
 
 
 def connect_socket(

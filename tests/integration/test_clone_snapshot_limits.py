@@ -93,7 +93,9 @@ def test_peers_that_never_read_are_cut_off_as_stalled_and_the_next_is_served(
                     dealer.close()
             # every leave heard before the stop: a peer's connection that ends while
             # the ROUTER closes, with a message half sent to it, aborts libzmq 4.3.5
-            # (errno_assert in session_base_t::clean_pipes: EAGAIN)
+            # (errno_assert in session_base_t::clean_pipes: EAGAIN). The ROUTER's
+            # least LINGER avoids it (test_router_close_leaves); this keeps the
+            # test clear of the instant its LINGER ends, which it cannot
             wait_until(
                 lambda: server.counter("clone.snapshots.peers_left") == MAX_ACTIVE + 1,
                 what="every peer's leave heard (the reader's too)",

@@ -8,7 +8,13 @@ import zmq
 from structlog.testing import capture_logs
 
 from raspy.client.mdp import Client
-from raspy.transport.sockets import check_endpoint, connect_socket, term_within
+from raspy.transport.sockets import (
+    ROUTER_MIN_LINGER_MS,
+    check_endpoint,
+    connect_socket,
+    router_linger_ms,
+    term_within,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,17 @@ def test_a_client_whose_context_keeps_a_socket_no_one_can_close_still_closes() -
         client.close()
     left_open.close(linger=0)  # now term() on its thread can end
     assert [e["event"] for e in logs] == ["zmq_context_left_open"]
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        (0, ROUTER_MIN_LINGER_MS),
+        (ROUTER_MIN_LINGER_MS + 1, ROUTER_MIN_LINGER_MS + 1),
+        (-1, -1),
+    ],
+)
+def test_a_router_lingers_at_least_the_least_and_an_infinite_linger_is_kept(
+    configured: int, expected: int
+) -> None:
+    assert router_linger_ms(configured) == expected
