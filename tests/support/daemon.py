@@ -71,7 +71,11 @@ class Daemon:
             args += ["--config", str(self.config_path)]
         return args + list(self.extra_args)
 
-    def start(self, *, timeout_s: float = 15.0) -> Daemon:
+    # the bound covers the interpreter's start and raspy's imports too: on a
+    # 2-core machine under a load of 12 those alone took up to 29 s (profiled:
+    # ~550 modules, CPU-starved), and a start killed at 15 s looked like a hang in
+    # its log. It only bounds a poll: a sound start is no slower.
+    def start(self, *, timeout_s: float = 60.0) -> Daemon:
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 self.args(), stdout=log_file, stderr=subprocess.STDOUT
