@@ -161,7 +161,9 @@ def test_a_bad_group_written_again_job_by_job_past_the_bound_is_not_stuck(
         time.sleep(0.01)  # a sampling period, not a wait for something
     assert all(f.done() and f.exception() is None for f in slow)
     assert isinstance(failed.exception(timeout=5), ValueError)
-    assert BOUND_S / 4 <= busiest < BOUND_S
+    # busy for each commit's quarter bound (sampled every 10 ms: the peak may be
+    # missed by a sample's length), never for the step's whole
+    assert BOUND_S / 8 <= busiest < BOUND_S
     rounds_after(runtime, 2)
     assert runtime.fatal is None
 
