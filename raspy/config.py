@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from raspy.config_parts import (
     StatsConfig,
     SupervisorConfig,
 )
-from raspy.control_tables import controls_of
+from raspy.control_tables import controls_of, finite_number
 from raspy.errors import ConfigError, did_you_mean, shown
 from raspy.names import NAME_SEGMENT
 
@@ -147,17 +146,6 @@ _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
 
 
-def _finite(value: object) -> bool:
-    """A finite number that a float holds: math.isfinite() of an int past one (a
-    TOML hex of 300 digits) raises OverflowError."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 def _check_type(value: object, expected: object) -> str | None:
     """Return a reason if `value` does not fit the annotated type, else None."""
     match expected:
@@ -169,7 +157,7 @@ def _check_type(value: object, expected: object) -> str | None:
             want = "an integer"
         case "float":
             # nan or inf would pass every later range check (nan < x is false)
-            ok = _finite(value)
+            ok = finite_number(value)
             want = "a finite number"
         case "str":
             ok = isinstance(value, str)

@@ -144,9 +144,10 @@ def _key(
     return key
 
 
-def _number(value: object) -> bool:
+def finite_number(value: object) -> bool:
     """A finite number a float holds (an int past one, a TOML hex of 300 digits,
-    made math.isfinite() raise OverflowError out of --check-config)."""
+    made math.isfinite() raise OverflowError out of --check-config); the config's
+    type check asks this too."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
     try:
@@ -187,7 +188,7 @@ def _number_fields(
         if name not in table:
             continue
         value = table[name]
-        if not _number(value):
+        if not finite_number(value):
             problems.append(
                 f"{where}.{name}: expected a finite number, got {shown(value)}"
             )
