@@ -26,6 +26,8 @@ from raspy.storage.store import Put, Store, Table
 from raspy.storage.txn import WriteTxn
 from raspy.storage.writer import Job
 
+# the hardware faked: a commit as slow as a dying SD card makes it
+_SLOW_DISK = threading.Event()
 BOUND_S = 1.0
 RELEASE = threading.Event()  # set at the end: the writer finishes its commit
 
@@ -124,7 +126,7 @@ def _slow_alone(store: Store, key: bytes, seconds: float) -> Future[None]:
         calls[0] += 1
         txn.put(Table.CRON, key, b"\x90")
         if calls[0] > 1:
-            time.sleep(seconds)  # the slow commit itself, not a wait for something
+            _SLOW_DISK.wait(seconds)  # a slow fsync faked: never set, it only lasts
 
     future: Future[None] = Future()
     store._live_writer().submit(Job(apply, 1, future, None))
@@ -154,11 +156,14 @@ def test_a_bad_group_written_again_job_by_job_past_the_bound_is_not_stuck(
     failed: Future[None] = Future()
     store._live_writer().submit(Job(bad, 1, failed, None))  # queued behind: one group
     hold.set()
-    busiest = 0.0
-    deadline = time.monotonic() + 30
-    while not all(f.done() for f in slow) and time.monotonic() < deadline:
-        busiest = max(busiest, store.writer_busy_for_s())
-        time.sleep(0.01)  # a sampling period, not a wait for something
+    samples: list[float] = []
+
+    def all_written() -> bool:  # the writer's busy time sampled at each poll
+        samples.append(store.writer_busy_for_s())
+        return all(f.done() for f in slow)
+
+    wait_until(all_written, what="the group written again job by job", timeout_s=30)
+    busiest = max(samples)
     assert all(f.done() and f.exception() is None for f in slow)
     assert isinstance(failed.exception(timeout=5), ValueError)
     # busy for each commit's quarter bound (sampled every 10 ms: the peak may be
