@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from support.clone_sub import subscribed
 from support.clonesrv import snapshot
 from support.daemon import Daemon
 from support.zmqctx import checked_context
@@ -33,22 +34,6 @@ seq_block = {BLOCK}
 [stats]
 publish_interval_s = 0.2
 """
-
-
-def _subscribe(
-    context: zmq.Context[zmq.Socket[bytes]], port_base: int
-) -> zmq.Socket[bytes]:
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", port_base)
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVHWM, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(endpoints.publisher)
-    for _ in range(100):  # §6.3: the subscription is live once a HUGZ comes
-        assert sub.poll(5000), "no HUGZ"
-        if sub.recv_multipart()[0] == clone.HUGZ:
-            return sub
-    raise AssertionError("no HUGZ among the first 100 messages")
 
 
 def _run_then_kill(
@@ -71,7 +56,7 @@ def _run_then_kill(
 
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
     with checked_context() as context:
-        sub = _subscribe(context, daemon.port_base)
+        sub = subscribed(context, daemon.port_base)
         writer = context.socket(zmq.XPUB)
         try:
             writer.setsockopt(zmq.LINGER, 0)

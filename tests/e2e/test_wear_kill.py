@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from support.clone_sub import subscribed
 from support.clonesrv import snapshot
 from support.daemon import Daemon
 from support.zmqctx import checked_context
@@ -83,22 +84,6 @@ class AtKill:
     records: dict[bytes, tuple[int, bytes]]
 
 
-def _subscribe(
-    context: zmq.Context[zmq.Socket[bytes]], daemon: Daemon
-) -> zmq.Socket[bytes]:
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVHWM, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(endpoints.publisher)
-    for _ in range(100):  # §6.3: the subscription is live once a HUGZ comes
-        assert sub.poll(5000), "no HUGZ"
-        if sub.recv_multipart()[0] == clone.HUGZ:
-            return sub
-    raise AssertionError("no HUGZ among the first 100 messages")
-
-
 def _drain(sub: zmq.Socket[bytes], seen: Seen, floor: int, timeout_ms: int) -> None:
     """Read what comes within `timeout_ms` of each message, for 2 s at most."""
     deadline = time.monotonic() + 2.0
@@ -114,7 +99,7 @@ def _run_then_kill(
     """Client writes and readings for `run_s`, then SIGKILL; returns the kill time."""
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
     with checked_context() as context:
-        sub = _subscribe(context, daemon)
+        sub = subscribed(context, daemon.port_base)
         writer = context.socket(zmq.XPUB)
         try:
             writer.setsockopt(zmq.LINGER, 0)
@@ -246,7 +231,7 @@ def test_sigterm_writes_the_pending_readings(tmp_path: Path) -> None:
     seen = Seen()
     try:
         with checked_context() as context:
-            sub = _subscribe(context, daemon)
+            sub = subscribed(context, daemon.port_base)
             try:
                 deadline = time.monotonic() + 1.0
                 while time.monotonic() < deadline:
