@@ -20,6 +20,7 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.state_refusal import Refusal, refusal_fixture  # noqa: F401  # fixture `refusal`
 from support.wait import wait_until
 
 from raspy.actors.devices import ForgetGone, HandleRequest
@@ -29,7 +30,6 @@ from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig
 from raspy.devices.registries import fake_registry
 from raspy.devices.saved_states import SAVE_RETRY
-from raspy.errors import StoreFullError
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 
@@ -159,33 +159,6 @@ def test_a_marked_copy_without_a_kept_value_is_no_command(
     finally:
         board.close()
         store.close()
-
-
-class Refusal:
-    """DeviceSettings.save_state refused while `failing`, as by a full store."""
-
-    def __init__(self) -> None:
-        self.failing = False
-
-
-@pytest.fixture
-def refusal(monkeypatch: pytest.MonkeyPatch) -> Refusal:
-    told = Refusal()
-    save = DeviceSettings.save_state
-
-    def refusing(
-        self: DeviceSettings,
-        fullname: str,
-        value: Any,
-        wall_ts: float,
-        pending: bool | None = None,
-    ) -> None:
-        if told.failing:
-            raise StoreFullError("store in data is full (refused)")
-        save(self, fullname, value, wall_ts, pending)
-
-    monkeypatch.setattr(DeviceSettings, "save_state", refusing)
-    return told
 
 
 def _lamp_kept(store: Store) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from support.clock import FakeClock
 from support.device_services import (
     HOST,
@@ -19,45 +18,16 @@ from support.gpio_service import (
     Gpio,
     gpio_fixture,  # noqa: F401  # fixture `gpio`
 )
+from support.state_refusal import Refusal, refusal_fixture  # noqa: F401  # fixture `refusal`
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
 from raspy.devices.gpio_pins import Pins
-from raspy.errors import StoreFullError
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 
 HEATER = {"name": "heater", "oid": "switch", "pin": 17, "initial": "restore"}
 FULLNAME = f"{HOST}.gpio.heater"
-
-
-class Refusal:
-    """DeviceSettings.save_state refused while `failing`, as by a full store."""
-
-    def __init__(self) -> None:
-        self.failing = False
-        self.tries = 0
-
-
-@pytest.fixture
-def refusal(monkeypatch: pytest.MonkeyPatch) -> Refusal:
-    told = Refusal()
-    save = DeviceSettings.save_state
-
-    def refusing(
-        self: DeviceSettings,
-        fullname: str,
-        value: Any,
-        wall_ts: float,
-        pending: bool | None = None,
-    ) -> None:
-        told.tries += 1
-        if told.failing:
-            raise StoreFullError("store in data is full (refused)")
-        save(self, fullname, value, wall_ts, pending)
-
-    monkeypatch.setattr(DeviceSettings, "save_state", refusing)
-    return told
 
 
 def _state(store: Store) -> Any:
