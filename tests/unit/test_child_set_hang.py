@@ -106,6 +106,8 @@ def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
 ) -> None:
     bus = parts.children.add("bus", Part.start)  # not critical: fatal all the same
     echo = parts.children.add("echo", Part.start)
+    _answered(bus)  # started before the first round, which confirms it and asks it
+    _answered(echo)  # (else that round raced its thread: it was asked a round late)
     _ref(bus).tell(Block())
     with capture_logs() as logs:
         parts.round_after(0.0)  # each part asked
@@ -135,6 +137,7 @@ def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
 @pytest.mark.timeout(30)
 def test_a_handler_that_runs_long_within_the_bound_is_not_hung(parts: Set) -> None:
     bus = parts.children.add("bus", Part.start)
+    _answered(bus)  # started: the first round asks it, as the bound counts from there
     _ref(bus).tell(Block())
     parts.round_after(0.0)
     parts.round_after(59.5)
