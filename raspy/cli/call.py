@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import (
-    UsageParser,
     add_curve_options,
     add_host_option,
     add_server_option,
@@ -22,6 +21,7 @@ from raspy.cli.arguments import (
     seconds_argument,
     under_host,
 )
+from raspy.cli.usage_parser import UsageParser
 from raspy.errors import ClientTimeout, MalformedReply
 from raspy.protocol import mmi
 from raspy.protocol.mdp import Version

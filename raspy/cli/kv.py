@@ -30,7 +30,6 @@ from raspy.cli import (
     version_line,
 )
 from raspy.cli.arguments import (
-    UsageParser,
     count_argument,
     data_dir_argument,
     path_argument,
@@ -38,6 +37,7 @@ from raspy.cli.arguments import (
 )
 from raspy.cli.kv_store import EXIT_DATA, Failure, command_prog
 from raspy.cli.last_resort import guarded
+from raspy.cli.usage_parser import UsageParser
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES
 

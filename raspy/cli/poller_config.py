@@ -10,13 +10,13 @@ from raspy import config as config_mod
 from raspy import names
 from raspy.cli import version_line
 from raspy.cli.arguments import (
-    UsageParser,
     add_curve_options,
     data_dir_argument,
     hostname_argument,
     path_argument,
 )
 from raspy.cli.endpoints import port_base_argument
+from raspy.cli.usage_parser import UsageParser
 from raspy.devices import registries
 from raspy.devices.registry import Registry
 from raspy.errors import ConfigError

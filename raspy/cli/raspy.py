@@ -44,7 +44,6 @@ from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
 from raspy.cli.arguments import (
     CurveOptionError,
-    UsageParser,
     add_curve_options,
     add_server_option,
     check_curve_pair,
@@ -55,6 +54,7 @@ from raspy.cli.arguments import (
     seconds_argument,
 )
 from raspy.cli.last_resort import guarded
+from raspy.cli.usage_parser import UsageParser
 from raspy.errors import ClientTimeout, shown
 
 _PROG = "raspy"

@@ -29,7 +29,6 @@ from raspy.cli import (
     version_line,
 )
 from raspy.cli.arguments import (
-    UsageParser,
     bind_argument,
     data_dir_argument,
     not_a_folder,
@@ -37,6 +36,7 @@ from raspy.cli.arguments import (
 )
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
+from raspy.cli.usage_parser import UsageParser
 from raspy.errors import (
     ConfigError,
     DataDirError,
