@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import ssl
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.edge_fixtures import EdgeHandle
-from support.http_asker import PATIENCE_S, SERVICE, Asker
+from support.http_asker import SERVICE, Asker
 from support.http_server import (
     BIG_BYTES,
     HttpServer,
@@ -129,13 +128,13 @@ def test_a_404_and_a_500_fail_with_the_status_and_the_start_of_the_body(
 def test_a_server_that_never_answers_is_a_504_at_the_timeout(
     asker: Asker, server: HttpServer
 ) -> None:
-    started = time.monotonic()
+    # the request's own timeout answered: its detail names it (Asker.reply waits
+    # 8 s at most, so no clock reading here could fail where this passes)
     status, detail = asker.ask(post(f"{server.url}/silent", timeout_s=0.3))
     assert (status, detail) == (
         b"504",
         {"error": "timeout", "detail": "no answer within 0.3s"},
     )
-    assert time.monotonic() - started < PATIENCE_S
     assert server.take().path == "/silent"
 
 
