@@ -153,7 +153,7 @@ def _exchange(
     # a server that answers a byte at a time stays within each read's timeout: the
     # socket is shut at the deadline, whatever the request is waiting for then
     watchdog = threading.Timer(max(deadline - now(), 0.0), _cut, (connection,))
-    watchdog.daemon = True
+    watchdog.name, watchdog.daemon = "raspy-http-watchdog", True
     watchdog.start()
     try:
         addresses = lookup.addresses(host, connection.port, deadline - now())

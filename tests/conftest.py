@@ -17,7 +17,7 @@ import pykka
 import pytest
 import zmq
 from hypothesis import settings
-from support import bytecode, net
+from support import bytecode, net, own_threads
 from support.file_seconds import FILE_SECONDS
 
 from raspy import log
@@ -39,7 +39,6 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
 _TESTS: Final = Path(__file__).parent
-_OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
 _THREAD_GRACE_S: Final = 5.0
 
 
@@ -119,12 +118,6 @@ def _ports_released() -> Iterator[None]:
     net.release_ports(net.reserved_ports() - before)
 
 
-def _is_ours(thread: threading.Thread) -> bool:
-    """raspy's threads are daemon threads (a forgotten close() must not hang the
-    process), so the daemon flag cannot tell a leak: their names can."""
-    return not thread.daemon or thread.name.startswith(_OWN_THREAD_PREFIX)
-
-
 # Every socket made while the suite runs, weakly: the leak guard needs the open ones,
 # and scanning gc.get_objects() after each test cost minutes over the suite.
 _SOCKETS: weakref.WeakSet[zmq.Socket[Any]] = weakref.WeakSet()
@@ -154,7 +147,7 @@ def _actors_stopped() -> Iterator[None]:
     leftover = [
         t
         for t in threading.enumerate()
-        if t not in threads_before and t.is_alive() and _is_ours(t)
+        if t not in threads_before and t.is_alive() and own_threads.is_ours(t)
     ]
     deadline = time.monotonic() + _THREAD_GRACE_S
     for thread in leftover:

@@ -126,6 +126,11 @@ class _LoggingAuthenticator(ThreadAuthenticator):
                 )
         super()._send_zap_reply(request_id, status_code, status_text, user_id)
 
+    def start(self) -> None:
+        super().start()
+        # named as raspy's threads are (pyzmq's is Thread-N), for the tests' guard
+        self.thread.name = "raspy-zap"
+
     def stop(self) -> None:
         """End the thread, then close the pipe and the ZAP socket; idempotent.
 
