@@ -1,5 +1,7 @@
 """Exponential backoff: one rule for every retry in raspy (supervisor, pollers,
-Titanic dispatch, worker reconnect). Pure: time is passed in, nothing sleeps here.
+Titanic dispatch, worker reconnect, the MQTT link, writes the store or a pin
+refused, a Titanic client's polls for its reply). Pure: time is passed in, nothing
+sleeps here.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import time
 from types import TracebackType
 from typing import Final
 
+from raspy.backoff import BackoffPolicy
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout, TitanicError
 from raspy.protocol import titanic as tsp
@@ -139,8 +140,9 @@ class TitanicClient:
         """
         if timeout_s <= 0 or poll_initial_s <= 0 or poll_max_s < poll_initial_s:
             raise ValueError("need timeout_s > 0 and 0 < poll_initial_s <= poll_max_s")
+        pauses = BackoffPolicy(poll_initial_s, poll_max_s)
         deadline = time.monotonic() + timeout_s
-        delay_s = poll_initial_s
+        polls = 0
         while True:
             # the poll at the deadline gets a moment to be answered, never the
             # MDP client's whole retries
@@ -153,8 +155,8 @@ class TitanicClient:
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0:
                 raise ClientTimeout(f"titanic: no reply for {uuid} in {timeout_s}s")
-            time.sleep(min(delay_s, remaining_s))
-            delay_s = min(delay_s * 2, poll_max_s)
+            polls += 1
+            time.sleep(min(pauses.delay_s(polls), remaining_s))
 
     def disconnect(self) -> None:
         """Close the MDP client's socket (and its context if it made one)."""
