@@ -22,7 +22,6 @@ from typing import Any, Final
 
 import pykka
 import structlog
-import zmq
 
 from raspy import service_stats
 from raspy.actors import messages as msgs
@@ -52,7 +51,6 @@ class StatisticsActor(pykka.ThreadingActor):
         snapshot: Callable[[], service_stats.Snapshot],
         statuses: Callable[[], tuple[PartStatus, ...]],
         publish_outbox: Callable[[], Outbox | None],  # the Clone server's
-        context: zmq.Context[zmq.Socket[bytes]],
         clock: Clock,
         publish_interval_s: float,
         read_published: Callable[[], Iterable[tuple[str, bytes]]] = lambda: (),
@@ -69,7 +67,6 @@ class StatisticsActor(pykka.ThreadingActor):
         self._snapshot = snapshot  # every counter: an ask to the edge, so only on use
         self._statuses = statuses
         self._publish_outbox = publish_outbox
-        self._context = context
         self._clock = clock
         self._interval_s = publish_interval_s
         self._workers: dict[bytes, tuple[str, str, LocalWorker]] = {}

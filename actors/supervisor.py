@@ -223,7 +223,6 @@ def _start_services(rt: Runtime) -> None:
             lambda: _statistics_snapshot(rt),
             lambda: rt.statuses,
             lambda: None if rt.publisher is None else rt.publisher.outbox,
-            rt.context,
             rt.clock,
             rt.config.stats.publish_interval_s,
             lambda: read_tree(rt.ref_of(CLONE), rt.store, f"/stats/{host}/"),
