@@ -19,12 +19,11 @@ from typing import Final
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from raspy.client.clone_agent_log import AgentLog
 from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
 from raspy.errors import ClientTimeout
-from raspy.log import library_logger
 from raspy.protocol import clone
-from raspy.ratelimit import LogRateLimiter
 from raspy.transport.multipart import recv_frames, send_frames
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import (
@@ -36,8 +35,6 @@ from raspy.transport.sockets import (
 )
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
-
-log = library_logger(component="clone_client")
 
 _BATCH: Final = 1000  # messages read from one socket per turn
 _HWM: Final = 100_000
@@ -83,7 +80,7 @@ class Agent:
         self._endpoints = endpoints
         self._emit = emit
         self._curve = curve  # client keys for a CURVE server (docs/protocols.md §8.2)
-        self._limiter = LogRateLimiter()
+        self._log = AgentLog()
         self._sockets: dict[str, Socket] = {}  # "sub", "xpub", "dealer"
         self._monitor: Socket | None = None  # the SUB's handshakes
         self._results: dict[bytes, Future[None]] = {}
@@ -112,7 +109,7 @@ class Agent:
         try:
             with self.lock:
                 outputs = self.core.close()
-            self._warn_unconfirmed(outputs)
+            self._log.unconfirmed(outputs)
             self._carry_out(outputs)
         finally:  # whatever the last outputs met: an open socket hangs term()
             for name in list(self._sockets):
@@ -201,7 +198,9 @@ class Agent:
                     if (result := self._results.pop(uuid, None)) is not None:
                         result.set_result(None)
                 case core_mod.Failed(uuid=uuid, reason=reason, detail=detail):
-                    self._failed(uuid, reason, detail)
+                    self._log.failed(reason, detail)
+                    if (result := self._results.pop(uuid, None)) is not None:
+                        result.set_exception(ClientTimeout(detail))
                 case core_mod.Connect(subscriptions=subscriptions):
                     self.synced.clear()  # starting over: in step again at Synced
                     self._connect(subscriptions)
@@ -219,7 +218,7 @@ class Agent:
                     self.syncs += 1
                     self.synced.set()
                 case _:
-                    self._report(out)
+                    self._log.report(out)
 
     def _connect(self, subscriptions: tuple[bytes, ...]) -> None:
         """§6.3 step 1: SUB subscribed and connected; the XPUB for KVSETs (§1.6)."""
@@ -233,38 +232,3 @@ class Agent:
         xpub.connect(self._endpoints.collector)
         self.runner.register(sub, self._reader("sub", self.core.on_update))
         self.runner.register(xpub, self._reader("xpub", self.core.on_collector))
-
-    def _failed(self, uuid: bytes, reason: str, detail: str) -> None:
-        if reason == "dropped" and self._limiter.should_log(reason, time.monotonic()):
-            log.warning("clone_update_dropped", reason=reason, detail=detail)
-        result = self._results.pop(uuid, None)
-        if result is not None:
-            result.set_exception(ClientTimeout(detail))
-
-    def _warn_unconfirmed(self, outputs: list[core_mod.ClientOutput]) -> None:
-        """Updates that close() gives up are said in the log: a script that ends
-        right after set() without `confirm_timeout_s` would lose them unawares."""
-        lost = [
-            out
-            for out in outputs
-            if isinstance(out, core_mod.Failed) and out.reason == "closed"
-        ]
-        if lost:
-            log.warning(
-                "clone_updates_not_confirmed_at_close",
-                count=len(lost),
-                hint="set(..., confirm_timeout_s=S) waits until the server has it",
-            )
-
-    def _report(self, out: core_mod.ClientOutput) -> None:
-        match out:
-            case core_mod.Reconnecting(reason=reason, seq=seq):
-                # once a minute per reason: a server away for a day is a fresh
-                # start every server_ttl_s, which must not write the SD card each
-                if self._limiter.should_log(("reconnected", reason), time.monotonic()):
-                    log.info("clone_server_reconnected", reason=reason, seq=seq)
-            case core_mod.GapDetected(seq=seq, last=last):
-                log.info("clone_gap_detected", seq=seq, last=last)
-            case core_mod.Rejected(where=where, reason=reason):
-                if self._limiter.should_log((where, reason), time.monotonic()):
-                    log.warning("clone_message_rejected", peer=where, reason=reason)
