@@ -88,9 +88,9 @@ class Worker(Closing):
 
     Heartbeats, broker liveness, reconnects (new socket + READY) and DISCONNECT are
     handled by WorkerCore (docs/protocols.md §2.6, §2.7). With `heartbeat_while_busy`
-    (the default, raspy's rule in §2.6) an I/O thread owns the socket, so
-    heartbeats go on while a handler runs; requests and replies cross an inproc
-    pipe. Without it the socket lives in the caller's thread, as in zguide's
+    (the default, raspy's rule in §2.6) an I/O thread (a Runner) owns the socket,
+    so heartbeats go on while a handler runs. Without it the socket lives in the
+    caller's thread, as in zguide's
     worker: a little faster, silent while busy (brokers then allow a busy worker
     their long busy timeout). `show_busy_heartbeats` (with the I/O thread) shows a
     raspy broker at each connection's first request that this worker heartbeats while
