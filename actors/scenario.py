@@ -118,6 +118,16 @@ class Startup:
     seen: tuple[tuple[str, JsonValue], ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewText:
+    """The scenario's stored text changed, not the scenario (an `enabled:` line
+    added or dropped that says what it was already): its runs go on, and the
+    record of those in a long wait names this text's `version` from now on, as
+    the start that takes them up looks for it (rules.resume_start)."""
+
+    version: str
+
+
 # --- told to the core --------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class StatusReported:
@@ -188,6 +198,8 @@ class ScenarioActor(pykka.ThreadingActor):
         self._name = scenario.name
         self._links = links
         self._version = version  # resume_record.fingerprint of the stored document
+        # the runs in a long wait as last recorded, and the others a restart loses
+        self._recorded: tuple[tuple[engine.Checkpoint, ...], int] = ((), 0)
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
         self._ended = False  # its last StopRuns came: every input is ignored
@@ -271,6 +283,10 @@ class ScenarioActor(pykka.ThreadingActor):
                 return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):
                 self._apply(core.action_refused(reason))
+            case NewText(version=version):
+                self._version = version
+                if self._recorded[0]:  # recorded again, under the new version
+                    self._record(*self._recorded)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -361,6 +377,7 @@ class ScenarioActor(pykka.ThreadingActor):
         key under /scenario/: two writes a wait), or forget them; `lost`: the other
         runs a restart would end, named lost by the start."""
         key = resume_record.resume_key(self._name).encode("utf-8")
+        self._recorded = (runs, lost)
         if not runs:
             self._links.publisher.delete(key)
             return

@@ -21,6 +21,7 @@ from raspy.rules import model
 from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
 from raspy.rules.manual_run import RunAnswer
+from raspy.rules.resume_record import fingerprint
 from raspy.rules.status_entries import shown_skip, shown_trigger
 from raspy.rules.trigger_match import kind_of, trigger_label
 from raspy.storage.scenario_records import MAIN
@@ -180,13 +181,18 @@ class CoreService:
         if (
             old is not None
             and old.scenario is not None
-            and scenario.enabled != old.stored.enabled
             and _only_enabled_differs(request.document, old.stored.code)
         ):
+            reply = self._named(scenario, request)
+            if scenario.enabled == old.stored.enabled:
+                # an `enabled:` line added, dropped or reworded that says what the
+                # scenario is already: the same scenario, its text stored (export
+                # shows what was saved), its runs go on
+                self._restate(old, scenario, request.document)
+                return api.ok({**reply, "replaced": True, "same_scenario": True})
             # a Save that only turned `enabled:` over is an enable or a disable, not
             # a new version: its runs end as a disable ends them, with no error
             self._switch(old, scenario, request.document)
-            reply = self._named(scenario, request)
             return api.ok({**reply, "replaced": True})
         self._store(scenario, request.document)
         return api.ok({**self._named(scenario, request), "replaced": old is not None})
@@ -194,14 +200,29 @@ class CoreService:
     def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in its `enabled:`,
         and enable or disable the scenario as `enable`/`disable` do."""
-        core = self._core
-        wall = core.links.clock.wall()
-        core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        self._put_text(old, scenario, text)
+        self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
+
+    def _restate(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text`, which differs from the stored one only in an `enabled:`
+        line that leaves the scenario as it is: its actor goes on, told the new
+        text's fingerprint, which the record of its runs in a long wait must name
+        for a restart to take them up (rules.resume_start)."""
+        self._put_text(old, scenario, text)
+        if old.ref is not None:
+            old.ref.tell(scn.NewText(fingerprint(text)))
+
+    def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text` as the scenario's, with its enabled state, in one commit;
+        the entry's record takes the text (its flag is set_enabled's to change)."""
+        wall = self._core.links.clock.wall()
+        self._core.store.put(
+            text, scenario.enabled, scenario.mode.value, wall, scenario.name
+        )
         record = old.stored
         old.stored = StoredScenario(
             record.name, text, record.enabled, record.mode, record.imported_at, wall
         )
-        core.set_enabled(scenario.name, scenario.enabled, stored=True)
 
     def _named(
         self, scenario: model.Scenario, request: api.Request

@@ -22,7 +22,7 @@ from raspy import json_text
 from raspy.actors.web import pages, scenarios
 from raspy.actors.web.backend import Backend
 from raspy.errors import quote
-from raspy.rules.scenario_api import fingerprint
+from raspy.rules.scenario_api import SAME_SCENARIO, fingerprint
 from raspy.web import editor, forms, html
 from raspy.web.editor import EditorForm, EditorView, Problem, SavedWarnings
 from raspy.web.login import Session
@@ -162,7 +162,8 @@ def _saved(
         )
         scenarios.remember(backend.warned, backend, session, found)
         return RedirectResponse(editor.edit_href(name), status_code=303)
-    scenarios.flash(backend, session, f"saved: {name}", saved=True)
+    said = f" ({SAME_SCENARIO})" if reply.get("same_scenario") is True else ""
+    scenarios.flash(backend, session, f"saved: {name}{said}", saved=True)
     return RedirectResponse(scenario_href(name), status_code=303)
 
 

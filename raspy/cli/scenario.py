@@ -22,6 +22,7 @@ from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
 from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout
+from raspy.rules.scenario_api import SAME_SCENARIO
 
 _PROG: Final = "raspy scenario"
 
@@ -189,9 +190,12 @@ def _import(args: argparse.Namespace) -> int:
                 )
                 raise files.Failure(1, *lines, f"imported before this: {imported}")
             verb = "replaced" if reply.field("replaced") is True else "imported"
+            said = ""
             if reply.field("unchanged") is True:  # stored already: its runs go on
                 verb = "unchanged"
-            print(f"{verb} {name} from {document.source}")
+            elif reply.field("same_scenario") is True:  # stored: its runs go on
+                verb, said = "stored", f" ({SAME_SCENARIO})"
+            print(f"{verb} {name} from {document.source}{said}")
             _warn_of_devices(reply, document)
             done.append(name)
     return EXIT_OK

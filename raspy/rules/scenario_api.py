@@ -9,7 +9,7 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
     get       {"name"}                     -> entry + {"document"}
     import    {"document", "source"?, "replace"?, "if_fingerprint"?, "others"?}
                                            -> {"name", "replaced", "unchanged"?,
-                                               "warnings"?}
+                                               "same_scenario"?, "warnings"?}
     validate  {"document", "source"?, "others"?}
                                            -> {"name", "warnings"?}
     delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
@@ -30,7 +30,10 @@ wait.
 An `import` of the text stored already (line breaks aside) with the same enabled
 state stores nothing and ends no run: "unchanged" true, and "replaced" true (the
 scenario exists: a client that does not read "unchanged" says it replaced, not
-that it imported a new one).
+that it imported a new one). One that differs from it only in an `enabled:` line
+that leaves the scenario enabled or disabled as it is (`enabled: true` added to a
+text without one) stores the text and ends no run: "same_scenario" true, and
+"replaced" true.
 
 "warnings" (only when there are any): `source:line:col: warning: ...` lines of what
 the document names that the hub lacks now (a device key, the http service, a secret,
@@ -77,6 +80,8 @@ _ALLOWED: Final = {
     "run": {"v", "action", "name", "trigger"},
 }
 ABSENT: Final = "absent"  # the fingerprint of no stored text
+# what the command line and the web face say of an import answered "same_scenario"
+SAME_SCENARIO: Final = "an enabled: line that changes nothing: its runs go on"
 _FINGERPRINT: Final = re.compile(rf"{ABSENT}|[0-9a-f]{{64}}")
 
 

@@ -22,7 +22,7 @@ from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.client.mdp import Client
-from raspy.rules.scenario_api import MAX_REQUEST_BYTES
+from raspy.rules.scenario_api import MAX_REQUEST_BYTES, SAME_SCENARIO
 from raspy.web.editor import MAX_EDITOR_FORM_BYTES
 from raspy.web.forms import MAX_FORM_BYTES
 
@@ -164,6 +164,38 @@ def test_save_of_the_stored_text_unchanged_stores_nothing_and_ends_no_run(
         _delete(browser, "slow")
     assert (ran.status, answer.status, answer.body) == (303, 303, "")
     assert "No change: nothing saved" in after
+    assert "state state-running" in after
+    assert "cut short by an import" not in after
+
+
+def test_a_save_adding_enabled_true_stores_the_text_and_ends_no_run(
+    browser: Browser,
+) -> None:
+    """A Save that only added `enabled: true` to a text without one (so enabled
+    already) replaced the scenario as a new version, ending the run under way."""
+    waiting = "name: slow\nactions:\n  - wait: 10m\n  - log: 'done'\n"
+    enabled = waiting.replace("actions:", "enabled: true\nactions:")
+    _create(browser, waiting)
+    try:
+        page = browser.exchange("GET", "/scenarios/slow/edit")
+        _post(browser, "/scenarios/slow/run")
+        wait_until(
+            lambda: "state state-running" in _page(browser, "/scenarios/slow"),
+            what="the run of slow under way",
+        )
+        answer = _post(
+            browser,
+            "/scenarios/slow/edit",
+            document=enabled.replace("\n", "\r\n"),
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/slow")
+        stored = _stored(browser, "slow")
+    finally:
+        _delete(browser, "slow")
+    assert (answer.status, answer.body, stored) == (303, "", enabled)
+    assert f"saved: slow ({html.escape(SAME_SCENARIO)})" in after
     assert "state state-running" in after
     assert "cut short by an import" not in after
 
