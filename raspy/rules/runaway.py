@@ -18,7 +18,9 @@ from raspy.rules import trigger_match as tm
 RUNAWAY_WINDOW_S: Final = 60.0
 # Starts by these triggers are not counted by the runaway guard: their schedule bounds
 # their rate (`every: 1s` is 60 a minute by design), and no action can make them fire
-# again, which is what a runaway is (a scenario whose set re-triggers it).
+# again, which is what a runaway is (a scenario whose set re-triggers it). A run tried
+# as one of them (`raspy scenario run NAME --trigger ID`, "tried" in its data) has no
+# schedule: a script may loop it, so it counts as a manual start does.
 SCHEDULED_KINDS: Final = frozenset(
     tm.kind_of(trigger) for trigger in get_args(model.TimeTrigger)
 )
@@ -31,6 +33,8 @@ def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
     kind = trigger.get("kind")
     key = trigger.get("key")
     by = f"{kind} {key}" if isinstance(key, str) else str(kind)
+    if trigger.get("tried") is True:
+        by += " (tried by hand)"
     return (
         f"runaway: more than {limit} runs in a minute; disabled at a start by {by}"
         " (an action that sets what triggers it loops; a reading this frequent"
@@ -48,8 +52,9 @@ class RunawayGuard:
 
     def refused(self, trigger: Mapping[str, JsonValue], mono: float) -> str | None:
         """Why a start by `trigger` at `mono` is one too many (the scenario is to be
-        disabled), or None: it is counted, or not counted at all (a schedule's)."""
-        if trigger.get("kind") in SCHEDULED_KINDS:
+        disabled), or None: it is counted, or not counted at all (a schedule's, not
+        one tried as a scheduled trigger)."""
+        if trigger.get("kind") in SCHEDULED_KINDS and trigger.get("tried") is not True:
             return None
         starts = self._starts
         while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:

@@ -379,6 +379,22 @@ def test_runaway_guard_leaves_scheduled_triggers_alone() -> None:
     assert h.state is State.DISABLED
 
 
+def test_runaway_guard_counts_runs_tried_as_a_time_trigger() -> None:
+    """A run tried as a time trigger (`raspy scenario run NAME --trigger ID`) was
+    let through as the schedule's own start: a script looping it never stopped."""
+    h = harness(
+        scenario([MARK], [m.EveryTrigger(3600.0, id="hourly")]), max_runs_per_minute=3
+    )
+    for _ in range(3):
+        h.feed(h.core.run_now(h.mono, h.wall, trigger=0))
+        h.advance(1)
+    outputs = h.feed(h.core.run_now(h.mono, h.wall, trigger=0))
+    assert [o for o in outputs if isinstance(o, engine.Disabled)] == [
+        engine.Disabled(engine.runaway_reason(3, {"kind": "every", "tried": True}))
+    ]
+    assert (h.state, h.core.status.runs) == (State.DISABLED, 3)
+
+
 def test_runaway_guard_forgets_runs_older_than_a_minute() -> None:
     h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=2)
     for value in range(6):

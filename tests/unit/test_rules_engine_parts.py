@@ -3,6 +3,7 @@ names the owner's side still finds in rules.engine."""
 
 from __future__ import annotations
 
+from raspy.devices.template import JsonValue
 from raspy.rules import engine, engine_env, engine_output, run_book, runaway
 from raspy.rules.model import Mode
 from raspy.rules.run_book import Turn, turn
@@ -39,6 +40,21 @@ def test_the_guard_counts_a_minute_of_starts_and_never_a_schedules() -> None:
         assert guard.refused({"kind": "every"}, float(second)) is None
     assert guard.refused(kv, 2.0) == runaway.runaway_reason(2, kv)
     assert guard.refused(kv, 60.5) is None  # the start at 0.0 left the window
+
+
+def test_the_guard_counts_a_run_tried_as_a_scheduled_trigger() -> None:
+    """`raspy scenario run NAME --trigger ID` of a time trigger has no schedule to
+    bound it: a script looping it was never stopped."""
+    guard = runaway.RunawayGuard(2)
+    tried: dict[str, JsonValue] = {"kind": "cron", "id": "off", "tried": True}
+    assert guard.refused(tried, 0.0) is None
+    assert guard.refused(tried, 1.0) is None
+    assert guard.refused(tried, 2.0) == (
+        "runaway: more than 2 runs in a minute; disabled at a start by cron (tried"
+        " by hand) (an action that sets what triggers it loops; a reading this"
+        " frequent wants a test such as above:, to: or for:, or a higher [core]"
+        " max_runs_per_minute)"
+    )
 
 
 def test_a_run_book_forgets_a_late_reply() -> None:
