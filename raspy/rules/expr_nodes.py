@@ -58,7 +58,7 @@ class TriggerField:
     field: str
 
     def evaluate(self, context: EvalContext) -> JsonValue:
-        return context.trigger.get(self.field)
+        return context.trigger_field(self.field)
 
     def children(self) -> tuple[Node, ...]:
         return ()

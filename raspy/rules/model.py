@@ -97,6 +97,14 @@ class EvalContext:
     work: Work = field(default_factory=Work)
     kv_size: Callable[[str], int] = no_size
 
+    def trigger_field(self, name: str) -> JsonValue:
+        """`trigger.<name>`: null when the trigger's data has no such entry, but
+        `tried` a boolean, false on a firing (only a run tried as one of the
+        triggers, rules.manual_run, has it)."""
+        if name == "tried":
+            return self.trigger.get(name) is True
+        return self.trigger.get(name)
+
 
 class Expression(Protocol):
     """A compiled, whitelisted expression (rules.expr); never Python's eval."""

@@ -21,7 +21,7 @@ from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
 from raspy.rules.template_field import Field, finite_number
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
-TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since")
+TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since", "tried")
 BUILTIN_NAMES: Final = frozenset(
     {"host", "now", *(f"trigger.{f}" for f in TRIGGER_FIELDS)}
 )
@@ -282,7 +282,7 @@ def render_in(
         elif name == "now":
             value = context.wall_ts if part.clock is not None else _now_text(context)
         elif name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
-            value = context.trigger.get(name[8:])
+            value = context.trigger_field(name[8:])
         elif name == REPEAT_INDEX and context.repeat_index is not None:
             value = context.repeat_index
         elif name in context.variables:
@@ -313,7 +313,7 @@ def context_names(context: EvalContext) -> Names:
     names["host"] = context.host
     names["now"] = _now_text(context)
     for field in TRIGGER_FIELDS:
-        names[f"trigger.{field}"] = context.trigger.get(field)
+        names[f"trigger.{field}"] = context.trigger_field(field)
     if context.repeat_index is not None:
         names[REPEAT_INDEX] = context.repeat_index
     return names

@@ -265,7 +265,7 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("trigger", "expected '.', got the end", 7),
         (
             "trigger.__class__",
-            "trigger has only the fields key, value, from, id, kind, by, since, got '__class__'",
+            "trigger has only the fields key, value, from, id, kind, by, since, tried, got '__class__'",
             8,
         ),
         (

@@ -213,6 +213,7 @@ def test_context_names_hold_host_now_trigger_and_variables() -> None:
         "trigger.kind": "kv",
         "trigger.by": None,
         "trigger.since": None,
+        "trigger.tried": False,  # a firing's
     }
 
 
