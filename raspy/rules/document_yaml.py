@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Final
 
 import yaml
@@ -161,50 +162,64 @@ _RADIX: Final = re.compile(r"[-+]?0(x[0-9a-fA-F_]+|b[01_]+)")
 _RADIX_NAMES: Final = {"x": "hexadecimal", "b": "binary"}
 
 
-def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str | None:
-    """What is wrong with a bare number YAML 1.1 reads otherwise than it looks
-    (`6:45` is 405 in base 60, `010` is 8 in octal) or JSON has not (`0x1F`,
-    `0b101`, which `raspy device` sends as text), said with its fix; None for
-    any other value. `text`: the place takes text too (a JSON value), so quoting
-    it is a fix; where only a number goes (`above:`, a `count:`) it is not. A
-    duration and a time of day have their own words for it."""
+@dataclass(frozen=True, slots=True)
+class Misread:
+    """A bare number YAML 1.1 reads otherwise than it looks: `raw` as written,
+    `reading` what YAML makes of it, `meant` the number it looks like (None when
+    that is not known: a base-60 `1:30` may be text, or 90 indeed)."""
+
+    raw: str
+    reading: str
+    meant: int | float | None
+
+    def said(self) -> str:
+        return f"a bare {self.raw} is {self.reading}"
+
+
+def misread(node: yaml.Node, value: JsonValue) -> Misread | None:
+    """How YAML 1.1 misreads the bare number at `node` (`6:45` is 405 in base 60,
+    `010` is 8 in octal, `08` is text: its octal has no 8) or reads one JSON has
+    not (`0x1F`, `0b101`, which `raspy device` sends as text); None for any other
+    value. `value`: the node's scalar."""
     if not isinstance(node, yaml.ScalarNode) or isinstance(value, bool):
         return None
     raw = str(node.value)
-    if isinstance(value, str):
-        return _text_slip(node, raw, text=text)
+    if isinstance(value, str):  # a bare 08 or 09 (`-09`, `0_8`), where 07 is 7
+        if node.style not in (None, "") or not _LEADING_ZERO.fullmatch(raw):
+            return None
+        reading = f"YAML's text {quote(raw)}, not a number"
+        return Misread(raw, reading, int(raw.replace("_", ""), 10))
     if not isinstance(value, int | float) or node.tag not in _NUMBER_TAGS:
         return None
     if ":" in raw:
-        fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
-        return f"a bare {raw} is YAML's base-60 number {value!r}: {fix}"
+        return Misread(raw, f"YAML's base-60 number {value!r}", None)
     radix = _RADIX.fullmatch(raw)
     if radix is not None:
-        write = f"write {value!r}"
-        fix = f"quote it, {quote(raw)}, or {write}" if text else write
         name = _RADIX_NAMES[radix[1][0]]
-        return f"a bare {raw} is YAML's {name} number {value!r}: {fix}"
+        return Misread(raw, f"YAML's {name} number {value!r}", value)
     if _OCTAL.fullmatch(raw):
         decimal = int(raw.replace("_", ""), 10)
         if decimal != value:
-            fix = _write_instead(raw, decimal, text=text)
-            return f"a bare {raw} is YAML's octal number {value!r}: {fix}"
+            return Misread(raw, f"YAML's octal number {value!r}", decimal)
     return None
 
 
-def _text_slip(node: yaml.ScalarNode, raw: str, *, text: bool) -> str | None:
-    """A bare 08 or 09 (`-09`, `0_8`): YAML 1.1's octal has no 8 or 9, so it is
-    text, where 07 is 7 and 010 is refused as 8."""
-    if node.style not in (None, "") or not _LEADING_ZERO.fullmatch(raw):
+def number_slip(node: yaml.Node, value: JsonValue, *, text: bool = True) -> str | None:
+    """What is wrong with a bare number YAML 1.1 reads otherwise than it looks
+    (misread), said with its fix; None for any other value. `text`: the place
+    takes text too (a JSON value), so quoting it is a fix; where only a number
+    goes (`above:`, a `count:`, a duration) it is not. A time of day has its own
+    words for it."""
+    found = misread(node, value)
+    if found is None:
         return None
-    fix = _write_instead(raw, int(raw.replace("_", ""), 10), text=text)
-    return f"a bare {raw} is YAML's text {quote(raw)}, not a number: {fix}"
-
-
-def _write_instead(raw: str, decimal: int, *, text: bool) -> str:
-    """The fix of a bare number with a leading zero: the decimal it looks like
-    (and quoting it, where text goes too)."""
-    return f"quote it, {quote(raw)}, or write {decimal}" if text else f"write {decimal}"
+    raw = found.raw
+    if found.meant is None:  # base 60
+        fix = f"quote it, {quote(raw)}" if text else f"write {value!r} if it is meant"
+    else:
+        write = f"write {found.meant!r}"
+        fix = f"quote it, {quote(raw)}, or {write}" if text else write
+    return f"{found.said()}: {fix}"
 
 
 def is_text(node: yaml.Node) -> bool:
@@ -263,6 +278,7 @@ def duration_mapping_hint(node: yaml.Node, *, signed: bool = False) -> str | Non
     if not isinstance(node, yaml.MappingNode):
         return None
     found: dict[str, object] = {}
+    slip: Misread | None = None
     for key, value in node.value:
         if not isinstance(key, yaml.ScalarNode) or not isinstance(
             value, yaml.ScalarNode
@@ -271,4 +287,10 @@ def duration_mapping_hint(node: yaml.Node, *, signed: bool = False) -> str | Non
         amount = scalar(value)
         # a number past Python's digit limit (INVALID) is too long in any unit
         found[key.value] = math.inf if isinstance(amount, Invalid) else amount
-    return mapping_hint(found, signed=signed)
+        wrong = None if isinstance(amount, Invalid) else misread(value, amount)
+        if wrong is not None and wrong.meant is not None:  # `{seconds: 010}`
+            found[key.value] = wrong.meant  # written as it looks: 10s, not 8s
+            slip = slip or wrong
+    return mapping_hint(
+        found, signed=signed, slip=None if slip is None else slip.said()
+    )

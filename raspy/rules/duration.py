@@ -125,10 +125,14 @@ _HA_UNITS: Final = {
 _HA_LIMIT: Final = MAX_DURATION_S * 1000  # the most of any unit that can be in range
 
 
-def mapping_hint(mapping: dict[str, object], *, signed: bool = False) -> str | None:
+def mapping_hint(
+    mapping: dict[str, object], *, signed: bool = False, slip: str | None = None
+) -> str | None:
     """The refusal of Home Assistant's duration mapping (`{minutes: 5}`, `{hours: 1,
     minutes: 30}`) with raspy's form for it; None for any other mapping. `signed`:
-    an offset's (`{minutes: -15}` is -15m)."""
+    an offset's (`{minutes: -15}` is -15m). `slip`: what YAML misread of an
+    amount (`a bare 010 is YAML's octal number 8`), said first, the mapping's
+    amounts being as they look (`{seconds: 010}` is told `write 10s`)."""
     if not mapping or not set(mapping) <= set(_HA_UNITS):
         return None
     total = 0.0
@@ -148,6 +152,9 @@ def mapping_hint(mapping: dict[str, object], *, signed: bool = False) -> str | N
         written = _spelled(whole)
     else:
         written = f"{round(total * 1000):d}ms" if total < 1 else f"{total:g}s"
+    if slip is not None:
+        form = "a mapping of units is Home Assistant's form"
+        return f"{slip}: write {sign}{written} ({form})"
     expected = (
         "an offset like -15m or 30s" if signed else "a duration like 90s, 5m or 1h30m"
     )

@@ -294,3 +294,49 @@ def test_a_hexadecimal_for_of_a_trigger_is_refused() -> None:
             "triggers[0].for: a bare 0x10 is YAML's hexadecimal number 16: write 16",
         )
     ]
+
+
+OCTAL_TOLD = "a bare 010 is YAML's octal number 8: write"
+MAPPING = "(a mapping of units is Home Assistant's form)"
+
+
+@pytest.mark.parametrize(
+    ("document", "place", "message"),
+    [
+        (HEAD + "  - wait: 010\n", (5, 11), f"actions[0].wait: {OCTAL_TOLD} 10"),
+        (
+            HEAD + "  - wait: {seconds: 010}\n",
+            (5, 11),
+            f"actions[0].wait: {OCTAL_TOLD} 10s {MAPPING}",
+        ),
+        (
+            KV_HEAD + "    for: {minutes: 010}\n" + LOG,
+            (4, 10),
+            f"triggers[0].for: {OCTAL_TOLD} 10m {MAPPING}",
+        ),
+        (
+            HEAD + "  - wait: {minutes: 1, seconds: 010}\n",
+            (5, 11),
+            f"actions[0].wait: {OCTAL_TOLD} 1m10s {MAPPING}",
+        ),
+        (
+            "name: t\ntriggers:\n  - sun: sunset\n    offset: {minutes: -010}\n" + LOG,
+            (4, 13),
+            "triggers[0].offset: a bare -010 is YAML's octal number -8: write -10m"
+            f" {MAPPING}",
+        ),
+        (
+            HEAD + "  - wait: {seconds: 0x10}\n",
+            (5, 11),
+            "actions[0].wait: a bare 0x10 is YAML's hexadecimal number 16: write 16s"
+            f" {MAPPING}",
+        ),
+    ],
+    ids=["wait", "wait-seconds", "for-minutes", "two-units", "offset", "hex"],
+)
+def test_an_octal_duration_is_told_the_same_in_a_mapping_of_units(
+    document: str, place: tuple[int, int], message: str
+) -> None:
+    """`wait: {seconds: 010}` was told Home Assistant's form with `write 8s`, as if
+    8 s were meant; a bare `010` alone is told `write 10`."""
+    assert _doc_refusal(document) == (*place, message)
