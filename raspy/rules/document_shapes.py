@@ -24,6 +24,7 @@ from raspy.rules.document_yaml import (
     duration_mapping_hint,
     is_text,
     kind_of,
+    misread,
     number_slip,
     scalar,
 )
@@ -262,12 +263,15 @@ class ShapeChecks:
             reason = "duration too long (at most 366d)" if too_long else "out of range"
             self.problem(node, path, f"{reason}, got {kind_of(node)}")
             return None
-        if (  # `wait: 010` waited 8 s, `0x10` 16 s: refused as a number is elsewhere
-            duration.DURATION_FIELDS.get(parse) is not None
-            and isinstance(value, int | float)
-            and self.slipped(node, path, value, text=False)
-        ):
-            return None
+        signed = duration.DURATION_FIELDS.get(parse)
+        if signed is not None and not (raw or clock):
+            # `wait: 010` waited 8 s, `0x10` 16 s, `08` (YAML's text) 8 s: refused as
+            # a number is elsewhere; but where no sign goes, `-010` is told that
+            # (as written), not to write -10
+            if not signed and node.value.startswith("-") and misread(node, value):
+                value = node.value
+            elif self.slipped(node, path, value, text=False):
+                return None
         try:
             return parse(value)
         except ValueError as exc:

@@ -275,11 +275,11 @@ def test_a_duration_that_yaml_reads_otherwise_than_it_looks_is_refused(
     assert _refusal(text) == (*place, message)
 
 
-@pytest.mark.parametrize("written", ["10", "08", "'010'", "1.5", "0"])
+@pytest.mark.parametrize("written", ["10", "'08'", '"09"', "'010'", "1.5", "0", "007"])
 def test_a_duration_that_reads_as_it_looks_is_taken(written: str) -> None:
     (action,) = load_scenario(HEAD + f"  - wait: {written}\n").actions
     assert isinstance(action, model.WaitAction)
-    assert action.seconds == float(written.strip("'"))
+    assert action.seconds == float(written.strip("'\""))
 
 
 def test_a_hexadecimal_for_of_a_trigger_is_refused() -> None:
@@ -339,4 +339,83 @@ def test_an_octal_duration_is_told_the_same_in_a_mapping_of_units(
 ) -> None:
     """`wait: {seconds: 010}` was told Home Assistant's form with `write 8s`, as if
     8 s were meant; a bare `010` alone is told `write 10`."""
+    assert _doc_refusal(document) == (*place, message)
+
+
+TEXT_08 = "a bare 08 is YAML's text '08', not a number: write"
+
+
+@pytest.mark.parametrize(
+    ("document", "place", "message"),
+    [
+        (HEAD + "  - wait: 08\n", (5, 11), f"actions[0].wait: {TEXT_08} 8"),
+        (
+            HEAD + "  - wait: 09\n",
+            (5, 11),
+            "actions[0].wait: a bare 09 is YAML's text '09', not a number: write 9",
+        ),
+        (KV_HEAD + "    for: 08\n" + LOG, (4, 10), f"triggers[0].for: {TEXT_08} 8"),
+        (
+            "name: t\ntriggers:\n  - every: 08\n" + LOG,
+            (3, 12),
+            f"triggers[0].every: {TEXT_08} 8",
+        ),
+        (
+            HEAD + "  - wait: {min: 08, max: 20}\n",
+            (5, 17),
+            f"actions[0].wait.min: {TEXT_08} 8",
+        ),
+        (
+            HEAD + "  - http: https://h/\n    timeout: 08\n",
+            (6, 14),
+            f"actions[0].timeout: {TEXT_08} 8",
+        ),
+        (
+            "name: t\ntriggers:\n  - sun: sunset\n    offset: -08\n" + LOG,
+            (4, 13),
+            "triggers[0].offset: a bare -08 is YAML's text '-08', not a number:"
+            " write -8",
+        ),
+        (
+            HEAD + "  - wait: {seconds: 08}\n",
+            (5, 11),
+            f"actions[0].wait: {TEXT_08} 8s {MAPPING}",
+        ),
+        (
+            KV_HEAD + "    for: {minutes: 08}\n" + LOG,
+            (4, 10),
+            f"triggers[0].for: {TEXT_08} 8m {MAPPING}",
+        ),
+        # a sign where none goes is said as such, not told to write -8 or -10
+        (
+            HEAD + "  - wait: -08\n",
+            (5, 11),
+            "actions[0].wait: expected a duration ≥ 0, got '-08'",
+        ),
+        (
+            HEAD + "  - wait: -010\n",
+            (5, 11),
+            "actions[0].wait: expected a duration ≥ 0, got '-010'",
+        ),
+    ],
+    ids=[
+        "wait",
+        "wait-09",
+        "for",
+        "every",
+        "random-wait",
+        "timeout",
+        "offset",
+        "wait-seconds",
+        "for-minutes",
+        "unsigned",
+        "unsigned-octal",
+    ],
+)
+def test_a_bare_08_duration_is_refused_as_a_bare_08_number_is(
+    document: str, place: tuple[int, int], message: str
+) -> None:
+    """YAML 1.1 reads a bare `08` as the text '08' (its octal has no 8): a
+    duration read it as 8 s, where a value or a number refuses it (and `010`, 8 in
+    octal, is refused as a duration too)."""
     assert _doc_refusal(document) == (*place, message)
