@@ -834,7 +834,8 @@ actions:
     wait_value(tree, "/scenario/ratio/state", "error")
     failure = core.request("get", name="ratio")[1]["last_error"]
     assert "division by zero" in failure
-    assert value(tree, "/scenario/ratio/error_from") == "run"
+    # written after `state` (actors.core.status_keys): waited for, not read at once
+    wait_value(tree, "/scenario/ratio/error_from", "run")
     core.stop()
     core.start()
     got = core.request("get", name="ratio")[1]
