@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.config_bounds import bound_problems, pair_problems
+from raspy.config_bounds import BOUNDS, bound_problems, pair_problems
 from raspy.config_sizes import (
     PLATFORM_BITS,
     clone_value_problems,
@@ -182,7 +182,9 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
     if section is None:
         return []
     problems = []
-    if section.restart_max_s < section.restart_initial_s:
+    if BOUNDS["supervisor.restart_initial_s"].allows(section.restart_initial_s) and (
+        section.restart_max_s < section.restart_initial_s
+    ):
         problems.append(
             f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
         )

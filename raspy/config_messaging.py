@@ -33,7 +33,7 @@ class BrokerConfig:
     # seconds between heartbeats to workers (0.1..3.75: raspy's workers heartbeat
     # every 2.5 s and take 7.5 s of silence for a lost broker)
     heartbeat_interval_s: float = 2.5
-    # heartbeat intervals a worker may be silent before it is dropped (at least 1;
+    # heartbeat intervals a worker may be silent before it is dropped (1..1000;
     # with heartbeat_interval_s, at least 5 s: two of a worker's heartbeats)
     heartbeat_liveness: int = 3
     # seconds a worker may work on one request before it is dropped (1 to a year)
@@ -42,9 +42,9 @@ class BrokerConfig:
     request_ttl_s: float = 30.0
     # frames in one message at most (16..1024: MDP's own take up to 6)
     max_frames: int = 64
-    # bytes in one frame at most (at least 1024)
+    # bytes in one frame at most (1024..1073741824, a GiB)
     max_frame_bytes: int = 1024 * 1024
-    # bytes in one message at most (at least 1024)
+    # bytes in one message at most (1024..1073741824, a GiB)
     max_message_bytes: int = 4 * 1024 * 1024
     # also speak the majortomo dialect of MDP to its clients and workers
     accept_majortomo: bool = True
@@ -60,7 +60,7 @@ class StoreConfig:
     # a TiB; 1..1536 on a 32-bit system such as Raspberry Pi OS armhf, whose
     # processes have 2 GB of address space for everything)
     map_size_max_mb: int = 1024
-    # bytes in one stored value at most (at least 8192)
+    # bytes in one stored value at most (8192..1073741824, a GiB)
     max_value_bytes: int = 1024 * 1024
     # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
@@ -83,9 +83,9 @@ class TitanicConfig:
 
     # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
-    # bytes of one stored request at most, its target's name and body frames: at
-    # least 1, at most store.max_value_bytes less the record around it (64 bytes and
-    # 5 a frame of broker.max_frames), checked while Titanic is on
+    # bytes of one stored request at most, its target's name and body frames:
+    # 1..1073741824 (a GiB), and while Titanic is on at most store.max_value_bytes
+    # less the record around it (64 bytes and 5 a frame of broker.max_frames)
     max_body_bytes: int = 256 * 1024
     # seconds a request is kept after it was accepted, of real time: a clock set
     # by NTP or set back does not shorten it (1 s to a year); 0: until
@@ -102,14 +102,14 @@ class TitanicConfig:
     # bytes of one stored reply at most, PARTIALs and FINAL, with 5 bytes a frame
     # (its room in the record); at least 1, at most what max_body_bytes may be
     max_reply_bytes: int = 1000 * 1024
-    # delivery attempts in flight per target service (at least 1)
+    # delivery attempts in flight per target service (1..10000)
     dispatch_window: int = 64
     # in-process MDP workers per titanic.* service: they make the services visible
     # to MMI and take requests while the handler is full (1..64)
     service_workers: int = 1
     # titanic.* requests the broker hands to Titanic at once, per service, without a
     # worker in between; past that they queue at the broker until a place frees
-    # (0: every request goes through the service workers)
+    # (0..1000000; 0: every request goes through the service workers)
     handler_capacity: int = 1024
 
 
@@ -157,27 +157,27 @@ class LimitsConfig:
 
     # bytes queued in the broker for one service: payload plus ~300 bytes a request
     # for the objects around it (100,000 small pipelined requests fit); more dropped
-    # (at least 1)
+    # (1..17179869184, 16 GiB)
     broker_queue_bytes_per_service: int = 48 * 1024 * 1024
-    # bytes queued in the broker for all services together (counted as above; at
-    # least 1)
+    # bytes queued in the broker for all services together (counted as above;
+    # 1..17179869184, 16 GiB)
     broker_queue_bytes_total: int = 96 * 1024 * 1024
-    # requests queued for one service (a generous count; the bytes bind first; at
-    # least 1)
+    # requests queued for one service (a generous count; the bytes bind first;
+    # 1..10000000)
     broker_queue_requests_per_service: int = 200_000
     # services the broker knows at once (with workers or queued requests); a request
     # to a new one over this is dropped, a worker for a new one gets DISCONNECT
-    # (at least 1)
+    # (1..1000000)
     max_services: int = 1_000
-    # external workers registered at once; one more gets DISCONNECT (at least 1)
+    # external workers registered at once; one more gets DISCONNECT (1..1000000)
     max_workers: int = 1_000
     # Titanic requests pending (accepted, not yet closed); each holds a few KiB of
-    # memory besides its body, so this bounds RSS on a 1 GB Pi (at least 1)
+    # memory besides its body, so this bounds RSS on a 1 GB Pi (1..1000000)
     titanic_pending_requests: int = 20_000
-    # bytes of Titanic request bodies pending (at least 1024)
+    # bytes of Titanic request bodies pending (1024..17179869184, 16 GiB)
     titanic_pending_bytes: int = 64 * 1024 * 1024
     # bytes queued for one Clone subscriber before it is cut off, and for one
-    # snapshot's peer (see [clone] max_value_bytes); at least 1
+    # snapshot's peer (see [clone] max_value_bytes); 1..1073741824, a GiB
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
     # seconds a snapshot may keep its read view open in all (1 to a year)
     snapshot_max_s: float = 60.0
@@ -189,5 +189,5 @@ class LimitsConfig:
     # is cut off. Only 32 snapshots are served at once, the rest wait
     snapshot_stall_s: float = 10.0
     # log lines per second per event name; past it one "log_suppressed" line a
-    # second per event name says how many were left out (0: no budget)
+    # second per event name says how many were left out (1..10000; 0: no budget)
     log_events_per_s: int = 20

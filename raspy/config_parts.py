@@ -82,7 +82,7 @@ class SupervisorConfig:
     # year; 0: every restart waits restart_initial_s, max_restarts still counts)
     stable_s: float = 30.0
     # a part that crashes more often than this within restart_window_s is failed
-    # (at least 1)
+    # (1..10000)
     max_restarts: int = 5
     # seconds over which max_restarts is counted (1 to a year)
     restart_window_s: float = 300.0
@@ -123,7 +123,7 @@ class CoreConfig:
     # (with latitude) degrees east of Greenwich, negative west (-180..180)
     longitude: float = 0.0
     # runaway guard: more starts a minute by kv, when, event, startup or manual
-    # disable it (at least 1)
+    # disable it (1..60000)
     max_runs_per_minute: int = 60
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
 
@@ -223,7 +223,7 @@ class MqttConfig:
     # a Home Assistant button per scenario, and `…/scenario/<name>/run` runs it
     scenario_buttons: bool = True
     # messages held while the broker is away (a state's latest per topic, each
-    # result in its turn; at least 1): when full, a retained message waits outside
+    # result in its turn; 1..1000000): when full, a retained message waits outside
     # (queued again once there is room), a result takes the newest retained one's
     # place, or is dropped if only results are queued
     buffer_max_messages: int = 100_000

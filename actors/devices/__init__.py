@@ -23,6 +23,7 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices.startup import DeviceStartup
+from raspy.actors.steady import AskNotingInbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices.reading import CONFIGURED_TTL_S, Reading, configured_key
@@ -89,6 +90,10 @@ class Republish:
 
 class DeviceServiceActor(DeviceStartup):
     """One device-owning service (`fake`, `onewire`): register, MDP worker, poller."""
+
+    # notes whether the message in hand was asked: a told one that raises ends the
+    # actor, and what it leaves is settled first (on_receive)
+    _create_actor_inbox = staticmethod(AskNotingInbox)
 
     def __init__(
         self,
@@ -210,8 +215,8 @@ class DeviceServiceActor(DeviceStartup):
         self._release()
 
     def _release(self) -> None:
-        """The poller stopped, then the hook; again is nothing (a failure the
-        service raises itself released first, and on_failure releases again)."""
+        """The poller stopped, then the hook; again is nothing (a failure that ends
+        the actor released first in on_receive, and on_failure releases again)."""
         self._release_poller()
         self._stopping()
 
@@ -225,6 +230,26 @@ class DeviceServiceActor(DeviceStartup):
 
     # --- messages ---------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
+        """What a message ends the service with is settled before it raises (a gpio
+        service's outputs kept for its restart, or at their on_stop if raspyd
+        stops): pykka shows the actor stopped before on_failure runs, and a stop or
+        the supervisor seeing it gone released the outputs kept so far while this
+        one kept its own after them, a heater left on. An asked message's error goes
+        to the asker, and the service runs on."""
+        try:
+            return self._receive(message)
+        except BaseException as exc:
+            if not isinstance(exc, Exception) or not self._asked():
+                self._release()
+            raise
+
+    def _asked(self) -> bool:
+        """Whether the message in hand was asked; True when the inbox cannot tell
+        (then a failure is settled by on_failure, as in plain pykka)."""
+        inbox = self.actor_inbox
+        return not isinstance(inbox, AskNotingInbox) or inbox.asked
+
+    def _receive(self, message: Any) -> Any:
         match message:
             case poller_mod.DevicesRead(readings=readings):
                 self._readings.polled(readings)
@@ -238,12 +263,6 @@ class DeviceServiceActor(DeviceStartup):
             case Republish():
                 self._readings.republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
-                # what it leaves settled first (a gpio service's outputs kept for
-                # its restart, or at their on_stop if raspyd stops): pykka shows
-                # the actor stopped before on_failure runs, and a stop or the
-                # supervisor seeing it gone released the outputs kept so far
-                # while this one kept its own after them, a heater left on
-                self._release()
                 raise RuntimeError(f"device poller of {bus} failed") from error
             case _ if self._on_other(message):
                 pass

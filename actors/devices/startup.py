@@ -3,7 +3,7 @@
 The devices discovery finds (`_rescan`, again on the `rescan` action), and the value
 simulated outputs had before a restart or a reload, taken once from the first copy of
 the tree: the stored one at start, or (raspy-poller) the hub's, with the value the
-board kept itself where the copy has none (`_resume`). A base class of
+board kept itself where the copy has none or an older one (`_resume`). A base class of
 DeviceServiceActor (`__init__.py`), not a part it holds, so that no call goes through
 another object; DeviceServiceActor sets the state below and carries out the effects
 (`_apply`).
@@ -11,6 +11,7 @@ another object; DeviceServiceActor sets the state below and carries out the effe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pykka
@@ -18,7 +19,7 @@ import structlog
 
 from raspy import json_text
 from raspy.clock import Clock
-from raspy.devices.reading import value_key
+from raspy.devices.reading import TIMESTAMP_FIELD, value_key
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.service import handle_request
@@ -49,9 +50,11 @@ class DeviceStartup(pykka.ThreadingActor):
         """DeviceServiceActor's: carry out one effect of a handled request."""
         raise NotImplementedError
 
-    def _kept_value(self, device: Device) -> JsonValue | None:
-        """An output's value kept by the service itself, for when the tree's copy has
-        none (raspy-poller: its own data dir); None if it keeps none."""
+    def _kept_value(self, device: Device, copy_since: float) -> JsonValue | None:
+        """An output's value kept by the service itself (raspy-poller: its own data
+        dir), if it is as new as the copy's (`copy_since`: when the copy's value
+        was read; -inf when the copy has none); None if it keeps none, or an older
+        one."""
         return None
 
     def _resume(self, stored: Mapping[str, bytes]) -> None:
@@ -61,10 +64,12 @@ class DeviceStartup(pykka.ThreadingActor):
         copy of the tree: a later one (a board back with its hub) is older than
         what the outputs were set to meanwhile; so is the first copy for a device
         a request changed before it came (raspy-poller answers as soon as its
-        worker is connected, and a copy held up comes seconds later). An output the
-        copy has no value of (the hub's offline mark of a board away: `null`) takes
-        the one the service kept itself, if any (`_kept_value`); a null is never
-        set on an output."""
+        worker is connected, and a copy held up comes seconds later). An output
+        takes the value the service kept itself (`_kept_value`) over the copy's
+        where the copy has none (the hub's offline mark of a board away: `null`) or
+        an older one: a board killed after it answered a command, before the
+        reading reached the hub, kept what the command set, and the hub did not
+        have it. A null is never set on an output."""
         if not self._resume_outputs:
             return
         self._resume_outputs = False
@@ -74,8 +79,11 @@ class DeviceStartup(pykka.ThreadingActor):
             if device.name in commanded:
                 continue
             value = _value_in(stored, device.fullname)
-            if value is None:  # none in the copy (marked offline): never a command
-                value = self._kept_value(device)
+            # none in the copy (marked offline): never a command, any kept one wins
+            copy_since = -math.inf if value is None else _since_in(stored, device)
+            kept = self._kept_value(device, copy_since)
+            if kept is not None:
+                value = kept
             if value is None:
                 continue
             request = Request("set", device.name, value)
@@ -101,6 +109,19 @@ class DeviceStartup(pykka.ThreadingActor):
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found
+
+
+def _since_in(tree: Mapping[str, bytes], device: Device) -> float:
+    """When a device's value in a copy of the tree was read (its `timestamp`, the
+    board's wall time); -inf if the copy does not say."""
+    body = tree.get(value_key(device.fullname, TIMESTAMP_FIELD))
+    try:
+        since = json_text.loads(body) if body else None
+    except ValueError:
+        return -math.inf
+    if isinstance(since, bool) or not isinstance(since, int | float):
+        return -math.inf
+    return float(since)
 
 
 def _value_in(tree: Mapping[str, bytes], fullname: str) -> JsonValue | None:

@@ -42,16 +42,18 @@ def bind_router(context: Context, settings: EdgeSettings) -> Socket:
         ),  # the least: sockets.py says why
         curve=settings.curve,
     )
-    router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
-    # §1.3: a full or gone peer raises (EAGAIN, EHOSTUNREACH) instead of a silent
-    # drop, so that the edge can count what it drops
-    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-    router.setsockopt(zmq.SNDHWM, ROUTER_HWM)
-    router.setsockopt(zmq.RCVHWM, ROUTER_HWM)
-    router.setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes)
+    # any failure closes it: a socket left open held raspyd's start for ever in
+    # context.term() (an option's value past its C type: OverflowError)
     try:
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
+        # §1.3: a full or gone peer raises (EAGAIN, EHOSTUNREACH) instead of a
+        # silent drop, so that the edge can count what it drops
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.SNDHWM, ROUTER_HWM)
+        router.setsockopt(zmq.RCVHWM, ROUTER_HWM)
+        router.setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes)
         router.bind(settings.mdp_endpoint)
-    except zmq.ZMQError:
+    except BaseException:
         router.close(linger=0)
         raise
     return router

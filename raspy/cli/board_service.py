@@ -1,7 +1,8 @@
 """The device service of a board (raspy-poller), on a daemon thread so that one
 stuck past its stop cannot hold the process, stopped within STOP_TIMEOUT_S, and the
 reply to a request it did not answer within ASK_TIMEOUT_S; its simulated outputs'
-state kept in its data dir, for a start that finds the hub's copy marked offline."""
+state kept in its data dir, for a start that finds the hub's copy marked offline,
+or older (the board killed before its reading reached the hub)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class BoardDeviceService(DeviceServiceActor):
     finds them marked offline there (value null), and only the board knew them. So
     each output's value is kept in its data dir when a command changes it (a
     change only: the card's writes count; one the store refused tried again,
-    raspy.devices.saved_states), and taken where the hub's copy has none.
+    raspy.devices.saved_states), and taken where the hub's copy has none or an
+    older one.
     Without a data dir nothing is kept: such outputs start off."""
 
     use_daemon_thread = True
@@ -51,19 +53,25 @@ class BoardDeviceService(DeviceServiceActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._kept: dict[str, JsonValue] = {}  # the store's, at start
+        self._kept_since: dict[str, float] = {}  # the wall time of each
         self._saved = SavedStates(self._settings.stored, self._stats, self._name)
         # the latest value each output was set to (by name): what a retry writes
         self._latest: dict[str, StateRecord] = {}
 
     def _started(self, stored: Mapping[str, bytes], saved: Saved) -> None:
         self._kept = dict(saved.states)
+        self._kept_since = dict(saved.states_since)
         for fullname, value in saved.states.items():
             self._saved.found(fullname, StateRecord(value, 0.0))
 
-    def _kept_value(self, device: Device) -> JsonValue | None:
-        value = self._kept.get(device.fullname)
-        if value is not None:
-            log.info("output_state_from_board", device=device.fullname, value=value)
+    def _kept_value(self, device: Device, copy_since: float) -> JsonValue | None:
+        """The value kept, stored before the command's reply went: newer than the
+        hub's where the board was killed before the reading reached the hub."""
+        fullname = device.fullname
+        value = self._kept.get(fullname)
+        if value is None or self._kept_since.get(fullname, -math.inf) < copy_since:
+            return None
+        log.info("output_state_from_board", device=fullname, value=value)
         return value
 
     def _published(self, device: Device, reading: Reading) -> None:

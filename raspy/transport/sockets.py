@@ -94,7 +94,7 @@ def make_socket(
                 sock.setsockopt(zmq.CURVE_SERVER, 1)
             else:
                 sock.setsockopt(zmq.CURVE_SERVERKEY, curve.server_key)
-    except zmq.ZMQError:
+    except BaseException:  # an option's value past its C type too: OverflowError
         sock.close(linger=0)
         raise
     return sock

@@ -95,6 +95,23 @@ def test_bad_config_file_names_the_key_and_exits_2(tmp_path: Path) -> None:
     assert f"{config}: broker.heartbeat_interval_s" in result.stderr
 
 
+def test_a_frame_size_past_a_c_int64_is_refused_before_the_start(
+    tmp_path: Path,
+) -> None:
+    """[broker] max_frame_bytes had no upper bound: 10**30 passed the check, the
+    edge's ZMQ_MAXMSGSIZE (a C int64) failed at its start, and raspyd hung there."""
+    daemon = Daemon(
+        tmp_path / "d", config_text=f"[broker]\nmax_frame_bytes = {10**30}\n"
+    )
+    result = _raspyd(*daemon.args()[3:])
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"raspyd: {daemon.config_path}: broker.max_frame_bytes: expected "
+        f"1024..1073741824, got {10**30}\n"
+    )
+    assert not (tmp_path / "d").exists()
+
+
 def test_root_is_refused_without_allow_root(tmp_path: Path) -> None:
     """As root: exit 2 naming the cause. As a normal user the daemon starts."""
     daemon = Daemon(tmp_path / "d")

@@ -190,3 +190,42 @@ def test_a_value_the_store_refused_is_written_again_at_a_later_poll(
     finally:
         board.close()
         store.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("copy_read_s", "lamp"), [(-1.0, True), (1.0, False)], ids=["kept", "copy"]
+)
+def test_the_newer_of_the_kept_value_and_the_hubs_copy_is_taken(
+    services: Services,
+    zmq_context: Context,
+    tmp_path: Path,
+    copy_read_s: float,
+    lamp: bool,
+) -> None:
+    """The board kept its lamp `on` (at START_WALL); the hub's copy, not marked,
+    has it `false`, read a second before (a board killed after it answered the
+    `on`, its reading not yet at the hub: the copy won, and the lamp came back off)
+    or a second after (a write the store refused, the hub had the reading)."""
+    board_store = tmp_path / "board"
+    store = Store.open(board_store, init=True)
+    board = Board(services, zmq_context, store)
+    try:
+        board.take_copy({})
+        assert board.ask("on")[1]["reading"]["value"] is True
+    finally:
+        board.close()
+        store.close()
+    copy = {
+        f"/device/{LAMP}/value": b"false",
+        f"/device/{LAMP}/status": b'"ok"',
+        f"/device/{LAMP}/timestamp": json.dumps(START_WALL + copy_read_s).encode(),
+    }
+    store = Store.open(board_store)
+    board = Board(services, zmq_context, store)
+    try:
+        board.take_copy(copy)
+        assert board.lamp() is lamp
+    finally:
+        board.close()
+        store.close()

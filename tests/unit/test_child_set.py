@@ -11,13 +11,12 @@ from typing import Any
 import pykka
 import pytest
 from structlog.testing import capture_logs
-from support.clock import FakeClock
+from support.child_rounds import ChildRounds
 from support.wait import wait_until
 
 from raspy.backoff import BackoffPolicy
-from raspy.child_set import Child, ChildSet
-from raspy.cores.supervision import Failed, PartState, RestartPolicy
-from raspy.stats import Stats
+from raspy.child_set import Child
+from raspy.cores.supervision import PartState, RestartPolicy
 
 POLICY = RestartPolicy(
     BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0),
@@ -49,38 +48,9 @@ def _in_turn(*starts: Callable[[], pykka.ActorRef[Any]]) -> Callable[[], Any]:
     return start
 
 
-class Set:
-    def __init__(self) -> None:
-        self.clock = FakeClock(monotonic=0.0)
-        self.stats = Stats()
-        self.restarted: list[str] = []
-        self.fatal: list[Failed] = []
-        self.children = ChildSet(
-            lambda: POLICY,
-            self.clock,
-            self.stats,
-            lambda child: self.restarted.append(child.name),
-            fatal=self.fatal.append,
-        )
-
-    def round_after(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self.children.check(self.clock.monotonic())
-
-    def confirmed(self) -> None:
-        """Rounds at this time until each restart's on_start has answered: a round
-        waits on no part, the next ones look."""
-
-        def settled() -> bool:
-            self.children.check(self.clock.monotonic())
-            return all(child.starting is None for child in self.children.children)
-
-        wait_until(settled, what="the restarts confirmed")
-
-
 @pytest.fixture
-def parts() -> Iterator[Set]:
-    made = Set()
+def parts() -> Iterator[ChildRounds]:
+    made = ChildRounds(POLICY)
     yield made
     made.children.stop_all()
 
@@ -92,7 +62,7 @@ def _crash(child: Child) -> None:
     wait_until(lambda: not ref.is_alive(), what="the actor dead")
 
 
-def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: Set) -> None:
+def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: ChildRounds) -> None:
     child = parts.children.add("bus", Part.start)
     first = child.ref
     _crash(child)
@@ -115,7 +85,7 @@ def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: Set) -> None:
     assert events == [("component_died", 1.0), ("component_restarted", None)]
 
 
-def test_a_part_whose_start_keeps_failing_is_given_up(parts: Set) -> None:
+def test_a_part_whose_start_keeps_failing_is_given_up(parts: ChildRounds) -> None:
     with capture_logs() as logs:
         child = parts.children.add("bus", _refuses)
         for _ in range(4):
@@ -129,13 +99,15 @@ def test_a_part_whose_start_keeps_failing_is_given_up(parts: Set) -> None:
     assert parts.restarted == []
 
 
-def test_a_critical_part_whose_first_start_fails_raises(parts: Set) -> None:
+def test_a_critical_part_whose_first_start_fails_raises(parts: ChildRounds) -> None:
     with pytest.raises(OSError, match="no such bus"):
         parts.children.add("bus", _refuses, critical=True)
     assert parts.children.children == []
 
 
-def test_a_critical_part_given_up_is_fatal_and_another_is_not(parts: Set) -> None:
+def test_a_critical_part_given_up_is_fatal_and_another_is_not(
+    parts: ChildRounds,
+) -> None:
     """A critical part's flag only made its first start raise: the Clone server
     given up left raspyd running without its tree."""
     start = _in_turn(Part.start, _refuses, _refuses, _refuses)
@@ -149,7 +121,7 @@ def test_a_critical_part_given_up_is_fatal_and_another_is_not(parts: Set) -> Non
 
 
 def test_a_critical_follower_started_for_a_new_leader_stays_critical(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     leader = parts.children.add("clone", Part.start)
     starts = iter([Part.start, _refuses, _refuses, _refuses, _refuses])
@@ -167,7 +139,9 @@ def test_a_critical_follower_started_for_a_new_leader_stays_critical(
     assert [(f.name, f.fatal) for f in parts.fatal] == [("web", True)]
 
 
-def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) -> None:
+def test_a_follower_is_restarted_only_when_its_leader_is_replaced(
+    parts: ChildRounds,
+) -> None:
     leader = parts.children.add("clone", Part.start)
     started_with: list[pykka.ActorRef[Any]] = []
 
@@ -194,7 +168,7 @@ def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) ->
 
 
 def test_stop_forgets_the_selected_children_and_stops_their_actors(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     kept = parts.children.add("echo", Part.start)
     gone = parts.children.add("devices.fake", Part.start)
@@ -207,7 +181,7 @@ def test_stop_forgets_the_selected_children_and_stops_their_actors(
 
 
 def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     """`raspy status` shows restarts since raspyd started: a follower replaced after
     its leader's restart, or a part a reload starts again, goes on counting (it used
@@ -238,7 +212,9 @@ def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
     assert parts.children.add("clone", Part.start).restarts == 1
 
 
-def test_a_restart_counts_once_the_part_has_run_its_on_start(parts: Set) -> None:
+def test_a_restart_counts_once_the_part_has_run_its_on_start(
+    parts: ChildRounds,
+) -> None:
     """A restart was counted and logged as soon as start() returned, before the
     part's on_start ran (on its own thread): one whose on_start raised was logged
     `component_restarted` each time, then died. Now it counts once the part has
@@ -278,7 +254,7 @@ class Asked(pykka.ThreadingActor):
 
 
 def test_every_stop_asks_a_part_to_prepare_first_while_it_is_alive(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     """prepare_stop is asked of the running actor before ChildSet.stop and
     ChildSet.stop_all stop it (Titanic answers its clients then: once stopping, an

@@ -15,14 +15,13 @@ from typing import Any
 import pykka
 import pytest
 from structlog.testing import capture_logs
-from support.clock import FakeClock
+from support.child_rounds import ChildRounds
 from support.wait import wait_until
 
 from raspy.backoff import BackoffPolicy
-from raspy.child_set import Child, ChildSet
+from raspy.child_set import Child
 from raspy.cores.supervision import Failed, PartState, RestartPolicy, summary
 from raspy.hang_watch import Ask
-from raspy.stats import Stats
 
 POLICY = RestartPolicy(
     BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0),
@@ -58,28 +57,10 @@ class SlowStart(Part):
         self.release.wait(30)
 
 
-class Set:
-    def __init__(self) -> None:
-        self.clock = FakeClock(monotonic=0.0)
-        self.stats = Stats()
-        self.fatal: list[Failed] = []
-        self.children = ChildSet(
-            lambda: POLICY,
-            self.clock,
-            self.stats,
-            lambda child: None,
-            fatal=self.fatal.append,
-        )
-
-    def round_after(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self.children.check(self.clock.monotonic())
-
-
 @pytest.fixture
-def parts() -> Iterator[Set]:
+def parts() -> Iterator[ChildRounds]:
     Part.release.clear()
-    made = Set()
+    made = ChildRounds(POLICY)
     yield made
     Part.release.set()
     made.children.stop_all()
@@ -102,7 +83,7 @@ def _answered(child: Child) -> None:
 
 @pytest.mark.timeout(30)
 def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     bus = parts.children.add("bus", Part.start)  # not critical: fatal all the same
     echo = parts.children.add("echo", Part.start)
@@ -135,7 +116,9 @@ def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
 
 
 @pytest.mark.timeout(30)
-def test_a_handler_that_runs_long_within_the_bound_is_not_hung(parts: Set) -> None:
+def test_a_handler_that_runs_long_within_the_bound_is_not_hung(
+    parts: ChildRounds,
+) -> None:
     bus = parts.children.add("bus", Part.start)
     _answered(bus)  # started: the first round asks it, as the bound counts from there
     _ref(bus).tell(Block())
@@ -156,7 +139,7 @@ def test_a_handler_that_runs_long_within_the_bound_is_not_hung(parts: Set) -> No
 
 @pytest.mark.timeout(30)
 def test_a_restart_whose_on_start_hangs_is_hung_and_the_round_does_not_wait(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     starts: Iterator[Callable[[], pykka.ActorRef[Any]]]
     starts = iter([Part.start, SlowStart.start])
@@ -185,7 +168,9 @@ def test_a_restart_whose_on_start_hangs_is_hung_and_the_round_does_not_wait(
 
 
 @pytest.mark.timeout(30)
-def test_a_first_start_whose_on_start_hangs_is_hung_in_its_start(parts: Set) -> None:
+def test_a_first_start_whose_on_start_hangs_is_hung_in_its_start(
+    parts: ChildRounds,
+) -> None:
     """A first start (and one by follow() or a reload) was measured as a ping's
     silence: a slow on_start (hundreds of scenarios compiled on a Pi) was called hung
     "to a ping", not in its start. Then a start was held to hung_after_s (60 s), and
@@ -209,17 +194,9 @@ def test_a_first_start_whose_on_start_hangs_is_hung_in_its_start(parts: Set) -> 
 
 @pytest.mark.timeout(30)
 def test_a_first_start_that_ends_within_the_bound_is_running_not_restarted(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     """Its start watched as a restart's is, it is no restart: nothing counted."""
-    restarted: list[str] = []
-    parts.children = ChildSet(
-        lambda: POLICY,
-        parts.clock,
-        parts.stats,
-        lambda child: restarted.append(child.name),
-        fatal=parts.fatal.append,
-    )
     bus = parts.children.add("bus", SlowStart.start)
     parts.round_after(0.0)
     for _ in range(5):  # past hung_after_s, within the start's bound
@@ -235,7 +212,7 @@ def test_a_first_start_that_ends_within_the_bound_is_running_not_restarted(
             _answered(bus)
     assert bus.starting is None
     assert _state(bus) is PartState.RUNNING
-    assert (bus.restarts, restarted, parts.fatal, logs) == (0, [], [], [])
+    assert (bus.restarts, parts.restarted, parts.fatal, logs) == (0, [], [], [])
     assert "supervisor.restarts.bus" not in parts.stats.snapshot()
 
 
@@ -257,7 +234,7 @@ class IoPart(Part):
 
 @pytest.mark.timeout(30)
 def test_an_io_thread_whose_ask_comes_late_is_watched_from_then_on(
-    parts: Set,
+    parts: ChildRounds,
 ) -> None:
     """The Clone server's I/O thread's ask was waited for up to 5 s on the
     supervisor's thread (a round held that long); one later than that was never

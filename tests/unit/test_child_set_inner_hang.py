@@ -12,13 +12,12 @@ from typing import Any
 import pykka
 import pytest
 from structlog.testing import capture_logs
-from support.clock import FakeClock
+from support.child_rounds import ChildRounds
 
 from raspy.backoff import BackoffPolicy
-from raspy.child_set import Child, ChildSet
+from raspy.child_set import Child
 from raspy.cores.supervision import Failed, PartState, RestartPolicy
 from raspy.hang_watch import Inner
-from raspy.stats import Stats
 
 POLICY = RestartPolicy(
     BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0), hung_after_s=60.0
@@ -66,18 +65,12 @@ def _scenarios(ref: pykka.ActorRef[Any]) -> pykka.Future[Inner]:
     return answer
 
 
-class Set:
+class CoreRounds(ChildRounds):
+    """The core its one part, asked for its scenario actors; each round then waits
+    until the core and every scenario actor not blocked have answered."""
+
     def __init__(self) -> None:
-        self.clock = FakeClock(monotonic=0.0)
-        self.stats = Stats()
-        self.fatal: list[Failed] = []
-        self.children = ChildSet(
-            lambda: POLICY,
-            self.clock,
-            self.stats,
-            lambda child: None,
-            fatal=self.fatal.append,
-        )
+        super().__init__(POLICY)
         self.core = self.children.add("core", Core.start, inner_ask=_scenarios)
         self.blocked: set[str] = set()
         # its on_start and the question of its scenario actors done before the
@@ -86,8 +79,7 @@ class Set:
         assert _ref(self.core).ask("here?", timeout=10) == "here"
 
     def round_after(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self.children.check(self.clock.monotonic())
+        super().round_after(seconds)
         self.answered()
 
     def scenario(self, name: str) -> pykka.ActorRef[Any]:
@@ -107,9 +99,9 @@ class Set:
 
 
 @pytest.fixture
-def parts() -> Iterator[Set]:
+def parts() -> Iterator[CoreRounds]:
     RELEASE.clear()
-    made = Set()
+    made = CoreRounds()
     yield made
     RELEASE.set()
     made.children.stop_all()
@@ -126,7 +118,7 @@ def _ref(child: Child) -> pykka.ActorRef[Any]:
 
 @pytest.mark.timeout(30)
 def test_a_scenario_actor_blocked_is_its_core_hung_named_and_counted(
-    parts: Set,
+    parts: CoreRounds,
 ) -> None:
     parts.round_after(0.0)  # started; the scenario actors listed and each asked
     parts.blocked.add("lamp")
@@ -153,7 +145,7 @@ def test_a_scenario_actor_blocked_is_its_core_hung_named_and_counted(
 
 @pytest.mark.timeout(30)
 def test_a_scenario_actor_gone_from_the_list_is_no_longer_watched(
-    parts: Set,
+    parts: CoreRounds,
 ) -> None:
     """The core lists a scenario actor while it runs or stops (one whose stop timed
     out stays while alive); once it is gone from the list, its question is dropped."""
