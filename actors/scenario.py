@@ -274,7 +274,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 return run_answer(core.status, outputs, before)
             case StopRuns(shutdown=shutdown, last=last):
                 self._shutdown = self._shutdown or shutdown
-                outputs = core.stop(mono)
+                outputs = core.stop(mono, wall)
                 self._apply(outputs)
                 if last:
                     self._ended = True

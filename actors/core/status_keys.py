@@ -58,10 +58,20 @@ class StatusKeys:
         # none for a scenario with no time trigger: no key, unless one is there
         if at is not None or fire_key in entry.written or self._tree.kv(fire_key):
             entries[fire_key] = json_text.encode(at)
-        for key, body in entries.items():
-            if entry.written.get(key) != body:
-                entry.written[key] = body
-                self._publisher.set(key.encode("utf-8"), body)
+        changed = [
+            (key, body)
+            for key, body in entries.items()
+            if entry.written.get(key) != body
+        ]
+        entry.written.update(changed)
+        # one message, so one store commit: a write a key at a time was cut into
+        # several, and a power cut between them kept a state half written (a run's
+        # `runs` without its `last_run`, a `last_error` without its time)
+        refused = self._publisher.set_many(
+            [(key.encode("utf-8"), body) for key, body in changed]
+        )
+        for key, reason in refused:  # a [clone] max_key_bytes below a long name's
+            log.warning("scenario_status_refused", key=key.decode(), reason=reason)
 
     def forget_orphans(self, names: Collection[str]) -> None:
         """Delete the tree keys of scenarios no longer stored (deleted from the store

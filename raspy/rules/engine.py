@@ -235,12 +235,17 @@ class ScenarioCore(ScenarioRuns):
         self._due(mono, wall, out)
         return self._finish(out)
 
-    def stop(self, mono: float | None = None) -> list[Output]:
+    def stop(
+        self, mono: float | None = None, wall: float | None = None
+    ) -> list[Output]:
         """End every run now (at `mono`, for their traces) and forget the queued ones
-        (a `stop` request)."""
+        (a `stop` request), each counted as dropped (at `wall`: the last input's
+        time when not given)."""
+        if wall is not None:
+            self._wall = wall
         out: list[Output] = []
-        self._book.queue.clear()
         self._stop_runs(mono, out)
+        self._forget_queue(out)
         return self._finish(out)
 
     def action_refused(self, reason: str) -> list[Output]:

@@ -9,6 +9,8 @@ as the engine: the times are passed in.
 
 from __future__ import annotations
 
+from typing import Final
+
 from raspy.devices.template import JsonValue
 from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
@@ -20,6 +22,9 @@ from raspy.rules.run_book import RunBook
 from raspy.rules.run_retime import STALE_RUN_ERROR
 from raspy.rules.runaway import RunawayGuard
 from raspy.rules.when_watch import WhenWatch
+
+# why a turn queued behind a run started no run: its scenario's runs were stopped
+QUEUE_STOPPED: Final = "stopped while it waited its turn (mode queued)"
 
 
 class ScenarioRuns:
@@ -43,6 +48,9 @@ class ScenarioRuns:
     ) -> None:
         refused = self._guard.refused(trigger, mono)
         if refused is not None:
+            # a trigger that starts no run is a drop, this one too: the books of
+            # `scenario.dropped` balance (every trigger a run or a drop)
+            out.append(self._history.skipped(refused, trigger, wall, True))
             self._disable(refused, mono, out)
             return
         self._history.started(trigger, wall)
@@ -123,9 +131,18 @@ class ScenarioRuns:
         run.error = STALE_RUN_ERROR
         self._end(run, out)
 
+    def _forget_queue(self, out: list[Output]) -> None:
+        """The turns still queued when the runs stop (a stop, a disable) go with
+        them: each is a trigger that started no run, counted as dropped as one the
+        mode turned away, and the last skip says why."""
+        queue = self._book.queue
+        while queue:
+            trigger = queue.popleft()
+            out.append(self._history.skipped(QUEUE_STOPPED, trigger, self._wall, True))
+
     def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
-        self._book.queue.clear()
         self._stop_runs(mono, out)
+        self._forget_queue(out)
         self._watch.clear()
         self._when.clear()
         self._disabled = True

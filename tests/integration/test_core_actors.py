@@ -474,7 +474,15 @@ def test_a_run_that_waits_its_turn_says_it_is_queued(
             b"200",
             {"name": "line", "state": "running", "queued": waiting_now},
         )
+    core.clock.advance(5)
     core.request("stop", name="line")
+    # the two turns the stop forgot are drops, as the queue's limit's are: the
+    # books balance (3 asked: 1 run, 2 dropped), and the last skip says why, at
+    # the stop's time
+    assert core.stats.get("core.scenario.dropped") == 2
+    skip = core.request("get", name="line")[1]["last_skip"]
+    assert skip["reason"] == "stopped while it waited its turn (mode queued)"
+    assert skip["at"] == core.clock.wall()
 
 
 def test_a_device_action_commands_a_real_fake_device_service(

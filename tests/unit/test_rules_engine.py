@@ -337,6 +337,46 @@ def test_stop_ends_a_run_in_the_middle_of_a_wait() -> None:
     assert sets(h.advance(60)) == []
 
 
+def _dropped(outputs: list[engine.Output]) -> list[str]:
+    return [o.reason for o in outputs if isinstance(o, engine.Skipped) and o.dropped]
+
+
+def test_a_stop_counts_the_turns_it_forgets_as_dropped() -> None:
+    """Every trigger is a run or a drop (`scenario.dropped`): the turns queued
+    behind the run a stop ends were forgotten uncounted, and the books of a
+    doorbell's rings did not balance after a `raspy scenario stop`."""
+    h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.QUEUED))
+    for value in (1, 2, 3):
+        h.change(LIVING, value)
+    h.advance(1)
+    stopped = h.feed(h.core.stop(h.mono, h.wall))
+    reason = "stopped while it waited its turn (mode queued)"
+    assert _dropped(stopped) == [reason, reason]
+    assert stopped[0] == engine.RunEnded(1, None)
+    skip = h.core.status.last_skip
+    assert skip is not None
+    assert (skip["at"], skip["reason"]) == (h.wall, reason)
+    trigger = skip["trigger"]
+    assert isinstance(trigger, dict)
+    assert trigger["value"] == 3  # the last turn forgotten
+    assert h.state is State.IDLE
+    assert sets(h.advance(60)) == []
+    assert h.feed(h.core.stop(h.mono, h.wall)) == []  # nothing left to count
+
+
+def test_a_runaway_disable_counts_its_refused_start_and_the_queue_as_dropped() -> None:
+    h = harness(
+        scenario([SLEEP, MARK], [_kv()], mode=m.Mode.QUEUED), max_runs_per_minute=1
+    )
+    for value in (1, 2, 3):  # 1 runs, 2 and 3 wait their turns
+        h.change(LIVING, value)
+    outputs = h.advance(10)  # 1 ends; 2's start is one too many, 3 still waits
+    assert h.state is State.DISABLED
+    assert len(_dropped(outputs)) == 2
+    assert h.core.status.runs == 1
+    assert _dropped(h.change(LIVING, 4)) == []  # disabled: no trigger seen
+
+
 def test_manual_run_skips_conditions_and_follows_the_mode() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()]))
     h.run_now()

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.core.parts import Entry
+from raspy.actors.core.status_keys import StatusKeys
 from raspy.devices.template import JsonValue
+from raspy.protocol.clone_local import LocalBatch, decode_local
 from raspy.rules.engine import State, Status
 from raspy.rules.status_entries import SHOWN_VALUE_BYTES, status_entries
+from raspy.rules.tree_view import TreeView
+from raspy.storage.scenario_store import StoredScenario
+from raspy.transport.outbox import Outbox
 
 
 def _status(trigger: dict[str, JsonValue]) -> Status:
@@ -76,3 +83,50 @@ def test_a_trigger_value_json_cannot_hold_is_shown_as_a_note() -> None:
 
 def _no_constant(name: str) -> None:
     raise AssertionError(f"{name} written: no JSON")
+
+
+def _messages(outbox: Outbox) -> list[dict[bytes, bytes]]:
+    """What the Clone server would read from `outbox`: each message's sets."""
+    read: list[dict[bytes, bytes]] = []
+
+    def take(frames: list[bytes]) -> None:
+        message = decode_local(frames)
+        assert isinstance(message, LocalBatch), "one key a message"
+        read.append(dict(message.entries))
+
+    outbox.drain(take, limit=1000)
+    outbox.close()
+    return read
+
+
+def test_a_status_is_written_as_one_message_so_in_one_store_commit() -> None:
+    """The Clone server commits what it read in one turn, and it may read between
+    two messages: a status sent a key at a time was cut into several commits (seen
+    in a stress trial: `last_run` alone, then `last_trigger` with `last_error`), and
+    a power cut between them kept it half written."""
+    outbox = Outbox()
+    keys = StatusKeys(TreeView(), ClonePublisher(outbox))
+    stored = StoredScenario("heat", "name: heat\n", True, "single", 0.0, 0.0)
+    entry = Entry(stored, None, Status(State.IDLE))
+    keys.show(entry, _status({"kind": "kv", "key": "/k", "value": 1}), lambda: None)
+    ran = Status(
+        State.RUNNING,
+        runs=4,
+        last_run=1_800_000_060.0,
+        last_trigger={"kind": "manual"},
+        last_error="x",
+        last_error_at=1_800_000_001.0,
+    )
+    keys.show(entry, ran, lambda: 1_800_000_600.0)
+    first, second = _messages(outbox)
+    assert sorted(first) == sorted(k.encode() for k in status_entries("heat", ran))
+    assert sorted(second) == [
+        b"/scenario/heat/last_error",
+        b"/scenario/heat/last_error_at",
+        b"/scenario/heat/last_run",
+        b"/scenario/heat/last_trigger",
+        b"/scenario/heat/next_fire",
+        b"/scenario/heat/runs",
+        b"/scenario/heat/state",
+    ]
+    assert json.loads(second[b"/scenario/heat/runs"]) == 4
