@@ -3,8 +3,8 @@ installed (loaded, its runs taken up at a start), its ScenarioActor started and
 stopped, enabled or disabled, its state shown, forgotten when deleted.
 
 The base class of CoreActor (actors/core/__init__.py), on its thread, so the core's
-service (service.py) calls these on the actor itself; CoreActor's __init__ sets the
-state declared here.
+service (service.py, service_imports.py) calls these on the actor itself; CoreActor's
+__init__ sets the state declared here.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
-from raspy.actors.core.service import REPLACED_RUN_ERROR
+from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.scenario import RunawayDisabled
 from raspy.actors.titanic import start_titanic

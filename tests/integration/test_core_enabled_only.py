@@ -15,7 +15,7 @@ from support.core_actors import (
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 
-from raspy.actors.core.service import REPLACED_RUN_ERROR
+from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
 from raspy.rules.document_yaml import without_entry
 

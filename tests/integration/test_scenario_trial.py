@@ -38,7 +38,7 @@ from support.scenario_house import (
 )
 from support.wait import wait_until
 
-from raspy.actors.core.service import REPLACED_RUN_ERROR
+from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.config import TitanicConfig

@@ -42,7 +42,7 @@ from support.scenario_house import (
 from support.wait import wait_until
 
 from raspy.actors.core import RESTARTED_RUN_ERROR
-from raspy.actors.core.service import REPLACED_RUN_ERROR
+from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.devices.offline import offline_marks
 from raspy.devices.reading import Reading, Status, tree_entries
 from raspy.devices.template import JsonValue

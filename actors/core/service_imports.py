@@ -1,0 +1,235 @@
+"""ServiceImports: `<host>.core.scenario`'s import, the base class of CoreService
+(`service.py`).
+
+A document is checked (loaded, its name not the reserved one, a sun trigger only where
+the config gives a place: `validate` and the core's start check with it too), its
+warnings found (what it names that is not there), and stored in one commit unless it
+is the same text again: a changed `enabled:` line alone switches the scenario or leaves
+its runs going, any other change is a new version, whose runs end. On the core's
+thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Final
+
+from raspy.actors import scenario as scn
+from raspy.devices.reading import DEVICE_TREE
+from raspy.devices.template import JsonValue
+from raspy.errors import quote
+from raspy.rules import model
+from raspy.rules import scenario_api as api
+from raspy.rules.resume_record import fingerprint
+from raspy.storage.scenario_records import MAIN
+from raspy.storage.scenario_store import StoredScenario
+
+if TYPE_CHECKING:
+    from raspy.actors.core import CoreActor, Entry
+
+REPLACED_RUN_ERROR: Final = (
+    "a run was cut short by an import of a new version; it was not resumed"
+)
+
+
+class ServiceImports:
+    """The import (and the check that validate and the start share) over a
+    CoreActor's scenarios and store; CoreService sets `_core`."""
+
+    _core: CoreActor
+
+    def _import(self, request: api.Request) -> tuple[bytes, bytes]:
+        from raspy.rules.document import problem_at, states_key  # on first use only
+
+        core = self._core
+        scenario = self._checked(request.document, request.source)
+        old = core.entries.get(scenario.name)
+        # compared here, on the core's one thread, before the write: no other
+        # writer can come between (the web editor's Save over a text it showed)
+        stored = None if old is None else old.stored.code
+        api.guard(scenario.name, request.if_fingerprint, stored)
+        if old is not None and not request.replace:
+            raise api.bad(
+                f"a scenario named {scenario.name} exists (replace it with replace: true)",
+                problems=[
+                    problem_at(
+                        request.source,
+                        request.document,
+                        "name",
+                        f"{quote(scenario.name)} is already stored",
+                    )
+                ],
+            )
+        if old is not None and not states_key(request.document, "enabled"):
+            # a document without `enabled:` replaces the text, not the user's choice
+            scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
+        if (
+            old is not None
+            and old.scenario is not None
+            and scenario.enabled == old.stored.enabled
+            and api.same_document(request.document, old.stored.code)
+        ):
+            # the same again (a restore of a backup, a Save of an unchanged page):
+            # nothing stored, and its runs go on (a new version would end them);
+            # "replaced" stays true, as the scenario exists: a client from before
+            # "unchanged" printed "imported" for it (newer ones read "unchanged")
+            reply = self._named(scenario, request)
+            return api.ok({**reply, "replaced": True, "unchanged": True})
+        if (
+            old is not None
+            and old.scenario is not None
+            and _only_enabled_differs(request.document, old.stored.code)
+        ):
+            reply = self._named(scenario, request)
+            if scenario.enabled == old.stored.enabled:
+                # an `enabled:` line added, dropped or reworded that says what the
+                # scenario is already: the same scenario, its text stored (export
+                # shows what was saved), its runs go on
+                self._restate(old, scenario, request.document)
+                return api.ok({**reply, "replaced": True, "same_scenario": True})
+            # a Save that only turned `enabled:` over is an enable or a disable, not
+            # a new version: its runs end as a disable ends them, with no error
+            self._switch(old, scenario, request.document)
+            return api.ok({**reply, "replaced": True})
+        self._store(scenario, request.document)
+        return api.ok({**self._named(scenario, request), "replaced": old is not None})
+
+    def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text`, which differs from the stored one only in its `enabled:`,
+        and enable or disable the scenario as `enable`/`disable` do."""
+        self._put_text(old, scenario, text)
+        self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
+
+    def _restate(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text`, which differs from the stored one only in an `enabled:`
+        line that leaves the scenario as it is: its actor goes on, told the new
+        text's fingerprint, which the record of its runs in a long wait must name
+        for a restart to take them up (rules.resume_start)."""
+        self._put_text(old, scenario, text)
+        if old.ref is not None:
+            old.ref.tell(scn.NewText(fingerprint(text)))
+
+    def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:
+        """Store `text` as the scenario's, with its enabled state, in one commit;
+        the entry's record takes the text (its flag is set_enabled's to change)."""
+        wall = self._core.links.clock.wall()
+        self._core.store.put(
+            text, scenario.enabled, scenario.mode.value, wall, scenario.name
+        )
+        record = old.stored
+        old.stored = StoredScenario(
+            record.name, text, record.enabled, record.mode, record.imported_at, wall
+        )
+
+    def _named(
+        self, scenario: model.Scenario, request: api.Request
+    ) -> dict[str, JsonValue]:
+        """{"name"}, and "warnings" when there are any (validate and import)."""
+        reply: dict[str, JsonValue] = {"name": scenario.name}
+        warnings = self._warnings(
+            scenario, request.document, request.source, request.others
+        )
+        if warnings:
+            reply["warnings"] = warnings
+        return reply
+
+    def _warnings(
+        self,
+        scenario: model.Scenario,
+        text: str,
+        source: str,
+        others: frozenset[str] = frozenset(),
+    ) -> list[JsonValue]:
+        """`source:line:col: warning: ...` of each device key the scenario names that
+        the tree has nothing of now (rules.unmatched), of each `run:` or `stop:`
+        naming a scenario neither stored nor among `others` (those imported along
+        with it: rules.scenario_refs), and of each `http:` action
+        when raspyd's `<host>.http` is off (rules.http_off), and of each secret an
+        `http:` action names that the secrets file lacks (rules.secret_uses): a typo
+        or a service turned off shows at the import, not months later as a scenario
+        that never ran or a message that never came."""
+        # loaded on first use only
+        from raspy.rules.document import lazy_spots
+        from raspy.rules.http_off import http_off_warnings
+        from raspy.rules.scenario_refs import scenario_warnings
+        from raspy.rules.secret_uses import secret_warnings, uses_secrets
+        from raspy.rules.unmatched import device_warnings
+
+        core = self._core
+        spot = lazy_spots(text)  # the document composed once, for all of them
+        found = device_warnings(
+            scenario, text, core.host, core.tree.keys_under(DEVICE_TREE), spot
+        )
+        found += scenario_warnings(scenario, text, others | set(core.entries), spot)
+        if not core.http_service:
+            found += http_off_warnings(scenario, text, spot)
+        elif core.secrets is not None and uses_secrets(scenario):
+            found += secret_warnings(scenario, text, core.secrets.load(), spot)
+        return [
+            f"{source}:{line}:{col}: warning: {message}"
+            for line, col, message in sorted(found)
+        ]
+
+    def _store(self, scenario: model.Scenario, text: str) -> Entry:
+        core = self._core
+        wall = core.links.clock.wall()
+        core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        old = core.entries.get(scenario.name)
+        status = None
+        if old is not None:
+            cut = core.stop_actor(scenario.name)
+            status = old.status  # as the stop left it: the run it cut is the trace
+            if cut:
+                status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
+        imported = wall if old is None else old.stored.imported_at
+        record = StoredScenario(
+            scenario.name, text, scenario.enabled, scenario.mode.value, imported, wall
+        )
+        # a `for:` hold under way holds again from now, as after a restart (it was
+        # lost: a window left open while its scenario was edited was never told)
+        return core.install(record, status=status)
+
+    def _checked(self, text: str, source: str) -> model.Scenario:
+        """The loaded document, or Refused 400 with every problem."""
+        from raspy.rules.document import DocumentError, load_scenario, problem_at
+
+        try:
+            scenario = load_scenario(text, source)
+        except DocumentError as exc:
+            raise api.bad(
+                f"{source}: not a valid scenario", problems=list(exc.lines())
+            ) from None
+        problems: list[JsonValue] = []
+        if scenario.name == MAIN:
+            problems.append(
+                problem_at(
+                    source,
+                    text,
+                    "name",
+                    f"{quote(MAIN)} is reserved for the core's records",
+                )
+            )
+        if not self._core.config.has_location and any(
+            isinstance(t, model.SunTrigger) for t in scenario.triggers
+        ):
+            problems.append(
+                problem_at(
+                    source,
+                    text,
+                    "triggers",
+                    "a sun trigger needs [core] latitude and longitude in the config",
+                    inner="sun",
+                )
+            )
+        if problems:
+            raise api.bad(f"{source}: not a valid scenario", problems=problems)
+        return scenario
+
+
+def _only_enabled_differs(new: str, stored: str) -> bool:
+    """Whether two valid documents' texts differ in their top-level `enabled:`
+    lines only (line breaks aside)."""
+    from raspy.rules.document_yaml import without_entry  # loaded on first use only
+
+    left = without_entry(new, "enabled")
+    return left is not None and left == without_entry(stored, "enabled")
