@@ -5,7 +5,8 @@ writes Clone keys through the ClonePublisher (each recorded in the core's TreeVi
 it is sent, so every scenario reads it at once), and sends MDP requests as an in-process
 client through the outbox (peer `<owner>/r<id>`; the edge routes the replies back
 here). It never asks the core (only tells), so the core may ask it. A failure inside
-is logged with its cause and the actor carries on.
+is logged with its cause and the actor carries on. Its messages, and those it tells
+the core, are in scenario_messages.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ import structlog
 from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.scenario_messages import (
+    ActionRefused,
+    ClockStepped,
+    KvChanged,
+    NewText,
+    RunawayDisabled,
+    RunNow,
+    RunRequested,
+    RunsStopped,
+    Startup,
+    StatusReported,
+    StopRuns,
+    TimeFired,
+)
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,
@@ -43,126 +58,6 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="scenario")
 
 _ASK_TIMEOUT_S: Final = 5.0
-
-
-# --- messages (tell unless said) ---------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class KvChanged:
-    """A key the scenario reads changed; values are the decoded JSON (None: absent
-    or null; `deleted` tells them apart)."""
-
-    key: str
-    old: JsonValue
-    new: JsonValue
-    deleted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TimeFired:
-    index: int
-    scheduled_wall: float
-
-
-@dataclass(frozen=True, slots=True)
-class ClockStepped:
-    """The wall clock stepped by `delta_s` (NTP set it): ScenarioCore.on_clock_step."""
-
-    delta_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class RunNow:
-    """Ask: a manual run; answers a RunAnswer (raspy.rules.manual_run). `by`: the
-    scenario whose `run:` asked for it (None: a `core.scenario` request, the CLI or
-    the web face). `trigger`: the index of the trigger the run is tried as (None:
-    a manual run)."""
-
-    by: str | None = None
-    trigger: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StopRuns:
-    """Ask: end every run now; answers RunsStopped. `shutdown`: the core stops (raspyd
-    stops, or the core is restarted inside it): the record of the runs in a long
-    wait stays in the tree for the next start to take them up. `last`: the core
-    stops the actor next (a disable, a new version, a delete, its own stop): it
-    takes no input after this one, so that no `for:` hold or `when:` test due
-    before its stop starts a run that nothing would end."""
-
-    shutdown: bool = False
-    last: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RunsStopped:
-    """The Status after a StopRuns, and how many runs it ended (the actor knows;
-    the core's view of the state may lag it)."""
-
-    status: engine.Status
-    ended: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Startup:
-    """Resume `for:` holds from `current`, the tree's values of the keys the
-    scenario's `for:` triggers watch, start the `when:` tests from `seen`, the keys
-    they read as the core had them when it told this (the shared view may be ahead
-    by the time it is taken; None: the view), and fire the startup triggers if
-    `fire` (told once when the core starts, and to the new version of a replaced
-    scenario; `fire` only at the daemon's start)."""
-
-    current: tuple[tuple[str, JsonValue], ...] = ()
-    fire: bool = True
-    resume: tuple[engine.Checkpoint, ...] = ()  # runs recorded before a restart
-    seen: tuple[tuple[str, JsonValue], ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewText:
-    """The scenario's stored text changed, not the scenario (an `enabled:` line
-    added or dropped that says what it was already): its runs go on, and the
-    record of those in a long wait names this text's `version` from now on, as
-    the start that takes them up looks for it (rules.resume_start)."""
-
-    version: str
-
-
-# --- told to the core --------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class StatusReported:
-    """The scenario's state changed; the core writes it (from `ref`, still its actor)."""
-
-    name: str
-    status: engine.Status
-    ref: pykka.ActorRef[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class RunRequested:
-    """A `run:` or `stop:` action of scenario `by` names scenario `name`."""
-
-    name: str
-    by: str
-    stop: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRefused:
-    """The core could not do a `run:` or `stop:` that this scenario's run asked for;
-    `reason` names the action and why (it becomes the scenario's last_error)."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunawayDisabled:
-    """The runaway guard disabled the scenario; from `ref`, which must still be its
-    actor (a late one from a version just replaced must not disable the new one)."""
-
-    name: str
-    reason: str
-    ref: pykka.ActorRef[Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors import scenario as scn
+from raspy.actors import scenario_messages as scn
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry

@@ -15,12 +15,13 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy.actors import scenario as scn
+from raspy.actors import scenario_messages as scn
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
+from raspy.actors.scenario import ScenarioActor, ScenarioLinks
 from raspy.hang_watch import Inner
 from raspy.rules import engine, model, resume_start
 from raspy.rules.engine import State, Status
@@ -148,7 +149,7 @@ class ScenarioSet(pykka.ThreadingActor):
         startup: bool,
         resume: tuple[engine.Checkpoint, ...] = (),
     ) -> None:
-        links = scn.ScenarioLinks(
+        links = ScenarioLinks(
             self.actor_ref,
             self.links.edge,
             self.links.outbox,
@@ -165,7 +166,7 @@ class ScenarioSet(pykka.ThreadingActor):
         self.show(entry, status)
         try:
             wanted = interest(scenario, self.host)  # before the actor, which it routes
-            entry.ref = scn.ScenarioActor.start(
+            entry.ref = ScenarioActor.start(
                 scenario,
                 self.settings,
                 links,

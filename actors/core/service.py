@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from raspy.actors import scenario as scn
+from raspy.actors import scenario_messages as scn
 from raspy.actors.core.service_imports import ServiceImports
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError, quote

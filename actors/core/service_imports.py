@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Final
 
-from raspy.actors import scenario as scn
+from raspy.actors import scenario_messages as scn
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 from raspy.errors import quote

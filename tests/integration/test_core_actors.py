@@ -29,12 +29,13 @@ from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors import scenario as scn
+from raspy.actors import scenario_messages as scn
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.actors.core.wiring import core_zone
-from raspy.actors.scenario import RunawayDisabled
+from raspy.actors.scenario import ScenarioActor
+from raspy.actors.scenario_messages import RunawayDisabled
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
@@ -783,11 +784,11 @@ def test_an_output_that_fails_skips_none_of_the_turn_after_it(
     which the run now refuses itself; here one set fails once on purpose) raised
     out of the turn and skipped what came after it: the `running` it reported and
     the ticker, so the run's wait never ended."""
-    publish = scn.ScenarioActor._publish
+    publish = ScenarioActor._publish
     failed = threading.Event()
 
     def failing_once(
-        actor: scn.ScenarioActor,
+        actor: ScenarioActor,
         key: str,
         value: JsonValue,
         ttl_s: float = 0.0,
@@ -799,7 +800,7 @@ def test_an_output_that_fails_skips_none_of_the_turn_after_it(
             raise RuntimeError("a write that fails")
         publish(actor, key, value, ttl_s, delete=delete)
 
-    monkeypatch.setattr(scn.ScenarioActor, "_publish", failing_once)
+    monkeypatch.setattr(ScenarioActor, "_publish", failing_once)
     core.start()
     document = """\
 name: svc
