@@ -82,6 +82,7 @@ class CommitPipeline(CoalescedFlushes):
         self.published_seq = core.last_seq  # everything up to here went out
         self._mark_submitted = core.last_seq
         self._accepted: list[tuple[core_mod.Update, bool]] = []
+        self.held_back = False  # the last submit() held what was accepted back
         self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
         self._batches: deque[Batch] = deque()
         self._results: queue.SimpleQueue[tuple[Batch | Flush, BaseException | None]] = (
@@ -151,6 +152,12 @@ class CommitPipeline(CoalescedFlushes):
                 self.flush()  # what came in while the last flush was stored
 
     @property
+    def storing(self) -> bool:
+        """Something submitted is not released yet: the store may hold an update no
+        subscriber was told of, which a snapshot started now would serve (§6.3)."""
+        return bool(self._batches)
+
+    @property
     def in_flight(self) -> bool:
         """Something is accepted, being stored, or (coalesced) not yet written."""
         return bool(
@@ -178,13 +185,16 @@ class CommitPipeline(CoalescedFlushes):
             if displaced is not None:
                 self._displaced.append(displaced)
 
-    def submit(self) -> None:
+    def submit(self, *, hold: bool = False) -> None:
         """Group commit: everything accepted since the last call, in one submit.
 
         A turn of coalesced updates alone stores nothing, unless their numbers
         need a new block (then only the mark is written before they go out).
+        `hold`: a snapshot waits to start until nothing is on its way to the store
+        (§6.3): what was accepted waits (`held_back`) for a call without it.
         """
-        if not self._accepted:
+        self.held_back = hold and bool(self._accepted)
+        if not self._accepted or hold:
             return
         batch = Batch(self._accepted, displaced=self._displaced)
         self._accepted, self._displaced = [], []

@@ -81,6 +81,7 @@ class CoalescedFlushes(CommitFailures):
     the parts they use and hands each outcome to `_flushed` (I/O thread)."""
 
     blocks: SequenceBlocks
+    published_seq: int  # every update up to it was published
     _interval_s: float
     _next_flush: float | None
     _flushing: Round | None
@@ -117,11 +118,13 @@ class CoalescedFlushes(CommitFailures):
         transaction of its own."""
         if self._flushing is not None or not self.buffer.pending_count:
             return
-        # only what a stored mark covers: a reading whose block's mark is still on
-        # its way is published only once it is stored, and never if it fails
-        # (CommitFailures._lost); written before, the store would hold a value no
-        # subscriber was told
-        taken = self.buffer.take(self.blocks.confirmed)
+        # only what was published (so a stored mark covers it): a reading whose
+        # block's mark is still on its way is published only once it is stored, and
+        # never if it fails (CommitFailures._lost), and one waiting behind a write
+        # on its way is published after it; written before, the store would hold a
+        # value no subscriber was told, which a snapshot would serve (§6.3: it
+        # reads the store as the tree at the last number published)
+        taken = self.buffer.take(min(self.blocks.confirmed, self.published_seq))
         if not taken:
             return
         known = self._refused_keys

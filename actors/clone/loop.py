@@ -119,9 +119,9 @@ class CloneLoop:
         due = self._parts.pacing.on_turn(real_now)
         if due.hugz:
             self._xpub.send(self._core.hugz_frames())
-        self._commits.submit()
-        self._commits.tick(now)
+        self._parts.submit_writes()
         self._publish_committed()
+        self._commits.tick(now)  # after: a flush writes only what was published
         if due.trim:
             heap.release_freed_memory()
         if self._router is not None:  # opened

@@ -88,10 +88,18 @@ class CloneParts:
         )
         return cls(core, commits, snapshots, pacing, intake, subscribers)
 
+    def submit_writes(self) -> None:
+        """Send what was accepted to the store, unless a snapshot waits to start for
+        the writes on their way (§6.3): held back until it has started, else a busy
+        store would keep it waiting."""
+        self.commits.submit(hold=self.snapshots.startable)
+
     def next_deadline(self, now: float, real_now: float, xpub_waiting: bool) -> float:
         """When the loop must turn next (ClonePacing's rule over every part's timer);
         `xpub_waiting`: a full subscriber holds published messages back."""
         snapshots = self.snapshots
+        if self.commits.held_back and not snapshots.startable:
+            return now  # writes held back for a snapshot that has started since
         deadline = self.pacing.next_deadline(
             now,
             real_now,

@@ -1,8 +1,10 @@
 """Clone snapshots (docs/protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
 
 Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe;
-what it sends and when it is cut off are raspy.cores.clone_snapshot's to say. The
-ROUTER has ROUTER_MANDATORY and an SNDHWM of `hwm` messages (a peer's byte budget of
+it starts only while no write of the server is on its way to the store, so that the
+transaction holds the tree at the last number published and no later update. What
+it sends and when it is cut off are raspy.cores.clone_snapshot's to say. The ROUTER
+has ROUTER_MANDATORY and an SNDHWM of `hwm` messages (a peer's byte budget of
 the largest), so a full peer gives EAGAIN and the entry waits for the next turn; a
 snapshot reads no more than `hwm` entries ahead of what went out (§1.3: never
 dropped, never all in memory: a peer that reads nothing costs at most twice its
@@ -45,10 +47,14 @@ MAX_WAITING: Final = 1024
 
 
 class Pending(Protocol):
-    """What went out but may not be stored yet (raspy.actors.clone.commit.CommitPipeline)."""
+    """What went out but may not be stored yet, and what is stored but has not gone
+    out yet (raspy.actors.clone.commit.CommitPipeline)."""
 
     @property
     def published_seq(self) -> int: ...
+
+    @property
+    def storing(self) -> bool: ...
 
     def overlay(self, subtree: bytes) -> list[Update]: ...
 
@@ -117,10 +123,18 @@ class SnapshotStreamer:
     @property
     def runnable(self) -> bool:
         """True if some snapshot can send or start now (the loop should not sleep);
-        a request held behind its peer's snapshot in progress cannot."""
-        active = self._active
-        if any(not s.blocked for s in active):
+        a request held behind its peer's snapshot in progress cannot, nor one that
+        waits for the writes on their way to the store (their end wakes the loop)."""
+        if any(not s.blocked for s in self._active):
             return True
+        return self.startable and not self._pending.storing
+
+    @property
+    def startable(self) -> bool:
+        """Some request waits that could start now, or once the writes on their
+        way to the store are published: the next writes are held back meanwhile
+        (§6.3), else a busy store would never let it start."""
+        active = self._active
         if not self._waiting or len(active) >= MAX_ACTIVE:
             return False
         busy = {s.routing_id for s in active}
@@ -198,7 +212,7 @@ class SnapshotStreamer:
         answers each ICANHAZ? with its KVSYNCs then its KTHXBAI, so a peer's second
         request waits until its first answer has ended (never interleaved)."""
         waiting = self._waiting
-        if not waiting or len(self._active) >= MAX_ACTIVE:
+        if not waiting or len(self._active) >= MAX_ACTIVE or self._pending.storing:
             return
         busy = {snap.routing_id for snap in self._active}
         held: deque[tuple[bytes, bytes]] = deque()
@@ -208,11 +222,12 @@ class SnapshotStreamer:
                 held.append((routing_id, subtree))
                 continue
             busy.add(routing_id)
-            # raspy (§6.3, issue 17): KTHXBAI carries the last sequence published
-            # before the txn began: every update up to it is in the txn (durable:
-            # stored before published) or in the overlay (coalesced, not yet stored);
-            # a few later ones may be too (a KVSYNC above the KTHXBAI), and a client
-            # skips their KVPUBs by the key's own number
+            # raspy (§6.3, issue 17): the snapshot is the tree at the last number
+            # published, which KTHXBAI carries. Every update up to it is in the txn
+            # (durable: stored before published) or in the overlay (coalesced,
+            # published, not yet stored), and none after it: nothing is on its way
+            # to the store (not storing), so the store holds only what went out (a
+            # flush writes only published values)
             last_seq = self._pending.published_seq
             overlay = self._pending.overlay(subtree)
             view = self._store.read_view()

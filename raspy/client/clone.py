@@ -1,13 +1,13 @@
 """Clone client (RFC 12/CHP, docs/protocols.md §6): a live local copy of a key subtree.
 
 `CloneClient` keeps a cache in step with the server from a background agent thread
-(raspy.client.clone_agent); `fetch_snapshot` is a one-shot read. Both take the server
-as "tcp://HOST:N" or "HOST:N", N the port base (snapshot at N+1, as raspyd binds).
+(raspy.client.clone_agent); `fetch_snapshot` is a one-shot read
+(raspy.client.clone_fetch). Both take the server as "tcp://HOST:N" or "HOST:N", N the
+port base (snapshot at N+1, as raspyd binds).
 """
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 import time
@@ -15,102 +15,30 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
 
 from raspy.client.clone_agent import Agent, Change, ResyncCommand, SetCommand
+from raspy.client.clone_fetch import (
+    Snapshot,
+    check_subtree,
+    fetch_snapshot,
+    server_endpoints,
+)
 from raspy.closing import Closing
 from raspy.cores.clone_client import CloneClientCore
 from raspy.cores.clone_client_state import ClientSettings
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.log import library_logger
 from raspy.protocol import clone
-from raspy.transport.sockets import (
-    Context,
-    CurveKeys,
-    Socket,
-    check_endpoint,
-    end_own_context,
-    make_socket,
-)
+from raspy.transport.sockets import Context, CurveKeys
 
 __all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
 
 log = library_logger(component="clone_client")
 
 _CLOSED: Final = object()
-
-
-def _check_subtree(subtree: bytes) -> None:
-    """A caller's bad subtree is a ValueError (docs/style.md §4), not a protocol error."""
-    try:
-        clone.check_subtree(subtree)
-    except MalformedMessage as exc:
-        raise ValueError(f"subtree {shown(subtree)}: {exc.detail}") from exc
-
-
-def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
-    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints; ValueError for
-    one ZeroMQ cannot connect to (`*:N`, a host with a space), in the caller's
-    thread rather than as the agent thread's failure."""
-    endpoints = (
-        server if isinstance(server, clone.Endpoints) else clone.Endpoints.parse(server)
-    )
-    for endpoint in (endpoints.snapshot, endpoints.publisher, endpoints.collector):
-        check_endpoint(endpoint)
-    return endpoints
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A subtree at one point: `seq` is the server's sequence it reflects (§6.3)."""
-
-    seq: int
-    items: dict[bytes, bytes]
-
-
-def fetch_snapshot(
-    server: str | clone.Endpoints,
-    subtree: bytes = b"",
-    *,
-    timeout_s: float = 5.0,
-    context: Context | None = None,
-    curve: CurveKeys | None = None,
-) -> Snapshot:
-    """ICANHAZ? once and read until KTHXBAI; ClientTimeout if the server goes quiet
-    for `timeout_s`. No subscription: the result may be stale at once."""
-    _check_subtree(subtree)
-    endpoints = server_endpoints(server)
-    ctx: Context = zmq.Context() if context is None else context
-    dealer = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=curve)
-    try:
-        dealer.connect(endpoints.snapshot)
-        dealer.send_multipart(clone.encode_icanhaz(subtree))
-        items: dict[bytes, bytes] = {}
-        while True:
-            if not _poll_in_slices(dealer, timeout_s):
-                raise ClientTimeout(
-                    f"no snapshot from {endpoints.snapshot} in {timeout_s} s"
-                )
-            try:
-                msg = clone.decode_kvmsg(dealer.recv_multipart())
-            except MalformedMessage as exc:
-                log.warning(
-                    "clone_message_rejected", peer="snapshot", reason=exc.reason
-                )
-                continue
-            if msg.key == clone.KTHXBAI:
-                return Snapshot(msg.seq, items)
-            if msg.body:
-                items[msg.key] = msg.body
-            else:
-                items.pop(msg.key, None)
-    finally:
-        dealer.close(linger=0)
-        if context is None:
-            end_own_context(ctx)
 
 
 class CloneClient(Closing):
@@ -133,7 +61,7 @@ class CloneClient(Closing):
         max_unconfirmed: int = 10_000,
         curve: CurveKeys | None = None,
     ) -> None:
-        _check_subtree(subtree)
+        check_subtree(subtree)
         if server_ttl_s <= 0 or resend_s <= 0 or max_set_attempts < 1:
             raise ValueError("server_ttl_s and resend_s must be > 0, attempts >= 1")
         if max_unconfirmed < 1:
@@ -362,18 +290,6 @@ def _fail_if_not_taken(taken: Future[object], result: Future[None]) -> None:
         result.set_exception(
             ClientTimeout("clone client closed before the update was confirmed")
         )
-
-
-def _poll_in_slices(sock: Socket, timeout_s: float) -> bool:
-    """Poll for input until `timeout_s`, half a second at a time, so a Ctrl-C that
-    lands just before a poll starts (Python only sets a flag) is seen soon."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
-        if wait_ms <= 0:
-            return False
-        if sock.poll(min(wait_ms, 500)):
-            return True
 
 
 def _next_item(inbox: queue.SimpleQueue[object], deadline: float | None) -> object:

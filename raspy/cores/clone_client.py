@@ -201,10 +201,11 @@ class CloneClientCore(CloneWrites):
         self.last_seq = msg.seq
         held = self.cache.get(msg.key)
         if held is not None and held.seq >= msg.seq:
-            # §6.3 raspy: a snapshot may hold updates numbered above its KTHXBAI, and
-            # their KVPUBs (and older ones of the same key) still come after it: the
-            # cache has this key's update or a later one, which an older value must
-            # not replace. The number still counts, so the next one is no gap.
+            # §6.3 raspy: a server may send a KVSYNC numbered above its KTHXBAI, and
+            # that update's KVPUB (and older ones of the same key) still come after
+            # it: the cache has this key's update or a later one, which an older
+            # value must not replace. The number still counts, so the next one is
+            # no gap.
             return []
         if msg.body:
             self.cache[msg.key] = Entry(msg.seq, msg.body, msg.props)

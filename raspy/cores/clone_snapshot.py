@@ -57,7 +57,8 @@ class SnapshotContent:
     ) -> None:
         """`last_seq`: the last sequence published before the store's view was taken
         (raspy §6.3, issue 17): every update up to it is in the view (durable: stored
-        before published) or in `overlay` (coalesced, not yet stored, in key order)."""
+        before published) or in `overlay` (coalesced, not yet stored, in key order),
+        and none after it (the view was taken with no write on its way)."""
         self.subtree = subtree
         self.outgoing: deque[list[bytes]] = deque()
         self.entries = 0  # KVSYNCs queued

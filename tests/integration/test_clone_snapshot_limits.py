@@ -126,6 +126,7 @@ class _NothingPending:
     """A server with nothing published beyond what is stored (CommitPipeline's part)."""
 
     published_seq = 40
+    storing = False  # nothing on its way to the store
 
     def overlay(self, subtree: bytes) -> list[Update]:
         return []

@@ -36,6 +36,7 @@ class _DeletesPending:
     --subtree` the store is still writing: CommitPipeline's overlay)."""
 
     published_seq = KEYS + DELETED
+    storing = False  # nothing on its way to the store
 
     def overlay(self, subtree: bytes) -> list[Update]:
         return [

@@ -5,7 +5,9 @@ a peer (the hub, an MQTT broker) made flaky on purpose.
 pulled: nobody is told; held bytes go on at `heal()`), `hold()` drops what clients
 send from then on (the peer hears nothing, so acknowledges nothing), `cut()` closes
 every connection (a lost link: both ends see it) and ends a hold, so new connections
-are relayed normally.
+are relayed normally. `stop_reading_after(n)`: the next connection reads no more of
+what the peer sends once `n` bytes were passed on (a client that stops reading
+halfway, as the peer sees it: its sends soon block), until it is closed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
+from typing import Final
+
+# the receive buffer of a connection that stops reading: the peer's sends block soon
+_SMALL_RCVBUF: Final = 1024
+_PARKED: Final = threading.Event()  # never set: a connection that stops reading waits
 
 
 class Relay:
@@ -26,6 +33,7 @@ class Relay:
         self._flowing = threading.Event()
         self._flowing.set()
         self._holding = threading.Event()
+        self._read_cap: int | None = None  # for the next connection
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -43,18 +51,27 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
+            with self._lock:
+                cap, self._read_cap = self._read_cap, None
             try:
-                upstream = socket.create_connection(("127.0.0.1", self._target), 5)
+                upstream = _connect(self._target, small_buffer=cap is not None)
             except OSError:
                 _shut(client)  # the peer is down: refused, as without the relay
                 continue
             with self._lock:
                 self._open += [client, upstream]
             self._spawn(self._pump, client, upstream, True)
-            self._spawn(self._pump, upstream, client, False)
+            self._spawn(self._pump, upstream, client, False, cap)
 
-    def _pump(self, source: socket.socket, sink: socket.socket, outward: bool) -> None:
-        while True:
+    def _pump(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        outward: bool,
+        cap: int | None = None,
+    ) -> None:
+        passed = 0
+        while cap is None or passed < cap:
             try:
                 data = source.recv(65536)
             except OSError:
@@ -66,12 +83,25 @@ class Relay:
                     return
             if outward and self._holding.is_set():
                 continue  # never reaches the peer
+            if cap is not None:
+                data = data[: cap - passed]
+                passed += len(data)
             try:
                 sink.sendall(data)
             except OSError:
                 break
+        else:  # read no more, until the connection is closed
+            while source.fileno() >= 0 and sink.fileno() >= 0:
+                _PARKED.wait(0.05)
+            return
         for sock in (source, sink):
             _shut(sock)
+
+    def stop_reading_after(self, nbytes: int) -> None:
+        """The next connection passes on the first `nbytes` the peer sends, then
+        reads nothing more of it until it is closed; later ones are relayed whole."""
+        with self._lock:
+            self._read_cap = nbytes
 
     def stall(self) -> None:
         self._flowing.clear()
@@ -103,6 +133,23 @@ class Relay:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _connect(port: int, *, small_buffer: bool) -> socket.socket:
+    """A connection to the peer; `small_buffer`: one whose receive buffer is small
+    (set before connect, so the window says so), for a connection that stops
+    reading."""
+    if not small_buffer:
+        return socket.create_connection(("127.0.0.1", port), 5)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALL_RCVBUF)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _shut(sock: socket.socket) -> None:
