@@ -7,13 +7,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import zmq
+from support.sent_log import SentLogContext
 from support.zmqctx import recv
+from zmq.utils.monitor import recv_monitor_message
 
 from raspy.client import Client, ClientTimeout, CurveKeys, Worker
 from raspy.transport.sockets import make_socket
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Router = zmq.Socket[bytes]
+_HANDSHAKES = (
+    zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
 
 
 @pytest.fixture
@@ -63,18 +71,31 @@ def test_client_talks_to_a_curve_server_it_knows_the_key_of(
 
 
 def test_client_with_a_wrong_server_key_never_gets_through(
-    zmq_context: Context, curve_router: tuple[Router, str]
+    logged_context: SentLogContext, curve_router: tuple[Router, str]
 ) -> None:
     """§8.2: a handshake with the wrong server key fails; nothing is delivered."""
     sock, endpoint = curve_router
     keys = client_keys(zmq.curve_keypair()[0])
-    with (
-        Client(
-            endpoint, context=zmq_context, curve=keys, timeout_s=0.2, retries=1
-        ) as c,
-        pytest.raises(ClientTimeout),
-    ):
-        c.request("svc", "hi")
+    monitor = sock.get_monitor_socket(_HANDSHAKES)
+    try:
+        with (
+            Client(
+                endpoint, context=logged_context, curve=keys, timeout_s=2, retries=1
+            ) as c,
+            pytest.raises(ClientTimeout),
+        ):
+            c.request("svc", "hi")
+        handshakes = []
+        while monitor.poll(0):
+            handshakes.append(recv_monitor_message(monitor)["event"])
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
+    # it was sent, and the server saw the client's handshakes fail, none succeed: a
+    # message comes over a connection whose handshake succeeded, or not at all
+    assert logged_context.sent() == [(0, [b"MDPC02", b"\x01", b"svc", b"hi"])]
+    assert handshakes, "the client never reached the server"
+    assert zmq.EVENT_HANDSHAKE_SUCCEEDED not in handshakes, handshakes
     assert not sock.poll(0)
 
 

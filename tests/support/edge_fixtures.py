@@ -15,6 +15,7 @@ from raspy.cores.broker import BrokerCore
 from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 from raspy.transport.outbox import Outbox
+from support.sent_log import SentLogContext, sent_log_context
 from support.zmqctx import checked_context
 
 
@@ -30,6 +31,14 @@ class EdgeHandle:
 @pytest.fixture
 def zmq_context() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
     with checked_context() as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def logged_context() -> Iterator[SentLogContext]:
+    """A checked context for a client under test: its sockets log each message as
+    they send it, so a test can tell all that the client sent (support.sent_log)."""
+    with sent_log_context() as ctx:
         yield ctx
 
 

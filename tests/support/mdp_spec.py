@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 
 import pykka
 import zmq
@@ -124,11 +125,35 @@ def wait_status(ctx: Context, endpoint: str, service: bytes, status: bytes) -> N
     )
 
 
+_PROBED: Final = b"probe.nobody"  # a service no test registers: mmi.service says 404
+
+
+def received_before_answer(sock: zmq.Socket[bytes], dialect: str = V02) -> list[Frames]:
+    """What the broker sent this peer before the answer to a question it asks now.
+
+    The peer asks mmi.service on its own connection, a worker's too (§3.5: the
+    header classifies each message; a client request from a worker's routing id is
+    answered like any other). The broker reads a peer's messages in order, and the
+    ROUTER sends to a peer in order: all the broker sent this peer before it read
+    the question comes before the answer. So once the test knows the broker took the
+    step under test (the peer's own earlier message, or a round trip that needed
+    it), `[]` proves that step sent the peer nothing; a short poll only showed that
+    nothing had come yet.
+    """
+    sock.send_multipart(client_request(dialect, b"mmi.service", _PROBED))
+    answer = client_final(dialect, b"mmi.service", b"404")
+    before: list[Frames] = []
+    while (frames := recv(sock)) != answer:
+        before.append(frames)
+        assert len(before) < 100, before[:3]
+    return before
+
+
 def nothing_within(sock: zmq.Socket[bytes], timeout_ms: int = 100) -> bool:
     """True if no message is waiting or arrives within timeout_ms.
 
-    Only used after a round trip through the broker has shown that anything it
-    would have sent earlier has already arrived (the ROUTER sends in order).
+    Only for a peer the broker answers nothing at all (received_before_answer
+    cannot ask), once the broker has taken its messages.
     """
     return sock.poll(timeout_ms) == 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -78,10 +78,12 @@ def _thread_name() -> str:
 
 @contextmanager
 def checked_context(
-    *, term_timeout_s: float = TERM_TIMEOUT_S
+    *,
+    term_timeout_s: float = TERM_TIMEOUT_S,
+    made: Callable[[], RecordingContext] = RecordingContext,
 ) -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
     """A context terminated on exit; ContextLeftOpen if a socket keeps it open."""
-    ctx = RecordingContext()
+    ctx = made()
     try:
         yield ctx
     finally:
