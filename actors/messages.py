@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -122,11 +123,15 @@ class KeyRefused:
 class CloneSubscribe:
     """Tell `ref` a KeyChanged for every published key starting with `prefix` (ask);
     `refusals`: and a KeyRefused for every in-process write under it that is dropped
-    (a writer that shows its writes before they come back must take them back)."""
+    (a writer that shows its writes before they come back must take them back).
+    `backlog`: how many messages wait for `ref`, called on the Clone I/O thread (by
+    default its inbox's length); while it is over a limit the server stops reading
+    its collector (raspy.cores.clone_backlog)."""
 
     prefix: bytes
     ref: pykka.ActorRef[Any]
     refusals: bool = False
+    backlog: Callable[[], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

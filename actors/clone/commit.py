@@ -185,6 +185,11 @@ class CommitPipeline(CoalescedFlushes):
             if displaced is not None:
                 self._displaced.append(displaced)
 
+    @property
+    def unreleased(self) -> int:
+        """Accepted updates not released yet: each will be told to the subscribers."""
+        return len(self._accepted) + sum(len(b.entries) for b in self._batches)
+
     def submit(self, *, hold: bool = False) -> None:
         """Group commit: everything accepted since the last call, in one submit.
 

@@ -13,6 +13,7 @@ from typing import Final
 
 import structlog
 
+from raspy.actors.clone.backpressure import CollectorPause
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
@@ -61,10 +62,15 @@ class CloneIntake:
         self._stats = stats
         self._limiter = limiter  # shared: one log line per (peer, reason)
 
-    def register(self, runner: Runner, collector: Socket, outbox: Outbox) -> None:
-        """Read the collector's KVSETs (§6.4) and in-process publishes on `runner`."""
+    def register(
+        self, runner: Runner, collector: Socket, outbox: Outbox, pause: CollectorPause
+    ) -> None:
+        """Read the collector's KVSETs (§6.4) on `runner`, paused while an in-process
+        subscriber is behind (`pause`), and in-process publishes, never paused."""
         on_kvset = self._core.on_kvset
-        runner.register(collector, self.socket_reader(collector, "collector", on_kvset))
+        pause.attach(
+            runner, collector, self.socket_reader(collector, "collector", on_kvset)
+        )
         runner.register(outbox.read_fd, self.outbox_reader(outbox))
 
     def socket_reader(self, sock: Socket, peer: str, step: Step) -> Handler:

@@ -104,7 +104,7 @@ class CloneLoop:
             on_peer_left=parts.pacing.trim_later,
         )
         runner.register(socks.publisher, self._xpub.on_notices)
-        parts.intake.register(runner, socks.collector, self.outbox)
+        parts.intake.register(runner, socks.collector, self.outbox, parts.collector)
         self.bound_endpoints = socks.endpoints  # snapshot, publisher, collector
         log.info("clone_bound", **asdict(self.bound_endpoints), seq=last_seq)
 
@@ -122,6 +122,7 @@ class CloneLoop:
         self._parts.submit_writes()
         self._publish_committed()
         self._commits.tick(now)  # after: a flush writes only what was published
+        self._parts.collector.on_turn()  # after the subscribers were told
         if due.trim:
             heap.release_freed_memory()
         if self._router is not None:  # opened
@@ -129,8 +130,12 @@ class CloneLoop:
 
     def execute(self, command: object) -> object:
         match command:
-            case msgs.CloneSubscribe(prefix=prefix, ref=ref, refusals=refusals):
-                self._parts.subscribers.add(prefix, ref, refusals=refusals)
+            case msgs.CloneSubscribe(
+                prefix=prefix, ref=ref, refusals=refusals, backlog=backlog
+            ):
+                self._parts.subscribers.add(
+                    prefix, ref, refusals=refusals, backlog=backlog
+                )
             case msgs.CloneUnsubscribe(ref=ref):
                 self._parts.subscribers.remove(ref)
             case msgs.GetUnstored(prefix=prefix):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from raspy.actors.clone.backpressure import CollectorPause
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.actors.clone.intake import CloneIntake
 from raspy.actors.clone.publisher import Subscribers
@@ -26,7 +27,8 @@ from raspy.transport.wakeup import Wakeup
 class CloneParts:
     """CloneCore decides, CommitPipeline stores before it releases, SnapshotStreamer
     answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core,
-    Subscribers are the in-process actors told of what is published."""
+    Subscribers are the in-process actors told of what is published, CollectorPause
+    stops reading the collector while one of them is behind."""
 
     core: core_mod.CloneCore
     commits: CommitPipeline
@@ -34,6 +36,7 @@ class CloneParts:
     pacing: ClonePacing
     intake: CloneIntake
     subscribers: Subscribers
+    collector: CollectorPause
 
     @classmethod
     def build(
@@ -86,7 +89,8 @@ class CloneParts:
             limiter,
             subscribers.refused,
         )
-        return cls(core, commits, snapshots, pacing, intake, subscribers)
+        collector = CollectorPause(subscribers, lambda: commits.unreleased, stats)
+        return cls(core, commits, snapshots, pacing, intake, subscribers, collector)
 
     def submit_writes(self) -> None:
         """Send what was accepted to the store, unless a snapshot waits to start for
@@ -107,8 +111,10 @@ class CloneParts:
             sending=snapshots.runnable,
             retry_blocked=snapshots.retry_on_timer or xpub_waiting,
         )
-        flush = self.commits.next_flush()  # the loop sleeps until then, no longer
-        return deadline if flush is None else min(deadline, flush)
+        for due in (self.commits.next_flush(), self.collector.next_deadline(now)):
+            if due is not None:  # the loop sleeps until then, no longer
+                deadline = min(deadline, due)
+        return deadline
 
     def stats(self) -> dict[str, int]:
         """The server's figures, as GetStats answers them (`clone.*`)."""

@@ -13,8 +13,10 @@ raspy.protocol.clone_local.
 
 from __future__ import annotations
 
+import queue
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pykka
@@ -28,13 +30,17 @@ from raspy.protocol.clone_local import BATCH_CHANNEL, PUBLISH_CHANNEL, chunks
 from raspy.transport.outbox import Outbox
 
 __all__ = [
+    "Backlog",
     "ClonePublisher",
     "Refused",
     "Subscribers",
+    "inbox_length",
 ]
 
 Refused = list[tuple[bytes, str]]
 """Keys a publisher would not send, each with the reason."""
+Backlog = Callable[[], int]
+"""Messages waiting for a subscriber; called on the Clone I/O thread."""
 
 
 class ClonePublisher:
@@ -103,22 +109,44 @@ class ClonePublisher:
 
 
 class Subscribers:
-    """Actors subscribed to key prefixes (Clone I/O thread only)."""
+    """Actors subscribed to key prefixes (Clone I/O thread only), and how far behind
+    each is (raspy.cores.clone_backlog: the collector waits for the slowest)."""
 
     def __init__(self) -> None:
         self._entries: list[tuple[bytes, pykka.ActorRef[Any]]] = []
         self._refusals: list[tuple[bytes, pykka.ActorRef[Any]]] = []
+        self._backlogs: dict[pykka.ActorRef[Any], Backlog] = {}
 
     def add(
-        self, prefix: bytes, ref: pykka.ActorRef[Any], *, refusals: bool = False
+        self,
+        prefix: bytes,
+        ref: pykka.ActorRef[Any],
+        *,
+        refusals: bool = False,
+        backlog: Backlog | None = None,
     ) -> None:
+        """`backlog`: the messages waiting for `ref` (by default its inbox's); an
+        actor that tells changes on to others gives the largest of theirs too."""
         self._entries.append((prefix, ref))
         if refusals:
             self._refusals.append((prefix, ref))
+        if backlog is None:
+            backlog = partial(inbox_length, ref)
+        self._backlogs[ref] = backlog
 
     def remove(self, ref: pykka.ActorRef[Any]) -> None:
         self._entries = [(p, r) for p, r in self._entries if r != ref]
         self._refusals = [(p, r) for p, r in self._refusals if r != ref]
+        self._backlogs.pop(ref, None)
+
+    def largest_backlog(self) -> tuple[int, str]:
+        """The most messages waiting for one subscriber, and its name (0, "": none)."""
+        largest, name = 0, ""
+        for ref, backlog in self._backlogs.items():
+            waiting = backlog()
+            if waiting > largest:
+                largest, name = waiting, _name(ref)
+        return largest, name
 
     def refused(self, key: bytes, uuid: bytes, reason: str) -> None:
         """Tell KeyRefused to every subscriber that asked for refusals under `key`:
@@ -145,4 +173,16 @@ class Subscribers:
                 try:
                     ref.tell(event)
                 except pykka.ActorDeadError:
-                    self._entries.remove((prefix, ref))
+                    self.remove(ref)
+
+
+def inbox_length(ref: pykka.ActorRef[Any]) -> int:
+    """Messages waiting in an actor's inbox; any thread may ask: a ThreadingActor's
+    is a queue.Queue, whose qsize() takes its lock (0 for a test's stand-in)."""
+    inbox = getattr(ref, "actor_inbox", None)
+    return inbox.qsize() if isinstance(inbox, queue.Queue) else 0
+
+
+def _name(ref: pykka.ActorRef[Any]) -> str:
+    actor_class = getattr(ref, "actor_class", None)
+    return type(ref).__name__ if actor_class is None else actor_class.__name__

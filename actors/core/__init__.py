@@ -24,6 +24,7 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import scenario_messages as scn
+from raspy.actors.clone.publisher import inbox_length
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
@@ -130,7 +131,9 @@ class CoreActor(ScenarioSet):
         # refusals too: the view shows a scenario's write until it comes back, and
         # one that never will must not stay in it (TreeView)
         self.links.clone.ask(
-            msgs.CloneSubscribe(b"/", self.actor_ref, refusals=True),
+            msgs.CloneSubscribe(
+                b"/", self.actor_ref, refusals=True, backlog=self.backlog
+            ),
             timeout=ASK_TIMEOUT_S,
         )
         # the live tree, not the store alone: device readings reach the store once a
@@ -157,6 +160,15 @@ class CoreActor(ScenarioSet):
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
         log.info("core_stopped")
+
+    def backlog(self) -> int:
+        """The most messages waiting for the core or one of its scenario actors, which
+        it tells key changes on to: the Clone server stops reading its collector while
+        this is high (raspy.cores.clone_backlog). Called on the Clone I/O thread."""
+        waiting = inbox_length(self.actor_ref)
+        for ref in self.routes.targets:
+            waiting = max(waiting, inbox_length(ref))
+        return waiting
 
     # --- messages -----------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:

@@ -184,19 +184,25 @@ def when_patterns(scenario: Scenario, host: str) -> list[str]:
 
 
 class Routes(Generic[Target]):
-    """Which scenario actors (`Target`: their refs) want a key (one thread only)."""
+    """Which scenario actors (`Target`: their refs) want a key (one thread only;
+    `targets`, every one routed to, may be read from any thread)."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Target, Callable[[str], bool]]] = {}
         self._cache: dict[str, tuple[Target, ...]] = {}
+        self.targets: tuple[Target, ...] = ()  # replaced whole, never changed
 
     def add(self, name: str, ref: Target, patterns: list[str]) -> None:
         self._entries[name] = (ref, matcher(patterns))
-        self._cache.clear()
+        self._changed()
 
     def remove(self, name: str) -> None:
         if self._entries.pop(name, None) is not None:
-            self._cache.clear()
+            self._changed()
+
+    def _changed(self) -> None:
+        self._cache.clear()
+        self.targets = tuple(ref for ref, _ in self._entries.values())
 
     def refs(self, key: str) -> tuple[Target, ...]:
         found = self._cache.get(key)
