@@ -1,4 +1,5 @@
-"""The MDP edge: the broker's ROUTER and the outbox on one I/O Runner (loop.py), the
+"""The MDP edge: the broker's ROUTER and the outbox on one I/O Runner (loop.py), what
+the broker decides carried out (outputs.py) over the ROUTER (router.py) and to the
 in-process peers (local.py), and the pykka EdgeActor, the control shell around them
 (attach in-process peers, stats, stop). The hot path never goes through pykka.
 """

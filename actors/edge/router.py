@@ -1,14 +1,19 @@
-"""The edge's ROUTER, made with the options MDP and the limits need, on the thread
-that will own it (CURVE keys before bind)."""
+"""The edge's ROUTER: made with the options MDP and the limits need, on the thread
+that will own it (CURVE keys before bind), and sent on without ever blocking."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import zmq
 
+from raspy.actors.edge.broker_log import log, peer_text
 from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.transport.multipart import send_frames
 from raspy.transport.sockets import (
     Context,
     CurveKeys,
@@ -57,3 +62,39 @@ def bind_router(context: Context, settings: EdgeSettings) -> Socket:
         router.close(linger=0)
         raise
     return router
+
+
+class RouterSender:
+    """Sends on the bound ROUTER (ROUTER_MANDATORY, docs/protocols.md §1.3): a message
+    to a peer whose pipe is full is dropped, counted and logged once a minute per peer;
+    a peer gone is counted and handed to `gone`, for the broker to forget."""
+
+    def __init__(
+        self,
+        router: Socket,
+        stats: Stats,
+        limiter: LogRateLimiter,
+        monotonic: Callable[[], float],
+        gone: Callable[[bytes], None],
+    ) -> None:
+        self._router = router
+        self._stats = stats
+        self._limiter = limiter  # the edge's: one line per (peer, reason)
+        self._monotonic = monotonic
+        self._gone = gone
+
+    def send(self, peer: bytes, frames: list[bytes]) -> None:
+        """`frames` to `peer`, never waiting."""
+        try:
+            send_frames(self._router, [peer, *frames])
+        except zmq.Again:  # its pipe is full: a peer that does not read
+            self._stats.incr("edge.send_dropped")
+            if self._limiter.should_log((peer, "send_dropped"), self._monotonic()):
+                log.warning("send_dropped", peer=peer_text(peer), reason="hwm")
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            # gone: a client's retry, or a worker whose board rebooted (the broker
+            # forgets it once the outputs that met it are carried out)
+            self._stats.incr("edge.send_unroutable")
+            self._gone(peer)

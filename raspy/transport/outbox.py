@@ -66,6 +66,31 @@ def split_records(message: list[bytes], head: int) -> tuple[list[Record], bool]:
     return records, index == end
 
 
+# an in-process client's request as the owner reads it: (peer id, patience s, frames)
+ClientRequest = tuple[bytes, float, list[bytes]]
+
+
+def client_requests(message: list[bytes]) -> tuple[list[ClientRequest], int]:
+    """The requests of an MDP_REQUEST_CHANNEL or MDP_BATCH_CHANNEL message, and how
+    many faults it had: each record whose patience is not one, and a batch that is
+    not well formed (the records after its bad one are lost)."""
+    if message[0] != MDP_BATCH_CHANNEL:  # one request: [Q, peer, patience, *frames]
+        patience_s = unpack_patience(message[2]) if len(message) >= 3 else None
+        if patience_s is None:
+            return [], 1
+        return [(message[1], patience_s, message[3:])], 0
+    records, whole = split_records(message, 3)
+    requests: list[ClientRequest] = []
+    faults = 0 if whole else 1
+    for (peer, patience), frames in records:
+        patience_s = unpack_patience(patience)
+        if patience_s is None:
+            faults += 1
+        else:
+            requests.append((peer, patience_s, frames))
+    return requests, faults
+
+
 class Outbox:
     """Messages `[channel, ...]` from any thread to one owner's I/O thread."""
 

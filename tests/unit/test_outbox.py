@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +15,10 @@ from raspy.transport.outbox import (
     LOCAL_REPLY_CHANNEL,
     MDP_BATCH_CHANNEL,
     MDP_CHANNEL,
+    MDP_REQUEST_CHANNEL,
     Outbox,
+    client_requests,
+    pack_patience,
     split_records,
 )
 
@@ -169,3 +172,85 @@ def test_a_count_past_the_end_ends_the_records_there() -> None:
     message = [MDP_BATCH_CHANNEL, b"p1", b"1", b"a", b"p2", b"5", b"b"]
     assert split_records(message, 2) == ([([b"p1"], [b"a"])], False)
     assert split_records([MDP_BATCH_CHANNEL, b"p1", b"x", b"a"], 2) == ([], False)
+
+
+def _written(write: Callable[[Outbox], None]) -> list[bytes]:
+    """The one message `write` appends, as the owner reads it."""
+    box = Outbox()
+    try:
+        write(box)
+        got: list[list[bytes]] = []
+        assert box.drain(got.append, 10) == 1
+        return got[0]
+    finally:
+        box.close()
+
+
+def test_an_in_process_clients_request_is_read_back_with_its_patience() -> None:
+    message = _written(lambda box: box.send_mdp_request(b"me/q1", [b"a", b"b"], 2.5))
+    assert client_requests(message) == ([(b"me/q1", 2.5, [b"a", b"b"])], 0)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        [MDP_REQUEST_CHANNEL, b"me/q1"],  # no patience
+        [MDP_REQUEST_CHANNEL, b"me/q1", b"1.5", b"a"],  # not a packed float
+    ],
+)
+def test_a_request_without_a_patience_is_one_fault(message: list[bytes]) -> None:
+    assert client_requests(message) == ([], 1)
+
+
+def test_a_batch_keeps_its_good_requests_and_counts_each_fault() -> None:
+    patience = pack_patience(3.0)
+    records = [
+        *(b"t/1", patience, b"2", b"a", b"b"),
+        *(b"t/2", b"bad", b"1", b"c"),  # a patience that is not one: left out
+        *(b"t/3", patience, b"0"),
+        *(b"t/4", patience, b"5", b"cut"),  # says 5 frames, has 1: the end lost
+    ]
+    message = _written(lambda box: box.send_mdp_batch(records))
+    assert client_requests(message) == (
+        [(b"t/1", 3.0, [b"a", b"b"]), (b"t/3", 3.0, [])],
+        2,
+    )
+
+
+@settings(max_examples=200)
+@given(
+    requests=st.lists(
+        st.tuples(
+            _frame,
+            st.floats(min_value=0, max_value=1e6),
+            st.lists(_frame, max_size=4),
+        ),
+        max_size=6,
+    )
+)
+def test_requests_batched_as_titanic_writes_them_are_read_back_whole(
+    requests: list[tuple[bytes, float, list[bytes]]],
+) -> None:
+    records: list[bytes] = []
+    for peer, patience_s, frames in requests:
+        records += [peer, pack_patience(patience_s), b"%d" % len(frames), *frames]
+    message = _written(lambda box: box.send_mdp_batch(records))
+    assert client_requests(message) == (requests, 0)
+
+
+@settings(max_examples=300)
+@given(
+    channel=st.sampled_from([MDP_REQUEST_CHANNEL, MDP_BATCH_CHANNEL]),
+    message=st.lists(_frame, max_size=12),
+)
+def test_any_request_message_reads_without_raising(
+    channel: bytes, message: list[bytes]
+) -> None:
+    """Each part is a request or a fault: a lone request is one or the other, a batch
+    gives each record one or the other, and one fault more if it is cut short."""
+    requests, faults = client_requests([channel, *message])
+    if channel == MDP_REQUEST_CHANNEL:
+        assert len(requests) + faults == 1
+    else:
+        records, whole = split_records([channel, *message], 3)
+        assert len(requests) + faults == len(records) + (0 if whole else 1)
