@@ -19,7 +19,7 @@ import structlog
 
 from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
-from raspy.config import StoreConfig
+from raspy.config_messaging import StoreConfig
 from raspy.errors import StoreNewerError
 from raspy.storage import damage, env_registry, opening
 from raspy.storage import env as env_mod

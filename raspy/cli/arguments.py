@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli.endpoints import endpoint_argument
-from raspy.config import DEFAULT_PORT_BASE
+from raspy.config_messaging import DEFAULT_PORT_BASE
 from raspy.errors import ConfigError, shown
 from raspy.names import NAME_SEGMENT
 

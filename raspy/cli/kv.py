@@ -5,9 +5,10 @@ Every line a command says begins with `raspy-kv COMMAND:` (`raspy-kv backup: …
 argparse's usage errors for it do and as `raspy`'s sub-commands say theirs (`raspy
 device: …`); only what is said before a command is chosen begins with `raspy-kv:`.
 This module is the parser and the dispatch: sub-commands set `run` (args -> exit
-status) with set_defaults. The store commands are kv_dump, kv_restore, kv_check and
-kv_backup (what they share: kv_store); the live commands of raspy.cli.kv_live (ls,
-get, set, del, watch) are added when that module exists.
+status) with set_defaults, the chosen one's module imported only then (_later). The
+store commands are kv_dump, kv_restore, kv_check and kv_backup (what they share:
+kv_store); the live commands (ls, get, set, del, watch) are raspy.cli.kv_live's;
+what all of them share is raspy.cli.kv_lines.
 """
 
 from __future__ import annotations
@@ -16,40 +17,100 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from raspy import log as log_mod
-from raspy.cli import (
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    kv_backup,
-    kv_check,
-    kv_dump,
-    kv_restore,
-    reader_left,
-    version_line,
-)
+from raspy.cli import EXIT_INTERRUPTED, EXIT_USAGE, reader_left, version_line
 from raspy.cli.arguments import (
     count_argument,
     data_dir_argument,
     path_argument,
     refuse_before_command,
+    seconds_argument,
 )
-from raspy.cli.kv_store import EXIT_DATA, Failure, command_prog
+from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog
 from raspy.cli.last_resort import guarded
 from raspy.cli.usage_parser import UsageParser
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES
 
+KEEP: Final = 7  # backups kept by default: a week of daily ones
+DEFAULT_SERVER: Final = "127.0.0.1:5514"
+
+
+def _later(module: str, name: str = "run") -> Callable[[argparse.Namespace], int]:
+    """A command's run, imported once it is the one chosen: a live command (ls, get,
+    set, del, watch) does not load the store and LMDB, a store command (dump,
+    restore, check, backup) not the client and ZeroMQ. Each is a process of its
+    own, and a Pi pays every import again at each one."""
+
+    def run(args: argparse.Namespace) -> int:
+        command = getattr(importlib.import_module(f"raspy.cli.{module}"), name)
+        status: int = command(args)
+        return status
+
+    return run
+
 
 def _add_live_commands(subparsers: Any) -> None:
-    try:
-        live = importlib.import_module("raspy.cli.kv_live")
-    except ModuleNotFoundError as exc:
-        if exc.name != "raspy.cli.kv_live":
-            raise
-        return
-    live.add_live_commands(subparsers)
+    """Add ls, get, set, del and watch (raspy.cli.kv_live) to the sub-commands."""
+    specs = [
+        ("ls", "list the keys under SUBTREE and their values", "subtree"),
+        ("get", "print the value of KEY", "key"),
+        ("set", "set KEY to VALUE and wait until it is published", "key"),
+        ("del", "delete KEY and wait until it is published", "key"),
+        ("watch", "print every change under SUBTREE until Ctrl-C", "subtree"),
+    ]
+    for name, help_text, operand in specs:
+        parser = subparsers.add_parser(name, help=help_text)
+        if operand == "subtree":
+            parser.add_argument("subtree", nargs="?", default="", metavar="SUBTREE")
+        else:
+            parser.add_argument("key", metavar="KEY")
+        if name == "set":
+            parser.add_argument("value", metavar="VALUE")
+            parser.add_argument(
+                "--ttl", type=seconds_argument, metavar="SECONDS", help="ephemeral"
+            )
+        if name == "del":
+            parser.add_argument(
+                "--subtree",
+                action="store_true",
+                help="delete every key that starts with KEY (a retired board's "
+                "readings: /device/<host>.<svc>.); says how many and asks first",
+            )
+            parser.add_argument(
+                "--yes",
+                action="store_true",
+                help="with --subtree: delete without asking (needed without a "
+                "terminal, and always for the whole tree, /)",
+            )
+        if name == "watch":
+            parser.add_argument(
+                "--count", type=count_argument, metavar="N", help="stop after N changes"
+            )
+        parser.add_argument(
+            "--server",
+            default=DEFAULT_SERVER,
+            metavar="HOST:PORT-BASE",
+            help=f"raspyd's port base (default {DEFAULT_SERVER})",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=seconds_argument,
+            default=5.0,
+            metavar="SECONDS",
+            help="default 5",
+        )
+        parser.add_argument(
+            "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"
+        )
+        parser.add_argument(
+            "--client-cert",
+            metavar="FILE",
+            help="this client's secret certificate; with --server-key",
+        )
+        parser.set_defaults(run=_later("kv_live"), live_command=name)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -87,7 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only these",
     )
-    dump.set_defaults(run=kv_dump.dump)
+    dump.set_defaults(run=_later("kv_dump", "dump"))
 
     restore = commands.add_parser("restore", help="write a dump back, all or nothing")
     restore.add_argument(
@@ -111,7 +172,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=path_argument,
         help="raspyd's config: its [store] limits (max_value_bytes, map size) apply",
     )
-    restore.set_defaults(run=kv_restore.restore)
+    restore.set_defaults(run=_later("kv_restore", "restore"))
 
     check = commands.add_parser("check", help="verify every record (works live)")
     check.add_argument(
@@ -120,7 +181,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=data_dir_argument,
         help="the store's directory",
     )
-    check.set_defaults(run=kv_check.check)
+    check.set_defaults(run=_later("kv_check", "check"))
 
     backup = commands.add_parser(
         "backup", help="a dated, checked dump into a directory; keeps the last N"
@@ -141,10 +202,10 @@ def _build_parser() -> argparse.ArgumentParser:
     backup.add_argument(
         "--keep",
         type=count_argument,
-        default=kv_backup.KEEP,
+        default=KEEP,
         metavar="N",
         help="backups of this kind (full, or --no-history) kept, the new one"
-        f" included (default {kv_backup.KEEP})",
+        f" included (default {KEEP})",
     )
     backup.add_argument(
         "--no-history",
@@ -153,7 +214,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "~10 MB a logged sensor); for a backup on the SD card. Named"
         " raspy-<time>-nohistory.dump, and kept apart from the full ones",
     )
-    backup.set_defaults(run=kv_backup.backup)
+    backup.set_defaults(run=_later("kv_backup", "backup"))
 
     _add_live_commands(commands)
     return parser

@@ -24,21 +24,14 @@ from typing import Final
 from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
 from raspy.cli.kv_dump import inside_data_dir, write_dump
-from raspy.cli.kv_store import (
-    EXIT_DATA,
-    Failure,
-    command_prog,
-    open_readonly,
-    report,
-    stdout_errors,
-)
+from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog, stdout_errors
+from raspy.cli.kv_store import open_readonly, report
 from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
 
 _PROG: Final = command_prog("backup")
-KEEP: Final = 7  # backups kept: a week of daily ones
 # a dump's header line is far shorter: a longer first line is no backup's
 _HEADER_MAX_BYTES: Final = 64 * 1024
 

@@ -8,14 +8,8 @@ import sys
 import time
 
 from raspy.cli import EXIT_OK
-from raspy.cli.kv_store import (
-    EXIT_DATA,
-    Progress,
-    open_readonly,
-    records,
-    report,
-    stdout_errors,
-)
+from raspy.cli.kv_lines import EXIT_DATA, stdout_errors
+from raspy.cli.kv_store import Progress, open_readonly, records, report
 from raspy.storage.check import Checker
 from raspy.storage.tables import Table
 

@@ -16,15 +16,8 @@ from typing import IO, Final
 
 from raspy.atomic_file import atomic_writer, is_special, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.kv_store import (
-    STDIO,
-    Failure,
-    Progress,
-    open_readonly,
-    records,
-    report,
-    stdout_errors,
-)
+from raspy.cli.kv_lines import STDIO, Failure, stdout_errors
+from raspy.cli.kv_store import Progress, open_readonly, records, report
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table

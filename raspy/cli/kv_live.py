@@ -13,85 +13,17 @@ import os
 import sys
 import unicodedata
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from raspy.cli.arguments import (
-    count_argument,
-    not_utf8,
-    seconds_argument,
-    warn_line,
-)
-from raspy.cli.kv_store import Failure, command_prog, stdout_errors
+from raspy.cli.arguments import not_utf8, warn_line
+from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
-from raspy.config import CloneConfig
+from raspy.config_messaging import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.curve import client_keys
-
-DEFAULT_SERVER: Final = "127.0.0.1:5514"
-
-
-def add_live_commands(subparsers: Any) -> None:
-    """Add ls, get, set, del and watch to raspy-kv's sub-command parsers."""
-    specs = [
-        ("ls", "list the keys under SUBTREE and their values", "subtree"),
-        ("get", "print the value of KEY", "key"),
-        ("set", "set KEY to VALUE and wait until it is published", "key"),
-        ("del", "delete KEY and wait until it is published", "key"),
-        ("watch", "print every change under SUBTREE until Ctrl-C", "subtree"),
-    ]
-    for name, help_text, operand in specs:
-        parser = subparsers.add_parser(name, help=help_text)
-        if operand == "subtree":
-            parser.add_argument("subtree", nargs="?", default="", metavar="SUBTREE")
-        else:
-            parser.add_argument("key", metavar="KEY")
-        if name == "set":
-            parser.add_argument("value", metavar="VALUE")
-            parser.add_argument(
-                "--ttl", type=seconds_argument, metavar="SECONDS", help="ephemeral"
-            )
-        if name == "del":
-            parser.add_argument(
-                "--subtree",
-                action="store_true",
-                help="delete every key that starts with KEY (a retired board's "
-                "readings: /device/<host>.<svc>.); says how many and asks first",
-            )
-            parser.add_argument(
-                "--yes",
-                action="store_true",
-                help="with --subtree: delete without asking (needed without a "
-                "terminal, and always for the whole tree, /)",
-            )
-        if name == "watch":
-            parser.add_argument(
-                "--count", type=count_argument, metavar="N", help="stop after N changes"
-            )
-        parser.add_argument(
-            "--server",
-            default=DEFAULT_SERVER,
-            metavar="HOST:PORT-BASE",
-            help=f"raspyd's port base (default {DEFAULT_SERVER})",
-        )
-        parser.add_argument(
-            "--timeout",
-            type=seconds_argument,
-            default=5.0,
-            metavar="SECONDS",
-            help="default 5",
-        )
-        parser.add_argument(
-            "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"
-        )
-        parser.add_argument(
-            "--client-cert",
-            metavar="FILE",
-            help="this client's secret certificate; with --server-key",
-        )
-        parser.set_defaults(run=run, live_command=name)
 
 
 def run(args: argparse.Namespace) -> int:

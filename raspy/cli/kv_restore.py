@@ -19,7 +19,8 @@ from typing import IO, Final
 
 from raspy import config as config_mod
 from raspy.cli import EXIT_OK, EXIT_USAGE
-from raspy.cli.kv_store import EXIT_DATA, STDIO, Failure, Progress, report
+from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
+from raspy.cli.kv_store import Progress, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,

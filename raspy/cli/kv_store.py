@@ -1,6 +1,6 @@
-"""What raspy-kv's store commands (dump, restore, check, backup) share: the exit
-statuses and the failure that carries one, the store opened read-only and read a
-table at a time, the progress bar, the closing report line, and stdout's errors."""
+"""What raspy-kv's store commands (dump, restore, check, backup) share: the store
+opened read-only and read a table at a time, the progress bar and the closing report
+line (their statuses and failures, which the live commands share: raspy.cli.kv_lines)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,18 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, flush_stdout, reader_left
+from raspy.cli import EXIT_USAGE
+from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog
 from raspy.storage import damage
 from raspy.storage.lock import ReadLock, writer_present
 from raspy.storage.read_view import ReadView
 from raspy.storage.store import Store
 from raspy.storage.tables import Table
 
-EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be
 _CHUNK: Final = 1000
-STDIO: Final = "-"  # a FILE that stands for stdout (dump -o) or stdin (restore)
-
-
-class Failure(Exception):
-    """One stderr line and an exit status."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Progress:
@@ -56,11 +46,6 @@ class Progress:
         if self._on:
             self._stream.write("\r\033[K")
             self._stream.flush()
-
-
-def command_prog(command: str) -> str:
-    """What a line of raspy-kv's COMMAND begins with (raspy.cli.kv)."""
-    return f"raspy-kv {command}"
 
 
 def report(command: str, message: str, started: float, stream: IO[str]) -> None:
@@ -141,17 +126,3 @@ def records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
         if len(chunk) < _CHUNK:
             return
         after = chunk[-1][0]
-
-
-@contextmanager
-def stdout_errors() -> Iterator[None]:
-    """A full disk behind stdout (`dump > FILE`) is a data problem, not a bug; what
-    was written has no end line, so restore refuses it."""
-    try:
-        yield
-        flush_stdout()
-    except BrokenPipeError:
-        raise  # the reader left: run() says nothing
-    except OSError as exc:
-        reader_left()  # Python's flush at exit must not fail again
-        raise Failure(f"cannot write to stdout: {exc.strerror}", EXIT_DATA) from exc

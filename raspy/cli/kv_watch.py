@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Final
 
-from raspy.cli.kv_store import command_prog
+from raspy.cli.kv_lines import command_prog
 from raspy.client.clone import Change, CloneClient
 
 POLL_S: Final = 0.5  # how soon a loss shows when nothing changes (and Ctrl-C is seen)

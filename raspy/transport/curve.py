@@ -20,7 +20,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from raspy.config import SecurityConfig
+from raspy.config_messaging import SecurityConfig
 from raspy.errors import ConfigError
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.sockets import Context, CurveKeys

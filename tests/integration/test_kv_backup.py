@@ -19,7 +19,7 @@ import pytest
 from support.kv_cli import CONTENT, TIME, make_store, records, run
 from support.store_holder import holding_store
 
-from raspy.cli import kv_backup, kv_store
+from raspy.cli import kv_backup, kv_lines
 from raspy.storage.damage import DATA_FILE, LMDB_LOCK_FILE
 from raspy.storage.dump import Record, parse
 from raspy.storage.store import Put, Table
@@ -414,7 +414,7 @@ def test_a_backup_that_does_not_read_back_as_written_is_removed(
     path = _only_backup(backups)
     assert kv_backup.read_back(path, 7) == path.stat().st_size  # sound: kept
     path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(kv_store.Failure) as failure:
+    with pytest.raises(kv_lines.Failure) as failure:
         kv_backup.read_back(path, 7)
     assert failure.value.status == 1
     assert str(failure.value).startswith(f"{path} does not read back as written (line ")
@@ -431,7 +431,7 @@ def test_a_file_that_checks_but_holds_other_records_is_not_kept(
     assert _backup(store, backups, capsys)[0] == 0
     path = _only_backup(backups)
     with pytest.raises(
-        kv_store.Failure, match="end line counts 7 records, 8 were written"
+        kv_lines.Failure, match="end line counts 7 records, 8 were written"
     ):
         kv_backup.read_back(path, 8)
     assert not path.exists()
