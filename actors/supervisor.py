@@ -25,6 +25,7 @@ from raspy.actors.clone.server import (
     read_tree,
     start_clone_server,
 )
+from raspy.actors.config_check import check_config
 from raspy.actors.control_start import write_initials
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
@@ -43,8 +44,6 @@ from raspy.config import Config
 from raspy.control_tables import declared
 from raspy.cores.broker import BrokerCore
 from raspy.cores.broker_settings import BrokerSettings
-from raspy.devices import registries
-from raspy.errors import ConfigError
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.damage import Progress, no_progress
@@ -76,28 +75,6 @@ def short_hostname(config: Config) -> str:
 
 def mdp_endpoint_for(config: Config) -> str:
     return f"tcp://{config.network.bind}:{config.network.port_base}"
-
-
-def check_config(config: Config) -> None:
-    """What load() cannot check, before anything starts: the files and folders the
-    config names (raspy.config_files), and what only the services can check (device
-    configs, the web face's login). `raspyd --check-config`, the start and a SIGHUP
-    reload all call this, so they agree; raises one ConfigError naming every problem."""
-    problems = config_files.problems(config)
-    try:
-        registries.check_config(short_hostname(config), config.devices)
-    except ConfigError as exc:
-        problems += exc.problems
-    if config.http.enabled and not any(p.startswith("http.") for p in problems):
-        # the web face (starlette, uvicorn) only when used; it reads the login files
-        from raspy.actors.web import check_config as check_web_config
-
-        try:
-            check_web_config(config)
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
 
 
 def start(

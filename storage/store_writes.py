@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from raspy.config import StoreConfig
+from raspy.config_messaging import StoreConfig
 from raspy.errors import StoreError
 from raspy.storage import env as env_mod
 from raspy.storage import schema

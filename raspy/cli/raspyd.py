@@ -54,7 +54,8 @@ from raspy.sdnotify import Notifier
 from raspy.storage.lock import in_use, lock_holder
 
 # The supervisor pulls in every actor and core: imported where it is needed, so
-# --help, --version and --print-config answer without it.
+# --help, --version, --print-config and --check-config answer without it, and so is
+# a start refused for its config, its data dir or its ports (raspy.actors.config_check).
 if TYPE_CHECKING:
     from raspy.actors import supervisor as supervisor_mod
 
@@ -174,12 +175,12 @@ def _main(argv: list[str] | None) -> int:
     if args.markdown:
         return _fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
-    from raspy.actors import supervisor as supervisor_mod
+    from raspy.actors.config_check import check_config
 
     source = args.config or "<defaults>"
     try:
         cfg = raspyd_config.load_config(args)
-        supervisor_mod.check_config(cfg)
+        check_config(cfg)
     except ConfigError as exc:
         return raspyd_config.config_failed(exc.problems, source)
     not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
@@ -211,6 +212,10 @@ def _main(argv: list[str] | None) -> int:
             bind=cfg.network.bind,
             reason="traffic is neither encrypted nor authenticated",
         )
+    # every part: imported once nothing refuses the start (the config, the data dir,
+    # the ports), which a Pi then says without loading them
+    from raspy.actors import supervisor as supervisor_mod
+
     # Handlers first: clients may see the broker before start() returns.
     signals = SignalInbox((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     waiting = Notifier()  # tells systemd of a wait for a reader (start_wait)
@@ -375,11 +380,11 @@ def _reload(
     args: argparse.Namespace, runtime: supervisor_mod.Runtime, log: Any
 ) -> None:
     """SIGHUP: read the config again; a bad one is logged and the old one kept."""
-    from raspy.actors import supervisor as supervisor_mod
+    from raspy.actors.config_check import check_config
 
     try:
         new = raspyd_config.load_config(args)
-        supervisor_mod.check_config(new)
+        check_config(new)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
         return

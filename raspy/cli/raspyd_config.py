@@ -15,7 +15,7 @@ from raspy.errors import ConfigError
 def check_config_file(args: argparse.Namespace) -> int:
     """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
     from raspy import config_files
-    from raspy.actors import supervisor as supervisor_mod
+    from raspy.actors.config_check import check_config
 
     args.config = args.check_config
     try:
@@ -23,7 +23,7 @@ def check_config_file(args: argparse.Namespace) -> int:
         cfg, problems = config_mod.best_effort(text, args.config, **overrides(args))
         if cfg is not None:  # what is valid, checked further: every problem at once
             try:
-                supervisor_mod.check_config(cfg)
+                check_config(cfg)
             except ConfigError as exc:
                 problems += [p for p in exc.problems if p not in problems]
             problems += config_files.secrets_problems(cfg)  # the start only logs them

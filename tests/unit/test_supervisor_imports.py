@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,39 @@ def test_a_config_with_http_and_mqtt_off_is_checked_without_them() -> None:
         "supervisor.check_config(Config())"
     )
     assert _loaded_after(code) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("config", "argv", "status"),
+    [
+        ("[http]\nenabled = false\n", ["--check-config", "{config}"], 0),
+        ("[broker]\nheartbeat_liveness = 0\n", ["--check-config", "{config}"], 2),
+        ("[broker]\nheartbeat_liveness = 0\n", ["--config", "{config}"], 2),
+    ],
+    ids=["check-ok", "check-refused", "start-refused"],
+)
+def test_a_config_check_and_a_refused_start_do_not_import_every_part(
+    tmp_path: Path, config: str, argv: list[str], status: int
+) -> None:
+    """The supervisor imports every part of raspyd (most of its start's CPU, seconds
+    on a Pi 3): `--check-config`, and a start its config refuses, need none."""
+    path = tmp_path / "raspyd.toml"
+    path.write_text(config, encoding="utf-8")
+    given = [arg.format(config=path) for arg in argv]
+    given += ["--data-dir", str(tmp_path / "data")]
+    code = (
+        "import json, sys\n"
+        "from raspy.cli import raspyd\n"
+        f"status = raspyd.main({given!r})\n"
+        "loaded = 'raspy.actors.supervisor' in sys.modules\n"
+        "print(json.dumps([status, loaded]), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(result.stderr.splitlines()[-1]) == [status, False]
