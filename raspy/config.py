@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import re
-import sys
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from raspy.config_parts import (
     SupervisorConfig,
 )
 from raspy.control_tables import controls_of, finite_number
-from raspy.errors import ConfigError, did_you_mean, shown
+from raspy.errors import ConfigError, did_you_mean, long_integer, shown
 from raspy.names import NAME_SEGMENT
 
 # a config file at most; raspyd's own, every key commented, is 12 KB
@@ -264,21 +262,7 @@ def _parsed(text: str, source: str) -> dict[str, Any]:
     except ValueError:
         # tomllib's int() of a literal past Python's int_max_str_digits (4300): that
         # error's own words name neither the line nor the file, and were a bug's exit
-        raise ConfigError(
-            [f"{source}: not valid TOML: {_long_integer(text)}"]
-        ) from None
-
-
-def _long_integer(text: str) -> str:
-    """What tomllib could not read, and where: the first line with a run of over
-    int_max_str_digits digits (hex digits and `_` counted too)."""
-    limit = sys.get_int_max_str_digits()
-    run = re.compile(f"[0-9A-Za-z_]{{{limit + 1},}}")
-    said = f"an integer of over {limit} digits"
-    for number, line in enumerate(text.splitlines(), 1):
-        if run.search(line):
-            return f"{said} (at line {number})"
-    return said
+        raise ConfigError([f"{source}: not valid TOML: {long_integer(text)}"]) from None
 
 
 def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Config:

@@ -6,6 +6,7 @@ import difflib
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
@@ -47,6 +48,20 @@ def looked_for(path: str | PathLike[str]) -> str:
         f" (looked for {Path(path).absolute()}: a relative path is from raspyd's"
         " working directory)"
     )
+
+
+def long_integer(text: str) -> str:
+    """What tomllib could not read when its int() of a literal past Python's
+    int_max_str_digits raised a plain ValueError, and where: the first line of
+    `text` with a run of over that many digits (hex digits and `_` counted too).
+    That error's own words name neither the line nor the file."""
+    limit = sys.get_int_max_str_digits()
+    run = re.compile(f"[0-9A-Za-z_]{{{limit + 1},}}")
+    said = f"an integer of over {limit} digits"
+    for number, line in enumerate(text.splitlines(), 1):
+        if run.search(line):
+            return f"{said} (at line {number})"
+    return said
 
 
 # DEL and the C1 controls, which JSON leaves as they are: a terminal may act on

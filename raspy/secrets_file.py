@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import structlog
 
-from raspy.errors import ConfigError, looked_for, shown
+from raspy.errors import ConfigError, long_integer, looked_for, shown
 
 log = structlog.get_logger(component="http_client")
 
@@ -53,8 +53,10 @@ def parse_secrets(text: str, source: str) -> dict[str, str]:
         raise ConfigError([f"{source}: not TOML: {exc}"]) from None
     except RecursionError:  # `a = [[[[…`: tomllib recurses once a level
         raise ConfigError([f"{source}: not TOML: nested too deeply"]) from None
-    except ValueError as exc:  # any other failure of the parser: its kind only
-        raise ConfigError([f"{source}: not TOML ({type(exc).__name__})"]) from None
+    except ValueError:
+        # tomllib's int() of a literal past Python's int_max_str_digits (4300)
+        # raises no TOMLDecodeError: named by its line, as the main config does
+        raise ConfigError([f"{source}: not TOML: {long_integer(text)}"]) from None
     problems: list[str] = []
     found: dict[str, str] = {}
     for name, value in table.items():

@@ -96,7 +96,13 @@ def _broken(path: Path) -> str:
     return f"{path}: not TOML: Invalid value (at line 2, column 7)"
 
 
-@pytest.mark.parametrize("make", [_missing, _broken])
+def _long_integer(path: Path) -> str:
+    path.write_text('topic = "x"\nkey = ' + "1" * 4301 + "\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+    return f"{path}: not TOML: an integer of over 4300 digits (at line 2)"
+
+
+@pytest.mark.parametrize("make", [_missing, _broken, _long_integer])
 def test_a_file_that_cannot_be_used_is_one_line_for_every_scenario(
     core: Core, tmp_path: Path, make: Any
 ) -> None:

@@ -189,6 +189,24 @@ def test_a_file_nested_too_deeply_is_a_config_error_naming_it(tmp_path: Path) ->
     assert _problems(configured) == [f"http_client.secrets_file: {deep}"]
 
 
+def test_an_integer_past_pythons_digits_is_named_with_its_line(tmp_path: Path) -> None:
+    """tomllib's int() of 4301 digits raises a plain ValueError, no TOML error:
+    it was said as `not TOML (ValueError)`, naming no line. At the start, at a
+    request after an edit and for `raspyd --check-config` alike."""
+    path = tmp_path / "secrets.toml"
+    secrets = SecretsFile(path)
+    path.write_text(GOOD, encoding="utf-8")
+    assert secrets.load().values["ntfy_topic"] == "house-7fq2k"
+    path.write_text(GOOD + "\npin = " + "7" * 4301 + "\n", encoding="utf-8")
+    long = f"{path}: not TOML: an integer of over 4300 digits (at line 4)"
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(path)
+    assert caught.value.problems == [long]
+    assert secrets.load() == Loaded(str(path), problem=long)  # read again
+    configured = f'[http_client]\nsecrets_file = "{path}"\n'
+    assert _problems(configured) == [f"http_client.secrets_file: {long}"]
+
+
 def test_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path: Path) -> None:
     """A FIFO would block the reading thread until someone writes to it."""
     fifo = tmp_path / "secrets.toml"
