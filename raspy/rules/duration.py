@@ -123,6 +123,7 @@ _HA_UNITS: Final = {
     "milliseconds": 0.001,
 }
 _HA_LIMIT: Final = MAX_DURATION_S * 1000  # the most of any unit that can be in range
+_HA_FORM: Final = "a mapping of units is Home Assistant's form"
 
 
 def mapping_hint(
@@ -130,17 +131,21 @@ def mapping_hint(
 ) -> str | None:
     """The refusal of Home Assistant's duration mapping (`{minutes: 5}`, `{hours: 1,
     minutes: 30}`) with raspy's form for it; None for any other mapping. `signed`:
-    an offset's (`{minutes: -15}` is -15m). `slip`: what YAML misread of an
+    an offset's (`{minutes: -15}` is -15m; elsewhere a negative amount is
+    refused as a negative duration is). `slip`: what YAML misread of an
     amount (`a bare 010 is YAML's octal number 8`), said first, the mapping's
     amounts being as they look (`{seconds: 010}` is told `write 10s`)."""
     if not mapping or not set(mapping) <= set(_HA_UNITS):
         return None
-    total = 0.0
+    amounts: dict[str, int | float] = {}
     for unit, amount in mapping.items():
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             return None
-        if amount < 0 and not signed:
-            return None
+        amounts[unit] = amount
+    total = 0.0
+    for unit, amount in amounts.items():
+        if amount < 0 and not signed:  # was told `unknown key 'seconds'`
+            return f"expected a duration ≥ 0, got {unit}: {_shown(amount)} ({_HA_FORM})"
         if not abs(amount) <= _HA_LIMIT:  # inf, nan; float() of a huge int overflows
             return f"duration too long (at most 366d), got a mapping with {unit}"
         total += amount * _HA_UNITS[unit]
@@ -153,8 +158,7 @@ def mapping_hint(
     else:
         written = f"{round(total * 1000):d}ms" if total < 1 else f"{total:g}s"
     if slip is not None:
-        form = "a mapping of units is Home Assistant's form"
-        return f"{slip}: write {sign}{written} ({form})"
+        return f"{slip}: write {sign}{written} ({_HA_FORM})"
     expected = (
         "an offset like -15m or 30s" if signed else "a duration like 90s, 5m or 1h30m"
     )

@@ -342,6 +342,45 @@ def test_an_octal_duration_is_told_the_same_in_a_mapping_of_units(
     assert _doc_refusal(document) == (*place, message)
 
 
+NOT_NEGATIVE = "expected a duration ≥ 0, got"
+UNITS = "(a mapping of units is Home Assistant's form)"
+
+
+@pytest.mark.parametrize(
+    ("document", "place", "message"),
+    [
+        (
+            HEAD + "  - wait: {seconds: -010}\n",
+            (5, 11),
+            f"actions[0].wait: {NOT_NEGATIVE} seconds: -10 {UNITS}",
+        ),
+        (
+            HEAD + "  - wait: {minutes: -5}\n",
+            (5, 11),
+            f"actions[0].wait: {NOT_NEGATIVE} minutes: -5 {UNITS}",
+        ),
+        (
+            HEAD + "  - wait: {minutes: 1, seconds: -0.5}\n",
+            (5, 11),
+            f"actions[0].wait: {NOT_NEGATIVE} seconds: -0.5 {UNITS}",
+        ),
+        (
+            KV_HEAD + "    for: {hours: -1}\n" + LOG,
+            (4, 10),
+            f"triggers[0].for: {NOT_NEGATIVE} hours: -1 {UNITS}",
+        ),
+    ],
+    ids=["octal", "wait", "two-units", "for"],
+)
+def test_a_negative_amount_in_a_mapping_of_units_is_told_as_negative(
+    document: str, place: tuple[int, int], message: str
+) -> None:
+    """`wait: {seconds: -010}` was told `unknown key 'seconds'` (and a `for:`
+    `expected a value, got a mapping`): refused as a negative `wait: -10` is, and
+    told Home Assistant's form as `{seconds: 010}` is."""
+    assert _doc_refusal(document) == (*place, message)
+
+
 TEXT_08 = "a bare 08 is YAML's text '08', not a number: write"
 
 
