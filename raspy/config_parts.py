@@ -122,8 +122,9 @@ class CoreConfig:
     latitude: float = 0.0
     # (with latitude) degrees east of Greenwich, negative west (-180..180)
     longitude: float = 0.0
-    # runaway guard: more starts a minute by kv, when, event, startup or manual
-    # disable it (1..60000)
+    # runaway guard: more starts a minute disable a scenario, counting its kv, when,
+    # event and startup triggers' and manual runs (`raspy scenario run NAME`), and
+    # runs tried as any trigger (`--trigger ID`, a cron's too) (1..60000)
     max_runs_per_minute: int = 60
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
 

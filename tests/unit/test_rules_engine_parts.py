@@ -3,8 +3,12 @@ names the owner's side still finds in rules.engine."""
 
 from __future__ import annotations
 
+from typing import get_args
+
+from raspy import config_doc
 from raspy.devices.template import JsonValue
-from raspy.rules import engine, engine_env, engine_output, run_book, runaway
+from raspy.rules import engine, engine_env, engine_output, model, run_book, runaway
+from raspy.rules import trigger_match as tm
 from raspy.rules.model import Mode
 from raspy.rules.run_book import Turn, turn
 
@@ -55,6 +59,23 @@ def test_the_guard_counts_a_run_tried_as_a_scheduled_trigger() -> None:
         " frequent wants a test such as above:, to: or for:, or a higher [core]"
         " max_runs_per_minute)"
     )
+
+
+def test_the_limits_help_names_every_start_the_guard_counts() -> None:
+    """`[core] max_runs_per_minute`'s help (configuration.md, raspyd.toml) named
+    manual starts but not a run tried as a trigger (`run --trigger`), which
+    counts too, even as a cron or sun trigger."""
+    (core,) = [s for s in config_doc.sections() if s.name == "core"]
+    (key,) = [k for k in core.keys if k.name == "max_runs_per_minute"]
+    counted = [
+        tm.kind_of(trigger)
+        for trigger in get_args(model.Trigger)
+        if tm.kind_of(trigger) not in runaway.SCHEDULED_KINDS
+    ]
+    assert counted == ["kv", "event", "when", "startup"]
+    assert [kind for kind in counted if kind not in key.help] == []
+    assert "manual" in key.help
+    assert "--trigger" in key.help
 
 
 def test_a_run_book_forgets_a_late_reply() -> None:
