@@ -20,6 +20,7 @@ from typing import Final
 
 # the receive buffer of a connection that stops reading: the peer's sends block soon
 _SMALL_RCVBUF: Final = 1024
+_CONNECT_TIMEOUT_S: Final = 5.0  # to the peer; none once connected
 _PARKED: Final = threading.Event()  # never set: a connection that stops reading waits
 
 
@@ -136,19 +137,21 @@ class Relay:
 
 
 def _connect(port: int, *, small_buffer: bool) -> socket.socket:
-    """A connection to the peer; `small_buffer`: one whose receive buffer is small
-    (set before connect, so the window says so), for a connection that stops
+    """A connection to the peer, blocking once made: it lives as long as the relay
+    (cut() or close() ends it), where the timeout of its connect, left on it,
+    closed a connection idle for 5 s. `small_buffer`: one whose receive buffer is
+    small (set before connect, so the window says so), for a connection that stops
     reading."""
-    if not small_buffer:
-        return socket.create_connection(("127.0.0.1", port), 5)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALL_RCVBUF)
-        sock.settimeout(5)
+        if small_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALL_RCVBUF)
+        sock.settimeout(_CONNECT_TIMEOUT_S)
         sock.connect(("127.0.0.1", port))
     except OSError:
         sock.close()
         raise
+    sock.settimeout(None)
     return sock
 
 
