@@ -13,6 +13,7 @@ bound them.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -43,8 +44,12 @@ def pack_patience(seconds: float) -> bytes:
 
 
 def unpack_patience(field: bytes) -> float | None:
-    """A patience from an outbox field; None if it is not one."""
-    return _PATIENCE.unpack(field)[0] if len(field) == _PATIENCE.size else None
+    """A patience from an outbox field; None if it is not one: not 8 bytes, or NaN
+    or infinite, which would make the request's deadline NaN or never."""
+    if len(field) != _PATIENCE.size:
+        return None
+    seconds: float = _PATIENCE.unpack(field)[0]
+    return seconds if math.isfinite(seconds) else None
 
 
 Record = tuple[list[bytes], list[bytes]]  # (the record's fields, its frames)

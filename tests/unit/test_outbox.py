@@ -3,6 +3,7 @@ is woken whenever it may be asleep with messages waiting (never left asleep)."""
 
 from __future__ import annotations
 
+import math
 import select
 import threading
 from collections.abc import Callable, Iterator
@@ -196,7 +197,13 @@ def test_an_in_process_clients_request_is_read_back_with_its_patience() -> None:
     [
         [MDP_REQUEST_CHANNEL, b"me/q1"],  # no patience
         [MDP_REQUEST_CHANNEL, b"me/q1", b"1.5", b"a"],  # not a packed float
+        # NaN or inf: a deadline never reached, or one compared false to any time
+        [MDP_REQUEST_CHANNEL, b"me/q1", pack_patience(math.nan), b"a"],
+        [MDP_REQUEST_CHANNEL, b"me/q1", pack_patience(math.inf), b"a"],
+        [MDP_REQUEST_CHANNEL, b"me/q1", pack_patience(-math.inf), b"a"],
+        [MDP_BATCH_CHANNEL, b"t/1", pack_patience(math.nan), b"1", b"a"],
     ],
+    ids=["none", "text", "nan", "inf", "-inf", "batch-nan"],
 )
 def test_a_request_without_a_patience_is_one_fault(message: list[bytes]) -> None:
     assert client_requests(message) == ([], 1)
