@@ -259,6 +259,8 @@ def _parsed(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from exc
+    except RecursionError:  # `a = [[[[…`: tomllib recurses once a level
+        raise ConfigError([f"{source}: not valid TOML: nested too deeply"]) from None
     except ValueError:
         # tomllib's int() of a literal past Python's int_max_str_digits (4300): that
         # error's own words name neither the line nor the file, and were a bug's exit

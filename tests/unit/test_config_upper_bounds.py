@@ -132,3 +132,17 @@ def test_an_integer_past_pythons_digits_is_named_with_its_line(
     assert capsys.readouterr().err.splitlines() == [
         f"raspyd: {path}: not valid TOML: an integer of over 4300 digits (at line 3)"
     ]
+
+
+def test_a_value_nested_too_deeply_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tomllib recurses once a level: a thousand `[` raised RecursionError, which
+    raspyd said as `internal error` and exit 70, as for a bug (the secrets file
+    already said it)."""
+    path = tmp_path / "raspyd.toml"
+    path.write_text("[broker]\nheartbeat_liveness = " + "[" * 1000 + "\n")
+    assert raspyd.main(["--check-config", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"raspyd: {path}: not valid TOML: nested too deeply"
+    ]
