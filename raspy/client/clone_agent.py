@@ -8,7 +8,6 @@ core under `lock`, so other threads may read the cache under it.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -17,13 +16,13 @@ from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.client.clone_agent_log import AgentLog
 from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
+from raspy.transport.monitor import SocketMonitor
 from raspy.transport.multipart import recv_frames, send_frames
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import (
@@ -82,7 +81,7 @@ class Agent:
         self._curve = curve  # client keys for a CURVE server (docs/protocols.md §8.2)
         self._log = AgentLog()
         self._sockets: dict[str, Socket] = {}  # "sub", "xpub", "dealer"
-        self._monitor: Socket | None = None  # the SUB's handshakes
+        self._monitor: SocketMonitor | None = None  # the SUB's handshakes
         self._results: dict[bytes, Future[None]] = {}
 
     # --- the Runner's owner -------------------------------------------------------------
@@ -155,34 +154,15 @@ class Agent:
     def _close(self, name: str) -> None:
         sock = self._sockets.pop(name, None)
         if sock is not None:
-            if name == "sub":
-                self._unwatch(sock)
+            if name == "sub" and self._monitor is not None:
+                self._monitor.close()
+                self._monitor = None
             self.runner.unregister(sock)
             sock.close(linger=0)
 
-    def _watch(self, sub: Socket) -> None:
-        """Tell the core of every connection the SUB makes to the publisher."""
-        self._monitor = sub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        self._monitor.setsockopt(zmq.LINGER, 0)
-        self.runner.register(self._monitor, self._read_monitor)
-
-    def _read_monitor(self, _events: int) -> None:
-        monitor = self._monitor
-        while monitor is not None and monitor is self._monitor:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self._call(self.core.on_publisher_connected)
-
-    def _unwatch(self, sub: Socket) -> None:
-        monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            with contextlib.suppress(zmq.ZMQError):
-                sub.disable_monitor()
-            self.runner.unregister(monitor)
-            monitor.close(linger=0)
+    def _handshake(self, _event: int, _value: int) -> None:
+        """The SUB's connection to the publisher is made (again)."""
+        self._call(self.core.on_publisher_connected)
 
     def _carry_out(self, outputs: list[core_mod.ClientOutput]) -> None:
         for out in outputs:
@@ -226,7 +206,9 @@ class Agent:
         sub = self._open("sub", zmq.SUB)
         for prefix in subscriptions:
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
-        self._watch(sub)
+        self._monitor = SocketMonitor(
+            sub, zmq.EVENT_HANDSHAKE_SUCCEEDED, self.runner, self._handshake
+        )
         sub.connect(self._endpoints.publisher)
         xpub = self._open("xpub", zmq.XPUB)
         xpub.connect(self._endpoints.collector)
