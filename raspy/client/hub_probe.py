@@ -6,25 +6,27 @@ serves (an SD card copied from it), would otherwise run on in silence: a refused
 CURVE handshake is not an error a ZeroMQ socket reports, and the broker shares a
 service's requests among all its workers. A HubProbe asks the broker `mmi.workers`
 for a pattern of names on a fresh DEALER whose socket monitor shows how the
-handshake ended. It never blocks longer than its caller asks (poll()), so the
-caller's loop stays free for its signals and its watchdog while a hub that is away
-takes its whole timeout to say nothing. Its sockets are its caller's thread's.
+handshake ended. Both are read on an I/O Runner of the probe's own, which ends
+with the answer; poll() never blocks longer than its caller asks, so the caller's
+loop stays free for its signals and its watchdog while a hub that is away takes
+its whole timeout to say nothing.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
+from raspy.transport.monitor import SocketMonitor
+from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import Context, CurveKeys, make_socket
 
 __all__ = ["HubAnswer", "HubProbe", "refusal"]
@@ -85,11 +87,12 @@ def _plain_hub(endpoint: str) -> str:
 
 
 class HubProbe:
-    """One `mmi.workers` question for `pattern` under way: poll() it until it has
-    the answer, close() it in any case (its sockets would hold the context's
-    term()). A CURVE handshake that fails for another reason than ZAP's refusal
-    is tried once more without keys, within a timeout of its own: a hub that
-    answers that one does not use CURVE."""
+    """One `mmi.workers` question for `pattern` under way, on a Runner of its own
+    (its sockets are that thread's): poll() it until it has the answer, close() it
+    in any case (its sockets would hold the context's term()). A CURVE handshake
+    that fails for another reason than ZAP's refusal is tried once more without
+    keys, within a timeout of its own: a hub that answers that one does not use
+    CURVE."""
 
     def __init__(
         self,
@@ -100,22 +103,98 @@ class HubProbe:
         curve: CurveKeys | None,
         timeout_s: float,
     ) -> None:
+        self._asker = _Asker(context, endpoint, pattern, curve, timeout_s)
+        self._runner = Runner("hub-probe", self._asker)
+        try:
+            self._runner.start()
+        except RuntimeError:
+            self._runner.stop()
+            if self._runner.failure is not None:  # the socket's own error, as ever
+                raise self._runner.failure from None
+            raise
+
+    def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
+        """The answer, once there is one (the caller then drops this probe); None
+        while the question is under way, after waiting up to `wait_s` for it."""
+        if not self._asker.answered.wait(wait_s):
+            return None
+        return self._asker.answer
+
+    def close(self) -> None:
+        self._runner.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one attempt ended: its failed handshake's event (None: none failed) and
+    value, or the workers table (None: no answer in time)."""
+
+    event: int | None = None
+    value: int = 0
+    workers: dict[str, int] | None = None
+
+
+class _Asker:
+    """The Runner's owner: the attempts one after the other, and the answer they
+    make; `answer` is written before `answered` is set, then the runner stops."""
+
+    def __init__(
+        self,
+        context: Context,
+        endpoint: str,
+        pattern: bytes,
+        curve: CurveKeys | None,
+        timeout_s: float,
+    ) -> None:
+        self.answered = threading.Event()
+        self.answer: HubAnswer | None = None
         self._context = context
         self._endpoint = endpoint
         self._pattern = pattern
         self._curve = curve
         self._timeout_s = timeout_s
-        self._attempt = _Attempt(context, endpoint, pattern, curve, timeout_s)
+        self._runner: Runner | None = None
+        self._attempt: _Attempt | None = None
         self._failed: _Outcome | None = None  # the CURVE attempt's, while plain asks
 
-    def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
-        """The answer, once there is one (the caller then drops this probe); None
-        while the question is under way, after waiting up to `wait_s` for it."""
-        outcome = self._attempt.poll(wait_s)
+    def open(self, runner: Runner) -> None:
+        self._runner = runner
+        self._attempt = self._ask(self._curve)
+
+    def next_deadline(self) -> float | None:
+        return None if self._attempt is None else self._attempt.deadline
+
+    def on_turn(self, now: float) -> None:
+        attempt = self._attempt
+        if attempt is None:
+            return
+        outcome = attempt.outcome
         if outcome is None:
-            return None
-        self._attempt.close()
-        return self._answered(outcome)
+            if now < attempt.deadline:
+                return
+            outcome = _Outcome()  # no answer in time
+        attempt.close()
+        self._attempt = None
+        answer = self._answered(outcome)
+        if answer is not None:
+            self.answer = answer
+            self.answered.set()
+            assert self._runner is not None  # opened
+            self._runner.request_stop()
+
+    def execute(self, command: object) -> object:
+        raise UnknownCommand("hub probe", command)
+
+    def close(self) -> None:
+        if self._attempt is not None:
+            self._attempt.close()
+            self._attempt = None
+
+    def _ask(self, curve: CurveKeys | None) -> _Attempt:
+        assert self._runner is not None  # opened
+        return _Attempt(
+            self._context, self._endpoint, self._pattern, curve, self._runner
+        ).sent(self._timeout_s)
 
     def _answered(self, outcome: _Outcome) -> HubAnswer | None:
         """The answer an attempt's outcome makes, or None with the plain one started."""
@@ -129,32 +208,19 @@ class HubProbe:
             return HubAnswer(workers=outcome.workers)
         elif curve and outcome.event != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             self._failed = outcome
-            self._attempt = _Attempt(
-                self._context, self._endpoint, self._pattern, None, self._timeout_s
-            )
+            self._attempt = self._ask(None)
             return None
         assert outcome.event is not None  # a failed handshake, as every branch says
         return HubAnswer(
             refused=refusal(outcome.event, outcome.value, self._endpoint, curve)
         )
 
-    def close(self) -> None:
-        self._attempt.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How one attempt ended: its failed handshake's event (None: none failed) and
-    value, or the workers table (None: no answer in time)."""
-
-    event: int | None = None
-    value: int = 0
-    workers: dict[str, int] | None = None
-
 
 class _Attempt:
     """One mmi.workers request on a fresh DEALER, with the monitor that shows how its
-    handshake ended, until `timeout_s` after it was sent."""
+    handshake ended; `outcome` is set by the first of the two to tell."""
+
+    deadline: float  # sent() sets it
 
     def __init__(
         self,
@@ -162,54 +228,56 @@ class _Attempt:
         endpoint: str,
         pattern: bytes,
         curve: CurveKeys | None,
-        timeout_s: float,
+        runner: Runner,
     ) -> None:
+        self.outcome: _Outcome | None = None
+        self._endpoint = endpoint
+        self._pattern = pattern
+        self._runner = runner
         self._closed = False
         self._sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
-        try:
-            self._monitor = self._sock.get_monitor_socket(_EVENTS)
+        try:  # the monitor first: a failed handshake is told before any reply
+            self._monitor = SocketMonitor(self._sock, _EVENTS, runner, self._on_event)
         except BaseException:
             self._sock.close(linger=0)  # left open, it would hold the context's term()
             raise
+
+    def sent(self, timeout_s: float) -> _Attempt:
+        """Connected, the request sent, and its deadline set; closed if that failed."""
         try:
-            self._sock.connect(endpoint)
+            self._runner.register(self._sock, self._on_reply)
+            self._sock.connect(self._endpoint)
             self._sock.send_multipart(
-                mdp.encode(mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (pattern,)))
+                mdp.encode(
+                    mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
+                )
             )
         except BaseException:
             self.close()
             raise
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
-        self._deadline = time.monotonic() + timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        return self
 
-    def poll(self, wait_s: float) -> _Outcome | None:
-        """The outcome once there is one, else None after up to `wait_s`."""
-        until = min(self._deadline, time.monotonic() + wait_s)
-        while True:
-            wait_ms = max(0, math.ceil((until - time.monotonic()) * 1000))
-            ready = dict(self._poller.poll(wait_ms))
-            if self._monitor in ready:
-                event = recv_monitor_message(self._monitor)
-                if int(event["event"]) in _FAILED:
-                    return _Outcome(int(event["event"]), int(event["value"]))
-            if self._sock in ready:
-                table = _workers(self._sock.recv_multipart())
-                if table is not None:
-                    return _Outcome(workers=table)
-            if ready:
-                continue  # not the answer: what else is there, without waiting longer
-            if time.monotonic() >= self._deadline:
-                return _Outcome()  # no answer in time
-            return None
+    def _on_event(self, event: int, value: int) -> None:
+        if self.outcome is None and event in _FAILED:
+            self.outcome = _Outcome(event, value)
+
+    def _on_reply(self, _events: int) -> None:
+        while self.outcome is None:
+            try:
+                frames = self._sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            table = _workers(frames)  # not the answer: read on
+            if table is not None:
+                self.outcome = _Outcome(workers=table)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._sock.disable_monitor()
-        self._monitor.close(linger=0)
+        self._monitor.close()
+        self._runner.unregister(self._sock)
         self._sock.close(linger=0)
 
 
