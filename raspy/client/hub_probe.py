@@ -25,8 +25,8 @@ import zmq
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
-from raspy.transport.monitor import SocketMonitor
 from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.socket_set import SocketSet
 from raspy.transport.sockets import Context, CurveKeys, make_socket
 
 __all__ = ["HubAnswer", "HubProbe", "refusal"]
@@ -104,7 +104,7 @@ class HubProbe:
         timeout_s: float,
     ) -> None:
         self._asker = _Asker(context, endpoint, pattern, curve, timeout_s)
-        self._runner = Runner("hub-probe", self._asker)
+        self._runner = Runner("hub-probe", self._asker, on_failure=self._asker.failed)
         try:
             self._runner.start()
         except RuntimeError:
@@ -115,10 +115,14 @@ class HubProbe:
 
     def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
         """The answer, once there is one (the caller then drops this probe); None
-        while the question is under way, after waiting up to `wait_s` for it."""
-        if not self._asker.answered.wait(wait_s):
+        while the question is under way, after waiting up to `wait_s` for it. What
+        failed the question on the runner's thread is raised here."""
+        asker = self._asker
+        if not asker.answered.wait(wait_s):
             return None
-        return self._asker.answer
+        if asker.failure is not None:
+            raise asker.failure
+        return asker.answer
 
     def close(self) -> None:
         self._runner.stop()
@@ -135,8 +139,12 @@ class _Outcome:
 
 
 class _Asker:
-    """The Runner's owner: the attempts one after the other, and the answer they
-    make; `answer` is written before `answered` is set, then the runner stops."""
+    """The Runner's owner: one attempt after the other on a fresh DEALER, whose
+    monitor shows how its handshake ended, and the answer they make. `answer` (or
+    `failure`) is written before `answered` is set; the runner then stops."""
+
+    _runner: Runner  # from open() on
+    _sockets: SocketSet  # from open() on
 
     def __init__(
         self,
@@ -148,53 +156,72 @@ class _Asker:
     ) -> None:
         self.answered = threading.Event()
         self.answer: HubAnswer | None = None
+        self.failure: BaseException | None = None
         self._context = context
         self._endpoint = endpoint
         self._pattern = pattern
         self._curve = curve
         self._timeout_s = timeout_s
-        self._runner: Runner | None = None
-        self._attempt: _Attempt | None = None
+        self._deadline: float | None = None  # of the attempt under way
+        self._outcome: _Outcome | None = None  # set by the first to tell
         self._failed: _Outcome | None = None  # the CURVE attempt's, while plain asks
 
     def open(self, runner: Runner) -> None:
+        self._sockets = SocketSet(runner)  # first: close() closes what it holds
         self._runner = runner
-        self._attempt = self._ask(self._curve)
+        self._ask(self._curve)
 
     def next_deadline(self) -> float | None:
-        return None if self._attempt is None else self._attempt.deadline
+        return self._deadline
 
     def on_turn(self, now: float) -> None:
-        attempt = self._attempt
-        if attempt is None:
+        if self._deadline is None:
             return
-        outcome = attempt.outcome
+        outcome = self._outcome
         if outcome is None:
-            if now < attempt.deadline:
+            if now < self._deadline:
                 return
             outcome = _Outcome()  # no answer in time
-        attempt.close()
-        self._attempt = None
+        self._deadline = self._outcome = None
+        self._sockets.close("dealer")
         answer = self._answered(outcome)
         if answer is not None:
             self.answer = answer
             self.answered.set()
-            assert self._runner is not None  # opened
             self._runner.request_stop()
 
     def execute(self, command: object) -> object:
         raise UnknownCommand("hub probe", command)
 
     def close(self) -> None:
-        if self._attempt is not None:
-            self._attempt.close()
-            self._attempt = None
+        self._sockets.close_all()
 
-    def _ask(self, curve: CurveKeys | None) -> _Attempt:
-        assert self._runner is not None  # opened
-        return _Attempt(
-            self._context, self._endpoint, self._pattern, curve, self._runner
-        ).sent(self._timeout_s)
+    def failed(self, error: BaseException) -> None:
+        self.failure = error
+        self.answered.set()
+
+    def _ask(self, curve: CurveKeys | None) -> None:
+        sock = make_socket(self._context, zmq.DEALER, linger_ms=0, curve=curve)
+        self._sockets.add(
+            "dealer", sock, self._on_reply, watch=(_EVENTS, self._on_event)
+        )
+        sock.connect(self._endpoint)
+        sock.send_multipart(
+            mdp.encode(
+                mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
+            )
+        )
+        self._deadline = time.monotonic() + self._timeout_s
+
+    def _on_event(self, event: int, value: int) -> None:
+        if self._outcome is None and event in _FAILED:
+            self._outcome = _Outcome(event, value)
+
+    def _on_reply(self, frames: list[bytes]) -> None:
+        if self._outcome is None:
+            table = _workers(frames)  # None: not the answer, read on
+            if table is not None:
+                self._outcome = _Outcome(workers=table)
 
     def _answered(self, outcome: _Outcome) -> HubAnswer | None:
         """The answer an attempt's outcome makes, or None with the plain one started."""
@@ -208,77 +235,12 @@ class _Asker:
             return HubAnswer(workers=outcome.workers)
         elif curve and outcome.event != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             self._failed = outcome
-            self._attempt = self._ask(None)
+            self._ask(None)
             return None
         assert outcome.event is not None  # a failed handshake, as every branch says
         return HubAnswer(
             refused=refusal(outcome.event, outcome.value, self._endpoint, curve)
         )
-
-
-class _Attempt:
-    """One mmi.workers request on a fresh DEALER, with the monitor that shows how its
-    handshake ended; `outcome` is set by the first of the two to tell."""
-
-    deadline: float  # sent() sets it
-
-    def __init__(
-        self,
-        context: Context,
-        endpoint: str,
-        pattern: bytes,
-        curve: CurveKeys | None,
-        runner: Runner,
-    ) -> None:
-        self.outcome: _Outcome | None = None
-        self._endpoint = endpoint
-        self._pattern = pattern
-        self._runner = runner
-        self._closed = False
-        self._sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
-        try:  # the monitor first: a failed handshake is told before any reply
-            self._monitor = SocketMonitor(self._sock, _EVENTS, runner, self._on_event)
-        except BaseException:
-            self._sock.close(linger=0)  # left open, it would hold the context's term()
-            raise
-
-    def sent(self, timeout_s: float) -> _Attempt:
-        """Connected, the request sent, and its deadline set; closed if that failed."""
-        try:
-            self._runner.register(self._sock, self._on_reply)
-            self._sock.connect(self._endpoint)
-            self._sock.send_multipart(
-                mdp.encode(
-                    mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
-                )
-            )
-        except BaseException:
-            self.close()
-            raise
-        self.deadline = time.monotonic() + timeout_s
-        return self
-
-    def _on_event(self, event: int, value: int) -> None:
-        if self.outcome is None and event in _FAILED:
-            self.outcome = _Outcome(event, value)
-
-    def _on_reply(self, _events: int) -> None:
-        while self.outcome is None:
-            try:
-                frames = self._sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            table = _workers(frames)  # not the answer: read on
-            if table is not None:
-                self.outcome = _Outcome(workers=table)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._monitor.close()
-        self._runner.unregister(self._sock)
-        self._sock.close(linger=0)
 
 
 def _workers(frames: list[bytes]) -> dict[str, int] | None:
