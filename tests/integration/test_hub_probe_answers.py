@@ -59,3 +59,13 @@ def test_the_question_is_worked_on_a_runner_of_its_own_that_ends_with_the_answer
         assert probe.poll() == HubAnswer(workers={"pi.gpio": 1})
     finally:
         probe.close()
+
+
+def test_an_endpoint_the_socket_refuses_is_its_error_as_before(
+    zmq_context: Context,
+) -> None:
+    """The connect fails on the probe's runner thread: the caller still gets the
+    socket's own error, and no thread or socket is left (the guards check)."""
+    with pytest.raises(zmq.ZMQError):
+        HubProbe(zmq_context, "tcp://", b"pi.*", curve=None, timeout_s=5.0)
+    assert not _probe_threads()
