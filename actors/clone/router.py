@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.actors.clone.intake import CloneIntake
 from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.stats import Stats
+from raspy.transport.monitor import SocketMonitor
 from raspy.transport.runner import Runner
 from raspy.transport.sockets import Socket
-
-MAX_EVENTS_A_TURN: Final = 1000  # monitor events read at once (a burst of leaves)
 
 
 class SnapshotRouter:
@@ -46,32 +43,17 @@ class SnapshotRouter:
         self._on_peer_left = on_peer_left
         self._pollout = False  # POLLOUT is polled for: a blocked peer may have room
         runner.register(router, self.on_events)
-        self._monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        try:
-            self._monitor.setsockopt(zmq.LINGER, 0)
-            runner.register(self._monitor, self._on_monitor)
-        except BaseException:  # no close() comes: an open socket holds term()
-            router.disable_monitor()
-            self._monitor.close(linger=0)
-            raise
+        self._monitor = SocketMonitor(
+            router, zmq.EVENT_DISCONNECTED, runner, self._peer_left
+        )
 
     def close(self) -> None:
         """Stop the monitor (before the ROUTER itself is closed)."""
-        self._runner.unregister(self._monitor)
-        self._router.disable_monitor()
-        self._monitor.close(linger=0)
+        self._monitor.close()
 
-    def _on_monitor(self, _events: int) -> None:
-        left = 0
-        while left < MAX_EVENTS_A_TURN:
-            try:
-                recv_monitor_message(self._monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            left += 1  # EVENT_DISCONNECTED only
-        if left:
-            self._stats.incr("clone.snapshots.peers_left", left)
-            self._on_peer_left(time.monotonic())
+    def _peer_left(self, _event: int, _value: int) -> None:
+        self._stats.incr("clone.snapshots.peers_left")
+        self._on_peer_left(time.monotonic())
 
     def on_events(self, events: int) -> None:
         if events & zmq.POLLIN:

@@ -8,7 +8,6 @@ core under `lock`, so other threads may read the cache under it.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -17,15 +16,16 @@ from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.client.clone_agent_log import AgentLog
 from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
-from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.monitor import OnEvent
+from raspy.transport.multipart import send_frames
 from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.socket_set import SocketSet
 from raspy.transport.sockets import (
     RECONNECT_MAX_MS,
     Context,
@@ -36,7 +36,6 @@ from raspy.transport.sockets import (
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
 
-_BATCH: Final = 1000  # messages read from one socket per turn
 _HWM: Final = 100_000
 
 
@@ -81,8 +80,7 @@ class Agent:
         self._emit = emit
         self._curve = curve  # client keys for a CURVE server (docs/protocols.md §8.2)
         self._log = AgentLog()
-        self._sockets: dict[str, Socket] = {}  # "sub", "xpub", "dealer"
-        self._monitor: Socket | None = None  # the SUB's handshakes
+        self._sockets = SocketSet(self.runner)  # "sub", "xpub", "dealer"
         self._results: dict[bytes, Future[None]] = {}
 
     # --- the Runner's owner -------------------------------------------------------------
@@ -112,8 +110,7 @@ class Agent:
             self._log.unconfirmed(outputs)
             self._carry_out(outputs)
         finally:  # whatever the last outputs met: an open socket hangs term()
-            for name in list(self._sockets):
-                self._close(name)
+            self._sockets.close_all()
 
     # --- sockets ------------------------------------------------------------------------
     def _call(
@@ -123,24 +120,13 @@ class Agent:
             outputs = step(*args, time.monotonic())
         self._carry_out(outputs)
 
-    def _reader(
-        self, name: str, step: Callable[..., list[core_mod.ClientOutput]]
-    ) -> Callable[[int], None]:
-        def read(_events: int) -> None:
-            sock = self._sockets.get(name)
-            for _ in range(_BATCH):
-                if sock is None or self._sockets.get(name) is not sock:
-                    return  # replaced or closed by what the core just decided
-                try:
-                    frames = recv_frames(sock)
-                except zmq.Again:
-                    return
-                self._call(step, frames)
-
-        return read
-
-    def _open(self, name: str, kind: int) -> Socket:
-        self._close(name)
+    def _open(
+        self,
+        name: str,
+        kind: int,
+        step: Callable[..., list[core_mod.ClientOutput]],
+        watch: tuple[int, OnEvent] | None = None,
+    ) -> Socket:
         sock = make_socket(
             self._context,
             kind,
@@ -149,40 +135,13 @@ class Agent:
             reconnect_max_ms=RECONNECT_MAX_MS,  # a server away for hours: every 2 s
         )
         sock.setsockopt(zmq.RCVHWM if kind == zmq.SUB else zmq.SNDHWM, _HWM)
-        self._sockets[name] = sock
-        return sock
+        return self._sockets.add(
+            name, sock, lambda frames: self._call(step, frames), watch=watch
+        )
 
-    def _close(self, name: str) -> None:
-        sock = self._sockets.pop(name, None)
-        if sock is not None:
-            if name == "sub":
-                self._unwatch(sock)
-            self.runner.unregister(sock)
-            sock.close(linger=0)
-
-    def _watch(self, sub: Socket) -> None:
-        """Tell the core of every connection the SUB makes to the publisher."""
-        self._monitor = sub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        self._monitor.setsockopt(zmq.LINGER, 0)
-        self.runner.register(self._monitor, self._read_monitor)
-
-    def _read_monitor(self, _events: int) -> None:
-        monitor = self._monitor
-        while monitor is not None and monitor is self._monitor:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self._call(self.core.on_publisher_connected)
-
-    def _unwatch(self, sub: Socket) -> None:
-        monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            with contextlib.suppress(zmq.ZMQError):
-                sub.disable_monitor()
-            self.runner.unregister(monitor)
-            monitor.close(linger=0)
+    def _handshake(self, _event: int, _value: int) -> None:
+        """The SUB's connection to the publisher is made (again)."""
+        self._call(self.core.on_publisher_connected)
 
     def _carry_out(self, outputs: list[core_mod.ClientOutput]) -> None:
         for out in outputs:
@@ -206,14 +165,11 @@ class Agent:
                     self._connect(subscriptions)
                 case core_mod.AskSnapshot(frames=frames):
                     self.synced.clear()  # a gap or a lost echo: the same
-                    dealer = self._open("dealer", zmq.DEALER)
+                    dealer = self._open("dealer", zmq.DEALER, self.core.on_snapshot)
                     dealer.connect(self._endpoints.snapshot)
                     dealer.send_multipart(frames)
-                    self.runner.register(
-                        dealer, self._reader("dealer", self.core.on_snapshot)
-                    )
                 case core_mod.EndSnapshot():
-                    self._close("dealer")
+                    self._sockets.close("dealer")
                 case core_mod.Synced():
                     self.syncs += 1
                     self.synced.set()
@@ -222,13 +178,11 @@ class Agent:
 
     def _connect(self, subscriptions: tuple[bytes, ...]) -> None:
         """§6.3 step 1: SUB subscribed and connected; the XPUB for KVSETs (§1.6)."""
-        self._close("dealer")
-        sub = self._open("sub", zmq.SUB)
+        self._sockets.close("dealer")
+        handshakes = (zmq.EVENT_HANDSHAKE_SUCCEEDED, self._handshake)
+        sub = self._open("sub", zmq.SUB, self.core.on_update, handshakes)
         for prefix in subscriptions:
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
-        self._watch(sub)
         sub.connect(self._endpoints.publisher)
-        xpub = self._open("xpub", zmq.XPUB)
+        xpub = self._open("xpub", zmq.XPUB, self.core.on_collector)
         xpub.connect(self._endpoints.collector)
-        self.runner.register(sub, self._reader("sub", self.core.on_update))
-        self.runner.register(xpub, self._reader("xpub", self.core.on_collector))

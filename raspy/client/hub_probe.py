@@ -6,25 +6,27 @@ serves (an SD card copied from it), would otherwise run on in silence: a refused
 CURVE handshake is not an error a ZeroMQ socket reports, and the broker shares a
 service's requests among all its workers. A HubProbe asks the broker `mmi.workers`
 for a pattern of names on a fresh DEALER whose socket monitor shows how the
-handshake ended. It never blocks longer than its caller asks (poll()), so the
-caller's loop stays free for its signals and its watchdog while a hub that is away
-takes its whole timeout to say nothing. Its sockets are its caller's thread's.
+handshake ended. Both are read on an I/O Runner of the probe's own, which ends
+with the answer; poll() never blocks longer than its caller asks, so the caller's
+loop stays free for its signals and its watchdog while a hub that is away takes
+its whole timeout to say nothing.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
+from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.socket_set import SocketSet
 from raspy.transport.sockets import Context, CurveKeys, make_socket
 
 __all__ = ["HubAnswer", "HubProbe", "refusal"]
@@ -85,11 +87,12 @@ def _plain_hub(endpoint: str) -> str:
 
 
 class HubProbe:
-    """One `mmi.workers` question for `pattern` under way: poll() it until it has
-    the answer, close() it in any case (its sockets would hold the context's
-    term()). A CURVE handshake that fails for another reason than ZAP's refusal
-    is tried once more without keys, within a timeout of its own: a hub that
-    answers that one does not use CURVE."""
+    """One `mmi.workers` question for `pattern` under way, on a Runner of its own
+    (its sockets are that thread's): poll() it until it has the answer, close() it
+    in any case (its sockets would hold the context's term()). A CURVE handshake
+    that fails for another reason than ZAP's refusal is tried once more without
+    keys, within a timeout of its own: a hub that answers that one does not use
+    CURVE."""
 
     def __init__(
         self,
@@ -100,22 +103,125 @@ class HubProbe:
         curve: CurveKeys | None,
         timeout_s: float,
     ) -> None:
+        self._asker = _Asker(context, endpoint, pattern, curve, timeout_s)
+        self._runner = Runner("hub-probe", self._asker, on_failure=self._asker.failed)
+        try:
+            self._runner.start()
+        except RuntimeError:
+            self._runner.stop()
+            if self._runner.failure is not None:  # the socket's own error, as ever
+                raise self._runner.failure from None
+            raise
+
+    def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
+        """The answer, once there is one (the caller then drops this probe); None
+        while the question is under way, after waiting up to `wait_s` for it. What
+        failed the question on the runner's thread is raised here."""
+        asker = self._asker
+        if not asker.answered.wait(wait_s):
+            return None
+        if asker.failure is not None:
+            raise asker.failure
+        return asker.answer
+
+    def close(self) -> None:
+        self._runner.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one attempt ended: its failed handshake's event (None: none failed) and
+    value, or the workers table (None: no answer in time)."""
+
+    event: int | None = None
+    value: int = 0
+    workers: dict[str, int] | None = None
+
+
+class _Asker:
+    """The Runner's owner: one attempt after the other on a fresh DEALER, whose
+    monitor shows how its handshake ended, and the answer they make. `answer` (or
+    `failure`) is written before `answered` is set; the runner then stops."""
+
+    _runner: Runner  # from open() on
+    _sockets: SocketSet  # from open() on
+
+    def __init__(
+        self,
+        context: Context,
+        endpoint: str,
+        pattern: bytes,
+        curve: CurveKeys | None,
+        timeout_s: float,
+    ) -> None:
+        self.answered = threading.Event()
+        self.answer: HubAnswer | None = None
+        self.failure: BaseException | None = None
         self._context = context
         self._endpoint = endpoint
         self._pattern = pattern
         self._curve = curve
         self._timeout_s = timeout_s
-        self._attempt = _Attempt(context, endpoint, pattern, curve, timeout_s)
+        self._deadline: float | None = None  # of the attempt under way
+        self._outcome: _Outcome | None = None  # set by the first to tell
         self._failed: _Outcome | None = None  # the CURVE attempt's, while plain asks
 
-    def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
-        """The answer, once there is one (the caller then drops this probe); None
-        while the question is under way, after waiting up to `wait_s` for it."""
-        outcome = self._attempt.poll(wait_s)
+    def open(self, runner: Runner) -> None:
+        self._sockets = SocketSet(runner)  # first: close() closes what it holds
+        self._runner = runner
+        self._ask(self._curve)
+
+    def next_deadline(self) -> float | None:
+        return self._deadline
+
+    def on_turn(self, now: float) -> None:
+        if self._deadline is None:
+            return
+        outcome = self._outcome
         if outcome is None:
-            return None
-        self._attempt.close()
-        return self._answered(outcome)
+            if now < self._deadline:
+                return
+            outcome = _Outcome()  # no answer in time
+        self._deadline = self._outcome = None
+        self._sockets.close("dealer")
+        answer = self._answered(outcome)
+        if answer is not None:
+            self.answer = answer
+            self.answered.set()
+            self._runner.request_stop()
+
+    def execute(self, command: object) -> object:
+        raise UnknownCommand("hub probe", command)
+
+    def close(self) -> None:
+        self._sockets.close_all()
+
+    def failed(self, error: BaseException) -> None:
+        self.failure = error
+        self.answered.set()
+
+    def _ask(self, curve: CurveKeys | None) -> None:
+        sock = make_socket(self._context, zmq.DEALER, linger_ms=0, curve=curve)
+        self._sockets.add(
+            "dealer", sock, self._on_reply, watch=(_EVENTS, self._on_event)
+        )
+        sock.connect(self._endpoint)
+        sock.send_multipart(
+            mdp.encode(
+                mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
+            )
+        )
+        self._deadline = time.monotonic() + self._timeout_s
+
+    def _on_event(self, event: int, value: int) -> None:
+        if self._outcome is None and event in _FAILED:
+            self._outcome = _Outcome(event, value)
+
+    def _on_reply(self, frames: list[bytes]) -> None:
+        if self._outcome is None:
+            table = _workers(frames)  # None: not the answer, read on
+            if table is not None:
+                self._outcome = _Outcome(workers=table)
 
     def _answered(self, outcome: _Outcome) -> HubAnswer | None:
         """The answer an attempt's outcome makes, or None with the plain one started."""
@@ -129,88 +235,12 @@ class HubProbe:
             return HubAnswer(workers=outcome.workers)
         elif curve and outcome.event != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             self._failed = outcome
-            self._attempt = _Attempt(
-                self._context, self._endpoint, self._pattern, None, self._timeout_s
-            )
+            self._ask(None)
             return None
         assert outcome.event is not None  # a failed handshake, as every branch says
         return HubAnswer(
             refused=refusal(outcome.event, outcome.value, self._endpoint, curve)
         )
-
-    def close(self) -> None:
-        self._attempt.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """How one attempt ended: its failed handshake's event (None: none failed) and
-    value, or the workers table (None: no answer in time)."""
-
-    event: int | None = None
-    value: int = 0
-    workers: dict[str, int] | None = None
-
-
-class _Attempt:
-    """One mmi.workers request on a fresh DEALER, with the monitor that shows how its
-    handshake ended, until `timeout_s` after it was sent."""
-
-    def __init__(
-        self,
-        context: Context,
-        endpoint: str,
-        pattern: bytes,
-        curve: CurveKeys | None,
-        timeout_s: float,
-    ) -> None:
-        self._closed = False
-        self._sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
-        try:
-            self._monitor = self._sock.get_monitor_socket(_EVENTS)
-        except BaseException:
-            self._sock.close(linger=0)  # left open, it would hold the context's term()
-            raise
-        try:
-            self._sock.connect(endpoint)
-            self._sock.send_multipart(
-                mdp.encode(mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (pattern,)))
-            )
-        except BaseException:
-            self.close()
-            raise
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
-        self._deadline = time.monotonic() + timeout_s
-
-    def poll(self, wait_s: float) -> _Outcome | None:
-        """The outcome once there is one, else None after up to `wait_s`."""
-        until = min(self._deadline, time.monotonic() + wait_s)
-        while True:
-            wait_ms = max(0, math.ceil((until - time.monotonic()) * 1000))
-            ready = dict(self._poller.poll(wait_ms))
-            if self._monitor in ready:
-                event = recv_monitor_message(self._monitor)
-                if int(event["event"]) in _FAILED:
-                    return _Outcome(int(event["event"]), int(event["value"]))
-            if self._sock in ready:
-                table = _workers(self._sock.recv_multipart())
-                if table is not None:
-                    return _Outcome(workers=table)
-            if ready:
-                continue  # not the answer: what else is there, without waiting longer
-            if time.monotonic() >= self._deadline:
-                return _Outcome()  # no answer in time
-            return None
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._sock.disable_monitor()
-        self._monitor.close(linger=0)
-        self._sock.close(linger=0)
 
 
 def _workers(frames: list[bytes]) -> dict[str, int] | None:

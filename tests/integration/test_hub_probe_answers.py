@@ -3,6 +3,8 @@ answer may hold, and what poll() makes of it (raspy.client.hub_probe)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import zmq
 from support.wait import wait_until
@@ -35,3 +37,35 @@ def test_a_count_json_reads_as_infinite_is_no_answer_and_poll_goes_on(
         assert answer == HubAnswer(workers={"pi.gpio": 2})
     finally:
         probe.close()
+
+
+def _probe_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "raspy-hub-probe-io"]
+
+
+def test_the_question_is_worked_on_a_runner_of_its_own_that_ends_with_the_answer(
+    zmq_context: Context, router: tuple[zmq.Socket[bytes], str]
+) -> None:
+    """The probe's sockets are an I/O runner's: the answer is read while its caller
+    looks elsewhere (no poll() here), and the runner's thread ends with it."""
+    sock, endpoint = router
+    probe = HubProbe(zmq_context, endpoint, b"pi.*", curve=None, timeout_s=5.0)
+    try:
+        assert _probe_threads(), "no runner works the question"
+        peer, *_ = recv(sock)
+        good = b'{"pi.gpio": {"idle": 1}}'
+        sock.send_multipart([peer, b"MDPC02", b"\x03", b"mmi.workers", b"200", good])
+        wait_until(lambda: not _probe_threads(), what="the runner to end, answered")
+        assert probe.poll() == HubAnswer(workers={"pi.gpio": 1})
+    finally:
+        probe.close()
+
+
+def test_an_endpoint_the_socket_refuses_is_its_error_as_before(
+    zmq_context: Context,
+) -> None:
+    """The connect fails on the probe's runner thread: the caller still gets the
+    socket's own error, and no thread or socket is left (the guards check)."""
+    with pytest.raises(zmq.ZMQError):
+        HubProbe(zmq_context, "tcp://", b"pi.*", curve=None, timeout_s=5.0)
+    assert not _probe_threads()
