@@ -39,11 +39,13 @@ def _client_keys(secret_file: str, server_public: bytes) -> CurveKeys:
     return CurveKeys(public, secret, server_key=server_public)
 
 
-@pytest.fixture
-def keys(tmp_path: Path) -> Keys:
-    """Server and clients A and B; only A's public certificate is authorized."""
-    made = tmp_path / "made"
-    allowed = tmp_path / "authorized"
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    """Server and clients A and B; only A's public certificate is authorized. One
+    set for the module: no test writes to the key files or the folder."""
+    folder = tmp_path_factory.mktemp("keys")
+    made = folder / "made"
+    allowed = folder / "authorized"
     allowed.mkdir()
     made.mkdir()
     server_public, server_secret = zmq.auth.create_certificates(made, "server")
@@ -83,11 +85,15 @@ def _ready_a(keys: Keys) -> Callable[[str], bool]:
     return ready
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, keys: Keys) -> Iterator[Daemon]:
-    """raspyd with [security]: only client A's key is authorized."""
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Iterator[Daemon]:
+    """raspyd with [security]: only client A's key is authorized. One for the
+    module: its tests only ask it things, or write each under keys of its own
+    (/secure/door, /secure-kv/window, /device/remotepi.*) that no other test reads;
+    none stops, signals or reconfigures it (the SIGTERM test starts its own)."""
+    data_dir = tmp_path_factory.mktemp("curve") / "data"
     with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
+        data_dir, config_text=keys.config_text, ready=_ready_a(keys)
     ) as started:
         yield started
 
@@ -316,8 +322,9 @@ def test_raspy_kv_live_commands_take_the_key_options(
             check=False,
         )
 
-    assert kv("set", "/secure/window", "shut").returncode == 0
-    result = kv("get", "/secure/window")
+    # not under /secure/: the Clone test's snapshot of that subtree is its door alone
+    assert kv("set", "/secure-kv/window", "shut").returncode == 0
+    result = kv("get", "/secure-kv/window")
     assert (result.returncode, result.stdout) == (0, "shut\n")
 
 

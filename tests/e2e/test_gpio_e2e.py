@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,17 @@ def _gpio(daemon: Daemon, **document: Any) -> dict[str, Any]:
     return reply
 
 
-def test_a_mock_button_press_shows_in_the_tree_within_50_ms(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """raspyd on CONFIG for the two tests that only press the button and read the
+    tree: the press test is the only one to drive the button (and it waits for each
+    press's own value and timestamp), the clock test only reads /stats/."""
+    data_dir = tmp_path_factory.mktemp("gpio") / "data"
+    with running_daemon(data_dir, config_text=CONFIG) as daemon:
+        yield daemon
+
+
+def test_a_mock_button_press_shows_in_the_tree_within_50_ms(shared: Daemon) -> None:
     """Issue 12: change -> `/device/<host>.gpio.button/value`, measured from the edge
     (the reading's `timestamp`) to its arrival at a Clone client; the median of a
     few presses, so one scheduling hiccup of a loaded machine is not a failure."""
@@ -73,10 +84,8 @@ def test_a_mock_button_press_shows_in_the_tree_within_50_ms(tmp_path: Path) -> N
             with lock:
                 arrivals.append((change.body, time.time()))
 
-    with (
-        running_daemon(tmp_path / "data", config_text=CONFIG) as daemon,
-        CloneClient(daemon.endpoint, b"/device/") as tree,
-    ):
+    daemon = shared
+    with CloneClient(daemon.endpoint, b"/device/") as tree:
         tree.wait_synced()
         tree.on_change(record)
 
@@ -248,13 +257,10 @@ def test_a_device_renamed_over_mdp_keeps_its_name_after_a_restart(
         )
 
 
-def test_the_clock_health_is_in_the_stats_tree(tmp_path: Path) -> None:
+def test_the_clock_health_is_in_the_stats_tree(shared: Daemon) -> None:
     expected = clockhealth.read_kernel().synchronised
     key = f"/stats/{hostname()}/clock/synchronised".encode()
-    with (
-        running_daemon(tmp_path / "data", config_text=CONFIG) as daemon,
-        CloneClient(daemon.endpoint, b"/stats/") as tree,
-    ):
+    with CloneClient(shared.endpoint, b"/stats/") as tree:
         tree.wait_synced()
         wait_until(lambda: tree.get(key) is not None, what="clock health in the tree")
         assert tree.get(key) == json.dumps(expected).encode()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,21 @@ def _raspyd(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[st
     )
 
 
-def test_raspyd_answers_the_builtin_echo_service(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One raspyd on the defaults, started on a data dir it makes itself, for the
+    tests that only ask it things: an echo, its data dir's mode, a second raspyd
+    refused on that data dir (refused before it opens or binds anything). None of
+    them writes, stops or signals it."""
+    data_dir = tmp_path_factory.mktemp("shared") / "fresh" / "data"
+    with running_daemon(data_dir) as daemon:
+        yield daemon
+
+
+def test_raspyd_answers_the_builtin_echo_service(shared: Daemon) -> None:
     """`<hostname>.echo` replies with the request body, to a 0.1 and a 0.2 client."""
-    with running_daemon(tmp_path / "data") as daemon, checked_context() as ctx:
+    daemon = shared
+    with checked_context() as ctx:
         client = dealer(ctx, daemon.endpoint)
         try:
             service = f"{hostname()}.echo".encode()
@@ -42,28 +55,28 @@ def test_raspyd_answers_the_builtin_echo_service(tmp_path: Path) -> None:
             client.close()
 
 
-def test_raspyd_creates_the_data_dir_with_mode_0700(tmp_path: Path) -> None:
-    with running_daemon(tmp_path / "fresh" / "data"):
-        mode = (tmp_path / "fresh" / "data").stat().st_mode & 0o777
-    assert mode == 0o700
+def test_raspyd_creates_the_data_dir_with_mode_0700(shared: Daemon) -> None:
+    """The shared raspyd made its data dir itself (its parent made by the test)."""
+    assert shared.data_dir.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.parametrize("ports", ["other-ports", "same-ports"])
 def test_second_raspyd_on_the_same_data_dir_is_refused(
-    tmp_path: Path, ports: str
+    shared: Daemon, ports: str
 ) -> None:
     """One line naming the cause and the holder, exit status 2; the same command
     run twice (same ports too) once said "Address already in use" with status 1."""
-    with running_daemon(tmp_path / "data") as daemon:
-        assert daemon.process is not None
-        same = daemon.port_base if ports == "same-ports" else None
-        other = Daemon(tmp_path / "data", port_base=same)
-        result = _raspyd(*other.args()[3:])
-        assert result.returncode == 2
-        assert result.stderr == (
-            f"raspyd: data dir {tmp_path / 'data'} is in use by another process "
-            f"(pid {daemon.process.pid})\n"
-        )
+    daemon = shared
+    assert daemon.process is not None
+    same = daemon.port_base if ports == "same-ports" else None
+    other = Daemon(daemon.data_dir, port_base=same)
+    result = _raspyd(*other.args()[3:])
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"raspyd: data dir {daemon.data_dir} is in use by another process "
+        f"(pid {daemon.process.pid})\n"
+    )
+    assert daemon.process.poll() is None  # the holder runs on
 
 
 @pytest.mark.parametrize(
