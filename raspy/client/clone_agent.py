@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.client.clone_agent_log import AgentLog
 from raspy.cores import clone_client as core_mod
@@ -32,6 +31,7 @@ from raspy.transport.sockets import (
     CurveKeys,
     Socket,
     make_socket,
+    monitor_event,
 )
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
@@ -170,10 +170,10 @@ class Agent:
         monitor = self._monitor
         while monitor is not None and monitor is self._monitor:
             try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+                event, _ = monitor_event(monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._call(self.core.on_publisher_connected)
 
     def _unwatch(self, sub: Socket) -> None:

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
-from raspy.transport.sockets import Context, CurveKeys, make_socket
+from raspy.transport.sockets import Context, CurveKeys, make_socket, monitor_event
 
 __all__ = ["HubAnswer", "HubProbe", "refusal"]
 
@@ -191,9 +190,9 @@ class _Attempt:
             wait_ms = max(0, math.ceil((until - time.monotonic()) * 1000))
             ready = dict(self._poller.poll(wait_ms))
             if self._monitor in ready:
-                event = recv_monitor_message(self._monitor)
-                if int(event["event"]) in _FAILED:
-                    return _Outcome(int(event["event"]), int(event["value"]))
+                event, value = monitor_event(self._monitor)
+                if event in _FAILED:
+                    return _Outcome(event, value)
             if self._sock in ready:
                 table = _workers(self._sock.recv_multipart())
                 if table is not None:
