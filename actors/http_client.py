@@ -37,7 +37,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy import http_fetch, http_lookup, http_reply, http_request
+from raspy import http_lookup, http_reply, http_request
 from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock, SystemClock
@@ -59,6 +59,18 @@ Fetch = Callable[
 ]
 
 
+def _fetch(
+    wanted: http_request.HttpRequest,
+    tls: ssl.SSLContext,
+    lookup: http_lookup.HostLookup,
+) -> http_reply.Outcome:
+    """raspy.http_fetch.fetch, imported at the first request: it loads http.client
+    and email (some 20 modules), which a hub whose scenarios call no URL never uses."""
+    from raspy import http_fetch
+
+    return http_fetch.fetch(wanted, tls, lookup)
+
+
 class HttpClientActor(pykka.ThreadingActor):
     """The `<host>.http` service; see the module docstring."""
 
@@ -71,7 +83,7 @@ class HttpClientActor(pykka.ThreadingActor):
         *,
         workers: int = 4,
         tls: ssl.SSLContext | None = None,
-        fetch: Fetch = http_fetch.fetch,
+        fetch: Fetch | None = None,
         clock: Clock | None = None,
         lookup: http_lookup.HostLookup | None = None,
     ) -> None:
@@ -83,7 +95,7 @@ class HttpClientActor(pykka.ThreadingActor):
         # the system's certificate store, host names checked (ssl's defaults): read
         # at the first request (some 50 ms), not in raspyd's start-up
         self._tls = tls
-        self._fetch = fetch
+        self._fetch = fetch or _fetch
         # as many lookup threads as workers: one each while the resolver answers,
         # and no more stuck in it when it hangs (raspy.http_lookup). raspyd passes
         # one `lookup` for all the service's lives: a restart by the supervisor

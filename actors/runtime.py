@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pykka
 import structlog
@@ -59,9 +59,11 @@ from raspy.hang_watch import Asked, Pulse
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
-from raspy.transport.curve import CurveServer
 from raspy.transport.outbox import Outbox
 from raspy.transport.sockets import CurveKeys, term_within
+
+if TYPE_CHECKING:  # loaded with [security] only (zmq.auth, its thread)
+    from raspy.transport.curve import CurveServer
 
 log = structlog.get_logger(component="supervisor")
 

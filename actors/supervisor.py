@@ -10,7 +10,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pykka
 import structlog
@@ -48,8 +48,10 @@ from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.damage import Progress, no_progress
 from raspy.storage.store import Store
-from raspy.transport.curve import CurveServer, start_curve_server
 from raspy.transport.outbox import Outbox
+
+if TYPE_CHECKING:  # loaded with [security] only (zmq.auth, its thread)
+    from raspy.transport.curve import CurveServer
 
 __all__ = [
     "EDGE",
@@ -106,6 +108,10 @@ def start(
     curve: CurveServer | None = None
     try:
         if config.security.enabled:  # the ZAP handler first: before any bind (§8.2)
+            # with [security] only: zmq.auth and its thread, which a hub without
+            # CURVE skips
+            from raspy.transport.curve import start_curve_server
+
             curve = start_curve_server(context, config.security)
             log.info("curve_enabled", keys_dir=config.security.authorized_keys_dir)
         core = BrokerCore(BrokerSettings.from_config(config.broker, config.limits))

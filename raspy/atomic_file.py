@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,7 +59,7 @@ def _temp_path(target: Path) -> Path:
     A target with no name ("" is the current folder, "/") is a folder, not a file."""
     if not target.name:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
-    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    return target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from raspy.config_checks import section_problems
 from raspy.config_messaging import (
-    DEFAULT_PORT_BASE,
     BrokerConfig,
     CloneConfig,
     LimitsConfig,
@@ -42,6 +41,7 @@ from raspy.config_parts import (
 from raspy.control_tables import controls_of, finite_number
 from raspy.errors import ConfigError, did_you_mean, long_integer, shown
 from raspy.names import NAME_SEGMENT
+from raspy.port_base import DEFAULT_PORT_BASE
 
 # a config file at most; raspyd's own, every key commented, is 12 KB
 MAX_CONFIG_BYTES: Final = 1024 * 1024

@@ -16,16 +16,9 @@ import os
 import ssl
 from pathlib import Path
 
-import zmq.auth
-
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError, looked_for
 from raspy.secrets_file import read_secrets, secrets_path
-from raspy.transport.curve import (
-    CERTIFICATE_ERRORS,
-    certificate_problem,
-    load_server_keys,
-)
 
 
 def problems(config: Config) -> list[str]:
@@ -86,6 +79,15 @@ def _file(key: str, path: str) -> list[str]:
 def _curve(security: SecurityConfig) -> list[str]:
     """The server certificate and the allowed clients' folder, loaded as
     raspy.transport.curve.start_curve_server loads them."""
+    # with [security] only: zmq.auth and its thread, which a hub without CURVE skips
+    import zmq.auth
+
+    from raspy.transport.curve import (
+        CERTIFICATE_ERRORS,
+        certificate_problem,
+        load_server_keys,
+    )
+
     key = "security.curve_secret_key_file"
     found = _file(key, security.curve_secret_key_file)
     if not found:

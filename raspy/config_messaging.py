@@ -8,9 +8,8 @@ raspy.config gathers the sections into one Config and reads them from TOML.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
-DEFAULT_PORT_BASE: Final = 5514
+from raspy.port_base import DEFAULT_PORT_BASE
 
 
 @dataclass(frozen=True, slots=True)

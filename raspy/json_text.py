@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from raspy.devices.template import JsonValue
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
+
 
 MAX_DEPTH: Final = 100  # lists and objects inside one another
 _FLOAT_DIGITS: Final = 300  # a float holds every integer of this many digits

@@ -1,5 +1,5 @@
-"""structlog setup: called only by entry points and tests (docs/style.md §5); and
-the client library's loggers (library_logger), which configure nothing."""
+"""structlog setup: called only by entry points and tests (docs/style.md §5). The
+client library's loggers, which configure nothing, are raspy.library_log's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,17 @@ from typing import Any, Final, Literal
 
 import structlog
 
+from raspy.library_log import forget_deferred, library_logger
 from raspy.ratelimit import EventBudget
+
+__all__ = [
+    "DEFAULT_EVENTS_PER_S",
+    "LogFormat",
+    "configure",
+    "flush_suppressed",
+    "library_logger",
+    "stderr_logger",
+]
 
 LogFormat = Literal["console", "json", "auto"]
 
@@ -125,31 +135,9 @@ class _StderrLogger(structlog.PrintLogger):
     fatal = failure = err = error = critical = exception = msg
 
 
-def _stderr_logger(*_args: object) -> _StderrLogger:
+def stderr_logger(*_args: object) -> _StderrLogger:
+    """structlog's logger factory: a logger that writes to sys.stderr of the time."""
     return _StderrLogger()
-
-
-class _LibraryLogger:
-    """See library_logger: which logger takes an event is decided at the event, as
-    an application may configure structlog after it imported raspy.client."""
-
-    def __init__(self, initial: dict[str, Any]) -> None:
-        self._configured = structlog.get_logger(**initial)
-        self._stderr = structlog.wrap_logger(_StderrLogger(), **initial)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # copy and pickle ask before __init__ has run
-            raise AttributeError(name)
-        chosen = self._configured if structlog.is_configured() else self._stderr
-        return getattr(chosen, name)
-
-
-def library_logger(**initial: Any) -> Any:
-    """A logger for raspy's client library (raspy.client): it follows the
-    application's structlog configuration once there is one, and until then writes
-    structlog's default lines to stderr, not to stdout, where a script's own output
-    goes (structlog's default). It configures nothing itself."""
-    return _LibraryLogger(initial)
 
 
 def configure(
@@ -162,6 +150,7 @@ def configure(
     """Console renderer on a TTY, one JSON object per line otherwise; at most
     `events_per_s` lines a second per event name (0: no budget), issue 18."""
     global _budget  # noqa: PLW0603  # one logging setup per process
+    forget_deferred()
     use_console = log_format == "console" or (
         log_format == "auto" and sys.stderr.isatty()
     )
@@ -185,7 +174,7 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=_stderr_logger,
+        logger_factory=stderr_logger,
         cache_logger_on_first_use=cache,
     )
 

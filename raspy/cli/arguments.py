@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli.endpoints import endpoint_argument
-from raspy.config_messaging import DEFAULT_PORT_BASE
 from raspy.errors import ConfigError, shown
 from raspy.names import NAME_SEGMENT
+from raspy.port_base import DEFAULT_PORT_BASE
 
 if TYPE_CHECKING:
     from raspy.transport.sockets import CurveKeys
@@ -272,9 +272,13 @@ def client_curve(args: argparse.Namespace, prog: str) -> CurveKeys | None:
     """The client's CurveKeys from --server-key/--client-cert (None: plain text);
     CurveOptionError names a lone option or a missing or bad certificate file. A
     hub's secret certificate as --server-key is a warning line headed `prog`."""
+    check_curve_pair(args)
+    if args.server_key is None:
+        return (
+            None  # plain text: neither zmq.auth nor structlog (raspy.transport.curve)
+        )
     from raspy.transport.curve import client_keys  # zmq.auth: only when asked
 
-    check_curve_pair(args)
     try:
         return client_keys(
             args.server_key, args.client_cert, warn=partial(warn_line, prog)

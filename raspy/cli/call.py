@@ -25,10 +25,10 @@ from raspy.cli.usage_parser import UsageParser
 from raspy.errors import ClientTimeout, MalformedReply
 from raspy.protocol import mmi
 from raspy.protocol.mdp import Version
-from raspy.transport.sockets import CurveKeys
 
 if TYPE_CHECKING:
     from raspy.client.mdp import Client
+    from raspy.transport.sockets import CurveKeys
 
 _PROG: Final = "raspy call"
 _MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?

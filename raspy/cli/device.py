@@ -22,9 +22,7 @@ import json
 import math
 import re
 import sys
-from typing import Any, Final, Protocol
-
-import zmq
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from raspy import json_text
 from raspy.cli import EXIT_OK, EXIT_USAGE
@@ -37,9 +35,11 @@ from raspy.cli.arguments import (
     under_host,
 )
 from raspy.cli.hub_call import NoReply, Refused, call_json
-from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
+
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 _PROG: Final = "raspy device"
 _UNKNOWN_ACTION: Final = b"501"  # raspy.devices.service: no such action here
@@ -191,6 +191,8 @@ def _shown(args: argparse.Namespace, value: JsonValue, reply: dict[str, Any]) ->
 def run(args: argparse.Namespace) -> int:
     """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused (a bad
     NAME or VALUE, an ACTION the device does not have)."""
+    import zmq  # the hub's client: not loaded to parse (`raspy --help`)
+
     args.name = under_host(args.name, args.host)
     try:
         service, device = split_name(args.name)

@@ -18,16 +18,12 @@ import time
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Protocol
 
-import zmq
-
-from raspy.atomic_file import write_named_output
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.arguments import add_hub_options, path_argument
 from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
 from raspy.history.tiers import format_duration, parse_duration
-from raspy.machine_zone import machine_zone
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
@@ -181,6 +177,7 @@ def _is_point(point: object) -> bool:
 
 
 def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
+    from raspy.atomic_file import write_named_output  # a chart's only: see _plot_zone
     from raspy.history.plot import svg_chart
     from raspy.history.png import png_chart
 
@@ -216,6 +213,9 @@ def _plot_zone() -> tzinfo:
     """This machine's zone, as the text's: a ZoneInfo, so that a range across a
     summer-time change is drawn on the zone's clock on both sides; a TZ that names
     no zone (a POSIX rule such as XST+3:30) as its offset now."""
+    # a chart's only, as atomic_file: each `raspy` command is a process of its own
+    from raspy.machine_zone import machine_zone
+
     return machine_zone() or datetime.now().astimezone().tzinfo or UTC
 
 
@@ -258,6 +258,8 @@ def _forget(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """`raspy history`: 0 points printed (or forgotten), 1 hub failure, 2 bad input."""
+    import zmq  # the hub's client: not loaded to parse (`raspy --help`)
+
     try:
         if args.forget:
             return _forget(args)

@@ -19,7 +19,6 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
-from raspy import log as log_mod
 from raspy.cli import EXIT_INTERRUPTED, EXIT_USAGE, reader_left, version_line
 from raspy.cli.arguments import (
     count_argument,
@@ -32,6 +31,7 @@ from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog
 from raspy.cli.last_resort import guarded
 from raspy.cli.usage_parser import UsageParser
 from raspy.errors import StoreError
+from raspy.library_log import configure_later
 from raspy.storage.tables import DATA_TABLES
 
 KEEP: Final = 7  # backups kept by default: a week of daily ones
@@ -220,9 +220,14 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str] | None = None, chosen: list[str] | None = None) -> int:
-    """The command without logging setup (for tests); returns the exit status.
-    `chosen` is given the head of the command's lines once it is parsed."""
+def run(
+    argv: list[str] | None = None,
+    chosen: list[str] | None = None,
+    log_setup: Callable[[argparse.Namespace], None] | None = None,
+) -> int:
+    """The command, without logging setup unless `log_setup` (tests leave it out);
+    returns the exit status. `chosen` is given the head of the command's lines once
+    it is parsed."""
     try:
         args = _build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage error (2) or --help (0)
@@ -231,6 +236,8 @@ def run(argv: list[str] | None = None, chosen: list[str] | None = None) -> int:
     prog = command_prog(args.command)
     if chosen is not None:
         chosen.append(prog)
+    if log_setup is not None:
+        log_setup(args)
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -247,15 +254,25 @@ def run(argv: list[str] | None = None, chosen: list[str] | None = None) -> int:
         return EXIT_DATA
 
 
+def _log_setup(args: argparse.Namespace) -> None:
+    """One line at the end, nothing before it: a client's retries are warnings, and a
+    store write that failed (a full disk under a restore) an error event of the
+    writer's, which the command's own line says again."""
+    if getattr(args, "live_command", None):
+        # only the client logs, and seldom: structlog is loaded at its first event
+        configure_later("critical")
+        return
+    from raspy import log  # structlog: a store command's writer logs through it
+
+    log.configure("critical")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: results are printed; a failure is one line on stderr."""
-    # One line at the end, nothing before it: a client's retries are warnings, and a
-    # store write that failed (a full disk under a restore) an error event of the
-    # writer's, which the command's own line says again
-    log_mod.configure("critical")
     chosen: list[str] = []  # an unforeseen error in a command is headed by it too
     return guarded(
-        lambda: chosen[-1] if chosen else "raspy-kv", lambda: run(argv, chosen)
+        lambda: chosen[-1] if chosen else "raspy-kv",
+        lambda: run(argv, chosen, _log_setup),
     )
 
 

@@ -20,10 +20,9 @@ from raspy.cli.arguments import not_utf8, warn_line
 from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
-from raspy.config_messaging import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
 from raspy.protocol import clone
-from raspy.transport.curve import client_keys
+from raspy.transport.sockets import CurveKeys
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +35,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{shown(args.server)}"
             )
         endpoints = clone.Endpoints.parse(args.server)
-        args.curve = client_keys(
-            args.server_key,
-            args.client_cert,
-            warn=partial(warn_line, command_prog(args.live_command)),
-        )
+        args.curve = _curve(args)
         with stdout_errors():  # a full disk behind stdout: status 1, not a bug
             try:
                 return _COMMANDS[args.live_command](args, endpoints)
@@ -50,6 +45,19 @@ def run(args: argparse.Namespace) -> int:
         raise Failure(not_utf8(exc), EXIT_USAGE) from None
     except (ValueError, ConfigError) as exc:
         raise Failure(str(exc), EXIT_USAGE) from None
+
+
+def _curve(args: argparse.Namespace) -> CurveKeys | None:
+    """The client's CurveKeys from --server-key/--client-cert (None: plain text)."""
+    if args.server_key is None and args.client_cert is None:
+        return None  # plain text: raspy.transport.curve (zmq.auth, structlog) unloaded
+    from raspy.transport.curve import client_keys  # only when asked, as said above
+
+    return client_keys(
+        args.server_key,
+        args.client_cert,
+        warn=partial(warn_line, command_prog(args.live_command)),
+    )
 
 
 def show(value: bytes) -> str:
@@ -135,6 +143,8 @@ def _not_taken(key: str, size: int) -> str:
     store could not write it (a full disk). The client cannot tell which: both are
     named, with the log event that says it (only the first was, so a full disk was
     taken for a value too long)."""
+    from raspy.config_messaging import CloneConfig  # its dataclasses: on this line only
+
     return (
         f"{key}: the hub did not take the update (value {size} bytes): it drops values "
         f"over its [clone] max_value_bytes ({CloneConfig().max_value_bytes} by default; "

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-import zmq
-
 from raspy.cli import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -56,6 +54,7 @@ from raspy.cli.arguments import (
 from raspy.cli.last_resort import guarded
 from raspy.cli.usage_parser import UsageParser
 from raspy.errors import ClientTimeout, shown
+from raspy.library_log import configure_later
 
 _PROG = "raspy"
 _NAME_MAX = 255  # bytes in a file name on Linux file systems (ext4, FAT, tmpfs)
@@ -198,9 +197,11 @@ def _main(argv: Sequence[str] | None, chosen: list[str]) -> int:
             check_curve_pair(args)
         except CurveOptionError as exc:
             parser.exit(EXIT_USAGE, f"{prefix}: {exc}\n")
-    from raspy import log
+    # retries are the client's business: one line at the end (structlog is loaded
+    # at the client's first event, if any: most commands log none)
+    configure_later("error")
+    import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
-    log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
         flush_stdout()

@@ -16,7 +16,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config_doc, heap, mqtt_password
+from raspy import heap, mqtt_password
 from raspy import log as log_mod
 from raspy.cli import (
     EXIT_FAILURE,
@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_config(args: argparse.Namespace) -> int:
     """`--print-config`: the effective configuration, or the reference (--markdown)."""
+    from raspy import config_doc  # this option's only: not loaded by a start
+
     if args.markdown:
         print(config_doc.render_markdown(), end="")
         return 0

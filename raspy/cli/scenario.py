@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final, TypeAlias
-
-import zmq
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
-from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout
+from raspy.library_log import configure_later
 from raspy.rules.scenario_api import SAME_SCENARIO
+
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 _PROG: Final = "raspy scenario"
 
@@ -119,9 +120,11 @@ _STATE_VERBS: Final = {
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command; print failures as stderr lines, never a traceback."""
-    from raspy import log
+    # a retry is no news here: the outcome is printed once (structlog is loaded at
+    # the client's first event, if any)
+    configure_later("error")
+    import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
-    log.configure("error")  # a retry is no news here: the outcome is printed once
     command = f"{_PROG} {args.scenario_command}"
     try:
         status: int = args.scenario_run(args)

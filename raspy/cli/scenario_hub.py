@@ -9,14 +9,16 @@ runs the commands over it.
 from __future__ import annotations
 
 import argparse
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import CurveOptionError, client_curve
-from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout, MalformedReply
 from raspy.names import short_hostname
+
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
 _WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once

@@ -12,13 +12,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from raspy.cli.time_text import wall_text
-from raspy.devices.template import JsonValue
 from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
+
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 PROTOCOL_VERSION: Final = 1
 STREAM_SEPARATOR: Final = "---\n"

@@ -30,7 +30,7 @@ from raspy.closing import Closing
 from raspy.cores.clone_client import CloneClientCore
 from raspy.cores.clone_client_state import ClientSettings
 from raspy.errors import ClientTimeout, MalformedMessage, shown
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.protocol import clone
 from raspy.transport.sockets import Context, CurveKeys
 

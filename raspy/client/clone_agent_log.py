@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from raspy.cores import clone_client as core_mod
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.ratelimit import LogRateLimiter
 
 log = library_logger(component="clone_client")

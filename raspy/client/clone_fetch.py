@@ -15,7 +15,7 @@ from typing import Final
 import zmq
 
 from raspy.errors import ClientTimeout, MalformedMessage, shown
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.protocol import clone
 from raspy.transport.sockets import (
     Context,

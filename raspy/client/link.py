@@ -25,8 +25,9 @@ from raspy.cores.worker import (
     WorkerCore,
     WorkerOutput,
 )
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.protocol import mdp
+from raspy.protocol.frames import service_name
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import (
@@ -40,11 +41,6 @@ from raspy.transport.sockets import (
 log = library_logger(component="mdp_worker")
 
 _MAX_BATCH: Final = 256  # messages drained per wake-up, so timers still run
-
-
-def service_name(service: bytes) -> str:
-    """A service name for logs: ASCII in practice (docs/protocols.md §1.8), never raw."""
-    return service[:64].decode("ascii", "backslashreplace")
 
 
 class WorkerLink:

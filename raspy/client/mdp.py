@@ -34,16 +34,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import zmq
 
-from raspy.client.link import service_name
-from raspy.client.worker import Worker, to_bytes
 from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage, MalformedReply, quote
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.protocol import mdp, mdp_decode
+from raspy.protocol.frames import service_name, to_bytes
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.sockets import (
@@ -54,6 +53,9 @@ from raspy.transport.sockets import (
     connect_socket,
     end_own_context,
 )
+
+if TYPE_CHECKING:
+    from raspy.client.worker import Worker
 
 __all__ = ["Client", "ClientReply", "Version", "Worker"]
 
@@ -322,3 +324,13 @@ def _shown_service(service: bytes) -> str:
     except UnicodeDecodeError:
         name = service
     return quote(name)
+
+
+def __getattr__(name: str) -> object:
+    """`Worker` from raspy.client.worker, when asked for (PEP 562): a client alone
+    (`raspy call`, a process of its own) does not load the worker's code."""
+    if name == "Worker":
+        from raspy.client.worker import Worker
+
+        return Worker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

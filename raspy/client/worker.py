@@ -20,8 +20,9 @@ from raspy.client.link import LinkOwner, Reply, WorkerLink
 from raspy.closing import Closing
 from raspy.cores.worker import WorkerCore, WorkerSettings
 from raspy.errors import RaspyError, quote
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.protocol import mdp
+from raspy.protocol.frames import to_bytes
 from raspy.protocol.mdp import Version
 from raspy.transport.runner import Runner
 from raspy.transport.sockets import (
@@ -47,11 +48,6 @@ class _Ended(enum.Enum):
 
 Request = tuple[bytes, list[bytes]]
 _Closed = Literal[_Ended.CLOSED]
-
-
-def to_bytes(value: bytes | str) -> bytes:
-    """str as UTF-8; bytes unchanged."""
-    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def reply_frames(body: Sequence[bytes | str]) -> tuple[bytes, ...]:

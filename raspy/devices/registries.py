@@ -7,23 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
 from raspy.config import DevicesConfig
-from raspy.devices import (
-    gpio,
-    gpio_options,
-    gpio_pins,
-    onewire,
-    rtc,
-    simulated,
-    w1_slave,
-)
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
 from raspy.errors import ConfigError, DeviceError, quote
+
+# Each service's modules are imported by the function that builds it: a hub or a
+# board loads only the kinds it serves (raspyd's default config serves none).
+if TYPE_CHECKING:
+    from raspy.devices import onewire, rtc, simulated
 
 FAKE: Final = "fake"
 ONEWIRE: Final = "onewire"
@@ -48,6 +44,8 @@ def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
 
     Raises ConfigError naming the device, the field and the reason.
     """
+    from raspy.devices import simulated
+
     configs: list[object] = list(config.fake) or list(simulated.default_configs())
     return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
 
@@ -71,6 +69,8 @@ def board_unused(service: str, config: DevicesConfig) -> list[str]:
 
 def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
     """The `onewire` service's named sensors (more are discovered); ConfigError."""
+    from raspy.devices import onewire
+
     configs: list[object] = [
         {"oid": onewire.OID, "poll_interval_s": config.onewire_poll_interval_s, **c}
         for c in config.onewire
@@ -130,6 +130,8 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
 def onewire_discover(config: DevicesConfig) -> Discover:
     """Discovery of the sensors on the configured bus, each named by its id; each new
     one is logged with the part it is (a family-3b part is read once for that)."""
+    from raspy.devices import onewire, w1_slave
+
     base_dir = Path(config.onewire_base_dir)
     interval_s = config.onewire_poll_interval_s
 
@@ -184,6 +186,8 @@ def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
     Pin names are checked against this board (mock: the mock board), or against the
     40-pin header when the Pi's GPIO cannot be opened here.
     """
+    from raspy.devices import gpio, gpio_options, gpio_pins
+
     kind = gpio_pins.PinFactoryKind(config.pin_factory)
     try:
         pins = gpio_pins.shared(kind)
@@ -203,6 +207,8 @@ def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
 
 def rtc_registry(hostname: str, config: DevicesConfig) -> Registry:
     """The `rtc` service: the real-time clock `rtc0` of the sysfs directory."""
+    from raspy.devices import rtc
+
     factory = rtc.RtcFactory(config.rtc_sysfs_dir)
     configs: list[object] = [
         {"name": "rtc0", "oid": rtc.OID, "rtc": "rtc0", "poll_interval_s": 60.0}

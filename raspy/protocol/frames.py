@@ -41,3 +41,13 @@ class FrameLimits:
             raise MalformedMessage(
                 protocol, "message_too_large", f"{total} > {self.max_message_bytes}"
             )
+
+
+def service_name(service: bytes) -> str:
+    """A service name for logs: ASCII in practice (docs/protocols.md §1.8), never raw."""
+    return service[:64].decode("ascii", "backslashreplace")
+
+
+def to_bytes(value: bytes | str) -> bytes:
+    """str as UTF-8; bytes unchanged."""
+    return value.encode("utf-8") if isinstance(value, str) else value

@@ -53,11 +53,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from raspy import json_text
-from raspy.devices.template import JsonValue
 from raspy.errors import quote
+
+if TYPE_CHECKING:
+    from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024
 NAME_ACTIONS: Final = frozenset({"get", "delete", "enable", "disable", "run", "stop"})

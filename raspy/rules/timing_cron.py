@@ -9,6 +9,9 @@ The repeated hour (autumn), as Debian's cron does: a job at fixed times (`30 2 *
 fires at the first occurrence of its label only; a job with `*` in its minute or hour
 field (`*/15 * * * *`, `0 * * * *`, `@hourly`) follows the clock through both passes,
 so it keeps its cadence in real time (every 15 minutes, every real hour).
+
+croniter (and dateutil, some 30 modules) is imported by the functions that use it:
+a hub with no cron trigger and no [cron] job never loads it.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
-
-from croniter import CroniterBadDateError, CroniterError, croniter
 
 from raspy.errors import quote
 from raspy.rules.timing_local import label_of, resolve
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 MAX_EXPRESSION_CHARS: Final = 200
 FIELDS: Final = 5
@@ -49,6 +53,8 @@ _per_thread = threading.local()
 
 def _labels_from(expression: str, start: datetime) -> croniter:
     """A croniter over naive labels, positioned at `start` (this thread's own)."""
+    from croniter import croniter  # imported late: see the module docstring
+
     cache: dict[str, croniter] | None = getattr(_per_thread, "iterators", None)
     if cache is None:
         cache = _per_thread.iterators = {}
@@ -113,6 +119,8 @@ class CronSchedule:
 
         Raises ValueError if none is found (only for instants near year 9999).
         """
+        from croniter import CroniterError  # imported late: see the module docstring
+
         try:
             first = self._first_pass_after(after_ts, tz)
             if not self.repeats_with_the_clock or not _repeat_near(after_ts, first, tz):
@@ -155,6 +163,8 @@ class CronSchedule:
 
     def matches(self, label: datetime) -> bool:
         """Whether the naive local `label` (to the minute) is one of the schedule's."""
+        from croniter import croniter  # imported late: see the module docstring
+
         return any(
             croniter.match(half, label, half.startswith("@"))
             for half in _halves(self.expression)
@@ -166,6 +176,8 @@ def _first_fire(
 ) -> float | None:
     """One half's first instant > after_ts from the label `start`; None if it has
     none (a half that never matches, such as `0 0 30 2 *` beside a weekday)."""
+    from croniter import CroniterBadDateError  # imported late: see the module docstring
+
     try:
         labels = _labels_from(expression, start)
         for _ in range(_MAX_SKIPPED_LABELS):
@@ -182,6 +194,8 @@ def _second_fire(
 ) -> float | None:
     """One half's second occurrence of a repeated label > after_ts, if it comes
     before that half's next first-pass fire."""
+    from croniter import CroniterBadDateError  # imported late: see the module docstring
+
     try:
         labels = _labels_from(expression, start)
         for _ in range(_MAX_SKIPPED_LABELS):
@@ -225,6 +239,12 @@ def parse_cron(text: str) -> CronSchedule:
     Raises ValueError with a one-line reason for anything else, including an
     expression that never matches (`0 0 31 2 *`).
     """
+    from croniter import (
+        CroniterBadDateError,
+        CroniterError,
+        croniter,
+    )  # imported late: see the module docstring
+
     if not isinstance(text, str):
         raise TypeError(f"cron: expected a string, got {type(text).__name__}")
     expression = " ".join(text.split())

@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import Final
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from raspy.transport.runner import Runner
-from raspy.transport.sockets import Socket
+from raspy.transport.sockets import Socket, monitor_event
 
 MAX_EVENTS_A_TURN: Final = 1000  # a burst (a thousand peers leaving) spans turns
 
@@ -63,7 +62,7 @@ class SocketMonitor:
             if self._closed:
                 return  # closed by the last event's handler: the rest is stale
             try:
-                message = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+                event, value = monitor_event(self._monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self._on_event(int(message["event"]), int(message["value"]))
+            self._on_event(event, value)

@@ -29,7 +29,7 @@ from typing import Final, Protocol
 import zmq
 
 from raspy.clock import Clock, MovingClock, SystemClock
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 from raspy.stats import Stats
 from raspy.transport.wakeup import Wakeup
 

@@ -14,7 +14,7 @@ from typing import Final
 import zmq
 from zmq.utils import z85
 
-from raspy.log import library_logger
+from raspy.library_log import library_logger
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
@@ -186,3 +186,16 @@ def term_within(
     terminating.start()
     terminating.join(timeout_s)
     return terminating if terminating.is_alive() else None
+
+
+def monitor_event(monitor: Socket, flags: int = 0) -> tuple[int, int]:
+    """One event of a socket's monitor (zmq_socket_monitor): (event, value).
+
+    Read here, not by zmq.utils.monitor, which imports zmq.asyncio and so asyncio:
+    a tenth of a client tool's start-up CPU. zmq.Again with NOBLOCK and nothing to
+    read; RuntimeError for a message that is not a monitor event (as pyzmq's)."""
+    frames = monitor.recv_multipart(flags)
+    if len(frames) != 2 or len(frames[0]) != 6:
+        raise RuntimeError(f"not a monitor event: {len(frames)} frame(s)")
+    event, value = struct.unpack("=Hi", frames[0])  # 16-bit event, 32-bit value
+    return int(event), int(value)

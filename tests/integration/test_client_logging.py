@@ -95,3 +95,50 @@ def test_a_library_logger_can_be_copied_and_pickled() -> None:
     assert ran.stdout == "42\n"
     assert ran.stderr.count("copied_event") == 3
     assert "component=runner" in ran.stderr
+
+
+def test_a_tools_deferred_configuration_is_made_at_its_first_shown_event() -> None:
+    """`raspy` and `raspy-kv` configure logging at the client's first event they
+    show (raspy.library_log.configure_later): a warning under "error" loads no
+    structlog and prints nothing; an error is the configured JSON line on stderr."""
+    ran = _script(
+        """
+        import json, sys
+
+        from raspy.library_log import configure_later, library_logger
+
+        log = library_logger(component="mdp_client")
+        configure_later("error")
+        log.warning("request_retried", count=1)
+        print(json.dumps("structlog" in sys.modules))
+        log.error("request_failed", count=2)
+        import structlog
+
+        print(json.dumps(structlog.is_configured()))
+        """
+    )
+    assert ran.stdout.splitlines() == ["false", "true"]
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    event = json.loads(lines[0])
+    assert (event["event"], event["level"], event["count"]) == (
+        "request_failed",
+        "error",
+        2,
+    )
+    assert "request_retried" not in ran.stderr
+
+
+def test_an_explicit_configuration_replaces_a_deferred_one() -> None:
+    """raspy.log.configure after configure_later: its level is the one."""
+    ran = _script(
+        """
+        from raspy import log
+        from raspy.library_log import configure_later, library_logger
+
+        configure_later("error")
+        log.configure("info", "json")
+        library_logger(component="zmq").warning("shown_warning")
+        """
+    )
+    assert "shown_warning" in ran.stderr

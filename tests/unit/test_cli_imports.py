@@ -2,7 +2,12 @@
 of its own, which pays every import again (about 0.3 s of CPU for `raspy-kv get` on a
 PC, ten times that on a Pi 3; the suite starts some 500 of them). A live raspy-kv
 command does not load the store (LMDB), a store command not the client (ZeroMQ), and
-neither tool the reader of raspyd's configuration (raspy.config, TOML)."""
+neither tool the reader of raspyd's configuration (raspy.config, TOML).
+
+A command that talks to the hub loads no structlog (nor the asyncio it imports)
+unless the client logs an event the command shows, only the client it uses (not the
+Clone one, the Titanic one or the worker's code), and parsing (`--help`) loads no
+ZeroMQ."""
 
 from __future__ import annotations
 
@@ -15,9 +20,22 @@ import pytest
 from support.net import free_port_base
 
 _WATCHED = ("lmdb", "zmq", "raspy.storage.store", "raspy.client", "raspy.config")
+# what a command to a hub leaves out (a port nothing listens on: retries, a timeout)
+_HEAVY = (
+    "asyncio",
+    "structlog",
+    "raspy.client.clone",
+    "raspy.client.titanic",
+    "raspy.client.worker",
+    "raspy.config_messaging",
+    "raspy.transport.curve",
+    "zmq.asyncio",
+)
 
 
-def _loaded_by(module: str, argv: list[str]) -> list[str]:
+def _loaded_by(
+    module: str, argv: list[str], watched: tuple[str, ...] = _WATCHED
+) -> list[str]:
     """The watched modules loaded once `module`'s main(argv) has run."""
     code = (
         "import json, sys\n"
@@ -26,7 +44,7 @@ def _loaded_by(module: str, argv: list[str]) -> list[str]:
         f"    tool.main({argv!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        f"watched = {_WATCHED!r}\n"
+        f"watched = {watched!r}\n"
         "loaded = sorted(m for m in watched if m in sys.modules)\n"
         "print(json.dumps(loaded), file=sys.stderr)\n"
     )
@@ -57,5 +75,27 @@ def test_a_store_command_of_raspy_kv_loads_neither_the_client_nor_zmq(
 
 
 @pytest.mark.timeout(90)
-def test_raspy_loads_neither_the_store_nor_raspyds_config() -> None:
-    assert _loaded_by("raspy", ["call", "--help"]) == ["zmq"]
+def test_raspy_loads_neither_the_store_nor_raspyds_config_nor_zmq_to_parse() -> None:
+    assert _loaded_by("raspy", ["call", "--help"]) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("module", "argv", "loaded"),
+    [
+        ("raspy", ["call", "echo", "x"], ["raspy.client"]),
+        ("raspy", ["scenario", "list"], ["raspy.client"]),
+        ("raspy", ["status"], ["raspy.client"]),
+        ("kv", ["get", "/a"], ["raspy.client", "raspy.client.clone"]),
+    ],
+    ids=["call", "scenario-list", "status", "kv-get"],
+)
+def test_a_command_to_a_hub_loads_no_structlog_and_one_client(
+    module: str, argv: list[str], loaded: list[str]
+) -> None:
+    """Its retries are warnings, which the command does not show: structlog is not
+    loaded for them (nor the asyncio and ssl it imports)."""
+    base = free_port_base()  # nothing answers: retries, then a quick timeout
+    server = f"127.0.0.1:{base}" if module == "kv" else f"tcp://127.0.0.1:{base}"
+    given = [*argv, "--server", server, "--timeout", "0.05"]
+    assert _loaded_by(module, given, ("raspy.client", *_HEAVY)) == loaded

@@ -1,7 +1,13 @@
 """raspyd's start-up imports (issue 15): the web face (starlette, uvicorn, raspy.web)
 and the MQTT bridge (paho) are imported where they are started, so a hub with [http]
 and [mqtt] off neither loads nor pays for them; the scenario parser (YAML) waits for
-the first document (an eager import of it cost 1.7 MB of idle RSS)."""
+the first document (an eager import of it cost 1.7 MB of idle RSS).
+
+Nor does raspyd's start load what only some configs or scenarios use (the suite
+starts raspyd some 300 times, a Pi at each `systemctl restart`): croniter (and
+dateutil) waits for the first cron schedule, http.client and email for the first
+URL a scenario calls, zmq.auth for [security], and each device kind's modules for
+its service."""
 
 from __future__ import annotations
 
@@ -24,10 +30,29 @@ _OPTIONAL = (
 )
 
 
+# modules and their packages' modules (not a prefix: gpio_pins is used by all)
+_LATE = (
+    "croniter",
+    "dateutil",
+    "http.client",
+    "email",
+    "raspy.http_fetch",
+    "raspy.transport.curve",
+    "zmq.auth",
+    "raspy.devices.gpio",
+    "raspy.devices.onewire",
+    "raspy.devices.rtc",
+    "raspy.devices.simulated",
+)
+
+
 def _loaded_after(code: str) -> list[str]:
     listing = (
         f"{code}\nimport json, sys\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({_OPTIONAL!r}))))"
+        f"late = {_LATE!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        f"    if m.startswith({_OPTIONAL!r})\n"
+        "    or m in late or m.startswith(tuple(p + '.' for p in late)))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", listing],
