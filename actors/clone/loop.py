@@ -121,7 +121,9 @@ class CloneLoop:
             self._xpub.send(self._core.hugz_frames())
         self._parts.submit_writes()
         self._publish_committed()
-        self._parts.seeds.serve()  # once nothing is on its way to the store
+        seeds = self._parts.seeds
+        if seeds.waiting:  # served once nothing is on its way to the store
+            seeds.serve()
         self._commits.tick(now)  # after: a flush writes only what was published
         self._parts.collector.on_turn()  # after the subscribers were told
         if due.trim:
