@@ -169,7 +169,9 @@ def read_tree(
 ) -> list[tuple[str, bytes]]:
     """The live tree under `prefix` (key order), for a part that reads it once at
     start: the store alone lacks the coalesced values of the last interval (a device
-    that came and went within it). Without the server, the store as it is."""
+    that came and went within it). Without the server, the store as it is. A part
+    that follows the tree from there takes subscribe_seeded's instead: this may hold
+    an update its subscription has yet to tell."""
     return live_tree(store, prefix, _unstored(clone_ref, prefix))
 
 
