@@ -148,6 +148,20 @@ class GetPublishOutbox:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribeSeeded:
+    """CloneSubscribe, with the tree under `prefix` as it stands when the subscription
+    begins (ask): answered with a concurrent.futures.Future of a clone.seeds.Seed,
+    resolved on the Clone I/O thread once nothing is on its way to the store, so
+    the seed holds every update told before it and none told after
+    (raspy.actors.clone.server.subscribe_seeded reads it)."""
+
+    prefix: bytes
+    ref: pykka.ActorRef[Any]
+    refusals: bool = False
+    backlog: Callable[[], int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GetUnstored:
     """Ask the Clone server for the published coalesced updates under `prefix` that
     the store may not hold yet (storage.scenario_store.live_tree lays them over it)."""

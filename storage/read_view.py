@@ -5,11 +5,15 @@ Store.read_view() and Store.walked_view() make one; it is a context manager.
 
 from __future__ import annotations
 
+from typing import Final
+
 from raspy.closing import Closing
 from raspy.errors import StoreError
 from raspy.storage import env as env_mod
 from raspy.storage.tables import Table
 from raspy.storage.txn import ReadTxn
+
+_ALL: Final = 2**62  # "no limit": bounded by the table's size
 
 
 class ReadView(Closing):
@@ -39,6 +43,11 @@ class ReadView(Closing):
         """The next `limit` items whose key starts with prefix and is > after."""
         start = prefix if after is None else max(prefix, after)
         return self._open_txn().range(table, start, prefix, after, limit)
+
+    def scan(self, table: Table, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Every item whose key starts with prefix, in key order (Store.scan's, in
+        this snapshot)."""
+        return self.iter_from(table, prefix, None, _ALL)
 
     def count(self, table: Table) -> int:
         """Number of records in the table, in this snapshot."""

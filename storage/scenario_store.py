@@ -20,6 +20,7 @@ from raspy.cores.clone import Update
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
 from raspy.protocol import clone
+from raspy.storage.read_view import ReadView
 from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
 from raspy.storage.store import Delete, Op, Put, Store, Table
 from raspy.storage.tables import KvRecord, decode_kv
@@ -141,11 +142,13 @@ def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
     return StoredScenario(name, code, enabled, mode, imported_at, updated_at)
 
 
-def _kv_records(store: Store, prefix: str) -> Iterator[tuple[bytes, KvRecord]]:
+def _kv_records(
+    source: Store | ReadView, prefix: str
+) -> Iterator[tuple[bytes, KvRecord]]:
     """The Clone table's records under `prefix`, in key order; a damaged one skipped,
     and a key that is a Clone command, as snapshots leave it out (docs/protocols.md
     §6.3)."""
-    for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
+    for key, value in source.scan(Table.KV, prefix.encode("utf-8")):
         if clone.is_command(key):
             continue
         try:
@@ -165,21 +168,22 @@ def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
 
 
 def live_tree(
-    store: Store, prefix: str, unstored: Iterable[Update]
+    source: Store | ReadView, prefix: str, unstored: Iterable[Update]
 ) -> list[tuple[str, bytes]]:
-    """The tree under `prefix` as subscribers see it: the store's records with the
-    published coalesced updates it may not have yet laid over them (the Clone
-    server's GetUnstored; the higher sequence of a key wins and a deletion among
-    them hides the key), in key order. Ask for `unstored` before this reads the
-    store: a record written since is then at least as new."""
-    return [(key, body) for key, _, body in live_records(store, prefix, unstored)]
+    """The tree under `prefix` as subscribers see it: the records of the store (or
+    of one view of it: a seed's) with the published coalesced updates it may not
+    have yet laid over them (the Clone server's GetUnstored or Seed; the higher
+    sequence of a key wins and a deletion among them hides the key), in key order.
+    Ask for `unstored` before this reads the store: a record written since is then
+    at least as new."""
+    return [(key, body) for key, _, body in live_records(source, prefix, unstored)]
 
 
 def live_records(
-    store: Store, prefix: str, unstored: Iterable[Update]
+    source: Store | ReadView, prefix: str, unstored: Iterable[Update]
 ) -> list[tuple[str, int, bytes]]:
     """live_tree with each key's sequence number: (key, seq, body)."""
-    newest = {key: (r.seq, r.body) for key, r in _kv_records(store, prefix)}
+    newest = {key: (r.seq, r.body) for key, r in _kv_records(source, prefix)}
     for update in unstored:
         known = newest.get(update.key)
         if known is None or update.seq > known[0]:

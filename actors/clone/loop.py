@@ -121,6 +121,9 @@ class CloneLoop:
             self._xpub.send(self._core.hugz_frames())
         self._parts.submit_writes()
         self._publish_committed()
+        seeds = self._parts.seeds
+        if seeds.waiting:  # served once nothing is on its way to the store
+            seeds.serve()
         self._commits.tick(now)  # after: a flush writes only what was published
         self._parts.collector.on_turn()  # after the subscribers were told
         if due.trim:
@@ -138,6 +141,8 @@ class CloneLoop:
                 )
             case msgs.CloneUnsubscribe(ref=ref):
                 self._parts.subscribers.remove(ref)
+            case msgs.SubscribeSeeded():
+                return self._parts.seeds.request(command)
             case msgs.GetUnstored(prefix=prefix):
                 return self._commits.overlay(prefix)
             case msgs.SetIfUnchanged(groups=groups):
@@ -163,6 +168,7 @@ class CloneLoop:
         finally:
             self.outbox.close()
             self._parts.snapshots.close()
+            self._parts.seeds.close()
             if self._socks is not None:
                 if self._router is not None:
                     self._router.close()

@@ -10,6 +10,7 @@ from raspy.actors.clone.backpressure import CollectorPause
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.actors.clone.intake import CloneIntake
 from raspy.actors.clone.publisher import Subscribers
+from raspy.actors.clone.seeds import SeedRequests
 from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
@@ -27,8 +28,9 @@ from raspy.transport.wakeup import Wakeup
 class CloneParts:
     """CloneCore decides, CommitPipeline stores before it releases, SnapshotStreamer
     answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core,
-    Subscribers are the in-process actors told of what is published, CollectorPause
-    stops reading the collector while one of them is behind."""
+    Subscribers are the in-process actors told of what is published (SeedRequests
+    adds those that want the tree where they begin), CollectorPause stops reading
+    the collector while one of them is behind."""
 
     core: core_mod.CloneCore
     commits: CommitPipeline
@@ -37,6 +39,7 @@ class CloneParts:
     intake: CloneIntake
     subscribers: Subscribers
     collector: CollectorPause
+    seeds: SeedRequests
 
     @classmethod
     def build(
@@ -90,20 +93,29 @@ class CloneParts:
             subscribers.refused,
         )
         collector = CollectorPause(subscribers, lambda: commits.unreleased, stats)
-        return cls(core, commits, snapshots, pacing, intake, subscribers, collector)
+        seeds = SeedRequests(store, commits, subscribers)
+        return cls(
+            core, commits, snapshots, pacing, intake, subscribers, collector, seeds
+        )
+
+    @property
+    def held_for(self) -> bool:
+        """A snapshot or a seed waits to start until nothing is on its way to the
+        store (§6.3): what is accepted meanwhile is held back, else a busy store
+        would keep it waiting."""
+        return self.snapshots.startable or self.seeds.waiting
 
     def submit_writes(self) -> None:
-        """Send what was accepted to the store, unless a snapshot waits to start for
-        the writes on their way (§6.3): held back until it has started, else a busy
-        store would keep it waiting."""
-        self.commits.submit(hold=self.snapshots.startable)
+        """Send what was accepted to the store, unless a snapshot or a seed waits to
+        start for the writes on their way (held_for): held back until it has."""
+        self.commits.submit(hold=self.held_for)
 
     def next_deadline(self, now: float, real_now: float, xpub_waiting: bool) -> float:
         """When the loop must turn next (ClonePacing's rule over every part's timer);
         `xpub_waiting`: a full subscriber holds published messages back."""
         snapshots = self.snapshots
-        if self.commits.held_back and not snapshots.startable:
-            return now  # writes held back for a snapshot that has started since
+        if self.commits.held_back and not self.held_for:
+            return now  # writes held back for a snapshot or seed that started since
         deadline = self.pacing.next_deadline(
             now,
             real_now,
@@ -122,4 +134,5 @@ class CloneParts:
             "clone.last_seq": self.core.last_seq,
             "clone.ephemeral_keys": self.core.ephemeral_count,
             **self.snapshots.stats(),
+            **self.seeds.stats(),
         }

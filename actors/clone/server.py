@@ -5,6 +5,8 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -14,7 +16,8 @@ import zmq
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.loop import STOP_FLUSH_S, CloneLoop
-from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.clone.publisher import Backlog, ClonePublisher
+from raspy.actors.clone.seeds import Seed
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
@@ -36,6 +39,7 @@ __all__ = [
     "read_tree",
     "set_if_unchanged",
     "start_clone_server",
+    "subscribe_seeded",
 ]
 
 _ASK_TIMEOUT_S: Final = 5.0
@@ -107,6 +111,7 @@ class CloneServerActor(pykka.ThreadingActor):
                 | msgs.GetStats()
                 | msgs.GetUnstored()
                 | msgs.SetIfUnchanged()
+                | msgs.SubscribeSeeded()
             ):
                 return self._loop.runner.call(message).result(timeout=5)
             case msgs.Tick():
@@ -122,12 +127,51 @@ class CloneServerActor(pykka.ThreadingActor):
                 return None
 
 
+def subscribe_seeded(
+    clone_ref: pykka.ActorRef[Any],
+    prefix: str,
+    ref: pykka.ActorRef[Any],
+    *,
+    refusals: bool = False,
+    backlog: Backlog | None = None,
+) -> list[tuple[str, bytes]]:
+    """Subscribe `ref` to `prefix` (msgs.SubscribeSeeded) and return the live tree
+    under it (key order) as it stood when the subscription began: the KeyChanged
+    that follow are each change after it, once, with the seed's value as the old
+    one (read_tree, read after subscribing, could already hold a change still to
+    be told). The view is read here, not on the Clone I/O thread. Raises
+    pykka.Timeout or pykka.ActorDeadError when the server did not answer."""
+    asked = msgs.SubscribeSeeded(prefix.encode("utf-8"), ref, refusals, backlog)
+    answer = clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
+    assert isinstance(answer, Future)  # SeedRequests.request's
+    seed = _seed(answer, prefix)
+    try:
+        return live_tree(seed.view, prefix, seed.unstored)
+    finally:
+        seed.view.close()
+
+
+def _seed(answer: Future[Seed], prefix: str) -> Seed:
+    try:
+        try:
+            return answer.result(timeout=_ASK_TIMEOUT_S)
+        except FutureTimeout:
+            if answer.cancel():  # not served: never will be, nor subscribed
+                raise pykka.Timeout(f"no seed of {prefix!r} in time") from None
+            # served this very moment: its view must be closed, so taken
+            return answer.result(timeout=_ASK_TIMEOUT_S)
+    except CancelledError:  # the server stopped first
+        raise pykka.ActorDeadError("the Clone server stopped") from None
+
+
 def read_tree(
     clone_ref: pykka.ActorRef[Any] | None, store: Store, prefix: str
 ) -> list[tuple[str, bytes]]:
     """The live tree under `prefix` (key order), for a part that reads it once at
     start: the store alone lacks the coalesced values of the last interval (a device
-    that came and went within it). Without the server, the store as it is."""
+    that came and went within it). Without the server, the store as it is. A part
+    that follows the tree from there takes subscribe_seeded's instead: this may hold
+    an update its subscription has yet to tell."""
     return live_tree(store, prefix, _unstored(clone_ref, prefix))
 
 

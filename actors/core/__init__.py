@@ -25,7 +25,7 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors import scenario_messages as scn
 from raspy.actors.clone.publisher import inbox_length
-from raspy.actors.clone.server import read_tree
+from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.scenario_set import ASK_TIMEOUT_S, ScenarioSet
@@ -129,17 +129,21 @@ class CoreActor(ScenarioSet):
 
     def _start_up(self) -> None:
         # refusals too: the view shows a scenario's write until it comes back, and
-        # one that never will must not stay in it (TreeView)
-        self.links.clone.ask(
-            msgs.CloneSubscribe(
-                b"/", self.actor_ref, refusals=True, backlog=self.backlog
-            ),
-            timeout=ASK_TIMEOUT_S,
+        # one that never will must not stay in it (TreeView). The live tree where
+        # the subscription begins, not the store alone: device readings reach the
+        # store once a coalesce interval, and the devices start first (kv() read
+        # null until the value changed again; a run count was one short after a
+        # quick restart); nor the store read after subscribing, which may hold a
+        # change still to be told (a `to:` trigger then saw old equal to new)
+        self.tree.seed(
+            subscribe_seeded(
+                self.links.clone,
+                "",
+                self.actor_ref,
+                refusals=True,
+                backlog=self.backlog,
+            )
         )
-        # the live tree, not the store alone: device readings reach the store once a
-        # coalesce interval, and the devices start first (kv() read null until the
-        # value changed again; a run count was one short after a quick restart)
-        self.tree.seed(read_tree(self.links.clone, self.links.store, ""))
         for record in self._service.stored_at_start():
             self.install(record, startup=True)
         # once for all: a file that cannot be used is one line, not one a scenario

@@ -23,7 +23,7 @@ import structlog
 from raspy import __version__
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
-from raspy.actors.clone.server import read_tree
+from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.mqtt.link import MqttLink
 from raspy.actors.steady import SteadyActor
@@ -178,19 +178,15 @@ class MqttBridgeActor(SteadyActor):
         self.link.runner.start()
         try:
             self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
+            items: list[tuple[str, bytes]] = []
             for prefix in self._prefixes:
-                # a control's write the server drops is said (KeyRefused)
+                # a control's write the server drops is said (KeyRefused); the tree
+                # where the subscription begins: no change told twice
                 refusals = any(k.startswith(prefix) for k in self._control_keys)
-                self._clone.ask(
-                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref, refusals),
-                    timeout=_ASK_TIMEOUT_S,
+                items += subscribe_seeded(
+                    self._clone, prefix, self.actor_ref, refusals=refusals
                 )
-            items = tuple(
-                item
-                for prefix in self._prefixes
-                for item in read_tree(self._clone, links.store, prefix)
-            )
-            self.link.submit(Seed(items))
+            self.link.submit(Seed(tuple(items)))
             links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         except BaseException:
             self.link.runner.stop()  # pykka calls neither on_stop nor on_failure here

@@ -30,7 +30,7 @@ import structlog
 from raspy import names
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
-from raspy.actors.clone.server import read_tree
+from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import build_app
@@ -154,20 +154,14 @@ class WebActor(SteadyActor):
             # other kind): what it brings under it is dropped here (_wanted)
             keys = tuple(c.key for c in self._settings.controls)
             prefixes = (*LIVE_PREFIXES, *keys)
+            stored: list[tuple[str, bytes]] = []
             for prefix in prefixes:
-                links.clone.ask(
-                    # a control's write that the server drops is said (KeyRefused)
-                    msgs.CloneSubscribe(
-                        prefix.encode(), self.actor_ref, refusals=prefix in keys
-                    ),
-                    timeout=_ASK_TIMEOUT_S,
+                # a control's write that the server drops is said (KeyRefused); the
+                # tree where the subscription begins: no change sent twice
+                seed = subscribe_seeded(
+                    links.clone, prefix, self.actor_ref, refusals=prefix in keys
                 )
-            stored = [
-                (key, body)
-                for prefix in prefixes
-                for key, body in read_tree(links.clone, links.store, prefix)
-                if self._wanted(key)
-            ]
+                stored += [(key, body) for key, body in seed if self._wanted(key)]
             if self._settings.controls:
                 outbox = links.clone.ask(
                     msgs.GetPublishOutbox(), timeout=_ASK_TIMEOUT_S

@@ -5,6 +5,7 @@ and ends its service watch (told). Their edge and Clone server are recording act
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from support.store_fixtures import (
 
 from raspy import config as config_mod
 from raspy.actors import messages as msgs
+from raspy.actors.clone.seeds import Seed
 from raspy.actors.history import HistoryActor
 from raspy.actors.mqtt import MqttBridgeActor
 from raspy.actors.web import WebActor, WebSettings
@@ -35,16 +37,22 @@ StartPart = Callable[[PeerLinks, Path], Ref]
 
 
 class _Recording(pykka.ThreadingActor):
-    """Keeps every message, told or asked; answers None."""
+    """Keeps every message, told or asked; answers None, or as a Clone server over
+    `store` would when it has one."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         super().__init__()
         self.seen: list[object] = []
+        self._store = store
 
     def on_receive(self, message: Any) -> Any:
         self.seen.append(message)
         if isinstance(message, msgs.GetUnstored):  # as a Clone server: none
             return []
+        if isinstance(message, msgs.SubscribeSeeded) and self._store is not None:
+            answer: Future[Seed] = Future()  # the store as it is, nothing unstored
+            answer.set_result(Seed(self._store.read_view(), [], 0))
+            return answer
         return None
 
 
@@ -86,7 +94,7 @@ def outbox() -> Iterator[Outbox]:
 def test_a_follower_leaves_the_tree_and_the_edge_as_it_stops(
     start: StartPart, store: Store, data_dir: Path, outbox: Outbox
 ) -> None:
-    edge, clone = _Recording.start(), _Recording.start()
+    edge, clone = _Recording.start(), _Recording.start(store)
     links = PeerLinks(edge, outbox, clone, store, SystemClock(), Stats())
     part = start(links, data_dir)
     part.proxy().actor_urn.get(timeout=10)  # answered once on_start is done

@@ -57,3 +57,44 @@ class WriterGate:
     def _hold(self, _error: BaseException | None) -> None:  # the writer waits here
         self._held.set()
         self._release.wait(30)
+
+
+class CommittedGate:
+    """The store's writer held after it has committed what was submitted while it
+    waited, before it tells their submitters: the store holds them, and the Clone
+    server has not published them (its window between commit and publish).
+
+    Inside the block the writer waits at a WriterGate; `commit()` lets it write what
+    was queued meanwhile in one group, this gate's own write first, whose report
+    (made before theirs) holds it; `open()` lets it report the rest."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queued = WriterGate(store)
+        self._held = threading.Event()
+        self._release = threading.Event()
+
+    def __enter__(self) -> CommittedGate:
+        self._queued.__enter__()
+        self._store.submit([Put(Table.CRON, b"committed-gate", b"\x00")], self._hold)
+        return self
+
+    def commit(self) -> None:
+        self._queued.open()
+        assert self._held.wait(10), "the writer never committed the queued writes"
+
+    def open(self) -> None:
+        self._release.set()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._release.set()
+        self._queued.__exit__(exc_type, exc, traceback)
+
+    def _hold(self, _error: BaseException | None) -> None:  # after the commit
+        self._held.set()
+        self._release.wait(30)

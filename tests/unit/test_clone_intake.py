@@ -170,6 +170,7 @@ def test_an_ephemeral_key_expires_at_its_deadline_not_before(parts: CloneParts) 
         "clone.ephemeral_keys": 0,
         "clone.snapshots.active": 0,
         "clone.snapshots.waiting": 0,
+        "clone.seeds.waiting": 0,
     }
 
 

@@ -1,0 +1,92 @@
+"""Seeded subscriptions: an in-process part's copy of the tree, taken where its
+subscription begins (msgs.SubscribeSeeded).
+
+An update that is not coalesced is stored before it is published, so the store may
+hold one no subscriber was told of yet: a part that subscribed and then read the
+store could see a change in its seed and again as a KeyChanged (old equal to new, a
+`to:` trigger missed), or a later value before an earlier one's KeyChanged. As a
+snapshot (§6.3), a seed is taken only while nothing is on its way to the store (the
+writes accepted meanwhile are held back): the subscriber is added and a read view
+opened at that moment, on the Clone I/O thread, with the published coalesced updates
+the store may lack. The asker reads the view on its own thread (a large tree is not
+read here) and closes it. Used only by the Clone I/O thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone.publisher import Subscribers
+from raspy.actors.clone.snapshot import Pending
+from raspy.cores.clone import Update
+from raspy.errors import StoreError
+from raspy.storage.read_view import ReadView
+from raspy.storage.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """The tree under a prefix where a subscription began: the store's records in
+    `view` (its asker's to read and close) with the published coalesced updates it
+    may lack (`unstored`); `seq`: the last number published then."""
+
+    view: ReadView
+    unstored: list[Update]
+    seq: int
+
+
+class SeedRequests:
+    """Seeded subscriptions waiting for the writes on their way to the store."""
+
+    def __init__(
+        self, store: Store, pending: Pending, subscribers: Subscribers
+    ) -> None:
+        self._store = store
+        self._pending = pending
+        self._subscribers = subscribers
+        self._waiting: deque[tuple[msgs.SubscribeSeeded, Future[Seed]]] = deque()
+
+    @property
+    def waiting(self) -> bool:
+        """Some request waits: the writes accepted meanwhile are held back, else a
+        busy store would keep it waiting."""
+        return bool(self._waiting)
+
+    def stats(self) -> dict[str, int]:
+        return {"clone.seeds.waiting": len(self._waiting)}
+
+    def request(self, ask: msgs.SubscribeSeeded) -> Future[Seed]:
+        """Queue `ask` and serve what can be served now; its answer to come."""
+        answer: Future[Seed] = Future()
+        self._waiting.append((ask, answer))
+        self.serve()
+        return answer
+
+    def serve(self) -> None:
+        """Subscribe and seed every waiting asker, once nothing is on its way to the
+        store: the view then holds what was published and nothing later."""
+        if self._pending.storing:
+            return
+        while self._waiting:
+            ask, answer = self._waiting.popleft()
+            if not answer.set_running_or_notify_cancel():
+                continue  # its asker gave up waiting: no view, no subscription
+            try:
+                view = self._store.read_view()
+            except StoreError as exc:
+                answer.set_exception(exc)
+                continue
+            self._subscribers.add(
+                ask.prefix, ask.ref, refusals=ask.refusals, backlog=ask.backlog
+            )
+            unstored = self._pending.overlay(ask.prefix)
+            answer.set_result(Seed(view, unstored, self._pending.published_seq))
+
+    def close(self) -> None:
+        """The server stops: the askers still waiting are told (CancelledError)."""
+        while self._waiting:
+            _, answer = self._waiting.popleft()
+            answer.cancel()
