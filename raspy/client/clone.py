@@ -146,7 +146,8 @@ class CloneClient(Closing):
     def stats(self) -> dict[str, int]:
         """Counters: snapshots, gaps, reconnects, rejected, resends, set_failed,
         set_dropped (the oldest unconfirmed updates past `max_unconfirmed`)."""
-        return dict(self._agent.core.counts)
+        with self._agent.lock:  # as the agent's steps change them, synced with them
+            return dict(self._agent.core.counts)
 
     # --- writes (§6.4) ----------------------------------------------------------------
     def set(

@@ -52,6 +52,10 @@ class ResyncCommand:
     """Start over with new sockets and a snapshot (CloneClientCore.resync)."""
 
 
+# a core's outputs that begin a new snapshot: the cache is no longer in step
+_STARTS_OVER: Final = (core_mod.Connect, core_mod.AskSnapshot)
+
+
 class Agent:
     """Moves bytes between the three sockets and the core; the runner's thread only,
     except `lock`, `core` (read under the lock), `synced` and `syncs` (read).
@@ -118,6 +122,10 @@ class Agent:
     ) -> None:
         with self.lock:
             outputs = step(*args, time.monotonic())
+            if any(isinstance(out, _STARTS_OVER) for out in outputs):
+                # out of step from this moment: a caller that sees the step's count
+                # (stats() takes the lock) is not told synced by the old snapshot
+                self.synced.clear()
         self._carry_out(outputs)
 
     def _open(
