@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -150,15 +151,18 @@ class GetPublishOutbox:
 @dataclass(frozen=True, slots=True)
 class SubscribeSeeded:
     """CloneSubscribe, with the tree under `prefix` as it stands when the subscription
-    begins (ask): answered with a concurrent.futures.Future of a clone.seeds.Seed,
-    resolved on the Clone I/O thread once nothing is on its way to the store, so
-    the seed holds every update told before it and none told after
-    (raspy.actors.clone.server.subscribe_seeded reads it)."""
+    begins (ask): `answer` (a clone.seeds.Seed) is resolved on the Clone I/O thread
+    once nothing is on its way to the store, so the seed holds every update told
+    before it and none told after (raspy.actors.clone.server.subscribe_seeded reads
+    it). The asker makes it: one whose ask failed (a timeout, the server busy)
+    cancels it, and the server, taking the ask later, neither opens a view nobody
+    would close nor subscribes an asker told it failed."""
 
     prefix: bytes
     ref: pykka.ActorRef[Any]
     refusals: bool = False
     backlog: Callable[[], int] | None = None
+    answer: Future[Any] = field(default_factory=Future, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,9 @@ class SeedRequests:
 
     def request(self, ask: msgs.SubscribeSeeded) -> Future[Seed]:
         """Queue `ask` and serve what can be served now; its answer to come."""
-        answer: Future[Seed] = Future()
+        answer: Future[Seed] = ask.answer
+        if answer.cancelled():  # its asker gave up before it came: no hold for it
+            return answer
         self._waiting.append((ask, answer))
         self.serve()
         return answer

@@ -140,28 +140,35 @@ def subscribe_seeded(
     that follow are each change after it, once, with the seed's value as the old
     one (read_tree, read after subscribing, could already hold a change still to
     be told). The view is read here, not on the Clone I/O thread. Raises
-    pykka.Timeout or pykka.ActorDeadError when the server did not answer."""
+    pykka.Timeout or pykka.ActorDeadError when the server did not answer: `ref`
+    is then not subscribed, and no view is left open."""
     asked = msgs.SubscribeSeeded(prefix.encode("utf-8"), ref, refusals, backlog)
-    answer = clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
-    assert isinstance(answer, Future)  # SeedRequests.request's
-    seed = _seed(answer, prefix)
+    seed = _seed(clone_ref, asked)
     try:
         return live_tree(seed.view, prefix, seed.unstored)
     finally:
         seed.view.close()
 
 
-def _seed(answer: Future[Seed], prefix: str) -> Seed:
+def _seed(clone_ref: pykka.ActorRef[Any], asked: msgs.SubscribeSeeded) -> Seed:
+    """The seed `asked` for, or an error once it never will be served (its answer
+    cancelled): an ask that failed may still reach the I/O thread later."""
+    answer: Future[Seed] = asked.answer
     try:
         try:
+            clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
             return answer.result(timeout=_ASK_TIMEOUT_S)
+        except CancelledError:  # the server stopped first
+            raise pykka.ActorDeadError("the Clone server stopped") from None
         except FutureTimeout:
-            if answer.cancel():  # not served: never will be, nor subscribed
-                raise pykka.Timeout(f"no seed of {prefix!r} in time") from None
-            # served this very moment: its view must be closed, so taken
-            return answer.result(timeout=_ASK_TIMEOUT_S)
-    except CancelledError:  # the server stopped first
-        raise pykka.ActorDeadError("the Clone server stopped") from None
+            raise pykka.Timeout(
+                f"no seed of {asked.prefix.decode()!r} in time"
+            ) from None
+    except BaseException:
+        if answer.cancel():  # not served: never will be, nor subscribed
+            raise
+    # served this very moment: its view must be closed, so taken
+    return answer.result(timeout=_ASK_TIMEOUT_S)
 
 
 def read_tree(

@@ -52,14 +52,17 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """`from raspy.client import Client`: the name, from its module (PEP 562)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # asked once
-    return value
+if not TYPE_CHECKING:  # a type checker reads the imports above: a name not
+    # among them is an error in a caller's check, not an object
+
+    def __getattr__(name: str) -> object:
+        """`from raspy.client import Client`: the name, from its module (PEP 562)."""
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value: object = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # asked once
+        return value
 
 
 def __dir__() -> list[str]:

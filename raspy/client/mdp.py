@@ -326,11 +326,14 @@ def _shown_service(service: bytes) -> str:
     return quote(name)
 
 
-def __getattr__(name: str) -> object:
-    """`Worker` from raspy.client.worker, when asked for (PEP 562): a client alone
-    (`raspy call`, a process of its own) does not load the worker's code."""
-    if name == "Worker":
-        from raspy.client.worker import Worker
+if not TYPE_CHECKING:  # a type checker reads Worker's import above: a name this
+    # module lacks is an error in a caller's check, not an object
 
-        return Worker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> object:
+        """`Worker` from raspy.client.worker, when asked for (PEP 562): a client
+        alone (`raspy call`, a process of its own) does not load the worker's code."""
+        if name == "Worker":
+            from raspy.client.worker import Worker
+
+            return Worker
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,12 +12,14 @@ in that window.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
+import zmq
 from support.clock import FakeClock
 from support.clone_pipeline import reading, stored
 from support.clonesrv import CloneServer
@@ -25,9 +27,11 @@ from support.wait import wait_until
 from support.writer_gate import CommittedGate
 
 from raspy.actors import messages as msgs
+from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.parts import CloneParts
 from raspy.actors.clone.server import subscribe_seeded
 from raspy.config import CloneConfig, LimitsConfig, StoreConfig
+from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_tree
 from raspy.storage.store import Store
@@ -241,3 +245,68 @@ def test_writes_are_held_back_while_a_seed_waits_and_one_given_up_is_no_subscrip
         gone.stop(block=True, timeout=10)
         wakeup.close()
         store.close()
+
+
+def _hold_the_io_thread(
+    server: CloneServer,
+    context: zmq.Context[zmq.Socket[bytes]],
+    holder: pykka.ActorRef[Any],
+    release: threading.Event,
+) -> None:
+    """Keep the Clone I/O thread in `holder`'s backlog (asked once the collector
+    brought input) until `release`: the actor's asks wait for it meanwhile."""
+    entered = threading.Event()
+
+    def backlog() -> int:
+        if not release.is_set():
+            entered.set()
+            release.wait(10)
+        return 0
+
+    server.ref.ask(msgs.CloneSubscribe(b"/x/", holder, backlog=backlog), timeout=5)
+    writer = context.socket(zmq.PUB)
+    writer.setsockopt(zmq.LINGER, 0)
+    try:
+        writer.connect(server.endpoints.collector)
+        for _ in range(100):  # the first may go before the connection is made
+            writer.send_multipart(clone.kvset(b"/x/a", b"1", uuid.uuid4().bytes))
+            if entered.wait(0.1):
+                break
+        assert entered.is_set(), "the collector's input never came"
+    finally:
+        writer.close(linger=0)
+
+
+def test_a_seed_asked_in_vain_leaves_no_view_open_and_subscribes_nothing(
+    server: CloneServer,
+    store: Store,
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The I/O thread is busy past the asker's patience: its ask times out, and the
+    server takes the ask later. It opened a view for it and subscribed it all the
+    same: the view was never closed (an LMDB read txn for good: the map could not
+    grow again), and a part whose start failed was told changes it never asked to
+    follow from there."""
+    release = threading.Event()
+    seqs: list[int] = []
+    kept_seqs: list[int] = []
+    gone, holder, kept = (_Recorder.start(s) for s in (seqs, [], kept_seqs))
+    try:
+        _hold_the_io_thread(server, zmq_context, holder, release)
+        monkeypatch.setattr(server_mod, "_ASK_TIMEOUT_S", 0.2)
+        with pytest.raises(pykka.Timeout):
+            subscribe_seeded(server.ref, SUBTREE, gone)
+        release.set()
+        server.turn()  # after the ask that timed out: the server has taken it
+        assert store._env._readers == 0  # no view left open
+        # subscribed after it: told after it
+        server.ref.ask(msgs.CloneSubscribe(SUBTREE.encode(), kept), timeout=5)
+        server.publisher.set(LAMP, b"on")
+        wait_until(lambda: bool(kept_seqs), what="the set told")
+        gone.ask(msgs.Tick(), timeout=5)  # what was told to it is in
+        assert seqs == []
+    finally:
+        release.set()
+        for actor in (gone, holder, kept):
+            actor.stop(block=True, timeout=10)

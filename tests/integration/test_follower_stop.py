@@ -50,8 +50,8 @@ class _Recording(pykka.ThreadingActor):
         if isinstance(message, msgs.GetUnstored):  # as a Clone server: none
             return []
         if isinstance(message, msgs.SubscribeSeeded) and self._store is not None:
-            answer: Future[Seed] = Future()  # the store as it is, nothing unstored
-            answer.set_result(Seed(self._store.read_view(), [], 0))
+            answer: Future[Seed] = message.answer  # the asker's own to wait for
+            answer.set_result(Seed(self._store.read_view(), [], 0))  # nothing unstored
             return answer
         return None
 
