@@ -9,9 +9,13 @@ done at the first event, as raspy.log.configure would have done it at the start.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, Final
 
 _deferred_level: str | None = None  # set by configure_later, until the first event
+# held while the first event configures: another thread's first event waits for it,
+# not taken for one before any configuration (structlog's default line on stderr)
+_configuring: Final = threading.RLock()  # re-entered by an event of the setup itself
 # structlog's filtering loggers: a method below the level is a no-op
 _LEVELS: Final = {
     "debug": 10,
@@ -57,15 +61,16 @@ def _below_deferred(name: str) -> bool:
 
 def _configure_deferred() -> None:
     global _deferred_level  # one logging setup per process
-    level, _deferred_level = _deferred_level, None
-    if level is None:
-        return
-    import structlog  # the first event: see the module's docstring
+    with _configuring:
+        level, _deferred_level = _deferred_level, None
+        if level is None:
+            return
+        import structlog  # the first event: see the module's docstring
 
-    if not structlog.is_configured():
-        from raspy import log
+        if not structlog.is_configured():
+            from raspy import log
 
-        log.configure(level)
+            log.configure(level)
 
 
 class _LibraryLogger:

@@ -142,3 +142,30 @@ def test_an_explicit_configuration_replaces_a_deferred_one() -> None:
         """
     )
     assert "shown_warning" in ran.stderr
+
+
+def test_a_first_event_while_another_thread_configures_waits_for_it() -> None:
+    """Two threads' first events at once: the second found the deferred level taken
+    but logging not configured yet, and wrote structlog's default line, not the
+    tool's JSON. It waits for the configuration under way (library_log's lock)."""
+    ran = _script(
+        """
+        import threading
+
+        from raspy import library_log, log
+        from raspy.library_log import configure_later, library_logger
+
+        configure_later("error")
+        logger = library_logger(component="mdp_client")
+        with library_log._configuring:  # another thread's first event, configuring
+            library_log._deferred_level = None  # the level it took
+            second = threading.Thread(target=lambda: logger.error("request_failed"))
+            second.start()
+            second.join(0.5)  # long enough to reach the configuration, mostly
+            log.configure("error")
+        second.join(10)
+        """
+    )
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert json.loads(lines[0])["event"] == "request_failed"
