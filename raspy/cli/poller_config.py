@@ -1,13 +1,17 @@
 """raspy-poller's command line and what it gives: the options (`build_parser`),
 and the config file, the device register of the --service and the hostname
-(`load_config`), each problem raised for raspy.cli.poller to say in one line."""
+(`load_config`), each problem raised for raspy.cli.poller to say in one line.
+
+Parsing (`--help`, `--version`, a usage error) loads neither raspyd's config reader
+nor ZeroMQ: they are imported by `load_config`, each board process paying only
+for what it uses (a Pi Zero takes seconds over them)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING, Final
 
-from raspy import config as config_mod
-from raspy import names
 from raspy.cli import version_line
 from raspy.cli.arguments import (
     add_curve_options,
@@ -17,11 +21,20 @@ from raspy.cli.arguments import (
 )
 from raspy.cli.endpoints import port_base_argument
 from raspy.cli.usage_parser import UsageParser
-from raspy.devices import registries
-from raspy.devices.registry import Registry
-from raspy.errors import ConfigError
-from raspy.protocol import clone
-from raspy.transport.sockets import check_endpoint
+
+if TYPE_CHECKING:
+    from raspy import config as config_mod
+    from raspy.devices.registry import Registry
+
+# raspy.devices.registries' ONEWIRE and FAKE (test_cli_imports checks they agree):
+# that module imports raspyd's config reader
+SERVICES: Final = ("onewire", "fake")
+
+
+def fail(message: str, status: int) -> int:
+    """Say `message` in one line on stderr; `status`, the exit status."""
+    print(f"raspy-poller: {message}", file=sys.stderr)
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=port_base_argument,
         help="the hub, tcp://HOST:PORT-BASE",
     )
-    parser.add_argument(
-        "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
-    )
+    parser.add_argument("--service", required=True, choices=SERVICES)
     parser.add_argument(
         "--config",
         type=path_argument,
@@ -65,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
     """Config, register and hostname; raises ConfigError or ValueError."""
+    from raspy import config as config_mod
+
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
@@ -76,8 +89,12 @@ def load_config(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, 
         log_format=args.log_format,
         log_level=args.log_level,
     )
+    from raspy import names
+    from raspy.devices import registries
+    from raspy.errors import ConfigError
+    from raspy.protocol import clone
+
     clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
-    check_endpoint(args.connect)  # and what ZeroMQ refuses (`tcp://-:5514`)
     hostname = names.short_hostname(cfg.hostname)
     build = (
         registries.fake_registry
@@ -90,4 +107,8 @@ def load_config(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, 
         raise ConfigError(
             [f"{source}: {problem}" for problem in exc.problems]
         ) from None
+    # last: it loads ZeroMQ, which a refused device need not
+    from raspy.transport.sockets import check_endpoint
+
+    check_endpoint(args.connect)  # what ZeroMQ refuses (`tcp://-:5514`)
     return cfg, registry, hostname

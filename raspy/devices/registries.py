@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-
 from raspy.config import DevicesConfig
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
@@ -32,8 +30,6 @@ _MAX_INTERVAL_S: Final = 86400.0
 # answer; the device service must not wait on it
 IDENTIFY_TIMEOUT_S: Final = 3.0
 IDENTIFY_PER_PART_S: Final = 1.0
-
-log = structlog.get_logger(component="devices")
 
 Discover = Callable[[Registry], list[dict[str, JsonValue]]]
 """New device configs found on a service's bus; raises DeviceError if it cannot look."""
@@ -130,8 +126,11 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
 def onewire_discover(config: DevicesConfig) -> Discover:
     """Discovery of the sensors on the configured bus, each named by its id; each new
     one is logged with the part it is (a family-3b part is read once for that)."""
+    import structlog  # here: a board refused at its config loads no logging
+
     from raspy.devices import onewire, w1_slave
 
+    log = structlog.get_logger(component="devices")
     base_dir = Path(config.onewire_base_dir)
     interval_s = config.onewire_poll_interval_s
 

@@ -19,7 +19,7 @@ import zmq
 from support.net import free_port_base
 from support.wait import wait_until
 
-from raspy.cli import EXIT_USAGE, poller
+from raspy.cli import EXIT_USAGE, poller_run
 from raspy.cli.board_probe import HubSaysNo, Probe
 from raspy.cli.signals import SignalInbox
 from raspy.config import DevicesConfig
@@ -248,7 +248,9 @@ def test_a_board_serving_pings_the_watchdog_and_stops_while_a_look_waits(
         with _hub_at(zmq_context, [b"{}"], asked) as endpoint:
             board = threading.Thread(
                 target=lambda: outcome.append(
-                    poller._run(endpoint, registry, None, inbox, probe_timeout_s=3600.0)
+                    poller_run._run(
+                        endpoint, registry, None, inbox, probe_timeout_s=3600.0
+                    )
                 ),
                 daemon=True,
             )

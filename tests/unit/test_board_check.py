@@ -9,7 +9,7 @@ import random
 import pytest
 import zmq
 
-from raspy.cli import poller
+from raspy.cli import poller_run
 from raspy.cli.board_check import BoardCheck, BoardNames, Verdict
 from raspy.cli.board_probe import HubSaysNo
 from raspy.client.hub_probe import HubAnswer, refusal
@@ -185,18 +185,18 @@ def test_a_stuck_service_at_the_end_does_not_hide_what_ended_the_run() -> None:
                 if cause is not None:
                     raise cause
             finally:
-                raise poller._ServiceStuck("the device service did not stop")
+                raise poller_run._ServiceStuck("the device service did not stop")
         except RaspyError as exc:
             return exc
         raise AssertionError("unreachable")
 
     refused = HubSaysNo("the hub refused this board's keys", 2)
-    assert poller.stuck_failure(stuck_after(refused)) == (
+    assert poller_run.stuck_failure(stuck_after(refused)) == (
         "the hub refused this board's keys",
         2,
     )
-    assert poller.stuck_failure(stuck_after(RaspyError("lost"))) == ("lost", 1)
-    assert poller.stuck_failure(stuck_after(None)) == (
+    assert poller_run.stuck_failure(stuck_after(RaspyError("lost"))) == ("lost", 1)
+    assert poller_run.stuck_failure(stuck_after(None)) == (
         "the device service did not stop",
         1,
     )

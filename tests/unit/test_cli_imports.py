@@ -7,11 +7,15 @@ neither tool the reader of raspyd's configuration (raspy.config, TOML).
 A command that talks to the hub loads no structlog (nor the asyncio it imports)
 unless the client logs an event the command shows, only the client it uses (not the
 Clone one, the Titanic one or the worker's code), and parsing (`--help`) loads no
-ZeroMQ."""
+ZeroMQ.
+
+raspy-poller (a board, often a Pi Zero) loads what serves (pykka, ZeroMQ, LMDB,
+structlog) only once its config holds, and the CURVE module only with keys."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +103,90 @@ def test_a_command_to_a_hub_loads_no_structlog_and_one_client(
     server = f"127.0.0.1:{base}" if module == "kv" else f"tcp://127.0.0.1:{base}"
     given = [*argv, "--server", server, "--timeout", "0.05"]
     assert _loaded_by(module, given, ("raspy.client", *_HEAVY)) == loaded
+
+
+# what a board (raspy-poller, often a Pi Zero) loads only to serve
+_BOARD_RUN = (
+    "lmdb",
+    "pykka",
+    "raspy.config",
+    "raspy.transport.curve",
+    "structlog",
+    "zmq",
+)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["--connect", "tcp://127.0.0.1:5500", "--service", "fake", "--log-level", "x"],
+        ["--service", "fake"],
+    ],
+    ids=["help", "version", "bad-value", "missing-option"],
+)
+def test_raspy_poller_parses_without_what_a_board_runs(argv: list[str]) -> None:
+    assert _loaded_by("poller", argv, _BOARD_RUN) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("config", ["missing", "bad-device"])
+def test_a_board_config_refused_loads_only_the_config_reader(
+    tmp_path: Path, config: str
+) -> None:
+    path = tmp_path / "board.toml"
+    if config == "bad-device":  # refused by the device register, after the file
+        path.write_text('[devices]\nfake = [{kind = "nope", name = "x"}]\n')
+    argv = ["--connect", "tcp://127.0.0.1:5500", "--service", "fake"]
+    loaded = _loaded_by("poller", [*argv, "--config", str(path)], _BOARD_RUN)
+    assert loaded == ["raspy.config"]
+
+
+def test_raspy_poller_offers_the_services_the_registers_build() -> None:
+    from raspy.cli.poller_config import SERVICES
+    from raspy.devices import registries
+
+    assert SERVICES == (registries.ONEWIRE, registries.FAKE)
+
+
+@pytest.mark.timeout(120)
+def test_a_board_serving_without_keys_loads_no_curve_nor_onewire(
+    tmp_path: Path,
+) -> None:
+    """Started against a real raspyd, serving its fake devices, then SIGTERM: the
+    CURVE module waits for keys and the 1-Wire modules for the onewire service."""
+    from support.daemon import mmi_service, running_daemon
+    from support.wait import wait_until
+
+    watched = ("raspy.devices.onewire", "raspy.transport.curve", "zmq.auth")
+    code = (
+        "import json, sys\n"
+        "from raspy.cli import poller\n"
+        "status = poller.main(sys.argv[1:])\n"
+        f"loaded = sorted(m for m in {watched!r} if m in sys.modules)\n"
+        "print(json.dumps([status, loaded]), file=sys.stderr)\n"
+    )
+    with running_daemon(tmp_path / "hub") as daemon:
+        argv = ["--connect", daemon.endpoint, "--service", "fake"]
+        board = subprocess.Popen(
+            [sys.executable, "-c", code, *argv, "--hostname", "lazyboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(
+                lambda: (
+                    mmi_service(daemon.endpoint, b"lazyboard.fake.devices") == b"200"
+                ),
+                what="the board's service at the hub",
+            )
+            board.send_signal(signal.SIGTERM)
+            _, stderr = board.communicate(timeout=30)
+        finally:
+            if board.poll() is None:
+                board.kill()
+                board.wait(timeout=10)
+    assert json.loads(stderr.splitlines()[-1]) == [0, []]
