@@ -7,6 +7,7 @@ cannot be used; the core never fails nor waits on the file (docs/scenarios.md
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,9 @@ actions:
 
 
 def _deep(path: Path) -> str:
-    path.write_text("a = " + "[" * 1000 + "\n", encoding="utf-8")
+    path.write_text(
+        "a = " + "[" * (sys.getrecursionlimit() + 100) + "\n", encoding="utf-8"
+    )
     return f"{path}: not TOML: nested too deeply"
 
 

@@ -7,6 +7,7 @@ at every start of the core; the rest bounded nothing."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,7 +142,10 @@ def test_a_value_nested_too_deeply_is_a_config_error(
     raspyd said as `internal error` and exit 70, as for a bug (the secrets file
     already said it)."""
     path = tmp_path / "raspyd.toml"
-    path.write_text("[broker]\nheartbeat_liveness = " + "[" * 1000 + "\n")
+    depth = (
+        sys.getrecursionlimit() + 100
+    )  # a level a frame at least, whatever the limit
+    path.write_text("[broker]\nheartbeat_liveness = " + "[" * depth + "\n")
     assert raspyd.main(["--check-config", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"raspyd: {path}: not valid TOML: nested too deeply"

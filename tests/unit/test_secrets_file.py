@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,7 +180,9 @@ def test_a_relative_file_that_is_missing_names_where_it_was_looked_for(
 def test_a_file_nested_too_deeply_is_a_config_error_naming_it(tmp_path: Path) -> None:
     """tomllib recurses once a level: a thousand `[` raise RecursionError."""
     path = tmp_path / "secrets.toml"
-    path.write_text("a = " + "[" * 1000 + "\n", encoding="utf-8")
+    path.write_text(
+        "a = " + "[" * (sys.getrecursionlimit() + 100) + "\n", encoding="utf-8"
+    )
     deep = f"{path}: not TOML: nested too deeply"
     with pytest.raises(ConfigError) as caught:
         read_secrets(path)
