@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -107,6 +108,20 @@ def _test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the test log setup, whatever an earlier test configured."""
     _CONFIGURE("info", "json", cache=False)
     monkeypatch.setattr(log, "configure", _uncached_configure)
+
+
+_RECURSION_LIMIT: Final = sys.getrecursionlimit()
+
+
+@pytest.fixture(autouse=True)
+def _recursion_limit_kept() -> Iterator[None]:
+    """No test leaves the recursion limit changed: tests of deep input (JSON, TOML,
+    YAML) depend on it, and a change outlived the test that made it (mypy's main
+    raises it for good)."""
+    yield
+    if (limit := sys.getrecursionlimit()) != _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+        pytest.fail(f"the recursion limit was left at {limit} ({_RECURSION_LIMIT})")
 
 
 @pytest.fixture(autouse=True)
