@@ -44,10 +44,12 @@ class ReadView(Closing):
         start = prefix if after is None else max(prefix, after)
         return self._open_txn().range(table, start, prefix, after, limit)
 
-    def scan(self, table: Table, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
-        """Every item whose key starts with prefix, in key order (Store.scan's, in
-        this snapshot)."""
-        return self.iter_from(table, prefix, None, _ALL)
+    def scan(
+        self, table: Table, prefix: bytes = b"", limit: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """Items whose key starts with prefix, in key order, at most `limit`, in this
+        snapshot."""
+        return self.iter_from(table, prefix, None, _ALL if limit is None else limit)
 
     def count(self, table: Table) -> int:
         """Number of records in the table, in this snapshot."""

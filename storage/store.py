@@ -37,7 +37,6 @@ log = structlog.get_logger(component="store")
 
 _MB: Final = 1024 * 1024
 _DEFAULT_CONFIG: Final = StoreConfig()
-_ALL: Final = 2**62  # "no limit" for scans: bounded by the table's size
 
 
 class Store(StoreWrites, Closing):
@@ -174,7 +173,7 @@ class Store(StoreWrites, Closing):
     ) -> list[tuple[bytes, bytes]]:
         """Items whose key starts with prefix, in key order, at most `limit`."""
         with self.read_view() as view:
-            return view.iter_from(table, prefix, None, _ALL if limit is None else limit)
+            return view.scan(table, prefix, limit)
 
     def read_view(self) -> ReadView:
         """ONE read txn as a context manager (a snapshot across several reads)."""
