@@ -14,7 +14,9 @@ its whole timeout to say nothing.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import threading
 import time
 from collections.abc import Mapping
@@ -38,11 +40,7 @@ _FAILED: Final = frozenset(
         zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
     }
 )
-_EVENTS: Final = (
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
+_EVENTS: Final = functools.reduce(operator.or_, _FAILED)  # the monitor's mask
 
 
 @dataclass(frozen=True, slots=True)
