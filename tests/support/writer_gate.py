@@ -15,19 +15,30 @@ from support.wait import wait_until
 T = TypeVar("T")
 
 
+class _Hold:
+    """A write's report that holds the writer thread until released (30 s at most)."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, _error: BaseException | None) -> None:  # the writer waits here
+        self.held.set()
+        self.release.wait(30)
+
+
 class WriterGate:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._held = threading.Event()
-        self._release = threading.Event()
+        self._hold = _Hold()
 
     def __enter__(self) -> WriterGate:
         self._store.submit([Put(Table.CRON, b"gate", b"\x00")], self._hold)
-        assert self._held.wait(10), "the writer never reached the gate"
+        assert self._hold.held.wait(10), "the writer never reached the gate"
         return self
 
     def open(self) -> None:
-        self._release.set()
+        self._hold.release.set()
 
     def open_once_started(self, start: Callable[[], T], what: str) -> T:
         """Run `start` on a thread; open the gate once it has returned or has asked
@@ -52,11 +63,7 @@ class WriterGate:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._release.set()
-
-    def _hold(self, _error: BaseException | None) -> None:  # the writer waits here
-        self._held.set()
-        self._release.wait(30)
+        self.open()
 
 
 class CommittedGate:
@@ -71,8 +78,7 @@ class CommittedGate:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._queued = WriterGate(store)
-        self._held = threading.Event()
-        self._release = threading.Event()
+        self._hold = _Hold()
 
     def __enter__(self) -> CommittedGate:
         self._queued.__enter__()
@@ -81,10 +87,10 @@ class CommittedGate:
 
     def commit(self) -> None:
         self._queued.open()
-        assert self._held.wait(10), "the writer never committed the queued writes"
+        assert self._hold.held.wait(10), "the writer never committed the queued writes"
 
     def open(self) -> None:
-        self._release.set()
+        self._hold.release.set()
 
     def __exit__(
         self,
@@ -92,9 +98,5 @@ class CommittedGate:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._release.set()
+        self.open()
         self._queued.__exit__(exc_type, exc, traceback)
-
-    def _hold(self, _error: BaseException | None) -> None:  # after the commit
-        self._held.set()
-        self._release.wait(30)
