@@ -104,6 +104,31 @@ def _seeds_waiting(server: CloneServer) -> int:
     return waiting
 
 
+def _seeded_behind(
+    server: CloneServer, gate: CommittedGate
+) -> tuple[_Seen, pykka.ActorRef[Any]]:
+    """A part that seeds itself while the gate holds what is committed unpublished;
+    the gate opened once its seed is taken or waits."""
+    state = _Seen()
+    follower = _Follower.start(server.ref, state)
+    wait_until(
+        lambda: state.seeded.is_set() or _seeds_waiting(server) == 1,
+        what="the seed taken or waiting",
+    )
+    gate.open()
+    return state, follower
+
+
+def _set_dim(server: CloneServer, state: _Seen) -> None:
+    """Once the part has its seed, the lamp set dim and that change told to it."""
+    assert state.seeded.wait(10), "the seed never came"
+    server.publisher.set(LAMP, b"dim")
+    wait_until(
+        lambda: any(new == b"dim" for _, _, new in state.changes),
+        what="the next set told",
+    )
+
+
 def test_a_seed_taken_while_a_set_is_stored_unpublished_leaves_its_change_to_come(
     server: CloneServer, store: Store
 ) -> None:
@@ -121,20 +146,9 @@ def test_a_seed_taken_while_a_set_is_stored_unpublished_leaves_its_change_to_com
         record = stored(store, LAMP)
         assert record is not None
         assert record.body == b"on"  # stored, not told
-        state = _Seen()
-        follower = _Follower.start(server.ref, state)
-        wait_until(
-            lambda: state.seeded.is_set() or _seeds_waiting(server) == 1,
-            what="the seed taken or waiting",
-        )
-        gate.open()
+        state, follower = _seeded_behind(server, gate)
     try:
-        assert state.seeded.wait(10), "the seed never came"
-        server.publisher.set(LAMP, b"dim")
-        wait_until(
-            lambda: any(new == b"dim" for _, _, new in state.changes),
-            what="the next set told",
-        )
+        _set_dim(server, state)
         assert state.seed == {LAMP.decode(): b"on"}
         assert state.changes == [(LAMP.decode(), b"on", b"dim")]
     finally:
@@ -161,20 +175,9 @@ def test_a_seed_taken_while_two_sets_of_a_key_are_stored_unpublished_holds_the_l
         record = stored(store, LAMP)
         assert record is not None
         assert (record.seq, record.body) == (3, b"off")
-        state = _Seen()
-        follower = _Follower.start(server.ref, state)
-        wait_until(
-            lambda: state.seeded.is_set() or _seeds_waiting(server) == 1,
-            what="the seed taken or waiting",
-        )
-        gate.open()
+        state, follower = _seeded_behind(server, gate)
     try:
-        assert state.seeded.wait(10), "the seed never came"
-        server.publisher.set(LAMP, b"dim")
-        wait_until(
-            lambda: any(new == b"dim" for _, _, new in state.changes),
-            what="the next set told",
-        )
+        _set_dim(server, state)
         assert state.seed == {LAMP.decode(): b"off"}
         assert state.changes == [(LAMP.decode(), b"off", b"dim")]
     finally:
