@@ -246,6 +246,18 @@ class CommitPipeline(CoalescedFlushes):
         except StoreError:
             return -1
 
+    def _durable_on_their_way(self) -> set[bytes]:
+        """The keys of durable updates submitted and not released yet (a failed
+        batch's too, until it is settled): the store's writer takes them before a
+        flush submitted now, which must not write an older value of theirs after
+        them. What is accepted and not submitted yet goes after the flush."""
+        keys: set[bytes] = set()
+        for batch in self._batches:
+            keys.update(
+                update.key for update, coalesced in batch.entries if not coalesced
+            )
+        return keys
+
     def _unsettled(self) -> Iterator[core_mod.Update]:
         """Accepted updates not released yet, newest first (a failed batch's
         durable ones left out: they are lost)."""

@@ -93,6 +93,10 @@ class CoalescedFlushes(CommitFailures):
         """CommitPipeline's: Store.submit's on_done, on the writer thread."""
         raise NotImplementedError
 
+    def _durable_on_their_way(self) -> set[bytes]:
+        """CommitPipeline's: the keys of durable updates submitted, not released."""
+        raise NotImplementedError
+
     def next_flush(self) -> float | None:
         """When tick() has coalesced values to write (the loop's clock); None: no
         values wait, or a flush is in flight (its end wakes the loop)."""
@@ -124,7 +128,10 @@ class CoalescedFlushes(CommitFailures):
         # on its way is published after it; written before, the store would hold a
         # value no subscriber was told, which a snapshot would serve (§6.3: it
         # reads the store as the tree at the last number published)
-        taken = self.buffer.take(min(self.blocks.confirmed, self.published_seq))
+        upto = min(self.blocks.confirmed, self.published_seq)
+        taken = self.buffer.take(upto)
+        if self.buffer.pending_count:  # a key's latest not published yet
+            taken += self.buffer.stand_ins(upto, self._durable_on_their_way())
         if not taken:
             return
         known = self._refused_keys
@@ -168,9 +175,19 @@ class CoalescedFlushes(CommitFailures):
         self._refused(flushing.refused)
 
     def _write_alone(self, flush: Flush, error: BaseException) -> None:
-        """The group found no room: each of its values that is still the latest of
-        its key in a transaction of its own, so that what fits is stored."""
-        live = self._latest(flush.updates)
+        """The group found no room: each of its values that is still what
+        subscribers were told last of its key, the store does not have and no
+        durable update of the key is on its way to replace, in a transaction of its
+        own, so that what fits is stored (a newer value not published yet is
+        written by a later flush)."""
+        on_their_way = self._durable_on_their_way()
+        live = [
+            update
+            for update in flush.updates
+            if (shown := self.buffer.shown(update.key)) is not None
+            and shown.seq == update.seq
+            and update.key not in on_their_way
+        ]
         if not live:
             flush.round.refused.extend((update, error) for update in flush.updates)
             return

@@ -9,7 +9,7 @@ may be published, so that no number is ever given twice, even after a kill -9.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -142,6 +142,24 @@ class CoalescingBuffer:
                 del pending[update.key]
         taken.sort(key=lambda u: u.seq)
         return taken
+
+    def stand_ins(self, upto: int, on_their_way: Container[bytes]) -> list[Update]:
+        """For each key still pending after take(`upto`) (its latest update is not
+        published yet: it waits behind a write on its way), the update subscribers
+        were told last and the store does not have yet, in sequence order: a flush
+        writes it in the pending one's place. Else a key read more often than a
+        client's write takes to be stored would never be written while such writes
+        go on. None for a key with a durable update `on_their_way` (submitted, not
+        yet released): the store would get the older value after it."""
+        stand_ins = [
+            shown
+            for key in self._pending
+            if (shown := self._published.get(key)) is not None
+            and shown.seq <= upto
+            and key not in on_their_way
+        ]
+        stand_ins.sort(key=lambda u: u.seq)
+        return stand_ins
 
     def written(self, updates: Iterable[Update]) -> None:
         """A group commit of these updates was synced: the store shows them now."""

@@ -10,8 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.clone_pipeline import drained, reading, refusing_pipeline, stored
-from support.wait import wait_until
+from support.clone_pipeline import (
+    drained,
+    flushed,
+    reading,
+    refusing_pipeline,
+    stored,
+)
 
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
@@ -83,17 +88,6 @@ def test_a_durable_update_that_fails_after_the_io_thread_failed_is_said_lost(
         store.close()
 
 
-def _flushed(pipeline: CommitPipeline) -> None:
-    """A flush submitted now, and waited for (what it wrote, or put back)."""
-    pipeline.flush()
-
-    def settled() -> bool:
-        list(pipeline.released())  # collects the store's answers
-        return pipeline._flushing is None
-
-    wait_until(settled, what="the flush settled")
-
-
 def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
     tmp_path: Path,
 ) -> None:
@@ -112,7 +106,7 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
         pipeline.accept(reading(2, b"21.5"), coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [1, 2]
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stored(store, b"/device/t/value") == KvRecord(2, b"21.5", b"", None)
         assert stored(store, b"/device/big/value") is None
         assert stats.get("clone.coalesced.dropped") == 1
@@ -120,7 +114,7 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
         pipeline.accept(reading(3, b"22.0"), coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [3]
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
         assert stats.get("clone.coalesced.flush_failed") == 0
     finally:
@@ -143,7 +137,7 @@ def test_a_lone_reading_bigger_than_the_map_is_dropped(tmp_path: Path) -> None:
         pipeline.accept(big, coalesced=True)
         pipeline.submit()
         assert drained(pipeline) == [1]
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stored(store, b"/device/big/value") is None
         assert stats.get("clone.coalesced.dropped") == 1
         assert pipeline.buffer.pending_count == 0
@@ -169,7 +163,7 @@ def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
         )
         pipeline.submit()
         assert drained(pipeline) == [1]
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stats.get("clone.coalesced.dropped") == 1
         assert pipeline.buffer.pending_count == 0
     finally:
@@ -212,7 +206,7 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
             pipeline.submit()
             drained(pipeline)
             before = store.stats()
-            _flushed(pipeline)
+            flushed(pipeline)
             if n:  # the first found no room, then wrote each value alone
                 assert _writes(store, before) == {
                     "batches": 2,  # the group, then the big value alone
@@ -231,7 +225,7 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
         pipeline.submit()
         drained(pipeline)
         before = store.stats()
-        _flushed(pipeline)
+        flushed(pipeline)
         assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
         assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
         assert pipeline.buffer.pending_count == 0
@@ -240,7 +234,7 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
         pipeline.submit()
         drained(pipeline)
         before = store.stats()
-        _flushed(pipeline)  # one group again
+        flushed(pipeline)  # one group again
         assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
         assert stored(store, big_key) == KvRecord(102, b"b", b"", None)
         assert stored(store, b"/device/t0/value") == KvRecord(101, b"last", b"", None)
@@ -275,7 +269,7 @@ def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
             pipeline.submit()
             drained(pipeline)
             before = store.stats()
-            _flushed(pipeline)
+            flushed(pipeline)
             if n:  # the others' group: one transaction
                 assert _writes(store, before) == {
                     "batches": 1,
@@ -289,7 +283,7 @@ def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
         assert stats.get("clone.coalesced.dropped") == 0
         assert pipeline.buffer.pending_count == 1
         refusing.room = None  # the disk freed
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stored(store, b"/device/cam/value") == KvRecord(
             1, b"i" * 5000, b"", None
         )
@@ -315,12 +309,12 @@ def test_a_reading_refused_for_want_of_room_for_now_is_kept_pending(
         pipeline.submit()
         assert drained(pipeline) == [1, 2]
         refusing.refuse = 2  # the flush, then the first reading alone: full, for now
-        _flushed(pipeline)
+        flushed(pipeline)
         assert stored(store, b"/device/b/value") == KvRecord(2, b"7", b"", None)
         assert stored(store, b"/device/a/value") is None
         assert stats.get("clone.coalesced.dropped") == 0
         assert pipeline.buffer.pending_count == 1  # the next interval tries it again
-        _flushed(pipeline)  # room again
+        flushed(pipeline)  # room again
         assert stored(store, b"/device/a/value") == KvRecord(1, b"21.5", b"", None)
         assert pipeline.buffer.pending_count == 0
 
@@ -367,7 +361,7 @@ def _refused_once(tmp_path: Path) -> tuple[Store, Wakeup, CommitPipeline, bytes]
     pipeline.accept(reading(2, b"1", b"/device/t/value"), coalesced=True)
     pipeline.submit()
     drained(pipeline)
-    _flushed(pipeline)
+    flushed(pipeline)
     assert pipeline._refused_keys == {big_key}
     return store, wake, pipeline, big_key
 
@@ -380,7 +374,7 @@ def _one_group(store: Store, pipeline: CommitPipeline, big_key: bytes) -> None:
     pipeline.submit()
     drained(pipeline)
     before = store.stats()
-    _flushed(pipeline)
+    flushed(pipeline)
     assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
     assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
 
@@ -417,7 +411,7 @@ def test_a_key_superseded_while_its_value_is_being_stored_is_forgotten(
         pipeline.accept(reading(4, b"", big_key))  # deleted meanwhile
         pipeline.submit()
         drained(pipeline)
-        _flushed(pipeline)  # waits for the flush in flight
+        flushed(pipeline)  # waits for the flush in flight
         assert stored(store, big_key) is None
         assert pipeline.buffer.pending_count == 0
         assert pipeline._refused_keys == set()

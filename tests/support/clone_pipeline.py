@@ -65,6 +65,18 @@ def drained(pipeline: CommitPipeline) -> list[int]:
     return out
 
 
+def flushed(pipeline: CommitPipeline) -> None:
+    """A flush submitted now, and waited for (what it wrote, or put back); the
+    batches stored meanwhile are released."""
+    pipeline.flush()
+
+    def settled() -> bool:
+        list(pipeline.released())  # collects the store's answers
+        return pipeline._flushing is None
+
+    wait_until(settled, what="the flush settled")
+
+
 def stored(store: Store, key: bytes) -> KvRecord | None:
     raw = store.get(Table.KV, key)
     return None if raw is None else decode_kv(raw)

@@ -8,7 +8,7 @@ newer durable one, and show snapshots exactly what was published but not stored.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from raspy.cores.clone import Accept, CloneCore, Update
@@ -175,3 +175,91 @@ def test_the_store_ends_with_the_newest_value_of_every_key(
         assert merged == newest  # what a snapshot shows: store under the overlay
     store.update((u.key, u) for u in buffer.take())
     assert store == newest
+
+
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["reading", "write"]), st.sampled_from([b"/a", b"/b"])
+        ),
+        st.tuples(st.sampled_from(["commit", "release", "flush"]), st.just(b"")),
+    ),
+    max_size=80,
+)
+
+
+@example(  # a reading told, then its next one waits behind a client's write
+    steps=[
+        ("reading", b"/a"),
+        ("release", b""),
+        ("write", b"/b"),
+        ("reading", b"/a"),
+        ("flush", b""),
+        ("commit", b""),
+        ("commit", b""),
+    ]
+)
+@given(steps=_STEPS)
+def test_a_flush_stores_every_value_told_before_it_and_never_an_older_one(
+    steps: list[tuple[str, bytes]],
+) -> None:
+    """CommitPipeline's order, in miniature, with releases that lag: a client's
+    write (durable) is released only once the store's FIFO writer committed it, and
+    the readings numbered after it wait behind it. A flush takes what was published
+    and, for a key whose newest reading still waits, the one told before it
+    (`stand_ins`), unless a client's write of the key is on its way. Once the flush
+    is committed the store holds, for every key, at least what subscribers were
+    told when it was submitted; no key's stored number ever goes down."""
+    buffer = CoalescingBuffer()
+    store: dict[bytes, Update] = {}
+    queue: list[list[Update]] = []  # the writer's jobs, in submit order
+    unreleased: list[tuple[Update, bool]] = []  # (update, coalesced), in seq order
+    committed: set[int] = set()  # durable numbers the writer stored
+    told: dict[bytes, Update] = {}
+    expected: dict[int, dict[bytes, Update]] = {}  # a flush job's id -> told then
+    seq = 0
+
+    def commit() -> None:
+        job = queue.pop(0)
+        for update in job:
+            old = store.get(update.key)
+            assert old is None or old.seq <= update.seq, "a stored value went back"
+            store[update.key] = update
+            committed.add(update.seq)
+        if id(job) in expected:
+            buffer.written(job)
+            for key, update in expected.pop(id(job)).items():
+                stored = store.get(key, _update(0, key))
+                assert stored.seq >= update.seq, f"{key!r} not stored"
+
+    for action, key in steps:
+        if action == "reading":
+            seq += 1
+            update = _update(seq, key, str(seq).encode())
+            buffer.accept(update)
+            unreleased.append((update, True))
+        elif action == "write":
+            seq += 1
+            update = _update(seq, key, str(seq).encode())
+            buffer.supersede(update)
+            queue.append([update])
+            unreleased.append((update, False))
+        elif action == "commit" and queue:
+            commit()
+        elif action == "release":
+            while unreleased and (
+                unreleased[0][1] or unreleased[0][0].seq in committed
+            ):
+                update, coalesced = unreleased.pop(0)
+                buffer.released(update, coalesced=coalesced)
+                told[update.key] = update
+        elif action == "flush" and not any(id(job) in expected for job in queue):
+            published = max((u.seq for u in told.values()), default=0)
+            on_their_way = {u.key for u, coalesced in unreleased if not coalesced}
+            job = buffer.take(published)
+            job += buffer.stand_ins(published, on_their_way)
+            assert all(u.seq <= published for u in job), "an unpublished value taken"
+            queue.append(job)
+            expected[id(job)] = dict(told)
+    while queue:
+        commit()
