@@ -137,9 +137,10 @@ class CloneSubscribe:
 
 @dataclass(frozen=True, slots=True)
 class CloneUnsubscribe:
-    """Stop every subscription of `ref` (ask)."""
+    """Stop every subscription of `ref` (ask), or only those to `prefix`."""
 
     ref: pykka.ActorRef[Any]
+    prefix: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ nothing, and which import structlog at their first event, not with raspy.client.
 structlog's import loads asyncio, ssl and logging (about 0.1 s of CPU on a PC, a
 second on a Pi 3); a `raspy` or `raspy-kv` command that gets its reply logs nothing
 and is a process of its own. A tool configures logging through `configure_later`:
-done at the first event, as raspy.log.configure would have done it at the start."""
+done at the first event, as raspy.log.configure would have done it at the start,
+or at a library's first `logging` record that the setup would show
+(raspy.library_records)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import threading
 from typing import Any, Final
 
 _deferred_level: str | None = None  # set by configure_later, until the first event
+_deferred_format = "auto"  # and the format it asked for
 # held while the first event configures: another thread's first event waits for it,
 # not taken for one before any configuration (structlog's default line on stderr)
 _configuring: Final = threading.RLock()  # re-entered by an event of the setup itself
@@ -34,12 +37,16 @@ def _dropped(*_args: Any, **_kwargs: Any) -> None:
     """An event below the deferred level: what structlog would do, without it."""
 
 
-def configure_later(level: str) -> None:
-    """raspy.log.configure(level) at the first event of a library logger (if
+def configure_later(level: str, log_format: str = "auto") -> None:
+    """raspy.log.configure(level, log_format) at the first event of a library
+    logger, or the first record at `level` of a library that uses `logging` (if
     structlog is not configured by then): for a tool whose only events are the
-    client's."""
-    global _deferred_level  # noqa: PLW0603  # one logging setup per process
-    _deferred_level = level
+    client's, or one whose setup waits for its config."""
+    global _deferred_level, _deferred_format  # one logging setup per process
+    _deferred_level, _deferred_format = level, log_format
+    from raspy import library_records  # `logging`, not structlog
+
+    library_records.hold(level, _configure_deferred)
 
 
 def forget_deferred() -> None:
@@ -70,7 +77,7 @@ def _configure_deferred() -> None:
         if not structlog.is_configured():
             from raspy import log
 
-            log.configure(level)
+            log.configure(level, _deferred_format)  # type: ignore[arg-type]  # the tool's choice
 
 
 class _LibraryLogger:

@@ -139,8 +139,8 @@ class CloneLoop:
                 self._parts.subscribers.add(
                     prefix, ref, refusals=refusals, backlog=backlog
                 )
-            case msgs.CloneUnsubscribe(ref=ref):
-                self._parts.subscribers.remove(ref)
+            case msgs.CloneUnsubscribe(ref=ref, prefix=prefix):
+                self._parts.subscribers.remove(ref, prefix)
             case msgs.SubscribeSeeded():
                 return self._parts.seeds.request(command)
             case msgs.GetUnstored(prefix=prefix):

@@ -134,10 +134,16 @@ class Subscribers:
             backlog = partial(inbox_length, ref)
         self._backlogs[ref] = backlog
 
-    def remove(self, ref: pykka.ActorRef[Any]) -> None:
-        self._entries = [(p, r) for p, r in self._entries if r != ref]
-        self._refusals = [(p, r) for p, r in self._refusals if r != ref]
-        self._backlogs.pop(ref, None)
+    def remove(self, ref: pykka.ActorRef[Any], prefix: bytes | None = None) -> None:
+        """Forget `ref`'s subscriptions: all of them, or those to `prefix`."""
+
+        def kept(entry: tuple[bytes, pykka.ActorRef[Any]]) -> bool:
+            return entry[1] != ref or (prefix is not None and entry[0] != prefix)
+
+        self._entries = [e for e in self._entries if kept(e)]
+        self._refusals = [e for e in self._refusals if kept(e)]
+        if not any(r == ref for _, r in self._entries):
+            self._backlogs.pop(ref, None)
 
     def largest_backlog(self) -> tuple[int, str]:
         """The most messages waiting for one subscriber, and its name (0, "": none)."""

@@ -4,6 +4,7 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -140,14 +141,21 @@ def subscribe_seeded(
     that follow are each change after it, once, with the seed's value as the old
     one (read_tree, read after subscribing, could already hold a change still to
     be told). The view is read here, not on the Clone I/O thread. Raises
-    pykka.Timeout or pykka.ActorDeadError when the server did not answer: `ref`
-    is then not subscribed, and no view is left open."""
+    pykka.Timeout or pykka.ActorDeadError when the server did not answer, or the
+    StoreError of a view that could not be read: `ref` is then not subscribed,
+    and no view is left open."""
     asked = msgs.SubscribeSeeded(prefix.encode("utf-8"), ref, refusals, backlog)
     seed = _seed(clone_ref, asked)
     try:
-        return live_tree(seed.view, prefix, seed.unstored)
-    finally:
-        seed.view.close()
+        try:
+            return live_tree(seed.view, prefix, seed.unstored)
+        finally:
+            seed.view.close()
+    except BaseException:  # its caller fails: no change is told to it from here on
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+            unsubscribe = msgs.CloneUnsubscribe(ref, asked.prefix)
+            clone_ref.ask(unsubscribe, timeout=_ASK_TIMEOUT_S)
+        raise
 
 
 def _seed(clone_ref: pykka.ActorRef[Any], asked: msgs.SubscribeSeeded) -> Seed:

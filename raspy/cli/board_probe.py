@@ -84,7 +84,12 @@ class Probe:
     def _taken(self, wait_s: float) -> HubAnswer | None:
         pending = self._pending
         assert pending is not None  # the callers start one first
-        answer = pending.poll(wait_s)
+        try:
+            answer = pending.poll(wait_s)
+        except BaseException:  # its runner failed: the next look starts afresh
+            pending.close()
+            self._pending = None
+            raise
         if answer is not None:
             pending.close()
             self._pending = None

@@ -42,6 +42,7 @@ from raspy.cli.last_resort import guarded
 from raspy.cli.poller_config import build_parser, fail, load_config
 from raspy.cli.signals import SignalInbox
 from raspy.errors import ConfigError
+from raspy.library_log import configure_later
 
 # What a board that starts needs (pykka, ZeroMQ, LMDB, structlog) is imported by
 # raspy.cli.poller_run once the config is read and sound: `--help`, `--version`, a
@@ -68,6 +69,10 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
+    # until poller_run sets logging up from the config: a library's `logging`
+    # record, or a client's event, sets it up from the flags first (not Python's
+    # bare "last resort" line)
+    configure_later(args.log_level or "info", args.log_format or "auto")
     try:
         cfg, registry, hostname = load_config(args)
         warnings: list[str] = []  # said once logging is set up

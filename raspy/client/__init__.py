@@ -4,7 +4,9 @@ Titanic client (raspy.client.titanic), and the Clone key-value tree client
 
 Each name is imported from its module when it is first asked for: `raspy call`
 imports raspy.client.mdp, and loads neither the Clone client nor the Titanic one
-(a tenth of its start's CPU; each `raspy` command is a process of its own)."""
+(a tenth of its start's CPU; each `raspy` command is a process of its own).
+A submodule asked for as an attribute (`raspy.client.clone.CloneClient` after
+`import raspy.client`) is imported then, as a name is."""
 
 from __future__ import annotations
 
@@ -12,6 +14,16 @@ import importlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    # the submodules, as attributes (imported at first use, as the names are)
+    from raspy.client import clone as clone
+    from raspy.client import clone_agent as clone_agent
+    from raspy.client import clone_agent_log as clone_agent_log
+    from raspy.client import clone_fetch as clone_fetch
+    from raspy.client import hub_probe as hub_probe
+    from raspy.client import link as link
+    from raspy.client import mdp as mdp
+    from raspy.client import titanic as titanic
+    from raspy.client import worker as worker
     from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
     from raspy.client.mdp import Client, Worker
     from raspy.client.titanic import TitanicClient
@@ -56,13 +68,25 @@ if not TYPE_CHECKING:  # a type checker reads the imports above: a name not
     # among them is an error in a caller's check, not an object
 
     def __getattr__(name: str) -> object:
-        """`from raspy.client import Client`: the name, from its module (PEP 562)."""
+        """`from raspy.client import Client`: the name, from its module, and
+        `raspy.client.clone`: the submodule, imported now (PEP 562)."""
         module = _MODULE_OF.get(name)
         if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return _submodule(name)
         value: object = getattr(importlib.import_module(module), name)
         globals()[name] = value  # asked once
         return value
+
+    def _submodule(name: str) -> object:
+        """The package's submodule `name`, or AttributeError if it has none."""
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the submodule is there; something it imports is not
+            raise AttributeError(
+                f"module {__name__!r} has no attribute {name!r}"
+            ) from None
 
 
 def __dir__() -> list[str]:

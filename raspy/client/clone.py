@@ -8,12 +8,13 @@ port base (snapshot at N+1, as raspyd binds).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Final
 
@@ -286,8 +287,12 @@ class CloneClient(Closing):
 
 
 def _fail_if_not_taken(taken: Future[object], result: Future[None]) -> None:
-    """The agent ended before it took the update: its waiter is told at once."""
-    if taken.exception() is not None and not result.done():
+    """The agent ended before it took the update: its waiter is told at once. A
+    done callback that raises is logged by concurrent.futures, a traceback on a
+    tool's stderr: this one raises nothing."""
+    if not taken.cancelled() and taken.exception() is None:
+        return  # taken: the agent answers it
+    with contextlib.suppress(InvalidStateError):  # answered meanwhile: that stands
         result.set_exception(
             ClientTimeout("clone client closed before the update was confirmed")
         )

@@ -119,16 +119,24 @@ class Runner:
         self._running = True
         self._ended = False  # set, under _end_lock, once no command will run again
         self._end_lock = threading.Lock()
+        # start() still waits for open(), whose failure it then raises: under _end_lock
+        self._start_waits = True
         self._thread = threading.Thread(
             target=self._main, name=thread_name or f"raspy-{name}-io", daemon=True
         )
 
     # --- any thread -----------------------------------------------------------------
     def start(self, timeout_s: float = _START_TIMEOUT_S) -> None:
-        """Start the thread and wait until the owner has opened; RuntimeError if not."""
+        """Start the thread and wait until the owner has opened; RuntimeError if not,
+        from what failed open() (`failure`): the caller's to report, not logged
+        here. A failure after start() gave up waiting is logged."""
         self._thread.start()
-        if not self.started.wait(timeout_s) or self.failure is not None:
-            raise RuntimeError(f"{self.name} did not start: {self.failure}")
+        ended = self.started.wait(timeout_s)  # open() returned or raised
+        with self._end_lock:
+            self._start_waits = False
+            failure = self.failure
+        if not ended or failure is not None:
+            raise RuntimeError(f"{self.name} did not start: {failure}") from failure
 
     def call(self, command: object) -> Future[object]:
         """Run `command` on the runner's thread; the future holds the owner's answer."""
@@ -191,8 +199,11 @@ class Runner:
             self.started.set()
             self._loop()
         except BaseException as exc:
-            self.failure = exc
-            log.exception("runner_failed", runner=self.name, opened=opened)
+            with self._end_lock:
+                self.failure = exc
+                told = not opened and self._start_waits  # start() raises it
+            if not told:
+                log.exception("runner_failed", runner=self.name, opened=opened)
             if self._on_failure is not None:
                 self._on_failure(exc)
         finally:

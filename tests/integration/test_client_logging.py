@@ -169,3 +169,122 @@ def test_a_first_event_while_another_thread_configures_waits_for_it() -> None:
     lines = ran.stderr.splitlines()
     assert len(lines) == 1, ran.stderr
     assert json.loads(lines[0])["event"] == "request_failed"
+
+
+def test_a_librarys_logging_record_before_the_first_event_is_the_tools_line() -> None:
+    """A `logging` record (a library's) before the first event of a deferred
+    configuration reached Python's last resort: bare text on stderr. One under
+    the level is dropped (structlog still not loaded); one at it makes the
+    configuration, and is its JSON line."""
+    ran = _script(
+        """
+        import json, logging, sys
+
+        from raspy.library_log import configure_later
+
+        configure_later("error")
+        logging.getLogger("somelib").warning("below_the_level")
+        print(json.dumps("structlog" in sys.modules))
+        logging.getLogger("somelib").error("shown %s", "here")
+        """
+    )
+    assert ran.stdout.splitlines() == ["false"]
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    event = json.loads(lines[0])
+    assert (event["event"], event["level"], event["logger"]) == (
+        "shown here",
+        "error",
+        "somelib",
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "level"),
+    [
+        ("raspy", ["call", "echo", "x", "--timeout", "0.05"], "error"),
+        ("kv", ["get", "/a", "--timeout", "0.05"], "critical"),
+        ("poller", ["--service", "fake", "--config", "/nonexistent.toml"], "warning"),
+    ],
+    ids=["raspy", "raspy-kv", "raspy-poller"],
+)
+def test_a_tool_shows_a_librarys_logging_record_as_its_own_line(
+    module: str, argv: list[str], level: str
+) -> None:
+    """Each tool sets logging up at its first event, which may be a library's
+    `logging` record: here one after its run (nothing answers; the poller's
+    config is missing), as one during it would be."""
+    port = free_port_base(4)
+    server = f"127.0.0.1:{port}" if module == "kv" else f"tcp://127.0.0.1:{port}"
+    option = "--connect" if module == "poller" else "--server"
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import logging
+                from raspy.cli import {module} as tool
+
+                tool.main({[*argv, option, server]!r})
+                logging.getLogger("somelib").{level}("late_record")
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    event = json.loads(ran.stderr.splitlines()[-1])
+    assert (event["event"], event["logger"]) == ("late_record", "somelib")
+
+
+def test_a_done_callback_that_raises_is_the_tools_line_not_a_bare_traceback() -> None:
+    """concurrent.futures logs a done callback that raised (a traceback): under
+    a tool's deferred configuration that is its JSON line, the traceback a field."""
+    ran = _script(
+        """
+        from concurrent.futures import Future
+
+        from raspy.library_log import configure_later
+
+        configure_later("error")
+        future = Future()
+        future.add_done_callback(lambda _: 1 / 0)
+        future.set_result(None)
+        """
+    )
+    lines = ran.stderr.splitlines()
+    assert len(lines) == 1, ran.stderr
+    event = json.loads(lines[0])
+    assert event["logger"] == "concurrent.futures"
+    assert "ZeroDivisionError" in event["exception"]
+
+
+def test_the_clone_clients_done_callback_raises_for_no_outcome() -> None:
+    """A set the agent never took fails its waiter at once; a cancelled ask (its
+    exception() raised CancelledError) or a waiter answered meanwhile (set twice:
+    InvalidStateError) raised in the callback, which concurrent.futures logs."""
+    from concurrent.futures import Future
+
+    from raspy.client.clone import _fail_if_not_taken
+    from raspy.errors import ClientTimeout
+
+    cancelled: Future[object] = Future()
+    cancelled.cancel()
+    waiter: Future[None] = Future()
+    _fail_if_not_taken(cancelled, waiter)
+    assert isinstance(waiter.exception(timeout=0), ClientTimeout)
+    failed: Future[object] = Future()
+    failed.set_exception(RuntimeError("clone-agent has stopped"))
+    answered: Future[None] = Future()
+    answered.set_result(None)
+    _fail_if_not_taken(failed, answered)  # answered first: that stands
+    assert answered.result(timeout=0) is None
+    taken: Future[object] = Future()
+    taken.set_result(None)
+    untouched: Future[None] = Future()
+    _fail_if_not_taken(taken, untouched)
+    assert not untouched.done()

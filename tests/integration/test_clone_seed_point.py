@@ -29,8 +29,10 @@ from support.writer_gate import CommittedGate
 from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.parts import CloneParts
+from raspy.actors.clone.seeds import Seed
 from raspy.actors.clone.server import subscribe_seeded
 from raspy.config import CloneConfig, LimitsConfig, StoreConfig
+from raspy.errors import StoreError
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_tree
@@ -312,4 +314,42 @@ def test_a_seed_asked_in_vain_leaves_no_view_open_and_subscribes_nothing(
     finally:
         release.set()
         for actor in (gone, holder, kept):
+            actor.stop(block=True, timeout=10)
+
+
+def test_a_seed_whose_view_cannot_be_read_leaves_no_subscription(
+    server: CloneServer,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The asker reads its seed's view on its own thread: a view that failed there
+    (here closed before it is read, as any thread may close one: the store's own
+    StoreError) raised to the part, whose start failed, and it stayed subscribed,
+    told every later change until one found it gone."""
+    seed_of = server_mod._seed
+
+    def closed_at_once(clone_ref: pykka.ActorRef[Any], asked: Any) -> Seed:
+        seed = seed_of(clone_ref, asked)
+        seed.view.close()
+        return seed
+
+    seqs: list[int] = []
+    kept_seqs: list[int] = []
+    failed, kept = _Recorder.start(seqs), _Recorder.start(kept_seqs)
+    try:
+        # its subscription to another prefix is not the failed one's: it stays
+        server.ref.ask(msgs.CloneSubscribe(b"/other/", failed), timeout=5)
+        monkeypatch.setattr(server_mod, "_seed", closed_at_once)
+        with pytest.raises(StoreError, match="read view is closed"):
+            subscribe_seeded(server.ref, SUBTREE, failed)
+        monkeypatch.undo()
+        assert subscribe_seeded(server.ref, SUBTREE, kept) == []
+        server.publisher.set(LAMP, b"on")
+        wait_until(lambda: bool(kept_seqs), what="the set told")
+        server.publisher.set(b"/other/x", b"1")
+        wait_until(lambda: bool(seqs), what="the other set told")
+        assert seqs == [kept_seqs[0] + 1]  # that one alone
+        assert store._env._readers == 0  # no view left open
+    finally:
+        for actor in (failed, kept):
             actor.stop(block=True, timeout=10)

@@ -167,6 +167,15 @@ def _with_a_silent_part(tmp_path: Path, silent: str) -> tuple[FakeW1Tree, Path]:
     return w1, fifo
 
 
+def _let_go(services: Services, fifo: Path) -> None:
+    """End the hung reads, then stop the services while the test still runs: the
+    readings that follow (a sensor back to `ok`, the part's empty file) are logged,
+    and a line logged once the test's body had ended, before its fixtures stop the
+    services, went to the terminal (pytest captures each phase, not the gap)."""
+    release_fifo(fifo)
+    services.stop()
+
+
 @pytest.mark.timeout(30)
 def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
     services: Services, tree: CloneClient, tmp_path: Path
@@ -196,7 +205,7 @@ def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
         ]
         assert late == [silent]
     finally:
-        release_fifo(fifo)
+        _let_go(services, fifo)
 
 
 @pytest.mark.timeout(30)
@@ -228,7 +237,7 @@ def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
             timeout_s=10.0,
         )
     finally:
-        release_fifo(fifo)
+        _let_go(services, fifo)
 
 
 def _config_of(services: Services, name: str, change: JsonValue = None) -> Any:

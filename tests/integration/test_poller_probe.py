@@ -269,3 +269,26 @@ def test_a_board_serving_pings_the_watchdog_and_stops_while_a_look_waits(
         server.close()
     assert outcome == [0]
     assert asked == [b"quiet-board.*"] * 2
+
+
+def test_a_look_whose_probe_failed_is_dropped_and_the_next_look_starts_anew() -> None:
+    """A probe whose runner failed (here its context ended under it) raised its
+    error at every later look, the same error object, until close(): it was kept
+    as the look under way. The failed one is closed; the next look is a new probe
+    (on this ended context, one whose socket is refused: an error of its own)."""
+    context = zmq.Context()
+    probe = _probe(context, f"tcp://127.0.0.1:{free_port_base()}", timeout_s=3600.0)
+    try:
+        assert probe.look() is None  # under way: nothing answers there
+        ending = threading.Thread(target=context.term, daemon=True)
+        ending.start()  # the runner's poll fails (ETERM), its sockets are closed
+        ending.join(timeout=10)
+        assert not ending.is_alive()
+        with pytest.raises(zmq.ZMQError) as first:
+            probe.look()
+        with pytest.raises(zmq.ZMQError) as second:
+            probe.look()
+    finally:
+        probe.close()
+    assert first.value.errno == zmq.ETERM
+    assert second.value is not first.value  # the socket of a new probe refused

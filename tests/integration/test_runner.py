@@ -178,14 +178,86 @@ class _BrokenOwner(_EchoOwner):
 
 
 def test_runner_start_raises_when_the_owner_cannot_open(context: Context) -> None:
-    """A failed open() is start()'s RuntimeError, and the owner still closes."""
+    """A failed open() is start()'s RuntimeError, from the failure itself, and the
+    owner still closes. Its caller reports it: the runner logs no traceback of its
+    own for it first (a CLI user saw both)."""
     owner = _BrokenOwner(context, "inproc://runner-broken")
     runner = Runner("broken", owner)
-    with capture_logs(), pytest.raises(RuntimeError, match="address in use"):
+    with (
+        capture_logs() as logs,
+        pytest.raises(RuntimeError, match="address in use") as caught,
+    ):
         runner.start()
     runner.stop()
     assert owner.closed
     assert isinstance(runner.failure, OSError)
+    assert caught.value.__cause__ is runner.failure
+    assert logs == []
+
+
+class _SlowBrokenOwner(_EchoOwner):
+    """Its open() fails once `release` is set: after start() gave up waiting."""
+
+    def __init__(self, context: Context, endpoint: str) -> None:
+        super().__init__(context, endpoint)
+        self.release = threading.Event()
+
+    def open(self, runner: Runner) -> None:
+        self.release.wait(10)
+        raise OSError("address in use")
+
+
+def test_an_open_that_fails_after_start_gave_up_is_logged(context: Context) -> None:
+    """Nobody is told of that failure but the log."""
+    owner = _SlowBrokenOwner(context, "inproc://runner-slow")
+    runner = Runner("slow", owner)
+    with capture_logs() as logs:
+        with pytest.raises(RuntimeError, match="slow did not start: None"):
+            runner.start(timeout_s=0.05)
+        owner.release.set()
+        wait_until(lambda: owner.closed, what="the owner closed")
+        runner.stop()
+    failed = [e for e in logs if e["event"] == "runner_failed"]
+    assert [(e["runner"], e["opened"], e["log_level"]) for e in failed] == [
+        ("slow", False, "error")
+    ]
+
+
+class _FailingTurn(_EchoOwner):
+    """Its turn after the command "fail-turn" raises: the loop fails, once open."""
+
+    failing = False
+
+    def execute(self, command: object) -> object:
+        if command == "fail-turn":
+            self.failing = True
+            return None
+        return super().execute(command)
+
+    def on_turn(self, now: float) -> None:
+        if self.failing:
+            raise OSError("socket gone")
+        super().on_turn(now)
+
+
+def test_a_failure_once_open_is_logged_and_handed_to_the_owner(
+    context: Context,
+) -> None:
+    """No caller waits for it: the log says it (with its traceback), and
+    on_failure gets it."""
+    handed: list[BaseException] = []
+    owner = _FailingTurn(context, "inproc://runner-turn")
+    runner = Runner("turn", owner, on_failure=handed.append)
+    runner.start()
+    with capture_logs() as logs:
+        runner.call("fail-turn")
+        wait_until(lambda: owner.closed, what="the owner closed")
+    runner.stop()
+    assert handed == [runner.failure]
+    failed = [e for e in logs if e["event"] == "runner_failed"]
+    assert [(e["runner"], e["opened"], e["exc_info"]) for e in failed] == [
+        ("turn", True, True)
+    ]
 
 
 class _FailingClose(_EchoOwner):

@@ -75,8 +75,9 @@ class Services:
         return ref
 
     def stop(self) -> None:
-        for ref in reversed(self.refs):
-            ref.stop(block=True, timeout=10)
+        """Stop every service started, the last first; once is enough."""
+        while self.refs:
+            self.refs.pop().stop(block=True, timeout=10)
 
 
 @pytest.fixture(name="services")
