@@ -224,6 +224,10 @@ def test_the_newer_of_the_kept_value_and_the_hubs_copy_is_taken(
     store = Store.open(board_store)
     board = Board(services, zmq_context, store)
     try:
+        # its first poll read first: on the fake clock, which stands still, one that
+        # came after the copy's set would look as new as it (a real poll read
+        # before a set is older, and dropped as stale) and put the lamp back off
+        assert board.lamp() is False
         board.take_copy(copy)
         assert board.lamp() is lamp
     finally:
