@@ -52,8 +52,9 @@ from raspy import json_text, packing
 from raspy.devices import request_body
 from raspy.devices.template import JsonValue, shown
 from raspy.errors import PackingError, quote
-from raspy.rules.model import NAME_PATTERN
-from raspy.rules.timing import iso_local, parse_cron
+from raspy.names import NAME_PATTERN
+from raspy.rules.timing_cron import parse_cron  # not rules.timing: no sun, no model
+from raspy.rules.timing_local import iso_local
 
 VERSION: Final = request_body.VERSION
 MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
