@@ -45,13 +45,14 @@ _LATE = (
     "raspy.devices.rtc",
     "raspy.devices.simulated",
     # the scenario engine waits for the first scenario read, stored or imported;
-    # the triggers' model and the sun's times (astral) for the first time trigger
-    # or cron job; ctypes.util (and the tempfile it loads) is not used at all
+    # the triggers' model, the cron parser and the sun's times (astral) for the
+    # first time trigger or cron job; ctypes.util (and its tempfile) is not used
     "raspy.rules.engine",
     "raspy.rules.run",
     "raspy.rules.model",
     "raspy.rules.sun",
     "raspy.rules.timing",
+    "raspy.rules.timing_cron",
     "raspy.actors.scenario",
     "raspy.actors.scenario_messages",
     "astral",
