@@ -30,8 +30,7 @@ from raspy.errors import StoreError
 from raspy.rules import cron_jobs
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
-from raspy.rules.model import CronTrigger
-from raspy.rules.timing import ClockJumped, Fired, TimeScheduler
+from raspy.rules.timing_scheduler import ClockJumped, Fired, TimeScheduler
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
 from raspy.storage.tables import Table
@@ -133,9 +132,7 @@ class CronActor(pykka.ThreadingActor):
                 continue
             self._jobs[job.name] = job
             if job.enabled:
-                self._scheduler.add(
-                    job.name, CronTrigger(job.schedule), now_wall, now_mono
-                )
+                self._schedule(job, now_wall, now_mono)
 
     # --- messages ---------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -224,9 +221,7 @@ class CronActor(pykka.ThreadingActor):
                 case Saved(job=job):
                     self._jobs[job.name] = job
                     if job.enabled:
-                        self._scheduler.add(
-                            job.name, CronTrigger(job.schedule), now_wall, now_mono
-                        )
+                        self._schedule(job, now_wall, now_mono)
                     else:
                         self._scheduler.remove(job.name)
                 case Deleted(name=name):
@@ -244,6 +239,12 @@ class CronActor(pykka.ThreadingActor):
             )
         self._rearm()
         return handled.reply
+
+    def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
+        # the triggers' model: loaded with the first job, not at every start
+        from raspy.rules.model import CronTrigger
+
+        self._scheduler.add(job.name, CronTrigger(job.schedule), now_wall, now_mono)
 
     def _rearm(self) -> None:
         if self._ticker is not None:

@@ -11,7 +11,6 @@ last saved time (or 1970) until NTP synchronises it; cron jobs and scenarios tha
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
@@ -112,9 +111,10 @@ class _Timex(ctypes.Structure):
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    name = ctypes.util.find_library("c") or "libc.so.6"
+    # the process's own symbols, libc's among them (as raspy.heap): no search
+    # (ctypes.util runs `ldconfig -p`, and its import is most of this module's)
     try:
-        return ctypes.CDLL(name, use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError as exc:
         raise ClockHealthError(f"adjtimex: cannot load libc ({exc})") from exc
 

@@ -23,6 +23,9 @@ ECHO_SERVICE: Final = "echo"
 # `<hostname>.http`: the HTTP requests of scenarios' `http:` actions, made by raspyd
 # for its own parts only (actors/http_client.py)
 HTTP_SERVICE: Final = "http"
+# a scenario's or a cron job's name (`/scenario/<name>/…`, `/event/cron/<name>`):
+# here, not in the scenario model, so that cron checks one without loading that
+NAME_PATTERN: Final = r"[a-z0-9_-]{1,64}"
 # a DNS name (the web face's [http] hosts): letters, digits, hyphens, dots
 _HOST_NAME: Final = re.compile(
     r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"

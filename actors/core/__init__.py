@@ -9,12 +9,15 @@ writer of those keys, so their order is kept), takes up the runs a stop left in 
 long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py). What
 becomes of each scenario (installed, started, stopped, enabled, forgotten) is its
 base class, ScenarioSet (scenario_set.py). Nothing that fails here stops the daemon.
+
+The scenario engine (rules.engine, its runs, the parser, the scenario actors) is
+imported with the first scenario read, stored or imported: a core with none (most
+starts) answers `list` and follows the tree without it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +26,6 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors import scenario_messages as scn
 from raspy.actors.clone.publisher import inbox_length
 from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.core import start_notes
@@ -34,12 +36,11 @@ from raspy.actors.core.status_keys import StatusKeys
 from raspy.actors.core.timers import CoreTimers
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.config import CoreConfig
+from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
 from raspy.errors import quote
 from raspy.json_text import tree_value
-from raspy.rules import engine
-from raspy.rules import run as run_mod
+from raspy.protocol.clone import MAX_KEY_BYTES
 from raspy.rules.clock_steps import ClockSteps
-from raspy.rules.resume_start import LOST_RUN_ERROR, RESTARTED_RUN_ERROR
 from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
 from raspy.storage.scenario_store import ScenarioStore
@@ -47,14 +48,7 @@ from raspy.ticker import SharedTicker
 
 log = structlog.get_logger(component="core")
 
-# importable from here, as before the split
-__all__ = [
-    "LOST_RUN_ERROR",
-    "RESTARTED_RUN_ERROR",
-    "CoreActor",
-    "CoreLinks",
-    "Entry",
-]
+__all__ = ["CoreActor", "CoreLinks", "Entry"]
 
 
 class CoreActor(ScenarioSet):
@@ -67,8 +61,8 @@ class CoreActor(ScenarioSet):
         tz: ZoneInfo,
         links: CoreLinks,
         *,
-        max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
-        max_key_bytes: int = run_mod.DEFAULT_MAX_KEY_BYTES,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,  # [clone]'s, as the runs'
+        max_key_bytes: int = MAX_KEY_BYTES,
         daemon_start: bool = True,
         steps: ClockSteps | None = None,
         http_service: bool = True,
@@ -94,16 +88,9 @@ class CoreActor(ScenarioSet):
         self.entries: dict[str, Entry] = {}
         self.watched = ()
         self.store = ScenarioStore(links.store)
-        self.settings = engine.EngineSettings(
-            host,
-            self.tz,
-            config.max_runs_per_minute,
-            max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
-            max_key_bytes=max_key_bytes,  # so does a key the server would refuse
-            http_service=http_service,  # else an `http:` action fails at once
-        )
-        if secrets is not None:
-            self.settings = dataclasses.replace(self.settings, secrets=secrets.load)
+        # the runs' limits: a larger set fails its run, not silently; so does a key
+        # the server would refuse (ScenarioSet.settings, made with the first scenario)
+        self.value_limits = (max_value_bytes, max_key_bytes)
         self._ticker = SharedTicker(links.clock)
         # steps: shared with cron, one log a step
         self._timers = CoreTimers(
@@ -200,6 +187,16 @@ class CoreActor(ScenarioSet):
                 self._on_time()
             case msgs.MdpFrames(frames=frames):
                 self._on_request(frames)
+            case _:
+                self._from_scenario(message)
+        return None
+
+    def _from_scenario(self, message: object) -> None:
+        """A scenario actor's report (or a message nobody should have sent)."""
+        # loaded with the first scenario, whose actor alone sends these
+        from raspy.actors import scenario_messages as scn
+
+        match message:
             case scn.StatusReported(name=name, status=status, ref=ref):
                 entry = self.entries.get(name)
                 if entry is not None and entry.ref == ref:
@@ -212,7 +209,6 @@ class CoreActor(ScenarioSet):
                     self.set_enabled(name, False, reason=reason)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
-        return None
 
     def _on_key(self, raw_key: bytes, body: bytes, uuid: bytes = b"") -> None:
         key = raw_key.decode("utf-8", "replace")
@@ -220,6 +216,8 @@ class CoreActor(ScenarioSet):
         refs = self.routes.refs(key)
         if not refs:
             return
+        from raspy.actors import scenario_messages as scn  # loaded with the routes'
+
         change = scn.KvChanged(key, tree_value(old), tree_value(body or None), not body)
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError):
@@ -227,19 +225,33 @@ class CoreActor(ScenarioSet):
 
     def _on_time(self) -> None:
         step = self._timers.stepped()
+        refs = [e.ref for e in self.entries.values() if e.ref is not None]
+        due = list(self._timers.due())
+        if refs or due:
+            self._tell_time(step, refs, due)
+        self._timers.arm(self.actor_ref)
+
+    def _tell_time(
+        self,
+        step: float | None,
+        refs: list[pykka.ActorRef[Any]],
+        due: list[tuple[str, int, float]],
+    ) -> None:
+        """Tell the scenario actors a step of the clock and their fires due."""
+        # the scenario actors' messages: loaded with the first of them
+        from raspy.actors import scenario_messages as scn
+
         if step is not None:  # each run's record of its long wait is made again
-            refs = [e.ref for e in self.entries.values() if e.ref is not None]
             for ref in refs:
                 with contextlib.suppress(pykka.ActorDeadError):
                     ref.tell(scn.ClockStepped(step))
-        for name, index, scheduled in self._timers.due():
+        for name, index, scheduled in due:
             entry = self.entries.get(name)
             if entry is not None and entry.ref is not None:
                 # an actor gone must not cost the fires after it, nor the
                 # timer set below (no time trigger fired again)
                 with contextlib.suppress(pykka.ActorDeadError):
                     entry.ref.tell(scn.TimeFired(index, scheduled))
-        self._timers.arm(self.actor_ref)
 
     def _on_request(self, frames: tuple[bytes, ...]) -> None:
         rejected = self._worker.serve(frames, self._service.handle)
@@ -250,6 +262,8 @@ class CoreActor(ScenarioSet):
             )
 
     def _run_requested(self, name: str, by: str, stop: bool) -> None:
+        from raspy.actors import scenario_messages as scn  # a scenario's: loaded
+
         entry = self.entries.get(name)
         if stop and entry is not None and entry.ref is None:
             # disabled (or not loadable): no runs, so nothing to stop, which is

@@ -4,19 +4,22 @@ what it holds of one stored scenario."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
-from raspy.rules import model
-from raspy.rules.engine import Status
-from raspy.rules.model import RandomSource
 from raspy.stats import Stats
 from raspy.storage.scenario_store import StoredScenario
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
+
+# the scenario engine loads with the first scenario, not at the core's start
+if TYPE_CHECKING:
+    from raspy.rules import model
+    from raspy.rules.engine import Status
+    from raspy.rules.model import RandomSource
 
 
 @dataclass

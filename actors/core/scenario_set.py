@@ -10,33 +10,31 @@ __init__ sets the state declared here.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Final
+import dataclasses
+import functools
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 import pykka
 import structlog
 
-from raspy.actors import scenario_messages as scn
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
-from raspy.actors.scenario import ScenarioActor, ScenarioLinks
+from raspy.config import CoreConfig
 from raspy.hang_watch import Inner
-from raspy.rules import engine, model, resume_start
-from raspy.rules.engine import State, Status
-from raspy.rules.engine_output import ErrorFrom
-from raspy.rules.resume_record import fingerprint, resume_key
-from raspy.rules.tree_view import (
-    Routes,
-    TreeView,
-    interest,
-    status_from_tree,
-    when_patterns,
-)
-from raspy.rules.trigger_match import hold_patterns
+from raspy.rules.tree_view import Routes, TreeView
+from raspy.secrets_file import SecretsFile
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.ticker import SharedTicker
+
+# The scenario engine (some 40 modules, most of a raspyd start's CPU) is imported
+# by the methods that have a scenario at hand: a core with none never loads it.
+if TYPE_CHECKING:
+    from raspy.rules import engine, model
+    from raspy.rules.engine import Status
 
 log = structlog.get_logger(component="core")
 
@@ -58,7 +56,10 @@ class ScenarioSet(pykka.ThreadingActor):
     routes: Routes[pykka.ActorRef[Any]]
     entries: dict[str, Entry]
     store: ScenarioStore
-    settings: engine.EngineSettings
+    config: CoreConfig
+    tz: ZoneInfo
+    secrets: SecretsFile | None
+    value_limits: tuple[int, int]  # [clone] max_value_bytes, max_key_bytes
     _ticker: SharedTicker
     _timers: CoreTimers
     _service: CoreService
@@ -89,6 +90,24 @@ class ScenarioSet(pykka.ThreadingActor):
                 kept.append((name, ref))
         self.watched = running + tuple(kept)
 
+    @functools.cached_property
+    def settings(self) -> engine.EngineSettings:
+        """What every scenario's engine is given, made when the first one starts."""
+        from raspy.rules.engine import EngineSettings  # with the first scenario
+
+        max_value_bytes, max_key_bytes = self.value_limits
+        settings = EngineSettings(
+            self.host,
+            self.tz,
+            self.config.max_runs_per_minute,
+            max_value_bytes=max_value_bytes,
+            max_key_bytes=max_key_bytes,
+            http_service=self.http_service,  # else an `http:` action fails at once
+        )
+        if self.secrets is None:
+            return settings
+        return dataclasses.replace(settings, secrets=self.secrets.load)
+
     @property
     def timers(self) -> CoreTimers:
         """The time triggers' scheduler: the service shows their next fires."""
@@ -102,6 +121,11 @@ class ScenarioSet(pykka.ThreadingActor):
         status: Status | None = None,
     ) -> Entry:
         """Load a stored record, start its actor if enabled, show its state."""
+        from raspy.rules import resume_start  # with the first scenario
+        from raspy.rules.engine import State
+        from raspy.rules.resume_record import resume_key
+        from raspy.rules.tree_view import status_from_tree
+
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
         resume: tuple[engine.Checkpoint, ...] = ()
@@ -149,6 +173,14 @@ class ScenarioSet(pykka.ThreadingActor):
         startup: bool,
         resume: tuple[engine.Checkpoint, ...] = (),
     ) -> None:
+        from raspy.actors import scenario_messages as scn  # with the first scenario
+        from raspy.actors.scenario import ScenarioActor, ScenarioLinks
+        from raspy.rules.engine import State
+        from raspy.rules.engine_output import ErrorFrom
+        from raspy.rules.resume_record import fingerprint
+        from raspy.rules.tree_view import interest, when_patterns
+        from raspy.rules.trigger_match import hold_patterns
+
         links = ScenarioLinks(
             self.actor_ref,
             self.links.edge,
@@ -206,6 +238,9 @@ class ScenarioSet(pykka.ThreadingActor):
         entry = self.entries.get(name)
         if entry is None or entry.ref is None:
             return False
+        from raspy.actors import scenario_messages as scn  # loaded with its actor
+        from raspy.rules.engine import State
+
         ref, entry.ref = entry.ref, None
         self.routes.remove(name)
         if entry.scenario is not None:
@@ -238,6 +273,8 @@ class ScenarioSet(pykka.ThreadingActor):
     ) -> Entry:
         """Store the flag (unless `stored` already, with its text), start or stop
         the actor; `reason`: the runaway guard's."""
+        from raspy.rules.engine import State  # loaded with the entry
+
         entry = self.entries[name]
         if not stored:
             self.store.set_enabled(name, enabled, self.links.clock.wall())
@@ -266,6 +303,8 @@ class ScenarioSet(pykka.ThreadingActor):
     def _load_error(self, status: Status, error: str | None) -> Status:
         """The state `error` of a text that no longer loads, and why: judged again
         at each start, never kept as a run's (tree_view.status_from_tree)."""
+        from raspy.rules.engine_output import ErrorFrom  # loaded with the entry
+
         return with_error(status, error, self.links.clock, source=ErrorFrom.LOAD)
 
     def show(self, entry: Entry, status: Status) -> None:

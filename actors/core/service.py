@@ -14,20 +14,18 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from raspy.actors import scenario_messages as scn
 from raspy.actors.core.service_imports import ServiceImports
-from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError, quote
-from raspy.rules import model
 from raspy.rules import scenario_api as api
-from raspy.rules.engine import State, Status
-from raspy.rules.manual_run import RunAnswer
-from raspy.rules.status_entries import shown_skip, shown_trigger
-from raspy.rules.trigger_match import kind_of, trigger_label
 from raspy.storage.scenario_store import StoredScenario
 
+# The scenario engine (its model, states, messages) is imported where a scenario
+# is at hand: a core with none answers `list` without loading it.
 if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry
+    from raspy.devices.template import JsonValue
+    from raspy.rules import model
+    from raspy.rules.engine import Status
 
 log = structlog.get_logger(component="core")
 
@@ -82,6 +80,10 @@ class CoreService(ServiceImports):
             raise api.Refused(
                 b"404", {"error": f"no scenario named {quote(request.name)}"}
             )
+        # a stored scenario's actions: the engine was loaded with its entry
+        from raspy.actors import scenario_messages as scn
+        from raspy.rules.manual_run import RunAnswer
+
         match request.action:
             case "get":  # the trace here only: a list of every scenario stays small
                 trace: list[JsonValue] = list(entry.status.last_trace)
@@ -208,6 +210,8 @@ class CoreService(ServiceImports):
         return added
 
     def _entry(self, entry: Entry) -> dict[str, JsonValue]:
+        from raspy.rules.status_entries import shown_skip, shown_trigger  # an entry's
+
         status, scenario = entry.status, entry.scenario
         return {
             "name": entry.stored.name,
@@ -237,6 +241,8 @@ class CoreService(ServiceImports):
         scenario = entry.scenario
         if scenario is None or entry.ref is None:
             return []
+        from raspy.rules.trigger_match import kind_of, trigger_label  # a scenario's
+
         fires: list[JsonValue] = []
         for index, at in self._core.timers.next_fires(scenario):
             trigger = scenario.triggers[index]
@@ -253,12 +259,16 @@ class CoreService(ServiceImports):
 
     @staticmethod
     def _state(entry: Entry) -> str:
+        from raspy.rules.engine import State  # an entry's: loaded with it
+
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
 
 
 def _stopped(answer: object) -> Status:
+    from raspy.actors import scenario_messages as scn  # a scenario's: loaded with it
+
     assert isinstance(answer, scn.RunsStopped)
     return answer.status
 
@@ -269,6 +279,8 @@ def _trigger_index(entry: Entry, trigger_id: str | None) -> int | None:
     one several triggers share, naming them (which one was meant is not known)."""
     if trigger_id is None or entry.scenario is None:
         return None
+    from raspy.rules.trigger_match import kind_of  # a scenario's: loaded with it
+
     name, triggers = entry.stored.name, entry.scenario.triggers
     ids = [getattr(t, "id", "") for t in triggers]
     found = [n for n, i in enumerate(ids) if i and i == trigger_id]

@@ -14,18 +14,17 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Final
 
-from raspy.actors import scenario_messages as scn
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
-from raspy.rules import model
 from raspy.rules import scenario_api as api
-from raspy.rules.resume_record import fingerprint
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
+# the scenario engine loads with the first document read, not at the core's start
 if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry
+    from raspy.rules import model
 
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
@@ -105,6 +104,9 @@ class ServiceImports:
         line that leaves the scenario as it is: its actor goes on, told the new
         text's fingerprint, which the record of its runs in a long wait must name
         for a restart to take them up (rules.resume_start)."""
+        from raspy.actors import scenario_messages as scn  # loaded with the engine
+        from raspy.rules.resume_record import fingerprint
+
         self._put_text(old, scenario, text)
         if old.ref is not None:
             old.ref.tell(scn.NewText(fingerprint(text)))
@@ -191,6 +193,7 @@ class ServiceImports:
 
     def _checked(self, text: str, source: str) -> model.Scenario:
         """The loaded document, or Refused 400 with every problem."""
+        from raspy.rules import model  # with the parser: the first document loads them
         from raspy.rules.document import DocumentError, load_scenario, problem_at
 
         try:

@@ -9,12 +9,15 @@ a scenario nor waits on the secrets file (a FIFO there is refused by its stat).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
 from raspy.actors.core.parts import Entry
-from raspy.rules import model
 from raspy.secrets_file import SecretsFile
+
+if TYPE_CHECKING:  # a type: the model loads with the first scenario
+    from raspy.rules import model
 
 log = structlog.get_logger(component="core")
 
@@ -40,6 +43,8 @@ def say_secrets_missing(
     problem. The file is read only when a scenario names a secret."""
     if secrets is None or not http_service:  # off: scenario_http_off says it
         return
+    if not any(e.scenario is not None and e.stored.enabled for e in entries.values()):
+        return  # nothing to look at: the parser stays unloaded (a start's CPU)
     from raspy.rules import secret_uses  # with the parser: lazily
 
     using: dict[str, list[str]] = {}  # scenario -> the secrets it names

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import structlog
 
@@ -18,10 +18,12 @@ from raspy import json_text
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
-from raspy.rules.engine import State, Status
-from raspy.rules.engine_output import ErrorFrom
-from raspy.rules.status_entries import STATE_KEYS, status_entries
 from raspy.rules.tree_view import TreeView
+
+# the scenario engine loads with the first scenario, not at the core's start
+if TYPE_CHECKING:
+    from raspy.rules.engine import State, Status
+    from raspy.rules.engine_output import ErrorFrom
 
 log = structlog.get_logger(component="core")
 
@@ -44,6 +46,8 @@ class StatusKeys:
         with them: a firing changes it, and its run's state in the same turn, so it
         goes in that one store commit. A run's trace, which moves at every step, is
         in no key: when only it moved, nothing is built or compared."""
+        from raspy.rules.status_entries import status_entries  # with the engine
+
         before = entry.status
         moved_trace_only = (
             status.run_trace != before.run_trace
@@ -90,6 +94,8 @@ class StatusKeys:
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
         for ever)."""
+        from raspy.rules.status_entries import STATE_KEYS  # with the engine
+
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
         self.delete(sorted(keys | self._tree.keys_under(prefix)))
@@ -110,11 +116,15 @@ def with_error(
     status: Status,
     error: str | None,
     clock: Clock,
-    state: State = State.ERROR,
+    state: State | None = None,
     source: ErrorFrom | None = None,
 ) -> Status:
-    """`status` in `state`; `error` (if any) replaces the last one, at the time
-    now; `source` (if any) says where the state `error` came from."""
+    """`status` in `state` (None: State.ERROR); `error` (if any) replaces the last
+    one, at the time now; `source` (if any) says where the state `error` came from."""
+    if state is None:
+        from raspy.rules.engine import State  # with the first scenario
+
+        state = State.ERROR
     if source is not None:
         status = dataclasses.replace(status, error_from=source)
     if not error:

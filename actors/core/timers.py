@@ -11,7 +11,7 @@ run's record of its long wait says its end on the wall clock).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pykka
@@ -19,18 +19,22 @@ import structlog
 
 from raspy.clock import Clock
 from raspy.config import CoreConfig
-from raspy.rules import model
 from raspy.rules.clock_steps import ClockSteps
-from raspy.rules.timing import (
+from raspy.rules.timing_local import iso_local
+from raspy.rules.timing_scheduler import (
+    DEFAULT_JUMP_THRESHOLD_S,
+    DEFAULT_MAX_SLEEP_S,
     ClockJumped,
     Fired,
-    SunLocation,
     TimeScheduler,
-    absent_days,
-    iso_local,
 )
-from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S, DEFAULT_MAX_SLEEP_S
 from raspy.ticker import SharedTicker
+
+# the triggers' model and the sun's times: imported with the first scenario (or
+# with [core]'s place), not at every core's start
+if TYPE_CHECKING:
+    from raspy.rules import model
+    from raspy.rules.sun import SunLocation
 
 log = structlog.get_logger(component="core")
 
@@ -47,11 +51,11 @@ class CoreTimers:
         steps: ClockSteps,
     ) -> None:
         self.tz = tz  # cron, at, sun and now() are in this zone
-        self.location = (
-            SunLocation(config.latitude, config.longitude, tz)
-            if config.has_location
-            else None
-        )
+        self.location: SunLocation | None = None
+        if config.has_location:
+            from raspy.rules.sun import SunLocation  # a place: its sun's times
+
+            self.location = SunLocation(config.latitude, config.longitude, tz)
         self._clock = clock
         self._ticker = ticker
         self._steps = steps  # shared with cron: one log a step
@@ -63,6 +67,8 @@ class CoreTimers:
 
     def add(self, scenario: model.Scenario) -> None:
         """Schedule each time trigger of a scenario whose actor just started."""
+        from raspy.rules import model  # loaded with the scenario
+
         clock = self._clock
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(trigger, model.TimeTrigger):
@@ -91,6 +97,8 @@ class CoreTimers:
         """When each time trigger of a running scenario fires next: `(index, epoch
         s)`, in the triggers' order; one with no next fire (a sun that will not
         rise) or a scenario not scheduled has none."""
+        from raspy.rules import model  # loaded with the scenario
+
         fires: list[tuple[int, float]] = []
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(trigger, model.TimeTrigger):
@@ -141,6 +149,8 @@ class CoreTimers:
         upcoming = self._scheduler.next_wall(key)
         if upcoming is None:
             return
+        from raspy.rules.sun import absent_days  # loaded with the sun trigger
+
         absent = absent_days(trigger.offset_s, after_ts, upcoming, self.tz)
         if absent is not None:
             log.info(

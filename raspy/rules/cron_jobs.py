@@ -52,8 +52,8 @@ from raspy import json_text, packing
 from raspy.devices import request_body
 from raspy.devices.template import JsonValue, shown
 from raspy.errors import PackingError, quote
-from raspy.rules.model import NAME_PATTERN
-from raspy.rules.timing import iso_local, parse_cron
+from raspy.names import NAME_PATTERN
+from raspy.rules.timing_local import iso_local
 
 VERSION: Final = request_body.VERSION
 MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
@@ -153,6 +153,8 @@ def decode_job(key: bytes, data: bytes) -> CronJob:
         raise ValueError(f"{what}: enabled or description of the wrong type")
     if not isinstance(schedule, str):
         raise ValueError(f"{what}: schedule: expected a string")
+    from raspy.rules.timing_cron import parse_cron  # with the first job (its regexes)
+
     try:
         parse_cron(schedule)
     except ValueError as exc:
@@ -194,6 +196,8 @@ def error(status: bytes, action: str | None, token: str, detail: str) -> Handled
 
 def describe(job: CronJob, now_wall: float, tz: ZoneInfo) -> JsonValue:
     """A job as the service shows it, with its next fire after `now_wall`."""
+    from raspy.rules.timing_cron import parse_cron  # a job's: loaded with it
+
     next_text: str | None = None
     if job.enabled:
         next_text = iso_local(parse_cron(job.schedule).next_after(now_wall, tz), tz)
@@ -275,6 +279,8 @@ def _add(
     if not isinstance(schedule, str):
         detail = f"schedule: expected a string, got {shown(schedule)}"
         return error(BAD_REQUEST, action, "bad_schedule", detail)
+    from raspy.rules.timing_cron import parse_cron  # with the first job (its regexes)
+
     try:
         parsed = parse_cron(schedule)
     except ValueError as exc:

@@ -17,6 +17,7 @@ import yaml
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
 from raspy.json_text import encode
+from raspy.names import NAME_PATTERN
 from raspy.rules import model
 from raspy.rules.document_actions import read_actions
 from raspy.rules.document_checks import Checks
@@ -57,7 +58,7 @@ TOP_KEYS: Final = (
     "conditions",
     "actions",
 )
-_NAME: Final = re.compile(model.NAME_PATTERN)
+_NAME: Final = re.compile(NAME_PATTERN)
 # functions added after variables of their names could be stored: such a variable
 # stays valid (`random` is the variable, `random()` the function: the grammar tells
 # them apart by the parenthesis)
@@ -284,8 +285,8 @@ def _name(
     return checks.pattern_text(
         entries["name"][1],
         "name",
-        model.NAME_PATTERN,
-        f"a name matching {model.NAME_PATTERN}",
+        NAME_PATTERN,
+        f"a name matching {NAME_PATTERN}",
     )
 
 

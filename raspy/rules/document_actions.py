@@ -12,6 +12,7 @@ from typing import Final
 import yaml
 
 from raspy.errors import quote
+from raspy.names import NAME_PATTERN
 from raspy.rules import document_calls, document_http, model
 from raspy.rules.document_checks import Checks
 from raspy.rules.document_shapes import join
@@ -40,7 +41,7 @@ KINDS: Final = tuple(KEYS)
 MAX_ACTIONS: Final = 200
 MAX_COUNT: Final = 10_000
 LEVELS: Final = ("debug", "info", "warning", "error")
-_NAME: Final = re.compile(model.NAME_PATTERN)
+_NAME: Final = re.compile(NAME_PATTERN)
 # a wait_until that nothing tests again (no key, no time) and no timeout ends: it
 # holds at once or waits for ever. With a timeout it is a pause of that timeout at
 # most: taken, as before (a stored scenario so written still loads after an upgrade)
@@ -221,7 +222,7 @@ def _scenario_name(checks: Checks, node: yaml.Node, where: str) -> str | None:
         checks.problem(
             node,
             where,
-            f"expected a scenario name ({model.NAME_PATTERN}), got {quote(name)}",
+            f"expected a scenario name ({NAME_PATTERN}), got {quote(name)}",
         )
         return None
     return name

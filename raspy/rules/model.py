@@ -15,8 +15,6 @@ from zoneinfo import ZoneInfo
 from raspy.devices.template import JsonValue
 from raspy.rules.expr_values import Work
 
-NAME_PATTERN = r"[a-z0-9_-]{1,64}"
-
 
 class Mode(StrEnum):
     """What a new trigger does while a run is going (as Home Assistant's modes)."""

@@ -36,12 +36,15 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from raspy.rules.model import EveryTrigger, TimeTrigger
-from raspy.rules.sun import SunLocation
-from raspy.rules.timing_fire import next_fire
+# The triggers' model and their fire times (the sun's among them) are imported with
+# the first trigger added: cron and the core each hold a scheduler from their start,
+# and a hub with no scenario and no cron job need not load them.
+if TYPE_CHECKING:
+    from raspy.rules.model import TimeTrigger
+    from raspy.rules.sun import SunLocation
 
 DEFAULT_JUMP_THRESHOLD_S: Final = 1.0
 # a wall step smaller than this between two due() calls is clock noise: not followed
@@ -82,6 +85,8 @@ class _Job:
     def follow_real_time(self, delta_s: float) -> bool:
         """An `every` key's grid moves with a wall step of `delta_s` (it counts real
         elapsed time); False for a calendar key, which is left as it is."""
+        from raspy.rules.model import EveryTrigger  # loaded with the first trigger
+
         if not isinstance(self.trigger, EveryTrigger):
             return False
         self.anchor_ts += delta_s
@@ -231,6 +236,8 @@ class TimeScheduler:
 
     # --- internals --------------------------------------------------------------------
     def _next(self, trigger: TimeTrigger, after: float, anchor: float) -> float | None:
+        from raspy.rules.timing_fire import next_fire  # with the first trigger
+
         try:
             return next_fire(
                 trigger, after, tz=self._tz, location=self._location, anchor_ts=anchor

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from raspy import json_text
 from raspy.devices.template import JsonValue
-from raspy.rules import model, walk
-from raspy.rules.engine import State, Status
-from raspy.rules.engine_output import ErrorFrom
-from raspy.rules.expr_keys import filled, literal_globs
-from raspy.rules.model import Scenario
-from raspy.rules.trigger_match import matcher
+
+# the core holds a TreeView from its start, scenarios or none: the engine's modules
+# are imported where a scenario is at hand (most of a raspyd start's CPU otherwise)
+if TYPE_CHECKING:
+    from raspy.rules.engine import Status
+    from raspy.rules.model import Scenario
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
 Target = TypeVar("Target")
@@ -126,6 +126,8 @@ class TreeView:
         patterns = list(patterns)
         if not patterns:
             return ()
+        from raspy.rules.trigger_match import matcher  # with the first scenario
+
         wanted = matcher(patterns)
         found = sorted(key for key in self._bodies if wanted(key))
         return tuple((key, json_text.tree_value(self._bodies[key])) for key in found)
@@ -138,6 +140,9 @@ def status_from_tree(tree: TreeView, name: str) -> Status:
     start's to say: an error of the text or of the actor's start is judged again
     (a text that loads now is idle), as is an `error` stored without `error_from`
     (by a raspy before it: where it came from is not known)."""
+    from raspy.rules.engine import State, Status  # with the first scenario
+    from raspy.rules.engine_output import ErrorFrom
+
     state = tree.kv(f"/scenario/{name}/state")
     error_from = tree.kv(f"/scenario/{name}/error_from")
     run_error = state == State.ERROR.value and error_from == ErrorFrom.RUN.value
@@ -164,6 +169,9 @@ def interest(scenario: Scenario, host: str) -> list[str]:
     """Globs of the keys a scenario reads: its trigger patterns, and the literal kv()
     keys of its conditions and actions escaped so that each matches itself only (a
     Clone key may hold `[`, `*` or `?`); `{host}` and variables filled in."""
+    from raspy.rules import model, walk  # with the first scenario
+    from raspy.rules.expr_keys import filled, literal_globs
+
     patterns = [
         t.pattern
         for t in scenario.triggers
@@ -178,6 +186,9 @@ def interest(scenario: Scenario, host: str) -> list[str]:
 def when_patterns(scenario: Scenario, host: str) -> list[str]:
     """Globs of the keys its `when:` tests read, each matching itself only, as
     rules.when_watch re-tests them (what a start reads as the core had them)."""
+    from raspy.rules import model  # with the first scenario
+    from raspy.rules.expr_keys import literal_globs
+
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     whens = (t for t in scenario.triggers if isinstance(t, model.WhenTrigger))
     return literal_globs((t.expression for t in whens), names)
@@ -193,6 +204,8 @@ class Routes(Generic[Target]):
         self.targets: tuple[Target, ...] = ()  # replaced whole, never changed
 
     def add(self, name: str, ref: Target, patterns: list[str]) -> None:
+        from raspy.rules.trigger_match import matcher  # with the first scenario
+
         self._entries[name] = (ref, matcher(patterns))
         self._changed()
 

@@ -31,7 +31,7 @@ from support.wait import wait_until
 from raspy.actors import messages as msgs
 from raspy.actors import scenario_messages as scn
 from raspy.actors.clone.publisher import ClonePublisher
-from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
+from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.scenario import ScenarioActor
@@ -43,7 +43,7 @@ from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
 from raspy.devices.template import JsonValue
 from raspy.rules.engine import State
-from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
+from raspy.rules.resume_start import LOST_RUN_ERROR, NOT_IN_A_LONG_WAIT
 from raspy.stats import Stats
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.transport.outbox import Outbox

@@ -29,9 +29,12 @@ from support.wait import wait_until
 
 from raspy import json_text
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core import LOST_RUN_ERROR, RESTARTED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
-from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
+from raspy.rules.resume_start import (
+    LOST_RUN_ERROR,
+    NOT_IN_A_LONG_WAIT,
+    RESTARTED_RUN_ERROR,
+)
 from raspy.storage.scenario_store import ScenarioStore
 
 MINUTE = 60.0

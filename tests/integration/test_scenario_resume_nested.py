@@ -30,9 +30,9 @@ from support.wait import wait_until
 
 from raspy import json_text
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core import LOST_RUN_ERROR
 from raspy.devices.template import JsonValue
 from raspy.rules.resume_record import fingerprint
+from raspy.rules.resume_start import LOST_RUN_ERROR
 
 MINUTE = 60.0
 HEAT = """\

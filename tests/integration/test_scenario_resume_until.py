@@ -29,8 +29,7 @@ from support.wait import wait_until
 
 from raspy import json_text
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core import LOST_RUN_ERROR
-from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
+from raspy.rules.resume_start import LOST_RUN_ERROR, NOT_IN_A_LONG_WAIT
 
 MINUTE = 60.0
 WINDOW = "/house/window"

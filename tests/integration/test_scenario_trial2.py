@@ -41,13 +41,12 @@ from support.scenario_house import (
 )
 from support.wait import wait_until
 
-from raspy.actors.core import RESTARTED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.devices.offline import offline_marks
 from raspy.devices.reading import Reading, Status, tree_entries
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
-from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
+from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT, RESTARTED_RUN_ERROR
 from raspy.rules.sun import SunLocation, next_sun
 from raspy.rules.timing import iso_local
 

@@ -7,7 +7,8 @@ Nor does raspyd's start load what only some configs or scenarios use (the suite
 starts raspyd some 300 times, a Pi at each `systemctl restart`): croniter (and
 dateutil) waits for the first cron schedule, http.client and email for the first
 URL a scenario calls, zmq.auth for [security], and each device kind's modules for
-its service."""
+its service; the scenario engine (its model, runs, actors, parser) for the first
+scenario (tests/e2e/test_raspyd_start_imports.py follows a running start)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,19 @@ _LATE = (
     "raspy.devices.onewire",
     "raspy.devices.rtc",
     "raspy.devices.simulated",
+    # the scenario engine waits for the first scenario read, stored or imported;
+    # the triggers' model, the cron parser and the sun's times (astral) for the
+    # first time trigger or cron job; ctypes.util (and its tempfile) is not used
+    "raspy.rules.engine",
+    "raspy.rules.run",
+    "raspy.rules.model",
+    "raspy.rules.sun",
+    "raspy.rules.timing",
+    "raspy.rules.timing_cron",
+    "raspy.actors.scenario",
+    "raspy.actors.scenario_messages",
+    "astral",
+    "ctypes.util",
 )
 
 
