@@ -143,7 +143,8 @@ class House:
 
     def imported(self, filename: str, text: str) -> str:
         """Import a document that must be good; its scenario's name."""
-        assert self.import_(filename, text) == 0
+        code = self.import_(filename, text)
+        assert code == 0, f"raspy scenario import: exit {code}: {self.errors}"
         name = text.partition("name: ")[2].split()[0]
         wait_value(self.tree, f"/scenario/{name}/state", "idle")
         self.tick(name)  # its actor has taken its start: a clock moved on counts after
