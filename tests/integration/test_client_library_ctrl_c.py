@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -67,16 +66,15 @@ def test_ctrl_c_ends_a_waiting_call_at_once(name: str) -> None:
         while (line := process.stdout.readline()) != "waiting\n":
             assert line, "the script ended before it waited"
         process.send_signal(signal.SIGINT)
-        interrupted = time.monotonic()
+        # ended long before the call's own timeout (30 s and more) or a hang: a
+        # deadline, not a timed assertion (speed is the benchmarks' to measure)
         _, stderr = process.communicate(timeout=10)
-        took_s = time.monotonic() - interrupted
     finally:
         process.kill()
         process.wait(timeout=10)
         _close_pipes(process)
     assert process.returncode != 0
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
-    assert took_s < 5.0, f"{took_s:.1f}s from SIGINT to exit"  # not a hang
 
 
 WORKER_CLOSED_BY_SIGNAL = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 from support.core_actors import (
     HOST,
@@ -524,6 +525,9 @@ actions:
 """
 
 
+# six CLI processes (four imports, a disable, a delete), the file's most: 2 to 5 s
+# each at load 12 on two cores, where the whole test took 26 s of the default 30
+@pytest.mark.timeout(60)
 def test_goodnight_stops_the_motion_light_and_runs_all_off(house: House) -> None:
     house.start()
     motion = house.imported("motion.yaml", MOTION_LIGHT)

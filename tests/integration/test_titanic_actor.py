@@ -80,7 +80,7 @@ def test_pending_request_is_dispatched_when_a_worker_comes_and_its_reply_stored(
         finally:
             raw.close()
         assert titanic.store.scan(Table.TITANIC_QUEUE) == []
-        assert client.wait(uuid, timeout_s=1) == [b"pong", b""]  # repeatable
+        assert client.wait(uuid, timeout_s=5) == [b"pong", b""]  # repeatable
         client.close(uuid)
         assert client.reply(uuid) == (b"400", [])
         client.close(uuid)  # idempotent

@@ -21,12 +21,14 @@ from raspy.cli.scenario_text import decode_document
 from raspy.rules import model
 from raspy.rules.document import DocumentError, load_scenario
 
-MAX_LOAD_S = 3.0  # a document of 256 KiB loads in well under a second
+# a document of 256 KiB loads in well under a second of CPU: the load's own thread's
+# time is measured, which a loaded machine does not stretch as it does the clock's
+MAX_LOAD_S = 3.0
 _BREAKS = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # what YAML counts as a line break
 
 
 def _check_loaded(text: str) -> None:
-    began = time.monotonic()
+    began = time.thread_time()
     try:
         scenario = load_scenario(text, "m.yaml")
     except DocumentError as error:
@@ -34,7 +36,7 @@ def _check_loaded(text: str) -> None:
     else:
         assert isinstance(scenario, model.Scenario)
         assert scenario.source_text == text
-    assert time.monotonic() - began < MAX_LOAD_S
+    assert time.thread_time() - began < MAX_LOAD_S
 
 
 def _check_problems(error: DocumentError, text: str) -> None:
