@@ -536,7 +536,7 @@ def test_changes_iterator_ends_after_its_timeout_without_changes(
     client = _client(zmq_context, server.endpoints)
     try:
         client.wait_synced(5)
-        changes = client.changes(timeout_s=1.0)
+        changes = client.changes(timeout_s=3.0)  # the change's arrival, at load
         server.publisher.set(b"/a", b"1")
         assert list(changes) == [Change(b"/a", 1, b"1", ())]
     finally:
