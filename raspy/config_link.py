@@ -40,7 +40,8 @@ class LinkConfig:
     # (reconnect_initial_s..3600)
     reconnect_max_s: float = 32.0
     # seconds between two looks at the hub (its keys taken, this board's name not
-    # served by a twin), each 0.75..1.25 times this (1..86400)
+    # served by a twin), each 0.75..1.25 times this (1..86400); shorter, and two
+    # twins more often both stop, each seeing the other before it has gone
     hub_check_every_s: float = 15.0
     # seconds a look at the hub waits for its answer (0.1..60)
     hub_check_timeout_s: float = 3.0

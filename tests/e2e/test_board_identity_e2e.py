@@ -137,6 +137,8 @@ def test_a_board_stopped_while_it_waits_at_start_starts_nothing(
         said = _said(second_log)
         assert "poller_stopped_before_start" in said, said
         assert "device_service_started" not in said, said
+        # the hub's 0.5 s x 10 of QUICK_LINK's hub_* keys, and a heartbeat more
+        assert '"wait_s": 5.5' in said, said
         assert _workers(daemon.endpoint) == 1
 
 
