@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from raspy.config_checks import section_problems
+from raspy.config_link import LinkConfig
 from raspy.config_messaging import (
     BrokerConfig,
     CloneConfig,
@@ -60,6 +61,7 @@ __all__ = [
     "HttpClientConfig",
     "HttpConfig",
     "LimitsConfig",
+    "LinkConfig",
     "MqttConfig",
     "NetworkConfig",
     "SecurityConfig",
@@ -114,6 +116,7 @@ class Config:
     http_client: HttpClientConfig = HttpClientConfig()
     mqtt: MqttConfig = MqttConfig()
     limits: LimitsConfig = LimitsConfig()
+    link: LinkConfig = LinkConfig()
 
 
 _SECTIONS: Final[dict[str, type[Any]]] = {
@@ -132,6 +135,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "http_client": HttpClientConfig,
     "mqtt": MqttConfig,
     "limits": LimitsConfig,
+    "link": LinkConfig,
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 

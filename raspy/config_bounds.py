@@ -143,6 +143,17 @@ BOUNDS: Final[dict[str, Bound]] = {
     "limits.max_workers": Bound(1, 1_000_000),
     # 0: no budget; past 10000 lines a second it limits nothing either
     "limits.log_events_per_s": Bound(1, 10_000, off=True),
+    # raspy-poller's (raspy.config_link, which checks them against each other):
+    # tiny, heartbeats or looks in a loop; huge, a lost hub never noticed
+    "link.heartbeat_interval_s": Bound(0.1, 60),
+    "link.heartbeat_liveness": Bound(1, 1000),
+    "link.reconnect_initial_s": Bound(0.1, 3600),
+    "link.reconnect_max_s": Bound(0.1, 3600),
+    "link.hub_check_every_s": Bound(1, 86400),
+    "link.hub_check_timeout_s": Bound(0.1, 60),
+    # as the hub's own [broker] keys
+    "link.hub_heartbeat_interval_s": Bound(0.1, MAX_BROKER_HEARTBEAT_S),
+    "link.hub_heartbeat_liveness": Bound(1, 1000),
 }
 
 

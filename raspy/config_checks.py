@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from raspy.config_bounds import BOUNDS, bound_problems, pair_problems
+from raspy.config_link import link_section_problems
 from raspy.config_sizes import (
     PLATFORM_BITS,
     clone_value_problems,
@@ -101,6 +102,7 @@ def section_problems(
     problems += _http_problems(source, sections.get("http"))
     problems += bound_problems(sections, source)
     problems += pair_problems(sections, source)
+    problems += link_section_problems(sections, source)
     return problems
 
 

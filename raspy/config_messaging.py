@@ -30,10 +30,13 @@ class BrokerConfig:
     """The Majordomo broker: heartbeats, queues and message limits."""
 
     # seconds between heartbeats to workers (0.1..3.75: raspy's workers heartbeat
-    # every 2.5 s and take 7.5 s of silence for a lost broker)
+    # every 2.5 s and take 7.5 s of silence for a lost broker; a board's raspy-poller
+    # as its [link] says, which must agree: at most half its heartbeat_interval_s x
+    # heartbeat_liveness, and its hub_heartbeat_interval_s is this one)
     heartbeat_interval_s: float = 2.5
     # heartbeat intervals a worker may be silent before it is dropped (1..1000;
-    # with heartbeat_interval_s, at least 5 s: two of a worker's heartbeats)
+    # with heartbeat_interval_s, at least 5 s: two of a worker's heartbeats, and two
+    # of a board's [link] heartbeat_interval_s; its hub_heartbeat_liveness is this)
     heartbeat_liveness: int = 3
     # seconds a worker may work on one request before it is dropped (1 to a year)
     busy_timeout_s: float = 900.0

@@ -18,16 +18,18 @@ from raspy.cli import EXIT_FAILURE, EXIT_USAGE
 from raspy.cli.board_check import BoardCheck, BoardNames, Verdict
 from raspy.cli.signals import SignalInbox
 from raspy.client.hub_probe import HubAnswer, HubProbe
+from raspy.config_link import LinkConfig
 from raspy.devices.registry import Registry
 from raspy.errors import RaspyError
 from raspy.transport.sockets import CurveKeys
 
-PROBE_TIMEOUT_S: Final = 3.0
-# the broker gives a silent worker up after 3 x 2.5 s (the Worker's defaults): a
-# worker of ours that lost its connection is counted until then, and a poller
-# killed a moment ago is still served; a margin on top
-WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
-CHECK_EVERY_S: Final = 15.0
+_LINK: Final = LinkConfig()  # [link]'s defaults; raspy.cli.poller_run gives the file's
+PROBE_TIMEOUT_S: Final = _LINK.hub_check_timeout_s
+# the broker gives a silent worker up after 3 x 2.5 s (its defaults): a worker of
+# ours that lost its connection is counted until then, and a poller killed a moment
+# ago is still served; a heartbeat of ours more on top
+WORKER_EXPIRY_S: Final = _LINK.worker_expiry_s
+CHECK_EVERY_S: Final = _LINK.hub_check_every_s
 _REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
 _SIGNAL_SLICE_S: Final = 0.1  # at start, how often a probe under way lets a signal in
 
@@ -54,13 +56,15 @@ class Probe:
         *,
         timeout_s: float = PROBE_TIMEOUT_S,
         every_s: float = CHECK_EVERY_S,
+        expiry_s: float = WORKER_EXPIRY_S,
     ) -> None:
         self._context = context
         self._hub = hub
         self._curve = curve
         self._timeout_s = timeout_s
+        self._expiry_s = expiry_s  # how long the hub may count a worker gone
         self.names = BoardNames(registry.hostname, registry.service)
-        self.check = BoardCheck(self.names, WORKER_EXPIRY_S, every_s)
+        self.check = BoardCheck(self.names, expiry_s, every_s)
         self._pending: HubProbe | None = None
 
     def look(self) -> HubAnswer | None:
@@ -133,7 +137,7 @@ class Probe:
             self.close()
 
     def _before_start(self, stop: SignalInbox) -> bool:
-        deadline = time.monotonic() + WORKER_EXPIRY_S
+        deadline = time.monotonic() + self._expiry_s
         waiting = False
         refused: str | None = None  # by the probe before
         while (answer := self._answer_unless(stop)) is not None:
@@ -164,7 +168,7 @@ class Probe:
                     "hub_has_our_service",
                     service=self.names.devices,
                     workers=workers,
-                    wait_s=WORKER_EXPIRY_S,
+                    wait_s=self._expiry_s,
                     reason="a predecessor of this board that is gone, or a twin",
                 )
             if stop.wait(1.0):  # taken here: the caller must not wait for it again

@@ -19,7 +19,7 @@ from raspy import heap
 from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, start_wait
-from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
+from raspy.cli.board_probe import HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
     ASK_TIMEOUT_S,
@@ -34,6 +34,7 @@ from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
+from raspy.config_link import LinkConfig
 from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
@@ -53,6 +54,7 @@ from raspy.storage.store import Store
 from raspy.transport.sockets import CurveKeys
 
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
+_DEFAULT_LINK: Final = LinkConfig()  # a file without [link]
 
 
 def start(
@@ -108,7 +110,9 @@ def start(
     )
     settings = None if store is None else DeviceSettings(store)
     try:
-        return _run(args.connect, registry, discover, stop, curve, settings)
+        return _run(
+            args.connect, registry, discover, stop, curve, settings, link=cfg.link
+        )
     except HubSaysNo as exc:
         return fail(str(exc), exc.status)
     except _ServiceStuck as exc:
@@ -176,14 +180,19 @@ def _run(
     curve: CurveKeys | None = None,
     settings: DeviceSettings | None = None,
     *,
-    probe_timeout_s: float = PROBE_TIMEOUT_S,
-    check_every_s: float = CHECK_EVERY_S,
+    link: LinkConfig = _DEFAULT_LINK,
 ) -> int:
-    """Serve until `stop`; the probe's timing is the tests' to shorten or stretch."""
+    """Serve until `stop`, with the worker's and the probe's timings of `link`."""
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     probe = Probe(
-        context, hub, registry, curve, timeout_s=probe_timeout_s, every_s=check_every_s
+        context,
+        hub,
+        registry,
+        curve,
+        timeout_s=link.hub_check_timeout_s,
+        every_s=link.hub_check_every_s,
+        expiry_s=link.worker_expiry_s,
     )
     try:
         started = probe.before_start(stop)
@@ -213,10 +222,16 @@ def _run(
             resume_outputs=resume_outputs,
         )
         # the hub gives a dead board up in liveness x interval, even with a request
-        # at it (docs/protocols.md §2.6), so its readings go offline in time
+        # at it (docs/protocols.md §2.6), so its readings go offline in time; the
+        # hub's interval x liveness must span two of our heartbeats, and our own
+        # silence two of its (raspy.config_link checks both against [link])
         worker = Worker(
             hub,
             registry.devices_service,
+            heartbeat_interval_s=link.heartbeat_interval_s,
+            heartbeat_liveness=link.heartbeat_liveness,
+            reconnect_initial_s=link.reconnect_initial_s,
+            reconnect_max_s=link.reconnect_max_s,
             show_busy_heartbeats=True,
             context=context,
             curve=curve,

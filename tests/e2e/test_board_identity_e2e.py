@@ -28,7 +28,7 @@ from support.two_boards import (
     BACK_WITHIN_S,
     BOARD,
     HUB,
-    QUICK_EXPIRY,
+    QUICK_BROKER,
     SERVICE,
     config_fixture,  # noqa: F401  # fixture `config`
 )
@@ -60,7 +60,7 @@ def test_a_second_board_with_the_same_hostname_is_refused_and_says_why(
     and the first keeps working."""
     second_log = tmp_path / "second.log"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "first.log") as first,
     ):
         _back(daemon, 0.0)
@@ -95,7 +95,8 @@ def test_a_board_under_the_hubs_own_name_is_told_so(
     log_path = tmp_path / "board.log"
     with (
         running_daemon(
-            tmp_path / "data", config_text=f"[devices]\nfake_enabled = {hub_fake}\n"
+            tmp_path / "data",
+            config_text=QUICK_BROKER + f"[devices]\nfake_enabled = {hub_fake}\n",
         ) as daemon,
         running_poller(
             daemon.endpoint,
@@ -122,7 +123,7 @@ def test_a_board_stopped_while_it_waits_at_start_starts_nothing(
     every part started, then stopped; and the wait was not said)."""
     second_log = tmp_path / "second.log"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "first.log"),
     ):
         _back(daemon, 0.0)
@@ -136,6 +137,8 @@ def test_a_board_stopped_while_it_waits_at_start_starts_nothing(
         said = _said(second_log)
         assert "poller_stopped_before_start" in said, said
         assert "device_service_started" not in said, said
+        # the hub's 0.5 s x 10 of QUICK_LINK's hub_* keys, and a heartbeat more
+        assert '"wait_s": 5.5' in said, said
         assert _workers(daemon.endpoint) == 1
 
 
@@ -145,7 +148,7 @@ def test_twins_that_met_while_the_hub_was_down_end_with_one_left(
 ) -> None:
     """Both boards of one name started before the hub: neither saw the other at
     start. Once both serve, one of them stops and says why; the other goes on."""
-    hub = Daemon(tmp_path / "data", config_text=HUB)
+    hub = Daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB)
     logs = (tmp_path / "a.log", tmp_path / "b.log")
     try:
         with (
@@ -228,7 +231,9 @@ def test_a_board_with_a_wrong_key_is_told_which_one(
         "server": (files["b"], files["a_secret"], "--server-key is not the public"),
         "plain": (None, None, "requires CURVE"),
     }
-    with running_daemon(tmp_path / "data", config_text=HUB + text, ready=ready) as hub:
+    with running_daemon(
+        tmp_path / "data", config_text=QUICK_BROKER + HUB + text, ready=ready
+    ) as hub:
         for name, (server, secret, words) in cases.items():
             keys: list[str] = []
             if server is not None:
@@ -265,7 +270,7 @@ def test_a_curve_board_at_a_plain_hub_is_told(tmp_path: Path, config: Path) -> N
     keys += ["--client-cert", str(files["a_secret"])]
     log_path = tmp_path / "poller.log"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as hub,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as hub,
         _poller(hub.endpoint, config, log_path, *keys) as process,
     ):
         assert process.wait(timeout=30) == 2
@@ -290,7 +295,7 @@ def test_a_rename_on_a_board_with_a_data_dir_outlives_a_kill(
     SIGKILL right after the reply keeps it; a second poller on the same data dir is
     refused, naming the first."""
     board = str(tmp_path / "board")
-    with running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon:
+    with running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon:
         with _poller(
             daemon.endpoint, config, tmp_path / "first.log", "--data-dir", board
         ) as first:
@@ -337,7 +342,7 @@ def test_a_board_with_a_damaged_store_serves_its_sensors_without_its_settings(
         hint = "upgrade raspy on this board"
     log_path = tmp_path / "poller.log"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         _poller(daemon.endpoint, config, log_path, "--data-dir", str(board)) as process,
     ):
         _back(daemon, 0.0)

@@ -36,7 +36,8 @@ from support.two_boards import (
     HUB,
     HUB_SLOW,
     POLLER,
-    QUICK_EXPIRY,
+    QUICK_BROKER,
+    QUICK_LINK,
     SERVICE,
     busy_workers,
     config_fixture,  # noqa: F401  # fixture `config`
@@ -60,7 +61,9 @@ def test_the_board_comes_back_after_the_hub_is_killed_and_started_again(
     tmp_path: Path, config: Path
 ) -> None:
     with (
-        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        running_daemon(
+            tmp_path / "data", config_text=QUICK_BROKER + HUB_SLOW
+        ) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
     ):
         _back(daemon, 0.0)
@@ -86,7 +89,9 @@ def test_a_board_finds_a_hub_that_was_away_for_long_within_seconds(
     has the board's readings within a few seconds."""
     log_path = tmp_path / "poller.log"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        running_daemon(
+            tmp_path / "data", config_text=QUICK_BROKER + HUB_SLOW
+        ) as daemon,
         _poller(daemon.endpoint, config, log_path) as process,
     ):
         _back(daemon, 0.0)
@@ -96,7 +101,7 @@ def test_a_board_finds_a_hub_that_was_away_for_long_within_seconds(
             what="the board missing its hub",
             timeout_s=20,
         )
-        wait_until(  # its worker too: 3 x 2.5 s; the back-off is at 2 s by now
+        wait_until(  # its worker too: 10 x 0.5 s; the back-off is at 2 s by now
             lambda: "broker_lost" in _said(log_path),
             what="the board's worker missing the broker",
             timeout_s=20,
@@ -122,7 +127,9 @@ def test_an_offline_mark_that_lands_after_the_board_is_back_is_healed(
     does not change again stayed `offline` for good. The board now sends its
     readings again when it sees one of its own marked offline while it is there."""
     with (
-        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        running_daemon(
+            tmp_path / "data", config_text=QUICK_BROKER + HUB_SLOW
+        ) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "poller.log"),
     ):
         _back(daemon, 0.0)
@@ -149,7 +156,7 @@ def test_a_board_started_after_its_offline_mark_heals_it_without_alarm(
     tree is from before it started, and its first readings heal it. It took that
     mark for one decided while it was there: a warning at every such start
     (`readings_marked_offline_while_here`) and every reading sent twice."""
-    with running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon:
+    with running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon:
         with _poller(daemon.endpoint, config, tmp_path / "first.log") as first:
             _back(daemon, 0.0)
             first.kill()
@@ -178,7 +185,7 @@ def test_the_board_comes_back_to_a_hub_restored_from_a_dump(
     kv = [sys.executable, "-m", "raspy.cli.kv"]
     dump = tmp_path / "hub.dump"
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
     ):
         _back(daemon, 0.0)
@@ -230,7 +237,7 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
 ) -> None:
     # a grace that the retiring `raspy-kv del` surely falls within
     with running_daemon(
-        tmp_path / "data", config_text=QUICK_EXPIRY + HUB_SLOW
+        tmp_path / "data", config_text=QUICK_BROKER + HUB_SLOW
     ) as daemon:
         with (
             _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
@@ -306,8 +313,10 @@ def test_a_toggle_sent_while_the_board_was_frozen_runs_once(
     toggle is known to be at the frozen board before the test goes on: sent by a
     Client that gave up after 1 s, it could still be in that client's socket when
     it closed, never sent (the pump read as never toggled, on a loaded machine)."""
-    config.write_text(POLLER + '[[devices.fake]]\nname = "pump"\noid = "switch"\n')
-    patient = HUB + f"[broker]\nrequest_ttl_s = {3 * BACK_WITHIN_S}\n"
+    config.write_text(
+        QUICK_LINK + POLLER + '[[devices.fake]]\nname = "pump"\noid = "switch"\n'
+    )
+    patient = HUB + QUICK_BROKER + f"request_ttl_s = {3 * BACK_WITHIN_S}\n"
     with (
         running_daemon(tmp_path / "data", config_text=patient) as daemon,
         _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
@@ -351,7 +360,7 @@ def test_a_request_the_board_answers_late_leaves_its_service_answering(
     w1 = FakeW1Tree(tmp_path / "sys")
     w1.add_celsius("28-00000000000a", 20.0)
     config = tmp_path / "poller.toml"
-    config.write_text(f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n')
+    config.write_text(QUICK_LINK + f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n')
     service = f"{BOARD}.onewire.devices"
 
     def ask(action: str, timeout_s: float) -> tuple[bytes, Any]:
@@ -362,7 +371,7 @@ def test_a_request_the_board_answers_late_leaves_its_service_answering(
 
     fifos = []
     with (
-        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         running_poller(
             daemon.endpoint,
             tmp_path / "poller.log",
@@ -393,10 +402,11 @@ def test_a_request_the_board_answers_late_leaves_its_service_answering(
 
 @pytest.fixture
 def link_hub(tmp_path: Path) -> Iterator[tuple[Daemon, BoardLink]]:
-    # the long stalls wait for the hub to give the board up: 5 s (QUICK_EXPIRY), not
-    # the default 7.5 s; the short ones (3 s) stay under it
+    # the long stalls wait for the hub to give the board up: 5 s (QUICK_BROKER), not
+    # the default 7.5 s; the short ones (2 s) stay well under it, and under the
+    # board's own 5 s (QUICK_LINK)
     with (
-        running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon,
+        running_daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB) as daemon,
         BoardLink(daemon.port_base) as link,
     ):
         yield daemon, link
@@ -412,13 +422,13 @@ def test_the_board_rides_out_a_flapping_network(
         _tree(daemon) as tree,
     ):
         _back(daemon, 0.0)
-        # short stalls (3 s: heartbeats lost, the board not given up) ended by cuts:
-        # back each time
+        # short stalls (2 s: four of each side's 0.5 s heartbeats lost, neither
+        # given up) ended by cuts: back each time
         for _ in range(3):
             link.stall()
             stalled = _wall(tree)
-            until = stalled + 3
-            wait_until(lambda: time.time() >= until, what="3 s of stall", timeout_s=10)  # noqa: B023  # called at once
+            until = stalled + 2
+            wait_until(lambda: time.time() >= until, what="2 s of stall", timeout_s=10)  # noqa: B023  # called at once
             link.cut()
             link.heal()
             _back(daemon, stalled)
@@ -462,9 +472,9 @@ def test_readings_held_while_the_hub_was_away_go_once_it_is_back(
     board, and the hub showed nothing of the board until then. They go as soon
     as the board's Clone client has the hub again."""
     config = tmp_path / "slow.toml"
-    config.write_text(SLOW_POLLER, encoding="utf-8")
+    config.write_text(QUICK_LINK + SLOW_POLLER, encoding="utf-8")
     log_path = tmp_path / "poller.log"
-    hub = Daemon(tmp_path / "data", config_text=HUB)
+    hub = Daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB)
     try:
         with _poller(hub.endpoint, config, log_path) as process:
             wait_until(
@@ -499,8 +509,8 @@ def test_a_device_gone_from_the_board_stays_gone_after_an_old_dump_is_restored(
     cellar = f"/device/{BOARD}.fake.cellar/"
     kv = [sys.executable, "-m", "raspy.cli.kv"]
     dump = tmp_path / "hub.dump"
-    config.write_text(POLLER + CELLAR, encoding="utf-8")
-    hub = Daemon(tmp_path / "data", config_text=HUB_SLOW)
+    config.write_text(QUICK_LINK + POLLER + CELLAR, encoding="utf-8")
+    hub = Daemon(tmp_path / "data", config_text=QUICK_BROKER + HUB_SLOW)
     try:
         hub.start()
         with (
@@ -522,7 +532,9 @@ def test_a_device_gone_from_the_board_stays_gone_after_an_old_dump_is_restored(
             timeout=30,
         )
         hub.start()
-        config.write_text(POLLER, encoding="utf-8")  # the cellar sensor taken away
+        config.write_text(
+            QUICK_LINK + POLLER, encoding="utf-8"
+        )  # the cellar sensor taken away
         with (
             _poller(hub.endpoint, config, tmp_path / "poller.log") as process,
             _tree(hub) as tree,

@@ -22,7 +22,7 @@ from support.wait import wait_until
 from raspy.cli import EXIT_USAGE, poller_run
 from raspy.cli.board_probe import HubSaysNo, Probe
 from raspy.cli.signals import SignalInbox
-from raspy.config import DevicesConfig
+from raspy.config import DevicesConfig, LinkConfig
 from raspy.devices import registries
 from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.transport.sockets import Context
@@ -249,7 +249,11 @@ def test_a_board_serving_pings_the_watchdog_and_stops_while_a_look_waits(
             board = threading.Thread(
                 target=lambda: outcome.append(
                     poller_run._run(
-                        endpoint, registry, None, inbox, probe_timeout_s=3600.0
+                        endpoint,
+                        registry,
+                        None,
+                        inbox,
+                        link=LinkConfig(hub_check_timeout_s=3600.0),
                     )
                 ),
                 daemon=True,

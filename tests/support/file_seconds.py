@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 FILE_SECONDS: Final[dict[str, float]] = {
-    "e2e/test_two_boards_e2e.py": 129,
+    "e2e/test_two_boards_e2e.py": 104,
     "e2e/test_wear_kill.py": 79,
     "e2e/test_board_identity_e2e.py": 63,
     "e2e/test_web_browser.py": 56,

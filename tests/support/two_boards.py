@@ -41,6 +41,21 @@ POLLER = (
     '[devices]\n[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
     "poll_interval_s = 0.2\n"
 )
+# test_two_boards_e2e's and test_board_identity_e2e's link, which they wait out:
+# a heartbeat every 0.5 s each way (not 2.5 s), each side giving the other up after
+# 5 s of silence (not 7.5 s: the least a hub's [broker] allows, two of raspyd's own
+# workers' 2.5 s heartbeats), a new connection 0.5 s after a loss (not 2.5 s), and a
+# worker of the board's service counted by the hub 5.5 s after it went silent (not
+# 10 s). The looks at the hub stay 15 s apart: two twins that look every 3 s both
+# stopped at times (each saw the other before it had gone). The board's, at the
+# start of its config (QUICK_LINK + POLLER + ...):
+QUICK_LINK = (
+    "[link]\nheartbeat_interval_s = 0.5\nheartbeat_liveness = 10\n"
+    "reconnect_initial_s = 0.5\nreconnect_max_s = 2.0\n"
+    "hub_heartbeat_interval_s = 0.5\nhub_heartbeat_liveness = 10\n"
+)
+# the hub's, the keys its hub_* say; a test adds [broker] keys after it
+QUICK_BROKER = "[broker]\nheartbeat_interval_s = 0.5\nheartbeat_liveness = 10\n"
 
 
 def poller(
@@ -83,7 +98,7 @@ def wall(tree: CloneClient) -> float:
 @pytest.fixture(name="config")
 def config_fixture(tmp_path: Path) -> Path:
     path = tmp_path / "poller.toml"
-    path.write_text(POLLER, encoding="utf-8")
+    path.write_text(QUICK_LINK + POLLER, encoding="utf-8")
     return path
 
 

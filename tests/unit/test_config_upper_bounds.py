@@ -88,6 +88,14 @@ RANGES = {
     "limits.snapshot_max_s": f"seconds in 1..{YEAR}",
     "limits.snapshot_stall_s": f"seconds in 0.1..{YEAR}",
     "limits.log_events_per_s": "0 (off) or 1..10000",
+    "link.heartbeat_interval_s": "seconds in 0.1..60",
+    "link.heartbeat_liveness": "1..1000",
+    "link.reconnect_initial_s": "seconds in 0.1..3600",
+    "link.reconnect_max_s": "seconds in 0.1..3600",
+    "link.hub_check_every_s": "seconds in 1..86400",
+    "link.hub_check_timeout_s": "seconds in 0.1..60",
+    "link.hub_heartbeat_interval_s": "seconds in 0.1..3.75",
+    "link.hub_heartbeat_liveness": "1..1000",
 }
 
 
