@@ -196,7 +196,11 @@ class CoalescedFlushes(CommitFailures):
             self._submit_flush(Flush([update], flush.round))
 
     def _flush_written(self, updates: list[core_mod.Update]) -> None:
-        self._refused_keys.difference_update(update.key for update in updates)
+        # a key stored, so room was made for it; not one whose newer value waits (a
+        # value told stood in for it): that one goes alone until it is stored
+        self._refused_keys.difference_update(
+            update.key for update in updates if not self.buffer.has_pending(update.key)
+        )
         self.buffer.written(updates)
         self._stats.incr("clone.coalesced.flushes")
         self._stats.incr("clone.coalesced.written", len(updates))

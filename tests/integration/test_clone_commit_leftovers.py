@@ -244,6 +244,49 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
         store.close()
 
 
+def test_a_key_written_by_the_value_told_stays_alone_while_its_newer_one_waits(
+    tmp_path: Path,
+) -> None:
+    """A key whose value found no room, written with the value subscribers were
+    told (its newest, 0.9 of the map again, waits behind a client's write): it was
+    forgotten as refused, so the next flush put its big value back in the group,
+    which failed once more before each value was written alone."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
+    wake = Wakeup()
+    try:
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), Stats(), wake)
+        pipeline.load(0.0)
+        big_key, other = b"/device/big/value", b"/device/t0/value"
+        size = store.max_map_bytes * 9 // 10
+        pipeline.accept(reading(1, b"b" * size, big_key), coalesced=True)
+        pipeline.accept(reading(2, b"20", other), coalesced=True)
+        pipeline.submit()
+        drained(pipeline)
+        flushed(pipeline)  # no room for the big one: its key goes alone from now on
+        assert stored(store, big_key) is None
+        pipeline.accept(reading(3, b"small", big_key), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [3]  # told
+        pipeline.accept(reading(4, b"on", key=b"/house/switch", uuid=UUID))
+        pipeline.submit()  # a client's write on its way
+        pipeline.accept(reading(5, b"c" * size, big_key), coalesced=True)
+        pipeline.submit()  # waits behind it
+        flushed(pipeline)
+        assert stored(store, big_key) == KvRecord(3, b"small", b"", None)
+        pipeline.accept(reading(6, b"21", other), coalesced=True)
+        pipeline.submit()
+        drained(pipeline)
+        before = store.stats()
+        flushed(pipeline)
+        assert _writes(store, before) == {"batches": 2, "commits": 1, "failed": 1}
+        assert stored(store, other) == KvRecord(6, b"21", b"", None)
+    finally:
+        wake.close()
+        store.close()
+
+
 def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
     tmp_path: Path,
 ) -> None:
