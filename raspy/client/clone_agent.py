@@ -175,7 +175,14 @@ class Agent:
                     self.synced.clear()  # a gap or a lost echo: the same
                     dealer = self._open("dealer", zmq.DEALER, self.core.on_snapshot)
                     dealer.connect(self._endpoints.snapshot)
-                    dealer.send_multipart(frames)
+                    try:
+                        dealer.send_multipart(frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        # no pipe left: libzmq dropped the connection, its handshake
+                        # refused (a key the server does not know), before this
+                        # thread came to send. A blocking send would wait for ever;
+                        # the snapshot's stall timer asks again on a fresh DEALER.
+                        self.runner.count("snapshot_unsent")
                 case core_mod.EndSnapshot():
                     self._sockets.close("dealer")
                 case core_mod.Synced():

@@ -7,6 +7,7 @@ be stale at once, and it never waits longer than its timeout without a word.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -114,7 +115,11 @@ def _ask_snapshot(
     dealer = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=curve)
     try:
         dealer.connect(endpoints.snapshot)
-        dealer.send_multipart(clone.encode_icanhaz(subtree))
+        # Again: no pipe left, the handshake refused before this send (see
+        # mdp.Client._send); a blocking send would wait for ever, an unsent ask
+        # meets `silent_s` and is asked again
+        with contextlib.suppress(zmq.Again):
+            dealer.send_multipart(clone.encode_icanhaz(subtree), zmq.NOBLOCK)
         items: dict[bytes, bytes] = {}
         received = 0
         while True:

@@ -14,6 +14,7 @@ its whole timeout to say nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import operator
@@ -204,12 +205,14 @@ class _Asker:
             "dealer", sock, self._on_reply, watch=(_EVENTS, self._on_event)
         )
         sock.connect(self._endpoint)
-        sock.send_multipart(
-            mdp.encode(
-                mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
-            )
-        )
         self._deadline = time.monotonic() + self._timeout_s
+        question = mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
+        # Again: no pipe left, as libzmq drops a connection whose handshake failed
+        # (its thread may have been that slow, on a loaded board); a blocking send
+        # would wait for ever, and the runner with it. The monitor holds the
+        # failure's event already, which makes the outcome; else the deadline does.
+        with contextlib.suppress(zmq.Again):
+            sock.send_multipart(mdp.encode(question), zmq.NOBLOCK)
 
     def _on_event(self, event: int, value: int) -> None:
         if self._outcome is None and event in _FAILED:

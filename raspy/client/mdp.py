@@ -31,6 +31,7 @@ Worker example (heartbeats, reconnects and DISCONNECT are handled for you)::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -214,7 +215,11 @@ class Client(Closing):
                 self._context, zmq.DEALER, self.endpoint, linger_ms=0, curve=self._curve
             )
             self._socket = sock
-        sock.send_multipart(frames)
+        # Again: no pipe left, libzmq having dropped the connection whose CURVE
+        # handshake was refused before this thread came to send; a blocking send
+        # would wait for ever. Unsent, the request meets its timeout and retries.
+        with contextlib.suppress(zmq.Again):
+            sock.send_multipart(frames, zmq.NOBLOCK)
         return sock
 
     def _attempt_s(self, until: float | None) -> float:

@@ -4,10 +4,13 @@ answer may hold, and what poll() makes of it (raspy.client.hub_probe)."""
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import zmq
 from structlog.testing import capture_logs
+from support.late_send import handshake_first_context, refusing_hub
 from support.wait import wait_until
 from support.zmqctx import recv
 
@@ -73,3 +76,24 @@ def test_an_endpoint_the_socket_refuses_is_its_error_as_before(
         HubProbe(zmq_context, "tcp://", b"pi.*", curve=None, timeout_s=5.0)
     assert not _probe_threads()
     assert logs == []
+
+
+def test_a_refusal_taken_in_before_the_question_is_sent_is_answered(
+    tmp_path: Path,
+) -> None:
+    """A loaded board's probe thread may reach its send only after libzmq took in the
+    hub's refusal and dropped the connection's pipe: the send blocked for ever, the
+    runner's start gave up after its 10 s, and raspy-poller ended with status 70
+    (a bug) instead of 2 and the refusal's line. Now the refusal is the answer."""
+    with handshake_first_context() as context, refusing_hub(context, tmp_path) as hub:
+        started = time.monotonic()
+        probe = HubProbe(
+            context, hub.endpoint, b"pi.*", curve=hub.refused, timeout_s=5.0
+        )
+        try:
+            answer = wait_until(lambda: probe.poll(0.05), what="the probe's answer")
+            assert answer is not None
+            assert "refused this board's key" in (answer.refused or "")
+            assert time.monotonic() - started < 5.0  # the refusal, not the timeout
+        finally:
+            probe.close()
