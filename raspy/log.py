@@ -197,9 +197,9 @@ def _route_stdlib_logging(
             renderer,
         ],
     )
-    handler = (
-        logging.StreamHandler()
-    )  # sys.stderr, looked up when each record is written
+    # sys.stderr as it is now: the handler keeps that stream (a later swap of
+    # sys.stderr, a test harness's, is not followed; configure() again for it)
+    handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     if budget is not None:
         handler.addFilter(_RecordBudget(budget))
