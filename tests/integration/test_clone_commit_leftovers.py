@@ -171,8 +171,10 @@ def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
         store.close()
 
 
-def _writes(store: Store, before: dict[str, float]) -> dict[str, float]:
-    """What the store's writer did since `before` (its stats then)."""
+def _flush_writes(store: Store, pipeline: CommitPipeline) -> dict[str, float]:
+    """A flush submitted now and waited for: what the store's writer did for it."""
+    before = store.stats()
+    flushed(pipeline)
     after = store.stats()
     return {
         name: after[name] - before[name] for name in ("batches", "commits", "failed")
@@ -205,10 +207,9 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
                 pipeline.accept(reading(2 + 3 * n + i, b"%d" % n, key), coalesced=True)
             pipeline.submit()
             drained(pipeline)
-            before = store.stats()
-            flushed(pipeline)
+            writes = _flush_writes(store, pipeline)
             if n:  # the first found no room, then wrote each value alone
-                assert _writes(store, before) == {
+                assert writes == {
                     "batches": 2,  # the group, then the big value alone
                     "commits": 1,
                     "failed": 1,
@@ -224,18 +225,23 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
         pipeline.accept(reading(100, b"small", big_key), coalesced=True)
         pipeline.submit()
         drained(pipeline)
-        before = store.stats()
-        flushed(pipeline)
-        assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+        assert _flush_writes(store, pipeline) == {
+            "batches": 1,
+            "commits": 1,
+            "failed": 0,
+        }
         assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
         assert pipeline.buffer.pending_count == 0
         pipeline.accept(reading(101, b"last", b"/device/t0/value"), coalesced=True)
         pipeline.accept(reading(102, b"b", big_key), coalesced=True)
         pipeline.submit()
         drained(pipeline)
-        before = store.stats()
-        flushed(pipeline)  # one group again
-        assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+        # one group again
+        assert _flush_writes(store, pipeline) == {
+            "batches": 1,
+            "commits": 1,
+            "failed": 0,
+        }
         assert stored(store, big_key) == KvRecord(102, b"b", b"", None)
         assert stored(store, b"/device/t0/value") == KvRecord(101, b"last", b"", None)
         assert stats.get("clone.coalesced.dropped") == 0
@@ -278,9 +284,11 @@ def test_a_key_written_by_the_value_told_stays_alone_while_its_newer_one_waits(
         pipeline.accept(reading(6, b"21", other), coalesced=True)
         pipeline.submit()
         drained(pipeline)
-        before = store.stats()
-        flushed(pipeline)
-        assert _writes(store, before) == {"batches": 2, "commits": 1, "failed": 1}
+        assert _flush_writes(store, pipeline) == {
+            "batches": 2,
+            "commits": 1,
+            "failed": 1,
+        }
         assert stored(store, other) == KvRecord(6, b"21", b"", None)
     finally:
         wake.close()
@@ -311,10 +319,9 @@ def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
             pipeline.accept(reading(2 + n, b"%d" % n), coalesced=True)
             pipeline.submit()
             drained(pipeline)
-            before = store.stats()
-            flushed(pipeline)
+            writes = _flush_writes(store, pipeline)
             if n:  # the others' group: one transaction
-                assert _writes(store, before) == {
+                assert writes == {
                     "batches": 1,
                     "commits": 1,
                     "failed": 0,
@@ -416,9 +423,7 @@ def _one_group(store: Store, pipeline: CommitPipeline, big_key: bytes) -> None:
     pipeline.accept(reading(101, b"2", b"/device/t/value"), coalesced=True)
     pipeline.submit()
     drained(pipeline)
-    before = store.stats()
-    flushed(pipeline)
-    assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+    assert _flush_writes(store, pipeline) == {"batches": 1, "commits": 1, "failed": 0}
     assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
 
 
