@@ -10,33 +10,16 @@ from typing import Any, cast
 
 import pytest
 import zmq
+from support.runner_by_hand import RunnerByHand
 from support.zmqctx import checked_context, dealer, recv
 
 from raspy.transport import monitor as monitor_mod
 from raspy.transport.monitor import SocketMonitor
-from raspy.transport.runner import Handler, Runner
+from raspy.transport.runner import Runner
 
 pytestmark = pytest.mark.timeout(20)
 
 Context = zmq.Context[zmq.Socket[bytes]]
-
-
-class _ByHand:
-    """A runner's register and unregister: the test calls the handler itself, on
-    its own thread, which owns every socket here."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[object, Handler] = {}
-
-    def register(self, target: object, handler: Handler, events: int = 0) -> None:
-        self.handlers[target] = handler
-
-    def unregister(self, target: object) -> None:
-        self.handlers.pop(target, None)
-
-    def read(self) -> None:
-        for handler in list(self.handlers.values()):
-            handler(zmq.POLLIN)
 
 
 @pytest.fixture
@@ -67,7 +50,7 @@ def _handshakes(context: Context, router: zmq.Socket[bytes], endpoint: str) -> N
 
 def test_each_event_is_handed_on_with_its_value(context: Context) -> None:
     router, endpoint = _router(context)
-    runner = _ByHand()
+    runner = RunnerByHand()
     seen: list[tuple[int, int]] = []
     watch = SocketMonitor(
         router,
@@ -92,7 +75,7 @@ def test_a_handler_that_closes_the_monitor_gets_no_more_events(
     """The Clone client replaces its SUB (and its monitor) in a handshake's handler:
     what the old monitor still held is not the new SUB's, and is not handed on."""
     router, endpoint = _router(context)
-    runner = _ByHand()
+    runner = RunnerByHand()
     seen: list[int] = []
 
     def close_at_first(event: int, _value: int) -> None:
@@ -117,7 +100,7 @@ def test_a_burst_is_read_a_bounded_number_a_turn(
     """A thousand peers leaving at once must not hold the runner's other sockets."""
     monkeypatch.setattr(monitor_mod, "MAX_EVENTS_A_TURN", 2)
     router, endpoint = _router(context)
-    runner = _ByHand()
+    runner = RunnerByHand()
     seen: list[int] = []
     watch = SocketMonitor(
         router,
@@ -139,7 +122,7 @@ def test_a_burst_is_read_a_bounded_number_a_turn(
 def test_a_monitor_whose_registration_fails_is_closed(context: Context) -> None:
     router, _endpoint = _router(context)
 
-    class Refuses(_ByHand):
+    class Refuses(RunnerByHand):
         def register(self, target: object, handler: Any, events: int = 0) -> None:
             raise zmq.ZMQError(zmq.ENOTSOCK)
 

@@ -11,6 +11,7 @@ from typing import cast
 
 import pytest
 import zmq
+from support.runner_by_hand import RunnerByHand
 from support.zmqctx import checked_context
 
 from raspy.transport import socket_set as socket_set_mod
@@ -23,25 +24,7 @@ Context = zmq.Context[zmq.Socket[bytes]]
 _names = itertools.count()
 
 
-class _ByHand:
-    """A runner's register and unregister: the test calls the handlers itself, on
-    its own thread, which owns every socket here."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[object, Handler] = {}
-
-    def register(self, target: object, handler: Handler, events: int = 0) -> None:
-        self.handlers[target] = handler
-
-    def unregister(self, target: object) -> None:
-        self.handlers.pop(target, None)
-
-    def read(self) -> None:
-        for handler in list(self.handlers.values()):
-            handler(zmq.POLLIN)
-
-
-class _Refuses(_ByHand):
+class _Refuses(RunnerByHand):
     def register(self, target: object, handler: Handler, events: int = 0) -> None:
         raise zmq.ZMQError(zmq.ENOTSOCK)
 
@@ -72,7 +55,7 @@ def test_a_reader_stops_at_a_socket_replaced_by_what_it_handed_on(
     """The Clone client's core starts over in the middle of a batch: what is left
     on the old SUB is the old connection's, and must not reach the core."""
     pull, push = _pull_with_three(context)
-    runner = _ByHand()
+    runner = RunnerByHand()
     sockets = SocketSet(cast(Runner, runner))
     got: list[list[bytes]] = []
     fresh = context.socket(zmq.PULL)
@@ -99,7 +82,7 @@ def test_a_reader_takes_a_bounded_batch_a_turn(
 ) -> None:
     monkeypatch.setattr(socket_set_mod, "BATCH", 2)
     pull, push = _pull_with_three(context)
-    runner = _ByHand()
+    runner = RunnerByHand()
     sockets = SocketSet(cast(Runner, runner))
     got: list[list[bytes]] = []
     try:
@@ -130,7 +113,7 @@ def test_a_socket_whose_monitor_cannot_be_registered_is_closed(
 
 
 def test_close_all_closes_each_socket_and_its_monitor(context: Context) -> None:
-    runner = _ByHand()
+    runner = RunnerByHand()
     sockets = SocketSet(cast(Runner, runner))
     sub = context.socket(zmq.SUB)
     xpub = context.socket(zmq.XPUB)
