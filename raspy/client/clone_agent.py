@@ -32,6 +32,7 @@ from raspy.transport.sockets import (
     CurveKeys,
     Socket,
     make_socket,
+    send_if_connected,
 )
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
@@ -175,13 +176,8 @@ class Agent:
                     self.synced.clear()  # a gap or a lost echo: the same
                     dealer = self._open("dealer", zmq.DEALER, self.core.on_snapshot)
                     dealer.connect(self._endpoints.snapshot)
-                    try:
-                        dealer.send_multipart(frames, zmq.NOBLOCK)
-                    except zmq.Again:
-                        # no pipe left: libzmq dropped the connection, its handshake
-                        # refused (a key the server does not know), before this
-                        # thread came to send. A blocking send would wait for ever;
-                        # the snapshot's stall timer asks again on a fresh DEALER.
+                    if not send_if_connected(dealer, frames):
+                        # the snapshot's stall timer asks again on a fresh DEALER
                         self.runner.count("snapshot_unsent")
                 case core_mod.EndSnapshot():
                     self._sockets.close("dealer")

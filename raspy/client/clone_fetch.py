@@ -7,7 +7,6 @@ be stale at once, and it never waits longer than its timeout without a word.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from raspy.transport.sockets import (
     check_endpoint,
     end_own_context,
     make_socket,
+    send_if_connected,
 )
 
 log = library_logger(component="clone_client")
@@ -115,11 +115,8 @@ def _ask_snapshot(
     dealer = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=curve)
     try:
         dealer.connect(endpoints.snapshot)
-        # Again: no pipe left, the handshake refused before this send (see
-        # mdp.Client._send); a blocking send would wait for ever, an unsent ask
-        # meets `silent_s` and is asked again
-        with contextlib.suppress(zmq.Again):
-            dealer.send_multipart(clone.encode_icanhaz(subtree), zmq.NOBLOCK)
+        # unsent: it meets `silent_s` and is asked again
+        send_if_connected(dealer, clone.encode_icanhaz(subtree))
         items: dict[bytes, bytes] = {}
         received = 0
         while True:

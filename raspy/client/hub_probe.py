@@ -14,7 +14,6 @@ its whole timeout to say nothing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import operator
@@ -30,7 +29,12 @@ from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.socket_set import SocketSet
-from raspy.transport.sockets import Context, CurveKeys, make_socket
+from raspy.transport.sockets import (
+    Context,
+    CurveKeys,
+    make_socket,
+    send_if_connected,
+)
 
 __all__ = ["HubAnswer", "HubProbe", "refusal"]
 
@@ -207,12 +211,9 @@ class _Asker:
         sock.connect(self._endpoint)
         self._deadline = time.monotonic() + self._timeout_s
         question = mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (self._pattern,))
-        # Again: no pipe left, as libzmq drops a connection whose handshake failed
-        # (its thread may have been that slow, on a loaded board); a blocking send
-        # would wait for ever, and the runner with it. The monitor holds the
-        # failure's event already, which makes the outcome; else the deadline does.
-        with contextlib.suppress(zmq.Again):
-            sock.send_multipart(mdp.encode(question), zmq.NOBLOCK)
+        # unsent: the monitor holds the refused handshake's event already, which
+        # makes the outcome; else the deadline does
+        send_if_connected(sock, mdp.encode(question))
 
     def _on_event(self, event: int, value: int) -> None:
         if self._outcome is None and event in _FAILED:

@@ -31,7 +31,6 @@ Worker example (heartbeats, reconnects and DISCONNECT are handled for you)::
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -53,6 +52,7 @@ from raspy.transport.sockets import (
     check_endpoint,
     connect_socket,
     end_own_context,
+    send_if_connected,
 )
 
 if TYPE_CHECKING:
@@ -215,11 +215,7 @@ class Client(Closing):
                 self._context, zmq.DEALER, self.endpoint, linger_ms=0, curve=self._curve
             )
             self._socket = sock
-        # Again: no pipe left, libzmq having dropped the connection whose CURVE
-        # handshake was refused before this thread came to send; a blocking send
-        # would wait for ever. Unsent, the request meets its timeout and retries.
-        with contextlib.suppress(zmq.Again):
-            sock.send_multipart(frames, zmq.NOBLOCK)
+        send_if_connected(sock, frames)  # unsent: meets its timeout, then retries
         return sock
 
     def _attempt_s(self, until: float | None) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -186,6 +187,19 @@ def term_within(
     terminating.start()
     terminating.join(timeout_s)
     return terminating if terminating.is_alive() else None
+
+
+def send_if_connected(sock: Socket, frames: Sequence[bytes]) -> bool:
+    """Send `frames` without blocking; False if `sock` had no connection to queue
+    them on. libzmq drops a connection whose handshake was refused (a CURVE key the
+    server does not know) and makes no other: a send after that (a thread slowed by
+    load comes to it late) would block for ever, and its thread with it. An unsent
+    request meets its caller's timeout, as an unanswered one does."""
+    try:
+        sock.send_multipart(frames, zmq.NOBLOCK)
+    except zmq.Again:
+        return False
+    return True
 
 
 def monitor_event(monitor: Socket, flags: int = 0) -> tuple[int, int]:
