@@ -188,8 +188,10 @@ class MqttBridgeActor(SteadyActor):
                 )
             self.link.submit(Seed(tuple(items)))
             links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
-        except BaseException:
-            self.link.runner.stop()  # pykka calls neither on_stop nor on_failure here
+        except BaseException:  # pykka calls neither on_stop nor on_failure here:
+            # the prefixes subscribed before the one that failed are undone too
+            leave(links, self.actor_ref, [self._client.owner])
+            self.link.runner.stop()
             raise
         config = self._config
         log.info(
