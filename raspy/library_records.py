@@ -20,6 +20,16 @@ class FirstRecord(logging.Handler):
         super().__init__(logging.getLevelNamesMapping()[level.upper()])
         self._configure = configure
 
+    def createLock(self) -> None:
+        """No lock (as logging.NullHandler): Handler.handle would hold one around
+        emit, so around the setup, which takes its own; a thread inside the setup
+        that logs a record would wait for it, and the emit for that thread. The
+        setup is made once (its lock), each handler after it has its own."""
+        self.lock = None
+
+    def _at_fork_reinit(self) -> None:
+        """No lock to make again in a forked child."""
+
     def emit(self, record: logging.LogRecord) -> None:
         self._configure()
         root = logging.getLogger()
