@@ -9,7 +9,8 @@ costs one transaction an interval and the others go on in one, until it is store
 (room was made: values deleted, the disk freed), dropped, or superseded (a durable
 update of its key, a delete say), and forgotten. What finds no room is
 put back for the next interval, never dropped for it: only a value the store can
-never take (over its limits, or bigger than the map at its maximum holds) is dropped.
+never take (over its limits, or bigger than the map at its maximum holds) is dropped,
+once: the value told, it stands in no more for a newer one waiting to be published.
 A base class of CommitPipeline, as CommitFailures is this one's.
 """
 
@@ -235,6 +236,7 @@ class CoalescedFlushes(CommitFailures):
         for update, error in refused:
             if never_fits(update, error, max_map, page_bytes):
                 self._refused_keys.discard(update.key)
+                self.buffer.unstorable(update)  # nor tried as a stand-in again
                 dropped.append((update, str(error)))
             else:
                 failed.append((update, error))

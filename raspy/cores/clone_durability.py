@@ -72,12 +72,15 @@ class CoalescingBuffer:
     coalesced update per key that subscribers were told and that the store may not
     have yet: snapshots lay it over the store (the higher sequence of the two wins).
     A volatile key (is_volatile) is never pending: its latest update stays in
-    `published` for good, the only place that holds it.
+    `published` for good, the only place that holds it. A published update the
+    store can never take (`unstorable`) stays there too, for snapshots, and stands
+    in for no newer one (`stand_ins`).
     """
 
     def __init__(self) -> None:
         self._pending: dict[bytes, Update] = {}
         self._published: dict[bytes, Update] = {}
+        self._unstorable: set[bytes] = set()  # keys whose published one never fits
 
     @property
     def pending_count(self) -> int:
@@ -102,6 +105,7 @@ class CoalescingBuffer:
 
     def released(self, update: Update, *, coalesced: bool) -> None:
         """An update went out to subscribers (in sequence order)."""
+        self._unstorable.discard(update.key)  # a newer value: it may fit
         if coalesced:
             self._published[update.key] = update
             return
@@ -120,6 +124,14 @@ class CoalescingBuffer:
         self._pending.pop(update.key, None)
         self._pending[update.key] = update
         return True
+
+    def unstorable(self, update: Update) -> None:
+        """The store refused `update` for good (bigger than it can ever hold): if it
+        is still the published one of its key, no flush takes it again as a
+        stand-in (it would be refused, and said dropped, at every flush)."""
+        shown = self._published.get(update.key)
+        if shown is not None and shown.seq == update.seq:
+            self._unstorable.add(update.key)
 
     def drop(self, update: Update) -> None:
         """`update` will never be published: not written either, if still pending."""
@@ -157,6 +169,7 @@ class CoalescingBuffer:
             if (shown := self._published.get(key)) is not None
             and shown.seq <= upto
             and key not in on_their_way
+            and key not in self._unstorable
         ]
         stand_ins.sort(key=lambda u: u.seq)
         return stand_ins

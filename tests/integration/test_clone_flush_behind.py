@@ -13,12 +13,21 @@ value. Real LMDB, the pipeline driven by hand.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from support.clone_pipeline import drained, flushed, reading, refusing_pipeline, stored
+from support.wait import wait_until
 
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.config import StoreConfig
+from raspy.cores import clone as core_mod
+from raspy.stats import Stats
+from raspy.storage.store import Store
 from raspy.storage.tables import KvRecord
+from raspy.transport.wakeup import Wakeup
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,3 +74,51 @@ def test_no_older_reading_is_written_after_a_client_write_of_its_key(
         assert stored(store, KEY) == KvRecord(2, b"19.0", b"", None)
         flushed(pipeline)
         assert stored(store, KEY) == KvRecord(3, b"20.5", b"", None)
+
+
+def _flushed_unreleased(pipeline: CommitPipeline) -> None:
+    """A flush submitted and settled while the batches stored meanwhile are not
+    released yet: what waits behind them still waits (a client's write slower to
+    store than an interval)."""
+    pipeline.flush()
+
+    def settled() -> bool:
+        pipeline._collect()  # the store's answers, none released
+        return pipeline._flushing is None
+
+    wait_until(settled, what="the flush settled")
+
+
+def test_a_value_told_that_the_map_can_never_take_is_dropped_once(
+    tmp_path: Path,
+) -> None:
+    """The value told of a key, bigger than the map at its maximum, stood in for its
+    newer value waiting behind a client's write: dropped, and taken again as the
+    stand-in at the next flush, dropped, logged and counted again at every flush
+    while the newer one waited."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        pipeline.accept(reading(1, b"b" * (3 << 19)), coalesced=True)  # 1.5 MB
+        pipeline.submit()
+        assert drained(pipeline) == [1]  # told
+        pipeline.accept(reading(2, b"on", key=b"/house/switch", uuid=UUID))
+        pipeline.submit()  # a client's write, on its way to the store
+        pipeline.accept(reading(3, b"20.5"), coalesced=True)
+        pipeline.submit()  # waits behind it
+        with capture_logs() as logs:
+            for _ in range(3):
+                _flushed_unreleased(pipeline)
+        dropped = [e for e in logs if e["event"] == "clone_coalesced_dropped"]
+        assert [e["keys"] for e in dropped] == [[KEY.decode()]]
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert drained(pipeline) == [2, 3]
+        flushed(pipeline)  # the newer value: stored, as ever
+        assert stored(store, KEY) == KvRecord(3, b"20.5", b"", None)
+    finally:
+        wake.close()
+        store.close()
