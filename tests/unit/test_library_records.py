@@ -62,17 +62,14 @@ def test_a_record_logged_inside_the_setup_does_not_wait_for_another_record(
             logging.getLogger("somelib").warning("logged by the setup")
             root.handlers[:] = [kept]  # the setup's own handler, as raspy.log's
 
+    def emit() -> None:
+        if in_setup.wait(_DEADLINE_S):
+            logging.getLogger("somelib").warning("the first record")
+
     root.handlers[:] = [FirstRecord("warning", configure)]
     root.setLevel(logging.WARNING)
     setup = threading.Thread(target=configure, name="setup", daemon=True)
-    emitter = threading.Thread(
-        target=lambda: (
-            in_setup.wait(_DEADLINE_S)
-            and logging.getLogger("somelib").warning("the first record")
-        ),
-        name="emitter",
-        daemon=True,
-    )
+    emitter = threading.Thread(target=emit, name="emitter", daemon=True)
     setup.start()
     emitter.start()
     setup.join(_DEADLINE_S)
