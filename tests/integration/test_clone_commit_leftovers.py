@@ -13,6 +13,7 @@ import pytest
 from support.clone_pipeline import (
     drained,
     flushed,
+    one_mb_pipeline,
     reading,
     refusing_pipeline,
     stored,
@@ -94,13 +95,7 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
     """A flush is one transaction: one value bigger than the map's maximum made
     every flush fail, so no other reading was ever stored again (and each was put
     back for the next flush, which failed the same way)."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    wake = Wakeup()
-    try:
-        stats = Stats()
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data") as (store, pipeline, stats):
         big = reading(1, b"b" * (3 << 19), key=b"/device/big/value")  # 1.5 MB
         pipeline.accept(big, coalesced=True)
         pipeline.accept(reading(2, b"21.5"), coalesced=True)
@@ -117,22 +112,13 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
         flushed(pipeline)
         assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
         assert stats.get("clone.coalesced.flush_failed") == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_lone_reading_bigger_than_the_map_is_dropped(tmp_path: Path) -> None:
     """The only reading of the interval, bigger than the map at its maximum: it was
     put back, and every interval after failed on it again (the map grown to its
     maximum for it), though no room made could ever take it."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    wake = Wakeup()
-    try:
-        stats = Stats()
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data") as (store, pipeline, stats):
         big = reading(1, b"b" * (3 << 19), key=b"/device/big/value")  # 1.5 MB
         pipeline.accept(big, coalesced=True)
         pipeline.submit()
@@ -141,22 +127,13 @@ def test_a_lone_reading_bigger_than_the_map_is_dropped(tmp_path: Path) -> None:
         assert stored(store, b"/device/big/value") is None
         assert stats.get("clone.coalesced.dropped") == 1
         assert pipeline.buffer.pending_count == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
     """Under the map's maximum, but bigger than what it can hold beside the pages
     it always holds (its meta pages, the trees' roots): it was put back, and every
     interval after failed on it again."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    wake = Wakeup()
-    try:
-        stats = Stats()
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data") as (store, pipeline, stats):
         size = store.max_map_bytes - 2 * store.page_bytes
         pipeline.accept(
             reading(1, b"b" * size, key=b"/device/big/value"), coalesced=True
@@ -166,9 +143,6 @@ def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
         flushed(pipeline)
         assert stats.get("clone.coalesced.dropped") == 1
         assert pipeline.buffer.pending_count == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def _flush_writes(store: Store, pipeline: CommitPipeline) -> dict[str, float]:
@@ -190,14 +164,11 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
     that cost. Now it is written alone after the group of the others, one refused
     write an interval, until a value of its key is stored (then it is in the group
     again)."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
-    wake = Wakeup()
-    try:
-        stats = Stats()
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data", filled=True) as (
+        store,
+        pipeline,
+        stats,
+    ):
         big_key = b"/device/big/value"
         big = reading(1, b"b" * (store.max_map_bytes * 9 // 10), big_key)
         pipeline.accept(big, coalesced=True)
@@ -245,9 +216,6 @@ def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
         assert stored(store, big_key) == KvRecord(102, b"b", b"", None)
         assert stored(store, b"/device/t0/value") == KvRecord(101, b"last", b"", None)
         assert stats.get("clone.coalesced.dropped") == 0
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_key_written_by_the_value_told_stays_alone_while_its_newer_one_waits(
@@ -257,13 +225,7 @@ def test_a_key_written_by_the_value_told_stays_alone_while_its_newer_one_waits(
     told (its newest, 0.9 of the map again, waits behind a client's write): it was
     forgotten as refused, so the next flush put its big value back in the group,
     which failed once more before each value was written alone."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
-    wake = Wakeup()
-    try:
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), Stats(), wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data", filled=True) as (store, pipeline, _):
         big_key, other = b"/device/big/value", b"/device/t0/value"
         size = store.max_map_bytes * 9 // 10
         pipeline.accept(reading(1, b"b" * size, big_key), coalesced=True)
@@ -290,9 +252,6 @@ def test_a_key_written_by_the_value_told_stays_alone_while_its_newer_one_waits(
             "failed": 1,
         }
         assert stored(store, other) == KvRecord(6, b"21", b"", None)
-    finally:
-        wake.close()
-        store.close()
 
 
 def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(

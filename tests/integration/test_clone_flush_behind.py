@@ -13,21 +13,22 @@ value. Real LMDB, the pipeline driven by hand.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support.clone_pipeline import drained, flushed, reading, refusing_pipeline, stored
+from support.clone_pipeline import (
+    drained,
+    flushed,
+    one_mb_pipeline,
+    reading,
+    refusing_pipeline,
+    stored,
+)
 from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
-from raspy.config import StoreConfig
-from raspy.cores import clone as core_mod
-from raspy.stats import Stats
-from raspy.storage.store import Store
 from raspy.storage.tables import KvRecord
-from raspy.transport.wakeup import Wakeup
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -96,13 +97,7 @@ def test_a_value_told_that_the_map_can_never_take_is_dropped_once(
     newer value waiting behind a client's write: dropped, and taken again as the
     stand-in at the next flush, dropped, logged and counted again at every flush
     while the newer one waited."""
-    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
-    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
-    wake = Wakeup()
-    try:
-        stats = Stats()
-        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
-        pipeline.load(0.0)
+    with one_mb_pipeline(tmp_path / "data") as (store, pipeline, stats):
         pipeline.accept(reading(1, b"b" * (3 << 19)), coalesced=True)  # 1.5 MB
         pipeline.submit()
         assert drained(pipeline) == [1]  # told
@@ -119,6 +114,3 @@ def test_a_value_told_that_the_map_can_never_take_is_dropped_once(
         assert drained(pipeline) == [2, 3]
         flushed(pipeline)  # the newer value: stored, as ever
         assert stored(store, KEY) == KvRecord(3, b"20.5", b"", None)
-    finally:
-        wake.close()
-        store.close()

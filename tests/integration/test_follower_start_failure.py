@@ -13,41 +13,20 @@ import pykka
 import pytest
 from support.clonesrv import CloneServer
 from support.edge_fixtures import EdgeHandle
-from support.net import free_port_base
+from support.followers import start_mqtt, start_web
 from support.store_fixtures import data_dir_fixture  # noqa: F401  # fixture `data_dir`
 
-from raspy import config as config_mod
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.seeds import Seed
-from raspy.actors.mqtt import MqttBridgeActor
-from raspy.actors.web import WebActor, WebSettings
-from raspy.actors.web.server import bind_socket
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
 from raspy.stats import Stats
 from raspy.storage.store import Store
-from raspy.web.login_files import LoginFiles
 
 pytestmark = pytest.mark.timeout(30)
 
 Ref = pykka.ActorRef[Any]
 StartPart = Callable[[PeerLinks, Path], Ref]
-
-
-def _web(links: PeerLinks, data_dir: Path) -> Ref:
-    settings = WebSettings("127.0.0.1", 0, "testhost", 60.0, LoginFiles(data_dir, ""))
-    return WebActor.start(settings, links, bind_socket("127.0.0.1", 0))
-
-
-def _mqtt(links: PeerLinks, data_dir: Path) -> Ref:
-    closed_port = free_port_base(span=1)  # no broker: the link retries meanwhile
-    config = config_mod.load(
-        f"[mqtt]\nenabled = true\nport = {closed_port}\n",
-        "test.toml",
-        data_dir=str(data_dir),
-        hostname="testhost",
-    )
-    return MqttBridgeActor.start(config.mqtt, "testhost", links)
 
 
 @pytest.fixture
@@ -78,7 +57,7 @@ def _subscribed(server: CloneServer, ref: Ref) -> list[bytes]:
     return [prefix for prefix, held in list(subscribers._entries) if held == ref]
 
 
-@pytest.mark.parametrize("start", [_web, _mqtt], ids=["web", "mqtt"])
+@pytest.mark.parametrize("start", [start_web, start_mqtt], ids=["web", "mqtt"])
 def test_a_start_failed_at_a_later_prefix_leaves_no_subscription(
     start: StartPart,
     edge: EdgeHandle,

@@ -11,26 +11,21 @@ from typing import Any
 
 import pykka
 import pytest
-from support.net import free_port_base
+from support.followers import start_mqtt, start_web
 from support.store_fixtures import (
     data_dir_fixture,  # noqa: F401  # fixture `data_dir`
     store_fixture,  # noqa: F401  # fixture `store`
 )
 
-from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.seeds import Seed
 from raspy.actors.history import HistoryActor
-from raspy.actors.mqtt import MqttBridgeActor
-from raspy.actors.web import WebActor, WebSettings
-from raspy.actors.web.server import bind_socket
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
 from raspy.config import HistoryConfig
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
-from raspy.web.login_files import LoginFiles
 
 Ref = pykka.ActorRef[Any]
 StartPart = Callable[[PeerLinks, Path], Ref]
@@ -61,22 +56,6 @@ def _seen(ref: Ref) -> list[object]:
     return list(seen)
 
 
-def _web(links: PeerLinks, data_dir: Path) -> Ref:
-    settings = WebSettings("127.0.0.1", 0, "testhost", 60.0, LoginFiles(data_dir, ""))
-    return WebActor.start(settings, links, bind_socket("127.0.0.1", 0))
-
-
-def _mqtt(links: PeerLinks, data_dir: Path) -> Ref:
-    closed_port = free_port_base(span=1)  # no broker: the link retries meanwhile
-    config = config_mod.load(
-        f"[mqtt]\nenabled = true\nport = {closed_port}\n",
-        "test.toml",
-        data_dir=str(data_dir),
-        hostname="testhost",
-    )
-    return MqttBridgeActor.start(config.mqtt, "testhost", links)
-
-
 def _history(links: PeerLinks, _data_dir: Path) -> Ref:
     return HistoryActor.start("testhost", HistoryConfig(), links)
 
@@ -89,7 +68,7 @@ def outbox() -> Iterator[Outbox]:
 
 
 @pytest.mark.parametrize(
-    "start", [_web, _mqtt, _history], ids=["web", "mqtt", "history"]
+    "start", [start_web, start_mqtt, _history], ids=["web", "mqtt", "history"]
 )
 def test_a_follower_leaves_the_tree_and_the_edge_as_it_stops(
     start: StartPart, store: Store, data_dir: Path, outbox: Outbox

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,6 +115,30 @@ def refusing_pipeline(data_dir: Path, seq_block: int = 1000) -> Iterator[Refused
         )
         pipeline.load(0.0)
         yield Refused(store, refusing, pipeline, stats)
+    finally:
+        wake.close()
+        store.close()
+
+
+@contextmanager
+def one_mb_pipeline(
+    data_dir: Path, *, filled: bool = False
+) -> Iterator[tuple[Store, CommitPipeline, Stats]]:
+    """A store whose map never grows past 1 MB (a value may be 2 MB: bigger than
+    the map can ever hold) and a loaded CommitPipeline over it; `filled` first
+    stores some 200 KB of history rows. Closed at the end."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(data_dir, replace(config, max_value_bytes=2 << 20))
+    if filled:
+        store.commit(
+            [Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)]
+        )
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        yield store, pipeline, stats
     finally:
         wake.close()
         store.close()
