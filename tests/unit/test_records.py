@@ -1,0 +1,209 @@
+"""`raspy.records.record` against the standard `dataclass(frozen=True, slots=True)`:
+the same class made both ways from random fields must behave the same."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.records import record
+
+# a field: (name, kind, default, compare, repr, hash)
+KINDS = ("required", "default", "factory", "late_default", "late_factory")
+FACTORIES: dict[str, Any] = {"list": list, "dict": dict, "tuple": tuple}
+
+field_specs = st.lists(
+    st.tuples(
+        st.sampled_from(KINDS),
+        st.one_of(st.integers(-3, 3), st.text(max_size=3), st.just((1, 2))),
+        st.sampled_from(sorted(FACTORIES)),
+        st.booleans(),
+        st.booleans(),
+        st.sampled_from([None, True, False]),
+    ),
+    max_size=5,
+)
+
+
+def _namespace(specs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """A fresh class body (dataclasses takes its Field objects over)."""
+    body: dict[str, Any] = {"__annotations__": {}, "__qualname__": "Made"}
+    for index, (kind, default, factory, compare, shown, hashed) in enumerate(specs):
+        name = f"f{index}"
+        body["__annotations__"][name] = "object"
+        flags = {"compare": compare, "repr": shown, "hash": hashed}
+        if kind == "required":
+            body[name] = dataclasses.field(**flags)
+        elif kind == "default":
+            body[name] = dataclasses.field(default=default, **flags)
+        elif kind == "factory":
+            body[name] = dataclasses.field(default_factory=FACTORIES[factory], **flags)
+        elif kind == "late_default":
+            body[name] = dataclasses.field(default=default, init=False, **flags)
+        else:
+            body[name] = dataclasses.field(
+                default_factory=FACTORIES[factory], init=False, **flags
+            )
+    return body
+
+
+def _both(specs: list[tuple[Any, ...]]) -> tuple[Any, Any]:
+    """The standard class and the record, or the TypeError each raised."""
+    made: list[Any] = []
+    for decorate in (
+        lambda c: dataclasses.dataclass(frozen=True, slots=True)(c),
+        record,
+    ):
+        try:
+            made.append(decorate(type("Made", (), _namespace(specs))))
+        except TypeError as error:
+            made.append(error)
+    return made[0], made[1]
+
+
+def _outcome(action: Any) -> Any:
+    """What an action gives, or the type of the exception it raises."""
+    try:
+        return action()
+    except Exception as error:  # noqa: BLE001  # compared, not hidden
+        return type(error)
+
+
+@settings(max_examples=300)
+@given(field_specs, st.data())
+def test_a_record_behaves_as_the_frozen_slotted_dataclass(
+    specs: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    standard, ours = _both(specs)
+    if isinstance(standard, TypeError):  # a required field after a defaulted one
+        assert isinstance(ours, TypeError)
+        return
+    assert str(inspect.signature(ours)) == str(inspect.signature(standard))
+    assert ours.__slots__ == standard.__slots__
+    assert ours.__match_args__ == standard.__match_args__
+    assert [f.name for f in dataclasses.fields(ours)] == [
+        f.name for f in dataclasses.fields(standard)
+    ]
+    parameters = [f for f in dataclasses.fields(standard) if f.init]
+    values = st.one_of(st.integers(0, 2), st.lists(st.integers(0, 1), max_size=1))
+    calls = []
+    for _ in range(2):
+        args = {
+            f.name: data.draw(values)
+            for f in parameters
+            if f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+            or data.draw(st.booleans())
+        }
+        calls.append(args)
+    s1, s2 = (standard(**args) for args in calls)
+    r1, r2 = (ours(**args) for args in calls)
+    assert repr(r1) == repr(s1)
+    assert (r1 == r2) == (s1 == s2)
+    assert (r1 == r1) is True and r1 != object()
+    assert _outcome(lambda: hash(r1)) == _outcome(lambda: hash(s1))
+    # with no field at all, the standard one's __setattr__ raises TypeError (its
+    # super() names the class from before slots were added): a record does not
+    for instance in (r1, s1) if specs else (r1,):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            instance.f0 = 1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del instance.f0
+    assert copy.copy(r1) == r1 and copy.deepcopy(r1) == r1
+    assert dataclasses.asdict(r1) == dataclasses.asdict(s1)
+    assert dataclasses.astuple(r1) == dataclasses.astuple(s1)
+    changes = {f.name: 9 for f in parameters[:1]}
+    assert repr(dataclasses.replace(r1, **changes)) == repr(
+        dataclasses.replace(s1, **changes)
+    )
+
+
+def test_post_init_runs_and_may_set_a_late_field() -> None:
+    @record
+    class Sized:
+        text: str
+        size: int = dataclasses.field(init=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "size", len(self.text))
+
+    assert Sized("abc").size == 3
+    assert repr(Sized("ab")).endswith(".Sized(text='ab', size=2)")
+
+
+def test_a_class_keeps_the_methods_it_defines() -> None:
+    @record
+    class Named:
+        name: str
+
+        def __repr__(self) -> str:
+            return f"<{self.name}>"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Named) and other.name.lower() == self.name.lower()
+
+        def __hash__(self) -> int:
+            return hash(self.name.lower())
+
+    assert repr(Named("x")) == "<x>"
+    assert Named("A") == Named("a")
+    assert hash(Named("A")) == hash(Named("a"))
+
+
+def test_a_class_that_defines_eq_alone_gets_the_fields_hash() -> None:
+    @record
+    class Point:
+        x: int
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Point) and other.x == self.x
+
+    assert hash(Point(1)) == hash((1,))
+
+
+def test_a_record_may_extend_a_record() -> None:
+    @record
+    class Base:
+        a: int
+
+    @record
+    class Child(Base):
+        b: int = 2
+
+    child = Child(1)
+    assert (child.a, child.b) == (1, 2)
+    assert repr(child) == "test_a_record_may_extend_a_record.<locals>.Child(a=1, b=2)"
+    assert child != Base(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        child.b = 3
+
+
+def test_what_a_record_does_not_take_is_refused() -> None:
+    class Own:
+        x: int
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+    with pytest.raises(TypeError, match="__setattr__"):
+        record(Own)
+
+    class Keyword:
+        __annotations__ = {"x": "int"}
+        x = dataclasses.field(kw_only=True)
+
+    with pytest.raises(TypeError, match="kw_only"):
+        record(Keyword)
+
+    class Late:
+        __annotations__ = {"x": "dataclasses.InitVar[int]"}
+
+    Late.__annotations__ = {"x": dataclasses.InitVar[int]}
+    with pytest.raises(TypeError, match="InitVar"):
+        record(Late)
