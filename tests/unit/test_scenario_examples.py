@@ -81,8 +81,22 @@ def test_raspy_scenario_validate_accepts_every_example(
     )
 
 
+# an indented code block (four spaces) that is a scenario: its first line is `name:`
+_INDENTED_SCENARIO = re.compile(
+    r"(?:^|\n\n)((?: {4}name: .*\n)(?: {4}.*\n|\n(?= {4}))*)"
+)
+
+
 def _yaml_blocks(path: Path) -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+    """The fenced YAML blocks of a page, then the scenarios written as indented
+    blocks (the README's hall-light), unindented."""
+    text = path.read_text(encoding="utf-8")
+    fenced = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    indented = [
+        "".join(line[4:] + "\n" for line in block.splitlines())
+        for block in _INDENTED_SCENARIO.findall(text)
+    ]
+    return fenced + indented
 
 
 @pytest.mark.parametrize("doc", ["docs/scenarios.md", "README.md"])
