@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final
 
 import pykka
@@ -13,12 +13,13 @@ from raspy import ticker
 from raspy.cores import broker_state
 from raspy.cores.clone import Guarded
 from raspy.protocol import mdp
+from raspy.records import frozen
 
 Tick = ticker.Tick
 """Wake an actor for its timers (told by raspy.ticker's threads)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MdpFrames:
     """Frames the broker sent to an in-process peer (peer view, no routing id).
 
@@ -30,7 +31,7 @@ class MdpFrames:
     peer_id: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceAvailabilityChanged:
     """A service went from no live worker to some, or back."""
 
@@ -41,7 +42,7 @@ class ServiceAvailabilityChanged:
 ROUTE_SEPARATOR: Final = broker_state.ROUTE_SEPARATOR
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AttachLocal:
     """Route the broker's frames for `peer_id`, and for every `peer_id/…`, to `ref`
     (ask on the edge)."""
@@ -52,44 +53,44 @@ class AttachLocal:
     batched: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DetachLocal:
     peer_id: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WatchServices:
     """Tell `ref` every ServiceAvailabilityChanged, starting with the current ones."""
 
     ref: pykka.ActorRef[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnwatchServices:
     """Tell `ref` no more (its actor stops; WatchServices again on a restart)."""
 
     ref: pykka.ActorRef[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GetStats:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Settle:
     """Asked at the end of a start. The statistics actor registers every part's
     services now (not at its next second); the edge answers once everything the outbox
     held (the in-process workers' READYs) has reached the broker."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PartsChanged:
     """Told to the statistics actor when the supervisor's parts are not the same
     names as before, so that it follows them without looking every second."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Committed:
     """The store committed (error None) or failed a batch submitted by this actor."""
 
@@ -97,7 +98,7 @@ class Committed:
     error: BaseException | None = field(default=None)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyChanged:
     """A Clone key was set (body) or deleted (empty body) and published with `seq`;
     `uuid` is its writer's (empty: the server's own deletion, or a batch's set)."""
@@ -109,7 +110,7 @@ class KeyChanged:
     uuid: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyRefused:
     """An in-process write (ClonePublisher.update, which gave it `uuid`) the Clone server
     will never publish: refused (too large, a key it does not take) or lost with a
@@ -120,7 +121,7 @@ class KeyRefused:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneSubscribe:
     """Tell `ref` a KeyChanged for every published key starting with `prefix` (ask);
     `refusals`: and a KeyRefused for every in-process write under it that is dropped
@@ -135,7 +136,7 @@ class CloneSubscribe:
     backlog: Callable[[], int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneUnsubscribe:
     """Stop every subscription of `ref` (ask), or only those to `prefix`."""
 
@@ -143,13 +144,13 @@ class CloneUnsubscribe:
     prefix: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GetPublishOutbox:
     """Ask the Clone server for the outbox its in-process publishers write to
     (ClonePublisher)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SubscribeSeeded:
     """CloneSubscribe, with the tree under `prefix` as it stands when the subscription
     begins (ask): `answer` (a clone.seeds.Seed) is resolved on the Clone I/O thread
@@ -166,7 +167,7 @@ class SubscribeSeeded:
     answer: Future[Any] = field(default_factory=Future, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GetUnstored:
     """Ask the Clone server for the published coalesced updates under `prefix` that
     the store may not hold yet (storage.scenario_store.live_tree lays them over it)."""
@@ -174,7 +175,7 @@ class GetUnstored:
     prefix: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetIfUnchanged:
     """Ask the Clone server to apply each group's sets only if the keys it expects
     are still at the sequence numbers read (compare-and-set, on its I/O thread);
@@ -183,12 +184,12 @@ class SetIfUnchanged:
     groups: tuple[Guarded, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GetCloneEndpoints:
     """Ask the Clone server for its bound snapshot/publisher/collector endpoints."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HandleLocally:
     """Hand client requests for `service` to `ref` as LocalRequests batches, up to
     `capacity` unanswered at once (ask on the edge); ref None or capacity 0 stops
@@ -199,7 +200,7 @@ class HandleLocally:
     capacity: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LocalRequests:
     """Client requests for `service` handed over by the edge: (client id, request)."""
 
@@ -207,7 +208,7 @@ class LocalRequests:
     requests: tuple[tuple[bytes, mdp.ClientRequest], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MdpFramesBatch:
     """MdpFrames for peers of one owner attached with batched=True, in arrival order."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
@@ -31,6 +30,7 @@ from raspy.clock import Clock, listen_if_moving, wait_s
 from raspy.devices.poll_schedule import PollSchedule, stagger
 from raspy.devices.reading import Reading, Status
 from raspy.errors import quote
+from raspy.records import frozen
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="poller")
@@ -42,7 +42,7 @@ _JOIN_S: Final = 5.0
 STALL_AFTER_S: Final = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PolledDevice:
     """A device to poll: `read(wall_ts)` may block and never raises for a fault."""
 
@@ -51,30 +51,30 @@ class PolledDevice:
     read: Callable[[float], Reading]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AddDevices:
     """Poll these too (or with a new interval and reader, if the name is known)."""
 
     devices: tuple[PolledDevice, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PollNow:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetInterval:
     name: str
     interval_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RemoveDevice:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DevicesRead:
     """Readings of one bus, in the order they were taken (poller -> device service)."""
 
@@ -82,7 +82,7 @@ class DevicesRead:
     readings: tuple[tuple[str, Reading], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PollerFailed:
     """The reader thread of `bus` ended on an unexpected error."""
 

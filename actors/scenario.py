@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
@@ -46,6 +45,7 @@ from raspy.actors.worker import (
 )
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.manual_run import run_answer
@@ -60,7 +60,7 @@ log = structlog.get_logger(component="scenario")
 _ASK_TIMEOUT_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScenarioLinks:
     """What a scenario actor talks to."""
 

@@ -4,17 +4,17 @@ the answers, and what the actor tells the core; frozen dataclasses, tell unless 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules import engine
 
 
 # --- told to the actor (tell unless said) ------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class KvChanged:
     """A key the scenario reads changed; values are the decoded JSON (None: absent
     or null; `deleted` tells them apart)."""
@@ -25,20 +25,20 @@ class KvChanged:
     deleted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TimeFired:
     index: int
     scheduled_wall: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClockStepped:
     """The wall clock stepped by `delta_s` (NTP set it): ScenarioCore.on_clock_step."""
 
     delta_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunNow:
     """Ask: a manual run; answers a RunAnswer (raspy.rules.manual_run). `by`: the
     scenario whose `run:` asked for it (None: a `core.scenario` request, the CLI or
@@ -49,7 +49,7 @@ class RunNow:
     trigger: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StopRuns:
     """Ask: end every run now; answers RunsStopped. `shutdown`: the core stops (raspyd
     stops, or the core is restarted inside it): the record of the runs in a long
@@ -62,7 +62,7 @@ class StopRuns:
     last: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunsStopped:
     """The Status after a StopRuns, and how many runs it ended (the actor knows;
     the core's view of the state may lag it)."""
@@ -71,7 +71,7 @@ class RunsStopped:
     ended: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Startup:
     """Resume `for:` holds from `current`, the tree's values of the keys the
     scenario's `for:` triggers watch, start the `when:` tests from `seen`, the keys
@@ -86,7 +86,7 @@ class Startup:
     seen: tuple[tuple[str, JsonValue], ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewText:
     """The scenario's stored text changed, not the scenario (an `enabled:` line
     added or dropped that says what it was already): its runs go on, and the
@@ -97,7 +97,7 @@ class NewText:
 
 
 # --- told to the core --------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusReported:
     """The scenario's state changed; the core writes it (from `ref`, still its actor)."""
 
@@ -106,7 +106,7 @@ class StatusReported:
     ref: pykka.ActorRef[Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunRequested:
     """A `run:` or `stop:` action of scenario `by` names scenario `name`."""
 
@@ -115,7 +115,7 @@ class RunRequested:
     stop: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ActionRefused:
     """The core could not do a `run:` or `stop:` that this scenario's run asked for;
     `reason` names the action and why (it becomes the scenario's last_error)."""
@@ -123,7 +123,7 @@ class ActionRefused:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunawayDisabled:
     """The runaway guard disabled the scenario; from `ref`, which must still be its
     actor (a late one from a version just replaced must not disable the new one)."""

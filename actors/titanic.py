@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid as uuid_mod
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
@@ -34,6 +33,7 @@ from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
 from raspy.errors import MalformedMessage, StoreError
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
@@ -46,7 +46,7 @@ log = structlog.get_logger(component="titanic")
 _ASK_TIMEOUT_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Inspect:
     """Ask (tests, stats): counts of known, pending and in-flight requests."""
 

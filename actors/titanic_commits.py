@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import time
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
@@ -28,6 +27,7 @@ from raspy.cores import titanic_records as records
 from raspy.cores.titanic import TitanicCore
 from raspy.errors import PackingError, StoreError
 from raspy.protocol import titanic as tsp
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.storage.turn_writes import TurnWrites
@@ -43,12 +43,12 @@ _HANDLERS_ASK_S: Final = 1.0
 PREPARE_STOP_S: Final = _STOP_COMMITS_S + 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Flush:
     """Submit the writes gathered in this turn (told to self after the first one)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PrepareStop:
     """Ask, before stop(): do the stop's work while the edge can still reach the
     actor (prepare_stop)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import pykka
@@ -22,6 +21,7 @@ from raspy.clock import Clock
 from raspy.cores.broker_state import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
@@ -33,7 +33,7 @@ _LEAVE_ASK_S: Final = 5.0
 REQUEST_MARK: Final = b"r"  # a client's request peer: `<owner>/r<request id>`
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PeerLinks:
     """What an in-process peer of the edge that follows the tree talks to (the
     history recorder, the MQTT bridge, the web face). `clone` is None only for the
@@ -174,7 +174,7 @@ class EchoWorkerActor(ServiceWorkerActor):
 
 
 # --- in-process clients ------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class LocalReply:
     """The final reply to request `request_id`."""
 
@@ -182,14 +182,14 @@ class LocalReply:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnroutableReply:
     """Frames for a peer of the owner that names no request of this client."""
 
     peer_id: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RejectedReply:
     """Frames for request `request_id` that are not an MDP 0.2 reply."""
 
@@ -201,7 +201,7 @@ class RejectedReply:
 ReplyOutcome = LocalReply | UnroutableReply | RejectedReply | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Pending(Generic[T]):
     context: T
     expires_at: float

@@ -15,9 +15,10 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+
+from raspy.records import frozen
 
 DEFAULT_MODE = 0o666  # as open() makes a file: the umask takes its share
 # the temp file of atomic_writer: .NAME.<12 hex digits>.tmp
@@ -62,7 +63,7 @@ def _temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PreparedFile:
     """New content of `target`, whole and synced in `temp` (prepare_atomic): commit()
     replaces `target` with it, discard() drops it; one of them, once."""

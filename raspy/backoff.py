@@ -6,10 +6,10 @@ sleeps here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BackoffPolicy:
     """Delays `initial_s`, doubling (by `factor`) up to `max_s`.
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from raspy.errors import RaspyError
+from raspy.records import frozen
 
 STA_UNSYNC: Final = 0x0040  # <linux/timex.h>: the clock is not synchronised
 TIME_ERROR: Final = 5  # adjtimex(2) return value: clock not synchronised
@@ -43,7 +43,7 @@ class ClockHealthError(RaspyError):
     """adjtimex(2) could not be called (no libc, or the call failed)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClockHealth:
     """What adjtimex(2) says; errors in seconds (the kernel keeps microseconds)."""
 

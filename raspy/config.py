@@ -13,7 +13,6 @@ import codecs
 import dataclasses
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,6 +42,7 @@ from raspy.control_tables import controls_of, finite_number
 from raspy.errors import ConfigError, did_you_mean, long_integer, shown
 from raspy.names import NAME_SEGMENT
 from raspy.port_base import DEFAULT_PORT_BASE
+from raspy.records import frozen
 
 # a config file at most; raspyd's own, every key commented, is 12 KB
 MAX_CONFIG_BYTES: Final = 1024 * 1024
@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Config:
     """raspyd's whole configuration: top-level keys, then one table per section."""
 

@@ -3,10 +3,10 @@ the same section sets (pure; types and >= 0 were checked by raspy.config)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 from raspy.errors import shown
+from raspy.records import frozen
 
 # the longest time a setting may ask for (as raspy's --ttl): past ~9.2e9 s a thread's
 # wait overflows, and nothing in a hub needs a timer of more than a year
@@ -29,7 +29,7 @@ MAX_MESSAGE_BYTES: Final = 1024**3
 MAX_BUDGET_BYTES: Final = 16 * 1024**3
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Bound:
     """The values a numeric setting takes: `least`..`most`, and 0 too if `off` (0 then
     means off or never, as the key's comment says). Every one has a `most`: a setting

@@ -18,17 +18,17 @@ import json
 import sys
 import tokenize
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 from raspy.config import Config
+from raspy.records import frozen
 
 NO_HELP: Final = "(not described yet)"
 # The shipped production example differs from the defaults in these keys.
 PRODUCTION: Final[dict[str, Any]] = {"data_dir": "/var/lib/raspy", "log_format": "json"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Key:
     section: str  # "" for top-level keys
     name: str
@@ -48,7 +48,7 @@ class Key:
         return self.type.startswith("tuple[") and not self.type.startswith(plain)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Section:
     name: str
     help: str

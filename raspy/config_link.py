@@ -8,14 +8,14 @@ only check its timings against what it is told of the hub's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from raspy.config_bounds import BOUNDS
 from raspy.errors import shown
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LinkConfig:
     """raspy-poller's link to its hub (raspyd ignores this section). The board takes
     its hub for lost after heartbeat_interval_s x heartbeat_liveness without a word

@@ -7,12 +7,11 @@ raspy.config gathers the sections into one Config and reads them from TOML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raspy.port_base import DEFAULT_PORT_BASE
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NetworkConfig:
     """Where raspyd listens: MDP on port_base, Clone on the three ports after it."""
 
@@ -25,7 +24,7 @@ class NetworkConfig:
     linger_ms: int = 500
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BrokerConfig:
     """The Majordomo broker: heartbeats, queues and message limits."""
 
@@ -52,7 +51,7 @@ class BrokerConfig:
     accept_majortomo: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoreConfig:
     """The LMDB store in data_dir (Titanic requests and replies, the Clone tree)."""
 
@@ -79,7 +78,7 @@ class StoreConfig:
     seq_block: int = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TitanicConfig:
     """Titanic: requests stored durably and delivered when their service is up."""
 
@@ -115,7 +114,7 @@ class TitanicConfig:
     handler_capacity: int = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneConfig:
     """The Clone key-value tree (snapshot, publisher and collector sockets)."""
 
@@ -136,7 +135,7 @@ class CloneConfig:
     snapshot_chunk: int = 500
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SecurityConfig:
     """CURVE on every bound TCP socket, with a ZAP allowlist (docs/protocols.md §8).
 
@@ -153,7 +152,7 @@ class SecurityConfig:
         return bool(self.curve_secret_key_file)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LimitsConfig:
     """The memory budget: what any client can make raspyd hold, in bytes."""
 

@@ -7,18 +7,20 @@ raspy.config gathers the sections into one Config and reads them from TOML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from raspy.records import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class FakeDeviceConfig:
     name: str
     kind: str = "sensor.temperature"
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DevicesConfig:
     """Device services: simulated devices, 1-Wire sensors, GPIO (relays, dimmers,
     buttons, PIR sensors, door contacts), the real-time clock."""
@@ -69,7 +71,7 @@ class DevicesConfig:
     offline_after_s: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SupervisorConfig:
     """How raspyd restarts a part that crashed (the edge and the store excepted)."""
 
@@ -101,7 +103,7 @@ class SupervisorConfig:
     start_hung_after_s: float = 300.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatsConfig:
     """Per-service statistics, published into the Clone tree under /stats/."""
 
@@ -110,7 +112,7 @@ class StatsConfig:
     publish_interval_s: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoreConfig:
     """The scenario engine (`<host>.core.scenario`)."""
 
@@ -133,7 +135,7 @@ class CoreConfig:
         return (self.latitude, self.longitude) != (0.0, 0.0)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HistoryConfig:
     """The value recorder (`<host>.logger.history`): bounded round-robin tiers."""
 
@@ -148,7 +150,7 @@ class HistoryConfig:
     tiers: tuple[str, ...] = ("10s:48h", "5m:30d", "1h:5y")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HttpConfig:
     """The web face: live dashboard, history graphs, scenarios, services."""
 
@@ -166,7 +168,7 @@ class HttpConfig:
     hosts: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HttpClientConfig:
     """The HTTP requests of scenarios' `http:` actions (`<host>.http`, for raspyd's
     own parts only)."""
@@ -184,7 +186,7 @@ class HttpClientConfig:
     secrets_file: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MqttConfig:
     """The MQTT bridge with Home Assistant discovery (off by default)."""
 

@@ -17,12 +17,12 @@ import datetime
 import decimal
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.errors import RaspyError, quote, shown
+from raspy.records import frozen
 
 KINDS: Final = ("number", "switch", "choice", "text")
 MAX_INPUT_CHARS: Final = 4096  # what check() reads at most (a text's longest)
@@ -49,7 +49,7 @@ class ControlError(RaspyError):
     """A value a control does not take; str() is the reason, for a person."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Control:
     """One declared control (raspy.control_tables builds them from the config)."""
 

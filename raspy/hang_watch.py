@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import pykka
@@ -38,6 +37,7 @@ from pykka.messages import ProxyGetAttr
 
 from raspy.cores import supervision
 from raspy.cores.supervision import Failed, PartTracker, RestartPolicy
+from raspy.records import frozen
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -96,7 +96,7 @@ class Pulse:
         return 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Inner:
     """A part's own actors (the core's scenario actors), as a part answers how they
     are watched: `kind` names them in the log ("scenario"); `actors()` is each one

@@ -30,7 +30,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
@@ -49,6 +49,7 @@ from raspy.http_request import (
     check_url,
     shown_url,
 )
+from raspy.records import frozen
 
 REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 USER_AGENT: Final = f"raspy/{__version__}"
@@ -84,7 +85,7 @@ def fetch(
     raise AssertionError("unreachable: the loop returns")  # pragma: no cover
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Hop:
     method: str
     url: str

@@ -16,11 +16,11 @@ server may echo the secret in its body.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Final
 
 from raspy import json_text
 from raspy.http_request import CONTROL_CHARS
+from raspy.records import frozen
 
 MAX_ANSWER_BYTES: Final = 64 * 1024  # what is read of an answer's body
 SHOWN_BODY_CHARS: Final = 200  # of an answer's body, in a failure's reason
@@ -29,7 +29,7 @@ SHOWN_PHRASE_CHARS: Final = 64  # a longer reason phrase is left out, never cut
 BARE_REDIRECT: Final = "a redirect was not followed"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Answer:
     """What the server answered: its status line, the first MAX_ANSWER_BYTES of its
     body (`truncated` when there was more), and a redirect's Location, if any."""
@@ -41,7 +41,7 @@ class Answer:
     location: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Failure:
     """No answer: `error` is connect, tls, timeout, redirect, protocol or
     bad_request; `detail` says what happened, in a few words."""

@@ -23,12 +23,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from raspy import json_text
 from raspy.errors import MalformedMessage, shown
+from raspy.records import frozen
 
 METHODS: Final = ("GET", "POST", "PUT")
 DEFAULT_TIMEOUT_S: Final = 10.0
@@ -174,7 +174,7 @@ def body_bytes(text: str) -> bytes | None:
     return text.encode("utf-8") if _utf8(text) else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HttpRequest:
     """One request for the service: `url` as check_url gives it, `headers` in order
     (Content-Type among them when there is a body)."""

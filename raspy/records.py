@@ -1,13 +1,13 @@
-"""`@record`: what `@dataclass(frozen=True, slots=True)` makes, for a fifth of the cost.
+"""`@frozen`: what `@dataclass(frozen=True, slots=True)` makes, for a fifth of the cost.
 
 Python 3.11's `dataclass` compiles, with an `exec` each, six methods for every
 frozen class: `__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__` and
 `__delattr__`. raspy is made of such classes (over 200 at raspyd's start), and
 that compiling was half of the CPU of raspyd's imports (docs/PERFORMANCE.md,
-"Records"): on a Pi 3, about a second of every start, and of every CLI's.
+"Frozen classes for less"): on a Pi 3, most of a second of every start.
 
-A record compiles its `__init__` alone (the hot path: messages are made per
-request). The five others are written once, here, for every record, over an
+A `@frozen` class compiles its `__init__` alone (the hot path: messages are made
+per request). The five others are written once, here, for all of them, over an
 `operator.attrgetter` of the class's fields made when the class is. The class is
 a standard dataclass underneath (`dataclasses.fields`, `replace`, `asdict` and
 `astuple` work; `__match_args__` and `__slots__` are the standard ones) and
@@ -46,20 +46,26 @@ _FACTORY = _Factory()
 @dataclass_transform(
     frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field)
 )
-def record(cls: type[_T]) -> type[_T]:
+def frozen(cls: type[_T]) -> type[_T]:
     """A frozen, slotted dataclass of `cls` (see the module's docstring)."""
     own_doc = cls.__dict__.get("__doc__")
     own = set(cls.__dict__)
     if "__setattr__" in own or "__delattr__" in own:
-        raise TypeError(f"record {cls.__qualname__} defines __setattr__/__delattr__")
+        raise TypeError(
+            f"frozen class {cls.__qualname__} defines __setattr__/__delattr__"
+        )
     made = dataclasses.dataclass(  # fields and slots only: nothing compiled
         cls, init=False, repr=False, eq=False, slots=True
     )
     fields = dataclasses.fields(cast(Any, made))
     if len(fields) != len(cast(Any, made).__dataclass_fields__):
-        raise TypeError(f"record {cls.__qualname__}: an InitVar or ClassVar field")
+        raise TypeError(
+            f"frozen class {cls.__qualname__}: an InitVar or ClassVar field"
+        )
     if any(f.kw_only is True for f in fields):
-        raise TypeError(f"record {cls.__qualname__}: kw_only fields are not taken")
+        raise TypeError(
+            f"frozen class {cls.__qualname__}: kw_only fields are not taken"
+        )
     parameters = _set_init(made, fields)
     if own_doc is None:
         made.__doc__ = f"{made.__name__}({parameters})"
@@ -151,7 +157,9 @@ def _set_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> str:
         ", ".join(["__record_self__", *parameters]), "\n".join(lines) or "  pass"
     )
     # dont_inherit: not this module's `annotations` future (they would be strings)
-    code = compile(text, f"<record {cls.__qualname__}>", "exec", dont_inherit=True)
+    code = compile(
+        text, f"<frozen class {cls.__qualname__}>", "exec", dont_inherit=True
+    )
     exec(code, env)  # noqa: S102  # our own text, made of the class's field names
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

@@ -19,13 +19,14 @@ import stat
 import threading
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Final
 
 import structlog
 
 from raspy.errors import ConfigError, long_integer, looked_for, shown
+from raspy.records import frozen
 
 log = structlog.get_logger(component="http_client")
 
@@ -197,7 +198,7 @@ def say_mode(
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Loaded:
     """The file as read last: its values, or why it cannot be used (`problem`:
     missing, unreadable, bad; it names no value)."""

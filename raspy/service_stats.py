@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from raspy.cores.supervision import PartState, PartStatus
+from raspy.records import frozen
 
 COUNTER32_MODULUS = 2**32
 
@@ -24,7 +24,7 @@ class Kind(enum.StrEnum):
     STRING = "string"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatValue:
     kind: Kind
     value: int | float | str
@@ -55,7 +55,7 @@ _PREFIXES: dict[str, tuple[str, ...]] = {"edge": ("broker.", "edge.")}
 _GAUGE_NAMES = frozenset({"workers", "services", "queued", "queued_bytes", "map_size"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Snapshot:
     """What the statistics actor reads once per request or publication."""
 

@@ -16,15 +16,15 @@ import heapq
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pykka
 
 from raspy.clock import Clock, listen_if_moving, wait_s
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tick:
     """Wake an actor for its timers."""
 

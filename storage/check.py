@@ -15,6 +15,7 @@ from typing import Final
 from raspy import packing
 from raspy.errors import PackingError, StoreError, quote
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.storage.scenario_records import validate_record as validate_scenario_record
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.tables import (
@@ -33,7 +34,7 @@ from raspy.storage.tables import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Problem:
     """What is wrong with one record (key None: with a table as a whole)."""
 

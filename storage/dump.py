@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 from raspy.errors import DumpFormatError, DumpTooNewError, quote
+from raspy.records import frozen
 from raspy.storage.dump_values import decode_bytes, dump_json, key_json, value_json
 from raspy.storage.tables import DATA_TABLES, MAX_KEY_BYTES, Table
 
@@ -22,7 +22,7 @@ FORMAT_NAME: Final = "raspy-kv-dump"
 FORMAT_VERSION: Final = 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Header:
     """Line 1: which raspy wrote it, when, and which databases it holds."""
 
@@ -32,14 +32,14 @@ class Header:
     format_version: int = FORMAT_VERSION
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Record:
     table: Table
     key: bytes
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Dump:
     """A parsed dump; records[i] was on line i + 2."""
 

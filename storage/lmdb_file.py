@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from raspy.errors import StoreDamagedError, quote
+from raspy.records import frozen
 from raspy.storage.lmdb_meta import (
     DB_RECORD,
     NO_PAGE,
@@ -277,7 +278,7 @@ class Walker:
         tally.overflow += pages
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Visit:
     pgno: int
     depth: int
@@ -285,7 +286,7 @@ class _Visit:
     high: Any
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Node:
     index: int
     key: bytes

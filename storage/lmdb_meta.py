@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import StoreDamagedError
+from raspy.records import frozen
 
 MAGIC: Final = 0xBEEFC0DE
 DATA_VERSION: Final = 1
@@ -35,7 +35,7 @@ PAGE_HEADER = struct.Struct("<QHHHH")
 _U64 = struct.Struct("<Q")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DbRecord:
     """One database's record (MDB_db): its flags, tree shape and root page."""
 
@@ -53,7 +53,7 @@ class DbRecord:
         return cls(*DB_RECORD.unpack_from(data, offset))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Meta:
     """What one meta page says about the file."""
 

@@ -4,24 +4,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from raspy.errors import ValueTooLargeError, quote
+from raspy.records import frozen
 from raspy.storage.tables import Table
 
 if TYPE_CHECKING:
     from raspy.storage.txn import WriteTxn
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Put:
     table: Table
     key: bytes
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Delete:
     table: Table
     key: bytes

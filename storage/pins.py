@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from raspy.records import frozen
 
 # a reader that has held one snapshot this long is warned of (a nightly backup of a
 # big store on a Pi reads for minutes, not for this long)
@@ -22,7 +23,7 @@ LONG_HELD_S: Final = 600.0
 _COMMAND_CHARS: Final = 200
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Pin:
     """A read txn of another process on a snapshot older than the last commit."""
 

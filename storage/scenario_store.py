@@ -11,7 +11,6 @@ or the new version is there, never a mix.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 import structlog
 
@@ -20,6 +19,7 @@ from raspy.cores.clone import Update
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.storage.read_view import ReadView
 from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
 from raspy.storage.store import Delete, Op, Put, Store, Table
@@ -28,7 +28,7 @@ from raspy.storage.tables import KvRecord, decode_kv
 log = structlog.get_logger(component="core")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredScenario:
     name: str
     code: str

@@ -10,13 +10,13 @@ import math
 import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from raspy import packing
 from raspy.errors import PackingError, StoreError, quote
 from raspy.history.recorder import Bucket
+from raspy.records import frozen
 
 MAX_KEY_BYTES: Final = 511  # LMDB's compiled-in key limit (mdb_env_get_maxkeysize)
 SEQ_MAX: Final = 2**64 - 1
@@ -45,7 +45,7 @@ class Table(StrEnum):
 DATA_TABLES: Final = tuple(t for t in Table if t is not Table.META)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KvRecord:
     """One Clone key's stored state: the sequence of the update that last set it.
 
@@ -59,7 +59,7 @@ class KvRecord:
     ttl: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TitanicRequestRecord:
     """An accepted Titanic request: target service, body frames, wall-clock creation."""
 
@@ -68,7 +68,7 @@ class TitanicRequestRecord:
     created: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TitanicReplyRecord:
     """A stored Titanic reply: body frames and the wall-clock time it was stored."""
 
@@ -235,7 +235,7 @@ DEVICE_CONFIG_PREFIX: Final = b"config/"
 DEVICE_STATE_PREFIX: Final = b"state/"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceRecord:
     """A device's stored settings (`fields`: the changed ones) or state (`value`),
     and the wall-clock time it was saved; a state's `pending`: the state a change

@@ -4,8 +4,6 @@ between. Built before the sockets exist; only the Clone I/O thread uses them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raspy.actors.clone.backpressure import CollectorPause
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.actors.clone.intake import CloneIntake
@@ -19,12 +17,13 @@ from raspy.cores.clone_pacing import ClonePacing
 from raspy.cores.clone_snapshot import snapshot_hwm
 from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.wakeup import Wakeup
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneParts:
     """CloneCore decides, CommitPipeline stores before it releases, SnapshotStreamer
     answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core,

@@ -9,7 +9,6 @@ group commit's transaction, `kv_ops` a coalesced flush's (no mark). No sockets h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -19,6 +18,7 @@ from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import VOLATILE_PREFIXES, is_volatile
 from raspy.errors import PackingError, StoreError, quote
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
 from raspy.storage.tables import (
@@ -56,7 +56,7 @@ def kv_essentials(value: bytes) -> tuple[int, bytes, float | None]:
     return full.seq, full.body, full.ttl
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Loaded:
     """What a start reads back from the kv records."""
 

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import Subscribers
 from raspy.actors.clone.snapshot import Pending
 from raspy.cores.clone import Update
 from raspy.errors import StoreError
+from raspy.records import frozen
 from raspy.storage.read_view import ReadView
 from raspy.storage.store import Store
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Seed:
     """The tree under a prefix where a subscription began: the store's records in
     `view` (its asker's to read and close) with the published coalesced updates it

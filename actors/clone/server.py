@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
@@ -24,6 +23,7 @@ from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
 from raspy.hang_watch import Ask
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_records, live_tree
 from raspy.storage.store import Store
@@ -46,7 +46,7 @@ __all__ = [
 _ASK_TIMEOUT_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _IoFailed:
     error: BaseException
 

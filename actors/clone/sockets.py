@@ -4,7 +4,6 @@ options the protocol and the limits need, on the thread that will own them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -13,6 +12,7 @@ import zmq
 from raspy.config import CloneConfig
 from raspy.cores.clone_pacing import publisher_hwm
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.transport.sockets import (
     Context,
     CurveKeys,
@@ -28,7 +28,7 @@ COLLECTOR_HWM: Final = 20_000
 MAX_MESSAGE_BYTES: Final = clone.MAX_FRAME_BYTES
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloneSockets:
     """Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3)."""
 

@@ -10,6 +10,7 @@ import pykka
 
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.scenario_store import StoredScenario
 from raspy.storage.store import Store
@@ -33,7 +34,7 @@ class Entry:
     written: dict[str, bytes] = field(default_factory=dict)  # as last published
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoreLinks:
     """What the core talks to; `publisher` is its own (closed when it stops). `rng`
     is the random source of all its scenarios (random(), random waits), passed in

@@ -13,7 +13,6 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
@@ -47,6 +46,7 @@ from raspy.devices.template import DeviceConfig
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import StoreError
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings, Saved, ServiceSettings
 from raspy.transport.outbox import Outbox
@@ -56,7 +56,7 @@ log = structlog.get_logger(component="devices")
 _STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MdpLink:
     """The edge and outbox an in-process device service registers through."""
 
@@ -64,14 +64,14 @@ class MdpLink:
     outbox: Outbox
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HandleRequest:
     """Answer one request body (ask): the reply frames `(status, json)`."""
 
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ForgetGone:
     """raspy-poller: the hub's copy of this service's subtree, once its Clone client
     has the snapshot; the readings of devices no longer here are deleted, as the
@@ -82,7 +82,7 @@ class ForgetGone:
     tree: Mapping[str, bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Republish:
     """raspy-poller: back with the hub after a loss; send every current reading in
     full, since the hub may have marked them offline meanwhile."""

@@ -4,7 +4,6 @@ that will own it (CURVE keys before bind), and sent on without ever blocking."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -12,6 +11,7 @@ import zmq
 from raspy.actors.edge.broker_log import log, peer_text
 from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.transport.multipart import send_frames
 from raspy.transport.sockets import (
@@ -25,7 +25,7 @@ from raspy.transport.sockets import (
 ROUTER_HWM: Final = 10_000  # messages queued each way per peer
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EdgeSettings:
     """Where the edge listens and how it closes."""
 

@@ -49,6 +49,7 @@ from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged, WriteRefuse
 from raspy.mqtt.filters import GlobFilter, event_prefixes, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.protocol import clone as clone_protocol
+from raspy.records import frozen
 from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ _ASK_TIMEOUT_S: Final = 5.0
 CHILD: Final = "mqtt"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _IoFailed:
     error: BaseException
 

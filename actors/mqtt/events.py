@@ -3,9 +3,9 @@ raspy.mqtt.events)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GetLinkStats:
     """A control command: the link's state for tests and statistics."""

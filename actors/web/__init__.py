@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -55,6 +54,7 @@ from raspy.config import Config
 from raspy.control_tables import declared
 from raspy.controls import Control
 from raspy.errors import ConfigError, StoreError
+from raspy.records import frozen
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
 from raspy.transport.outbox import Outbox
@@ -75,12 +75,12 @@ WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 
 MAX_PORT: Final = 65535
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _HttpFailed:
     error: BaseException
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebSettings:
     bind: str
     port: int

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from raspy.clock import Clock
 from raspy.controls import Control
 from raspy.errors import ConfigError
+from raspy.records import frozen
 from raspy.web import html
 from raspy.web.editor import SavedWarnings
 from raspy.web.login import (
@@ -46,7 +47,7 @@ LOGIN_KINDS: Final = 2
 _ABSENT: Final[SecretHash] = unmatchable_hash()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceRequest:
     """Told to the WebActor: send an MDP request; `result` gets the reply frames."""
 
@@ -55,7 +56,7 @@ class ServiceRequest:
     result: Future[list[bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WriteKey:
     """Told to the WebActor: write a tree key (a control's value); `result` is set
     once the Clone server has published it, an exception if it never will."""
@@ -65,7 +66,7 @@ class WriteKey:
     result: Future[None]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReadTitanic:
     """Told to the WebActor: the first `limit` queue entries; `result`: (total, them)."""
 

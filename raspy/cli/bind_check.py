@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -15,6 +14,7 @@ import zmq
 from raspy import config as config_mod
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE
 from raspy.protocol import clone
+from raspy.records import frozen
 
 
 def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
@@ -51,7 +51,7 @@ def _is_ipv6(address: str) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Checked:
     """What trying the ports found: a problem (its line and exit status), else the
     IP addresses ZeroMQ bound (`lo` is 127.0.0.1, `*` is 0.0.0.0)."""

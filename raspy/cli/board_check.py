@@ -29,6 +29,7 @@ from enum import Enum
 from raspy import names
 from raspy.client.hub_probe import HubAnswer
 from raspy.devices.registry import devices_service
+from raspy.records import frozen
 
 
 class Verdict(Enum):
@@ -38,7 +39,7 @@ class Verdict(Enum):
     REFUSED = "refused"  # the hub refuses our handshake: say it once
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BoardNames:
     """The names a look at the hub is about, all under `<hostname>.`."""
 

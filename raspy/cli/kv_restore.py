@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
@@ -31,6 +30,7 @@ from raspy.errors import (
     StoreLockedError,
     quote,
 )
+from raspy.records import frozen
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpReader, Header, Record, record_line_number
 from raspy.storage.ops import Put, validate_ops
@@ -53,7 +53,7 @@ _BATCH_BYTES: Final = 1024 * 1024
 _ROOM_FACTOR: Final = 2
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Source:
     """The dump to read (`path`) and what the messages call it (`name`): the FILE,
     or `stdin` for `-`, kept in a temp file."""
@@ -62,7 +62,7 @@ class _Source:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Scan:
     """What the first pass over a dump found: all of it valid, and these facts."""
 

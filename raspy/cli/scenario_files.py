@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -15,6 +14,7 @@ from raspy.atomic_file import write_named_output
 from raspy.cli import flush_stdout
 from raspy.cli import scenario_text as text
 from raspy.errors import quote
+from raspy.records import frozen
 
 MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
 
@@ -28,7 +28,7 @@ class Failure(Exception):
         self.lines = lines
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Document:
     source: str  # the file name as given
     text: str

@@ -10,7 +10,6 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from raspy.cli.time_text import wall_text
 from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
+from raspy.records import frozen
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
@@ -34,7 +34,7 @@ class ReplyError(RaspyError):
     """A reply of the scenario service that does not follow its protocol."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reply:
     """`[status, json]` of `<host>.core.scenario`."""
 
@@ -317,7 +317,7 @@ def show_text(entry: Mapping[str, JsonValue]) -> str:
 
 
 # --- YAML streams -----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Piece:
     """One document of a file; `first_line` (0-based) is where it starts in the file."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from raspy import json_text
@@ -17,6 +16,7 @@ from raspy.client.mdp import Client
 from raspy.elapsed_text import elapsed_text
 from raspy.errors import ClientTimeout
 from raspy.names import HTTP_SERVICE
+from raspy.records import frozen
 
 _SUPERVISION = frozenset({"state", "reason", "restarts", "uptime_s"})
 _SHOWN_COUNTERS = 3
@@ -25,7 +25,7 @@ _OWN_SERVICES = (".mmi", ".statistics")
 _SERVICE_WORD = {"http_client": HTTP_SERVICE}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Row:
     host: str
     part: str

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -22,6 +21,7 @@ from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.transport.monitor import OnEvent
 from raspy.transport.multipart import send_frames
 from raspy.transport.runner import Runner, UnknownCommand
@@ -40,7 +40,7 @@ __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
 _HWM: Final = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetCommand:
     key: bytes
     uuid: bytes
@@ -48,7 +48,7 @@ class SetCommand:
     result: Future[None]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResyncCommand:
     """Start over with new sockets and a snapshot (CloneClientCore.resync)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -17,6 +16,7 @@ import zmq
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.library_log import library_logger
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.transport.sockets import (
     Context,
     CurveKeys,
@@ -54,7 +54,7 @@ def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
     return endpoints
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Snapshot:
     """A subtree at one point: `seq` is the server's sequence it reflects (§6.3)."""
 

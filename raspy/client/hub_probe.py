@@ -20,13 +20,13 @@ import operator
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
+from raspy.records import frozen
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.socket_set import SocketSet
 from raspy.transport.sockets import (
@@ -48,7 +48,7 @@ _FAILED: Final = frozenset(
 _EVENTS: Final = functools.reduce(operator.or_, _FAILED)  # the monitor's mask
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HubAnswer:
     """What one probe learned: `refused` says why the hub would not talk to us (a
     sentence for the user), else `workers` maps each service the pattern matched
@@ -131,7 +131,7 @@ class HubProbe:
         self._runner.stop()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Outcome:
     """How one attempt ended: its failed handshake's event (None: none failed) and
     value, or the workers table (None: no answer in time)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -29,6 +28,7 @@ from raspy.library_log import library_logger
 from raspy.protocol import mdp
 from raspy.protocol.frames import service_name
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import (
     RECONNECT_MAX_MS,
@@ -179,7 +179,7 @@ class WorkerLink:
             self.socket = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reply:
     """A caller's reply, carried to the runner's thread (final=False: PARTIAL)."""
 

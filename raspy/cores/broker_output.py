@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from raspy.protocol import mdp
+from raspy.records import frozen
 
 
 @dataclass(slots=True)  # not frozen: built per request (hot path)
@@ -18,7 +19,7 @@ class Send:
     frames: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rejected:
     """An invalid or unexpected message was dropped; `frames` is its frame count."""
 
@@ -28,7 +29,7 @@ class Rejected:
     frames: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerRegistered:
     """A worker sent READY and now serves `service`."""
 
@@ -37,7 +38,7 @@ class WorkerRegistered:
     version: mdp.Version
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerRemoved:
     """A worker is forgotten: disconnect, expired, unreachable, protocol_error,
     shutdown, or its in-process actor owner_dead or detached."""
@@ -47,7 +48,7 @@ class WorkerRemoved:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RequestDropped:
     """A request was dropped: expired, queue_full, queue_total_full,
     too_many_services, reply_overflow, workers_lost, partial_lost, abandoned or
@@ -58,7 +59,7 @@ class RequestDropped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceAvailability:
     """A service went from 0 to 1 live workers (available) or from 1 to 0."""
 

@@ -7,15 +7,16 @@ without reading the core; docs/protocols.md §2.6 (heartbeats), §2.5.8 (queues)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from raspy.config import BrokerConfig, LimitsConfig
 from raspy.protocol.frames import FrameLimits
+from raspy.records import frozen
 
 _LIMITS = LimitsConfig()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BrokerSettings:
     """Timers and limits of a BrokerCore; seconds are monotonic.
 

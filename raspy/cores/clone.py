@@ -10,18 +10,18 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import MalformedMessage
 from raspy.protocol import clone, clone_local
+from raspy.records import frozen
 
 DEFAULT_RECENT_UUIDS: Final = 10_000
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024
 DUPLICATE_UUID: Final = "duplicate_uuid"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Update:
     """An accepted change with its sequence number; an empty body is a delete (§6.4).
 
@@ -48,7 +48,7 @@ class Update:
         return [self.key, seq, self.uuid, self.props_frame, self.body]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Accept:
     """Store this update, then publish it (durable before published); a coalesced
     one is published at once and stored with the next group commit (issue 17)."""
@@ -57,7 +57,7 @@ class Accept:
     coalesced: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rejected:
     """Input dropped: a stable reason token and a detail for the log; for a KVSET
     that still reads as one, its `key` and `uuid` (an in-process writer is told)."""
@@ -80,14 +80,14 @@ class Rejected:
         return self.reason != DUPLICATE_UUID
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SnapshotRequested:
     """A well-formed ICANHAZ? (§6.3): stream the subtree, then KTHXBAI."""
 
     subtree: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Guarded:
     """In-process plain sets applied only while each key of `expect` still holds
     the update it was read at: its sequence number, 0 for a key absent or deleted.
@@ -100,7 +100,7 @@ class Guarded:
     entries: tuple[tuple[bytes, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Skipped:
     """Group `index` of an on_guarded call was left out: `key` changed since."""
 

@@ -15,8 +15,9 @@ Pure: the largest backlog and `now` (monotonic seconds) in, decisions out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
+
+from raspy.records import frozen
 
 # Messages waiting for one in-process subscriber before the collector is paused: the
 # core handles one in some 20 µs on a desktop, a few times that on a Pi, so this is
@@ -28,14 +29,14 @@ RESUME_AT: Final = BACKLOG_LIMIT // 2  # read on once every backlog is this low
 PAUSED_CHECK_S: Final = 0.005
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Paused:
     """The collector is no longer read: `backlog` messages wait for a subscriber."""
 
     backlog: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resumed:
     """The collector is read again, after `paused_s` seconds."""
 

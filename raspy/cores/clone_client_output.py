@@ -5,12 +5,11 @@ Frozen values, no behaviour; re-exported by raspy.cores.clone_client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raspy.protocol import clone
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Change:
     """A key's new value (empty body: deleted), from an update or a (re-)snapshot."""
 
@@ -21,14 +20,14 @@ class Change:
     from_snapshot: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Entry:
     seq: int
     body: bytes
     props: clone.Props
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Connect:
     """Close every socket; a fresh SUB with these subscriptions, then a fresh XPUB to
     the collector (§6.3 step 1)."""
@@ -36,7 +35,7 @@ class Connect:
     subscriptions: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AskSnapshot:
     """Close any DEALER, connect a fresh one and send `frames` (§6.3 step 2): a late
     reply to an old request can then never mix in."""
@@ -44,12 +43,12 @@ class AskSnapshot:
     frames: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EndSnapshot:
     """The snapshot is complete: close the DEALER."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SendSet:
     """Send a KVSET on the collector socket."""
 
@@ -57,24 +56,24 @@ class SendSet:
     frames: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Changed:
     changes: tuple[Change, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Synced:
     """A snapshot completed: the copy is in step with the server."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Confirmed:
     """The update with `uuid` was published (or went out of our subtree)."""
 
     uuid: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Failed:
     """The update with `uuid` will not be confirmed: `reason` token, `detail` text."""
 
@@ -83,19 +82,19 @@ class Failed:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reconnecting:
     reason: str
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GapDetected:
     seq: int
     last: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rejected:
     """A message that does not decode; `where`: publisher or snapshot."""
 

@@ -9,6 +9,7 @@ from typing import Final
 
 from raspy.cores.clone_client_output import Entry
 from raspy.protocol import clone
+from raspy.records import frozen
 
 
 class Phase(Enum):
@@ -17,7 +18,7 @@ class Phase(Enum):
     LIVE = "live"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientSettings:
     server_ttl_s: float = 5.0  # silence that declares the server dead (§6.5)
     resend_s: float = 2.0  # an unconfirmed KVSET goes again after this (§6.4)

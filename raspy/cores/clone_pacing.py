@@ -9,10 +9,10 @@ SNDHWM keeps each subscriber's queue within its byte budget (issue 18).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 # heap handed back at most this often after subscribers left or snapshots ended
@@ -38,7 +38,7 @@ SUBSCRIBED: Final = 1
 UNSUBSCRIBED: Final = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Due:
     """What a loop turn must do besides moving input: send a HUGZ, hand heap back."""
 

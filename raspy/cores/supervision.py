@@ -17,11 +17,11 @@ import dataclasses
 import enum
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.config import Config, SupervisorConfig
+from raspy.records import frozen
 
 # Sections a SIGHUP applies at once; every other change waits for a restart.
 LIVE_SECTIONS: Final = frozenset({"titanic", "devices"})
@@ -39,7 +39,7 @@ _DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)  # the s
 _OVER: Final = (PartState.FAILED, PartState.STOPPED, PartState.HUNG)  # for good
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RestartPolicy:
     """How a part is restarted; `max_restarts` crashes within `window_s` make it
     failed; one silent for `hung_after_s` is hung, and one in its on_start (a first
@@ -73,7 +73,7 @@ class RestartPolicy:
         return self.start_bound_s if in_start else self.hung_after_s
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PartStatus:
     """A snapshot of one part, for MMI, statistics, `raspy status` and the log."""
 
@@ -231,14 +231,14 @@ def changed_keys(old: Config, new: Config) -> list[str]:
     return changed
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Restart:
     """Start the part again now: its backoff delay is over."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Died:
     """The part crashed (or its start raised); it is tried again in `retry_in_s`."""
 
@@ -248,7 +248,7 @@ class Died:
     failures_in_a_row: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Failed:
     """The part is given up; `fatal` when it cannot be restarted in place (the edge,
     the store) or raspyd cannot do without it (a critical part: the Clone server,
@@ -338,7 +338,7 @@ def summary(statuses: Iterable[PartStatus]) -> str:
     return f"{len(statuses)} parts running" if not down else "; ".join(down)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReloadPlan:
     """What a SIGHUP with a new, valid config changes."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from raspy.cores.titanic_output import Caller
+from raspy.records import frozen
 
 
 @dataclass(slots=True)  # not frozen: built per request (hot path)
@@ -27,12 +28,12 @@ class StoreReply:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Delete:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Orphans:
     count: int
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from raspy.protocol import mdp
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Caller:
     """Who asked: the in-process worker that got the request, and the client address.
 
@@ -25,7 +26,7 @@ class Caller:
     service: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredRequest:
     """A request as read back from the store at start-up."""
 
@@ -61,12 +62,12 @@ class PutReply:
     done: float  # wall_ts
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteRequest:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteReply:
     uuid: str
 
@@ -118,14 +119,14 @@ class Dispatch:
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OpenSlot:
     """Make dispatcher slot `slot` routable before anything is dispatched on it."""
 
     slot: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CloseSlot:
     """Stop routing slot `slot` (its attempt timed out; a late reply is dropped)."""
 

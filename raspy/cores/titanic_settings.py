@@ -7,11 +7,11 @@ defaults come from one place (raspy.config: TitanicConfig, LimitsConfig).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy import http_reply
 from raspy.config import LimitsConfig, TitanicConfig
+from raspy.records import frozen
 
 _DEFAULTS: Final = TitanicConfig()
 _LIMITS: Final = LimitsConfig()
@@ -36,7 +36,7 @@ def request_size(service: bytes, body: Sequence[bytes]) -> int:
     return len(service) + sum(len(frame) for frame in body)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TitanicSettings:
     """Limits and timers; every default comes from raspy.config.TitanicConfig."""
 

@@ -11,7 +11,6 @@ a while later if that commit fails. Nothing here runs on the accept path.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.cores.titanic_commit import Commits, StoreReply
@@ -28,12 +27,13 @@ from raspy.cores.titanic_output import (
     Write,
 )
 from raspy.cores.titanic_settings import NOT_RELAYED_REPLY, TitanicSettings
+from raspy.records import frozen
 
 # a stored request not relayed whose refusal could not be stored: the next try
 REFUSAL_RETRY_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Stored:
     """What the store holds, sorted out: requests in queue order (order None: done,
     the done ones first), queue entries to delete, the next queue order free."""

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.errors import MalformedMessage, quote
 from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.protocol.frames import FrameLimits
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerSettings:
     """Timers of a worker; docs/protocols.md §2.6 raspy defaults."""
 
@@ -42,26 +43,26 @@ class WorkerSettings:
 # ---------------------------------------------------------------- outputs
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Connect:
     """Make a new socket and connect it; the old one is already closed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Send:
     """Send these frames (peer view) on the current socket."""
 
     frames: list[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Deliver:
     """Hand this request to the application."""
 
     request: mdp.WorkerRequest
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reconnect:
     """Close the socket now; a Connect follows after `after_s` (from on_tick).
 
@@ -73,7 +74,7 @@ class Reconnect:
     after_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rejected:
     """A message from the broker that did not decode; it was dropped."""
 
@@ -82,7 +83,7 @@ class Rejected:
     frames: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyDropped:
     """A reply that cannot be sent: its request belongs to a connection now gone.
 

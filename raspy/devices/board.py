@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from raspy import json_text
 from raspy.names import DEVICES_SUFFIX
+from raspy.records import frozen
 
 BOARD_TREE: Final = "/board/"  # a board's keys: /board/<host>.<svc>/<field>
 STATUS_FIELD: Final = "status"
@@ -81,7 +81,7 @@ def online_services_in(records: Iterable[tuple[str, int, bytes]]) -> set[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusWrite:
     """`key` set to `status`, only while it is still at sequence number `expect`
     (0: absent or deleted)."""

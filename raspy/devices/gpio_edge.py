@@ -8,13 +8,13 @@ actor's state; the actor debounces it on its own thread (raspy.devices.gpio_inpu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from raspy.clock import Clock
 from raspy.devices.gpio import Notify
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InputEdge:
     """An input changed (gpiozero's thread -> the actor); times of the edge."""
 

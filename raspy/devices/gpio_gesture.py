@@ -21,8 +21,9 @@ edge seen may be a release: a button held while the service started) makes none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum, StrEnum
+
+from raspy.records import frozen
 
 
 class Gesture(StrEnum):
@@ -33,7 +34,7 @@ class Gesture(StrEnum):
     LONG = "long"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Timing:
     """A button's options: 0 turns a gesture off."""
 

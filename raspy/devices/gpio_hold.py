@@ -18,7 +18,6 @@ deadlines kept here, and says through HoldLog what was held and carried out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -30,6 +29,7 @@ from raspy.devices.registry import Device
 from raspy.devices.service_vocabulary import Request, ok
 from raspy.devices.template import JsonValue
 from raspy.ratelimit import LogRateLimiter
+from raspy.records import frozen
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="gpio")
@@ -38,7 +38,7 @@ log = structlog.get_logger(component="gpio")
 _DUE_WITHIN_S: Final = 1e-6
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Answer:
     """What a request did: `reply` replaces the common handling (None: it goes
     on); `hold` is the change held by it, if it was held."""

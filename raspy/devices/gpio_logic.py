@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 
 
 class Initial(StrEnum):
@@ -217,7 +217,7 @@ def heading_to(
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hold:
     """A change held by min_on_s / min_off_s: the switch goes to `state` by itself
     at `due` (monotonic s), `in_s` from the command (as said: rounded up to 0.1)."""
@@ -240,7 +240,7 @@ class Verdict(StrEnum):
     CANCEL = "cancel"  # as asked already, with a change pending: that one dropped
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Decision:
     verdict: Verdict
     hold: Hold | None = None  # with HOLD

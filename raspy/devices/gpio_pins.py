@@ -11,11 +11,11 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from raspy.errors import DeviceError, quote
+from raspy.records import frozen
 
 # The 40-pin board used to check pin names when the real board is unknown (a config
 # checked away from a Pi): every Pi since the B+ has this header.
@@ -43,7 +43,7 @@ def _gpio_failure(what: str, exc: Exception) -> DeviceError:
     return DeviceError(f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Wiring:
     """How an output was opened: PWM or not, its polarity, its PWM frequency. A kept
     output is adopted only by a device wired the same way (a reload may change it)."""

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from raspy import json_text
 from raspy.devices.reading import Reading, Status, device_of_key, tree_entries
 from raspy.devices.registry import devices_service_of
 from raspy.names import DEVICES_SUFFIX
+from raspy.records import frozen
 
 
 def subtree_of(service: str) -> str:
@@ -94,7 +94,7 @@ def services_in(keys: Iterable[str]) -> set[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OfflineMark:
     """A device's offline reading (its four keys in `entries`), to be written only
     while every key of it that was read is still at the sequence number it was

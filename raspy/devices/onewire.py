@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -49,6 +48,7 @@ from raspy.devices.w1_slave import (
     parse_w1_slave,
 )
 from raspy.errors import DeviceError, quote
+from raspy.records import frozen
 
 DEFAULT_BASE_DIR: Final = "/sys/bus/w1/devices"
 SLAVE_FILE: Final = "w1_slave"
@@ -96,7 +96,7 @@ def read_scratchpad(base_dir: Path, sensor_id: str) -> bytes | None:
     return scratchpad
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FoundSensor:
     """A thermometer present on the bus: its id (e.g. `28-0316a2792aff`), family
     and the part it is (`model`: the family's name unless told, see model_of)."""

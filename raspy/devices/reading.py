@@ -7,11 +7,11 @@ status here, never an exception.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 
 DEVICE_TREE: Final = "/device/"  # a device's keys: /device/<fullname>/<field>
 VALUE_FIELD: Final = "value"
@@ -86,7 +86,7 @@ class Status(StrEnum):
     OFFLINE = "offline"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reading:
     """One value of a device at `wall_ts` (epoch s); `detail` explains a bad status."""
 

@@ -6,19 +6,19 @@ Pure: frames in, the document or the reason it is refused out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import quote, shown
+from raspy.records import frozen
 
 VERSION: Final = 1
 MAX_REQUEST_BYTES: Final = 64 * 1024
 MAX_ACTION_CHARS: Final = 64
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Refusal:
     """Why a request body is refused (a 400): the action if known, token, detail."""
 

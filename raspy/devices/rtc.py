@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -28,6 +27,7 @@ from raspy.devices.template import (
     ValueType,
 )
 from raspy.errors import DeviceError, quote
+from raspy.records import frozen
 
 DEFAULT_SYSFS_DIR: Final = "/sys/class/rtc"
 OID: Final = "clock.rtc"
@@ -36,7 +36,7 @@ _MAX_FILE_BYTES: Final = 256
 _EPOCH_LIMIT: Final = 2**40  # far beyond any clock; rejects garbage
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RtcSample:
     """One read of an RTC: its driver's name and its whole seconds since the epoch."""
 

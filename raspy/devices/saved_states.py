@@ -14,7 +14,6 @@ switched off while the store failed would otherwise come back on at the next sta
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 import structlog
@@ -23,6 +22,7 @@ from raspy.backoff import Backoff, BackoffPolicy
 from raspy.devices.registry import Device
 from raspy.devices.template import JsonValue
 from raspy.errors import StoreError
+from raspy.records import frozen
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="devices")
@@ -44,7 +44,7 @@ class StateSaver(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StateRecord:
     """An output's state to store: `since` the epoch s it holds from; `pending` the
     change held for it (GPIO with `initial = "restore"`), `on_since` its switch-on

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices import request_body
 from raspy.devices.reading import Reading
 from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.records import frozen
 
 VERSION: Final = request_body.VERSION
 MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
@@ -28,7 +28,7 @@ UNKNOWN_ACTION: Final = b"501"
 _KEYS: Final = frozenset({"v", "action", "device", "value"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Publish:
     """Put this reading of `device` into the Clone tree (reading.tree_entries())."""
 
@@ -37,14 +37,14 @@ class Publish:
     reading: Reading
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PollRequested:
     """Read `device` now (off the actor thread) and publish what comes."""
 
     device: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigChanged:
     """`device` has a new config: save it, and reschedule its poller."""
 
@@ -52,7 +52,7 @@ class ConfigChanged:
     config: DeviceConfig
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RescanRequested:
     """Look for new devices on the service's bus."""
 
@@ -60,7 +60,7 @@ class RescanRequested:
 Effect = Publish | PollRequested | ConfigChanged | RescanRequested
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Handled:
     """The reply frames `[status, json]` and the effects to carry out, in order."""
 
@@ -68,7 +68,7 @@ class Handled:
     effects: tuple[Effect, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     """A well-formed request of vocabulary version 1 (`value` None: no value)."""
 

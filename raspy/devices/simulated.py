@@ -8,7 +8,6 @@ in memory. No I/O, no threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -23,6 +22,7 @@ from raspy.devices.template import (
     ValueType,
 )
 from raspy.errors import DeviceError, quote
+from raspy.records import frozen
 
 
 class Wave(StrEnum):
@@ -80,7 +80,7 @@ def _sensor_fields(oid: str) -> tuple[FieldSpec, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cycle:
     """One simulated signal: starts at `low` whenever (now + phase_s) is a multiple
     of period_s."""

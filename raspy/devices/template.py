@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
 
 from raspy.errors import shown as shown_value
+from raspy.records import frozen
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -51,7 +51,7 @@ class Access(StrEnum):
     WRITE_ONLY = "wo"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ValueSpec:
     """A value type with its limits: bounds for numbers, length and choices for Str;
     `nullable`: null is also taken (a field whose default is "not set")."""
@@ -64,7 +64,7 @@ class ValueSpec:
     nullable: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FieldSpec:
     """One config field of a template; `default` is used when the config omits it."""
 
@@ -75,7 +75,7 @@ class FieldSpec:
     required: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CommandSpec:
     """One command of a template; `value` None means a trigger that takes no value."""
 
@@ -94,7 +94,7 @@ class CommandSpec:
         return self.access is not Access.READ_ONLY
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Subdevice:
     """A part of a composite device, addressed as `<device>.<name>`."""
 
@@ -102,7 +102,7 @@ class Subdevice:
     oid: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Kind:
     """A device kind: its oid and full template (base fields and commands included)."""
 
@@ -127,7 +127,7 @@ class Kind:
         return command
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceConfig:
     """A validated device config: every field of its template, defaults filled in.
 

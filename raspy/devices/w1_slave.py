@@ -14,12 +14,12 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 from raspy.devices.reading import Status
 from raspy.errors import quote
+from raspy.records import frozen
 
 POWER_ON_C: Final = 85.0  # DS18B20 power-on reset value of the scratchpad
 RANGE_C: Final = (-55.0, 125.0)  # the datasheet range of the DS18x20 family
@@ -49,7 +49,7 @@ _CRC_LINE: Final = re.compile(_HEX_BYTES + r": crc=([0-9a-fA-F]{2}) (YES|NO)")
 _TEMP_LINE: Final = re.compile(_HEX_BYTES + r"t=(-?[0-9]{1,7})")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Family:
     """A 1-Wire thermometer family: code (first byte of the id), name, 12-bit format."""
 
@@ -78,7 +78,7 @@ def families() -> Mapping[int, Family]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class W1Result:
     """What one `w1_slave` file says: a status, °C when OK, and a detail if not."""
 

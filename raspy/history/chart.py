@@ -10,12 +10,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Final
 
 from raspy.history.recorder import MAX_VALUE
 from raspy.history.time_ticks import tick_indices, time_ticks
+from raspy.records import frozen
 
 Point = Sequence[float]  # [t, avg, min, max]
 XY = tuple[float, float]
@@ -47,7 +47,7 @@ _LABEL_CHARS: Final = 10  # what the left margin holds; longer: with an exponent
 _MIN_SPREAD: Final = 1e-300
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """A straight line from `start` to `end`."""
 
@@ -57,7 +57,7 @@ class Segment:
     width: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Polyline:
     """A connected line through `points` (at least two)."""
 
@@ -66,7 +66,7 @@ class Polyline:
     width: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Polygon:
     """A filled closed shape (the min..max band of one unbroken run)."""
 
@@ -74,7 +74,7 @@ class Polygon:
     colour: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Dot:
     """A filled disc: a point with no neighbour to draw a line to."""
 
@@ -83,7 +83,7 @@ class Dot:
     colour: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Label:
     """Text whose baseline starts (anchor "start"), centres or ends at `at`."""
 
@@ -96,7 +96,7 @@ class Label:
 Shape = Segment | Polyline | Polygon | Dot | Label
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Chart:
     """Everything to draw, back to front, on a `width` x `height` canvas."""
 

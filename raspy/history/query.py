@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from raspy.history.recorder import Bucket
 from raspy.history.tiers import Tier, parse_duration
+from raspy.records import frozen
 
 MAX_POINTS: Final = 1000
 AUTO: Final = "auto"
@@ -24,7 +25,7 @@ AUTO: Final = "auto"
 Fetch = Callable[[Tier, int], Bucket | None]  # (tier, slot) -> the stored bucket
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Answer:
     """The points of a range from `tier`, merged into steps of `step_s`."""
 

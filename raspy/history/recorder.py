@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.history.tiers import Tier
+from raspy.records import frozen
 
 # beyond this a number is no measurement (a misread register, a float's max), and
 # the sum of a bucket's or a merged range's samples could overflow to infinity,
@@ -25,7 +25,7 @@ from raspy.history.tiers import Tier
 MAX_VALUE: Final = 1e200
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Bucket:
     """One slot's content: raw (count 1: the sample's time and value) or the
     aggregate of `count` samples of the step starting at `t`."""
@@ -58,7 +58,7 @@ class Bucket:
         return [self.t, self.avg, self.low, self.high]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RowId:
     """Where a bucket is stored: the key, its tier's step and the slot."""
 

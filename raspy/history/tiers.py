@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import shown
+from raspy.records import frozen
 
 UNITS_S: Final = {
     "s": 1,
@@ -30,7 +30,7 @@ MAX_STEP_S: Final = 365 * 86400
 _DURATION: Final = re.compile(r"([1-9][0-9]{0,8})([smhdwy])")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tier:
     """One tier: `step_s` per slot, kept for `span_s`; the first tier is raw."""
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Message:
     topic: str
     payload: bytes

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.controls import ControlError, body_of
@@ -33,6 +32,7 @@ from raspy.mqtt.output import (
     WriteKey,
 )
 from raspy.mqtt.topics import ControlTarget, DeviceTarget, ScenarioTarget, Target
+from raspy.records import frozen
 
 MAX_PENDING: Final = 256
 # the detail of a retained command's refusal (its topic is logged beside it)
@@ -50,7 +50,7 @@ Listed = Callable[[str, int, JsonValue], list[Output]]
 ListExpired = Callable[[str], list[Output]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Pending:
     expires_at: float
     target: Target | None  # None: a `list` request for discovery

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.controls import Control, check
 from raspy.devices.template import JsonValue
 from raspy.mqtt.payload import command_text
 from raspy.mqtt.topics import CONTROL_SEGMENT, TopicMap, level_ok
+from raspy.records import frozen
 
 SET: Final = "set"
 VALUE: Final = "value"
@@ -99,7 +99,7 @@ def control_value(control: Control, payload: bytes) -> JsonValue:
     return check(control, command_text(payload))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ControlEntity:
     """What a control's Home Assistant config is made of: its component and the
     fields of that component (the common ones come from raspy.mqtt.discovery)."""

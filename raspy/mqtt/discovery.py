@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 
 from raspy import json_text
@@ -34,6 +33,7 @@ from raspy.devices.kinds import STATE_CLASSES
 from raspy.devices.template import JsonValue
 from raspy.mqtt.controls import control_entity, control_unique
 from raspy.mqtt.topics import GESTURE, RUN, TopicMap
+from raspy.records import frozen
 
 MANUFACTURER: Final = "raspy"
 UNIQUE_PREFIX: Final = "raspy."  # every unique id made here starts so
@@ -96,7 +96,7 @@ def fullname_of_unique(unique: str) -> str:
     return unique[len(UNIQUE_PREFIX) :].split("/", 1)[0]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Entry:
     """A discovery config: its topic and JSON document."""
 
@@ -108,7 +108,7 @@ class Entry:
         return json_text.encode(dict(self.config), sort_keys=True)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceInfo:
     """What discovery needs of a device (from its service's `list` reply)."""
 

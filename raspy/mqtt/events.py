@@ -3,24 +3,23 @@ event goes into BridgeCore on the link's thread (pure: time is passed in)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raspy.mqtt.core import BridgeCore, Output
+from raspy.records import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Seed:
     items: tuple[tuple[str, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TreeChanged:
     key: str
     body: bytes
     uuid: bytes = b""  # its writer's (a control's write this bridge made)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WriteRefused:
     """The Clone server will not publish the in-process update `uuid`."""
 
@@ -28,12 +27,12 @@ class WriteRefused:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceUp:
     service: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Replied:
     request_id: int
     body: tuple[bytes, ...]

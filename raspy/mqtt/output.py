@@ -13,11 +13,12 @@ from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
 from raspy.mqtt.topics import TopicMap
+from raspy.records import frozen
 
 REQUEST_TIMEOUT_S: Final = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SendRequest:
     """Send `body` to MDP service `service`; the reply comes back as `request_id`."""
 
@@ -28,7 +29,7 @@ class SendRequest:
     patience_s: float = REQUEST_TIMEOUT_S
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Refused:
     """A command or key the bridge would not handle (count it; log it rate-limited:
     once a minute per reason, or, with `prefix`, once per that key prefix, as every
@@ -40,7 +41,7 @@ class Refused:
     topic: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WriteKey:
     """Write `body` at tree key `key` through the hub's in-process Clone publisher
     (a control's value); the link tells BridgeCore the update's uuid, or why not."""

@@ -6,12 +6,12 @@ link (actors/mqtt/link.py) does the I/O, raspy.mqtt.link_log the reporting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.mqtt.buffer import CoalescingBuffer, Message
+from raspy.records import frozen
 
 MAX_INFLIGHT: Final = 1000  # messages handed to paho and not yet acknowledged
 # paho's keepalive check (its only housekeeping): a PINGREQ goes out at most this late
@@ -27,7 +27,7 @@ class Phase(Enum):
     UP = "up"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Lost:
     """A connection, or an attempt at one, ended: the next try is in `retry_in_s`."""
 

@@ -19,7 +19,6 @@ a message once per matching filter, and a command delivered twice would run twic
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -28,6 +27,7 @@ from paho.mqtt.client import topic_matches_sub
 from raspy import json_text
 from raspy.mqtt.discovery import TRIGGER_COMPONENT, UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
+from raspy.records import frozen
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
 # the keys raspy writes for a scenario (rules/status_entries.py STATE_KEYS, and the
@@ -53,19 +53,19 @@ class Phase(Enum):
     DONE = "done"  # swept once (or off): a reconnect in the same run needs none
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Subscribe:
     """Subscribe to `filters` (QoS 0: only the retained replay matters)."""
 
     filters: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unsubscribe:
     filters: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Swept:
     """The sweep is over: `cleared` ghosts got an empty retained message; `overflow`
     retained topics were past MAX_SWEEP_TOPICS and not looked at."""

@@ -9,12 +9,12 @@ any other key `/<a>/<b>/...` at `<base>/<bridge host>/<a>/<b>/...`. A command ar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key, value_key
 from raspy.errors import MalformedMessage, quote
 from raspy.names import CONTROL_SERVICE, SCENARIO_SERVICE
+from raspy.records import frozen
 
 SCENARIO_PREFIX: Final = "/scenario/"
 # reserved levels (raspy.names.RESERVED_SERVICES: no device service takes these
@@ -62,7 +62,7 @@ def check_base(base: str) -> str:
     return base
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceTarget:
     """A command for `<host>.<service>.devices` about `device`."""
 
@@ -80,7 +80,7 @@ class DeviceTarget:
         return f"{self.host}.{self.service}.devices"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScenarioTarget:
     """Run scenario `name` through `<host>.core.scenario`."""
 
@@ -92,7 +92,7 @@ class ScenarioTarget:
         return f"{self.host}.core.scenario"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ControlTarget:
     """A command for the control whose topic level is `level` (raspy.mqtt.controls);
     `host` is always the bridge's own (another's `control` is that hub's)."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import MalformedMessage, quote, shown
+from raspy.records import frozen
 
 _PROTO: Final = "clone"
 
@@ -42,7 +42,7 @@ def max_kvmsg_bytes(max_key_bytes: int, max_value_bytes: int) -> int:
     return max_key_bytes + _SEQ.size + UUID_BYTES + MAX_PROPS_BYTES + max_value_bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KvMsg:
     """The five-frame message (§6.2): KVSYNC, KVPUB, KVSET, KTHXBAI or HUGZ.
 
@@ -56,14 +56,14 @@ class KvMsg:
     body: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Icanhaz:
     """Snapshot request (§6.3); subtree b"" is the whole map."""
 
     subtree: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Endpoints:
     """The three Clone endpoints (§6.1): snapshot, publisher, collector."""
 

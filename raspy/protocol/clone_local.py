@@ -9,11 +9,11 @@ the per-message cost, not the per-update one, dominates. Pure: no state, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy import packing
 from raspy.errors import MalformedMessage, PackingError
+from raspy.records import frozen
 
 PUBLISH_CHANNEL: Final = b"S"
 BATCH_CHANNEL: Final = b"B"
@@ -23,14 +23,14 @@ BATCH_BYTES: Final = 1024 * 1024
 Entries = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LocalKvset:
     """One update with the collector's frames (uuid, properties and ttl allowed)."""
 
     frames: Sequence[bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LocalBatch:
     """Plain sets (no properties, no ttl), in the order they were published."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import MalformedMessage
+from raspy.records import frozen
 
 Frames = list[bytes]
 
@@ -15,7 +15,7 @@ DEFAULT_MAX_FRAME_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FrameLimits:
     """Limits applied to every incoming message before any decoding."""
 

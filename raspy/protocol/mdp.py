@@ -7,9 +7,10 @@ Frames in peer view (routing id already stripped) <-> frozen dataclasses; docs/p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+from raspy.records import frozen
 
 
 class Version(StrEnum):
@@ -57,7 +58,7 @@ MAX_SERVICE_BYTES: Final = 255
 _PROTO: Final = "mdp"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientRequest:
     """Client -> broker REQUEST; body has at least one frame."""
 
@@ -66,7 +67,7 @@ class ClientRequest:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientReply:
     """Broker -> client reply. 0.1 is always final; majortomo has no service frame.
 
@@ -79,7 +80,7 @@ class ClientReply:
     final: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ready:
     """Worker -> broker READY for one service."""
 
@@ -87,7 +88,7 @@ class Ready:
     service: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerRequest:
     """Broker -> worker REQUEST; client is the client's routing id at the broker."""
 
@@ -96,7 +97,7 @@ class WorkerRequest:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerReply:
     """Worker -> broker: 0.1 REPLY (final), 0.2/majortomo PARTIAL or FINAL."""
 
@@ -106,14 +107,14 @@ class WorkerReply:
     final: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Heartbeat:
     """HEARTBEAT, worker <-> broker."""
 
     version: Version
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Disconnect:
     """DISCONNECT, worker <-> broker."""
 

@@ -36,9 +36,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from fnmatch import translate
 from typing import Final
+
+from raspy.records import frozen
 
 PREFIX: Final = b"mmi."
 SERVICE: Final = b"mmi.service"
@@ -58,7 +59,7 @@ def is_mmi(service: bytes) -> bool:
     return service[:4] == PREFIX
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerCounts:
     """Live workers of one service, for mmi.workers."""
 

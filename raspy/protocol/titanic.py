@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import uuid as uuid_mod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
 from raspy.errors import MalformedMessage, quote
+from raspy.records import frozen
 
 _PROTO: Final = "titanic"
 
@@ -80,7 +80,7 @@ def parse_uuid(frame: bytes) -> str:
 # ---------------------------------------------------------------- request bodies
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     """`titanic.request` body: the target service and its request body (§5.2)."""
 
@@ -88,14 +88,14 @@ class Request:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReplyQuery:
     """`titanic.reply` body: one UUID frame (§5.2)."""
 
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Close:
     """`titanic.close` body: one UUID frame (§5.2)."""
 
@@ -153,7 +153,7 @@ def decode_close(frames: Sequence[bytes]) -> Close:
 # ---------------------------------------------------------------- reply bodies
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Answer:
     """A Titanic reply body: a status, then (only with 200) the payload frames.
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -53,6 +52,7 @@ from raspy.devices import request_body
 from raspy.devices.template import JsonValue, shown
 from raspy.errors import PackingError, quote
 from raspy.names import NAME_PATTERN
+from raspy.records import frozen
 from raspy.rules.timing_local import iso_local
 
 VERSION: Final = request_body.VERSION
@@ -72,7 +72,7 @@ _KEYS: Final = frozenset(
 _ACTIONS: Final = ("list", "get", "add", "delete", "enable", "disable")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CronJob:
     """A named schedule that publishes `/event/cron/<name>`; schedule is normalised."""
 
@@ -86,14 +86,14 @@ class CronJob:
         return f"{EVENT_PREFIX}{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Saved:
     """Store `job` (one durable commit), then schedule it if enabled, else unschedule."""
 
     job: CronJob
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Deleted:
     """Delete job `name` from the store (one durable commit), then unschedule it."""
 
@@ -103,7 +103,7 @@ class Deleted:
 Effect = Saved | Deleted
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Handled:
     """The reply frames and the effects to carry out before sending it."""
 

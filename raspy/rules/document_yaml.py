@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Final
 
 import yaml
@@ -15,6 +14,7 @@ from yaml.constructor import SafeConstructor
 
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
+from raspy.records import frozen
 from raspy.rules.duration import mapping_hint
 
 MAX_DEPTH: Final = 32
@@ -162,7 +162,7 @@ _RADIX: Final = re.compile(r"[-+]?0(x[0-9a-fA-F_]+|b[01_]+)")
 _RADIX_NAMES: Final = {"x": "hexadecimal", "b": "binary"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Misread:
     """A bare number YAML 1.1 reads otherwise than it looks: `raw` as written,
     `reading` what YAML makes of it, `meant` the number it looks like (None when

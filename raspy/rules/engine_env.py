@@ -9,10 +9,10 @@ written once, side by side. Pure: the caller passes the times.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules import run as run_mod
 from raspy.rules.model import EvalContext, RandomSource, SunEvent
 from raspy.rules.own_writes import OwnWrites
@@ -21,7 +21,7 @@ from raspy.rules.run_scope import NO_SECRETS
 from raspy.secrets_file import Loaded
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EngineSettings:
     host: str
     tz: ZoneInfo
@@ -34,7 +34,7 @@ class EngineSettings:
     secrets: Callable[[], Loaded] = lambda: NO_SECRETS
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Surroundings:
     """One scenario's outside: `own` reads the tree under the turn's own writes,
     `sun_up` answers None on a hub without a place."""

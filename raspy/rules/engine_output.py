@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final, TypeAlias
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules.resume_path import Path
 from raspy.rules.run import Effect, Run, SendRequest
 
@@ -33,7 +34,7 @@ class ErrorFrom(StrEnum):
     START = "start"  # the scenario's actor did not start
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Status:
     """What `/scenario/<name>/…` shows; last_run is epoch seconds."""
 
@@ -57,19 +58,19 @@ class Status:
     error_from: ErrorFrom = ErrorFrom.RUN
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusChanged:
     status: Status
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Disabled:
     """The runaway guard stopped the scenario; its owner should store it disabled."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunEnded:
     """A run ended: `error` is None when it finished (or stopped) cleanly. Run id 0:
     no run started because a condition could not be evaluated (`error` says why)."""
@@ -78,7 +79,7 @@ class RunEnded:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Skipped:
     """A trigger started no run: conditions false, or the mode's limit reached
     (`dropped`: a doorbell pressed while its runs were full is not rung)."""
@@ -92,7 +93,7 @@ class Skipped:
 STALE_AFTER_S: Final = 24 * 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Checkpoint:
     """A run paused in a long `wait`, or in a `wait_until` (`until`) that has waited
     long enough: enough to take it up after a restart of raspyd. `path` is where
@@ -117,7 +118,7 @@ class Checkpoint:
         return wall - self.end_wall > STALE_AFTER_S
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resumable:
     """The runs that a restart would take up changed: the owner keeps `runs` where a
     start finds them (none: it forgets the record). `lost`: the other runs a restart
@@ -127,7 +128,7 @@ class Resumable:
     lost: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Queued:
     """A trigger's run waits its turn (mode queued); `waiting` runs wait now."""
 

@@ -11,11 +11,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules import template, template_field
 from raspy.rules.expr_values import (
     MAX_STRING,
@@ -42,7 +42,7 @@ _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCI
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Function:
     """`check` sees each literal argument at compile time (by its index);
     `check_all` all of them together, when every argument is a literal. `counts`,

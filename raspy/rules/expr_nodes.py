@@ -7,9 +7,9 @@ reach no Python object but JSON values and the functions of rules.expr_functions
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules.expr_functions import Function
 from raspy.rules.expr_values import (
     Fault,
@@ -23,7 +23,7 @@ from raspy.rules.expr_values import (
 from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Literal:
     offset: int
     value: JsonValue
@@ -35,7 +35,7 @@ class Literal:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Variable:
     offset: int
     name: str
@@ -50,7 +50,7 @@ class Variable:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TriggerField:
     """`trigger.key` and friends: the only attribute access there is."""
 
@@ -64,7 +64,7 @@ class TriggerField:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepeatIndex:
     """`repeat.index`: the pass of the innermost repeat, from 1 (the loader refuses
     it outside a repeat's actions, so the fault is a guard)."""
@@ -80,7 +80,7 @@ class RepeatIndex:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListOf:
     offset: int
     items: tuple[Node, ...]
@@ -92,7 +92,7 @@ class ListOf:
         return self.items
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Negative:
     """Unary minus (`sign` -1) or plus (`sign` 1): numbers only."""
 
@@ -113,7 +113,7 @@ class Negative:
         return (self.operand,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Not:
     offset: int
     operand: Node
@@ -125,7 +125,7 @@ class Not:
         return (self.operand,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Arithmetic:
     offset: int  # of the operator
     operator: str
@@ -144,7 +144,7 @@ class Arithmetic:
         return (self.left, self.right)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Logic:
     """`and` / `or` as in Python: short-circuit, the deciding operand is the value."""
 
@@ -163,7 +163,7 @@ class Logic:
         return (self.left, self.right)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Comparison:
     """`a < b <= c`: each middle operand evaluated once, stops at the first false."""
 
@@ -188,7 +188,7 @@ class Comparison:
         return (self.first, *(node for _, _, node in self.rest))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Conditional:
     """`a if c else b`."""
 
@@ -206,7 +206,7 @@ class Conditional:
         return (self.then, self.condition, self.otherwise)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Call:
     offset: int
     function: Function

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules.expr_values import INT_LIMIT, Fault
 
 _NUMBER: Final = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -34,7 +34,7 @@ CONSTANTS: Final[dict[str, JsonValue]] = {
 _WORDS: Final = frozenset({"and", "or", "not", "if", "else", "in"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Token:
     kind: str  # "number", "string", "name", "word", "op", "end"
     text: str

@@ -9,9 +9,9 @@ Pure: read from the outputs of the engine's `run_now` (actors/scenario.py asks i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules import model
 from raspy.rules import trigger_match as tm
 from raspy.rules.engine_output import (
@@ -25,7 +25,7 @@ from raspy.rules.engine_output import (
 from raspy.rules.template import render
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunAnswer:
     """The Status after a manual run, and why no run started when the mode (or the
     runaway guard) kept it from starting (None: it started, or was queued). A run

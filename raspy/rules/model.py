@@ -7,12 +7,13 @@ them. Nothing here parses, evaluates or touches a clock. Times: `*_s` are second
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Final, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
+from raspy.records import frozen
 from raspy.rules.expr_values import Work
 
 
@@ -71,7 +72,7 @@ def no_size(_key: str) -> int:
 OUTSIDE_REPEAT: Final = "repeat.index is known only inside a repeat's actions"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EvalContext:
     """What an expression may see. `kv` answers a key's JSON value (None if absent);
     `sun` answers the wall time of a sun event on the day of `wall_ts` (None in polar
@@ -120,7 +121,7 @@ class Expression(Protocol):
 
 
 # --- triggers ---------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class KvTrigger:
     """A Clone key matching `pattern` (fnmatch glob) changed; value tests all optional.
 
@@ -140,7 +141,7 @@ class KvTrigger:
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EventTrigger:
     """A Clone key under /event/ matching `pattern` was published."""
 
@@ -148,7 +149,7 @@ class EventTrigger:
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WhenTrigger:
     """`expression` became true (Python's truth of its value, as a condition's):
     re-tested when a key it reads changes, and each minute when `reads_time` (it
@@ -160,7 +161,7 @@ class WhenTrigger:
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CronTrigger:
     """Five-field cron, local time of the core's timezone."""
 
@@ -168,7 +169,7 @@ class CronTrigger:
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AtTrigger:
     """Every day at a local time of day, seconds since local midnight (e.g. 23:00)."""
 
@@ -176,20 +177,20 @@ class AtTrigger:
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EveryTrigger:
     interval_s: float
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SunTrigger:
     event: SunEvent
     offset_s: float = 0.0
     id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StartupTrigger:
     """When the scenario is loaded at daemon start (not on import or enable)."""
 
@@ -212,7 +213,7 @@ TimeTrigger: TypeAlias = CronTrigger | AtTrigger | EveryTrigger | SunTrigger
 # --- actions ----------------------------------------------------------------------------
 # Strings in actions are templates: `{host}`, `{trigger.key}`, `{trigger.value}`,
 # `{now}` and variables are filled in at run time (rules.template), never str.format.
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceAction:
     """A command through `<host>.<svc>.devices`: `device` is `<host>.<svc>.<name>`.
     `expr` (instead of `value`): the value is computed when the action runs."""
@@ -224,7 +225,7 @@ class DeviceAction:
     expr: Expression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetAction:
     """A Clone write; `value` is stored as its JSON text; ttl_s > 0 makes it ephemeral."""
 
@@ -234,12 +235,12 @@ class SetAction:
     expr: Expression | None = None  # instead of `value`: computed when it runs
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteAction:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CallAction:
     """Any MDP service; `titanic` sends it durably through titanic.request."""
 
@@ -249,7 +250,7 @@ class CallAction:
     timeout_s: float = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class HttpAction:
     """An HTTP request through `<host>.http` (a phone's push service, a webhook).
     `url` and the header values are templates; `body` is a JSON value whose strings
@@ -265,7 +266,7 @@ class HttpAction:
     expr: Expression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WaitAction:
     """A pause of `seconds`; with `max_seconds`, of a length drawn uniformly from
     [seconds, max_seconds] each time the wait starts (`wait: {min: 5m, max: 20m}`)."""
@@ -274,7 +275,7 @@ class WaitAction:
     max_seconds: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WaitUntilAction:
     """Wait until `condition` holds; past `timeout_s` (None: forever) the run fails,
     unless `continue_on_timeout`. Tested again when a key it reads changes, and
@@ -286,7 +287,7 @@ class WaitUntilAction:
     reads_time: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepeatAction:
     """Exactly one of count / while_ / until is set."""
 
@@ -296,19 +297,19 @@ class RepeatAction:
     until: Expression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Branch:
     condition: Expression
     actions: tuple[Action, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ChooseAction:
     branches: tuple[Branch, ...]
     otherwise: tuple[Action, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IfAction:
     """`if: EXPR, then: [...], else: [...]`: the plain form of a one-choice choose."""
 
@@ -317,7 +318,7 @@ class IfAction:
     otherwise: tuple[Action, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EventAction:
     """Publish `key` (under /event/) with `value` (JSON, null too; `true` when the
     document gives none), or with what `expr` computes when the action runs."""
@@ -327,23 +328,23 @@ class EventAction:
     expr: Expression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunAction:
     scenario: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StopAction:
     scenario: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LogAction:
     message: str
     level: str = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConditionAction:
     """Stop the run quietly (not an error) when `condition` is false."""
 
@@ -370,7 +371,7 @@ Action: TypeAlias = (
 
 
 # --- the scenario -----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Scenario:
     """One loaded document. `source_text` is the document exactly as imported."""
 

@@ -10,11 +10,11 @@ is named lost and the core never trips over it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, TypeAlias, TypeGuard
 
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, shown
+from raspy.records import frozen
 from raspy.rules import model
 
 PROTOCOL: Final = "resume record"
@@ -22,7 +22,7 @@ ELSE: Final = "else"  # a choose's `else:` in a path's JSON
 MAX_DEPTH: Final = 64  # far past any household's nesting; a record edited by hand
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Place:
     """One level of a path: the action at `index` (from 0) of its block. Above the
     wait, that action holds the next level: a choose with the `choice` it took

@@ -9,7 +9,6 @@ lost, and said so once. The CoreActor calls this for each stored scenario it loa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -17,6 +16,7 @@ import structlog
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage
+from raspy.records import frozen
 from raspy.rules import engine, model, resume_path, resume_record
 from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.tree_view import TreeView
@@ -40,7 +40,7 @@ NOT_IN_A_LONG_WAIT: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AtStart:
     """`runs`: taken up; `drop_record`: the resume key is to be deleted (a record
     none of whose runs is taken up); `lost`: why runs under way were lost, if any."""

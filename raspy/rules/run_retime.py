@@ -19,8 +19,9 @@ here and laid over each one while the run waits at that place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from raspy.records import frozen
 from raspy.rules.engine_output import Checkpoint
 from raspy.rules.resume_path import Path
 from raspy.rules.run import Run
@@ -34,7 +35,7 @@ STALE_RUN_ERROR = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Kept:
     """A run's wait at `place` as a step left it: `deadline` (monotonic s, None: a
     wait_until without a timeout) and `end_wall` (epoch s)."""

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.protocol import clone
+from raspy.records import frozen
 from raspy.rules.expr_keys import filled
 from raspy.rules.expr_values import Work
 from raspy.rules.model import (
@@ -48,7 +49,7 @@ class RunClock:
     wall: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunEnv:
     """What the run reads outside itself (the owner's tree, sun table, ids, random
     numbers)."""

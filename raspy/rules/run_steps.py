@@ -8,11 +8,11 @@ owner resumes it with a Reply, TimedOut or Woken (None resumes an effect or a Sl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
+from raspy.records import frozen
 from raspy.rules.resume_path import Path
 
 
@@ -21,36 +21,36 @@ class RunFailed(ScenarioError):
 
 
 # --- effects: carried out at once, the run goes on ----------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetKey:
     key: str
     value: JsonValue
     ttl_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteKey:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PublishEvent:
     key: str
     value: JsonValue
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Log:
     level: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunScenario:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StopScenario:
     name: str
 
@@ -59,7 +59,7 @@ Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | Stop
 
 
 # --- awaits: the run pauses until resumed ------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sleep:
     """`place`: for a `wait` long enough to outlive a restart of raspyd, where it is
     in the actions (rules.resume_path; the engine keeps a record of the run there);
@@ -70,7 +70,7 @@ class Sleep:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SendRequest:
     """An MDP request; resumed with Reply, or TimedOut once `deadline` passes."""
 
@@ -80,7 +80,7 @@ class SendRequest:
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AwaitChange:
     """Resumed with Woken when a watched key changes, TimedOut at `deadline`.
 
@@ -107,7 +107,7 @@ class AwaitChange:
 Await: TypeAlias = Sleep | SendRequest | AwaitChange
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Idle:
     """A pass of a `repeat` that did nothing (a condition that held, no branch
     chosen): counted against the step limit, never shown, so such a loop ends."""
@@ -117,17 +117,17 @@ Step: TypeAlias = Effect | Await | Idle
 
 
 # --- what resumes a run ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reply:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TimedOut:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Woken:
     """A key a wait_until may read changed: `key` and the `value` its change left
     (None: deleted), which the test reads though the tree has moved on since (a

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
+from raspy.records import frozen
 from raspy.rules import model
 from raspy.rules.expr_values import TOO_MUCH_WORK, truthy
 from raspy.rules.resume_path import Path, Place
@@ -52,7 +53,7 @@ def _tenths(seconds: float) -> str:
     return f"{seconds:.1f}".removesuffix(".0")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TakeUp:
     """Where a resumed run goes on: the wait at `path` with `left_s` of its `seconds`
     left; `depth`, the level of `path` of the block at hand."""

@@ -52,11 +52,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from raspy import json_text
 from raspy.errors import quote
+from raspy.records import frozen
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
@@ -107,7 +107,7 @@ def _lf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     action: str
     name: str = ""

@@ -16,7 +16,6 @@ polar night) is missed, both crossings together.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 import astral
 import astral.sun
 
+from raspy.records import frozen
 from raspy.rules.model import SunEvent
 from raspy.rules.timing_local import label_of, resolve
 
@@ -68,7 +68,7 @@ _ASTRAL: Final[dict[SunEvent, Callable[..., datetime]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SunLocation:
     """A place: degrees north and east (negative south and west), and its timezone."""
 

@@ -10,11 +10,11 @@ Pure: the zone is passed in, no clock is read.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
 from raspy.errors import ScenarioError, quote
+from raspy.records import frozen
 
 MAX_FORMAT_CHARS: Final = 64  # a format's own length; each directive writes ≤ 9 chars
 DIRECTIVES: Final = "%H %M %S %d %m %y %Y %a %A %b %B %j %p %I %Z %z %%"
@@ -36,7 +36,7 @@ class TimeFormatError(ScenarioError):
         super().__init__(f"{reason} (at offset {offset})")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TimeFormat:
     """A parsed format: literal text, and directives as their letter after a `%`."""
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
 from raspy.errors import quote
+from raspy.records import frozen
 from raspy.rules.timing_local import label_of, resolve
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _follows_the_clock(expression: str) -> bool:
     return minute.startswith("*") or hour.startswith("*")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CronSchedule:
     """A parsed cron expression (local time of whatever timezone is passed in)."""
 

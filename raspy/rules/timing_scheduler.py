@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
+from raspy.records import frozen
+
 # The triggers' model and their fire times (the sun's among them) are imported with
 # the first trigger added: cron and the core each hold a scheduler from their start,
 # and a hub with no scenario and no cron job need not load them.
@@ -56,7 +58,7 @@ DEFAULT_MAX_SLEEP_S: Final = 60.0
 REPEAT_GUARD_S: Final = 3 * 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Fired:
     """`key` fires now for its instant `scheduled_wall_ts` (epoch s)."""
 
@@ -64,7 +66,7 @@ class Fired:
     scheduled_wall_ts: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClockJumped:
     """The wall clock stepped by `delta_s` (positive: forward) against monotonic."""
 

@@ -23,13 +23,13 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 import zmq
 
 from raspy.clock import Clock, MovingClock, SystemClock
 from raspy.library_log import library_logger
+from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.transport.wakeup import Wakeup
 
@@ -72,7 +72,7 @@ class Owner(Protocol):
         """Last words (final flush) and socket close; runs even after a failure."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Call:
     command: object
     result: Future[object]

@@ -11,11 +11,11 @@ watches it, if any (raspy.transport.monitor), closed with it.
 from __future__ import annotations
 
 from collections.abc import Callable, KeysView
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
 
+from raspy.records import frozen
 from raspy.transport.monitor import OnEvent, SocketMonitor
 from raspy.transport.multipart import recv_frames
 from raspy.transport.runner import Runner
@@ -26,7 +26,7 @@ BATCH: Final = 1000  # messages read from one socket a turn
 OnMessage = Callable[[list[bytes]], None]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Held:
     sock: Socket
     monitor: SocketMonitor | None

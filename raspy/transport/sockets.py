@@ -9,13 +9,13 @@ import re
 import struct
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
 from zmq.utils import z85
 
 from raspy.library_log import library_logger
+from raspy.records import frozen
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
@@ -36,7 +36,7 @@ ROUTER_MIN_LINGER_MS: Final = 100
 _CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (docs/protocols.md §8.1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CurveKeys:
     """CURVE keys of one socket, Z85 text as bytes (docs/protocols.md §8.2).
 

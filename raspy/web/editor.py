@@ -10,9 +10,9 @@ import dataclasses
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
+from raspy.records import frozen
 from raspy.rules.scenario_api import MAX_REQUEST_BYTES, fingerprint
 from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
 from raspy.web.html import esc, hidden_csrf, notice
@@ -47,7 +47,7 @@ def is_editor(path: str) -> bool:
     return path == NEW_PATH or _EDIT_PATH.fullmatch(path) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EditorForm:
     """What the edit and new pages post: the text, the button, the fingerprint."""
 
@@ -93,7 +93,7 @@ def document_request(
     return body
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Problem:
     """One line of the core's problems or warnings; line 0 when it names none."""
 
@@ -115,7 +115,7 @@ def problems_of(lines: Sequence[object]) -> list[Problem]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EditorView:
     """One showing of the edit (or new) page."""
 
@@ -164,7 +164,7 @@ def stored_now(reply: dict[str, object]) -> str | None:
     return document if isinstance(document, str) else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SavedWarnings:
     """What a Save with warnings leaves for the edit page it redirects to (once):
     the scenario, the fingerprint of the text saved, and the warnings."""
@@ -257,7 +257,7 @@ def delete_request(name: str, if_fingerprint: str) -> bytes:
     return json.dumps(request).encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteForm:
     """What the delete page posts: its box ticked, the shown text's fingerprint."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,7 @@ from raspy import json_text
 from raspy.devices.reading import value_key
 from raspy.errors import RaspyError, quote
 from raspy.names import DEVICES_SUFFIX
+from raspy.records import frozen
 
 MAX_FORM_BYTES: Final = 8 * 1024
 MAX_NAME_CHARS: Final = 255
@@ -64,7 +64,7 @@ def _name(value: object, what: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceCommand:
     """A switch press or a slider move: one action for one device of one service."""
 

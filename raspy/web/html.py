@@ -9,9 +9,10 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
+
+from raspy.records import frozen
 
 # a page that names no icon makes the browser ask /favicon.ico, a 404 in its console
 ICON_LINK: Final = '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
@@ -92,7 +93,7 @@ def notice(text: str, *, error: bool = False, mark: str = "") -> str:
     return f'<p class="{css}" role="{role}"{marked}>{esc(text)}</p>'
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Flash:
     """The outcome of a button, shown once above the next page; `saved`: a Save
     of the editor stored its text (or found it stored unchanged); `error`: it

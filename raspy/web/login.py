@@ -15,10 +15,10 @@ import ipaddress
 import math
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import shown
+from raspy.records import frozen
 
 SCHEME: Final = "scrypt"
 # scrypt cost: 16 MiB and ~50 ms per check on a Pi 4: slow for a guesser, fine for
@@ -34,7 +34,7 @@ TOKEN_BYTES: Final = 24  # 192 bits, as text 32 characters
 MAX_SECRET_CHARS: Final = 1024
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SecretHash:
     """A parsed hash line: the scrypt parameters, the salt and the derived key."""
 
@@ -126,7 +126,7 @@ def session_key(sid: str) -> bytes:
     return hashlib.sha256(sid.encode("utf-8", "replace")).digest()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Session:
     """A logged-in browser: its cookie value, its CSRF token, when it ends (mono s),
     and the login files as they were at its login (see Sessions.get)."""
@@ -137,7 +137,7 @@ class Session:
     logins: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SavedSession:
     """A session as the sessions file keeps it: its key (session_key), its CSRF token,
     when it ends on the wall clock (s since the epoch: a monotonic time means nothing
@@ -149,7 +149,7 @@ class SavedSession:
     logins: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Live:
     csrf: str
     expires_at: float

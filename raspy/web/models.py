@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Final
 
@@ -17,6 +16,7 @@ from raspy import json_text
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
+from raspy.records import frozen
 from raspy.web.html import show_value
 
 _MAX_ROWS: Final = 10_000
@@ -59,7 +59,7 @@ def _number(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceRow:
     """One device as the devices service lists it."""
 
@@ -157,7 +157,7 @@ def unserved_rows(
     return rows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScenarioRow:
     name: str
     description: str
@@ -240,7 +240,7 @@ def _next_fires(fires: object) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(shown, key=lambda fire: fire[1]))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScenarioDetail:
     """One scenario as `get` tells it: its card, what its last run did, its text,
     and how far the run under way has come (empty: none)."""
@@ -271,7 +271,7 @@ def _lines(trace: object) -> list[str]:
     return [line for line in trace if isinstance(line, str)]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WorkerCount:
     service: str
     idle: int
@@ -307,7 +307,7 @@ def service_names(frames: Sequence[bytes]) -> list[str]:
     return [frame.decode("utf-8", "replace") for frame in frames[1 : _MAX_ROWS + 1]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatRow:
     name: str
     kind: str
@@ -332,7 +332,7 @@ def statistics(part: str, frames: Sequence[bytes]) -> list[StatRow]:
 Point = tuple[float, float, float, float]  # t (epoch s), avg, min, max
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class History:
     key: str
     tier: str
@@ -363,7 +363,7 @@ def history(frames: Sequence[bytes]) -> History:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TitanicEntry:
     """A request waiting in Titanic's queue (read from the store)."""
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from itertools import groupby
 from typing import Final
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
+from raspy.records import frozen
 from raspy.web.html import esc, notice, show_time, show_value
 from raspy.web.models import DeviceRow
 
@@ -130,7 +130,7 @@ def devices_body(
     return "".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Graph:
     """The device page's graph: the chosen range, the SVG or why there is none."""
 

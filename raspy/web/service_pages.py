@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from raspy.elapsed_text import elapsed_text
+from raspy.records import frozen
 from raspy.web.html import esc, notice, show_time, table
 from raspy.web.models import StatRow, TitanicEntry, WorkerCount
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PartStats:
     """One supervised part: its statistics rows or why they are missing."""
 
