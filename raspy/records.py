@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import operator
 import reprlib
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast, dataclass_transform
 
@@ -154,21 +153,15 @@ def _set_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> str:
         lines.append(f"  __record_set__(__record_self__, {f.name!r}, {value})")
     if hasattr(cls, "__post_init__"):
         lines.append("  __record_self__.__post_init__()")
-    # as dataclasses does: the names above reach __init__ as a closure's, and its
-    # globals are its module's (typing.get_type_hints reads string annotations there)
-    text = "def __make__({}):\n def __init__({}) -> None:\n{}\n return __init__".format(
-        ", ".join(env),
-        ", ".join(["__record_self__", *parameters]),
-        "\n".join(f" {line}" for line in lines) or "   pass",
+    text = "def __init__({}) -> None:\n{}".format(
+        ", ".join(["__record_self__", *parameters]), "\n".join(lines) or "  pass"
     )
     # dont_inherit: not this module's `annotations` future (they would be strings)
     code = compile(
         text, f"<frozen class {cls.__qualname__}>", "exec", dont_inherit=True
     )
-    made: dict[str, Any] = {}
-    module = sys.modules.get(cls.__module__)
-    exec(code, vars(module) if module else {}, made)  # noqa: S102  # our own text
-    init = made["__make__"](**env)
+    exec(code, env)  # noqa: S102  # our own text, made of the class's field names
+    init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     cls.__init__ = init  # type: ignore[misc]
