@@ -16,7 +16,9 @@ behaves as the frozen, slotted one does: the same `__init__` signature,
 `FrozenInstanceError` on assignment or deletion, a `__post_init__` called, copy
 and pickle. A class that defines one of those methods itself keeps its own, as
 with `dataclass`. Not taken: `kw_only` and `InitVar` (raspy has none; refused
-with a TypeError rather than half made).
+with a TypeError rather than half made). Unlike dataclasses', the `__init__`'s
+globals are not its module's: `typing.get_type_hints` on it finds builtins only
+(a closure over the module's globals, as dataclasses makes it, cost 3% of a start).
 """
 
 from __future__ import annotations
