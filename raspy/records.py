@@ -178,7 +178,8 @@ def _repr(self: Any) -> str:
 
 def _eq(self: Any, other: Any) -> Any:
     if other.__class__ is self.__class__:
-        return bool(self.__record_eq__(self) == other.__record_eq__(other))
+        key = self.__record_eq__
+        return key(self) == key(other)
     return NotImplemented
 
 
