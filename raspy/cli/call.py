@@ -89,7 +89,7 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
     call.add_argument(
         "--wait",
         type=seconds_argument,
-        default=60.0,
+        default=None,  # said, not ignored, without --titanic
         metavar="S",
         help="with --titanic: seconds to wait for the reply (default 60)",
     )
@@ -104,6 +104,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.service:
         print(
             f"{_PROG}: SERVICE is required, e.g. raspy call <hostname>.echo hi",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.wait is not None and not args.titanic:
+        # a plain request's wait is --timeout; a --wait dropped in silence would
+        # let the user believe the call waits that long
+        print(
+            f"{_PROG}: --wait is for --titanic; a plain request waits --timeout S "
+            "for each of its --retries",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -199,7 +208,7 @@ def _call_titanic(
         try:
             uuid = titanic.submit(args.service, *body)
             print(f"{_PROG}: stored as Titanic request {uuid}", file=sys.stderr)
-            reply = titanic.wait(uuid, timeout_s=args.wait)
+            reply = titanic.wait(uuid, timeout_s=_titanic_wait(args))
         except KeyboardInterrupt:
             if not uuid:
                 raise  # not stored: nothing to tell but that it was interrupted
@@ -213,7 +222,7 @@ def _call_titanic(
             if not uuid:
                 raise  # Titanic itself did not answer: main() says so
             print(
-                f"{_PROG}: no reply within {args.wait:g}s; request {uuid} stays "
+                f"{_PROG}: no reply within {_titanic_wait(args):g}s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",
                 file=sys.stderr,
             )
@@ -233,3 +242,8 @@ def _print_frames(frames: Sequence[bytes]) -> None:
             print(frame.decode("utf-8"))
         except UnicodeDecodeError:
             print("0x" + frame.hex())
+
+
+def _titanic_wait(args: argparse.Namespace) -> float:
+    """--wait, or its default: how long --titanic waits for the reply."""
+    return 60.0 if args.wait is None else float(args.wait)

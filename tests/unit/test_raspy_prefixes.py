@@ -23,6 +23,11 @@ from raspy.cli.raspy import main
         (["call", "--server", "tcp://127.0.0.1:1"], "raspy call: SERVICE is required"),
         (["call", "pi.echo", "--bogus"], "raspy call: unrecognized arguments: --bogus"),
         (
+            ["call", "pi.echo", "--wait", "5", "--server", "tcp://127.0.0.1:1"],
+            "raspy call: --wait is for --titanic; a plain request waits --timeout S "
+            "for each of its --retries",
+        ),
+        (
             ["scenario", "validate", "x.yaml", "--host", "h"],
             "raspy scenario validate: unrecognized arguments: --host h",
         ),
