@@ -177,14 +177,10 @@ def _main(argv: list[str] | None) -> int:
     if args.markdown:
         return _fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
-    from raspy.actors.config_check import check_config
-
     source = args.config or "<defaults>"
-    try:
-        cfg = raspyd_config.load_config(args)
-        check_config(cfg)
-    except ConfigError as exc:
-        return raspyd_config.config_failed(exc.problems, source)
+    cfg = raspyd_config.start_config(args, source)
+    if isinstance(cfg, int):  # its problems said
+        return cfg
     not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
     if not_folder is not None:
         return _fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)

@@ -24,8 +24,9 @@ def check_config_file(args: argparse.Namespace) -> int:
         if cfg is not None:  # what is valid, checked further: every problem at once
             try:
                 check_config(cfg)
-            except ConfigError as exc:
-                problems += [p for p in exc.problems if p not in problems]
+            except ConfigError as exc:  # the config as the flags left it
+                named = flag_named(exc.problems, args.config, given_flags(args))
+                problems += [p for p in named if p not in problems]
             problems += config_files.secrets_problems(cfg)  # the start only logs them
     except ConfigError as exc:
         problems = exc.problems
@@ -41,6 +42,48 @@ def config_failed(problems: list[str], source: str) -> int:
         where = "" if source in problem else f"{source}: "
         print(f"raspyd: {where}{problem}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def flag_named(problems: list[str], source: str, flags: dict[str, str]) -> list[str]:
+    """The parts' problems of a loaded config (whose values are the flags' where
+    flags were given), a key a flag set said with the flag as typed, lest the user
+    look for its value in the file: `FILE with --port-base 65532: network.port_base:
+    …`. Not for the file's own problems: a file's bad value is named before the
+    flag replaces it (config.from_mapping)."""
+    named = []
+    for problem in problems:
+        flag = flags.get(problem.partition(":")[0])
+        named.append(problem if flag is None else f"{source} with {flag}: {problem}")
+    return named
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The config keys that flags set, each with the flag as typed."""
+    typed = {
+        "data_dir": ("--data-dir", args.data_dir),
+        "network.port_base": ("--port-base", args.port_base),
+        "network.bind": ("--bind", args.bind),
+        "log_format": ("--log-format", args.log_format),
+        "log_level": ("--log-level", args.log_level),
+    }
+    return {key: f"{flag} {value}" for key, (flag, value) in typed.items() if value}
+
+
+def start_config(args: argparse.Namespace, source: str) -> config_mod.Config | int:
+    """The config a start runs on, file then flags, checked by its parts; or the
+    exit status once its problems were said."""
+    from raspy.actors.config_check import check_config
+
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        return config_failed(exc.problems, source)
+    try:
+        check_config(cfg)
+    except ConfigError as exc:  # the config as the flags left it
+        named = flag_named(exc.problems, source, given_flags(args))
+        return config_failed(named, source)
+    return cfg
 
 
 def load_config(args: argparse.Namespace) -> config_mod.Config:

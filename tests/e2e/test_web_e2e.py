@@ -126,13 +126,14 @@ def test_a_port_base_that_leaves_no_web_port_is_a_config_error(
     tmp_path: Path,
 ) -> None:
     """65532 is a valid port base (MDP and Clone end at 65535), but not with [http]:
-    one line naming the key, not a traceback from bind()."""
+    one line naming the key and the flag that set it, not a traceback from bind()."""
     config = tmp_path / "raspyd.toml"
     config.write_text("[http]\nenabled = true\n", encoding="utf-8")
     done = raspyd(tmp_path / "data", config, 65532)
     assert (done.returncode, done.stderr) == (
         2,
-        f"raspyd: {config}: network.port_base: 65532 leaves no port for the web face "
+        f"raspyd: {config} with --port-base 65532: network.port_base: 65532 leaves "
+        "no port for the web face "
         "(port base + 4 = 65536); at most 65531 with [http] enabled\n",
     )
     checked = subprocess.run(
