@@ -297,6 +297,9 @@ def test_dropped_samples_are_counted_on_across_a_restart_of_the_recorder(
     recorder.publish(ATTIC, 12.0, T0 + 5)
     assert recorder.stats.get("history.dropped") == 1
     recorder.stop()
+    # the gauge is the old recorder's 1 until the new one has asked which devices
+    # are logged (after its subscription): a 0 first, so the wait is for the new one
+    recorder.stats.gauge("history.logged_devices", 0)
     recorder.start(same_stats=True)
     recorder.wait_logged(1)
     recorder.publish(ATTIC, 13.0, T0 + 15)
