@@ -92,9 +92,9 @@ def frozen(cls: type[_T]) -> type[_T]:
         if name not in own:
             setattr(made, name, value)
     if not explicit_hash:
-        made.__hash__ = _hash  # type: ignore[method-assign]
-    made.__setattr__ = _frozen_setattr  # type: ignore[method-assign]
-    made.__delattr__ = _frozen_delattr  # type: ignore[method-assign]
+        made.__hash__ = _hash  # type: ignore[method-assign]  # set on the class: the point
+    made.__setattr__ = _frozen_setattr  # type: ignore[method-assign]  # set on the class: the point
+    made.__delattr__ = _frozen_delattr  # type: ignore[method-assign]  # set on the class: the point
     return made
 
 
@@ -166,7 +166,7 @@ def _set_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> str:
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[misc]
+    cls.__init__ = init  # type: ignore[misc]  # a class's __init__ set: the point
     return ", ".join(shown)
 
 
