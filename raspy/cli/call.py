@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 _PROG: Final = "raspy call"
 _MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?
+_TITANIC_WAIT_S: Final = 60.0  # --titanic: how long it waits for the reply
 
 
 def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
@@ -91,7 +92,7 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
         type=seconds_argument,
         default=None,  # said, not ignored, without --titanic
         metavar="S",
-        help="with --titanic: seconds to wait for the reply (default 60)",
+        help=f"with --titanic: seconds to wait for the reply (default {_TITANIC_WAIT_S:g})",
     )
     add_curve_options(call)
     call.set_defaults(run=run)
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.wait is None:
+        args.wait = _TITANIC_WAIT_S
     args.service = under_host(args.service, args.host)
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     curve = client_curve(args, _PROG)  # CurveOptionError: _main's one line, exit 2
@@ -208,7 +211,7 @@ def _call_titanic(
         try:
             uuid = titanic.submit(args.service, *body)
             print(f"{_PROG}: stored as Titanic request {uuid}", file=sys.stderr)
-            reply = titanic.wait(uuid, timeout_s=_titanic_wait(args))
+            reply = titanic.wait(uuid, timeout_s=args.wait)
         except KeyboardInterrupt:
             if not uuid:
                 raise  # not stored: nothing to tell but that it was interrupted
@@ -222,7 +225,7 @@ def _call_titanic(
             if not uuid:
                 raise  # Titanic itself did not answer: main() says so
             print(
-                f"{_PROG}: no reply within {_titanic_wait(args):g}s; request {uuid} stays "
+                f"{_PROG}: no reply within {args.wait:g}s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",
                 file=sys.stderr,
             )
@@ -242,8 +245,3 @@ def _print_frames(frames: Sequence[bytes]) -> None:
             print(frame.decode("utf-8"))
         except UnicodeDecodeError:
             print("0x" + frame.hex())
-
-
-def _titanic_wait(args: argparse.Namespace) -> float:
-    """--wait, or its default: how long --titanic waits for the reply."""
-    return 60.0 if args.wait is None else float(args.wait)

@@ -59,14 +59,11 @@ def flag_named(problems: list[str], source: str, flags: dict[str, str]) -> list[
 
 def given_flags(args: argparse.Namespace) -> dict[str, str]:
     """The config keys that flags set, each with the flag as typed."""
-    typed = {
-        "data_dir": ("--data-dir", args.data_dir),
-        "network.port_base": ("--port-base", args.port_base),
-        "network.bind": ("--bind", args.bind),
-        "log_format": ("--log-format", args.log_format),
-        "log_level": ("--log-level", args.log_level),
+    return {
+        key: f"--{dest.replace('_', '-')} {getattr(args, dest)}"
+        for dest, key in _FLAG_KEYS.items()
+        if getattr(args, dest) is not None
     }
-    return {key: f"{flag} {value}" for key, (flag, value) in typed.items() if value}
 
 
 def start_config(args: argparse.Namespace, source: str) -> config_mod.Config | int:
@@ -95,13 +92,19 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     return config_mod.load(text, source, **overrides(args))
 
 
+# raspyd's flags that replace a config value: the flag's dest and the key it sets
+_FLAG_KEYS = {
+    "data_dir": "data_dir",
+    "port_base": "network.port_base",
+    "bind": "network.bind",
+    "log_format": "log_format",
+    "log_level": "log_level",
+}
+
+
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The flags that replace config values (None: not given)."""
-    return {
-        "data_dir": args.data_dir,
-        "network__port_base": args.port_base,
-        "network__bind": args.bind,
-        "log_format": args.log_format,
-        "log_level": args.log_level,
-        "allow_root": True if args.allow_root else None,
+    given = {
+        key.replace(".", "__"): getattr(args, dest) for dest, key in _FLAG_KEYS.items()
     }
+    return given | {"allow_root": True if args.allow_root else None}
