@@ -60,10 +60,12 @@ def frozen(cls: type[_T]) -> type[_T]:
         cls, init=False, repr=False, eq=False, slots=True
     )
     fields = dataclasses.fields(cast(Any, made))
-    if len(fields) != len(cast(Any, made).__dataclass_fields__):
-        raise TypeError(
-            f"frozen class {cls.__qualname__}: an InitVar or ClassVar field"
-        )
+    # beside the fields: ClassVars (class attributes: nothing to do) and InitVars
+    # (parameters of __init__ for __post_init__, which ours does not take)
+    names = {f.name for f in fields}
+    others = cast(Any, made).__dataclass_fields__.values()
+    if any("InitVar" in str(f.type) for f in others if f.name not in names):
+        raise TypeError(f"frozen class {cls.__qualname__}: an InitVar field")
     if any(f.kw_only is True for f in fields):
         raise TypeError(
             f"frozen class {cls.__qualname__}: kw_only fields are not taken"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import typing
 from typing import Any
 
 import pytest
@@ -170,6 +171,17 @@ def test_a_class_that_defines_eq_alone_gets_the_fields_hash() -> None:
             return isinstance(other, Point) and other.x == self.x
 
     assert hash(Point(1)) == hash((1,))
+
+
+def test_a_class_variable_is_no_field() -> None:
+    @frozen
+    class Counted:
+        limit: typing.ClassVar[int] = 3
+        name: str
+
+    assert Counted("a").limit == 3
+    assert [f.name for f in dataclasses.fields(Counted)] == ["name"]
+    assert repr(Counted("a")).endswith("Counted(name='a')")
 
 
 def test_a_frozen_class_may_extend_another() -> None:
