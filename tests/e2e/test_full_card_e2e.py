@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support.daemon import running_poller
+from support.daemon import complete_text, running_poller
 from support.damaged_store import COMMAND_TIMEOUT_S, digest, run_raspyd
 from support.kv_cli import make_store, records
 from support.net import free_port_base
@@ -174,7 +174,7 @@ def test_raspy_poller_on_a_full_card_serves_without_its_store(
         said = wait_until(
             lambda: [
                 json.loads(line)
-                for line in log_path.read_text().splitlines()
+                for line in complete_text(log_path.read_text()).splitlines()
                 if '"board_store_unusable"' in line
             ],
             what="the poller's word on its store",

@@ -63,7 +63,8 @@ def echo_works(endpoint: str) -> bool:
 def log_events(daemon: Daemon, since: int) -> list[dict[str, object]]:
     with daemon.log_path.open("rb") as log_file:
         log_file.seek(since)
-        lines = log_file.read().splitlines()
+        lines = log_file.read().splitlines(keepends=True)
+    lines = [line for line in lines if line.endswith(b"\n")]  # not a half-flushed one
     return [json.loads(line) for line in lines if line.startswith(b"{")]
 
 

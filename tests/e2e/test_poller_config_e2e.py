@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.daemon import running_poller
+from support.daemon import complete_text, running_poller
 from support.net import free_port_base
 from support.sysfs import FakeW1Tree
 from support.wait import wait_until
@@ -34,7 +34,11 @@ pin = 17
 
 
 def _events(log: Path) -> list[dict[str, object]]:
-    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    lines = (
+        complete_text(log.read_text(encoding="utf-8")).splitlines()
+        if log.exists()
+        else []
+    )
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import zmq.auth
 from support.cli_process import finish_text as finish
-from support.daemon import running_poller
+from support.daemon import complete_text, running_poller
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -88,7 +88,9 @@ def test_raspy_poller_logs_it_and_goes_on(tmp_path: Path) -> None:
         lines = wait_until(
             lambda: [
                 event
-                for line in log_path.read_text(encoding="utf-8").splitlines()
+                for line in complete_text(
+                    log_path.read_text(encoding="utf-8")
+                ).splitlines()
                 if (event := json.loads(line))["event"] == "server_key_is_secret"
             ],
             what="the warning",

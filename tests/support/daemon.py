@@ -104,7 +104,15 @@ class Daemon:
         )
 
     def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """The log so far; while raspyd runs, only its complete lines.
+
+        Its output is block-buffered into the file, so a read can land in the middle
+        of a line that a later flush completes.
+        """
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        if self.process is not None and self.process.poll() is None:
+            return complete_text(text)
+        return text
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would."""
@@ -116,6 +124,11 @@ class Daemon:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout_s)
+
+
+def complete_text(text: str) -> str:
+    """A running process's log, without the line its next flush completes."""
+    return text[: text.rfind("\n") + 1]
 
 
 def mmi_service(endpoint: str, service: bytes, timeout_ms: int = 2000) -> bytes | None:
