@@ -81,6 +81,21 @@ def test_a_day_of_raw_points_is_merged_to_at_most_a_thousand() -> None:
     assert [p[0] for p in answer.points] == [_T0 + 90 * i for i in range(960)]
 
 
+@pytest.mark.parametrize(
+    ("resolution", "step_s"), [("5m", 2700), (query.AUTO, 158_400)], ids=["5m", "auto"]
+)
+def test_a_range_older_than_the_tier_is_spaced_as_what_the_tier_keeps(
+    resolution: str, step_s: int
+) -> None:
+    """history.md: since 0 at the 5-minute tier counts its 30 days (8,640 steps,
+    merged by 9), not the 56 years since the epoch; auto reads the hourly tier's 5
+    years (43,800 steps, merged by 44)."""
+    now = _T0 + 1234.0
+    tier = query.choose_tier(_TIERS, 0.0, now, resolution)
+    answer = query.run(tier, 0.0, now, now, lambda tier, slot: None)
+    assert answer.step_s == step_s
+
+
 def test_an_hour_of_raw_points_comes_back_as_recorded() -> None:
     now = _T0 + _DAY
     table = _recorded(_T0, now, 10)
