@@ -204,3 +204,52 @@ def test_worker_refuses_partial_in_mdp01_and_empty_replies(
             worker.reply(C1, [])
     with pytest.raises(ValueError, match="closed"):
         worker.recv(timeout_s=0)
+
+
+@VERSIONS
+@MODES
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_after_disconnect_the_worker_sends_nothing_more_on_that_socket(
+    zmq_context: Context,
+    router: tuple[Router, str],
+    version: Version,
+    threaded: bool,
+    busy: bool,
+) -> None:
+    """RFC 7 / RFC 18: a worker that receives DISCONNECT sends no further command to
+    the broker on that socket (no DISCONNECT back, no HEARTBEAT, not the reply it was
+    working on), closes it and starts over on a new socket with one READY. Timed
+    HEARTBEATs are kept out by a long interval."""
+    sock, endpoint = router
+    with Worker(
+        endpoint,
+        "svc",
+        version=version,
+        heartbeat_interval_s=30.0,
+        reconnect_initial_s=INTERVAL_S,
+        heartbeat_while_busy=threaded,
+        linger_ms=100,
+        context=zmq_context,
+    ) as worker:
+        first, *ready = recv(sock)
+        assert ready == READY[version]
+        if busy:
+            sock.send_multipart([first, *REQUEST[version]])
+            assert worker.recv(timeout_s=3) == (C1, [b"hi"])
+        sock.send_multipart([first, *DISCONNECT[version]])
+        seen: list[list[bytes]] = []
+
+        def _new_connection() -> bool:
+            worker.recv(timeout_s=0.05)
+            while sock.poll(0):
+                seen.append(recv(sock))
+            return any(frames[0] != first for frames in seen)
+
+        wait_until(_new_connection, what="READY on a new connection")
+        if busy:
+            worker.reply(C1, [b"late"])  # for the old connection: never sent
+        worker.recv(timeout_s=0.2)
+        while sock.poll(100):
+            seen.append(recv(sock))
+        assert [frames[1:] for frames in seen] == [READY[version]]
+        assert seen[0][0] != first
