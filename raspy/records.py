@@ -52,6 +52,8 @@ def frozen(cls: type[_T]) -> type[_T]:
     """A frozen, slotted dataclass of `cls` (see the module's docstring)."""
     own_doc = cls.__dict__.get("__doc__")
     own = set(cls.__dict__)
+    if own_doc is None:  # else dataclass makes one with inspect.signature: 0.1 ms
+        cls.__doc__ = cls.__name__  # ours, set below
     if "__setattr__" in own or "__delattr__" in own:
         raise TypeError(
             f"frozen class {cls.__qualname__} defines __setattr__/__delattr__"
