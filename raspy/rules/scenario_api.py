@@ -98,13 +98,16 @@ def fingerprint(document: str | None) -> str:
 
 def same_document(typed: str, stored: str) -> bool:
     """Whether an imported text is the stored one, line breaks aside: a web form
-    sends LF for the CRLF of a text imported from a file, and the scenario is the
-    same."""
+    sends LF for the CRLF of a text imported from a file, and a stream of several
+    (`raspy scenario export`) ends each document with a line break, which a text
+    saved by the web face's editor has not; the scenario is the same."""
     return _lf(typed) == _lf(stored)
 
 
 def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """`text` with LF line breaks, one at its end."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
 
 
 @frozen
