@@ -27,6 +27,8 @@ from support.scenario_house import (
     house_fixture,  # noqa: F401  # fixture `house`
 )
 
+from raspy.rules.scenario_api import SAME_SCENARIO
+
 pytestmark = pytest.mark.timeout(60)
 
 PORCH = """\
@@ -75,6 +77,38 @@ def test_a_restore_of_a_backup_keeps_the_run_of_a_text_the_web_face_saved(
     assert value(house.tree, f"/scenario/{porch}/last_error") is None
     assert house.core.request("get", name=porch)[1]["document"] == saved
     house.advance(2 * 3600)  # the run goes on: the porch light off on time
+    house.tick(porch)
+    wait_value(house.tree, LAMP, False)
+    assert value(house.tree, f"/scenario/{porch}/last_error") is None
+
+
+def test_a_backup_edited_to_drop_an_enabled_line_that_changes_nothing_keeps_the_run(
+    house: House,
+) -> None:
+    """Only an `enabled:` line that says what the scenario is already differs: the
+    same scenario, its runs go on, though the backup of several ended the text
+    with a line break the web face's editor did not write."""
+    house.start()
+    porch = "porch-light"
+    saved = f"{PORCH}enabled: true"  # the editor's last line, no line break after it
+    assert house.core.request("import", document=saved, source="document")[0] == b"200"
+    house.imported("hall.yaml", HALL)
+    house.tick(porch)
+    house.event("/event/porch/arrived", True, porch)
+    wait_value(house.tree, LAMP, True)
+    house.answered(porch)
+    backup = house.folder / "backup.yaml"
+    assert house.cli("export", "-o", str(backup)) == 0
+    backup.write_text(backup.read_text().replace("enabled: true\n", ""))
+    assert house.cli("import", "--replace", str(backup)) == 0
+    assert house.output == [
+        f"unchanged hall from {backup}",
+        f"stored {porch} from {backup} ({SAME_SCENARIO})",
+    ]
+    house.tick(porch)
+    assert house.state(porch) == "running"
+    assert value(house.tree, f"/scenario/{porch}/last_error") is None
+    house.advance(2 * 3600)
     house.tick(porch)
     wait_value(house.tree, LAMP, False)
     assert value(house.tree, f"/scenario/{porch}/last_error") is None
