@@ -101,15 +101,17 @@ def same_document(typed: str, stored: str) -> bool:
     sends LF for the CRLF of a text imported from a file, and a stream of several
     (`raspy scenario export`) ends each document with a line break, which a text
     saved by the web face's editor has not; nor what comes before and with a `---`
-    line that starts it, which the command line's import takes as the line between
-    two documents and leaves out (a text saved by the web face or MQTT may start
-    so). The scenario is the same."""
+    line that starts it (comments, a `%YAML` directive), which the command line's
+    import takes as the line between two documents and leaves out (a text saved by
+    the web face or MQTT may start so). The scenario is the same."""
     return _lf(typed) == _lf(stored)
 
 
-# blank and comment lines, then a `---` line: a document's start, as the command
-# line's import cuts a file into documents (cli.scenario_text.split_stream)
-_STARTED: Final = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*---[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
+# blank, comment and directive (`%YAML 1.1`) lines, then a `---` line: a document's
+# start, as split_stream of raspy.cli.scenario_text cuts a file into documents
+_STARTED: Final = re.compile(
+    r"(?:(?:[ \t]*(?:#[^\n]*)?|%[^\n]*)\n)*---[ \t]*(?:#[^\n]*)?(?:\n|\Z)"
+)
 
 
 def _lf(text: str) -> str:

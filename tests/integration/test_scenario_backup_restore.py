@@ -6,7 +6,9 @@ A text the web face (or MQTT) stored came back from its backup changed, a new
 version, and the run that waited in it was cut short: a stream of several ends
 each document with a line break, which the editor's text has not after its last
 line; and the command line's import leaves out a `---` line that starts a
-document (with the comments before it), which a text typed in the editor may have."""
+document (with the comments and directives before it), which a text typed in the
+editor may have: it took a directive (`%YAML 1.1`) for a document of its own and
+refused the backup."""
 
 from __future__ import annotations
 
@@ -51,8 +53,12 @@ actions: [{log: hall}]
 
 @pytest.mark.parametrize(
     "saved",
-    [PORCH.removesuffix("\n"), f"# the porch\n--- # its light\n{PORCH}"],
-    ids=["without_a_last_line_break", "started_by_a_dashes_line"],
+    [
+        PORCH.removesuffix("\n"),
+        f"# the porch\n--- # its light\n{PORCH}",
+        f"%YAML 1.1\n---\n{PORCH}",
+    ],
+    ids=["without_a_last_line_break", "started_by_a_dashes_line", "with_a_directive"],
 )
 @pytest.mark.parametrize("names", [["porch-light"], []], ids=["alone", "all"])
 def test_a_restore_of_a_backup_keeps_the_run_of_a_text_the_web_face_saved(
