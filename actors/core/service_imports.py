@@ -231,8 +231,10 @@ class ServiceImports:
 
 def _only_enabled_differs(new: str, stored: str) -> bool:
     """Whether two valid documents' texts differ in their top-level `enabled:`
-    lines only (line breaks aside)."""
+    lines only (line breaks aside, as for the text stored already: one at the end
+    or none, a `---` line that starts it)."""
     from raspy.rules.document_yaml import without_entry  # loaded on first use only
 
     left = without_entry(new, "enabled")
-    return left is not None and left == without_entry(stored, "enabled")
+    right = without_entry(stored, "enabled")
+    return left is not None and right is not None and api.same_document(left, right)

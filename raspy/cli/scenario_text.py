@@ -337,7 +337,9 @@ def join_stream(documents: Sequence[str]) -> str:
 
 def split_stream(text: str) -> list[Piece]:
     """The documents of a file: the whole text when it has no `---` line, else the
-    text between those lines that is more than blanks and comments."""
+    text between those lines that is more than blanks and comments. A directive
+    (`%YAML 1.1`) before a `---` line is the next document's (YAML's own way to
+    start one), left out as that `---` line is."""
     lines = _lines(text)
     if not any(is_separator(line) for line in lines):
         return [Piece(text, 0)]
@@ -345,12 +347,25 @@ def split_stream(text: str) -> list[Piece]:
     start, chunk = 0, list[str]()
     for number, line in enumerate([*lines, "---\n"]):
         if is_separator(line):
+            chunk = _before_directives(chunk)
             if _has_content(chunk):
                 pieces.append(Piece("".join(chunk), start))
             start, chunk = number + 1, []
         else:
             chunk.append(line)
     return pieces
+
+
+def _before_directives(chunk: list[str]) -> list[str]:
+    """`chunk` without the directives at its end (and the blanks and comments
+    among and after them): they start the document after the `---` line."""
+    end = len(chunk)
+    for index in range(len(chunk) - 1, -1, -1):
+        if chunk[index].startswith("%"):
+            end = index
+        elif _has_content(chunk[index : index + 1]):
+            break
+    return chunk[:end]
 
 
 def _lines(text: str) -> list[str]:

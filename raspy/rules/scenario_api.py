@@ -98,13 +98,30 @@ def fingerprint(document: str | None) -> str:
 
 def same_document(typed: str, stored: str) -> bool:
     """Whether an imported text is the stored one, line breaks aside: a web form
-    sends LF for the CRLF of a text imported from a file, and the scenario is the
-    same."""
+    sends LF for the CRLF of a text imported from a file, and a stream of several
+    (`raspy scenario export`) ends each document with a line break, which a text
+    saved by the web face's editor has not; nor what comes before and with a `---`
+    line that starts it (comments, a `%YAML` directive), which the command line's
+    import takes as the line between two documents and leaves out (a text saved by
+    the web face or MQTT may start so). The scenario is the same."""
     return _lf(typed) == _lf(stored)
 
 
+# blank, comment and directive (`%YAML 1.1`) lines, then a `---` line: a document's
+# start, as split_stream of raspy.cli.scenario_text cuts a file into documents
+_STARTED: Final = re.compile(
+    r"(?:(?:[ \t]*(?:#[^\n]*)?|%[^\n]*)\n)*---[ \t]*(?:#[^\n]*)?(?:\n|\Z)"
+)
+
+
 def _lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """`text` with LF line breaks, one at its end, without a `---` line that
+    starts it."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    started = _STARTED.match(text)
+    if started is not None:
+        text = text[started.end() :]
+    return text if text.endswith("\n") else text + "\n"
 
 
 @frozen

@@ -156,6 +156,28 @@ def test_a_name_used_twice_names_both_places_of_the_name(
     )
 
 
+def test_a_yaml_directive_before_a_documents_start_is_part_of_that_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`%YAML 1.1` then `---` is how YAML starts a document with a directive (the hub
+    takes it so): the command line took the directive for a document of its own,
+    and refused a good file with `expected '<document start>' ... (check the
+    indentation ...)`."""
+    a = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    b = a.replace("name: a", "name: b")
+    path = tmp_path / "directive.yaml"
+    path.write_text(f"%YAML 1.1\n---\n{a}%YAML 1.1\n--- # b\n{b}", encoding="utf-8")
+    assert text.split_stream(path.read_text(encoding="utf-8")) == [
+        text.Piece(a, 2),
+        text.Piece(b, 7),
+    ]
+    status = main(["scenario", "validate", str(path)])
+    assert (status, capsys.readouterr()) == (
+        0,
+        (f"{path}: ok (a)\n{path}: ok (b)\n", ""),
+    )
+
+
 def test_a_file_is_read_up_to_a_bound_then_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

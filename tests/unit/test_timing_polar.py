@@ -16,8 +16,14 @@ import astral
 import astral.sun
 import pytest
 
-from raspy.rules.model import SunEvent
-from raspy.rules.timing import SunLocation, absent_days, next_sun, sun_time
+from raspy.rules.model import SunEvent, SunTrigger
+from raspy.rules.timing import (
+    SunLocation,
+    TimeScheduler,
+    absent_days,
+    next_sun,
+    sun_time,
+)
 
 OSLO = ZoneInfo("Europe/Oslo")
 TROMSO = SunLocation(69.65, 18.96, OSLO)
@@ -130,6 +136,19 @@ def test_in_the_polar_night_sunrise_waits_for_january_and_says_which_days_lack_i
         date(2026, 12, 2),
         first_day - timedelta(days=1),
     )
+
+
+def test_in_the_polar_night_the_scheduler_has_the_next_sunrise_weeks_away() -> None:
+    """What `raspy scenario show` prints as the trigger's next fire: the day the sun
+    rises again, not nothing (docs/scenarios.md said "has no line")."""
+    scheduler = TimeScheduler(OSLO, TROMSO)
+    december = _oslo(2026, 12, 7, 12)
+    trigger = SunTrigger(SunEvent.SUNRISE, 0.0)
+    first = scheduler.add("dawn-lamp#0", trigger, december, 100.0)
+    assert first == next_sun(SunEvent.SUNRISE, 0.0, december, TROMSO)
+    assert first is not None
+    assert datetime.fromtimestamp(first, OSLO).date() == date(2027, 1, 15)
+    assert scheduler.next_wall("dawn-lamp#0") == first
 
 
 def test_absent_days_is_none_from_one_day_to_the_next() -> None:
