@@ -165,6 +165,8 @@ def test_a_cron_schedule_fires_strictly_after_the_given_instant() -> None:
         ("0 7 1 * 1#2", [1, 12, 1, 9, 1, 9]),  # the 1st or the 2nd Monday
         ("0 7 L * 5#5", [30, 31, 28, 31, 30]),  # the month's last day or 5th Friday
         ("0 7 1 * L5", [1, 30, 1, 27, 1, 27]),  # the 1st or the last Friday
+        ("0 7 15W * *", [15, 16, 16, 15, 15, 15]),  # the weekday nearest the 15th
+        ("0 7 1W * *", [1, 2, 2, 1, 1, 1, 1, 3]),  # never the month before: Mon 3 Aug
         ("0 7 ? * 1", [5, 12, 19, 26]),  # `?` is `*`: Mondays, not every day
         ("0 7 1 * ?", [1, 1, 1]),  # the 1st of each month
     ],
