@@ -172,13 +172,14 @@ class GpioOutput:
             except DeviceError as exc:
                 self._fault = str(exc)
             return False
-        on_since, expired, switched, pending = None, False, None, None
+        on_since, expired, switched, pending, last_on = None, False, None, None, None
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
             on_since, switched, pending = kept.on_since, kept.switched, kept.pending
+            last_on = kept.last_on
         elif level and initial is Initial.RESTORE and on_for_s is not None:
             max_on_s = config.real("max_on_s")
             expired = 0 < max_on_s <= on_for_s
@@ -194,15 +195,26 @@ class GpioOutput:
         self._pin.on_since = on_since if level else None  # the same hold
         self._pin.switched = switched  # and the same last change (min_on_s)
         self._pin.pending = pending if self.oid == SWITCH else None  # and held change
+        self._pin.last_on = last_on  # and the level an `on` goes back to
         self.pending_from_store = kept is None and self._pin.pending is not None
         self._opened_at(level)
         return expired
 
     def _opened_at(self, level: int) -> None:
-        """The level at open; `on` goes back to it later if it is above 0."""
+        """The level at open; `on` goes back to it later if it is above 0, else
+        to the one a pin kept over a reload was last on at."""
         self._level = level
+        last_on = None if self._pin is None else self._pin.last_on
         if level:
-            self._last_on = level
+            self._remember_on(level)
+        elif last_on:
+            self._last_on = max(1, round(last_on * self.full))
+
+    def _remember_on(self, level: int) -> None:
+        """`level` (above 0) is the one `on` goes back to, also after a reload."""
+        self._last_on = level
+        if self._pin is not None:
+            self._pin.last_on = level / self.full
 
     def _wiring(self, config: DeviceConfig) -> gpio_pins.Wiring:
         """How this output is to be opened: what Pins opens it with, and what a kept
@@ -289,7 +301,7 @@ class GpioOutput:
         self._pin.pending = None
         self._pin.value = level / self.full
         if level:
-            self._last_on = level
+            self._remember_on(level)
         self._level = level
 
     def switch(self, config: DeviceConfig, on: bool, now: float) -> Reading:
@@ -309,7 +321,7 @@ class GpioOutput:
         """Off (the safe state); never raises: a failing pin shows in the reading."""
         reading = self.switch(config, False, now)
         if reading.status is Status.OK:
-            self._last_on = self.full
+            self._remember_on(self.full)
         return reading
 
 

@@ -69,6 +69,9 @@ class OutputPin:
         # the state a change held by min_on_s / min_off_s switches it to (None:
         # none), kept with the pin too: a reload does not drop an accepted `on`
         self.pending: bool | None = None
+        # the value (0..1) it was last on at, for a dimmer's `on` after an `off`:
+        # kept with the pin too, so that a reload does not forget the level
+        self.last_on: float | None = None
 
     @property
     def value(self) -> float:

@@ -142,6 +142,31 @@ def test_a_dimmer_restored_or_adopted_at_a_level_comes_back_there_after_off_and_
     assert adopted.execute(config, "on", None, NOW).value == 40
 
 
+def test_a_dimmer_off_over_a_restart_of_its_service_comes_back_on_at_its_level(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """`on`: back to the last level above 0. A reload (or a restart of the service
+    after a failure) leaves every output as it is: a dimmer set to 40 % and then
+    switched off came back on at 100 % after one, the level it had forgotten. So
+    with a reload that rewires it (another frequency)."""
+    config = _config("dimmer", pin="GPIO18")
+    dimmer = _output(pins, opened, config)
+    dimmer.execute(config, "level", 40, NOW)
+    dimmer.execute(config, "off", None, NOW)
+    dimmer.stop(pins, config, restarting=True)  # a reload: kept, off
+    successor = _output(pins, opened, config)
+    assert successor.execute(config, "on", None, NOW).value == 40
+    successor.execute(config, "off", None, NOW)
+    successor.stop(pins, config, restarting=True)
+    rewired = _config("dimmer", pin="GPIO18", frequency_hz=200.0)
+    reopened = _output(pins, opened, rewired)  # opened anew with the new wiring
+    assert reopened.execute(rewired, "on", None, NOW).value == 40
+    reopened.reset(rewired, NOW)  # reset: the way back to the file's dimmer
+    reopened.stop(pins, rewired, restarting=True)
+    after_reset = _output(pins, opened, rewired)
+    assert after_reset.execute(rewired, "on", None, NOW).value == 100
+
+
 def _held(state: bool, due: float, in_s: float, detail: str) -> Decision:
     return Decision(Verdict.HOLD, Hold(state, due, in_s, detail))
 
