@@ -9,7 +9,8 @@ VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`)
 a number where Python reads one (`-.5` as `-0.5`), else the text itself. It is sent once: a toggle sent again after a timeout could run
 twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
 command to a board that is away is not left in the broker to run when it is back. The
-reading or value the device answers is printed as `NAME = VALUE`; a `config` answer
+reading or value the device answers is printed as `NAME = VALUE` (a reading's fault
+after it: `NAME = null (missing: ...)`); a `config` answer
 as one `NAME: field = value` line per field it sets (every field when it only reads
 them), the values as JSON as in `NAME = VALUE`; any other answer as its JSON
 (`--json`: always the JSON).
@@ -146,10 +147,16 @@ def _loose_number(text: str) -> int | float | None:
 def answer_text(name: str, reply: dict[str, Any]) -> str:
     """`NAME = VALUE` for a reading or a value read, else the reply's JSON; a
     change the device holds (a GPIO switch's min_off_s) is said after it, since the
-    value is still the one before: `pi.gpio.pump = false (held: ... on in 260s)`."""
+    value is still the one before: `pi.gpio.pump = false (held: ... on in 260s)`;
+    so is a reading's fault, which is why it has no value: `pi.onewire.attic = null
+    (missing: ...)`."""
     reading = reply.get("reading")
     if isinstance(reading, dict) and "value" in reading:
         text = f"{name} = {json.dumps(reading['value'], ensure_ascii=False)}"
+        status, detail = reading.get("status"), reading.get("detail")
+        if isinstance(status, str) and status != "ok":  # Status.OK's word
+            why = f": {detail}" if isinstance(detail, str) and detail else ""
+            text += f" ({status}{why})"
         pending = reply.get("pending")
         if isinstance(pending, dict) and isinstance(pending.get("detail"), str):
             text += f" (held: {pending['detail']})"

@@ -118,3 +118,21 @@ def test_a_change_the_device_holds_is_said_after_the_value_it_still_has() -> Non
     held = "off for 40s of min_off_s 300s: on in 260s"
     reply = {"reading": {"value": False}, "pending": {"state": True, "detail": held}}
     assert answer_text("pi.gpio.pump", reply) == f"pi.gpio.pump = false (held: {held})"
+
+
+def test_a_reading_that_failed_says_its_status_and_why_not_only_null() -> None:
+    """`raspy device` prints what the device answers: a 1-Wire sensor gone from the
+    bus answers a reading with no value and its status (README, "1-Wire on a
+    Raspberry Pi": faults show in `status`), which was printed as `= null` alone,
+    so the user was not told why."""
+    gone = "28-0316a2792aff is gone from the bus"
+    reply = {"reading": {"value": None, "status": "missing", "detail": gone}}
+    assert answer_text("pi.onewire.attic", reply) == (
+        f"pi.onewire.attic = null (missing: {gone})"
+    )
+    stalled = {"reading": {"value": None, "status": "no_answer", "detail": ""}}
+    assert answer_text("pi.onewire.attic", stalled) == (
+        "pi.onewire.attic = null (no_answer)"
+    )
+    fine = {"reading": {"value": 21.5, "status": "ok", "detail": ""}}
+    assert answer_text("pi.onewire.attic", fine) == "pi.onewire.attic = 21.5"
