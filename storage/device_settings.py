@@ -232,6 +232,23 @@ class ServiceSettings:
         self.stored.save_config(fullname, overrides(file_config, config), wall_ts)
         log.info("device_settings_stored", device=fullname)
 
+    def back_to_file_problem(self, requested: str | None) -> str | None:
+        """Why a `reset` of the device `requested` (a name or a friendly name) may
+        not return it to the file's values now (a friendly name of the file's that
+        another device took over MDP meanwhile), or None: checked before the reset
+        changes anything."""
+        device = None if requested is None else self._registry.resolve(requested)
+        if device is None:
+            return None
+        file_config = self._file_configs.get(device.name)
+        if file_config is None or device.config == file_config:
+            return None
+        try:
+            self._registry.validate(file_config.as_dict(), replacing=device.name)
+        except DeviceError as exc:
+            return "; ".join(exc.problems)
+        return None
+
     def back_to_file(self, name: str, wall_ts: float) -> DeviceConfig | None:
         """`reset`: the file's values again, nothing stored over them; the new config,
         or None if there was nothing to undo. Raises StoreError (nothing changed)."""

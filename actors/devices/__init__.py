@@ -31,6 +31,7 @@ from raspy.devices.registry import Device, Registry
 from raspy.devices.service import handle_request
 from raspy.devices.service_readings import ServiceReadings
 from raspy.devices.service_vocabulary import (
+    BAD_REQUEST,
     OK,
     ConfigChanged,
     Effect,
@@ -41,6 +42,7 @@ from raspy.devices.service_vocabulary import (
     RescanRequested,
     device_error,
     parse_request,
+    refused,
 )
 from raspy.devices.template import DeviceConfig
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
@@ -283,6 +285,10 @@ class DeviceServiceActor(DeviceStartup):
         request = parse_request(body)
         if isinstance(request, Handled):
             return request.reply
+        if request.action == "reset" and request.value is None:  # checked first
+            problem = self._settings.back_to_file_problem(request.device)
+            if problem is not None:
+                return refused(BAD_REQUEST, "reset", "invalid_config", problem)
         replaced = self._before_handle(request)
         if replaced is not None:
             return replaced
@@ -301,9 +307,9 @@ class DeviceServiceActor(DeviceStartup):
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
             return device_error("config", f"not stored: {exc}")
         if request.action == "reset" and handled.reply[0] == OK and before:
-            refused = self._back_to_file(before.name)
-            if refused is not None:
-                return refused
+            refusal = self._back_to_file(before.name)
+            if refusal is not None:
+                return refusal
         if target is not None and target.config != before:
             self._configured(target.fullname)
         return handled.reply

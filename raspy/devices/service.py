@@ -58,7 +58,9 @@ Actions (device: required, value: optional unless said):
     reset       device: clear its errors and return it (and its sub-devices) to the
                 initial state, and its config to the config file's values (a
                 sensor found on the bus: those it was found with; raspyd forgets
-                what `config` stored) -> {"device", "reset": [names]}
+                what `config` stored) -> {"device", "reset": [names]}; 400
+                invalid_config, nothing reset, when the file's friendly_name
+                is another device's now (raspyd)
     <command>   any command of the device's kind (`on`, `off`, `toggle`, `level`,
                 `up`, `down`, `snapshot`, `power`, `mute`, ...):
                 a trigger takes no value -> {"device", "reading"};

@@ -306,6 +306,46 @@ def test_a_reset_whose_deletion_is_not_stored_is_not_answered_done(
     assert json.loads(body)["config"]["friendly_name"] == "Kitchen"
 
 
+def test_a_reset_to_a_friendly_name_another_device_took_is_refused_and_changes_nothing(
+    services: Services, tmp_path: Path
+) -> None:
+    """`reset` returns a device to the file's values; a friendly name already used
+    in the service is refused with 400 (README, "Device settings that last"). The
+    file names `lamp` "Desk"; over MDP it became "Table" and `hall` took "Desk":
+    a `reset` of `lamp` then raised out of the service (no answer, the service
+    failed) after it had deleted lamp's stored rename. It is a 400 naming the
+    clash, and nothing is changed; once `hall` has another name it is done."""
+    settings = Store.open(tmp_path / "settings")
+    try:
+        lamp = {"name": "lamp", "oid": "switch", "friendly_name": "Desk"}
+        registry = _fake(lamp, {"name": "hall", "oid": "dimmer"})
+        stored = DeviceSettings(settings)
+        services.start(registry, FakeClock(wall=START_WALL), settings=stored)
+
+        def ask(action: str, device: str, **more: JsonValue) -> tuple[bytes, Any]:
+            status, body = _request(
+                services.edge, "testhost.fake.devices", action=action, device=device,
+                **more,
+            )  # fmt: skip
+            return status, json.loads(body)
+
+        assert ask("config", "lamp", value={"friendly_name": "Table"})[0] == b"200"
+        assert ask("config", "hall", value={"friendly_name": "Desk"})[0] == b"200"
+        status, reply = ask("reset", "lamp")
+        assert (status, reply["error"]) == (b"400", "invalid_config")
+        assert "'Desk' is already used by 'hall'" in reply["detail"]
+        assert ask("config", "lamp")[1]["config"]["friendly_name"] == "Table"
+        assert ask("get", "Desk")[1]["device"] == "hall"  # the service answers
+        kept = stored.load("testhost.fake.").configs["testhost.fake.lamp"]
+        assert kept == {"friendly_name": "Table"}
+        assert ask("config", "hall", value={"friendly_name": "Hall"})[0] == b"200"
+        assert ask("reset", "lamp")[0] == b"200"
+        assert ask("get", "Desk")[1]["device"] == "lamp"
+    finally:
+        services.stop()
+        settings.close()
+
+
 def test_raspy_pollers_service_sends_the_configured_event_through_its_clone_client(
     services: Services, zmq_context: Context
 ) -> None:
