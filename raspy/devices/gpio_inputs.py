@@ -37,6 +37,9 @@ class Inputs:
         self._stats = stats
         self._service = service
         self._debounce: dict[str, Debounce] = {}
+        # the wall time of each input's edge held by its debouncing: the time of the
+        # level its window ends at, if that is reported (the edge's, not the end's)
+        self._held_at: dict[str, float] = {}
         self._buttons = Buttons()  # the gestures of buttons with their options on
 
     def read(self, device: Device, active: bool) -> None:
@@ -44,6 +47,7 @@ class Inputs:
         debouncing from there, and a button's gestures from nothing under way (a
         press held now makes none: its start was not seen)."""
         self._debounce[device.name] = Debounce(active)
+        self._held_at.pop(device.name, None)
         self._buttons.start(device.name, gpio_options.gesture_timing(device.config))
 
     def edge(self, name: str, active: bool, mono: float, wall_ts: float) -> bool:
@@ -59,20 +63,21 @@ class Inputs:
         if value is not None:
             return self._report(device, value, mono, wall_ts)
         if debounce.settle_at() is not None:
+            self._held_at[name] = wall_ts  # the last one held: the pending level's
             self._stats.incr(f"devices.{self._service}.edges_held")
             return True
         return False
 
     def due(self, mono: float, wall_ts: float) -> None:
-        """The alarm came at these times: the levels that settled, the gestures
-        whose time came."""
+        """The alarm came at these times: the levels that settled (each dated from
+        its edge that was held), the gestures whose time came."""
         for name, debounce in self._debounce.items():
             device = self._registry.find(name)
             if device is None:
                 continue
             value = debounce.on_settle(device.config.real("bounce_time_s"), mono)
             if value is not None:
-                self._report(device, value, mono, wall_ts)
+                self._report(device, value, mono, self._held_at.get(name, wall_ts))
         for name, gesture in self._buttons.due(mono):
             device = self._registry.find(name)
             if device is not None:

@@ -112,6 +112,39 @@ def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
     )
 
 
+def test_a_level_held_by_the_bounce_time_is_dated_from_its_edge_not_the_window_end(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """An input's `timestamp` is its edge's time, so that it says since when a door
+    is shut (README, "GPIO on a Raspberry Pi"). A door shut 0.1 s after it opened,
+    within its bounce_time_s, is held and reported when the window ends: it was
+    dated from then, 0.4 s after it was shut, however long the window."""
+    clock = FakeClock()
+    gpio.clock = clock
+    door = {**BUTTON, "name": "door", "device_class": "door", "bounce_time_s": 0.5}
+    fullname = f"{HOST}.gpio.door"
+    gpio.start(door)
+    _wait_entry(tree, fullname, "value", False)
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: low is active, the door open
+    _wait_entry(tree, fullname, "value", True)
+    clock.advance(0.1)
+    shut_at = clock.wall()
+    gpio.pins.drive("GPIO27", high=True)  # shut within the window: held
+    wait_until(
+        lambda: gpio.stats.snapshot().get("devices.gpio.edges_held", 0) == 1,
+        what="the shut edge held",
+    )
+    clock.advance(0.4)  # the window ends: the level it ends at is reported
+    _wait_entry(tree, fullname, "value", False, "the door shut after 0.5 s")
+    status, reply = gpio.request(action="get", device="door")
+    assert (status, reply["reading"]["value"]) == (b"200", False)
+    assert reply["reading"]["wall_ts"] == shut_at
+    wait_until(
+        lambda: _value(tree, fullname, "timestamp") == shut_at,
+        what="the tree's timestamp the time the door was shut",
+    )
+
+
 def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
     gpio: Gpio, tree: CloneClient, events: CloneClient
 ) -> None:
