@@ -194,18 +194,32 @@ class ServiceSettings:
         """At start (and for `names`, devices a rescan found): what was stored
         (`saved`, as `load` read it) goes over the file's values; a stored field the
         file no longer allows (an option dropped, a choice narrowed by an upgrade or
-        an edit of the file) is logged and left out, the others applied."""
+        an edit of the file) is logged and left out, the others applied. A record
+        refused whole is tried again once the others are applied, as long as that
+        helps: a friendly name given over MDP to one device after another gave it
+        up is free only once the other's new name is applied."""
         prefix = self._registry.fullname("")
+        waiting: list[tuple[str, str, Mapping[str, JsonValue]]] = []
         for fullname, fields in saved.configs.items():
             name = fullname[len(prefix) :]
             if name not in self._file_configs:
                 continue  # a device gone from the config file
-            if names is not None and name not in names:
-                continue
-            try:
-                self._registry.configure(name, fields)
-            except DeviceError:
-                self._apply_each(name, fullname, fields)
+            if names is None or name in names:
+                waiting.append((name, fullname, fields))
+        while waiting:
+            refused = [w for w in waiting if not self._applied_whole(w[0], w[2])]
+            if len(refused) == len(waiting):
+                break
+            waiting = refused
+        for each in waiting:
+            self._apply_each(*each)
+
+    def _applied_whole(self, name: str, fields: Mapping[str, JsonValue]) -> bool:
+        try:
+            self._registry.configure(name, fields)
+        except DeviceError:
+            return False
+        return True
 
     def _apply_each(
         self, name: str, fullname: str, fields: Mapping[str, JsonValue]

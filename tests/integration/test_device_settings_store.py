@@ -73,6 +73,31 @@ def test_a_stored_field_the_file_no_longer_allows_leaves_the_others_applied(
     ]
 
 
+def test_renames_stored_one_after_another_are_all_applied_again_whatever_their_order(
+    store: Store,
+) -> None:
+    """A `config` change over MDP is applied again after a restart (README, "Device
+    settings that last"). The file names `lamp` "Desk"; over MDP `lamp` became
+    "Table" and then `hall` took "Desk". At the next start the store's records came
+    in key order, `hall` first, whose "Desk" was still the file's `lamp`'s: it was
+    refused, logged as not applied, and the hall lost its name for good."""
+    devices = (
+        {"name": "lamp", "oid": "switch", "friendly_name": "Desk"},
+        {"name": "hall", "oid": "dimmer"},
+    )
+    config = DevicesConfig(fake_enabled=True, fake=devices)
+    stored = DeviceSettings(store)
+    stored.save_config("pi.fake.lamp", {"friendly_name": "Table"}, 10.0)
+    stored.save_config("pi.fake.hall", {"friendly_name": "Desk"}, 11.0)
+    registry = fake_registry("pi", config)
+    with capture_logs() as logs:
+        settings = ServiceSettings(registry, stored)
+        settings.apply_saved(settings.load())
+    names = {d.name: d.config.settings.get("friendly_name") for d in registry.devices()}
+    assert (names["lamp"], names["hall"]) == ("Table", "Desk")
+    assert [e for e in logs if e["event"] == "device_setting_not_applied"] == []
+
+
 def test_only_the_fields_that_differ_from_the_file_are_kept() -> None:
     file_config = validate(BUILTIN, {"name": "lamp", "oid": "switch"})
     current = validate(
