@@ -1,12 +1,13 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
-inside the store's one restore txn. A dump on stdin (`-`) is kept in a temp file for
-the two readings."""
+inside the store's one restore txn. A dump on stdin (`-`), or a FILE that is a pipe,
+is kept in a temp file for the two readings."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -115,11 +116,34 @@ def _dump_lines(
         yield _lines(handle, max_line, step)
 
 
+def _read_once(file: str) -> bool:
+    """Whether FILE is a pipe or a device (`<(ssh hub raspy-kv dump …)` names
+    /dev/fd/N, a pipe): read once, so it is kept in a temp file as stdin is."""
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:  # said when it is opened
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 @contextmanager
 def _source(file: str, max_line: int) -> Iterator[_Source]:
-    """The dump FILE; for `-`, stdin copied into a private temp file first (a
-    restore reads its dump twice), which is removed at the end. A line too long
-    for a dump ends the copy (a pipe of /dev/zero must not fill the disk)."""
+    """The dump FILE; for `-` (or a FILE that is a pipe), stdin copied into a
+    private temp file first (a restore reads its dump twice), which is removed at
+    the end. A line too long for a dump ends the copy (a pipe of /dev/zero must
+    not fill the disk)."""
+    if file != STDIO and _read_once(file):
+        try:
+            handle = Path(file).open("rb")  # noqa: SIM115  # closed below
+        except OSError as exc:
+            raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+        with handle:
+            temp = _keep_stdin(handle, max_line, file)
+        try:
+            yield _Source(temp, file)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        return
     if file != STDIO:
         yield _Source(file, file)
         return
@@ -136,48 +160,54 @@ def _source(file: str, max_line: int) -> Iterator[_Source]:
             " dump FILE instead of -",
             EXIT_USAGE,
         )
-    temp = _keep_stdin(stdin, max_line)
+    temp = _keep_stdin(stdin, max_line, "stdin")
     try:
         yield _Source(temp, "stdin")
     finally:
         Path(temp).unlink(missing_ok=True)
 
 
-def _keep_stdin(stdin: IO[bytes], max_line: int) -> str:
-    """stdin copied into a new temp file (0600: a whole store); its path."""
+def _keep_stdin(stdin: IO[bytes], max_line: int, name: str) -> str:
+    """stdin (or the pipe `name`) copied into a new temp file (0600: a whole
+    store); its path."""
     temp = ""
     try:
         fd, temp = tempfile.mkstemp(prefix="raspy-kv-restore-", suffix=".dump")
         with os.fdopen(fd, "wb") as out:
-            _copy_lines(stdin, out, max_line)
+            _copy_lines(stdin, out, max_line, name)
     except BaseException as exc:
         if temp:
             Path(temp).unlink(missing_ok=True)
         if isinstance(exc, OSError):  # of the temp file: stdin's are Failures
-            raise Failure(_no_room(exc), EXIT_DATA) from exc
+            raise Failure(_no_room(exc, name), EXIT_DATA) from exc
         raise
     return temp
 
 
-def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int) -> None:
+def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int, name: str) -> None:
     lines = _lines(stdin, max_line)
     while True:
         try:
             line = next(lines, None)
         except DumpFormatError as exc:
-            raise Failure(f"stdin {exc}", EXIT_DATA) from exc
+            raise Failure(f"{name} {exc}", EXIT_DATA) from exc
         except OSError as exc:
-            raise Failure(f"cannot read stdin: {exc.strerror}", EXIT_DATA) from exc
+            raise Failure(f"cannot read {name}: {exc.strerror}", EXIT_DATA) from exc
         if line is None:
             return
         out.write(line)
 
 
-def _no_room(exc: OSError) -> str:
+def _no_room(exc: OSError, name: str) -> str:
+    instead = (
+        "name the dump FILE instead of -"
+        if name == "stdin"
+        else "write the dump into a file first"
+    )
     return (
-        f"cannot keep stdin in {tempfile.gettempdir()} for the restore (it reads its"
+        f"cannot keep {name} in {tempfile.gettempdir()} for the restore (it reads its"
         f" dump twice: checked, then written): {exc.strerror}; set TMPDIR to a"
-        " directory with room, or name the dump FILE instead of -"
+        f" directory with room, or {instead}"
     )
 
 
