@@ -158,7 +158,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the store's directory",
     )
     restore.add_argument(
-        "file", metavar="FILE", help="a file written by dump; - reads stdin"
+        "file",
+        metavar="FILE",
+        type=path_argument,
+        help="a file written by dump; - reads stdin",
     )
     restore.add_argument(
         "--replace", action="store_true", help="first empty the dbs the dump holds"

@@ -318,6 +318,21 @@ def test_usage_errors_exit_2_with_one_line(
     assert run(argv, capsys) == (2, "", message + "\n")
 
 
+def test_an_empty_dump_file_is_refused_as_the_empty_path_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`raspy-kv restore --data-dir DIR "$DUMP"` with DUMP unset: the empty FILE was
+    taken for the current folder (`cannot read : Is a directory`); an empty path is
+    never the current folder (README), and is named as the others are."""
+    argv = ["restore", "--data-dir", str(tmp_path / "b"), ""]
+    assert run(argv, capsys) == (
+        2,
+        "",
+        "raspy-kv restore: argument FILE: expected a path, got an empty one\n",
+    )
+    assert not (tmp_path / "b").exists()
+
+
 @pytest.mark.parametrize(
     "output", ["store/data.mdb", "store/raspy.dump", "link/data.mdb"]
 )
