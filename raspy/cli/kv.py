@@ -103,11 +103,15 @@ def _add_live_commands(subparsers: Any) -> None:
             help="default 5",
         )
         parser.add_argument(
-            "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"
+            "--server-key",
+            metavar="FILE",
+            type=path_argument,
+            help="the hub's public certificate (CURVE)",
         )
         parser.add_argument(
             "--client-cert",
             metavar="FILE",
+            type=path_argument,
             help="this client's secret certificate; with --server-key",
         )
         parser.set_defaults(run=_later("kv_live"), live_command=name)

@@ -318,6 +318,22 @@ def test_usage_errors_exit_2_with_one_line(
     assert run(argv, capsys) == (2, "", message + "\n")
 
 
+@pytest.mark.parametrize("option", ["--server-key", "--client-cert"])
+def test_an_empty_certificate_path_is_named_by_its_option(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """`--server-key "$KEY"` with KEY unset said `raspy-kv ls: : no such file`,
+    naming neither the option nor the file; an empty path is refused as the other
+    paths are, naming the option."""
+    argv = ["ls", "/", "--server-key", "hub.key", "--client-cert", "me.key_secret"]
+    argv[argv.index(option) + 1] = ""
+    assert run(argv, capsys) == (
+        2,
+        "",
+        f"raspy-kv ls: argument {option}: expected a path, got an empty one\n",
+    )
+
+
 def test_an_empty_dump_file_is_refused_as_the_empty_path_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
