@@ -78,6 +78,40 @@ def test_a_bad_dump_is_refused_naming_the_line_and_the_store_is_unchanged(
     assert records(target) == before
 
 
+def test_a_dump_that_changes_between_its_two_readings_is_refused_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/recovery.md: the restore reads its dump twice, checked then written; a
+    dump that changes between the two readings (a dump by cron renamed over it
+    meanwhile) is refused, with nothing written. The file changes here as the
+    restore opens the store, between its two readings."""
+    make_store(tmp_path / "a")
+    dump = tmp_path / "raspy.dump"
+    assert (
+        run(["dump", "--data-dir", str(tmp_path / "a"), "-o", str(dump)], capsys)[0]
+        == 0
+    )
+    target = tmp_path / "b"
+    make_store(target, [Put(Table.CRON, b"keep", packing.pack(1))])
+    before = records(target)
+    opened = Store.open
+
+    def change_then_open(*args: object, **kwargs: object) -> Store:
+        text = dump.read_bytes()
+        assert b'"21.5"' in text
+        dump.write_bytes(text.replace(b'"21.5"', b'"22.5"'))  # a valid record still
+        return opened(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "open", change_then_open)
+    status, out, err = run(["restore", "--data-dir", str(target), str(dump)], capsys)
+    monkeypatch.undo()
+    assert (status, out) == (1, "")
+    assert err == (
+        f"raspy-kv restore: {dump} changed during the restore; nothing was written\n"
+    )
+    assert records(target) == before
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
