@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import stat
 import sys
 import tempfile
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from raspy import config as config_mod
+from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
 from raspy.cli.kv_store import Progress, report
@@ -117,23 +117,15 @@ def _dump_lines(
         yield _lines(handle, max_line, step)
 
 
-def _read_once(file: str) -> bool:
-    """Whether FILE is a pipe or a device (`<(ssh hub raspy-kv dump …)` names
-    /dev/fd/N, a pipe): read once, so it is kept in a temp file as stdin is."""
-    try:
-        mode = os.stat(file).st_mode
-    except OSError:  # said when it is opened
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
-
-
 @contextmanager
 def _source(file: str, max_line: int) -> Iterator[_Source]:
     """The dump FILE; for `-` (or a FILE that is a pipe), stdin copied into a
     private temp file first (a restore reads its dump twice), which is removed at
     the end. A line too long for a dump ends the copy (a pipe of /dev/zero must
     not fill the disk)."""
-    if file != STDIO and _read_once(file):
+    # a pipe or a device (`<(ssh hub raspy-kv dump …)` names /dev/fd/N, a pipe) is
+    # read once: kept in a temp file as stdin is
+    if file != STDIO and is_special(file):
         try:
             handle = Path(file).open("rb")  # noqa: SIM115  # closed below
         except OSError as exc:
