@@ -46,4 +46,5 @@ def unpack(data: bytes) -> Any:
         msgpack.StackError,
         UnicodeDecodeError,
     ) as exc:
-        raise PackingError(f"cannot unpack {len(data)} bytes: {exc}") from exc
+        why = str(exc) or "not msgpack data"  # FormatError (a byte 0xc1) has no words
+        raise PackingError(f"cannot unpack {len(data)} bytes: {why}") from exc

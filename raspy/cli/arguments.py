@@ -156,12 +156,14 @@ def add_curve_options(
     parser.add_argument(
         "--server-key",
         metavar="FILE",
+        type=path_argument,
         default=_default(None, given_only),
         help="the hub's public certificate (NAME.key): talk CURVE to it",
     )
     parser.add_argument(
         "--client-cert",
         metavar="FILE",
+        type=path_argument,
         default=_default(None, given_only),
         help=f"{owner} secret certificate (NAME.key_secret); with --server-key",
     )

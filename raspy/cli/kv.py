@@ -103,11 +103,15 @@ def _add_live_commands(subparsers: Any) -> None:
             help="default 5",
         )
         parser.add_argument(
-            "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"
+            "--server-key",
+            metavar="FILE",
+            type=path_argument,
+            help="the hub's public certificate (CURVE)",
         )
         parser.add_argument(
             "--client-cert",
             metavar="FILE",
+            type=path_argument,
             help="this client's secret certificate; with --server-key",
         )
         parser.set_defaults(run=_later("kv_live"), live_command=name)
@@ -158,7 +162,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the store's directory",
     )
     restore.add_argument(
-        "file", metavar="FILE", help="a file written by dump; - reads stdin"
+        "file",
+        metavar="FILE",
+        type=path_argument,
+        help="a file written by dump; - reads stdin",
     )
     restore.add_argument(
         "--replace", action="store_true", help="first empty the dbs the dump holds"

@@ -1,12 +1,13 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
-inside the store's one restore txn. A dump on stdin (`-`) is kept in a temp file for
-the two readings."""
+inside the store's one restore txn. A dump on stdin (`-`), or a FILE that is a pipe,
+is kept in a temp file for the two readings."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from raspy import config as config_mod
+from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
 from raspy.cli.kv_store import Progress, report
@@ -117,9 +119,24 @@ def _dump_lines(
 
 @contextmanager
 def _source(file: str, max_line: int) -> Iterator[_Source]:
-    """The dump FILE; for `-`, stdin copied into a private temp file first (a
-    restore reads its dump twice), which is removed at the end. A line too long
-    for a dump ends the copy (a pipe of /dev/zero must not fill the disk)."""
+    """The dump FILE; for `-` (or a FILE that is a pipe), stdin copied into a
+    private temp file first (a restore reads its dump twice), which is removed at
+    the end. A line too long for a dump ends the copy (a pipe of /dev/zero must
+    not fill the disk)."""
+    # a pipe or a device (`<(ssh hub raspy-kv dump …)` names /dev/fd/N, a pipe) is
+    # read once: kept in a temp file as stdin is
+    if file != STDIO and is_special(file):
+        try:
+            handle = Path(file).open("rb")  # noqa: SIM115  # closed below
+        except OSError as exc:
+            raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+        with handle:
+            temp = _keep_stdin(handle, max_line, file)
+        try:
+            yield _Source(temp, file)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        return
     if file != STDIO:
         yield _Source(file, file)
         return
@@ -136,48 +153,54 @@ def _source(file: str, max_line: int) -> Iterator[_Source]:
             " dump FILE instead of -",
             EXIT_USAGE,
         )
-    temp = _keep_stdin(stdin, max_line)
+    temp = _keep_stdin(stdin, max_line, "stdin")
     try:
         yield _Source(temp, "stdin")
     finally:
         Path(temp).unlink(missing_ok=True)
 
 
-def _keep_stdin(stdin: IO[bytes], max_line: int) -> str:
-    """stdin copied into a new temp file (0600: a whole store); its path."""
+def _keep_stdin(stdin: IO[bytes], max_line: int, name: str) -> str:
+    """stdin (or the pipe `name`) copied into a new temp file (0600: a whole
+    store); its path."""
     temp = ""
     try:
         fd, temp = tempfile.mkstemp(prefix="raspy-kv-restore-", suffix=".dump")
         with os.fdopen(fd, "wb") as out:
-            _copy_lines(stdin, out, max_line)
+            _copy_lines(stdin, out, max_line, name)
     except BaseException as exc:
         if temp:
             Path(temp).unlink(missing_ok=True)
         if isinstance(exc, OSError):  # of the temp file: stdin's are Failures
-            raise Failure(_no_room(exc), EXIT_DATA) from exc
+            raise Failure(_no_room(exc, name), EXIT_DATA) from exc
         raise
     return temp
 
 
-def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int) -> None:
+def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int, name: str) -> None:
     lines = _lines(stdin, max_line)
     while True:
         try:
             line = next(lines, None)
         except DumpFormatError as exc:
-            raise Failure(f"stdin {exc}", EXIT_DATA) from exc
+            raise Failure(f"{name} {exc}", EXIT_DATA) from exc
         except OSError as exc:
-            raise Failure(f"cannot read stdin: {exc.strerror}", EXIT_DATA) from exc
+            raise Failure(f"cannot read {name}: {exc.strerror}", EXIT_DATA) from exc
         if line is None:
             return
         out.write(line)
 
 
-def _no_room(exc: OSError) -> str:
+def _no_room(exc: OSError, name: str) -> str:
+    instead = (
+        "name the dump FILE instead of -"
+        if name == "stdin"
+        else "write the dump into a file first"
+    )
     return (
-        f"cannot keep stdin in {tempfile.gettempdir()} for the restore (it reads its"
+        f"cannot keep {name} in {tempfile.gettempdir()} for the restore (it reads its"
         f" dump twice: checked, then written): {exc.strerror}; set TMPDIR to a"
-        " directory with room, or name the dump FILE instead of -"
+        f" directory with room, or {instead}"
     )
 
 
@@ -315,10 +338,36 @@ def _store_config(path: str | None) -> StoreConfig:
         raise Failure(str(exc), EXIT_USAGE) from exc
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _ended_as_ctrl_c() -> Iterator[None]:
+    """A kill (SIGTERM) or a hangup (the ssh session of a restore by hand gone)
+    ends the restore as a Ctrl-C does: nothing written, and a data.mdb it began
+    removed, so a lost store stays lost (docs/recovery.md). By default they end
+    the process at once, leaving an empty store that raspyd would start on."""
+    wanted = (signal.SIGTERM, signal.SIGHUP)
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: nothing to install
+        return
+    before = {
+        signum: signal.signal(signum, _interrupt)
+        for signum in wanted
+        if signal.getsignal(signum) is not signal.SIG_IGN  # nohup's stays
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
-    with _source(args.file, _max_line(config)) as source:
+    with _ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
         return _restore(args, source, config, started)
 
 

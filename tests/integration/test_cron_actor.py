@@ -224,7 +224,7 @@ def test_a_bad_stored_record_is_skipped_with_a_warning(
             "component": "cron",
             "event": "cron_record_skipped",
             "key": "cron.bad",
-            "reason": "cron record 'cron.bad': cannot unpack 12 bytes: ",
+            "reason": "cron record 'cron.bad': cannot unpack 12 bytes: not msgpack data",
             "log_level": "warning",
         }
     ]

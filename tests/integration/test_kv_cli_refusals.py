@@ -78,6 +78,40 @@ def test_a_bad_dump_is_refused_naming_the_line_and_the_store_is_unchanged(
     assert records(target) == before
 
 
+def test_a_dump_that_changes_between_its_two_readings_is_refused_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/recovery.md: the restore reads its dump twice, checked then written; a
+    dump that changes between the two readings (a dump by cron renamed over it
+    meanwhile) is refused, with nothing written. The file changes here as the
+    restore opens the store, between its two readings."""
+    make_store(tmp_path / "a")
+    dump = tmp_path / "raspy.dump"
+    assert (
+        run(["dump", "--data-dir", str(tmp_path / "a"), "-o", str(dump)], capsys)[0]
+        == 0
+    )
+    target = tmp_path / "b"
+    make_store(target, [Put(Table.CRON, b"keep", packing.pack(1))])
+    before = records(target)
+    opened = Store.open
+
+    def change_then_open(*args: object, **kwargs: object) -> Store:
+        text = dump.read_bytes()
+        assert b'"21.5"' in text
+        dump.write_bytes(text.replace(b'"21.5"', b'"22.5"'))  # a valid record still
+        return opened(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "open", change_then_open)
+    status, out, err = run(["restore", "--data-dir", str(target), str(dump)], capsys)
+    monkeypatch.undo()
+    assert (status, out) == (1, "")
+    assert err == (
+        f"raspy-kv restore: {dump} changed during the restore; nothing was written\n"
+    )
+    assert records(target) == before
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
@@ -316,6 +350,37 @@ def test_usage_errors_exit_2_with_one_line(
     message = message.replace("DIR", str(tmp_path / "DIR"))
     message = message.replace("FILE", str(tmp_path / "FILE"))
     assert run(argv, capsys) == (2, "", message + "\n")
+
+
+@pytest.mark.parametrize("option", ["--server-key", "--client-cert"])
+def test_an_empty_certificate_path_is_named_by_its_option(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    """`--server-key "$KEY"` with KEY unset said `raspy-kv ls: : no such file`,
+    naming neither the option nor the file; an empty path is refused as the other
+    paths are, naming the option."""
+    argv = ["ls", "/", "--server-key", "hub.key", "--client-cert", "me.key_secret"]
+    argv[argv.index(option) + 1] = ""
+    assert run(argv, capsys) == (
+        2,
+        "",
+        f"raspy-kv ls: argument {option}: expected a path, got an empty one\n",
+    )
+
+
+def test_an_empty_dump_file_is_refused_as_the_empty_path_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`raspy-kv restore --data-dir DIR "$DUMP"` with DUMP unset: the empty FILE was
+    taken for the current folder (`cannot read : Is a directory`); an empty path is
+    never the current folder (README), and is named as the others are."""
+    argv = ["restore", "--data-dir", str(tmp_path / "b"), ""]
+    assert run(argv, capsys) == (
+        2,
+        "",
+        "raspy-kv restore: argument FILE: expected a path, got an empty one\n",
+    )
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize(

@@ -164,3 +164,51 @@ def test_restore_dash_without_room_for_stdin_says_where_and_what_helps(
     )
     assert list(temp.iterdir()) == []
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.timeout(60)
+def test_restore_of_a_file_that_is_a_pipe_reads_it_once(tmp_path: Path) -> None:
+    """A dump FILE that is a pipe (`restore <(ssh hub raspy-kv dump …)`, which
+    names /dev/fd/N, or a `mkfifo`) can be read only once, as stdin: it is kept in
+    a temp file as stdin is. Before, the second reading found the pipe empty and
+    the restore said the dump `changed during the restore`, and a named pipe hung
+    it for good, waiting for a second writer."""
+    make_store(tmp_path / "a")
+    dumped = _kv("dump", "--data-dir", "a", cwd=tmp_path).stdout
+    (temp := tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    done = subprocess.run(
+        [*_KV, "restore", "--data-dir", "b", "/dev/stdin"],
+        input=dumped,  # a pipe: /dev/stdin names it, as /dev/fd/63 names <(…)
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        f"raspy-kv restore: restored 7 records into {len(DATA_TABLES)} dbs in {TIME}\n",
+        done.stderr.decode(),
+    )
+    assert records(tmp_path / "b") == records(tmp_path / "a")
+    assert list(temp.iterdir()) == []  # the temp copy is gone
+
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [*_KV, "restore", "--data-dir", "c", str(fifo)],
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+    )
+    with fifo.open("wb") as writer:  # one writer, once, as a pipe has it
+        writer.write(dumped)
+    try:
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, err
+    assert records(tmp_path / "c") == records(tmp_path / "a")
+    assert list(temp.iterdir()) == []

@@ -48,3 +48,12 @@ def test_values_msgpack_cannot_encode_raise_packing_error() -> None:
 def test_trailing_bytes_are_refused() -> None:
     with pytest.raises(PackingError):
         packing.unpack(packing.pack(1) + b"\x01")
+
+
+def test_bytes_that_are_no_msgpack_are_said_to_be_none() -> None:
+    """0xc1 begins no msgpack value: msgpack's error has no words, and `raspy-kv
+    check` printed `kv '/bad': kv record: cannot unpack 8 bytes: `, ending in an
+    empty reason."""
+    with pytest.raises(PackingError) as raised:
+        packing.unpack(b"\xc1garbage")
+    assert str(raised.value) == "cannot unpack 8 bytes: not msgpack data"
