@@ -10,10 +10,14 @@ import html
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from raspy.records import frozen
 
+# JavaScript writes a number from 1e21 on with an exponent (String, toFixed)
+_EXPONENT_FROM: Final = 1e21
+_HUNDREDTH: Final = Decimal("0.01")
 # a page that names no icon makes the browser ask /favicon.ico, a 404 in its console
 ICON_LINK: Final = '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
 NAV: Final = (
@@ -35,13 +39,26 @@ def show_value(value: object) -> str:
         return "\u2013"  # an en dash: no value yet
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, int | float) and abs(value) >= _EXPONENT_FROM:
+        return _exponent(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        return f"{value:.2f}".rstrip("0").rstrip(".")
+        # a tie (21.125, a DS18B20's eighths) away from zero, as the page's script
+        # (toFixed) shows the live value: f"{:.2f}" said 21.12, then the stream 21.13
+        two = Decimal(value).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
+        return f"{two:f}".rstrip("0").rstrip(".")
     if isinstance(value, int | str):
         return str(value)
     return "…"  # a structured value: the device page lists its commands
+
+
+def _exponent(value: int | float) -> str:
+    """A number from 1e21 on as the page's script writes it (`1.5e+21`)."""
+    try:
+        return repr(float(value))
+    except OverflowError:  # an integer past a float's range: the script's Infinity
+        return "Infinity" if value > 0 else "-Infinity"
 
 
 def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:

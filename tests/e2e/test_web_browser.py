@@ -318,6 +318,46 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     assert classes == "device status-ok-login"
 
 
+def test_a_value_reads_the_same_at_the_pages_load_and_in_a_live_update(
+    browser: Browser, hub: Hub
+) -> None:
+    """A DS18B20 reads eighths of a degree: the server wrote 21.125 as 21.12, and
+    the page's script, a blink later and at each update of the same value, 21.13
+    (and a page without JavaScript kept 21.12)."""
+    board = "/device/board.fake.loft/"
+    value = f'[data-key="{board}value"]'
+    with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
+        tree.wait_synced()
+        try:
+            for field, body in (("value", 21.125), ("status", "ok"), ("unit", "°C")):
+                tree.set(
+                    f"{board}{field}".encode(),
+                    json.dumps(body).encode(),
+                    confirm_timeout_s=5,
+                )
+            page = logged_in(browser, hub)
+            wait_until(
+                lambda: page.reload() and page.locator(value).count(),
+                what="the board's device on the page",
+            )
+            served = page.request.get(f"{hub.base}/").text()  # before the script
+            found = re.search(f'data-key="{board}value">([^<]*)<', served)
+            at_load = found.group(1) if found else served
+            shown = []
+            for live in (b"0", b"21.125"):
+                tree.set(f"{board}value".encode(), live, confirm_timeout_s=5)
+                page.wait_for_function(
+                    "([sel, was]) => document.querySelector(sel).textContent !== was",
+                    arg=[value, page.text_content(value)],
+                )
+                shown.append(page.text_content(value))
+            page.context.close()
+        finally:
+            for field in ("value", "status", "unit"):
+                tree.delete(f"{board}{field}".encode(), confirm_timeout_s=5)
+    assert shown == ["0", at_load]
+
+
 @contextmanager
 def _frost_lamp_live(
     browser: Browser, hub: Hub, leaf: str, css: str

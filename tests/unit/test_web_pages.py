@@ -38,6 +38,25 @@ def test_values_read_as_a_person_reads_them() -> None:
     ] == ["\u2013", "on", "off", "21.46", "20", "7", "x", "\u2026"]
 
 
+def test_a_value_reads_at_load_as_the_live_update_shows_it() -> None:
+    """The page's script writes a live value with toFixed(2), which takes a tie
+    away from zero, and a number from 1e21 on with an exponent; the server wrote
+    21.125 (a DS18B20 reads eighths of a degree) as 21.12 and the next update of
+    the same value as 21.13, and 1e21 in 22 digits."""
+    values = (21.125, -21.125, 0.375, 1.005, 99.995, 1e21, 1.5e21, 10**21, 10**400)
+    assert [html.show_value(v) for v in values] == [
+        "21.13",
+        "-21.13",
+        "0.38",
+        "1",
+        "100",
+        "1e+21",
+        "1.5e+21",
+        "1e+21",
+        "Infinity",
+    ]
+
+
 def test_times_show_the_date_only_when_not_today() -> None:
     assert [
         html.show_time(NOW - 60, NOW),
