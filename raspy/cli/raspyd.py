@@ -383,6 +383,11 @@ def _reload(
     try:
         new = raspyd_config.load_config(args)
         check_config(new)
+        problems = raspyd_config.reload_problems(
+            runtime.config, new, args.config or "<defaults>"
+        )
+        if problems:
+            raise ConfigError(problems)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
         return

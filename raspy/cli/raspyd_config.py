@@ -83,6 +83,28 @@ def start_config(args: argparse.Namespace, source: str) -> config_mod.Config | i
     return cfg
 
 
+def reload_problems(
+    running: config_mod.Config, new: config_mod.Config, source: str
+) -> list[str]:
+    """A reload applies the live sections ([titanic], [devices]) and keeps the rest
+    until a restart: what the new file sets must hold beside what is kept (a larger
+    titanic.max_body_bytes with a larger store.max_value_bytes, the store's kept)."""
+    import dataclasses
+
+    from raspy.config_checks import section_problems
+    from raspy.cores.supervision import plan_reload
+
+    kept = plan_reload(running, new, frozenset()).config
+    sections = {
+        f.name: getattr(kept, f.name)
+        for f in dataclasses.fields(kept)
+        if dataclasses.is_dataclass(getattr(kept, f.name))
+    }
+    return section_problems(
+        sections, f"{source} beside the settings kept until a restart"
+    )
+
+
 def load_config(args: argparse.Namespace) -> config_mod.Config:
     """File (if any) then flags; raises ConfigError."""
     text, source = "", "<defaults>"

@@ -45,3 +45,42 @@ def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
         wait_until(lambda: rt.fatal, what="the store's failure, fatal")
     finally:
         rt.stop()
+
+
+def test_a_reload_keeps_titanic_within_the_running_stores_value_bound(
+    tmp_path: Path,
+) -> None:
+    """docs/configuration.md: titanic.max_body_bytes is at most store.max_value_bytes
+    less the record around it, and a reload applies [titanic] but keeps [store] until
+    a restart. A file that raised both was valid on its own, so the reload ran Titanic
+    with bodies the running store refuses (each request answered 500 for ever). Now
+    the reload is refused, naming the key, and the running config is kept."""
+    path = tmp_path / "raspyd.toml"
+    path.write_text('hostname = "testhost"\n')
+    args = raspyd.build_parser().parse_args(
+        [
+            "--config",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port-base",
+            str(free_port_base(5)),
+        ]
+    )
+    rt = supervisor.start(raspyd_config.load_config(args))
+    try:
+        before = rt.config
+        path.write_text(
+            'hostname = "testhost"\n'
+            "[store]\nmax_value_bytes = 16777216\n"
+            "[titanic]\nmax_body_bytes = 8388608\n"
+        )
+        with capture_logs() as logs:
+            raspyd._reload(args, rt, structlog.get_logger())
+        failed = [e for e in logs if e["event"] == "config_reload_failed"]
+        assert failed, logs
+        assert "titanic.max_body_bytes" in failed[0]["reason"], failed
+        assert "store.max_value_bytes" in failed[0]["reason"], failed
+        assert rt.config == before
+    finally:
+        rt.stop()
