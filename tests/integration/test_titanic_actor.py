@@ -427,6 +427,24 @@ def test_raspy_call_titanic_submits_waits_closes_and_prints_the_reply(
     assert titanic.store.scan(Table.TITANIC_REQUESTS) == []
 
 
+def test_raspy_call_titanic_past_its_wait_exits_1_naming_the_request_left_queued(
+    titanic: TitanicHarness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README, Titanic: past `--wait S` raspy call exits 1 naming the request, which
+    stays queued; `raspy call titanic.reply UUID` then answers 300 (pending)."""
+    argv = ["call", "--server", titanic.endpoint, "--timeout", "1"]
+    status = raspy_cli.main([*argv, "--titanic", "--wait", "0.5", SVC.decode(), "hi"])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    uuid = err.split("stored as Titanic request ")[1].split()[0]
+    assert (
+        f"raspy call: no reply within 0.5s; request {uuid} stays queued "
+        f"(ask again: raspy call titanic.reply {uuid})"
+    ) in err
+    assert raspy_cli.main([*argv, "titanic.reply", uuid]) == 0
+    assert capsys.readouterr().out == "300\n"
+
+
 @pytest.mark.parametrize(
     ("capacity", "overflow"), [(1024, False), (1, True)], ids=["handed", "overflow"]
 )
