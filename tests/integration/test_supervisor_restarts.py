@@ -296,3 +296,26 @@ def test_titanic_turned_on_by_a_reload_is_supervised_when_its_start_fails(
             what="Titanic started again by the supervisor",
         )
     assert len(tries) == 2
+
+
+def test_titanic_given_up_after_its_restarts_is_fatal(
+    runtime: supervisor.Runtime,
+) -> None:
+    """README, "The daemon": a part raspyd is of no use without (Titanic) that is
+    `failed` after max_restarts crashes ends raspyd, naming it (`titanic failed`)."""
+    for _crash in range(4):  # more than max_restarts = 3
+        assert runtime.fatal is None
+        wait_until(
+            lambda: _state(runtime, "titanic") is PartState.RUNNING,
+            what="titanic running (again)",
+        )
+        ref = runtime.ref_of("titanic")
+        assert ref is not None
+        ref.stop()  # as a crash would: stopped unexpectedly
+        wait_until(
+            lambda: _state(runtime, "titanic") is not PartState.RUNNING,
+            what="the crash noticed",
+        )
+    wait_until(lambda: runtime.fatal, what="titanic given up, fatal")
+    assert str(runtime.fatal).startswith("titanic failed"), runtime.fatal
+    assert _state(runtime, "titanic") is PartState.FAILED
