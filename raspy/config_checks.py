@@ -188,7 +188,8 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
         section.restart_max_s < section.restart_initial_s
     ):
         problems.append(
-            f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
+            f"{source}: supervisor.restart_max_s: expected >= restart_initial_s "
+            f"({section.restart_initial_s}), got {section.restart_max_s}"
         )
     return problems
 

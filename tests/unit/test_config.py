@@ -300,6 +300,10 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
             "[supervisor]\nrestart_initial_s = 0\n",
             "supervisor.restart_initial_s: expected seconds in 0.01..31536000, got 0.0",
         ),
+        (  # README: every problem named with the file, the key and the value
+            "[supervisor]\nrestart_initial_s = 10\nrestart_max_s = 5\n",
+            "supervisor.restart_max_s: expected >= restart_initial_s (10.0), got 5.0",
+        ),
         (
             "[supervisor]\nstable_s = 1e12\n",
             "supervisor.stable_s: expected seconds in 0..31536000, got 1000000000000.0",
