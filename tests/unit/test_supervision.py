@@ -113,3 +113,18 @@ def test_changed_keys_names_each_changed_setting_with_its_section() -> None:
     ]
     assert changed_keys(old, old) == []
     assert {"titanic", "devices"} == LIVE_SECTIONS
+
+
+def test_stable_s_0_makes_every_restart_wait_the_initial_delay_and_still_fails() -> (
+    None
+):
+    """docs/configuration.md, supervisor.stable_s: "0: every restart waits
+    restart_initial_s, max_restarts still counts"."""
+    policy = RestartPolicy(
+        BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=0.0),
+        max_restarts=4,
+        window_s=100.0,
+    )
+    tracker = PartTracker("flaky", policy, now=0.0)
+    assert _delays_of_crashes_right_after_start(tracker, 0.0) == [1.0] * 4
+    assert tracker.status().state is PartState.FAILED
