@@ -10,17 +10,17 @@ from __future__ import annotations
 import random
 import struct
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import zmq
 from support.clock import FakeClock
 from support.clonesrv import (
+    ZERO,
     ChpSockets,
     CloneServer,
     next_update,
+    seq,
     snapshot,
-    subscriber,
 )
 from support.wait import wait_until
 
@@ -28,34 +28,6 @@ from raspy.storage.store import Store
 from raspy.storage.tables import Table, decode_kv
 
 Context = zmq.Context[zmq.Socket[bytes]]
-ZERO = b"\x00" * 8
-
-
-def seq(number: int) -> bytes:
-    """A sequence frame as RFC 12 writes it: 8 bytes in network order."""
-    return struct.pack("!Q", number)
-
-
-@pytest.fixture
-def writer(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
-    """A client's publisher connection to the collector (P+2). An XPUB instead of a
-    PUB only to see the collector's subscription (docs/protocols.md §1.6); what it
-    sends is exactly what a PUB would send."""
-    sock = zmq_context.socket(zmq.XPUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(server.endpoints.collector)
-    assert sock.poll(5000), "the collector never subscribed"
-    assert sock.recv() == b"\x01"
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
-def sub(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
-    """A whole-map subscriber, returned once a HUGZ proved its subscription live."""
-    sock = subscriber(zmq_context, server.endpoints.publisher)
-    yield sock
-    sock.close()
 
 
 def test_icanhaz_on_an_empty_map_is_answered_with_kthxbai_alone(

@@ -6,47 +6,18 @@ rest is in test_clone_spec_audit.py.
 
 from __future__ import annotations
 
-import struct
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, next_update, snapshot, subscriber
+from support.clonesrv import ZERO, CloneServer, next_update, seq, snapshot
 
 Context = zmq.Context[zmq.Socket[bytes]]
-ZERO = b"\x00" * 8
-
-
-def seq(number: int) -> bytes:
-    """A sequence frame as RFC 12 writes it: 8 bytes in network order."""
-    return struct.pack("!Q", number)
 
 
 def kvset(key: bytes, properties: bytes, value: bytes) -> list[bytes]:
     return [key, ZERO, uuid.uuid4().bytes, properties, value]
-
-
-@pytest.fixture
-def writer(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
-    """A client's connection to the collector; an XPUB only to see the collector's
-    subscription arrive (docs/protocols.md §1.6), it sends what a PUB would."""
-    sock = zmq_context.socket(zmq.XPUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(server.endpoints.collector)
-    assert sock.poll(5000), "the collector never subscribed"
-    assert sock.recv() == b"\x01"
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
-def sub(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
-    """A whole-map subscriber, returned once a HUGZ proved its subscription live."""
-    sock = subscriber(zmq_context, server.endpoints.publisher)
-    yield sock
-    sock.close()
 
 
 @pytest.mark.parametrize("set_again", [False, True], ids=["deleted", "set-again"])

@@ -11,7 +11,7 @@ import zmq
 from raspy.config import StoreConfig
 from raspy.storage.store import Store
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, clone_server
+from support.clonesrv import CloneServer, clone_server, subscriber
 
 Context = zmq.Context[zmq.Socket[bytes]]
 
@@ -34,3 +34,25 @@ def server(
 ) -> Iterator[CloneServer]:
     with clone_server(zmq_context, store, clock) as running:
         yield running
+
+
+@pytest.fixture
+def writer(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
+    """A client's publisher connection to the collector (P+2). An XPUB instead of a
+    PUB only to see the collector's subscription (docs/protocols.md §1.6); what it
+    sends is exactly what a PUB would send."""
+    sock = zmq_context.socket(zmq.XPUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.endpoints.collector)
+    assert sock.poll(5000), "the collector never subscribed"
+    assert sock.recv() == b"\x01"
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def sub(zmq_context: Context, server: CloneServer) -> Iterator[zmq.Socket[bytes]]:
+    """A whole-map subscriber, returned once a HUGZ proved its subscription live."""
+    sock = subscriber(zmq_context, server.endpoints.publisher)
+    yield sock
+    sock.close()

@@ -6,6 +6,7 @@ port base is given. HUGZ every 0.1 s keeps client start-up quick.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ ANY_PORT = clone.Endpoints(
     "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
 )
 FAST = CloneConfig(hugz_interval_s=0.1)
+ZERO = b"\x00" * 8  # a KVSET's sequence frame: the server numbers it
+
+
+def seq(number: int) -> bytes:
+    """A sequence frame as RFC 12 writes it: 8 bytes in network order."""
+    return struct.pack("!Q", number)
 
 
 @dataclass
