@@ -3,6 +3,7 @@ meets, the daemon's main loop goes on (and ends cleanly, status 1, on a fatal pa
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import structlog
@@ -12,6 +13,20 @@ from support.wait import wait_until
 
 from raspy.actors import supervisor
 from raspy.cli import raspyd, raspyd_config
+
+
+def _args(config: Path, data_dir: Path) -> argparse.Namespace:
+    """raspyd's arguments for `config` on `data_dir`, on free ports."""
+    return raspyd.build_parser().parse_args(
+        [
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+            "--port-base",
+            str(free_port_base(5)),
+        ]
+    )
 
 
 def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
@@ -24,16 +39,7 @@ def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
     the store's failure ends raspyd as usual (fatal: stop, status 1)."""
     path = tmp_path / "raspyd.toml"
     path.write_text('hostname = "testhost"\n[devices]\nfake_enabled = true\n')
-    args = raspyd.build_parser().parse_args(
-        [
-            "--config",
-            str(path),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--port-base",
-            str(free_port_base(5)),
-        ]
-    )
+    args = _args(path, tmp_path / "data")
     rt = supervisor.start(raspyd_config.load_config(args))
     try:
         rt.call(lambda: rt.inject_fault(supervisor.STORE))
@@ -57,16 +63,7 @@ def test_a_reload_keeps_titanic_within_the_running_stores_value_bound(
     the reload is refused, naming the key, and the running config is kept."""
     path = tmp_path / "raspyd.toml"
     path.write_text('hostname = "testhost"\n')
-    args = raspyd.build_parser().parse_args(
-        [
-            "--config",
-            str(path),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--port-base",
-            str(free_port_base(5)),
-        ]
-    )
+    args = _args(path, tmp_path / "data")
     rt = supervisor.start(raspyd_config.load_config(args))
     try:
         before = rt.config
