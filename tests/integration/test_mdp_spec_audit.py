@@ -6,7 +6,6 @@ majortomo dialect, checked by raw DEALER/REQ peers that write every frame themse
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import zmq
@@ -49,13 +48,6 @@ def broker_settings() -> BrokerSettings:
     checks here, where a HEARTBEAT the broker owes a worker after 2.5 s would come
     before the answer that shows it was sent nothing else."""
     return BrokerSettings(heartbeat_interval_s=3600.0)
-
-
-@pytest.fixture
-def dealers(edge: EdgeHandle) -> Iterator[Dealers]:
-    made = Dealers(edge.context)
-    yield made
-    made.close_all()
 
 
 def _registered(

@@ -7,8 +7,6 @@ test_mdp_spec_audit.py (same peers) and test_mdp_spec_clock.py (timers).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from support.edge_fixtures import EdgeHandle
 from support.mdp_spec import (
@@ -35,13 +33,6 @@ from raspy.cores.broker_settings import BrokerSettings
 def broker_settings() -> BrokerSettings:
     """No timed HEARTBEAT: each check below is that the broker sent nothing else."""
     return BrokerSettings(heartbeat_interval_s=3600.0)
-
-
-@pytest.fixture
-def dealers(edge: EdgeHandle) -> Iterator[Dealers]:
-    made = Dealers(edge.context)
-    yield made
-    made.close_all()
 
 
 def test_a_new_connection_with_a_routing_id_in_use_takes_it_over(

@@ -15,6 +15,7 @@ from raspy.cores.broker import BrokerCore
 from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 from raspy.transport.outbox import Outbox
+from support.mdp_spec import Dealers
 from support.sent_log import SentLogContext, sent_log_context
 from support.zmqctx import checked_context
 
@@ -76,3 +77,11 @@ def edge(
     )
     yield EdgeHandle(ref, endpoint, outbox, stats, zmq_context)
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
+
+
+@pytest.fixture
+def dealers(edge: EdgeHandle) -> Iterator[Dealers]:
+    """Raw DEALER peers of the running edge, closed after the test."""
+    made = Dealers(edge.context)
+    yield made
+    made.close_all()
