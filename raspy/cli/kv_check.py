@@ -30,7 +30,8 @@ def check(args: argparse.Namespace) -> int:
         store.close()
     problems = checker.finish()
     total = sum(checker.counts.values())
-    verdict = f"{len(problems)} problems" if problems else "ok"
+    count = len(problems)
+    verdict = f"{count} problem{'' if count == 1 else 's'}" if problems else "ok"
     with stdout_errors():
         for problem in problems:
             print(problem)

@@ -93,7 +93,7 @@ def test_kv_check_reports_a_damaged_store_without_a_traceback(
         assert result.stderr == ""
         problem, verdict = result.stdout.splitlines()
         assert problem.startswith("kv '/app/item/")
-        assert "1 problems" in verdict
+        assert "1 problem in" in verdict
     else:
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
