@@ -233,8 +233,15 @@ def _call_titanic(
         except TitanicError as exc:
             print(f"{_PROG}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-        titanic.close(uuid)
-    _print_frames(reply)
+        _print_frames(reply)  # before the close: a close that fails loses nothing
+        try:
+            titanic.close(uuid)
+        except (ClientTimeout, TitanicError) as exc:
+            print(
+                f"{_PROG}: the reply came, but closing request {uuid} failed ({exc});"
+                f" Titanic keeps it until closed (raspy call titanic.close {uuid})",
+                file=sys.stderr,
+            )
     return EXIT_OK
 
 

@@ -207,3 +207,32 @@ def test_raspy_call_exits_2_on_bad_usage(args: list[str]) -> None:
     status, out, err = finish(start_call(*args))
     assert (status, out) == (2, b"")
     assert err.decode().strip().splitlines()[-1].startswith(("usage:", "raspy"))
+
+
+def test_raspy_call_titanic_prints_the_reply_even_when_its_close_fails(
+    router: tuple[Router, str],
+) -> None:
+    """RFC 9: the reply is fetched (titanic.reply), then the request closed
+    (titanic.close). A close that failed lost the reply that had come: raspy call
+    closed before it printed, and exited 1. It now prints the reply, says the close
+    failed and how to close it, and exits 0."""
+    sock, endpoint = router
+    uuid = "0123456789abcdef0123456789abcdef"
+    process = start_call("--server", endpoint, "--titanic", "kitchen.relay", "on")
+    answer_presence(sock, b"kitchen.relay")
+    for service, answer in (
+        (b"titanic.request", [b"200", uuid.encode()]),
+        (b"titanic.reply", [b"200", b"done"]),
+        (b"titanic.close", [b"500"]),
+    ):
+        peer, *frames = recv(sock, timeout_ms=10_000)
+        assert frames[:3] == [b"MDPC02", b"\x01", service]
+        sock.send_multipart([peer, b"MDPC02", b"\x03", service, *answer])
+    status, out, err = finish(process)
+    assert (status, out) == (0, b"done\n")
+    assert (
+        err.decode()
+        .splitlines()[-1]
+        .startswith(f"raspy call: the reply came, but closing request {uuid} failed (")
+    )
+    assert err.decode().splitlines()[-1].endswith(f"(raspy call titanic.close {uuid})")
