@@ -106,9 +106,11 @@ def _unwatchable(
 
 
 def _has_clock(key: str) -> bool:
+    """A time in the key: a field written as one (`{now:%H}`), or `{now}` itself."""
     try:
         return any(
-            not isinstance(part, str) and part.clock is not None for part in parse(key)
+            not isinstance(part, str) and (part.clock is not None or part.name == "now")
+            for part in parse(key)
         )
     except TemplateError:
         return False
