@@ -139,7 +139,7 @@ class Client(Closing):
                     collected = self._collect(sock, name, timeout_s, until)
                 except _NoReply:
                     last = attempt == tries or self._attempt_s(until) <= 0
-                    self._retry(name, attempt, last=last)
+                    self._retry(name, attempt, tries, last=last)
                 else:
                     return collected
             raise self._timeout(name, tries, cut_short=until is not None)
@@ -176,7 +176,7 @@ class Client(Closing):
                     if yielded:
                         self._drop_socket()
                         raise self._timeout(name, self.retries) from None
-                    self._retry(name, attempt)
+                    self._retry(name, attempt, self.retries)
             raise self._timeout(name, self.retries)
         finally:
             self._busy = False
@@ -277,9 +277,13 @@ class Client(Closing):
             if until is not None:
                 deadline = min(deadline, until)
 
-    def _retry(self, service: bytes, attempt: int, *, last: bool = False) -> None:
+    def _retry(
+        self, service: bytes, attempt: int, tries: int, *, last: bool = False
+    ) -> None:
+        """Drop the socket; log the resend when attempt `attempt` of `tries` (the
+        call's count, which may differ from the client's) is not the last."""
         self._drop_socket()
-        if attempt < self.retries and not last:
+        if attempt < tries and not last:
             log.warning(
                 "request_retried",
                 service=service_name(service),
