@@ -305,6 +305,8 @@ class Worker(Closing):
         self._requests.put(_Ended.FAILED)
 
     def _recv_from_runner(self, timeout_s: float | None) -> Request | _Closed | None:
+        if timeout_s is not None:
+            timeout_s = max(0.0, timeout_s)  # a deadline already past: no wait
         try:
             request = self._requests.get(timeout=timeout_s)
         except queue.Empty:

@@ -130,3 +130,18 @@ def test_a_reply_from_another_service_is_logged_naming_that_service() -> None:
         "frames": 4,
     }
     assert rejected["service"] == "'pi.other\\x00" + "x" * 55 + "'…"
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_recv_whose_time_is_up_returns_none(io_thread: bool) -> None:
+    """recv(timeout_s) is None once timeout_s has passed without a request: a loop
+    that passes what is left of its own deadline (`deadline - time.monotonic()`)
+    may pass 0 or less. With the I/O thread (the default) that was a ValueError
+    from the queue ("'timeout' must be a non-negative number"), without it None."""
+    base = free_port_base()  # nobody serves it: no request comes
+    with Worker(
+        f"tcp://127.0.0.1:{base}", "pi.weather", heartbeat_while_busy=io_thread
+    ) as worker:
+        assert worker.recv(0) is None
+        assert worker.recv(-0.5) is None
