@@ -90,8 +90,11 @@ class Client(Closing):
         context: Context | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        if timeout_s <= 0 or retries < 1:
-            raise ValueError("timeout_s must be > 0 and retries >= 1")
+        if not 0 < timeout_s < math.inf or retries < 1:  # a NaN is no timeout either
+            raise ValueError(
+                f"timeout_s must be a finite number > 0 and retries >= 1, got "
+                f"timeout_s={timeout_s!r}, retries={retries!r}"
+            )
         self.endpoint = endpoint
         self.version = version
         self.timeout_s = timeout_s

@@ -5,6 +5,7 @@ answers, is at the address."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -145,3 +146,35 @@ def test_a_worker_recv_whose_time_is_up_returns_none(io_thread: bool) -> None:
     ) as worker:
         assert worker.recv(0) is None
         assert worker.recv(-0.5) is None
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("timeout_s", [math.nan, math.inf, -math.inf], ids=str)
+def test_a_client_timeout_that_is_no_finite_number_is_a_value_error_at_once(
+    timeout_s: float,
+) -> None:
+    """Client's timeout_s "must be > 0": a NaN passed the check (it is not <= 0),
+    and the client failed at its first request with "cannot convert float NaN to
+    integer", as it did with an infinite one (an OverflowError)."""
+    with pytest.raises(ValueError, match="timeout_s"):
+        Client(f"tcp://127.0.0.1:{free_port_base()}", timeout_s=timeout_s)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "times",
+    [
+        pytest.param({"timeout_s": math.nan}, id="timeout_nan"),
+        pytest.param({"timeout_s": 1, "poll_initial_s": math.nan}, id="initial_nan"),
+        pytest.param({"timeout_s": 1, "poll_max_s": math.nan}, id="max_nan"),
+    ],
+)
+def test_a_titanic_wait_with_a_nan_time_is_a_value_error_at_once(
+    times: dict[str, float],
+) -> None:
+    """wait() "need[s] timeout_s > 0 and 0 < poll_initial_s <= poll_max_s": a NaN
+    passed the check (no comparison holds for it), and wait() then polled a
+    pending request for ever (its deadline never came)."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    with TitanicClient(endpoint) as titanic, pytest.raises(ValueError, match="poll"):
+        titanic.wait(uuid.uuid4().hex, **times)
