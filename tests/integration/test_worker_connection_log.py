@@ -6,6 +6,7 @@ broker has spoken."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from support.edge_fixtures import EdgeHandle
 from support.net import free_port_base
 from support.wait import wait_until
 
-from raspy.client.mdp import Worker
+from raspy.client.mdp import Client, Worker
 from raspy.cores.broker_settings import BrokerSettings
 
 pytestmark = pytest.mark.timeout(60)
@@ -91,3 +92,33 @@ def test_a_worker_is_connected_once_the_broker_has_spoken(edge: EdgeHandle) -> N
         }
         for event in ("worker_connecting", "worker_connected")
     ]
+
+
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_handlers_bad_body_ends_serve_and_close_hands_the_request_on(
+    edge: EdgeHandle, io_thread: bool
+) -> None:
+    """README: a body that is not a list of frames "is a TypeError raised in the
+    handler's thread: it ends serve(), and closing the worker tells the broker,
+    which hands the request to another worker"."""
+    service = "shed.fake.upper"
+    replies: list[list[bytes]] = []
+
+    def ask() -> None:
+        with Client(edge.endpoint, timeout_s=20, retries=1) as client:
+            replies.append(client.request(service, "bob"))
+
+    wrong = Worker(edge.endpoint, service, heartbeat_while_busy=io_thread, **FAST)
+    asker = threading.Thread(target=ask)
+    try:
+        asker.start()
+        with pytest.raises(TypeError, match="wrap it in a list"):
+            wrong.serve(lambda body: b"done", max_requests=1)  # type: ignore[arg-type,return-value]  # the mistake
+    finally:
+        wrong.close()
+    with Worker(
+        edge.endpoint, service, heartbeat_while_busy=io_thread, **FAST
+    ) as right:
+        right.serve(lambda body: [frame.upper() for frame in body], max_requests=1)
+    asker.join(timeout=20)
+    assert replies == [[b"BOB"]]
