@@ -9,6 +9,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import zmq
@@ -178,3 +179,33 @@ def test_a_titanic_wait_with_a_nan_time_is_a_value_error_at_once(
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"
     with TitanicClient(endpoint) as titanic, pytest.raises(ValueError, match="poll"):
         titanic.wait(uuid.uuid4().hex, **times)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "call",
+    ["wait_synced", "changes", "confirm", "server_ttl_s", "resend_s"],
+)
+def test_a_clone_client_wait_of_nan_seconds_is_a_value_error_at_once(
+    call: str,
+) -> None:
+    """A NaN passed every `<= 0` check: wait_synced(nan) and changes(nan) never
+    ended, set(confirm_timeout_s=nan) sent the update and raised ClientTimeout
+    "not confirmed within nan s" at once, and a client made with server_ttl_s=nan
+    never gave up a silent server."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    nan = math.nan
+    if call in ("server_ttl_s", "resend_s"):
+        with pytest.raises(ValueError, match=call):
+            CloneClient(endpoint, b"/trial/", **{call: nan})  # type: ignore[arg-type]  # a float, as the keyword is
+        return
+    calls: dict[str, Callable[[CloneClient], object]] = {
+        "wait_synced": lambda tree: tree.wait_synced(nan),
+        "changes": lambda tree: tree.changes(nan),
+        "confirm": lambda tree: tree.set(b"/trial/a", b"1", confirm_timeout_s=nan),
+    }
+    with (
+        CloneClient(endpoint, b"/trial/") as tree,
+        pytest.raises(ValueError, match="timeout_s"),
+    ):
+        calls[call](tree)
