@@ -16,9 +16,9 @@ import zmq
 from structlog.testing import capture_logs
 from support.net import free_port_base
 
-from raspy.client import Client, ClientTimeout, CloneClient, Worker
+from raspy.client import Client, ClientTimeout, CloneClient, Worker, fetch_snapshot
 from raspy.client.titanic import TitanicClient
-from raspy.errors import quote
+from raspy.errors import quote, shown
 from raspy.protocol import mdp
 from raspy.protocol.mdp import Version
 
@@ -209,3 +209,25 @@ def test_a_clone_client_wait_of_nan_seconds_is_a_value_error_at_once(
         pytest.raises(ValueError, match="timeout_s"),
     ):
         calls[call](tree)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "server",
+    ["udp://127.0.0.1:5514", "ipc://hub:5514", "tcp://127.0.0.1:\u00b2"],
+    ids=["udp", "ipc", "superscript-port"],
+)
+@pytest.mark.parametrize("kind", ["clone_client", "fetch_snapshot"])
+def test_a_clone_server_address_of_another_form_is_a_value_error_naming_it(
+    server: str, kind: str
+) -> None:
+    """CloneClient and fetch_snapshot take `tcp://HOST:N` or `HOST:N` (README). A
+    `udp://HOST:N` was read as the host `udp://HOST`, and the ValueError named an
+    address the caller never wrote ('tcp://[udp://127.0.0.1]:5515'); a port of
+    digits that are not ASCII was a bare "invalid literal for int()"."""
+    use: Callable[[str], object] = (
+        CloneClient if kind == "clone_client" else fetch_snapshot
+    )
+    with pytest.raises(ValueError, match="HOST:PORT-BASE") as raised:
+        use(server)  # refused before any socket or thread is made
+    assert shown(server) in str(raised.value)
