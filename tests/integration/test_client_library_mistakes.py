@@ -231,3 +231,23 @@ def test_a_clone_server_address_of_another_form_is_a_value_error_naming_it(
     with pytest.raises(ValueError, match="HOST:PORT-BASE") as raised:
         use(server)  # refused before any socket or thread is made
     assert shown(server) in str(raised.value)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("interval_s", [math.nan, math.inf], ids=str)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_heartbeat_interval_that_is_no_finite_number_is_a_value_error(
+    interval_s: float, io_thread: bool
+) -> None:
+    """heartbeat_interval_s "must be > 0": a NaN passed the check. Without the I/O
+    thread the first recv() then failed with "cannot convert float NaN to
+    integer"; with it, and with an infinite one, nothing was said at all."""
+    before = _raspy_threads()
+    with pytest.raises(ValueError, match="heartbeat interval"):
+        Worker(
+            f"tcp://127.0.0.1:{free_port_base()}",
+            "pi.weather",
+            heartbeat_interval_s=interval_s,
+            heartbeat_while_busy=io_thread,
+        )
+    assert _raspy_threads() <= before
