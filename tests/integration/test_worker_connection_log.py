@@ -7,6 +7,7 @@ broker has spoken."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from support.wait import wait_until
 
 from raspy.client.mdp import Client, Worker
 from raspy.cores.broker_settings import BrokerSettings
+from raspy.errors import ClientTimeout
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,3 +124,36 @@ def test_a_handlers_bad_body_ends_serve_and_close_hands_the_request_on(
         right.serve(lambda body: [frame.upper() for frame in body], max_requests=1)
     asker.join(timeout=20)
     assert replies == [[b"BOB"]]
+
+
+def test_a_reply_frame_over_max_frame_bytes_times_the_client_out_and_the_worker_reconnects(
+    edge: EdgeHandle,
+) -> None:
+    """README: a frame larger than broker.max_frame_bytes (1 MiB) in a reply "makes
+    the broker drop that connection unread: the client gets ClientTimeout, the
+    worker connects again"."""
+    service = "shed.fake.big"
+    with Worker(edge.endpoint, service, **FAST) as worker:
+        wait_until(lambda: worker.sessions >= 1, what="the broker's first word")
+        failed: list[BaseException] = []
+
+        def ask() -> None:
+            with Client(edge.endpoint, timeout_s=2, retries=1) as client:
+                try:
+                    client.request(service, "big please")
+                except ClientTimeout as exc:
+                    failed.append(exc)
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        try:
+            request = worker.recv(timeout_s=10)
+            assert request is not None
+            worker.reply(request[0], [b"x" * (2 * 1024 * 1024)])
+            deadline = time.monotonic() + 20
+            while worker.sessions < 2 and time.monotonic() < deadline:
+                worker.recv(timeout_s=0.1)  # a request given again is left unanswered
+        finally:
+            asker.join(timeout=20)
+        assert worker.sessions >= 2
+    assert len(failed) == 1
