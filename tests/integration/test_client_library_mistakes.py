@@ -6,6 +6,8 @@ answers, is at the address."""
 from __future__ import annotations
 
 import math
+import os
+import signal
 import threading
 import time
 import uuid
@@ -251,3 +253,29 @@ def test_a_worker_heartbeat_interval_that_is_no_finite_number_is_a_value_error(
             heartbeat_while_busy=io_thread,
         )
     assert _raspy_threads() <= before
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_recv_of_infinite_seconds_waits_and_of_nan_is_a_value_error(
+    io_thread: bool,
+) -> None:
+    """recv(timeout_s): None after timeout_s, None waits. recv(math.inf) was an
+    OverflowError ("timestamp out of range") with the I/O thread, and recv(nan)
+    without it waited for ever. Now an infinite wait waits, as None does (here,
+    until close() from a signal handler ends it), and a NaN is a ValueError."""
+    base = free_port_base()  # nobody serves it: no request comes
+    with Worker(
+        f"tcp://127.0.0.1:{base}", "pi.weather", heartbeat_while_busy=io_thread
+    ) as worker:
+        with pytest.raises(ValueError, match="timeout_s"):
+            worker.recv(math.nan)
+        before = signal.signal(signal.SIGUSR1, lambda *_: worker.close())
+        signaller = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+        signaller.start()
+        try:
+            with pytest.raises(ValueError, match="closed"):
+                worker.recv(math.inf)
+        finally:
+            signaller.join()
+            signal.signal(signal.SIGUSR1, before)
