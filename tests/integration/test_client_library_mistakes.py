@@ -279,3 +279,14 @@ def test_a_worker_recv_of_infinite_seconds_waits_and_of_nan_is_a_value_error(
         finally:
             signaller.join()
             signal.signal(signal.SIGUSR1, before)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("timeout_s", [math.nan, math.inf], ids=str)
+def test_a_fetch_snapshot_timeout_that_is_no_finite_number_is_a_value_error(
+    timeout_s: float,
+) -> None:
+    """fetch_snapshot's timeout_s "is still the most it waits": a NaN was a bare
+    "cannot convert float NaN to integer", an infinite one an OverflowError."""
+    with pytest.raises(ValueError, match="timeout_s"):
+        fetch_snapshot(f"tcp://127.0.0.1:{free_port_base()}", timeout_s=timeout_s)
