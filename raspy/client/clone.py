@@ -9,6 +9,7 @@ port base (snapshot at N+1, as raspyd binds).
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import threading
 import time
@@ -63,7 +64,7 @@ class CloneClient(Closing):
         curve: CurveKeys | None = None,
     ) -> None:
         check_subtree(subtree)
-        if server_ttl_s <= 0 or resend_s <= 0 or max_set_attempts < 1:
+        if not (server_ttl_s > 0 and resend_s > 0) or max_set_attempts < 1:  # NaN too
             raise ValueError("server_ttl_s and resend_s must be > 0, attempts >= 1")
         if max_unconfirmed < 1:
             raise ValueError(f"max_unconfirmed must be >= 1, got {max_unconfirmed}")
@@ -135,6 +136,7 @@ class CloneClient(Closing):
         """Block until the cache is in step with the server (`live`): the first
         snapshot, or after a start-over (a server lost or restarted, a gap) the new
         one, is complete; ClientTimeout otherwise."""
+        _check_wait("timeout_s", timeout_s)
         deadline = time.monotonic() + timeout_s
         while not self._agent.synced.wait(min(0.5, deadline - time.monotonic())):
             if time.monotonic() >= deadline:
@@ -186,6 +188,8 @@ class CloneClient(Closing):
             raise RuntimeError("clone client is closed")
         if len(body) > clone.MAX_FRAME_BYTES:  # its socket drops the connection at it
             raise ValueError(f"value_too_large: {len(body)} > {clone.MAX_FRAME_BYTES}")
+        if confirm_timeout_s is not None:
+            _check_wait("confirm_timeout_s", confirm_timeout_s)
         if confirm_timeout_s is not None and not key.startswith(self.subtree):
             # sent once and taken as done (clone_client_writes): no echo comes back
             raise ValueError(
@@ -238,6 +242,8 @@ class CloneClient(Closing):
     def changes(self, timeout_s: float | None = None) -> Iterator[Change]:
         """Changes from this call on (not from the first next()); the iterator ends
         after `timeout_s` without a change (None: at close)."""
+        if timeout_s is not None:
+            _check_wait("timeout_s", timeout_s)
         inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         with self._listeners_lock:
             self._queues.append(inbox)
@@ -284,6 +290,13 @@ class CloneClient(Closing):
                 inbox.put(_CLOSED)
         if self._own_context and stopped:  # a stuck agent's sockets keep it open
             self._context.term()
+
+
+def _check_wait(name: str, seconds: float) -> None:
+    """A wait of NaN seconds is a mistake: no deadline compares with it, so the
+    wait would never end (or end at once), and the caller is told so instead."""
+    if math.isnan(seconds):
+        raise ValueError(f"{name} must be a number of seconds, got {seconds!r}")
 
 
 def _fail_if_not_taken(taken: Future[object], result: Future[None]) -> None:

@@ -78,6 +78,8 @@ def fetch_snapshot(
     at most SNAPSHOT_ASKS times in all; ClientTimeout once the last is silent as
     long, so `timeout_s` is still the most it waits without a word."""
     check_subtree(subtree)
+    if not timeout_s < math.inf:  # NaN too: no deadline compares with it
+        raise ValueError(f"timeout_s must be a finite number, got {timeout_s!r}")
     endpoints = server_endpoints(server)
     silent_s = timeout_s / SNAPSHOT_ASKS
     ctx: Context = zmq.Context() if context is None else context

@@ -90,8 +90,11 @@ class Client(Closing):
         context: Context | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
-        if timeout_s <= 0 or retries < 1:
-            raise ValueError("timeout_s must be > 0 and retries >= 1")
+        if not 0 < timeout_s < math.inf or retries < 1:  # a NaN is no timeout either
+            raise ValueError(
+                f"timeout_s must be a finite number > 0 and retries >= 1, got "
+                f"timeout_s={timeout_s!r}, retries={retries!r}"
+            )
         self.endpoint = endpoint
         self.version = version
         self.timeout_s = timeout_s
@@ -139,7 +142,7 @@ class Client(Closing):
                     collected = self._collect(sock, name, timeout_s, until)
                 except _NoReply:
                     last = attempt == tries or self._attempt_s(until) <= 0
-                    self._retry(name, attempt, last=last)
+                    self._retry(name, attempt, tries, last=last)
                 else:
                     return collected
             raise self._timeout(name, tries, cut_short=until is not None)
@@ -176,7 +179,7 @@ class Client(Closing):
                     if yielded:
                         self._drop_socket()
                         raise self._timeout(name, self.retries) from None
-                    self._retry(name, attempt)
+                    self._retry(name, attempt, self.retries)
             raise self._timeout(name, self.retries)
         finally:
             self._busy = False
@@ -277,9 +280,13 @@ class Client(Closing):
             if until is not None:
                 deadline = min(deadline, until)
 
-    def _retry(self, service: bytes, attempt: int, *, last: bool = False) -> None:
+    def _retry(
+        self, service: bytes, attempt: int, tries: int, *, last: bool = False
+    ) -> None:
+        """Drop the socket; log the resend when attempt `attempt` of `tries` (the
+        call's count, which may differ from the client's) is not the last."""
         self._drop_socket()
-        if attempt < self.retries and not last:
+        if attempt < tries and not last:
             log.warning(
                 "request_retried",
                 service=service_name(service),

@@ -138,7 +138,8 @@ class TitanicClient:
         does not answer included: at most a fifth of a second later) and TitanicError
         on 400 (unknown UUID: waiting longer will not help).
         """
-        if timeout_s <= 0 or poll_initial_s <= 0 or poll_max_s < poll_initial_s:
+        # written so that a NaN, which no comparison holds for, is refused too
+        if not (timeout_s > 0 and 0 < poll_initial_s <= poll_max_s):
             raise ValueError("need timeout_s > 0 and 0 < poll_initial_s <= poll_max_s")
         pauses = BackoffPolicy(poll_initial_s, poll_max_s)
         deadline = time.monotonic() + timeout_s

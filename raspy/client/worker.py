@@ -7,6 +7,7 @@ thread: the caller's, or the I/O runner's (raspy.client.link.LinkOwner). Importe
 from __future__ import annotations
 
 import enum
+import math
 import queue
 import threading
 import time
@@ -163,8 +164,15 @@ class Worker(Closing):
 
         Reply to it with reply(client, ...). Raises RaspyError if the I/O thread died,
         and ValueError once the worker is closed, also when close() comes while it
-        waits (from a signal handler).
+        waits (from a signal handler). An infinite timeout_s waits as None does; a
+        NaN is a ValueError.
         """
+        if timeout_s is not None and not timeout_s < math.inf:
+            if math.isnan(timeout_s):
+                raise ValueError(
+                    f"timeout_s must be a number of seconds, got {timeout_s!r}"
+                )
+            timeout_s = None  # for ever: no deadline a clock could be asked for
         request = self._receive(timeout_s)
         if request is _Ended.CLOSED:
             raise ValueError("worker is closed")
@@ -305,6 +313,8 @@ class Worker(Closing):
         self._requests.put(_Ended.FAILED)
 
     def _recv_from_runner(self, timeout_s: float | None) -> Request | _Closed | None:
+        if timeout_s is not None:
+            timeout_s = max(0.0, timeout_s)  # a deadline already past: no wait
         try:
             request = self._requests.get(timeout=timeout_s)
         except queue.Empty:

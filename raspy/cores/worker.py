@@ -7,6 +7,7 @@ clocks or logging here; the shell (raspy.client.mdp.Worker) carries the outputs 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import field
 from typing import Final
@@ -34,8 +35,12 @@ class WorkerSettings:
     show_busy_heartbeats: bool = False
 
     def __post_init__(self) -> None:
-        if self.heartbeat_interval_s <= 0 or self.heartbeat_liveness < 1:
-            raise ValueError("heartbeat interval must be > 0 and liveness >= 1")
+        # a NaN or infinite interval gives timers no deadline a clock can meet
+        if not 0 < self.heartbeat_interval_s < math.inf or self.heartbeat_liveness < 1:
+            raise ValueError(
+                "heartbeat interval must be a finite number > 0 and liveness >= 1, "
+                f"got {self.heartbeat_interval_s!r} and {self.heartbeat_liveness!r}"
+            )
         if not 0 < self.reconnect_initial_s <= self.reconnect_max_s:
             raise ValueError("reconnect delays must satisfy 0 < initial <= max")
 

@@ -97,7 +97,13 @@ class Endpoints:
         """`tcp://HOST:N` or `HOST:N` (N the port base) -> the three endpoints."""
         address = text.removeprefix("tcp://")
         host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit():
+        # "/" in the host: another scheme (udp://, ipc://), not raspy's HOST:N
+        if (
+            not sep
+            or not host
+            or "/" in host
+            or not (port.isascii() and port.isdigit())
+        ):
             raise ValueError(f"expected HOST:PORT-BASE, got {shown(text)}")
         return cls.from_port_base(host.strip("[]"), int(port))
 

@@ -5,18 +5,22 @@ answers, is at the address."""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import zmq
 from structlog.testing import capture_logs
 from support.net import free_port_base
 
-from raspy.client import Client, ClientTimeout, CloneClient, Worker
+from raspy.client import Client, ClientTimeout, CloneClient, Worker, fetch_snapshot
 from raspy.client.titanic import TitanicClient
-from raspy.errors import quote
+from raspy.errors import quote, shown
 from raspy.protocol import mdp
 from raspy.protocol.mdp import Version
 
@@ -130,3 +134,159 @@ def test_a_reply_from_another_service_is_logged_naming_that_service() -> None:
         "frames": 4,
     }
     assert rejected["service"] == "'pi.other\\x00" + "x" * 55 + "'…"
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_recv_whose_time_is_up_returns_none(io_thread: bool) -> None:
+    """recv(timeout_s) is None once timeout_s has passed without a request: a loop
+    that passes what is left of its own deadline (`deadline - time.monotonic()`)
+    may pass 0 or less. With the I/O thread (the default) that was a ValueError
+    from the queue ("'timeout' must be a non-negative number"), without it None."""
+    base = free_port_base()  # nobody serves it: no request comes
+    with Worker(
+        f"tcp://127.0.0.1:{base}", "pi.weather", heartbeat_while_busy=io_thread
+    ) as worker:
+        assert worker.recv(0) is None
+        assert worker.recv(-0.5) is None
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("timeout_s", [math.nan, math.inf, -math.inf], ids=str)
+def test_a_client_timeout_that_is_no_finite_number_is_a_value_error_at_once(
+    timeout_s: float,
+) -> None:
+    """Client's timeout_s "must be > 0": a NaN passed the check (it is not <= 0),
+    and the client failed at its first request with "cannot convert float NaN to
+    integer", as it did with an infinite one (an OverflowError)."""
+    with pytest.raises(ValueError, match="timeout_s"):
+        Client(f"tcp://127.0.0.1:{free_port_base()}", timeout_s=timeout_s)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "times",
+    [
+        pytest.param({"timeout_s": math.nan}, id="timeout_nan"),
+        pytest.param({"timeout_s": 1, "poll_initial_s": math.nan}, id="initial_nan"),
+        pytest.param({"timeout_s": 1, "poll_max_s": math.nan}, id="max_nan"),
+    ],
+)
+def test_a_titanic_wait_with_a_nan_time_is_a_value_error_at_once(
+    times: dict[str, float],
+) -> None:
+    """wait() "need[s] timeout_s > 0 and 0 < poll_initial_s <= poll_max_s": a NaN
+    passed the check (no comparison holds for it), and wait() then polled a
+    pending request for ever (its deadline never came)."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    with TitanicClient(endpoint) as titanic, pytest.raises(ValueError, match="poll"):
+        titanic.wait(uuid.uuid4().hex, **times)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "call",
+    ["wait_synced", "changes", "confirm", "server_ttl_s", "resend_s"],
+)
+def test_a_clone_client_wait_of_nan_seconds_is_a_value_error_at_once(
+    call: str,
+) -> None:
+    """A NaN passed every `<= 0` check: wait_synced(nan) and changes(nan) never
+    ended, set(confirm_timeout_s=nan) sent the update and raised ClientTimeout
+    "not confirmed within nan s" at once, and a client made with server_ttl_s=nan
+    never gave up a silent server."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    nan = math.nan
+    if call in ("server_ttl_s", "resend_s"):
+        with pytest.raises(ValueError, match=call):
+            CloneClient(endpoint, b"/trial/", **{call: nan})  # type: ignore[arg-type]  # a float, as the keyword is
+        return
+    calls: dict[str, Callable[[CloneClient], object]] = {
+        "wait_synced": lambda tree: tree.wait_synced(nan),
+        "changes": lambda tree: tree.changes(nan),
+        "confirm": lambda tree: tree.set(b"/trial/a", b"1", confirm_timeout_s=nan),
+    }
+    with (
+        CloneClient(endpoint, b"/trial/") as tree,
+        pytest.raises(ValueError, match="timeout_s"),
+    ):
+        calls[call](tree)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize(
+    "server",
+    ["udp://127.0.0.1:5514", "ipc://hub:5514", "tcp://127.0.0.1:\u00b2"],
+    ids=["udp", "ipc", "superscript-port"],
+)
+@pytest.mark.parametrize("kind", ["clone_client", "fetch_snapshot"])
+def test_a_clone_server_address_of_another_form_is_a_value_error_naming_it(
+    server: str, kind: str
+) -> None:
+    """CloneClient and fetch_snapshot take `tcp://HOST:N` or `HOST:N` (README). A
+    `udp://HOST:N` was read as the host `udp://HOST`, and the ValueError named an
+    address the caller never wrote ('tcp://[udp://127.0.0.1]:5515'); a port of
+    digits that are not ASCII was a bare "invalid literal for int()"."""
+    use: Callable[[str], object] = (
+        CloneClient if kind == "clone_client" else fetch_snapshot
+    )
+    with pytest.raises(ValueError, match="HOST:PORT-BASE") as raised:
+        use(server)  # refused before any socket or thread is made
+    assert shown(server) in str(raised.value)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("interval_s", [math.nan, math.inf], ids=str)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_heartbeat_interval_that_is_no_finite_number_is_a_value_error(
+    interval_s: float, io_thread: bool
+) -> None:
+    """heartbeat_interval_s "must be > 0": a NaN passed the check. Without the I/O
+    thread the first recv() then failed with "cannot convert float NaN to
+    integer"; with it, and with an infinite one, nothing was said at all."""
+    before = _raspy_threads()
+    with pytest.raises(ValueError, match="heartbeat interval"):
+        Worker(
+            f"tcp://127.0.0.1:{free_port_base()}",
+            "pi.weather",
+            heartbeat_interval_s=interval_s,
+            heartbeat_while_busy=io_thread,
+        )
+    assert _raspy_threads() <= before
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("io_thread", [True, False], ids=["io_thread", "direct"])
+def test_a_worker_recv_of_infinite_seconds_waits_and_of_nan_is_a_value_error(
+    io_thread: bool,
+) -> None:
+    """recv(timeout_s): None after timeout_s, None waits. recv(math.inf) was an
+    OverflowError ("timestamp out of range") with the I/O thread, and recv(nan)
+    without it waited for ever. Now an infinite wait waits, as None does (here,
+    until close() from a signal handler ends it), and a NaN is a ValueError."""
+    base = free_port_base()  # nobody serves it: no request comes
+    with Worker(
+        f"tcp://127.0.0.1:{base}", "pi.weather", heartbeat_while_busy=io_thread
+    ) as worker:
+        with pytest.raises(ValueError, match="timeout_s"):
+            worker.recv(math.nan)
+        before = signal.signal(signal.SIGUSR1, lambda *_: worker.close())
+        signaller = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+        signaller.start()
+        try:
+            with pytest.raises(ValueError, match="closed"):
+                worker.recv(math.inf)
+        finally:
+            signaller.join()
+            signal.signal(signal.SIGUSR1, before)
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("timeout_s", [math.nan, math.inf], ids=str)
+def test_a_fetch_snapshot_timeout_that_is_no_finite_number_is_a_value_error(
+    timeout_s: float,
+) -> None:
+    """fetch_snapshot's timeout_s "is still the most it waits": a NaN was a bare
+    "cannot convert float NaN to integer", an infinite one an OverflowError."""
+    with pytest.raises(ValueError, match="timeout_s"):
+        fetch_snapshot(f"tcp://127.0.0.1:{free_port_base()}", timeout_s=timeout_s)

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 import zmq
+from structlog.testing import capture_logs
 from support.sent_log import SentLogContext
 from support.zmqctx import recv
 
@@ -311,3 +312,29 @@ def test_client_refuses_a_request_without_body_and_use_after_close(
         client.request("svc")
     with pytest.raises(ValueError, match="closed"):
         client.request("svc", "q")
+
+
+def test_a_per_call_retries_count_logs_each_resend(
+    logged_context: SentLogContext,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """request(retries=N) counts for that call alone (its docstring), and each resend
+    is logged as `request_retried` (README), also when the client was made with
+    fewer retries: a client made with retries=1 resent twice unlogged."""
+
+    def work() -> list[bytes]:
+        with Client(
+            endpoint, timeout_s=TIMEOUT_S, retries=1, context=logged_context
+        ) as client:
+            return client.request(b"nobody", b"x", retries=3)
+
+    sock, endpoint = router
+    with capture_logs() as logs:
+        future = pool.submit(work)
+        senders = {recv(sock)[0] for _ in range(3)}
+        with pytest.raises(ClientTimeout, match="after 3 tries"):
+            future.result(timeout=5)
+    assert len(senders) == 3
+    retried = [e["count"] for e in logs if e["event"] == "request_retried"]
+    assert retried == [1, 2]

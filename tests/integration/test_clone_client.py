@@ -868,3 +868,58 @@ def test_the_largest_value_the_config_allows_gets_through_the_network(
                 client.close()
     finally:
         store.close()
+
+
+def test_a_callback_that_raises_is_logged_and_the_next_change_still_comes(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """on_change: "an exception is logged and the next change still comes"."""
+    client = _client(zmq_context, server.endpoints)
+    seen: list[bytes] = []
+    lock = threading.Lock()
+
+    def fragile(change: Change) -> None:
+        with lock:
+            seen.append(change.key)
+        if change.key == b"/bad":
+            raise RuntimeError("the application's bug")
+
+    client.on_change(fragile)
+    try:
+        client.wait_synced(5)
+        with capture_logs() as logs:
+            server.publisher.set(b"/bad", b"1")
+            server.publisher.set(b"/good", b"2")
+
+            def told() -> list[bytes]:
+                with lock:
+                    return list(seen)
+
+            wait_until(lambda: told() == [b"/bad", b"/good"], what="both changes")
+        assert client.get(b"/good") == b"2"
+        failed = [e for e in logs if e["event"] == "clone_callback_failed"]
+        assert [e["key"] for e in failed] == [b"/bad".hex()]
+    finally:
+        client.close()
+
+
+def test_a_changes_iterator_without_a_timeout_ends_at_close(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """changes(): "the iterator ends after timeout_s without a change (None: at
+    close)", also when close() comes while another thread waits in it."""
+    client = _client(zmq_context, server.endpoints)
+    got: list[Change] = []
+    try:
+        client.wait_synced(5)
+        changes = client.changes()
+        server.publisher.set(b"/a", b"1")
+        reader = threading.Thread(target=lambda: got.extend(changes))
+        reader.start()
+        wait_until(lambda: len(got) == 1, what="the change")
+    finally:
+        client.close()
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert got == [Change(b"/a", 1, b"1", ())]
+    assert list(client.changes()) == []  # one asked for after close ends at once
