@@ -119,27 +119,32 @@ def _dump_lines(
 
 @contextmanager
 def _source(file: str, max_line: int) -> Iterator[_Source]:
-    """The dump FILE; for `-` (or a FILE that is a pipe), stdin copied into a
+    """The dump FILE; for `-` (or a FILE that is a pipe), what it gives copied into a
     private temp file first (a restore reads its dump twice), which is removed at
     the end. A line too long for a dump ends the copy (a pipe of /dev/zero must
     not fill the disk)."""
     # a pipe or a device (`<(ssh hub raspy-kv dump …)` names /dev/fd/N, a pipe) is
     # read once: kept in a temp file as stdin is
-    if file != STDIO and is_special(file):
+    if file != STDIO and not is_special(file):
+        yield _Source(file, file)
+        return
+    temp, name = _read_once(file, max_line)
+    try:
+        yield _Source(temp, name)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def _read_once(file: str, max_line: int) -> tuple[str, str]:
+    """stdin (`-`) or the pipe FILE kept in a temp file: its path, and the name the
+    restore's lines give it."""
+    if file != STDIO:
         try:
             handle = Path(file).open("rb")  # noqa: SIM115  # closed below
         except OSError as exc:
             raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
         with handle:
-            temp = _keep_stdin(handle, max_line, file)
-        try:
-            yield _Source(temp, file)
-        finally:
-            Path(temp).unlink(missing_ok=True)
-        return
-    if file != STDIO:
-        yield _Source(file, file)
-        return
+            return _keep_stdin(handle, max_line, file), file
     if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
         raise Failure(
             "stdin (FILE -) is closed: pipe a dump in, or name the dump FILE"
@@ -153,11 +158,7 @@ def _source(file: str, max_line: int) -> Iterator[_Source]:
             " dump FILE instead of -",
             EXIT_USAGE,
         )
-    temp = _keep_stdin(stdin, max_line, "stdin")
-    try:
-        yield _Source(temp, "stdin")
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    return _keep_stdin(stdin, max_line, "stdin"), "stdin"
 
 
 def _keep_stdin(stdin: IO[bytes], max_line: int, name: str) -> str:

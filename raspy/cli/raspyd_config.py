@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -89,8 +90,6 @@ def reload_problems(
     """A reload applies the live sections ([titanic], [devices]) and keeps the rest
     until a restart: what the new file sets must hold beside what is kept (a larger
     titanic.max_body_bytes with a larger store.max_value_bytes, the store's kept)."""
-    import dataclasses
-
     from raspy.config_checks import section_problems
     from raspy.cores.supervision import plan_reload
 

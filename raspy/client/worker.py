@@ -167,12 +167,14 @@ class Worker(Closing):
         waits (from a signal handler). An infinite timeout_s waits as None does; a
         NaN is a ValueError.
         """
-        if timeout_s is not None and not timeout_s < math.inf:
+        if timeout_s is not None:
             if math.isnan(timeout_s):
                 raise ValueError(
                     f"timeout_s must be a number of seconds, got {timeout_s!r}"
                 )
-            timeout_s = None  # for ever: no deadline a clock could be asked for
+            # infinite: for ever, as None (no deadline a clock could be asked for);
+            # a deadline already past: no wait
+            timeout_s = None if timeout_s == math.inf else max(0.0, timeout_s)
         request = self._receive(timeout_s)
         if request is _Ended.CLOSED:
             raise ValueError("worker is closed")
@@ -313,8 +315,6 @@ class Worker(Closing):
         self._requests.put(_Ended.FAILED)
 
     def _recv_from_runner(self, timeout_s: float | None) -> Request | _Closed | None:
-        if timeout_s is not None:
-            timeout_s = max(0.0, timeout_s)  # a deadline already past: no wait
         try:
             request = self._requests.get(timeout=timeout_s)
         except queue.Empty:
