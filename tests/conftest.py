@@ -24,9 +24,14 @@ from support.file_seconds import FILE_SECONDS
 from raspy import log
 
 # No per-example deadline: a loaded CI machine must not turn a slow example into a
-# failure. Every test still has its pytest-timeout.
-settings.register_profile("raspy", deadline=None)
-settings.load_profile("raspy")
+# failure. Every test still has its pytest-timeout. The suite draws the same examples
+# on every run, so a result belongs to the code and not to the draw; `make hunt`
+# (profile "hunt") draws new ones, many more of them, to look for what is left.
+settings.register_profile("raspy", deadline=None, derandomize=True)
+settings.register_profile(
+    "hunt", deadline=None, max_examples=int(os.environ.get("HUNT_EXAMPLES", "2000"))
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "raspy"))
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 

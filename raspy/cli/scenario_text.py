@@ -345,9 +345,10 @@ def split_stream(text: str) -> list[Piece]:
         return [Piece(text, 0)]
     pieces: list[Piece] = []
     start, chunk = 0, list[str]()
-    for number, line in enumerate([*lines, "---\n"]):
-        if is_separator(line):
-            chunk = _before_directives(chunk)
+    for number, line in enumerate([*lines, None]):
+        if line is None or is_separator(line):
+            if line is not None:  # the end of the text starts no next document
+                chunk = _before_directives(chunk)
             if _has_content(chunk):
                 pieces.append(Piece("".join(chunk), start))
             start, chunk = number + 1, []
