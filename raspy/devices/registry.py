@@ -244,6 +244,10 @@ class Registry:
         problems = [f"{label}: {p}" for p in self.factory.problems(checked)]
         if checked.name in self._devices and checked.name != replacing:
             problems.append(f"{label}: name: already used in {self.service}")
+        elif checked.name != replacing and (holder := self.resolve(checked.name)):
+            problems.append(  # two devices would answer to one name (a rescan)
+                f"{label}: name: already the friendly name of {quote(holder.name)}"
+            )
         problems.extend(
             f"{label}: {p}"
             for p in self._friendly_name_problems(checked, replacing, renamed or {})
