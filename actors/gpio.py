@@ -25,6 +25,7 @@ With `pin_factory = "mock"` only, the service takes one more action, `drive`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -261,6 +262,15 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm.set(min(due) if due else None)
 
     # --- requests ---------------------------------------------------------------------
+    def _as_meant(self, request: Request) -> Request:
+        """A config's `pin` as gpiozero resolves it, compared so with the device's
+        (stored by its canonical name): `{"pin": 17}` on GPIO17 changes nothing."""
+        value, pins = request.value, self._pins
+        if request.action != "config" or not isinstance(value, dict) or pins is None:
+            return request
+        resolved = gpio_options.as_resolved(value, pins.resolve)
+        return dataclasses.replace(request, value=dict(resolved))
+
     def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         pins = self._pins
         mock = pins is not None and pins.kind is PinFactoryKind.MOCK

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -137,6 +137,9 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "limits": LimitsConfig,
     "link": LinkConfig,
 }
+# raspy-poller's sections, which raspyd reads past unchecked (docs/configuration.md:
+# "raspyd ignores this section"): a bad value there must not stop the hub
+RASPYD_UNUSED: Final = frozenset({"link"})
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 
 
@@ -253,14 +256,23 @@ def read_file(path: str) -> str:
         ) from None
 
 
-def load(text: str, source: str = "<config>", **overrides: Any) -> Config:
-    """Parse TOML text; `overrides` (CLI flags, dotted by `__`) beat the file."""
-    return from_mapping(_parsed(text, source), source, **overrides)
+def load(
+    text: str,
+    source: str = "<config>",
+    *,
+    unused: Collection[str] = (),
+    **overrides: Any,
+) -> Config:
+    """Parse TOML text; `overrides` (CLI flags, dotted by `__`) beat the file.
+    `unused`: sections the reader ignores (RASPYD_UNUSED), left out unchecked: the
+    Config has their defaults."""
+    return from_mapping(_parsed(text, source, unused), source, **overrides)
 
 
-def _parsed(text: str, source: str) -> dict[str, Any]:
+def _parsed(text: str, source: str, unused: Collection[str] = ()) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        document = tomllib.loads(text)
+        return {k: v for k, v in document.items() if k not in unused}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from exc
     except RecursionError:  # `a = [[[[…`: tomllib recurses once a level
@@ -306,14 +318,15 @@ def _with_flags(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str
 
 
 def best_effort(
-    text: str, source: str, **overrides: Any
+    text: str, source: str, *, unused: Collection[str] = (), **overrides: Any
 ) -> tuple[Config | None, list[str]]:
     """Every problem of a config text, and a Config of what in it is valid (None if
     it is not TOML): `raspyd --check-config` checks that one further (devices, files)
     so that it names every problem at once, not a stage at a time. An on/off setting
-    that is itself wrong is on in that Config, so that its part is checked too."""
+    that is itself wrong is on in that Config, so that its part is checked too.
+    `unused`: as load() takes it."""
     try:
-        document = _parsed(text, source)
+        document = _parsed(text, source, unused)
     except ConfigError as exc:
         return None, exc.problems
     try:

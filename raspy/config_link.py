@@ -1,6 +1,6 @@
 """raspy-poller's link to its hub: the timings of its MDP worker and of its looks at
-the hub ([link]), and the checks between them (pure). raspyd reads the section and
-uses none of it: its own workers are in-process.
+the hub ([link]), and the checks between them (pure). raspyd leaves the section out
+unread (raspy.config.RASPYD_UNUSED): its own workers are in-process.
 
 Two of the keys say what the hub's [broker] says (hub_heartbeat_interval_s,
 hub_heartbeat_liveness): the two configs live on two machines, and the board can
@@ -17,7 +17,8 @@ from raspy.records import frozen
 
 @frozen
 class LinkConfig:
-    """raspy-poller's link to its hub (raspyd ignores this section). The board takes
+    """raspy-poller's link to its hub (raspyd ignores this section, unchecked: the
+    board's raspy-poller names its problems at its start). The board takes
     its hub for lost after heartbeat_interval_s x heartbeat_liveness without a word
     from it, which must span two of the hub's heartbeats (its [broker]
     heartbeat_interval_s); the hub gives the board up after its own [broker]

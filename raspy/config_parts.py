@@ -33,7 +33,8 @@ class DevicesConfig:
     onewire_enabled: bool = False
     # where the kernel's w1 driver lists the sensors
     onewire_base_dir: str = "/sys/bus/w1/devices"
-    # seconds between two readings of every 1-Wire sensor (0.1..86400)
+    # seconds between two readings of every 1-Wire sensor (0.1..86400); a failing
+    # one is read again after 1 s, doubling up to 60 s or this if longer
     onewire_poll_interval_s: float = 10.0
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id; one

@@ -34,6 +34,8 @@ from raspy.storage.tables import (
 log = structlog.get_logger(component="devices")
 
 _IDENTITY: Final = ("name", "oid")
+# a stored config record at a start: the device's name, full name and fields
+_Record = tuple[str, str, Mapping[str, JsonValue]]
 
 
 def overrides(file_config: DeviceConfig, current: DeviceConfig) -> dict[str, JsonValue]:
@@ -197,22 +199,48 @@ class ServiceSettings:
         an edit of the file) is logged and left out, the others applied. A record
         refused whole is tried again once the others are applied, as long as that
         helps: a friendly name given over MDP to one device after another gave it
-        up is free only once the other's new name is applied."""
+        up is free only once the other's new name is applied. When that makes no
+        more progress, the friendly names still waiting are applied together: two
+        devices that swapped theirs each hold the name the other is given."""
         prefix = self._registry.fullname("")
-        waiting: list[tuple[str, str, Mapping[str, JsonValue]]] = []
+        waiting: list[_Record] = []
         for fullname, fields in saved.configs.items():
             name = fullname[len(prefix) :]
             if name not in self._file_configs:
                 continue  # a device gone from the config file
             if names is None or name in names:
                 waiting.append((name, fullname, fields))
+        waiting = self._applied_while_it_helps(waiting)
+        if self._names_applied_together(waiting):
+            waiting = self._applied_while_it_helps(waiting)
+        for each in waiting:
+            self._apply_each(*each)
+
+    def _applied_while_it_helps(self, waiting: list[_Record]) -> list[_Record]:
+        """Each record applied whole, those refused tried again while fewer are;
+        the records still refused."""
         while waiting:
             refused = [w for w in waiting if not self._applied_whole(w[0], w[2])]
             if len(refused) == len(waiting):
                 break
             waiting = refused
-        for each in waiting:
-            self._apply_each(*each)
+        return waiting
+
+    def _names_applied_together(self, waiting: list[_Record]) -> bool:
+        """The friendly names of the waiting records applied as a whole (a swap,
+        a cycle of renames); False if there are not two, or they are refused."""
+        renames: dict[str, object] = {
+            name: {"friendly_name": fields["friendly_name"]}
+            for name, _, fields in waiting
+            if "friendly_name" in fields
+        }
+        if len(renames) < 2:  # one alone was refused already
+            return False
+        try:
+            self._registry.configure_all(renames)
+        except DeviceError:
+            return False
+        return True
 
     def _applied_whole(self, name: str, fields: Mapping[str, JsonValue]) -> bool:
         try:

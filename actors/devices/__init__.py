@@ -191,6 +191,10 @@ class DeviceServiceActor(DeviceStartup):
     def _polled_devices(self) -> list[poller_mod.PolledDevice]:
         return [_polled(d) for d in self._registry.devices()]
 
+    def _as_meant(self, request: Request) -> Request:
+        """`request` as the service reads it (gpio: a pin by its canonical name)."""
+        return request
+
     def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         """A reply that replaces the common handling of `request`, or None."""
         return None
@@ -289,6 +293,7 @@ class DeviceServiceActor(DeviceStartup):
             problem = self._settings.back_to_file_problem(request.device)
             if problem is not None:
                 return refused(BAD_REQUEST, "reset", "invalid_config", problem)
+        request = self._as_meant(request)
         replaced = self._before_handle(request)
         if replaced is not None:
             return replaced

@@ -93,17 +93,26 @@ class DeviceStartup(pykka.ThreadingActor):
                     self._apply(effect)
 
     def _rescan(self) -> list[Device]:
-        """Add what discovery finds; the new devices (sub-devices included)."""
+        """Add what discovery finds, each on its own: one refused (its id another
+        device's friendly name) is logged and leaves the others added. The new
+        devices (sub-devices included)."""
         if self._discover is None:
             return []
         try:
             configs = self._discover(self._registry)
-            known = set(self._registry.names())
-            self._registry.add_all(configs)
         except DeviceError as exc:
             self._stats.incr(f"devices.{self._name}.rescan_failed")
             log.warning("device_rescan_failed", service=self._name, reason=str(exc))
             return []
+        known = set(self._registry.names())
+        for config in configs:
+            try:
+                self._registry.add(config)
+            except DeviceError as exc:
+                self._stats.incr(f"devices.{self._name}.discovered_refused")
+                log.warning(
+                    "device_discovered_refused", service=self._name, reason=str(exc)
+                )
         found = [d for d in self._registry.devices() if d.name not in known]
         self._settings.found(found)
         if found:

@@ -10,10 +10,11 @@ a number where Python reads one (`-.5` as `-0.5`), else the text itself. It is s
 twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
 command to a board that is away is not left in the broker to run when it is back. The
 reading or value the device answers is printed as `NAME = VALUE` (a reading's fault
-after it: `NAME = null (missing: ...)`); a `config` answer
+after it: `NAME = null (missing: ...)`; none yet: `NAME = null (no reading yet)`);
+a `config` answer
 as one `NAME: field = value` line per field it sets (every field when it only reads
 them), the values as JSON as in `NAME = VALUE`; any other answer as its JSON
-(`--json`: always the JSON).
+(`--json`: always the JSON, as UTF-8 text).
 """
 
 from __future__ import annotations
@@ -149,8 +150,11 @@ def answer_text(name: str, reply: dict[str, Any]) -> str:
     change the device holds (a GPIO switch's min_off_s) is said after it, since the
     value is still the one before: `pi.gpio.pump = false (held: ... on in 260s)`;
     so is a reading's fault, which is why it has no value: `pi.onewire.attic = null
-    (missing: ...)`."""
+    (missing: ...)`; and no reading before the device's first:
+    `pi.onewire.attic = null (no reading yet)`."""
     reading = reply.get("reading")
+    if "reading" in reply and reading is None:
+        return f"{name} = null (no reading yet)"
     if isinstance(reading, dict) and "value" in reading:
         text = f"{name} = {json.dumps(reading['value'], ensure_ascii=False)}"
         status, detail = reading.get("status"), reading.get("detail")
@@ -187,12 +191,19 @@ def config_text(name: str, sent: JsonValue, reply: dict[str, Any]) -> str | None
 def _shown(args: argparse.Namespace, value: JsonValue, reply: dict[str, Any]) -> str:
     """What `raspy device` prints of a reply."""
     if args.json:
-        return json.dumps(reply)
+        return json.dumps(reply, ensure_ascii=False)
     if args.action == "config":
         text = config_text(args.name, value, reply)
         if text is not None:
             return text
     return answer_text(args.name, reply)
+
+
+def _printable(text: str) -> str:
+    """`text` as UTF-8 can hold it: a lone surrogate (a friendly name sent as
+    `"\\ud800"`, which no UTF-8 holds) as that escape, inside the JSON string it
+    stands in, so that the line stays JSON."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             refused_too=(_UNKNOWN_ACTION,),
             absent_why=" (its board away, or no such service)",
         )
-        print(_shown(args, value, reply))
+        print(_printable(_shown(args, value, reply)))
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -334,7 +334,7 @@ def _store_config(path: str | None) -> StoreConfig:
         return StoreConfig()
     try:
         text = config_mod.read_file(path)
-        return config_mod.load(text, path).store
+        return config_mod.load(text, path, unused=config_mod.RASPYD_UNUSED).store
     except ConfigError as exc:
         raise Failure(str(exc), EXIT_USAGE) from exc
 

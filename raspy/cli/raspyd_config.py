@@ -21,7 +21,9 @@ def check_config_file(args: argparse.Namespace) -> int:
     args.config = args.check_config
     try:
         text = config_mod.read_file(args.config)
-        cfg, problems = config_mod.best_effort(text, args.config, **overrides(args))
+        cfg, problems = config_mod.best_effort(
+            text, args.config, unused=config_mod.RASPYD_UNUSED, **overrides(args)
+        )
         if cfg is not None:  # what is valid, checked further: every problem at once
             try:
                 check_config(cfg)
@@ -105,12 +107,15 @@ def reload_problems(
 
 
 def load_config(args: argparse.Namespace) -> config_mod.Config:
-    """File (if any) then flags; raises ConfigError."""
+    """File (if any) then flags, raspy-poller's [link] left out; raises
+    ConfigError."""
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
         text = config_mod.read_file(args.config)
-    return config_mod.load(text, source, **overrides(args))
+    return config_mod.load(
+        text, source, unused=config_mod.RASPYD_UNUSED, **overrides(args)
+    )
 
 
 # raspyd's flags that replace a config value: the flag's dest and the key it sets

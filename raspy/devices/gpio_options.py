@@ -73,6 +73,19 @@ def fixed_change(config: DeviceConfig, settings: Mapping[str, JsonValue]) -> str
     return None
 
 
+def as_resolved(
+    settings: Mapping[str, JsonValue], resolve: Resolve
+) -> Mapping[str, JsonValue]:
+    """A config change over MDP with its `pin` by the canonical name gpiozero gives
+    it (`17`, `"BOARD11"`: `"GPIO17"`), as the file's pin is stored: naming the pin a
+    device already has changes nothing. A pin the board lacks is left as given."""
+    pin = settings.get("pin")
+    if isinstance(pin, bool) or not isinstance(pin, int | str):
+        return settings
+    canonical = resolve(pin)
+    return settings if canonical is None else {**settings, "pin": canonical}
+
+
 _PIN: Final = FieldSpec(
     "pin",
     ValueSpec(ValueType.STR, max_length=16),

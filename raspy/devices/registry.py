@@ -226,8 +226,15 @@ class Registry:
     def _extra_fields(self, oid: str) -> tuple[FieldSpec, ...]:
         return self.factory.fields(oid) or ()
 
-    def validate(self, config: object, *, replacing: str | None = None) -> DeviceConfig:
-        """Check a config for this service without adding it; DeviceError if bad."""
+    def validate(
+        self,
+        config: object,
+        *,
+        replacing: str | None = None,
+        renamed: Mapping[str, object] | None = None,
+    ) -> DeviceConfig:
+        """Check a config for this service without adding it; DeviceError if bad.
+        `renamed`: the friendly names other devices are given with it, by name."""
         checked = kinds.validate(self.kinds, config, self._extra_fields)
         label = f"device {quote(checked.name)}"
         kind = self.kinds.get(checked.oid)
@@ -237,24 +244,31 @@ class Registry:
         problems = [f"{label}: {p}" for p in self.factory.problems(checked)]
         if checked.name in self._devices and checked.name != replacing:
             problems.append(f"{label}: name: already used in {self.service}")
+        elif checked.name != replacing and (holder := self.resolve(checked.name)):
+            problems.append(  # two devices would answer to one name (a rescan)
+                f"{label}: name: already the friendly name of {quote(holder.name)}"
+            )
         problems.extend(
-            f"{label}: {p}" for p in self._friendly_name_problems(checked, replacing)
+            f"{label}: {p}"
+            for p in self._friendly_name_problems(checked, replacing, renamed or {})
         )
         if problems:
             raise DeviceError(*problems)
         return checked
 
     def _friendly_name_problems(
-        self, config: DeviceConfig, replacing: str | None
+        self, config: DeviceConfig, replacing: str | None, renamed: Mapping[str, object]
     ) -> list[str]:
-        """A friendly name must not be another device's name or friendly name."""
+        """A friendly name must not be another device's name or friendly name (the
+        one it is given in `renamed`, if any)."""
         friendly = config.settings.get("friendly_name")
         if not friendly:
             return []
         for other in self._devices.values():
             if other.name in (config.name, replacing):
                 continue
-            if friendly in (other.name, other.config.settings.get("friendly_name")):
+            theirs = renamed.get(other.name, other.config.settings.get("friendly_name"))
+            if friendly in (other.name, theirs):
                 return [
                     f"friendly_name: {quote(str(friendly))} is already used by "
                     f"{quote(other.name)}"
@@ -336,6 +350,36 @@ class Registry:
         Name and oid cannot change; a sub-device is configured through its parent.
         Raises DeviceError, leaving the old config in place.
         """
+        config = self.validate(self._merged(name, changes), replacing=name)
+        self._set_config(name, config)
+        return config
+
+    def configure_all(self, changes: Mapping[str, object]) -> None:
+        """configure() of several devices at once, all or none: each is checked
+        against the friendly names the others are given with it, so that two
+        devices may swap theirs (stored renames applied at a start). Raises
+        DeviceError naming every problem, leaving the old configs in place."""
+        merged: dict[str, dict[object, object]] = {}
+        problems: list[str] = []
+        for name, fields in changes.items():
+            try:
+                merged[name] = self._merged(name, fields)
+            except DeviceError as exc:
+                problems += exc.problems
+        renamed = {name: config.get("friendly_name") for name, config in merged.items()}
+        checked: dict[str, DeviceConfig] = {}
+        for name, config in merged.items():
+            try:
+                checked[name] = self.validate(config, replacing=name, renamed=renamed)
+            except DeviceError as exc:
+                problems += exc.problems
+        if problems:
+            raise DeviceError(*problems)
+        for name, each in checked.items():
+            self._set_config(name, each)
+
+    def _merged(self, name: str, changes: object) -> dict[object, object]:
+        """The device's config with `changes` over it, not yet checked whole."""
         device = self.get(name)
         label = f"device {quote(name)}"
         if device.parent is not None:
@@ -347,14 +391,16 @@ class Registry:
                 raise DeviceError(f"{label}: {key}: cannot be changed")
         merged: dict[object, object] = dict(device.config.as_dict().items())
         merged.update(changes.items())
-        config = self.validate(merged, replacing=name)
-        device.config = config
+        return merged
+
+    def _set_config(self, name: str, config: DeviceConfig) -> None:
+        device = self._devices[name]
+        device.config = config  # and its sub-devices' from it
         for sub in device.kind.subdevices:
             child = self._devices[f"{name}.{sub.name}"]
             child.config = kinds.subdevice_config(
                 self.kinds, config, sub, self._extra_fields
             )
-        return config
 
     def configs(self) -> list[dict[str, JsonValue]]:
         """The configs of the top-level devices, as JSON-compatible data."""

@@ -346,6 +346,45 @@ def test_a_reset_to_a_friendly_name_another_device_took_is_refused_and_changes_n
         settings.close()
 
 
+def test_two_friendly_names_swapped_over_mdp_both_come_back_at_the_next_start(
+    services: Services, tmp_path: Path
+) -> None:
+    """A `config` change over MDP is applied again after a restart (README, "Device
+    settings that last"). `lamp` "Lamp" and `hall` "Hall" swapped their names in
+    steps through a third; at the next start each stored rename was refused while
+    the other still held its name (a cycle: retrying made no progress), and both
+    kept the file's names. The stored names are applied as a whole."""
+    settings = Store.open(tmp_path / "settings")
+    try:
+        lamp = {"name": "lamp", "oid": "switch", "friendly_name": "Lamp"}
+        hall = {"name": "hall", "oid": "dimmer", "friendly_name": "Hall"}
+        stored = DeviceSettings(settings)
+        services.start(_fake(lamp, hall), FakeClock(wall=START_WALL), settings=stored)
+
+        def config(device: str, **value: JsonValue) -> tuple[bytes, Any]:
+            status, body = _request(
+                services.edge, "testhost.fake.devices", action="config",
+                device=device, **({"value": value} if value else {}),
+            )  # fmt: skip
+            return status, json.loads(body)
+
+        for device, name in (("lamp", "Spare"), ("hall", "Lamp"), ("lamp", "Hall")):
+            assert config(device, friendly_name=name)[0] == b"200", (device, name)
+        services.stop()
+        with capture_logs() as logs:
+            services.start(
+                _fake(lamp, hall), FakeClock(wall=START_WALL), settings=stored
+            )
+            names = {
+                d: config(d)[1]["config"]["friendly_name"] for d in ("lamp", "hall")
+            }
+        assert names == {"lamp": "Hall", "hall": "Lamp"}
+        assert [e for e in logs if e["event"] == "device_setting_not_applied"] == []
+    finally:
+        services.stop()
+        settings.close()
+
+
 def test_raspy_pollers_service_sends_the_configured_event_through_its_clone_client(
     services: Services, zmq_context: Context
 ) -> None:

@@ -99,3 +99,61 @@ def test_a_config_change_prints_the_fields_it_set_one_a_line(
         json.dumps({"device": "lamp", "config": CONFIG}) + "\n",
         "",
     )
+
+
+def _get(router: tuple[Router, str], reply: object, *args: str) -> tuple[int, str, str]:
+    """`raspy device cellar.fake.Küche get ARGS`, answered with `reply`."""
+    sock, endpoint = router
+    process = start(endpoint, "cellar.fake.Küche", "get", *args)
+    answer_presence(sock, SERVICE)
+    answer_json(sock, SERVICE, b"200", reply)
+    return finish(process)
+
+
+def test_a_get_before_the_first_reading_says_so_and_json_is_utf8_text(
+    router: tuple[Router, str],
+) -> None:
+    """A `get` prints `NAME = VALUE` (README, "raspy device"); before the device's
+    first reading its reply's `reading` is null, and the whole reply was printed as
+    JSON instead. It is `NAME = null (no reading yet)`, as a failed reading says
+    why it has no value. `--json` escaped every non-ASCII letter ("°C" as
+    "\\u00b0C"): it is UTF-8 text, as the other lines are."""
+    none_yet = {"device": "kitchen", "fullname": "cellar.fake.kitchen",
+                "reading": None, "errors": 0}  # fmt: skip
+    assert _get(router, none_yet) == (
+        0,
+        "cellar.fake.Küche = null (no reading yet)\n",
+        "",
+    )
+    reading = {"value": 21.5, "unit": "°C", "status": "ok", "wall_ts": 1.0,
+               "detail": ""}  # fmt: skip
+    read = {**none_yet, "reading": reading}
+    assert _get(router, read) == (0, "cellar.fake.Küche = 21.5\n", "")
+    assert _get(router, read, "--json") == (
+        0,
+        '{"device": "kitchen", "fullname": "cellar.fake.kitchen", "reading": '
+        '{"value": 21.5, "unit": "°C", "status": "ok", "wall_ts": 1.0, "detail": ""}, '
+        '"errors": 0}\n',
+        "",
+    )
+
+
+def test_a_lone_surrogate_in_a_reply_is_printed_as_its_json_escape(
+    router: tuple[Router, str],
+) -> None:
+    """A friendly name may hold a lone surrogate (sent over MDP as "\\ud800"),
+    which no UTF-8 text holds: printing it raised, and `raspy device` ended with
+    status 70. It is written as the JSON escape it came as, with or without
+    `--json`, and the line stays JSON where it was."""
+    sock, endpoint = router
+    for args in ((), ("--json",)):
+        process = start(endpoint, "cellar.fake.lamp", "config", *args)
+        answer_presence(sock, SERVICE)
+        config = {"friendly_name": "Küche \ud800"}
+        answer_json(sock, SERVICE, b"200", {"device": "lamp", "config": config})
+        expected = (
+            '{"device": "lamp", "config": {"friendly_name": "Küche \\ud800"}}\n'
+            if args
+            else 'cellar.fake.lamp: friendly_name = "Küche \\ud800"\n'
+        )
+        assert finish(process) == (0, expected, ""), args

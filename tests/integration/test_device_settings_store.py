@@ -98,6 +98,37 @@ def test_renames_stored_one_after_another_are_all_applied_again_whatever_their_o
     assert [e for e in logs if e["event"] == "device_setting_not_applied"] == []
 
 
+def test_a_swap_of_friendly_names_comes_back_beside_a_field_the_file_dropped(
+    store: Store,
+) -> None:
+    """`lamp` "Lamp" and `hall` "Hall" swapped their names over MDP; each stored
+    rename was refused while the other held its name, and retrying made no progress
+    (a cycle): both kept the file's names. The names waiting are applied together;
+    a field the file no longer allows is still left out alone, and logged."""
+    devices = (
+        {"name": "lamp", "oid": "switch", "friendly_name": "Lamp"},
+        {"name": "hall", "oid": "dimmer", "friendly_name": "Hall"},
+        {"name": "attic", "oid": "switch", "friendly_name": "Attic"},
+    )
+    stored = DeviceSettings(store)
+    stored.save_config("pi.fake.lamp", {"friendly_name": "Hall"}, 10.0)
+    stored.save_config(
+        "pi.fake.hall", {"friendly_name": "Attic", "dropped_option": 3}, 11.0
+    )
+    stored.save_config("pi.fake.attic", {"friendly_name": "Lamp", "log": True}, 12.0)
+    registry = fake_registry("pi", DevicesConfig(fake_enabled=True, fake=devices))
+    with capture_logs() as logs:
+        settings = ServiceSettings(registry, stored)
+        settings.apply_saved(settings.load())
+    names = {d.name: d.config.settings.get("friendly_name") for d in registry.devices()}
+    assert names == {"lamp": "Hall", "hall": "Attic", "attic": "Lamp"}
+    assert registry.get("attic").config.settings["log"] is True
+    refused = [e for e in logs if e["event"] == "device_setting_not_applied"]
+    assert [(e["device"], e["field"]) for e in refused] == [
+        ("pi.fake.hall", "dropped_option")
+    ]
+
+
 def test_only_the_fields_that_differ_from_the_file_are_kept() -> None:
     file_config = validate(BUILTIN, {"name": "lamp", "oid": "switch"})
     current = validate(

@@ -411,6 +411,31 @@ def test_a_duplicate_friendly_name_and_a_pin_change_are_refused_with_400(
     )
 
 
+def test_a_config_naming_the_pin_an_output_already_has_is_accepted_in_any_form(
+    gpio: Gpio, store: Store
+) -> None:
+    """`pin` is fixed while running (README, GPIO): a config naming the pin the
+    device already has changes nothing and is accepted. `{"pin": 17}` on a relay at
+    GPIO17 was refused as a change: the raw 17 was compared with the stored name
+    "GPIO17". The pin is compared as gpiozero resolves it; another pin, in any
+    form, is still refused."""
+    gpio.start(RELAY, BUTTON)
+    for pin in (17, "GPIO17", "BCM17", "BOARD11"):
+        status, reply = gpio.request(
+            action="config", device="relay", value={"pin": pin}
+        )
+        assert (status, reply["config"]["pin"]) == (b"200", "GPIO17"), pin
+    assert store.get(Table.DEVICE, f"config/{HOST}.gpio.relay".encode()) is None
+    for pin in (27, "BOARD13", "no-such-pin"):
+        status, reply = gpio.request(
+            action="config", device="relay", value={"pin": pin}
+        )
+        assert (status, reply["detail"]) == (
+            b"400",
+            "pin: fixed while running; change the config file",
+        ), pin
+
+
 def test_drive_presses_a_mock_input_and_refuses_an_output(
     gpio: Gpio, tree: CloneClient
 ) -> None:

@@ -137,6 +137,49 @@ def test_a_rescan_names_a_family_3b_part_by_what_it_read(
     assert found == [(SENSOR_A, "DS18B20"), (thermocouple, "MAX31850")]
 
 
+def test_a_rescan_refuses_a_sensor_whose_id_is_another_devices_friendly_name(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A friendly name is one no other device has as its name (README, "Device
+    settings that last"): a sensor found by a rescan whose id another device's
+    friendly name took was added all the same, and two devices answered to one
+    name. It is refused, logged with the device to rename; the other sensors found
+    with it are added, and it is once that name is free."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover)
+    _config_of(services, SENSOR_A, {"friendly_name": SENSOR_B})
+    w1.add_celsius(SENSOR_B, 18.0)
+    w1.add_celsius(SENSOR_C, 19.0)
+    with capture_logs() as logs:
+        status, _ = _request(services.edge, "testhost.onewire.devices", action="rescan")
+        assert status == b"200"
+        _wait_entry(tree, f"testhost.onewire.{SENSOR_C}", "value", 19.0)
+    status, reply = _request(
+        services.edge, "testhost.onewire.devices", action="list_keys"
+    )
+    assert json.loads(reply)["devices"] == [SENSOR_A, SENSOR_C]
+    assert _config_of(services, SENSOR_B)["name"] == SENSOR_A
+    refused = [
+        {k: e[k] for k in ("event", "service", "reason")}
+        for e in logs
+        if e["event"] == "device_discovered_refused"
+    ]
+    assert refused == [
+        {
+            "event": "device_discovered_refused",
+            "service": "onewire",
+            "reason": f"device '{SENSOR_B}': name: already the friendly name of "
+            f"'{SENSOR_A}'",
+        }
+    ]
+    _config_of(services, SENSOR_A, {"friendly_name": "Attic"})
+    status, _ = _request(services.edge, "testhost.onewire.devices", action="rescan")
+    assert status == b"200"
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_B}", "value", 18.0)
+
+
 def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(
     services: Services, tmp_path: Path
 ) -> None:
