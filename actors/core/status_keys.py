@@ -59,9 +59,12 @@ class StatusKeys:
         entries = status_entries(entry.stored.name, status)
         fire_key = f"{SCENARIO_TREE}{entry.stored.name}/{NEXT_FIRE}"
         at = next_fire()
-        # none for a scenario with no time trigger: no key, unless one is there
-        if at is not None or fire_key in entry.written or self._tree.kv(fire_key):
+        if at is not None or _timed(entry):  # null while it is disabled
             entries[fire_key] = json_text.encode(at)
+        elif fire_key in entry.written or self._tree.kv_size(fire_key):
+            # no time trigger (any more: a new version): no key
+            entry.written.pop(fire_key, None)
+            self.delete([fire_key])
         changed = [
             (key, body)
             for key, body in entries.items()
@@ -105,6 +108,17 @@ class StatusKeys:
         for key in keys:
             self._tree.update(key, b"")
             self._publisher.delete(key.encode("utf-8"))
+
+
+def _timed(entry: Entry) -> bool:
+    """Whether a scenario has a cron, at, every or sun trigger (one whose text no
+    longer loads has none it runs)."""
+    from raspy.rules.model import TimeTrigger  # with the engine
+
+    scenario = entry.scenario
+    return scenario is not None and any(
+        isinstance(trigger, TimeTrigger) for trigger in scenario.triggers
+    )
 
 
 def with_state(status: Status, state: State) -> Status:

@@ -16,6 +16,7 @@ from raspy.rules.document_checks import Checks
 from raspy.rules.document_shapes import join
 from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid
+from raspy.rules.raspy_keys import raspys
 
 MAX_FRAMES: Final = 16
 
@@ -26,6 +27,10 @@ def _key(checks: Checks, node: yaml.Node, path: str, prefix: str) -> str | None:
         checks.problem(
             node, path, f"expected a key starting with {prefix}, got {quote(key)}"
         )
+        return None
+    refusal = None if key is None or "{" in key else raspys(key)
+    if refusal is not None:
+        checks.problem(node, path, refusal)
         return None
     return key
 

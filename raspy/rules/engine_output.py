@@ -16,6 +16,7 @@ from raspy.devices.template import JsonValue
 from raspy.records import frozen
 from raspy.rules.resume_path import Path
 from raspy.rules.run import Effect, Run, SendRequest
+from raspy.rules.run_scope import trace_line
 
 
 class State(StrEnum):
@@ -252,7 +253,18 @@ class History:
 
 
 def trace_so_far(run: Run) -> tuple[str, ...]:
-    """A run's lines so far, the ones past the limit counted."""
+    """A run under way's lines so far, the ones past the limit counted but the
+    last: what it does or waits for now (a long loop's show says its wait)."""
+    scope = run.scope
+    if scope.latest is None:
+        return tuple(scope.trace)
+    skipped = scope.untraced - 1
+    more = (f"... {skipped} more lines",) if skipped else ()
+    return (*scope.trace, *more, trace_line(*scope.latest))
+
+
+def _counted(run: Run) -> tuple[str, ...]:
+    """A run's lines, the ones past the limit counted."""
     scope = run.scope
     more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
     return (*scope.trace, *more)
@@ -270,4 +282,4 @@ def trace_of(run: Run) -> tuple[str, ...]:
         ended = "done"
     began = scope.clock.mono if scope.started is None else scope.started
     # when it ended too: a timeout says after how long it failed
-    return (*trace_so_far(run), f"+{scope.clock.mono - began:.1f}s {ended}")
+    return (*_counted(run), f"+{scope.clock.mono - began:.1f}s {ended}")

@@ -41,6 +41,14 @@ TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value w
 NO_SECRETS: Final = Loaded("", problem="this hub has no secrets file")
 
 
+def trace_line(since: float, line: Callable[[], str]) -> str:
+    """A line of a trace, `since` seconds into the run, cut at TRACE_LINE_CHARS."""
+    entry = f"+{since:.1f}s {line()}"
+    if len(entry) > TRACE_LINE_CHARS:  # a name filled from a large value
+        entry = entry[: TRACE_LINE_CHARS - 1] + "…"
+    return entry
+
+
 @dataclass(slots=True)
 class RunClock:
     """The time a run sees; the owner sets it before every step."""
@@ -84,6 +92,9 @@ class RunScope:
     # what the run did, a line an action, each at its time since the run began
     trace: list[str] = field(default_factory=list)
     untraced: int = 0  # lines past TRACE_LINES, counted only
+    # the last of those, at its time since the run began: written out only when a
+    # run under way is shown, whose last line says what it waits for now
+    latest: tuple[float, Callable[[], str]] | None = None
     started: float | None = None  # monotonic, at the first line
     # the pass of each repeat the run is in, outermost first: repeat.index is the last
     passes: list[int] = field(default_factory=list)
@@ -96,13 +107,12 @@ class RunScope:
         and a run of thousands of actions would make each line to count it."""
         if self.started is None:
             self.started = self.clock.mono
+        since = self.clock.mono - self.started
         if len(self.trace) >= TRACE_LINES:
             self.untraced += 1
+            self.latest = (since, line)
             return
-        entry = f"+{self.clock.mono - self.started:.1f}s {line()}"
-        if len(entry) > TRACE_LINE_CHARS:  # a name filled from a large value
-            entry = entry[: TRACE_LINE_CHARS - 1] + "…"
-        self.trace.append(entry)
+        self.trace.append(trace_line(since, line))
 
     def context(self) -> EvalContext:
         return EvalContext(

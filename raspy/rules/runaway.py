@@ -33,6 +33,9 @@ def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
     kind = trigger.get("kind")
     key = trigger.get("key")
     by = f"{kind} {key}" if isinstance(key, str) else str(kind)
+    caller = trigger.get("by")
+    if isinstance(caller, str):  # a `run:` of another scenario (trigger.by)
+        by += f" (a run: in {caller})"
     if trigger.get("tried") is True:
         by += " (tried by hand)"
     return (

@@ -12,6 +12,7 @@ from support.core_actors import (
     wait_value,
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
 
@@ -66,3 +67,45 @@ def test_a_scenario_with_no_time_trigger_has_no_next_fire_key(
     wait_value(tree, "/scenario/keys/did", True)
     wait_value(tree, "/scenario/keys/state", "idle")
     assert tree.get(b"/scenario/keys/next_fire") is None
+
+
+def test_a_new_version_with_no_time_trigger_leaves_no_next_fire_key(
+    core: Core, tree: CloneClient
+) -> None:
+    """docs/scenarios.md: next_fire is "absent for a scenario with no cron, at,
+    every or sun trigger"; the version that had one left it null for good (across
+    restarts too), shown on the web face and retained over MQTT."""
+    core.start()
+    start = core.clock.wall()
+    assert core.request("import", document=TICK)[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", start + 10)
+    no_time = KEYS.replace("keys", "tick")
+    assert core.request("import", document=no_time, replace=True)[0] == b"200"
+    wait_until(
+        lambda: tree.get(b"/scenario/tick/next_fire") is None,
+        what="/scenario/tick/next_fire deleted",
+    )
+    assert core.request("disable", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/state", "disabled")
+    assert core.request("import", document=TICK, replace=True)[0] == b"200"
+    wait_until(  # disabled: null
+        lambda: tree.get(b"/scenario/tick/next_fire") == b"null",
+        what="/scenario/tick/next_fire null",
+    )
+
+
+def test_a_start_deletes_the_null_next_fire_a_raspy_before_it_left(
+    core: Core, tree: CloneClient
+) -> None:
+    """The key a version with a time trigger left, null since a new one without
+    any, goes at the next start (the web face and MQTT showed it for good)."""
+    core.start()
+    assert core.request("import", document=KEYS)[0] == b"200"
+    wait_value(tree, "/scenario/keys/state", "idle")
+    core.stop()
+    tree.set(b"/scenario/keys/next_fire", b"null", confirm_timeout_s=5)
+    core.start()
+    wait_until(
+        lambda: tree.get(b"/scenario/keys/next_fire") is None,
+        what="/scenario/keys/next_fire deleted",
+    )

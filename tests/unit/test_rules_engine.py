@@ -435,6 +435,21 @@ def test_runaway_guard_counts_runs_tried_as_a_time_trigger() -> None:
     assert (h.state, h.core.status.runs) == (State.DISABLED, 3)
 
 
+def test_runaway_guard_names_the_scenario_whose_run_started_it() -> None:
+    """Two scenarios that `run:` each other loop with no trigger of their own: the
+    reason said `disabled at a start by manual`, as if someone had run it by hand,
+    where `raspy scenario show` says `last trigger: manual by other`."""
+    h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=3)
+    for _ in range(3):
+        h.feed(h.core.run_now(h.mono, h.wall, by="other"))
+    outputs = h.feed(h.core.run_now(h.mono, h.wall, by="other"))
+    disabled = [o for o in outputs if isinstance(o, engine.Disabled)]
+    assert len(disabled) == 1
+    assert "disabled at a start by manual (a run: in other) (" in disabled[0].reason
+    by_hand = engine.runaway_reason(3, {"kind": "manual"})
+    assert "disabled at a start by manual (an action" in by_hand
+
+
 def test_runaway_guard_forgets_runs_older_than_a_minute() -> None:
     h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=2)
     for value in range(6):
