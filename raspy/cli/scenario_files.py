@@ -44,7 +44,7 @@ def _read_documents(path: str) -> tuple[list[Document], list[str]]:
     except OSError as exc:
         raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
-        return [], [f"{path}:1:1: larger than {MAX_FILE_BYTES} bytes"]
+        return [], [f"{path}:1:1: the file is larger than 1 MiB"]
     decoded, problem = text.decode_document(data, path)
     if decoded is None:
         return [], [problem or path]

@@ -34,15 +34,16 @@ def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
     key = trigger.get("key")
     by = f"{kind} {key}" if isinstance(key, str) else str(kind)
     caller = trigger.get("by")
+    loop = "an action that sets what triggers it loops"
     if isinstance(caller, str):  # a `run:` of another scenario (trigger.by)
         by += f" (a run: in {caller})"
+        loop = "scenarios that run: each other loop"
     if trigger.get("tried") is True:
         by += " (tried by hand)"
     return (
         f"runaway: more than {limit} runs in a minute; disabled at a start by {by}"
-        " (an action that sets what triggers it loops; a reading this frequent"
-        " wants a test such as above:, to: or for:, or a higher [core]"
-        " max_runs_per_minute)"
+        f" ({loop}; a reading this frequent wants a test such as above:, to: or"
+        " for:, or a higher [core] max_runs_per_minute)"
     )
 
 

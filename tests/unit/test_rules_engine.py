@@ -445,7 +445,10 @@ def test_runaway_guard_names_the_scenario_whose_run_started_it() -> None:
     outputs = h.feed(h.core.run_now(h.mono, h.wall, by="other"))
     disabled = [o for o in outputs if isinstance(o, engine.Disabled)]
     assert len(disabled) == 1
-    assert "disabled at a start by manual (a run: in other) (" in disabled[0].reason
+    assert (
+        "disabled at a start by manual (a run: in other) (scenarios that run: each"
+        " other loop; " in disabled[0].reason
+    )
     by_hand = engine.runaway_reason(3, {"kind": "manual"})
     assert "disabled at a start by manual (an action" in by_hand
 

@@ -185,7 +185,7 @@ def test_a_file_is_read_up_to_a_bound_then_refused(
     status = main(["scenario", "validate", "/dev/zero"])
     assert (status, capsys.readouterr()) == (
         1,
-        (f"/dev/zero:1:1: larger than {files.MAX_FILE_BYTES} bytes\n", ""),
+        ("/dev/zero:1:1: the file is larger than 1 MiB\n", ""),
     )
 
 
