@@ -13,7 +13,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
-from raspy.cli import scenario_files as files
 from raspy.cli import scenario_hub as hub
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
