@@ -190,9 +190,11 @@
     return item ? item.querySelector(".error") : null;
   }
 
-  // a wait as said under a switch: "40 s", "5 min", "1.5 h" (rounded up)
+  // a wait as said under a switch: "40 s", "5 min", "1.5 h" (rounded up, to whole
+  // seconds first: 59.5 s is "1 min", as 60 s is, not "60 s")
   function waitText(seconds) {
-    if (seconds < 60) return Math.ceil(seconds) + " s";
+    seconds = Math.ceil(seconds);
+    if (seconds < 60) return seconds + " s";
     if (seconds < 5400) return Math.ceil(seconds / 60) + " min";
     return (Math.ceil(seconds / 360) / 10) + " h";
   }
