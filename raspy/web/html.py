@@ -47,7 +47,8 @@ def show_value(value: object) -> str:
         # a tie (21.125, a DS18B20's eighths) away from zero, as the page's script
         # (toFixed) shows the live value: f"{:.2f}" said 21.12, then the stream 21.13
         two = Decimal(value).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
-        return f"{two:f}".rstrip("0").rstrip(".")
+        text = f"{two:f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text  # -0.001 and -0.0 are 0 to a person
     if isinstance(value, int | str):
         return str(value)
     return "…"  # a structured value: the device page lists its commands

@@ -1,5 +1,6 @@
-"""Values as the page's script writes them, in a real Chromium (Debian's
-`chromium` driven by Playwright): the countdown under a held switch.
+"""Values as the page's script writes them, and the server at the page's load, in
+a real Chromium (Debian's `chromium` driven by Playwright): a value just below
+zero, and the countdown under a held switch.
 
 No raspyd here: the page is the server's own HTML (raspy.web.pages and html), its
 script the real static/app.js, and its stream the real LiveHub's bytes, each
@@ -26,6 +27,9 @@ from raspy.web.pages import devices_body
 STATIC = Path(raspy.web.__file__).parent / "static"
 BASE = "http://127.0.0.1:9"  # never reached: the routes answer every request
 SERVICE = "h.fake"
+# every [data-key] element's text, as the page has it
+TEXTS = """() => Object.fromEntries(Array.from(document.querySelectorAll("[data-key]"),
+    (el) => [el.dataset.key, el.textContent]))"""
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 pytestmark = pytest.mark.timeout(120)
@@ -74,6 +78,46 @@ def _open(
 def _html(rows: Sequence[DeviceRow], *, live: bool) -> str:
     body = devices_body(rows, [], time.time())
     return html_page("Devices", body, csrf="t", active="/", host="h", live=live)
+
+
+def _texts(page: Page) -> dict[str, str]:
+    texts: dict[str, str] = page.evaluate(TEXTS)
+    page.context.close()
+    return texts
+
+
+def _rows(oid: str, values: Sequence[object]) -> list[DeviceRow]:
+    return [
+        DeviceRow(
+            SERVICE, f"d{n}", f"{SERVICE}.d{n}", oid, value, "", "ok", None, False
+        )
+        for n, value in enumerate(values)
+    ]
+
+
+def _live(browser: Browser, oid: str, bodies: Sequence[bytes]) -> dict[str, str]:
+    """The page's values once the stream brought `bodies` (the page's own, at
+    load: something none of them reads as)."""
+    hub = LiveHub()
+    rows = _rows(oid, ["blank"] * len(bodies))
+    hub.publish(
+        (f"{row.key}value", body) for row, body in zip(rows, bodies, strict=True)
+    )
+    page = _open(browser, _html(rows, live=True), hub.join(lambda: None).take())
+    page.wait_for_function("() => document.body.dataset.updates === '1'")
+    return _texts(page)
+
+
+def test_a_value_just_below_zero_reads_0_at_load_and_live(browser: Browser) -> None:
+    """A reading that rounds to 0 from below (-0.001) read "-0" on both ends, and
+    a negative zero (-0.0) "-0" at the page's load and "0" live."""
+    bodies = [b"-0.0", b"-0", b"-0.001", b"-0.004999", b"-1e-7", b"-0.005"]
+    rows = _rows("sensor.temperature", [json.loads(body) for body in bodies])
+    at_load = _texts(_open(browser, _html(rows, live=False)))
+    live = _live(browser, "sensor.temperature", bodies)
+    want = ["0", "0", "0", "0", "0", "-0.01"]
+    assert [at_load[f"{row.key}value"] for row in rows] == want
+    assert [live[f"{row.key}value"] for row in rows] == want
 
 
 def test_the_wait_under_a_held_switch_reads_in_whole_units(browser: Browser) -> None:

@@ -57,6 +57,13 @@ def test_a_value_reads_at_load_as_the_live_update_shows_it() -> None:
     ]
 
 
+def test_a_value_just_below_zero_reads_0_not_minus_0() -> None:
+    """A reading that rounds to 0 from below (a sensor near freezing, -0.001) and a
+    negative zero (`-0.0`, as a tree client may write it) read "-0"."""
+    values = (-0.0, -0.001, -0.004999, -1e-7, 0.0, -0.005)
+    assert [html.show_value(v) for v in values] == ["0", "0", "0", "0", "0", "-0.01"]
+
+
 def test_times_show_the_date_only_when_not_today() -> None:
     assert [
         html.show_time(NOW - 60, NOW),

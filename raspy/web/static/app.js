@@ -11,7 +11,9 @@
     if (value === true) return "on";
     if (value === false) return "off";
     if (typeof value === "number") {
-      return Number.isInteger(value) ? String(value) : value.toFixed(2).replace(/\.?0+$/, "");
+      if (Number.isInteger(value)) return String(value);
+      const text = value.toFixed(2).replace(/\.?0+$/, "");
+      return text === "-0" ? "0" : text;  // -0.001 is 0 to a person, as the server says
     }
     if (typeof value === "string") return value;
     return "…";
