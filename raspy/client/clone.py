@@ -135,12 +135,16 @@ class CloneClient(Closing):
     def wait_synced(self, timeout_s: float = 5.0) -> None:
         """Block until the cache is in step with the server (`live`): the first
         snapshot, or after a start-over (a server lost or restarted, a gap) the new
-        one, is complete; ClientTimeout otherwise."""
+        one, is complete; ClientTimeout otherwise. ValueError once the client is
+        closed (then too when close() comes while it waits): no snapshot can come."""
         _check_wait("timeout_s", timeout_s)
         deadline = time.monotonic() + timeout_s
+        self._check_open()
         while not self._agent.synced.wait(min(0.5, deadline - time.monotonic())):
+            self._check_open()
             if time.monotonic() >= deadline:
                 break  # in slices: Ctrl-C is seen within half a second
+        self._check_open()
         if not self._agent.synced.is_set():
             raise ClientTimeout(
                 f"no snapshot from {self.endpoints.snapshot} within {timeout_s} s"
@@ -165,15 +169,16 @@ class CloneClient(Closing):
         """Send a KVSET with a fresh UUID4; resent with the same UUID until the server
         publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout).
         ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl), for
-        a value larger than any server takes (clone.MAX_FRAME_BYTES, 4 MiB), and for
+        a value larger than any server takes (clone.MAX_FRAME_BYTES, 4 MiB), for
         `confirm_timeout_s` with a key outside `subtree`: the server's echo of it
-        never reaches this client, so nothing could confirm it."""
+        never reaches this client, so nothing could confirm it, and once the client
+        is closed."""
         if not body:
             raise ValueError("an empty body means delete: use delete()")
         self._send(key, body, ttl_s, props, confirm_timeout_s)
 
     def delete(self, key: bytes, *, confirm_timeout_s: float | None = None) -> None:
-        """Delete a key (§6.4: a KVSET with an empty body)."""
+        """Delete a key (§6.4: a KVSET with an empty body); ValueError as `set`."""
         self._send(key, b"", None, None, confirm_timeout_s)
 
     def _send(
@@ -184,8 +189,7 @@ class CloneClient(Closing):
         props: Mapping[str, str] | None,
         confirm_timeout_s: float | None,
     ) -> None:
-        if self._closed:
-            raise RuntimeError("clone client is closed")
+        self._check_open()
         if len(body) > clone.MAX_FRAME_BYTES:  # its socket drops the connection at it
             raise ValueError(f"value_too_large: {len(body)} > {clone.MAX_FRAME_BYTES}")
         if confirm_timeout_s is not None:
@@ -225,10 +229,15 @@ class CloneClient(Closing):
         for it to go quiet: for a caller that learnt some other way that the server
         was replaced, e.g. on a store restored from a dump, whose sequence numbers
         are below this cache's (CloneClientCore.resync). Returns at once; `syncs`
-        counts the snapshot when it is complete."""
-        if self._closed:
-            raise RuntimeError("clone client is closed")
+        counts the snapshot when it is complete. ValueError once closed."""
+        self._check_open()
         self._agent.runner.call(ResyncCommand())
+
+    def _check_open(self) -> None:
+        """Use after close() is a caller's mistake: a ValueError, as for Client and
+        Worker (reads still answer from the last cache)."""
+        if self._closed:
+            raise ValueError("clone client is closed")
 
     # --- changes ----------------------------------------------------------------------
     def on_change(self, callback: Callable[[Change], None]) -> None:

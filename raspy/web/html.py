@@ -34,31 +34,41 @@ def esc(value: object) -> str:
 
 
 def show_value(value: object) -> str:
-    """A reading as a person reads it: on/off, at most two decimals, a dash for none."""
-    if value is None:
+    """A reading as a person reads it: on/off, at most two decimals, a dash for none
+    (NaN too: no number, sent to the page's script as null)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2013"  # an en dash: no value yet
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, int | float) and abs(value) >= _EXPONENT_FROM:
         return _exponent(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
         # a tie (21.125, a DS18B20's eighths) away from zero, as the page's script
         # (toFixed) shows the live value: f"{:.2f}" said 21.12, then the stream 21.13
         two = Decimal(value).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
-        return f"{two:f}".rstrip("0").rstrip(".")
+        text = f"{two:f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text  # -0.001 and -0.0 are 0 to a person
     if isinstance(value, int | str):
         return str(value)
     return "…"  # a structured value: the device page lists its commands
 
 
 def _exponent(value: int | float) -> str:
-    """A number from 1e21 on as the page's script writes it (`1.5e+21`)."""
+    """A number from 1e21 on as the page's script writes it (`1.5e+21`), an
+    infinity (`1e400`, an integer past a float's range) as `Infinity`."""
+    number = as_float(value)
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)
+
+
+def as_float(value: int | float) -> float:
+    """A number as a float: an integer past a float's range is an infinity, as
+    JSON's `1e400` is in Python and any such number in the page's script."""
     try:
-        return repr(float(value))
-    except OverflowError:  # an integer past a float's range: the script's Infinity
-        return "Infinity" if value > 0 else "-Infinity"
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:

@@ -14,6 +14,7 @@ is.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -58,15 +59,46 @@ def is_live(key: str) -> bool:
 def _fragment(key: str, body: bytes) -> tuple[str, JsonValue]:
     """`"key": value` as JSON, made once per change and shared by every client, and
     the value it says. A number that is not finite (NaN, Infinity, 1e400: Python
-    reads them) is sent as its text: JSON.parse refuses them, and app.js lost the
-    whole batch."""
+    reads them) has no JSON, and JSON.parse refuses Python's words for it (app.js
+    lost the whole batch): an infinity is sent as `1e999`, which the page's script
+    reads as its Infinity, and NaN as null, no number; the page's load says them
+    the same (html.show_value), as the value given back holds them."""
     value = json_text.tree_value(body)
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except ValueError:
-        value = body.decode("utf-8", "replace")
-        text = json.dumps(value, ensure_ascii=False)
+        value = _no_nan(value)
+        text = _with_infinities(value)
     return json.dumps(key, ensure_ascii=False) + ":" + text, value
+
+
+def _no_nan(value: JsonValue) -> JsonValue:
+    """`value` with each NaN in it, at any depth, as None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list):
+        return [_no_nan(item) for item in value]
+    if isinstance(value, dict):
+        return {name: _no_nan(item) for name, item in value.items()}
+    return value
+
+
+def _with_infinities(value: JsonValue) -> str:
+    """`value` (without NaN) as JSON, an infinity in it as `1e999` or `-1e999`."""
+    if isinstance(value, float) and math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
+    if isinstance(value, list):
+        return "[" + ",".join(_with_infinities(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(
+                json.dumps(name, ensure_ascii=False) + ":" + _with_infinities(item)
+                for name, item in value.items()
+            )
+            + "}"
+        )
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass

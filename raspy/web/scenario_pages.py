@@ -92,7 +92,8 @@ def _scenario_card(
         f'<p class="sub">{esc(row.description)}</p>'
         f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
         f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
-        f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
+        f'<dt>Runs</dt><dd class="runs" data-key="{key}runs">'
+        f"{esc(show_value(row.runs))}</dd>"
         f'<dt>Last trigger</dt><dd class="trigger" data-key="{key}last_trigger">'
         f"{esc(row.last_trigger or chr(0x2013))}</dd>"
         f'<dt>Last error</dt><dd class="{error_class}" data-key="{key}last_error">'

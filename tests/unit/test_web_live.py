@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from raspy.controls import Control
 from raspy.json_text import tree_value
+from raspy.web.html import show_value
 from raspy.web.live import LiveHub, comment, frame, is_live, retry
 
 
@@ -159,25 +161,43 @@ def _strict_json(text: str) -> object:
     return json.loads(text, parse_constant=refuse)
 
 
-def test_a_number_that_is_not_finite_reaches_the_browser_as_its_text() -> None:
+def test_a_number_that_is_not_finite_reaches_the_browser_as_the_page_writes_it() -> (
+    None
+):
     """Python reads NaN, Infinity and 1e400 from a tree body (any Clone client may
     write one) and wrote them back as NaN and Infinity, which JSON.parse refuses:
     app.js dropped the whole batch, the other values in it too, and a new page's
-    first batch (every current value) for as long as the key held it."""
+    first batch (every current value) for as long as the key held it. Sent as the
+    body's text, `1e400` read "1e400" live and "inf" at the page's load: an
+    infinity is sent as 1e999 (JSON.parse's Infinity) and NaN as null, inside a
+    list too, and the page's load says them so (html.show_value)."""
     hub = LiveHub()
     hub.publish([("/device/h.f.a/value", b"NaN"), ("/device/h.f.b/value", b"1e400")])
     hub.publish([("/device/h.f.c/value", b"-Infinity"), ("/device/h.f.d/value", b"2")])
+    hub.publish([("/scenario/s/last_trigger", b'{"key": "/k", "value": [1e400, NaN]}')])
     [(name, data)] = parse_events(hub.join(Wakes()).take())
-    assert (name, _strict_json(data)) == (
-        "kv",
-        {
-            "/device/h.f.a/value": "NaN",
-            "/device/h.f.b/value": "1e400",
-            "/device/h.f.c/value": "-Infinity",
-            "/device/h.f.d/value": 2,
-        },
-    )
-    assert hub.values("/device/h.f.a/") == {"/device/h.f.a/value": "NaN"}
+    assert name == "kv"
+    assert '"/device/h.f.b/value":1e999' in data
+    assert '"/device/h.f.c/value":-1e999' in data
+    assert _strict_json(data) == {
+        "/device/h.f.a/value": None,
+        "/device/h.f.b/value": math.inf,
+        "/device/h.f.c/value": -math.inf,
+        "/device/h.f.d/value": 2,
+        "/scenario/s/last_trigger": {"key": "/k", "value": [math.inf, None]},
+    }
+    assert hub.values("/device/h.f.") == {
+        "/device/h.f.a/value": None,
+        "/device/h.f.b/value": math.inf,
+        "/device/h.f.c/value": -math.inf,
+        "/device/h.f.d/value": 2,
+    }
+    assert [show_value(v) for v in (math.nan, math.inf, -math.inf, 10**400)] == [
+        "\u2013",
+        "Infinity",
+        "-Infinity",
+        "Infinity",
+    ]
 
 
 _JSON_BODIES = st.recursive(

@@ -4,6 +4,8 @@ needs, values read as a person reads them."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -55,6 +57,28 @@ def test_a_value_reads_at_load_as_the_live_update_shows_it() -> None:
         "1e+21",
         "Infinity",
     ]
+
+
+def test_a_value_just_below_zero_reads_0_not_minus_0() -> None:
+    """A reading that rounds to 0 from below (a sensor near freezing, -0.001) and a
+    negative zero (`-0.0`, as a tree client may write it) read "-0"."""
+    values = (-0.0, -0.001, -0.004999, -1e-7, 0.0, -0.005)
+    assert [html.show_value(v) for v in values] == ["0", "0", "0", "0", "0", "-0.01"]
+
+
+def test_a_clocks_value_that_is_not_a_time_reads_as_app_js_writes_it() -> None:
+    """A clock's NaN reaches app.js as null (JSON has no NaN), a dash, and read
+    "out of range" at the page's load; an infinity is out of range on both ends,
+    and true is on (no 1970 time)."""
+    values = (math.inf, -math.inf, math.nan, 1e20, 10**400, True, None)
+    rows = [
+        DeviceRow("h.f", f"c{n}", f"h.f.c{n}", "clock.rtc", v, "", "ok", None, False)
+        for n, v in enumerate(values)
+    ]
+    body = pages.devices_body(rows, [], NOW)
+    shown = re.findall(r'<time class="value" data-key="[^"]*">([^<]*)</time>', body)
+    out = "out of range"
+    assert shown == [out, out, "\u2013", out, out, "on", "\u2013"]
 
 
 def test_times_show_the_date_only_when_not_today() -> None:

@@ -11,7 +11,9 @@
     if (value === true) return "on";
     if (value === false) return "off";
     if (typeof value === "number") {
-      return Number.isInteger(value) ? String(value) : value.toFixed(2).replace(/\.?0+$/, "");
+      if (Number.isInteger(value)) return String(value);
+      const text = value.toFixed(2).replace(/\.?0+$/, "");
+      return text === "-0" ? "0" : text;  // -0.001 is 0 to a person, as the server says
     }
     if (typeof value === "string") return value;
     return "…";
@@ -46,7 +48,7 @@
 
   // a scenario's last_trigger in words, as the server writes it (models.trigger_text)
   function triggerText(trigger) {
-    if (!trigger || typeof trigger !== "object") return "–";
+    if (!trigger || typeof trigger !== "object" || Array.isArray(trigger)) return "–";
     const kind = typeof trigger.kind === "string" && trigger.kind ? trigger.kind : "?";
     const parts = [typeof trigger.id === "string" && trigger.id ? kind + " (" + trigger.id + ")" : kind];
     if (typeof trigger.key === "string" && trigger.key) parts.push(trigger.key + " = " + show(trigger.value));
@@ -54,6 +56,13 @@
     if (trigger.tried === true) parts.push("tried by hand");
     return parts.join(", ");
   }
+
+  // a device's status and unit, a scenario's state and count of runs, as the
+  // server reads them (models.py): a status or state that is no text is unknown,
+  // a unit that is no text none, a count that is no whole number 0
+  function statusText(value) { return typeof value === "string" ? value : "unknown"; }
+  function unitText(value) { return typeof value === "string" ? value : ""; }
+  function countText(value) { return Number.isInteger(value) ? show(value) : "0"; }
 
   // one CSS class word of any text a tree client wrote (as the server makes them)
   function cssWord(value) {
@@ -123,12 +132,18 @@
         if (what && el.dataset.at !== undefined && value !== Number(el.dataset.at)) what.textContent = "";
       } else if (el.classList.contains("trigger")) {
         el.textContent = triggerText(value);
+      } else if (el.classList.contains("status") || el.classList.contains("state")) {
+        el.textContent = statusText(value);
+      } else if (el.classList.contains("unit")) {
+        el.textContent = unitText(value);
+      } else if (el.classList.contains("runs")) {
+        el.textContent = countText(value);
       } else {
         // an empty last error (the key written so by hand: a run that went well
         // keeps the last failure's reason) is none, a dash, as the page writes it,
         // in the plain colour: red only for an error to tell
         const lastError = el.classList.contains("last-error");
-        const none = lastError && (value === "" || value === null || value === undefined);
+        const none = lastError && (typeof value !== "string" || value === "");
         if (lastError) el.classList.toggle("error-text", !none);
         el.textContent = show(none ? null : value);
       }
@@ -147,13 +162,13 @@
     }
     if (key.endsWith("/status")) {
       document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
-        el.className = el.className.replace(/\bstatus-\S+/, "status-" + cssWord(value));
+        el.className = el.className.replace(/\bstatus-\S+/, "status-" + cssWord(statusText(value)));
       });
     }
     if (key.startsWith("/scenario/") && key.endsWith("/state")) {
       // its colour follows the state too (a run that ended is no longer green)
       document.querySelectorAll('.state[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
-        el.className = "state state-" + cssWord(value);
+        el.className = "state state-" + cssWord(statusText(value));
       });
     }
   }
@@ -190,9 +205,11 @@
     return item ? item.querySelector(".error") : null;
   }
 
-  // a wait as said under a switch: "40 s", "5 min", "1.5 h" (rounded up)
+  // a wait as said under a switch: "40 s", "5 min", "1.5 h" (rounded up, to whole
+  // seconds first: 59.5 s is "1 min", as 60 s is, not "60 s")
   function waitText(seconds) {
-    if (seconds < 60) return Math.ceil(seconds) + " s";
+    seconds = Math.ceil(seconds);
+    if (seconds < 60) return seconds + " s";
     if (seconds < 5400) return Math.ceil(seconds / 60) + " min";
     return (Math.ceil(seconds / 360) / 10) + " h";
   }
