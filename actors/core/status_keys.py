@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,6 +18,7 @@ from raspy import json_text
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
+from raspy.rules.raspy_keys import NEXT_FIRE, SCENARIO_TREE, STATE_KEYS
 from raspy.rules.tree_view import TreeView
 
 # the scenario engine loads with the first scenario, not at the core's start
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from raspy.rules.engine_output import ErrorFrom
 
 log = structlog.get_logger(component="core")
-
-SCENARIO_TREE: Final = "/scenario/"  # a scenario's keys: /scenario/<name>/<entry>
-NEXT_FIRE: Final = "next_fire"  # the soonest of its time triggers' next fires
 
 
 class StatusKeys:
@@ -97,8 +95,6 @@ class StatusKeys:
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
         for ever)."""
-        from raspy.rules.status_entries import STATE_KEYS  # with the engine
-
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
         self.delete(sorted(keys | self._tree.keys_under(prefix)))

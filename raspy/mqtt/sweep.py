@@ -28,23 +28,13 @@ from raspy import json_text
 from raspy.mqtt.discovery import TRIGGER_COMPONENT, UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 from raspy.records import frozen
+from raspy.rules.raspy_keys import RESUME, STATE_KEYS
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
-# the keys raspy writes for a scenario (rules/status_entries.py STATE_KEYS, and the
-# record of a run in a long wait, rules/resume_record.py): `/scenario/<n>/<key>`
-# is `<base>/<host>/scenario/<n>/<key>`, a topic as deep as a command's
-SCENARIO_FIELDS: Final = frozenset(
-    {
-        "state",
-        "runs",
-        "last_run",
-        "last_trigger",
-        "last_error",
-        "last_error_at",
-        "error_from",
-        "resume",
-    }
-)
+# the keys raspy writes for a scenario (its status, and the record of a run in a
+# long wait): `/scenario/<n>/<key>` is `<base>/<host>/scenario/<n>/<key>`, a topic
+# as deep as a command's
+SCENARIO_FIELDS: Final = frozenset((*STATE_KEYS, RESUME))
 
 
 class Phase(Enum):

@@ -9,20 +9,19 @@ from typing import Final
 from raspy.errors import quote
 
 SCENARIO_TREE: Final = "/scenario/"
-# status_entries.STATE_KEYS, the resume record and the next fire
-RASPY_ENTRIES: Final = frozenset(
-    (
-        "state",
-        "runs",
-        "last_run",
-        "last_trigger",
-        "last_error",
-        "last_error_at",
-        "error_from",
-        "resume",
-        "next_fire",
-    )
+# the status the core writes for each scenario (status_entries.py makes the values)
+STATE_KEYS: Final = (
+    "state",
+    "runs",
+    "last_run",
+    "last_trigger",
+    "last_error",
+    "last_error_at",
+    "error_from",
 )
+RESUME: Final = "resume"  # the record of a run in a long wait (resume_record.py)
+NEXT_FIRE: Final = "next_fire"  # the soonest of its time triggers' next fires
+RASPY_ENTRIES: Final = frozenset((*STATE_KEYS, RESUME, NEXT_FIRE))
 
 
 def raspys(key: str) -> str | None:

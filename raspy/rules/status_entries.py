@@ -14,16 +14,7 @@ from typing import Final
 from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules.engine_output import State, Status
-
-STATE_KEYS: Final = (
-    "state",
-    "runs",
-    "last_run",
-    "last_trigger",
-    "last_error",
-    "last_error_at",
-    "error_from",
-)
+from raspy.rules.raspy_keys import STATE_KEYS
 
 # A trigger's value and old value are shown in last_trigger up to this size of JSON
 # each: a key's value may be up to [clone] max_value_bytes, and two of them would not

@@ -25,7 +25,7 @@ from raspy.mqtt.sweep import (
 )
 from raspy.mqtt.topics import TopicMap
 from raspy.rules import resume_record
-from raspy.rules.status_entries import STATE_KEYS
+from raspy.rules.raspy_keys import STATE_KEYS
 
 NOW = 1000.0
 SETTLE = 2.0

@@ -12,8 +12,7 @@ from support.scenario_engine import harness, scenario, sets
 from raspy.rules import model as m
 from raspy.rules import run
 from raspy.rules.document import DocumentError, load_scenario
-from raspy.rules.raspy_keys import RASPY_ENTRIES
-from raspy.rules.status_entries import STATE_KEYS
+from raspy.rules.raspy_keys import RASPY_ENTRIES, STATE_KEYS
 
 DOOR = "/event/door"
 TEXT = """\
