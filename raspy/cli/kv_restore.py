@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -21,7 +20,7 @@ from raspy import config as config_mod
 from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
-from raspy.cli.kv_store import Progress, report
+from raspy.cli.kv_store import Progress, ended_as_ctrl_c, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
@@ -339,36 +338,10 @@ def _store_config(path: str | None) -> StoreConfig:
         raise Failure(str(exc), EXIT_USAGE) from exc
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _ended_as_ctrl_c() -> Iterator[None]:
-    """A kill (SIGTERM) or a hangup (the ssh session of a restore by hand gone)
-    ends the restore as a Ctrl-C does: nothing written, and a data.mdb it began
-    removed, so a lost store stays lost (docs/recovery.md). By default they end
-    the process at once, leaving an empty store that raspyd would start on."""
-    wanted = (signal.SIGTERM, signal.SIGHUP)
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only: nothing to install
-        return
-    before = {
-        signum: signal.signal(signum, _interrupt)
-        for signum in wanted
-        if signal.getsignal(signum) is not signal.SIG_IGN  # nohup's stays
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-
-
 def restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
-    with _ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
+    with ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
         return _restore(args, source, config, started)
 
 
