@@ -49,6 +49,8 @@ from raspy.storage.tables import (
 # holds a batch of them at a time, not the dump (docs/PERFORMANCE.md "Restore")
 _BATCH_RECORDS: Final = 1000
 _BATCH_BYTES: Final = 1024 * 1024
+# what a restore says it is in the data dir's lock file: another one names it
+_HOLDER: Final = "raspy-kv restore"
 # the map room a restore asks for ahead, per byte of keys and values: B-tree pages
 # are not full, and big values take whole overflow pages
 _ROOM_FACTOR: Final = 2
@@ -354,13 +356,13 @@ def _restore(
     cleared = header.tables if args.replace else ()
     try:
         # init: a restore is the way back for a data dir whose data.mdb was lost
-        store = Store.open(args.data_dir, config, init=True)
+        store = Store.open(args.data_dir, config, init=True, holder=_HOLDER)
     except StoreBeingReadError as exc:  # no raspyd: another raspy-kv reads it
         raise Failure(
             f"{exc}; let that raspy-kv end, then restore again", EXIT_DATA
         ) from exc
     except StoreLockedError as exc:
-        raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+        raise Failure(_held_by(exc), EXIT_DATA) from exc
     except StoreDeviceError as exc:  # the open of a new or lost store writes too
         raise _device_failure(exc) from exc
     stop = threading.Event()
@@ -394,6 +396,19 @@ def _restore(
         sys.stderr,
     )
     return EXIT_OK
+
+
+def _held_by(exc: StoreLockedError) -> str:
+    """The refusal of a data dir another process writes, with what helps: it
+    depends on what that is (a restore beside a restore was told to stop raspyd)."""
+    if exc.holder == _HOLDER:
+        return (
+            f"{exc}: another {_HOLDER} is writing it; let that restore end, then"
+            " restore again"
+        )
+    if exc.holder is not None:
+        return f"{exc}: {exc.holder}; stop it before a restore"
+    return f"{exc}; stop raspyd (or what else writes it) before a restore"
 
 
 def _device_failure(exc: StoreDeviceError) -> Failure:
