@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Final
 
@@ -20,7 +21,7 @@ from raspy import config as config_mod
 from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
-from raspy.cli.kv_store import Progress, ended_as_ctrl_c, report
+from raspy.cli.kv_store import Progress, ended_as_ctrl_c, records, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
@@ -32,6 +33,7 @@ from raspy.errors import (
     quote,
 )
 from raspy.records import frozen
+from raspy.storage import damage
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpReader, Header, Record, record_line_number
 from raspy.storage.ops import Put, validate_ops
@@ -367,6 +369,7 @@ def _restore(
         raise _device_failure(exc) from exc
     stop = threading.Event()
     try:
+        _refuse_unreadable(store, Path(args.data_dir), header.tables, cleared)
         held = 0 if cleared else _held(store, header.tables)
         last = _keep_seq(store, scan)
         store.restore(
@@ -418,6 +421,31 @@ def _device_failure(exc: StoreDeviceError) -> Failure:
     return Failure(
         f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
         " restore into a data dir on sound storage",
+        EXIT_DATA,
+    )
+
+
+def _refuse_unreadable(
+    store: Store, data_dir: Path, tables: tuple[Table, ...], cleared: tuple[Table, ...]
+) -> None:
+    """A record that raspyd cannot read and the restore would keep (a merge keeps
+    the dump's dbs' other records, --replace the dbs the dump has not) is refused,
+    with nothing written: raspyd would refuse the store the restore left."""
+    kept = tuple(table for table in Table if table not in cleared)
+    with store.read_view() as view:
+        found = damage.first_unreadable(data_dir, partial(records, view), kept)
+    if found is None:
+        return
+    replace = (
+        "restore with --replace (the dump's dbs emptied first), or into"
+        if found.table in tables
+        else "restore into"
+    )
+    raise Failure(
+        f"{found}; a restore would keep it, and raspyd refuses such a store: nothing"
+        f" was written. `raspy-kv check --data-dir {data_dir}` lists every such"
+        f" record; {replace} a new data dir (keep this one: `mv {data_dir}"
+        f" {data_dir}.damaged`)",
         EXIT_DATA,
     )
 
