@@ -102,6 +102,7 @@ def start(
         init=init_store,
         check_records=True,
         progress=progress,
+        holder="raspyd",
     )
     store_opened()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()

@@ -39,7 +39,7 @@ def atomic_writer(
     a file that has the name already is kept and FileExistsError raised."""
     target = Path(path)
     temp = _temp_path(target)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    fd = _create(temp, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
@@ -53,6 +53,19 @@ def atomic_writer(
         temp.unlink(missing_ok=True)
         raise
     fsync_directory(target.parent)
+
+
+def _create(temp: Path, mode: int) -> int:
+    """A new temp file, opened for writing. A signal's exception (a SIGTERM ended as
+    a Ctrl-C) is raised as the open returns, before the caller holds the file:
+    the file is removed then too."""
+    try:
+        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    except OSError:
+        raise  # not made (O_EXCL: a name taken is never ours to remove)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _temp_path(target: Path) -> Path:
@@ -93,7 +106,7 @@ def prepare_atomic(
     error no temp file is left."""
     target = Path(path)
     temp = _temp_path(target)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    fd = _create(temp, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

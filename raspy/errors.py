@@ -177,7 +177,12 @@ class StoreDeviceError(StoreError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the data dir for writing."""
+    """Another process holds the data dir for writing; `holder` is what it said it
+    is (`raspyd`, `raspy-kv restore`), None if it did not say."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class StoreBeingReadError(StoreLockedError):

@@ -23,6 +23,7 @@ import structlog
 
 from raspy.atomic_file import fsync_directory, write_atomic
 from raspy.errors import StoreDamagedError, StoreError, quote
+from raspy.records import frozen
 from raspy.storage import lmdb_file, lmdb_meta, write_errors
 from raspy.storage.check import validate_record
 from raspy.storage.tables import Table
@@ -286,17 +287,46 @@ def check_records(
 ) -> None:
     """Every record decodes as its table says; the first that does not is named.
     `progress` is called every PROGRESS_EVERY records."""
-    for table in Table:
+    found = first_unreadable(data_dir, records, tuple(Table), progress)
+    if found is not None:
+        # raspyd names the first; check lists them all (the pages are sound: the
+        # other dbs may still be dumped, docs/recovery.md)
+        raise StoreDamagedError(
+            f"{found}; `raspy-kv check --data-dir {data_dir}` lists every such"
+            f" record; {advice(data_dir)}"
+        )
+
+
+@frozen
+class Unreadable:
+    """A record that does not decode as its table says, and why."""
+
+    data_dir: Path
+    table: Table
+    key: bytes
+    why: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.data_dir / DATA_FILE}: {self.table} record {quote(self.key)} is"
+            f" unreadable: {self.why}"
+        )
+
+
+def first_unreadable(
+    data_dir: Path,
+    records: RecordSource,
+    tables: tuple[Table, ...],
+    progress: Progress = no_progress,
+) -> Unreadable | None:
+    """The first record of `tables` that does not decode as its table says (raspyd
+    refuses to start on a store that holds one), or None."""
+    for table in tables:
         for number, (key, value) in enumerate(records(table)):
             if number % PROGRESS_EVERY == 0:
                 progress()
             try:
                 validate_record(table, key, value)
             except StoreError as exc:
-                # raspyd names the first; check lists them all (the pages are
-                # sound: the other dbs may still be dumped, docs/recovery.md)
-                raise StoreDamagedError(
-                    f"{data_dir / DATA_FILE}: {table} record {quote(key)} is "
-                    f"unreadable: {exc}; `raspy-kv check --data-dir {data_dir}` lists"
-                    f" every such record; {advice(data_dir)}"
-                ) from None
+                return Unreadable(data_dir, table, key, str(exc))
+    return None

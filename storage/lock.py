@@ -1,8 +1,10 @@
 """The data-dir write lock: one writing process per data dir (flock on DATA_DIR/lock).
 
 The kernel drops a flock when its holder dies, so a crashed raspyd never leaves a
-stale lock behind. The holder's pid is written into the file for the error message.
-Whether a writer holds it is asked by taking a shared flock for a moment
+stale lock behind. The holder's pid is written into the file, and on the next line what it is when it
+says (`raspyd`, `raspy-kv restore`), for the refusals: a restore beside another
+restore must not be told to stop raspyd. Whether a writer holds it is asked by
+taking a shared flock for a moment
 (lock_holder: Linux has no query for a flock, F_GETLK sees only fcntl locks), so the
 writer's exclusive lock is retried for a moment before it counts as taken. A lock
 still taken then is told apart: a writer's (exclusive, StoreLockedError with its pid)
@@ -45,9 +47,11 @@ _OPEN_FLAGS: Final = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class DataDirLock:
-    """An exclusive, non-blocking lock on a data dir; freed by release() or exit."""
+    """An exclusive, non-blocking lock on a data dir; freed by release() or exit.
+    `holder` (`raspyd`, `raspy-kv restore`) is written beside the pid: another's
+    refusal names it (StoreLockedError.holder)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, holder: str | None = None) -> None:
         self.path = data_dir / LOCK_NAME
         self._fd: int | None = None
         try:
@@ -73,11 +77,11 @@ class DataDirLock:
             _lock_exclusive(fd)
         except BlockingIOError:
             readers_only = _shared_free(fd)
-            holder = _read_pid(fd)
+            pid, other = _read_holder(fd)
             os.close(fd)
             if readers_only:
                 raise StoreBeingReadError(being_read(data_dir)) from None
-            raise StoreLockedError(in_use(data_dir, holder)) from None
+            raise StoreLockedError(in_use(data_dir, pid), holder=other) from None
         except OSError as exc:  # e.g. a filesystem without flock
             os.close(fd)
             raise self._unusable("lock", exc) from exc
@@ -86,7 +90,8 @@ class DataDirLock:
             raise
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            said = "" if holder is None else f"{holder}\n"
+            os.pwrite(fd, f"{os.getpid()}\n{said}".encode(), 0)
         except OSError as exc:  # the kernel drops the flock with the last fd
             os.close(fd)
             raise self._unusable("write", exc) from exc
@@ -163,8 +168,19 @@ def being_read(data_dir: Path) -> str:
 
 
 def _read_pid(fd: int) -> str:
-    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    return text if text.isdigit() else "unknown"
+    return _read_holder(fd)[0]
+
+
+def _read_holder(fd: int) -> tuple[str, str | None]:
+    """The holder's pid ("unknown" if the file has none) and what it said it is
+    (None: an older raspy's file, or a holder that did not say)."""
+    lines = os.pread(fd, 128, 0).decode("ascii", "replace").splitlines()
+    pid = lines[0].strip() if lines else ""
+    holder = lines[1].strip() if len(lines) > 1 else ""
+    return (
+        pid if pid.isdigit() else "unknown",
+        holder if holder.isprintable() and holder else None,
+    )
 
 
 class ReadLock:

@@ -79,6 +79,7 @@ class Store(StoreWrites, Closing):
         init: bool = False,
         check_records: bool = False,
         progress: damage.Progress = damage.no_progress,
+        holder: str | None = None,
     ) -> Store:
         """Open (and for a writer create, 0700) the store in data_dir.
 
@@ -93,7 +94,8 @@ class Store(StoreWrites, Closing):
         `check_records` (raspyd) also decodes every record before any write.
         `progress` is called as the pages are walked and the records checked, every
         so often (raspyd asks systemd for more time to start, a big store taking
-        seconds on a Pi).
+        seconds on a Pi). `holder` says what the writer is (`raspyd`), for the
+        refusal of another (storage.lock).
         """
         path = Path(data_dir)
         opening.check_path_text(path)
@@ -102,7 +104,7 @@ class Store(StoreWrites, Closing):
         walked_txn = None
         if not readonly:
             opening.make_data_dir(path)
-            lock = DataDirLock(path)
+            lock = DataDirLock(path, holder)
         try:
             if lock is not None:
                 damage.refuse_lost_store(path, init=init)

@@ -119,6 +119,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.wait is None:
         args.wait = _TITANIC_WAIT_S
+    if "" in args.service.removeprefix(".").split("."):
+        # `.` went to `<host>.`: no service of a raspy hub has an empty part
+        print(
+            f"{_PROG}: SERVICE {args.service!r} has an empty part: a service is named"
+            " <hostname>.<service>, e.g. pi.echo (.echo: the --host's, or this"
+            " machine's)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     args.service = under_host(args.service, args.host)
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     curve = client_curve(args, _PROG)  # CurveOptionError: _main's one line, exit 2

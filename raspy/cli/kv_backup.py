@@ -25,7 +25,7 @@ from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
 from raspy.cli.kv_dump import inside_data_dir, write_dump
 from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog, stdout_errors
-from raspy.cli.kv_store import open_readonly, report
+from raspy.cli.kv_store import ended_as_ctrl_c, open_readonly, report
 from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
@@ -289,6 +289,11 @@ def _remove_old(path: Path, new: Path) -> bool:
 
 
 def backup(args: argparse.Namespace) -> int:
+    with ended_as_ctrl_c():  # a kill mid-write leaves no temp file
+        return _backup(args)
+
+
+def _backup(args: argparse.Namespace) -> int:
     started = time.monotonic()
     backup_dir = _backup_dir(args.to, args.data_dir)
     with _one_at_a_time(backup_dir):

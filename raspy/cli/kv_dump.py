@@ -17,7 +17,13 @@ from typing import IO, Final
 from raspy.atomic_file import atomic_writer, is_special, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.kv_lines import STDIO, Failure, stdout_errors
-from raspy.cli.kv_store import Progress, open_readonly, records, report
+from raspy.cli.kv_store import (
+    Progress,
+    ended_as_ctrl_c,
+    open_readonly,
+    records,
+    report,
+)
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
@@ -31,7 +37,7 @@ def stale_temp(
     entry: os.DirEntry[str], now: float, target: Callable[[str], bool]
 ) -> bool:
     """The temp file of a dump into a file that `target` names, that no dump is
-    writing any more (a power cut or a kill mid-write left it). One gone since the
+    writing any more (a power cut or a kill -9 mid-write left it). One gone since the
     listing (renamed to its dump) is not."""
     name = temp_target(entry.name)
     if name is None or not target(name):
@@ -139,6 +145,11 @@ def write_dump(
 
 
 def dump(args: argparse.Namespace) -> int:
+    with ended_as_ctrl_c():  # a kill mid-write leaves no temp file
+        return _dump(args)
+
+
+def _dump(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = tuple(t for t in DATA_TABLES if not args.db or t.value in args.db)
     refuse_into_data_dir(args.output, args.data_dir)

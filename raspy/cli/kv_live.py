@@ -213,8 +213,18 @@ def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     return EXIT_OK
 
 
+# how watch shows a deletion; a value that is this very text is shown in hex, as a
+# value that is not printable text is, so the mark means a deletion alone
+_DELETED: Final = "(deleted)"
+
+
 def _line(change: Change) -> str:
-    value = show(change.body) if change.body else "(deleted)"
+    if not change.body:  # an empty body is a deletion (RFC 12)
+        value = _DELETED
+    else:
+        value = show(change.body)
+        if value == _DELETED:
+            value = "0x" + change.body.hex()
     return f"{change.seq} {show(change.key)} {value}"
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Final
 
@@ -21,7 +21,7 @@ from raspy import config as config_mod
 from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
-from raspy.cli.kv_store import Progress, report
+from raspy.cli.kv_store import Progress, ended_as_ctrl_c, records, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
@@ -33,6 +33,7 @@ from raspy.errors import (
     quote,
 )
 from raspy.records import frozen
+from raspy.storage import damage
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpReader, Header, Record, record_line_number
 from raspy.storage.ops import Put, validate_ops
@@ -50,6 +51,8 @@ from raspy.storage.tables import (
 # holds a batch of them at a time, not the dump (docs/PERFORMANCE.md "Restore")
 _BATCH_RECORDS: Final = 1000
 _BATCH_BYTES: Final = 1024 * 1024
+# what a restore says it is in the data dir's lock file: another one names it
+_HOLDER: Final = "raspy-kv restore"
 # the map room a restore asks for ahead, per byte of keys and values: B-tree pages
 # are not full, and big values take whole overflow pages
 _ROOM_FACTOR: Final = 2
@@ -339,36 +342,10 @@ def _store_config(path: str | None) -> StoreConfig:
         raise Failure(str(exc), EXIT_USAGE) from exc
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _ended_as_ctrl_c() -> Iterator[None]:
-    """A kill (SIGTERM) or a hangup (the ssh session of a restore by hand gone)
-    ends the restore as a Ctrl-C does: nothing written, and a data.mdb it began
-    removed, so a lost store stays lost (docs/recovery.md). By default they end
-    the process at once, leaving an empty store that raspyd would start on."""
-    wanted = (signal.SIGTERM, signal.SIGHUP)
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only: nothing to install
-        return
-    before = {
-        signum: signal.signal(signum, _interrupt)
-        for signum in wanted
-        if signal.getsignal(signum) is not signal.SIG_IGN  # nohup's stays
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-
-
 def restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
-    with _ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
+    with ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
         return _restore(args, source, config, started)
 
 
@@ -381,17 +358,18 @@ def _restore(
     cleared = header.tables if args.replace else ()
     try:
         # init: a restore is the way back for a data dir whose data.mdb was lost
-        store = Store.open(args.data_dir, config, init=True)
+        store = Store.open(args.data_dir, config, init=True, holder=_HOLDER)
     except StoreBeingReadError as exc:  # no raspyd: another raspy-kv reads it
         raise Failure(
             f"{exc}; let that raspy-kv end, then restore again", EXIT_DATA
         ) from exc
     except StoreLockedError as exc:
-        raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+        raise Failure(_held_by(exc), EXIT_DATA) from exc
     except StoreDeviceError as exc:  # the open of a new or lost store writes too
         raise _device_failure(exc) from exc
     stop = threading.Event()
     try:
+        _refuse_unreadable(store, Path(args.data_dir), header.tables, cleared)
         held = 0 if cleared else _held(store, header.tables)
         last = _keep_seq(store, scan)
         store.restore(
@@ -423,6 +401,19 @@ def _restore(
     return EXIT_OK
 
 
+def _held_by(exc: StoreLockedError) -> str:
+    """The refusal of a data dir another process writes, with what helps: it
+    depends on what that is (a restore beside a restore was told to stop raspyd)."""
+    if exc.holder == _HOLDER:
+        return (
+            f"{exc}: another {_HOLDER} is writing it; let that restore end, then"
+            " restore again"
+        )
+    if exc.holder is not None:
+        return f"{exc}: {exc.holder}; stop it before a restore"
+    return f"{exc}; stop raspyd (or what else writes it) before a restore"
+
+
 def _device_failure(exc: StoreDeviceError) -> Failure:
     """A failing device met by the restore, at the open or in its txn: the store's
     advice, "dump the store", led back here (the data.mdb the restore began is gone
@@ -430,6 +421,31 @@ def _device_failure(exc: StoreDeviceError) -> Failure:
     return Failure(
         f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
         " restore into a data dir on sound storage",
+        EXIT_DATA,
+    )
+
+
+def _refuse_unreadable(
+    store: Store, data_dir: Path, tables: tuple[Table, ...], cleared: tuple[Table, ...]
+) -> None:
+    """A record that raspyd cannot read and the restore would keep (a merge keeps
+    the dump's dbs' other records, --replace the dbs the dump has not) is refused,
+    with nothing written: raspyd would refuse the store the restore left."""
+    kept = tuple(table for table in Table if table not in cleared)
+    with store.read_view() as view:
+        found = damage.first_unreadable(data_dir, partial(records, view), kept)
+    if found is None:
+        return
+    replace = (
+        "restore with --replace (the dump's dbs emptied first), or into"
+        if found.table in tables
+        else "restore into"
+    )
+    raise Failure(
+        f"{found}; a restore would keep it, and raspyd refuses such a store: nothing"
+        f" was written. `raspy-kv check --data-dir {data_dir}` lists every such"
+        f" record; {replace} a new data dir (keep this one: `mv {data_dir}"
+        f" {data_dir}.damaged`)",
         EXIT_DATA,
     )
 

@@ -1,13 +1,17 @@
 """What raspy-kv's store commands (dump, restore, check, backup) share: the store
-opened read-only and read a table at a time, the progress bar and the closing report
-line (their statuses and failures, which the live commands share: raspy.cli.kv_lines)."""
+opened read-only and read a table at a time, the progress bar, a kill or a hangup
+ended as a Ctrl-C, and the closing report line (their statuses and failures, which
+the live commands share: raspy.cli.kv_lines)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
@@ -54,6 +58,34 @@ def report(command: str, message: str, started: float, stream: IO[str]) -> None:
         f"{command_prog(command)}: {message} in {time.monotonic() - started:.2f} s",
         file=stream,
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def ended_as_ctrl_c() -> Iterator[None]:
+    """A kill (SIGTERM) or a hangup (the ssh session of a command by hand gone) ends
+    the command as a Ctrl-C does (exit 130): a restore writes nothing and removes a
+    data.mdb it began, so a lost store stays lost (docs/recovery.md); a dump or a
+    backup removes its temp file. By default they end the process at once, leaving
+    an empty store that raspyd would start on, or a temp file for a day. A signal
+    ignored already (nohup) stays ignored."""
+    wanted = (signal.SIGTERM, signal.SIGHUP)
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: nothing to install
+        return
+    before = {
+        signum: signal.signal(signum, _interrupt)
+        for signum in wanted
+        if signal.getsignal(signum) is not signal.SIG_IGN  # nohup's stays
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def open_readonly(data_dir: str) -> Store:

@@ -158,7 +158,7 @@ def _open_store(
     waiting = Notifier()  # systemd's start timeout, pushed back while it waits
     try:
         store = start_wait.start_after_slotless_reads(
-            lambda: Store.open(data_dir, cfg.store, init=True),
+            lambda: Store.open(data_dir, cfg.store, init=True, holder="raspy-poller"),
             Path(data_dir),
             waiting,
             lambda timeout_s: bool(stop.wait(timeout_s)),

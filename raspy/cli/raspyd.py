@@ -135,8 +135,8 @@ def _print_config(args: argparse.Namespace) -> int:
         return 0
     try:
         cfg = raspyd_config.load_config(args)
-    except ConfigError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+    except ConfigError as exc:  # one problem a line, as the start says them
+        return raspyd_config.config_failed(exc.problems, args.config or "<defaults>")
     source = args.config or "the defaults"
     print(
         config_doc.render_toml(

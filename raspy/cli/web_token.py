@@ -90,7 +90,7 @@ def _token(args: argparse.Namespace) -> int:
     try:  # made only for a data dir that has none: looked at and written under
         # its lock, so two first `make run`s at once make one token, not two
         Path(args.data_dir).mkdir(mode=0o700, exist_ok=True)
-        lock = DataDirLock(Path(args.data_dir))
+        lock = DataDirLock(Path(args.data_dir), holder="raspy web-token")
     except StoreBeingReadError as exc:  # no raspyd: a raspy-kv reads the data dir
         print(
             f"{_PROG} web-token: {exc}: no token made; let that raspy-kv end, then"

@@ -17,6 +17,8 @@ from support.zmqctx import checked_context, dealer, recv
 
 from raspy.client.clone import CloneClient, fetch_snapshot
 from raspy.client.mdp import Client
+from raspy.storage.dump import Header, dump_lines
+from raspy.storage.tables import Table
 
 
 def _raspyd(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[str]:
@@ -77,6 +79,32 @@ def test_second_raspyd_on_the_same_data_dir_is_refused(
         f"(pid {daemon.process.pid})\n"
     )
     assert daemon.process.poll() is None  # the holder runs on
+
+
+def test_a_restore_into_its_data_dir_is_told_to_stop_raspyd(
+    shared: Daemon, tmp_path: Path
+) -> None:
+    """raspyd says what it is in its data dir's lock file: a restore refused there
+    names it (and a restore beside another restore names that one instead)."""
+    daemon = shared
+    assert daemon.process is not None
+    dump = tmp_path / "empty.dump"
+    dump.write_bytes(b"".join(dump_lines(Header(1, "now", (Table.CRON,)), ())))
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "raspy.cli.kv", "restore"),
+            *("--data-dir", str(daemon.data_dir), str(dump)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"raspy-kv restore: data dir {daemon.data_dir} is in use by another process"
+        f" (pid {daemon.process.pid}): raspyd; stop it before a restore\n",
+    )
 
 
 @pytest.mark.parametrize(

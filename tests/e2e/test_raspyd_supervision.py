@@ -105,6 +105,27 @@ def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [["--check-config"], ["--print-config", "--config"], ["--config"]],
+    ids=["check-config", "print-config", "start"],
+)
+def test_a_bad_file_is_said_one_problem_a_line_however_raspyd_reads_it(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    """--print-config joined its problems on one line with `;`, where the start and
+    --check-config say one a line."""
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[titanic]\nmax_body_bytes = -1\nbogus = 1\n")
+    result = _raspyd(*flags, str(config), "--data-dir", str(tmp_path / "var"))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"raspyd: {config}: titanic.max_body_bytes: expected a value >= 0, got -1",
+        f"raspyd: {config}: titanic.bogus: unknown setting",
+    ]
+    assert not (tmp_path / "var").exists()
+
+
 def test_a_bad_file_value_is_named_though_a_flag_replaces_it(tmp_path: Path) -> None:
     config = tmp_path / "raspyd.toml"
     config.write_text('[network]\nport_base = "x"\n')

@@ -142,7 +142,8 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
             1,
             "",
             f"raspy-kv restore: data dir {data_dir} is in use by another process "
-            f"(pid {holder_pid}); stop raspyd before a restore\n",
+            f"(pid {holder_pid}); stop raspyd (or what else writes it) before a"
+            " restore\n",
         )
 
 

@@ -236,3 +236,28 @@ def test_raspy_call_titanic_prints_the_reply_even_when_its_close_fails(
         .startswith(f"raspy call: the reply came, but closing request {uuid} failed (")
     )
     assert err.decode().splitlines()[-1].endswith(f"(raspy call titanic.close {uuid})")
+
+
+@pytest.mark.parametrize(
+    ("service", "shown"),
+    [
+        pytest.param(".", "'.'", id="dot"),
+        pytest.param("pi.", "'pi.'", id="ends-in-a-dot"),
+        pytest.param(".echo.", "'.echo.'", id="short-ends-in-a-dot"),
+        pytest.param("pi..echo", "'pi..echo'", id="empty-part"),
+    ],
+)
+def test_raspy_call_refuses_a_name_with_an_empty_part_and_sends_nothing(
+    router: tuple[Router, str], service: str, shown: str
+) -> None:
+    """`raspy call .` went to the service `<host>.`: no raspy service has an empty
+    part (README, "raspy call": `<hostname>.<service>`, `.echo` for the --host's)."""
+    sock, endpoint = router
+    status, out, err = finish(start_call("--server", endpoint, service))
+    assert (status, out) == (2, b"")
+    assert err.decode().splitlines() == [
+        f"raspy call: SERVICE {shown} has an empty part: a service is named"
+        " <hostname>.<service>, e.g. pi.echo (.echo: the --host's, or this"
+        " machine's)"
+    ]
+    assert sock.poll(0) == 0  # not even asked whether a worker offers it
