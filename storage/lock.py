@@ -1,20 +1,19 @@
 """The data-dir write lock: one writing process per data dir (flock on DATA_DIR/lock).
 
 The kernel drops a flock when its holder dies, so a crashed raspyd never leaves a
-stale lock behind. The holder's pid is written into the file, and on the next line what it is when it
-says (`raspyd`, `raspy-kv restore`), for the refusals: a restore beside another
-restore must not be told to stop raspyd. Whether a writer holds it is asked by
-taking a shared flock for a moment
-(lock_holder: Linux has no query for a flock, F_GETLK sees only fcntl locks), so the
-writer's exclusive lock is retried for a moment before it counts as taken. A lock
-still taken then is told apart: a writer's (exclusive, StoreLockedError with its pid)
-or only readers' (shared, ReadLock: StoreBeingReadError, no pid, as the file holds
-the last writer's).
+stale lock behind. The holder's pid is written into the file, and on the next line
+what it is when it says (`raspyd`, `raspy-kv restore`), for the refusals: a restore
+beside another restore must not be told to stop raspyd. Whether a writer holds it is
+asked by taking a shared flock for a moment (lock_holder: Linux has no query for a
+flock, F_GETLK sees only fcntl locks), so the writer's exclusive lock is retried for
+a moment before it counts as taken. A lock still taken then is told apart: a
+writer's (exclusive, StoreLockedError with its pid) or only readers' (shared,
+ReadLock: StoreBeingReadError, no pid, as the file holds the last writer's).
 
 Taken with sudo, it is opened by root in a folder the service user owns: it never
 follows a symbolic link there (O_NOFOLLOW), and as root it is used only when it is a
-regular file with one link (raspy.file_owner.plain_file_problem), so a name planted by that user
-cannot make root write into, or give away, a file of root's.
+regular file with one link (raspy.file_owner.plain_file_problem), so a name planted
+by that user cannot make root write into, or give away, a file of root's.
 """
 
 from __future__ import annotations
