@@ -1,26 +1,23 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
 inside the store's one restore txn. A dump on stdin (`-`), or a FILE that is a pipe,
-is kept in a temp file for the two readings."""
+is kept in a temp file for the two readings (kv_restore_source)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from raspy import config as config_mod
-from raspy.atomic_file import is_special
 from raspy.cli import EXIT_OK, EXIT_USAGE
-from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure
+from raspy.cli import kv_restore_source as dump_source
+from raspy.cli.kv_lines import EXIT_DATA, Failure
 from raspy.cli.kv_store import Progress, ended_as_ctrl_c, records, report
 from raspy.config import StoreConfig
 from raspy.errors import (
@@ -59,15 +56,6 @@ _ROOM_FACTOR: Final = 2
 
 
 @frozen
-class _Source:
-    """The dump to read (`path`) and what the messages call it (`name`): the FILE,
-    or `stdin` for `-`, kept in a temp file."""
-
-    path: str
-    name: str
-
-
-@frozen
 class _Scan:
     """What the first pass over a dump found: all of it valid, and these facts."""
 
@@ -88,126 +76,6 @@ def _max_line(config: StoreConfig) -> int:
     return 8 * (config.max_value_bytes + MAX_KEY_BYTES) + 4096
 
 
-def _lines(
-    handle: IO[bytes], max_line: int, step: Callable[[int], None] | None = None
-) -> Iterator[bytes]:
-    """The lines of `handle`, a buffer at a time; a line longer than `max_line`
-    bytes raises DumpFormatError."""
-    number = 0
-    while line := handle.readline(max_line + 1):
-        number += 1
-        if len(line) > max_line:
-            raise DumpFormatError(
-                number, f"longer than {max_line} bytes: no dump has such a line"
-            )
-        if step is not None:
-            step(len(line))
-        yield line
-
-
-@contextmanager
-def _dump_lines(
-    source: _Source, max_line: int, progress: Progress | None = None
-) -> Iterator[Iterator[bytes]]:
-    """The dump's lines, read a buffer at a time (a restore never holds the file);
-    a line longer than `max_line` bytes raises DumpFormatError."""
-    try:
-        handle = Path(source.path).open("rb")  # noqa: SIM115  # closed below
-    except OSError as exc:
-        raise Failure(f"cannot read {source.name}: {exc.strerror}", EXIT_USAGE) from exc
-    step = progress.step if progress is not None and progress.shown else None
-    with handle:
-        yield _lines(handle, max_line, step)
-
-
-@contextmanager
-def _source(file: str, max_line: int) -> Iterator[_Source]:
-    """The dump FILE; for `-` (or a FILE that is a pipe), what it gives copied into a
-    private temp file first (a restore reads its dump twice), which is removed at
-    the end. A line too long for a dump ends the copy (a pipe of /dev/zero must
-    not fill the disk)."""
-    # a pipe or a device (`<(ssh hub raspy-kv dump …)` names /dev/fd/N, a pipe) is
-    # read once: kept in a temp file as stdin is
-    if file != STDIO and not is_special(file):
-        yield _Source(file, file)
-        return
-    temp, name = _read_once(file, max_line)
-    try:
-        yield _Source(temp, name)
-    finally:
-        Path(temp).unlink(missing_ok=True)
-
-
-def _read_once(file: str, max_line: int) -> tuple[str, str]:
-    """stdin (`-`) or the pipe FILE kept in a temp file: its path, and the name the
-    restore's lines give it."""
-    if file != STDIO:
-        try:
-            handle = Path(file).open("rb")  # noqa: SIM115  # closed below
-        except OSError as exc:
-            raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
-        with handle:
-            return _keep_stdin(handle, max_line, file), file
-    if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
-        raise Failure(
-            "stdin (FILE -) is closed: pipe a dump in, or name the dump FILE"
-            " instead of -",
-            EXIT_USAGE,
-        )
-    stdin = sys.stdin.buffer
-    if stdin.isatty():
-        raise Failure(
-            "stdin (FILE -) is a terminal, not a dump: pipe one in, or name the"
-            " dump FILE instead of -",
-            EXIT_USAGE,
-        )
-    return _keep_stdin(stdin, max_line, "stdin"), "stdin"
-
-
-def _keep_stdin(stdin: IO[bytes], max_line: int, name: str) -> str:
-    """stdin (or the pipe `name`) copied into a new temp file (0600: a whole
-    store); its path."""
-    temp = ""
-    try:
-        fd, temp = tempfile.mkstemp(prefix="raspy-kv-restore-", suffix=".dump")
-        with os.fdopen(fd, "wb") as out:
-            _copy_lines(stdin, out, max_line, name)
-    except BaseException as exc:
-        if temp:
-            Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # of the temp file: stdin's are Failures
-            raise Failure(_no_room(exc, name), EXIT_DATA) from exc
-        raise
-    return temp
-
-
-def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int, name: str) -> None:
-    lines = _lines(stdin, max_line)
-    while True:
-        try:
-            line = next(lines, None)
-        except DumpFormatError as exc:
-            raise Failure(f"{name} {exc}", EXIT_DATA) from exc
-        except OSError as exc:
-            raise Failure(f"cannot read {name}: {exc.strerror}", EXIT_DATA) from exc
-        if line is None:
-            return
-        out.write(line)
-
-
-def _no_room(exc: OSError, name: str) -> str:
-    instead = (
-        "name the dump FILE instead of -"
-        if name == "stdin"
-        else "write the dump into a file first"
-    )
-    return (
-        f"cannot keep {name} in {tempfile.gettempdir()} for the restore (it reads its"
-        f" dump twice: checked, then written): {exc.strerror}; set TMPDIR to a"
-        f" directory with room, or {instead}"
-    )
-
-
 def _check_schema(file: str, version: int) -> None:
     if version > SCHEMA_VERSION:
         raise Failure(
@@ -220,7 +88,9 @@ def _check_schema(file: str, version: int) -> None:
         )
 
 
-def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _Scan:
+def _scan_dump(
+    source: dump_source.Source, verify_checksum: bool, config: StoreConfig
+) -> _Scan:
     """Pass 1, before the data dir is touched: every line parsed and every record
     within the store's limits and decodable as its table says, one at a time."""
     file = source.name
@@ -230,7 +100,7 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
     data_bytes, last_seq, kv_seq = 0, None, None
     max_line = _max_line(config)
     try:
-        with _dump_lines(source, max_line, progress) as lines:
+        with dump_source.dump_lines(source, max_line, progress) as lines:
             reader = DumpReader(lines, verify_checksum=verify_checksum)
             # before the records: a newer raspy's may not read here, and one that
             # does not would be named as damaged instead of as newer
@@ -276,7 +146,7 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> int
 
 
 def _batches(
-    source: _Source, scan: _Scan, last: list[Put], stop: threading.Event
+    source: dump_source.Source, scan: _Scan, last: list[Put], stop: threading.Event
 ) -> Iterator[list[Put]]:
     """Pass 2, inside the restore's one txn: the records again, in bounded batches,
     then `last`. A file that changed since pass 1, or `stop` (Ctrl-C), raises
@@ -293,7 +163,7 @@ def _batches(
     batch: list[Put] = []
     size = 0
     try:
-        with _dump_lines(source, scan.max_line) as lines:
+        with dump_source.dump_lines(source, scan.max_line) as lines:
             reader = DumpReader(lines, verify_checksum=False, unique=False)
             for record in reader.records():
                 batch.append(Put(record.table, record.key, record.value))
@@ -345,12 +215,15 @@ def _store_config(path: str | None) -> StoreConfig:
 def restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
-    with ended_as_ctrl_c(), _source(args.file, _max_line(config)) as source:
+    with ended_as_ctrl_c(), dump_source.source(args.file, _max_line(config)) as source:
         return _restore(args, source, config, started)
 
 
 def _restore(
-    args: argparse.Namespace, source: _Source, config: StoreConfig, started: float
+    args: argparse.Namespace,
+    source: dump_source.Source,
+    config: StoreConfig,
+    started: float,
 ) -> int:
     # all of it checked before the data dir is touched, then read again to write it
     scan = _scan_dump(source, not args.ignore_checksum, config)
