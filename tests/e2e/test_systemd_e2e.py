@@ -247,7 +247,10 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert command.endswith(" --to /var/backups/raspy --keep 7 --no-history")
     # every hardening line of raspyd's unit, the same or (network) narrower
     hardening = _settings(UNIT, "# Hardening:")
-    narrower = {"RestrictAddressFamilies": ["AF_UNIX"]}
+    narrower = {
+        "RestrictAddressFamilies": ["AF_UNIX"],
+        "SystemCallFilter": ["@system-service"],  # it reads no clock health
+    }
     for key, values in hardening.items():
         assert backup[key] == narrower.get(key, values), key
     # the store read-only, but LMDB's lock file (a reader's slot: raspy-kv refuses
@@ -260,6 +263,59 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert timer["Persistent"] == ["true"]
     assert "RandomizedDelaySec" in timer
     assert timer["WantedBy"] == ["timers.target"]
+
+
+def _allowed_syscalls(names: list[str]) -> set[str]:
+    """The system calls a SystemCallFilter= allow-list lets through, its groups
+    expanded by systemd itself (`systemd-analyze syscall-filter`)."""
+    assert _ANALYZE is not None
+    allowed: set[str] = set()
+    todo = [name for value in names for name in value.split()]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if not name.startswith("@"):
+            allowed.add(name)
+            continue
+        listing = subprocess.run(
+            [_ANALYZE, "syscall-filter", name],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        todo += [
+            line.strip()
+            for line in listing.splitlines()[1:]
+            if line.strip() and not line.strip().startswith("#")
+        ]
+    return allowed
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None,
+    reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
+)
+def test_the_units_let_raspy_read_the_clocks_health() -> None:
+    """README, "The clock": raspyd asks the kernel (adjtimex, read-only) every
+    clock_health_interval_s. The unit's sandbox took that call away twice: its
+    SystemCallFilter= allow-list lacked it (a call not listed ends the process with
+    SIGSYS: raspyd was killed at its first look, seconds after each start, until
+    start-limit-hit), and ProtectClock= blocks the clock calls altogether, reads
+    too (systemd.exec(5)). Setting the clock stays impossible: no capabilities."""
+    for unit in (UNIT, POLLER_UNIT):
+        settings = _settings(unit, "# Hardening:")
+        assert settings.get("ProtectClock", ["no"]) == ["no"], unit.name
+        assert settings["CapabilityBoundingSet"] == [""], unit.name  # no CAP_SYS_TIME
+        # the devices as closed as ProtectClock= left them (its DeviceAllow=)
+        assert settings["DevicePolicy"] == ["closed"], unit.name
+        allowed = _allowed_syscalls(settings["SystemCallFilter"])
+        assert "ioctl" in allowed  # the groups were expanded
+        # glibc's adjtimex(): adjtimex, or clock_adjtime(64) on other architectures
+        assert {"adjtimex", "clock_adjtime", "clock_adjtime64"} <= allowed, unit.name
 
 
 def test_the_unit_is_a_hardened_notify_service_with_a_watchdog() -> None:
