@@ -318,6 +318,21 @@ def test_the_units_let_raspy_read_the_clocks_health() -> None:
         assert {"adjtimex", "clock_adjtime", "clock_adjtime64"} <= allowed, unit.name
 
 
+def test_raspyd_is_started_again_after_any_failing_exit_five_times_in_ten_minutes() -> (
+    None
+):
+    """README, "Running it as a service": systemd starts raspyd again after any
+    failing exit, status 2 included (a data dir still held, an address that comes
+    late at boot), and gives up after five tries within 10 minutes."""
+    unit = _settings(UNIT)
+    assert unit["Restart"] == ["on-failure"]
+    assert "RestartPreventExitStatus" not in unit
+    assert unit["StartLimitBurst"] == ["5"]
+    assert unit["StartLimitIntervalSec"] == ["600"]
+    # and `systemctl reload raspyd` sends SIGHUP, to the daemon itself
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+
+
 def test_the_unit_is_a_hardened_notify_service_with_a_watchdog() -> None:
     lines = set(UNIT.read_text().splitlines())
     assert {
