@@ -4,6 +4,7 @@ backup's service and timer, raspy-poller's) pass `systemd-analyze verify`."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -316,6 +317,53 @@ def test_the_units_let_raspy_read_the_clocks_health() -> None:
         assert "ioctl" in allowed  # the groups were expanded
         # glibc's adjtimex(): adjtimex, or clock_adjtime(64) on other architectures
         assert {"adjtimex", "clock_adjtime", "clock_adjtime64"} <= allowed, unit.name
+
+
+# Loads an allow-list as systemd does for SystemCallFilter= (any other call: the
+# process is killed), then reads the clock's health as raspyd's clock part does.
+_UNDER_FILTER = """
+import ctypes, sys
+from raspy.clockhealth import _libc, read_kernel
+_libc()  # loaded before the filter, as in raspyd long before its first read
+seccomp = ctypes.CDLL("libseccomp.so.2")
+seccomp.seccomp_init.restype = ctypes.c_void_p
+filter = ctypes.c_void_p(seccomp.seccomp_init(ctypes.c_uint32(0x80000000)))
+for name in sys.argv[1:]:
+    number = seccomp.seccomp_syscall_resolve_name(name.encode())
+    if number >= 0:
+        seccomp.seccomp_rule_add(filter, ctypes.c_uint32(0x7FFF0000), number, 0)
+assert seccomp.seccomp_load(filter) == 0
+print(read_kernel().state, flush=True)
+"""
+
+
+def _libseccomp() -> bool:
+    try:
+        ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None or not _libseccomp(),
+    reason="needs systemd-analyze and libseccomp (Debian: apt-get install systemd)",
+)
+@pytest.mark.timeout(60)
+def test_the_clocks_health_is_read_under_the_units_system_call_filter() -> None:
+    """The same as above, by the kernel: the unit's allow-list loaded into a process
+    that then reads the clock's health. Under the old list it died of SIGSYS."""
+    allowed = _allowed_syscalls(_settings(UNIT, "# Hardening:")["SystemCallFilter"])
+    done = subprocess.run(
+        [sys.executable, "-c", _UNDER_FILTER, *sorted(allowed)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    states = {"ok", "insert_leap", "delete_leap", "leap_in_progress", "leap_done"}
+    assert done.stdout.strip() in {*states, "error"}  # error: not synchronised
 
 
 def test_raspyd_is_started_again_after_any_failing_exit_five_times_in_ten_minutes() -> (
