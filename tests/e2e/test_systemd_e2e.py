@@ -366,6 +366,72 @@ def test_the_clocks_health_is_read_under_the_units_system_call_filter() -> None:
     assert done.stdout.strip() in {*states, "error"}  # error: not synchronised
 
 
+# Refuses socket() for every address family but those given (their numbers), with
+# EAFNOSUPPORT, as systemd does for RestrictAddressFamilies=; then tries raspyd's
+# ports as its start does, on 127.0.0.1 (the default bind).
+_UNDER_FAMILIES = """
+import ctypes, sys
+from raspy import config
+from raspy.cli.bind_check import unbindable
+
+class Compare(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
+                ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+port_base, data_dir, *allowed = sys.argv[1:]
+seccomp = ctypes.CDLL("libseccomp.so.2")
+seccomp.seccomp_init.restype = ctypes.c_void_p
+filter = ctypes.c_void_p(seccomp.seccomp_init(ctypes.c_uint32(0x7FFF0000)))
+refuse = ctypes.c_uint32(0x00050000 | 97)  # SCMP_ACT_ERRNO(EAFNOSUPPORT)
+number = seccomp.seccomp_syscall_resolve_name(b"socket")
+for family in range(64):
+    if str(family) not in allowed:
+        compare = (Compare * 1)(Compare(0, 4, family, 0))  # arg 0 == family
+        assert seccomp.seccomp_rule_add_array(filter, refuse, number, 1, compare) == 0
+assert seccomp.seccomp_load(filter) == 0
+cfg = config.load("", "test.toml", data_dir=data_dir, network__port_base=int(port_base))
+checked = unbindable(cfg)
+print(checked.problem, sorted(checked.addresses), flush=True)
+"""
+
+
+@pytest.mark.skipif(
+    not _libseccomp(), reason="needs libseccomp (Debian: apt-get install systemd)"
+)
+@pytest.mark.timeout(60)
+def test_raspyd_binds_its_ports_under_the_units_address_families(
+    tmp_path: Path,
+) -> None:
+    """README, "The daemon": raspyd listens on 127.0.0.1 unless told otherwise.
+    ZeroMQ looks a bound address up among the interfaces first (getifaddrs, a
+    netlink socket); under the unit's RestrictAddressFamilies= without AF_NETLINK
+    that socket is refused, and ZeroMQ aborts the process ("Address family not
+    supported by protocol (src/ip_resolver.cpp:…)"): raspyd died at its first
+    bind, at every start."""
+    families = _settings(UNIT, "# Hardening:")["RestrictAddressFamilies"]
+    numbers = [str(int(getattr(socket, name))) for name in families[0].split()]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _UNDER_FAMILIES,
+            str(free_port_base()),
+            str(tmp_path / "data"),
+            *numbers,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "None ['127.0.0.1']"
+    # the poller's unit is raspyd's sandbox (test above): its families the same
+    assert _settings(POLLER_UNIT, "# Hardening:")["RestrictAddressFamilies"] == (
+        families
+    )
+
+
 def test_raspyd_is_started_again_after_any_failing_exit_five_times_in_ten_minutes() -> (
     None
 ):
