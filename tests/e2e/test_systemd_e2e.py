@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from support.daemon import Daemon
 from support.net import free_port_base
+from support.unit_sandbox import allowed_syscalls
 
 import raspy
 from raspy import config
@@ -266,36 +267,6 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert timer["WantedBy"] == ["timers.target"]
 
 
-def _allowed_syscalls(names: list[str]) -> set[str]:
-    """The system calls a SystemCallFilter= allow-list lets through, its groups
-    expanded by systemd itself (`systemd-analyze syscall-filter`)."""
-    assert _ANALYZE is not None
-    allowed: set[str] = set()
-    todo = [name for value in names for name in value.split()]
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if not name.startswith("@"):
-            allowed.add(name)
-            continue
-        listing = subprocess.run(
-            [_ANALYZE, "syscall-filter", name],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-        todo += [
-            line.strip()
-            for line in listing.splitlines()[1:]
-            if line.strip() and not line.strip().startswith("#")
-        ]
-    return allowed
-
-
 @pytest.mark.skipif(
     _ANALYZE is None,
     reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
@@ -313,7 +284,7 @@ def test_the_units_let_raspy_read_the_clocks_health() -> None:
         assert settings["CapabilityBoundingSet"] == [""], unit.name  # no CAP_SYS_TIME
         # the devices as closed as ProtectClock= left them (its DeviceAllow=)
         assert settings["DevicePolicy"] == ["closed"], unit.name
-        allowed = _allowed_syscalls(settings["SystemCallFilter"])
+        allowed = allowed_syscalls(settings["SystemCallFilter"])
         assert "ioctl" in allowed  # the groups were expanded
         # glibc's adjtimex(): adjtimex, or clock_adjtime(64) on other architectures
         assert {"adjtimex", "clock_adjtime", "clock_adjtime64"} <= allowed, unit.name
@@ -353,7 +324,7 @@ def _libseccomp() -> bool:
 def test_the_clocks_health_is_read_under_the_units_system_call_filter() -> None:
     """The same as above, by the kernel: the unit's allow-list loaded into a process
     that then reads the clock's health. Under the old list it died of SIGSYS."""
-    allowed = _allowed_syscalls(_settings(UNIT, "# Hardening:")["SystemCallFilter"])
+    allowed = allowed_syscalls(_settings(UNIT, "# Hardening:")["SystemCallFilter"])
     done = subprocess.run(
         [sys.executable, "-c", _UNDER_FILTER, *sorted(allowed)],
         capture_output=True,
