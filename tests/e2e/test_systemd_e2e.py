@@ -4,6 +4,7 @@ backup's service and timer, raspy-poller's) pass `systemd-analyze verify`."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from support.daemon import Daemon
 from support.net import free_port_base
+from support.unit_sandbox import allowed_syscalls
 
 import raspy
 from raspy import config
@@ -247,7 +249,10 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert command.endswith(" --to /var/backups/raspy --keep 7 --no-history")
     # every hardening line of raspyd's unit, the same or (network) narrower
     hardening = _settings(UNIT, "# Hardening:")
-    narrower = {"RestrictAddressFamilies": ["AF_UNIX"]}
+    narrower = {
+        "RestrictAddressFamilies": ["AF_UNIX"],
+        "SystemCallFilter": ["@system-service"],  # it reads no clock health
+    }
     for key, values in hardening.items():
         assert backup[key] == narrower.get(key, values), key
     # the store read-only, but LMDB's lock file (a reader's slot: raspy-kv refuses
@@ -260,6 +265,157 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert timer["Persistent"] == ["true"]
     assert "RandomizedDelaySec" in timer
     assert timer["WantedBy"] == ["timers.target"]
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None,
+    reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
+)
+def test_the_units_let_raspy_read_the_clocks_health() -> None:
+    """README, "The clock": raspyd asks the kernel (adjtimex, read-only) every
+    clock_health_interval_s. The unit's sandbox took that call away twice: its
+    SystemCallFilter= allow-list lacked it (a call not listed ends the process with
+    SIGSYS: raspyd was killed at its first look, seconds after each start, until
+    start-limit-hit), and ProtectClock= blocks the clock calls altogether, reads
+    too (systemd.exec(5)). Setting the clock stays impossible: no capabilities."""
+    for unit in (UNIT, POLLER_UNIT):
+        settings = _settings(unit, "# Hardening:")
+        assert settings.get("ProtectClock", ["no"]) == ["no"], unit.name
+        assert settings["CapabilityBoundingSet"] == [""], unit.name  # no CAP_SYS_TIME
+        # the devices as closed as ProtectClock= left them (its DeviceAllow=)
+        assert settings["DevicePolicy"] == ["closed"], unit.name
+        allowed = allowed_syscalls(settings["SystemCallFilter"])
+        assert "ioctl" in allowed  # the groups were expanded
+        # glibc's adjtimex(): adjtimex, or clock_adjtime(64) on other architectures
+        assert {"adjtimex", "clock_adjtime", "clock_adjtime64"} <= allowed, unit.name
+
+
+# Loads an allow-list as systemd does for SystemCallFilter= (any other call: the
+# process is killed), then reads the clock's health as raspyd's clock part does.
+_UNDER_FILTER = """
+import ctypes, sys
+from raspy.clockhealth import _libc, read_kernel
+_libc()  # loaded before the filter, as in raspyd long before its first read
+seccomp = ctypes.CDLL("libseccomp.so.2")
+seccomp.seccomp_init.restype = ctypes.c_void_p
+filter = ctypes.c_void_p(seccomp.seccomp_init(ctypes.c_uint32(0x80000000)))
+for name in sys.argv[1:]:
+    number = seccomp.seccomp_syscall_resolve_name(name.encode())
+    if number >= 0:
+        seccomp.seccomp_rule_add(filter, ctypes.c_uint32(0x7FFF0000), number, 0)
+assert seccomp.seccomp_load(filter) == 0
+print(read_kernel().state, flush=True)
+"""
+
+
+def _libseccomp() -> bool:
+    try:
+        ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None or not _libseccomp(),
+    reason="needs systemd-analyze and libseccomp (Debian: apt-get install systemd)",
+)
+@pytest.mark.timeout(60)
+def test_the_clocks_health_is_read_under_the_units_system_call_filter() -> None:
+    """The same as above, by the kernel: the unit's allow-list loaded into a process
+    that then reads the clock's health. Under the old list it died of SIGSYS."""
+    allowed = allowed_syscalls(_settings(UNIT, "# Hardening:")["SystemCallFilter"])
+    done = subprocess.run(
+        [sys.executable, "-c", _UNDER_FILTER, *sorted(allowed)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    states = {"ok", "insert_leap", "delete_leap", "leap_in_progress", "leap_done"}
+    assert done.stdout.strip() in {*states, "error"}  # error: not synchronised
+
+
+# Refuses socket() for every address family but those given (their numbers), with
+# EAFNOSUPPORT, as systemd does for RestrictAddressFamilies=; then tries raspyd's
+# ports as its start does, on 127.0.0.1 (the default bind).
+_UNDER_FAMILIES = """
+import ctypes, sys
+from raspy import config
+from raspy.cli.bind_check import unbindable
+
+class Compare(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
+                ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+port_base, data_dir, *allowed = sys.argv[1:]
+seccomp = ctypes.CDLL("libseccomp.so.2")
+seccomp.seccomp_init.restype = ctypes.c_void_p
+filter = ctypes.c_void_p(seccomp.seccomp_init(ctypes.c_uint32(0x7FFF0000)))
+refuse = ctypes.c_uint32(0x00050000 | 97)  # SCMP_ACT_ERRNO(EAFNOSUPPORT)
+number = seccomp.seccomp_syscall_resolve_name(b"socket")
+for family in range(64):
+    if str(family) not in allowed:
+        compare = (Compare * 1)(Compare(0, 4, family, 0))  # arg 0 == family
+        assert seccomp.seccomp_rule_add_array(filter, refuse, number, 1, compare) == 0
+assert seccomp.seccomp_load(filter) == 0
+cfg = config.load("", "test.toml", data_dir=data_dir, network__port_base=int(port_base))
+checked = unbindable(cfg)
+print(checked.problem, sorted(checked.addresses), flush=True)
+"""
+
+
+@pytest.mark.skipif(
+    not _libseccomp(), reason="needs libseccomp (Debian: apt-get install systemd)"
+)
+@pytest.mark.timeout(60)
+def test_raspyd_binds_its_ports_under_the_units_address_families(
+    tmp_path: Path,
+) -> None:
+    """README, "The daemon": raspyd listens on 127.0.0.1 unless told otherwise.
+    ZeroMQ looks a bound address up among the interfaces first (getifaddrs, a
+    netlink socket); under the unit's RestrictAddressFamilies= without AF_NETLINK
+    that socket is refused, and ZeroMQ aborts the process ("Address family not
+    supported by protocol (src/ip_resolver.cpp:…)"): raspyd died at its first
+    bind, at every start."""
+    families = _settings(UNIT, "# Hardening:")["RestrictAddressFamilies"]
+    numbers = [str(int(getattr(socket, name))) for name in families[0].split()]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _UNDER_FAMILIES,
+            str(free_port_base()),
+            str(tmp_path / "data"),
+            *numbers,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "None ['127.0.0.1']"
+    # the poller's unit is raspyd's sandbox (test above): its families the same
+    assert _settings(POLLER_UNIT, "# Hardening:")["RestrictAddressFamilies"] == (
+        families
+    )
+
+
+def test_raspyd_is_started_again_after_any_failing_exit_five_times_in_ten_minutes() -> (
+    None
+):
+    """README, "Running it as a service": systemd starts raspyd again after any
+    failing exit, status 2 included (a data dir still held, an address that comes
+    late at boot), and gives up after five tries within 10 minutes."""
+    unit = _settings(UNIT)
+    assert unit["Restart"] == ["on-failure"]
+    assert "RestartPreventExitStatus" not in unit
+    assert unit["StartLimitBurst"] == ["5"]
+    assert unit["StartLimitIntervalSec"] == ["600"]
+    # and `systemctl reload raspyd` sends SIGHUP, to the daemon itself
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
 
 
 def test_the_unit_is_a_hardened_notify_service_with_a_watchdog() -> None:

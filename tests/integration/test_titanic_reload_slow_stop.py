@@ -1,0 +1,127 @@
+"""A reload of [titanic] whose old Titanic has not stopped within its 3 s (a handler
+still busy): no new Titanic may run beside it, both holding the same stored requests
+and the same titanic.* services at the edge. Real raspyd runtime, edge and LMDB; the
+one fake is a message that keeps the old actor's thread busy until the test lets go."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+from structlog.testing import capture_logs
+from support.net import free_port_base
+from support.titanic import RawWorker
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.actors.titanic import TitanicActor
+from raspy.client.titanic import TitanicClient
+from raspy.cores.supervision import PartState
+from raspy.records import frozen
+
+SVC = b"test.slow"
+
+
+@frozen
+class _Busy:
+    """Keeps the Titanic that receives it busy until `release` is set."""
+
+
+@pytest.mark.timeout(90)
+def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy, release = threading.Event(), threading.Event()
+    busy_owner: list[bytes] = []
+    receive = TitanicActor.on_receive
+
+    def on_receive(self: TitanicActor, message: Any) -> Any:
+        if isinstance(message, _Busy):
+            busy_owner.append(self._owner)
+            busy.set()
+            release.wait(60)
+            return None
+        return receive(self, message)
+
+    monkeypatch.setattr(TitanicActor, "on_receive", on_receive)
+    cfg = config_mod.load(
+        "[clone]\nenabled = false\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    worker: RawWorker | None = None
+    try:
+        client = TitanicClient(rt.mdp_endpoint, context=context, timeout_s=5.0)
+        uuid = client.submit(SVC, b"once")  # no worker yet: stored, pending
+        old = rt.ref_of("titanic")
+        assert old is not None
+        old.tell(_Busy())
+        assert busy.wait(5)
+        # the service appears while the old one is busy: it is told so, for later
+        worker = RawWorker(context, rt.mdp_endpoint, SVC)
+        with capture_logs() as logs:
+            rt.reload(
+                dataclasses.replace(
+                    cfg, titanic=dataclasses.replace(cfg.titanic, retention_s=60.0)
+                )
+            )
+            # the old Titanic has not stopped: none runs beside it, nor after
+            # another reload while it still runs
+            assert old.is_alive()
+            assert rt.ref_of("titanic") is None
+            rt.reload(
+                dataclasses.replace(
+                    cfg, titanic=dataclasses.replace(cfg.titanic, retention_s=70.0)
+                )
+            )
+            assert old.is_alive()
+            assert rt.ref_of("titanic") is None
+            waiting = rt.status_of("titanic")  # what `raspy status` shows
+            assert waiting is not None
+            assert waiting.state is PartState.RESTARTING
+            assert "previous TitanicActor has not stopped yet" in waiting.reason
+            release.set()
+            wait_until(lambda: not old.is_alive(), what="the old Titanic stopped")
+            wait_until(
+                lambda: (
+                    rt.ref_of("titanic") is not None
+                    and getattr(rt.status_of("titanic"), "state", None)
+                    is PartState.RUNNING
+                ),
+                what="a new Titanic running",
+                timeout_s=20,
+            )
+            events = [e["event"] for e in logs if e["event"].startswith("titanic_")]
+            assert events.index("titanic_stopped") < events.index("titanic_started")
+            assert any(e["event"] == "component_previous_not_stopped" for e in logs), (
+                "the refusal is said in the log"
+            )
+        # the new Titanic dispatches the stored request; its reply reaches the client
+        request = worker.request(10_000)
+        while request.client.startswith(busy_owner[0] + b"/"):
+            # the old one's, sent before its stop: its answer finds no one
+            worker.reply(request.client, (b"late",))
+            request = worker.request(10_000)
+        worker.reply(request.client, (b"done",))
+        assert client.wait(uuid, timeout_s=10) == [b"done"]
+        # the old one's stop took the titanic.* services at the edge from no one
+        # else: the new one is still handed the requests, not only its one worker
+        handed = rt.stats.get("titanic.handed")
+        client.submit(SVC, b"next")
+        assert rt.stats.get("titanic.handed") == handed + 1
+        client.disconnect()
+    finally:
+        release.set()
+        if worker is not None:
+            worker.close()
+        rt.stop()
+        context.destroy(linger=0)
