@@ -20,7 +20,7 @@ from support.clock import FakeClock
 from support.clonesrv import CloneServer, clone_server
 from support.net import free_port_base
 from support.relay import Relay
-from support.wait import wait_until
+from support.wait import repeated, wait_until
 
 from raspy.cli import kv
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
@@ -49,6 +49,7 @@ class ScriptedServer:
                 for s in (self.router, self.pub, self.collector)
             )
         )
+        self._beating = False
 
     def close(self) -> None:
         for sock in (self.router, self.pub, self.collector):
@@ -57,10 +58,24 @@ class ScriptedServer:
     def hugz(self, seq: int = 0) -> None:
         self.pub.send_multipart([clone.HUGZ, clone.encode_seq(seq), b"", b"", b""])
 
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """HUGZ every 50 ms, from a thread of their own, until the block ends: a
+        live server, whose client does not start over however long the test's
+        thread is paused. handshake() sends none of its own meanwhile (the
+        publisher is that thread's), and nothing else may be published."""
+        self._beating = True
+        try:
+            with repeated(self.hugz, every_s=0.05, what="HUGZ"):
+                yield
+        finally:
+            self._beating = False
+
     def handshake(self) -> tuple[bytes, bytes]:
         """HUGZ every 50 ms until an ICANHAZ? comes: (routing id, subtree)."""
         for _ in range(100):
-            self.hugz()
+            if not self._beating:
+                self.hugz()
             self.collector.poll(0)  # §1.6: a bound SUB attaches peers only when used
             if self.router.poll(50):
                 routing_id, command, subtree = self.router.recv_multipart()
@@ -220,12 +235,15 @@ def test_wait_synced_after_a_reconnect_waits_for_the_new_snapshot(
         _reconnected_after(client)
         with pytest.raises(ClientTimeout):
             client.wait_synced(0.2)
-        routing_id, _ = scripted.handshake()
-        scripted.answer(routing_id, {b"/new": (5, b"5")}, seq=5)
-        client.wait_synced(5)
-        assert client.live
-        assert client.items() == [(b"/new", b"5")]
-        assert client.syncs == 2
+        # live from here on: a test paused past server_ttl_s (0.3 s) after the last
+        # HUGZ saw the client start over again, no longer live
+        with scripted.beating():
+            routing_id, _ = scripted.handshake()
+            scripted.answer(routing_id, {b"/new": (5, b"5")}, seq=5)
+            client.wait_synced(5)
+            assert client.live
+            assert client.items() == [(b"/new", b"5")]
+            assert client.syncs == 2
     finally:
         client.close()
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import zmq
-from support.wait import wait_until
+from support.wait import repeated, wait_until
 
 from raspy.client.clone import CloneClient
 from raspy.protocol import clone
@@ -45,6 +46,7 @@ class ZguideStyleServer:
                 for sock in (self.router, self.publisher, self.collector)
             )
         )
+        self._beating = False
 
     def close(self) -> None:
         for sock in (self.router, self.publisher, self.collector):
@@ -65,13 +67,27 @@ class ZguideStyleServer:
             [b"HUGZ", seq(sequence), uuid.uuid4().bytes, b"", b""]
         )
 
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """HUGZ every 50 ms, from a thread of their own, until the block ends: a
+        live publisher, however long the test's thread is paused. icanhaz() sends
+        none of its own meanwhile (the publisher is that thread's)."""
+        self._beating = True
+        try:
+            with repeated(lambda: self.hugz(7), every_s=0.05, what="HUGZ"):
+                yield
+        finally:
+            self._beating = False
+
     def icanhaz(
         self, heartbeat: list[bytes] | None = None
     ) -> tuple[bytes, list[bytes]]:
         """Keep publishing HUGZ (or `heartbeat`) until a snapshot request comes;
         (routing id, frames)."""
         for _ in range(50):
-            if heartbeat is None:
+            if self._beating:
+                assert heartbeat is None, "HUGZ are sent already"
+            elif heartbeat is None:
                 self.hugz(7)
             else:
                 self.publisher.send_multipart(heartbeat)
@@ -262,23 +278,26 @@ def test_client_asks_again_on_a_new_dealer_when_a_snapshot_stops_before_kthxbai(
     `server_ttl_s` for the next snapshot message, then starts over on fresh sockets
     and syncs from a second, whole snapshot; what the first one sent is not kept."""
     client = CloneClient(server.endpoints, context=zmq_context, server_ttl_s=1.0)
+    # HUGZ all along, while what the client holds is read too: with none after the
+    # second ICANHAZ?, a test paused past server_ttl_s saw a second start over
     try:
-        first, _request = server.icanhaz()
-        server.router.send_multipart([first, b"/a", seq(3), b"", b"", b"1"])
-        server.router.send_multipart([first, b"/b", seq(4), b"", b"", b"partial"])
-        # then nothing on the snapshot, while HUGZ go on: the publisher lives
-        second, request = server.icanhaz()
-        assert request == [b"ICANHAZ?", b""]
-        assert second != first, "asked again on the same DEALER"
-        assert not client.live
-        server.router.send_multipart([second, b"/a", seq(3), b"", b"", b"1"])
-        server.router.send_multipart([second, b"/c", seq(5), b"", b"", b"3"])
-        server.router.send_multipart([second, b"KTHXBAI", seq(5), b"", b"", b""])
-        client.wait_synced()
-        assert client.items() == [(b"/a", b"1"), (b"/c", b"3")]
-        assert client.seq == 5
-        assert client.stats()["reconnects"] == 1
-        assert client.syncs == 1
+        with server.beating():
+            first, _request = server.icanhaz()
+            server.router.send_multipart([first, b"/a", seq(3), b"", b"", b"1"])
+            server.router.send_multipart([first, b"/b", seq(4), b"", b"", b"partial"])
+            # then nothing on the snapshot, while HUGZ go on: the publisher lives
+            second, request = server.icanhaz()
+            assert request == [b"ICANHAZ?", b""]
+            assert second != first, "asked again on the same DEALER"
+            assert not client.live
+            server.router.send_multipart([second, b"/a", seq(3), b"", b"", b"1"])
+            server.router.send_multipart([second, b"/c", seq(5), b"", b"", b"3"])
+            server.router.send_multipart([second, b"KTHXBAI", seq(5), b"", b"", b""])
+            client.wait_synced()
+            assert client.items() == [(b"/a", b"1"), (b"/c", b"3")]
+            assert client.seq == 5
+            assert client.stats()["reconnects"] == 1
+            assert client.syncs == 1
     finally:
         client.close()
 
