@@ -117,8 +117,10 @@ def test_a_mock_button_press_shows_in_the_tree_within_50_ms(shared: Daemon) -> N
 
 GESTURES_CONFIG = CONFIG.replace(
     "bounce_time_s = 0.0\n",
-    # wide: each edge is a request to the daemon, and the machine may be loaded
-    "bounce_time_s = 0.0\ndouble_press_s = 3.0\nlong_press_s = 1.0\n",
+    # wide: each edge is a request to the daemon and a wait for its key, and a loaded
+    # machine may take over a second for a press and its release (a single taken
+    # for a long)
+    "bounce_time_s = 0.0\ndouble_press_s = 3.0\nlong_press_s = 2.0\n",
 )
 
 
