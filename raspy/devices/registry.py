@@ -359,24 +359,37 @@ class Registry:
         against the friendly names the others are given with it, so that two
         devices may swap theirs (stored renames applied at a start). Raises
         DeviceError naming every problem, leaving the old configs in place."""
+        checked, refused = self._checked_all(changes)
+        if refused:
+            raise DeviceError(*(p for problems in refused.values() for p in problems))
+        for name, each in checked.items():
+            self._set_config(name, each)
+
+    def refused_together(self, changes: Mapping[str, object]) -> set[str]:
+        """The devices of `changes` that configure_all() refuses: left out, the
+        others may still be applied together (a swap beside a hopeless rename)."""
+        return set(self._checked_all(changes)[1])
+
+    def _checked_all(
+        self, changes: Mapping[str, object]
+    ) -> tuple[dict[str, DeviceConfig], dict[str, list[str]]]:
+        """Each device's new config, checked with the others'; the problems of
+        those refused, by name."""
         merged: dict[str, dict[object, object]] = {}
-        problems: list[str] = []
+        refused: dict[str, list[str]] = {}
         for name, fields in changes.items():
             try:
                 merged[name] = self._merged(name, fields)
             except DeviceError as exc:
-                problems += exc.problems
+                refused[name] = exc.problems
         renamed = {name: config.get("friendly_name") for name, config in merged.items()}
         checked: dict[str, DeviceConfig] = {}
         for name, config in merged.items():
             try:
                 checked[name] = self.validate(config, replacing=name, renamed=renamed)
             except DeviceError as exc:
-                problems += exc.problems
-        if problems:
-            raise DeviceError(*problems)
-        for name, each in checked.items():
-            self._set_config(name, each)
+                refused[name] = exc.problems
+        return checked, refused
 
     def _merged(self, name: str, changes: object) -> dict[object, object]:
         """The device's config with `changes` over it, not yet checked whole."""
