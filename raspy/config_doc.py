@@ -17,7 +17,7 @@ import io
 import json
 import sys
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, Final
 
 from raspy.config import Config
@@ -152,11 +152,17 @@ def _comment_block(text: str, width: int = 86) -> Iterator[str]:
         yield line
 
 
-def render_toml(config: Config, header: str = "") -> str:
+def render_toml(
+    config: Config, header: str = "", left_out: Collection[str] = ()
+) -> str:
     """`config` as commented TOML: a key equal to its default is shown commented out
-    (so later defaults still apply), a changed one is set, with its default noted."""
+    (so later defaults still apply), a changed one is set, with its default noted.
+    `left_out`: sections the reader ignores (raspyd's [link]), whose defaults in
+    `config` are not the file's values and must not be shown as in effect."""
     out: list[str] = [*_comment_block(header)] if header else []
     for section in sections():
+        if section.name in left_out:
+            continue
         current = getattr(config, section.name) if section.name else config
         if section.name:
             out += ["", *_comment_block(section.help), f"[{section.name}]"]
@@ -225,7 +231,8 @@ def render_markdown() -> str:
         '(`fake_enabled = "yes"`) is named, and the check goes on as if that part',
         "were on, so that its own settings are named in the same run (raspyd does",
         "not start with it). `raspyd --print-config` prints the",
-        "effective configuration as commented TOML. SIGHUP (`systemctl reload raspyd`)",
+        "effective configuration as commented TOML (without `[link]`, which raspyd",
+        "ignores). SIGHUP (`systemctl reload raspyd`)",
         "applies the `titanic` and `devices` sections at once and names, in the log,",
         "every other changed key, which waits for a restart (a `titanic` section",
         "that does not hold beside the `store` kept, as a bad file, changes nothing).",

@@ -228,19 +228,22 @@ class ServiceSettings:
 
     def _names_applied_together(self, waiting: list[_Record]) -> bool:
         """The friendly names of the waiting records applied as a whole (a swap,
-        a cycle of renames); False if there are not two, or they are refused."""
+        a cycle of renames), less those refused even so; False if not two are
+        left."""
         renames: dict[str, object] = {
             name: {"friendly_name": fields["friendly_name"]}
             for name, _, fields in waiting
             if "friendly_name" in fields
         }
-        if len(renames) < 2:  # one alone was refused already
-            return False
-        try:
-            self._registry.configure_all(renames)
-        except DeviceError:
-            return False
-        return True
+        while len(renames) >= 2:  # one alone was refused already
+            refused = self._registry.refused_together(renames)
+            if not refused:
+                self._registry.configure_all(renames)
+                return True
+            # a name that is refused even so (another device's name) must not
+            # keep a swap beside it from being applied
+            renames = {n: r for n, r in renames.items() if n not in refused}
+        return False
 
     def _applied_whole(self, name: str, fields: Mapping[str, JsonValue]) -> bool:
         try:

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_config(args: argparse.Namespace) -> int:
     """`--print-config`: the effective configuration, or the reference (--markdown)."""
     from raspy import config_doc  # this option's only: not loaded by a start
+    from raspy.config import RASPYD_UNUSED
 
     if args.markdown:
         print(config_doc.render_markdown(), end="")
@@ -140,7 +141,10 @@ def _print_config(args: argparse.Namespace) -> int:
     source = args.config or "the defaults"
     print(
         config_doc.render_toml(
-            cfg, f"raspyd's effective configuration: {source} and the flags."
+            cfg,
+            f"raspyd's effective configuration: {source} and the flags "
+            "([link], raspy-poller's, left out: raspyd ignores it).",
+            left_out=RASPYD_UNUSED,
         ),
         end="",
     )

@@ -16,7 +16,7 @@ from raspy.cli import scenario_text as text
 from raspy.errors import quote
 from raspy.records import frozen
 
-MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
+MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request; whole MiB
 
 
 class Failure(Exception):
@@ -44,7 +44,7 @@ def _read_documents(path: str) -> tuple[list[Document], list[str]]:
     except OSError as exc:
         raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
-        return [], [f"{path}:1:1: the file is larger than 1 MiB"]
+        return [], [f"{path}:1:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB"]
     decoded, problem = text.decode_document(data, path)
     if decoded is None:
         return [], [problem or path]

@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Final
 
+from raspy.devices.driver import Driver, ReadOnlySensor
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver, ReadOnlySensor, Registry
+from raspy.devices.registry import Registry
 from raspy.devices.template import (
     DeviceConfig,
     FieldSpec,

@@ -1,4 +1,4 @@
-"""The register of device instances of one service, and the driver seams.
+"""The register of device instances of one service (their drivers: devices.driver).
 
 Pure except for what a driver's read() does (a 1-Wire read blocks on sysfs). The
 Registry is not thread-safe: one actor owns it; only Device.read() may run elsewhere.
@@ -8,87 +8,15 @@ Full names follow docs/architecture.md: `<hostname>.<service>.<device>[.<subdevi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import Final, Protocol
 
 from raspy.devices import kinds
 from raspy.devices.builtin_kinds import BUILTIN
+from raspy.devices.driver import Driver, DriverFactory
 from raspy.devices.kinds import KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote
 from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT, RESERVED_SERVICES
-
-_NO_STATE: Final[Mapping[str, JsonValue]] = MappingProxyType({})
-
-
-class Driver(Protocol):
-    """What talks to (or simulates) one device; the config is passed on every call."""
-
-    def read(self, config: DeviceConfig, now: float) -> Reading:
-        """The main value at `now` (epoch s); a device fault is a status, not a raise.
-
-        May block (a DS18B20 read takes about 750 ms); raises only DeviceError.
-        """
-        ...
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        """Run a writable command whose value was checked against its spec.
-
-        In memory only, never blocks. Returns the main value after it; raises
-        DeviceError if the device refuses.
-        """
-        ...
-
-    def state(self) -> Mapping[str, JsonValue]:
-        """Values of the readable commands held in memory (not sensor values)."""
-        ...
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        """Back to the initial state: the main value, or None if a read must tell.
-
-        In memory only; never raises.
-        """
-        ...
-
-
-class ReadOnlySensor:
-    """The Driver parts every read-only sensor shares: no commands, no state, nothing
-    to reset. Subclasses give read()."""
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
-
-    def state(self) -> Mapping[str, JsonValue]:
-        return _NO_STATE
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        return None
-
-
-class DriverFactory(Protocol):
-    """What a device-owning service (fake, onewire, ...) plugs into its Registry."""
-
-    @property
-    def rescan_supported(self) -> bool:
-        """Whether the service discovers devices on a bus (the `rescan` action)."""
-        ...
-
-    def fields(self, oid: str) -> tuple[FieldSpec, ...] | None:
-        """The driver's own config fields for `oid`; None if it has no such driver."""
-        ...
-
-    def problems(self, config: DeviceConfig) -> list[str]:
-        """Checks across fields, each as `field: reason`; empty if all is fine."""
-        ...
-
-    def create(self, config: DeviceConfig) -> Driver:
-        """A new driver in its initial state."""
-        ...
 
 
 def devices_service(hostname: str, service: str) -> str:
@@ -359,24 +287,37 @@ class Registry:
         against the friendly names the others are given with it, so that two
         devices may swap theirs (stored renames applied at a start). Raises
         DeviceError naming every problem, leaving the old configs in place."""
+        checked, refused = self._checked_all(changes)
+        if refused:
+            raise DeviceError(*(p for problems in refused.values() for p in problems))
+        for name, each in checked.items():
+            self._set_config(name, each)
+
+    def refused_together(self, changes: Mapping[str, object]) -> set[str]:
+        """The devices of `changes` that configure_all() refuses: left out, the
+        others may still be applied together (a swap beside a hopeless rename)."""
+        return set(self._checked_all(changes)[1])
+
+    def _checked_all(
+        self, changes: Mapping[str, object]
+    ) -> tuple[dict[str, DeviceConfig], dict[str, list[str]]]:
+        """Each device's new config, checked with the others'; the problems of
+        those refused, by name."""
         merged: dict[str, dict[object, object]] = {}
-        problems: list[str] = []
+        refused: dict[str, list[str]] = {}
         for name, fields in changes.items():
             try:
                 merged[name] = self._merged(name, fields)
             except DeviceError as exc:
-                problems += exc.problems
+                refused[name] = exc.problems
         renamed = {name: config.get("friendly_name") for name, config in merged.items()}
         checked: dict[str, DeviceConfig] = {}
         for name, config in merged.items():
             try:
                 checked[name] = self.validate(config, replacing=name, renamed=renamed)
             except DeviceError as exc:
-                problems += exc.problems
-        if problems:
-            raise DeviceError(*problems)
-        for name, each in checked.items():
-            self._set_config(name, each)
+                refused[name] = exc.problems
+        return checked, refused
 
     def _merged(self, name: str, changes: object) -> dict[object, object]:
         """The device's config with `changes` over it, not yet checked whole."""

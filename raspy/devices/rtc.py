@@ -17,8 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
+from raspy.devices.driver import Driver
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver
 from raspy.devices.template import (
     DeviceConfig,
     FieldSpec,

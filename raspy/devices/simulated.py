@@ -12,8 +12,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from raspy.devices.driver import Driver, ReadOnlySensor
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver, ReadOnlySensor
 from raspy.devices.template import (
     DeviceConfig,
     FieldSpec,

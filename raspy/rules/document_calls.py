@@ -16,7 +16,7 @@ from raspy.rules.document_checks import Checks
 from raspy.rules.document_shapes import join
 from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid
-from raspy.rules.raspy_keys import raspys
+from raspy.rules.raspy_keys import refusal_of_raspys_key
 
 MAX_FRAMES: Final = 16
 
@@ -28,7 +28,7 @@ def _key(checks: Checks, node: yaml.Node, path: str, prefix: str) -> str | None:
             node, path, f"expected a key starting with {prefix}, got {quote(key)}"
         )
         return None
-    refusal = None if key is None or "{" in key else raspys(key)
+    refusal = None if key is None or "{" in key else refusal_of_raspys_key(key)
     if refusal is not None:
         checks.problem(node, path, refusal)
         return None

@@ -24,7 +24,7 @@ NEXT_FIRE: Final = "next_fire"  # the soonest of its time triggers' next fires
 RASPY_ENTRIES: Final = frozenset((*STATE_KEYS, RESUME, NEXT_FIRE))
 
 
-def raspys(key: str) -> str | None:
+def refusal_of_raspys_key(key: str) -> str | None:
     """Why a scenario may not write `key` (one raspy writes), or None."""
     if not key.startswith(SCENARIO_TREE):
         return None

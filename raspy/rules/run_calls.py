@@ -15,7 +15,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.rules import model
-from raspy.rules.raspy_keys import raspys
+from raspy.rules.raspy_keys import refusal_of_raspys_key
 from raspy.rules.run_scope import RunScope, short
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
 
@@ -73,7 +73,7 @@ def checked_key(scope: RunScope, template: str) -> str:
         clone.check_path_key(raw, scope.env.max_key_bytes)
     except MalformedMessage as exc:
         raise RunFailed(f"key {shown(key)}: {exc.detail}") from None
-    refusal = raspys(key)
+    refusal = refusal_of_raspys_key(key)
     if refusal is not None:  # a key made at run time: `/scenario/{trigger.value}/…`
         raise RunFailed(refusal)
     return key

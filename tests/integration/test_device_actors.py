@@ -32,9 +32,10 @@ from raspy.cli.board_publisher import ClientPublisher
 from raspy.client.clone import Change, CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
+from raspy.devices.driver import Driver
 from raspy.devices.reading import CONFIGURED_TTL_S, Reading
 from raspy.devices.registries import fake_registry
-from raspy.devices.registry import Driver, Registry
+from raspy.devices.registry import Registry
 from raspy.devices.simulated import Cycle, SimulatedFactory, Wave
 from raspy.devices.template import DeviceConfig, JsonValue
 from raspy.storage.device_settings import DeviceSettings

@@ -129,6 +129,34 @@ def test_a_swap_of_friendly_names_comes_back_beside_a_field_the_file_dropped(
     ]
 
 
+def test_a_swap_of_friendly_names_comes_back_beside_a_rename_refused_even_so(
+    store: Store,
+) -> None:
+    """`lamp` and `hall` swapped their names over MDP; `desk` was renamed to what
+    the file has since made a device's name. Applied together, desk's refusal took
+    the swap with it: the names refused even so are left out of the whole."""
+    devices = (
+        {"name": "lamp", "oid": "switch", "friendly_name": "Lamp"},
+        {"name": "hall", "oid": "dimmer", "friendly_name": "Hall"},
+        {"name": "desk", "oid": "switch", "friendly_name": "Desk"},
+        {"name": "porch", "oid": "switch"},
+    )
+    stored = DeviceSettings(store)
+    stored.save_config("pi.fake.lamp", {"friendly_name": "Hall"}, 10.0)
+    stored.save_config("pi.fake.hall", {"friendly_name": "Lamp"}, 11.0)
+    stored.save_config("pi.fake.desk", {"friendly_name": "porch"}, 12.0)
+    registry = fake_registry("pi", DevicesConfig(fake_enabled=True, fake=devices))
+    with capture_logs() as logs:
+        settings = ServiceSettings(registry, stored)
+        settings.apply_saved(settings.load())
+    names = {d.name: d.config.settings.get("friendly_name") for d in registry.devices()}
+    assert names == {"lamp": "Hall", "hall": "Lamp", "desk": "Desk", "porch": ""}
+    refused = [e for e in logs if e["event"] == "device_setting_not_applied"]
+    assert [(e["device"], e["field"]) for e in refused] == [
+        ("pi.fake.desk", "friendly_name")
+    ]
+
+
 def test_only_the_fields_that_differ_from_the_file_are_kept() -> None:
     file_config = validate(BUILTIN, {"name": "lamp", "oid": "switch"})
     current = validate(

@@ -6,19 +6,17 @@ guarantee: a bad record late in the file leaves the store as it was."""
 from __future__ import annotations
 
 import os
-import select
 import signal
-import subprocess
 import sys
 import threading
 import tracemalloc
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.kv_cli import make_store, records, run, write_dump
+from support.restore_writing import restore_writing
 from support.store_fixtures import TINY
 from support.wait import wait_until
 from support.writer_gate import WriterGate
@@ -153,39 +151,6 @@ def test_room_asked_ahead_grows_the_map_once(tmp_path: Path) -> None:
         assert len(store.scan(Table.CRON)) == 3000
 
 
-@contextmanager
-def _restore_writing(
-    tmp_path: Path, target: Path, *flags: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A raspy-kv restore of a long dump into `target`, on a terminal (its progress
-    bar), given once its second pass writes the records; killed if still running."""
-    dump = write_dump(
-        tmp_path / "big.dump", Header(1, "now", DATA_TABLES), _many(30_000, 200)
-    )
-    main_fd, side_fd = os.openpty()
-    command = ["restore", *flags, "--data-dir", str(target), str(dump)]
-    restore = subprocess.Popen(
-        [sys.executable, "-m", "raspy.cli.kv", *command], stderr=side_fd
-    )
-    os.close(side_fd)
-    shown = b""
-
-    def writing() -> bool:
-        nonlocal shown
-        if select.select([main_fd], [], [], 0.05)[0]:
-            shown += os.read(main_fd, 65536)
-        return b"restore [" in shown
-
-    try:
-        wait_until(writing, what="the second pass's progress bar", timeout_s=30)
-        yield restore
-    finally:
-        if restore.poll() is None:
-            restore.kill()
-            restore.wait()
-        os.close(main_fd)
-
-
 @pytest.mark.timeout(60)
 def test_ctrl_c_while_the_records_are_written_writes_nothing(tmp_path: Path) -> None:
     """The second pass runs in the store's writer thread, inside the txn; Ctrl-C in
@@ -194,7 +159,7 @@ def test_ctrl_c_while_the_records_are_written_writes_nothing(tmp_path: Path) -> 
     target = tmp_path / "b"
     make_store(target)
     before = records(target)
-    with _restore_writing(tmp_path, target, "--replace") as restore:
+    with restore_writing(tmp_path, target, "--replace") as restore:
         restore.send_signal(signal.SIGINT)
         assert restore.wait(timeout=30) == 130
     assert records(target) == before
@@ -213,7 +178,7 @@ def test_a_restore_killed_or_hung_up_on_leaves_a_lost_store_lost(
     target = tmp_path / "b"
     make_store(target)
     (target / "data.mdb").unlink()  # lost: raspy.store and lock.mdb are there
-    with _restore_writing(tmp_path, target) as restore:
+    with restore_writing(tmp_path, target) as restore:
         assert (target / "data.mdb").exists()  # the restore began it
         restore.send_signal(signum)
         assert restore.wait(timeout=30) == 130

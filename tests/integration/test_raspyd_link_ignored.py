@@ -76,3 +76,22 @@ def test_a_reload_to_a_file_with_a_bad_link_section_is_applied(
         assert rt.config.titanic.max_body_bytes == 4096
     finally:
         rt.stop()
+
+
+def test_print_config_leaves_out_the_link_section_it_does_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """raspyd reads past [link], so its Config holds [link]'s defaults: printed as
+    the effective configuration, a file's `heartbeat_liveness = 9` showed as the
+    default 3 in effect. The section is left out, and the header says so."""
+    path = tmp_path / "raspyd.toml"
+    path.write_text('hostname = "testhost"\n[link]\nheartbeat_liveness = 9\n')
+    assert raspyd.main(["--print-config", "--config", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "[link]" not in printed.splitlines()
+    assert "# hub_heartbeat_liveness = 3" not in printed  # a key of [link] alone
+    header = " ".join(
+        line.lstrip("# ") for line in printed.split("\n\n")[0].split("\n")
+    )
+    assert "left out: raspyd ignores it" in header
+    assert 'hostname = "testhost"' in printed

@@ -17,8 +17,9 @@ from support.device_requests import (
 from support.device_requests import ask as _ask
 
 from raspy.devices import service
+from raspy.devices.driver import Driver
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver, Registry
+from raspy.devices.registry import Registry
 from raspy.devices.service_vocabulary import Handled
 from raspy.devices.simulated import SimulatedFactory
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
