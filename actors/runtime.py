@@ -255,7 +255,7 @@ class Runtime(RuntimeWatch):
                 if self.config.titanic.enabled:
                     self.add_child(
                         child.name,
-                        _after_stop(child),
+                        child.start,
                         critical=child.critical,
                         retried=True,
                         prepare_stop=child.prepare_stop,
@@ -358,33 +358,3 @@ class Runtime(RuntimeWatch):
     @property
     def curve_keys(self) -> CurveKeys | None:
         return None if self.curve is None else self.curve.keys
-
-
-@dataclass(frozen=True)
-class _AfterStop:
-    """A start that refuses (raises) while the part's previous actor still runs."""
-
-    previous: pykka.ActorRef[Any]
-    start: ActorStart
-
-    def __call__(self) -> pykka.ActorRef[Any]:
-        if self.previous.is_alive():
-            previous = self.previous.actor_class.__name__
-            raise RuntimeError(f"the previous {previous} has not stopped yet")
-        return self.start()
-
-
-def _after_stop(child: Child) -> ActorStart:
-    """The start of a part stopped by a reload. One whose stop timed out (a handler
-    still busy) still runs and holds what a new one would take (Titanic: the stored
-    requests and its services at the edge; its late stop would drop the new one's):
-    the new one is started only once it has ended, at the rounds, with backoff
-    (given up, as any start that keeps failing, if it never ends)."""
-    start, previous = child.start, child.ref
-    if isinstance(start, _AfterStop):  # a reload before: maybe still waiting
-        previous = previous or start.previous
-        start = start.start
-    if previous is None or not previous.is_alive():
-        return start
-    log.warning("component_previous_not_stopped", component=child.name)
-    return _AfterStop(previous, start)

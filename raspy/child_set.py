@@ -111,6 +111,10 @@ class ChildSet(ChildWatch):
         proof of life, watched as its actor's is (Child.io_ask); `inner_ask` its own
         actors, each watched so (Child.inner_ask)."""
         now = self._clock.monotonic()
+        if self._previous_running(name) is not None:
+            # named once, here; each refused start says it again in the status
+            log.warning("component_previous_not_stopped", component=name)
+            retried = True  # a part stopped before: raspyd runs, it is not its start
         tracker = PartTracker(
             name,
             self._policy(),
@@ -129,7 +133,7 @@ class ChildSet(ChildWatch):
             inner_ask=inner_ask,
         )
         try:
-            child.ref = start()
+            child.ref = self._start(child)
         except Exception as exc:
             if critical and not retried:
                 raise
@@ -209,20 +213,28 @@ class ChildSet(ChildWatch):
             )
 
     def stop(self, selected: Callable[[str], bool]) -> list[Child]:
-        """Stop and forget the selected children; return them."""
+        """Stop and forget the selected children; return them. An actor still
+        running after STOP_TIMEOUT_S is kept by its part's name: no part of that name
+        starts while it runs (_start)."""
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
-            stop_child(child)
+            if not stop_child(child) and child.ref is not None:
+                self._not_stopped[child.name] = child.ref
             self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped
 
     def stop_all(self) -> list[str]:
         """Stop every child, the last started first (they are kept, for statuses);
-        return the names of those still running after STOP_TIMEOUT_S."""
-        return [
+        return the names of those still running after STOP_TIMEOUT_S, and of those
+        stopped before whose actor has not ended yet."""
+        running = [
             child.name for child in reversed(self.children) if not stop_child(child)
         ]
+        for name, ref in self._not_stopped.items():  # stopped once, still running
+            if name not in running and not stop_actor(name, ref):
+                running.append(name)
+        return running
 
     def check(self, now: float) -> None:
         """One supervision round: restart what is due, notice what died or hung.
@@ -253,13 +265,34 @@ class ChildSet(ChildWatch):
         pykka runs its on_start on its own thread after start() returned, and one
         that raises there was counted and logged as restarted, then as dead."""
         try:
-            child.ref = child.start()
+            child.ref = self._start(child)
         except Exception as exc:  # noqa: BLE001  # a part's start may raise anything
             self._report(
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
             )
             return
         self._watch_start(child, now)
+
+    def _start(self, child: Child) -> pykka.ActorRef[Any]:
+        """Start the part, unless the actor of the one it replaces still runs: its
+        stop timed out (a handler still busy) and it holds what the new one would
+        take (pins, sensors, a port, an MQTT client id, Titanic's stored requests).
+        The start refuses then, as a failed one: the rounds try again with backoff,
+        and give the part up, as any start that keeps failing, if it never ends."""
+        previous = self._previous_running(child.name)
+        if previous is not None:
+            kind = previous.actor_class.__name__
+            raise RuntimeError(f"the previous {kind} has not stopped yet")
+        return child.start()
+
+    def _previous_running(self, name: str) -> pykka.ActorRef[Any] | None:
+        """The actor of a part `name` stopped before whose stop timed out, while
+        it still runs; forgotten once it has ended."""
+        previous = self._not_stopped.get(name)
+        if previous is not None and not previous.is_alive():
+            del self._not_stopped[name]
+            return None
+        return previous
 
 
 def _leader_gone(child: Child) -> bool:

@@ -65,6 +65,9 @@ class ChildWatch:
         # restarts of the parts stopped and forgotten, by name: a part started again
         # in their place (a new Clone server's followers, a reload) goes on counting
         self._restarts_before: dict[str, int] = {}
+        # the actors of parts stopped and forgotten whose stop timed out, by name: no
+        # part of that name starts while one runs (ChildSet._start)
+        self._not_stopped: dict[str, pykka.ActorRef[Any]] = {}
 
     def _watch_start(self, child: Child, now: float) -> None:
         """Ask the part just started, without waiting, to answer once it has run its

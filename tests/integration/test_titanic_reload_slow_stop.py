@@ -125,3 +125,61 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
             worker.close()
         rt.stop()
         context.destroy(linger=0)
+
+
+@pytest.mark.timeout(90)
+def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reloads, [titanic] enabled = false then true, while the old one is busy:
+    the second one adds a Titanic anew (no part of that name was left to restart)."""
+    busy, release = threading.Event(), threading.Event()
+    receive = TitanicActor.on_receive
+
+    def on_receive(self: TitanicActor, message: Any) -> Any:
+        if isinstance(message, _Busy):
+            busy.set()
+            release.wait(60)
+            return None
+        return receive(self, message)
+
+    monkeypatch.setattr(TitanicActor, "on_receive", on_receive)
+    cfg = config_mod.load(
+        "[clone]\nenabled = false\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        old = rt.ref_of("titanic")
+        assert old is not None
+        old.tell(_Busy())
+        assert busy.wait(5)
+        off = dataclasses.replace(cfg.titanic, enabled=False)
+        rt.reload(dataclasses.replace(cfg, titanic=off))
+        assert old.is_alive()  # its stop timed out
+        assert rt.status_of("titanic") is None  # turned off: no part
+        with capture_logs() as logs:
+            rt.reload(cfg)  # on again
+            assert old.is_alive()
+            assert rt.ref_of("titanic") is None  # none beside the old one
+            waiting = rt.status_of("titanic")
+            assert waiting is not None
+            assert waiting.state is PartState.RESTARTING
+            assert "previous TitanicActor has not stopped yet" in waiting.reason
+            assert any(e["event"] == "component_previous_not_stopped" for e in logs)
+        release.set()
+        wait_until(lambda: not old.is_alive(), what="the old Titanic stopped")
+        wait_until(
+            lambda: (
+                getattr(rt.status_of("titanic"), "state", None) is PartState.RUNNING
+            ),
+            what="a new Titanic running",
+            timeout_s=20,
+        )
+        assert rt.ref_of("titanic") is not old
+    finally:
+        release.set()
+        rt.stop()
