@@ -1,0 +1,415 @@
+"""Every part of raspy a household runs, under its own unit's seccomp sandbox
+(tests/support/unit_sandbox.py: SystemCallFilter= and RestrictAddressFamilies=,
+loaded as systemd loads them): a call a unit's list lacks ends the process
+(SIGSYS), a family it lacks fails the socket() (EAFNOSUPPORT; ZeroMQ then aborts).
+Each process is told a notify socket and a watchdog, as Type=notify does.
+
+raspyd.service, one start with every feature on: the web face (a login, the live
+stream, a switch clicked, a history chart), history flushed to disk, the MQTT bridge
+to a real Mosquitto over TLS, a scenario's `http:` action to a local server by name,
+simulated devices, a GPIO mock relay, a fake 1-Wire tree and RTC, the clock's health
+read; `systemctl reload` (its ExecReload=, /bin/kill, under the same sandbox);
+`systemctl start raspy-backup` beside it and after it (raspy-backup's own sandbox);
+a clean stop. Under the units before AF_NETLINK and adjtimex were allowed, raspyd
+died at its first bind (SIGABRT), and else at its first clock read (SIGSYS).
+
+raspy-poller.service: a board joining a hub (raspyd under its own sandbox) with
+CURVE on, its fake 1-Wire sensor read in the hub's tree; a clean stop."""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq.auth
+from support import unit_sandbox
+from support.daemon import Daemon, hostname
+from support.http_server import http_server
+from support.mosquitto import (
+    BASE,
+    Mosquitto,
+    make_tls_files,
+    running_mosquitto,
+    topic,
+)
+from support.rtc_sysfs import FakeRtcTree
+from support.sysfs import FakeW1Tree
+from support.wait import wait_until
+from support.web_browser import Browser, allow_login
+
+import raspy
+from raspy.client import Client, CloneClient
+from raspy.errors import ClientTimeout
+from raspy.protocol import clone
+from raspy.transport.sockets import CurveKeys
+
+DEFAULTS = Path(raspy.__file__).parent / "defaults"
+RASPYD = DEFAULTS / "raspyd.service"
+POLLER = DEFAULTS / "raspy-poller.service"
+BACKUP = DEFAULTS / "raspy-backup.service"
+SENSOR = "28-0316a2792aff"
+BOARD = "garage"
+WATCHDOG_USEC = 400_000  # a ping every 0.2 s
+
+
+def _sandbox_tools() -> bool:
+    try:
+        ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return False
+    return shutil.which("systemd-analyze") is not None
+
+
+pytestmark = [
+    pytest.mark.skipif(
+        not _sandbox_tools(),
+        reason="needs systemd-analyze and libseccomp (Debian: apt-get install systemd)",
+    ),
+    pytest.mark.timeout(150),
+]
+
+
+def sandboxed(unit: Path, command: list[str], notify: str = "") -> list[str]:
+    """`command` exec'd by unit_sandbox.py once `unit`'s filters are loaded; with
+    `notify`, told systemd's notify socket and a watchdog, as Type=notify does."""
+    if notify:
+        told = [f"NOTIFY_SOCKET={notify}", f"WATCHDOG_USEC={WATCHDOG_USEC}"]
+        command = ["/usr/bin/env", *told, *command]
+    return [sys.executable, unit_sandbox.__file__, str(unit), *command]
+
+
+class SandboxedDaemon(Daemon):
+    def __init__(self, data_dir: Path, notify: str, **kwargs: Any) -> None:
+        super().__init__(data_dir, **kwargs)
+        self.notify = notify
+
+    def args(self) -> list[str]:
+        return sandboxed(RASPYD, super().args(), self.notify)
+
+
+@contextmanager
+def _notify_socket() -> Iterator[tuple[set[bytes], str]]:
+    """systemd's notify socket (an abstract name) and every line sent to it so far
+    (READY=1, WATCHDOG=1, ...), read as they come: a full queue drops datagrams."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = f"@raspy-unit-test-{uuid.uuid4().hex}"
+    server.bind(b"\0" + name[1:].encode())
+    server.settimeout(0.1)
+    told: set[bytes] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            with suppress(TimeoutError):
+                told.update(server.recv(4096).split(b"\n"))
+
+    reader = threading.Thread(target=read, name="notify-socket", daemon=True)
+    reader.start()
+    try:
+        yield told, name
+    finally:
+        done.set()
+        reader.join(timeout=5)
+        server.close()
+
+
+def _died(process: subprocess.Popen[bytes] | None) -> str:
+    """How a process ended, its signal named (SIGSYS: a call its unit lacks)."""
+    assert process is not None
+    code = process.poll()
+    if code is None:
+        return "running"
+    return signal.Signals(-code).name if code < 0 else f"exit {code}"
+
+
+def _hub_config(tmp_path: Path, broker: Mosquitto) -> str:
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR, 4.5)
+    rtc = FakeRtcTree(tmp_path / "class" / "rtc")
+    rtc.add("rtc0", int(time.time()))
+    assert broker.tls is not None
+    return f"""
+[devices]
+rtc_enabled = true
+rtc_sysfs_dir = "{rtc.root}"
+fake_enabled = true
+gpio_enabled = true
+pin_factory = "mock"
+onewire_enabled = true
+onewire_base_dir = "{w1.base_dir}"
+onewire_poll_interval_s = 0.5
+
+[[devices.fake]]
+name = "lamp"
+oid = "switch"
+poll_interval_s = 0.5
+
+[[devices.fake]]
+name = "attic"
+oid = "sensor.temperature"
+poll_interval_s = 0.5
+log = true
+
+[[devices.gpio]]
+name = "relay"
+oid = "switch"
+pin = 17
+
+[[devices.onewire]]
+name = "freezer"
+sensor_id = "{SENSOR}"
+
+[core]
+enabled = true
+timezone = "UTC"
+
+[history]
+flush_interval_s = 1.0
+tiers = ["1s:1h", "1m:1d"]
+
+[http]
+enabled = true
+
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {broker.port}
+base_topic = "{BASE}"
+tls = true
+tls_ca_file = "{broker.tls.ca_cert}"
+"""
+
+
+def _value(tree: CloneClient, key: str) -> object:
+    body = tree.get(key.encode())
+    return None if body is None else json.loads(body)
+
+
+def _first_event(port: int, cookie: str) -> bytes:
+    """The live stream's first bytes (`/events`, Server-Sent Events)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/events", headers={"Cookie": cookie})
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("content-type", "").startswith("text/event-stream")
+        return response.readline()
+    finally:
+        connection.close()
+
+
+def _until(daemon: Daemon, check: Callable[[], bool], what: str) -> None:
+    """Wait for `check`; a process its sandbox killed meanwhile is said at once."""
+    wait_until(
+        lambda: check() or _died(daemon.process) != "running", what=what, timeout_s=20
+    )
+    assert _died(daemon.process) == "running", (
+        what,
+        _died(daemon.process),
+        daemon.log_text()[-3000:],
+    )
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _check_raspyd(tmp_path: Path, notify: str) -> None:
+    data_dir = tmp_path / "data"
+    allow_login(data_dir)
+    (backups := tmp_path / "backups").mkdir()
+    with (
+        running_mosquitto(
+            tmp_path / "mqtt", tls=make_tls_files(tmp_path / "tls")
+        ) as broker,
+        http_server() as server,
+    ):
+        watcher = broker.watcher(f"{BASE}/#")
+        daemon = SandboxedDaemon(
+            data_dir,
+            notify,
+            config_text=_hub_config(tmp_path, broker),
+            extra_args=("--log-level", "debug"),
+        )
+        try:
+            daemon.start()
+            # the web face: a login, the live stream, a switch clicked
+            browser = Browser(daemon.port_base + 4)
+            browser.log_in()
+            assert _first_event(daemon.port_base + 4, browser.cookie)
+            lamp = {"service": f"{hostname()}.fake.devices", "device": "lamp"}
+            status, answer = browser.device_command({**lamp, "action": "toggle"})
+            assert status == 200, answer
+            chart = f"/device/{hostname()}.fake.attic/chart.svg?range=24h&width=800"
+            assert browser.exchange("GET", chart).status == 200
+            # the MQTT bridge: the click published, a command taken in
+            watcher.wait_for(topic("lamp", "value"), b"true", timeout_s=20)
+            watcher.publish(topic("relay", "toggle", service="gpio"), b"")
+            watcher.wait_for(
+                topic("relay", "value", service="gpio"), b"true", timeout_s=20
+            )
+            # a scenario's http: action, to a server by its name (a lookup)
+            document = tmp_path / "tell.yaml"
+            url = server.url.replace("127.0.0.1", "localhost")
+            document.write_text(
+                f'name: tell\nactions:\n  - http: "{url}/ok/tell"\n', encoding="utf-8"
+            )
+            scenario = [sys.executable, "-m", "raspy.cli.raspy", "scenario"]
+            where = ["--server", daemon.endpoint, "--timeout", "10"]
+            done = _run([*scenario, "import", str(document), *where])
+            assert done.returncode == 0, done.stderr
+            done = _run([*scenario, "run", "tell", *where])
+            assert done.returncode == 0, done.stderr
+            assert server.take(timeout_s=20).path == "/ok/tell", _died(daemon.process)
+            # the clock's health read (adjtimex), the 1-Wire sensor read, history
+            # flushed to disk
+            _until(
+                daemon,
+                lambda: (
+                    '"clock_synchronised"' in daemon.log_text()
+                    or '"clock_not_synchronised"' in daemon.log_text()
+                ),
+                "the clock's health read",
+            )
+            assert '"clock_health_unknown"' not in daemon.log_text()
+            with CloneClient(daemon.endpoint) as tree:
+                tree.wait_synced()
+                freezer = f"/device/{hostname()}.onewire.freezer/value"
+                _until(daemon, lambda: _value(tree, freezer) == 4.5, "the 1-Wire read")
+            _until(daemon, lambda: '"history_flushed"' in daemon.log_text(), "a flush")
+            # systemctl reload: ExecReload= under the same sandbox
+            assert daemon.process is not None
+            kill = sandboxed(RASPYD, ["/bin/kill", "-HUP", str(daemon.process.pid)])
+            done = _run(kill)
+            assert done.returncode == 0, done.stderr
+            _until(daemon, lambda: '"config_reloaded"' in daemon.log_text(), "reload")
+            # systemctl start raspy-backup, beside the running hub
+            backup = [sys.executable, "-m", "raspy.cli.kv", "backup"]
+            backup += ["--data-dir", str(data_dir), "--to", str(backups)]
+            backup = sandboxed(BACKUP, [*backup, "--keep", "7", "--no-history"])
+            done = _run(backup)
+            assert (done.returncode, done.stderr) == (0, "")
+            _until(daemon, lambda: True, "the backup beside raspyd")
+            assert daemon.terminate(timeout_s=30) == 0, daemon.log_text()[-3000:]
+            # and with no raspyd running: the data dir's lock held shared meanwhile
+            done = _run(backup)
+            assert (done.returncode, done.stderr) == (0, "")
+            assert len(list(backups.iterdir())) == 2
+        finally:
+            watcher.close()
+            daemon.kill()
+
+
+@contextmanager
+def _sandboxed_poller(
+    tmp_path: Path, hub: Daemon, log_path: Path, notify: str, options: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR, 4.5)
+    config = tmp_path / "poller.toml"
+    config.write_text(
+        f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n'
+        f'[[devices.onewire]]\nname = "freezer"\nsensor_id = "{SENSOR}"\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "raspy.cli.poller", "--connect", hub.endpoint]
+    command += ["--service", "onewire", "--config", str(config), "--hostname", BOARD]
+    command += ["--data-dir", str(tmp_path / "board"), "--log-format", "json"]
+    command += options
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            sandboxed(POLLER, command, notify),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def _curve(tmp_path: Path) -> tuple[str, list[str], CurveKeys]:
+    """[security] for the hub, the board's key options, and a client's keys."""
+    made, allowed = tmp_path / "keys", tmp_path / "authorized"
+    made.mkdir()
+    allowed.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(made, "hub")
+    board_public, board_secret = zmq.auth.create_certificates(made, "board")
+    (allowed / "board.key").write_bytes(Path(board_public).read_bytes())
+    server_key, _ = zmq.auth.load_certificate(server_public)
+    public, secret = zmq.auth.load_certificate(board_secret)
+    assert secret is not None
+    security = (
+        "[security]\n"
+        f'curve_secret_key_file = "{server_secret}"\n'
+        f'authorized_keys_dir = "{allowed}"\n'
+    )
+    options = ["--server-key", server_public, "--client-cert", board_secret]
+    return security, options, CurveKeys(public, secret, server_key=server_key)
+
+
+def _check_poller(tmp_path: Path, notify: str) -> None:
+    """raspy-poller joins a hub with CURVE on (raspyd under its own sandbox)."""
+    security, options, keys = _curve(tmp_path)
+
+    def ready(endpoint: str) -> bool:
+        try:
+            with Client(endpoint, timeout_s=0.3, retries=1, curve=keys) as client:
+                return client.request(f"{hostname()}.echo", b"hi") == [b"hi"]
+        except ClientTimeout:
+            return False
+
+    log_path = tmp_path / "poller.log"
+    hub = SandboxedDaemon(tmp_path / "hub", "", config_text=security, ready=ready)
+    try:
+        hub.start()
+        endpoints = clone.Endpoints.from_port_base("127.0.0.1", hub.port_base)
+        with (
+            _sandboxed_poller(tmp_path, hub, log_path, notify, options) as board,
+            CloneClient(endpoints, b"/device/", curve=keys) as tree,
+        ):
+            tree.wait_synced(timeout_s=10)
+            freezer = f"/device/{BOARD}.onewire.freezer/value"
+            wait_until(
+                lambda: _value(tree, freezer) == 4.5 or board.poll() is not None,
+                what="the board's 1-Wire reading in the hub's tree",
+                timeout_s=40,
+            )
+            assert _died(board) == "running", log_path.read_text()[-3000:]
+            board.send_signal(signal.SIGTERM)
+            assert board.wait(timeout=30) == 0, log_path.read_text()[-3000:]
+        assert hub.terminate(timeout_s=30) == 0, hub.log_text()[-3000:]
+    finally:
+        hub.kill()
+
+
+@pytest.mark.parametrize(
+    "check", [_check_raspyd, _check_poller], ids=["raspyd", "raspy-poller"]
+)
+def test_every_part_runs_under_its_units_sandbox(
+    check: Callable[[Path, str], None], tmp_path: Path
+) -> None:
+    """Each step fails when the process died of its sandbox (SIGSYS, or ZeroMQ's
+    abort on a refused family); it told systemd all along, watchdog pings too."""
+    with _notify_socket() as (told, name):
+        check(tmp_path, name)
+        wait_until(lambda: b"STOPPING=1" in told, what="STOPPING=1")
+    assert {b"READY=1", b"WATCHDOG=1", b"STOPPING=1"} <= told, told
