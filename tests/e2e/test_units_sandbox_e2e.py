@@ -13,8 +13,9 @@ read; `systemctl reload` (its ExecReload=, /bin/kill, under the same sandbox);
 a clean stop. Under the units before AF_NETLINK and adjtimex were allowed, raspyd
 died at its first bind (SIGABRT), and else at its first clock read (SIGSYS).
 
-raspy-poller.service: a board joining a hub (raspyd under its own sandbox) with
-CURVE on, its fake 1-Wire sensor read in the hub's tree; a clean stop."""
+raspy-poller.service: two boards joining a hub (raspyd under its own sandbox) with
+CURVE on: one's fake 1-Wire sensor read in the hub's tree, the other's simulated
+lamp switched (its state kept in the board's data dir); a clean stop of each."""
 
 from __future__ import annotations
 
@@ -318,21 +319,22 @@ def _check_raspyd(tmp_path: Path, notify: str) -> None:
 
 @contextmanager
 def _sandboxed_poller(
-    tmp_path: Path, hub: Daemon, log_path: Path, notify: str, options: list[str]
+    folder: Path,
+    hub: Daemon,
+    service: str,
+    devices: str,
+    options: list[str],
+    notify: str,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    w1 = FakeW1Tree(tmp_path / "sys")
-    w1.add_celsius(SENSOR, 4.5)
-    config = tmp_path / "poller.toml"
-    config.write_text(
-        f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n'
-        f'[[devices.onewire]]\nname = "freezer"\nsensor_id = "{SENSOR}"\n',
-        encoding="utf-8",
-    )
+    """raspy-poller as its unit runs it: board `folder.name` serving `service`."""
+    folder.mkdir(exist_ok=True)
+    config = folder / "poller.toml"
+    config.write_text(devices, encoding="utf-8")
     command = [sys.executable, "-m", "raspy.cli.poller", "--connect", hub.endpoint]
-    command += ["--service", "onewire", "--config", str(config), "--hostname", BOARD]
-    command += ["--data-dir", str(tmp_path / "board"), "--log-format", "json"]
-    command += options
-    with log_path.open("ab") as log_file:
+    command += ["--service", service, "--config", str(config)]
+    command += ["--hostname", folder.name, "--data-dir", str(folder / "data")]
+    command += ["--log-format", "json", *options]
+    with (folder / "poller.log").open("ab") as log_file:
         process = subprocess.Popen(
             sandboxed(POLLER, command, notify),
             stdout=log_file,
@@ -366,8 +368,14 @@ def _curve(tmp_path: Path) -> tuple[str, list[str], CurveKeys]:
     return security, options, CurveKeys(public, secret, server_key=server_key)
 
 
+def _answers(hub: Daemon, keys: CurveKeys) -> bool:
+    """The shed's service is known to the hub (MMI)."""
+    with Client(hub.endpoint, timeout_s=2, retries=1, curve=keys) as client:
+        return client.request("mmi.service", "shed.fake.devices") == [b"200"]
+
+
 def _check_poller(tmp_path: Path, notify: str) -> None:
-    """raspy-poller joins a hub with CURVE on (raspyd under its own sandbox)."""
+    """Two raspy-pollers (onewire, fake) join a hub with CURVE on."""
     security, options, keys = _curve(tmp_path)
 
     def ready(endpoint: str) -> bool:
@@ -377,25 +385,51 @@ def _check_poller(tmp_path: Path, notify: str) -> None:
         except ClientTimeout:
             return False
 
-    log_path = tmp_path / "poller.log"
+    garage, shed = tmp_path / "garage", tmp_path / "shed"
+    w1 = FakeW1Tree(garage / "sys")
+    w1.add_celsius(SENSOR, 4.5)
+    onewire = (
+        f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n'
+        f'[[devices.onewire]]\nname = "freezer"\nsensor_id = "{SENSOR}"\n'
+    )
+    lamp = '[devices]\n[[devices.fake]]\nname = "lamp"\noid = "switch"\n'
     hub = SandboxedDaemon(tmp_path / "hub", "", config_text=security, ready=ready)
     try:
         hub.start()
         endpoints = clone.Endpoints.from_port_base("127.0.0.1", hub.port_base)
         with (
-            _sandboxed_poller(tmp_path, hub, log_path, notify, options) as board,
+            _sandboxed_poller(garage, hub, "onewire", onewire, options, notify) as one,
+            _sandboxed_poller(shed, hub, "fake", lamp, options, notify) as other,
             CloneClient(endpoints, b"/device/", curve=keys) as tree,
         ):
+            boards = {garage: one, shed: other}
+
+            def dead() -> bool:
+                """False while both run; else fails, saying which and how."""
+                for folder, board in boards.items():
+                    log = (folder / "poller.log").read_text()[-3000:]
+                    assert _died(board) == "running", (folder.name, _died(board), log)
+                return False
+
             tree.wait_synced(timeout_s=10)
-            freezer = f"/device/{BOARD}.onewire.freezer/value"
+            freezer = "/device/garage.onewire.freezer/value"
             wait_until(
-                lambda: _value(tree, freezer) == 4.5 or board.poll() is not None,
+                lambda: _value(tree, freezer) == 4.5 or dead(),
                 what="the board's 1-Wire reading in the hub's tree",
                 timeout_s=40,
             )
-            assert _died(board) == "running", log_path.read_text()[-3000:]
-            board.send_signal(signal.SIGTERM)
-            assert board.wait(timeout=30) == 0, log_path.read_text()[-3000:]
+            # the shed's simulated lamp switched: its state kept in its data dir
+            wait_until(lambda: _answers(hub, keys) or dead(), what="the shed's lamp")
+            with Client(hub.endpoint, timeout_s=10, retries=1, curve=keys) as client:
+                ask = {"v": 1, "action": "toggle", "device": "lamp"}
+                status, _ = client.request("shed.fake.devices", json.dumps(ask))
+            assert status == b"200"
+            dead()
+            for folder, board in boards.items():
+                board.send_signal(signal.SIGTERM)
+                log = (folder / "poller.log").read_text()
+                assert board.wait(timeout=30) == 0, log[-3000:]
+                assert "device_state_not_stored" not in log
         assert hub.terminate(timeout_s=30) == 0, hub.log_text()[-3000:]
     finally:
         hub.kill()
