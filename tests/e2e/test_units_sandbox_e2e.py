@@ -8,7 +8,8 @@ raspyd.service, one start with every feature on: the web face (a login, the live
 stream, a switch clicked, a history chart), history flushed to disk, the MQTT bridge
 to a real Mosquitto over TLS, a scenario's `http:` action to a local server by name,
 simulated devices, a GPIO mock relay, a fake 1-Wire tree and RTC, the clock's health
-read; `systemctl reload` (its ExecReload=, /bin/kill, under the same sandbox);
+read; `systemctl reload` of a changed [devices] (ExecReload=, /bin/kill, under
+the same sandbox; the device services start again and serve);
 `systemctl start raspy-backup` beside it and after it (raspy-backup's own sandbox);
 a clean stop. Under the units before AF_NETLINK and adjtimex were allowed, raspyd
 died at its first bind (SIGABRT), and else at its first clock read (SIGSYS).
@@ -225,6 +226,14 @@ def _until(daemon: Daemon, check: Callable[[], bool], what: str) -> None:
     )
 
 
+def _toggled(browser: Browser, lamp: dict[str, str]) -> bool:
+    """A click on the lamp: True once done, False while no worker serves it yet
+    (503: nothing was sent, so a retry cannot toggle it twice)."""
+    status, answer = browser.device_command({**lamp, "action": "toggle"})
+    assert status in (200, 503), (status, answer)
+    return status == 200
+
+
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, capture_output=True, text=True, timeout=60, check=False
@@ -294,12 +303,27 @@ def _check_raspyd(tmp_path: Path, notify: str) -> None:
                 freezer = f"/device/{hostname()}.onewire.freezer/value"
                 _until(daemon, lambda: _value(tree, freezer) == 4.5, "the 1-Wire read")
             _until(daemon, lambda: '"history_flushed"' in daemon.log_text(), "a flush")
-            # systemctl reload: ExecReload= under the same sandbox
+            # systemctl reload (ExecReload= under the same sandbox) of a new
+            # [devices]: the device services start again, and serve
             assert daemon.process is not None
+            assert daemon.config_path is not None
+            config = daemon.config_path.read_text(encoding="utf-8")
+            daemon.config_path.write_text(
+                config.replace("poll_interval_s = 0.5", "poll_interval_s = 0.4"),
+                encoding="utf-8",
+            )
             kill = sandboxed(RASPYD, ["/bin/kill", "-HUP", str(daemon.process.pid)])
             done = _run(kill)
             assert done.returncode == 0, done.stderr
             _until(daemon, lambda: '"config_reloaded"' in daemon.log_text(), "reload")
+            reloaded = next(
+                json.loads(line)
+                for line in daemon.log_text().splitlines()
+                if '"config_reloaded"' in line
+            )
+            assert "devices" in reloaded["applied"], reloaded
+            _until(daemon, lambda: _toggled(browser, lamp), "the lamp served again")
+            watcher.wait_for(topic("lamp", "value"), b"false", timeout_s=20)
             # systemctl start raspy-backup, beside the running hub
             backup = [sys.executable, "-m", "raspy.cli.kv", "backup"]
             backup += ["--data-dir", str(data_dir), "--to", str(backups)]
