@@ -437,11 +437,15 @@ def _check_poller(tmp_path: Path, notify: str) -> None:
 
             tree.wait_synced(timeout_s=10)
             freezer = "/device/garage.onewire.freezer/value"
-            wait_until(
-                lambda: _value(tree, freezer) == 4.5 or dead(),
-                what="the board's 1-Wire reading in the hub's tree",
-                timeout_s=40,
-            )
+            try:
+                wait_until(
+                    lambda: _value(tree, freezer) == 4.5 or dead(),
+                    what="the board's 1-Wire reading in the hub's tree",
+                    timeout_s=40,
+                )
+            except AssertionError as exc:  # a board cut off by its sandbox: say so
+                log = (garage / "poller.log").read_text()[-3000:]
+                raise AssertionError(f"{exc}; the board said: {log}") from None
             # the shed's simulated lamp switched: its state kept in its data dir
             wait_until(lambda: _answers(hub, keys) or dead(), what="the shed's lamp")
             with Client(hub.endpoint, timeout_s=10, retries=1, curve=keys) as client:
