@@ -20,25 +20,15 @@ lamp switched (its state kept in the board's data dir); a clean stop of each."""
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import json
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import zmq.auth
-from support import unit_sandbox
 from support.daemon import Daemon, hostname
 from support.http_server import http_server
 from support.mosquitto import (
@@ -50,92 +40,36 @@ from support.mosquitto import (
 )
 from support.rtc_sysfs import FakeRtcTree
 from support.sysfs import FakeW1Tree
+from support.unit_runs import (
+    BACKUP,
+    RASPYD,
+    SandboxedDaemon,
+    curve_keys,
+    died,
+    notify_socket,
+    run,
+    sandbox_tools,
+    sandboxed,
+    sandboxed_poller,
+    until,
+)
 from support.wait import wait_until
 from support.web_browser import Browser, allow_login
 
-import raspy
 from raspy.client import Client, CloneClient
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
 from raspy.transport.sockets import CurveKeys
 
-DEFAULTS = Path(raspy.__file__).parent / "defaults"
-RASPYD = DEFAULTS / "raspyd.service"
-POLLER = DEFAULTS / "raspy-poller.service"
-BACKUP = DEFAULTS / "raspy-backup.service"
 SENSOR = "28-0316a2792aff"
-BOARD = "garage"
-WATCHDOG_USEC = 400_000  # a ping every 0.2 s
-
-
-def _sandbox_tools() -> bool:
-    try:
-        ctypes.CDLL("libseccomp.so.2")
-    except OSError:
-        return False
-    return shutil.which("systemd-analyze") is not None
-
 
 pytestmark = [
     pytest.mark.skipif(
-        not _sandbox_tools(),
+        not sandbox_tools(),
         reason="needs systemd-analyze and libseccomp (Debian: apt-get install systemd)",
     ),
     pytest.mark.timeout(150),
 ]
-
-
-def sandboxed(unit: Path, command: list[str], notify: str = "") -> list[str]:
-    """`command` exec'd by unit_sandbox.py once `unit`'s filters are loaded; with
-    `notify`, told systemd's notify socket and a watchdog, as Type=notify does."""
-    if notify:
-        told = [f"NOTIFY_SOCKET={notify}", f"WATCHDOG_USEC={WATCHDOG_USEC}"]
-        command = ["/usr/bin/env", *told, *command]
-    return [sys.executable, unit_sandbox.__file__, str(unit), *command]
-
-
-class SandboxedDaemon(Daemon):
-    def __init__(self, data_dir: Path, notify: str, **kwargs: Any) -> None:
-        super().__init__(data_dir, **kwargs)
-        self.notify = notify
-
-    def args(self) -> list[str]:
-        return sandboxed(RASPYD, super().args(), self.notify)
-
-
-@contextmanager
-def _notify_socket() -> Iterator[tuple[set[bytes], str]]:
-    """systemd's notify socket (an abstract name) and every line sent to it so far
-    (READY=1, WATCHDOG=1, ...), read as they come: a full queue drops datagrams."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    name = f"@raspy-unit-test-{uuid.uuid4().hex}"
-    server.bind(b"\0" + name[1:].encode())
-    server.settimeout(0.1)
-    told: set[bytes] = set()
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            with suppress(TimeoutError):
-                told.update(server.recv(4096).split(b"\n"))
-
-    reader = threading.Thread(target=read, name="notify-socket", daemon=True)
-    reader.start()
-    try:
-        yield told, name
-    finally:
-        done.set()
-        reader.join(timeout=5)
-        server.close()
-
-
-def _died(process: subprocess.Popen[bytes] | None) -> str:
-    """How a process ended, its signal named (SIGSYS: a call its unit lacks)."""
-    assert process is not None
-    code = process.poll()
-    if code is None:
-        return "running"
-    return signal.Signals(-code).name if code < 0 else f"exit {code}"
 
 
 def _hub_config(tmp_path: Path, broker: Mosquitto) -> str:
@@ -214,30 +148,12 @@ def _first_event(port: int, cookie: str) -> bytes:
         connection.close()
 
 
-def _until(daemon: Daemon, check: Callable[[], bool], what: str) -> None:
-    """Wait for `check`; a process its sandbox killed meanwhile is said at once."""
-    wait_until(
-        lambda: check() or _died(daemon.process) != "running", what=what, timeout_s=20
-    )
-    assert _died(daemon.process) == "running", (
-        what,
-        _died(daemon.process),
-        daemon.log_text()[-3000:],
-    )
-
-
 def _toggled(browser: Browser, lamp: dict[str, str]) -> bool:
     """A click on the lamp: True once done, False while no worker serves it yet
     (503: nothing was sent, so a retry cannot toggle it twice)."""
     status, answer = browser.device_command({**lamp, "action": "toggle"})
     assert status in (200, 503), (status, answer)
     return status == 200
-
-
-def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def _check_raspyd(tmp_path: Path, notify: str) -> None:
@@ -282,14 +198,14 @@ def _check_raspyd(tmp_path: Path, notify: str) -> None:
             )
             scenario = [sys.executable, "-m", "raspy.cli.raspy", "scenario"]
             where = ["--server", daemon.endpoint, "--timeout", "10"]
-            done = _run([*scenario, "import", str(document), *where])
+            done = run([*scenario, "import", str(document), *where])
             assert done.returncode == 0, done.stderr
-            done = _run([*scenario, "run", "tell", *where])
+            done = run([*scenario, "run", "tell", *where])
             assert done.returncode == 0, done.stderr
-            assert server.take(timeout_s=20).path == "/ok/tell", _died(daemon.process)
+            assert server.take(timeout_s=20).path == "/ok/tell", died(daemon.process)
             # the clock's health read (adjtimex), the 1-Wire sensor read, history
             # flushed to disk
-            _until(
+            until(
                 daemon,
                 lambda: (
                     '"clock_synchronised"' in daemon.log_text()
@@ -301,8 +217,8 @@ def _check_raspyd(tmp_path: Path, notify: str) -> None:
             with CloneClient(daemon.endpoint) as tree:
                 tree.wait_synced()
                 freezer = f"/device/{hostname()}.onewire.freezer/value"
-                _until(daemon, lambda: _value(tree, freezer) == 4.5, "the 1-Wire read")
-            _until(daemon, lambda: '"history_flushed"' in daemon.log_text(), "a flush")
+                until(daemon, lambda: _value(tree, freezer) == 4.5, "the 1-Wire read")
+            until(daemon, lambda: '"history_flushed"' in daemon.log_text(), "a flush")
             # systemctl reload (ExecReload= under the same sandbox) of a new
             # [devices]: the device services start again, and serve
             assert daemon.process is not None
@@ -313,83 +229,32 @@ def _check_raspyd(tmp_path: Path, notify: str) -> None:
                 encoding="utf-8",
             )
             kill = sandboxed(RASPYD, ["/bin/kill", "-HUP", str(daemon.process.pid)])
-            done = _run(kill)
+            done = run(kill)
             assert done.returncode == 0, done.stderr
-            _until(daemon, lambda: '"config_reloaded"' in daemon.log_text(), "reload")
+            until(daemon, lambda: '"config_reloaded"' in daemon.log_text(), "reload")
             reloaded = next(
                 json.loads(line)
                 for line in daemon.log_text().splitlines()
                 if '"config_reloaded"' in line
             )
             assert "devices" in reloaded["applied"], reloaded
-            _until(daemon, lambda: _toggled(browser, lamp), "the lamp served again")
+            until(daemon, lambda: _toggled(browser, lamp), "the lamp served again")
             watcher.wait_for(topic("lamp", "value"), b"false", timeout_s=20)
             # systemctl start raspy-backup, beside the running hub
             backup = [sys.executable, "-m", "raspy.cli.kv", "backup"]
             backup += ["--data-dir", str(data_dir), "--to", str(backups)]
             backup = sandboxed(BACKUP, [*backup, "--keep", "7", "--no-history"])
-            done = _run(backup)
+            done = run(backup)
             assert (done.returncode, done.stderr) == (0, "")
-            _until(daemon, lambda: True, "the backup beside raspyd")
+            until(daemon, lambda: True, "the backup beside raspyd")
             assert daemon.terminate(timeout_s=30) == 0, daemon.log_text()[-3000:]
             # and with no raspyd running: the data dir's lock held shared meanwhile
-            done = _run(backup)
+            done = run(backup)
             assert (done.returncode, done.stderr) == (0, "")
             assert len(list(backups.iterdir())) == 2
         finally:
             watcher.close()
             daemon.kill()
-
-
-@contextmanager
-def _sandboxed_poller(
-    folder: Path,
-    hub: Daemon,
-    service: str,
-    devices: str,
-    options: list[str],
-    notify: str,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """raspy-poller as its unit runs it: board `folder.name` serving `service`."""
-    folder.mkdir(exist_ok=True)
-    config = folder / "poller.toml"
-    config.write_text(devices, encoding="utf-8")
-    command = [sys.executable, "-m", "raspy.cli.poller", "--connect", hub.endpoint]
-    command += ["--service", service, "--config", str(config)]
-    command += ["--hostname", folder.name, "--data-dir", str(folder / "data")]
-    command += ["--log-format", "json", *options]
-    with (folder / "poller.log").open("ab") as log_file:
-        process = subprocess.Popen(
-            sandboxed(POLLER, command, notify),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def _curve(tmp_path: Path) -> tuple[str, list[str], CurveKeys]:
-    """[security] for the hub, the board's key options, and a client's keys."""
-    made, allowed = tmp_path / "keys", tmp_path / "authorized"
-    made.mkdir()
-    allowed.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(made, "hub")
-    board_public, board_secret = zmq.auth.create_certificates(made, "board")
-    (allowed / "board.key").write_bytes(Path(board_public).read_bytes())
-    server_key, _ = zmq.auth.load_certificate(server_public)
-    public, secret = zmq.auth.load_certificate(board_secret)
-    assert secret is not None
-    security = (
-        "[security]\n"
-        f'curve_secret_key_file = "{server_secret}"\n'
-        f'authorized_keys_dir = "{allowed}"\n'
-    )
-    options = ["--server-key", server_public, "--client-cert", board_secret]
-    return security, options, CurveKeys(public, secret, server_key=server_key)
 
 
 def _answers(hub: Daemon, keys: CurveKeys) -> bool:
@@ -400,7 +265,7 @@ def _answers(hub: Daemon, keys: CurveKeys) -> bool:
 
 def _check_poller(tmp_path: Path, notify: str) -> None:
     """Two raspy-pollers (onewire, fake) join a hub with CURVE on."""
-    security, options, keys = _curve(tmp_path)
+    security, options, keys = curve_keys(tmp_path)
 
     def ready(endpoint: str) -> bool:
         try:
@@ -422,8 +287,8 @@ def _check_poller(tmp_path: Path, notify: str) -> None:
         hub.start()
         endpoints = clone.Endpoints.from_port_base("127.0.0.1", hub.port_base)
         with (
-            _sandboxed_poller(garage, hub, "onewire", onewire, options, notify) as one,
-            _sandboxed_poller(shed, hub, "fake", lamp, options, notify) as other,
+            sandboxed_poller(garage, hub, "onewire", onewire, options, notify) as one,
+            sandboxed_poller(shed, hub, "fake", lamp, options, notify) as other,
             CloneClient(endpoints, b"/device/", curve=keys) as tree,
         ):
             boards = {garage: one, shed: other}
@@ -432,7 +297,7 @@ def _check_poller(tmp_path: Path, notify: str) -> None:
                 """False while both run; else fails, saying which and how."""
                 for folder, board in boards.items():
                     log = (folder / "poller.log").read_text()[-3000:]
-                    assert _died(board) == "running", (folder.name, _died(board), log)
+                    assert died(board) == "running", (folder.name, died(board), log)
                 return False
 
             tree.wait_synced(timeout_s=10)
@@ -471,7 +336,7 @@ def test_every_part_runs_under_its_units_sandbox(
 ) -> None:
     """Each step fails when the process died of its sandbox (SIGSYS, or ZeroMQ's
     abort on a refused family); it told systemd all along, watchdog pings too."""
-    with _notify_socket() as (told, name):
+    with notify_socket() as (told, name):
         check(tmp_path, name)
         wait_until(lambda: b"STOPPING=1" in told, what="STOPPING=1")
     assert {b"READY=1", b"WATCHDOG=1", b"STOPPING=1"} <= told, told
