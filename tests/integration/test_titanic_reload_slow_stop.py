@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,33 +30,50 @@ SVC = b"test.slow"
 
 @frozen
 class _Busy:
-    """Keeps the Titanic that receives it busy until `release` is set."""
+    """Keeps the Titanic that receives it busy until the hold's `release` is set."""
 
 
-@pytest.mark.timeout(90)
-def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    busy, release = threading.Event(), threading.Event()
-    busy_owner: list[bytes] = []
+@dataclasses.dataclass
+class _Hold:
+    busy: threading.Event  # a Titanic took a _Busy
+    release: threading.Event  # lets it go on
+    owners: list[bytes]  # the route at the edge of each Titanic held
+
+
+@pytest.fixture
+def hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Hold]:
+    """A Titanic told _Busy() stays busy (its stop times out) until released."""
+    held = _Hold(threading.Event(), threading.Event(), [])
     receive = TitanicActor.on_receive
 
     def on_receive(self: TitanicActor, message: Any) -> Any:
         if isinstance(message, _Busy):
-            busy_owner.append(self._owner)
-            busy.set()
-            release.wait(60)
+            held.owners.append(self._owner)
+            held.busy.set()
+            held.release.wait(60)
             return None
         return receive(self, message)
 
     monkeypatch.setattr(TitanicActor, "on_receive", on_receive)
-    cfg = config_mod.load(
+    yield held
+    held.release.set()
+
+
+def _config(tmp_path: Path) -> config_mod.Config:
+    return config_mod.load(
         "[clone]\nenabled = false\n",
         "test.toml",
         data_dir=str(tmp_path / "data"),
         hostname="testhost",
         network__port_base=free_port_base(),
     )
+
+
+@pytest.mark.timeout(90)
+def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
+    tmp_path: Path, hold: _Hold
+) -> None:
+    cfg = _config(tmp_path)
     rt = supervisor.start(cfg)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     worker: RawWorker | None = None
@@ -65,7 +83,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
         old = rt.ref_of("titanic")
         assert old is not None
         old.tell(_Busy())
-        assert busy.wait(5)
+        assert hold.busy.wait(5)
         # the service appears while the old one is busy: it is told so, for later
         worker = RawWorker(context, rt.mdp_endpoint, SVC)
         with capture_logs() as logs:
@@ -89,7 +107,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
             assert waiting is not None
             assert waiting.state is PartState.RESTARTING
             assert "previous TitanicActor has not stopped yet" in waiting.reason
-            release.set()
+            hold.release.set()
             wait_until(lambda: not old.is_alive(), what="the old Titanic stopped")
             wait_until(
                 lambda: (
@@ -107,7 +125,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
             )
         # the new Titanic dispatches the stored request; its reply reaches the client
         request = worker.request(10_000)
-        while request.client.startswith(busy_owner[0] + b"/"):
+        while request.client.startswith(hold.owners[0] + b"/"):
             # the old one's, sent before its stop: its answer finds no one
             worker.reply(request.client, (b"late",))
             request = worker.request(10_000)
@@ -120,7 +138,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
         assert rt.stats.get("titanic.handed") == handed + 1
         client.disconnect()
     finally:
-        release.set()
+        hold.release.set()
         if worker is not None:
             worker.close()
         rt.stop()
@@ -129,34 +147,17 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
 
 @pytest.mark.timeout(90)
 def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, hold: _Hold
 ) -> None:
     """Two reloads, [titanic] enabled = false then true, while the old one is busy:
     the second one adds a Titanic anew (no part of that name was left to restart)."""
-    busy, release = threading.Event(), threading.Event()
-    receive = TitanicActor.on_receive
-
-    def on_receive(self: TitanicActor, message: Any) -> Any:
-        if isinstance(message, _Busy):
-            busy.set()
-            release.wait(60)
-            return None
-        return receive(self, message)
-
-    monkeypatch.setattr(TitanicActor, "on_receive", on_receive)
-    cfg = config_mod.load(
-        "[clone]\nenabled = false\n",
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
-    )
+    cfg = _config(tmp_path)
     rt = supervisor.start(cfg)
     try:
         old = rt.ref_of("titanic")
         assert old is not None
         old.tell(_Busy())
-        assert busy.wait(5)
+        assert hold.busy.wait(5)
         off = dataclasses.replace(cfg.titanic, enabled=False)
         rt.reload(dataclasses.replace(cfg, titanic=off))
         assert old.is_alive()  # its stop timed out
@@ -170,7 +171,7 @@ def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
             assert waiting.state is PartState.RESTARTING
             assert "previous TitanicActor has not stopped yet" in waiting.reason
             assert any(e["event"] == "component_previous_not_stopped" for e in logs)
-        release.set()
+        hold.release.set()
         wait_until(lambda: not old.is_alive(), what="the old Titanic stopped")
         wait_until(
             lambda: (
@@ -181,5 +182,5 @@ def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
         )
         assert rt.ref_of("titanic") is not old
     finally:
-        release.set()
+        hold.release.set()
         rt.stop()
