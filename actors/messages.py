@@ -170,9 +170,13 @@ class SubscribeSeeded:
 @frozen
 class GetUnstored:
     """Ask the Clone server for the published coalesced updates under `prefix` that
-    the store may not hold yet (storage.scenario_store.live_tree lays them over it)."""
+    the store may not hold yet (storage.scenario_store.live_tree lays them over it).
+    As SubscribeSeeded's, `answer` (a list of cores.clone.Update) is resolved on the
+    Clone I/O thread later: once every in-process publish sent before the ask is
+    published, so stored or in the list (raspy.actors.clone.server.read_tree)."""
 
     prefix: bytes
+    answer: Future[Any] = field(default_factory=Future, compare=False)
 
 
 @frozen

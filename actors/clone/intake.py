@@ -61,6 +61,9 @@ class CloneIntake:
         self._clock = clock
         self._stats = stats
         self._limiter = limiter  # shared: one log line per (peer, reason)
+        # the last number given out when the outbox was last read: every in-process
+        # publish read so far is numbered at or below it (set per read, not update)
+        self._local_seq = 0
 
     def register(
         self, runner: Runner, collector: Socket, outbox: Outbox, pause: CollectorPause
@@ -86,17 +89,29 @@ class CloneIntake:
 
     def outbox_reader(self, outbox: Outbox) -> Handler:
         """A handler that reads in-process publishes (ClonePublisher) into the core."""
-        on_local = self._core.on_local
 
         def on_readable(_events: int) -> None:
-            now = self._clock.monotonic()
-            taken = outbox.drain(
-                lambda m: self.apply(on_local(m, now), "local", local=True),
-                DRAIN_BATCH,
-            )
-            self._full(taken)
+            self._full(self._read_outbox(outbox, DRAIN_BATCH))
 
         return on_readable
+
+    def take_sent(self, outbox: Outbox) -> int:
+        """Read every in-process publish sent so far, now (a command that must come
+        after them, msgs.GetUnstored); those sent meanwhile wait for their turn.
+        The number each one read so far is at or below: once it is published,
+        so are they (a client's or a compare-and-set's write is not waited for)."""
+        self._read_outbox(outbox, outbox.pending)
+        return self._local_seq
+
+    def _read_outbox(self, outbox: Outbox, limit: int) -> int:
+        on_local = self._core.on_local
+        now = self._clock.monotonic()
+        taken = outbox.drain(
+            lambda m: self.apply(on_local(m, now), "local", local=True), limit
+        )
+        if taken:
+            self._local_seq = self._core.last_seq
+        return taken
 
     def guarded(self, groups: Sequence[core_mod.Guarded]) -> list[int]:
         """Compare-and-set groups (msgs.SetIfUnchanged), decided here on the I/O

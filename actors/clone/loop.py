@@ -122,7 +122,7 @@ class CloneLoop:
         self._parts.submit_writes()
         self._publish_committed()
         seeds = self._parts.seeds
-        if seeds.waiting:  # served once nothing is on its way to the store
+        if seeds.due:  # once nothing is on its way to the store, or is published
             seeds.serve()
         self._commits.tick(now)  # after: a flush writes only what was published
         self._parts.collector.on_turn()  # after the subscribers were told
@@ -143,8 +143,9 @@ class CloneLoop:
                 self._parts.subscribers.remove(ref, prefix)
             case msgs.SubscribeSeeded():
                 return self._parts.seeds.request(command)
-            case msgs.GetUnstored(prefix=prefix):
-                return self._commits.overlay(prefix)
+            case msgs.GetUnstored():  # after every publish sent before it
+                sent_seq = self._parts.intake.take_sent(self.outbox)
+                return self._parts.seeds.read(command, sent_seq)
             case msgs.SetIfUnchanged(groups=groups):
                 return self._parts.intake.guarded(groups)
             case msgs.GetStats():

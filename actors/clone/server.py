@@ -159,9 +159,18 @@ def subscribe_seeded(
 
 
 def _seed(clone_ref: pykka.ActorRef[Any], asked: msgs.SubscribeSeeded) -> Seed:
-    """The seed `asked` for, or an error once it never will be served (its answer
-    cancelled): an ask that failed may still reach the I/O thread later."""
-    answer: Future[Seed] = asked.answer
+    seed = _served(clone_ref, asked)
+    assert isinstance(seed, Seed)
+    return seed
+
+
+def _served(
+    clone_ref: pykka.ActorRef[Any], asked: msgs.SubscribeSeeded | msgs.GetUnstored
+) -> object:
+    """The answer `asked` waits for, resolved later on the I/O thread, or an error
+    once it never will be served (its answer cancelled): an ask that failed may
+    still reach the I/O thread later."""
+    answer: Future[object] = asked.answer
     try:
         try:
             clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
@@ -170,12 +179,12 @@ def _seed(clone_ref: pykka.ActorRef[Any], asked: msgs.SubscribeSeeded) -> Seed:
             raise pykka.ActorDeadError("the Clone server stopped") from None
         except FutureTimeout:
             raise pykka.Timeout(
-                f"no seed of {asked.prefix.decode()!r} in time"
+                f"no answer for {asked.prefix.decode()!r} in time"
             ) from None
     except BaseException:
-        if answer.cancel():  # not served: never will be, nor subscribed
+        if answer.cancel():  # not served: never will be (a seed: nor subscribed)
             raise
-    # served this very moment: its view must be closed, so taken
+    # served this very moment: a seed's view must be closed, so taken
     return answer.result(timeout=_ASK_TIMEOUT_S)
 
 
@@ -186,7 +195,8 @@ def read_tree(
     start: the store alone lacks the coalesced values of the last interval (a device
     that came and went within it). Without the server, the store as it is. A part
     that follows the tree from there takes subscribe_seeded's instead: this may hold
-    an update its subscription has yet to tell."""
+    an update its subscription has yet to tell. It holds every in-process publish
+    sent before the call (msgs.GetUnstored waits until they are published)."""
     return live_tree(store, prefix, _unstored(clone_ref, prefix))
 
 
@@ -202,9 +212,7 @@ def _unstored(clone_ref: pykka.ActorRef[Any] | None, prefix: str) -> list[Update
     if clone_ref is None:
         return []
     try:
-        answer = clone_ref.ask(
-            msgs.GetUnstored(prefix.encode("utf-8")), timeout=_ASK_TIMEOUT_S
-        )
+        answer = _served(clone_ref, msgs.GetUnstored(prefix.encode("utf-8")))
     except (pykka.ActorDeadError, pykka.Timeout) as exc:
         log.warning("clone_unstored_unknown", prefix=prefix, reason=repr(exc))
         return []

@@ -43,7 +43,9 @@ class _Recording(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         self.seen.append(message)
         if isinstance(message, msgs.GetUnstored):  # as a Clone server: none
-            return []
+            unstored: Future[list[object]] = message.answer
+            unstored.set_result([])
+            return unstored
         if isinstance(message, msgs.SubscribeSeeded) and self._store is not None:
             answer: Future[Seed] = message.answer  # the asker's own to wait for
             answer.set_result(Seed(self._store.read_view(), [], 0))  # nothing unstored
