@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import math
 import re
 from decimal import Decimal
 from typing import Final
@@ -216,6 +217,8 @@ def set_elsewhere(control: Control, value: JsonValue) -> str | None:
             # "40 is above the maximum, 25": the number as the check read it
             said, why = reason.split(" ", 1)
         case "number":
+            if isinstance(value, float) and math.isinf(value):  # as the page shows it
+                said = "Infinity" if value > 0 else "-Infinity"
             why = "is not a number"
         case _ if not isinstance(value, str):
             why = "is not a text"

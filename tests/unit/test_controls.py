@@ -171,8 +171,12 @@ def test_a_tree_value_that_breaks_the_spec_is_said_in_a_sentence_for_the_page() 
     assert set_elsewhere(SETPOINT, 22.3) == (
         "Set elsewhere to 22.3, which is not on the 0.5 step from 15"
     )
+    # an infinity as the page shows the value beside it (JavaScript's word)
     assert set_elsewhere(SETPOINT, math.inf) == (
-        "Set elsewhere to inf, which is not a number"
+        "Set elsewhere to Infinity, which is not a number"
+    )
+    assert set_elsewhere(SETPOINT, -math.inf) == (
+        "Set elsewhere to -Infinity, which is not a number"
     )
     assert set_elsewhere(GUESTS, "yes") == (
         'Set elsewhere to "yes", which is neither on nor off'
