@@ -60,7 +60,15 @@ def report(command: str, message: str, started: float, stream: IO[str]) -> None:
     )
 
 
+_ENDING: Final = (signal.SIGTERM, signal.SIGHUP)  # signals that end a command as Ctrl-C
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    # the cleanup this starts (a temp file, a begun data.mdb removed) is not cut
+    # short by a second one (an ssh hangup, then logind's SIGTERM): ended_as_ctrl_c
+    # puts the handlers back once it is done
+    for each in _ENDING:
+        signal.signal(each, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -71,14 +79,14 @@ def ended_as_ctrl_c() -> Iterator[None]:
     data.mdb it began, so a lost store stays lost (docs/recovery.md); a dump or a
     backup removes its temp file. By default they end the process at once, leaving
     an empty store that raspyd would start on, or a temp file for a day. A signal
-    ignored already (nohup) stays ignored."""
-    wanted = (signal.SIGTERM, signal.SIGHUP)
+    ignored already (nohup) stays ignored, and a second one while the first one's
+    cleanup runs is ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only: nothing to install
         return
     before = {
         signum: signal.signal(signum, _interrupt)
-        for signum in wanted
+        for signum in _ENDING
         if signal.getsignal(signum) is not signal.SIG_IGN  # nohup's stays
     }
     try:
