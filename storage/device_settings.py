@@ -236,9 +236,8 @@ class ServiceSettings:
             if "friendly_name" in fields
         }
         while len(renames) >= 2:  # one alone was refused already
-            refused = self._registry.refused_together(renames)
+            refused = self._registry.configure_together(renames)
             if not refused:
-                self._registry.configure_all(renames)
                 return True
             # a name that is refused even so (another device's name) must not
             # keep a swap beside it from being applied

@@ -282,27 +282,13 @@ class Registry:
         self._set_config(name, config)
         return config
 
-    def configure_all(self, changes: Mapping[str, object]) -> None:
+    def configure_together(self, changes: Mapping[str, object]) -> dict[str, list[str]]:
         """configure() of several devices at once, all or none: each is checked
         against the friendly names the others are given with it, so that two
-        devices may swap theirs (stored renames applied at a start). Raises
-        DeviceError naming every problem, leaving the old configs in place."""
-        checked, refused = self._checked_all(changes)
-        if refused:
-            raise DeviceError(*(p for problems in refused.values() for p in problems))
-        for name, each in checked.items():
-            self._set_config(name, each)
-
-    def refused_together(self, changes: Mapping[str, object]) -> set[str]:
-        """The devices of `changes` that configure_all() refuses: left out, the
-        others may still be applied together (a swap beside a hopeless rename)."""
-        return set(self._checked_all(changes)[1])
-
-    def _checked_all(
-        self, changes: Mapping[str, object]
-    ) -> tuple[dict[str, DeviceConfig], dict[str, list[str]]]:
-        """Each device's new config, checked with the others'; the problems of
-        those refused, by name."""
+        devices may swap theirs (stored renames applied at a start). The problems
+        of those refused, by name; none: all applied. Else nothing changed, and
+        the others may still go together without those (a swap beside a hopeless
+        rename)."""
         merged: dict[str, dict[object, object]] = {}
         refused: dict[str, list[str]] = {}
         for name, fields in changes.items():
@@ -317,7 +303,10 @@ class Registry:
                 checked[name] = self.validate(config, replacing=name, renamed=renamed)
             except DeviceError as exc:
                 refused[name] = exc.problems
-        return checked, refused
+        if not refused:
+            for name, each in checked.items():
+                self._set_config(name, each)
+        return refused
 
     def _merged(self, name: str, changes: object) -> dict[object, object]:
         """The device's config with `changes` over it, not yet checked whole."""

@@ -93,24 +93,26 @@ def test_two_devices_may_swap_friendly_names_together_and_a_clash_changes_neithe
     registry: Registry,
 ) -> None:
     """configure() one at a time refuses either half of a swap (the other still
-    holds the name); configure_all() checks each against the names the others are
-    given with it, and applies all or none."""
+    holds the name); configure_together() checks each against the names the others
+    are given with it, and applies all or none."""
     registry.configure("hall", {"friendly_name": "Hall"})
     with pytest.raises(DeviceError):
         registry.configure("lamp", {"friendly_name": "Hall"})
-    registry.configure_all(
-        {"lamp": {"friendly_name": "Hall"}, "hall": {"friendly_name": "Hall light"}}
+    assert (
+        registry.configure_together(
+            {"lamp": {"friendly_name": "Hall"}, "hall": {"friendly_name": "Hall light"}}
+        )
+        == {}
     )
     names = {d.name: d.config.settings["friendly_name"] for d in registry.devices()}
     assert names == {"hall": "Hall light", "lamp": "Hall"}
-    with pytest.raises(DeviceError) as refused:
-        registry.configure_all(
-            {"lamp": {"friendly_name": "Desk"}, "hall": {"friendly_name": "Desk"}}
-        )
-    assert refused.value.problems == [
-        "device 'lamp': friendly_name: 'Desk' is already used by 'hall'",
-        "device 'hall': friendly_name: 'Desk' is already used by 'lamp'",
-    ]
+    refused = registry.configure_together(
+        {"lamp": {"friendly_name": "Desk"}, "hall": {"friendly_name": "Desk"}}
+    )
+    assert refused == {
+        "lamp": ["device 'lamp': friendly_name: 'Desk' is already used by 'hall'"],
+        "hall": ["device 'hall': friendly_name: 'Desk' is already used by 'lamp'"],
+    }
     assert {d.name: d.config.settings["friendly_name"] for d in registry.devices()} == (
         names
     )
