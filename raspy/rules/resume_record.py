@@ -29,16 +29,15 @@ from raspy.errors import shown
 from raspy.rules import model, resume_path
 from raspy.rules.engine import Checkpoint
 from raspy.rules.engine_output import STALE_AFTER_S
-from raspy.rules.raspy_keys import RESUME
+from raspy.rules.raspy_keys import RESUME, SCENARIO_TREE
 from raspy.rules.run import RESUME_MIN_WAIT_S
 
-ENTRY: Final = RESUME  # /scenario/<name>/resume
 FORMAT: Final = 2  # 1: top-level waits only, read still
 UNTIL_FORMAT: Final = 3  # a record with a run in a wait_until
 
 
 def resume_key(name: str) -> str:
-    return f"/scenario/{name}/{ENTRY}"
+    return f"{SCENARIO_TREE}{name}/{RESUME}"
 
 
 def fingerprint(code: str) -> str:

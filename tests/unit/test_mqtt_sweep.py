@@ -17,15 +17,12 @@ from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, SendR
 from raspy.mqtt.discovery import DeviceInfo, Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.sweep import (
-    SCENARIO_FIELDS,
     Subscribe,
     Sweep,
     Swept,
     Unsubscribe,
 )
 from raspy.mqtt.topics import TopicMap
-from raspy.rules import resume_record
-from raspy.rules.raspy_keys import STATE_KEYS
 
 NOW = 1000.0
 SETTLE = 2.0
@@ -351,10 +348,6 @@ def test_off_with_zero_settle_time() -> None:
     core = make_core(settle_s=0)
     assert core.connected(NOW) == []
     assert not core.swept_message("raspy/pi/fake/a/value", b"1", True)
-
-
-def test_a_scenarios_state_keys_are_among_the_filters_leaves() -> None:
-    assert frozenset(STATE_KEYS) | {resume_record.ENTRY} == SCENARIO_FIELDS
 
 
 _LEVEL = st.sampled_from(["pi", "pi2", "fake", "scenario", "x", "value", "status"])
