@@ -62,6 +62,15 @@ def _exponent(value: int | float) -> str:
     return repr(number)
 
 
+def epoch_seconds(value: object) -> float | None:
+    """A tree value as epoch seconds: a number that is not NaN (an infinity is a
+    time out of range, as the page's script has it live), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = as_float(value)
+    return None if math.isnan(seconds) else seconds
+
+
 def as_float(value: int | float) -> float:
     """A number as a float: an integer past a float's range is an infinity, as
     JSON's `1e400` is in Python and any such number in the page's script."""

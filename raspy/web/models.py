@@ -17,7 +17,7 @@ from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
 from raspy.records import frozen
-from raspy.web.html import as_float, show_value
+from raspy.web.html import epoch_seconds, show_value
 
 _MAX_ROWS: Final = 10_000
 
@@ -51,15 +51,6 @@ def _json(service: str, frames: Sequence[bytes]) -> Any:
 
 def _text(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
-
-
-def _time(value: object) -> float | None:
-    """Epoch seconds: a number that is not NaN (an infinity is a time out of range,
-    as the page's script has it live), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    seconds = as_float(value)
-    return None if math.isnan(seconds) else seconds
 
 
 def _count(value: object) -> int:
@@ -128,7 +119,7 @@ def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
                 value=reading.get("value"),
                 unit=_text(reading.get("unit")),
                 status=_text(reading.get("status"), "unknown"),
-                wall_ts=_time(reading.get("wall_ts")),
+                wall_ts=epoch_seconds(reading.get("wall_ts")),
                 logged=config.get("log") is True,
                 friendly_name=_text(config.get("friendly_name")),
             )
@@ -166,7 +157,7 @@ def unserved_rows(
                 value=known.get("value"),
                 unit=_text(known.get("unit")),
                 status=_text(known.get("status"), "unknown"),
-                wall_ts=_time(known.get("timestamp")),
+                wall_ts=epoch_seconds(known.get("timestamp")),
                 logged=False,
                 friendly_name=(labels or {}).get(fullname, ""),
             )
@@ -211,12 +202,12 @@ def _scenario_row(item: object) -> ScenarioRow:
         description=_text(item.get("description")),
         enabled=item.get("enabled") is True,
         state=_text(item.get("state"), "unknown"),
-        last_run=_time(item.get("last_run")),
+        last_run=epoch_seconds(item.get("last_run")),
         runs=_count(item.get("runs")),
         last_error=_text(item.get("last_error")),
-        last_skip_at=_time(skip.get("at")),
+        last_skip_at=epoch_seconds(skip.get("at")),
         last_skip_reason=_text(skip.get("reason")),
-        last_error_at=_time(item.get("last_error_at")),
+        last_error_at=epoch_seconds(item.get("last_error_at")),
         next_fires=_next_fires(item.get("next_fires")),
         last_trigger=trigger_text(item.get("last_trigger")),
     )

@@ -10,7 +10,6 @@ posts their commands to `/api/device` with the session's CSRF token.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, tzinfo
@@ -20,7 +19,7 @@ from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
 from raspy.records import frozen
-from raspy.web.html import as_float, esc, notice, show_time, show_value
+from raspy.web.html import epoch_seconds, esc, notice, show_time, show_value
 from raspy.web.models import DeviceRow
 
 RANGES: Final = {
@@ -83,11 +82,9 @@ def _reading(row: DeviceRow, key: str, now: float, zone: tzinfo) -> str:
     """The value and its unit; a clock's value as the time it says (no unit)."""
     value = row.value
     if row.oid in _TIMES:
-        shown = show_value(value)  # none yet (or NaN, sent to app.js as none): a dash
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = as_float(value)  # 1e400: out of range, as app.js says it
-            if not math.isnan(seconds):
-                shown = show_time(seconds, now, zone)
+        # none yet (or NaN, sent to app.js as none): a dash; 1e400: out of range
+        seconds = epoch_seconds(value)
+        shown = show_value(value) if seconds is None else show_time(seconds, now, zone)
         return (
             f'<span class="reading"><time class="value" data-key="{key}value">'
             f"{esc(shown)}</time></span>"
