@@ -6,13 +6,12 @@ actor's thread busy until the test lets go."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
+from support.busy_actor import hold_busy
 from support.device_services import HOST
 from support.net import free_port_base
 from support.wait import wait_until
@@ -21,31 +20,15 @@ from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.devices import DeviceServiceActor
 from raspy.cores.supervision import PartState
-from raspy.records import frozen
 
 PART = "devices.fake"
-
-
-@frozen
-class _Busy:
-    """Keeps the device service that receives it busy until `release` is set."""
 
 
 @pytest.mark.timeout(90)
 def test_a_reload_starts_no_device_service_beside_one_that_has_not_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    busy, release = threading.Event(), threading.Event()
-    receive = DeviceServiceActor.on_receive
-
-    def on_receive(self: DeviceServiceActor, message: Any) -> Any:
-        if isinstance(message, _Busy):
-            busy.set()
-            release.wait(60)
-            return None
-        return receive(self, message)
-
-    monkeypatch.setattr(DeviceServiceActor, "on_receive", on_receive)
+    hold = hold_busy(monkeypatch, DeviceServiceActor)
     cfg = config_mod.load(
         '[devices]\nfake_enabled = true\n[[devices.fake]]\nname = "rtc"\n'
         'oid = "clock.rtc"\npoll_interval_s = 0.5\n',
@@ -58,8 +41,7 @@ def test_a_reload_starts_no_device_service_beside_one_that_has_not_stopped(
     try:
         old = rt.ref_of(PART)
         assert old is not None
-        old.tell(_Busy())
-        assert busy.wait(5)
+        hold.keep_busy(old)
         with capture_logs() as logs:
             slower = replace(
                 cfg.devices, offline_after_s=cfg.devices.offline_after_s + 1
@@ -76,7 +58,7 @@ def test_a_reload_starts_no_device_service_beside_one_that_has_not_stopped(
                 and e["component"] == PART
                 for e in logs
             ), "the refusal is said in the log"
-            release.set()
+            hold.release.set()
             wait_until(lambda: not old.is_alive(), what="the old service stopped")
             wait_until(
                 lambda: getattr(rt.status_of(PART), "state", None) is PartState.RUNNING,
@@ -87,5 +69,5 @@ def test_a_reload_starts_no_device_service_beside_one_that_has_not_stopped(
         assert new is not None
         assert new is not old
     finally:
-        release.set()
+        hold.release.set()
         rt.stop()

@@ -14,6 +14,7 @@ from typing import Any
 import pykka
 import pytest
 from structlog.testing import capture_logs
+from support.busy_actor import hold_busy
 from support.net import free_port_base
 from support.runtimes import login_page_status
 from support.wait import wait_until
@@ -23,30 +24,6 @@ from raspy.actors import supervisor
 from raspy.actors.mqtt import MqttBridgeActor
 from raspy.actors.web import WEB_PORT_OFFSET, WebActor
 from raspy.cores.supervision import PartState
-from raspy.records import frozen
-
-
-@frozen
-class _Busy:
-    """Keeps the follower that receives it busy until `release` is set."""
-
-
-def _kept_busy(
-    monkeypatch: pytest.MonkeyPatch, actor: type[pykka.ThreadingActor]
-) -> tuple[threading.Event, threading.Event]:
-    """`actor`'s _Busy handler: (busy, release)."""
-    busy, release = threading.Event(), threading.Event()
-    receive = actor.on_receive
-
-    def on_receive(self: pykka.ThreadingActor, message: Any) -> Any:
-        if isinstance(message, _Busy):
-            busy.set()
-            release.wait(60)
-            return None
-        return receive(self, message)
-
-    monkeypatch.setattr(actor, "on_receive", on_receive)
-    return busy, release
 
 
 def _runtime(tmp_path: Path, extra: str) -> supervisor.Runtime:
@@ -115,7 +92,7 @@ def _new_leader_waits_for_the_old_follower(
 def test_a_new_clone_server_starts_no_bridge_beside_one_that_has_not_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    busy, release = _kept_busy(monkeypatch, MqttBridgeActor)
+    hold = hold_busy(monkeypatch, MqttBridgeActor)
     rt = _runtime(
         tmp_path,
         "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.2\n"
@@ -124,11 +101,12 @@ def test_a_new_clone_server_starts_no_bridge_beside_one_that_has_not_stopped(
     try:
         old = rt.ref_of("mqtt")
         assert old is not None
-        old.tell(_Busy())
-        assert busy.wait(5)
-        _new_leader_waits_for_the_old_follower(rt, "mqtt", "MqttBridgeActor", release)
+        hold.keep_busy(old)
+        _new_leader_waits_for_the_old_follower(
+            rt, "mqtt", "MqttBridgeActor", hold.release
+        )
     finally:
-        release.set()
+        hold.release.set()
         rt.stop()
 
 
@@ -138,16 +116,15 @@ def test_a_new_clone_server_starts_no_web_face_beside_one_that_has_not_stopped(
 ) -> None:
     """The port is still the old one's: a new web face would fail to listen, and
     be given up (raspyd ending) if the old one's handler outlasts its restarts."""
-    busy, release = _kept_busy(monkeypatch, WebActor)
+    hold = hold_busy(monkeypatch, WebActor)
     rt = _runtime(tmp_path, "[http]\nenabled = true\n")
     try:
         old = rt.ref_of("web")
         assert old is not None
-        old.tell(_Busy())
-        assert busy.wait(5)
-        _new_leader_waits_for_the_old_follower(rt, "web", "WebActor", release)
+        hold.keep_busy(old)
+        _new_leader_waits_for_the_old_follower(rt, "web", "WebActor", hold.release)
         port = rt.config.network.port_base + WEB_PORT_OFFSET
         assert login_page_status(port) == 200  # served by the new one
     finally:
-        release.set()
+        hold.release.set()
         rt.stop()

@@ -6,14 +6,13 @@ one fake is a message that keeps the old actor's thread busy until the test lets
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zmq
 from structlog.testing import capture_logs
+from support.busy_actor import Hold, hold_busy
 from support.net import free_port_base
 from support.titanic import RawWorker
 from support.wait import wait_until
@@ -23,38 +22,14 @@ from raspy.actors import supervisor
 from raspy.actors.titanic import TitanicActor
 from raspy.client.titanic import TitanicClient
 from raspy.cores.supervision import PartState
-from raspy.records import frozen
 
 SVC = b"test.slow"
 
 
-@frozen
-class _Busy:
-    """Keeps the Titanic that receives it busy until the hold's `release` is set."""
-
-
-@dataclasses.dataclass
-class _Hold:
-    busy: threading.Event  # a Titanic took a _Busy
-    release: threading.Event  # lets it go on
-    owners: list[bytes]  # the route at the edge of each Titanic held
-
-
 @pytest.fixture
-def hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Hold]:
-    """A Titanic told _Busy() stays busy (its stop times out) until released."""
-    held = _Hold(threading.Event(), threading.Event(), [])
-    receive = TitanicActor.on_receive
-
-    def on_receive(self: TitanicActor, message: Any) -> Any:
-        if isinstance(message, _Busy):
-            held.owners.append(self._owner)
-            held.busy.set()
-            held.release.wait(60)
-            return None
-        return receive(self, message)
-
-    monkeypatch.setattr(TitanicActor, "on_receive", on_receive)
+def hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hold]:
+    """A Titanic told Busy stays busy (its stop times out) until released."""
+    held = hold_busy(monkeypatch, TitanicActor)
     yield held
     held.release.set()
 
@@ -71,7 +46,7 @@ def _config(tmp_path: Path) -> config_mod.Config:
 
 @pytest.mark.timeout(90)
 def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
-    tmp_path: Path, hold: _Hold
+    tmp_path: Path, hold: Hold
 ) -> None:
     cfg = _config(tmp_path)
     rt = supervisor.start(cfg)
@@ -82,8 +57,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
         uuid = client.submit(SVC, b"once")  # no worker yet: stored, pending
         old = rt.ref_of("titanic")
         assert old is not None
-        old.tell(_Busy())
-        assert hold.busy.wait(5)
+        hold.keep_busy(old)
         # the service appears while the old one is busy: it is told so, for later
         worker = RawWorker(context, rt.mdp_endpoint, SVC)
         with capture_logs() as logs:
@@ -125,7 +99,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
             )
         # the new Titanic dispatches the stored request; its reply reaches the client
         request = worker.request(10_000)
-        while request.client.startswith(hold.owners[0] + b"/"):
+        while request.client.startswith(hold.held[0]._owner + b"/"):
             # the old one's, sent before its stop: its answer finds no one
             worker.reply(request.client, (b"late",))
             request = worker.request(10_000)
@@ -147,7 +121,7 @@ def test_a_reload_starts_no_titanic_beside_one_that_has_not_stopped(
 
 @pytest.mark.timeout(90)
 def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
-    tmp_path: Path, hold: _Hold
+    tmp_path: Path, hold: Hold
 ) -> None:
     """Two reloads, [titanic] enabled = false then true, while the old one is busy:
     the second one adds a Titanic anew (no part of that name was left to restart)."""
@@ -156,8 +130,7 @@ def test_titanic_turned_off_then_on_starts_none_beside_one_that_has_not_stopped(
     try:
         old = rt.ref_of("titanic")
         assert old is not None
-        old.tell(_Busy())
-        assert hold.busy.wait(5)
+        hold.keep_busy(old)
         off = dataclasses.replace(cfg.titanic, enabled=False)
         rt.reload(dataclasses.replace(cfg, titanic=off))
         assert old.is_alive()  # its stop timed out
