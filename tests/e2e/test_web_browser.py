@@ -265,6 +265,28 @@ def test_a_clocks_value_reads_as_the_time_it_says_live_too(
     assert re.fullmatch(r"\d\d:\d\d:\d\d", live or ""), live
 
 
+def _board_on_page(
+    browser: Browser,
+    hub: Hub,
+    tree: CloneClient,
+    board: str,
+    fields: dict[str, Any],
+    shown: str,
+) -> Page:
+    """A board no worker serves written into the tree (`/device/…/<field>`), and a
+    page logged in that shows it (`shown`, a selector of its cell)."""
+    for field, value in fields.items():
+        tree.set(
+            f"{board}{field}".encode(), json.dumps(value).encode(), confirm_timeout_s=5
+        )
+    page = logged_in(browser, hub)
+    wait_until(
+        lambda: page.reload() and page.locator(shown).count(),
+        what="the board's device on the page",
+    )
+    return page
+
+
 def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     browser: Browser, hub: Hub
 ) -> None:
@@ -277,17 +299,8 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
         tree.wait_synced()
         try:
-            for field, value in (("value", 1), ("status", "ok"), ("timestamp", 1e9)):
-                tree.set(
-                    f"{board}{field}".encode(),
-                    json.dumps(value).encode(),
-                    confirm_timeout_s=5,
-                )
-            page = logged_in(browser, hub)
-            wait_until(
-                lambda: page.reload() and page.locator(stamp).count(),
-                what="the board's device on the page",
-            )
+            fields = {"value": 1, "status": "ok", "timestamp": 1e9}
+            page = _board_on_page(browser, hub, tree, board, fields, stamp)
             shown = []
             for late in (b"1e12", b"1e20"):  # past year 9999; past what a Date holds
                 tree.set(f"{board}timestamp".encode(), late, confirm_timeout_s=5)
@@ -329,17 +342,8 @@ def test_a_value_reads_the_same_at_the_pages_load_and_in_a_live_update(
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
         tree.wait_synced()
         try:
-            for field, body in (("value", 21.125), ("status", "ok"), ("unit", "°C")):
-                tree.set(
-                    f"{board}{field}".encode(),
-                    json.dumps(body).encode(),
-                    confirm_timeout_s=5,
-                )
-            page = logged_in(browser, hub)
-            wait_until(
-                lambda: page.reload() and page.locator(value).count(),
-                what="the board's device on the page",
-            )
+            fields = {"value": 21.125, "status": "ok", "unit": "°C"}
+            page = _board_on_page(browser, hub, tree, board, fields, value)
             served = page.request.get(f"{hub.base}/").text()  # before the script
             found = re.search(f'data-key="{board}value">([^<]*)<', served)
             at_load = found.group(1) if found else served
