@@ -194,7 +194,11 @@ class GpioServiceActor(DeviceServiceActor):
         for device in self._registry.devices():
             driver = device.driver
             if isinstance(driver, gpio.GpioOutput) and self._pins is not None:
-                driver.stop(self._pins, device.config, restarting=restarting)
+                pin = driver.stop(self._pins, device.config, restarting=restarting)
+                if pin is not None:  # given up beside it: no successor will come
+                    log.warning(
+                        "gpio_output_released", pin=pin, reason="gpio service failed"
+                    )
             elif isinstance(driver, gpio.GpioInput):
                 driver.close()
 

@@ -121,6 +121,8 @@ def start_devices(
     )
     for pin in gpio_pins.release_kept_elsewhere(in_use):
         log.warning("gpio_output_released", pin=pin, reason="gpio off")
+    if in_use is not None:  # one given up before is replaced: outputs kept for it
+        gpio_pins.successor_coming(in_use)
     link = MdpLink(runtime.edge, runtime.outbox)
     builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
     if config.fake_enabled:

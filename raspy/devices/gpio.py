@@ -238,21 +238,23 @@ class GpioOutput:
 
     def stop(
         self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False
-    ) -> None:
+    ) -> str | None:
         """A clean stop: off and released, or kept as it is (on_stop). A service
-        restarting inside the daemon keeps every output for its successor."""
+        restarting inside the daemon keeps every output for its successor; its pin
+        is returned if none will come (given up), which released it then."""
         if self._pin is None:
-            return
+            return None
         keep = OnStop(config.text("on_stop")) is OnStop.KEEP
         if not restarting:  # raspyd stops: a held change stays only in the store
             self._pin.pending = None
         if restarting or keep:
-            pins.keep(self._pin, on_stop_keep=keep)
+            pin, kept = self._pin.pin, pins.keep(self._pin, on_stop_keep=keep)
             self._pin = None
-            return
+            return None if kept else pin
         with contextlib.suppress(DeviceError):  # a failing pin: release it anyway
             self._pin.value = 0
         self.close()
+        return None
 
     def value(self) -> JsonValue:
         return self._level if self.oid == DIMMER else bool(self._level)

@@ -127,17 +127,37 @@ class Pins:
         self._lock = threading.Lock()
         self._kept: dict[str, OutputPin] = {}
         self._keep_abandoned: set[str] = set()  # kept pins whose on_stop is keep
+        # the gpio service was given up (release_kept(abandoned=True)) and none comes
+        # until a reload starts one (successor_coming): an output kept from then on
+        # (an old service that stopped late, beside it) is abandoned at once
+        self._no_successor = False
 
-    def keep(self, output: OutputPin, *, on_stop_keep: bool = False) -> None:
+    def keep(self, output: OutputPin, *, on_stop_keep: bool = False) -> bool:
         """Leave an output claimed at its level (on_stop = keep, or a service
         restarting) for the next open in this process to adopt; the kernel releases
-        it when the process ends. `on_stop_keep`: left as it is even if abandoned."""
+        it when the process ends. `on_stop_keep`: left as it is even if abandoned.
+        False: no service will adopt it, and it was switched off and released."""
         with self._lock:
-            self._kept[output.pin] = output
+            release = self._no_successor and not on_stop_keep
+            if not release:
+                self._kept[output.pin] = output
             if on_stop_keep:
                 self._keep_abandoned.add(output.pin)
+                if self._no_successor:  # left as it is: nothing held
+                    output.pending = None
             else:
                 self._keep_abandoned.discard(output.pin)
+        if release:
+            with contextlib.suppress(DeviceError):  # release it whatever happens
+                output.value = 0
+            output.close()
+        return not release
+
+    def successor_coming(self) -> None:
+        """A gpio service will start (raspyd's start, a reload): outputs are kept
+        for it again."""
+        with self._lock:
+            self._no_successor = False
 
     def adopt(self, pin: str) -> OutputPin | None:
         """The output kept on `pin` by an earlier stop, or None."""
@@ -148,8 +168,10 @@ class Pins:
     def release_kept(self, *, abandoned: bool = False) -> list[str]:
         """Switch off and release the outputs kept but not adopted (a device gone
         from the config after a reload); returns their pins. `abandoned` (the
-        service failed for good): those whose on_stop is keep stay as they are."""
+        service failed for good): those whose on_stop is keep stay as they are, and
+        so are those kept later (keep), until a successor is said to come."""
         with self._lock:
+            self._no_successor = self._no_successor or abandoned
             spared = self._keep_abandoned if abandoned else set()
             kept = [o for pin, o in self._kept.items() if pin not in spared]
             self._kept = {pin: o for pin, o in self._kept.items() if pin in spared}
@@ -328,6 +350,14 @@ def release_kept_elsewhere(
     with _SHARED_LOCK:
         others = [pins for kind, pins in _SHARED.items() if kind is not in_use]
     return [pin for pins in others for pin in pins.release_kept(abandoned=abandoned)]
+
+
+def successor_coming(kind: PinFactoryKind) -> None:
+    """A gpio service on pins of `kind` will start: see Pins.successor_coming."""
+    with _SHARED_LOCK:
+        pins = _SHARED.get(kind)
+    if pins is not None:
+        pins.successor_coming()
 
 
 def reference_resolve(pin: int | str) -> str | None:
