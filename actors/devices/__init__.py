@@ -145,10 +145,10 @@ class DeviceServiceActor(DeviceStartup):
     # --- lifecycle --------------------------------------------------------------------
     def on_start(self) -> None:
         try:
-            self._rescan()
+            saved = self._settings.load()  # the device table, read once
+            self._rescan(saved)  # a stored friendly name is not a found sensor's
             stored = self._readings.stored()
             self._readings.forget_gone(stored)
-            saved = self._settings.load()  # the device table, read once
             if self._discover is None:  # a 1-Wire sensor off the bus keeps its own
                 self._settings.forget_removed(saved)
             self._settings.apply_saved(saved)

@@ -12,7 +12,7 @@ another object; DeviceServiceActor sets the state below and carries out the effe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import pykka
 import structlog
@@ -25,9 +25,9 @@ from raspy.devices.registry import Device, Registry
 from raspy.devices.service import handle_request
 from raspy.devices.service_vocabulary import OK, Effect, Request
 from raspy.devices.template import JsonValue
-from raspy.errors import DeviceError
+from raspy.errors import DeviceError, quote
 from raspy.stats import Stats
-from raspy.storage.device_settings import ServiceSettings
+from raspy.storage.device_settings import Saved, ServiceSettings
 
 log = structlog.get_logger(component="devices")
 
@@ -92,10 +92,12 @@ class DeviceStartup(pykka.ThreadingActor):
                 for effect in handled.effects:
                     self._apply(effect)
 
-    def _rescan(self) -> list[Device]:
+    def _rescan(self, saved: Saved | None = None) -> list[Device]:
         """Add what discovery finds, each on its own: one refused (its id another
-        device's friendly name) is logged and leaves the others added. The new
-        devices (sub-devices included)."""
+        device's friendly name) is logged and leaves the others added. At a start
+        (`saved`: what the store holds, not applied yet) a friendly name stored
+        for a device there is taken as well: the sensor is refused, not the
+        rename. The new devices (sub-devices included)."""
         if self._discover is None:
             return []
         try:
@@ -105,8 +107,15 @@ class DeviceStartup(pykka.ThreadingActor):
             log.warning("device_rescan_failed", service=self._name, reason=str(exc))
             return []
         known = set(self._registry.names())
+        taken = self._stored_names(saved, known | {c.get("name") for c in configs})
         for config in configs:
             try:
+                holder = taken.get(config.get("name"))
+                if holder is not None and holder != config.get("name"):
+                    raise DeviceError(
+                        f"device {quote(str(config['name']))}: name: already the "
+                        f"friendly name of {quote(holder)}"
+                    )
                 self._registry.add(config)
             except DeviceError as exc:
                 self._stats.incr(f"devices.{self._name}.discovered_refused")
@@ -118,6 +127,23 @@ class DeviceStartup(pykka.ThreadingActor):
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found
+
+    def _stored_names(
+        self, saved: Saved | None, present: Collection[object]
+    ) -> dict[object, str]:
+        """The friendly names `saved` gives the devices `present`, each with the
+        device's name."""
+        if saved is None:
+            return {}
+        prefix = self._registry.fullname("")
+        names = {fullname[len(prefix) :]: f for fullname, f in saved.configs.items()}
+        return {
+            friendly: name
+            for name, fields in names.items()
+            if name in present
+            and isinstance(friendly := fields.get("friendly_name"), str)
+            and friendly
+        }
 
 
 def _since_in(tree: Mapping[str, bytes], device: Device) -> float:

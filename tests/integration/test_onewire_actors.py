@@ -380,3 +380,28 @@ def test_a_sensor_a_rescan_finds_is_polled_when_the_store_cannot_be_read(
     status, reply = _request(services.edge, "testhost.onewire.devices", action="rescan")
     assert (status, json.loads(reply)["rescan"]) == (b"200", "requested")
     _wait_entry(tree, f"testhost.onewire.{SENSOR_B}", "value", 18.0625)
+
+
+def test_a_stored_friendly_name_outlasts_a_start_that_finds_a_sensor_of_that_id(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A friendly name stored while no sensor had that id: once one is on the bus
+    at a start, the rename was dropped and the sensor took the name. Stored renames
+    last (README, "Device settings that last") and no two devices answer to one
+    name: the sensor is refused, as a rescan refuses it, until the name is free."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    settings = Store.open(tmp_path / "settings")
+    try:
+        _start_stored(services, w1, settings)
+        _config_of(services, SENSOR_A, {"friendly_name": SENSOR_B})
+        w1.add_celsius(SENSOR_B, 18.0)
+        with capture_logs() as logs:
+            _restart(services, w1, settings)
+            assert _config_of(services, SENSOR_B)["name"] == SENSOR_A
+        assert [e["reason"] for e in logs if "refused" in e["event"]] == [
+            f"device '{SENSOR_B}': name: already the friendly name of '{SENSOR_A}'"
+        ]
+    finally:
+        services.stop()
+        settings.close()
