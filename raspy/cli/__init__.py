@@ -3,6 +3,7 @@ for bad usage or input, 1 for a runtime failure, 130 on Ctrl-C; never a tracebac
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import platform
@@ -59,6 +60,33 @@ def _interrupted_quietly(
 # imported): a program that imports raspy.cli keeps its own tracebacks
 if os.path.basename(sys.argv[0] if sys.argv else "") in {*_TOOLS.values(), "-m"}:
     sys.excepthook = _interrupted_quietly
+
+
+_JSON_ESCAPE: Final = "raspy-json-escape"  # the error handler of escaped_stdout()
+
+
+def _json_escape(exc: UnicodeError) -> tuple[str, int]:
+    """The letters an encoding cannot hold as JSON escapes them: `\\u00fc`, a pair
+    of escapes beyond U+FFFF, a lone surrogate as the escape it came as."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    units = exc.object[exc.start : exc.end].encode("utf-16-be", "surrogatepass")
+    escapes = [
+        f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}"
+        for i in range(0, len(units), 2)
+    ]
+    return "".join(escapes), exc.end
+
+
+def escaped_stdout() -> None:
+    """A stdout that cannot hold every letter (PYTHONIOENCODING=ascii, a C locale
+    without UTF-8) writes those it cannot as their JSON escapes, so that a reply
+    naming `Küche` is printed, still JSON where it was; printing it raised, and
+    the tool said its input was bad."""
+    codecs.register_error(_JSON_ESCAPE, _json_escape)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)  # None: stdout closed
+    if reconfigure is not None:
+        reconfigure(errors=_JSON_ESCAPE)
 
 
 def flush_stdout() -> None:

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import Final
 
+from raspy.cli import escaped_stdout
+
 EXIT_BUG: Final = 70  # sysexits.h EX_SOFTWARE: an internal software error
 
 
@@ -18,7 +20,9 @@ def guarded(tool: str | Callable[[], str], run: Callable[[], int]) -> int:
     command was chosen, as each of its lines is headed).
 
     Ctrl-C, SystemExit (argparse's usage errors and --help) pass through as they are.
+    Every tool's stdout escapes what its encoding cannot hold (escaped_stdout).
     """
+    escaped_stdout()
     try:
         return run()
     except Exception as exc:
