@@ -10,7 +10,7 @@ or the new version is there, never a mix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import structlog
 
@@ -26,6 +26,16 @@ from raspy.storage.store import Delete, Op, Put, Store, Table
 from raspy.storage.tables import KvRecord, decode_kv
 
 log = structlog.get_logger(component="core")
+
+
+@frozen
+class NewScenario:
+    """A document to store (put_many) and what its conf says."""
+
+    name: str
+    code: str
+    enabled: bool
+    mode: str
 
 
 @frozen
@@ -65,24 +75,29 @@ class ScenarioStore:
         self, code: str, enabled: bool, mode: str, now_wall: float, name: str
     ) -> None:
         """Store a new or replaced document with its conf and the name list: one txn."""
-        existing = self._conf(name)
-        imported = existing.get("imported_at", now_wall)
-        if isinstance(imported, bool) or not isinstance(imported, int | float):
-            imported = now_wall
-        conf = {
-            "enabled": enabled,
-            "mode": mode,
-            "imported_at": imported,
-            "updated_at": now_wall,
-        }
-        names = sorted({*self._current_names(), name})
-        self._store.commit(
-            [
-                Put(Table.SCENARIO, _key(name, "code"), packing.pack(code)),
-                Put(Table.SCENARIO, _key(name, "conf"), packing.pack(conf)),
-                Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)),
+        self.put_many([NewScenario(name, code, enabled, mode)], now_wall)
+
+    def put_many(self, scenarios: Sequence[NewScenario], now_wall: float) -> None:
+        """put() of several documents (a preload file's): one txn, all or none."""
+        ops: list[Op] = []
+        for each in scenarios:
+            existing = self._conf(each.name)
+            imported = existing.get("imported_at", now_wall)
+            if isinstance(imported, bool) or not isinstance(imported, int | float):
+                imported = now_wall
+            conf = {
+                "enabled": each.enabled,
+                "mode": each.mode,
+                "imported_at": imported,
+                "updated_at": now_wall,
+            }
+            ops += [
+                Put(Table.SCENARIO, _key(each.name, "code"), packing.pack(each.code)),
+                Put(Table.SCENARIO, _key(each.name, "conf"), packing.pack(conf)),
             ]
-        )
+        names = sorted({*self._current_names(), *(each.name for each in scenarios)})
+        ops.append(Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)))
+        self._store.commit(ops)
 
     def delete(self, name: str) -> None:
         names = [n for n in self._current_names() if n != name]

@@ -17,7 +17,7 @@ import structlog
 from raspy.actors.core.service_imports import ServiceImports
 from raspy.errors import ScenarioError, StoreError, quote
 from raspy.rules import scenario_api as api
-from raspy.storage.scenario_store import StoredScenario
+from raspy.storage.scenario_store import NewScenario, StoredScenario
 
 # The scenario engine (its model, states, messages) is imported where a scenario
 # is at hand: a core with none answers `list` without loading it.
@@ -32,6 +32,15 @@ log = structlog.get_logger(component="core")
 _ASK_S: Final = 5.0
 _MAX_PRELOAD_BYTES: Final = 1024 * 1024
 _MAX_ERROR_CHARS: Final = 700  # an unloadable scenario's last_error: reason and hint
+
+
+class _DocumentRefused(Exception):
+    """A document of a preload file refused: which (1 from the file's start), why."""
+
+    def __init__(self, number: int, reason: str) -> None:
+        super().__init__(reason)
+        self.number = number
+        self.reason = reason
 
 
 def unloadable_error(name: str, reason: str) -> str:
@@ -175,39 +184,75 @@ class CoreService(ServiceImports):
         return stored
 
     def preload(self, folder: str, stored: set[str]) -> int:
-        """Import each `*.yaml` of `folder` whose name is not in `stored` yet; return
-        how many were stored."""
+        """Import the scenarios of each `*.yaml` of `folder` (one document, or a
+        YAML stream of several, as `raspy scenario import` reads it) whose names
+        are not in `stored` yet, each file in one commit: one with a document
+        refused stores none. Return how many were stored."""
         if not folder:
             return 0
         stored = set(stored)
         added = 0
         for path in sorted(Path(folder).glob("*.yaml")):
             try:
-                data = path.read_bytes()
-                if len(data) > _MAX_PRELOAD_BYTES:
-                    raise ScenarioError(f"{path.name}: over {_MAX_PRELOAD_BYTES} bytes")
-                scenario = self._checked(data.decode("utf-8"), path.name)
-                if scenario.name in stored:
-                    continue
-                self._core.store.put(
-                    data.decode("utf-8"),
-                    scenario.enabled,
-                    scenario.mode.value,
-                    self._core.links.clock.wall(),
-                    scenario.name,
-                )
-                stored.add(scenario.name)
-                added += 1
-                log.info("scenario_preloaded", scenario=scenario.name, path=path.name)
-            except api.Refused as refused:
+                new = [
+                    NewScenario(s.name, code, s.enabled, s.mode.value)
+                    for code, s in self._preload_file(path)
+                    if s.name not in stored
+                ]
+                if new:
+                    self._core.store.put_many(new, self._core.links.clock.wall())
+            except _DocumentRefused as refused:
                 log.error(
                     "scenario_preload_refused",
                     path=path.name,
-                    reason=api.refusal_text(refused),
+                    document=refused.number,
+                    reason=refused.reason,
                 )
+                continue
             except (OSError, UnicodeError, ScenarioError, StoreError) as exc:
                 log.error("scenario_preload_failed", path=path.name, reason=str(exc))
+                continue
+            for each in new:
+                stored.add(each.name)
+                added += 1
+                log.info("scenario_preloaded", scenario=each.name, path=path.name)
         return added
+
+    def _preload_file(self, path: Path) -> list[tuple[str, model.Scenario]]:
+        """Every document of a preload file with its scenario, checked as an import
+        checks one; _DocumentRefused for the first refused (its problems at the
+        file's lines), or one that takes a name an earlier one has."""
+        from raspy.cli.scenario_text import shift_problem, split_stream
+        from raspy.rules.document import place
+
+        data = path.read_bytes()
+        if len(data) > _MAX_PRELOAD_BYTES:
+            raise ScenarioError(f"{path.name}: over {_MAX_PRELOAD_BYTES} bytes")
+        found: list[tuple[str, model.Scenario]] = []
+        names: dict[str, str] = {}  # where each name is, as a place in the file
+        for number, piece in enumerate(split_stream(data.decode("utf-8")), 1):
+            try:
+                scenario = self._checked(piece.text, path.name)
+            except api.Refused as refused:
+                problems = refused.body.get("problems")
+                lines = problems if isinstance(problems, list) and problems else []
+                reason = "; ".join(
+                    shift_problem(str(p), path.name, piece.first_line) for p in lines
+                )
+                raise _DocumentRefused(
+                    number, reason or api.refusal_text(refused)
+                ) from None
+            _, line, col = place(piece.text, "name")
+            at = f"{path.name}:{line + piece.first_line}:{col}: name"
+            if scenario.name in names:
+                raise _DocumentRefused(
+                    number,
+                    f"{at}: {quote(scenario.name)} is also used in "
+                    f"{names[scenario.name]}",
+                )
+            names[scenario.name] = at
+            found.append((piece.text, scenario))
+        return found
 
     def _entry(self, entry: Entry) -> dict[str, JsonValue]:
         from raspy.rules.status_entries import shown_skip, shown_trigger  # an entry's
