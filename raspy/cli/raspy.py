@@ -105,6 +105,12 @@ def _add_status(commands: argparse._SubParsersAction[UsageParser]) -> None:
     )
     add_server_option(status)
     status.add_argument(
+        "--all",
+        action="store_true",
+        dest="every_counter",
+        help="every counter of each part, not only its three largest",
+    )
+    status.add_argument(
         "--timeout",
         type=seconds_argument,
         default=2.5,
@@ -124,7 +130,7 @@ def _status(args: argparse.Namespace) -> int:
         args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
     ) as client:
         rows = status.collect(client)
-    for line in status.table(rows):
+    for line in status.table(rows, every_counter=args.every_counter):
         print(line)
     return EXIT_OK
 

@@ -33,7 +33,7 @@ class Row:
     workers: int
     uptime_s: float
     restarts: int
-    counters: tuple[tuple[str, int | float], ...]
+    counters: tuple[tuple[str, int | float], ...]  # every one, the largest first
     reason: str
 
 
@@ -125,17 +125,19 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
         workers=workers,
         uptime_s=number("uptime_s", 0),
         restarts=number("restarts", 0),
-        counters=tuple(counters[:_SHOWN_COUNTERS]),
+        counters=tuple(counters),
         reason=str(value("reason", "")),
     )
 
 
-def table(rows: Sequence[Row]) -> list[str]:
-    """Aligned text lines: a header, then one line per part."""
+def table(rows: Sequence[Row], *, every_counter: bool = False) -> list[str]:
+    """Aligned text lines: a header, then one line per part, with its three
+    largest counters (`every_counter`: all of them, `raspy status --all`)."""
     header = ("SERVICE", "STATE", "WORKERS", "UPTIME", "RESTARTS", "COUNTERS")
     lines: list[tuple[str, ...]] = [header]
     for row in rows:
-        shown = ", ".join(f"{name}={count}" for name, count in row.counters)
+        counters = row.counters if every_counter else row.counters[:_SHOWN_COUNTERS]
+        shown = ", ".join(f"{name}={count}" for name, count in counters)
         if row.reason:
             shown = f"{shown}; {row.reason}" if shown else row.reason
         lines.append(

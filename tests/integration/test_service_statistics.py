@@ -217,6 +217,31 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
     assert rows["testhost.http_client"][2] == "4"
 
 
+def test_raspy_status_all_shows_every_counter_of_each_part(
+    runtime: supervisor.Runtime,
+) -> None:
+    """The table shows each part's three largest counters; one debugging a part
+    wants them all: `--all` (the default stays short)."""
+    counts = {"e_five": 50_005, "d_four": 50_004, "c_three": 50_003}
+    counts |= {"b_two": 50_002, "a_one": 50_001}
+    for name, count in counts.items():
+        runtime.stats.incr(f"titanic.{name}", count)
+    wait_until(
+        lambda: mmi_service(runtime.mdp_endpoint, b"testhost.clone.mmi") == b"200",
+        what="the statistics services of every part",
+    )
+
+    def titanic(*args: str) -> list[str]:
+        result = _raspy_status(runtime.mdp_endpoint, *args)
+        assert (result.returncode, result.stderr) == (0, "")
+        rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+        cell = " ".join(rows["testhost.titanic"].split()[5:])
+        return [each.partition("=")[0] for each in cell.split(", ")]
+
+    assert titanic() == ["e_five", "d_four", "c_three"]
+    assert titanic("--all")[:5] == list(counts)
+
+
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:
     """A part stopped (a section turned off, then SIGHUP) said `running` under
     /stats/ for good: its keys are deleted at the next publication."""
@@ -320,9 +345,17 @@ def _serve_until(worker: Worker, reply: list[bytes], stop: threading.Event) -> N
         worker.serve(lambda _body: reply, stop=stop)
 
 
-def _raspy_status(endpoint: str) -> subprocess.CompletedProcess[str]:
+def _raspy_status(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "status",
+            "--server",
+            endpoint,
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=30,
