@@ -229,6 +229,10 @@ class CoreActor(ScenarioSet):
         due = list(self._timers.due())
         if refs or due:
             self._tell_time(step, refs, due)
+        if step is not None:  # each next fire is counted again from the new time
+            for entry in self.entries.values():
+                if entry.ref is not None:
+                    self.show(entry, entry.status)
         self._timers.arm(self.actor_ref)
 
     def _tell_time(

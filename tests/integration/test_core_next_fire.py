@@ -9,6 +9,7 @@ from support.core_actors import (
     Core,
     core_fixture,  # noqa: F401  # fixture `core`
     tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
     wait_value,
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
@@ -109,3 +110,32 @@ def test_a_start_deletes_the_null_next_fire_a_raspy_before_it_left(
         lambda: tree.get(b"/scenario/keys/next_fire") is None,
         what="/scenario/keys/next_fire deleted",
     )
+
+
+DAILY = """\
+name: daily
+triggers:
+  - at: "07:00"
+actions:
+  - set: /scenario/daily/did
+    value: true
+"""
+
+
+def test_the_next_fire_follows_a_step_of_the_clock(
+    core: Core, tree: CloneClient
+) -> None:
+    """docs/scenarios.md: next_fire is "its soonest time trigger's next fire". A Pi
+    that booted at the time it saved before its stop and was then set right by NTP
+    kept the next fire of the old clock (07:00 today, gone by) in the tree until it
+    next fired, a day later: the web card said "Next fire" at a time already past."""
+    evening = 1_800_000_000 - 12 * 3600  # 2027-01-14 20:00 UTC, the time saved
+    core.clock.step_wall(evening - core.clock.wall())
+    core.start()
+    assert core.request("import", document=DAILY)[0] == b"200"
+    morning = evening + 11 * 3600  # 07:00 by the clock booted
+    wait_value(tree, "/scenario/daily/next_fire", morning)
+    core.clock.step_wall(12 * 3600)  # NTP: it is 08:00 already
+    core.clock.advance(60)  # the core looks at the clocks each minute
+    wait_value(tree, "/scenario/daily/next_fire", morning + 86_400)
+    assert value(tree, "/scenario/daily/runs") == 0  # 07:00 was skipped, not fired
