@@ -15,7 +15,7 @@ import re
 import subprocess
 import tomllib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ from support.device_services import (
 )
 from support.http_server import HttpServer
 from support.remote_board import Board, Marker
+from support.scenario_engine import harness, requests
 from support.scenario_house import (
     BERLIN,
     HALL,
@@ -49,6 +50,7 @@ from support.scenario_house import (
 from support.wait import wait_until
 
 from raspy.devices.template import JsonValue
+from raspy.rules.document import load_scenario
 from raspy.rules.model import SunEvent
 from raspy.rules.sun import SunLocation, next_sun
 from raspy.secrets_file import SecretsFile
@@ -463,6 +465,24 @@ def test_the_porch_light_comes_on_before_sunset_and_goes_off_at_23(
     house.answered(name)
     assert house.changes(PORCH) == [True, False]
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+def test_the_porch_light_stays_off_when_a_far_north_sunset_comes_after_23() -> None:
+    """Far north, a summer sunset is near midnight or past it (Tromsø, late July:
+    00:30): its `sunset -15m` at 00:15 switched the porch on after the 23:00 off,
+    until the next evening, while the recipe's condition said it kept a sunset
+    after 23:00 out."""
+    porch = load_scenario(RECIPES["porch-light"])
+    for hour, minute, on in (
+        (0, 15, False),
+        (23, 40, False),
+        (21, 5, True),
+        (12, 0, True),
+    ):
+        h = harness(porch)
+        h.wall = datetime(2026, 7, 27, hour, minute, tzinfo=UTC).timestamp()
+        sent = requests(h.feed(h.core.on_time(0, h.wall, h.mono, h.wall)))
+        assert bool(sent) is on, f"{hour:02}:{minute:02}"
 
 
 # --- 9. a device gone offline -----------------------------------------------------------------
