@@ -190,7 +190,9 @@ class CronActor(pykka.ThreadingActor):
     def handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         """One request: commit its change durably, then schedule it, then the reply."""
         now_wall = self._clock.wall()
-        handled = cron_jobs.handle(self._jobs, body, now_wall, self._tz)
+        handled = cron_jobs.handle(
+            self._jobs, body, now_wall, self._tz, self._scheduler.next_wall
+        )
         if not handled.effects:
             return handled.reply
         ops: list[Op] = []

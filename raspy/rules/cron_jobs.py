@@ -43,7 +43,7 @@ job_exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -194,13 +194,19 @@ def error(status: bytes, action: str | None, token: str, detail: str) -> Handled
     return Handled(action, (status, _encode(document)))
 
 
-def describe(job: CronJob, now_wall: float, tz: ZoneInfo) -> JsonValue:
-    """A job as the service shows it, with its next fire after `now_wall`."""
+def describe(
+    job: CronJob, now_wall: float, tz: ZoneInfo, scheduled: float | None = None
+) -> JsonValue:
+    """A job as the service shows it, with its next fire: `scheduled`, the
+    scheduler's, for a job it holds (after a small step of the clock back, a time
+    already fired is not next), else the first after `now_wall`."""
     from raspy.rules.timing_cron import parse_cron  # a job's: loaded with it
 
     next_text: str | None = None
     if job.enabled:
-        next_text = iso_local(parse_cron(job.schedule).next_after(now_wall, tz), tz)
+        if scheduled is None:
+            scheduled = parse_cron(job.schedule).next_after(now_wall, tz)
+        next_text = iso_local(scheduled, tz)
     return {
         "name": job.name,
         "schedule": job.schedule,
@@ -218,9 +224,15 @@ def _parse(body: Sequence[bytes]) -> dict[str, JsonValue] | Handled:
 
 
 def handle(
-    jobs: Mapping[str, CronJob], body: Sequence[bytes], now_wall: float, tz: ZoneInfo
+    jobs: Mapping[str, CronJob],
+    body: Sequence[bytes],
+    now_wall: float,
+    tz: ZoneInfo,
+    scheduled: Callable[[str], float | None] = lambda _name: None,
 ) -> Handled:
-    """Answer one `<host>.core.cron` request (see the module docstring); never raises."""
+    """Answer one `<host>.core.cron` request (see the module docstring); never raises.
+    `scheduled`: the next fire the scheduler holds for a job (None: none), which
+    `list` and `get` say."""
     document = _parse(body)
     if isinstance(document, Handled):
         return document
@@ -233,7 +245,9 @@ def handle(
         detail = f"{action} takes no {', '.join(extra)}"
         return error(BAD_REQUEST, action, "bad_request", detail)
     if action == "list":
-        listed = [describe(jobs[name], now_wall, tz) for name in sorted(jobs)]
+        listed = [
+            describe(jobs[name], now_wall, tz, scheduled(name)) for name in sorted(jobs)
+        ]
         return ok(action, jobs=listed)
     name = document.get("name")
     if name is None:
@@ -248,7 +262,7 @@ def handle(
         return error(NOT_FOUND, action, "unknown_job", quote(name))
     match action:
         case "get":
-            return ok(action, job=describe(job, now_wall, tz))
+            return ok(action, job=describe(job, now_wall, tz, scheduled(name)))
         case "delete":
             return ok(action, [Deleted(name)], deleted=name)
     changed = CronJob(job.name, job.schedule, action == "enable", job.description)

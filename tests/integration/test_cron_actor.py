@@ -193,6 +193,27 @@ def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
     assert cron.stats.get("cron.fired") == 1
 
 
+def test_the_next_fire_listed_after_a_small_step_back_is_the_one_that_comes(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """After a step back of minutes, a time already fired is not fired again
+    (docs/scenarios.md, "A clock step"): `list` and `get` said it was next all the
+    same, a fire that never came, until the day after."""
+    cron.start()
+    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
+    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    clock.advance(60.0)  # the step is seen: 22:14:00 by the right clock
+    wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
+    tomorrow = "2023-11-15T22:15:00+00:00"
+    assert cron.request(action="list")[1]["jobs"][0]["next"] == tomorrow
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
+    clock.advance(120.0)  # 22:16: the 22:15 of the right clock fired nothing
+    assert cron.request(action="list")[1]["jobs"][0]["next"] == tomorrow
+    assert cron.stats.get("cron.fired") == 1
+
+
 def test_a_change_the_store_cannot_take_is_refused_and_not_applied(
     cron: Cron, tmp_path: Path
 ) -> None:
