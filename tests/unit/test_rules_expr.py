@@ -4,8 +4,10 @@ every refusal is an ExpressionError with the offset of what is wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from support.expr_context import SUNSET_TS, WALL_TS, make_context
+from support.expr_context import BERLIN, SUNSET_TS, WALL_TS, make_context
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
@@ -129,6 +131,25 @@ def test_weekday_follows_the_local_date_not_utc() -> None:
     # 23:30 UTC on Thursday is 00:30 on Friday in Berlin
     friday = make_context(wall_ts=WALL_TS + 10 * 3600 + 24.5 * 60)
     assert (value_of("weekday()", friday), value_of("hour()", friday)) == (5, 0)
+
+
+def test_a_window_over_midnight_holds_from_its_start_to_just_before_its_end() -> None:
+    """`between(start, end)` is [start, end), also when it wraps midnight; and the
+    weekday turns at local midnight exactly (docs/scenarios.md, the functions)."""
+
+    def at(text: str, local: str) -> JsonValue:
+        wall = dt.datetime.fromisoformat(local).replace(tzinfo=BERLIN).timestamp()
+        return value_of(text, make_context(wall_ts=wall))
+
+    window = "between('22:00', '06:00')"
+    assert at(window, "2026-12-03 21:59:59") is False
+    assert at(window, "2026-12-03 22:00:00") is True
+    assert at(window, "2026-12-04 00:00:00") is True
+    assert at(window, "2026-12-04 05:59:59") is True
+    assert at(window, "2026-12-04 06:00:00") is False
+    assert at("weekday()", "2026-12-03 23:59:59") == 4  # Thursday
+    assert at("weekday()", "2026-12-04 00:00:00") == 5  # Friday
+    assert at("between('00:00', '00:01')", "2026-12-04 00:00:00") is True
 
 
 def test_sun_passes_the_event_and_the_context_time() -> None:
