@@ -247,6 +247,52 @@ def test_sun_times_in_berlin_are_on_the_local_day_near_the_almanac() -> None:
     assert sun_time(SunEvent.SUNSET, _berlin(2026, 6, 21, 0, 0), BERLIN_PLACE) == sunset
 
 
+@pytest.mark.parametrize(
+    ("place", "day", "sunrise", "sunset"),
+    [
+        # the spring day in New York: the times after the change, in EDT
+        (
+            SunLocation(40.71, -74.01, ZoneInfo("America/New_York")),
+            (2026, 3, 8),
+            (7, 19),
+            (18, 55),
+        ),
+        (
+            SunLocation(51.51, -0.13, ZoneInfo("Europe/London")),
+            (2026, 12, 21),
+            (8, 4),
+            (15, 53),
+        ),
+        (
+            SunLocation(-33.87, 151.21, ZoneInfo("Australia/Sydney")),
+            (2026, 10, 4),
+            (6, 29),
+            (19, 0),
+        ),
+    ],
+)
+def test_sun_times_on_a_dst_day_and_a_solstice_are_near_the_almanac(
+    place: SunLocation,
+    day: tuple[int, int, int],
+    sunrise: tuple[int, int],
+    sunset: tuple[int, int],
+) -> None:
+    """Almanac times (to the minute, local) of three capitals' days, the day the
+    clocks change among them: within two minutes."""
+
+    def local(hour_minute: tuple[int, int]) -> float:
+        return datetime(*day, *hour_minute, tzinfo=place.tz).timestamp()
+
+    noon = local((12, 0))
+    rises, sets = (
+        sun_time(e, noon, place) for e in (SunEvent.SUNRISE, SunEvent.SUNSET)
+    )
+    assert rises is not None
+    assert sets is not None
+    assert abs(rises - local(sunrise)) < 120
+    assert abs(sets - local(sunset)) < 120
+
+
 def test_sun_events_are_none_in_polar_day_and_night() -> None:
     midsummer = datetime(2026, 6, 21, 12, tzinfo=UTC).timestamp()
     midwinter = datetime(2026, 12, 21, 12, tzinfo=UTC).timestamp()
