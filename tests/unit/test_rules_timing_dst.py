@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from raspy.rules.model import CronTrigger, SunEvent
+from raspy.rules.model import CronTrigger, EveryTrigger, SunEvent
 from raspy.rules.timing import (
     Fired,
     SunLocation,
@@ -260,3 +260,23 @@ def test_the_scheduler_walking_minute_by_minute_fires_hourly_once_per_real_hour(
     # One fire per real hour: 23 on the spring day, 25 on the autumn day.
     assert fired == [start + 3600 * n for n in range(round((end - start) / 3600))]
     assert len(fired) == (23 if night in (BERLIN_SPRING, NEW_YORK_SPRING) else 25)
+
+
+# --- every: real seconds -----------------------------------------------------------
+@pytest.mark.parametrize("night", BOTH)
+def test_an_every_of_a_day_is_real_time_so_its_wall_hour_moves_with_dst(
+    night: Night,
+) -> None:
+    """docs/scenarios.md: `every` follows real elapsed time, DST does not move it;
+    so `every: 1d` begun at 07:00 the day before the change fires at 08:00 (spring)
+    or 06:00 (autumn) on the day itself: a time of day is an `at:`."""
+    scheduler = TimeScheduler(night.tz)
+    start = night.local(7, day_offset=-1).timestamp()
+    first = scheduler.add("daily", EveryTrigger(86_400.0), start, 0.0)
+    assert first is not None
+    out = scheduler.due(first, first - start)
+    assert out == [Fired("daily", first)]
+    spring = night in (BERLIN_SPRING, NEW_YORK_SPRING)
+    assert label_of(first, night.tz) == night.local(8 if spring else 6).replace(
+        tzinfo=None
+    )
