@@ -40,6 +40,25 @@ def test_show_lists_the_next_fires_soonest_first() -> None:
     ) in text.show_text(_entry(LATE_FIRST))
 
 
+def test_show_tells_the_two_passes_of_the_repeated_hour_apart() -> None:
+    """The autumn night in New York: 01:30 EDT, then 01:30 EST an hour later; each
+    line says its offset (docs/scenarios.md: times with their UTC offset)."""
+    first = 1_793_511_000.0  # 2026-11-01 05:30 UTC, 01:30 EDT
+    entry = {
+        **_entry(
+            [
+                {"trigger": 0, "id": None, "kind": "cron", "at": first + 3600},
+                {"trigger": 1, "id": None, "kind": "at", "at": first},
+            ]
+        ),
+        "timezone": "America/New_York",
+    }
+    assert (
+        "next fire:    2026-11-01 01:30:00 -04:00  at\n"
+        "              2026-11-01 01:30:00 -05:00  cron\n"
+    ) in text.show_text(entry)
+
+
 def test_the_card_lists_the_next_fires_soonest_first() -> None:
     [row] = models.scenarios([b"200", json.dumps([_entry(LATE_FIRST)]).encode()])
     assert row.next_fires == (("every", T + 300), ("at (off)", T + 7200))
