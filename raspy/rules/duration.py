@@ -33,9 +33,7 @@ def parse_offset(value: object) -> float:
             try:
                 seconds = _checked(_magnitude(text[1:], signed=True), value)
             except ValueError as exc:
-                raise ValueError(
-                    f"expected an offset like -15m or 30s, got {quote(value)}"
-                ) from exc
+                raise ValueError(_offset_refusal(value, text)) from exc
             return -seconds if text[0] == "-" else seconds
     if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
         if -value > MAX_DURATION_S:  # (float() of a huge int overflows)
@@ -95,22 +93,37 @@ def _clock_hint(text: str) -> str:
     form, or a bare `1:30`, which YAML 1.1 reads as the number 90): raspy's own
     form for it, or both when it is not known whether `1:30` is minutes or hours."""
     got = f"expected a duration like 90s, 5m or 1h30m, got {quote(text)}"
+    forms = _clock_forms(text)
+    return (
+        got if forms is None else f"{got} (a clock's time: write {' or '.join(forms)})"
+    )
+
+
+def _offset_refusal(value: str, text: str) -> str:
+    """The refusal of a signed offset; one written as a clock (`-00:30`) is told
+    raspy's form for it, signed (`write -30m`), as an unsigned one is."""
+    got = f"expected an offset like -15m or 30s, got {quote(value)}"
+    forms = _clock_forms(text[1:].strip())
+    if forms is None:
+        return got
+    sign = "-" if text.startswith("-") else ""
+    return f"{got} (a clock's time: write {' or '.join(sign + f for f in forms)})"
+
+
+def _clock_forms(text: str) -> tuple[str, ...] | None:
+    """raspy's forms of a duration written as a clock, both when `1:30` may be
+    hours or minutes; None for a text that is no clock."""
     parts = text.split(":")
     if not all(
         part.isdigit() and part.isascii() and len(part) <= _CLOCK_DIGITS
         for part in parts
     ) or not (2 <= len(parts) <= 3):
-        return got
+        return None
     numbers = [int(part) for part in parts]
     if len(parts) == 2:
         first, second = numbers
-        hours, minutes = (
-            _spelled(first * 3600 + second * 60),
-            _spelled(first * 60 + second),
-        )
-        return f"{got} (a clock's time: write {hours} or {minutes})"
-    total = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
-    return f"{got} (a clock's time: write {_spelled(total)})"
+        return _spelled(first * 3600 + second * 60), _spelled(first * 60 + second)
+    return (_spelled(numbers[0] * 3600 + numbers[1] * 60 + numbers[2]),)
 
 
 _CLOCK_DIGITS: Final = 6  # a clock's part longer than this is no clock

@@ -83,6 +83,22 @@ def test_parse_offset_accepts_a_sign(value: object, seconds: float) -> None:
         ("--5m", "expected an offset like -15m or 30s, got '--5m'"),
         ("-soon", "expected an offset like -15m or 30s, got '-soon'"),
         ("-400d", "expected an offset like -15m or 30s, got '-400d'"),
+        # a clock's form, as an unsigned one is told (`sunset -00:30`)
+        (
+            "-00:30:00",
+            "expected an offset like -15m or 30s, got '-00:30:00' (a clock's time:"
+            " write -30m)",
+        ),
+        (
+            "-0:30",
+            "expected an offset like -15m or 30s, got '-0:30' (a clock's time:"
+            " write -30m or -30s)",
+        ),
+        (
+            "+1:30:00",
+            "expected an offset like -15m or 30s, got '+1:30:00' (a clock's time:"
+            " write 1h30m)",
+        ),
     ],
 )
 def test_parse_offset_refuses_garbage(value: object, message: str) -> None:
