@@ -184,6 +184,30 @@ def test_cron_days_match_when_either_restricted_field_does(
     assert found == days
 
 
+@pytest.mark.parametrize(
+    ("expression", "dates"),
+    [
+        # the 31st: only the months that have one, none skipped, none moved
+        ("0 0 31 * *", ["2026-01-31", "2026-03-31", "2026-05-31", "2026-07-31"]),
+        # docs/scenarios.md: 29 February of leap years only
+        ("0 0 29 2 *", ["2028-02-29", "2032-02-29"]),
+        # the year's end and its first minute
+        ("59 23 31 12 *", ["2026-12-31", "2027-12-31"]),
+        ("0 0 1 1 *", ["2027-01-01", "2028-01-01"]),
+        ("0 0 L 2 *", ["2026-02-28", "2027-02-28", "2028-02-29"]),
+    ],
+)
+def test_cron_days_that_some_months_or_years_lack(
+    expression: str, dates: list[str]
+) -> None:
+    schedule, after = parse_cron(expression), _berlin(2026, 1, 1, 0, 0)
+    found: list[str] = []
+    while len(found) < len(dates):
+        after = schedule.next_after(after, BERLIN)
+        found.append(datetime.fromtimestamp(after, BERLIN).date().isoformat())
+    assert found == dates
+
+
 def test_cron_reads_local_time_of_the_timezone_passed_in() -> None:
     seven = parse_cron("0 7 * * *")
     after = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
