@@ -195,7 +195,9 @@ class ScenarioSet(pykka.ThreadingActor):
         old = entry.status
         kept = old.state is State.ERROR and old.error_from is ErrorFrom.RUN
         status = with_state(old, State.ERROR if kept else State.IDLE)
-        self.show(entry, status)
+        # shown once its triggers are scheduled (below), with its next fire: shown
+        # now, before them, it wrote next_fire null, then the time
+        entry.status = status
         try:
             wanted = interest(scenario, self.host)  # before the actor, which it routes
             entry.ref = ScenarioActor.start(

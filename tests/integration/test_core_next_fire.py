@@ -15,6 +15,7 @@ from support.core_actors import (
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 from support.wait import wait_until
 
+from raspy import json_text
 from raspy.client.clone import CloneClient
 
 pytestmark = pytest.mark.timeout(30)
@@ -57,6 +58,33 @@ def test_the_next_fire_follows_each_firing_and_goes_with_a_disable(
     wait_value(tree, "/scenario/tick/state", None)
     wait_value(tree, "/scenario/tick/runs", None)
     assert tree.get(b"/scenario/tick/next_fire") is None
+
+
+def test_a_start_writes_the_next_fire_once_never_null_first(
+    core: Core, tree: CloneClient
+) -> None:
+    """An import, an enable and raspyd's start wrote null (the state was shown
+    before the triggers were scheduled), then the time: the web card said
+    "never" and MQTT's retained value went null for a moment, two writes where
+    one was due."""
+    written: list[bytes] = []
+    fire_key = b"/scenario/tick/next_fire"
+    tree.on_change(lambda c: written.append(c.body) if c.key == fire_key else None)
+    core.start()
+    start = core.clock.wall()
+    assert core.request("import", document=TICK)[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", start + 10)
+    assert core.request("disable", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", None)
+    assert core.request("enable", name="tick")[0] == b"200"
+    wait_value(tree, "/scenario/tick/next_fire", start + 10)
+    core.stop()
+    core.start()
+    assert core.request("disable", name="tick")[0] == b"200"  # after the start's
+    wait_until(lambda: written[-1:] == [b"null"], what="the disable's null")
+    at = json_text.encode(start + 10)
+    assert written[:3] == [at, b"null", at]  # the import, the disable, the enable
+    assert b"null" not in written[3:-1]  # the start: its time, or nothing new
 
 
 def test_a_scenario_with_no_time_trigger_has_no_next_fire_key(
