@@ -84,7 +84,10 @@ class CoreTimers:
                     continue
                 if isinstance(trigger, model.SunTrigger):
                     self._suns[key] = trigger
-                    self._say_absent_sun(scenario.name, key, trigger, now_wall)
+                    after = now_wall
+                    if self.sun(trigger.event, now_wall - trigger.offset_s) is None:
+                        after -= 86_400.0  # today is a day without it too
+                    self._say_absent_sun(scenario.name, key, trigger, after)
 
     def remove(self, name: str, count: int) -> None:
         """Unschedule the `count` triggers of a scenario whose actor stops."""

@@ -214,7 +214,7 @@ def test_a_sun_trigger_in_the_polar_night_says_once_which_days_it_skips(
             "log_level": "info",
             "scenario": "morning",
             "sun": "sunrise",
-            "first_day": "2026-12-02",
+            "first_day": "2026-12-01",  # today has no sunrise either
             "last_day": last_day.isoformat(),
             "next": upcoming.isoformat(),
         }
