@@ -217,7 +217,9 @@ class CronActor(pykka.ThreadingActor):
                 cron_jobs.STORE_ERROR, handled.action, "store_error", str(exc)
             )
             return failed.reply
-        now_mono = self._clock.monotonic()
+        # both clocks read again, together: the write may have taken seconds, and
+        # a wall time from before it beside a monotonic one after it is a step
+        now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
         for effect in handled.effects:
             match effect:
                 case Saved(job=job):

@@ -214,6 +214,38 @@ def test_the_next_fire_listed_after_a_small_step_back_is_the_one_that_comes(
     assert cron.stats.get("cron.fired") == 1
 
 
+def test_a_slow_store_write_is_no_step_of_the_clock(
+    cron: Cron,
+    tree: CloneClient,
+    clock: SteppingClock,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change is scheduled once its durable write is done, which an SD card may
+    take seconds to do: the wall clock read before the write, beside the monotonic
+    clock read after it, put the job's first fire as late as the write took, and
+    that fire, on coming, was taken for a step of the clock (`clock_jumped` in the
+    log)."""
+    commit = store.commit
+
+    def slow_commit(ops: Any) -> None:
+        commit(ops)
+        clock.advance(2.0)  # the write took two seconds
+
+    monkeypatch.setattr(store, "commit", slow_commit)
+    cron.start()
+    with capture_logs() as logs:
+        assert cron.request(action="add", name="ping", schedule="*/5 * * * *")[0] == (
+            b"200"
+        )
+        clock.advance(SLOT - clock.wall())  # on time, not two seconds late
+        _wait_event(tree, "ping", _fire("ping", "2023-11-14T22:15:00+00:00"))
+        clock.advance(300.0)
+        _wait_event(tree, "ping", _fire("ping", "2023-11-14T22:20:00+00:00"))
+    assert [e for e in logs if e["event"] == "clock_jumped"] == []
+    assert cron.stats.get("cron.clock_jumps") == 0
+
+
 def test_a_change_the_store_cannot_take_is_refused_and_not_applied(
     cron: Cron, tmp_path: Path
 ) -> None:
