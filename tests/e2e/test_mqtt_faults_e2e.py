@@ -65,7 +65,9 @@ def test_kill_9_of_raspyd_publishes_the_last_will_offline(tmp_path: Path) -> Non
 @pytest.mark.timeout(90)
 def test_after_a_broker_restart_the_latest_values_are_delivered(tmp_path: Path) -> None:
     """Issue 16, the broker away: reconnect with backoff; what changed meanwhile (and
-    every retained value the restarted broker lost) is sent on reconnect."""
+    every retained value and discovery config the restarted broker lost) is sent on
+    reconnect, and the command topics are subscribed again (docs/mqtt.md, "When the
+    broker is away")."""
     folder = tmp_path / "mosquitto"
     with running_mosquitto(folder) as broker:
         config = bridge_config(broker)
@@ -78,11 +80,26 @@ def test_after_a_broker_restart_the_latest_values_are_delivered(tmp_path: Path) 
             broker.stop()  # SIGKILL: no persistence, the retained messages are gone
             _command(daemon, action="set", device="lamp", value=True)
             broker.start()
-            again = broker.watcher(f"{BASE}/#")
+            again = broker.watcher(f"{BASE}/#", "homeassistant/#")
             try:
                 again.wait_for(topic("lamp", "value"), b"true", timeout_s=30)
                 again.wait_for(f"{BASE}/{hostname()}/status", b"online")
                 again.wait_for(topic("lamp", "status"), b'"ok"')
+                lamp_id = f'"unique_id": "raspy.{hostname()}.fake.lamp"'.encode()
+                wait_until(
+                    lambda: any(
+                        lamp_id in message.payload for message in again.messages
+                    ),
+                    what="the lamp's discovery config again",
+                )
+                again.publish(topic("lamp", "set"), b"false")
+                again.wait_for(topic("lamp", "value"), b"false")
+                wait_until(
+                    lambda: (
+                        b'"status": 200' in (again.get(topic("lamp", "result")) or b"")
+                    ),
+                    what="the set's answer on result",
+                )
             finally:
                 again.close()
             assert _log_events(daemon, "mqtt_disconnected")
