@@ -12,6 +12,7 @@ from support.daemon import Daemon, hostname, running_daemon
 from support.mosquitto import (
     BASE,
     bridge_config,
+    make_client_cert,
     make_tls_files,
     running_mosquitto,
     topic,
@@ -138,6 +139,53 @@ def test_tls_with_an_unknown_ca_is_refused_and_the_daemon_keeps_running(
             )
             assert "CERTIFICATE_VERIFY_FAILED" in str(failures[0]["reason"])
             _command(daemon, action="get", device="lamp")
+
+
+@pytest.mark.timeout(90)
+def test_a_broker_whose_certificate_names_another_host_is_refused(
+    tmp_path: Path,
+) -> None:
+    """docs/mqtt.md, Security: the broker's certificate must match `host`. One our
+    CA signed for 127.0.0.1 only, reached as `localhost`, is refused."""
+    tls = make_tls_files(tmp_path / "tls", names="IP:127.0.0.1")
+    with running_mosquitto(tmp_path / "mosquitto", tls=tls) as broker:
+        extra = f'tls = true\ntls_ca_file = "{tls.ca_cert}"\n'
+        config = bridge_config(broker, extra).replace(
+            'host = "127.0.0.1"', 'host = "localhost"'
+        )
+        with running_daemon(tmp_path / "data", config_text=config) as daemon:
+            failures = wait_until(
+                lambda: _log_events(daemon, "mqtt_connect_failed"),
+                what="the refusal of the certificate in the log",
+            )
+            reason = str(failures[0]["reason"])
+            assert "CERTIFICATE_VERIFY_FAILED" in reason, reason
+            assert "localhost" in reason, reason
+            assert not _log_events(daemon, "mqtt_connected")
+
+
+@pytest.mark.timeout(90)
+def test_the_bridge_shows_its_client_certificate_to_a_broker_that_wants_one(
+    tmp_path: Path,
+) -> None:
+    """docs/mqtt.md, Security: `tls_cert_file`/`tls_key_file` for a client
+    certificate: a broker that requires one (signed by its CA) takes the bridge."""
+    tls = make_tls_files(tmp_path / "tls")
+    cert, key = make_client_cert(tls, tmp_path / "client")
+    folder = tmp_path / "mosquitto"
+    with running_mosquitto(folder, tls=tls, require_certificate=True) as broker:
+        extra = (
+            f'tls = true\ntls_ca_file = "{tls.ca_cert}"\n'
+            f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+        )
+        with running_daemon(
+            tmp_path / "data", config_text=bridge_config(broker, extra)
+        ):
+            watcher = broker.watcher(f"{BASE}/#", client_cert=(cert, key))
+            try:
+                watcher.wait_for(topic("lamp", "value"), b"false")
+            finally:
+                watcher.close()
 
 
 @pytest.mark.timeout(90)
