@@ -60,7 +60,9 @@ class LinkLog:
     def connecting(self) -> None:
         log.debug("mqtt_connecting", host=self._config.host, port=self._config.port)
 
-    def connect_failed(self, reason: str, retry_in_s: float, now: float) -> None:
+    def connect_failed(
+        self, reason: str, retry_in_s: float, now: float, hint: str = ""
+    ) -> None:
         self._stats.incr("mqtt.connect_failed")
         if self._limiter.should_log(("connect", reason), now):
             log.warning(
@@ -69,7 +71,23 @@ class LinkLog:
                 port=self._config.port,
                 reason=reason,
                 retry_in_s=round(retry_in_s, 3),
+                **({"hint": hint} if hint else {}),
             )
+
+    def _closed_hint(self) -> str:
+        """What to look at when the broker closed a connect before accepting it:
+        paho says no more than "Unspecified error", which is what a TLS port
+        answers a plain connect with, and a broker that wants a client
+        certificate one without."""
+        config = self._config
+        if not config.tls:
+            return "if the broker's port takes TLS (8883, usually), set tls = true"
+        if not config.tls_cert_file:
+            return (
+                "if the broker wants a client certificate, set tls_cert_file and "
+                "tls_key_file"
+            )
+        return ""
 
     def connect_refused(self, reason: str, retry_in_s: float, now: float) -> None:
         """The broker said no at CONNACK (bad credentials, say): an error."""
@@ -92,7 +110,8 @@ class LinkLog:
     def lost(self, lost: Lost, reason: str, now: float) -> None:
         """The socket closed: a connect that failed, or a connection lost."""
         if not lost.was_up:
-            self.connect_failed(f"closed: {reason}", lost.retry_in_s, now)
+            hint = self._closed_hint()
+            self.connect_failed(f"closed: {reason}", lost.retry_in_s, now, hint)
             return
         self._stats.incr("mqtt.disconnects")
         log.warning(

@@ -142,6 +142,22 @@ def test_tls_with_an_unknown_ca_is_refused_and_the_daemon_keeps_running(
 
 
 @pytest.mark.timeout(90)
+def test_a_plain_connect_to_a_tls_port_says_to_set_tls(tmp_path: Path) -> None:
+    """A broker's TLS port closes a plain connect before any answer: the log said
+    only "closed: Unspecified error"; it says which setting to look at."""
+    tls = make_tls_files(tmp_path / "tls")
+    with running_mosquitto(tmp_path / "mosquitto", tls=tls) as broker:
+        config = bridge_config(broker)  # tls = false
+        with running_daemon(tmp_path / "data", config_text=config) as daemon:
+            failures = wait_until(
+                lambda: _log_events(daemon, "mqtt_connect_failed"),
+                what="the failed connect in the log",
+            )
+            assert "set tls = true" in str(failures[0].get("hint")), failures[0]
+            _command(daemon, action="get", device="lamp")
+
+
+@pytest.mark.timeout(90)
 def test_a_broker_whose_certificate_names_another_host_is_refused(
     tmp_path: Path,
 ) -> None:
