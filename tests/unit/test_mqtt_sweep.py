@@ -4,6 +4,7 @@ BridgeCore), sans-IO: the clock is passed in."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -113,6 +114,17 @@ def test_configs_of_a_service_turned_off_are_cleared_and_the_listed_ones_kept() 
 
 def connect_filters(core: BridgeCore) -> tuple[str, ...]:
     return core._sweep.filters
+
+
+def test_with_discovery_off_the_configs_an_earlier_run_left_stay() -> None:
+    """docs/mqtt.md: turning discovery off (`discovery_prefix = ""`) leaves the
+    configs an earlier run announced: the sweep looks at state topics only."""
+    core = make_core()
+    off = BridgeCore(replace(core.settings, discovery=None))
+    assert [f for f in connect(off) if not f.startswith("raspy/pi/")] == []
+    assert [f for f in connect(core) if f.startswith("homeassistant/")] == [
+        "homeassistant/+/pi/+/config"
+    ]
 
 
 def test_a_device_removed_before_its_first_reading_loses_its_config() -> None:
