@@ -42,10 +42,11 @@ def _log_events(daemon: Daemon, event: str) -> list[dict[str, object]]:
     return found
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_kill_9_of_raspyd_publishes_the_last_will_offline(tmp_path: Path) -> None:
     """Issue 16, availability: `<base>/<host>/status` is online, then the broker's
-    last will `offline` once raspyd dies without a goodbye."""
+    last will `offline` once raspyd dies without a goodbye, and `online` again
+    (retained, what every entity reads) once it is started again."""
     status = f"{BASE}/{hostname()}/status"
     with running_mosquitto(tmp_path / "mosquitto") as broker:
         watcher = broker.watcher(status)
@@ -59,6 +60,13 @@ def test_kill_9_of_raspyd_publishes_the_last_will_offline(tmp_path: Path) -> Non
             watcher.wait_for(status, b"offline")
             will = [m for m in watcher.messages if m.topic == status][-1]
             assert will.payload == b"offline"
+            with running_daemon(tmp_path / "data", config_text=bridge_config(broker)):
+                watcher.wait_for(status, b"online")
+                fresh = broker.watcher(status)  # a subscriber that comes later
+                try:
+                    fresh.wait_for(status, b"online")
+                finally:
+                    fresh.close()
         finally:
             watcher.close()
 
