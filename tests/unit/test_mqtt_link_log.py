@@ -196,8 +196,7 @@ def test_a_connect_closed_before_its_connack_says_what_to_look_at() -> None:
         hints.append(line.get("hint"))
     assert hints == [
         "if the broker's port takes TLS (8883, usually), set tls = true",
-        "if the broker wants a client certificate, set tls_cert_file and "
-        "tls_key_file",
+        "if the broker wants a client certificate, set tls_cert_file and tls_key_file",
         None,
     ]
 
