@@ -27,6 +27,11 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="mqtt")
 
 TOPIC_LOG_BYTES: Final = 256  # of a refused command's topic in its log line
+# how a TLS connect to a plain MQTT port fails: Mosquitto resets it or closes it,
+# a broker that answers sends bytes that are no TLS record (WRONG_VERSION_NUMBER);
+# a certificate refused, or a handshake failure, says so itself
+TLS_ON_PLAIN: Final = ("ConnectionResetError", "SSLEOFError", "SSLZeroReturnError")
+NOT_TLS: Final = "WRONG_VERSION_NUMBER"
 
 
 class LinkLog:
@@ -64,6 +69,7 @@ class LinkLog:
         self, reason: str, retry_in_s: float, now: float, hint: str = ""
     ) -> None:
         self._stats.incr("mqtt.connect_failed")
+        hint = hint or self._failed_hint(reason)
         if self._limiter.should_log(("connect", reason), now):
             log.warning(
                 "mqtt_connect_failed",
@@ -73,6 +79,16 @@ class LinkLog:
                 retry_in_s=round(retry_in_s, 3),
                 **({"hint": hint} if hint else {}),
             )
+
+    def _failed_hint(self, reason: str) -> str:
+        """What to look at when a TLS connect failed as one to a plain port does."""
+        plain = reason.startswith(TLS_ON_PLAIN) or NOT_TLS in reason
+        if self._config.tls and plain:
+            return (
+                "if the broker's port is a plain one (1883, usually), it takes no "
+                "TLS: set its TLS port, or tls = false"
+            )
+        return ""
 
     def _closed_hint(self) -> str:
         """What to look at when the broker closed a connect before accepting it:

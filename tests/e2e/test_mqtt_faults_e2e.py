@@ -166,6 +166,21 @@ def test_a_plain_connect_to_a_tls_port_says_to_set_tls(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(90)
+def test_a_tls_connect_to_a_plain_port_says_it_takes_no_tls(tmp_path: Path) -> None:
+    """`tls = true` against a broker's plain port: the log said only "Connection
+    reset by peer"; it says the port takes no TLS."""
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        config = bridge_config(broker, "tls = true\n")
+        with running_daemon(tmp_path / "data", config_text=config) as daemon:
+            failures = wait_until(
+                lambda: _log_events(daemon, "mqtt_connect_failed"),
+                what="the failed connect in the log",
+            )
+            assert "takes no TLS" in str(failures[0].get("hint")), failures[0]
+            _command(daemon, action="get", device="lamp")
+
+
+@pytest.mark.timeout(90)
 def test_a_broker_whose_certificate_names_another_host_is_refused(
     tmp_path: Path,
 ) -> None:

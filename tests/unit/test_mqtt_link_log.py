@@ -201,6 +201,28 @@ def test_a_connect_closed_before_its_connack_says_what_to_look_at() -> None:
     ]
 
 
+def test_a_tls_connect_failed_as_one_to_a_plain_port_says_so() -> None:
+    """A TLS handshake with a plain MQTT port: Mosquitto resets it, another broker
+    answers bytes that are no TLS; a refused certificate says so itself."""
+    tls = MqttConfig(host="broker", tls=True)
+    reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
+    wrong = "SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number"
+    verify = "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] ..."
+    ciphers = "SSLError: [SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] handshake failure"
+    hints = []
+    tried = ((tls, reset), (tls, wrong), (tls, verify), (tls, ciphers), (CONFIG, reset))
+    for config, reason in tried:
+        with capture_logs() as logs:
+            LinkLog(config, Stats()).connect_failed(reason, 0.5, 0.0)
+        [line] = logs
+        hints.append(line.get("hint"))
+    plain = (
+        "if the broker's port is a plain one (1883, usually), it takes no TLS: "
+        "set its TLS port, or tls = false"
+    )
+    assert hints == [plain, plain, None, None, None]
+
+
 def test_a_lost_connection_is_counted_and_logged_every_time() -> None:
     stats = Stats()
     report = LinkLog(CONFIG, stats)
