@@ -284,6 +284,25 @@ def test_retained_state_topics_no_key_backs_are_cleared() -> None:
     assert cleared(core) == ghosts
 
 
+def test_a_three_level_key_is_swept_only_by_a_last_level_known_here() -> None:
+    """docs/mqtt.md, ghosts: `<base>/<host>/a/b/c` is as deep as a command topic,
+    so the sweep subscribes there only for a device's fields, a scenario's and the
+    last levels this run publishes; any other is left (cleared by hand)."""
+    core = make_core(subtrees="/*")
+    core.seed([("/house/living/temp", b"20")], NOW)
+    filters = connect(core)
+
+    def swept(topic: str) -> bool:
+        return any(topic_matches_sub(f, topic) for f in filters)
+
+    assert swept("raspy/pi/house/hall/temp")  # the leaf of a key published here
+    assert swept("raspy/pi/house/hall/value")  # a device's field
+    assert swept("raspy/pi/house/hall/last_run")  # a scenario's
+    assert not swept("raspy/pi/event/pi.gpio.button/pressed")
+    assert swept("raspy/pi/house/a/b/c")  # deeper or shallower: any level
+    assert swept("raspy/pi/house/hall")
+
+
 def test_a_switchs_pending_key_is_a_retained_state_topic_never_a_command() -> None:
     """`/device/<fullname>/pending` (a change held by min_off_s) is bridged as a
     state topic, retained while it lasts and cleared with its key; it announces
