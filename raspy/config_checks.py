@@ -126,6 +126,11 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         return []
     where = f"{source}: mqtt"
     problems = []
+    if not section.host.strip():  # the MQTT library refuses it only at the connect
+        problems.append(
+            f"{where}.host: expected the broker's host name or address, "
+            f"got {shown(section.host)}"
+        )
     if section.qos not in (0, 1, 2):
         problems.append(f"{where}.qos: expected 0, 1 or 2, got {shown(section.qos)}")
     if section.password and section.password_file:

@@ -27,6 +27,11 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="mqtt")
 
 TOPIC_LOG_BYTES: Final = 256  # of a refused command's topic in its log line
+# how a TLS connect to a plain MQTT port fails: Mosquitto resets it or closes it,
+# a broker that answers sends bytes that are no TLS record (WRONG_VERSION_NUMBER);
+# a certificate refused, or a handshake failure, says so itself
+TLS_ON_PLAIN: Final = ("ConnectionResetError", "SSLEOFError", "SSLZeroReturnError")
+NOT_TLS: Final = "WRONG_VERSION_NUMBER"
 
 
 class LinkLog:
@@ -60,8 +65,11 @@ class LinkLog:
     def connecting(self) -> None:
         log.debug("mqtt_connecting", host=self._config.host, port=self._config.port)
 
-    def connect_failed(self, reason: str, retry_in_s: float, now: float) -> None:
+    def connect_failed(
+        self, reason: str, retry_in_s: float, now: float, hint: str = ""
+    ) -> None:
         self._stats.incr("mqtt.connect_failed")
+        hint = hint or self._failed_hint(reason)
         if self._limiter.should_log(("connect", reason), now):
             log.warning(
                 "mqtt_connect_failed",
@@ -69,7 +77,33 @@ class LinkLog:
                 port=self._config.port,
                 reason=reason,
                 retry_in_s=round(retry_in_s, 3),
+                **({"hint": hint} if hint else {}),
             )
+
+    def _failed_hint(self, reason: str) -> str:
+        """What to look at when a TLS connect failed as one to a plain port does."""
+        plain = reason.startswith(TLS_ON_PLAIN) or NOT_TLS in reason
+        if self._config.tls and plain:
+            return (
+                "if the broker's port is a plain one (1883, usually), it takes no "
+                "TLS: set its TLS port, or tls = false"
+            )
+        return ""
+
+    def _closed_hint(self) -> str:
+        """What to look at when the broker closed a connect before accepting it:
+        paho says no more than "Unspecified error", which is what a TLS port
+        answers a plain connect with, and a broker that wants a client
+        certificate one without."""
+        config = self._config
+        if not config.tls:
+            return "if the broker's port takes TLS (8883, usually), set tls = true"
+        if not config.tls_cert_file:
+            return (
+                "if the broker wants a client certificate, set tls_cert_file and "
+                "tls_key_file"
+            )
+        return ""
 
     def connect_refused(self, reason: str, retry_in_s: float, now: float) -> None:
         """The broker said no at CONNACK (bad credentials, say): an error."""
@@ -92,7 +126,8 @@ class LinkLog:
     def lost(self, lost: Lost, reason: str, now: float) -> None:
         """The socket closed: a connect that failed, or a connection lost."""
         if not lost.was_up:
-            self.connect_failed(f"closed: {reason}", lost.retry_in_s, now)
+            hint = self._closed_hint()
+            self.connect_failed(f"closed: {reason}", lost.retry_in_s, now, hint)
             return
         self._stats.incr("mqtt.disconnects")
         log.warning(

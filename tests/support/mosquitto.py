@@ -76,30 +76,46 @@ class TlsFiles:
     server_key: Path
 
 
-def make_tls_files(folder: Path) -> TlsFiles:
-    """A CA and a server certificate for 127.0.0.1 and localhost (openssl CLI)."""
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_tls_files(folder: Path, names: str = "IP:127.0.0.1,DNS:localhost") -> TlsFiles:
+    """A CA and a server certificate for `names` (its subjectAltName; by default
+    127.0.0.1 and localhost), by the openssl CLI."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
-    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
-    ext = folder / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n", encoding="utf-8")
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    run(
+    _openssl(
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
         "-subj", "/CN=raspy test CA", "-keyout", str(ca_key), "-out", str(ca_cert),
     )  # fmt: skip
-    run(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+    cert, key = _signed(folder, "server", ca_cert, f"subjectAltName={names}")
+    return TlsFiles(ca_cert, cert, key)
+
+
+def make_client_cert(tls: TlsFiles, folder: Path) -> tuple[Path, Path]:
+    """A client certificate (and its key) signed by the CA of `tls`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return _signed(folder, "client", tls.ca_cert, "extendedKeyUsage=clientAuth")
+
+
+def _signed(
+    folder: Path, name: str, ca_cert: Path, extension: str
+) -> tuple[Path, Path]:
+    """`<name>.crt` and `<name>.key` in `folder`, signed by the CA beside `ca_cert`."""
+    ca_key = ca_cert.with_suffix(".key")
+    key, csr, cert = (folder / f"{name}.{end}" for end in ("key", "csr", "crt"))
+    ext = folder / f"{name}.ext"
+    ext.write_text(extension + "\n", encoding="utf-8")
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
         "-keyout", str(key), "-out", str(csr),
     )  # fmt: skip
-    run(
+    _openssl(
         "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert),
     )  # fmt: skip
-    return TlsFiles(ca_cert, cert, key)
+    return cert, key
 
 
 class Mosquitto:
@@ -111,7 +127,9 @@ class Mosquitto:
         *,
         tls: TlsFiles | None = None,
         users: dict[str, str] | None = None,
+        require_certificate: bool = False,
     ) -> None:
+        """`require_certificate`: TLS clients must show a certificate of the CA."""
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.port = free_port_base(span=1)
@@ -141,6 +159,8 @@ class Mosquitto:
                 f"certfile {tls.server_cert}",
                 f"keyfile {tls.server_key}",
             ]
+            if require_certificate:
+                lines.append("require_certificate true")
         self.config_path = folder / "mosquitto.conf"
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -185,6 +205,7 @@ class Watcher:
         *,
         username: str | None = None,
         password: str | None = None,
+        client_cert: tuple[Path, Path] | None = None,
     ) -> None:
         self.messages: list[paho.MQTTMessage] = []
         self.latest: dict[str, bytes] = {}
@@ -194,7 +215,12 @@ class Watcher:
         if username is not None:
             self.client.username_pw_set(username, password)
         if broker.tls is not None:
-            self.client.tls_set(ca_certs=str(broker.tls.ca_cert))
+            cert, key = client_cert or (None, None)
+            self.client.tls_set(
+                ca_certs=str(broker.tls.ca_cert),
+                certfile=None if cert is None else str(cert),
+                keyfile=None if key is None else str(key),
+            )
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_args: self._subscribed.set()
         self._topics = topics

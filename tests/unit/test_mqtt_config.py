@@ -51,6 +51,18 @@ subtrees = ["device/*"]
     ]
 
 
+@pytest.mark.parametrize("host", ["", "  "])
+def test_a_broker_host_left_empty_is_named_at_the_check(host: str) -> None:
+    """An empty `host` passed the check, and the MQTT library refused it only when
+    the bridge started: a traceback, and the bridge restarted again and again."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(f'[mqtt]\nenabled = true\nhost = "{host}"\n', "raspyd.toml")
+    assert caught.value.problems == [
+        "raspyd.toml: mqtt.host: expected the broker's host name or address, "
+        f'got "{host}"'
+    ]
+
+
 def test_globs_cover_subtrees_and_full_names() -> None:
     exposed = GlobFilter(["/device/pi.fake.*", "/scenario/*/state"], rooted=True)
     assert exposed("/device/pi.fake.lamp/value")

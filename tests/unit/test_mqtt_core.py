@@ -154,6 +154,20 @@ def test_listed_devices_get_configs_and_a_removed_one_an_empty_config() -> None:
     assert drain(core) == [Message(lamp_topic, b"")]
 
 
+def test_a_config_topic_is_its_unique_id_made_safe_with_a_hash_of_it() -> None:
+    """docs/mqtt.md: `object_id` is the unique id with anything outside
+    [A-Za-z0-9_-] as `_`, and a short hash of the id (its example, the lamp's)."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    core.reply(1, _list_reply(("lamp", "switch")), NOW)
+    [config] = drain(core)
+    assert json.loads(config.payload)["unique_id"] == "raspy.pi.fake.lamp"
+    digest = hashlib.sha256(b"raspy.pi.fake.lamp").hexdigest()[:8]
+    assert config.topic == f"homeassistant/switch/pi/raspy_pi_fake_lamp_{digest}/config"
+    assert config.topic == "homeassistant/switch/pi/raspy_pi_fake_lamp_c06d3b5e/config"
+
+
 def test_a_device_found_after_its_service_was_listed_is_announced() -> None:
     """A sensor plugged in and found by a 1-Wire `rescan` (README) got readings
     but no config: its service, listed once, was not asked again."""

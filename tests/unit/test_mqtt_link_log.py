@@ -161,6 +161,7 @@ def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> 
             **where,
             "reason": "closed: gone",
             "retry_in_s": 1.0,
+            "hint": "if the broker's port takes TLS (8883, usually), set tls = true",
             "log_level": "warning",
             "component": "mqtt",
         },
@@ -174,6 +175,52 @@ def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> 
             "component": "mqtt",
         },
     ]
+
+
+def test_a_connect_closed_before_its_connack_says_what_to_look_at() -> None:
+    """The broker closes a plain connect to its TLS port, and a TLS one without the
+    client certificate it requires, before any CONNACK: paho says only
+    "Unspecified error", so the line says which setting would do it."""
+    tls_no_cert = MqttConfig(host="broker", port=8883, tls=True)
+    with_cert = MqttConfig(
+        host="broker", tls=True, tls_cert_file="c.crt", tls_key_file="c.key"
+    )
+    hints = []
+    for config in (CONFIG, tls_no_cert, with_cert):
+        with capture_logs() as logs:
+            LinkLog(config, Stats()).lost(
+                Lost(was_up=False, retry_in_s=0.5), "Unspecified error", 0.0
+            )
+        [line] = logs
+        assert line["reason"] == "closed: Unspecified error"
+        hints.append(line.get("hint"))
+    assert hints == [
+        "if the broker's port takes TLS (8883, usually), set tls = true",
+        "if the broker wants a client certificate, set tls_cert_file and tls_key_file",
+        None,
+    ]
+
+
+def test_a_tls_connect_failed_as_one_to_a_plain_port_says_so() -> None:
+    """A TLS handshake with a plain MQTT port: Mosquitto resets it, another broker
+    answers bytes that are no TLS; a refused certificate says so itself."""
+    tls = MqttConfig(host="broker", tls=True)
+    reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
+    wrong = "SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number"
+    verify = "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] ..."
+    ciphers = "SSLError: [SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] handshake failure"
+    hints = []
+    tried = ((tls, reset), (tls, wrong), (tls, verify), (tls, ciphers), (CONFIG, reset))
+    for config, reason in tried:
+        with capture_logs() as logs:
+            LinkLog(config, Stats()).connect_failed(reason, 0.5, 0.0)
+        [line] = logs
+        hints.append(line.get("hint"))
+    plain = (
+        "if the broker's port is a plain one (1883, usually), it takes no TLS: "
+        "set its TLS port, or tls = false"
+    )
+    assert hints == [plain, plain, None, None, None]
 
 
 def test_a_lost_connection_is_counted_and_logged_every_time() -> None:

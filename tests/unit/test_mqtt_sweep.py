@@ -4,6 +4,7 @@ BridgeCore), sans-IO: the clock is passed in."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -113,6 +114,17 @@ def test_configs_of_a_service_turned_off_are_cleared_and_the_listed_ones_kept() 
 
 def connect_filters(core: BridgeCore) -> tuple[str, ...]:
     return core._sweep.filters
+
+
+def test_with_discovery_off_the_configs_an_earlier_run_left_stay() -> None:
+    """docs/mqtt.md: turning discovery off (`discovery_prefix = ""`) leaves the
+    configs an earlier run announced: the sweep looks at state topics only."""
+    core = make_core()
+    off = BridgeCore(replace(core.settings, discovery=None))
+    assert [f for f in connect(off) if not f.startswith("raspy/pi/")] == []
+    assert [f for f in connect(core) if f.startswith("homeassistant/")] == [
+        "homeassistant/+/pi/+/config"
+    ]
 
 
 def test_a_device_removed_before_its_first_reading_loses_its_config() -> None:
@@ -270,6 +282,25 @@ def test_retained_state_topics_no_key_backs_are_cleared() -> None:
     core.buffer.take(10_000)
     core.tick(NOW + SETTLE)
     assert cleared(core) == ghosts
+
+
+def test_a_three_level_key_is_swept_only_by_a_last_level_known_here() -> None:
+    """docs/mqtt.md, ghosts: `<base>/<host>/a/b/c` is as deep as a command topic,
+    so the sweep subscribes there only for a device's fields, a scenario's and the
+    last levels this run publishes; any other is left (cleared by hand)."""
+    core = make_core(subtrees="/*")
+    core.seed([("/house/living/temp", b"20")], NOW)
+    filters = connect(core)
+
+    def swept(topic: str) -> bool:
+        return any(topic_matches_sub(f, topic) for f in filters)
+
+    assert swept("raspy/pi/house/hall/temp")  # the leaf of a key published here
+    assert swept("raspy/pi/house/hall/value")  # a device's field
+    assert swept("raspy/pi/house/hall/last_run")  # a scenario's
+    assert not swept("raspy/pi/event/pi.gpio.button/pressed")
+    assert swept("raspy/pi/house/a/b/c")  # deeper or shallower: any level
+    assert swept("raspy/pi/house/hall")
 
 
 def test_a_switchs_pending_key_is_a_retained_state_topic_never_a_command() -> None:
