@@ -19,7 +19,7 @@ TOKEN = "a-token-for-the-test"  # noqa: S105  # a test login, hashed below
 def allow_login(data_dir: Path) -> None:
     """Make TOKEN the data dir's web login token (before the runtime starts). Every
     data dir of a process gets the same line: the hash is made once, for scrypt costs
-    about 0.1 s of CPU and most web tests start with this."""
+    about 0.05 s of CPU and most web tests start with this."""
     write_private(token_path(data_dir), _token_line())
 
 
