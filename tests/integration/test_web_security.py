@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 from support.wait import wait_until
-from support.web_browser import TOKEN, Answer, Browser, allow_login
+from support.web_browser import TOKEN, Answer, Browser, allow_login, renew_login
 
 from raspy.actors.web import backend as app_mod
 from raspy.actors.web.app import build_app
@@ -400,7 +400,7 @@ def test_a_new_login_token_logs_every_browser_out(
     browser = served.browser()
     browser.log_in()
     assert browser.exchange("GET", "/login").status == 303  # logged in: to "/"
-    allow_login(tmp_path)  # as `raspy web-token` does: the hash file written anew
+    renew_login(tmp_path)  # as `raspy web-token` does: the hash file written anew
     assert browser.exchange("GET", "/login").status == 200  # the form: logged out
     browser.log_in()  # with the new token
     assert browser.exchange("GET", "/login").status == 303
@@ -673,7 +673,7 @@ def test_the_login_form_says_when_a_session_ended_and_that_the_editor_kept_the_t
     browser = served.browser()
     browser.log_in()
     stale = browser.cookie
-    allow_login(tmp_path)  # a new token: every session ends
+    renew_login(tmp_path)  # a new token: every session ends
     page = browser.exchange("GET", "/services")
     save = browser.exchange("POST", "/scenarios/hall%20lamp/edit", "csrf=x")
     run = browser.exchange("POST", "/scenarios/hall/run", "csrf=x")

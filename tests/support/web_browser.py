@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import re
@@ -16,8 +17,21 @@ TOKEN = "a-token-for-the-test"  # noqa: S105  # a test login, hashed below
 
 
 def allow_login(data_dir: Path) -> None:
-    """Make TOKEN the data dir's web login token (before the runtime starts)."""
+    """Make TOKEN the data dir's web login token (before the runtime starts). Every
+    data dir of a process gets the same line: the hash is made once, for scrypt costs
+    about 0.05 s of CPU and most web tests start with this."""
+    write_private(token_path(data_dir), _token_line())
+
+
+def renew_login(data_dir: Path) -> None:
+    """TOKEN hashed anew (a new salt), as a new `raspy web-token` writes it: the
+    login files' content changes, which ends every session."""
     write_private(token_path(data_dir), hash_secret(TOKEN).line() + "\n")
+
+
+@functools.cache
+def _token_line() -> str:
+    return hash_secret(TOKEN).line() + "\n"
 
 
 @dataclass(frozen=True, slots=True)
