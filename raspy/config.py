@@ -140,6 +140,15 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 # raspy-poller's sections, which raspyd reads past unchecked (docs/configuration.md:
 # "raspyd ignores this section"): a bad value there must not stop the hub
 RASPYD_UNUSED: Final = frozenset({"link"})
+# what raspy-poller reads of the same file: its top-level hostname and log keys and
+# these sections; the rest is raspyd's, read past unchecked so that a bad value there
+# (a hub's [mqtt] or [http]) does not stop a board (docs/configuration.md)
+POLLER_SECTIONS: Final = frozenset({"devices", "store", "link"})
+POLLER_UNUSED: Final = (frozenset(_SECTIONS) - POLLER_SECTIONS) | {
+    "controls",
+    "data_dir",
+    "allow_root",
+}
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 
 
