@@ -75,6 +75,9 @@ TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() wai
 # the store's last writes at a stop (each an fsync): a writer still on them past
 # this, or one already stuck in a commit (not waited for at all), is left to the exit
 STORE_CLOSE_TIMEOUT_S: Final = 10.0
+# a reload's stops and starts, each bounded (a stop: child_set.STOP_TIMEOUT_S after
+# its prepare_stop): one still running past this is a stuck supervisor thread
+RELOAD_TIMEOUT_S: Final = 30.0
 CLONE: Final = "clone"
 STATISTICS: Final = "statistics"
 
@@ -229,14 +232,27 @@ class Runtime(RuntimeWatch):
         )
         self._publish_statuses()
 
-    def reload(self, new: Config) -> list[str]:
+    def reload(
+        self,
+        new: Config,
+        waiting: Callable[[], None] | None = None,
+        every_s: float = 1.0,
+    ) -> list[str]:
         """Apply a new, valid config in the supervisor thread; return the changed keys.
 
         Titanic and the device services restart with their new sections. Every other
         change needs a daemon restart: it is named once in the log (a second SIGHUP
-        with the same file does not log it again) and left as it is.
+        with the same file does not log it again) and left as it is. `waiting` is
+        called every `every_s` while the reload runs, within its bound
+        (RELOAD_TIMEOUT_S; TimeoutError past it): several stops that time out (3 s
+        each) may take longer than systemd's watchdog.
         """
-        result = self.call(lambda: self._reload(new))
+        result = self._owner.call(
+            lambda: self._reload(new),
+            RELOAD_TIMEOUT_S,
+            waiting=waiting,
+            every_s=every_s,
+        )
         assert isinstance(result, list)
         return result
 

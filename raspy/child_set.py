@@ -16,7 +16,7 @@ from typing import Any, Final, Literal, cast, overload
 import pykka
 import structlog
 
-from raspy.child_watch import ChildWatch
+from raspy.child_watch import ChildWatch, NotStopped
 from raspy.cores import supervision
 from raspy.cores.supervision import PartState, PartTracker, Restart
 from raspy.hang_watch import Ask, Asked, Inner, InnerPulses, Pulse
@@ -72,6 +72,10 @@ class Child:
     @property
     def restarts(self) -> int:
         return self.tracker.restarts
+
+
+class PreviousRunning(RuntimeError):
+    """A part's start refused: the actor it replaces still runs (ChildSet._start)."""
 
 
 @dataclass
@@ -134,6 +138,8 @@ class ChildSet(ChildWatch):
         )
         try:
             child.ref = self._start(child)
+        except PreviousRunning as exc:
+            child.tracker.held(now, str(exc))
         except Exception as exc:
             if critical and not retried:
                 raise
@@ -219,7 +225,8 @@ class ChildSet(ChildWatch):
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
             if not stop_child(child) and child.ref is not None:
-                self._not_stopped[child.name] = child.ref
+                now = self._clock.monotonic()
+                self._not_stopped[child.name] = NotStopped(child.ref, now)
             self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped
@@ -231,14 +238,16 @@ class ChildSet(ChildWatch):
         running = [
             child.name for child in reversed(self.children) if not stop_child(child)
         ]
-        for name, ref in self._not_stopped.items():  # stopped once, still running
-            if name not in running and not stop_actor(name, ref):
+        for name, held in self._not_stopped.items():  # stopped once, still running
+            if name not in running and not stop_actor(name, held.ref):
                 running.append(name)
         return running
 
     def check(self, now: float) -> None:
         """One supervision round: restart what is due, notice what died or hung.
-        It waits on no part: what a part was asked is looked at in the next rounds."""
+        It waits on no part: what a part was asked is looked at in the next rounds.
+        An old actor whose stop timed out is watched too (_old_hung)."""
+        self._old_hung(now)
         for child in list(self.children):
             if not any(each is child for each in self.children):
                 continue  # replaced in this round (a restarted leader's followers)
@@ -266,6 +275,9 @@ class ChildSet(ChildWatch):
         that raises there was counted and logged as restarted, then as dead."""
         try:
             child.ref = self._start(child)
+        except PreviousRunning as exc:  # tried again at the next round
+            child.tracker.held(now, str(exc))
+            return
         except Exception as exc:  # noqa: BLE001  # a part's start may raise anything
             self._report(
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
@@ -277,22 +289,25 @@ class ChildSet(ChildWatch):
         """Start the part, unless the actor of the one it replaces still runs: its
         stop timed out (a handler still busy) and it holds what the new one would
         take (pins, sensors, a port, an MQTT client id, Titanic's stored requests).
-        The start refuses then, as a failed one: the rounds try again with backoff,
-        and give the part up, as any start that keeps failing, if it never ends."""
+        The start is held then (PreviousRunning), not counted as a failed one: the
+        rounds try again, and the old actor still running `hung_after_s` after its
+        stop is hung (ChildWatch._old_hung)."""
         previous = self._previous_running(child.name)
         if previous is not None:
             kind = previous.actor_class.__name__
-            raise RuntimeError(f"the previous {kind} has not stopped yet")
+            raise PreviousRunning(f"the previous {kind} has not stopped yet")
         return child.start()
 
     def _previous_running(self, name: str) -> pykka.ActorRef[Any] | None:
         """The actor of a part `name` stopped before whose stop timed out, while
         it still runs; forgotten once it has ended."""
-        previous = self._not_stopped.get(name)
-        if previous is not None and not previous.is_alive():
+        held = self._not_stopped.get(name)
+        if held is None:
+            return None
+        if not held.ref.is_alive():
             del self._not_stopped[name]
             return None
-        return previous
+        return held.ref
 
 
 def _leader_gone(child: Child) -> bool:

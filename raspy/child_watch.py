@@ -11,6 +11,7 @@ of ChildSet, which holds the state, so that a round's calls go through no other 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import pykka
@@ -18,7 +19,13 @@ import structlog
 
 from raspy.clock import Clock
 from raspy.cores import supervision
-from raspy.cores.supervision import Died, Failed, PartState, RestartPolicy
+from raspy.cores.supervision import (
+    Died,
+    Failed,
+    PartState,
+    PartTracker,
+    RestartPolicy,
+)
 from raspy.hang_watch import (
     PING,
     Asked,
@@ -67,7 +74,7 @@ class ChildWatch:
         self._restarts_before: dict[str, int] = {}
         # the actors of parts stopped and forgotten whose stop timed out, by name: no
         # part of that name starts while one runs (ChildSet._start)
-        self._not_stopped: dict[str, pykka.ActorRef[Any]] = {}
+        self._not_stopped: dict[str, NotStopped] = {}
 
     def _watch_start(self, child: Child, now: float) -> None:
         """Ask the part just started, without waiting, to answer once it has run its
@@ -146,6 +153,24 @@ class ChildWatch:
         self._fatal(hang)
         return True
 
+    def _old_hung(self, now: float) -> None:
+        """An old actor still running `hung_after_s` after its stop is hung, as a
+        part blocked in a handler is: its part can never start again beside it
+        (ChildSet._start), and its thread cannot be stopped. Said against the part
+        started in its place, if there is one (its status); fatal."""
+        for name, held in self._not_stopped.items():
+            if not held.ref.is_alive():
+                continue  # forgotten at its part's next start (_previous_running)
+            current = next((c for c in self.children if c.name == name), None)
+            tracker = held.tracker if current is None else current.tracker
+            if tracker is None:  # the part left off: a tracker of its own
+                tracker = held.tracker = PartTracker(name, self._policy(), held.since)
+            hang = report_hung(
+                tracker, now, now - held.since, self._stats, previous=True
+            )
+            if hang is not None:
+                self._fatal(hang)
+
     def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
         child.pulse = Pulse.of(child.tracker.policy, now)
@@ -169,6 +194,16 @@ class ChildWatch:
             retry_in_s=round(decision.retry_in_s, 3),
             failures_in_a_row=decision.failures_in_a_row,
         )
+
+
+@dataclass
+class NotStopped:
+    """The actor of a part stopped and forgotten whose stop timed out, and when it
+    was stopped (ChildWatch._old_hung)."""
+
+    ref: pykka.ActorRef[Any]
+    since: float
+    tracker: PartTracker | None = None  # its hang's, once said with no part in place
 
 
 def _asked(

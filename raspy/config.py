@@ -13,7 +13,6 @@ import codecs
 import dataclasses
 import tomllib
 from collections.abc import Collection, Iterable
-from pathlib import Path
 from typing import Any, Final
 
 from raspy.config_checks import section_problems
@@ -40,6 +39,7 @@ from raspy.config_parts import (
 )
 from raspy.control_tables import controls_of, finite_number
 from raspy.errors import ConfigError, did_you_mean, long_integer, shown
+from raspy.file_head import read_head
 from raspy.names import NAME_SEGMENT
 from raspy.port_base import DEFAULT_PORT_BASE
 from raspy.records import frozen
@@ -140,6 +140,15 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 # raspy-poller's sections, which raspyd reads past unchecked (docs/configuration.md:
 # "raspyd ignores this section"): a bad value there must not stop the hub
 RASPYD_UNUSED: Final = frozenset({"link"})
+# what raspy-poller reads of the same file: its top-level hostname and log keys and
+# these sections; the rest is raspyd's, read past unchecked so that a bad value there
+# (a hub's [mqtt] or [http]) does not stop a board (docs/configuration.md)
+POLLER_SECTIONS: Final = frozenset({"devices", "store", "link"})
+POLLER_UNUSED: Final = (frozenset(_SECTIONS) - POLLER_SECTIONS) | {
+    "controls",
+    "data_dir",
+    "allow_root",
+}
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 
 
@@ -235,9 +244,8 @@ def read_file(path: str) -> str:
     """The text of a config file, a byte-order mark at its start skipped; raises
     ConfigError, naming the file, if it cannot be read or is not UTF-8 (TOML is
     UTF-8 only; the byte is named too)."""
-    try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)  # /dev/zero, a log: never all
+    try:  # /dev/zero, a log: never all; a pipe nobody writes: not for ever
+        data = read_head(path, MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"cannot read config {path}: {exc.strerror}"]) from None
     if len(data) > MAX_CONFIG_BYTES:

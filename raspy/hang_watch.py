@@ -246,9 +246,11 @@ def report_hung(
     *,
     io_thread: bool = False,
     inner: tuple[str, str] | None = None,
+    previous: bool = False,
 ) -> Failed | None:
     """A part silent for `silent_s` (`io_thread`: its I/O thread; `inner`: one of
-    its own actors, its kind and name): past its bound it is hung, said once in the
+    its own actors, its kind and name; `previous`: the actor it replaces, since its
+    stop): past its bound it is hung, said once in the
     log and the counters (an inner actor's kind counted under the part's name too:
     `core.scenarios_hung`); the Failed returned is fatal
     (raspy.cores.supervision.on_hang)."""
@@ -259,10 +261,11 @@ def report_hung(
         in_start=in_start,
         io_thread=io_thread,
         inner=None if inner is None else " ".join(inner),
+        previous=previous,
     )
     if decision is not None:
         stats.incr(f"supervisor.hung.{tracker.name}")
-        named = {}
+        named: dict[str, object] = {"previous": True} if previous else {}
         if inner is not None:
             kind, name = inner
             stats.incr(f"{tracker.name}.{kind}s_hung")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -43,14 +44,35 @@ class OwnerThread:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def call(self, work: Callable[[], object], timeout_s: float = 30.0) -> object:
-        """Run `work` in the owner thread; wait for its result (or its exception).
+    def call(
+        self,
+        work: Callable[[], object],
+        timeout_s: float = 30.0,
+        *,
+        waiting: Callable[[], None] | None = None,
+        every_s: float = 1.0,
+    ) -> object:
+        """Run `work` in the owner thread; wait for its result (or its exception),
+        up to `timeout_s` (TimeoutError past it). `waiting`, if given, is called
+        every `every_s` while the wait is within that bound, and never after it:
+        raspyd keeps systemd's watchdog fed through a reload's slow stops.
 
         After stop() the work still runs, in the stopping thread, at the end of stop().
         """
         done: Future[object] = Future()
         self._requests.put((work, done))
-        return done.result(timeout=timeout_s)
+        if waiting is None:
+            return done.result(timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left_s = deadline - time.monotonic()
+            try:
+                return done.result(timeout=max(0.0, min(every_s, left_s)))
+            except TimeoutError:
+                # the work's own TimeoutError, or the bound reached
+                if done.done() or left_s <= every_s:
+                    raise
+            waiting()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """No more rounds; the work queued so far still runs (nobody waits for ever)."""

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         type=path_argument,
-        help="TOML configuration file ([devices] table)",
+        help="TOML configuration file: its [devices], [store] and [link] "
+        "(raspyd's sections are read past)",
     )
     parser.add_argument(
         "--data-dir",
@@ -85,6 +86,7 @@ def load_config(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, 
     cfg = config_mod.load(
         text,
         source,
+        unused=config_mod.POLLER_UNUSED,  # raspyd's: not this board's to check
         hostname=args.hostname,
         log_format=args.log_format,
         log_level=args.log_level,

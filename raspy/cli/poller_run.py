@@ -28,6 +28,7 @@ from raspy.cli.board_service import (
     not_answered,
     stopped,
 )
+from raspy.cli.hub_reach import HubReach
 from raspy.cli.hub_watch import HubWatch
 from raspy.cli.poller_config import fail
 from raspy.cli.signals import SignalInbox
@@ -241,7 +242,7 @@ def _run(
             tree, publisher, worker, service, probe, resume_outputs=resume_outputs
         )
         notifier.ready(f"serving {registry.devices_service} for {hub}")
-        return _serve(worker, service, watch, stop, notifier)
+        return _serve(worker, service, watch, stop, notifier, _reach(hub))
     finally:
         notifier.stopping()
         notifier.close()
@@ -273,12 +274,19 @@ def stuck_failure(exc: RaspyError) -> tuple[str, int]:
     return str(exc), EXIT_FAILURE
 
 
+def _reach(hub: str) -> HubReach:
+    """The TCP reach of the hub's MDP port (`tcp://HOST:PORT-BASE`, checked)."""
+    host, _, port = hub.removeprefix("tcp://").rpartition(":")
+    return HubReach(host.strip("[]"), int(port))
+
+
 def _serve(
     worker: Worker,
     service: pykka.ActorRef[Any],
     hub: HubWatch,
     stop: SignalInbox,
     notifier: Notifier,
+    reach: HubReach,
 ) -> int:
     """Answer requests until `stop`; 1 if the device service died. systemd's
     watchdog is pinged from here, while the device service lives: a loop stuck
@@ -292,6 +300,7 @@ def _serve(
             notifier.watchdog()
             next_ping = time.monotonic() + every_s
         hub.check()
+        reach.check(worker.heard)  # why the hub is not heard, if it is not
         if stop.noted():
             structlog.get_logger(component="raspy-poller").warning(
                 "config_not_reloaded",

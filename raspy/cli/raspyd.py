@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -359,7 +360,8 @@ def _serve(
                 break
             reload = False
             notifier.reloading()
-            _reload(args, runtime, log)
+            fed = None if watchdog is None else lambda: _fed(notifier, runtime)
+            _reload(args, runtime, log, fed, watchdog or 1.0)
             notifier.ready(runtime.summary())
         notifier.stopping()
         stopping = True
@@ -378,10 +380,24 @@ def _serve(
         notifier.close()
 
 
+def _fed(notifier: Notifier, runtime: supervisor_mod.Runtime) -> None:
+    """systemd's watchdog pinged while a reload runs: its stops that time out (3 s
+    each) may outlast WatchdogSec, while the supervisor thread works. Called only
+    within the reload's bound (RELOAD_TIMEOUT_S): past it that thread is stuck,
+    does no round, and the main loop pings no more (Runtime.healthy)."""
+    if runtime.fatal is None:
+        notifier.watchdog()
+
+
 def _reload(
-    args: argparse.Namespace, runtime: supervisor_mod.Runtime, log: Any
+    args: argparse.Namespace,
+    runtime: supervisor_mod.Runtime,
+    log: Any,
+    waiting: Callable[[], None] | None = None,
+    every_s: float = 1.0,
 ) -> None:
-    """SIGHUP: read the config again; a bad one is logged and the old one kept."""
+    """SIGHUP: read the config again; a bad one is logged and the old one kept.
+    `waiting` is called every `every_s` while the parts restart."""
     from raspy.actors.config_check import check_config
 
     try:
@@ -399,7 +415,7 @@ def _reload(
         log.exception("config_reload_failed", reason=repr(exc), path=args.config)
         return
     try:
-        runtime.reload(new)
+        runtime.reload(new, waiting, every_s)
     except TimeoutError:  # the supervisor is stuck: the watchdog will notice too
         log.error("config_reload_timed_out", path=args.config)
     except Exception as exc:  # a part's start-up failed (a store read, a dead actor):

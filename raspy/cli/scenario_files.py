@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import write_named_output
 from raspy.cli import flush_stdout
 from raspy.cli import scenario_text as text
 from raspy.errors import quote
+from raspy.file_head import read_head
 from raspy.records import frozen
 
 MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request; whole MiB
@@ -39,8 +39,7 @@ def _read_documents(path: str) -> tuple[list[Document], list[str]]:
     """Every document of a file, or the file's encoding problem; Failure(2) when it
     cannot be read at all."""
     try:
-        with Path(path).open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+        data = read_head(path, MAX_FILE_BYTES + 1)  # a silent pipe: not for ever
     except OSError as exc:
         raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:

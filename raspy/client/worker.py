@@ -159,6 +159,12 @@ class Worker(Closing):
         thread may read it."""
         return self._core.sessions
 
+    @property
+    def heard(self) -> bool:
+        """Has the broker spoken on the connection under way (raspy-poller's
+        HubReach looks at why not)? Any thread may read it."""
+        return self._core.heard
+
     def recv(self, timeout_s: float | None = None) -> Request | None:
         """The next request as (client, body), or None after `timeout_s` (None: wait).
 

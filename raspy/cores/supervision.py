@@ -161,6 +161,14 @@ class PartTracker:
         self._next_try_at = None
         return self._state
 
+    def held(self, now: float, reason: str) -> None:
+        """Its start is held: the actor it replaces still runs (its stop timed out).
+        Restarting, tried again at the next round, and no crash counted: a slow
+        stop is not a failed start (one that never ends is on_hang's, previous)."""
+        if self._state is not PartState.RESTARTING or self._reason != reason:
+            self._set(PartState.RESTARTING, now, reason)
+        self._next_try_at = now
+
     def hung(self, now: float, reason: str) -> None:
         """The part's thread took no message for too long: for good (on_hang)."""
         self._set(PartState.HUNG, now, reason)
@@ -286,10 +294,12 @@ def on_hang(
     in_start: bool = False,
     io_thread: bool = False,
     inner: str | None = None,
+    previous: bool = False,
 ) -> Failed | None:
     """The part has not answered for `silent_s` (`in_start`: to its start, a first
     one or a restart's; `io_thread`: its I/O runner's thread, not its actor's;
-    `inner`: one of its own actors, "scenario <name>"):
+    `inner`: one of its own actors, "scenario <name>"; `previous`: the actor of the
+    part stopped before, to that stop, which holds what its new one needs):
     past its bound (a start's is larger: RestartPolicy.start_bound_s) it is hung,
     and raspyd must end (fatal, critical or not): a
     Python thread cannot be killed, and one hung keeps what it holds (sockets, the
@@ -309,6 +319,8 @@ def on_hang(
         doing = "from its I/O thread"
     elif inner is not None:
         doing = f"from its {inner}"
+    elif previous:
+        doing = "from its previous actor to its stop"
     else:
         doing = "to a ping"
     reason = (

@@ -183,6 +183,11 @@ class WorkerCore:
         self._shown_busy_heartbeats = False  # on this connection
 
     @property
+    def heard(self) -> bool:
+        """Has the broker spoken on the connection under way?"""
+        return self.state is WorkerState.CONNECTED and self._heard
+
+    @property
     def busy(self) -> bool:
         """True while a request delivered on this connection has no final reply."""
         return bool(self._outstanding)

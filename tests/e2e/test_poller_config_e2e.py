@@ -84,3 +84,66 @@ def test_a_board_whose_config_is_all_its_own_says_nothing_of_it(
             timeout_s=20,
         )
     assert not [e for e in _events(log) if e.get("event") == "config_not_used"]
+
+
+# the hub's own sections and keys, each with a value raspyd refuses: the board's
+# raspy-poller reads none of them
+HUB_ONLY_BAD = """\
+data_dir = ""
+allow_root = "yes"
+controls = 3
+
+[mqtt]
+port = "eighteen-eighty-three"
+
+[http]
+enabled = "yes"
+
+[titanic]
+retention_s = -1
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_board_starts_past_a_bad_value_in_a_section_only_raspyd_reads(
+    tmp_path: Path,
+) -> None:
+    """One file for the hub and its boards: raspy-poller refused to start (exit 2)
+    over a bad `[mqtt]` or `[http]` value, which only raspyd reads. It reads its
+    own keys only (docs/configuration.md), as raspyd reads past `[link]`."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius("28-0316a2792aff", -18.0)
+    config = tmp_path / "raspy.toml"
+    config.write_text(
+        f'{HUB_ONLY_BAD}\n[devices]\nonewire_base_dir = "{w1.base_dir}"\n',
+        encoding="utf-8",
+    )
+    log = tmp_path / "poller.log"
+    hub = f"tcp://127.0.0.1:{free_port_base()}"
+    args = ("--service", "onewire", "--config", str(config), "--hostname", "garage")
+    with running_poller(hub, log, *args) as poller:
+        wait_until(
+            lambda: (
+                poller.poll() is not None
+                or any(e.get("event") == "poller_started" for e in _events(log))
+            ),
+            what="poller_started in the board's log, or its exit",
+            timeout_s=20,
+        )
+        assert poller.poll() is None, log.read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(60)
+def test_a_board_still_names_a_bad_value_in_its_own_sections(tmp_path: Path) -> None:
+    config = tmp_path / "raspy.toml"
+    config.write_text(
+        '[mqtt]\nport = "x"\n\n[link]\nheartbeat_liveness = "x"\n', encoding="utf-8"
+    )
+    log = tmp_path / "poller.log"
+    hub = f"tcp://127.0.0.1:{free_port_base()}"
+    args = ("--service", "fake", "--config", str(config), "--hostname", "garage")
+    with running_poller(hub, log, *args) as poller:
+        assert poller.wait(timeout=30) == 2
+    said = log.read_text(encoding="utf-8")
+    assert "link.heartbeat_liveness: expected an integer" in said
+    assert "mqtt" not in said

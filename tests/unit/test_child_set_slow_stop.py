@@ -168,3 +168,68 @@ def test_the_last_stop_names_an_old_actor_still_running(parts: ChildRounds) -> N
     parts.children.stop(lambda name: name == "devices.onewire")  # turned off
     assert parts.children.stop_all() == ["devices.onewire"]
     assert old.is_alive()
+
+
+def test_a_critical_part_is_not_given_up_while_its_old_actor_is_within_the_bound(
+    parts: ChildRounds,
+) -> None:
+    """Each refused start counted as a crash: with a short backoff a critical part
+    (Titanic, the web face) was given up in seconds and raspyd exited, while the old
+    actor was only slow (a handler of 30 s). Its start waits, not counted, and
+    the status says for what."""
+    first = parts.children.add("titanic", Part.start, critical=True)
+    old = first.ref
+    assert old is not None
+    busy = _busy(old)
+    parts.children.stop(lambda name: name == "titanic")
+    parts.children.add("titanic", Part.start, critical=True, retried=True)
+    with capture_logs() as logs:
+        for _ in range(55):  # far more tries than max_restarts, within the bound
+            parts.round_after(1.0)
+    assert parts.fatal == []
+    waiting = parts.children.named("titanic")
+    assert waiting is not None
+    assert waiting.tracker.state is PartState.RESTARTING
+    assert "previous Part has not stopped yet" in waiting.tracker.status().reason
+    assert not [e for e in logs if e["event"] == "component_died"]  # no log flood
+    busy.release.set()
+    wait_until(lambda: not old.is_alive(), what="the old part stopped")
+    parts.round_after(1.0)
+    parts.confirmed()
+    new = parts.children.named("titanic")
+    assert new is not None
+    assert new.ref is not None
+    assert new.tracker.state is PartState.RUNNING
+
+
+@pytest.mark.parametrize("added_again", [True, False])
+def test_an_old_actor_still_running_past_hung_after_s_is_hung_and_fatal(
+    parts: ChildRounds, added_again: bool
+) -> None:
+    """An old actor that never ends holds what its part needs for good: hung, as a
+    part blocked in a handler is, named once, and fatal, critical part or not
+    (raspyd exits 1 for systemd to start it fresh)."""
+    first = parts.children.add("devices.gpio", Part.start)
+    old = first.ref
+    assert old is not None
+    _busy(old)
+    parts.children.stop(lambda name: name == "devices.gpio")
+    if added_again:
+        parts.children.add("devices.gpio", Part.start)
+    with capture_logs() as logs:
+        parts.round_after(POLICY.hung_after_s)
+        assert parts.fatal == []
+        parts.round_after(1.0)
+        parts.round_after(1.0)
+    (fatal,) = parts.fatal
+    assert fatal.name == "devices.gpio"
+    assert fatal.reason == (
+        "no answer from its previous actor to its stop for 61 s "
+        "(supervisor.hung_after_s = 60)"
+    )
+    hung = [e for e in logs if e["event"] == "component_hung"]
+    assert [(e["component"], e["previous"]) for e in hung] == [("devices.gpio", True)]
+    if added_again:
+        waiting = parts.children.named("devices.gpio")
+        assert waiting is not None
+        assert waiting.tracker.state is PartState.HUNG

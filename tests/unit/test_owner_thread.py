@@ -4,6 +4,7 @@ rounds run in it, one at a time; the clock is a fake one."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -130,3 +131,36 @@ def test_a_round_that_raises_is_logged_and_the_rounds_go_on(clock: FakeClock) ->
     failed = [e for e in logs if e["event"] == "owner_round_failed"]
     assert failed
     assert failed[0]["thread"] == _NAME
+
+
+def test_a_caller_is_told_while_it_waits_and_never_past_the_bound(
+    owner: OwnerThread,
+) -> None:
+    """raspyd pings systemd's watchdog while a reload works (its stops may take longer
+    than WatchdogSec), and never once the reload is past its bound: a stuck thread."""
+    release = threading.Event()
+    told: list[bool] = []
+    try:
+        with pytest.raises(TimeoutError):
+            owner.call(
+                lambda: release.wait(timeout=10),
+                0.35,
+                waiting=lambda: told.append(release.is_set()),
+                every_s=0.1,
+            )
+        count = len(told)
+        assert 1 <= count <= 3  # at 0.1, 0.2, 0.3 s (fewer on a loaded machine)
+    finally:
+        release.set()
+    assert owner.call(lambda: 7, waiting=lambda: told.append(True)) == 7
+    assert len(told) == count  # an answer within every_s: nothing to tell
+
+
+def test_the_works_own_timeout_error_is_not_waited_out(owner: OwnerThread) -> None:
+    def fails() -> object:
+        raise TimeoutError("a part did not answer")
+
+    began = time.monotonic()
+    with pytest.raises(TimeoutError, match="a part did not answer"):
+        owner.call(fails, 30.0, waiting=lambda: None, every_s=0.01)
+    assert time.monotonic() - began < 10.0  # not the 30 s of the bound

@@ -296,6 +296,17 @@ def test_a_session_counts_once_the_broker_speaks_on_a_new_connection() -> None:
     assert core.sessions == 2
 
 
+def test_heard_says_whether_the_broker_spoke_on_the_connection_under_way() -> None:
+    """raspy-poller looks at why it cannot reach its hub while it is not heard."""
+    core = connected()
+    seen = [core.heard]  # READY sent, nothing heard yet
+    core.on_frames(HEARTBEAT[V02], T0 + 1)
+    seen.append(core.heard)
+    core.on_tick(T0 + 100)  # silent broker: lost
+    seen.append(core.heard)
+    assert seen == [False, True, False]
+
+
 def test_worker_waits_before_retrying_when_broker_refuses_ready() -> None:
     """§2.8: READY refused (e.g. mmi.*) is a DISCONNECT as the broker's first word."""
     core = connected()

@@ -1,0 +1,85 @@
+"""raspy.cli.hub_reach: why a board cannot reach its hub, said once then rarely.
+Real TCP on 127.0.0.1: a port nobody listens on, and one that listens; the times
+of check() are the test's."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy.cli.hub_reach import SAY_AGAIN_S, HubReach
+
+
+def _looked(reach: HubReach, now: float) -> None:
+    """check() at `now` until the look it started has ended, then once more."""
+    reach.check(heard=False, now=now)
+    wait_until(
+        lambda: reach._looking is None or not reach._looking.is_alive(),
+        what="the TCP look",
+    )
+    reach.check(heard=False, now=now)
+
+
+def _said(
+    logs: list[MutableMapping[str, Any]], event: str
+) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"] == event]
+
+
+@pytest.fixture
+def listening() -> Iterator[int]:
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_a_refused_port_is_named_once_then_rarely_and_its_return_said() -> None:
+    port = free_port_base()
+    reach = HubReach("127.0.0.1", port, first_look_s=10.0, look_every_s=30.0)
+    with capture_logs() as logs:
+        _looked(reach, 0.0)
+        _looked(reach, 5.0)
+        assert not _said(logs, "hub_unreachable")  # a hub restarting is back soon
+        _looked(reach, 10.0)
+        (said,) = _said(logs, "hub_unreachable")
+        assert said == {
+            "component": "raspy-poller",
+            "event": "hub_unreachable",
+            "hub": f"127.0.0.1:{port}",
+            "reason": "Connection refused",
+            "since_s": 10,
+            "log_level": "warning",
+        }
+        for now in (40.0, 70.0, 100.0):  # looked at again, not said again
+            _looked(reach, now)
+        assert len(_said(logs, "hub_unreachable")) == 1
+        _looked(reach, 10.0 + SAY_AGAIN_S + 30.0)
+        assert len(_said(logs, "hub_unreachable")) == 2
+        reach.check(heard=True, now=1000.0)
+        reach.check(heard=True, now=1001.0)
+    assert [e["hub"] for e in _said(logs, "hub_reached")] == [f"127.0.0.1:{port}"]
+
+
+def test_a_port_that_takes_the_connect_is_not_named(listening: int) -> None:
+    reach = HubReach("127.0.0.1", listening, first_look_s=0.0)
+    with capture_logs() as logs:
+        _looked(reach, 0.0)
+        _looked(reach, 1.0)
+    assert not _said(logs, "hub_unreachable")
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so() -> None:
+    reach = HubReach("no-such-hub.invalid", 5514, first_look_s=0.0)
+    with capture_logs() as logs:
+        _looked(reach, 0.0)
+        _looked(reach, 0.0)
+    (said,) = _said(logs, "hub_unreachable")
+    assert str(said["reason"]).startswith("cannot resolve the host name: ")
