@@ -242,7 +242,10 @@ class CronActor(pykka.ThreadingActor):
                 effect=type(effect).__name__.lower(),
             )
         self._rearm()
-        return handled.reply
+        # the job's next fire as scheduled, as list and get say it
+        return cron_jobs.scheduled_reply(
+            handled, now_wall, self._tz, self._scheduler.next_wall
+        )
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
         # the triggers' model: loaded with the first job, not at every start

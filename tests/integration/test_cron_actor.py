@@ -246,6 +246,29 @@ def test_a_slow_store_write_is_no_step_of_the_clock(
     assert cron.stats.get("cron.clock_jumps") == 0
 
 
+def test_add_and_enable_after_a_small_step_back_say_the_next_fire_that_comes(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """The job replaced or enabled again after a step back of minutes keeps the
+    time it fired (it is not fired again): its reply said that time all the same,
+    as list and get did before they said the scheduler's next fire."""
+    cron.start()
+    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
+    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    clock.advance(60.0)  # the step is seen: 22:14:00 by the right clock
+    wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
+    tomorrow = "2023-11-15T22:15:00+00:00"
+    status, reply = cron.request(
+        action="add", name="late", schedule="15 22 * * *", replace=True
+    )
+    assert (status, reply["job"]["next"]) == (b"200", tomorrow)
+    status, reply = cron.request(action="enable", name="late")  # enabled already
+    assert (status, reply["job"]["next"]) == (b"200", tomorrow)
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
+
+
 def test_a_change_the_store_cannot_take_is_refused_and_not_applied(
     cron: Cron, tmp_path: Path
 ) -> None:
