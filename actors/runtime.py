@@ -118,6 +118,7 @@ class Runtime(RuntimeWatch):
     core_started: bool = False  # once: `startup:` triggers fire at the first core only
     # the time triggers' last fires, kept for the next core (raspy.rules.last_fires)
     core_fires: LastFires = field(default_factory=LastFires)
+    cron_fires: LastFires = field(default_factory=LastFires)  # cron's jobs', as well
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once

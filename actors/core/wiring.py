@@ -65,6 +65,7 @@ class _Start:
                 clock=rt.clock,
                 stats=rt.stats,
                 steps=self.steps,
+                fires=rt.cron_fires,
             )
         links = CoreLinks(
             rt.edge,
