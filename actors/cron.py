@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 import pykka
@@ -30,12 +30,16 @@ from raspy.errors import StoreError
 from raspy.rules import cron_jobs
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
+from raspy.rules.last_fires import LastFires
 from raspy.rules.timing_scheduler import ClockJumped, Fired, TimeScheduler
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
 from raspy.storage.tables import Table
 from raspy.ticker import DeadlineTicker
 from raspy.transport.outbox import Outbox
+
+if TYPE_CHECKING:
+    from raspy.rules.model import CronTrigger
 
 log = structlog.get_logger(component="cron")
 
@@ -58,9 +62,13 @@ class CronActor(pykka.ThreadingActor):
         clock: Clock,
         stats: Stats,
         steps: ClockSteps | None = None,
+        fires: LastFires | None = None,
     ) -> None:
         super().__init__()
         self._steps = steps or ClockSteps(tz)  # shared with the core: one log a step
+        # each job's last fire, raspyd's: a job scheduled again (enabled, added
+        # again, a new cron actor) does not fire it again after a step back
+        self._fires = fires or LastFires()
         self._edge = edge
         self._store = store
         self._publisher = publisher
@@ -157,6 +165,7 @@ class CronActor(pykka.ThreadingActor):
                         log.warning("clock_jumped", **said)
                 case Fired(key=name, scheduled_wall_ts=scheduled):
                     job = self._jobs[name]
+                    self._fires.note(name, _trigger(job), scheduled)
                     body = cron_jobs.event_body(job, scheduled, now_wall, self._tz)
                     fired.append((job.event_key.encode("utf-8"), body))
                     log.debug("cron_job_fired", job=name, scheduled=scheduled)
@@ -242,17 +251,26 @@ class CronActor(pykka.ThreadingActor):
                 effect=type(effect).__name__.lower(),
             )
         self._rearm()
-        return handled.reply
+        # the job's next fire as scheduled, as list and get say it
+        return cron_jobs.scheduled_reply(
+            handled, now_wall, self._tz, self._scheduler.next_wall
+        )
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
-        # the triggers' model: loaded with the first job, not at every start
-        from raspy.rules.model import CronTrigger
-
-        self._scheduler.add(job.name, CronTrigger(job.schedule), now_wall, now_mono)
+        trigger = _trigger(job)
+        last = self._fires.last(job.name, trigger)  # not again after a step back
+        self._scheduler.add(job.name, trigger, now_wall, now_mono, last_fired_ts=last)
 
     def _rearm(self) -> None:
         if self._ticker is not None:
             self._ticker.set(self._scheduler.next_deadline_mono())
+
+
+def _trigger(job: CronJob) -> CronTrigger:
+    # the triggers' model: loaded with the first job, not at every start
+    from raspy.rules.model import CronTrigger
+
+    return CronTrigger(job.schedule)
 
 
 def _name_of(effect: Saved | Deleted) -> str:
@@ -270,6 +288,7 @@ def start_cron(
     clock: Clock,
     stats: Stats,
     steps: ClockSteps | None = None,
+    fires: LastFires | None = None,
 ) -> pykka.ActorRef[Any]:
     """Start the cron service; returns once its jobs are loaded and it is registered."""
     return CronActor.start(
@@ -282,4 +301,5 @@ def start_cron(
         clock=clock,
         stats=stats,
         steps=steps,
+        fires=fires,
     )

@@ -57,6 +57,7 @@ from raspy.cores.supervision import (
 )
 from raspy.hang_watch import Asked, Pulse
 from raspy.owner_thread import OwnerThread
+from raspy.rules.last_fires import LastFires
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
@@ -118,6 +119,9 @@ class Runtime(RuntimeWatch):
     core_trackers: dict[str, PartTracker] = field(default_factory=dict)
     controls_seeded: bool = False  # the controls' initial values: at the start only
     core_started: bool = False  # once: `startup:` triggers fire at the first core only
+    # the time triggers' last fires, kept for the next core (raspy.rules.last_fires)
+    core_fires: LastFires = field(default_factory=LastFires)
+    cron_fires: LastFires = field(default_factory=LastFires)  # cron's jobs', as well
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once

@@ -41,6 +41,7 @@ from raspy.errors import quote
 from raspy.json_text import tree_value
 from raspy.protocol.clone import MAX_KEY_BYTES
 from raspy.rules.clock_steps import ClockSteps
+from raspy.rules.last_fires import LastFires
 from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
 from raspy.storage.scenario_store import ScenarioStore
@@ -65,6 +66,7 @@ class CoreActor(ScenarioSet):
         max_key_bytes: int = MAX_KEY_BYTES,
         daemon_start: bool = True,
         steps: ClockSteps | None = None,
+        fires: LastFires | None = None,
         http_service: bool = True,
         secrets: SecretsFile | None = None,
     ) -> None:
@@ -92,9 +94,14 @@ class CoreActor(ScenarioSet):
         # the server would refuse (ScenarioSet.settings, made with the first scenario)
         self.value_limits = (max_value_bytes, max_key_bytes)
         self._ticker = SharedTicker(links.clock)
-        # steps: shared with cron, one log a step
+        # steps: shared with cron, one log a step; fires: with the cores before
         self._timers = CoreTimers(
-            config, tz, links.clock, self._ticker, steps or ClockSteps(tz)
+            config,
+            tz,
+            links.clock,
+            self._ticker,
+            steps or ClockSteps(tz),
+            fires or LastFires(),
         )
         self._worker = LocalWorker(
             links.outbox,

@@ -3,7 +3,10 @@ triggers of every running scenario, on the core's SharedTicker.
 
 Not an actor: the core's own part, run on its thread. It says a step of the clock
 once (with cron: ClockSteps) and the days a sun trigger will not fire, and gives the
-scenarios the sun's times of the hub's place. It looks at the clocks each minute at
+scenarios the sun's times of the hub's place. Each fire is noted in LastFires, which
+outlives a scenario's stop and the core itself: its triggers scheduled again (a new
+version, an enable, a new core) do not fire again what fired before a small step of
+the clock back. It looks at the clocks each minute at
 least, time triggers or not, so that a step is told to the scenarios (`stepped`: a
 run's record of its long wait says its end on the wall clock).
 """
@@ -20,6 +23,7 @@ import structlog
 from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.rules.clock_steps import ClockSteps
+from raspy.rules.last_fires import LastFires
 from raspy.rules.timing_local import iso_local
 from raspy.rules.timing_scheduler import (
     DEFAULT_JUMP_THRESHOLD_S,
@@ -49,6 +53,7 @@ class CoreTimers:
         clock: Clock,
         ticker: SharedTicker,
         steps: ClockSteps,
+        fires: LastFires,
     ) -> None:
         self.tz = tz  # cron, at, sun and now() are in this zone
         self.location: SunLocation | None = None
@@ -60,8 +65,10 @@ class CoreTimers:
         self._ticker = ticker
         self._steps = steps  # shared with cron: one log a step
         self._scheduler = TimeScheduler(tz, self.location)
-        # the sun triggers, by key (`<name>#<index>`): their absent days are said
-        self._suns: dict[str, model.SunTrigger] = {}
+        self._fires = fires  # raspyd's: kept across the cores the supervisor starts
+        # the time triggers scheduled, by key (`<name>#<index>`): each fire is noted
+        # in LastFires, a sun trigger's absent days are said
+        self._triggers: dict[str, model.TimeTrigger] = {}
         # the wall clock's offset from the monotonic one at the last look (stepped)
         self._offset = clock.wall() - clock.monotonic()
 
@@ -73,8 +80,12 @@ class CoreTimers:
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(trigger, model.TimeTrigger):
                 key, now_wall = f"{scenario.name}#{index}", clock.wall()
+                # its fire before this start: not again after a step back
+                last = self._fires.last(scenario.name, trigger)
                 try:
-                    self._scheduler.add(key, trigger, now_wall, clock.monotonic())
+                    self._scheduler.add(
+                        key, trigger, now_wall, clock.monotonic(), last_fired_ts=last
+                    )
                 except ValueError as exc:
                     log.error(
                         "scenario_trigger_unscheduled",
@@ -82,8 +93,8 @@ class CoreTimers:
                         reason=str(exc),
                     )
                     continue
+                self._triggers[key] = trigger
                 if isinstance(trigger, model.SunTrigger):
-                    self._suns[key] = trigger
                     after = now_wall
                     if self.sun(trigger.event, now_wall - trigger.offset_s) is None:
                         after -= 86_400.0  # today is a day without it too
@@ -94,7 +105,7 @@ class CoreTimers:
         for index in range(count):
             key = f"{name}#{index}"
             self._scheduler.remove(key)
-            self._suns.pop(key, None)
+            self._triggers.pop(key, None)
 
     def next_fires(self, scenario: model.Scenario) -> list[tuple[int, float]]:
         """When each time trigger of a running scenario fires next: `(index, epoch
@@ -138,10 +149,13 @@ class CoreTimers:
                         log.warning("clock_jumped", **said)
                     jumped = True
                 case Fired(key=key, scheduled_wall_ts=scheduled):
+                    from raspy.rules import model  # loaded with the trigger
+
                     name, _, index = key.rpartition("#")
+                    trigger = self._triggers[key]
+                    self._fires.note(name, trigger, scheduled)
                     yield name, int(index), scheduled
-                    trigger = self._suns.get(key)
-                    if not jumped and trigger is not None:
+                    if not jumped and isinstance(trigger, model.SunTrigger):
                         self._say_absent_sun(name, key, trigger, scheduled)
 
     def _say_absent_sun(

@@ -65,6 +65,7 @@ class _Start:
                 clock=rt.clock,
                 stats=rt.stats,
                 steps=self.steps,
+                fires=rt.cron_fires,
             )
         links = CoreLinks(
             rt.edge,
@@ -87,6 +88,7 @@ class _Start:
             max_key_bytes=rt.config.clone.max_key_bytes,
             daemon_start=not rt.core_started,
             steps=self.steps,
+            fires=rt.core_fires,
             http_service=rt.config.http_client.enabled,
             secrets=SecretsFile(
                 secrets_path(rt.config.data_dir, rt.config.http_client.secrets_file)

@@ -33,7 +33,7 @@ Reply: `[status, json]`; 200 `{"v": 1, "action", <result>}`, otherwise
     disable   name -> {"job": job}
 
 A job: {"name", "schedule", "enabled", "description", "next"}; `next` is the next fire
-(ISO-8601 local) or null when disabled. Names match [a-z0-9_-]{1,64}.
+the scheduler holds (ISO-8601 local), in every reply, or null when disabled. Names match [a-z0-9_-]{1,64}.
 
 Error tokens (400): bad_json, bad_request, unsupported_version, unknown_field,
 missing_name, bad_name, missing_schedule, bad_schedule, bad_description, bad_flag,
@@ -214,6 +214,23 @@ def describe(
         "description": job.description,
         "next": next_text,
     }
+
+
+def scheduled_reply(
+    handled: Handled,
+    now_wall: float,
+    tz: ZoneInfo,
+    scheduled: Callable[[str], float | None],
+) -> tuple[bytes, bytes]:
+    """The reply of a change once the actor has scheduled it: a job saved (`add`,
+    `enable`, `disable`) says the scheduler's next fire, as `list` and `get` do. A
+    job replaced or enabled again keeps the time it fired, which a small step of
+    the clock back does not fire again; counted from now, its reply said that time."""
+    match handled.effects:
+        case (Saved(job=job),) if handled.action is not None:
+            shown_job = describe(job, now_wall, tz, scheduled(job.name))
+            return ok(handled.action, job=shown_job).reply
+    return handled.reply
 
 
 def _parse(body: Sequence[bytes]) -> dict[str, JsonValue] | Handled:

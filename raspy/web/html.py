@@ -90,8 +90,22 @@ def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:
     except (OverflowError, ValueError, OSError):  # any Clone client may write it
         return "out of range"
     if datetime.fromtimestamp(now, zone).date() == stamp.date():
-        return stamp.strftime("%H:%M:%S")
-    return stamp.strftime("%Y-%m-%d %H:%M")
+        return stamp.strftime("%H:%M:%S") + _repeated_hour_offset(stamp)
+    return stamp.strftime("%Y-%m-%d %H:%M") + _repeated_hour_offset(stamp)
+
+
+def _repeated_hour_offset(stamp: datetime) -> str:
+    """` UTC-4` for a time in the hour an autumn night goes through twice, which
+    tells its two passes apart (01:30 UTC-4, then 01:30 UTC-5 in New York); empty
+    for every other time, which needs no more than the zone the page names. As
+    app.js writes it."""
+    offset = stamp.utcoffset()
+    if offset is None or stamp.replace(fold=1 - stamp.fold).utcoffset() == offset:
+        return ""
+    minutes = round(offset.total_seconds() / 60)
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f" UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def hidden_csrf(csrf: str) -> str:

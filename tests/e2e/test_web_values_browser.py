@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, Route
@@ -290,3 +291,72 @@ def test_the_wait_under_a_held_switch_reads_in_whole_units(browser: Browser) -> 
     )
     page.context.close()
     assert notes == [f"on in {text}" for text in waits.values()]
+
+
+# the autumn night's repeated hour (half hour in Lord Howe), from its first pass
+AUTUMN = {
+    "America/New_York": (1_793_511_000.0, 3600.0),  # 2026-11-01 01:30 EDT
+    "Australia/Lord_Howe": (1_775_313_900.0, 1800.0),  # 2026-04-05 01:45 +11:00
+}
+AUTUMN_TEXTS = {
+    "America/New_York": [
+        "01:30:00 UTC-4",
+        "01:30:00 UTC-5",
+        "00:30:00",
+        "02:30:00",
+        "2026-11-02 01:30",
+    ],
+    "Australia/Lord_Howe": [
+        "01:45:00 UTC+11",
+        "01:45:00 UTC+10:30",
+        "00:45:00",
+        "02:45:00",
+        "2026-04-06 01:45",
+    ],
+}
+
+
+@pytest.mark.parametrize("zone", list(AUTUMN))
+def test_the_two_passes_of_an_autumn_hour_read_apart_at_load_and_live(
+    browser: Browser, zone: str
+) -> None:
+    """A time in the hour the clocks go through twice says its UTC offset, at the
+    page's load and live (the two 01:30s of New York's autumn night looked the
+    same); the hours around it, and the day after, show as before."""
+    first, repeat = AUTUMN[zone]
+    later = first + repeat  # the second pass
+    times = [first, later, first - 3600, later + 3600, later + 86400]
+    items = [
+        b'{"name":"s%d","enabled":true,"last_run":%r}' % (n, at)
+        for n, at in enumerate(times)
+    ]
+    rows = models.scenarios([b"200", b"[" + b",".join(items) + b"]"])
+    tz = ZoneInfo(zone)
+
+    def html(shown: Sequence[ScenarioRow], *, live: bool) -> str:
+        body = scenarios_body(shown, "t", first, tz)
+        return html_page(
+            "Scenarios",
+            body,
+            csrf="t",
+            active="/scenarios",
+            host="h",
+            live=live,
+            zone=zone,
+        )
+
+    at_load = _texts(_open(browser, html(rows, live=False), now_s=first))
+    hub = LiveHub()
+    hub.publish(
+        (f"/scenario/{row.name}/last_run", json.dumps(at).encode())
+        for row, at in zip(rows, times, strict=True)
+    )
+    blank = [replace(row, last_run=None) for row in rows]
+    page = _open(
+        browser, html(blank, live=True), hub.join(lambda: None).take(), now_s=first
+    )
+    page.wait_for_function("() => document.body.dataset.updates === '1'")
+    live = _texts(page)
+    keys = [f"/scenario/{row.name}/last_run" for row in rows]
+    assert [at_load[key] for key in keys] == AUTUMN_TEXTS[zone]
+    assert [live[key] for key in keys] == AUTUMN_TEXTS[zone]

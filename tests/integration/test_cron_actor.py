@@ -24,6 +24,7 @@ from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.config import StoreConfig
 from raspy.rules import cron_jobs
+from raspy.rules.last_fires import LastFires
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import Table
@@ -63,6 +64,7 @@ class Cron:
     ) -> None:
         self.edge, self.server, self.store, self.clock = edge, server, store, clock
         self.stats = Stats()
+        self.fires = LastFires()  # the jobs' last fires, kept as raspyd keeps them
         self.ref: pykka.ActorRef[Any] | None = None
 
     def start(self, store: Store | None = None) -> None:
@@ -75,6 +77,7 @@ class Cron:
             tz=UTC_ZONE,
             clock=self.clock,
             stats=self.stats,
+            fires=self.fires,
         )
 
     def stop(self) -> None:
@@ -244,6 +247,56 @@ def test_a_slow_store_write_is_no_step_of_the_clock(
         _wait_event(tree, "ping", _fire("ping", "2023-11-14T22:20:00+00:00"))
     assert [e for e in logs if e["event"] == "clock_jumped"] == []
     assert cron.stats.get("cron.clock_jumps") == 0
+
+
+def test_add_and_enable_after_a_small_step_back_say_the_next_fire_that_comes(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """The job replaced or enabled again after a step back of minutes keeps the
+    time it fired (it is not fired again): its reply said that time all the same,
+    as list and get did before they said the scheduler's next fire."""
+    cron.start()
+    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
+    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    clock.advance(60.0)  # the step is seen: 22:14:00 by the right clock
+    wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
+    tomorrow = "2023-11-15T22:15:00+00:00"
+    status, reply = cron.request(
+        action="add", name="late", schedule="15 22 * * *", replace=True
+    )
+    assert (status, reply["job"]["next"]) == (b"200", tomorrow)
+    status, reply = cron.request(action="enable", name="late")  # enabled already
+    assert (status, reply["job"]["next"]) == (b"200", tomorrow)
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
+
+
+@pytest.mark.parametrize("again", ["enable", "add", "restart"])
+def test_a_job_scheduled_again_after_a_small_step_back_does_not_fire_twice(
+    cron: Cron, tree: CloneClient, clock: SteppingClock, again: str
+) -> None:
+    """Disabled then enabled, deleted then added, or a new cron actor, within the
+    minutes of a step back: the 22:15 fired by the clock before it fired again."""
+    cron.start()
+    job = {"name": "late", "schedule": "15 22 * * *"}
+    assert cron.request(action="add", **job)[0] == b"200"
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
+    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    if again == "restart":
+        cron.stop()
+        cron.start()
+    else:
+        cron.request(action="disable" if again == "enable" else "delete", name="late")
+        assert (
+            cron.request(action=again, **(job if again == "add" else {"name": "late"}))[
+                0
+            ]
+            == b"200"
+        )
+    tomorrow = "2023-11-15T22:15:00+00:00"
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
 
 
 def test_a_change_the_store_cannot_take_is_refused_and_not_applied(

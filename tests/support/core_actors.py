@@ -23,6 +23,7 @@ from raspy.client.mdp import Client
 from raspy.config import CoreConfig
 from raspy.devices.template import JsonValue
 from raspy.rules.clock_steps import ClockSteps
+from raspy.rules.last_fires import LastFires
 from raspy.secrets_file import SecretsFile
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -49,6 +50,8 @@ class Core:
     config: CoreConfig = field(default_factory=lambda: CoreConfig(timezone="UTC"))
     ref: pykka.ActorRef[Any] | None = None
     steps: ClockSteps | None = None  # shared with a cron actor: one log a clock step
+    # the time triggers' last fires, kept from one core to the next as raspyd keeps them
+    fires: LastFires = field(default_factory=LastFires)
     stats: Stats = field(default_factory=Stats)  # the core's and its scenarios'
     # random() and random waits: seeded, so a run draws the same numbers each time
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
@@ -75,6 +78,7 @@ class Core:
             links,
             daemon_start=daemon_start,
             steps=self.steps,
+            fires=self.fires,
             http_service=self.http_service,
             secrets=self.secrets,
         )

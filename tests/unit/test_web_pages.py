@@ -375,3 +375,30 @@ def test_seconds_in_the_statistics_read_as_a_duration() -> None:
         "3 h 12 min",
         "2 d 4 h",
     ]
+
+
+def test_a_time_in_the_repeated_hour_of_an_autumn_night_says_its_offset() -> None:
+    """01:30 EDT, then 01:30 EST an hour later in New York: the two looked the
+    same on the web face (the CLI showed their offsets). Every other time, the
+    hours around them too, shows as before."""
+    new_york = ZoneInfo("America/New_York")
+    first = 1_793_511_000.0  # 2026-11-01 05:30 UTC, 01:30 EDT
+    day = first  # the page shown that day: no date
+    assert [
+        html.show_time(first, day, new_york),
+        html.show_time(first + 3600, day, new_york),
+        html.show_time(first - 3600, day, new_york),
+        html.show_time(first + 7200, day, new_york),
+        html.show_time(first, day - 86_400, new_york),
+    ] == [
+        "01:30:00 UTC-4",
+        "01:30:00 UTC-5",
+        "00:30:00",
+        "02:30:00",
+        "2026-11-01 01:30 UTC-4",
+    ]
+    lord_howe = ZoneInfo("Australia/Lord_Howe")  # a half-hour change: 01:45 twice
+    april = 1_775_313_900.0  # 2026-04-05 01:45 +11:00
+    assert html.show_time(april, april, lord_howe) == "01:45:00 UTC+11"
+    assert html.show_time(april + 1800, april, lord_howe) == "01:45:00 UTC+10:30"
+    assert html.show_time(april, april) == "14:45:00"  # UTC repeats no hour

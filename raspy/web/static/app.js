@@ -42,8 +42,35 @@
     if (Number.isNaN(when.getTime()) || year < 1 || year > 9999) return "out of range";
     const day = DAY.format(when);
     const clock = CLOCK.format(when);
-    if (day === DAY.format(new Date())) return clock;
-    return day + " " + clock.slice(0, 5);
+    const mark = repeatedHourOffset(when);
+    if (day === DAY.format(new Date())) return clock + mark;
+    return day + " " + clock.slice(0, 5) + mark;
+  }
+
+  // the zone's offset from UTC at `when`, in minutes: its wall clock read as UTC
+  function offsetMinutes(when) {
+    const [year, month, date] = DAY.format(when).split("-").map(Number);
+    const [hour, minute, second] = CLOCK.format(when).split(":").map(Number);
+    const wall = Date.UTC(year, month - 1, date, hour, minute, second);
+    return Math.round((wall - Math.floor(when.getTime() / 1000) * 1000) / 60000);
+  }
+
+  // " UTC-4" for a time in the hour an autumn night goes through twice, which
+  // tells its two passes apart; "" for every other time (as html.show_time)
+  function repeatedHourOffset(when) {
+    const offset = offsetMinutes(when);
+    const wall = DAY.format(when) + " " + CLOCK.format(when);
+    for (const hours of [-3, 3]) {  // a change of the clocks within 3 h
+      const other = offsetMinutes(new Date(when.getTime() + hours * 3600000));
+      const twin = new Date(when.getTime() + (offset - other) * 60000);
+      if (other !== offset && DAY.format(twin) + " " + CLOCK.format(twin) === wall) {
+        const sign = offset < 0 ? "-" : "+";
+        const rest = Math.abs(offset) % 60;
+        const hoursText = String(Math.floor(Math.abs(offset) / 60));
+        return " UTC" + sign + hoursText + (rest ? ":" + String(rest).padStart(2, "0") : "");
+      }
+    }
+    return "";
   }
 
   // a scenario's last_trigger in words, as the server writes it (models.trigger_text)
