@@ -16,7 +16,7 @@ from typing import Any, Final, Literal, cast, overload
 import pykka
 import structlog
 
-from raspy.child_watch import ChildWatch, NotStopped
+from raspy.child_watch import ChildWatch, NotStopped, stop_ended
 from raspy.cores import supervision
 from raspy.cores.supervision import PartState, PartTracker, Restart
 from raspy.hang_watch import Ask, Asked, Inner, InnerPulses, Pulse
@@ -224,9 +224,10 @@ class ChildSet(ChildWatch):
         starts while it runs (_start)."""
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
-            if not stop_child(child) and child.ref is not None:
+            stopping = stop_child(child)
+            if stopping is not None and child.ref is not None:
                 now = self._clock.monotonic()
-                self._not_stopped[child.name] = NotStopped(child.ref, now)
+                self._not_stopped[child.name] = NotStopped(child.ref, stopping, now)
             self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped
@@ -236,10 +237,13 @@ class ChildSet(ChildWatch):
         return the names of those still running after STOP_TIMEOUT_S, and of those
         stopped before whose actor has not ended yet."""
         running = [
-            child.name for child in reversed(self.children) if not stop_child(child)
+            child.name
+            for child in reversed(self.children)
+            if stop_child(child) is not None
         ]
         for name, held in self._not_stopped.items():  # stopped once, still running
-            if name not in running and not stop_actor(name, held.ref):
+            if name not in running and not stop_ended(held.stopping, STOP_TIMEOUT_S):
+                log.warning("component_stop_timed_out", component=name)
                 running.append(name)
         return running
 
@@ -304,7 +308,7 @@ class ChildSet(ChildWatch):
         held = self._not_stopped.get(name)
         if held is None:
             return None
-        if not held.ref.is_alive():
+        if held.ended():
             del self._not_stopped[name]
             return None
         return held.ref
@@ -322,10 +326,11 @@ def _leader_gone(child: Child) -> bool:
     )
 
 
-def stop_child(child: Child) -> bool:
-    """Ask the child's prepare_stop, if it has one, then stop its actor (stop_actor).
-    A prepare that fails or times out is logged and the stop goes on; one of an
-    actor already dead is nothing to say."""
+def stop_child(child: Child) -> pykka.Future[bool] | None:
+    """Ask the child's prepare_stop, if it has one, then stop its actor
+    (stop_within): None once stopped, else the stop under way. A prepare that fails
+    or times out is logged and the stop goes on; one of an actor already dead is
+    nothing to say."""
     ref, prepare = child.ref, child.prepare_stop
     if ref is not None and prepare is not None:
         try:
@@ -338,20 +343,25 @@ def stop_child(child: Child) -> bool:
                 component=child.name,
                 reason=str(exc) or type(exc).__name__,
             )
-    return stop_actor(child.name, ref)
+    return stop_within(child.name, ref)
 
 
 def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> bool:
-    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; False if it is still running
-    then. One that does not stop in time is named (and a part started in its place
-    may find what it held taken)."""
+    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; False if it is still
+    stopping then (stop_within)."""
+    return stop_within(name, ref) is None
+
+
+def stop_within(
+    name: str, ref: pykka.ActorRef[Any] | None
+) -> pykka.Future[bool] | None:
+    """Stop a part's actor, waiting up to STOP_TIMEOUT_S for its stop to end, its
+    on_stop included: None then, else the stop under way. One that does not end in
+    time is named (and a part started in its place may find what it held taken)."""
     if ref is None:
-        return True
-    try:
-        ref.stop(block=True, timeout=STOP_TIMEOUT_S)
-    except pykka.ActorDeadError:
-        return True
-    except pykka.Timeout:  # not Python's TimeoutError
-        log.warning("component_stop_timed_out", component=name)
-        return False
-    return True
+        return None
+    stopping = ref.stop(block=False)
+    if stop_ended(stopping, STOP_TIMEOUT_S):
+        return None
+    log.warning("component_stop_timed_out", component=name)
+    return stopping

@@ -159,7 +159,7 @@ class ChildWatch:
         (ChildSet._start), and its thread cannot be stopped. Said against the part
         started in its place, if there is one (its status); fatal."""
         for name, held in self._not_stopped.items():
-            if not held.ref.is_alive():
+            if held.ended():
                 continue  # forgotten at its part's next start (_previous_running)
             current = next((c for c in self.children if c.name == name), None)
             tracker = held.tracker if current is None else current.tracker
@@ -198,12 +198,31 @@ class ChildWatch:
 
 @dataclass
 class NotStopped:
-    """The actor of a part stopped and forgotten whose stop timed out, and when it
-    was stopped (ChildWatch._old_hung)."""
+    """The actor of a part stopped and forgotten whose stop timed out, its stop
+    under way, and when it was stopped (ChildWatch._old_hung)."""
 
     ref: pykka.ActorRef[Any]
+    stopping: pykka.Future[bool]
     since: float
     tracker: PartTracker | None = None  # its hang's, once said with no part in place
+
+    def ended(self) -> bool:
+        """Has its stop ended, its on_stop too? pykka calls an actor dead from the
+        moment its stop begins, before its on_stop has let go of what it holds
+        (pins, a port, stored requests): only the stop's answer says it is done."""
+        return stop_ended(self.stopping, 0)
+
+
+def stop_ended(stopping: pykka.Future[bool], timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for a stop asked of an actor (ActorRef.stop(block=False))
+    to end, its on_stop included: True once it has."""
+    try:
+        stopping.get(timeout=timeout_s)
+    except pykka.Timeout:  # not Python's TimeoutError
+        return False
+    except Exception:  # noqa: BLE001  # the stop failed: over all the same
+        return True
+    return True
 
 
 def _asked(

@@ -106,6 +106,57 @@ def test_a_part_stopped_and_added_again_waits_for_its_old_actor(
     assert new.ref.is_alive()
 
 
+class Stopping(Busy):
+    """An on_stop kept busy until `release` is set; `ended` once it returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = threading.Event()
+
+
+class SlowToStop(pykka.ThreadingActor):
+    """A part whose on_stop lets go of what it holds only when the test says."""
+
+    def __init__(self, stopping: Stopping) -> None:
+        super().__init__()
+        self.stopping = stopping
+
+    def on_stop(self) -> None:
+        self.stopping.busy.set()
+        self.stopping.release.wait(30)
+        self.stopping.ended.set()
+
+
+def test_a_part_waits_for_its_old_actors_on_stop_to_end(parts: ChildRounds) -> None:
+    """pykka calls an actor dead as soon as its stop begins, while its on_stop may
+    still be closing the pins, the port or the store it holds: the new part waits
+    for the stop itself to end."""
+    stopping = Stopping()
+    _HELD.append(stopping)
+    first = parts.children.add("devices.gpio", lambda: SlowToStop.start(stopping))
+    old = first.ref
+    assert old is not None
+    parts.children.stop(lambda name: name == "devices.gpio")
+    assert stopping.busy.is_set()  # in its on_stop past the stop's time
+    assert not old.is_alive()  # what pykka says of it already
+    parts.children.add("devices.gpio", Part.start)
+    waiting = parts.children.named("devices.gpio")
+    assert waiting is not None
+    assert waiting.ref is None
+    assert "previous SlowToStop has not stopped yet" in waiting.tracker.status().reason
+    parts.round_after(1.0)
+    assert waiting.ref is None  # its old one still in its on_stop
+    stopping.release.set()
+    assert stopping.ended.wait(5)
+
+    def started() -> bool:
+        parts.round_after(1.0)
+        return parts.children.ref_of("devices.gpio") is not None
+
+    wait_until(started, what="the new part started once the old one's stop ended")
+    assert parts.children.ref_of("devices.gpio") is not old
+
+
 def test_a_part_turned_off_then_on_waits_for_its_old_actor(
     parts: ChildRounds,
 ) -> None:
