@@ -153,6 +153,18 @@ class Discovery:
         object_id = f"{_UNSAFE.sub('_', unique)}_{digest}"
         return f"{self.prefix}/{component}/{node_id}/{object_id}/config"
 
+    def is_config_topic(self, topic: str) -> bool:
+        """Is `topic` of topic()'s shape, under this hub's node id? With the prefix
+        equal to the base topic a state topic starts with the prefix too."""
+        levels = topic.split("/")
+        first = self.prefix.split("/")
+        return (
+            len(levels) == len(first) + 4
+            and levels[: len(first)] == first
+            and levels[-3] == self.node_id
+            and levels[-1] == "config"
+        )
+
     @property
     def hub_id(self) -> str:
         """The hub's device identifier, `raspy.<host>` (every `via_device`)."""

@@ -145,7 +145,7 @@ class Sweep:
             return
         discovery = self.discovery
         unique: str | None = None
-        if discovery is not None and topic.startswith(f"{discovery.prefix}/"):
+        if discovery is not None and discovery.is_config_topic(topic):
             unique = self._own_config(discovery, topic, payload)
             if unique is None:
                 return  # another tool's entry under the same node id

@@ -417,3 +417,57 @@ def test_a_rename_over_mdp_and_home_assistants_restart_reach_the_broker(
                 assert _configs(watcher)[ids[lamp_id]]["device"]["name"] == "Kitchen"
         finally:
             watcher.close()
+
+
+@pytest.mark.timeout(90)
+def test_with_the_prefix_equal_to_the_base_a_restart_refuses_no_config_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """discovery_prefix = base_topic: the bridge's `<base>/+/+/+/config` filter
+    (the admin action `config`, answered 403) brings back its own retained configs
+    at each start. They were refused as retained commands, each start, and the
+    ghost of a device taken out stayed; now they are the sweep's."""
+    host = hostname()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    bath_id = f"raspy.{host}.fake.bathroom"
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        extra = f'discovery_prefix = "{BASE}"\ncleanup_after_s = 1.0\n'
+        same = bridge_config(broker, extra)
+        watcher = broker.watcher(f"{BASE}/#")
+
+        def bath_topic() -> str | None:
+            with watcher._lock:
+                latest = dict(watcher.latest)
+            return next(
+                (
+                    t
+                    for t, p in latest.items()
+                    if t.endswith("/config") and p and bath_id.encode() in p
+                ),
+                None,
+            )
+
+        try:
+            before = discovery_config(same, scenarios, bathroom=True)
+            with running_daemon(tmp_path / "data", config_text=before) as daemon:
+                wait_until(bath_topic, what="the bathroom's config", timeout_s=20)
+                wait_until(
+                    lambda: watcher.get(topic("bathroom", "value")),
+                    what="the bathroom's value",
+                )
+                assert daemon.terminate() == 0
+            bath = bath_topic()
+            assert bath is not None
+            after = discovery_config(same, scenarios, bathroom=False)
+            with running_daemon(tmp_path / "data", config_text=after) as daemon:
+                watcher.wait_for(bath, b"", timeout_s=20)
+                wait_until(
+                    lambda: "mqtt_ghosts_cleared" in daemon.log_text(),
+                    what="the sweep's end",
+                    timeout_s=20,
+                )
+                log = daemon.log_text()
+            assert "retained_command" not in log
+        finally:
+            watcher.close()
