@@ -17,6 +17,7 @@ from raspy.devices.registry import Registry
 from raspy.devices.simulated import SimulatedFactory
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.core import (
+    MAX_PENDING,
     REANNOUNCE_EVERY_S,
     REQUEST_TIMEOUT_S,
     BridgeCore,
@@ -264,6 +265,27 @@ def test_a_command_without_a_reply_is_answered_504_after_the_timeout() -> None:
     (message,) = drain(core)
     assert json.loads(message.payload)["status"] == 504
     assert core.reply(1, [b"200", b"{}"], NOW + 11) == []  # too late: forgotten
+
+
+def test_busy_counts_the_commands_waiting_not_discoverys_list_requests() -> None:
+    """docs/mqtt.md: a command is answered 503 `busy` when MAX_PENDING commands
+    already wait for an answer; the `list` requests of discovery's sweep waited
+    beside them and were counted too, so fewer commands got through."""
+    core = make_core()
+    services = [f"/device/pi.s{n}.x/value" for n in range(3)]
+    for key in services:  # a service each: three `list` requests in flight
+        (request,) = core.key_changed(key, b"1", NOW)
+        assert isinstance(request, SendRequest)
+    drain(core)
+    lamp = "raspy/pi/fake/lamp/toggle"
+    for _ in range(MAX_PENDING):
+        (request,) = core.command(lamp, b"", NOW)
+        assert isinstance(request, SendRequest)
+    assert core.command(lamp, b"", NOW) == [
+        Refused("busy", "too many commands", topic=lamp)
+    ]
+    (message,) = drain(core)
+    assert json.loads(message.payload)["status"] == 503
 
 
 def test_a_reconnect_queues_every_retained_message_again_newest_kept() -> None:
