@@ -319,6 +319,8 @@ class BridgeCore:
         for topic, unique in found.items():
             if topic in self.mirror or topic in self.buffer or self._kept(unique):
                 continue
+            if unique is not None and self._announcer.hold(unique, topic):
+                continue  # its service's `list` failed: cleared by its next one
             self.buffer.put(Message(topic, b""))
             cleared += 1
         return [unsubscribe, Swept(cleared, len(found), sweep.overflow)]

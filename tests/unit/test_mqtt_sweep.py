@@ -190,6 +190,10 @@ def test_a_list_that_never_comes_back_delays_the_sweep_at_most_a_request_timeout
     assert core.tick(NOW + 1 + REQUEST_TIMEOUT_S) == []  # fake's list timed out
     assert core.next_deadline() == NOW + SETTLE + REQUEST_TIMEOUT_S
     assert isinstance(core.tick(NOW + SETTLE + REQUEST_TIMEOUT_S)[-1], Swept)
+    # what fake has is not known: its config is left, until its next list
+    assert cleared(core) == set()
+    core.service_available("pi.fake.devices", NOW + 30)
+    core.reply(3, list_reply(), NOW + 30)
     assert cleared(core) == {ghost.topic}
 
 
@@ -585,3 +589,26 @@ def test_with_the_prefix_equal_to_the_base_its_own_configs_are_no_commands() -> 
     assert cleared(core) == {ghost.topic}
     # a command on another device's `config` is still refused (an admin action)
     assert not core.swept_message("raspy/pi/fake/lamp/config", b"", False)
+
+
+def test_a_service_whose_list_failed_keeps_its_configs_over_the_sweep() -> None:
+    """A sweep must not clear what it could not list: the lamp's entity went at
+    each start whose `list` of fake failed, and came back at its next reading.
+    The service's next list clears those it no longer names."""
+    core = make_core()
+    core.seed(
+        [("/device/pi.fake.lamp/value", b"true")], NOW
+    )  # asks fake for its list (request 1)
+    lamp, gone = device_config(core, "pi.fake.lamp"), device_config(core, "pi.fake.x")
+    connect(core)
+    replay(core, lamp, gone)
+    core.reply(1, [b"500", b'{"error": "internal"}'], NOW)
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=0, collected=2, overflow=0)
+    assert cleared(core) == set()
+    (request,) = core.service_available("pi.fake.devices", NOW + 5)
+    assert isinstance(request, SendRequest)
+    core.reply(request.request_id, list_reply("lamp"), NOW + 5)
+    queued = core.buffer.take(10_000)
+    assert [m.topic for m in queued if not m.payload] == [gone.topic]
+    assert core.mirror[lamp.topic]  # announced again by this run
