@@ -168,11 +168,12 @@ class Sweep:
         if not isinstance(config, dict):
             return None
         unique = config.get("unique_id")
+        own = config.get("availability_topic") == self.topics.availability
+        if component == TRIGGER_COMPONENT:  # a button's: no availability, no id
+            unique = discovery.own_trigger_unique(config)
+            own = unique is not None
         if not isinstance(unique, str) or not unique.startswith(UNIQUE_PREFIX):
             return None
-        own = config.get("availability_topic") == self.topics.availability
-        if component == TRIGGER_COMPONENT:  # a button's trigger: no availability
-            own = discovery.is_own_trigger(config)
         if not own and not discovery.is_hub_config(unique, config):
             return None  # another hub's (it names its own availability topic)
         try:  # a JSON escape may name a lone surrogate, which no UTF-8 carries

@@ -72,6 +72,18 @@ preload_dir = "{scenarios}"
     return f"{head}{more}\n[mqtt]{mqtt}"
 
 
+# a button with double presses: its entity, and a device trigger for its short and
+# its double press
+BELL = """
+[[devices.gpio]]
+name = "bell"
+oid = "sensor.binary"
+pin = 23
+device_class = "button"
+double_press_s = 0.4
+"""
+
+
 def _configs(watcher: Any) -> dict[str, dict[str, Any]]:
     with watcher._lock:
         latest = dict(watcher.latest)
@@ -95,21 +107,32 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
     (scenarios / "porch-light.yaml").write_text(SCENARIO, encoding="utf-8")
     with running_mosquitto(tmp_path / "mosquitto") as broker:
         config = discovery_config(bridge_config(broker), scenarios, bathroom=True)
+        config = config.replace("[mqtt]", BELL + "\n[mqtt]", 1)
         with running_daemon(tmp_path / "data", config_text=config) as daemon:
             watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
             try:
                 by_id = wait_until(
                     lambda: (
-                        {c["unique_id"]: c for c in _configs(watcher).values()}
-                        if len(_configs(watcher)) >= 10
+                        {
+                            c["unique_id"]: c
+                            for t, c in _configs(watcher).items()
+                            if "/device_automation/" not in t  # no entity: no id
+                        }
+                        if len(_configs(watcher)) >= 13
                         else None
                     ),
-                    what="ten discovery configs (the hub's too)",
+                    what="eleven discovery configs (the hub's too), two triggers",
                     timeout_s=20,
                 )
                 assert by_id is not None
                 for name, payload in _configs(watcher).items():
                     assert schema_problems(name, payload) == [], name
+                triggers = [
+                    c
+                    for t, c in _configs(watcher).items()
+                    if "/device_automation/" in t
+                ]
+                assert sorted(c["payload"] for c in triggers) == ["double", "single"]
                 status = f"{BASE}/{host}/status"
                 hub = by_id.pop(f"raspy.{host}.hub")  # the hub: its state is status
                 assert (hub["state_topic"], hub["device_class"]) == (

@@ -10,6 +10,7 @@ import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.ha_schema import schema_problems
 
 from raspy.config import MqttConfig
 from raspy.devices import service
@@ -1022,7 +1023,6 @@ def _gpio_listed(core: BridgeCore, *items: Mapping[str, object]) -> dict[str, by
 def _trigger(gesture: str, kind: str) -> dict[str, object]:
     return {
         "automation_type": "trigger",
-        "unique_id": f"raspy.pi.gpio.bell/{gesture}",
         "topic": "raspy/pi/gpio/bell/gesture",
         "payload": gesture,
         "type": kind,
@@ -1055,10 +1055,12 @@ def test_a_button_with_gestures_gets_a_device_trigger_for_each() -> None:
         _trigger("single", "button_short_press"),
     ]
     for topic, config in triggers.items():
+        assert schema_problems(topic, config) == []  # no unique_id: HA takes none
+        trigger_id = f"raspy.pi.gpio.bell/{config['payload']}"
         assert topic == (
             "homeassistant/device_automation/pi/"
             f"raspy_pi_gpio_bell_{config['payload']}_"
-            + hashlib.sha256(str(config["unique_id"]).encode()).hexdigest()[:8]
+            + hashlib.sha256(trigger_id.encode()).hexdigest()[:8]
             + "/config"
         )
     (entity,) = [t for t in configs if "/binary_sensor/" in t]

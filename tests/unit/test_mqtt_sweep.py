@@ -539,15 +539,22 @@ def test_a_buttons_trigger_an_earlier_run_left_is_cleared_another_hubs_kept() ->
         commandable=bool,
     )  # fmt: skip
     (theirs,) = other_hub.trigger_entries(bell)  # another hub, under this host
-    moved = dict(mine.config, unique_id="raspy.pi.gpio.door/long")
+    door = {**mine.config["device"], "identifiers": ["raspy.pi.gpio.door"]}  # type: ignore[dict-item]
+    moved = dict(mine.config, device=door)  # its topic is not door's
     for topic, config in [
         (mine.topic, mine.config),
         (mine.topic.replace("bell", "hall"), theirs.config),
         (mine.topic.replace("bell", "door"), moved),
     ]:
         replay(core, Message(topic, json.dumps(config).encode()))
+    # an earlier raspy's trigger also had a unique_id (Home Assistant takes none)
+    (single,) = discovery_of(core).trigger_entries(
+        replace(bell, gestures=(Gesture.SINGLE,))
+    )
+    older = dict(single.config, unique_id="raspy.pi.gpio.bell/single")
+    replay(core, Message(single.topic, json.dumps(older).encode()))
     core.tick(NOW + SETTLE)
-    assert cleared(core) == {mine.topic}
+    assert cleared(core) == {mine.topic, single.topic}
 
 
 def test_with_the_prefix_equal_to_the_base_a_ghost_state_topic_is_still_swept() -> None:
