@@ -4,7 +4,11 @@ secrets file (raspy.secrets_file.say_mode) and of the web login files: about a
 written in a config file others may read (`/etc/raspy/raspyd.toml` was installed
 0644). A warning, not a refusal: a copy or a restore that lost a mode must not stop
 the hub over what the line names. The rule is the secrets file's: raspyd's own file
-is 0600, another user's (root's, in /etc/raspy) is read through its group, 0640."""
+is 0600, another user's (root's, in /etc/raspy) is read through its group, 0640.
+
+And about a password with no `mqtt.username`: MQTT 3.1.1 sends no password without a
+user name, so it is not sent, and the broker's "Not authorized" would say nothing of
+why. A warning too: an install whose broker lets anyone in works as it did."""
 
 from __future__ import annotations
 
@@ -48,3 +52,17 @@ def say_modes(
             logger=log,
         )
     return said
+
+
+def say_unsent(mqtt: MqttConfig) -> int:
+    """Warn about a password that goes without a user name: whether it was said."""
+    if not (mqtt.password or mqtt.password_file) or mqtt.username:
+        return 0
+    key = "mqtt.password" if mqtt.password else "mqtt.password_file"
+    log.warning(
+        "mqtt_password_without_username",
+        reason=f"{key} is set but mqtt.username is not: MQTT sends no password"
+        " without a user name, so the bridge connects without either",
+        fix="set mqtt.username",
+    )
+    return 1

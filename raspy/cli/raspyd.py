@@ -201,6 +201,7 @@ def _main(argv: list[str] | None) -> int:
     )
     log = structlog.get_logger(component="raspyd")
     mqtt_password.say_modes(cfg.mqtt, args.config)
+    mqtt_password.say_unsent(cfg.mqtt)
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)

@@ -19,6 +19,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.command import Requests
+from raspy.mqtt.discovery import fullname_of_unique
 from raspy.mqtt.listing import device_infos
 from raspy.mqtt.mirror import Mirror
 from raspy.mqtt.output import BridgeSettings, Output, Refused
@@ -53,6 +54,11 @@ class _Known:
     # service the config turned off at its start): the sweep waits for no `list`
     # of theirs, which no worker may ever answer
     emptied: set[str] = field(default_factory=set)
+    # services whose last `list` failed or had no reply: what their devices'
+    # configs are is not known, so the sweep clears none of them
+    unlisted: set[str] = field(default_factory=set)
+    # per such service, the config topics the sweep left for its next `list`
+    held: dict[str, set[str]] = field(default_factory=dict)
 
 
 class Announcer:
@@ -173,17 +179,39 @@ class Announcer:
         service = devices_service.removesuffix(DEVICES_SUFFIX)
         outputs: list[Output]
         if status != 200:
+            self._known.unlisted.add(service)
             outputs = [Refused("list_failed", f"{devices_service}: {status}")]
         else:
             outputs = self._announce(service, reply)
-        return outputs + self.list_expired(devices_service, now)
+        return outputs + self._answered(service, now)
 
     def list_expired(self, devices_service: str, now: float) -> list[Output]:
-        """A `list` request to `devices_service` had no reply in time (and, from
-        listed(), one that had: either way it is asked no more)."""
+        """A `list` request to `devices_service` had no reply in time."""
         service = devices_service.removesuffix(DEVICES_SUFFIX)
+        self._known.unlisted.add(service)
+        return self._answered(service, now)
+
+    def _answered(self, service: str, now: float) -> list[Output]:
+        """A `list` of `service` is over, answered or not: it is asked no more."""
         self._known.listing.discard(service)
         return self._list_again(service, now)
+
+    def hold(self, unique: str, topic: str) -> bool:
+        """The sweep found `topic`, an earlier run's config (`unique`, its id): is
+        it left (True) until its service's next `list`, as the last one failed (or
+        is not answered yet)? One the service no longer names is cleared then. Only
+        this hub's devices: another host's are kept by their value in the tree; a
+        service whose values were all deleted (one turned off) is cleared at once."""
+        fullname = fullname_of_unique(unique)
+        if fullname.split(".", 1)[0] != self.settings.topics.host:
+            return False
+        service = _service_of(fullname)
+        known = self._known
+        unknown = service in known.unlisted or service in known.listing
+        if not unknown or service in known.emptied:
+            return False
+        known.held.setdefault(service, set()).add(topic)
+        return True
 
     def _announce(self, service: str, reply: JsonValue) -> list[Output]:
         """A service's `list` reply: the configs of its exposed devices retained,
@@ -191,7 +219,9 @@ class Announcer:
         discovery = self.settings.discovery
         infos = device_infos(reply)
         if discovery is None or infos is None:
+            self._known.unlisted.add(service)
             return [Refused("bad_list_reply", service)]
+        self._known.unlisted.discard(service)
         self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, tuple[str, ...]] = {}
@@ -220,6 +250,9 @@ class Announcer:
             for topic in sorted(set(topics) - set(current.get(fullname, ()))):
                 self._mirror.retain(topic, b"")  # removed: its config goes (empty)
         self._known.by_service[service] = current
+        held = self._known.held.pop(service, set())
+        for topic in sorted(held - {t for ts in current.values() for t in ts}):
+            self._mirror.buffer.put(Message(topic, b""))  # the sweep's ghost, late
         return outputs
 
     def _list_again(self, service: str, now: float) -> list[Output]:

@@ -34,6 +34,8 @@ from raspy.mqtt.output import (
 from raspy.mqtt.topics import ControlTarget, DeviceTarget, ScenarioTarget, Target
 from raspy.records import frozen
 
+# commands waiting for an answer, at most: one more is answered 503 `busy` (the
+# `list` requests of discovery, one per service, are not counted)
 MAX_PENDING: Final = 256
 # the detail of a retained command's refusal (its topic is logged beside it)
 RETAINED_COMMAND: Final = "sent retained: an old command the broker replays, not run"
@@ -97,7 +99,7 @@ class Requests:
             value = payloads.parse_command(payload)
         except MalformedMessage as exc:
             return self._answer(target, action, 400, exc.reason, exc.detail)
-        if len(self._pending) >= MAX_PENDING:
+        if self._waiting() >= MAX_PENDING:
             return self._answer(target, action, 503, "busy", "too many commands")
         if isinstance(target, ScenarioTarget):
             document: dict[str, JsonValue] = {
@@ -113,6 +115,10 @@ class Requests:
             service = target.devices_service
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         return self.request(target, action, service, body, now)
+
+    def _waiting(self) -> int:
+        """The commands in flight (a `list` request has no target)."""
+        return sum(1 for p in self._pending.values() if p.target is not None)
 
     def _ours(self, target: Target) -> bool:
         """Is a command this hub's to answer: one for its own host, or for a device
@@ -143,7 +149,7 @@ class Requests:
         except ControlError as exc:
             detail = f"{control.key}: {exc}"
             return self._answer(target, "set", 400, "invalid_value", detail)
-        if len(self._pending) >= MAX_PENDING:
+        if self._waiting() >= MAX_PENDING:
             return self._answer(target, "set", 503, "busy", "too many commands")
         request_id = self._track(target, "set", control.key, now)
         return [WriteKey(request_id, control.key, body_of(value))]

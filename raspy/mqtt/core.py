@@ -232,15 +232,27 @@ class BridgeCore:
     # --- messages from the broker ---------------------------------------------------
     def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
         """A message from the broker that is no command (taken: True), or else a
-        command: one on the sweep's filters (they never match a command topic), or a
+        command: one on the sweep's filters (they never match a command topic), a
         scenario's state back on a command filter (its key `state` is an action too),
-        which the sweep looks at as well when it is this hub's."""
+        or, with the discovery prefix equal to the base topic, a config of this hub's
+        back on the `<base>/+/+/+/config` one; the sweep looks at them as well when
+        they are this hub's."""
         host = self.topics.scenario_state_host(topic)
-        if host is None and not self._sweep.matches(topic):
+        if host is None and not (self._sweep.matches(topic) or self._config(topic)):
             return False
         if host in (None, self.topics.host):
             self._sweep.seen(topic, payload, retained)
         return True
+
+    def _config(self, topic: str) -> bool:
+        """Is `topic` this hub's discovery config's shape, under the base topic?
+        There a command `config` would be an admin action, never run (403)."""
+        discovery = self.settings.discovery
+        return (
+            discovery is not None
+            and discovery.prefix == self.topics.base
+            and discovery.is_config_topic(topic)
+        )
 
     # --- commands and replies (raspy.mqtt.command) ----------------------------------
     def command(
@@ -307,6 +319,8 @@ class BridgeCore:
         for topic, unique in found.items():
             if topic in self.mirror or topic in self.buffer or self._kept(unique):
                 continue
+            if unique is not None and self._announcer.hold(unique, topic):
+                continue  # its service's `list` failed: cleared by its next one
             self.buffer.put(Message(topic, b""))
             cleared += 1
         return [unsubscribe, Swept(cleared, len(found), sweep.overflow)]

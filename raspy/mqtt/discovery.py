@@ -153,6 +153,18 @@ class Discovery:
         object_id = f"{_UNSAFE.sub('_', unique)}_{digest}"
         return f"{self.prefix}/{component}/{node_id}/{object_id}/config"
 
+    def is_config_topic(self, topic: str) -> bool:
+        """Is `topic` of topic()'s shape, under this hub's node id? With the prefix
+        equal to the base topic a state topic starts with the prefix too."""
+        levels = topic.split("/")
+        first = self.prefix.split("/")
+        return (
+            len(levels) == len(first) + 4
+            and levels[: len(first)] == first
+            and levels[-3] == self.node_id
+            and levels[-1] == "config"
+        )
+
     @property
     def hub_id(self) -> str:
         """The hub's device identifier, `raspy.<host>` (every `via_device`)."""
@@ -193,15 +205,25 @@ class Discovery:
             "via_device": self.hub_id,
         }
 
-    def is_own_trigger(self, config: Mapping[str, JsonValue]) -> bool:
-        """Is this a device trigger of a device this hub announces? A trigger has
-        no availability topic: its device names this hub as `via_device`."""
+    def own_trigger_unique(self, config: Mapping[str, JsonValue]) -> str | None:
+        """The id of a device trigger of a device this hub announces, else None. A
+        trigger has no availability topic: its device names this hub as
+        `via_device`; its id is its device's identifier and its payload (an
+        earlier run's config also had it as its unique_id)."""
         device = config.get("device")
-        return (
-            config.get("automation_type") == "trigger"
-            and isinstance(device, dict)
-            and device.get("via_device") == self.hub_id
-        )
+        if config.get("automation_type") != "trigger" or not isinstance(device, dict):
+            return None
+        identifiers = device.get("identifiers")
+        payload = config.get("payload")
+        if (
+            device.get("via_device") != self.hub_id
+            or not isinstance(identifiers, list)
+            or not identifiers
+            or not isinstance(identifiers[0], str)
+            or not isinstance(payload, str)
+        ):
+            return None
+        return f"{identifiers[0]}/{payload}"
 
     def _origin(self) -> dict[str, JsonValue]:
         return {"name": MANUFACTURER, "sw_version": self.sw_version}
@@ -242,7 +264,9 @@ class Discovery:
     def trigger_entries(self, info: DeviceInfo) -> list[Entry]:
         """A button's device triggers, one per gesture its options make: Home
         Assistant subscribes to `…/<device>/gesture` and fires the one whose
-        payload came. No availability: a trigger is no entity (its device is)."""
+        payload came. No availability and no unique id: a trigger is no entity
+        (its device is), and Home Assistant's trigger fields have neither; its id
+        (trigger_unique, which names its topic) is its device's and its payload."""
         unique_id = device_unique(info.fullname)
         topic = self.topics.device_topic(info.fullname, GESTURE)
         entries: list[Entry] = []
@@ -250,7 +274,6 @@ class Discovery:
             trigger_id = trigger_unique(info.fullname, gesture)
             config: dict[str, JsonValue] = {
                 "automation_type": "trigger",
-                "unique_id": trigger_id,
                 "topic": topic,
                 "payload": gesture.value,
                 "type": TRIGGER_TYPES[gesture],

@@ -105,6 +105,14 @@ class LinkLog:
             )
         return ""
 
+    def _refused_hint(self) -> str:
+        """A password with no user name is not sent (MQTT 3.1.1 has none alone):
+        the refusal is then of a connect with neither."""
+        config = self._config
+        if (config.password or config.password_file) and not config.username:
+            return "the password was not sent: it goes only with mqtt.username, set it"
+        return ""
+
     def connect_refused(self, reason: str, retry_in_s: float, now: float) -> None:
         """The broker said no at CONNACK (bad credentials, say): an error."""
         config = self._config
@@ -117,6 +125,7 @@ class LinkLog:
                 reason=reason,
                 username=config.username or None,
                 retry_in_s=round(retry_in_s, 3),
+                **({"hint": hint} if (hint := self._refused_hint()) else {}),
             )
         self._stats.incr("mqtt.connect_failed")
 

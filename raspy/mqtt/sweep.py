@@ -145,7 +145,7 @@ class Sweep:
             return
         discovery = self.discovery
         unique: str | None = None
-        if discovery is not None and topic.startswith(f"{discovery.prefix}/"):
+        if discovery is not None and discovery.is_config_topic(topic):
             unique = self._own_config(discovery, topic, payload)
             if unique is None:
                 return  # another tool's entry under the same node id
@@ -168,11 +168,12 @@ class Sweep:
         if not isinstance(config, dict):
             return None
         unique = config.get("unique_id")
+        own = config.get("availability_topic") == self.topics.availability
+        if component == TRIGGER_COMPONENT:  # a button's: no availability, no id
+            unique = discovery.own_trigger_unique(config)
+            own = unique is not None
         if not isinstance(unique, str) or not unique.startswith(UNIQUE_PREFIX):
             return None
-        own = config.get("availability_topic") == self.topics.availability
-        if component == TRIGGER_COMPONENT:  # a button's trigger: no availability
-            own = discovery.is_own_trigger(config)
         if not own and not discovery.is_hub_config(unique, config):
             return None  # another hub's (it names its own availability topic)
         try:  # a JSON escape may name a lone surrogate, which no UTF-8 carries

@@ -72,6 +72,18 @@ preload_dir = "{scenarios}"
     return f"{head}{more}\n[mqtt]{mqtt}"
 
 
+# a button with double presses: its entity, and a device trigger for its short and
+# its double press
+BELL = """
+[[devices.gpio]]
+name = "bell"
+oid = "sensor.binary"
+pin = 23
+device_class = "button"
+double_press_s = 0.4
+"""
+
+
 def _configs(watcher: Any) -> dict[str, dict[str, Any]]:
     with watcher._lock:
         latest = dict(watcher.latest)
@@ -95,21 +107,32 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
     (scenarios / "porch-light.yaml").write_text(SCENARIO, encoding="utf-8")
     with running_mosquitto(tmp_path / "mosquitto") as broker:
         config = discovery_config(bridge_config(broker), scenarios, bathroom=True)
+        config = config.replace("[mqtt]", BELL + "\n[mqtt]", 1)
         with running_daemon(tmp_path / "data", config_text=config) as daemon:
             watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
             try:
                 by_id = wait_until(
                     lambda: (
-                        {c["unique_id"]: c for c in _configs(watcher).values()}
-                        if len(_configs(watcher)) >= 10
+                        {
+                            c["unique_id"]: c
+                            for t, c in _configs(watcher).items()
+                            if "/device_automation/" not in t  # no entity: no id
+                        }
+                        if len(_configs(watcher)) >= 13
                         else None
                     ),
-                    what="ten discovery configs (the hub's too)",
+                    what="eleven discovery configs (the hub's too), two triggers",
                     timeout_s=20,
                 )
                 assert by_id is not None
                 for name, payload in _configs(watcher).items():
                     assert schema_problems(name, payload) == [], name
+                triggers = [
+                    c
+                    for t, c in _configs(watcher).items()
+                    if "/device_automation/" in t
+                ]
+                assert sorted(c["payload"] for c in triggers) == ["double", "single"]
                 status = f"{BASE}/{host}/status"
                 hub = by_id.pop(f"raspy.{host}.hub")  # the hub: its state is status
                 assert (hub["state_topic"], hub["device_class"]) == (
@@ -415,5 +438,59 @@ def test_a_rename_over_mdp_and_home_assistants_restart_reach_the_broker(
                     timeout_s=10,
                 )
                 assert _configs(watcher)[ids[lamp_id]]["device"]["name"] == "Kitchen"
+        finally:
+            watcher.close()
+
+
+@pytest.mark.timeout(90)
+def test_with_the_prefix_equal_to_the_base_a_restart_refuses_no_config_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """discovery_prefix = base_topic: the bridge's `<base>/+/+/+/config` filter
+    (the admin action `config`, answered 403) brings back its own retained configs
+    at each start. They were refused as retained commands, each start, and the
+    ghost of a device taken out stayed; now they are the sweep's."""
+    host = hostname()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    bath_id = f"raspy.{host}.fake.bathroom"
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        extra = f'discovery_prefix = "{BASE}"\ncleanup_after_s = 1.0\n'
+        same = bridge_config(broker, extra)
+        watcher = broker.watcher(f"{BASE}/#")
+
+        def bath_topic() -> str | None:
+            with watcher._lock:
+                latest = dict(watcher.latest)
+            return next(
+                (
+                    t
+                    for t, p in latest.items()
+                    if t.endswith("/config") and p and bath_id.encode() in p
+                ),
+                None,
+            )
+
+        try:
+            before = discovery_config(same, scenarios, bathroom=True)
+            with running_daemon(tmp_path / "data", config_text=before) as daemon:
+                wait_until(bath_topic, what="the bathroom's config", timeout_s=20)
+                wait_until(
+                    lambda: watcher.get(topic("bathroom", "value")),
+                    what="the bathroom's value",
+                )
+                assert daemon.terminate() == 0
+            bath = bath_topic()
+            assert bath is not None
+            after = discovery_config(same, scenarios, bathroom=False)
+            with running_daemon(tmp_path / "data", config_text=after) as daemon:
+                watcher.wait_for(bath, b"", timeout_s=20)
+                wait_until(
+                    lambda: "mqtt_ghosts_cleared" in daemon.log_text(),
+                    what="the sweep's end",
+                    timeout_s=20,
+                )
+                log = daemon.log_text()
+            assert "retained_command" not in log
         finally:
             watcher.close()

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from support.daemon import Daemon
 
 from raspy import config
-from raspy.mqtt_password import say_modes
+from raspy.mqtt_password import say_modes, say_unsent
 from raspy.secrets_file import group_name
 
 pytestmark = pytest.mark.timeout(60)
@@ -103,3 +103,37 @@ def test_raspyd_names_a_readable_config_holding_the_mqtt_password_at_start(
     said = [e for e in lines if e.get("event") == "mqtt_password_in_readable_config"]
     assert [(e["path"], e["mode"]) for e in said] == [(str(daemon.config_path), "0604")]
     assert "s3cret" not in daemon.log_text()
+    # and, as it has no username, that the password is not sent
+    unsent = [e for e in lines if e.get("event") == "mqtt_password_without_username"]
+    assert [e["fix"] for e in unsent] == ["set mqtt.username"]
+
+
+def _unsent(mqtt_toml: str) -> list[dict[str, object]]:
+    loaded = config.load(mqtt_toml, "raspyd.toml")
+    with capture_logs() as logs:
+        count = say_unsent(loaded.mqtt)
+    assert count == len(logs)
+    return [{k: v for k, v in e.items() if k != "log_level"} for e in logs]
+
+
+def test_a_password_without_a_username_is_named_as_not_sent(tmp_path: Path) -> None:
+    """MQTT 3.1.1 sends no password without a user name: it was left out silently,
+    and the broker's "Not authorized" came with username null."""
+    path = tmp_path / "mqtt-password"
+    path.write_text("s3cret\n", encoding="utf-8")
+    path.chmod(0o600)
+    expected = {
+        "component": "mqtt",
+        "event": "mqtt_password_without_username",
+        "reason": "mqtt.password is set but mqtt.username is not: MQTT sends no"
+        " password without a user name, so the bridge connects without either",
+        "fix": "set mqtt.username",
+    }
+    assert _unsent('[mqtt]\npassword = "s3cret"\n') == [expected]
+    from_file = f'[mqtt]\npassword_file = "{path}"\n'
+    assert _unsent(from_file) == [
+        expected
+        | {"reason": expected["reason"].replace("password", "password_file", 1)}
+    ]
+    assert _unsent(f'[mqtt]\nusername = "raspy"\npassword_file = "{path}"\n') == []
+    assert _unsent('[mqtt]\nusername = "raspy"\n') == []  # no password: none sent

@@ -1,7 +1,8 @@
 """Home Assistant's MQTT discovery schema, as its MQTT docs write it, for the tests
 that check raspy's configs field by field: the discovery topic, the entity fields
 every MQTT platform takes, and the fields of sensor, binary_sensor, switch, light
-(basic schema), button, and the number, select and text the controls make.
+(basic schema), button, and the number, select and text the controls make; and a
+device trigger's (device_automation), which is no entity: its own fields only.
 """
 
 from __future__ import annotations
@@ -64,6 +65,25 @@ BINARY_SENSOR_CLASSES: Final = {
     "safety", "smoke", "sound", "tamper", "update", "vibration", "window",
 }  # fmt: skip
 COMPONENTS: Final[dict[str, dict[str, Any]]] = {
+    # Home Assistant's MQTT device trigger page: no entity fields (no unique_id,
+    # no availability); `platform` only in a device discovery message, not on a
+    # component's own topic; `origin`, as on every discovery payload
+    "device_automation": {
+        "entity": False,
+        "required": {"automation_type", "topic", "type", "subtype", "device"},
+        "fields": {
+            "automation_type": STR,
+            "payload": STR,
+            "qos": INT,
+            "topic": STR,
+            "type": STR,
+            "subtype": STR,
+            "device": MAP,
+            "value_template": STR,
+            "origin": MAP,
+        },
+        "enums": {"automation_type": {"trigger"}},
+    },
     "sensor": {
         "required": {"state_topic"},
         "fields": {
@@ -234,7 +254,7 @@ def schema_problems(topic_name: str, config: dict[str, Any]) -> list[str]:
     if component not in COMPONENTS:
         return [f"{topic_name}: component {component} not checked here"]
     schema = COMPONENTS[component]
-    fields = {**ENTITY, **schema["fields"]}
+    fields = {**(ENTITY if schema.get("entity", True) else {}), **schema["fields"]}
     problems = [f"{k}: required" for k in schema["required"] if k not in config]
     for key, value in config.items():
         if key not in fields:

@@ -10,6 +10,7 @@ import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.ha_schema import schema_problems
 
 from raspy.config import MqttConfig
 from raspy.devices import service
@@ -17,6 +18,7 @@ from raspy.devices.registry import Registry
 from raspy.devices.simulated import SimulatedFactory
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.core import (
+    MAX_PENDING,
     REANNOUNCE_EVERY_S,
     REQUEST_TIMEOUT_S,
     BridgeCore,
@@ -264,6 +266,27 @@ def test_a_command_without_a_reply_is_answered_504_after_the_timeout() -> None:
     (message,) = drain(core)
     assert json.loads(message.payload)["status"] == 504
     assert core.reply(1, [b"200", b"{}"], NOW + 11) == []  # too late: forgotten
+
+
+def test_busy_counts_the_commands_waiting_not_discoverys_list_requests() -> None:
+    """docs/mqtt.md: a command is answered 503 `busy` when MAX_PENDING commands
+    already wait for an answer; the `list` requests of discovery's sweep waited
+    beside them and were counted too, so fewer commands got through."""
+    core = make_core()
+    services = [f"/device/pi.s{n}.x/value" for n in range(3)]
+    for key in services:  # a service each: three `list` requests in flight
+        (request,) = core.key_changed(key, b"1", NOW)
+        assert isinstance(request, SendRequest)
+    drain(core)
+    lamp = "raspy/pi/fake/lamp/toggle"
+    for _ in range(MAX_PENDING):
+        (request,) = core.command(lamp, b"", NOW)
+        assert isinstance(request, SendRequest)
+    assert core.command(lamp, b"", NOW) == [
+        Refused("busy", "too many commands", topic=lamp)
+    ]
+    (message,) = drain(core)
+    assert json.loads(message.payload)["status"] == 503
 
 
 def test_a_reconnect_queues_every_retained_message_again_newest_kept() -> None:
@@ -1000,7 +1023,6 @@ def _gpio_listed(core: BridgeCore, *items: Mapping[str, object]) -> dict[str, by
 def _trigger(gesture: str, kind: str) -> dict[str, object]:
     return {
         "automation_type": "trigger",
-        "unique_id": f"raspy.pi.gpio.bell/{gesture}",
         "topic": "raspy/pi/gpio/bell/gesture",
         "payload": gesture,
         "type": kind,
@@ -1033,10 +1055,12 @@ def test_a_button_with_gestures_gets_a_device_trigger_for_each() -> None:
         _trigger("single", "button_short_press"),
     ]
     for topic, config in triggers.items():
+        assert schema_problems(topic, config) == []  # no unique_id: HA takes none
+        trigger_id = f"raspy.pi.gpio.bell/{config['payload']}"
         assert topic == (
             "homeassistant/device_automation/pi/"
             f"raspy_pi_gpio_bell_{config['payload']}_"
-            + hashlib.sha256(str(config["unique_id"]).encode()).hexdigest()[:8]
+            + hashlib.sha256(trigger_id.encode()).hexdigest()[:8]
             + "/config"
         )
     (entity,) = [t for t in configs if "/binary_sensor/" in t]

@@ -4,6 +4,7 @@ events go into BridgeCore (raspy.mqtt.events)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from structlog.testing import capture_logs
 
@@ -175,6 +176,23 @@ def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> 
             "component": "mqtt",
         },
     ]
+
+
+def test_a_refusal_of_a_password_without_a_username_says_it_was_not_sent() -> None:
+    """The password goes only with a user name: the broker's "Not authorized"
+    with username null said nothing of why."""
+    given = "s3cret"
+    no_user = MqttConfig(host="broker", password=given)
+    in_file = MqttConfig(host="broker", password_file=str(Path("mqtt-password")))
+    hints = []
+    for config in (no_user, CONFIG, in_file):
+        with capture_logs() as logs:
+            LinkLog(config, Stats()).connect_refused("Not authorized", 0.5, 0.0)
+        [line] = logs
+        hints.append(line.get("hint"))
+        assert given not in str(line)
+    not_sent = "the password was not sent: it goes only with mqtt.username, set it"
+    assert hints == [not_sent, None, not_sent]
 
 
 def test_a_connect_closed_before_its_connack_says_what_to_look_at() -> None:

@@ -11,12 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
+from raspy.config import MqttConfig
 from raspy.devices.gpio_gesture import Gesture
 from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, SendRequest
 from raspy.mqtt.discovery import DeviceInfo, Discovery
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.link_core import LinkCore
 from raspy.mqtt.sweep import (
     Subscribe,
     Sweep,
@@ -24,6 +26,7 @@ from raspy.mqtt.sweep import (
     Unsubscribe,
 )
 from raspy.mqtt.topics import TopicMap
+from raspy.stats import Stats
 
 NOW = 1000.0
 SETTLE = 2.0
@@ -32,7 +35,12 @@ ACTIONS = frozenset({"set", "on", "off", "toggle", "config", "level", "value", "
 AVAILABILITY = "raspy/pi/status"
 
 
-def make_core(*, settle_s: float = SETTLE, subtrees: str = "/device/*") -> BridgeCore:
+def make_core(
+    *,
+    settle_s: float = SETTLE,
+    subtrees: str = "/device/*",
+    prefix: str = "homeassistant",
+) -> BridgeCore:
     topics = TopicMap("raspy", "pi")
     allowed = GlobFilter(["*"])
     return BridgeCore(
@@ -42,7 +50,7 @@ def make_core(*, settle_s: float = SETTLE, subtrees: str = "/device/*") -> Bridg
             commandable=allowed,
             actions=ACTIONS,
             discovery=Discovery(
-                "homeassistant", topics, qos=1, sw_version="0.1.0", commandable=allowed
+                prefix, topics, qos=1, sw_version="0.1.0", commandable=allowed
             ),
             scenario_buttons=True,
             max_buffered=1000,
@@ -182,6 +190,10 @@ def test_a_list_that_never_comes_back_delays_the_sweep_at_most_a_request_timeout
     assert core.tick(NOW + 1 + REQUEST_TIMEOUT_S) == []  # fake's list timed out
     assert core.next_deadline() == NOW + SETTLE + REQUEST_TIMEOUT_S
     assert isinstance(core.tick(NOW + SETTLE + REQUEST_TIMEOUT_S)[-1], Swept)
+    # what fake has is not known: its config is left, until its next list
+    assert cleared(core) == set()
+    core.service_available("pi.fake.devices", NOW + 30)
+    core.reply(3, list_reply(), NOW + 30)
     assert cleared(core) == {ghost.topic}
 
 
@@ -527,12 +539,83 @@ def test_a_buttons_trigger_an_earlier_run_left_is_cleared_another_hubs_kept() ->
         commandable=bool,
     )  # fmt: skip
     (theirs,) = other_hub.trigger_entries(bell)  # another hub, under this host
-    moved = dict(mine.config, unique_id="raspy.pi.gpio.door/long")
+    door = {**mine.config["device"], "identifiers": ["raspy.pi.gpio.door"]}  # type: ignore[dict-item]
+    moved = dict(mine.config, device=door)  # its topic is not door's
     for topic, config in [
         (mine.topic, mine.config),
         (mine.topic.replace("bell", "hall"), theirs.config),
         (mine.topic.replace("bell", "door"), moved),
     ]:
         replay(core, Message(topic, json.dumps(config).encode()))
+    # an earlier raspy's trigger also had a unique_id (Home Assistant takes none)
+    (single,) = discovery_of(core).trigger_entries(
+        replace(bell, gestures=(Gesture.SINGLE,))
+    )
+    older = dict(single.config, unique_id="raspy.pi.gpio.bell/single")
+    replay(core, Message(single.topic, json.dumps(older).encode()))
     core.tick(NOW + SETTLE)
-    assert cleared(core) == {mine.topic}
+    assert cleared(core) == {mine.topic, single.topic}
+
+
+def test_with_the_prefix_equal_to_the_base_a_ghost_state_topic_is_still_swept() -> None:
+    """Every state topic starts with `<prefix>/` then: it was taken for a config,
+    found to be none, and never collected, so no state ghost was cleared."""
+    core = make_core(prefix="raspy")
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    connect(core)
+    core.reply(1, list_reply("lamp"), NOW)
+    replay(
+        core,
+        Message("raspy/pi/fake/lamp/value", b"true"),  # this run's
+        Message("raspy/pi/fake/gone/value", b"1"),  # a ghost
+    )
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=1, collected=2, overflow=0)
+    assert cleared(core) == {"raspy/pi/fake/gone/value"}
+
+
+def test_with_the_prefix_equal_to_the_base_its_own_configs_are_no_commands() -> None:
+    """`<base>/+/+/+/config` (the admin action's filter, answered 403) brings back
+    the bridge's own configs then: each retained one was refused as a retained
+    command at every start, and counted. They are the sweep's, as its own filter
+    would be, so an earlier run's ghost config still goes."""
+    core = make_core(prefix="raspy")
+    stats = Stats()
+    link = LinkCore(MqttConfig(base_topic="raspy"), core, stats)
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    lamp, ghost = device_config(core, "pi.fake.lamp"), device_config(core, "pi.x.y")
+    assert lamp.topic.startswith("raspy/switch/pi/")
+    connect(core)
+    core.reply(1, list_reply("lamp"), NOW)
+    for message in (lamp, ghost):
+        assert link.message(message.topic, message.payload, True, NOW) == []
+    assert link.message(lamp.topic, lamp.payload, False, NOW) == []  # live: an echo
+    assert stats.counters() == {}  # neither refused nor a command
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=1, collected=2, overflow=0)
+    assert cleared(core) == {ghost.topic}
+    # a command on another device's `config` is still refused (an admin action)
+    assert not core.swept_message("raspy/pi/fake/lamp/config", b"", False)
+
+
+def test_a_service_whose_list_failed_keeps_its_configs_over_the_sweep() -> None:
+    """A sweep must not clear what it could not list: the lamp's entity went at
+    each start whose `list` of fake failed, and came back at its next reading.
+    The service's next list clears those it no longer names."""
+    core = make_core()
+    core.seed(
+        [("/device/pi.fake.lamp/value", b"true")], NOW
+    )  # asks fake for its list (request 1)
+    lamp, gone = device_config(core, "pi.fake.lamp"), device_config(core, "pi.fake.x")
+    connect(core)
+    replay(core, lamp, gone)
+    core.reply(1, [b"500", b'{"error": "internal"}'], NOW)
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=0, collected=2, overflow=0)
+    assert cleared(core) == set()
+    (request,) = core.service_available("pi.fake.devices", NOW + 5)
+    assert isinstance(request, SendRequest)
+    core.reply(request.request_id, list_reply("lamp"), NOW + 5)
+    queued = core.buffer.take(10_000)
+    assert [m.topic for m in queued if not m.payload] == [gone.topic]
+    assert core.mirror[lamp.topic]  # announced again by this run
