@@ -18,7 +18,7 @@ import pykka
 import pytest
 import zmq
 from hypothesis import settings
-from support import bytecode, net, own_threads
+from support import bytecode, hunt, net, own_threads
 from support.file_seconds import FILE_SECONDS
 
 from raspy import log
@@ -28,9 +28,9 @@ from raspy import log
 # on every run, so a result belongs to the code and not to the draw; `make hunt`
 # (profile "hunt") draws new ones, many more of them, to look for what is left.
 settings.register_profile("raspy", deadline=None, derandomize=True)
-settings.register_profile(
-    "hunt", deadline=None, max_examples=int(os.environ.get("HUNT_EXAMPLES", "2000"))
-)
+_HUNT_EXAMPLES: Final = int(os.environ.get("HUNT_EXAMPLES", "2000"))
+_HUNT_TIMEOUT_S: Final = float(os.environ.get("HUNT_TIMEOUT_S", "1800"))
+settings.register_profile("hunt", deadline=None, max_examples=_HUNT_EXAMPLES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "raspy"))
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
@@ -63,6 +63,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = _FOLDER_MARKERS.get(folder)
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
+    if hunt.hunting():
+        hunt.raise_counts(items, _HUNT_EXAMPLES, _HUNT_TIMEOUT_S)
     _longest_files_first(items)
 
 
