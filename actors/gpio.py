@@ -35,7 +35,7 @@ import structlog
 
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
-from raspy.devices import gpio, gpio_hold, gpio_options
+from raspy.devices import gpio, gpio_binary, gpio_hold, gpio_options
 from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
@@ -141,18 +141,18 @@ class GpioServiceActor(DeviceServiceActor):
                     pins, config, stored, on_for_s=on_for_s, now=mono,
                     stored_pending=pending,
                 )  # fmt: skip
-            elif isinstance(driver, gpio.GpioInput):
+            elif isinstance(driver, gpio_binary.GpioInput):
                 driver.open(
                     pins, config, notifier(self._tell, self._clock, device.name)
                 )
-        elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
+        elif isinstance(driver, gpio.GpioOutput | gpio_binary.GpioInput):
             driver.unavailable(self._unavailable)
         reading = device.read(now)
-        if tree is not None and isinstance(driver, gpio.GpioInput):
+        if tree is not None and isinstance(driver, gpio_binary.GpioInput):
             reading = same_since(reading, device.fullname, tree)
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
-        elif isinstance(driver, gpio.GpioInput):
+        elif isinstance(driver, gpio_binary.GpioInput):
             self._inputs.read(device, bool(reading.value))
         elif isinstance(driver, gpio.GpioOutput):
             self._track_on(device, driver)
@@ -199,7 +199,7 @@ class GpioServiceActor(DeviceServiceActor):
                     log.warning(
                         "gpio_output_released", pin=pin, reason="gpio service failed"
                     )
-            elif isinstance(driver, gpio.GpioInput):
+            elif isinstance(driver, gpio_binary.GpioInput):
                 driver.close()
 
     def _polled_devices(self) -> list[poller_mod.PolledDevice]:
@@ -207,7 +207,7 @@ class GpioServiceActor(DeviceServiceActor):
         return [
             p
             for p in super()._polled_devices()
-            if not isinstance(self._registry.get(p.name).driver, gpio.GpioInput)
+            if not isinstance(self._registry.get(p.name).driver, gpio_binary.GpioInput)
         ]
 
     # --- messages ---------------------------------------------------------------------
@@ -330,7 +330,7 @@ class GpioServiceActor(DeviceServiceActor):
         polled, so the poller would drop it."""
         if isinstance(effect, PollRequested):
             device = self._registry.find(effect.device)
-            if device is not None and isinstance(device.driver, gpio.GpioInput):
+            if device is not None and isinstance(device.driver, gpio_binary.GpioInput):
                 self._read_input(device)
                 return
         super()._apply(effect)

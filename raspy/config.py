@@ -10,9 +10,8 @@ path and value. The section classes are imported from here, as raspy does everyw
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import tomllib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from typing import Any, Final
 
 from raspy.config_checks import section_problems
@@ -37,8 +36,9 @@ from raspy.config_parts import (
     StatsConfig,
     SupervisorConfig,
 )
-from raspy.control_tables import controls_of, finite_number
-from raspy.errors import ConfigError, did_you_mean, long_integer, shown
+from raspy.config_table import build_section, check_type
+from raspy.control_tables import controls_of
+from raspy.errors import ConfigError, long_integer, shown
 from raspy.file_head import read_head
 from raspy.names import NAME_SEGMENT
 from raspy.port_base import DEFAULT_PORT_BASE
@@ -149,7 +149,6 @@ POLLER_UNUSED: Final = (frozenset(_SECTIONS) - POLLER_SECTIONS) | {
     "data_dir",
     "allow_root",
 }
-_SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 
 
 def section_defaults(name: str) -> Any:
@@ -160,84 +159,6 @@ def section_defaults(name: str) -> Any:
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
-
-
-def _check_type(value: object, expected: object) -> str | None:
-    """Return a reason if `value` does not fit the annotated type, else None."""
-    match expected:
-        case "bool":
-            ok = isinstance(value, bool)
-            want = "true or false"
-        case "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            want = "an integer"
-        case "float":
-            # nan or inf would pass every later range check (nan < x is false)
-            ok = finite_number(value)
-            want = "a finite number"
-        case "str":
-            ok = isinstance(value, str)
-            want = "a string"
-        case _:
-            ok = isinstance(value, list | tuple)
-            want = "a list"
-    return None if ok else f"expected {want}, got {shown(value)}"
-
-
-# settings people look for where they are not: where each one is
-_ELSEWHERE: Final = {
-    ("http", "port"): "the web face listens on [network] port_base + 4",
-    ("mqtt", "bind"): "the bridge connects out to [mqtt] host; it listens on nothing",
-    ("broker", "port"): "the broker listens on [network] port_base",
-    ("clone", "port"): "Clone listens on [network] port_base + 1, + 2 and + 3",
-}
-
-
-def _hint(path: str, key: str, known: Iterable[str]) -> str:
-    """What an unknown setting may have meant: where it is, or a close name."""
-    elsewhere = _ELSEWHERE.get((path, key))
-    if elsewhere is not None:
-        return f" ({elsewhere})"
-    return did_you_mean(key, known)
-
-
-def _is_switch(setting: dataclasses.Field[Any]) -> bool:
-    """A part's on/off setting: `enabled`, `fake_enabled`, `gpio_enabled`, ..."""
-    return setting.type == "bool" and (
-        setting.name == "enabled" or setting.name.endswith("_enabled")
-    )
-
-
-def _build(
-    cls: type[Any], table: dict[str, Any], path: str, source: str, problems: list[str]
-) -> Any:
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        where = f"{source}: {path}.{key}"
-        if key not in known:
-            problems.append(f"{where}: unknown setting{_hint(path, key, known)}")
-            continue
-        reason = _check_type(value, known[key].type)
-        if reason:
-            problems.append(f"{where}: {reason}")
-            if _is_switch(known[key]):
-                # as if on, so that its part's own settings are checked in the same
-                # run (a default of off hid them); a Config with a problem never starts
-                values[key] = True
-            continue
-        if (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and value < 0
-            and f"{path}.{key}" not in _SIGNED
-        ):
-            problems.append(f"{where}: expected a value >= 0, got {shown(value)}")
-            continue
-        values[key] = tuple(value) if isinstance(value, list) else value
-        if known[key].type == "float":
-            values[key] = float(value)
-    return cls(**values)
 
 
 def read_file(path: str) -> str:
@@ -362,7 +283,7 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             if not isinstance(value, dict):
                 problems.append(f"{source}: {key}: expected a table")
                 continue
-            sections[key] = _build(_SECTIONS[key], value, key, source, problems)
+            sections[key] = build_section(_SECTIONS[key], value, key, source, problems)
         elif key == "controls":
             if not isinstance(value, list):
                 problems.append(f"{source}: controls: expected [[controls]] tables")
@@ -370,7 +291,7 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
                 top[key] = tuple(value)
         elif key in _TOP_LEVEL:
             expected = "bool" if key == "allow_root" else "str"
-            reason = _check_type(value, expected)
+            reason = check_type(value, expected)
             if reason:
                 problems.append(f"{source}: {key}: {reason}")
             else:

@@ -8,10 +8,8 @@ import logging
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import NoReturn
 
 import pykka
 import structlog
@@ -36,6 +34,7 @@ from raspy.cli.arguments import (
     path_argument,
 )
 from raspy.cli.last_resort import guarded
+from raspy.cli.raspyd_serve import fail, serve
 from raspy.cli.signals import SignalInbox
 from raspy.cli.usage_parser import UsageParser
 from raspy.errors import (
@@ -54,15 +53,10 @@ from raspy.errors import (
 from raspy.sdnotify import Notifier
 from raspy.storage.lock import in_use, lock_holder
 
-# The supervisor pulls in every actor and core: imported where it is needed, so
-# --help, --version, --print-config and --check-config answer without it, and so is
-# a start refused for its config, its data dir or its ports (raspy.actors.config_check).
-if TYPE_CHECKING:
-    from raspy.actors import supervisor as supervisor_mod
-
-_IDLE_WAKE_S = 2.0  # the main loop's longest wait
-# For tests: `edge` or `store` is stopped right after start, from inside the daemon.
-FAULT_ENV = "RASPYD_INJECT_FAULT"
+# The supervisor pulls in every actor and core: imported where it is needed (in
+# _main), so --help, --version, --print-config and --check-config answer without it,
+# and so is a start refused for its config, its data dir or its ports
+# (raspy.actors.config_check).
 
 
 def _port(text: str) -> int:
@@ -152,11 +146,6 @@ def _print_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"raspyd: {message}", file=sys.stderr)
-    return status
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `raspyd`; what no check foresaw is one line and status 70
     (raspy.cli.last_resort), as for the other tools. Once the daemon has started it
@@ -180,7 +169,7 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:  # `raspyd --print-config | head`: the reader left
         return reader_left()
     if args.markdown:
-        return _fail("--markdown goes with --print-config", EXIT_USAGE)
+        return fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
     source = args.config or "<defaults>"
     cfg = raspyd_config.start_config(args, source)
@@ -188,9 +177,9 @@ def _main(argv: list[str] | None) -> int:
         return cfg
     not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
     if not_folder is not None:
-        return _fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)
+        return fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
-        return _fail(
+        return fail(
             "refusing to run as root; run as a normal user or pass --allow-root",
             EXIT_USAGE,
         )
@@ -204,11 +193,11 @@ def _main(argv: list[str] | None) -> int:
     mqtt_password.say_unsent(cfg.mqtt)
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
-        return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
+        return fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
     where = "--bind" if args.bind is not None else f"{source}: network.bind"
     checked = bind_check.unbindable(cfg, where)
     if checked.problem is not None:
-        return _fail(*checked.problem)
+        return fail(*checked.problem)
     # the addresses bound, not the name given: `--bind lo` is 127.0.0.1
     if not cfg.security.enabled and not checked.loopback_only:
         log.warning(
@@ -240,9 +229,9 @@ def _main(argv: list[str] | None) -> int:
             log,
         )
     except StoreBeingReadError as exc:  # still read after the wait: no usage
-        return _fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
+        return fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except (
         StoreDamagedError,
         StoreNewerError,
@@ -253,19 +242,19 @@ def _main(argv: list[str] | None) -> int:
         # each names the store and what helps (a newer raspy's: a downgrade; a full
         # disk or a failing device: not a damaged store; the lock file and the OS's
         # words)
-        return _fail(str(exc), EXIT_FAILURE)
+        return fail(str(exc), EXIT_FAILURE)
     except ConfigError as exc:
-        return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
+        return fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     except StoreError as exc:
-        return _fail(
+        return fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "
             "or move the data dir aside",
             EXIT_FAILURE,
         )
     except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
-        return _fail(f"cannot start: {exc}", EXIT_FAILURE)
+        return fail(f"cannot start: {exc}", EXIT_FAILURE)
     except pykka.Timeout as exc:  # a part did not answer at start (not TimeoutError)
-        return _fail(f"cannot start: a part did not answer within {exc}", EXIT_FAILURE)
+        return fail(f"cannot start: a part did not answer within {exc}", EXIT_FAILURE)
     finally:
         waiting.close()
     if started is None:  # SIGTERM or SIGINT while it waited: nothing started
@@ -284,7 +273,7 @@ def _main(argv: list[str] | None) -> int:
     # waits for the parts' threads) ended raspyd by the signal (143), not its status.
     # A bug in the loop is the last resort's line and 70 here, so that _end ends it too
     # (RASPY_TRACEBACK=1 lets it through whole: then the interpreter ends raspyd).
-    return _end(guarded("raspyd", lambda: _serve(args, runtime, signals, log)))
+    return _end(guarded("raspyd", lambda: serve(args, runtime, signals, log)))
 
 
 def _stop_came(signals: SignalInbox, timeout_s: float) -> bool:
@@ -310,118 +299,6 @@ def _end(status: int) -> NoReturn:
             with contextlib.suppress(OSError, ValueError):  # a reader that left
                 stream.flush()
     os._exit(status)
-
-
-def _serve(
-    args: argparse.Namespace,
-    runtime: supervisor_mod.Runtime,
-    signals: SignalInbox,
-    log: Any,
-) -> int:
-    """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads.
-
-    systemd hears READY once serving, WATCHDOG while the supervisor is working,
-    STATUS when the set of parts not running changes, STOPPING at the end."""
-    notifier = Notifier()
-    runtime.on_fatal = signals.poke
-    fault = os.environ.get(FAULT_ENV)
-    if fault:  # tests: a part dies from inside, as a crash would
-        runtime.call(lambda: runtime.inject_fault(fault))
-    notifier.ready(f"serving on {runtime.mdp_endpoint}")
-    watchdog = notifier.watchdog_interval_s
-    # signals and a failing part (on_fatal) end the wait at once; the rest (the log's
-    # suppressed summaries, systemd's STATUS) may wait this long: an idle wake-up
-    wake_s = _IDLE_WAKE_S if watchdog is None else min(_IDLE_WAKE_S, watchdog)
-    next_ping = 0.0
-    shown = ""
-    stop = reload = stopping = False
-    try:
-        while True:
-            while not (stop or reload) and runtime.fatal is None:
-                for signum in signals.wait(wake_s):
-                    log.info("signal_received", signal=signum.name)
-                    stop = stop or signum != signal.SIGHUP
-                    reload = reload or signum == signal.SIGHUP
-                now = time.monotonic()
-                log_mod.flush_suppressed()
-                if watchdog is not None and now >= next_ping and runtime.healthy():
-                    notifier.watchdog()
-                    next_ping = now + watchdog
-                summary = runtime.summary()
-                if summary != shown:
-                    notifier.status(summary)
-                    shown = summary
-            if runtime.fatal is not None:
-                log.error("daemon_failed", reason=runtime.fatal)
-                notifier.notify(stopping="1", status=runtime.fatal)
-                stopping = True
-                runtime.stop()
-                return _fail(runtime.fatal, EXIT_FAILURE)
-            if stop:  # SIGTERM or SIGINT, even beside a SIGHUP
-                break
-            reload = False
-            notifier.reloading()
-            fed = None if watchdog is None else lambda: _fed(notifier, runtime)
-            _reload(args, runtime, log, fed, watchdog or 1.0)
-            notifier.ready(runtime.summary())
-        notifier.stopping()
-        stopping = True
-        if not runtime.stop():  # logged: a part of raspyd never ended
-            return EXIT_FAILURE
-        return 0
-    except Exception:
-        # a bug in this loop: the parts stop all the same, so that what they hold
-        # reaches the card (the coalesced readings, the history's rows), then the
-        # last resort says it in one line
-        log.exception("daemon_loop_failed")
-        if not stopping:
-            runtime.stop()
-        raise
-    finally:
-        notifier.close()
-
-
-def _fed(notifier: Notifier, runtime: supervisor_mod.Runtime) -> None:
-    """systemd's watchdog pinged while a reload runs: its stops that time out (3 s
-    each) may outlast WatchdogSec, while the supervisor thread works. Called only
-    within the reload's bound (RELOAD_TIMEOUT_S): past it that thread is stuck,
-    does no round, and the main loop pings no more (Runtime.healthy)."""
-    if runtime.fatal is None:
-        notifier.watchdog()
-
-
-def _reload(
-    args: argparse.Namespace,
-    runtime: supervisor_mod.Runtime,
-    log: Any,
-    waiting: Callable[[], None] | None = None,
-    every_s: float = 1.0,
-) -> None:
-    """SIGHUP: read the config again; a bad one is logged and the old one kept.
-    `waiting` is called every `every_s` while the parts restart."""
-    from raspy.actors.config_check import check_config
-
-    try:
-        new = raspyd_config.load_config(args)
-        check_config(new)
-        problems = raspyd_config.reload_problems(
-            runtime.config, new, args.config or "<defaults>"
-        )
-        if problems:
-            raise ConfigError(problems)
-    except (ConfigError, OSError) as exc:
-        log.error("config_reload_failed", reason=str(exc), path=args.config)
-        return
-    except Exception as exc:  # a reload must never end the daemon's main loop
-        log.exception("config_reload_failed", reason=repr(exc), path=args.config)
-        return
-    try:
-        runtime.reload(new, waiting, every_s)
-    except TimeoutError:  # the supervisor is stuck: the watchdog will notice too
-        log.error("config_reload_timed_out", path=args.config)
-    except Exception as exc:  # a part's start-up failed (a store read, a dead actor):
-        # the supervisor's next rounds restart it, or end raspyd (a fatal part)
-        log.exception("config_reload_failed", reason=repr(exc), path=args.config)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
+from raspy.cli import scenario_stream as stream
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
@@ -222,7 +223,7 @@ def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
     if not isinstance(warnings, list):
         return
     for warning in warnings:
-        line = text.shift_problem(
+        line = stream.shift_problem(
             text.cell(warning), document.source, document.first_line
         )
         print(f"{_PROG} import: {line}", file=sys.stderr)
@@ -253,7 +254,7 @@ def _export(args: argparse.Namespace) -> int:
             documents.append(document)
     if not documents:
         raise files.Failure(1, "no scenarios to export")
-    files.write_output(args.output, text.join_stream(documents).encode("utf-8"))
+    files.write_output(args.output, stream.join_stream(documents).encode("utf-8"))
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from typing import Final
 
 from raspy.atomic_file import write_named_output
 from raspy.cli import flush_stdout
-from raspy.cli import scenario_text as text
+from raspy.cli import scenario_stream as stream
 from raspy.errors import quote
 from raspy.file_head import read_head
 from raspy.records import frozen
@@ -44,10 +44,10 @@ def _read_documents(path: str) -> tuple[list[Document], list[str]]:
         raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE_BYTES:
         return [], [f"{path}:1:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB"]
-    decoded, problem = text.decode_document(data, path)
+    decoded, problem = stream.decode_document(data, path)
     if decoded is None:
         return [], [problem or path]
-    pieces = text.split_stream(decoded)
+    pieces = stream.split_stream(decoded)
     return [Document(path, piece.text, piece.first_line) for piece in pieces], []
 
 
@@ -61,7 +61,7 @@ def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document
         found = validate_scenario(document.text, document.source)
         if found:
             problems += [
-                text.shift_problem(p, document.source, document.first_line)
+                stream.shift_problem(p, document.source, document.first_line)
                 for p in found
             ]
             continue

@@ -1,19 +1,20 @@
-"""The text of `raspy scenario`: requests, replies, the list table, `show`, YAML streams.
+"""The text of `raspy scenario`: requests, replies, the list table, `show`.
 
 Pure: no sockets, no files, no clock (times are formatted in the zone passed in).
-raspy.cli.scenario does the I/O around it.
+raspy.cli.scenario does the I/O around it; a file cut into documents is
+raspy.cli.scenario_stream's.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from raspy.cli.scenario_stream import PROBLEM, shift_problem
 from raspy.cli.time_text import wall_text
 from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
 
 PROTOCOL_VERSION: Final = 1
-STREAM_SEPARATOR: Final = "---\n"
-# YAML: a `---` at column 0 always starts a new document (block scalars are indented).
-_SEPARATOR_LINE: Final = re.compile(r"---[ \t]*(#.*)?\r?\n?")
-_PROBLEM: Final = re.compile(r"(?P<line>\d+):(?P<col>\d+): (?P<message>.*)", re.DOTALL)
 _COLUMNS: Final = ("NAME", "STATE", "LAST RUN", "RUNS")
 
 
@@ -92,7 +89,7 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
     error = error.replace(f": {source}: ", ": ", 1)
     lines = [f"{document}: {name}: {error}"]
     for problem in problems:
-        placed = problem.startswith(f"{source}:") and _PROBLEM.fullmatch(
+        placed = problem.startswith(f"{source}:") and PROBLEM.fullmatch(
             problem[len(source) + 1 :]
         )
         if placed:
@@ -314,95 +311,3 @@ def show_text(entry: Mapping[str, JsonValue]) -> str:
     if not isinstance(document, str):
         return head
     return head + "\n" + document + ("" if document.endswith("\n") else "\n")
-
-
-# --- YAML streams -----------------------------------------------------------------------
-@frozen
-class Piece:
-    """One document of a file; `first_line` (0-based) is where it starts in the file."""
-
-    text: str
-    first_line: int
-
-
-def join_stream(documents: Sequence[str]) -> str:
-    """One document exactly as given; several as a YAML stream, `---` between them
-    (a line break is added to a document that does not end with one)."""
-    if len(documents) == 1:
-        return documents[0]
-    return STREAM_SEPARATOR.join(
-        text if text.endswith("\n") else text + "\n" for text in documents
-    )
-
-
-def split_stream(text: str) -> list[Piece]:
-    """The documents of a file: the whole text when it has no `---` line, else the
-    text between those lines that is more than blanks and comments. A directive
-    (`%YAML 1.1`) before a `---` line is the next document's (YAML's own way to
-    start one), left out as that `---` line is."""
-    lines = _lines(text)
-    if not any(is_separator(line) for line in lines):
-        return [Piece(text, 0)]
-    pieces: list[Piece] = []
-    start, chunk = 0, list[str]()
-    for number, line in enumerate([*lines, None]):
-        if line is None or is_separator(line):
-            if line is not None:  # the end of the text starts no next document
-                chunk = _before_directives(chunk)
-            if _has_content(chunk):
-                pieces.append(Piece("".join(chunk), start))
-            start, chunk = number + 1, []
-        else:
-            chunk.append(line)
-    return pieces
-
-
-def _before_directives(chunk: list[str]) -> list[str]:
-    """`chunk` without the directives at its end (and the blanks and comments
-    among and after them): they start the document after the `---` line."""
-    end = len(chunk)
-    for index in range(len(chunk) - 1, -1, -1):
-        if chunk[index].startswith("%"):
-            end = index
-        elif _has_content(chunk[index : index + 1]):
-            break
-    return chunk[:end]
-
-
-def _lines(text: str) -> list[str]:
-    """The lines of a text, each with its `\n` (other breaks stay inside a line)."""
-    lines = [line + "\n" for line in text.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
-
-
-def is_separator(line: str) -> bool:
-    """A `---` line (a comment may follow): where a YAML document starts."""
-    return _SEPARATOR_LINE.fullmatch(line) is not None
-
-
-def _has_content(lines: Sequence[str]) -> bool:
-    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
-
-
-def shift_problem(problem: str, source: str, line_offset: int) -> str:
-    """`source:line:col: message` of a document inside a stream, as a line of the file."""
-    prefix = f"{source}:"
-    if line_offset == 0 or not problem.startswith(prefix):
-        return problem
-    found = _PROBLEM.fullmatch(problem[len(prefix) :])
-    if found is None:
-        return problem
-    line = int(found["line"]) + line_offset
-    return f"{prefix}{line}:{found['col']}: {found['message']}"
-
-
-def decode_document(data: bytes, source: str) -> tuple[str | None, str | None]:
-    """(text, None) for UTF-8, else (None, `source:line:col: not UTF-8 text`)."""
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        return None, f"{source}:{line}:{col}: not UTF-8 text"

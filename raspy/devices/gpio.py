@@ -4,18 +4,19 @@ Drivers talk to pins only through raspy.devices.gpio_pins (gpiozero). A driver i
 closed (a config can be checked without touching a pin) and opened by the service's
 actor; a pin that fails to open or to switch is a reading status and a 500 reply,
 never an exception out of the actor. The options of each kind and the check of
-`[[devices.gpio]]` tables are in raspy.devices.gpio_options.
+`[[devices.gpio]]` tables are in raspy.devices.gpio_options; the binary input's
+driver is in raspy.devices.gpio_binary.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from raspy.devices import gpio_pins
+from raspy.devices.gpio_binary import GpioInput
 from raspy.devices.gpio_logic import (
-    BUTTON,
     Decision,
     Initial,
     OnStop,
@@ -34,9 +35,6 @@ from raspy.devices.gpio_options import (
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
 from raspy.errors import DeviceError, quote
-
-Notify = Callable[[bool], None]
-"""An input's edge: called on gpiozero's thread with the new logical level."""
 
 
 def _fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
@@ -325,62 +323,6 @@ class GpioOutput:
         if reading.status is Status.OK:
             self._remember_on(self.full)
         return reading
-
-
-class GpioInput:
-    """A binary input (Button, or DigitalInputDevice for any other class); read-only.
-
-    Edge-driven: the owner passes `notify` to open(); read() is for the first value.
-    """
-
-    def __init__(self) -> None:
-        self._pin: gpio_pins.InputPin | None = None
-        self._fault = "pin not opened"
-
-    def open(self, pins: gpio_pins.Pins, config: DeviceConfig, notify: Notify) -> None:
-        self.close()
-        try:
-            self._pin = pins.input(
-                config.text("pin"),
-                pull_up=config.flag("pull_up"),
-                button=config.text("device_class") == BUTTON,
-                on_change=notify,
-            )
-        except DeviceError as exc:
-            self._fault = str(exc)
-            return
-        self._fault = ""
-
-    def close(self) -> None:
-        if self._pin is not None:
-            self._pin.close()
-            self._pin = None
-        self._fault = "pin not opened"
-
-    def unavailable(self, fault: str) -> None:
-        """No pin can be opened (no pin factory): reads say why."""
-        self.close()
-        self._fault = fault
-
-    def read(self, config: DeviceConfig, now: float) -> Reading:
-        if self._pin is None:
-            return _fault_reading(config, self._fault, now)
-        try:
-            active = self._pin.active
-        except DeviceError as exc:
-            return _fault_reading(config, str(exc), now)
-        return Reading(active, config.text("unit"), Status.OK, now)
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only input")
-
-    def state(self) -> Mapping[str, JsonValue]:
-        return MappingProxyType({})
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        return None
 
 
 GpioDriver = GpioOutput | GpioInput

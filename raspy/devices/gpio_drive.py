@@ -8,7 +8,7 @@ takes the same path as a real edge. The service offers it only with
 
 from __future__ import annotations
 
-from raspy.devices import gpio
+from raspy.devices import gpio_binary
 from raspy.devices.gpio_pins import Pins
 from raspy.devices.registry import Registry
 from raspy.devices.service_vocabulary import (
@@ -25,7 +25,7 @@ from raspy.errors import DeviceError, quote
 def drive(pins: Pins, registry: Registry, request: Request) -> tuple[bytes, bytes]:
     """Drive an input's pin to its active (or inactive) level: the reply."""
     device = None if request.device is None else registry.resolve(request.device)
-    if device is None or not isinstance(device.driver, gpio.GpioInput):
+    if device is None or not isinstance(device.driver, gpio_binary.GpioInput):
         detail = f"{quote(request.device or '')}: not an input of this service"
         return refused(NOT_FOUND, "drive", "unknown_device", detail)
     if not isinstance(request.value, bool):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from raspy.clock import Clock
-from raspy.devices.gpio import Notify
+from raspy.devices.gpio_binary import Notify
 from raspy.records import frozen
 
 

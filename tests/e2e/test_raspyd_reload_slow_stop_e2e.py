@@ -20,7 +20,7 @@ import pytest
 from support.daemon import Daemon, mmi_service
 from support.wait import wait_until
 
-from raspy.cli.raspyd import FAULT_ENV
+from raspy.cli.raspyd_serve import FAULT_ENV
 
 # The fault hook, taught to keep Titanic busy: its thread blocks in a handler for
 # 12 s (a slow store write), so that a reload's stop of it times out.

@@ -18,7 +18,7 @@ from support.wait import wait_until
 
 import raspy
 from raspy import config as config_mod
-from raspy.cli.raspyd import FAULT_ENV
+from raspy.cli.raspyd_serve import FAULT_ENV
 from raspy.client.clone import fetch_snapshot
 from raspy.storage.store import Store
 from raspy.storage.tables import Table

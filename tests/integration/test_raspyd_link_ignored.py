@@ -14,7 +14,7 @@ from support.net import free_port_base
 
 from raspy import config as config_mod
 from raspy.actors import supervisor
-from raspy.cli import kv_restore, raspyd, raspyd_config
+from raspy.cli import kv_restore, raspyd, raspyd_config, raspyd_serve
 from raspy.config_link import LinkConfig
 from raspy.errors import ConfigError
 
@@ -71,7 +71,7 @@ def test_a_reload_to_a_file_with_a_bad_link_section_is_applied(
             'hostname = "testhost"\n[titanic]\nmax_body_bytes = 4096\n' + BAD_LINKS[0]
         )
         with capture_logs() as logs:
-            raspyd._reload(args, rt, structlog.get_logger())
+            raspyd_serve.reload_config(args, rt, structlog.get_logger())
         assert [e for e in logs if e["event"] == "config_reload_failed"] == []
         assert rt.config.titanic.max_body_bytes == 4096
     finally:

@@ -12,7 +12,7 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy.actors import supervisor
-from raspy.cli import raspyd, raspyd_config
+from raspy.cli import raspyd, raspyd_config, raspyd_serve
 
 
 def _args(config: Path, data_dir: Path) -> argparse.Namespace:
@@ -45,7 +45,7 @@ def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
         rt.call(lambda: rt.inject_fault(supervisor.STORE))
         path.write_text('hostname = "testhost"\n[devices]\nfake_enabled = false\n')
         with capture_logs() as logs:
-            raspyd._reload(args, rt, structlog.get_logger())
+            raspyd_serve.reload_config(args, rt, structlog.get_logger())
         failed = [e for e in logs if e["event"] == "config_reload_failed"]
         assert failed, logs
         wait_until(lambda: rt.fatal, what="the store's failure, fatal")
@@ -73,7 +73,7 @@ def test_a_reload_keeps_titanic_within_the_running_stores_value_bound(
             "[titanic]\nmax_body_bytes = 8388608\n"
         )
         with capture_logs() as logs:
-            raspyd._reload(args, rt, structlog.get_logger())
+            raspyd_serve.reload_config(args, rt, structlog.get_logger())
         failed = [e for e in logs if e["event"] == "config_reload_failed"]
         assert failed, logs
         assert "titanic.max_body_bytes" in failed[0]["reason"], failed

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.devices import gpio, gpio_options
+from raspy.devices import gpio, gpio_binary, gpio_options
 from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_logic import Decision, Hold, Verdict
 from raspy.devices.gpio_pins import Pins, reference_resolve
@@ -36,8 +36,8 @@ def _config(oid: str, **fields: Any) -> DeviceConfig:
 
 
 @pytest.fixture
-def opened(pins: Pins) -> Iterator[list[gpio.GpioOutput | gpio.GpioInput]]:
-    drivers: list[gpio.GpioOutput | gpio.GpioInput] = []
+def opened(pins: Pins) -> Iterator[list[gpio.GpioOutput | gpio_binary.GpioInput]]:
+    drivers: list[gpio.GpioOutput | gpio_binary.GpioInput] = []
     yield drivers
     for driver in drivers:
         driver.close()
@@ -308,7 +308,7 @@ def test_an_input_reports_its_edges_with_the_logical_level(
 ) -> None:
     config = _config("sensor.binary", pin="GPIO27")  # pull-up: pressed is low
     seen: list[bool] = []
-    button = gpio.GpioInput()
+    button = gpio_binary.GpioInput()
     button.open(pins, config, seen.append)
     opened.append(button)
     assert button.read(config, NOW).value is False
@@ -324,7 +324,7 @@ def test_a_pir_input_without_pull_up_is_active_high(
 ) -> None:
     config = _config("sensor.binary", pin="GPIO4", pull_up=False, device_class="motion")
     seen: list[bool] = []
-    pir = gpio.GpioInput()
+    pir = gpio_binary.GpioInput()
     pir.open(pins, config, seen.append)
     opened.append(pir)
     pins.drive("GPIO4", high=True)

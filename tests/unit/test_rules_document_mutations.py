@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from support.document_damage import BOMB, damaged
 from support.scenario_documents import Generated, documents
 
-from raspy.cli.scenario_text import decode_document
+from raspy.cli.scenario_stream import decode_document
 from raspy.rules import model
 from raspy.rules.document import DocumentError, load_scenario
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
 from raspy.cli import scenario_hub as hub
+from raspy.cli import scenario_stream as streams
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
 from raspy.devices.template import JsonValue
@@ -166,9 +167,9 @@ def test_a_yaml_directive_before_a_documents_start_is_part_of_that_document(
     b = a.replace("name: a", "name: b")
     path = tmp_path / "directive.yaml"
     path.write_text(f"%YAML 1.1\n---\n{a}%YAML 1.1\n--- # b\n{b}", encoding="utf-8")
-    assert text.split_stream(path.read_text(encoding="utf-8")) == [
-        text.Piece(a, 2),
-        text.Piece(b, 7),
+    assert streams.split_stream(path.read_text(encoding="utf-8")) == [
+        streams.Piece(a, 2),
+        streams.Piece(b, 7),
     ]
     status = main(["scenario", "validate", str(path)])
     assert (status, capsys.readouterr()) == (
@@ -401,54 +402,54 @@ def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
 
 
 def test_one_document_exports_byte_for_byte() -> None:
-    assert text.join_stream(["name: a  # no final line break"]) == (
+    assert streams.join_stream(["name: a  # no final line break"]) == (
         "name: a  # no final line break"
     )
 
 
 def test_several_documents_export_as_a_stream_and_split_back() -> None:
-    stream = text.join_stream(["# a\nname: a\n", "name: b"])
+    stream = streams.join_stream(["# a\nname: a\n", "name: b"])
     assert stream == "# a\nname: a\n---\nname: b\n"
-    assert text.split_stream(stream) == [
-        text.Piece("# a\nname: a\n", 0),
-        text.Piece("name: b\n", 3),
+    assert streams.split_stream(stream) == [
+        streams.Piece("# a\nname: a\n", 0),
+        streams.Piece("name: b\n", 3),
     ]
 
 
 def test_a_file_without_separator_is_one_document_whatever_it_holds() -> None:
-    assert text.split_stream("") == [text.Piece("", 0)]
-    assert text.split_stream("  --- x\n") == [text.Piece("  --- x\n", 0)]
+    assert streams.split_stream("") == [streams.Piece("", 0)]
+    assert streams.split_stream("  --- x\n") == [streams.Piece("  --- x\n", 0)]
 
 
 def test_pieces_of_only_comments_and_blanks_are_no_documents() -> None:
     source = "# header\n\n--- # first\nname: a\n---\n  \n---\r\nname: b\n...\n"
-    assert text.split_stream(source) == [
-        text.Piece("name: a\n", 3),
-        text.Piece("name: b\n...\n", 7),
+    assert streams.split_stream(source) == [
+        streams.Piece("name: a\n", 3),
+        streams.Piece("name: b\n...\n", 7),
     ]
 
 
 def test_a_problem_in_a_later_document_names_the_line_of_the_file() -> None:
-    assert text.shift_problem("f.yaml:2:5: bad mode", "f.yaml", 10) == (
+    assert streams.shift_problem("f.yaml:2:5: bad mode", "f.yaml", 10) == (
         "f.yaml:12:5: bad mode"
     )
-    assert text.shift_problem("f.yaml:2:5: x", "f.yaml", 0) == "f.yaml:2:5: x"
-    assert text.shift_problem("other:2:5: x", "f.yaml", 3) == "other:2:5: x"
-    assert text.shift_problem("f.yaml: x", "f.yaml", 3) == "f.yaml: x"
+    assert streams.shift_problem("f.yaml:2:5: x", "f.yaml", 0) == "f.yaml:2:5: x"
+    assert streams.shift_problem("other:2:5: x", "f.yaml", 3) == "other:2:5: x"
+    assert streams.shift_problem("f.yaml: x", "f.yaml", 3) == "f.yaml: x"
 
 
 def test_a_file_that_is_not_utf8_names_the_line_and_column_of_the_bad_byte() -> None:
-    assert text.decode_document(b"name: a\ndescription: caf\xe9\n", "f.yaml") == (
+    assert streams.decode_document(b"name: a\ndescription: caf\xe9\n", "f.yaml") == (
         None,
         "f.yaml:2:17: not UTF-8 text",
     )
-    assert text.decode_document("é\n".encode(), "f.yaml") == ("é\n", None)
+    assert streams.decode_document("é\n".encode(), "f.yaml") == ("é\n", None)
 
 
 _LINE = st.text(
     st.characters(blacklist_categories=["Cs"], blacklist_characters="\n"),
     max_size=30,
-).filter(lambda line: not text.is_separator(line))
+).filter(lambda line: not streams.is_separator(line))
 _DOCUMENT = st.lists(_LINE, min_size=1, max_size=6).map(
     lambda lines: "name: x\n" + "".join(f"{line}\n" for line in lines)
 )
@@ -470,14 +471,14 @@ def test_any_documents_without_separators_round_trip_through_a_stream(
     documents: list[str],
 ) -> None:
     assume(not any(_ends_in_a_directive(document) for document in documents[:-1]))
-    pieces = text.split_stream(text.join_stream(documents))
+    pieces = streams.split_stream(streams.join_stream(documents))
     assert [piece.text for piece in pieces] == documents
 
 
 def test_a_percent_line_at_the_end_of_a_file_stays_in_its_last_document() -> None:
     """No `---` follows it, so it starts no next document (found by the test above)."""
     documents = ["name: x\n\n", "name: x\n%\n"]
-    pieces = text.split_stream(text.join_stream(documents))
+    pieces = streams.split_stream(streams.join_stream(documents))
     assert [piece.text for piece in pieces] == documents
 
 
@@ -489,7 +490,7 @@ def test_any_text_splits_into_pieces_that_are_its_own_lines(source: str) -> None
     for line in source.split("\n"):
         starts.append(starts[-1] + len(line) + 1)
     end_of_previous = 0
-    for piece in text.split_stream(source):
+    for piece in streams.split_stream(source):
         start = starts[piece.first_line]
         assert start >= end_of_previous
         assert source[start : start + len(piece.text)] == piece.text
@@ -531,7 +532,7 @@ def test_any_bytes_decode_or_name_the_line_and_column_of_the_first_bad_byte(
         expected_text: str | None = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         expected_text, bad = None, exc.start
-    decoded, problem = text.decode_document(data, "f")
+    decoded, problem = streams.decode_document(data, "f")
     if expected_text is not None:
         assert (decoded, problem) == (expected_text, None)
         return
