@@ -5,8 +5,8 @@ simulated outputs had before a restart or a reload, taken once from the first co
 the tree: the stored one at start, or (raspy-poller) the hub's, with the value the
 board kept itself where the copy has none or an older one (`_resume`). A base class of
 DeviceServiceActor (`__init__.py`), not a part it holds, so that no call goes through
-another object; DeviceServiceActor sets the state below and carries out the effects
-(`_apply`).
+another object; DeviceServiceActor sets the state below, and DeviceRequests
+(`requests.py`, the class between them) carries out the effects (`_apply`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class DeviceStartup(pykka.ThreadingActor):
     _commanded: set[str]
 
     def _apply(self, effect: Effect) -> None:
-        """DeviceServiceActor's: carry out one effect of a handled request."""
+        """DeviceRequests': carry out one effect of a handled request."""
         raise NotImplementedError
 
     def _kept_value(self, device: Device, copy_since: float) -> JsonValue | None:
