@@ -558,3 +558,20 @@ def test_a_device_whose_every_sample_is_skipped_is_no_recorded_key(
     assert _points(recorder, T0 - 60) == [[T0 + 10, 20.0, 20.0, 20.0]]
     _, body = mdp_request(edge, SERVICE, action="keys")
     assert json.loads(body)["keys"] == [f"/device/{ATTIC}/value"]
+
+
+def test_only_a_devices_value_and_timestamp_are_samples(recorder: Recorder) -> None:
+    """docs/history.md: the `/value` key of a logged device is recorded, a reading's
+    `/timestamp` as a sample of it; its other keys (`/status`, `/unit`) are none."""
+    publisher = recorder.server.publisher
+    _reading(recorder, ATTIC, T0, 20.0)
+    publisher.set(f"/device/{ATTIC}/status".encode(), b'"ok"')
+    publisher.set(f"/device/{ATTIC}/unit".encode(), b'"\\u00b0C"')
+    _reading(recorder, ATTIC, T0 + 10)  # after the others, on the same subscription
+    assert recorder.stats.get("history.samples") == 2
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+    ]
+    _, body = mdp_request(recorder.edge, SERVICE, action="keys")
+    assert json.loads(body)["keys"] == [f"/device/{ATTIC}/value"]
