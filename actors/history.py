@@ -186,11 +186,13 @@ class HistoryActor(HistoryQueries):
 
     def _sample(self, fullname: str, value: float) -> None:
         value_key = f"{DEVICE_TREE}{fullname}/{VALUE_FIELD}"
-        if value_key not in self.recorded:
-            self.recorded.add(value_key)
-            self._new_keys.add(value_key)
         wall = self.links.clock.wall()
         dropped = self.recorder.record(value_key, wall, value, self._stored)
+        # a key is recorded from its first sample a tier kept: one of skipped
+        # numbers alone (1e300, a misread register) has nothing to answer (404)
+        if value_key not in self.recorded and self.recorder.holds(value_key):
+            self.recorded.add(value_key)
+            self._new_keys.add(value_key)
         self.links.stats.incr("history.samples")
         if dropped:  # a counter of the shared stats: it goes on across restarts
             self.links.stats.incr("history.dropped", dropped)

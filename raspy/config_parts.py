@@ -146,7 +146,7 @@ class HistoryConfig:
     # power cut loses at most this much of the graphs (a clean stop writes all);
     # each write costs the SD card about the same whatever its length (1..3600)
     flush_interval_s: float = 300.0
-    # tiers as "STEP:SPAN" (s, m, h, d, y): raw points at most one per STEP kept for
+    # tiers as "STEP:SPAN" (s, m, h, d, w, y): raw points at most one per STEP kept for
     # SPAN, then min/avg/max buckets of STEP kept for SPAN
     tiers: tuple[str, ...] = ("10s:48h", "5m:30d", "1h:5y")
 

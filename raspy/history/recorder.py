@@ -241,6 +241,10 @@ class Recorder:
         self._pending = {r: b for r, b in self._pending.items() if r.key != key}
         return dropped
 
+    def holds(self, key: str) -> bool:
+        """Whether a tier keeps a sample of `key` since the start or its forget."""
+        return any((key, tier.step_s) in self._open for tier in self.tiers)
+
     def pending(self, row: RowId) -> Bucket | None:
         """The not yet written bucket of `row` (queries see it before the flush)."""
         return self._pending.get(row)

@@ -540,3 +540,38 @@ def test_stored_rows_finds_a_keys_rows_among_others_in_any_step_and_slot(
             history_row_key(s, n, mine) for s, n in places
         ]
         assert stored_rows(view, "/device/c/value") == []
+
+
+def test_a_device_whose_every_sample_is_skipped_is_no_recorded_key(
+    recorder: Recorder, edge: EdgeHandle
+) -> None:
+    """A number beyond ±1e200 (a misread register) is skipped: nothing is recorded.
+    The key was listed in `keys` all the same, and stored, and its query answered
+    200 with no points where the docs say 404 (nothing recorded for that key)."""
+    recorder.publish(ATTIC, 1e300, T0)
+    assert recorder.stats.get("history.dropped") == 1
+    status, reply = recorder.history(key=ATTIC, since=T0 - 60)
+    assert (status, reply["error"]) == (b"404", "unknown_key")
+    _, body = mdp_request(edge, SERVICE, action="keys")
+    assert json.loads(body)["keys"] == []
+    recorder.publish(ATTIC, 20.0, T0 + 10)  # its first number: recorded from there
+    assert _points(recorder, T0 - 60) == [[T0 + 10, 20.0, 20.0, 20.0]]
+    _, body = mdp_request(edge, SERVICE, action="keys")
+    assert json.loads(body)["keys"] == [f"/device/{ATTIC}/value"]
+
+
+def test_only_a_devices_value_and_timestamp_are_samples(recorder: Recorder) -> None:
+    """docs/history.md: the `/value` key of a logged device is recorded, a reading's
+    `/timestamp` as a sample of it; its other keys (`/status`, `/unit`) are none."""
+    publisher = recorder.server.publisher
+    _reading(recorder, ATTIC, T0, 20.0)
+    publisher.set(f"/device/{ATTIC}/status".encode(), b'"ok"')
+    publisher.set(f"/device/{ATTIC}/unit".encode(), b'"\\u00b0C"')
+    _reading(recorder, ATTIC, T0 + 10)  # after the others, on the same subscription
+    assert recorder.stats.get("history.samples") == 2
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+    ]
+    _, body = mdp_request(recorder.edge, SERVICE, action="keys")
+    assert json.loads(body)["keys"] == [f"/device/{ATTIC}/value"]

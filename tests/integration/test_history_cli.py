@@ -223,3 +223,41 @@ def test_a_plot_spans_the_range_asked_not_only_its_points(
         "09:00",
         "12:00",
     ]
+
+
+def test_a_plot_into_a_named_pipe_by_a_link_ending_in_svg_is_written_into_it(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """docs/history.md: a FILE that is a named pipe is written into, not replaced
+    by a renamed temporary file; `chart.svg -> the pipe` names its format."""
+    sock, endpoint = router
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    chart = tmp_path / "chart.svg"
+    chart.symlink_to(pipe)
+    process = start(endpoint, "hub.fake.attic", "--plot", str(chart))
+    t = T_2026_12_03_13_30_UTC
+    answer(sock, _reply([[t, 1, 1, 1], [t + 300, 2, 2, 2]]))
+    with pipe.open("rb") as reader:  # waits for the command's open of it
+        data = reader.read()
+    status, out, err = finish(process)
+    assert (status, err) == (0, "")
+    assert out == f"{chart}: 2 points\n"
+    assert ET.fromstring(data).tag == "{http://www.w3.org/2000/svg}svg"  # noqa: S314
+    assert chart.is_symlink()
+    assert pipe.is_fifo()
+
+
+def test_a_plot_to_dev_stdout_is_refused_before_the_hub_is_asked(
+    router: tuple[Router, str],
+) -> None:
+    """The suffix is all that says which format: `--plot /dev/stdout` is refused
+    (exit 2, one line) before the hub is asked."""
+    _, endpoint = router
+    process = start(endpoint, "hub.fake.attic", "--plot", "/dev/stdout")
+    assert finish(process) == (
+        2,
+        "",
+        "raspy history: --plot: expected a FILE ending in .svg or .png, got "
+        '"/dev/stdout"\n',
+    )
