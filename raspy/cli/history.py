@@ -237,8 +237,17 @@ def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
         f"{_count(reply['points'])} (time, avg, min, max)"
     ]
     for t, avg, low, high in reply["points"]:
-        lines.append(f"{wall_text(t, zone)}  {avg:.6g}  {low:.6g}  {high:.6g}")
+        values = "  ".join(_value(v) for v in (avg, low, high))
+        lines.append(f"{wall_text(t, zone)}  {values}")
     return lines
+
+
+def _value(value: float) -> str:
+    """The shortest text that reads back as `value`, as `--json` and the tree print
+    it, a whole number without `.0`: `.6g` printed a meter's 12345678 Wh as
+    1.23457e+07. An exponent only beyond 1e16 or below 1e-4, as Python's repr."""
+    text = repr(value)
+    return text.removesuffix(".0")
 
 
 def _forget(args: argparse.Namespace) -> int:

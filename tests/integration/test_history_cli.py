@@ -103,6 +103,35 @@ def test_a_time_no_calendar_holds_prints_as_its_number(
     assert (status, out.splitlines()[1:], err) == (0, ["1e+300  1  1  1"], "")
 
 
+def test_a_value_prints_every_digit_it_holds_and_no_exponent(
+    router: tuple[Router, str],
+) -> None:
+    """An energy meter's 12345678 Wh printed as `1.23457e+07` (`.6g`): the digits a
+    household reads were lost. A value prints as the shortest text that reads back
+    as it (as `--json` and the tree print it), a whole number without `.0`."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    t = T_2026_12_03_13_30_UTC
+    answer(
+        sock,
+        _reply(
+            [
+                [t, 12345678.5, 12345678.0, 12345679],
+                [t + 300, 0.1 + 0.2, -2.5e-3, 1234567890123.0],
+            ]
+        ),
+    )
+    status, out, err = finish(process)
+    assert (status, out.splitlines()[1:], err) == (
+        0,
+        [
+            "2026-12-03 10:00:00 -03:30  12345678.5  12345678  12345679",
+            "2026-12-03 10:05:00 -03:30  0.30000000000000004  -0.0025  1234567890123",
+        ],
+        "",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
