@@ -167,16 +167,26 @@ _CLOSE_KEY: Final = 0.85  # a typo of a device's name, not another device of it
 _CLOSE_NAME: Final = 0.75  # the device's own name, as raspy.errors compares names
 
 
+def _full_name(key: str) -> str:
+    """A key's device full name: `pi.fake.attic` of `/device/pi.fake.attic/value`,
+    of `/device/pi.fake.attic` and of `…/value/value` (a name typed with `/value`)."""
+    return key.removeprefix(reading.DEVICE_TREE).partition("/")[0]
+
+
 def _device_name(key: str) -> str:
     """The last part of a key's device name: `attic` of `/device/pi.fake.attic/value`."""
-    return key.rpartition("/")[0].rpartition(".")[2]
+    return _full_name(key).rpartition(".")[2]
 
 
 def _meant(full_key: str, recorded: Collection[str]) -> str | None:
-    """The recorded key a typo of `full_key` likely meant. Whole keys alone will not
+    """The recorded key a typo of `full_key` likely meant. Only a device's `/value`
+    is recorded: a device's key without it, another of its fields, or a name typed
+    with `/value` means the device's `/value`. Whole keys alone will not
     do: `/device/<host>.<svc>.` and `/value` are most of a key, so any two devices
     of a service look alike (`cellar` was offered `attic`); the device's own name
     must be close too (or the same, a typo in the host or service)."""
+    if full_key.startswith(reading.DEVICE_TREE):
+        full_key = reading.value_key(_full_name(full_key))
     name = _device_name(full_key)
     alike = [
         key

@@ -575,3 +575,20 @@ def test_only_a_devices_value_and_timestamp_are_samples(recorder: Recorder) -> N
     ]
     _, body = mdp_request(recorder.edge, SERVICE, action="keys")
     assert json.loads(body)["keys"] == [f"/device/{ATTIC}/value"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [f"/device/{ATTIC}", f"{ATTIC}/value", f"/device/{ATTIC}/timestamp"],
+    ids=["device-key-without-value", "name-with-value", "another-field"],
+)
+def test_a_devices_key_not_its_value_is_told_the_value_key(
+    recorder: Recorder, key: str
+) -> None:
+    """`/device/<name>` read its device name as `/device`, and no hint came; a name
+    typed with `/value` became `…/value/value`, told nothing either. Only `/value` is
+    recorded: the 404 names the device's `/value` key."""
+    recorder.publish(ATTIC, 20.0, T0)
+    status, reply = recorder.history(key=key, since=T0 - 60)
+    assert (status, reply["error"]) == (b"404", "unknown_key")
+    assert f'(did you mean "/device/{ATTIC}/value"?)' in reply["detail"]
