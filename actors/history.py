@@ -166,9 +166,11 @@ class HistoryActor(HistoryQueries):
         if device is None or device[1] not in (VALUE_FIELD, TIMESTAMP_FIELD):
             return
         fullname, field = device
-        if not body:  # deleted (`raspy-kv del --subtree`): nothing to repeat
-            self._last.pop(fullname, None)
+        if not body:  # deleted (`raspy-kv del`): nothing to repeat
             self._fresh.discard(fullname)
+            if field == VALUE_FIELD:  # known gone: the stored tree, which may
+                # not have the deletion yet, is not asked (_last_value)
+                self._last[fullname] = None
             return
         # every device's last value is kept, logged or not: one logged later must
         # not repeat a value that has changed since

@@ -592,3 +592,28 @@ def test_a_devices_key_not_its_value_is_told_the_value_key(
     status, reply = recorder.history(key=key, since=T0 - 60)
     assert (status, reply["error"]) == (b"404", "unknown_key")
     assert f'(did you mean "/device/{ATTIC}/value"?)' in reply["detail"]
+
+
+def test_a_deleted_value_is_no_sample_until_the_device_sets_it_anew(
+    recorder: Recorder, store: Store
+) -> None:
+    """`raspy-kv del` of a live device's `/value`: the tree holds no value, and the
+    device sends its next `/value` only when it changes, its `/timestamp` at every
+    reading. Those readings are no samples: the value is gone, none to repeat. The
+    recorder read the stored tree for it, which may not have the deletion yet, and
+    repeated the value deleted."""
+    _reading(recorder, ATTIC, T0, 20.0)
+    start = recorder.stats.get("history.samples")
+    recorder.server.publisher.delete(f"/device/{ATTIC}/value".encode())
+    before = store.read_txns
+    _reading(recorder, ATTIC, T0 + 10, sample=False)
+    _reading(recorder, ATTIC, T0 + 20, sample=False)
+    _reading(recorder, ATTIC, T0 + 30, 21.0)  # changed: set anew
+    _reading(recorder, ATTIC, T0 + 40)
+    assert store.read_txns == before  # the stored tree is asked for nothing
+    assert recorder.stats.get("history.samples") == start + 2
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 30, 21.0, 21.0, 21.0],
+        [T0 + 40, 21.0, 21.0, 21.0],
+    ]
