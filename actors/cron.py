@@ -198,12 +198,11 @@ class CronActor(pykka.ThreadingActor):
 
     def handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         """One request: commit its change durably, then schedule it, then the reply."""
-        now_wall = self._clock.wall()
         handled = cron_jobs.handle(
-            self._jobs, body, now_wall, self._tz, self._scheduler.next_wall
+            self._jobs, body, self._tz, self._scheduler.next_wall
         )
         if not handled.effects:
-            return handled.reply
+            return cron_jobs.answer(handled, self._tz, self._scheduler.next_wall)
         ops: list[Op] = []
         for effect in handled.effects:
             match effect:
@@ -225,7 +224,7 @@ class CronActor(pykka.ThreadingActor):
             failed = cron_jobs.error(
                 cron_jobs.STORE_ERROR, handled.action, "store_error", str(exc)
             )
-            return failed.reply
+            return cron_jobs.answer(failed, self._tz, self._scheduler.next_wall)
         # both clocks read again, together: the write may have taken seconds, and
         # a wall time from before it beside a monotonic one after it is a step
         now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
@@ -252,9 +251,7 @@ class CronActor(pykka.ThreadingActor):
             )
         self._rearm()
         # the job's next fire as scheduled, as list and get say it
-        return cron_jobs.scheduled_reply(
-            handled, now_wall, self._tz, self._scheduler.next_wall
-        )
+        return cron_jobs.answer(handled, self._tz, self._scheduler.next_wall)
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
         trigger = _trigger(job)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import stat
 from pathlib import Path
 
 from raspy.config import Config, MqttConfig, SecurityConfig
@@ -68,11 +69,21 @@ def _folder(key: str, path: str) -> list[str]:
 
 
 def _file(key: str, path: str) -> list[str]:
+    """Opened without blocking, and only if it is a regular file: a pipe (a FIFO no
+    one writes hung the check and the start) gives its bytes once, but these files
+    are read again at each start, reload and connect; a device is not opened."""
     try:
-        with Path(path).open("rb"):
-            pass
+        mode = os.stat(path).st_mode
+        if stat.S_ISREG(mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            mode = os.fstat(fd).st_mode  # swapped since the stat
+            os.close(fd)
     except OSError as exc:
         return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
+    if stat.S_ISDIR(mode):
+        return [f"{key}: {path}: a folder, not a file"]
+    if not stat.S_ISREG(mode):
+        return [f"{key}: {path}: not a regular file (a pipe, socket or device)"]
     return []
 
 
@@ -116,8 +127,10 @@ def _mqtt(mqtt: MqttConfig) -> list[str]:
     found: list[str] = []
     if mqtt.password_file:
         key = "mqtt.password_file"
+        found = _file(key, mqtt.password_file)
         try:
-            Path(mqtt.password_file).read_text("utf-8")
+            if not found:
+                Path(mqtt.password_file).read_text("utf-8")
         except OSError as exc:
             why = _why(exc, mqtt.password_file, folder=False)
             found.append(f"{key}: {mqtt.password_file}: {why}")

@@ -82,7 +82,7 @@ class PartStatus:
     restarts: int  # successful restarts since raspyd started
     since: float  # monotonic time of the last state change
     reason: str = ""  # why it is restarting or failed
-    next_try_at: float | None = None
+    next_try_at: float | None = None  # None too while held for the previous actor
 
 
 class PartTracker:
@@ -111,6 +111,7 @@ class PartTracker:
         self._since = now
         self._reason = ""
         self._next_try_at: float | None = None
+        self._held = False  # waiting for the previous actor to stop: every round
         self._restarts = restarts
         self._backoff.succeeded(now)
 
@@ -137,6 +138,7 @@ class PartTracker:
     def starting(self) -> None:
         """A restart's start returned; not yet known to run (restarting, not due)."""
         self._next_try_at = None
+        self._held = False
 
     def crashed(self, now: float, reason: str) -> PartState:
         """The part died, or its start raised; return the state it is in now."""
@@ -163,11 +165,13 @@ class PartTracker:
 
     def held(self, now: float, reason: str) -> None:
         """Its start is held: the actor it replaces still runs (its stop timed out).
-        Restarting, tried again at the next round, and no crash counted: a slow
-        stop is not a failed start (one that never ends is on_hang's, previous)."""
+        Restarting, tried again at each round, and no crash counted: a slow
+        stop is not a failed start (one that never ends is on_hang's, previous).
+        No next try time: it waits for that stop, which no countdown can say."""
         if self._state is not PartState.RESTARTING or self._reason != reason:
             self._set(PartState.RESTARTING, now, reason)
-        self._next_try_at = now
+        self._next_try_at = None
+        self._held = True
 
     def hung(self, now: float, reason: str) -> None:
         """The part's thread took no message for too long: for good (on_hang)."""
@@ -180,10 +184,10 @@ class PartTracker:
 
     def due(self, now: float) -> bool:
         """Is a restart due at `now`?"""
-        return (
-            self._state is PartState.RESTARTING
-            and self._next_try_at is not None
-            and now >= self._next_try_at
+        if self._state is not PartState.RESTARTING:
+            return False
+        return self._held or (
+            self._next_try_at is not None and now >= self._next_try_at
         )
 
     def tick(self, now: float) -> None:
@@ -205,6 +209,7 @@ class PartTracker:
         self._state = state
         self._since = now
         self._reason = reason
+        self._held = False
 
 
 def restart_policy(config: SupervisorConfig) -> RestartPolicy:

@@ -33,7 +33,9 @@ Reply: `[status, json]`; 200 `{"v": 1, "action", <result>}`, otherwise
     disable   name -> {"job": job}
 
 A job: {"name", "schedule", "enabled", "description", "next"}; `next` is the next fire
-the scheduler holds (ISO-8601 local), in every reply, or null when disabled. Names match [a-z0-9_-]{1,64}.
+the scheduler holds (ISO-8601 local), in every reply, or null when it holds none
+(disabled). A job saved (`add`, `enable`, `disable`) is answered once the actor has
+scheduled it (answer()): before, no next of it is known. Names match [a-z0-9_-]{1,64}.
 
 Error tokens (400): bad_json, bad_request, unsupported_version, unknown_field,
 missing_name, bad_name, missing_schedule, bad_schedule, bad_description, bad_flag,
@@ -105,10 +107,11 @@ Effect = Saved | Deleted
 
 @frozen
 class Handled:
-    """The reply frames and the effects to carry out before sending it."""
+    """The reply frames and the effects to carry out before sending it; no reply
+    (None) for a job saved, which answer() makes from the scheduler's next fire."""
 
     action: str | None
-    reply: tuple[bytes, bytes]
+    reply: tuple[bytes, bytes] | None
     effects: tuple[Effect, ...] = ()
 
 
@@ -180,8 +183,16 @@ def _encode(document: Mapping[str, JsonValue]) -> bytes:
 
 
 def ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:
-    reply = (OK, _encode({"v": VERSION, "action": action, **fields}))
-    return Handled(action, reply, tuple(effects))
+    return Handled(action, _reply(action, **fields), tuple(effects))
+
+
+def _reply(action: str, **fields: JsonValue) -> tuple[bytes, bytes]:
+    return (OK, _encode({"v": VERSION, "action": action, **fields}))
+
+
+def _saved(action: str, job: CronJob) -> Handled:
+    """A job to save: answered by answer() once scheduled."""
+    return Handled(action, None, (Saved(job),))
 
 
 def error(status: bytes, action: str | None, token: str, detail: str) -> Handled:
@@ -194,42 +205,30 @@ def error(status: bytes, action: str | None, token: str, detail: str) -> Handled
     return Handled(action, (status, _encode(document)))
 
 
-def describe(
-    job: CronJob, now_wall: float, tz: ZoneInfo, scheduled: float | None = None
-) -> JsonValue:
-    """A job as the service shows it, with its next fire: `scheduled`, the
-    scheduler's, for a job it holds (after a small step of the clock back, a time
-    already fired is not next), else the first after `now_wall`."""
-    from raspy.rules.timing_cron import parse_cron  # a job's: loaded with it
-
-    next_text: str | None = None
-    if job.enabled:
-        if scheduled is None:
-            scheduled = parse_cron(job.schedule).next_after(now_wall, tz)
-        next_text = iso_local(scheduled, tz)
+def describe(job: CronJob, tz: ZoneInfo, scheduled: float | None) -> JsonValue:
+    """A job as the service shows it, with `scheduled`, the next fire the scheduler
+    holds: never one counted from now, which after a small step of the clock back
+    was a time already fired, that the scheduler does not fire again."""
     return {
         "name": job.name,
         "schedule": job.schedule,
         "enabled": job.enabled,
         "description": job.description,
-        "next": next_text,
+        "next": None
+        if not job.enabled or scheduled is None
+        else iso_local(scheduled, tz),
     }
 
 
-def scheduled_reply(
-    handled: Handled,
-    now_wall: float,
-    tz: ZoneInfo,
-    scheduled: Callable[[str], float | None],
+def answer(
+    handled: Handled, tz: ZoneInfo, scheduled: Callable[[str], float | None]
 ) -> tuple[bytes, bytes]:
-    """The reply of a change once the actor has scheduled it: a job saved (`add`,
-    `enable`, `disable`) says the scheduler's next fire, as `list` and `get` do. A
-    job replaced or enabled again keeps the time it fired, which a small step of
-    the clock back does not fire again; counted from now, its reply said that time."""
+    """The reply frames, once the actor has carried out the effects: a job saved
+    says the next fire the scheduler now holds for it, as `list` and `get` do."""
     match handled.effects:
         case (Saved(job=job),) if handled.action is not None:
-            shown_job = describe(job, now_wall, tz, scheduled(job.name))
-            return ok(handled.action, job=shown_job).reply
+            return _reply(handled.action, job=describe(job, tz, scheduled(job.name)))
+    assert handled.reply is not None  # only a save waits for the scheduler
     return handled.reply
 
 
@@ -243,13 +242,12 @@ def _parse(body: Sequence[bytes]) -> dict[str, JsonValue] | Handled:
 def handle(
     jobs: Mapping[str, CronJob],
     body: Sequence[bytes],
-    now_wall: float,
     tz: ZoneInfo,
-    scheduled: Callable[[str], float | None] = lambda _name: None,
+    scheduled: Callable[[str], float | None],
 ) -> Handled:
     """Answer one `<host>.core.cron` request (see the module docstring); never raises.
     `scheduled`: the next fire the scheduler holds for a job (None: none), which
-    `list` and `get` say."""
+    `list` and `get` say; a job saved is answered by answer()."""
     document = _parse(body)
     if isinstance(document, Handled):
         return document
@@ -262,9 +260,7 @@ def handle(
         detail = f"{action} takes no {', '.join(extra)}"
         return error(BAD_REQUEST, action, "bad_request", detail)
     if action == "list":
-        listed = [
-            describe(jobs[name], now_wall, tz, scheduled(name)) for name in sorted(jobs)
-        ]
+        listed = [describe(jobs[name], tz, scheduled(name)) for name in sorted(jobs)]
         return ok(action, jobs=listed)
     name = document.get("name")
     if name is None:
@@ -273,17 +269,17 @@ def handle(
         detail = f"name: expected {NAME_PATTERN}, got {shown(name)}"
         return error(BAD_REQUEST, action, "bad_name", detail)
     if action == "add":
-        return _add(jobs, document, name, now_wall, tz)
+        return _add(jobs, document, name)
     job = jobs.get(name)
     if job is None:
         return error(NOT_FOUND, action, "unknown_job", quote(name))
     match action:
         case "get":
-            return ok(action, job=describe(job, now_wall, tz, scheduled(name)))
+            return ok(action, job=describe(job, tz, scheduled(name)))
         case "delete":
             return ok(action, [Deleted(name)], deleted=name)
     changed = CronJob(job.name, job.schedule, action == "enable", job.description)
-    return ok(action, [Saved(changed)], job=describe(changed, now_wall, tz))
+    return _saved(action, changed)
 
 
 _FIELDS_OF: Final[dict[str, frozenset[str]]] = {
@@ -300,8 +296,6 @@ def _add(
     jobs: Mapping[str, CronJob],
     document: Mapping[str, JsonValue],
     name: str,
-    now_wall: float,
-    tz: ZoneInfo,
 ) -> Handled:
     action = "add"
     schedule = document.get("schedule")
@@ -329,4 +323,4 @@ def _add(
         detail = f"{quote(name)} exists; delete it first or add with replace: true"
         return error(BAD_REQUEST, action, "job_exists", detail)
     job = CronJob(name, parsed.expression, enabled, description)
-    return ok(action, [Saved(job)], job=describe(job, now_wall, tz))
+    return _saved(action, job)

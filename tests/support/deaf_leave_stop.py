@@ -1,10 +1,11 @@
 """Run as a script (python -m support.deaf_leave_stop SECONDS, from tests/): a real
 Clone server whose snapshot ROUTER is full towards peers that asked and never read;
 the peers leave and the server stops at once, round after round for SECONDS (each
-round a context of its own). libzmq 4.3.5 aborts the process (EAGAIN in
-session_base_t::clean_pipes) when a peer's connection ends just after its session let
-go of a pipe that holds a message half sent to it; exit status 0 means no round did.
-A subprocess: the abort takes the whole process with it."""
+round a context and a server of its own, over one store filled at the start: a round
+does little but the race, so that SECONDS holds many). libzmq 4.3.5 aborts the
+process (EAGAIN in session_base_t::clean_pipes) when a peer's connection ends just
+after its session let go of a pipe that holds a message half sent to it; exit status
+0 means no round did. A subprocess: the abort takes the whole process with it."""
 
 from __future__ import annotations
 
@@ -26,18 +27,15 @@ from support.wait import wait_until
 PEERS = 32  # MAX_ACTIVE: every place taken
 KEYS = 3000  # 3 MB a snapshot: more than a pipe and the kernel hold
 MAX_ROUNDS = 50
+# the least limits.snapshot_stall_s: each round waits for it (a round is shorter)
+STALL_S = 0.1
 
 
-def one_round(root: Path) -> None:
+def one_round(store: Store) -> None:
+    """One server with every place taken by a deaf peer; they leave, it stops."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    store = Store.open(root / "data", StoreConfig(map_size_initial_mb=16))
     try:
-        ops = [
-            Put(Table.KV, b"/bulk/%05d" % n, encode_kv(n + 1, b"v" * 1024, {}, None))
-            for n in range(KEYS)
-        ]
-        store.commit([*ops, Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(KEYS))])
-        limits = LimitsConfig(snapshot_stall_s=0.2, snapshot_max_s=3600)
+        limits = LimitsConfig(snapshot_stall_s=STALL_S, snapshot_max_s=3600)
         config = CloneConfig(hugz_interval_s=0.1, snapshot_chunk=50)
         with clone_server(
             context, store, FakeClock(), config=config, limits=limits
@@ -60,17 +58,31 @@ def one_round(root: Path) -> None:
                 for dealer in deaf:  # they leave, and the server stops at once
                     dealer.close()
     finally:
-        store.close()
         context.term()
+
+
+def filled(root: Path) -> Store:
+    """A store with KEYS keys of 1 KB, made once for every round (a round reads it)."""
+    store = Store.open(root / "data", StoreConfig(map_size_initial_mb=16))
+    ops = [
+        Put(Table.KV, b"/bulk/%05d" % n, encode_kv(n + 1, b"v" * 1024, {}, None))
+        for n in range(KEYS)
+    ]
+    store.commit([*ops, Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(KEYS))])
+    return store
 
 
 def main(seconds: float) -> int:
     deadline = time.monotonic() + seconds
     rounds = 0
-    while rounds < MAX_ROUNDS and time.monotonic() < deadline:
-        with tempfile.TemporaryDirectory() as tmp:
-            one_round(Path(tmp))
-        rounds += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        store = filled(Path(tmp))
+        try:
+            while rounds < MAX_ROUNDS and time.monotonic() < deadline:
+                one_round(store)
+                rounds += 1
+        finally:
+            store.close()
     sys.stdout.write(f"rounds={rounds}\n")
     return 0
 

@@ -3,12 +3,16 @@ them at start; one `section.key: PATH: why` line for each that is missing or bad
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import zmq.auth
 
 from raspy import config, config_files
 from raspy.web.login import hash_secret
+
+_NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 
 
 def _problems(text: str) -> list[str]:
@@ -134,4 +138,35 @@ def test_a_key_line_without_equals_is_named_not_raised(tmp_path: Path) -> None:
         "a key line without '='",
         f"security.authorized_keys_dir: {clients}: cannot load client keys: "
         "a key line without '='",
+    ]
+
+
+def test_a_pipe_or_device_named_for_a_file_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO nobody writes kept --check-config and the start in open() for ever.
+    These files are read again (each connect, each reload), which a pipe cannot
+    give: refused at once, as the secrets file is, a device unopened."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    http = "[http]\nenabled = true\npassword_hash_file = "
+    texts = {
+        "mqtt.password_file": f'[mqtt]\nenabled = true\npassword_file = "{fifo}"\n',
+        "mqtt.tls_ca_file": f'[mqtt]\nenabled = true\ntls = true\ntls_ca_file = "{fifo}"\n',
+        "security.curve_secret_key_file": (
+            f'[security]\ncurve_secret_key_file = "{fifo}"\n'
+            f'authorized_keys_dir = "{tmp_path}"\n'
+        ),
+        "http.password_hash_file": f'{http}"{fifo}"\n',
+    }
+    for key, text in texts.items():
+        found: list[list[str]] = []
+        worker = threading.Thread(
+            target=lambda t=text, f=found: f.append(_problems(t)), daemon=True
+        )
+        worker.start()
+        worker.join(timeout=5.0)
+        if worker.is_alive():  # the old hang: a writer's open lets it go
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert found == [[f"{key}: {fifo}: {_NOT_REGULAR}"]], key
+    assert _problems(f'{http}"/dev/zero"\n') == [
+        f"http.password_hash_file: /dev/zero: {_NOT_REGULAR}"
     ]

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from raspy import packing
 from raspy.rules import cron_jobs
 from raspy.rules.cron_jobs import CronJob, Deleted, Handled, Saved
+from raspy.rules.model import CronTrigger
+from raspy.rules.timing_scheduler import TimeScheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()  # 14:00 in Berlin
@@ -28,9 +30,17 @@ def _ask(
     jobs: dict[str, CronJob] | None = None, **request: Any
 ) -> tuple[bytes, dict[str, Any], Handled]:
     body = json.dumps({"v": 1, **request}).encode()
-    handled = cron_jobs.handle(JOBS if jobs is None else jobs, [body], NOW, BERLIN)
-    status, reply = handled.reply
+    handled = cron_jobs.handle(JOBS if jobs is None else jobs, [body], BERLIN, _HELD)
+    scheduler = TimeScheduler(BERLIN)  # as the actor schedules a job saved
+    for effect in handled.effects:
+        if isinstance(effect, Saved) and effect.job.enabled:
+            scheduler.add(effect.job.name, CronTrigger(effect.job.schedule), NOW, 0.0)
+    status, reply = cron_jobs.answer(handled, BERLIN, scheduler.next_wall)
     return status, json.loads(reply), handled
+
+
+# the next fire the scheduler holds for each job of JOBS
+_HELD = {"wake": datetime(2026, 6, 2, 5, 0, tzinfo=UTC).timestamp()}.get
 
 
 WAKE_SHOWN = {
@@ -227,8 +237,8 @@ def test_bad_requests_are_refused_with_a_token_and_detail(
 def test_malformed_bodies_are_refused(
     body: list[bytes], token: str, detail: str
 ) -> None:
-    handled = cron_jobs.handle(JOBS, body, NOW, BERLIN)
-    status, reply = handled.reply
+    handled = cron_jobs.handle(JOBS, body, BERLIN, _HELD)
+    status, reply = cron_jobs.answer(handled, BERLIN, _HELD)
     assert (status, handled.effects) == (b"400", ())
     assert json.loads(reply)["error"] == token
     assert json.loads(reply)["detail"] == detail
@@ -236,9 +246,10 @@ def test_malformed_bodies_are_refused(
 
 @given(st.lists(st.binary(max_size=200), max_size=3))
 def test_any_body_gets_a_reply_and_never_raises(body: list[bytes]) -> None:
-    handled = cron_jobs.handle(JOBS, body, NOW, BERLIN)
-    assert handled.reply[0] in (b"200", b"400", b"404", b"501")
-    json.loads(handled.reply[1])
+    handled = cron_jobs.handle(JOBS, body, BERLIN, _HELD)
+    status, reply = cron_jobs.answer(handled, BERLIN, _HELD)
+    assert status in (b"200", b"400", b"404", b"501")
+    json.loads(reply)
 
 
 @given(
@@ -256,8 +267,13 @@ def test_any_body_gets_a_reply_and_never_raises(body: list[bytes]) -> None:
 def test_any_request_object_gets_a_reply_and_never_raises(
     request: dict[str, Any],
 ) -> None:
-    handled = cron_jobs.handle(JOBS, [json.dumps(request).encode()], NOW, BERLIN)
-    assert handled.reply[0] in (b"200", b"400", b"404", b"501")
+    handled = cron_jobs.handle(JOBS, [json.dumps(request).encode()], BERLIN, _HELD)
+    assert cron_jobs.answer(handled, BERLIN, _HELD)[0] in (
+        b"200",
+        b"400",
+        b"404",
+        b"501",
+    )
 
 
 # --- the record -------------------------------------------------------------------------
@@ -347,7 +363,34 @@ def test_the_event_body_names_the_job_and_both_instants_in_local_time() -> None:
 def test_a_lone_surrogate_in_a_request_is_answered_never_raised() -> None:
     """`handle` never raises: an action named with a lone surrogate (`\\ud800`, read
     from JSON) is answered, its name written back as the escape it came as."""
-    handled = cron_jobs.handle({}, [b'{"v":1,"action":"x\\ud800"}'], 0.0, BERLIN)
-    status, body = handled.reply
+    handled = cron_jobs.handle({}, [b'{"v":1,"action":"x\\ud800"}'], BERLIN, _HELD)
+    status, body = cron_jobs.answer(handled, BERLIN, _HELD)
     assert status != b"200"
     assert b"\\ud800" in body
+
+
+def test_a_saved_job_says_the_schedulers_next_fire_not_one_counted_from_now() -> None:
+    """docs: `next` is the next fire the scheduler holds. `wake` fired at 07:00,
+    then the clock was set back 2 minutes: the scheduler does not fire 07:00
+    again, so enabling it again says tomorrow, as a `get` after it does; counted
+    from now, the handler's own answer said today's 07:00, already fired."""
+    fired = datetime(2026, 6, 2, 5, 0, tzinfo=UTC).timestamp()  # 07:00 in Berlin
+    now = fired - 120.0  # 06:58, after the step back
+    scheduler = TimeScheduler(BERLIN)
+    body = [json.dumps({"v": 1, "action": "enable", "name": "wake"}).encode()]
+    jobs = {"wake": CronJob("wake", WAKE.schedule, False, WAKE.description)}
+    handled = cron_jobs.handle(jobs, body, BERLIN, scheduler.next_wall)
+    assert handled.reply is None  # no next said before the scheduler holds one
+    (saved,) = handled.effects
+    assert isinstance(saved, Saved)
+    scheduler.add("wake", CronTrigger(WAKE.schedule), now, 0.0, last_fired_ts=fired)
+    status, reply = cron_jobs.answer(handled, BERLIN, scheduler.next_wall)
+    assert (status, json.loads(reply)["job"]["next"]) == (
+        b"200",
+        "2026-06-03T07:00:00+02:00",
+    )
+    jobs["wake"] = saved.job
+    get = [body[0].replace(b"enable", b"get")]
+    got = cron_jobs.handle(jobs, get, BERLIN, scheduler.next_wall)
+    assert got.reply is not None
+    assert json.loads(got.reply[1])["job"]["next"] == "2026-06-03T07:00:00+02:00"

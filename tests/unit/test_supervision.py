@@ -128,3 +128,26 @@ def test_stable_s_0_makes_every_restart_wait_the_initial_delay_and_still_fails()
     tracker = PartTracker("flaky", policy, now=0.0)
     assert _delays_of_crashes_right_after_start(tracker, 0.0) == [1.0] * 4
     assert tracker.status().state is PartState.FAILED
+
+
+def test_a_start_held_for_the_previous_actor_has_no_next_try_time() -> None:
+    """Waiting for the previous actor to stop is no countdown: its status said a
+    next try "now" (in 0 s) at every round while it waited. It is tried at each
+    round, and a crash after it counts from the backoff again."""
+    tracker = PartTracker("titanic", POLICY, now=0.0)
+    tracker.crashed(1.0, "boom")
+    reason = "the previous TitanicActor has not stopped yet"
+    tracker.held(2.0, reason)
+    status = tracker.status()
+    assert (status.state, status.reason, status.next_try_at) == (
+        PartState.RESTARTING,
+        reason,
+        None,
+    )
+    assert tracker.due(2.0)
+    assert tracker.due(3.5)
+    tracker.starting()
+    assert not tracker.due(4.0)
+    tracker.started(4.0)
+    assert tracker.status().next_try_at is None
+    assert not tracker.due(5.0)
