@@ -59,6 +59,7 @@ class HubReach:
             if self._said is not None:
                 self._log.info("hub_reached", hub=self.hub)
             self._unheard_since = self._said = None
+            self._looking = None  # its reason is this silence's, not the next one's
             return
         if self._unheard_since is None:
             self._unheard_since = now

@@ -83,3 +83,20 @@ def test_a_host_name_that_does_not_resolve_is_said_so() -> None:
         _looked(reach, 0.0)
     (said,) = _said(logs, "hub_unreachable")
     assert str(said["reason"]).startswith("cannot resolve the host name: ")
+
+
+def test_a_look_ended_after_the_hub_spoke_is_not_said_at_the_next_silence() -> None:
+    """A look whose answer came in while the broker spoke again is dropped with it:
+    a later silence starts afresh, said only after its own first look."""
+    port = free_port_base()
+    reach = HubReach("127.0.0.1", port, first_look_s=10.0, look_every_s=30.0)
+    with capture_logs() as logs:
+        reach.check(heard=False, now=0.0)
+        reach.check(heard=False, now=10.0)  # a look starts
+        wait_until(
+            lambda: reach._looking is not None and not reach._looking.is_alive(),
+            what="the TCP look",
+        )
+        reach.check(heard=True, now=11.0)  # the hub is back before it was said
+        reach.check(heard=False, now=500.0)  # silent again: not yet FIRST_LOOK_S
+    assert not _said(logs, "hub_unreachable")
