@@ -88,6 +88,11 @@ class HubReach:
             )
         except socket.gaierror as exc:
             self._found = f"cannot resolve the host name: {exc.strerror}"
+        except UnicodeError:  # `a..b`, a label over 63 letters: the idna codec's
+            self._found = (
+                "cannot resolve the host name: not a DNS name (an empty label, or "
+                "one longer than 63 characters)"
+            )
         except OSError as exc:
             self._found = exc.strerror or type(exc).__name__
 

@@ -85,6 +85,19 @@ def test_a_host_name_that_does_not_resolve_is_said_so() -> None:
     assert str(said["reason"]).startswith("cannot resolve the host name: ")
 
 
+@pytest.mark.parametrize("host", ["hub..lan", "h" * 64 + ".lan"])
+def test_a_host_name_no_dns_name_can_be_is_said_so(host: str) -> None:
+    """The endpoint's check lets `hub..lan` through (ZeroMQ retries it quietly);
+    the idna codec refuses it with a UnicodeError, which ended the look's thread
+    with a traceback every 30 s and said nothing."""
+    reach = HubReach(host, 5514, first_look_s=0.0)
+    with capture_logs() as logs:
+        _looked(reach, 0.0)
+        _looked(reach, 0.0)
+    (said,) = _said(logs, "hub_unreachable")
+    assert str(said["reason"]).startswith("cannot resolve the host name: not a DNS")
+
+
 def test_a_look_ended_after_the_hub_spoke_is_not_said_at_the_next_silence() -> None:
     """A look whose answer came in while the broker spoke again is dropped with it:
     a later silence starts afresh, said only after its own first look."""
