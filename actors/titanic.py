@@ -28,7 +28,6 @@ from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
-from raspy.cores import titanic_records as records
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
 from raspy.errors import MalformedMessage, StoreError
 from raspy.protocol import mdp, mdp_decode
@@ -36,6 +35,7 @@ from raspy.protocol import titanic as tsp
 from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage import tables
+from raspy.storage import titanic_records as records
 from raspy.storage.store import Store, Table
 from raspy.ticker import DeadlineTicker
 from raspy.titanic_log import QUIET_EVENTS, TitanicLog

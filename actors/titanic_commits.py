@@ -23,12 +23,12 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker
 from raspy.cores import titanic as core_mod
-from raspy.cores import titanic_records as records
 from raspy.cores.titanic import TitanicCore
 from raspy.errors import PackingError, StoreError
 from raspy.protocol import titanic as tsp
 from raspy.records import frozen
 from raspy.stats import Stats
+from raspy.storage import titanic_records as records
 from raspy.storage.store import Store
 from raspy.storage.turn_writes import TurnWrites
 from raspy.ticker import DeadlineTicker

@@ -222,8 +222,8 @@ class CoreService(ServiceImports):
         """Every document of a preload file with its scenario, checked as an import
         checks one; _DocumentRefused for the first refused (its problems at the
         file's lines), or one that takes a name an earlier one has."""
-        from raspy.cli.scenario_stream import shift_problem, split_stream
         from raspy.rules.document import place
+        from raspy.rules.scenario_stream import shift_problem, split_stream
 
         data = path.read_bytes()
         if len(data) > _MAX_PRELOAD_BYTES:

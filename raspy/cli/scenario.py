@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
-from raspy.cli import scenario_stream as stream
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
 from raspy.errors import ClientTimeout
 from raspy.library_log import configure_later
+from raspy.rules import scenario_stream as stream
 from raspy.rules.scenario_api import SAME_SCENARIO
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from typing import Final
 
 from raspy.atomic_file import write_named_output
 from raspy.cli import flush_stdout
-from raspy.cli import scenario_stream as stream
 from raspy.errors import quote
 from raspy.file_head import read_head
 from raspy.records import frozen
+from raspy.rules import scenario_stream as stream
 
 MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request; whole MiB
 

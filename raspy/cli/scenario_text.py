@@ -2,7 +2,7 @@
 
 Pure: no sockets, no files, no clock (times are formatted in the zone passed in).
 raspy.cli.scenario does the I/O around it; a file cut into documents is
-raspy.cli.scenario_stream's.
+raspy.rules.scenario_stream's.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.cli.scenario_stream import PROBLEM, shift_problem
 from raspy.cli.time_text import wall_text
 from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
 from raspy.records import frozen
+from raspy.rules.scenario_stream import PROBLEM, shift_problem
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start

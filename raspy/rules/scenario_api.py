@@ -108,7 +108,7 @@ def same_document(typed: str, stored: str) -> bool:
 
 
 # blank, comment and directive (`%YAML 1.1`) lines, then a `---` line: a document's
-# start, as split_stream of raspy.cli.scenario_stream cuts a file into documents
+# start, as split_stream of raspy.rules.scenario_stream cuts a file into documents
 _STARTED: Final = re.compile(
     r"(?:(?:[ \t]*(?:#[^\n]*)?|%[^\n]*)\n)*---[ \t]*(?:#[^\n]*)?(?:\n|\Z)"
 )

@@ -67,7 +67,7 @@ def _up(opened: yaml.Mark, mark: yaml.Mark | None) -> str:
     """Where `opened` is, from the place the message names (`mark`): `on this
     line`, `on the line above`, `3 lines above`. Never its own line number: a document of a
     stream is read alone, and its place is made a line of the file after this
-    (raspy.cli.scenario_stream.shift_problem), which a number in the words would
+    (raspy.rules.scenario_stream.shift_problem), which a number in the words would
     miss."""
     lines = 0 if mark is None else mark.line - opened.line
     if lines <= 0:

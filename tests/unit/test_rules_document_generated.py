@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.scenario_documents import Generated, documents
 
-from raspy.cli.scenario_stream import join_stream, split_stream
 from raspy.rules import model
 from raspy.rules.document import load_scenario, validate_scenario
+from raspy.rules.scenario_stream import join_stream, split_stream
 
 
 def _without_text(scenario: model.Scenario) -> model.Scenario:

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from support.document_damage import BOMB, damaged
 from support.scenario_documents import Generated, documents
 
-from raspy.cli.scenario_stream import decode_document
 from raspy.rules import model
 from raspy.rules.document import DocumentError, load_scenario
+from raspy.rules.scenario_stream import decode_document
 
 # a document of 256 KiB loads in well under a second of CPU: the load's own thread's
 # time is measured, which a loaded machine does not stretch as it does the clock's

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
 from raspy.cli import scenario_hub as hub
-from raspy.cli import scenario_stream as streams
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
 from raspy.devices.template import JsonValue
 from raspy.names import short_hostname
+from raspy.rules import scenario_stream as streams
 
 BERLIN_WINTER = timezone(timedelta(hours=1))
 T_2026_12_03_13_30_UTC = 1_796_304_600.0
