@@ -224,10 +224,11 @@ class ChildSet(ChildWatch):
         starts while it runs (_start)."""
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
+            asked_at = self._clock.monotonic()  # hung_after_s counts from the ask
             stopping = stop_child(child)
             if stopping is not None and child.ref is not None:
-                now = self._clock.monotonic()
-                self._not_stopped[child.name] = NotStopped(child.ref, stopping, now)
+                held = NotStopped(child.ref, stopping, asked_at)
+                self._not_stopped[child.name] = held
             self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped

@@ -169,7 +169,9 @@ class Pins:
         """Switch off and release the outputs kept but not adopted (a device gone
         from the config after a reload); returns their pins. `abandoned` (the
         service failed for good): those whose on_stop is keep stay as they are, and
-        so are those kept later (keep), until a successor is said to come."""
+        until a successor is said to come, an output handed over later (keep) takes
+        its on_stop at once: left as it is for keep, switched off and released
+        otherwise."""
         with self._lock:
             self._no_successor = self._no_successor or abandoned
             spared = self._keep_abandoned if abandoned else set()

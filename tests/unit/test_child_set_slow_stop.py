@@ -284,3 +284,23 @@ def test_an_old_actor_still_running_past_hung_after_s_is_hung_and_fatal(
         waiting = parts.children.named("devices.gpio")
         assert waiting is not None
         assert waiting.tracker.state is PartState.HUNG
+
+
+def test_an_old_actors_hang_is_counted_from_the_ask_to_stop(parts: ChildRounds) -> None:
+    """hung_after_s runs from when the part was asked to stop, not from when its
+    stop's own wait (and a slow prepare_stop before it) gave up."""
+    first = parts.children.add(
+        "devices.gpio",
+        Part.start,
+        prepare_stop=lambda ref: parts.clock.advance(5.0),  # a prepare of 5 s
+    )
+    old = first.ref
+    assert old is not None
+    _busy(old)
+    parts.children.stop(lambda name: name == "devices.gpio")
+    parts.round_after(POLICY.hung_after_s - 5.0 + 1.0)  # 61 s after the ask
+    (fatal,) = parts.fatal
+    assert fatal.reason == (
+        "no answer from its previous actor to its stop for 61 s "
+        "(supervisor.hung_after_s = 60)"
+    )
