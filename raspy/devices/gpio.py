@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from raspy.devices import gpio_pins
-from raspy.devices.gpio_binary import GpioInput
+from raspy.devices.gpio_binary import GpioInput, fault_reading
 from raspy.devices.gpio_logic import (
     Decision,
     Initial,
@@ -35,10 +35,6 @@ from raspy.devices.gpio_options import (
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
 from raspy.errors import DeviceError, quote
-
-
-def _fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
-    return Reading.failed(Status.ERROR, config.text("unit"), now, fault)
 
 
 class GpioOutput:
@@ -263,11 +259,11 @@ class GpioOutput:
         just before an `on` would have put the level back to 0 while the pin was
         on, and a `toggle` or the max_on_s check would have gone by that."""
         if self._pin is None:
-            return _fault_reading(config, self._fault, now)
+            return fault_reading(config, self._fault, now)
         try:
             level = round(self._pin.value * self.full)
         except DeviceError as exc:
-            return _fault_reading(config, str(exc), now)
+            return fault_reading(config, str(exc), now)
         value = level if self.oid == DIMMER else bool(level)
         return Reading(value, config.text("unit"), Status.OK, now)
 
@@ -310,7 +306,7 @@ class GpioOutput:
         try:
             self.apply(config, self.full if on else 0)
         except DeviceError as exc:
-            return _fault_reading(config, str(exc), now)
+            return fault_reading(config, str(exc), now)
         return Reading(self.value(), config.text("unit"), Status.OK, now)
 
     def state(self) -> Mapping[str, JsonValue]:

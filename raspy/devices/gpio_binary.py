@@ -21,7 +21,8 @@ Notify = Callable[[bool], None]
 """An input's edge: called on gpiozero's thread with the new logical level."""
 
 
-def _fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
+def fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
+    """A GPIO device's reading when its pin cannot be read (inputs and outputs)."""
     return Reading.failed(Status.ERROR, config.text("unit"), now, fault)
 
 
@@ -62,11 +63,11 @@ class GpioInput:
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
         if self._pin is None:
-            return _fault_reading(config, self._fault, now)
+            return fault_reading(config, self._fault, now)
         try:
             active = self._pin.active
         except DeviceError as exc:
-            return _fault_reading(config, str(exc), now)
+            return fault_reading(config, str(exc), now)
         return Reading(active, config.text("unit"), Status.OK, now)
 
     def execute(
