@@ -115,6 +115,18 @@ def _wait_event(tree: CloneClient, name: str, expected: object) -> None:
     wait_until(lambda: _event(tree, name) == expected, what=f"{name} event {expected}")
 
 
+def _late_fired_then_stepped_back(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """The job `late` (15 22 * * *) added and fired at 22:15, then the wall clock set
+    back two minutes (NTP: it was ahead), as the step-back tests begin."""
+    cron.start()
+    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
+    clock.step_wall(-120.0)
+
+
 def _fire(name: str, scheduled: str, fired: str | None = None) -> dict[str, str]:
     return {"job": name, "scheduled": scheduled, "fired": fired or scheduled}
 
@@ -202,11 +214,7 @@ def test_the_next_fire_listed_after_a_small_step_back_is_the_one_that_comes(
     """After a step back of minutes, a time already fired is not fired again
     (docs/scenarios.md, "A clock step"): `list` and `get` said it was next all the
     same, a fire that never came, until the day after."""
-    cron.start()
-    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
-    clock.advance(SLOT - clock.wall())
-    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
-    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    _late_fired_then_stepped_back(cron, tree, clock)
     clock.advance(60.0)  # the step is seen: 22:14:00 by the right clock
     wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
     tomorrow = "2023-11-15T22:15:00+00:00"
@@ -255,11 +263,7 @@ def test_add_and_enable_after_a_small_step_back_say_the_next_fire_that_comes(
     """The job replaced or enabled again after a step back of minutes keeps the
     time it fired (it is not fired again): its reply said that time all the same,
     as list and get did before they said the scheduler's next fire."""
-    cron.start()
-    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
-    clock.advance(SLOT - clock.wall())
-    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
-    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    _late_fired_then_stepped_back(cron, tree, clock)
     clock.advance(60.0)  # the step is seen: 22:14:00 by the right clock
     wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
     tomorrow = "2023-11-15T22:15:00+00:00"
@@ -278,12 +282,8 @@ def test_a_job_scheduled_again_after_a_small_step_back_does_not_fire_twice(
 ) -> None:
     """Disabled then enabled, deleted then added, or a new cron actor, within the
     minutes of a step back: the 22:15 fired by the clock before it fired again."""
-    cron.start()
     job = {"name": "late", "schedule": "15 22 * * *"}
-    assert cron.request(action="add", **job)[0] == b"200"
-    clock.advance(SLOT - clock.wall())
-    _wait_event(tree, "late", _fire("late", "2023-11-14T22:15:00+00:00"))
-    clock.step_wall(-120.0)  # NTP: the clock was two minutes ahead
+    _late_fired_then_stepped_back(cron, tree, clock)
     if again == "restart":
         cron.stop()
         cron.start()
