@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 from support.busy_actor import hold_busy
 from support.device_services import HOST
+from support.hung_runtime import rounds_after
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -28,18 +29,6 @@ from raspy.cores.supervision import PartState
 from raspy.devices import gpio_pins
 
 PART = "devices.gpio"
-
-
-def _rounds(rt: supervisor.Runtime, count: int) -> None:
-    """Wait for `count` more supervision rounds (each publishes a new tuple)."""
-    rounds = [rt.statuses]
-
-    def seen() -> bool:
-        if rt.statuses is not rounds[-1]:
-            rounds.append(rt.statuses)
-        return len(rounds) > count
-
-    wait_until(seen, what=f"{count} supervisor rounds", timeout_s=10)
 
 
 @pytest.mark.timeout(90)
@@ -72,7 +61,9 @@ def test_a_gpio_service_held_beside_its_old_one_takes_its_relay_once_it_ended(
             )
             rt.reload(replace(cfg, devices=slower))
             assert old.is_alive()  # its stop timed out
-            _rounds(rt, 6)  # past max_restarts tries at restart_initial_s
+            rounds_after(
+                rt, 6, timeout_s=10
+            )  # past max_restarts tries at restart_initial_s
             status = rt.status_of(PART)
             assert status is not None
             assert status.state is PartState.RESTARTING
