@@ -19,7 +19,7 @@ from pathlib import Path
 
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError, looked_for
-from raspy.secrets_file import read_secrets, secrets_path
+from raspy.secrets_file import not_regular, read_secrets, secrets_path
 
 
 def problems(config: Config) -> list[str]:
@@ -54,8 +54,6 @@ def _why(exc: OSError, path: str, *, folder: bool) -> str:
         return ("no such folder" if folder else "no such file") + looked_for(path)
     if isinstance(exc, NotADirectoryError):
         return "not a folder"
-    if isinstance(exc, IsADirectoryError):
-        return "a folder, not a file"
     return f"cannot read it: {(exc.strerror or str(exc)).lower()}"
 
 
@@ -80,11 +78,8 @@ def _file(key: str, path: str) -> list[str]:
             os.close(fd)
     except OSError as exc:
         return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
-    if stat.S_ISDIR(mode):
-        return [f"{key}: {path}: a folder, not a file"]
-    if not stat.S_ISREG(mode):
-        return [f"{key}: {path}: not a regular file (a pipe, socket or device)"]
-    return []
+    why = not_regular(mode)
+    return [] if why is None else [f"{key}: {path}: {why}"]
 
 
 def _curve(security: SecurityConfig) -> list[str]:

@@ -117,10 +117,20 @@ def read_secrets(path: Path) -> dict[str, str]:
 
 
 def _regular(path: Path, mode: int) -> None:
+    why = not_regular(mode)
+    if why is not None:
+        raise ConfigError([f"{path}: {why}"])
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of this `mode` is not read as a file a config names, or None:
+    a pipe gives its bytes once and a FIFO nobody writes blocks the reader, while
+    these files are read again; a device is never opened."""
     if stat.S_ISDIR(mode):
-        raise ConfigError([f"{path}: a folder, not a file"])
+        return "a folder, not a file"
     if not stat.S_ISREG(mode):
-        raise ConfigError([f"{path}: not a regular file (a pipe, socket or device)"])
+        return "not a regular file (a pipe, socket or device)"
+    return None
 
 
 def mode_problem(
