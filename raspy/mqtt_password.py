@@ -54,9 +54,14 @@ def say_modes(
     return said
 
 
+def password_unsent(mqtt: MqttConfig) -> bool:
+    """A password set without a user name, which MQTT 3.1.1 does not send."""
+    return bool(mqtt.password or mqtt.password_file) and not mqtt.username
+
+
 def say_unsent(mqtt: MqttConfig) -> int:
     """Warn about a password that goes without a user name: whether it was said."""
-    if not (mqtt.password or mqtt.password_file) or mqtt.username:
+    if not password_unsent(mqtt):
         return 0
     key = "mqtt.password" if mqtt.password else "mqtt.password_file"
     log.warning(

@@ -21,6 +21,7 @@ from raspy.mqtt.core import BridgeCore, Refused
 from raspy.mqtt.events import Feed
 from raspy.mqtt.session import Lost, MqttSession
 from raspy.mqtt.sweep import Swept
+from raspy.mqtt_password import password_unsent
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 
@@ -108,8 +109,7 @@ class LinkLog:
     def _refused_hint(self) -> str:
         """A password with no user name is not sent (MQTT 3.1.1 has none alone):
         the refusal is then of a connect with neither."""
-        config = self._config
-        if (config.password or config.password_file) and not config.username:
+        if password_unsent(self._config):
             return "the password was not sent: it goes only with mqtt.username, set it"
         return ""
 
