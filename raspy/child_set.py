@@ -305,14 +305,9 @@ class ChildSet(ChildWatch):
 
     def _previous_running(self, name: str) -> pykka.ActorRef[Any] | None:
         """The actor of a part `name` stopped before whose stop timed out, while
-        it still runs; forgotten once it has ended."""
+        it still runs (the rounds forget it once it has ended: _old_hung)."""
         held = self._not_stopped.get(name)
-        if held is None:
-            return None
-        if held.ended():
-            del self._not_stopped[name]
-            return None
-        return held.ref
+        return None if held is None or held.ended() else held.ref
 
 
 def _leader_gone(child: Child) -> bool:

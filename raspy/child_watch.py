@@ -158,9 +158,10 @@ class ChildWatch:
         part blocked in a handler is: its part can never start again beside it
         (ChildSet._start), and its thread cannot be stopped. Said against the part
         started in its place, if there is one (its status); fatal."""
-        for name, held in self._not_stopped.items():
+        for name, held in list(self._not_stopped.items()):
             if held.ended():
-                continue  # forgotten at its part's next start (_previous_running)
+                del self._not_stopped[name]  # its part may start again
+                continue
             current = next((c for c in self.children if c.name == name), None)
             tracker = held.tracker if current is None else current.tracker
             if tracker is None:  # the part left off: a tracker of its own
