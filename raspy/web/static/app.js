@@ -42,26 +42,29 @@
     if (Number.isNaN(when.getTime()) || year < 1 || year > 9999) return "out of range";
     const day = DAY.format(when);
     const clock = CLOCK.format(when);
-    const mark = repeatedHourOffset(when);
+    const mark = repeatedHourOffset(when, day, clock);
     if (day === DAY.format(new Date())) return clock + mark;
     return day + " " + clock.slice(0, 5) + mark;
   }
 
-  // the zone's offset from UTC at `when`, in minutes: its wall clock read as UTC
-  function offsetMinutes(when) {
-    const [year, month, date] = DAY.format(when).split("-").map(Number);
-    const [hour, minute, second] = CLOCK.format(when).split(":").map(Number);
+  // the zone's offset from UTC at `when`, in minutes: its wall clock (`day` and
+  // `clock`, as DAY and CLOCK write it) read as UTC
+  function offsetMinutes(when, day, clock) {
+    const [year, month, date] = day.split("-").map(Number);
+    const [hour, minute, second] = clock.split(":").map(Number);
     const wall = Date.UTC(year, month - 1, date, hour, minute, second);
     return Math.round((wall - Math.floor(when.getTime() / 1000) * 1000) / 60000);
   }
 
   // " UTC-4" for a time in the hour an autumn night goes through twice, which
-  // tells its two passes apart; "" for every other time (as html.show_time)
-  function repeatedHourOffset(when) {
-    const offset = offsetMinutes(when);
-    const wall = DAY.format(when) + " " + CLOCK.format(when);
+  // tells its two passes apart; "" for every other time (as html.show_time).
+  // `day` and `clock`: `when` as DAY and CLOCK write it, already made by the caller
+  function repeatedHourOffset(when, day, clock) {
+    const offset = offsetMinutes(when, day, clock);
+    const wall = day + " " + clock;
     for (const hours of [-3, 3]) {  // a change of the clocks within 3 h
-      const other = offsetMinutes(new Date(when.getTime() + hours * 3600000));
+      const probe = new Date(when.getTime() + hours * 3600000);
+      const other = offsetMinutes(probe, DAY.format(probe), CLOCK.format(probe));
       const twin = new Date(when.getTime() + (offset - other) * 60000);
       if (other !== offset && DAY.format(twin) + " " + CLOCK.format(twin) === wall) {
         const sign = offset < 0 ? "-" : "+";
