@@ -222,8 +222,7 @@ class CoreService(ServiceImports):
         """Every document of a preload file with its scenario, checked as an import
         checks one; _DocumentRefused for the first refused (its problems at the
         file's lines), or one that takes a name an earlier one has."""
-        from raspy.rules.document import place
-        from raspy.rules.scenario_stream import shift_problem, split_stream
+        from raspy.rules.scenario_stream import name_place, shift_problem, split_stream
 
         data = path.read_bytes()
         if len(data) > _MAX_PRELOAD_BYTES:
@@ -242,8 +241,7 @@ class CoreService(ServiceImports):
                 raise _DocumentRefused(
                     number, reason or api.refusal_text(refused)
                 ) from None
-            _, line, col = place(piece.text, "name")
-            at = f"{path.name}:{line + piece.first_line}:{col}: name"
+            at = name_place(piece.text, path.name, piece.first_line)
             if scenario.name in names:
                 raise _DocumentRefused(
                     number,

@@ -91,10 +91,7 @@ def others_named(named: dict[str, Document], document: Document) -> list[str]:
 
 def name_place(document: Document) -> str:
     """`file:line:col: name` of a valid document's name, as a line of its file."""
-    from raspy.rules.document import place
-
-    path, line, col = place(document.text, "name")
-    return f"{document.source}:{line + document.first_line}:{col}: {path or 'name'}"
+    return stream.name_place(document.text, document.source, document.first_line)
 
 
 def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:

@@ -110,3 +110,12 @@ def decode_document(data: bytes, source: str) -> tuple[str | None, str | None]:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         return None, f"{source}:{line}:{col}: not UTF-8 text"
+
+
+def name_place(text: str, source: str, first_line: int) -> str:
+    """`file:line:col: name` of a valid document's name, as a line of its file
+    (`first_line`: where the document begins in it)."""
+    from raspy.rules.document import place  # YAML: with the first document read
+
+    path, line, col = place(text, "name")
+    return f"{source}:{line + first_line}:{col}: {path or 'name'}"
