@@ -115,10 +115,8 @@ class ChildSet(ChildWatch):
         proof of life, watched as its actor's is (Child.io_ask); `inner_ask` its own
         actors, each watched so (Child.inner_ask)."""
         now = self._clock.monotonic()
-        if self._previous_running(name) is not None:
-            # named once, here; each refused start says it again in the status
-            log.warning("component_previous_not_stopped", component=name)
-            retried = True  # a part stopped before: raspyd runs, it is not its start
+        # a part stopped before whose stop timed out: raspyd runs, not its start
+        retried = retried or name in self._not_stopped
         tracker = PartTracker(
             name,
             self._policy(),
@@ -139,6 +137,8 @@ class ChildSet(ChildWatch):
         try:
             child.ref = self._start(child)
         except PreviousRunning as exc:
+            # named once, here; each refused start says it again in the status
+            log.warning("component_previous_not_stopped", component=name)
             child.tracker.held(now, str(exc))
         except Exception as exc:
             if critical and not retried:
@@ -151,9 +151,6 @@ class ChildSet(ChildWatch):
             self._watch_start(child, now)  # a slow on_start is not a silent part
         self.children.append(child)
         return child
-
-    def named(self, name: str) -> Child | None:
-        return next((child for child in self.children if child.name == name), None)
 
     def ref_of(self, name: str) -> pykka.ActorRef[Any] | None:
         """The running actor of child `name`; None while it is down or absent."""

@@ -153,6 +153,9 @@ class ChildWatch:
         self._fatal(hang)
         return True
 
+    def named(self, name: str) -> Child | None:
+        return next((child for child in self.children if child.name == name), None)
+
     def _old_hung(self, now: float) -> None:
         """An old actor still running `hung_after_s` after its stop is hung, as a
         part blocked in a handler is: its part can never start again beside it
@@ -162,7 +165,7 @@ class ChildWatch:
             if held.ended():
                 del self._not_stopped[name]  # its part may start again
                 continue
-            current = next((c for c in self.children if c.name == name), None)
+            current = self.named(name)
             tracker = held.tracker if current is None else current.tracker
             if tracker is None:  # the part left off: a tracker of its own
                 tracker = held.tracker = PartTracker(name, self._policy(), held.since)
