@@ -202,10 +202,8 @@ class ServiceSettings:
         up is free only once the other's new name is applied. When that makes no
         more progress, the friendly names still waiting are applied together: two
         devices that swapped theirs each hold the name the other is given."""
-        prefix = self._registry.fullname("")
         waiting: list[_Record] = []
-        for fullname, fields in saved.configs.items():
-            name = fullname[len(prefix) :]
+        for name, fullname, fields in self._records(saved):
             if name not in self._file_configs:
                 continue  # a device gone from the config file
             if names is None or name in names:
@@ -215,6 +213,28 @@ class ServiceSettings:
             waiting = self._applied_while_it_helps(waiting)
         for each in waiting:
             self._apply_each(*each)
+
+    def friendly_names(
+        self, saved: Saved, present: Collection[object]
+    ) -> dict[object, str]:
+        """The friendly names `saved` gives the devices `present`, each with the
+        device's name: at a start, a sensor discovery finds under one of them is
+        refused, not the rename."""
+        return {
+            friendly: name
+            for name, _, fields in self._records(saved)
+            if name in present
+            and isinstance(friendly := fields.get("friendly_name"), str)
+            and friendly
+        }
+
+    def _records(self, saved: Saved) -> list[_Record]:
+        """`saved`'s configs, each with its device's name within this service."""
+        prefix = self._registry.fullname("")
+        return [
+            (fullname[len(prefix) :], fullname, fields)
+            for fullname, fields in saved.configs.items()
+        ]
 
     def _applied_while_it_helps(self, waiting: list[_Record]) -> list[_Record]:
         """Each record applied whole, those refused tried again while fewer are;

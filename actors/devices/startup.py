@@ -12,7 +12,7 @@ another object; DeviceServiceActor sets the state below, and DeviceRequests
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 import pykka
 import structlog
@@ -107,7 +107,8 @@ class DeviceStartup(pykka.ThreadingActor):
             log.warning("device_rescan_failed", service=self._name, reason=str(exc))
             return []
         known = set(self._registry.names())
-        taken = self._stored_names(saved, known | {c.get("name") for c in configs})
+        present = known | {c.get("name") for c in configs}
+        taken = {} if saved is None else self._settings.friendly_names(saved, present)
         for config in configs:
             try:
                 holder = taken.get(config.get("name"))
@@ -127,23 +128,6 @@ class DeviceStartup(pykka.ThreadingActor):
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found
-
-    def _stored_names(
-        self, saved: Saved | None, present: Collection[object]
-    ) -> dict[object, str]:
-        """The friendly names `saved` gives the devices `present`, each with the
-        device's name."""
-        if saved is None:
-            return {}
-        prefix = self._registry.fullname("")
-        names = {fullname[len(prefix) :]: f for fullname, f in saved.configs.items()}
-        return {
-            friendly: name
-            for name, fields in names.items()
-            if name in present
-            and isinstance(friendly := fields.get("friendly_name"), str)
-            and friendly
-        }
 
 
 def _since_in(tree: Mapping[str, bytes], device: Device) -> float:
