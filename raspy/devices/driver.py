@@ -51,12 +51,16 @@ class Driver(Protocol):
 
 class ReadOnlySensor:
     """The Driver parts every read-only sensor shares: no commands, no state, nothing
-    to reset. Subclasses give read()."""
+    to reset. Subclasses give read(), and `WHAT` to name themselves in refusals."""
+
+    WHAT = "sensor"
 
     def execute(
         self, config: DeviceConfig, command: str, value: JsonValue, now: float
     ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
+        raise DeviceError(
+            f"device {quote(config.name)}: {command}: read-only {self.WHAT}"
+        )
 
     def state(self) -> Mapping[str, JsonValue]:
         return _NO_STATE

@@ -8,14 +8,14 @@ the service's actor, is raspy.devices.gpio_edge's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 
 from raspy.devices import gpio_pins
+from raspy.devices.driver import ReadOnlySensor
 from raspy.devices.gpio_logic import BUTTON
 from raspy.devices.reading import Reading, Status
-from raspy.devices.template import DeviceConfig, JsonValue
-from raspy.errors import DeviceError, quote
+from raspy.devices.template import DeviceConfig
+from raspy.errors import DeviceError
 
 Notify = Callable[[bool], None]
 """An input's edge: called on gpiozero's thread with the new logical level."""
@@ -26,11 +26,13 @@ def fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
     return Reading.failed(Status.ERROR, config.text("unit"), now, fault)
 
 
-class GpioInput:
+class GpioInput(ReadOnlySensor):
     """A binary input (Button, or DigitalInputDevice for any other class); read-only.
 
     Edge-driven: the owner passes `notify` to open(); read() is for the first value.
     """
+
+    WHAT = "input"
 
     def __init__(self) -> None:
         self._pin: gpio_pins.InputPin | None = None
@@ -69,14 +71,3 @@ class GpioInput:
         except DeviceError as exc:
             return fault_reading(config, str(exc), now)
         return Reading(active, config.text("unit"), Status.OK, now)
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only input")
-
-    def state(self) -> Mapping[str, JsonValue]:
-        return MappingProxyType({})
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        return None
