@@ -66,18 +66,24 @@ def _folder(key: str, path: str) -> list[str]:
     return []
 
 
-def _file(key: str, path: str) -> list[str]:
+def _file(key: str, path: str, *, text: bool = False) -> list[str]:
     """Opened without blocking, and only if it is a regular file: a pipe (a FIFO no
     one writes hung the check and the start) gives its bytes once, but these files
-    are read again at each start, reload and connect; a device is not opened."""
+    are read again at each start, reload and connect; a device is not opened.
+    `text`: also read, as UTF-8, from the file opened (not opened again by its
+    name, which may be another file by then)."""
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISREG(mode):
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            mode = os.fstat(fd).st_mode  # swapped since the stat
-            os.close(fd)
+            with open(fd, "rb") as opened:
+                mode = os.fstat(fd).st_mode  # swapped since the stat
+                if text and stat.S_ISREG(mode):
+                    opened.read().decode("utf-8")
     except OSError as exc:
         return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
+    except UnicodeDecodeError:
+        return [f"{key}: {path}: not UTF-8 text"]
     why = not_regular(mode)
     return [] if why is None else [f"{key}: {path}: {why}"]
 
@@ -121,16 +127,7 @@ def _curve(security: SecurityConfig) -> list[str]:
 def _mqtt(mqtt: MqttConfig) -> list[str]:
     found: list[str] = []
     if mqtt.password_file:
-        key = "mqtt.password_file"
-        found = _file(key, mqtt.password_file)
-        try:
-            if not found:
-                Path(mqtt.password_file).read_text("utf-8")
-        except OSError as exc:
-            why = _why(exc, mqtt.password_file, folder=False)
-            found.append(f"{key}: {mqtt.password_file}: {why}")
-        except UnicodeDecodeError:
-            found.append(f"{key}: {mqtt.password_file}: not UTF-8 text")
+        found = _file("mqtt.password_file", mqtt.password_file, text=True)
     if mqtt.tls:
         found += _tls(mqtt)
     return found

@@ -60,8 +60,10 @@ def password_unsent(mqtt: MqttConfig) -> bool:
 
 
 def say_unsent(mqtt: MqttConfig) -> int:
-    """Warn about a password that goes without a user name: whether it was said."""
-    if not password_unsent(mqtt):
+    """Warn about a password that goes without a user name: whether it was said.
+    Not with the bridge off, which sends nothing (where the password lies is said
+    either way: say_modes)."""
+    if not mqtt.enabled or not password_unsent(mqtt):
         return 0
     key = "mqtt.password" if mqtt.password else "mqtt.password_file"
     log.warning(

@@ -57,7 +57,8 @@ class _Known:
     # services whose last `list` failed or had no reply: what their devices'
     # configs are is not known, so the sweep clears none of them
     unlisted: set[str] = field(default_factory=set)
-    # per such service, the config topics the sweep left for its next `list`
+    # per such service, the config topics the sweep left for its next `list` (or
+    # until its values are all deleted: a service turned off is listed no more)
     held: dict[str, set[str]] = field(default_factory=dict)
 
 
@@ -121,8 +122,10 @@ class Announcer:
             known.emptied.discard(service)
         elif fullname in valued:
             valued.discard(fullname)
-            if not valued:
+            if not valued:  # turned off (a reload), or its devices all gone
                 known.emptied.add(service)
+                for topic in sorted(known.held.pop(service, set())):
+                    self._mirror.buffer.put(Message(topic, b""))  # no `list` comes
 
     def scenario_key(self, name: str, body: bytes) -> list[Output]:
         """A scenario's state was set (or deleted): its button (scenario_buttons)."""
@@ -199,9 +202,11 @@ class Announcer:
     def hold(self, unique: str, topic: str) -> bool:
         """The sweep found `topic`, an earlier run's config (`unique`, its id): is
         it left (True) until its service's next `list`, as the last one failed (or
-        is not answered yet)? One the service no longer names is cleared then. Only
-        this hub's devices: another host's are kept by their value in the tree; a
-        service whose values were all deleted (one turned off) is cleared at once."""
+        is not answered yet)? One the service no longer names is cleared then, and
+        all of them if its values are all deleted first (a reload turned it off:
+        no `list` comes). Only this hub's devices: another host's are kept by their
+        value in the tree; a service whose values were all deleted already (one
+        turned off) is cleared at once."""
         fullname = fullname_of_unique(unique)
         if fullname.split(".", 1)[0] != self.settings.topics.host:
             return False

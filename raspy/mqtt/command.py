@@ -80,15 +80,18 @@ class Requests:
         """A message on a command topic: a request, or a refusal on `…/result`.
 
         A retained message is an old command the broker replays on subscribing: it
-        is refused, not run again at every restart of the bridge."""
-        if retained:
-            return [Refused("retained_command", RETAINED_COMMAND, topic=topic)]
+        is refused, not run again at every restart of the bridge. One on a topic
+        that is no command of this hub's is another's (a hub's, or with the
+        discovery prefix equal to the base topic, another tool's config): left
+        alone, as a live one is."""
         try:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:
-            return [Refused(exc.reason, exc.detail, topic=topic)]
+            return [] if retained else [Refused(exc.reason, exc.detail, topic=topic)]
         if not self._ours(target):
             return []  # another hub's, at the same broker: it answers it
+        if retained:
+            return [Refused("retained_command", RETAINED_COMMAND, topic=topic)]
         if isinstance(target, ControlTarget):
             return self._control(target, payload, now)
         action = target.action if isinstance(target, DeviceTarget) else "run"

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 from support.daemon import Daemon
+from support.mosquitto import running_mosquitto
 
 from raspy import config
 from raspy.mqtt_password import say_modes, say_unsent
@@ -89,23 +91,50 @@ def test_a_password_in_a_config_others_may_read_is_named(tmp_path: Path) -> None
     ]
 
 
-def test_raspyd_names_a_readable_config_holding_the_mqtt_password_at_start(
-    tmp_path: Path,
-) -> None:
-    daemon = Daemon(tmp_path / "data", config_text='[mqtt]\npassword = "s3cret"\n')
+def _started_with(tmp_path: Path, config_text: str) -> tuple[Daemon, list[Any]]:
+    """raspyd started with `config_text` in a file others may read, and its log."""
+    daemon = Daemon(tmp_path / "data", config_text=config_text)
     assert daemon.config_path is not None
     daemon.config_path.chmod(0o604)  # others may read it, whoever owns it
     try:
         daemon.start()
     finally:
         daemon.kill()
-    lines = [json.loads(line) for line in daemon.log_text().splitlines()]
-    said = [e for e in lines if e.get("event") == "mqtt_password_in_readable_config"]
+    return daemon, [json.loads(line) for line in daemon.log_text().splitlines()]
+
+
+def _events(lines: list[Any], event: str) -> list[Any]:
+    return [e for e in lines if e.get("event") == event]
+
+
+def test_raspyd_names_a_readable_config_holding_the_mqtt_password_at_start(
+    tmp_path: Path,
+) -> None:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        daemon, lines = _started_with(
+            tmp_path,
+            f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n'
+            'password = "s3cret"\n',
+        )
+    said = _events(lines, "mqtt_password_in_readable_config")
+    assert daemon.config_path is not None
     assert [(e["path"], e["mode"]) for e in said] == [(str(daemon.config_path), "0604")]
     assert "s3cret" not in daemon.log_text()
     # and, as it has no username, that the password is not sent
-    unsent = [e for e in lines if e.get("event") == "mqtt_password_without_username"]
+    unsent = _events(lines, "mqtt_password_without_username")
     assert [e["fix"] for e in unsent] == ["set mqtt.username"]
+
+
+def test_with_the_bridge_off_only_where_the_password_lies_is_named(
+    tmp_path: Path,
+) -> None:
+    """A bridge turned off sends no password, with or without a user name: no word
+    of that. The password is in a file others may read all the same."""
+    daemon, lines = _started_with(tmp_path, '[mqtt]\npassword = "s3cret"\n')
+    said = _events(lines, "mqtt_password_in_readable_config")
+    assert daemon.config_path is not None
+    assert [(e["path"], e["mode"]) for e in said] == [(str(daemon.config_path), "0604")]
+    assert _events(lines, "mqtt_password_without_username") == []
 
 
 def _unsent(mqtt_toml: str) -> list[dict[str, object]]:
@@ -129,11 +158,23 @@ def test_a_password_without_a_username_is_named_as_not_sent(tmp_path: Path) -> N
         " password without a user name, so the bridge connects without either",
         "fix": "set mqtt.username",
     }
-    assert _unsent('[mqtt]\npassword = "s3cret"\n') == [expected]
-    from_file = f'[mqtt]\npassword_file = "{path}"\n'
+    on = "[mqtt]\nenabled = true\n"
+    assert _unsent(on + 'password = "s3cret"\n') == [expected]
+    from_file = on + f'password_file = "{path}"\n'
     assert _unsent(from_file) == [
         expected
         | {"reason": expected["reason"].replace("password", "password_file", 1)}
     ]
-    assert _unsent(f'[mqtt]\nusername = "raspy"\npassword_file = "{path}"\n') == []
-    assert _unsent('[mqtt]\nusername = "raspy"\n') == []  # no password: none sent
+    assert _unsent(on + f'username = "raspy"\npassword_file = "{path}"\n') == []
+    assert _unsent(on + 'username = "raspy"\n') == []  # no password: none sent
+
+
+def test_a_password_without_a_username_is_not_named_with_the_bridge_off(
+    tmp_path: Path,
+) -> None:
+    """A bridge turned off (the default) connects to no broker: it sends nothing."""
+    path = tmp_path / "mqtt-password"
+    path.write_text("s3cret\n", encoding="utf-8")
+    path.chmod(0o600)
+    assert _unsent('[mqtt]\npassword = "s3cret"\n') == []
+    assert _unsent(f'[mqtt]\nenabled = false\npassword_file = "{path}"\n') == []

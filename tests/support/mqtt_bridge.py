@@ -41,6 +41,7 @@ class Bridge:
         controls: tuple[Control, ...] = (),
         discovery_prefix: str = "",
         buffer_max_messages: int | None = None,
+        cleanup_after_s: float | None = None,
     ) -> None:
         config = MqttConfig(
             enabled=True,
@@ -51,6 +52,8 @@ class Bridge:
         )
         if buffer_max_messages is not None:
             config = replace(config, buffer_max_messages=buffer_max_messages)
+        if cleanup_after_s is not None:
+            config = replace(config, cleanup_after_s=cleanup_after_s)
         links = PeerLinks(
             self.edge.ref,
             self.edge.outbox,

@@ -3,7 +3,10 @@ them at start; one `section.key: PATH: why` line for each that is missing or bad
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from raspy import config, config_files
 from raspy.web.login import hash_secret
 
 _NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+_OPENS = Path(__file__).resolve().parent.parent / "support" / "config_opens.py"
 
 
 def _problems(text: str) -> list[str]:
@@ -58,6 +62,37 @@ def test_an_mqtt_password_file_is_read_only_when_the_bridge_is_enabled(
     assert _problems(f'[mqtt]\nenabled = true\npassword_file = "{latin1}"\n') == [
         f"mqtt.password_file: {latin1}: not UTF-8 text"
     ]
+
+
+def _opened(tmp_path: Path, text: str, watched: Path) -> tuple[list[str], int]:
+    """The problems of a config, and how often a child that checked it opened
+    `watched` (support/config_opens.py: its audit hook stays out of this worker)."""
+    toml = tmp_path / "raspyd.toml"
+    toml.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(_OPENS), str(toml), str(watched)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found, opens = json.loads(done.stdout.splitlines()[-1])
+    return found, opens
+
+
+def test_an_mqtt_password_file_is_opened_once(tmp_path: Path) -> None:
+    """Its kind is checked on the file opened, then read from it: a second open
+    (by its name) could read another file swapped in meanwhile."""
+    good, latin1 = tmp_path / "password", tmp_path / "latin1"
+    good.write_text("s3cret\n", encoding="utf-8")
+    latin1.write_bytes(b"caf\xe9\n")
+    on = "[mqtt]\nenabled = true\npassword_file = "
+    assert _opened(tmp_path, f'{on}"{good}"\n', good) == ([], 1)
+    assert _opened(tmp_path, f'{on}"{latin1}"\n', latin1) == (
+        [f"mqtt.password_file: {latin1}: not UTF-8 text"],
+        1,
+    )
 
 
 def test_mqtt_tls_files_are_named_when_missing_or_not_pem(tmp_path: Path) -> None:

@@ -428,6 +428,29 @@ def test_a_retained_command_is_refused_not_run() -> None:
     )
 
 
+def test_a_retained_message_on_no_command_topic_of_this_hubs_is_left_alone() -> None:
+    """With the discovery prefix equal to the base topic, `<base>/+/+/+/config`
+    brings other tools' retained configs (Zigbee2MQTT's, say) at each start: they
+    are no command of this hub's, so nothing is said, as of one sent live. Only
+    one for this hub (or a device of another host's it mirrors) is refused."""
+    core = make_core(discovery=False)
+    core.key_changed("/device/board.fake.attic/value", b"1", NOW)  # mirrored
+    drain(core)
+    others = (
+        "raspy/sensor/0x00158d/temperature/config",  # another tool's config
+        "raspy/sensor/esp.kitchen/temp/config",  # a dot: names no raspy service
+        "raspy/board2/fake/lamp/set",  # another hub's device: that hub's to refuse
+        "raspy/board2/scenario/wake/run",
+    )
+    for topic in others:
+        assert core.command(topic, b"{}", NOW, retained=True) == []
+    assert drain(core) == []
+    for topic in ("raspy/pi/fake/lamp/set", "raspy/board/fake/attic/set"):
+        (refused,) = core.command(topic, b"ON", NOW, retained=True)
+        assert isinstance(refused, Refused)
+        assert refused.reason == "retained_command"
+
+
 def test_a_scenario_name_without_a_topic_is_refused_not_raised() -> None:
     """Any Clone client may write `/scenario/<name>/state`; a name with a wildcard
     (or too long for a topic) has no button, and the bridge's thread lives on."""

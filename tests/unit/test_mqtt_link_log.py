@@ -115,17 +115,19 @@ def test_a_refused_commands_topic_is_logged_quoted_and_cut() -> None:
     """A topic is outside text of up to 64 KiB: quoted (no raw control bytes) and
     cut as a detail is, whatever the refusal."""
     link = LinkCore(CONFIG, make_core(), Stats())
-    long_topic = "raspy/pi/fake/" + "x\n" * 30_000 + "/set"
+    # a live one with control bytes (refused as no command topic), and a retained
+    # command of this hub's (refused as retained)
+    long_topic = "raspy/pi/fake/\x1b[2J" + "x\n" * 30_000 + "/set"
+    retained = "raspy/pi/fake/" + "é" * 30_000 + "/set"
     with capture_logs() as logs:
-        link.message(long_topic, b"on", True, 0.0)  # retained
-        link.message("raspy/pi/fake/\x1b[2J/value/set", b"1", False, 0.0)
+        link.message(long_topic, b"on", False, 0.0)
+        link.message(retained, b"on", True, 0.0)
+    assert [e["reason"] for e in logs] == ["bad_command_topic", "retained_command"]
     topics = [e["topic"] for e in logs]
-    assert topics == [
-        quote(long_topic, 256),
-        quote("raspy/pi/fake/\x1b[2J/value/set", 256),
-    ]
+    assert topics == [quote(long_topic, 256), quote(retained, 256)]
     assert len(topics[0]) < 2 * 256 + 8  # (each \n shown as two characters)
-    assert "\x1b" not in topics[1]
+    assert len(topics[1]) < 2 * 256 + 8
+    assert "\x1b" not in topics[0]
 
 
 def test_a_refused_keys_log_line_has_no_topic() -> None:

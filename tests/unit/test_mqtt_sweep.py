@@ -619,3 +619,26 @@ def test_a_service_whose_list_failed_keeps_its_configs_over_the_sweep() -> None:
     queued = core.buffer.take(10_000)
     assert [m.topic for m in queued if not m.payload] == [gone.topic]
     assert core.mirror[lamp.topic]  # announced again by this run
+
+
+def test_a_service_turned_off_after_its_list_failed_loses_the_configs_held() -> None:
+    """The sweep left fake's configs for its next `list`; a reload that turns fake
+    off deletes its values instead, and no `list` comes: what was held goes then,
+    as a service turned off over a restart loses its configs at the sweep."""
+    core = make_core()
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)  # request 1
+    lamp, gone = device_config(core, "pi.fake.lamp"), device_config(core, "pi.fake.x")
+    connect(core)
+    replay(core, lamp, gone)
+    core.reply(1, [b"500", b'{"error": "internal"}'], NOW)
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=0, collected=2, overflow=0)
+    assert cleared(core) == set()
+    assert core.key_changed("/device/pi.fake.lamp/value", b"", NOW + 5) == []
+    assert {lamp.topic, gone.topic} <= cleared(core)
+    # fake back (turned on again): its list announces the lamp anew, nothing stale
+    (request,) = core.key_changed("/device/pi.fake.lamp/value", b"true", NOW + 6)
+    assert isinstance(request, SendRequest)
+    core.reply(request.request_id, list_reply("lamp"), NOW + 6)
+    assert cleared(core) == set()
+    assert core.mirror[lamp.topic]
