@@ -186,13 +186,26 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     zone = _plot_zone()
     # the time axis spans the range asked, as the reply says it
     since, until = _number(reply.get("since")), _number(reply.get("until"))
+    step_s = _number(reply.get("step_s"))  # a wider spacing is a gap in the data
     if path.lower().endswith(".png"):
         data = png_chart(
-            points, title=title, unit=unit, zone=zone, since=since, until=until
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            since=since,
+            until=until,
+            step_s=step_s,
         )
     else:
         svg = svg_chart(
-            points, title=title, unit=unit, zone=zone, since=since, until=until
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            since=since,
+            until=until,
+            step_s=step_s,
         )
         data = svg.encode("utf-8")
     try:

@@ -254,6 +254,22 @@ def test_a_plot_spans_the_range_asked_not_only_its_points(
     ]
 
 
+def test_a_plot_of_two_points_a_day_apart_draws_no_line_across_the_day(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The reply's step says how far apart points are where the data has no gap;
+    two alone were judged by their own spacing, and joined."""
+    sock, endpoint = router
+    t = T_2026_12_03_13_30_UTC
+    chart = tmp_path / "attic.svg"
+    process = start(endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "UTC"})
+    answer(sock, {**_reply([[t - 86400, 1, 1, 1], [t, 2, 2, 2]]), "since": t - 2e5})
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    drawn = [e.tag.rpartition("}")[2] for e in root.iter()]
+    assert (drawn.count("polyline"), drawn.count("circle")) == (0, 2)
+
+
 def test_a_plot_into_a_named_pipe_by_a_link_ending_in_svg_is_written_into_it(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:
