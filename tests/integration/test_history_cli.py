@@ -69,7 +69,7 @@ def test_points_print_in_this_machines_zone_with_its_offset(
         "# /device/hub.fake.attic/value: tier 5m, a point every 5m, 2 points "
         "(time, avg, min, max)\n"
         "2026-12-03 10:00:00 -03:30  1.5  1  2\n"
-        "2026-12-03 10:05:00 -03:30  2  2  2\n",
+        "2026-12-03 10:05:00 -03:30    2  2  2\n",
         "",
     )
 
@@ -125,11 +125,34 @@ def test_a_value_prints_every_digit_it_holds_and_no_exponent(
     assert (status, out.splitlines()[1:], err) == (
         0,
         [
-            "2026-12-03 10:00:00 -03:30  12345678.5  12345678  12345679",
-            "2026-12-03 10:05:00 -03:30  0.30000000000000004  -0.0025  1234567890123",
+            "2026-12-03 10:00:00 -03:30           12345678.5  12345678       12345679",
+            "2026-12-03 10:05:00 -03:30  0.30000000000000004   -0.0025  1234567890123",
         ],
         "",
     )  # fmt: skip
+
+
+def test_the_columns_line_up_with_the_numbers_right_aligned(
+    router: tuple[Router, str],
+) -> None:
+    """Times and values of different widths made ragged columns; each column is as
+    wide as its widest text now, the numbers right-aligned, two spaces between
+    (whitespace still parts the fields: a time is three of them)."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    t = T_2026_12_03_13_30_UTC
+    points = [[t, 9.5, -12.25, 10], [t + 300, 21.125, 7, 1234.5], [1e300, 1, 1, 1]]
+    answer(sock, _reply(points))
+    status, out, err = finish(process)
+    assert (status, out.splitlines()[1:], err) == (
+        0,
+        [
+            "2026-12-03 10:00:00 -03:30     9.5  -12.25      10",
+            "2026-12-03 10:05:00 -03:30  21.125       7  1234.5",
+            "1e+300                           1       1       1",
+        ],
+        "",
+    )
 
 
 @pytest.mark.parametrize(
