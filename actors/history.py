@@ -1,7 +1,7 @@
 """HistoryActor: records the values of logged devices and answers
 `<host>.logger.history`.
 
-It follows the daemon's own Clone updates in-process (CloneSubscribe on `/device/`,
+It follows the daemon's own Clone updates in-process (subscribe_seeded on `/device/`,
 no socket), keeps the values of devices whose `log` flag is true in the pure
 Recorder, and writes the rows of one interval as ONE group-committed transaction
 every `flush_interval_s` and at a clean stop: a kill -9 loses at most one interval.
@@ -23,6 +23,7 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
+from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.history_queries import HistoryQueries
 from raspy.actors.worker import (
     LocalClient,
@@ -51,7 +52,6 @@ from raspy.storage.store import Put
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     Table,
-    decode_kv,
     encode_history_row,
     history_row_key,
     recorded_key_record,
@@ -95,6 +95,9 @@ class HistoryActor(HistoryQueries):
         # repeats the value sets only `/timestamp`, and is a sample of it all the same
         self._last: dict[str, float | None] = {}
         self._fresh: set[str] = set()
+        # the `/value`s of the live tree when the subscription began (the seed): what
+        # a reading repeats that set its `/value` before the recorder followed it
+        self._seeded: dict[str, float | None] = {}
         # request -> the devices service asked; unanswered by the next round: forgotten
         self._client: LocalClient[bytes] = LocalClient(
             links.outbox,
@@ -116,10 +119,14 @@ class HistoryActor(HistoryQueries):
         store = self.links.store
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
-        self._clone.ask(
-            msgs.CloneSubscribe(DEVICE_TREE.encode(), self.actor_ref),
-            timeout=_ASK_TIMEOUT_S,
-        )
+        # the live tree, not the store: the store has the coalesced readings of an
+        # interval ago (after a kill -9, the values of the run before), and a
+        # device's first reading may have set `/value` before this subscription
+        seed = subscribe_seeded(self._clone, DEVICE_TREE, self.actor_ref)
+        for tree_key, body in seed:
+            device = device_of_key(tree_key)
+            if device is not None and device[1] == VALUE_FIELD:
+                self._seeded[device[0]] = sample_value(body)
         self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         attach(self.links.edge, self._worker, self.actor_ref)
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
@@ -168,8 +175,7 @@ class HistoryActor(HistoryQueries):
         fullname, field = device
         if not body:  # deleted (`raspy-kv del`): nothing to repeat
             self._fresh.discard(fullname)
-            if field == VALUE_FIELD:  # known gone: the stored tree, which may
-                # not have the deletion yet, is not asked (_last_value)
+            if field == VALUE_FIELD:  # known gone: the seed is not asked
                 self._last[fullname] = None
             return
         # every device's last value is kept, logged or not: one logged later must
@@ -200,18 +206,11 @@ class HistoryActor(HistoryQueries):
             self.links.stats.incr("history.dropped", dropped)
 
     def _last_value(self, fullname: str) -> float | None:
-        """The device's `/value` as a sample: the last one seen, or (after a start,
-        when the tree sent none yet) the one the Clone server stored."""
+        """The device's `/value` as a sample: the last one seen, or (when none came
+        since the subscription) the live tree's when it began."""
         if fullname in self._last:
             return self._last[fullname]
-        key = f"{DEVICE_TREE}{fullname}/{VALUE_FIELD}".encode()
-        try:
-            data = self.links.store.get(Table.KV, key)
-            value = None if data is None else sample_value(decode_kv(data).body)
-        except StoreError:
-            value = None
-        self._last[fullname] = value
-        return value
+        return self._seeded.get(fullname)
 
     def _on_tick(self) -> None:
         now = self.links.clock.monotonic()

@@ -226,6 +226,7 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         since=history.since,
         until=history.until,
         switch=pages.is_switch(request.query_params.get("kind", "")),
+        step_s=history.step_s,  # a wider spacing than it is a gap in the data
     )
     return Response(
         svg.encode("utf-8", "replace"),

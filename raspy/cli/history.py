@@ -186,13 +186,26 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     zone = _plot_zone()
     # the time axis spans the range asked, as the reply says it
     since, until = _number(reply.get("since")), _number(reply.get("until"))
+    step_s = _number(reply.get("step_s"))  # a wider spacing is a gap in the data
     if path.lower().endswith(".png"):
         data = png_chart(
-            points, title=title, unit=unit, zone=zone, since=since, until=until
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            since=since,
+            until=until,
+            step_s=step_s,
         )
     else:
         svg = svg_chart(
-            points, title=title, unit=unit, zone=zone, since=since, until=until
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            since=since,
+            until=until,
+            step_s=step_s,
         )
         data = svg.encode("utf-8")
     try:
@@ -236,10 +249,25 @@ def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
         f"# {reply['key']}: tier {reply['tier']}, a point every {_step(reply['step_s'])}, "
         f"{_count(reply['points'])} (time, avg, min, max)"
     ]
-    for t, avg, low, high in reply["points"]:
-        values = "  ".join(_value(v) for v in (avg, low, high))
-        lines.append(f"{wall_text(t, zone)}  {values}")
-    return lines
+    rows = [
+        (wall_text(t, zone), _value(avg), _value(low), _value(high))
+        for t, avg, low, high in reply["points"]
+    ]
+    return lines + _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """The rows in columns as wide as their widest text, two spaces apart: the time
+    left-aligned (a number no calendar holds is shorter), the values right-aligned,
+    so that their digits line up."""
+    if not rows:
+        return []
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return [
+        f"{when:<{widths[0]}}  {avg:>{widths[1]}}  {low:>{widths[2]}}  "
+        f"{high:>{widths[3]}}"
+        for when, avg, low, high in rows
+    ]
 
 
 def _value(value: float) -> str:

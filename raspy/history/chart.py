@@ -122,16 +122,27 @@ def _finite(points: Sequence[Point]) -> list[tuple[float, float, float, float]]:
 
 
 def _runs(
-    points: list[tuple[float, float, float, float]],
+    points: list[tuple[float, float, float, float]], step_s: float | None
 ) -> list[list[tuple[float, float, float, float]]]:
-    """The points split where the data has a gap (no line drawn across it)."""
+    """The points split where the data has a gap (no line drawn across it): a
+    spacing over GAP_STEPS expected ones. The expected spacing is the reply's step
+    (`step_s`), or the points' usual spacing when that is longer (a sensor read
+    each minute in a tier of 10 s has no gap each minute): the lower median of the
+    spacings, of two at least, since one spacing alone is also the one judged
+    (two points a day apart were one line). With no step given, the median."""
     if len(points) < 2:
         return [points] if points else []
     steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
-    typical = steps[len(steps) // 2] or 1.0
+    if step_s is None:
+        expected = steps[len(steps) // 2]
+    elif len(steps) < 2:
+        expected = step_s
+    else:
+        expected = max(step_s, steps[(len(steps) - 1) // 2])
+    expected = expected or 1.0
     runs = [[points[0]]]
     for previous, point in itertools.pairwise(points):
-        if point[0] - previous[0] > GAP_STEPS * typical:
+        if point[0] - previous[0] > GAP_STEPS * expected:
             runs.append([])
         runs[-1].append(point)
     return runs
@@ -221,12 +232,14 @@ def layout(
     since: float | None = None,
     until: float | None = None,
     switch: bool = False,
+    step_s: float | None = None,
 ) -> Chart:
     """The shapes of the chart of `points` ([t, avg, min, max], t epoch s), its time
     axis in `zone` (named under it), spanning since..until when given (the range
     asked: a day's chart of a sensor recorded for an hour is a day wide, its points
     where they fall), else the points' times. Values that are all 0 or 1 get an axis
-    of 0..1, labelled off and on for a `switch`."""
+    of 0..1, labelled off and on for a `switch`. `step_s`: the reply's, the spacing
+    of points with no gap between them."""
     width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
     height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
@@ -270,7 +283,8 @@ def layout(
         shapes.append(Label((x, bottom + 16), text, "middle", 11))
     shapes.append(Label((right, 18), unit, "end", 12))
     shapes.append(Label((right, height - 4), str(zone), "end", 10))
-    for run in _runs(data):
+    good_step = step_s if step_s is not None and 0 < step_s < math.inf else None
+    for run in _runs(data, good_step):
         if len(run) == 1:  # alone (the first after a forget, one between gaps)
             t, avg, low, high = run[0]
             x = x_of(t)

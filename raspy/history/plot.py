@@ -83,6 +83,7 @@ def svg_chart(
     since: float | None = None,
     until: float | None = None,
     switch: bool = False,
+    step_s: float | None = None,
 ) -> str:
     """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
     the min..max band, the average line, time (in `zone`, over since..until when
@@ -99,6 +100,7 @@ def svg_chart(
         since=since,
         until=until,
         switch=switch,
+        step_s=step_s,
     )
     body = "\n".join(_element(shape) for shape in chart.shapes)
     return (

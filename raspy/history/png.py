@@ -174,6 +174,7 @@ def png_chart(
     since: float | None = None,
     until: float | None = None,
     switch: bool = False,
+    step_s: float | None = None,
 ) -> bytes:
     """The chart of svg_chart() as PNG bytes (text in a small pixel font)."""
     chart = layout(
@@ -186,6 +187,7 @@ def png_chart(
         since=since,
         until=until,
         switch=switch,
+        step_s=step_s,
     )
     canvas = _Canvas(chart.width, chart.height, BACKGROUND)
     text_colour = _rgb(TEXT_COLOUR)

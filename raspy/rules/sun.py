@@ -10,17 +10,21 @@ place's timezone) on which it happens. An offset is real seconds added to the
 event's instant, so `sunset - 15m` is never moved by a DST change. In polar day or
 night the event does not happen on that date: None, never an exception. A rise or set
 shorter than the sampling step (the sun grazing the horizon on the last day before a
-polar night) is missed, both crossings together.
+polar night) is missed, both crossings together. Beyond 89.8° astral's altitude is
+89.8°'s: there its formula is used with the latitude itself, so that at a pole each
+event happens once a year, whatever the longitude.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import astral
+import astral.julian
 import astral.sun
 
 from raspy.records import frozen
@@ -39,6 +43,8 @@ _CHECK_S: Final = 30.0
 # lie this close to the day's ends.
 _EDGE_S: Final = 2 * 3600.0
 _RESOLUTION_S: Final = 1.0
+# beyond it astral's altitude is that of this latitude (_height)
+_ASTRAL_MAX_LATITUDE: Final = 89.8
 # Degrees of margin when a day is skipped from its noon and midnight altitudes alone:
 # more than the sun's declination moves in a day (0.4°).
 _SKIP_MARGIN_DEG: Final = 1.0
@@ -84,8 +90,29 @@ class SunLocation:
 
 
 def _height(observer: astral.Observer, wall_ts: float) -> float:
+    """The sun's geometric altitude in degrees. astral takes any latitude beyond
+    89.8° as 89.8°, whose sun swings 0.2° each way in a day: at a pole it rose and
+    set again and again around an equinox, at times the longitude chose. There its
+    formula is used here with the latitude itself: at a pole the altitude is the
+    declination, which crosses the horizon once a year."""
     moment = datetime.fromtimestamp(wall_ts, UTC)
-    return float(astral.sun.elevation(observer, moment, with_refraction=False))
+    if abs(observer.latitude) <= _ASTRAL_MAX_LATITUDE:
+        return float(astral.sun.elevation(observer, moment, with_refraction=False))
+    century = astral.julian.julianday_to_juliancentury(astral.julian.julianday(moment))
+    declination = math.radians(astral.sun.sun_declination(century))
+    # the true solar time in minutes of the day, as astral's elevation has it
+    minutes = (
+        moment.hour * 60.0
+        + moment.minute
+        + moment.second / 60.0
+        + astral.sun.eq_of_time(century)
+        + 4.0 * observer.longitude
+    )
+    hour_angle = math.radians(minutes / 4.0 - 180.0)
+    latitude = math.radians(observer.latitude)
+    sine = math.sin(latitude) * math.sin(declination)
+    sine += math.cos(latitude) * math.cos(declination) * math.cos(hour_angle)
+    return math.degrees(math.asin(min(1.0, max(-1.0, sine))))
 
 
 def _may_cross(observer: astral.Observer, day: date, altitude: float) -> bool:

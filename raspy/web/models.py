@@ -346,6 +346,7 @@ class History:
     points: list[Point]
     since: float | None = None  # the range asked, as the reply says it
     until: float | None = None
+    step_s: float | None = None  # the points' spacing where the data has no gap
 
 
 def history(frames: Sequence[bytes]) -> History:
@@ -367,6 +368,7 @@ def history(frames: Sequence[bytes]) -> History:
         parsed,
         _number(body.get("since")),
         _number(body.get("until")),
+        _number(body.get("step_s")),
     )
 
 

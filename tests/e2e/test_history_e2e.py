@@ -87,6 +87,80 @@ def test_a_kill_9_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
     assert [t for t in lost if t < killed_at - _FLUSH_S - 1.0] == [], lost
 
 
+def _steady_config(value: float, coalesce_s: float) -> str:
+    """A sensor that reads `value` at every poll, its readings stored every
+    `coalesce_s` (the Clone tree's coalesced `/device/` writes)."""
+    return f"""
+[store]
+coalesce_interval_s = {coalesce_s}
+
+[devices]
+fake_enabled = true
+
+[[devices.fake]]
+name = "steady"
+oid = "sensor.temperature"
+min = {value}
+max = {value}
+poll_interval_s = 0.3
+log = true
+
+[history]
+flush_interval_s = 1.0
+tiers = ["1s:1h", "1m:1d"]
+"""
+
+
+def _steady(daemon: Daemon, since: float) -> list[list[float]]:
+    body = json.dumps(
+        {
+            "v": 1,
+            "action": "history",
+            "key": f"{hostname()}.fake.steady",
+            "since": since,
+            "resolution": "1s",
+        }
+    )
+    with Client(daemon.endpoint, timeout_s=3, retries=2) as client:
+        status, reply = client.request(f"{hostname()}.logger.history", body)
+    if status == b"404":
+        return []
+    assert status == b"200", reply
+    points: list[list[float]] = json.loads(reply)["points"]
+    return points
+
+
+@pytest.mark.timeout(120)
+def test_the_readings_after_a_kill_9_record_the_value_read_not_the_stored_one(
+    tmp_path: Path,
+) -> None:
+    """A reading that repeats the value sets only `/timestamp`. After a restart the
+    device's first reading (its `/value`) may come before the recorder follows the
+    tree; the recorder then read the store for the value, which holds the readings
+    of a coalesced interval ago (before a kill -9, the value of the run before):
+    it recorded 10 where the sensor read 20, until the next coalesced write."""
+    data = tmp_path / "data"
+    first = time.time()
+    with running_daemon(data, config_text=_steady_config(10.0, 0.2)) as daemon:
+        wait_until(
+            lambda: [p for p in _steady(daemon, first) if p[0] >= first + 2.0],
+            what="a point 2 s in (the value 10 stored since)",
+            timeout_s=30,
+        )
+        daemon.kill()
+    # the same sensor now reads 20; its value is written to the store a minute on
+    config = _steady_config(20.0, 60.0)
+    with running_daemon(data, config_text=config) as daemon:
+        second = time.time()
+
+        def after() -> list[list[float]]:
+            points = [p for p in _steady(daemon, second) if p[0] >= second]
+            return points if len(points) >= 4 else []
+
+        points = wait_until(after, what="four points after the restart", timeout_s=30)
+    assert {p[1] for p in points} == {20.0}, points
+
+
 @pytest.fixture(scope="module", name="hub")
 def hub_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     with running_daemon(

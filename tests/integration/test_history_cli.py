@@ -69,7 +69,7 @@ def test_points_print_in_this_machines_zone_with_its_offset(
         "# /device/hub.fake.attic/value: tier 5m, a point every 5m, 2 points "
         "(time, avg, min, max)\n"
         "2026-12-03 10:00:00 -03:30  1.5  1  2\n"
-        "2026-12-03 10:05:00 -03:30  2  2  2\n",
+        "2026-12-03 10:05:00 -03:30    2  2  2\n",
         "",
     )
 
@@ -125,11 +125,34 @@ def test_a_value_prints_every_digit_it_holds_and_no_exponent(
     assert (status, out.splitlines()[1:], err) == (
         0,
         [
-            "2026-12-03 10:00:00 -03:30  12345678.5  12345678  12345679",
-            "2026-12-03 10:05:00 -03:30  0.30000000000000004  -0.0025  1234567890123",
+            "2026-12-03 10:00:00 -03:30           12345678.5  12345678       12345679",
+            "2026-12-03 10:05:00 -03:30  0.30000000000000004   -0.0025  1234567890123",
         ],
         "",
     )  # fmt: skip
+
+
+def test_the_columns_line_up_with_the_numbers_right_aligned(
+    router: tuple[Router, str],
+) -> None:
+    """Times and values of different widths made ragged columns; each column is as
+    wide as its widest text now, the numbers right-aligned, two spaces between
+    (whitespace still parts the fields: a time is three of them)."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    t = T_2026_12_03_13_30_UTC
+    points = [[t, 9.5, -12.25, 10], [t + 300, 21.125, 7, 1234.5], [1e300, 1, 1, 1]]
+    answer(sock, _reply(points))
+    status, out, err = finish(process)
+    assert (status, out.splitlines()[1:], err) == (
+        0,
+        [
+            "2026-12-03 10:00:00 -03:30     9.5  -12.25      10",
+            "2026-12-03 10:05:00 -03:30  21.125       7  1234.5",
+            "1e+300                           1       1       1",
+        ],
+        "",
+    )
 
 
 @pytest.mark.parametrize(
@@ -252,6 +275,22 @@ def test_a_plot_spans_the_range_asked_not_only_its_points(
         "09:00",
         "12:00",
     ]
+
+
+def test_a_plot_of_two_points_a_day_apart_draws_no_line_across_the_day(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The reply's step says how far apart points are where the data has no gap;
+    two alone were judged by their own spacing, and joined."""
+    sock, endpoint = router
+    t = T_2026_12_03_13_30_UTC
+    chart = tmp_path / "attic.svg"
+    process = start(endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "UTC"})
+    answer(sock, {**_reply([[t - 86400, 1, 1, 1], [t, 2, 2, 2]]), "since": t - 2e5})
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    drawn = [e.tag.rpartition("}")[2] for e in root.iter()]
+    assert (drawn.count("polyline"), drawn.count("circle")) == (0, 2)
 
 
 def test_a_plot_into_a_named_pipe_by_a_link_ending_in_svg_is_written_into_it(

@@ -78,6 +78,35 @@ def test_svg_chart_breaks_the_line_across_a_gap() -> None:
     ]
 
 
+def test_two_points_farther_apart_than_three_steps_are_two_dots() -> None:
+    """Gaps were judged by the points' median spacing alone, which for two points
+    is their own: a day with no reading was drawn as a line across it."""
+    two = [[_START, 20.0, 20.0, 20.0], [_START + _DAY, 21.0, 21.0, 21.0]]
+    svg = svg_chart(two, title="t", unit="", step_s=900)
+    assert (len(_tags(svg, "polyline")), len(_tags(svg, "circle"))) == (0, 2)
+    near = [[_START, 20.0, 20.0, 20.0], [_START + 1800, 21.0, 21.0, 21.0]]
+    svg = svg_chart(near, title="t", unit="", step_s=900)
+    assert (len(_tags(svg, "polyline")), len(_tags(svg, "circle"))) == (1, 0)
+
+
+def test_three_points_with_one_gap_are_a_line_and_a_dot() -> None:
+    """Of two spacings the median was the longer, the gap itself."""
+    three = [[_START + t, 20.0, 20.0, 20.0] for t in (0, 300, 300 + _DAY)]
+    svg = svg_chart(three, title="t", unit="", step_s=300)
+    assert (len(_tags(svg, "polyline")), len(_tags(svg, "circle"))) == (1, 1)
+
+
+def test_a_sensor_read_less_often_than_the_step_is_one_line() -> None:
+    """A reading a minute in a tier of 10 s: the points' usual spacing, longer
+    than the step, is what has no gap."""
+    minutes = [[_START + 60 * i, 20.0, 20.0, 20.0] for i in range(30)]
+    svg = svg_chart(minutes, title="t", unit="", step_s=10)
+    assert (len(_tags(svg, "polyline")), len(_tags(svg, "circle"))) == (1, 0)
+    del minutes[10:20]  # ten minutes with no reading
+    svg = svg_chart(minutes, title="t", unit="", step_s=10)
+    assert (len(_tags(svg, "polyline")), len(_tags(svg, "circle"))) == (2, 0)
+
+
 def test_svg_chart_escapes_title_and_unit_and_fetches_nothing() -> None:
     hostile = '<script>alert("x")</script> & <a href="http://example.invalid">'
     svg = svg_chart(_day_of_points(), title=hostile, unit=hostile + "\x00")
