@@ -230,13 +230,10 @@ class ScenarioActor(pykka.ThreadingActor):
                 name = service.encode("utf-8")
                 self._client.send(request_id, name, body, patience_s)
             case run_mod.Log(level=level, message=text):
-                emit = log.warning if level in ("warning", "error") else log.info
-                emit(
-                    "scenario_logged",
-                    scenario=self._name,
-                    level=level,
-                    message=text,
-                )
+                # at the level the action names: a `level` field would be put
+                # under the method's by the log's own processor
+                emit = getattr(log, level)
+                emit("scenario_logged", scenario=self._name, message=text)
             case run_mod.RunScenario(name=name):
                 self._tell_core(RunRequested(name, self._name))
             case run_mod.StopScenario(name=name):
