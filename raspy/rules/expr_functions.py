@@ -141,7 +141,8 @@ def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
         or not -15 <= digits <= 15
     ):
         raise Fault(f"round() needs digits from -15 to 15, got {describe(digits)}")
-    if not math.isfinite(value):
+    # (an int is finite: isfinite() of one no float holds raises OverflowError)
+    if isinstance(value, float) and not math.isfinite(value):
         raise Fault("the result is out of range")
     result = template_field.rounded(value, digits)
     if len(args) == 1 or isinstance(value, int):
@@ -236,7 +237,12 @@ def _random(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     if not args:
         return context.rng.random()
     # an integer bound past 2**53 is the float nearest to it
-    low, high = (float(bound) for bound in _random_bounds(args))
+    try:
+        low, high = (float(bound) for bound in _random_bounds(args))
+    except OverflowError:  # a variable's integer no float holds
+        raise Fault(
+            "random() needs numbers a float holds, got a large number"
+        ) from None
     return checked_number(uniform(context.rng, low, high))
 
 
