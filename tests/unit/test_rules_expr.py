@@ -171,6 +171,17 @@ def test_sun_passes_the_event_and_the_context_time() -> None:
     assert (value_of("sun('dusk')", context), seen) == (1.0, [(SunEvent.DUSK, 5.0)])
 
 
+def test_only_a_kv_key_takes_templates_in_an_expression() -> None:
+    """docs/scenarios.md (Templates): the key of a kv() names values in braces, an
+    expression's other texts are as written (the doc had said that strings in
+    conditions name values, and a condition comparing trigger.key with
+    '/device/{host}...' was false with no word why)."""
+    context = make_context(tree={"/x/pi": 1}, host="pi", variables={"room": "hall"})
+    assert compile_expression("kv('/x/{host}')").evaluate(context) == 1
+    assert compile_expression("'/x/{host}'").evaluate(context) == "/x/{host}"
+    assert compile_expression("'{room}' + '{{'").evaluate(context) == "{room}{{"
+
+
 def test_expression_reports_source_literal_kv_keys_and_variables() -> None:
     expression = compile_expression(
         "kv('/device/{host}.a/value') > target and kv(trigger.key) != kv('/b') or limit"
