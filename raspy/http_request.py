@@ -126,11 +126,10 @@ def shown_url(url: str) -> str:
     short; never raises, whatever the text."""
     text = url.split("#", 1)[0].split("?", 1)[0]
     scheme, sep, rest = text.partition("://")
-    if sep:
-        authority, slash, path = rest.partition("/")
-        text = (
-            f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{'…' if path else ''}"
-        )
+    if not sep:  # no scheme to tell the host by (`https//host/token`): all up to
+        scheme, rest = "", text  # the first `/` is taken for it, nothing after
+    authority, slash, path = rest.partition("/")
+    text = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{'…' if path else ''}"
     text = CONTROL_CHARS.sub("?", text)
     if len(text) > SHOWN_URL_CHARS:
         text = text[: SHOWN_URL_CHARS - 1] + "…"

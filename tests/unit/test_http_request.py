@@ -56,7 +56,7 @@ def test_a_good_url_is_sent_percent_encoded_without_its_fragment(
     ("url", "why"),
     [
         ("ftp://x/", 'expected a URL starting with http:// or https://, got "ftp://x/"'),
-        ("ntfy.sh/x", 'expected a URL starting with http:// or https://, got "ntfy.sh/x"'),
+        ("ntfy.sh/x", 'expected a URL starting with http:// or https://, got "ntfy.sh/…"'),
         ("https:///x", 'a URL needs a host (https://HOST/...), got "https:///…"'),
         ("http://a:99999/", 'not a URL (Port out of range 0-65535): "http://a:99999/"'),
         ("http://h:0/", 'expected a port 1..65535, got 0 in "http://h:0/"'),

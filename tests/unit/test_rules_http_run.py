@@ -174,6 +174,31 @@ def test_a_url_or_a_header_that_a_template_spoils_fails_before_anything_is_sent(
     assert "X-Evil" not in "".join(h.core.status.last_trace)
 
 
+_NO_SCHEME = "expected a URL starting with http:// or https://"
+_NO_HOST = "a URL needs a host (https://HOST/...)"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "why"),
+    [
+        ("https//api.telegram.org/bot1:SECRET/send", "https/…", _NO_SCHEME),
+        ("https:/hooks.slack.com/services/T0/B0/SECRET", "https:/…", _NO_HOST),
+        ("me:pw@ntfy.sh/my-topic?auth=SECRET", "ntfy.sh/…", _NO_SCHEME),
+    ],
+)
+def test_a_url_a_template_makes_without_its_scheme_s_slashes_shows_no_path(
+    url: str, shown: str, why: str
+) -> None:
+    """docs/scenarios.md (Telling a phone): raspy shows a URL's scheme and host,
+    never its path, query or user:password, in the scenario's last_error that every
+    reader of the tree sees. A URL missing the `:` or a `/` of its `://` (a typo
+    in a variable or a tree value) was shown whole, a bot's token with it."""
+    h, outputs = _fired(m.HttpAction("{trigger.value}"), url)
+    assert requests(outputs) == []
+    assert h.core.status.last_error == f'http POST {shown}: {why}, got "{shown}"'
+    assert "SECRET" not in "".join(h.core.status.last_trace)
+
+
 def test_a_lone_surrogate_from_the_tree_is_a_fault_naming_where_it_went() -> None:
     """JSON may escape half of a UTF-16 pair; such text has no UTF-8 to send."""
     h, outputs = _fired(
