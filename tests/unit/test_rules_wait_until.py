@@ -369,3 +369,25 @@ def test_a_resumed_wait_whose_timeout_ended_and_whose_test_faults_says_no_wait()
     assert [line.split(" ", 1)[1] for line in said] == [
         f"{fault} (at offset 9); no value"
     ]
+
+
+def test_a_wait_until_on_the_triggers_own_key_is_taken_and_woken_by_it() -> None:
+    """A key that is all fields of the run (`kv('{trigger.key}')`) has no route of
+    its own, but after a `kv:` trigger it is that trigger's key, which the trigger
+    routes already: "the window opened, wait until it is shut" needs no timeout, and
+    is taken at import (docs/scenarios.md, Actions: wait_until)."""
+    text = (
+        "name: t\ntriggers:\n  - kv: /window/*\n    to: open\nactions:\n"
+        "  - wait_until: \"kv('{trigger.key}') == 'shut'\"\n"
+        "  - set: /window/shut_again\n    expr: trigger.key\n"
+    )
+    assert validate_scenario(text, "s.yaml") == []
+    h = harness(load_scenario(text), tree={"/window/hall": "shut"})
+    h.change("/window/hall", "open")
+    assert (h.core.running, sets(h.outputs)) == (1, [])
+    h.change("/window/attic", "shut")  # another window: the hall's is still open
+    assert sets(h.outputs) == []
+    h.change("/window/hall", "shut")
+    assert [(s.key, s.value) for s in sets(h.outputs)] == [
+        ("/window/shut_again", "/window/hall")
+    ]
