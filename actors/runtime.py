@@ -76,9 +76,11 @@ TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() wai
 # the store's last writes at a stop (each an fsync): a writer still on them past
 # this, or one already stuck in a commit (not waited for at all), is left to the exit
 STORE_CLOSE_TIMEOUT_S: Final = 10.0
-# a reload's stops and starts, each bounded (a stop: child_set.STOP_TIMEOUT_S after
-# its prepare_stop): one still running past this is a stuck supervisor thread
-RELOAD_TIMEOUT_S: Final = 30.0
+# a reload's steps, each bounded (a part's stop: child_set.STOP_TIMEOUT_S after its
+# prepare_stop; a part's start): one still running this long after the last step
+# ended is a stuck supervisor thread. A reload of several slow stops may take
+# longer as a whole: it is waited for while its steps go on
+RELOAD_STEP_TIMEOUT_S: Final = 30.0
 CLONE: Final = "clone"
 STATISTICS: Final = "statistics"
 
@@ -146,6 +148,7 @@ class Runtime(RuntimeWatch):
             self._restarted,
             lambda name: self.wiring.given_up(self, name),
             self._make_fatal,
+            self._owner.progressed,
         )
         edge = self.edge
         self._edge_io_asked = Asked(
@@ -248,12 +251,13 @@ class Runtime(RuntimeWatch):
         change needs a daemon restart: it is named once in the log (a second SIGHUP
         with the same file does not log it again) and left as it is. `waiting` is
         called every `every_s` while the reload runs, within its bound
-        (RELOAD_TIMEOUT_S; TimeoutError past it): several stops that time out (3 s
-        each) may take longer than systemd's watchdog.
+        (RELOAD_STEP_TIMEOUT_S since its last part stopped or started;
+        TimeoutError past it): several stops that time out (3 s each) may take
+        longer than systemd's watchdog, and longer than the bound as a whole.
         """
         result = self._owner.call(
             lambda: self._reload(new),
-            RELOAD_TIMEOUT_S,
+            RELOAD_STEP_TIMEOUT_S,
             waiting=waiting,
             every_s=every_s,
         )

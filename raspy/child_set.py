@@ -150,6 +150,7 @@ class ChildSet(ChildWatch):
             log.info("component_started", component=name)
             self._watch_start(child, now)  # a slow on_start is not a silent part
         self.children.append(child)
+        self._stepped()
         return child
 
     def ref_of(self, name: str) -> pykka.ActorRef[Any] | None:
@@ -227,6 +228,7 @@ class ChildSet(ChildWatch):
                 held = NotStopped(child.ref, stopping, asked_at)
                 self._not_stopped[child.name] = held
             self._restarts_before[child.name] = child.restarts
+            self._stepped()  # each stop bounded: several may outlast a reload's bound
         self.children = [c for c in self.children if c not in stopped]
         return stopped
 

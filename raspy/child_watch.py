@@ -61,6 +61,7 @@ class ChildWatch:
         restarted: Callable[[Child], None],
         given_up: Callable[[str], None] = lambda name: None,
         fatal: Callable[[Failed], None] = lambda decision: None,
+        stepped: Callable[[], None] = lambda: None,
     ) -> None:
         self.children: list[Child] = []
         self._policy = policy
@@ -69,6 +70,8 @@ class ChildWatch:
         self._restarted = restarted
         self._given_up = given_up  # a part failed for good: what it left is cleared
         self._fatal = fatal  # a critical part failed for good: raspyd must end
+        # a part stopped or added: a reload's progress (OwnerThread.progressed)
+        self._stepped = stepped
         # restarts of the parts stopped and forgotten, by name: a part started again
         # in their place (a new Clone server's followers, a reload) goes on counting
         self._restarts_before: dict[str, int] = {}

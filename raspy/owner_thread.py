@@ -39,6 +39,7 @@ class OwnerThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_round_at = 0.0  # monotonic time of the last round's start
+        self._progressed_at = 0.0  # time.monotonic() of the work's last step
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -55,7 +56,9 @@ class OwnerThread:
         """Run `work` in the owner thread; wait for its result (or its exception),
         up to `timeout_s` (TimeoutError past it). `waiting`, if given, is called
         every `every_s` while the wait is within that bound, and never after it:
-        raspyd keeps systemd's watchdog fed through a reload's slow stops.
+        raspyd keeps systemd's watchdog fed through a reload's slow stops. With
+        `waiting`, the bound counts from the work's last step (progressed()): work
+        of many slow steps is waited for while they go on, one stuck is not.
 
         After stop() the work still runs, in the stopping thread, at the end of stop().
         """
@@ -63,8 +66,9 @@ class OwnerThread:
         self._requests.put((work, done))
         if waiting is None:
             return done.result(timeout=timeout_s)
-        deadline = time.monotonic() + timeout_s
+        began = time.monotonic()
         while True:
+            deadline = max(began, self._progressed_at) + timeout_s
             left_s = deadline - time.monotonic()
             try:
                 return done.result(timeout=max(0.0, min(every_s, left_s)))
@@ -73,6 +77,11 @@ class OwnerThread:
                 if done.done() or left_s <= every_s:
                     raise
             waiting()
+
+    def progressed(self) -> None:
+        """The work under way has ended a step (a part stopped or started): its
+        caller's bound counts again from now (call() with `waiting`)."""
+        self._progressed_at = time.monotonic()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """No more rounds; the work queued so far still runs (nobody waits for ever)."""

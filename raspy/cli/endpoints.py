@@ -31,6 +31,17 @@ def tcp_endpoint(text: str, *, max_port: int = 65535, port: str = "PORT") -> str
     return endpoint
 
 
+def host_port(
+    text: str, *, max_port: int = 65535, port: str = "PORT"
+) -> tuple[str, int]:
+    """The host (an IPv6 one without its brackets) and port of what tcp_endpoint
+    takes, for a plain socket's connect; its ValueError otherwise."""
+    match = _TCP.fullmatch(tcp_endpoint(text, max_port=max_port, port=port))
+    assert match is not None  # tcp_endpoint matched it
+    host = match["host"]
+    return host[1:-1] if host.startswith("[") else host, int(match["port"])
+
+
 def endpoint_argument(text: str) -> str:
     """argparse type of --server: tcp://HOST:PORT."""
     try:

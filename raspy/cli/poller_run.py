@@ -28,6 +28,7 @@ from raspy.cli.board_service import (
     not_answered,
     stopped,
 )
+from raspy.cli.endpoints import host_port
 from raspy.cli.hub_reach import HubReach
 from raspy.cli.hub_watch import HubWatch
 from raspy.cli.poller_config import fail
@@ -275,9 +276,10 @@ def stuck_failure(exc: RaspyError) -> tuple[str, int]:
 
 
 def _reach(hub: str) -> HubReach:
-    """The TCP reach of the hub's MDP port (`tcp://HOST:PORT-BASE`, checked)."""
-    host, _, port = hub.removeprefix("tcp://").rpartition(":")
-    return HubReach(host.strip("[]"), int(port))
+    """The TCP reach of the hub's MDP port (`tcp://HOST:PORT-BASE`, checked by
+    port_base_argument, split by the same parser)."""
+    host, port = host_port(hub, max_port=65532, port="PORT-BASE")
+    return HubReach(host, port)
 
 
 def _serve(

@@ -107,7 +107,8 @@ def serve(
 def _fed(notifier: Notifier, runtime: supervisor_mod.Runtime) -> None:
     """systemd's watchdog pinged while a reload runs: its stops that time out (3 s
     each) may outlast WatchdogSec, while the supervisor thread works. Called only
-    within the reload's bound (RELOAD_TIMEOUT_S): past it that thread is stuck,
+    within the reload's bound (RELOAD_STEP_TIMEOUT_S since a part last stopped or
+    started): past it that thread is stuck,
     does no round, and the main loop pings no more (Runtime.healthy)."""
     if runtime.fatal is None:
         notifier.watchdog()

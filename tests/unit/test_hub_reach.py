@@ -13,7 +13,9 @@ from structlog.testing import capture_logs
 from support.net import free_port_base
 from support.wait import wait_until
 
+from raspy.cli.endpoints import host_port, port_base_argument
 from raspy.cli.hub_reach import SAY_AGAIN_S, HubReach
+from raspy.cli.poller_run import _reach
 
 
 def _looked(reach: HubReach, now: float) -> None:
@@ -113,3 +115,29 @@ def test_a_look_ended_after_the_hub_spoke_is_not_said_at_the_next_silence() -> N
         reach.check(heard=True, now=11.0)  # the hub is back before it was said
         reach.check(heard=False, now=500.0)  # silent again: not yet FIRST_LOOK_S
     assert not _said(logs, "hub_unreachable")
+
+
+@pytest.mark.parametrize(
+    ("given", "hub", "address"),
+    [
+        ("tcp://127.0.0.1:5555", "127.0.0.1:5555", ("127.0.0.1", 5555)),
+        ("hub.local:5555", "hub.local:5555", ("hub.local", 5555)),
+        ("tcp://[::1]:5555", "[::1]:5555", ("::1", 5555)),
+        ("[fe80::1]:65532", "[fe80::1]:65532", ("fe80::1", 65532)),
+    ],
+)
+def test_raspy_pollers_hub_is_split_by_the_parser_that_checked_it(
+    given: str, hub: str, address: tuple[str, int]
+) -> None:
+    """--connect is checked by endpoints' one parser; the TCP look at the hub's port
+    splits it with the same parser, not a second one of its own."""
+    reach = _reach(port_base_argument(given))
+    assert reach.hub == hub
+    assert reach._address == address
+
+
+def test_a_hub_address_the_parser_refuses_is_refused_with_its_message() -> None:
+    with pytest.raises(ValueError, match=r"expected tcp://HOST:PORT-BASE, got"):
+        host_port("tcp://[::1]", max_port=65532, port="PORT-BASE")
+    with pytest.raises(ValueError, match=r"expected a PORT-BASE 1\.\.65532"):
+        host_port("tcp://[::1]:65535", max_port=65532, port="PORT-BASE")

@@ -164,3 +164,19 @@ def test_the_works_own_timeout_error_is_not_waited_out(owner: OwnerThread) -> No
     with pytest.raises(TimeoutError, match="a part did not answer"):
         owner.call(fails, 30.0, waiting=lambda: None, every_s=0.01)
     assert time.monotonic() - began < 10.0  # not the 30 s of the bound
+
+
+def test_a_callers_bound_counts_from_the_works_last_step(owner: OwnerThread) -> None:
+    """A reload that stops several slow parts: waited for past its bound as long as
+    its steps go on (each within the bound), the caller told throughout."""
+    step = threading.Event()  # never set: each step is its wait of 0.2 s
+
+    def steps() -> int:
+        for _ in range(4):
+            step.wait(0.2)
+            owner.progressed()
+        return 7
+
+    told: list[None] = []
+    assert owner.call(steps, 0.5, waiting=lambda: told.append(None), every_s=0.1) == 7
+    assert told  # at 0.1 s, 0.2 s, ... the 0.8 s through
