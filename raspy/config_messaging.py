@@ -20,7 +20,7 @@ class NetworkConfig:
     # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3 (1..65532)
     port_base: int = DEFAULT_PORT_BASE
     # milliseconds a closing socket may still spend sending queued messages (0..60000;
-    # the MDP and Clone snapshot ROUTERs take at least 100)
+    # the MDP and Clone snapshot ROUTERs take at least 1000)
     linger_ms: int = 500
 
 

@@ -25,7 +25,12 @@ from support.clonesrv import clone_server
 from support.wait import wait_until
 
 PEERS = 32  # MAX_ACTIVE: every place taken
-KEYS = 3000  # 3 MB a snapshot: more than a pipe and the kernel hold
+# 3 MB a snapshot, more than a pipe and the kernel hold, in keys of 500 B and values
+# of 100 B: the race needs a connection ending right after a frame with more behind
+# it, and with 1 KB values almost every byte was in an entry's last frame
+KEYS = 5000
+KEY_BYTES = 500
+VALUE_BYTES = 100
 MAX_ROUNDS = 50
 # the least limits.snapshot_stall_s: each round waits for it (a round is shorter)
 STALL_S = 0.1
@@ -62,10 +67,14 @@ def one_round(store: Store) -> None:
 
 
 def filled(root: Path) -> Store:
-    """A store with KEYS keys of 1 KB, made once for every round (a round reads it)."""
+    """A store with KEYS keys, made once for every round (a round reads it)."""
     store = Store.open(root / "data", StoreConfig(map_size_initial_mb=16))
     ops = [
-        Put(Table.KV, b"/bulk/%05d" % n, encode_kv(n + 1, b"v" * 1024, {}, None))
+        Put(
+            Table.KV,
+            (b"/bulk/%05d/" % n).ljust(KEY_BYTES, b"k"),
+            encode_kv(n + 1, b"v" * VALUE_BYTES, {}, None),
+        )
         for n in range(KEYS)
     ]
     store.commit([*ops, Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(KEYS))])
