@@ -33,7 +33,7 @@ class Row:
     workers: int
     uptime_s: float
     restarts: int
-    counters: tuple[tuple[str, int | float], ...]  # every one, the largest first
+    counters: tuple[tuple[str, int | float], ...]  # every one, 0 too, largest first
     reason: str
 
 
@@ -114,7 +114,6 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
             if entry["type"] == "counter"
             and name not in _SUPERVISION
             and not isinstance(entry["value"], str)
-            and entry["value"]
         ),
         key=lambda item: (-item[1], item[0]),
     )
@@ -132,11 +131,16 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
 
 def table(rows: Sequence[Row], *, every_counter: bool = False) -> list[str]:
     """Aligned text lines: a header, then one line per part, with its three
-    largest counters (`every_counter`: all of them, `raspy status --all`)."""
+    largest counters above 0 (`every_counter`: all of them, those at 0 too, `raspy
+    status --all`)."""
     header = ("SERVICE", "STATE", "WORKERS", "UPTIME", "RESTARTS", "COUNTERS")
     lines: list[tuple[str, ...]] = [header]
     for row in rows:
-        counters = row.counters if every_counter else row.counters[:_SHOWN_COUNTERS]
+        counters = (
+            row.counters
+            if every_counter
+            else tuple((n, c) for n, c in row.counters if c)[:_SHOWN_COUNTERS]
+        )
         shown = ", ".join(f"{name}={count}" for name, count in counters)
         if row.reason:
             shown = f"{shown}; {row.reason}" if shown else row.reason

@@ -242,6 +242,31 @@ def test_raspy_status_all_shows_every_counter_of_each_part(
     assert titanic("--all")[:5] == list(counts)
 
 
+def test_raspy_status_all_shows_the_counters_still_at_zero(
+    runtime: supervisor.Runtime,
+) -> None:
+    """`--all` is every counter a part has: one debugging it asks whether anything
+    was dropped, and `dropped=0` says no; it left out every counter at 0, as the
+    short table does (which stays so)."""
+    runtime.stats.incr("titanic.dropped", 0)
+    runtime.stats.incr("titanic.dispatched", 2)
+    wait_until(
+        lambda: mmi_service(runtime.mdp_endpoint, b"testhost.titanic.mmi") == b"200",
+        what="the titanic part's statistics service",
+    )
+
+    def titanic(*args: str) -> str:
+        result = _raspy_status(runtime.mdp_endpoint, *args)
+        assert (result.returncode, result.stderr) == (0, "")
+        rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+        return " ".join(rows["testhost.titanic"].split()[5:])
+
+    assert titanic() == "dispatched=2"
+    every = titanic("--all").split(", ")
+    assert every[0] == "dispatched=2"
+    assert "dropped=0" in every
+
+
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:
     """A part stopped (a section turned off, then SIGHUP) said `running` under
     /stats/ for good: its keys are deleted at the next publication."""
