@@ -2,13 +2,14 @@
 
 It finds the parts by their `<host>.<part>.mmi` services (mmi.services), asks each
 `<host>.<part>.statistics` for all its values, and counts the broker's workers of the
-services whose names carry the part's name (mmi.workers).
+services whose names carry the part's name (mmi.workers), each service for one part:
+the one named by the last word of it that names a part (`core.cron`: cron's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from raspy import json_text
@@ -44,10 +45,12 @@ def collect(client: Client) -> list[Row]:
     workers: dict[str, Any] = (
         json_text.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
     )
+    parts = [_host_part(raw) for raw in services[1:]]
+    words: dict[str, set[str]] = {}
+    for host, part in parts:
+        words.setdefault(host, set()).add(_word(part))
     rows: list[Row] = []
-    for raw in services[1:]:
-        host, _, rest = raw.decode("utf-8", "replace").partition(".")
-        part = rest.removesuffix(".mmi")
+    for host, part in parts:
         service = f"{host}.{part}.statistics"
         try:
             values = _values(client.request(service, "all"))
@@ -55,8 +58,21 @@ def collect(client: Client) -> list[Row]:
             values = {
                 "reason": {"type": "string", "value": f"no answer from {service}"}
             }
-        rows.append(_row(host, part, values, _workers_of(host, part, workers)))
+        count = _workers_of(host, part, words[host], workers)
+        rows.append(_row(host, part, values, count))
     return rows
+
+
+def _host_part(raw: bytes) -> tuple[str, str]:
+    """`<host>.<part>.mmi` as (host, part)."""
+    host, _, rest = raw.decode("utf-8", "replace").partition(".")
+    return host, rest.removesuffix(".mmi")
+
+
+def _word(part: str) -> str:
+    """The word of a part's services (`devices.fake`: `fake`, http_client: http)."""
+    word = part.rsplit(".", 1)[-1]
+    return _SERVICE_WORD.get(word, word)
 
 
 def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
@@ -81,16 +97,19 @@ def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _workers_of(host: str, part: str, workers: Mapping[str, Any]) -> int:
-    """Live workers of the services named after the part (not its own status ones)."""
-    word = part.rsplit(".", 1)[-1]
-    word = _SERVICE_WORD.get(word, word)
+def _workers_of(
+    host: str, part: str, words: Collection[str], workers: Mapping[str, Any]
+) -> int:
+    """Live workers of the services named after the part (not its own status ones),
+    of those whose last word that is one of the host's parts' `words` is its own."""
+    word = _word(part)
     total = 0
     for service, counts in workers.items():
         if service.endswith(_OWN_SERVICES):
             continue
         names = service.removeprefix(f"{host}.").split(".")
-        if word in names:
+        owner = next((name for name in reversed(names) if name in words), None)
+        if owner == word:
             total += int(counts["idle"]) + int(counts["busy"])
     return total
 

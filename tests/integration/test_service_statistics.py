@@ -217,6 +217,31 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
     assert rows["testhost.http_client"][2] == "4"
 
 
+def test_raspy_status_counts_a_service_for_one_part_the_most_specific(
+    runtime: supervisor.Runtime,
+) -> None:
+    """`<host>.core.cron` is the cron part's service, `<host>.core.scenario` the
+    core's: the core's row counted the cron's worker too (2 workers, where one
+    serves the scenarios)."""
+    wait_until(
+        lambda: all(
+            mmi_service(runtime.mdp_endpoint, name) == b"200"
+            for name in (
+                b"testhost.core.scenario",
+                b"testhost.core.cron",
+                b"testhost.cron.mmi",
+                b"testhost.core.mmi",
+            )
+        ),
+        what="the core's and cron's services",
+    )
+    result = _raspy_status(runtime.mdp_endpoint)
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["testhost.core"][2] == "1"
+    assert rows["testhost.cron"][2] == "1"
+
+
 def test_raspy_status_all_shows_every_counter_of_each_part(
     runtime: supervisor.Runtime,
 ) -> None:
