@@ -137,6 +137,42 @@ def test_a_failed_part_answers_500_with_the_reason(
         assert b"2 crashes within" in (tree.get(b"/stats/testhost/bus/reason") or b"")
 
 
+def test_a_restarting_part_answers_500_restarting_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    """docs/protocols.md: `[b'500', state, reason]` with state `restarting` while a
+    crashed part waits for its next start (here 60 s away), and so says its state."""
+    cfg = config_mod.load(
+        "[supervisor]\nrestart_initial_s = 60\nrestart_max_s = 60\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    runtime = supervisor.start(cfg)
+    try:
+        runtime.call(lambda: runtime.add_child("bus", RefusesToStart.start))
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as mdp:
+
+            def status() -> list[bytes] | None:
+                if mmi_service(runtime.mdp_endpoint, b"testhost.bus.mmi") != b"200":
+                    return None
+                reply = mdp.request("testhost.bus.mmi", "status")
+                return reply if reply[:2] == [b"500", b"restarting"] else None
+
+            reply = wait_until(status, what="the bus to be restarting")
+            assert reply is not None
+            assert len(reply) == 3
+            assert reply[2]  # why: the supervisor's words for the crash
+            assert mdp.request("testhost.bus.statistics", "get", "state") == [
+                b"200",
+                b"string",
+                b"restarting",
+            ]
+    finally:
+        runtime.stop()
+
+
 def test_statistics_list_get_and_all_over_mdp(
     runtime: supervisor.Runtime, client: Client
 ) -> None:
