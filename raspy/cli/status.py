@@ -2,8 +2,9 @@
 
 It finds the parts by their `<host>.<part>.mmi` services (mmi.services), asks each
 `<host>.<part>.statistics` for all its values, and counts the broker's workers of the
-services whose names carry the part's name (mmi.workers), each service for one part:
-the one named by the last word of it that names a part (`core.cron`: cron's).
+services of that host whose names carry the part's name (mmi.workers), each service
+for one part: the one named by the last word of it that names a part (`core.cron`:
+cron's).
 """
 
 from __future__ import annotations
@@ -101,13 +102,17 @@ def _workers_of(
     host: str, part: str, words: Collection[str], workers: Mapping[str, Any]
 ) -> int:
     """Live workers of the services named after the part (not its own status ones),
-    of those whose last word that is one of the host's parts' `words` is its own."""
+    of those whose last word that is one of the host's parts' `words` is its own.
+    A service is the host's if its name begins with the host or a part's word
+    (`titanic.request`); another's (a board's `cellar.fake.devices`) is not."""
     word = _word(part)
     total = 0
     for service, counts in workers.items():
         if service.endswith(_OWN_SERVICES):
             continue
         names = service.removeprefix(f"{host}.").split(".")
+        if not service.startswith(f"{host}.") and names[0] not in words:
+            continue
         owner = next((name for name in reversed(names) if name in words), None)
         if owner == word:
             total += int(counts["idle"]) + int(counts["busy"])

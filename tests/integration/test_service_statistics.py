@@ -278,6 +278,37 @@ def test_raspy_status_counts_a_service_for_one_part_the_most_specific(
     assert rows["testhost.cron"][2] == "1"
 
 
+def test_raspy_status_counts_no_board_s_workers_for_the_hub_s_parts(
+    runtime: supervisor.Runtime,
+) -> None:
+    """A board's worker (`cellar.fake.devices` beside the hub's own device service)
+    is the board's: the hub's part of the same word counted it as its own."""
+    endpoint = runtime.mdp_endpoint
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_serve_until,
+        args=(Worker(endpoint, "cellar.echo"), [b"200"], stop),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        wait_until(
+            lambda: (
+                mmi_service(endpoint, b"cellar.echo") == b"200"
+                and mmi_service(endpoint, b"testhost.echo.mmi") == b"200"
+            ),
+            what="the board's worker and the hub's echo part",
+        )
+        result = _raspy_status(endpoint)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["testhost.echo"][2] == "1"
+    assert rows["testhost.titanic"][2] == "3"  # titanic.request, .reply, .close
+
+
 def test_raspy_status_all_shows_every_counter_of_each_part(
     runtime: supervisor.Runtime,
 ) -> None:
