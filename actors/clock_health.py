@@ -120,7 +120,7 @@ class ClockHealthActor(pykka.ThreadingActor):
                     return
         except Exception:  # the edge of the loop: logged; the supervisor restarts us
             log.exception("clock_health_failed")
-            self._stats.incr("clock.health_failed")
+            self._stats.incr("devices.clock.health_failed")
             self.actor_ref.stop(block=False)
 
     def check(self) -> None:
@@ -129,7 +129,7 @@ class ClockHealthActor(pykka.ThreadingActor):
             health: ClockHealth | None = self._read()
         except ClockHealthError as exc:
             health = None
-            self._stats.incr("clock.adjtimex_failed")
+            self._stats.incr("devices.clock.adjtimex_failed")
             if not self._unknown:
                 log.warning("clock_health_unknown", reason=str(exc))
         self._unknown = health is None

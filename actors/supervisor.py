@@ -348,6 +348,8 @@ def _collect_stats(rt: Runtime) -> dict[str, float]:
     except (pykka.ActorDeadError, pykka.Timeout):
         merged["edge.alive"] = 0
     merged.update({f"store.{k}": v for k, v in rt.store.stats().items()})
+    if rt.curve is not None:  # as the edge's statistics show it
+        merged["edge.curve_refused"] = rt.curve.refused
     return merged
 
 

@@ -16,6 +16,7 @@ from raspy.cores.supervision import PartState, PartStatus
 from raspy.records import frozen
 
 COUNTER32_MODULUS = 2**32
+_EXACT_FLOAT_INTS = 2**53  # beyond, a whole float is not one integer: repr
 
 
 class Kind(enum.StrEnum):
@@ -30,8 +31,12 @@ class StatValue:
     value: int | float | str
 
     def text(self) -> str:
+        """The value as `get` and the /stats/ tree give it: a whole float as its
+        digits (`12`, not `12.0`; never rounded to six as `:g` did), else repr."""
         if isinstance(self.value, float):
-            return f"{self.value:g}" if self.value.is_integer() else repr(self.value)
+            if self.value.is_integer() and abs(self.value) < _EXACT_FLOAT_INTS:
+                return str(int(self.value))
+            return repr(self.value)
         return str(self.value)
 
 

@@ -192,7 +192,7 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         marked = [m.fullname for i, m in enumerate(marks) if i not in skipped]
         changed = [m.fullname for i, m in enumerate(marks) if i in skipped]
         if marked:
-            self._stats.incr("devices.offline_marked", len(marked))
+            self._stats.incr("devices.offline.marked", len(marked))
             log.warning(
                 "device_service_offline",
                 service=service,
@@ -202,7 +202,7 @@ class OfflineMarkerActor(pykka.ThreadingActor):
             )
         if changed:
             # retired (its keys deleted) or back (fresh readings) since the read
-            self._stats.incr("devices.offline_skipped", len(changed))
+            self._stats.incr("devices.offline.skipped", len(changed))
             log.info(
                 "device_offline_mark_skipped",
                 service=service,
@@ -253,11 +253,11 @@ class OfflineMarkerActor(pykka.ThreadingActor):
             )
             return OFFLINE_RETRY_S
         if skipped:
-            self._stats.incr("devices.board_status_skipped")
+            self._stats.incr("devices.offline.board_status_skipped")
             log.info("board_status_skipped", service=write.service, status=status)
             return STATUS_RECHECK_S
         self._written[write.service] = write.status
-        self._stats.incr(f"devices.board_{status}")
+        self._stats.incr(f"devices.offline.board_{status}")
         log.info("board_status", service=write.service, status=status)
         return None
 
@@ -269,7 +269,7 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         longest = max(sizes, key=sizes.__getitem__, default=None)
         if longest is None or sizes[longest] <= self._max_key_bytes:
             return True
-        self._stats.incr("devices.keys_too_long")
+        self._stats.incr("devices.offline.keys_too_long")
         log.warning(
             "clone_key_too_long",
             service=service.encode("utf-8")[:64].decode("utf-8", "ignore"),

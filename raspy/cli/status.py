@@ -2,13 +2,15 @@
 
 It finds the parts by their `<host>.<part>.mmi` services (mmi.services), asks each
 `<host>.<part>.statistics` for all its values, and counts the broker's workers of the
-services whose names carry the part's name (mmi.workers).
+services of that host whose names carry the part's name (mmi.workers), each service
+for one part: the one named by the last word of it that names a part (`core.cron`:
+cron's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from raspy import json_text
@@ -33,7 +35,7 @@ class Row:
     workers: int
     uptime_s: float
     restarts: int
-    counters: tuple[tuple[str, int | float], ...]  # every one, the largest first
+    counters: tuple[tuple[str, int | float], ...]  # every one, 0 too, largest first
     reason: str
 
 
@@ -44,10 +46,12 @@ def collect(client: Client) -> list[Row]:
     workers: dict[str, Any] = (
         json_text.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
     )
+    parts = [_host_part(raw) for raw in services[1:]]
+    words: dict[str, set[str]] = {}
+    for host, part in parts:
+        words.setdefault(host, set()).add(_word(part))
     rows: list[Row] = []
-    for raw in services[1:]:
-        host, _, rest = raw.decode("utf-8", "replace").partition(".")
-        part = rest.removesuffix(".mmi")
+    for host, part in parts:
         service = f"{host}.{part}.statistics"
         try:
             values = _values(client.request(service, "all"))
@@ -55,8 +59,21 @@ def collect(client: Client) -> list[Row]:
             values = {
                 "reason": {"type": "string", "value": f"no answer from {service}"}
             }
-        rows.append(_row(host, part, values, _workers_of(host, part, workers)))
+        count = _workers_of(host, part, words[host], workers)
+        rows.append(_row(host, part, values, count))
     return rows
+
+
+def _host_part(raw: bytes) -> tuple[str, str]:
+    """`<host>.<part>.mmi` as (host, part)."""
+    host, _, rest = raw.decode("utf-8", "replace").partition(".")
+    return host, rest.removesuffix(".mmi")
+
+
+def _word(part: str) -> str:
+    """The word of a part's services (`devices.fake`: `fake`, http_client: http)."""
+    word = part.rsplit(".", 1)[-1]
+    return _SERVICE_WORD.get(word, word)
 
 
 def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
@@ -81,16 +98,23 @@ def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _workers_of(host: str, part: str, workers: Mapping[str, Any]) -> int:
-    """Live workers of the services named after the part (not its own status ones)."""
-    word = part.rsplit(".", 1)[-1]
-    word = _SERVICE_WORD.get(word, word)
+def _workers_of(
+    host: str, part: str, words: Collection[str], workers: Mapping[str, Any]
+) -> int:
+    """Live workers of the services named after the part (not its own status ones),
+    of those whose last word that is one of the host's parts' `words` is its own.
+    A service is the host's if its name begins with the host or a part's word
+    (`titanic.request`); another's (a board's `cellar.fake.devices`) is not."""
+    word = _word(part)
     total = 0
     for service, counts in workers.items():
         if service.endswith(_OWN_SERVICES):
             continue
         names = service.removeprefix(f"{host}.").split(".")
-        if word in names:
+        if not service.startswith(f"{host}.") and names[0] not in words:
+            continue
+        owner = next((name for name in reversed(names) if name in words), None)
+        if owner == word:
             total += int(counts["idle"]) + int(counts["busy"])
     return total
 
@@ -114,7 +138,6 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
             if entry["type"] == "counter"
             and name not in _SUPERVISION
             and not isinstance(entry["value"], str)
-            and entry["value"]
         ),
         key=lambda item: (-item[1], item[0]),
     )
@@ -132,11 +155,16 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
 
 def table(rows: Sequence[Row], *, every_counter: bool = False) -> list[str]:
     """Aligned text lines: a header, then one line per part, with its three
-    largest counters (`every_counter`: all of them, `raspy status --all`)."""
+    largest counters above 0 (`every_counter`: all of them, those at 0 too, `raspy
+    status --all`)."""
     header = ("SERVICE", "STATE", "WORKERS", "UPTIME", "RESTARTS", "COUNTERS")
     lines: list[tuple[str, ...]] = [header]
     for row in rows:
-        counters = row.counters if every_counter else row.counters[:_SHOWN_COUNTERS]
+        counters = (
+            row.counters
+            if every_counter
+            else tuple((n, c) for n, c in row.counters if c)[:_SHOWN_COUNTERS]
+        )
         shown = ", ".join(f"{name}={count}" for name, count in counters)
         if row.reason:
             shown = f"{shown}; {row.reason}" if shown else row.reason

@@ -63,6 +63,8 @@ def test_a_refused_curve_client_is_logged_once_and_others_are_served(
         assert _echo(daemon.endpoint, client_a, 2.0) == [b"hello"]
         with Client(daemon.endpoint, timeout_s=5.0, retries=1, curve=client_a) as c:
             code, document = c.request(f"{hostname()}.edge.statistics", "all")
+            # <host>.stats has every counter of raspyd, this one too
+            whole = json.loads(c.request(f"{hostname()}.stats", b"")[1])
         refused = json.loads(document)["curve_refused"]
         logged = [
             json.loads(line)
@@ -72,6 +74,7 @@ def test_a_refused_curve_client_is_logged_once_and_others_are_served(
     events = [e for e in logged if e["event"] == "curve_client_refused"]
     assert (code, refused["type"]) == (b"200", "counter")
     assert refused["value"] >= 3  # one per handshake at least
+    assert whole["edge.curve_refused"] >= refused["value"]
     assert [(e["peer"], e["client_key"], e["reason"]) for e in events] == [
         ("127.0.0.1", client_b.public_key.decode(), "Unknown key")
     ]

@@ -26,6 +26,7 @@ from support.remote_board import Board, Marker
 from support.wait import wait_until
 from support.writer_gate import WriterGate
 
+from raspy import service_stats
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import read_records, set_if_unchanged
 from raspy.actors.devices.offline import OFFLINE_RETRY_S, STATUS_RECHECK_S
@@ -126,7 +127,7 @@ def test_the_key_goes_online_when_the_boards_worker_appears(hub: Hub) -> None:
     assert hub.status() is None
     hub.board.up()
     hub.wait_status("online")
-    assert hub.marker.stats.get("devices.board_online") == 1
+    assert hub.marker.stats.get("devices.offline.board_online") == 1
 
 
 def test_it_goes_offline_in_the_turn_that_marks_the_readings_not_before(
@@ -153,7 +154,27 @@ def test_it_goes_offline_in_the_turn_that_marks_the_readings_not_before(
     )
     seqs = [u.seq for u in marked]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    assert hub.marker.stats.get("devices.offline_marked") == 2
+    assert hub.marker.stats.get("devices.offline.marked") == 2
+
+
+def test_the_markers_counters_are_its_parts_statistics(hub: Hub) -> None:
+    """The marker runs as the part `devices.offline`, whose `.statistics`, /stats/
+    and `raspy status` show the counters named `devices.offline.*`: its own were
+    named `devices.offline_marked`, `devices.board_online`, ..., of no part, and the
+    part showed none of them."""
+    hub.readings()
+    hub.board.up()
+    hub.wait_status("online")
+    hub.board.down()
+    hub.marker.advance(GRACE_S)
+    hub.wait_status("offline")
+    snapshot = service_stats.Snapshot((), hub.marker.stats.counters(), {}, 0.0)
+    values = service_stats.service_values(snapshot, "devices.offline")
+    assert {name: value.value for name, value in values.items()} == {
+        "board_offline": 1,
+        "board_online": 1,
+        "marked": 2,
+    }
 
 
 def test_it_goes_online_again_when_the_worker_comes_back(hub: Hub) -> None:
@@ -231,7 +252,7 @@ def test_a_board_gone_while_its_online_is_stored_goes_offline(
     hub.marker.advance(STATUS_RECHECK_S)
     hub.wait_status("offline")
     assert hub.updates.of(KEY) == ["online", "offline"]
-    assert hub.marker.stats.get("devices.offline_marked") == 2
+    assert hub.marker.stats.get("devices.offline.marked") == 2
 
 
 def test_a_board_with_no_readings_in_the_tree_is_told_too(hub: Hub) -> None:
@@ -306,8 +327,10 @@ def test_a_restart_of_the_hub_writes_nothing_new_for_the_board(
             assert after.updates.of(KEY) == []
             assert after.records(KEY)[0][1] == seq
             assert after.status() == ("offline" if gone else "online")
-            written = after.marker.stats.get("devices.board_online")
-            assert written + after.marker.stats.get("devices.board_offline") == 0
+            written = after.marker.stats.get("devices.offline.board_online")
+            assert (
+                written + after.marker.stats.get("devices.offline.board_offline") == 0
+            )
         finally:
             after.stop()
             worker.close()
@@ -381,8 +404,8 @@ def test_a_board_key_past_the_clone_limit_is_counted_and_not_written(
             "limit_bytes": 255,
         }
     ]
-    assert hub.marker.stats.get("devices.keys_too_long") == 1
-    assert hub.marker.stats.get("devices.board_online") == 0
+    assert hub.marker.stats.get("devices.offline.keys_too_long") == 1
+    assert hub.marker.stats.get("devices.offline.board_online") == 0
     assert [e["event"] for e in logs if e["event"].startswith("board_status")] == []
 
 
@@ -420,5 +443,5 @@ def test_a_device_mark_past_the_clone_limit_is_left_out_whole(hub: Hub) -> None:
             "limit_bytes": 255,
         }
     ]
-    assert hub.marker.stats.get("devices.keys_too_long") == 1
-    assert hub.marker.stats.get("devices.offline_marked") == 2
+    assert hub.marker.stats.get("devices.offline.keys_too_long") == 1
+    assert hub.marker.stats.get("devices.offline.marked") == 2

@@ -62,7 +62,7 @@ def _board_status(server: CloneServer, store: Store) -> list[object]:
 def _handled(stats: Stats, count: int) -> Callable[[], bool]:
     """The marker has decided about `count` devices, marked or skipped."""
     return lambda: (
-        stats.get("devices.offline_marked") + stats.get("devices.offline_skipped")
+        stats.get("devices.offline.marked") + stats.get("devices.offline.skipped")
         == count
     )
 
@@ -127,14 +127,14 @@ def test_without_a_race_every_device_is_marked_offline(
 ) -> None:
     start_marker(lambda: None)
     wait_until(
-        lambda: stats.get("devices.offline_marked") == 2, what="both devices marked"
+        lambda: stats.get("devices.offline.marked") == 2, what="both devices marked"
     )
     wait_until(
         lambda: _status(board, store, CELLAR) == "offline", what="the mark published"
     )
     assert _status(board, store, ATTIC) == "offline"
     assert _tree(board, store)[f"/device/{ATTIC}/unit"] == "°C"
-    assert stats.get("devices.offline_skipped") == 0
+    assert stats.get("devices.offline.skipped") == 0
     wait_until(lambda: _board_status(board, store) == ["offline"], what="the board")
 
 
@@ -156,7 +156,7 @@ def test_a_board_retired_between_the_read_and_the_mark_stays_deleted(
     wait_until(_handled(stats, 2), what="the marker done with both devices")
     board.turn()  # whatever the mark queued is applied by now
     assert _tree(board, store) == {}
-    assert stats.get("devices.offline_skipped") == 2
+    assert stats.get("devices.offline.skipped") == 2
     assert board.counter("clone.guarded_skipped") == 2
     assert _board_status(board, store) == []  # its status key not written either
 
@@ -197,7 +197,7 @@ def test_a_board_back_between_the_read_and_the_mark_stays_ok(
     tree = _tree(board, store)
     assert tree[f"/device/{ATTIC}/status"] == "ok"
     assert tree[f"/device/{ATTIC}/value"] == reading.value
-    assert stats.get("devices.offline_skipped") == 1
+    assert stats.get("devices.offline.skipped") == 1
 
 
 def test_a_mark_the_clone_server_did_not_take_is_tried_again(
@@ -230,10 +230,10 @@ def test_a_mark_the_clone_server_did_not_take_is_tried_again(
         clock.advance(GRACE_S)
         wait_until(lambda: len(calls) == 1, what="the first try")
         marker.ask(msgs.Tick(), timeout=10)  # after the try: its retry is set
-        assert stats.get("devices.offline_marked") == 0
+        assert stats.get("devices.offline.marked") == 0
         clock.advance(OFFLINE_RETRY_S)
         wait_until(
-            lambda: stats.get("devices.offline_marked") == 2, what="marked at the retry"
+            lambda: stats.get("devices.offline.marked") == 2, what="marked at the retry"
         )
         # counted once the Clone server took it; in the tree a turn of its loop later
         wait_until(

@@ -137,6 +137,42 @@ def test_a_failed_part_answers_500_with_the_reason(
         assert b"2 crashes within" in (tree.get(b"/stats/testhost/bus/reason") or b"")
 
 
+def test_a_restarting_part_answers_500_restarting_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    """docs/protocols.md: `[b'500', state, reason]` with state `restarting` while a
+    crashed part waits for its next start (here 60 s away), and so says its state."""
+    cfg = config_mod.load(
+        "[supervisor]\nrestart_initial_s = 60\nrestart_max_s = 60\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    runtime = supervisor.start(cfg)
+    try:
+        runtime.call(lambda: runtime.add_child("bus", RefusesToStart.start))
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as mdp:
+
+            def status() -> list[bytes] | None:
+                if mmi_service(runtime.mdp_endpoint, b"testhost.bus.mmi") != b"200":
+                    return None
+                reply = mdp.request("testhost.bus.mmi", "status")
+                return reply if reply[:2] == [b"500", b"restarting"] else None
+
+            reply = wait_until(status, what="the bus to be restarting")
+            assert reply is not None
+            assert len(reply) == 3
+            assert reply[2]  # why: the supervisor's words for the crash
+            assert mdp.request("testhost.bus.statistics", "get", "state") == [
+                b"200",
+                b"string",
+                b"restarting",
+            ]
+    finally:
+        runtime.stop()
+
+
 def test_statistics_list_get_and_all_over_mdp(
     runtime: supervisor.Runtime, client: Client
 ) -> None:
@@ -217,6 +253,62 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
     assert rows["testhost.http_client"][2] == "4"
 
 
+def test_raspy_status_counts_a_service_for_one_part_the_most_specific(
+    runtime: supervisor.Runtime,
+) -> None:
+    """`<host>.core.cron` is the cron part's service, `<host>.core.scenario` the
+    core's: the core's row counted the cron's worker too (2 workers, where one
+    serves the scenarios)."""
+    wait_until(
+        lambda: all(
+            mmi_service(runtime.mdp_endpoint, name) == b"200"
+            for name in (
+                b"testhost.core.scenario",
+                b"testhost.core.cron",
+                b"testhost.cron.mmi",
+                b"testhost.core.mmi",
+            )
+        ),
+        what="the core's and cron's services",
+    )
+    result = _raspy_status(runtime.mdp_endpoint)
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["testhost.core"][2] == "1"
+    assert rows["testhost.cron"][2] == "1"
+
+
+def test_raspy_status_counts_no_board_s_workers_for_the_hub_s_parts(
+    runtime: supervisor.Runtime,
+) -> None:
+    """A board's worker (`cellar.fake.devices` beside the hub's own device service)
+    is the board's: the hub's part of the same word counted it as its own."""
+    endpoint = runtime.mdp_endpoint
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_serve_until,
+        args=(Worker(endpoint, "cellar.echo"), [b"200"], stop),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        wait_until(
+            lambda: (
+                mmi_service(endpoint, b"cellar.echo") == b"200"
+                and mmi_service(endpoint, b"testhost.echo.mmi") == b"200"
+            ),
+            what="the board's worker and the hub's echo part",
+        )
+        result = _raspy_status(endpoint)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert rows["testhost.echo"][2] == "1"
+    assert rows["testhost.titanic"][2] == "3"  # titanic.request, .reply, .close
+
+
 def test_raspy_status_all_shows_every_counter_of_each_part(
     runtime: supervisor.Runtime,
 ) -> None:
@@ -240,6 +332,31 @@ def test_raspy_status_all_shows_every_counter_of_each_part(
 
     assert titanic() == ["e_five", "d_four", "c_three"]
     assert titanic("--all")[:5] == list(counts)
+
+
+def test_raspy_status_all_shows_the_counters_still_at_zero(
+    runtime: supervisor.Runtime,
+) -> None:
+    """`--all` is every counter a part has: one debugging it asks whether anything
+    was dropped, and `dropped=0` says no; it left out every counter at 0, as the
+    short table does (which stays so)."""
+    runtime.stats.incr("titanic.dropped", 0)
+    runtime.stats.incr("titanic.dispatched", 2)
+    wait_until(
+        lambda: mmi_service(runtime.mdp_endpoint, b"testhost.titanic.mmi") == b"200",
+        what="the titanic part's statistics service",
+    )
+
+    def titanic(*args: str) -> str:
+        result = _raspy_status(runtime.mdp_endpoint, *args)
+        assert (result.returncode, result.stderr) == (0, "")
+        rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+        return " ".join(rows["testhost.titanic"].split()[5:])
+
+    assert titanic() == "dispatched=2"
+    every = titanic("--all").split(", ")
+    assert every[0] == "dispatched=2"
+    assert "dropped=0" in every
 
 
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:

@@ -156,3 +156,20 @@ def test_a_part_s_keys_go_once_it_is_missing_at_two_publications_in_a_row() -> N
     assert gone == []
     gone, missing = ss.keys_gone("pi", published, {"titanic"}, missing)
     assert gone == [b"/stats/pi/devices.fake/state", b"/stats/pi/devices.fake/polls"]
+
+
+def test_a_whole_gauge_is_its_digits_not_six_significant_ones() -> None:
+    """`get` and the /stats/ tree give the value as text: a part up for 14 days
+    whose uptime_s rounded to a whole second read `1.23457e+06`, a map of 16 MiB as
+    a float `1.67772e+07`: seconds and bytes lost in the text."""
+    assert ss.gauge(1234567.0).text() == "1234567"
+    assert ss.gauge(16777216.0).text() == "16777216"
+    assert ss.gauge(1e6).text() == "1000000"
+    assert ss.gauge(-5.0).text() == "-5"
+    assert ss.gauge(0.0).text() == "0"
+    assert ss.gauge(1234567.891).text() == "1234567.891"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_gauge_s_text_reads_back_as_its_value(value: float) -> None:
+    assert float(ss.gauge(value).text()) == value
