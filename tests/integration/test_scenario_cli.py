@@ -226,6 +226,35 @@ def test_export_of_one_name_writes_the_stored_text_byte_for_byte(
     assert output.read_bytes() == stored.encode()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("into", ["-o", "stdout"])
+def test_export_onto_a_full_disk_is_a_runtime_failure(
+    router: tuple[Router, str], into: str
+) -> None:
+    """A write that failed on the way is 1, as raspy-kv dump's and raspy history's
+    are (2 is a FILE named wrong); `-o` on a full disk said 2, bad usage."""
+    sock, endpoint = router
+    if into == "-o":
+        process = start(endpoint, "export", "a", "-o", "/dev/full")
+        named = "/dev/full"
+    else:
+        command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", "export"]
+        options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
+        with Path("/dev/full").open("wb") as full:
+            process = subprocess.Popen(
+                [*command, "a", *options],
+                stdout=full,
+                stderr=subprocess.PIPE,
+            )
+        named = "to stdout"
+    answer(sock, b"200", {"name": "a", "document": "name: a\n"})
+    _, err = process.communicate(timeout=15)
+    assert (process.returncode, err.decode()) == (
+        1,
+        f"raspy scenario export: cannot write {named}: No space left on device\n",
+    )
+
+
 def test_export_of_everything_lists_then_writes_a_stream(
     router: tuple[Router, str],
 ) -> None:
