@@ -103,6 +103,14 @@ def output_status(exc: OSError) -> int:
     return EXIT_USAGE if exc.errno in _NAMED_WRONG else EXIT_FAILURE
 
 
+def stdout_failed(prog: str, exc: OSError) -> int:
+    """After an OSError no handler of a tool's command foresaw, its stdout's (`raspy
+    status > FILE` on a full disk): one line and the runtime failure status, as
+    raspy-kv says it; not "a bug in raspy" (70)."""
+    print(f"{prog}: cannot write to stdout: {exc.strerror or exc}", file=sys.stderr)
+    return reader_left()  # Python's flush at exit must not fail again
+
+
 def version_line(prog: str) -> str:
     """What `--version` prints: the tool, raspy's version and the Python it runs on."""
     return f"{prog} {__version__} (Python {platform.python_version()})"

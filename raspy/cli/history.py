@@ -281,6 +281,10 @@ def _value(value: float) -> str:
 def _forget(args: argparse.Namespace) -> int:
     if args.plot:
         raise Refused(2, "--forget: goes without --plot (nothing is left to draw)")
+    if (args.since, args.until) != ("24h", "now"):  # not a part: it is all
+        raise Refused(
+            2, "--forget: goes without --since and --until (it deletes every value)"
+        )
     document = {"v": 1, "action": "forget", "key": args.key}
     reply = _call(args, document)
     rows = reply.get("rows")

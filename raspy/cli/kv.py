@@ -236,11 +236,14 @@ def run(
     returns the exit status. `chosen` is given the head of the command's lines once
     it is parsed."""
     try:
-        args = _build_parser().parse_args(argv)
+        args, unknown = _build_parser().parse_known_args(argv)
     except SystemExit as exc:  # argparse: usage error (2) or --help (0)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     command: Callable[[argparse.Namespace], int] = args.run
     prog = command_prog(args.command)
+    if unknown:  # argparse would head it `raspy-kv:`, the top parser's name
+        print(f"{prog}: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
     if chosen is not None:
         chosen.append(prog)
     if log_setup is not None:

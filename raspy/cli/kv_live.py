@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
                 f"--server: expected HOST:PORT-BASE with an ASCII host, got "
                 f"{shown(args.server)}"
             )
-        endpoints = clone.Endpoints.parse(args.server)
+        try:
+            endpoints = clone.Endpoints.parse(args.server)
+        except ValueError as exc:  # named, as raspy and raspy-poller name theirs
+            raise ValueError(f"--server: {exc}") from None
         args.curve = _curve(args)
         with stdout_errors():  # a full disk behind stdout: status 1, not a bug
             try:

@@ -33,6 +33,7 @@ from raspy.cli import (
     EXIT_USAGE,
     flush_stdout,
     reader_left,
+    stdout_failed,
     version_line,
 )
 from raspy.cli import call as call_cli
@@ -225,6 +226,8 @@ def _main(argv: Sequence[str] | None, chosen: list[str]) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # `raspy call … | head -1`: the reader left
         return reader_left()
+    except OSError as exc:  # each command says its own: what is left is stdout's
+        return stdout_failed(prefix, exc)
     return status
 
 

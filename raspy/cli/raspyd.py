@@ -25,6 +25,7 @@ from raspy.cli import (
     raspyd_config,
     reader_left,
     start_wait,
+    stdout_failed,
     version_line,
 )
 from raspy.cli.arguments import (
@@ -168,6 +169,8 @@ def _main(argv: list[str] | None) -> int:
             return _flushed(_print_config(args))
     except BrokenPipeError:  # `raspyd --print-config | head`: the reader left
         return reader_left()
+    except OSError as exc:  # a config file unread is a ConfigError: this is stdout
+        return stdout_failed("raspyd", exc)
     if args.markdown:
         return fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why

@@ -81,7 +81,7 @@ def add_parser(commands: Commands) -> None:
         description="One NAME: its document byte for byte. Several (or none: all): a "
         "YAML stream, the documents separated by `---` lines, which `import` reads back.",
     )
-    export.add_argument("names", nargs="*", metavar="NAME")
+    export.add_argument("names", nargs="*", metavar="NAME", type=_name_argument)
     export.add_argument(
         "-o", "--output", metavar="FILE", type=path_argument, help="write to FILE"
     )
@@ -94,12 +94,12 @@ def add_parser(commands: Commands) -> None:
     show = verbs.add_parser(
         "show", parents=[hub], help="one scenario's state and document"
     )
-    show.add_argument("name", metavar="NAME")
+    show.add_argument("name", metavar="NAME", type=_name_argument)
     show.add_argument("--json", action="store_true", help="the reply as JSON")
     show.set_defaults(scenario_run=_show)
     for verb, summary in _STATE_VERBS.items():
         command = verbs.add_parser(verb, parents=[hub], help=summary)
-        command.add_argument("names", nargs="+", metavar="NAME")
+        command.add_argument("names", nargs="+", metavar="NAME", type=_name_argument)
         command.set_defaults(scenario_run=_state_verb)
         if verb == "run":
             command.add_argument(
@@ -108,6 +108,15 @@ def add_parser(commands: Commands) -> None:
                 help="run as if the trigger whose id: is ID had fired (its"
                 " trigger.id and kind; the conditions are not checked)",
             )
+
+
+def _name_argument(name: str) -> str:
+    """A scenario's NAME: never empty. An empty one (an unset shell variable) went
+    to the hub, which refused it as no string (`raspy scenario enable: : 400: …`),
+    status 1."""
+    if not name:
+        raise argparse.ArgumentTypeError("expected a scenario name, got an empty one")
+    return name
 
 
 _STATE_VERBS: Final = {

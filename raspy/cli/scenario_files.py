@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from raspy.atomic_file import write_named_output
-from raspy.cli import flush_stdout
+from raspy.cli import flush_stdout, output_status
 from raspy.errors import quote
 from raspy.file_head import read_head
 from raspy.records import frozen
@@ -115,4 +115,7 @@ def write_output(output: str | None, data: bytes) -> None:
     try:
         write_named_output(output, data)
     except OSError as exc:
-        raise Failure(2, f"cannot write {output}: {exc.strerror or exc}") from None
+        # 2 for a FILE named wrong, 1 for a write that failed on the way (a full disk)
+        raise Failure(
+            output_status(exc), f"cannot write {output}: {exc.strerror or exc}"
+        ) from None

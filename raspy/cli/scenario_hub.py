@@ -73,8 +73,8 @@ class Hub:
     def _why_silent(self, exc: ClientTimeout) -> str:
         """No reply: a hub without that service (a wrong --host, [core] off) answers
         MMI, a hub that is down does not."""
-        try:
-            known = self._reads.request("mmi.service", self.service)
+        try:  # asked once: resent, it doubled or quadrupled the wait the line tells
+            known = self._reads.request("mmi.service", self.service, retries=1)
         except ClientTimeout:
             return f"{exc} (is raspyd running with [core] enabled?)"
         if known[:1] == [b"404"]:

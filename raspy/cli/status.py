@@ -153,6 +153,14 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
     )
 
 
+def _printable(text: str) -> str:
+    """A cell as it is shown: a letter that is not printable as `?`. Names and
+    values come from any MDP worker (a `<host>.<part>.mmi` service, its statistics),
+    and an escape sequence among them would act on the terminal (clear it, set its
+    title) instead of being shown."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def table(rows: Sequence[Row], *, every_counter: bool = False) -> list[str]:
     """Aligned text lines: a header, then one line per part, with its three
     largest counters above 0 (`every_counter`: all of them, those at 0 too, `raspy
@@ -168,18 +176,15 @@ def table(rows: Sequence[Row], *, every_counter: bool = False) -> list[str]:
         shown = ", ".join(f"{name}={count}" for name, count in counters)
         if row.reason:
             shown = f"{shown}; {row.reason}" if shown else row.reason
-        lines.append(
-            (
-                f"{row.host}.{row.part}",
-                row.state,
-                str(row.workers),
-                elapsed_text(row.uptime_s, compact=True)
-                if row.state == "running"
-                else "-",
-                str(row.restarts),
-                shown,
-            )
+        line = (
+            f"{row.host}.{row.part}",
+            row.state,
+            str(row.workers),
+            elapsed_text(row.uptime_s, compact=True) if row.state == "running" else "-",
+            str(row.restarts),
+            shown,
         )
+        lines.append(tuple(_printable(cell) for cell in line))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     return [
         "  ".join(

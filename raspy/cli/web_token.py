@@ -157,8 +157,13 @@ def _read_password() -> str | None:
         )
         return None
     if sys.stdin.isatty():
-        first = getpass.getpass("web password: ")
-        if getpass.getpass("again: ") != first:
+        try:
+            first = getpass.getpass("web password: ")
+            again = getpass.getpass("again: ")
+        except EOFError:  # Ctrl-D at a prompt: nothing (more) is typed
+            print(f"{_PROG} web-password: no password typed (Ctrl-D)", file=sys.stderr)
+            return None
+        if again != first:
             print(f"{_PROG} web-password: the two differ", file=sys.stderr)
             return None
         password = first

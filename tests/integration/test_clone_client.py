@@ -667,10 +667,13 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     assert kv.run(["ls", "--server", f"127.0.0.1:{base}", "--timeout", "0.2"]) == 1
     assert kv.run(["set", "relative", "1"]) == 2
     assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
+    assert kv.run(["watch", "/", "--server", "127.0.0.1:65535"]) == 2
     assert capsys.readouterr().err == (
         f"raspy-kv ls: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
         'raspy-kv set: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
-        'raspy-kv get: expected HOST:PORT-BASE, got "nowhere"\n'
+        # the option is named (README: a bad option is one line naming it)
+        'raspy-kv get: --server: expected HOST:PORT-BASE, got "nowhere"\n'
+        "raspy-kv watch: --server: port base must be 1..65532, got 65535\n"
     )
 
 

@@ -16,7 +16,7 @@ from typing import Final
 
 import pytest
 import zmq
-from support.cli_process import answer_json
+from support.cli_process import answer_json, connections
 from support.cli_process import finish_text as finish
 from support.zmqctx import recv
 
@@ -226,6 +226,35 @@ def test_export_of_one_name_writes_the_stored_text_byte_for_byte(
     assert output.read_bytes() == stored.encode()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("into", ["-o", "stdout"])
+def test_export_onto_a_full_disk_is_a_runtime_failure(
+    router: tuple[Router, str], into: str
+) -> None:
+    """A write that failed on the way is 1, as raspy-kv dump's and raspy history's
+    are (2 is a FILE named wrong); `-o` on a full disk said 2, bad usage."""
+    sock, endpoint = router
+    if into == "-o":
+        process = start(endpoint, "export", "a", "-o", "/dev/full")
+        named = "/dev/full"
+    else:
+        command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", "export"]
+        options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
+        with Path("/dev/full").open("wb") as full:
+            process = subprocess.Popen(
+                [*command, "a", *options],
+                stdout=full,
+                stderr=subprocess.PIPE,
+            )
+        named = "to stdout"
+    answer(sock, b"200", {"name": "a", "document": "name: a\n"})
+    _, err = process.communicate(timeout=15)
+    assert (process.returncode, err.decode()) == (
+        1,
+        f"raspy scenario export: cannot write {named}: No space left on device\n",
+    )
+
+
 def test_export_of_everything_lists_then_writes_a_stream(
     router: tuple[Router, str],
 ) -> None:
@@ -366,6 +395,32 @@ def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
         "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running with [core] "
         "enabled?)\n",
     )
+
+
+@pytest.mark.parametrize(("verb", "sends"), [("show", 3), ("enable", 1)])
+def test_a_silent_hub_is_asked_over_mmi_once(
+    router: tuple[Router, str], verb: str, sends: int
+) -> None:
+    """The line says how long it waited for the service (`after 1 tries of 0.3s`);
+    the question over MMI that follows, whether the hub has the service, was resent
+    as a read is: 3 more waits, `enable` took 4 times --timeout, `show` twice
+    the wait the line tells."""
+    sock, endpoint = router
+    with connections(sock) as watched:
+        options = ["--server", endpoint, "--host", "hub", "--timeout", "0.3"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "raspy.cli.raspy", "scenario", verb, "a", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        status, _, err = finish(process)
+        watched.wait_all_ended()  # every request it sent has come
+    assert status == 1, err
+    assert f"after {sends} tries of 0.3s (is raspyd running" in err
+    services = []
+    while sock.poll(0):
+        services.append(sock.recv_multipart()[3])
+    assert services == [SERVICE] * sends + [b"mmi.service"]
 
 
 def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(

@@ -108,3 +108,24 @@ def test_a_sub_commands_options_are_its_own(
     except SystemExit as exc:  # a usage error argparse's way
         status = exc.code  # type: ignore[assignment]
     assert (status, capsys.readouterr().err) == (2, line + "\n")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["set", "/k", "v", "extra"], "raspy-kv set: unrecognized arguments: extra"),
+        (["get", "/k", "--bogus"], "raspy-kv get: unrecognized arguments: --bogus"),
+        (["--bogus", "ls", "/"], "raspy-kv ls: unrecognized arguments: --bogus"),
+        (
+            ["check", "--data-dir", "d", "more"],
+            "raspy-kv check: unrecognized arguments: more",
+        ),
+    ],
+)
+def test_a_raspy_kv_commands_extra_words_are_headed_by_it(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README: a line of a sub-command begins with the tool and the sub-command,
+    whatever kind of line it is; `raspy-kv set /k v extra` said `raspy-kv:`."""
+    assert (kv.main(argv), capsys.readouterr().err) == (2, line + "\n")
