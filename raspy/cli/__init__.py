@@ -104,10 +104,15 @@ def output_status(exc: OSError) -> int:
 
 
 def stdout_failed(prog: str, exc: OSError) -> int:
-    """After an OSError no handler of a tool's command foresaw, its stdout's (`raspy
-    status > FILE` on a full disk): one line and the runtime failure status, as
-    raspy-kv says it; not "a bug in raspy" (70)."""
-    print(f"{prog}: cannot write to stdout: {exc.strerror or exc}", file=sys.stderr)
+    """After an OSError no handler of a tool's command foresaw: its stdout's (`raspy
+    status > FILE` on a full disk), one line and the runtime failure status, as
+    raspy-kv says it; not "a bug in raspy" (70). One that names a file is that
+    file's, and is said as such."""
+    if exc.filename is not None:
+        where = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        where = f"cannot write to stdout: {exc.strerror or exc}"
+    print(f"{prog}: {where}", file=sys.stderr)
     return reader_left()  # Python's flush at exit must not fail again
 
 
