@@ -27,6 +27,8 @@ from raspy.history.tiers import format_duration, parse_duration
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
+_SINCE: Final = "24h"  # the defaults, kept apart from what was given (--forget)
+_UNTIL: Final = "now"
 _FIELDS: Final = ("key", "tier", "step_s")  # besides points: what the text prints
 
 
@@ -86,12 +88,12 @@ def add_parser(commands: Commands) -> None:
     )
     history.add_argument(
         "--since",
-        default="24h",
+        default=None,  # 24h; None tells --forget that none was given
         help="start: a duration back from now (24h, 7d), epoch s, or an ISO date in "
         "this machine's local time unless it names a zone (2026-05-29T06:00, "
         "'2026-05-29 06:00:00 +02:00'); default 24h",
     )
-    history.add_argument("--until", default="now", help="end, same forms (default now)")
+    history.add_argument("--until", help="end, same forms (default now)")
     history.add_argument(
         "--resolution",
         default="auto",
@@ -120,8 +122,8 @@ def add_parser(commands: Commands) -> None:
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:
     now = time.time()
-    since = _when_of("--since", args.since, now)
-    until = _when_of("--until", args.until, now)
+    since = _when_of("--since", _SINCE if args.since is None else args.since, now)
+    until = _when_of("--until", _UNTIL if args.until is None else args.until, now)
     if args.plot and not args.plot.lower().endswith(_PLOT_SUFFIXES):
         raise Refused(
             2, f"--plot: expected a FILE ending in .svg or .png, got {shown(args.plot)}"
@@ -281,7 +283,7 @@ def _value(value: float) -> str:
 def _forget(args: argparse.Namespace) -> int:
     if args.plot:
         raise Refused(2, "--forget: goes without --plot (nothing is left to draw)")
-    if (args.since, args.until) != ("24h", "now"):  # not a part: it is all
+    if args.since is not None or args.until is not None:  # not a part: it is all
         raise Refused(
             2, "--forget: goes without --since and --until (it deletes every value)"
         )

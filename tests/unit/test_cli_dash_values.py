@@ -19,15 +19,15 @@ def parsed(*argv: str) -> argparse.Namespace:
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     ("argv", "since", "until"),
-    [
-        (["--since", "-1h"], "-1h", "now"),
+    [  # until None: not given (now)
+        (["--since", "-1h"], "-1h", None),
         (["--since", "-1h", "--until", "-10m"], "-1h", "-10m"),
-        (["--sin", "-2d"], "-2d", "now"),  # an abbreviation, as argparse allows
-        (["--since=-1h"], "-1h", "now"),
+        (["--sin", "-2d"], "-2d", None),  # an abbreviation, as argparse allows
+        (["--since=-1h"], "-1h", None),
     ],
 )
 def test_a_dash_value_after_a_space_is_the_options(
-    argv: list[str], since: str, until: str
+    argv: list[str], since: str, until: str | None
 ) -> None:
     args = parsed("history", "pi.fake.attic", *argv)
     assert (args.since, args.until) == (since, until)

@@ -15,7 +15,14 @@ _SAID = "--forget: goes without --since and --until (it deletes every value)"
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "given",
-    [["--since", "1h"], ["--until", "1h"], ["--since=-2h"], ["--since", "7d"]],
+    [
+        ["--since", "1h"],
+        ["--until", "1h"],
+        ["--since=-2h"],
+        ["--since", "7d"],
+        ["--since", "24h"],  # the default, given: a range all the same
+        ["--until", "now"],
+    ],
 )
 def test_forget_with_a_range_is_refused_before_the_hub_is_asked(
     given: list[str], capsys: pytest.CaptureFixture[str]
