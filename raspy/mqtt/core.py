@@ -262,6 +262,10 @@ class BridgeCore:
         (a retained one is an old command the broker replays: refused)."""
         return self._requests.command(topic, payload, now, retained=retained)
 
+    def takes_command(self, topic: str) -> bool:
+        """Is a message on `topic` a command of this hub's (raspy.mqtt.command)?"""
+        return self._requests.takes(topic)
+
     def writing(self, request_id: int, made: bytes) -> None:
         """A control's write (WriteKey) went to the Clone server as update `made`."""
         self._requests.writing(request_id, made)
