@@ -229,6 +229,10 @@ class BridgeCore:
         """An MDP service got a worker; a devices service is listed (again)."""
         return self._announcer.service_available(service, now)
 
+    def service_gone(self, service: str) -> list[Output]:
+        """An MDP service lost its last worker (raspy.mqtt.announce)."""
+        return self._announcer.service_gone(service)
+
     # --- messages from the broker ---------------------------------------------------
     def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
         """A message from the broker that is no command (taken: True), or else a
