@@ -77,7 +77,15 @@ HistoryLinks = PeerLinks  # what the history actor talks to
 class HistoryActor(HistoryQueries):
     """See the module docstring."""
 
-    def __init__(self, host: str, config: HistoryConfig, links: HistoryLinks) -> None:
+    def __init__(
+        self,
+        host: str,
+        config: HistoryConfig,
+        links: HistoryLinks,
+        started_wall: float | None = None,
+    ) -> None:
+        """`started_wall`: when raspyd started (wall clock; None: now), what tells a
+        value of the seed read in this run from one of the run before."""
         super().__init__()
         self.links = links
         self._clone = links.tree()
@@ -98,6 +106,12 @@ class HistoryActor(HistoryQueries):
         # the `/value`s of the live tree when the subscription began (the seed): what
         # a reading repeats that set its `/value` before the recorder followed it
         self._seeded: dict[str, float | None] = {}
+        # the devices read in this run: a `/timestamp` since raspyd started, in the
+        # seed (the tree loaded from the store holds the run before's) or after it
+        self._read: set[str] = set()
+        self._started_wall = (
+            links.clock.wall() if started_wall is None else started_wall
+        )
         # request -> the devices service asked; unanswered by the next round: forgotten
         self._client: LocalClient[bytes] = LocalClient(
             links.outbox,
@@ -127,6 +141,10 @@ class HistoryActor(HistoryQueries):
             device = device_of_key(tree_key)
             if device is not None and device[1] == VALUE_FIELD:
                 self._seeded[device[0]] = sample_value(body)
+            elif device is not None and device[1] == TIMESTAMP_FIELD:
+                stamp = sample_value(body)
+                if stamp is not None and stamp >= self._started_wall:
+                    self._read.add(device[0])
         self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         attach(self.links.edge, self._worker, self.actor_ref)
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
@@ -180,6 +198,7 @@ class HistoryActor(HistoryQueries):
             return
         # every device's last value is kept, logged or not: one logged later must
         # not repeat a value that has changed since
+        self._read.add(fullname)
         if field == VALUE_FIELD:
             self._last[fullname] = sample_value(body)
             self._fresh.add(fullname)
@@ -273,10 +292,11 @@ class HistoryActor(HistoryQueries):
         newly = logged.difference(*self._logged.values(), self._away.pop(name, ()))
         self._logged[name] = logged
         for fullname in sorted(newly):
-            # its value now, as last seen in this run: a device just set to record
-            # (or seen before its service's first list) has a point at once, not at
-            # its next reading, which for a slow poll may be an hour away
-            value = self._last.get(fullname)
+            # its value now, if read in this run (the seed's too: at a start the
+            # first readings come before the subscription): a device just set to
+            # record (or seen before its service's first list) has a point at once,
+            # not at its next reading, which for a slow poll may be an hour away
+            value = self._last_value(fullname) if fullname in self._read else None
             if value is not None:
                 self._sample(fullname, value)
         self._gauge_logged()
@@ -332,10 +352,10 @@ class HistoryActor(HistoryQueries):
 
 
 def start_history(
-    host: str, config: HistoryConfig, links: HistoryLinks
+    host: str, config: HistoryConfig, links: HistoryLinks, started_wall: float
 ) -> pykka.ActorRef[Any]:
     """Start the recorder (the supervisor's one call)."""
-    return HistoryActor.start(host, config, links)
+    return HistoryActor.start(host, config, links, started_wall)
 
 
 def start_history_child(rt: Runtime) -> None:
@@ -343,6 +363,9 @@ def start_history_child(rt: Runtime) -> None:
     restarted: a new server means a new subscription, so a new recorder)."""
 
     def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
-        return start_history(rt.hostname, rt.config.history, rt.peer_links(clone))
+        # raspyd's start on the wall clock (started_at is monotonic)
+        started_wall = rt.clock.wall() - (rt.clock.monotonic() - rt.started_at)
+        links = rt.peer_links(clone)
+        return start_history(rt.hostname, rt.config.history, links, started_wall)
 
     rt.follow_clone(CHILD_NAME, start, enabled=rt.config.history.enabled)

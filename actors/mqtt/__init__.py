@@ -45,7 +45,14 @@ from raspy.devices.reading import CONFIGURED_TREE, DEVICE_TREE
 from raspy.errors import ConfigError
 from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
-from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged, WriteRefused
+from raspy.mqtt.events import (
+    Replied,
+    Seed,
+    ServiceDown,
+    ServiceUp,
+    TreeChanged,
+    WriteRefused,
+)
 from raspy.mqtt.filters import GlobFilter, event_prefixes, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.protocol import clone as clone_protocol
@@ -220,8 +227,8 @@ class MqttBridgeActor(SteadyActor):
                 self._on_reply(peer_id, frames)
             case msgs.ServiceAvailabilityChanged(service=service, available=True):
                 self.link.submit(ServiceUp(service.decode("utf-8", "replace")))
-            case msgs.ServiceAvailabilityChanged():
-                pass
+            case msgs.ServiceAvailabilityChanged(service=service):
+                self.link.submit(ServiceDown(service.decode("utf-8", "replace")))
             case _IoFailed():  # logged by its runner (runner_failed)
                 self.stop()
             case Started():

@@ -51,8 +51,9 @@ class _Known:
     # per service, the devices with a value in the tree
     valued: dict[str, set[str]] = field(default_factory=dict)
     # services whose every value was deleted in this run (raspyd deletes those of a
-    # service the config turned off at its start): the sweep waits for no `list`
-    # of theirs, which no worker may ever answer
+    # service the config turned off at its start), or whose worker left while they
+    # had none: the sweep waits for no `list` of theirs, which no worker may ever
+    # answer
     emptied: set[str] = field(default_factory=set)
     # services whose last `list` failed or had no reply: what their devices'
     # configs are is not known, so the sweep clears none of them
@@ -153,6 +154,24 @@ class Announcer:
         if name.count(".") != 1 or name in self._known.listing:
             return []
         return self._list(name, now)
+
+    def service_gone(self, service: str) -> list[Output]:
+        """An MDP service lost its last worker (the broker's list of services). A
+        devices service with no value in the tree is listed no more until a worker
+        comes back, whose `list` announces its configs anew: what the sweep held
+        for it goes now, as when its values are all deleted (a reload turned it off;
+        one that never had a value gives no such sign), and the sweep waits for no
+        `list` of it."""
+        if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
+            return []
+        name = service.removesuffix(DEVICES_SUFFIX)
+        known = self._known
+        if known.valued.get(name):
+            return []  # away for a while (a restart): its configs stay
+        known.emptied.add(name)
+        for topic in sorted(known.held.pop(name, set())):
+            self._mirror.buffer.put(Message(topic, b""))
+        return []
 
     def configured(self, fullname: str, now: float) -> list[Output]:
         """A device's config changed (a friendly name, a unit, ...): its service is

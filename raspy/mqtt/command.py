@@ -119,6 +119,15 @@ class Requests:
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         return self.request(target, action, service, body, now)
 
+    def takes(self, topic: str) -> bool:
+        """Is `topic` a command this hub answers (a refusal on `…/result` too): what
+        `mqtt.commands` counts, not another hub's nor a topic that is no command."""
+        try:
+            target = self.topics.parse_command(topic)
+        except MalformedMessage:
+            return False
+        return self._ours(target)
+
     def _waiting(self) -> int:
         """The commands in flight (a `list` request has no target)."""
         return sum(1 for p in self._pending.values() if p.target is not None)

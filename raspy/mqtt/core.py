@@ -229,6 +229,10 @@ class BridgeCore:
         """An MDP service got a worker; a devices service is listed (again)."""
         return self._announcer.service_available(service, now)
 
+    def service_gone(self, service: str) -> list[Output]:
+        """An MDP service lost its last worker (raspy.mqtt.announce)."""
+        return self._announcer.service_gone(service)
+
     # --- messages from the broker ---------------------------------------------------
     def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
         """A message from the broker that is no command (taken: True), or else a
@@ -261,6 +265,10 @@ class BridgeCore:
         """A message on a command topic: a request, or a refusal on `…/result`
         (a retained one is an old command the broker replays: refused)."""
         return self._requests.command(topic, payload, now, retained=retained)
+
+    def takes_command(self, topic: str) -> bool:
+        """Is a message on `topic` a command of this hub's (raspy.mqtt.command)?"""
+        return self._requests.takes(topic)
 
     def writing(self, request_id: int, made: bytes) -> None:
         """A control's write (WriteKey) went to the Clone server as update `made`."""

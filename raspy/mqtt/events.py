@@ -33,12 +33,17 @@ class ServiceUp:
 
 
 @frozen
+class ServiceDown:
+    service: str
+
+
+@frozen
 class Replied:
     request_id: int
     body: tuple[bytes, ...]
 
 
-Event = Seed | TreeChanged | ServiceUp | Replied | WriteRefused
+Event = Seed | TreeChanged | ServiceUp | ServiceDown | Replied | WriteRefused
 
 
 class Feed:
@@ -61,5 +66,7 @@ class Feed:
                 return core.reply(request_id, list(body), now)
             case ServiceUp(service=service):
                 return core.service_available(service, now)
+            case ServiceDown(service=service):
+                return core.service_gone(service)
             case Seed(items=items):
                 return core.seed(list(items), now)

@@ -124,7 +124,8 @@ class LinkCore:
             return []
         if core.swept_message(topic, payload, retained):
             return []
-        self.log.command()
+        if core.takes_command(topic):  # not another hub's, nor another tool's
+            self.log.command()
         self.busy = True  # a result may wait in the buffer
         return self._sort(core.command(topic, payload, now, retained=retained), now)
 

@@ -18,6 +18,7 @@ from raspy.rules import model
 from raspy.rules.raspy_keys import refusal_of_raspys_key
 from raspy.rules.run_scope import RunScope, short
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
+from raspy.rules.template import values_in
 
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -63,6 +64,21 @@ def _utf8(text: str, where: str) -> bytes:
     except UnicodeEncodeError as exc:
         lone = f"\\u{ord(text[exc.start]):04x}"
         raise RunFailed(f"{where} not UTF-8 text (a lone surrogate, {lone})") from None
+
+
+def _frame(scope: RunScope, template: str, where: str) -> bytes:
+    """A `call:` body frame filled in; RunFailed when a field fills it with a number
+    that is not finite (a tree body `1e400`): it would write `Infinity` or `NaN`,
+    no JSON, where a device's value or an http body fails the run."""
+    for value in values_in(template, scope.context()):
+        if isinstance(value, float | list | dict):
+            try:
+                json_text.encode(value)
+            except ValueError:
+                raise RunFailed(
+                    f"{where} filled with a number that is not finite"
+                ) from None
+    return _utf8(scope.text(template), where)
 
 
 def checked_key(scope: RunScope, template: str) -> str:
@@ -128,7 +144,7 @@ def call_step(
     # run waited for its timeout
     _utf8(service, f"call {shown(service)}: the service is")
     body = tuple(
-        _utf8(scope.text(frame), f"call {service}: body frame {number} is")
+        _frame(scope, frame, f"call {service}: body frame {number} is")
         for number, frame in enumerate(action.body, 1)
     )
     scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))

@@ -276,27 +276,41 @@ def render_in(
         if isinstance(part, str):
             out.append(part)
             continue
-        name = part.name
-        if name == "host":
-            value: JsonValue = context.host
-        elif name == "now":
-            value = context.wall_ts if part.clock is not None else _now_text(context)
-        elif name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
-            value = context.trigger_field(name[8:])
-        elif name == REPEAT_INDEX and context.repeat_index is not None:
-            value = context.repeat_index
-        elif name in context.variables:
-            value = context.variables[name]
-        elif (
-            secrets is not None
-            and name.startswith(SECRET_PREFIX)
-            and name[len(SECRET_PREFIX) :] in secrets
-        ):
-            value = secrets[name[len(SECRET_PREFIX) :]]
-        else:
-            raise TemplateError(f"unknown name {quote(name)}", part.offset, text)
-        out.append(part.shown(value, context.tz))
+        out.append(part.shown(_value_in(part, context, secrets, text), context.tz))
     return "".join(out)
+
+
+def values_in(text: str, context: EvalContext) -> list[JsonValue]:
+    """The values the fields of `text` name at run time (render_in writes them), so
+    a caller can refuse one before it is written: an infinity is `Infinity` in text."""
+    return [
+        _value_in(part, context, None, text)
+        for part in _parsed(text)
+        if isinstance(part, Field)
+    ]
+
+
+def _value_in(
+    part: Field, context: EvalContext, secrets: Mapping[str, str] | None, text: str
+) -> JsonValue:
+    name = part.name
+    if name == "host":
+        return context.host
+    if name == "now":
+        return context.wall_ts if part.clock is not None else _now_text(context)
+    if name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
+        return context.trigger_field(name[8:])
+    if name == REPEAT_INDEX and context.repeat_index is not None:
+        return context.repeat_index
+    if name in context.variables:
+        return context.variables[name]
+    if (
+        secrets is not None
+        and name.startswith(SECRET_PREFIX)
+        and name[len(SECRET_PREFIX) :] in secrets
+    ):
+        return secrets[name[len(SECRET_PREFIX) :]]
+    raise TemplateError(f"unknown name {quote(name)}", part.offset, text)
 
 
 def _now_text(context: EvalContext) -> str:

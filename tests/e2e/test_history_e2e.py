@@ -161,6 +161,27 @@ def test_the_readings_after_a_kill_9_record_the_value_read_not_the_stored_one(
     assert {p[1] for p in points} == {20.0}, points
 
 
+@pytest.mark.timeout(60)
+def test_a_slow_device_logged_from_the_config_has_a_point_at_the_start(
+    tmp_path: Path,
+) -> None:
+    """docs/history.md: a device just set to record gets its value of that moment
+    as its first point. At a start the sensor's first reading comes before the
+    recorder follows the tree, and its next one an hour on: it had no point until
+    then, the value read being in the recorder's seed only."""
+    started = time.time()
+    config = _steady_config(15.0, 60.0).replace(
+        "poll_interval_s = 0.3", "poll_interval_s = 3600.0"
+    )
+    with running_daemon(tmp_path / "data", config_text=config) as daemon:
+        points = wait_until(
+            lambda: _steady(daemon, started - 60),
+            what="the sensor's first point",
+            timeout_s=20,
+        )
+    assert [p[1] for p in points] == [15.0], points
+
+
 @pytest.fixture(scope="module", name="hub")
 def hub_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     with running_daemon(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -69,10 +70,16 @@ class Recorder:
         self.ref: pykka.ActorRef[Any] | None = None
 
     def start(
-        self, config: HistoryConfig = _CONFIG, *, same_stats: bool = False
+        self,
+        config: HistoryConfig = _CONFIG,
+        *,
+        same_stats: bool = False,
+        started_wall: float | None = None,
     ) -> None:
         """`same_stats`: the counters go on, as raspyd's do when it restarts the
-        recorder (a new Clone server); else this actor's counters only."""
+        recorder (a new Clone server); else this actor's counters only.
+        `started_wall`: raspyd's start; by default now on the services' clock, so
+        the sensors' first readings, before it, count as the run before's."""
         if not same_stats:
             self.stats = Stats()
         links = HistoryLinks(
@@ -83,7 +90,9 @@ class Recorder:
             self.clock,
             self.stats,
         )
-        self.ref = HistoryActor.start(HOST, config, links)
+        if started_wall is None:
+            started_wall = time.time()
+        self.ref = HistoryActor.start(HOST, config, links, started_wall)
 
     def stop(self) -> None:
         if self.ref is not None:
@@ -264,6 +273,39 @@ def test_a_devices_service_back_after_going_away_repeats_no_value(
         assert (status, reply["points"]) == (b"200", [first])
     finally:
         far.down()
+
+
+@pytest.mark.parametrize("this_run", [True, False])
+def test_a_device_logged_at_the_start_has_its_seeded_value_if_read_in_this_run(
+    recorder: Recorder, edge: EdgeHandle, this_run: bool
+) -> None:
+    """docs/history.md: a device just set to record gets its value of that moment
+    as a first point if it was read since raspyd started. At a start its reading
+    may come before the recorder follows the tree: in the seed only, it gave no
+    point. The seed holds the run before's values too (the tree loaded from the
+    store): its `/timestamp`, before raspyd started, says so, and gives none."""
+    recorder.stop()
+    read_at = T0 - 30
+    recorder.server.publisher.set(f"/device/{ROOF}/value".encode(), b"7.5")
+    recorder.server.publisher.set(
+        f"/device/{ROOF}/timestamp".encode(), json.dumps(read_at).encode()
+    )
+    recorder.start(started_wall=read_at - 1 if this_run else read_at + 1)
+    recorder.wait_logged(1)
+    recorder.publish(ATTIC, 20.0, T0)  # the seed is in: the recorder follows
+    far = FarService(edge)
+    far.up()
+    try:
+        recorder.wait_logged(2)
+        # the attic's sample after the list: the roof's first point was taken then
+        recorder.publish(ATTIC, 21.0, T0 + 10)
+        status, reply = recorder.history(key=ROOF, since=T0 - 60)
+    finally:
+        far.down()
+    if this_run:
+        assert (status, reply["points"]) == (b"200", [[T0, 7.5, 7.5, 7.5]])
+    else:
+        assert (status, reply["error"]) == (b"404", "unknown_key")
 
 
 def test_history_survives_a_restart_and_buckets_go_on_where_they_were(

@@ -92,3 +92,41 @@ def test_a_service_turned_off_after_its_list_failed_loses_its_held_configs(
     bridge.set(("/device/pi.fake.lamp/value", b""))  # ... and deletes its values
     watcher.wait_for(gone[0], b"")
     watcher.wait_for(lamp[0], b"")
+
+
+@pytest.mark.timeout(60)
+def test_a_service_with_no_value_whose_worker_leaves_loses_its_held_configs(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher, edge: EdgeHandle
+) -> None:
+    """A service that never had a value in the tree gives no sign by its values
+    when a reload turns it off: its worker leaving (the broker's list of services)
+    is the sign. Its held configs stayed until the next start's sweep."""
+    lamp = _earlier_runs_config("pi.fake.lamp")
+    watcher.publish(*lamp, retain=True)
+    worker = Worker(edge.endpoint, "pi.fake.devices", context=edge.context)
+    stop = threading.Event()
+    serving = threading.Thread(
+        target=worker.serve,
+        args=(lambda _body: [b"500", b'{"error": "internal"}'],),
+        kwargs={"stop": stop},
+    )
+    serving.start()
+    try:
+        bridge.start(
+            mosquitto.port,
+            BASE,
+            ("/device/*",),
+            discovery_prefix=PREFIX,
+            cleanup_after_s=0.5,
+        )
+        wait_until(
+            lambda: "mqtt.ghosts_cleared" in bridge.stats.counters(),
+            what="the sweep's end",
+        )
+        assert bridge.stats.get("mqtt.refused.list_failed") >= 1
+        assert watcher.get(lamp[0]) == lamp[1]  # held: its list failed
+    finally:
+        stop.set()
+        serving.join(timeout=10)
+        worker.close()  # the reload stops fake's worker: it says goodbye
+    watcher.wait_for(lamp[0], b"")

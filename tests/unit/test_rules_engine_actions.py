@@ -630,6 +630,32 @@ def test_a_device_value_json_cannot_hold_fails_the_run_and_is_not_sent() -> None
     )
 
 
+@pytest.mark.parametrize("titanic", [False, True])
+@pytest.mark.parametrize(
+    ("frame", "given"),
+    [
+        ("{trigger.value}", float("inf")),
+        ('{{"v": 1, "value": {trigger.value:.1f}}}', float("nan")),
+        ("{trigger.value}", [1, float("-inf")]),
+    ],
+)
+def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
+    frame: str, given: JsonValue, titanic: bool
+) -> None:
+    """A tree body `1e400` reads as an infinity: a frame `{trigger.value}` was sent
+    as the text `Infinity`, which is no JSON, where a device's value fails the run."""
+    h = harness(
+        scenario(
+            [m.CallAction("hub.echo", ("hi", frame), titanic)], [m.EventTrigger(DOOR)]
+        )
+    )
+    assert requests(h.change(DOOR, given)) == []
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        "call hub.echo: body frame 2 is filled with a number that is not finite"
+    )
+
+
 def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
     """The tree drops a value over [clone] max_value_bytes after the fact: the run
     fails at the set, so it is not reported as a success with the key missing."""
