@@ -125,8 +125,15 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     going = safe_next(fields.get("next"))  # kept by a refusal: a second try goes too
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     supplied = fields.get("csrf", "")
-    if not cookie or not secrets.compare_digest(
-        cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+    # cookies are not told apart by port: a page on another port of the hub's name
+    # may set the login cookie it sends, and only the Origin tells that page apart
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    if (
+        not same_origin(origin, host or "")
+        or not cookie
+        or not secrets.compare_digest(
+            cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+        )
     ):
         return _login_page("The form expired; try again.", status=403, next_path=going)
     now = backend.clock.monotonic()
