@@ -205,9 +205,20 @@
 
   function connect() {
     const source = new EventSource("/events");
+    // each connection's first batch is every live key the tree holds: a switch's
+    // held change whose key went while the page was away (raspyd restarted, and
+    // dropped it) is gone, not left counting down
+    let fresh = false;
+    source.addEventListener("open", function () { fresh = true; });
     source.addEventListener("kv", function (event) {
       const changes = JSON.parse(event.data);
       Object.keys(changes).forEach(function (key) { apply(key, changes[key]); });
+      if (fresh) {
+        document.querySelectorAll("[data-pending-key]").forEach(function (el) {
+          if (!(el.dataset.pendingKey in changes)) clearPending(el);
+        });
+      }
+      fresh = false;
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     });
     source.addEventListener("control", function (event) {
