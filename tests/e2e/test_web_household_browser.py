@@ -143,6 +143,8 @@ def test_a_page_open_across_a_restart_of_the_hub_comes_back_fresh(
     held = page.text_content(_note(hub, "gpio.compressor"))
     pending = hub.get(hub.key("gpio.compressor", "pending"))
     alive = page.evaluate("window.notReloaded === true")
+    page.click(_switch(hub, "gpio.relay"))  # the session and its token kept
+    wait_until(lambda: hub.get(hub.key("gpio.relay")) == "true", what="relay on")
     page.context.close()
     assert (pending, relay, held, alive) == ("", "false", "", True)
 
