@@ -55,3 +55,30 @@ def test_a_login_sent_from_another_site_is_refused(port: int) -> None:
     assert foreign.status == 403
     assert not any(c.startswith("raspy_session=") for c in foreign.cookies)
     assert own.status == 303
+
+
+def _login_form(port: int, cookie: str = "") -> tuple[str, str]:
+    """GET /login as a browser holding `cookie` sends it: (the login cookie the
+    browser holds after it, the form's token)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/login", headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read().decode("utf-8")
+        set_cookies = response.headers.get_all("set-cookie") or []
+    finally:
+        connection.close()
+    match = re.search(r'name="csrf" value="([^"]+)"', body)
+    assert match is not None
+    given = [c.split(";")[0] for c in set_cookies if c.startswith("raspy_login=")]
+    return (given[0] if given else cookie), match.group(1)
+
+
+def test_two_tabs_on_the_login_form_both_log_in(port: int) -> None:
+    """Two pages open whose session ended (a new token) both go to the login form
+    by themselves; the second form's cookie replaced the first's, and the token
+    typed into the first tab was refused with "The form expired"."""
+    first_cookie, first_token = _login_form(port)
+    cookie, _second_token = _login_form(port, first_cookie)  # the other tab
+    answer = _post(port, "/login", f"csrf={first_token}&secret={TOKEN}", Cookie=cookie)
+    assert answer.status == 303, answer.body
