@@ -45,6 +45,10 @@ min_off_s = 600.0
 
 [http]
 enabled = true
+
+[[controls]]
+key = "/house/guests"
+kind = "switch"
 """
 PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True}
 pytestmark = pytest.mark.timeout(180)
@@ -62,13 +66,16 @@ class Hub:
 
     def get(self, key: str) -> str:
         """raspy-kv get: the value's JSON, or "" for no such key."""
+        return self.kv("get", key)
+
+    def kv(self, *args: str) -> str:
+        """raspy-kv against this hub: its output."""
         return subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "raspy.cli.kv",
-                "get",
-                key,
+                *args,
                 "--server",
                 f"127.0.0.1:{self.daemon.port_base}",
             ],
@@ -182,3 +189,29 @@ def test_two_people_at_once_one_on_a_phone(browser: Browser, hub: Hub) -> None:
     phone.context.close()
     desk.context.close()
     assert (phone_url, desk_url) == (f"{hub.base}/login", f"{hub.base}/")
+
+
+def test_a_control_deleted_while_the_page_was_away_is_gone_when_it_is_back(
+    browser: Browser, hub: Hub
+) -> None:
+    """A page away from the hub (a phone asleep, off the Wi-Fi; here raspyd
+    restarted) misses the stream's deletions: a control deleted meanwhile
+    (`raspy-kv del`) kept its value, and its mark, once the stream was back."""
+    page = hub.log_in(browser)
+    guests = 'li.control[data-control-key="/house/guests"]'
+    page.click(f"{guests} button.switch")
+    page.locator(f"{guests} .control-value").filter(has_text="on").wait_for()
+    assert hub.daemon.terminate(timeout_s=20) == 0
+    page.route("**/events", lambda route: route.abort())  # away until deleted
+    hub.daemon.start(timeout_s=30)
+    assert hub.kv("del", "/house/guests").startswith("/house/guests")
+    seen = _updates(page)
+    page.unroute("**/events")
+    wait_until(lambda: _updates(page) > seen, what="live values again", timeout_s=30)
+    shown = page.text_content(f"{guests} .control-value")
+    pressed = page.get_attribute(f"{guests} button.switch", "aria-checked")
+    page.reload()  # as the page's load says it
+    loaded = page.text_content(f"{guests} .control-value")
+    loaded_pressed = page.get_attribute(f"{guests} button.switch", "aria-checked")
+    page.context.close()
+    assert (shown, pressed) == ("\u2013", "false") == (loaded, loaded_pressed)

@@ -205,9 +205,9 @@
 
   function connect() {
     const source = new EventSource("/events");
-    // each connection's first batch is every live key the tree holds: a switch's
-    // held change whose key went while the page was away (raspyd restarted, and
-    // dropped it) is gone, not left counting down
+    // each connection's first batch is every live key the tree holds: a key that
+    // went while the page was away (a phone asleep, raspyd restarted) is gone: a
+    // switch's held change (not left counting down), a control's value
     let fresh = false;
     source.addEventListener("open", function () { fresh = true; });
     source.addEventListener("kv", function (event) {
@@ -216,6 +216,9 @@
       if (fresh) {
         document.querySelectorAll("[data-pending-key]").forEach(function (el) {
           if (!(el.dataset.pendingKey in changes)) clearPending(el);
+        });
+        CONTROL_KEYS.forEach(function (key) {
+          if (!(key in changes)) { applyControl(key, null); markControl(key, null); }
         });
       }
       fresh = false;
