@@ -62,7 +62,9 @@ def _login_form(port: int, cookie: str = "") -> tuple[str, str]:
     browser holds after it, the form's token)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("GET", "/login", headers={"Cookie": cookie} if cookie else {})
+        connection.request(
+            "GET", "/login", headers={"Cookie": cookie} if cookie else {}
+        )
         response = connection.getresponse()
         body = response.read().decode("utf-8")
         set_cookies = response.headers.get_all("set-cookie") or []
