@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 from support.chromium import chromium, new_web_token
 from support.daemon import Daemon, hostname
 from support.net import free_port_base
@@ -219,3 +219,30 @@ def test_a_control_deleted_while_the_page_was_away_is_gone_when_it_is_back(
     loaded_pressed = page.get_attribute(f"{guests} button.switch", "aria-checked")
     page.context.close()
     assert (shown, pressed) == ("\u2013", "false") == (loaded, loaded_pressed)
+
+
+def test_a_page_behind_a_proxy_comes_back_after_a_restart_of_the_hub(
+    browser: Browser, hub: Hub
+) -> None:
+    """Behind a TLS proxy (docs/web.md advises one beyond the LAN), a restart of
+    raspyd gets the proxy's 502 for the live stream, which closes it for good: the
+    page reloaded 2 s later onto the proxy's error page, and a wall tablet stayed
+    there after the hub was back. It reloads once the hub answers again."""
+    page = hub.log_in(browser)
+    page.evaluate("window.notReloaded = true")
+
+    def bad_gateway(route: Route) -> None:
+        route.fulfill(status=502, content_type="text/html", body="502 Bad Gateway")
+
+    page.route("**/*", bad_gateway)  # the proxy, raspyd away behind it
+    assert hub.daemon.terminate(timeout_s=20) == 0
+    page.wait_for_timeout(4000)  # a few of the page's tries
+    away = page.evaluate("window.notReloaded === true")
+    hub.daemon.start(timeout_s=30)
+    with page.expect_navigation(timeout=30_000):  # a reload, once it answers
+        page.unroute("**/*")
+    page.locator("h1").filter(has_text="Devices").wait_for()
+    seen = _updates(page)
+    wait_until(lambda: _updates(page) > seen, what="live values again", timeout_s=30)
+    page.context.close()
+    assert away
