@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import string
 from collections.abc import Awaitable, Callable
 from typing import Final
 from urllib.parse import urlencode
@@ -23,6 +24,8 @@ from raspy.web.login import Session, client_key, csrf_ok, safe_next, same_origin
 
 LOGIN_COOKIE: Final = "raspy_login"
 ENDED_TOLD_S: Final = 86400
+_FORM_TOKEN_CHARS: Final = 32  # secrets.token_urlsafe(24)
+_URLSAFE: Final = frozenset(string.ascii_letters + string.digits + "-_")
 
 
 def page_route(
@@ -97,13 +100,18 @@ async def login_form(request: Request, backend: Backend) -> Response:
     if await backend.session(request) is not None:
         return RedirectResponse(going, status_code=303)
     note = ENDED.get(request.query_params.get("ended", ""), "")
-    return _login_page("", status=200, next_path=going, note=note)
+    return _login_page(request, "", status=200, next_path=going, note=note)
 
 
 def _login_page(
-    message: str, *, status: int, next_path: str = "/", note: str = ""
+    request: Request,
+    message: str,
+    *,
+    status: int,
+    next_path: str = "/",
+    note: str = "",
 ) -> Response:
-    token = secrets.token_urlsafe(24)
+    token = _form_token(request.cookies.get(LOGIN_COOKIE, ""))
     page = html.login_page(token, message, next_path, note)
     response = Response(page, status, media_type="text/html")
     response.set_cookie(
@@ -117,29 +125,49 @@ def _login_page(
     return response
 
 
+def _form_token(held: str) -> str:
+    """The login form's token: the one the browser holds already, if any, so that
+    two tabs on the login form (two pages whose session ended go there by
+    themselves) both log in: a new cookie for the second replaced the first's."""
+    if len(held) == _FORM_TOKEN_CHARS and set(held) <= _URLSAFE:
+        return held
+    return secrets.token_urlsafe(24)
+
+
 async def login_submit(request: Request, backend: Backend) -> Response:
     try:
         fields = forms.parse_form(await request.body())
     except forms.FormError as exc:
-        return _login_page(str(exc), status=400)
+        return _login_page(request, str(exc), status=400)
     going = safe_next(fields.get("next"))  # kept by a refusal: a second try goes too
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     supplied = fields.get("csrf", "")
-    if not cookie or not secrets.compare_digest(
-        cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+    # cookies are not told apart by port: a page on another port of the hub's name
+    # may set the login cookie it sends, and only the Origin tells that page apart
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    if (
+        not same_origin(origin, host or "")
+        or not cookie
+        or not secrets.compare_digest(
+            cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+        )
     ):
-        return _login_page("The form expired; try again.", status=403, next_path=going)
+        return _login_page(
+            request, "The form expired; try again.", status=403, next_path=going
+        )
     now = backend.clock.monotonic()
     client = client_key(None if request.client is None else request.client.host)
     refusal = backend.throttle.refusal(client, now)
     if refusal is not None:
-        return _login_page(refusal, status=429, next_path=going)
+        return _login_page(request, refusal, status=429, next_path=going)
     secret = fields.get("secret", "")
     logins = backend.logins.fingerprint()  # before the check: a change after it wins
     # counted while it is checked: tries sent at once must not all pass the throttle
     backend.throttle.failed(client, now)
     if not await asyncio.to_thread(backend.check_secret, secret):
-        return _login_page("Wrong token or password.", status=401, next_path=going)
+        return _login_page(
+            request, "Wrong token or password.", status=401, next_path=going
+        )
     backend.throttle.cleared(client, now)
     session = backend.sessions.create(now, logins)
     await backend.kept.save()  # stored before the browser has its cookie

@@ -18,6 +18,7 @@ from raspy.records import frozen
 # JavaScript writes a number from 1e21 on with an exponent (String, toFixed)
 _EXPONENT_FROM: Final = 1e21
 _HUNDREDTH: Final = Decimal("0.01")
+_EXACT_INTEGERS: Final = 2**53  # past it the page's script holds the nearest float
 # a page that names no icon makes the browser ask /favicon.ico, a 404 in its console
 ICON_LINK: Final = '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
 NAV: Final = (
@@ -48,6 +49,10 @@ def show_value(value: object) -> str:
         two = Decimal(value).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
         text = f"{two:f}".rstrip("0").rstrip(".")
         return "0" if text == "-0" else text  # -0.001 and -0.0 are 0 to a person
+    if isinstance(value, int) and abs(value) > _EXACT_INTEGERS:
+        # as the script writes the float it parsed: 12345678901234567891 is
+        # 12345678901234567000 there, and read so live
+        return f"{Decimal(repr(float(value))).normalize():f}"
     if isinstance(value, int | str):
         return str(value)
     return "…"  # a structured value: the device page lists its commands

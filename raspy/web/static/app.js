@@ -205,9 +205,23 @@
 
   function connect() {
     const source = new EventSource("/events");
+    // each connection's first batch is every live key the tree holds: a key that
+    // went while the page was away (a phone asleep, raspyd restarted) is gone: a
+    // switch's held change (not left counting down), a control's value
+    let fresh = false;
+    source.addEventListener("open", function () { fresh = true; });
     source.addEventListener("kv", function (event) {
       const changes = JSON.parse(event.data);
       Object.keys(changes).forEach(function (key) { apply(key, changes[key]); });
+      if (fresh) {
+        document.querySelectorAll("[data-pending-key]").forEach(function (el) {
+          if (!(el.dataset.pendingKey in changes)) clearPending(el);
+        });
+        CONTROL_KEYS.forEach(function (key) {
+          if (!(key in changes)) { applyControl(key, null); markControl(key, null); }
+        });
+      }
+      fresh = false;
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     });
     source.addEventListener("control", function (event) {
@@ -215,14 +229,21 @@
       Object.keys(reasons).forEach(function (key) { markControl(key, reasons[key]); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
-    // closed for good: raspyd answered 401 (it restarted, or the session ended or
-    // was logged out) and the browser does not try again; the page would show
-    // values that no longer change. Reloaded, it leads to the login form.
+    // closed for good: raspyd answered 401 (the session ended or was logged out),
+    // or something else than raspyd answered (a proxy's 502 while raspyd
+    // restarts), and the browser does not try again; the page would show values
+    // that no longer change. Reloaded once the hub answers, it leads to the login
+    // form, or is the page again: not the proxy's error page, left there for good.
     source.addEventListener("error", function () {
-      if (source.readyState === EventSource.CLOSED) {
-        window.setTimeout(function () { window.location.reload(); }, 2000);
-      }
+      if (source.readyState === EventSource.CLOSED) window.setTimeout(reloadWhenBack, 2000);
     });
+  }
+
+  function reloadWhenBack() {
+    fetch(window.location.href, { method: "HEAD", credentials: "same-origin" }).then(function (response) {
+      if (response.status >= 500) throw new Error("the hub is away");
+      window.location.reload();
+    }).catch(function () { window.setTimeout(reloadWhenBack, 5000); });
   }
 
   // fetch's own failure (offline, the hub down, the Wi-Fi gone): the browser's
