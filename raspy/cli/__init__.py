@@ -108,11 +108,10 @@ def stdout_failed(prog: str, exc: OSError) -> int:
     status > FILE` on a full disk), one line and the runtime failure status, as
     raspy-kv says it; not "a bug in raspy" (70). One that names a file is that
     file's, and is said as such."""
-    if exc.filename is not None:
-        where = f"{exc.filename}: {exc.strerror or exc}"
-    else:
-        where = f"cannot write to stdout: {exc.strerror or exc}"
-    print(f"{prog}: {where}", file=sys.stderr)
+    if exc.filename is not None:  # stdout has nothing to do with it
+        print(f"{prog}: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{prog}: cannot write to stdout: {exc.strerror or exc}", file=sys.stderr)
     return reader_left()  # Python's flush at exit must not fail again
 
 
@@ -124,6 +123,8 @@ def version_line(prog: str) -> str:
 def reader_left() -> int:
     """After a BrokenPipeError on stdout (`raspy … | head`): point stdout at /dev/null
     so Python's flush at exit raises nothing more, and give the runtime failure status."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nothing to flush
+        return EXIT_FAILURE
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)

@@ -42,3 +42,20 @@ def test_an_error_naming_a_file_is_that_files_not_stdouts() -> None:
         1,
         "raspy status: /etc/raspy/keys: Permission denied\n",
     )
+
+
+def test_an_error_naming_a_file_with_stdout_closed_is_one_line() -> None:
+    """Started with stdout closed (`>&-`), sys.stdout is None: the line, status 1,
+    no "internal error" after it."""
+    call = CALL.format(code="EACCES", text="Permission denied", filename=", '/x/key'")
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.stdout = None\n{call}"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "raspy status: /x/key: Permission denied\n",
+    )
