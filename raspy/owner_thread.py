@@ -68,15 +68,20 @@ class OwnerThread:
             return done.result(timeout=timeout_s)
         began = time.monotonic()
         while True:
-            deadline = max(began, self._progressed_at) + timeout_s
-            left_s = deadline - time.monotonic()
+            left_s = self._left_s(began, timeout_s)
             try:
                 return done.result(timeout=max(0.0, min(every_s, left_s)))
             except TimeoutError:
-                # the work's own TimeoutError, or the bound reached
-                if done.done() or left_s <= every_s:
+                # the work's own TimeoutError, or the bound reached (a step that
+                # ended during this wait moved it: asked again)
+                if done.done() or self._left_s(began, timeout_s) <= 0:
                     raise
             waiting()
+
+    def _left_s(self, began: float, timeout_s: float) -> float:
+        """What is left of call()'s bound: `timeout_s` from its start or from the
+        work's last step, whichever came later."""
+        return max(began, self._progressed_at) + timeout_s - time.monotonic()
 
     def progressed(self) -> None:
         """The work under way has ended a step (a part stopped or started): its

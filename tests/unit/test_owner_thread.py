@@ -180,3 +180,21 @@ def test_a_callers_bound_counts_from_the_works_last_step(owner: OwnerThread) -> 
     told: list[None] = []
     assert owner.call(steps, 0.5, waiting=lambda: told.append(None), every_s=0.1) == 7
     assert told  # at 0.1 s, 0.2 s, ... the 0.8 s through
+
+
+def test_a_step_that_ends_during_the_last_wait_moves_the_bound(
+    owner: OwnerThread,
+) -> None:
+    """The bound is asked again after the wait that would reach it: a part that
+    stopped during that wait (0.3 s before the old bound) gives the reload its
+    bound again, not a TimeoutError while it goes on."""
+    step = threading.Event()  # never set: each step is its wait
+
+    def steps() -> int:
+        step.wait(1.7)
+        owner.progressed()
+        step.wait(0.5)
+        return 7
+
+    # waits of 1.6 s: the second, of the 0.4 s left, is the one the step ends in
+    assert owner.call(steps, 2.0, waiting=lambda: None, every_s=1.6) == 7
