@@ -99,13 +99,11 @@ class HistoryActor(HistoryQueries):
         self._away: dict[bytes, set[str]] = {}
         self._services: set[bytes] = set()
         # a device's last `/value` as a sample (None: not a number, e.g. null when
-        # its board is offline), and those whose reading it was: a reading that
-        # repeats the value sets only `/timestamp`, and is a sample of it all the same
+        # its board is offline), the seed's first (a reading may have set it before
+        # the subscription), and those whose reading it was: a reading that repeats
+        # the value sets only `/timestamp`, and is a sample of it all the same
         self._last: dict[str, float | None] = {}
         self._fresh: set[str] = set()
-        # the `/value`s of the live tree when the subscription began (the seed): what
-        # a reading repeats that set its `/value` before the recorder followed it
-        self._seeded: dict[str, float | None] = {}
         # the devices read in this run: a `/timestamp` since raspyd started, in the
         # seed (the tree loaded from the store holds the run before's) or after it
         self._read: set[str] = set()
@@ -140,7 +138,7 @@ class HistoryActor(HistoryQueries):
         for tree_key, body in seed:
             device = device_of_key(tree_key)
             if device is not None and device[1] == VALUE_FIELD:
-                self._seeded[device[0]] = sample_value(body)
+                self._last[device[0]] = sample_value(body)
             elif device is not None and device[1] == TIMESTAMP_FIELD:
                 stamp = sample_value(body)
                 if stamp is not None and stamp >= self._started_wall:
@@ -193,7 +191,7 @@ class HistoryActor(HistoryQueries):
         fullname, field = device
         if not body:  # deleted (`raspy-kv del`): nothing to repeat
             self._fresh.discard(fullname)
-            if field == VALUE_FIELD:  # known gone: the seed is not asked
+            if field == VALUE_FIELD:  # known gone
                 self._last[fullname] = None
             return
         # every device's last value is kept, logged or not: one logged later must
@@ -207,7 +205,7 @@ class HistoryActor(HistoryQueries):
             return
         if not any(fullname in names for names in self._logged.values()):
             return
-        value = self._last_value(fullname)
+        value = self._last.get(fullname)
         if value is not None:
             self._sample(fullname, value)
 
@@ -223,13 +221,6 @@ class HistoryActor(HistoryQueries):
         self.links.stats.incr("history.samples")
         if dropped:  # a counter of the shared stats: it goes on across restarts
             self.links.stats.incr("history.dropped", dropped)
-
-    def _last_value(self, fullname: str) -> float | None:
-        """The device's `/value` as a sample: the last one seen, or (when none came
-        since the subscription) the live tree's when it began."""
-        if fullname in self._last:
-            return self._last[fullname]
-        return self._seeded.get(fullname)
 
     def _on_tick(self) -> None:
         now = self.links.clock.monotonic()
@@ -296,7 +287,7 @@ class HistoryActor(HistoryQueries):
             # first readings come before the subscription): a device just set to
             # record (or seen before its service's first list) has a point at once,
             # not at its next reading, which for a slow poll may be an hour away
-            value = self._last_value(fullname) if fullname in self._read else None
+            value = self._last.get(fullname) if fullname in self._read else None
             if value is not None:
                 self._sample(fullname, value)
         self._gauge_logged()
@@ -362,10 +353,17 @@ def start_history_child(rt: Runtime) -> None:
     """Start the recorder after the Clone server (called again whenever that one is
     restarted: a new server means a new subscription, so a new recorder)."""
 
+    first = [True]
+
     def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
-        # raspyd's start on the wall clock (started_at is monotonic)
+        # the first recorder takes raspyd's start (on the wall clock: started_at is
+        # monotonic) as what a reading in this run is after; one started again (a
+        # new Clone server, itself restarted) its own start: the values read before
+        # it were the earlier recorder's, with their points already
         started_wall = rt.clock.wall() - (rt.clock.monotonic() - rt.started_at)
         links = rt.peer_links(clone)
-        return start_history(rt.hostname, rt.config.history, links, started_wall)
+        since = started_wall if first[0] else links.clock.wall()
+        first[0] = False
+        return start_history(rt.hostname, rt.config.history, links, since)
 
     rt.follow_clone(CHILD_NAME, start, enabled=rt.config.history.enabled)
