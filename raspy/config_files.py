@@ -76,10 +76,13 @@ def _file(key: str, path: str, *, text: bool = False) -> list[str]:
         mode = os.stat(path).st_mode
         if stat.S_ISREG(mode):
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            with open(fd, "rb") as opened:
+            try:
                 mode = os.fstat(fd).st_mode  # swapped since the stat
                 if text and stat.S_ISREG(mode):
-                    opened.read().decode("utf-8")
+                    with open(fd, "rb", closefd=False) as opened:
+                        opened.read().decode("utf-8")
+            finally:
+                os.close(fd)
     except OSError as exc:
         return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
     except UnicodeDecodeError:
