@@ -124,9 +124,14 @@ class Announcer:
         elif fullname in valued:
             valued.discard(fullname)
             if not valued:  # turned off (a reload), or its devices all gone
-                known.emptied.add(service)
-                for topic in sorted(known.held.pop(service, set())):
-                    self._mirror.buffer.put(Message(topic, b""))  # no `list` comes
+                self._emptied(service)
+
+    def _emptied(self, service: str) -> None:
+        """A service listed no more (no `list` comes): the sweep waits for none of
+        its, and the configs it held for it are cleared."""
+        self._known.emptied.add(service)
+        for topic in sorted(self._known.held.pop(service, set())):
+            self._mirror.buffer.put(Message(topic, b""))
 
     def scenario_key(self, name: str, body: bytes) -> list[Output]:
         """A scenario's state was set (or deleted): its button (scenario_buttons)."""
@@ -165,12 +170,8 @@ class Announcer:
         if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
             return []
         name = service.removesuffix(DEVICES_SUFFIX)
-        known = self._known
-        if known.valued.get(name):
-            return []  # away for a while (a restart): its configs stay
-        known.emptied.add(name)
-        for topic in sorted(known.held.pop(name, set())):
-            self._mirror.buffer.put(Message(topic, b""))
+        if not self._known.valued.get(name):  # with values: away for a while (a
+            self._emptied(name)  # restart), its configs stay
         return []
 
     def configured(self, fullname: str, now: float) -> list[Output]:
