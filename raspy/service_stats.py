@@ -32,12 +32,18 @@ class StatValue:
 
     def text(self) -> str:
         """The value as `get` and the /stats/ tree give it: a whole float as its
-        digits (`12`, not `12.0`; never rounded to six as `:g` did), else repr."""
+        digits, else repr."""
         if isinstance(self.value, float):
-            if self.value.is_integer() and abs(self.value) < _EXACT_FLOAT_INTS:
-                return str(int(self.value))
-            return repr(self.value)
+            return whole_digits(self.value) or repr(self.value)
         return str(self.value)
+
+
+def whole_digits(value: float) -> str | None:
+    """A whole float as its digits (`104857600`, not `104857600.0`, nor rounded to
+    six as `:g` does: `1.04858e+08`); None for any other."""
+    if value.is_integer() and abs(value) < _EXACT_FLOAT_INTS:
+        return str(int(value))
+    return None
 
 
 def counter32(count: int) -> StatValue:

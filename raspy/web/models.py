@@ -17,6 +17,7 @@ from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
 from raspy.records import frozen
+from raspy.service_stats import whole_digits
 from raspy.web.html import epoch_seconds, show_value
 
 _MAX_ROWS: Final = 10_000
@@ -331,7 +332,12 @@ def statistics(part: str, frames: Sequence[bytes]) -> list[StatRow]:
         if not isinstance(entry, dict):
             raise ReplyError(f"{part}.statistics", "expected {type, value} entries")
         value = entry.get("value")
-        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        # a whole one as its digits, as `get` gives it; a fraction to six places
+        shown = (
+            whole_digits(value) or f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
         rows.append(StatRow(name, _text(entry.get("type")), shown))
     return rows
 

@@ -277,3 +277,18 @@ def test_any_reply_made_of_the_names_read_parses_or_raises_reply_error(
     """Replies shaped like the real ones, with any value in any place: a model for
     the page, or a ReplyError the page shows; never another exception."""
     _parse_every_way(reply_frames)
+
+
+def test_a_whole_float_statistic_is_its_digits_and_a_fraction_six_places() -> None:
+    """As `get` gives a whole gauge (`map_size` 104857600, not `1.04858e+08`)."""
+    body = json.dumps(
+        {
+            "map_size": {"type": "gauge", "value": 104857600.0},
+            "ratio": {"type": "gauge", "value": 0.123456789},
+        }
+    ).encode()
+    rows = models.statistics("h.store", [b"200", body])
+    assert [(row.name, row.value) for row in rows] == [
+        ("map_size", "104857600"),
+        ("ratio", "0.123457"),
+    ]
