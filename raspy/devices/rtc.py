@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from raspy.devices.driver import Driver
+from raspy.devices.driver import Driver, ReadOnlySensor
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import (
     DeviceConfig,
@@ -83,8 +83,10 @@ def read_rtc(sysfs_dir: Path, rtc: str) -> RtcSample:
     return RtcSample(driver, since_epoch)
 
 
-class RtcClock:
+class RtcClock(ReadOnlySensor):
     """The driver of one RTC: read-only; keeps the drift of its last read."""
+
+    WHAT = "clock"
 
     def __init__(self, sysfs_dir: Path) -> None:
         self._sysfs_dir = sysfs_dir
@@ -94,11 +96,6 @@ class RtcClock:
         sample = read_rtc(self._sysfs_dir, config.text("rtc"))  # DeviceError: a status
         self._drift = drift_s(sample, now)
         return Reading(sample.since_epoch, config.text("unit"), Status.OK, now)
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only clock")
 
     def state(self) -> Mapping[str, JsonValue]:
         return MappingProxyType({} if self._drift is None else {"drift": self._drift})

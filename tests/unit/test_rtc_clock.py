@@ -52,6 +52,15 @@ def test_the_rtc_time_is_read_from_since_epoch_and_its_drift_kept(
     )
 
 
+def test_the_rtc_takes_no_command_and_says_it_is_a_read_only_clock(
+    tree: FakeRtcTree,
+) -> None:
+    tree.add("rtc0", 1_700_000_003)
+    device = _device(tree)
+    with pytest.raises(DeviceError, match=r"^device 'rtc0': set: read-only clock$"):
+        device.driver.execute(device.config, "set", 1, NOW)
+
+
 def test_a_missing_rtc_is_an_error_status_naming_the_file(tree: FakeRtcTree) -> None:
     reading = _device(tree).read(NOW)
     assert (reading.status, reading.value) == (Status.ERROR, None)
