@@ -1,4 +1,5 @@
-"""CronActor: the plain cron jobs of `<host>.core.cron`, fired into the Clone tree.
+"""CronActor (the part `cron`): the plain cron jobs it serves as `<host>.core.cron`,
+fired into the Clone tree.
 
 It owns the jobs (kept in the store's `cron` table) and one TimeScheduler; a
 DeadlineTicker thread tells it Tick when the next fire or jump check is due. A fire
@@ -6,10 +7,8 @@ publishes `/event/cron/<job>` through the ClonePublisher, like a device reading.
 request handling is raspy.rules.cron_jobs (pure); a change is committed durably
 before the reply, and only then scheduled.
 
-Wiring (beside the core, and started again with it whenever the Clone publisher is new):
-    rt.add_child("core.cron", lambda: start_cron(edge=rt.edge, outbox=rt.outbox,
-        store=rt.store, publisher=rt.publisher, hostname=rt.hostname,
-        tz=core_zone(rt.config.core), clock=rt.clock, stats=rt.stats))
+Wiring: actors/core/wiring.py starts it as the part `cron`, beside the core and
+started again with it whenever the Clone publisher is new, with a publisher of its own.
 """
 
 from __future__ import annotations

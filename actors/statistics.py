@@ -5,10 +5,11 @@ One actor owns all these in-process workers (peer ids `statistics/<svc>.<kind>`)
 follows the supervisor's snapshot when told that its parts changed (PartsChanged), so
 parts started later (a SIGHUP that enables devices) get their services too, and at
 each publication; an idle hub does not wake it in between. A publication is one
-batch, of the values that changed since the last one: one store write per interval,
-not one per change, and none to the SD card: `/stats/` lives in the Clone server's
-memory only (raspy.cores.clone_durability.is_volatile), so after a start the first
-publication writes every value again. The keys of a part that is no longer there (a
+batch, of the values that differ from what the tree holds (read in-process each
+time: a key a user deleted is put back, not taken for still published): one store
+write per interval, not one per change, and none to the SD card: `/stats/` lives in
+the Clone server's memory only (raspy.cores.clone_durability.is_volatile), so after
+a start the first publication writes every value again. The keys of a part that is no longer there (a
 section turned off, then a SIGHUP) are deleted once it is missing at two
 publications in a row: the tree would otherwise say `running` for it until the next
 restart.
@@ -58,8 +59,8 @@ class StatisticsActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._max_key_bytes = max_key_bytes
-        # the tree under /stats/<host>/ as it is, read when a Clone server is new:
-        # what a publication need not write again, and the keys of parts gone
+        # the tree under /stats/<host>/ as it is, read at each publication: what
+        # it need not write again, and the keys of parts gone
         self._read_published = read_published
         self._edge = edge
         self._outbox = outbox
@@ -71,8 +72,8 @@ class StatisticsActor(pykka.ThreadingActor):
         self._interval_s = publish_interval_s
         self._workers: dict[bytes, tuple[str, str, LocalWorker]] = {}
         self._publisher: ClonePublisher | None = None
-        self._published: dict[bytes, bytes] = {}
         self._missing: frozenset[str] = frozenset()  # not there at the last one
+        self._refused: set[bytes] = set()  # keys the publisher refused, said once
         self._next_publish = clock.monotonic() + publish_interval_s
         self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-stats-tick")
 
@@ -158,36 +159,37 @@ class StatisticsActor(pykka.ThreadingActor):
             status.name: service_stats.service_values(snapshot, status.name)
             for status in snapshot.statuses
         }
+        # what the tree holds, not what was sent: a key a user deleted (or set)
+        # is put right, and a reason deleted by its empty value is sent again
+        published = self._parts_published()
         changed = [
             (key, body)
             for key, body in service_stats.tree_entries(self._host, values)
-            if self._published.get(key, b"") != body
+            if published.get(key, b"") != body
         ]
         gone, self._missing = service_stats.keys_gone(
-            self._host, self._published, values.keys(), self._missing
+            self._host, published, values.keys(), self._missing
         )
-        for key in gone:
-            del self._published[key]
         changed.extend((key, b"") for key in gone)  # an empty body deletes
         if not changed:
             return
         refused = publisher.set_many(changed)  # one batch: one store write
-        self._published.update((key, body) for key, body in changed if body)
-        for key, reason in refused:
-            log.warning("stats_key_refused", key=key.decode(), reason=reason)
+        for key, reason in refused:  # tried at each publication, said once
+            if key not in self._refused:
+                self._refused.add(key)  # bounded: the parts' keys
+                log.warning("stats_key_refused", key=key.decode(), reason=reason)
 
     def _current_publisher(self) -> ClonePublisher | None:
         endpoint = self._publish_outbox()
         if self._publisher is not None and self._publisher.outbox is not endpoint:
-            self._publisher = None
-            self._published.clear()  # a new Clone server: publish everything again
+            self._publisher = None  # a new Clone server
         if self._publisher is None and endpoint is not None:
             self._publisher = ClonePublisher(endpoint, self._max_key_bytes)
-            self._published = self._parts_published()
         return self._publisher
 
     def _parts_published(self) -> dict[bytes, bytes]:
-        """The parts' keys in the tree now (a stored snapshot's, at a start)."""
+        """The parts' keys in the tree now: an in-process read (the Clone server
+        holds /stats/ in memory), with what this actor sent before."""
         published = {}
         for key, body in self._read_published():
             raw = key.encode("utf-8")

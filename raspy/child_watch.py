@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import pykka
 import structlog
 
+from raspy import start_failures
 from raspy.clock import Clock
 from raspy.cores import supervision
 from raspy.cores.supervision import (
@@ -63,6 +64,7 @@ class ChildWatch:
         fatal: Callable[[Failed], None] = lambda decision: None,
         stepped: Callable[[], None] = lambda: None,
     ) -> None:
+        start_failures.watch()  # what a part's on_start raised: its reason
         self.children: list[Child] = []
         self._policy = policy
         self._clock = clock
@@ -124,6 +126,9 @@ class ChildWatch:
             if child.tracker.state is PartState.RESTARTING:
                 self._started(child, now)
             return True
+        raised = None if child.ref is None else start_failures.take(child.ref.actor_urn)
+        if raised is not None:  # what ended its on_start, not pykka's word for it
+            failure = f"stopped as it started: {raised}"
         child.starting = None
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))

@@ -16,7 +16,7 @@ from typing import Any
 from raspy import json_text
 from raspy.client.mdp import Client
 from raspy.elapsed_text import elapsed_text
-from raspy.errors import ClientTimeout
+from raspy.errors import ClientTimeout, MalformedReply
 from raspy.names import HTTP_SERVICE
 from raspy.records import frozen
 
@@ -39,9 +39,22 @@ class Row:
     reason: str
 
 
+class ServicesUnlisted(ClientTimeout):
+    """The broker answered `mmi.services` with no list (501: it has no MMI): a hub
+    whose parts cannot be found, said on one line (exit 1) as one that does not
+    answer is, not shown as a hub without parts."""
+
+
 def collect(client: Client) -> list[Row]:
-    """Ask the broker and every part; raises ClientTimeout if the hub does not answer."""
+    """Ask the broker and every part; raises ClientTimeout if the hub does not answer
+    (ServicesUnlisted if its broker does not list its services)."""
     services = client.request("mmi.services", "*.mmi")
+    if services[:1] != [b"200"]:
+        code = services[0].decode("utf-8", "replace") if services else "nothing"
+        raise ServicesUnlisted(
+            f"{client.endpoint}: the broker does not list its services "
+            f"(mmi.services answered {code})"
+        )
     workers_reply = client.request("mmi.workers", "*")
     workers: dict[str, Any] = (
         json_text.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
@@ -55,13 +68,18 @@ def collect(client: Client) -> list[Row]:
         service = f"{host}.{part}.statistics"
         try:
             values = _values(client.request(service, "all"))
+        except MalformedReply:  # an answer came, but not MDP: not "no answer"
+            values = {"reason": _text(f"a reply that is not statistics from {service}")}
         except ClientTimeout:  # one part's silence is that part's row, not a failure
-            values = {
-                "reason": {"type": "string", "value": f"no answer from {service}"}
-            }
+            values = {"reason": _text(f"no answer from {service}")}
         count = _workers_of(host, part, words[host], workers)
         rows.append(_row(host, part, values, count))
     return rows
+
+
+def _text(value: str) -> dict[str, Any]:
+    """A string value as an `all` reply holds it."""
+    return {"type": "string", "value": value}
 
 
 def _host_part(raw: bytes) -> tuple[str, str]:

@@ -43,6 +43,15 @@ class LinkLog:
         self._stats = stats
         self._limiter = LogRateLimiter()
         self._prefixes = LogRateLimiter(window_s=math.inf)  # once each (bounded)
+        self._totals: dict[str, int] = {}  # the link's own counts, as last counted
+
+    def _count_total(self, name: str, total: int) -> None:
+        """A count the link keeps itself (it lives with this log), made a counter:
+        what it grew by since the last report."""
+        grown = total - self._totals.get(name, 0)
+        self._totals[name] = total
+        if grown > 0:
+            self._stats.incr(name, grown)
 
     def refused(self, out: Refused, now: float) -> None:
         """Input (a command, a key, a reply) BridgeCore would not handle."""
@@ -166,15 +175,14 @@ class LinkLog:
             self._stats.incr("mqtt.published", count)
 
     def buffer(self, core: BridgeCore, inflight: int) -> None:
-        """What waits, what was dropped or forgotten, what paho holds
-        unacknowledged, and how many of Home Assistant's birth messages were
-        answered."""
-        buffer = core.buffer
-        self._stats.gauge("mqtt.buffered", len(buffer))
-        self._stats.gauge("mqtt.dropped", buffer.dropped)
-        self._stats.gauge("mqtt.forgotten", core.forgotten)
+        """What waits and what paho holds unacknowledged (gauges); what was
+        dropped or forgotten, and how many of Home Assistant's birth messages were
+        answered (counters: they only grow)."""
+        self._stats.gauge("mqtt.buffered", len(core.buffer))
         self._stats.gauge("mqtt.inflight", inflight)
-        self._stats.gauge("mqtt.reannounced", core.reannounced)
+        self._count_total("mqtt.dropped", core.buffer.dropped)
+        self._count_total("mqtt.forgotten", core.forgotten)
+        self._count_total("mqtt.reannounced", core.reannounced)
 
 
 def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:

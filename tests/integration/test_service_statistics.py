@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pykka
 import pytest
@@ -17,6 +18,7 @@ from support.wait import wait_until
 
 from raspy import config as config_mod
 from raspy.actors import supervisor
+from raspy.child_set import Child
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client, Worker
 
@@ -134,7 +136,10 @@ def test_a_failed_part_answers_500_with_the_reason(
             lambda: tree.get(b"/stats/testhost/bus/state") == b"failed",
             what="the failed state under /stats/",
         )
-        assert b"2 crashes within" in (tree.get(b"/stats/testhost/bus/reason") or b"")
+        reason = tree.get(b"/stats/testhost/bus/reason") or b""
+        assert b"2 crashes within" in reason
+        # what ended its on_start, not pykka's "stopped before handling the message"
+        assert reason.startswith(b"stopped as it started: OSError: no such bus (")
 
 
 def test_a_restarting_part_answers_500_restarting_with_the_reason(
@@ -357,6 +362,63 @@ def test_raspy_status_all_shows_the_counters_still_at_zero(
     every = titanic("--all").split(", ")
     assert every[0] == "dispatched=2"
     assert "dropped=0" in every
+
+
+def test_a_stats_key_a_user_deleted_is_published_again(
+    runtime: supervisor.Runtime,
+) -> None:
+    """`raspy-kv del /stats/<host>/<part>/state` stayed deleted until the value
+    changed (for `state`, maybe never before a restart): the statistics actor took
+    what it had published for what the tree held. It compares with the tree now."""
+    key = b"/stats/testhost/titanic/state"
+    with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/") as tree:
+        wait_until(lambda: tree.get(key) == b"running", what="the first publication")
+        tree.delete(key, confirm_timeout_s=5)
+        wait_until(lambda: tree.get(key) == b"running", what="the state put back")
+
+
+class CrashesWhenTold(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("lost the bus")
+
+
+def test_the_same_reason_is_published_again_after_the_part_ran(
+    tmp_path: Path,
+) -> None:
+    """A part's reason is deleted under /stats/ once it runs again (an empty value
+    is a deletion). The same reason at its next crash was not published again: the
+    statistics actor still took it for published."""
+    cfg = config_mod.load(
+        "[supervisor]\nrestart_initial_s = 2\nrestart_max_s = 2\nmax_restarts = 5\n"
+        "[stats]\npublish_interval_s = 0.1\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    runtime = supervisor.start(cfg)
+    key = b"/stats/testhost/bus/reason"
+    try:
+        child = runtime.call(lambda: runtime.add_child("bus", CrashesWhenTold.start))
+        assert isinstance(child, Child)
+        with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/") as tree:
+            for _ in range(2):
+                wait_until(
+                    lambda: (
+                        tree.get(b"/stats/testhost/bus/state") == b"running"
+                        and tree.get(key) is None
+                    ),
+                    what="the part running, no reason under /stats/",
+                )
+                ref = child.ref
+                assert ref is not None
+                ref.tell("crash")
+                wait_until(
+                    lambda: tree.get(key) == b"stopped unexpectedly",
+                    what="the reason under /stats/",
+                )
+    finally:
+        runtime.stop()
 
 
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:

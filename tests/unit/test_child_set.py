@@ -289,3 +289,26 @@ def test_every_stop_asks_a_part_to_prepare_first_while_it_is_alive(
             "log_level": "warning",
         }
     ]
+
+
+def test_a_part_whose_on_start_raises_says_what_it_raised(parts: ChildRounds) -> None:
+    """A part whose on_start raised stopped before it answered: its reason (what
+    `.mmi` and /stats/ show) was pykka's "… stopped before handling the message",
+    not what ended its start. It is that exception now."""
+
+    class NoBus(Part):
+        def on_start(self) -> None:
+            raise OSError("no such bus")
+
+    child = parts.children.add("bus", _in_turn(Part.start, NoBus.start))
+    _crash(child)
+    parts.round_after(0.1)
+    parts.round_after(1.0)  # restarted: its on_start raises on its own thread
+
+    def seen_dead() -> bool:
+        parts.round_after(0.0)
+        return child.starting is None
+
+    wait_until(seen_dead, what="its start seen to fail")
+    reason = child.tracker.status().reason
+    assert reason == "stopped as it started: OSError: no such bus"

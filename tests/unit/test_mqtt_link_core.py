@@ -155,6 +155,9 @@ def test_home_assistants_birth_message_is_no_command_and_resends_the_mirror() ->
     # published where a user sees statistics (raspy status, /stats/), with paho's
     # unacknowledged messages
     assert stats.get("mqtt.reannounced") == 1
+    # a count, so a counter (raspy status shows a part's counters), counted once
+    link.take(NOW + 2)
+    assert stats.counters()["mqtt.reannounced"] == 1
     inflight = link.stats()["inflight"]
     assert isinstance(inflight, int)
     assert stats.get("mqtt.inflight") == inflight > 0
@@ -177,3 +180,9 @@ def test_what_the_full_buffer_could_not_keep_is_in_the_statistics() -> None:
     assert link.take(NOW) == []
     assert link.stats()["forgotten"] == link.core.forgotten == 50
     assert (stats.get("mqtt.forgotten"), stats.get("mqtt.dropped")) == (50, 300)
+    # counts, so counters (raspy status shows a part's counters): each message once,
+    # however often the link reports its buffer
+    assert link.take(NOW + 1) == []
+    counters = stats.counters()
+    assert (counters["mqtt.forgotten"], counters["mqtt.dropped"]) == (50, 300)
+    assert {"mqtt.forgotten", "mqtt.dropped"}.isdisjoint(stats.gauges())
