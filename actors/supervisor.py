@@ -23,6 +23,7 @@ from raspy.actors.clone.server import (
     ClonePublisher,
     clone_io_ask,
     read_tree,
+    read_volatile,
     start_clone_server,
 )
 from raspy.actors.config_check import check_config
@@ -209,7 +210,7 @@ def _start_services(rt: Runtime) -> None:
             lambda: None if rt.publisher is None else rt.publisher.outbox,
             rt.clock,
             rt.config.stats.publish_interval_s,
-            lambda: read_tree(rt.ref_of(CLONE), rt.store, f"/stats/{host}/"),
+            lambda: read_volatile(rt.ref_of(CLONE), f"/stats/{host}/"),
             rt.config.clone.max_key_bytes,
         ),
     )
