@@ -39,7 +39,10 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
     call = commands.add_parser(
         "call",
         help="send one MDP request and print the reply",
-        description="Send one MDP request; print each reply body frame on a line.",
+        description="Send one MDP request; print each reply body frame on a line. "
+        "Options may stand anywhere, between BODY frames too; after -- every word "
+        "is a BODY frame.",
+        intermixed=True,
     )
     call.add_argument(
         "service",

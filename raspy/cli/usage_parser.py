@@ -46,10 +46,17 @@ class UsageParser(argparse.ArgumentParser):
     `the following arguments are required: --data-dir, --to` for `--bogus` alone,
     and the mistake went unnamed. One given before a sub-command (`raspy-kv
     --bogus backup`) is named too: the sub-command's parser says the error, and
-    argparse keeps the parent's unknown words until after it."""
+    argparse keeps the parent's unknown words until after it.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    `intermixed=True`: options may stand between positionals (`raspy call .echo
+    --server S hi`): argparse gave a `*` positional nothing once an option stood
+    between it and the one before, and said the words after the option were
+    "unrecognized". Its own parse_intermixed_args read the words after `--` as
+    options again (Python 3.11), so this parser's options are taken first instead."""
+
+    def __init__(self, *args: Any, intermixed: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._intermixed = intermixed
         # the pattern argparse's _parse_optional tests a word beginning with `-`
         # against before it takes it for an option (Python 3.11 to 3.13)
         self._negative_number_matcher = _NEGATIVE_NUMBER
@@ -62,6 +69,8 @@ class UsageParser(argparse.ArgumentParser):
         namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
         given = self._dash_values_joined(sys.argv[1:] if args is None else list(args))
+        if self._intermixed:
+            given = self._options_first(given)
         self._unknown = (*_ABOVE_UNKNOWN.get(), *self._unknown_options(given))
         # a sub-command's parser runs inside this parse: it names these too
         above = _ABOVE_UNKNOWN.set(self._unknown)
@@ -131,6 +140,29 @@ class UsageParser(argparse.ArgumentParser):
             joined.append(arg)
             index += 1
         return joined
+
+    def _options_first(self, args: list[str]) -> list[str]:
+        """`args` with this parser's options (and each one's value) moved before
+        the other words, in their order, up to `--`; an option whose value is
+        missing stays where it is, for argparse to say so."""
+        options: list[str] = []
+        others: list[str] = []
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                return options + others + args[index:]
+            if not self._is_option(arg):
+                others.append(arg)
+            elif self._takes_one_value(arg) and index + 1 < len(args):
+                options += args[index : index + 2]
+                index += 1
+            elif self._takes_one_value(arg):
+                others.append(arg)
+            else:
+                options.append(arg)
+            index += 1
+        return options + others
 
     def _takes_one_value(self, arg: str) -> bool:
         """Whether `arg` names an option of this parser (or, as argparse allows,

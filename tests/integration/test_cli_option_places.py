@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.cli_process import answer_json
+from support.cli_process import answer_json, answer_presence
+from support.cli_process import finish as finish_bytes
 from support.cli_process import finish_text as finish
 from support.net import free_port_base
+from support.zmqctx import recv
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -125,3 +127,28 @@ def test_an_option_before_the_command_of_raspy_or_raspy_kv_is_said_so(
         stderr=subprocess.PIPE,
     )
     assert finish(process) == (2, "", line + "\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        (".echo", "--server", "{endpoint}", "hi", "there"),
+        (".echo", "hi", "--server", "{endpoint}", "there"),
+        (".echo", "--server", "{endpoint}", "hi", "--", "--there"),
+        ("--server", "{endpoint}", "--", ".echo", "hi", "--there"),
+    ],
+)
+def test_call_takes_body_frames_after_an_option(
+    router: tuple[Router, str], argv: tuple[str, ...]
+) -> None:
+    """An option between SERVICE and BODY (or between frames) left BODY empty for
+    argparse: `unrecognized arguments: hi`. After `--` a word is a frame as is."""
+    sock, endpoint = router
+    given = [word.format(endpoint=endpoint) for word in argv]
+    process = start("call", "--host", "hub", "--timeout", "5", *given)
+    answer_presence(sock, b"hub.echo")
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    body = [b"hi", argv[-1].encode()]
+    assert frames == [b"MDPC02", b"\x01", b"hub.echo", *body]
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"hub.echo", *body])
+    assert finish_bytes(process) == (0, b"\n".join(body) + b"\n", b"")
