@@ -14,7 +14,8 @@ reply, 1 no reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 `--plot FILE.svg|png`).
 
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
-(public, to hand out) and DIR/NAME.key_secret (keep it private).
+(public, to hand out) and DIR/NAME.key_secret (keep it private); NAME is printable
+text without `/` (no control character: a newline made one file read as two).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -71,7 +73,12 @@ def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
     keys.add_argument(
         "dir", metavar="DIR", type=path_argument, help="folder for the certificates"
     )
-    keys.add_argument("name", metavar="NAME", help="base name of the two files")
+    keys.add_argument(
+        "name",
+        metavar="NAME",
+        help="base name of the two files: printable text without / (no control "
+        "character)",
+    )
     keys.set_defaults(run=_keys)
 
 
@@ -143,6 +150,14 @@ def _keys(args: argparse.Namespace) -> int:
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
         print(f"{_PROG} keys: bad NAME {shown(name)}", file=sys.stderr)
+        return EXIT_USAGE
+    control = next((char for char in name if unicodedata.category(char) == "Cc"), "")
+    if control:  # a newline in a file name reads as two names to `ls` and scripts
+        print(
+            f"{_PROG} keys: bad NAME {shown(name)}: it holds a control character "
+            f"(U+{ord(control):04X}); a key file's name is printable text without /",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     longest = len(os.fsencode(f"{name}.key_secret"))
     if longest > _NAME_MAX:  # the file system refuses the name (ENAMETOOLONG)
