@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -294,8 +295,16 @@ def warn_line(prog: str, line: str) -> None:
     print(f"{prog}: warning: {line}", file=sys.stderr)
 
 
-def not_utf8(exc: UnicodeEncodeError) -> str:
+def not_utf8(exc: UnicodeEncodeError, words: Sequence[str] = ()) -> str:
     """The line for an argument whose bytes are not UTF-8 (the shell passes them as
-    they are, Python holds them as surrogates): what and near which text."""
+    they are, Python holds them as surrogates): what and near which text. Of
+    `words` (the command line) the first such is shown: the text that failed may be
+    the request the command built of it (`raspy scenario show`'s JSON)."""
+    for word in words:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError as in_word:
+            exc = in_word
+            break
     near = exc.object[max(0, exc.start - 16) : exc.end + 16]
     return f"an argument is not UTF-8 text (near {shown(near)})"

@@ -211,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
     NAME or VALUE, an ACTION the device does not have)."""
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
+    for text in (args.name, args.action, args.value or ""):
+        # UnicodeEncodeError: raspy's one line (JSON would send it as `\udcff`)
+        text.encode("utf-8")
     args.name = under_host(args.name, args.host)
     try:
         service, device = split_name(args.name)

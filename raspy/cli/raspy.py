@@ -234,7 +234,8 @@ def _main(argv: Sequence[str] | None, chosen: list[str]) -> int:
         print(f"{prefix}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except UnicodeEncodeError as exc:
-        print(f"{prefix}: {not_utf8(exc)}", file=sys.stderr)
+        words = sys.argv[1:] if argv is None else argv
+        print(f"{prefix}: {not_utf8(exc, words)}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, zmq.ZMQError) as exc:
         print(f"{prefix}: {exc}", file=sys.stderr)

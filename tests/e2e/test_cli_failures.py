@@ -122,7 +122,21 @@ TABLE = [
     # arguments in bytes that are not UTF-8: said so, near the bytes (before, the
     # line was Python's "'utf-8' codec can't encode character '\udcff'")
     ("raspy", ["call", "x.echo", "a\udcffb"], 2, 'not UTF-8 text (near "a?b")'),
-    ("raspy", ["scenario", "show", "\udcff"], 2, "not UTF-8 text"),
+    # near the argument, not the JSON request built of it (`near "show\", \"na…`)
+    ("raspy", ["scenario", "show", "a\udcff"], 2, 'not UTF-8 text (near "a?")'),
+    # refused before it is sent: the JSON escape `\udcff` named no device (exit 2)
+    (
+        "raspy",
+        ["device", "vm.fake.\udcff", "get", "--server", UNREACHABLE, "--timeout", "5"],
+        2,
+        'not UTF-8 text (near "vm.fake.?")',
+    ),
+    (
+        "raspy",
+        ["device", "vm.fake.a", "level", "\udcff", "--server", UNREACHABLE],
+        2,
+        'not UTF-8 text (near "?")',
+    ),
     # raspy-kv's KEY and SUBTREE are the bytes the shell gave (README), so this one
     # goes to the hub, b"/a\xff" as its subtree
     (
