@@ -9,9 +9,12 @@ import re
 import sys
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from raspy.cli import EXIT_USAGE
+from raspy.cli import EXIT_USAGE, reader_left, stdout_failed
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 _NO_VALUE: Final = re.compile(r"argument (.+): expected one argument")
 # a negative number as JSON and float() write it (`-3`, `-0.5`, `-1.5e2`, `-1E3`,
@@ -175,6 +178,26 @@ class UsageParser(argparse.ArgumentParser):
         if len(names) != 1:
             return False
         return self._option_string_actions[names[0]].nargs is None
+
+    def _print_message(
+        self, message: str, file: SupportsWrite[str] | None = None
+    ) -> None:
+        """`--help` and `--version` written out now, so that a stdout that cannot
+        take them (a full disk) is said in one line, exit 1, as every command says
+        it; argparse dropped the OSError, and the tool exited 0 having printed
+        nothing. A reader that left (`--help | head -1`) is exit 1 too."""
+        stdout = sys.stdout  # None when it is closed (`>&-`)
+        to_stdout = stdout is not None and file is stdout
+        if not message or not to_stdout or stdout is None:
+            super()._print_message(message, file)
+            return
+        try:
+            stdout.write(message)
+            stdout.flush()
+        except BrokenPipeError:
+            self.exit(reader_left())
+        except OSError as exc:
+            self.exit(stdout_failed(self.prog, exc))
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
         no_value = _NO_VALUE.fullmatch(message)

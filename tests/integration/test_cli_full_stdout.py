@@ -55,3 +55,25 @@ def test_a_full_disk_behind_stdout_is_a_runtime_failure_not_a_bug(
         1,
         f"{head}: cannot write to stdout: No space left on device\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "head"),
+    [
+        ("raspy.cli.raspy", ("--version",), "raspy"),
+        ("raspy.cli.raspy", ("--help",), "raspy"),
+        ("raspy.cli.raspy", ("call", "--help"), "raspy call"),
+        ("raspy.cli.raspy", ("scenario", "list", "--help"), "raspy scenario list"),
+        ("raspy.cli.raspyd", ("--version",), "raspyd"),
+        ("raspy.cli.kv", ("--help",), "raspy-kv"),
+        ("raspy.cli.poller", ("--version",), "raspy-poller"),
+    ],
+)
+def test_help_and_version_on_a_full_disk_say_so(
+    module: str, args: tuple[str, ...], head: str
+) -> None:
+    """argparse dropped the failed write: exit 0, and nothing printed anywhere."""
+    assert _into_full_disk(module, *args) == (
+        1,
+        f"{head}: cannot write to stdout: No space left on device\n",
+    )
