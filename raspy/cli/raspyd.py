@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import pykka
 import structlog
@@ -60,6 +60,13 @@ from raspy.storage.lock import in_use, lock_holder
 # (raspy.actors.config_check).
 
 
+# the options that shape a config: none goes with --markdown's reference
+_CONFIG_OPTIONS: Final = (
+    "config", "data_dir", "port_base", "bind", "log_format", "log_level",
+    "allow_root", "init",
+)  # fmt: skip
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -106,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check-config",
         metavar="FILE",
         type=path_argument,
-        help="check FILE (with the other flags) and exit: 0 fine, 2 every problem",
+        help="check FILE (with the other flags, not --config or --print-config) "
+        "and exit: 0 fine, 2 every problem",
     )
     parser.add_argument(
         "--print-config",
@@ -116,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--markdown",
         action="store_true",
-        help="with --print-config: the configuration reference in Markdown",
+        help="with --print-config (and no other option): the configuration "
+        "reference in Markdown, the same for every config",
     )
     parser.add_argument("--version", action="version", version=version_line("raspyd"))
     return parser
@@ -160,8 +169,36 @@ def _flushed(status: int) -> int:
     return status
 
 
+def _apart(args: argparse.Namespace) -> str | None:
+    """Why the options given do not go together, or None: each one a command drops
+    (a --config beside --check-config's FILE, a --config beside --markdown's
+    reference, which is the same for every config) is refused, not ignored."""
+    if args.markdown and not args.print_config:
+        return "--markdown goes with --print-config"
+    if args.print_config and args.check_config is not None:
+        return "--print-config and --check-config do not go together (one at a time)"
+    if args.check_config is not None and args.config is not None:
+        return "--check-config FILE is the config it checks: --config goes without it"
+    if args.markdown:
+        given = [
+            f"--{dest.replace('_', '-')}"
+            for dest in _CONFIG_OPTIONS
+            if getattr(args, dest) not in (None, False)
+        ]
+        if given:
+            return (
+                f"--markdown prints the reference, the same for every config: "
+                f"{given[0]} goes without it"
+            )
+    return None
+
+
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    apart = _apart(args)
+    if apart is not None:
+        parser.error(apart)
     try:
         if args.check_config is not None:
             return _flushed(raspyd_config.check_config_file(args))
@@ -171,8 +208,6 @@ def _main(argv: list[str] | None) -> int:
         return reader_left()
     except OSError as exc:  # a config file unread is a ConfigError: this is stdout
         return stdout_failed("raspyd", exc)
-    if args.markdown:
-        return fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
     source = args.config or "<defaults>"
     cfg = raspyd_config.start_config(args, source)
