@@ -1,5 +1,5 @@
 """`raspy scenario`: its arguments, its requests and replies, and the text it prints
-(issue 11, Interfaces). No sockets: the wire side is in test_scenario_cli.py."""
+(issue 11, Interfaces). No sockets: the wire side is in test_scenario_cli_*.py."""
 
 from __future__ import annotations
 
