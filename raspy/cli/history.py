@@ -303,6 +303,8 @@ def run(args: argparse.Namespace) -> int:
     """`raspy history`: 0 points printed (or forgotten), 1 hub failure, 2 bad input."""
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
+    # UnicodeEncodeError: raspy's one line (JSON would send it as `\udcff`)
+    args.key.encode("utf-8")
     try:
         if args.forget:
             return _forget(args)

@@ -137,6 +137,12 @@ TABLE = [
         2,
         'not UTF-8 text (near "?")',
     ),
+    (
+        "raspy",
+        ["history", "vm.fake.\udcff", "--server", UNREACHABLE, "--timeout", "5"],
+        2,
+        'not UTF-8 text (near "vm.fake.?")',
+    ),
     # raspy-kv's KEY and SUBTREE are the bytes the shell gave (README), so this one
     # goes to the hub, b"/a\xff" as its subtree
     (
