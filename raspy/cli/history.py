@@ -189,27 +189,17 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     # the time axis spans the range asked, as the reply says it
     since, until = _number(reply.get("since")), _number(reply.get("until"))
     step_s = _number(reply.get("step_s"))  # a wider spacing is a gap in the data
-    if path.lower().endswith(".png"):
-        data = png_chart(
-            points,
-            title=title,
-            unit=unit,
-            zone=zone,
-            since=since,
-            until=until,
-            step_s=step_s,
-        )
-    else:
-        svg = svg_chart(
-            points,
-            title=title,
-            unit=unit,
-            zone=zone,
-            since=since,
-            until=until,
-            step_s=step_s,
-        )
-        data = svg.encode("utf-8")
+    chart = png_chart if path.lower().endswith(".png") else svg_chart
+    drawn = chart(
+        points,
+        title=title,
+        unit=unit,
+        zone=zone,
+        since=since,
+        until=until,
+        step_s=step_s,
+    )
+    data = drawn if isinstance(drawn, bytes) else drawn.encode("utf-8")
     try:
         write_named_output(path, data)
     except OSError as exc:
