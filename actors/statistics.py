@@ -54,7 +54,7 @@ class StatisticsActor(pykka.ThreadingActor):
         publish_outbox: Callable[[], Outbox | None],  # the Clone server's
         clock: Clock,
         publish_interval_s: float,
-        read_published: Callable[[], Iterable[tuple[str, bytes]]] = lambda: (),
+        read_published: Callable[[], Iterable[tuple[str, bytes]] | None] = lambda: (),
         max_key_bytes: int = clone.MAX_KEY_BYTES,  # [clone] max_key_bytes
     ) -> None:
         super().__init__()
@@ -162,6 +162,8 @@ class StatisticsActor(pykka.ThreadingActor):
         # what the tree holds, not what was sent: a key a user deleted (or set)
         # is put right, and a reason deleted by its empty value is sent again
         published = self._parts_published()
+        if published is None:  # the Clone server did not answer: the next one
+            return
         changed = [
             (key, body)
             for key, body in service_stats.tree_entries(self._host, values)
@@ -187,11 +189,15 @@ class StatisticsActor(pykka.ThreadingActor):
             self._publisher = ClonePublisher(endpoint, self._max_key_bytes)
         return self._publisher
 
-    def _parts_published(self) -> dict[bytes, bytes]:
+    def _parts_published(self) -> dict[bytes, bytes] | None:
         """The parts' keys in the tree now: an in-process read (the Clone server
-        holds /stats/ in memory), with what this actor sent before."""
+        holds /stats/ in memory), answered after what this actor sent before it;
+        None when it was not answered."""
+        tree = self._read_published()
+        if tree is None:
+            return None
         published = {}
-        for key, body in self._read_published():
+        for key, body in tree:
             raw = key.encode("utf-8")
             if service_stats.part_of_key(self._host, raw) is not None:
                 published[raw] = body

@@ -203,13 +203,21 @@ def read_tree(
 
 def read_volatile(
     clone_ref: pykka.ActorRef[Any] | None, prefix: str
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, bytes]] | None:
     """read_tree of a volatile prefix (`/stats/`, raspy.cores.clone_durability):
     its keys are never stored, so the Clone server's memory alone holds them, read
     with no store read transaction (each writes its reader slot in lock.mdb, a page
-    on the card: one a minute is an SD-card write a minute)."""
+    on the card: one a minute is an SD-card write a minute). None when the server
+    is not there or does not answer: not known, which is no empty tree."""
     assert is_volatile(prefix.encode("utf-8")), prefix
-    return live_tree(None, prefix, _unstored(clone_ref, prefix))
+    if clone_ref is None:
+        return None
+    try:
+        answer = _served(clone_ref, msgs.GetUnstored(prefix.encode("utf-8")))
+    except (pykka.ActorDeadError, pykka.Timeout):
+        return None
+    assert isinstance(answer, list)  # CommitPipeline.overlay's
+    return live_tree(None, prefix, answer)
 
 
 def read_records(
