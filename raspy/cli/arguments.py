@@ -295,6 +295,14 @@ def warn_line(prog: str, line: str) -> None:
     print(f"{prog}: warning: {line}", file=sys.stderr)
 
 
+def require_utf8(*texts: str) -> None:
+    """Arguments checked before a request is built of them: UnicodeEncodeError for
+    one whose bytes are not UTF-8 (raspy's one line, near it), which JSON would
+    otherwise send to the hub as `\\udcff`."""
+    for text in texts:
+        text.encode("utf-8")
+
+
 def not_utf8(exc: UnicodeEncodeError, words: Sequence[str] = ()) -> str:
     """The line for an argument whose bytes are not UTF-8 (the shell passes them as
     they are, Python holds them as surrogates): what and near which text. Of

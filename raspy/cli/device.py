@@ -33,6 +33,7 @@ from raspy.cli.arguments import (
     add_curve_options,
     add_host_option,
     add_server_option,
+    require_utf8,
     seconds_argument,
     under_host,
 )
@@ -211,9 +212,7 @@ def run(args: argparse.Namespace) -> int:
     NAME or VALUE, an ACTION the device does not have)."""
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
-    for text in (args.name, args.action, args.value or ""):
-        # UnicodeEncodeError: raspy's one line (JSON would send it as `\udcff`)
-        text.encode("utf-8")
+    require_utf8(args.name, args.action, args.value or "")
     args.name = under_host(args.name, args.host)
     try:
         service, device = split_name(args.name)

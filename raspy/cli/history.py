@@ -19,7 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Protocol
 
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.arguments import add_hub_options, path_argument
+from raspy.cli.arguments import add_hub_options, path_argument, require_utf8
 from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
@@ -293,8 +293,7 @@ def run(args: argparse.Namespace) -> int:
     """`raspy history`: 0 points printed (or forgotten), 1 hub failure, 2 bad input."""
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
-    # UnicodeEncodeError: raspy's one line (JSON would send it as `\udcff`)
-    args.key.encode("utf-8")
+    require_utf8(args.key)
     try:
         if args.forget:
             return _forget(args)
