@@ -60,11 +60,11 @@ from raspy.storage.lock import in_use, lock_holder
 # (raspy.actors.config_check).
 
 
-# the options that shape a config: none goes with --markdown's reference
-_CONFIG_OPTIONS: Final = (
-    "config", "data_dir", "port_base", "bind", "log_format", "log_level",
-    "allow_root", "init",
-)  # fmt: skip
+# the options that are no config's: every other one shapes the config (a later one
+# too), and none goes with --markdown's reference
+_NOT_CONFIG: Final = frozenset(
+    {"help", "version", "markdown", "print_config", "check_config"}
+)
 
 
 def _port(text: str) -> int:
@@ -169,7 +169,7 @@ def _flushed(status: int) -> int:
     return status
 
 
-def _apart(args: argparse.Namespace) -> str | None:
+def _apart(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
     """Why the options given do not go together, or None: each one a command drops
     (a --config beside --check-config's FILE, a --config beside --markdown's
     reference, which is the same for every config) is refused, not ignored."""
@@ -181,9 +181,10 @@ def _apart(args: argparse.Namespace) -> str | None:
         return "--check-config FILE is the config it checks: --config goes without it"
     if args.markdown:
         given = [
-            f"--{dest.replace('_', '-')}"
-            for dest in _CONFIG_OPTIONS
-            if getattr(args, dest) not in (None, False)
+            action.option_strings[0]
+            for action in parser._actions
+            if action.dest not in _NOT_CONFIG
+            and getattr(args, action.dest) != action.default
         ]
         if given:
             return (
@@ -196,7 +197,7 @@ def _apart(args: argparse.Namespace) -> str | None:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    apart = _apart(args)
+    apart = _apart(parser, args)
     if apart is not None:
         parser.error(apart)
     try:
