@@ -39,6 +39,16 @@ pytestmark = pytest.mark.timeout(30)
             ["--check-config", "{tmp}/ok.toml", "--markdown"],
             "--markdown goes with --print-config",
         ),
+        (
+            ["--check-config", "{tmp}/ok.toml", "--init"],
+            "--init makes a store as raspyd starts: it goes without --check-config "
+            "and --print-config",
+        ),
+        (
+            ["--print-config", "--init"],
+            "--init makes a store as raspyd starts: it goes without --check-config "
+            "and --print-config",
+        ),
     ],
 )
 def test_options_that_do_not_go_together_are_refused(
