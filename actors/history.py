@@ -25,6 +25,7 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.history_queries import HistoryQueries
+from raspy.actors.runtime import CLONE
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,
@@ -353,17 +354,16 @@ def start_history_child(rt: Runtime) -> None:
     """Start the recorder after the Clone server (called again whenever that one is
     restarted: a new server means a new subscription, so a new recorder)."""
 
-    first = [True]
-
     def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
-        # the first recorder takes raspyd's start (on the wall clock: started_at is
-        # monotonic) as what a reading in this run is after; one started again (a
-        # new Clone server, itself restarted) its own start: the values read before
-        # it were the earlier recorder's, with their points already
-        started_wall = rt.clock.wall() - (rt.clock.monotonic() - rt.started_at)
+        # what a reading the recorder may take as new is after: since the Clone
+        # server it follows began (raspyd's start, at first). Readings published
+        # into it since (the devices read again when it is new) were seen by no
+        # recorder; older ones in its seed, the run before's or a recorder's
+        # before this one's, are not taken again as points stamped now
+        status = rt.status_of(CLONE)
+        began = rt.started_at if status is None else max(rt.started_at, status.since)
+        since = rt.clock.wall() - (rt.clock.monotonic() - began)  # on the wall clock
         links = rt.peer_links(clone)
-        since = started_wall if first[0] else links.clock.wall()
-        first[0] = False
         return start_history(rt.hostname, rt.config.history, links, since)
 
     rt.follow_clone(CHILD_NAME, start, enabled=rt.config.history.enabled)
