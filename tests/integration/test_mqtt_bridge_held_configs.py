@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
@@ -47,21 +48,12 @@ def _earlier_runs_config(fullname: str) -> tuple[str, bytes]:
     return entry.topic, entry.payload()
 
 
-@pytest.mark.timeout(60)
-def test_a_service_turned_off_after_its_list_failed_loses_its_held_configs(
-    bridge: Bridge,
-    mosquitto: Mosquitto,
-    watcher: Watcher,
-    store: Store,
-    edge: EdgeHandle,
-) -> None:
-    lamp = _earlier_runs_config("pi.fake.lamp")
-    gone = _earlier_runs_config("pi.fake.gone")  # taken out of the config since
-    for topic, payload in (lamp, gone):
-        watcher.publish(topic, payload, retain=True)
-    bridge.set(("/device/pi.fake.lamp/value", b"true"))
-    wait_until(lambda: stored_tree(store), what="the lamp's value stored")
-    # fake's worker fails every `list`
+@contextmanager
+def _swept_while_list_fails(
+    bridge: Bridge, mosquitto: Mosquitto, edge: EdgeHandle
+) -> Iterator[None]:
+    """The bridge started, and its sweep ended, while fake's worker fails every
+    `list`; the worker leaves (a reload stops it, it says goodbye) on the way out."""
     worker = Worker(edge.endpoint, "pi.fake.devices", context=edge.context)
     stop = threading.Event()
     serving = threading.Thread(
@@ -82,10 +74,29 @@ def test_a_service_turned_off_after_its_list_failed_loses_its_held_configs(
             lambda: "mqtt.ghosts_cleared" in bridge.stats.counters(),
             what="the sweep's end",
         )
+        yield
     finally:
         stop.set()
         serving.join(timeout=10)
-        worker.close()  # the reload stops fake's worker ...
+        worker.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_service_turned_off_after_its_list_failed_loses_its_held_configs(
+    bridge: Bridge,
+    mosquitto: Mosquitto,
+    watcher: Watcher,
+    store: Store,
+    edge: EdgeHandle,
+) -> None:
+    lamp = _earlier_runs_config("pi.fake.lamp")
+    gone = _earlier_runs_config("pi.fake.gone")  # taken out of the config since
+    for topic, payload in (lamp, gone):
+        watcher.publish(topic, payload, retain=True)
+    bridge.set(("/device/pi.fake.lamp/value", b"true"))
+    wait_until(lambda: stored_tree(store), what="the lamp's value stored")
+    with _swept_while_list_fails(bridge, mosquitto, edge):
+        pass  # the reload stops fake's worker ...
     assert bridge.stats.get("mqtt.refused.list_failed") >= 1
     assert bridge.stats.get("mqtt.ghosts_cleared") == 0
     assert (watcher.get(lamp[0]), watcher.get(gone[0])) == (lamp[1], gone[1])
@@ -103,30 +114,7 @@ def test_a_service_with_no_value_whose_worker_leaves_loses_its_held_configs(
     is the sign. Its held configs stayed until the next start's sweep."""
     lamp = _earlier_runs_config("pi.fake.lamp")
     watcher.publish(*lamp, retain=True)
-    worker = Worker(edge.endpoint, "pi.fake.devices", context=edge.context)
-    stop = threading.Event()
-    serving = threading.Thread(
-        target=worker.serve,
-        args=(lambda _body: [b"500", b'{"error": "internal"}'],),
-        kwargs={"stop": stop},
-    )
-    serving.start()
-    try:
-        bridge.start(
-            mosquitto.port,
-            BASE,
-            ("/device/*",),
-            discovery_prefix=PREFIX,
-            cleanup_after_s=0.5,
-        )
-        wait_until(
-            lambda: "mqtt.ghosts_cleared" in bridge.stats.counters(),
-            what="the sweep's end",
-        )
+    with _swept_while_list_fails(bridge, mosquitto, edge):
         assert bridge.stats.get("mqtt.refused.list_failed") >= 1
         assert watcher.get(lamp[0]) == lamp[1]  # held: its list failed
-    finally:
-        stop.set()
-        serving.join(timeout=10)
-        worker.close()  # the reload stops fake's worker: it says goodbye
     watcher.wait_for(lamp[0], b"")
