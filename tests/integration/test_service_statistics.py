@@ -14,6 +14,7 @@ import pykka
 import pytest
 from support.daemon import mmi_service
 from support.net import free_port_base
+from support.runtimes import runtimes
 from support.wait import wait_until
 
 from raspy import config as config_mod
@@ -75,15 +76,8 @@ def test_a_part_started_later_gets_its_services_when_told_not_by_a_timer(
     wake-up); the supervisor tells it when its parts change. With publications an
     hour apart its own look comes only every minute, so within the wait below only
     the telling can register the new part's services."""
-    cfg = config_mod.load(
-        "[stats]\npublish_interval_s = 3600\n",
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
-    )
-    runtime = supervisor.start(cfg)
-    try:
+    with runtimes(tmp_path / "data", "[stats]\npublish_interval_s = 3600\n") as start:
+        runtime = start("")
         runtime.call(lambda: runtime.add_child("later", Quiet.start))
         wait_until(
             lambda: mmi_service(runtime.mdp_endpoint, b"testhost.later.mmi") == b"200",
@@ -94,8 +88,6 @@ def test_a_part_started_later_gets_its_services_when_told_not_by_a_timer(
             lambda: mmi_service(runtime.mdp_endpoint, b"testhost.later.mmi") == b"404",
             what="the services of the part gone",
         )
-    finally:
-        runtime.stop()
 
 
 class RefusesToStart(pykka.ThreadingActor):
@@ -147,15 +139,10 @@ def test_a_restarting_part_answers_500_restarting_with_the_reason(
 ) -> None:
     """docs/protocols.md: `[b'500', state, reason]` with state `restarting` while a
     crashed part waits for its next start (here 60 s away), and so says its state."""
-    cfg = config_mod.load(
-        "[supervisor]\nrestart_initial_s = 60\nrestart_max_s = 60\n",
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
-    )
-    runtime = supervisor.start(cfg)
-    try:
+    with runtimes(
+        tmp_path / "data", "[supervisor]\nrestart_initial_s = 60\nrestart_max_s = 60\n"
+    ) as start:
+        runtime = start("")
         runtime.call(lambda: runtime.add_child("bus", RefusesToStart.start))
         with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as mdp:
 
@@ -174,8 +161,6 @@ def test_a_restarting_part_answers_500_restarting_with_the_reason(
                 b"string",
                 b"restarting",
             ]
-    finally:
-        runtime.stop()
 
 
 def test_statistics_list_get_and_all_over_mdp(
@@ -388,17 +373,13 @@ def test_the_same_reason_is_published_again_after_the_part_ran(
     """A part's reason is deleted under /stats/ once it runs again (an empty value
     is a deletion). The same reason at its next crash was not published again: the
     statistics actor still took it for published."""
-    cfg = config_mod.load(
+    config = (
         "[supervisor]\nrestart_initial_s = 2\nrestart_max_s = 2\nmax_restarts = 5\n"
-        "[stats]\npublish_interval_s = 0.1\n",
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
+        "[stats]\npublish_interval_s = 0.1\n"
     )
-    runtime = supervisor.start(cfg)
-    key = b"/stats/testhost/bus/reason"
-    try:
+    with runtimes(tmp_path / "data", config) as start:
+        runtime = start("")
+        key = b"/stats/testhost/bus/reason"
         child = runtime.call(lambda: runtime.add_child("bus", CrashesWhenTold.start))
         assert isinstance(child, Child)
         with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/") as tree:
@@ -417,8 +398,6 @@ def test_the_same_reason_is_published_again_after_the_part_ran(
                     lambda: tree.get(key) == b"stopped unexpectedly",
                     what="the reason under /stats/",
                 )
-    finally:
-        runtime.stop()
 
 
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:
