@@ -5,14 +5,13 @@ value written by `raspy-kv set` appearing live."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page
 from support.chromium import chromium, new_web_token
 from support.daemon import Daemon
+from support.kv_cli import kv_process
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -62,20 +61,7 @@ class Hub:
 
     def kv(self, *args: str) -> str:
         """raspy-kv against this hub: its output (it must succeed)."""
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.kv",
-                *args,
-                "--server",
-                f"127.0.0.1:{self.daemon.port_base}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
+        return kv_process(self.daemon.port_base, *args)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ restarted under an open page."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 from support.chromium import chromium, new_web_token
 from support.daemon import Daemon, hostname
+from support.kv_cli import kv_process
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -70,20 +69,8 @@ class Hub:
 
     def kv(self, *args: str) -> str:
         """raspy-kv against this hub: its output."""
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.kv",
-                *args,
-                "--server",
-                f"127.0.0.1:{self.daemon.port_base}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,  # a failure (no such key) is its empty output
-        ).stdout.strip()
+        # a failure (no such key) is its empty output
+        return kv_process(self.daemon.port_base, *args, check=False).strip()
 
     def log_in(self, browser: Browser, **context: object) -> Page:
         page = browser.new_context(**context).new_page()  # type: ignore[arg-type]

@@ -10,8 +10,6 @@ Screenshots go to the pytest tmp dir (`shots`), to be looked at.
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 from support.chromium import chromium, new_web_token
 from support.daemon import Daemon, hostname
+from support.kv_cli import kv_process
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -108,20 +107,7 @@ class Hub:
 
     def kv(self, *args: str, check: bool = True) -> str:
         """raspy-kv against this hub: its output (it must succeed, if `check`)."""
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.kv",
-                *args,
-                "--server",
-                f"127.0.0.1:{self.daemon.port_base}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=check,
-        ).stdout
+        return kv_process(self.daemon.port_base, *args, check=check)
 
 
 @pytest.fixture(scope="module")

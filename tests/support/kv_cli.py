@@ -3,6 +3,8 @@ raspy-kv tests (tests/integration/test_kv_cli*.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,3 +62,22 @@ def records(data_dir: Path) -> dict[tuple[Table, bytes], bytes]:
 def write_dump(path: Path, header: Header, recs: tuple[Record, ...]) -> Path:
     path.write_bytes(b"".join(dump_lines(header, recs)))
     return path
+
+
+def kv_process(port_base: int, *args: str, check: bool = True) -> str:
+    """raspy-kv as a user runs it, against the hub at `port_base`: its output (it
+    must succeed, if `check`)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.kv",
+            *args,
+            "--server",
+            f"127.0.0.1:{port_base}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=check,
+    ).stdout
