@@ -18,7 +18,7 @@ from raspy.cli.time_text import wall_text
 from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
 from raspy.records import frozen
-from raspy.rules.scenario_stream import PROBLEM, shift_problem
+from raspy.rules.scenario_stream import problem_place, shift_problem
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
@@ -89,10 +89,7 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
     error = error.replace(f": {source}: ", ": ", 1)
     lines = [f"{document}: {name}: {error}"]
     for problem in problems:
-        placed = problem.startswith(f"{source}:") and PROBLEM.fullmatch(
-            problem[len(source) + 1 :]
-        )
-        if placed:
+        if problem_place(problem, source) is not None:
             lines.append(shift_problem(problem, source, first_line))
         else:
             lines.append(f"{document}: {problem.removeprefix(f'{source}: ')}")

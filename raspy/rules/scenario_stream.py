@@ -89,16 +89,22 @@ def _has_content(lines: Sequence[str]) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
 
 
+def problem_place(problem: str, source: str) -> re.Match[str] | None:
+    """`source:line:col: message` as its line, col and message; None for a
+    problem that names no place in `source`."""
+    prefix = f"{source}:"
+    if not problem.startswith(prefix):
+        return None
+    return PROBLEM.fullmatch(problem[len(prefix) :])
+
+
 def shift_problem(problem: str, source: str, line_offset: int) -> str:
     """`source:line:col: message` of a document inside a stream, as a line of the file."""
-    prefix = f"{source}:"
-    if line_offset == 0 or not problem.startswith(prefix):
-        return problem
-    found = PROBLEM.fullmatch(problem[len(prefix) :])
-    if found is None:
+    found = problem_place(problem, source)
+    if line_offset == 0 or found is None:
         return problem
     line = int(found["line"]) + line_offset
-    return f"{prefix}{line}:{found['col']}: {found['message']}"
+    return f"{source}:{line}:{found['col']}: {found['message']}"
 
 
 def decode_document(data: bytes, source: str) -> tuple[str | None, str | None]:

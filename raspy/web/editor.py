@@ -14,6 +14,7 @@ from typing import Final
 
 from raspy.records import frozen
 from raspy.rules.scenario_api import MAX_REQUEST_BYTES, fingerprint
+from raspy.rules.scenario_stream import problem_place
 from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
 from raspy.web.html import esc, hidden_csrf, notice
 from raspy.web.scenario_pages import scenario_href
@@ -24,7 +25,6 @@ NEW_PATH: Final = "/new-scenario"
 # a form holding a document the core takes whole: each byte of it is at most three
 # in the form (`%C3`), and the other fields fit in a small form's size
 MAX_EDITOR_FORM_BYTES: Final = 3 * MAX_REQUEST_BYTES + MAX_FORM_BYTES
-_PROBLEM: Final = re.compile(r"(\d+):(\d+): (.*)", re.DOTALL)
 _EDIT_PATH: Final = re.compile(r"/scenarios/[^/]+/edit")
 EXAMPLE: Final = """\
 # A scenario: its name, what starts it and what it does (docs/scenarios.md).
@@ -107,9 +107,11 @@ def problems_of(lines: Sequence[object]) -> list[Problem]:
     found = []
     for line in lines:
         text = str(line)
-        match = _PROBLEM.fullmatch(text.removeprefix(f"{SOURCE}:"))
-        if text.startswith(f"{SOURCE}:") and match:
-            found.append(Problem(int(match[1]), int(match[2]), match[3]))
+        match = problem_place(text, SOURCE)
+        if match is not None:
+            found.append(
+                Problem(int(match["line"]), int(match["col"]), match["message"])
+            )
         else:
             found.append(Problem(0, 0, text))
     return found
