@@ -87,7 +87,13 @@ def device_unique(fullname: str) -> str:
 
 def trigger_unique(fullname: str, gesture: Gesture) -> str:
     """A button's trigger's unique id: `raspy.<host>.<svc>.<device>/<gesture>`."""
-    return f"{device_unique(fullname)}/{gesture}"
+    return _trigger_id(device_unique(fullname), gesture)
+
+
+def _trigger_id(device_id: str, payload: str) -> str:
+    """A trigger's id of its device's and its payload (the gesture): what
+    trigger_unique writes and own_trigger_unique reads back from a config."""
+    return f"{device_id}/{payload}"
 
 
 def fullname_of_unique(unique: str) -> str:
@@ -223,7 +229,7 @@ class Discovery:
             or not isinstance(payload, str)
         ):
             return None
-        return f"{identifiers[0]}/{payload}"
+        return _trigger_id(identifiers[0], payload)
 
     def _origin(self) -> dict[str, JsonValue]:
         return {"name": MANUFACTURER, "sw_version": self.sw_version}
