@@ -55,8 +55,7 @@ def page_route(
                     supplied = forms.parse_form(body, limit=form_limit).get("csrf")
                 except forms.FormError:
                     supplied = None
-            origin, host = request.headers.get("origin"), request.headers.get("host")
-            if not same_origin(origin, host or "") or not csrf_ok(session, supplied):
+            if not _from_here(request) or not csrf_ok(session, supplied):
                 return Response("CSRF check failed", status_code=403)
         return await handler(request, backend, session)
 
@@ -144,9 +143,8 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     supplied = fields.get("csrf", "")
     # cookies are not told apart by port: a page on another port of the hub's name
     # may set the login cookie it sends, and only the Origin tells that page apart
-    origin, host = request.headers.get("origin"), request.headers.get("host")
     if (
-        not same_origin(origin, host or "")
+        not _from_here(request)
         or not cookie
         or not secrets.compare_digest(
             cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
@@ -194,3 +192,9 @@ async def logout(request: Request, backend: Backend, session: Session) -> Respon
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
+
+
+def _from_here(request: Request) -> bool:
+    """Whether a POST's Origin names the host it was sent to (none sent: yes)."""
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    return same_origin(origin, host or "")
