@@ -180,7 +180,7 @@ def _apart(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | N
     if args.check_config is not None and args.config is not None:
         return "--check-config FILE is the config it checks: --config goes without it"
     if args.init and (args.check_config is not None or args.print_config):
-        # (with --markdown, refused below as every config option is)
+        # (so with --markdown too, which goes with --print-config only)
         return (
             "--init makes a store as raspyd starts: it goes without --check-config "
             "and --print-config"
