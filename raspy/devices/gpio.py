@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from raspy.devices import gpio_pins
-from raspy.devices.gpio_binary import GpioInput, fault_reading
+from raspy.devices.gpio_binary import GpioInput, PinHolder, fault_reading
 from raspy.devices.gpio_logic import (
     Decision,
     Initial,
@@ -37,14 +37,13 @@ from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
 from raspy.errors import DeviceError, quote
 
 
-class GpioOutput:
+class GpioOutput(PinHolder[gpio_pins.OutputPin]):
     """A switch (OutputDevice, level 0/1) or a dimmer (PWMOutputDevice, 0..100 %)."""
 
     def __init__(self, oid: str) -> None:
+        super().__init__()
         self.oid = oid
         self.full = 100 if oid == DIMMER else 1
-        self._pin: gpio_pins.OutputPin | None = None
-        self._fault = "pin not opened"
         self._level = 0
         self._last_on = self.full
         # the last open() held again the change stored for it: a start of the
@@ -218,17 +217,6 @@ class GpioOutput:
                 True, config.flag("active_high"), config.real("frequency_hz")
             )
         return gpio_pins.Wiring(False, config.flag("active_high"))
-
-    def close(self) -> None:
-        if self._pin is not None:
-            self._pin.close()
-            self._pin = None
-        self._fault = "pin not opened"
-
-    def unavailable(self, fault: str) -> None:
-        """No pin can be opened (no pin factory): reads and commands say why."""
-        self.close()
-        self._fault = fault
 
     def stop(
         self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False

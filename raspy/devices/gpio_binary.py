@@ -9,6 +9,7 @@ the service's actor, is raspy.devices.gpio_edge's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from raspy.devices import gpio_pins
 from raspy.devices.driver import ReadOnlySensor
@@ -26,17 +27,40 @@ def fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
     return Reading.failed(Status.ERROR, config.text("unit"), now, fault)
 
 
-class GpioInput(ReadOnlySensor):
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+PinT = TypeVar("PinT", bound=_Closable)
+
+
+class PinHolder(Generic[PinT]):
+    """A GPIO device's one pin (an input's or an output's), or why it has none."""
+
+    def __init__(self) -> None:
+        self._pin: PinT | None = None
+        self._fault = "pin not opened"
+
+    def close(self) -> None:
+        if self._pin is not None:
+            self._pin.close()
+            self._pin = None
+        self._fault = "pin not opened"
+
+    def unavailable(self, fault: str) -> None:
+        """No pin can be opened (no pin factory): reads (and an output's commands)
+        say why."""
+        self.close()
+        self._fault = fault
+
+
+class GpioInput(ReadOnlySensor, PinHolder[gpio_pins.InputPin]):
     """A binary input (Button, or DigitalInputDevice for any other class); read-only.
 
     Edge-driven: the owner passes `notify` to open(); read() is for the first value.
     """
 
     WHAT = "input"
-
-    def __init__(self) -> None:
-        self._pin: gpio_pins.InputPin | None = None
-        self._fault = "pin not opened"
 
     def open(self, pins: gpio_pins.Pins, config: DeviceConfig, notify: Notify) -> None:
         self.close()
@@ -51,17 +75,6 @@ class GpioInput(ReadOnlySensor):
             self._fault = str(exc)
             return
         self._fault = ""
-
-    def close(self) -> None:
-        if self._pin is not None:
-            self._pin.close()
-            self._pin = None
-        self._fault = "pin not opened"
-
-    def unavailable(self, fault: str) -> None:
-        """No pin can be opened (no pin factory): reads say why."""
-        self.close()
-        self._fault = fault
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
         if self._pin is None:
