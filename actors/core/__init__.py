@@ -27,7 +27,7 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import inbox_length
-from raspy.actors.clone.server import subscribe_seeded
+from raspy.actors.clone.server import read_tree, subscribe_seeded
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.scenario_set import ASK_TIMEOUT_S, ScenarioSet
@@ -85,7 +85,7 @@ class CoreActor(ScenarioSet):
         self.links = links
         self.tz = tz  # cron, at, sun and now() are in this zone
         self.tree = TreeView()
-        self.keys = StatusKeys(self.tree, links.publisher)
+        self.keys = StatusKeys(self.tree, links.publisher, self._served_keys)
         self.routes: Routes[pykka.ActorRef[Any]] = Routes()
         self.entries: dict[str, Entry] = {}
         self.watched = ()
@@ -158,6 +158,9 @@ class CoreActor(ScenarioSet):
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
         log.info("core_stopped")
+
+    def _served_keys(self, prefix: str) -> list[str]:
+        return [key for key, _ in read_tree(self.links.clone, self.links.store, prefix)]
 
     def backlog(self) -> int:
         """The most messages waiting for the core or one of its scenario actors, which

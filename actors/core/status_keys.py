@@ -3,13 +3,16 @@ changes, and deleted with the scenario (not an actor: the core's own part, on it
 thread, the only writer of those keys so that their order is kept).
 
 The core's view of the tree (TreeView) loses a deleted key at once, as the tree
-does once the publisher's write is in.
+does once the publisher's write is in. Which keys a deleted scenario leaves is asked
+of the Clone server, not of that view: the view learns of a write once the server
+tells it, which may be after a client saw it over TCP (the Clone I/O thread
+publishes, then tells the in-process subscribers).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -18,6 +21,7 @@ from raspy import json_text
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
+from raspy.errors import StoreError
 from raspy.rules.raspy_keys import NEXT_FIRE, SCENARIO_TREE, STATE_KEYS
 from raspy.rules.tree_view import TreeView
 
@@ -29,12 +33,20 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="core")
 
 
+ServedKeys = Callable[[str], Iterable[str]]
+"""The keys the Clone server holds under a prefix, every in-process write sent
+before the call included (raspy.actors.clone.server.read_tree's)."""
+
+
 class StatusKeys:
     """See the module docstring."""
 
-    def __init__(self, tree: TreeView, publisher: ClonePublisher) -> None:
+    def __init__(
+        self, tree: TreeView, publisher: ClonePublisher, served: ServedKeys
+    ) -> None:
         self._tree = tree
         self._publisher = publisher
+        self._served = served
 
     def show(
         self, entry: Entry, status: Status, next_fire: Callable[[], float | None]
@@ -94,10 +106,16 @@ class StatusKeys:
         """Delete every key under /scenario/<name>/ of a deleted scenario: its state
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
-        for ever)."""
+        for ever). Its actor has stopped: every write it sent is in the server's
+        answer."""
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
-        self.delete(sorted(keys | self._tree.keys_under(prefix)))
+        keys |= self._tree.keys_under(prefix)
+        try:
+            keys.update(self._served(prefix))
+        except StoreError as exc:  # a store that cannot be read: the view's keys
+            log.warning("scenario_keys_unread", name=name, reason=repr(exc))
+        self.delete(sorted(keys))
 
     def delete(self, keys: list[str]) -> None:
         """Out of the core's view of the tree at once, and out of the tree."""

@@ -105,7 +105,7 @@ def test_a_status_is_written_as_one_message_so_in_one_store_commit() -> None:
     in a stress trial: `last_run` alone, then `last_trigger` with `last_error`), and
     a power cut between them kept it half written."""
     outbox = Outbox()
-    keys = StatusKeys(TreeView(), ClonePublisher(outbox))
+    keys = StatusKeys(TreeView(), ClonePublisher(outbox), lambda prefix: [])
     stored = StoredScenario("heat", "name: heat\n", True, "single", 0.0, 0.0)
     entry = Entry(stored, None, Status(State.IDLE))
     keys.show(entry, _status({"kind": "kv", "key": "/k", "value": 1}), lambda: None)
