@@ -5,20 +5,32 @@ One actor owns all these in-process workers (peer ids `statistics/<svc>.<kind>`)
 follows the supervisor's snapshot when told that its parts changed (PartsChanged), so
 parts started later (a SIGHUP that enables devices) get their services too, and at
 each publication; an idle hub does not wake it in between. A publication is one
-batch, of the values that differ from what the tree holds (read in-process each
-time: a key a user deleted is put back, not taken for still published): one store
-write per interval, not one per change, and none to the SD card: `/stats/` lives in
-the Clone server's memory only (raspy.cores.clone_durability.is_volatile), so after
-a start the first publication writes every value again. The keys of a part that is no longer there (a
-section turned off, then a SIGHUP) are deleted once it is missing at two
-publications in a row: the tree would otherwise say `running` for it until the next
-restart.
+batch, of the values that differ from what the tree holds: one store write per
+interval, not one per change, and none to the SD card: `/stats/` lives in the Clone
+server's memory only (raspy.cores.clone_durability.is_volatile), so after a start
+the first publication writes every value again. The keys of a part that is no
+longer there (a section turned off, then a SIGHUP) are deleted once it is missing at
+two publications in a row: the tree would otherwise say `running` for it until the
+next restart.
+
+What the tree holds is this actor's own view of `/stats/<host>/`, seeded where its
+subscription to the Clone server begins (subscribe_seeded) and kept by the
+KeyChanged that follow: a key a user deleted is put back, not taken for still
+published, and a publication asks the Clone server nothing. Reading the tree at
+each publication was a blocking round trip to the Clone I/O thread a period, and a
+publication skipped whenever the server did not answer. The view is taken again
+from a new server (the supervisor restarted it: the old one's subscription and
+`/stats/` went with it); a subscription that fails is said and tried again at the
+next publication, which waits for it. Its seed is the only store read (a read
+transaction, once a subscription), never one a publication. A write of its own not
+yet told back when the next publication comes is sent again: harmless.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import pykka
@@ -27,9 +39,11 @@ import structlog
 from raspy import service_stats
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.clone.server import subscribe_seeded
 from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
 from raspy.clock import Clock
 from raspy.cores.supervision import PartStatus
+from raspy.errors import StoreError
 from raspy.protocol import clone
 from raspy.ticker import DeadlineTicker
 from raspy.transport.outbox import Outbox
@@ -39,6 +53,7 @@ log = structlog.get_logger(component="statistics")
 _PEER: Final = "statistics"
 _SYNC_INTERVAL_S: Final = 60.0  # without publications
 _KINDS: Final = ("statistics", "mmi")
+_ASK_TIMEOUT_S: Final = 5.0
 
 
 class StatisticsActor(pykka.ThreadingActor):
@@ -54,14 +69,18 @@ class StatisticsActor(pykka.ThreadingActor):
         publish_outbox: Callable[[], Outbox | None],  # the Clone server's
         clock: Clock,
         publish_interval_s: float,
-        read_published: Callable[[], Iterable[tuple[str, bytes]] | None] = lambda: (),
+        clone_server: Callable[[], pykka.ActorRef[Any] | None],  # None: down
         max_key_bytes: int = clone.MAX_KEY_BYTES,  # [clone] max_key_bytes
     ) -> None:
         super().__init__()
         self._max_key_bytes = max_key_bytes
-        # the tree under /stats/<host>/ as it is, read at each publication: what
-        # it need not write again, and the keys of parts gone
-        self._read_published = read_published
+        self._clone_server = clone_server
+        # the parts' keys under /stats/<host>/ as the tree holds them (the seed, then
+        # each KeyChanged): what need not be written again, and the keys of parts
+        # gone; None while not subscribed. `_followed`: the server it follows
+        self._view: dict[bytes, bytes] | None = None
+        self._followed: pykka.ActorRef[Any] | None = None
+        self._unfollowed_said = False  # a failed subscription: said once until one
         self._edge = edge
         self._outbox = outbox
         self._host = host
@@ -89,11 +108,14 @@ class StatisticsActor(pykka.ThreadingActor):
         self._ticker.stop()
         for _part, _kind, worker in self._workers.values():
             worker.disconnect()
+        self._unfollow()
 
     def on_receive(self, message: Any) -> Any:
         match message:
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
+            case msgs.KeyChanged(key=key, body=body):
+                self._on_key(key, body)
             case msgs.Tick():
                 self._on_tick()
             case msgs.Settle() | msgs.PartsChanged():  # every part's services now
@@ -161,8 +183,8 @@ class StatisticsActor(pykka.ThreadingActor):
         }
         # what the tree holds, not what was sent: a key a user deleted (or set)
         # is put right, and a reason deleted by its empty value is sent again
-        published = self._parts_published()
-        if published is None:  # the Clone server did not answer: the next one
+        published = self._followed_view()
+        if published is None:  # not subscribed (said why): the next one
             return
         changed = [
             (key, body)
@@ -189,19 +211,49 @@ class StatisticsActor(pykka.ThreadingActor):
             self._publisher = ClonePublisher(endpoint, self._max_key_bytes)
         return self._publisher
 
-    def _parts_published(self) -> dict[bytes, bytes] | None:
-        """The parts' keys in the tree now: an in-process read (the Clone server
-        holds /stats/ in memory), answered after what this actor sent before it;
-        None when it was not answered."""
-        tree = self._read_published()
-        if tree is None:
-            return None
-        published = {}
-        for key, body in tree:
-            raw = key.encode("utf-8")
-            if service_stats.part_of_key(self._host, raw) is not None:
-                published[raw] = body
-        return published
+    def _on_key(self, key: bytes, body: bytes) -> None:
+        """A change under /stats/<host>/, a user's or this actor's own coming back."""
+        view = self._view
+        if view is None or service_stats.part_of_key(self._host, key) is None:
+            return  # not followed (a server's before it stopped), or no part's
+        if body:
+            view[key] = body
+        else:  # an empty body: deleted
+            view.pop(key, None)
+
+    def _followed_view(self) -> dict[bytes, bytes] | None:
+        """The view of the server running now, subscribed to first if need be (a
+        new server: the last one's went with it); None without one."""
+        server = self._clone_server()
+        if self._followed is not None and self._followed is not server:
+            self._followed, self._view = None, None  # stopped: nothing to undo
+        if self._view is None and server is not None:
+            self._follow(server)
+        return self._view
+
+    def _follow(self, server: pykka.ActorRef[Any]) -> None:
+        """Subscribe to /stats/<host>/ and seed the view; a failure is said (once
+        until a subscription is made) and left to the next publication."""
+        try:
+            seed = subscribe_seeded(server, f"/stats/{self._host}/", self.actor_ref)
+        except (pykka.ActorDeadError, pykka.Timeout, StoreError) as exc:
+            if not self._unfollowed_said:
+                self._unfollowed_said = True
+                log.warning("stats_subscribe_failed", reason=repr(exc))
+            return
+        self._unfollowed_said = False
+        self._followed = server
+        self._view = {}
+        for key, body in seed:
+            self._on_key(key.encode("utf-8"), body)
+
+    def _unfollow(self) -> None:
+        server, self._followed, self._view = self._followed, None, None
+        if server is not None:
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                server.ask(
+                    msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+                )
 
 
 class StatsWorkerActor(ServiceWorkerActor):

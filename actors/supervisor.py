@@ -23,7 +23,6 @@ from raspy.actors.clone.server import (
     ClonePublisher,
     clone_io_ask,
     read_tree,
-    read_volatile,
     start_clone_server,
 )
 from raspy.actors.config_check import check_config
@@ -210,7 +209,7 @@ def _start_services(rt: Runtime) -> None:
             lambda: None if rt.publisher is None else rt.publisher.outbox,
             rt.clock,
             rt.config.stats.publish_interval_s,
-            lambda: read_volatile(rt.ref_of(CLONE), f"/stats/{host}/"),
+            lambda: rt.ref_of(CLONE),  # followed under /stats/<host>/
             rt.config.clone.max_key_bytes,
         ),
     )

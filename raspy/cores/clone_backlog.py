@@ -1,14 +1,14 @@
 """Back-pressure on the Clone collector: when to stop reading it, and when to read on.
 
 Every update the Clone server publishes is told to every in-process subscriber (the
-scenario core, the web face, the MQTT bridge, history), and an actor's inbox has no
-bound. A client that writes faster than one of them handles the changes would grow
-raspyd's memory for as long as it writes. So while a subscriber is behind (its backlog,
-messages waiting, over BACKLOG_LIMIT) the Clone loop stops reading the collector; the
-sockets' high-water marks then bound what waits, and what overflows is dropped by the
-sockets, as RFC 12's collector allows. Below RESUME_AT it reads on. In-process writers
-(device readings, the core's own keys) are never paused: raspyd bounds their rates,
-and the core waits on its own writes.
+scenario core, the web face, the MQTT bridge, history, the statistics), and an actor's
+inbox has no bound. A client that writes faster than one of them handles the changes
+would grow raspyd's memory for as long as it writes. So while a subscriber is behind
+(its backlog, messages waiting, over BACKLOG_LIMIT) the Clone loop stops reading the
+collector; the sockets' high-water marks then bound what waits, and what overflows is
+dropped by the sockets, as RFC 12's collector allows. Below RESUME_AT it reads on.
+In-process writers (device readings, the core's own keys) are never paused: raspyd
+bounds their rates, and the core waits on its own writes.
 
 Pure: the largest backlog and `now` (monotonic seconds) in, decisions out.
 """
