@@ -183,24 +183,22 @@ def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
 
 
 def live_tree(
-    source: Store | ReadView | None, prefix: str, unstored: Iterable[Update]
+    source: Store | ReadView, prefix: str, unstored: Iterable[Update]
 ) -> list[tuple[str, bytes]]:
     """The tree under `prefix` as subscribers see it: the records of the store (or
     of one view of it: a seed's) with the published coalesced updates it may not
     have yet laid over them (the Clone server's GetUnstored or Seed; the higher
     sequence of a key wins and a deletion among them hides the key), in key order.
     Ask for `unstored` before this reads the store: a record written since is then
-    at least as new. `source` None: a volatile prefix (`/stats/`), never stored, is
-    all in `unstored`."""
+    at least as new."""
     return [(key, body) for key, _, body in live_records(source, prefix, unstored)]
 
 
 def live_records(
-    source: Store | ReadView | None, prefix: str, unstored: Iterable[Update]
+    source: Store | ReadView, prefix: str, unstored: Iterable[Update]
 ) -> list[tuple[str, int, bytes]]:
     """live_tree with each key's sequence number: (key, seq, body)."""
-    stored = () if source is None else _kv_records(source, prefix)
-    newest = {key: (r.seq, r.body) for key, r in stored}
+    newest = {key: (r.seq, r.body) for key, r in _kv_records(source, prefix)}
     for update in unstored:
         known = newest.get(update.key)
         if known is None or update.seq > known[0]:

@@ -21,7 +21,6 @@ from raspy.actors.clone.seeds import Seed
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
-from raspy.cores.clone_durability import is_volatile
 from raspy.hang_watch import Ask
 from raspy.protocol import clone
 from raspy.records import frozen
@@ -199,25 +198,6 @@ def read_tree(
     an update its subscription has yet to tell. It holds every in-process publish
     sent before the call (msgs.GetUnstored waits until they are published)."""
     return live_tree(store, prefix, _unstored(clone_ref, prefix))
-
-
-def read_volatile(
-    clone_ref: pykka.ActorRef[Any] | None, prefix: str
-) -> list[tuple[str, bytes]] | None:
-    """read_tree of a volatile prefix (`/stats/`, raspy.cores.clone_durability):
-    its keys are never stored, so the Clone server's memory alone holds them, read
-    with no store read transaction (each writes its reader slot in lock.mdb, a page
-    on the card: one a minute is an SD-card write a minute). None when the server
-    is not there or does not answer: not known, which is no empty tree."""
-    assert is_volatile(prefix.encode("utf-8")), prefix
-    if clone_ref is None:
-        return None
-    try:
-        answer = _served(clone_ref, msgs.GetUnstored(prefix.encode("utf-8")))
-    except (pykka.ActorDeadError, pykka.Timeout):
-        return None
-    assert isinstance(answer, list)  # CommitPipeline.overlay's
-    return live_tree(None, prefix, answer)
 
 
 def read_records(
