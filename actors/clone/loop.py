@@ -142,6 +142,11 @@ class CloneLoop:
             case msgs.CloneUnsubscribe(ref=ref, prefix=prefix):
                 self._parts.subscribers.remove(ref, prefix)
             case msgs.SubscribeSeeded():
+                # its seed holds every in-process publish sent before it, as a
+                # read does: taken in and sent on their way to the store now, so
+                # the seed waits for them (a held-back write was left out of it)
+                self._parts.intake.take_sent(self.outbox)
+                self._parts.commits.submit()
                 return self._parts.seeds.request(command)
             case msgs.GetUnstored():  # after every publish sent before it
                 sent_seq = self._parts.intake.take_sent(self.outbox)

@@ -140,7 +140,8 @@ def subscribe_seeded(
     under it (key order) as it stood when the subscription began: the KeyChanged
     that follow are each change after it, once, with the seed's value as the old
     one (read_tree, read after subscribing, could already hold a change still to
-    be told). The view is read here, not on the Clone I/O thread. Raises
+    be told). Like read_tree's, it holds every in-process publish sent before the
+    call. The view is read here, not on the Clone I/O thread. Raises
     pykka.Timeout or pykka.ActorDeadError when the server did not answer, or the
     StoreError of a view that could not be read: `ref` is then not subscribed,
     and no view is left open."""
