@@ -70,7 +70,8 @@ class StatusKeys:
         fire_key = f"{SCENARIO_TREE}{entry.stored.name}/{NEXT_FIRE}"
         at = next_fire()
         if at is not None or _timed(entry):  # null while it is disabled
-            entries[fire_key] = json_text.encode(at)
+            # before `state`, which goes last (raspy_keys.STATE_KEYS)
+            entries = {fire_key: json_text.encode(at), **entries}
         elif fire_key in entry.written or self._tree.kv_size(fire_key):
             # no time trigger (any more: a new version): no key
             entry.written.pop(fire_key, None)

@@ -9,15 +9,17 @@ from typing import Final
 from raspy.errors import quote
 
 SCENARIO_TREE: Final = "/scenario/"
-# the status the core writes for each scenario (status_entries.py makes the values)
+# the status the core writes for each scenario (status_entries.py makes the values),
+# in the order it writes them: `state` last, so that a client that sees a new state
+# (the tree numbers a set's keys in order) already holds the rest of that status
 STATE_KEYS: Final = (
-    "state",
     "runs",
     "last_run",
     "last_trigger",
     "last_error",
     "last_error_at",
     "error_from",
+    "state",
 )
 RESUME: Final = "resume"  # the record of a run in a long wait (resume_record.py)
 NEXT_FIRE: Final = "next_fire"  # the soonest of its time triggers' next fires

@@ -130,3 +130,19 @@ def test_a_status_is_written_as_one_message_so_in_one_store_commit() -> None:
         b"/scenario/heat/state",
     ]
     assert json.loads(second[b"/scenario/heat/runs"]) == 4
+
+
+def test_the_state_is_written_last_so_a_client_that_sees_it_has_the_rest() -> None:
+    """A client that waited for `state` to read `error` then read `last_error` at
+    once and found the one before: the tree hands out a set's keys in its order."""
+    outbox = Outbox()
+    keys = StatusKeys(TreeView(), ClonePublisher(outbox), lambda prefix: [])
+    stored = StoredScenario("heat", "name: heat\n", True, "single", 0.0, 0.0)
+    entry = Entry(stored, None, Status(State.IDLE))
+    failed = Status(
+        State.ERROR, runs=1, last_error="boom", last_error_at=1_800_000_001.0
+    )
+    keys.show(entry, failed, lambda: 1_800_000_600.0)
+    (written,) = _messages(outbox)
+    assert list(written)[-1] == b"/scenario/heat/state"
+    assert b"/scenario/heat/next_fire" in written
