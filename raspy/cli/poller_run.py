@@ -91,9 +91,8 @@ def start(
         )
         return 0
     except StoreBeingReadError as exc:  # still read after the wait: no usage
-        return fail(
-            "raspy-poller", str(exc), EXIT_FAILURE
-        )  # error; exit 1, restarted (not 2)
+        # error; exit 1, restarted (not 2)
+        return fail("raspy-poller", str(exc), EXIT_FAILURE)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return fail("raspy-poller", str(exc), EXIT_USAGE)
     except StoreError as exc:  # damaged, a newer raspy's, a full disk: sensors go on

@@ -276,9 +276,8 @@ def _main(argv: list[str] | None) -> int:
             log,
         )
     except StoreBeingReadError as exc:  # still read after the wait: no usage
-        return fail(
-            "raspyd", str(exc), EXIT_FAILURE
-        )  # error; exit 1, restarted (not 2)
+        # error; exit 1, restarted (not 2)
+        return fail("raspyd", str(exc), EXIT_FAILURE)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return fail("raspyd", str(exc), EXIT_USAGE)
     except (
