@@ -343,13 +343,10 @@ _WIRING: Final = Wiring(
 def _collect_stats(rt: Runtime) -> dict[str, float]:
     """`<host>.stats`: every counter and gauge, the edge's and the store's included."""
     merged = dict(rt.stats.snapshot())
-    try:
-        merged.update(rt.edge.ask(msgs.GetStats(), timeout=_ASK_TIMEOUT_S))  # type: ignore[arg-type]  # edge answers a dict
-    except (pykka.ActorDeadError, pykka.Timeout):
+    counters, edge_answered = _counters_kept_apart(rt)
+    if not edge_answered:
         merged["edge.alive"] = 0
-    merged.update({f"store.{k}": v for k, v in rt.store.stats().items()})
-    if rt.curve is not None:  # as the edge's statistics show it
-        merged["edge.curve_refused"] = rt.curve.refused
+    merged.update(counters)
     return merged
 
 
@@ -357,9 +354,22 @@ def _statistics_snapshot(rt: Runtime) -> Snapshot:
     """Statuses and every counter and gauge, for the per-service statistics."""
     counters = rt.stats.counters()
     gauges = rt.stats.gauges()
-    with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):  # state says why
-        counters.update(rt.edge.ask(msgs.GetStats(), timeout=_ASK_TIMEOUT_S))  # type: ignore[arg-type]  # edge answers a dict
-    counters.update({f"store.{k}": int(v) for k, v in rt.store.stats().items()})
-    if rt.curve is not None:  # issue 18: refused CURVE clients, shown by the edge
-        counters["edge.curve_refused"] = rt.curve.refused
+    counters.update(_counters_kept_apart(rt)[0])  # a silent edge: its state says why
     return Snapshot(rt.statuses, counters, gauges, rt.clock.monotonic())
+
+
+def _counters_kept_apart(rt: Runtime) -> tuple[dict[str, int], bool]:
+    """The counters kept outside `rt.stats`, for both statistics services: the
+    edge's (its broker's), the store's, and (issue 18) the CURVE clients refused,
+    shown as the edge's; and whether the edge answered (dead or slow: none of its)."""
+    counters: dict[str, int] = {}
+    edge_answered = True
+    try:
+        counters.update(rt.edge.ask(msgs.GetStats(), timeout=_ASK_TIMEOUT_S))  # type: ignore[arg-type]  # edge answers a dict
+    except (pykka.ActorDeadError, pykka.Timeout):
+        edge_answered = False
+    # the store's are all whole numbers (typed float)
+    counters.update({f"store.{k}": int(v) for k, v in rt.store.stats().items()})
+    if rt.curve is not None:
+        counters["edge.curve_refused"] = rt.curve.refused
+    return counters, edge_answered

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import ssl
-import stat
 from pathlib import Path
 
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError, looked_for
-from raspy.secrets_file import not_regular, read_secrets, secrets_path
+from raspy.secrets_file import open_regular, read_secrets, secrets_path
 
 
 def problems(config: Config) -> list[str]:
@@ -73,22 +72,16 @@ def _file(key: str, path: str, *, text: bool = False) -> list[str]:
     `text`: also read, as UTF-8, from the file opened (not opened again by its
     name, which may be another file by then)."""
     try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISREG(mode):
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                mode = os.fstat(fd).st_mode  # swapped since the stat
-                if text and stat.S_ISREG(mode):
-                    with open(fd, "rb", closefd=False) as opened:
-                        opened.read().decode("utf-8")
-            finally:
-                os.close(fd)
+        with open_regular(path) as opened:
+            if text:
+                opened.read().decode("utf-8")
     except OSError as exc:
         return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
+    except ConfigError as exc:  # "<path>: why"
+        return [f"{key}: {problem}" for problem in exc.problems]
     except UnicodeDecodeError:
         return [f"{key}: {path}: not UTF-8 text"]
-    why = not_regular(mode)
-    return [] if why is None else [f"{key}: {path}: {why}"]
+    return []
 
 
 def _curve(security: SecurityConfig) -> list[str]:

@@ -48,6 +48,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def joined_address(host: str, port: int) -> str:
+    """`HOST:PORT`, an IPv6 host in brackets (RFC 3986), as an endpoint and a log
+    line write it: the inverse of raspy.cli.endpoints.host_port."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def is_host_name(text: str) -> bool:
     """Is `text` a DNS name (letters, digits, hyphens, dots; no port, no scheme)?"""
     return (

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import structlog
 
@@ -96,10 +96,7 @@ def read_secrets(path: Path) -> dict[str, str]:
     no regular file: a FIFO would block the reading thread, a device is not
     opened at all (its stat is looked at first)."""
     try:
-        _regular(path, path.stat().st_mode)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as file:
-            _regular(path, os.fstat(fd).st_mode)  # swapped since the stat
+        with open_regular(path) as file:
             raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file{looked_for(path)}"]) from None
@@ -116,7 +113,23 @@ def read_secrets(path: Path) -> dict[str, str]:
     return parse_secrets(text, str(path))
 
 
-def _regular(path: Path, mode: int) -> None:
+def open_regular(path: Path | str) -> BinaryIO:
+    """`path` opened for reading in binary, only if it is a regular file: its stat
+    is looked at before the open (a device is never opened) and again after it
+    (swapped since). The open does not block (a FIFO nobody writes would hang the
+    thread). ConfigError (`<path>: why`, `path` as given) for a file of another
+    kind; OSError as the stat or the open raised it."""
+    _regular(path, os.stat(path).st_mode)
+    file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    try:
+        _regular(path, os.fstat(file.fileno()).st_mode)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _regular(path: Path | str, mode: int) -> None:
     why = not_regular(mode)
     if why is not None:
         raise ConfigError([f"{path}: {why}"])

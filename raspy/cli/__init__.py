@@ -103,6 +103,13 @@ def output_status(exc: OSError) -> int:
     return EXIT_USAGE if exc.errno in _NAMED_WRONG else EXIT_FAILURE
 
 
+def fail(prog: str, message: str, status: int) -> int:
+    """`message` on stderr as the tool's one line (`prog: message`); `status`, the
+    exit status, returned."""
+    print(f"{prog}: {message}", file=sys.stderr)
+    return status
+
+
 def stdout_failed(prog: str, exc: OSError) -> int:
     """After an OSError no handler of a tool's command foresaw: its stdout's (`raspy
     status > FILE` on a full disk), one line and the runtime failure status, as

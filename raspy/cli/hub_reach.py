@@ -21,6 +21,9 @@ from typing import Final
 
 import structlog
 
+from raspy.names import joined_address
+from raspy.ratelimit import LogRateLimiter
+
 FIRST_LOOK_S: Final = 10.0  # a hub that is restarting is back in seconds
 LOOK_EVERY_S: Final = 30.0  # while it is not reached
 LOOK_TIMEOUT_S: Final = 5.0  # a TCP connect that takes longer: dropped on its way
@@ -40,7 +43,7 @@ class HubReach:
         look_every_s: float = LOOK_EVERY_S,
         timeout_s: float = LOOK_TIMEOUT_S,
     ) -> None:
-        self.hub = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.hub = joined_address(host, port)
         self._address = (host, port)
         self._first_look_s = first_look_s
         self._look_every_s = look_every_s
@@ -49,16 +52,17 @@ class HubReach:
         self._next_look_at = 0.0
         self._looking: threading.Thread | None = None
         self._found: str | None = None  # the last look's reason; "" if it connected
-        self._said: str | None = None  # the reason last said
-        self._said_at = 0.0
+        self._said = False  # a reason said in this silence
+        self._say = _say_limiter()
         self._log = structlog.get_logger(component="raspy-poller")
 
     def check(self, heard: bool, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         if heard:
-            if self._said is not None:
+            if self._said:
                 self._log.info("hub_reached", hub=self.hub)
-            self._unheard_since = self._said = None
+            self._unheard_since = None
+            self._said, self._say = False, _say_limiter()  # the next silence afresh
             self._looking = None  # its reason is this silence's, not the next one's
             return
         if self._unheard_since is None:
@@ -99,13 +103,19 @@ class HubReach:
     def _said_what(self, reason: str | None, now: float) -> None:
         if not reason:  # it connected: its port is open, the broker slow or busy
             return
-        if reason == self._said and now - self._said_at < SAY_AGAIN_S:
+        if not self._say.should_log(reason, now):
             return
         assert self._unheard_since is not None
-        self._said, self._said_at = reason, now
+        self._said = True
         self._log.warning(
             "hub_unreachable",
             hub=self.hub,
             reason=reason,
             since_s=round(now - self._unheard_since),
         )
+
+
+def _say_limiter() -> LogRateLimiter:
+    """A reason said again only after SAY_AGAIN_S, or once another was said: the
+    one key kept is the reason said last."""
+    return LogRateLimiter(window_s=SAY_AGAIN_S, max_keys=1)

@@ -37,9 +37,9 @@ import argparse
 import signal
 import sys
 
-from raspy.cli import EXIT_USAGE
+from raspy.cli import EXIT_USAGE, fail
 from raspy.cli.last_resort import guarded
-from raspy.cli.poller_config import build_parser, fail, load_config
+from raspy.cli.poller_config import build_parser, load_config
 from raspy.cli.signals import SignalInbox
 from raspy.errors import ConfigError
 from raspy.library_log import configure_later
@@ -82,7 +82,7 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
 
             curve = client_keys(args.server_key, args.client_cert, warn=warnings.append)
     except (ConfigError, ValueError) as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail("raspy-poller", str(exc), EXIT_USAGE)
     from raspy.cli import poller_run
 
     return poller_run.start(args, cfg, registry, hostname, curve, warnings, stop)

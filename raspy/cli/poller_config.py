@@ -9,7 +9,6 @@ for what it uses (a Pi Zero takes seconds over them)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli import version_line
@@ -29,12 +28,6 @@ if TYPE_CHECKING:
 # raspy.devices.registries' ONEWIRE and FAKE (test_cli_imports checks they agree):
 # that module imports raspyd's config reader
 SERVICES: Final = ("onewire", "fake")
-
-
-def fail(message: str, status: int) -> int:
-    """Say `message` in one line on stderr; `status`, the exit status."""
-    print(f"raspy-poller: {message}", file=sys.stderr)
-    return status
 
 
 def build_parser() -> argparse.ArgumentParser:

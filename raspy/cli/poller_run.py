@@ -18,7 +18,7 @@ from raspy import config as config_mod
 from raspy import heap
 from raspy import log as log_mod
 from raspy.actors import devices
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, start_wait
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, fail, start_wait
 from raspy.cli.board_probe import HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
@@ -31,7 +31,6 @@ from raspy.cli.board_service import (
 from raspy.cli.endpoints import host_port
 from raspy.cli.hub_reach import HubReach
 from raspy.cli.hub_watch import HubWatch
-from raspy.cli.poller_config import fail
 from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
@@ -92,9 +91,10 @@ def start(
         )
         return 0
     except StoreBeingReadError as exc:  # still read after the wait: no usage
-        return fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
+        # error; exit 1, restarted (not 2)
+        return fail("raspy-poller", str(exc), EXIT_FAILURE)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
-        return fail(str(exc), EXIT_USAGE)
+        return fail("raspy-poller", str(exc), EXIT_USAGE)
     except StoreError as exc:  # damaged, a newer raspy's, a full disk: sensors go on
         structlog.get_logger(component="raspy-poller").error(
             "board_store_unusable",
@@ -116,12 +116,12 @@ def start(
             args.connect, registry, discover, stop, curve, settings, link=cfg.link
         )
     except HubSaysNo as exc:
-        return fail(str(exc), exc.status)
+        return fail("raspy-poller", str(exc), exc.status)
     except _ServiceStuck as exc:
         store = None  # its thread may still write: the process's exit closes it
-        return fail(*stuck_failure(exc))
+        return fail("raspy-poller", *stuck_failure(exc))
     except RaspyError as exc:
-        return fail(str(exc), EXIT_FAILURE)
+        return fail("raspy-poller", str(exc), EXIT_FAILURE)
     finally:
         if store is not None:
             store.close()
@@ -297,7 +297,9 @@ def _serve(
     next_ping = 0.0
     while not stop.is_set():
         if not service.is_alive():
-            return fail("the device service failed (see the log)", EXIT_FAILURE)
+            return fail(
+                "raspy-poller", "the device service failed (see the log)", EXIT_FAILURE
+            )
         if every_s is not None and time.monotonic() >= next_ping:
             notifier.watchdog()
             next_ping = time.monotonic() + every_s

@@ -21,6 +21,7 @@ from raspy.cli import (
     EXIT_FAILURE,
     EXIT_USAGE,
     bind_check,
+    fail,
     flush_stdout,
     raspyd_config,
     reader_left,
@@ -35,7 +36,7 @@ from raspy.cli.arguments import (
     path_argument,
 )
 from raspy.cli.last_resort import guarded
-from raspy.cli.raspyd_serve import fail, serve
+from raspy.cli.raspyd_serve import serve
 from raspy.cli.signals import SignalInbox
 from raspy.cli.usage_parser import UsageParser
 from raspy.errors import (
@@ -222,9 +223,10 @@ def _main(argv: list[str] | None) -> int:
         return cfg
     not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
     if not_folder is not None:
-        return fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)
+        return fail("raspyd", f"{source}: data_dir: {not_folder}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return fail(
+            "raspyd",
             "refusing to run as root; run as a normal user or pass --allow-root",
             EXIT_USAGE,
         )
@@ -238,11 +240,11 @@ def _main(argv: list[str] | None) -> int:
     mqtt_password.say_unsent(cfg.mqtt)
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
-        return fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
+        return fail("raspyd", in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
     where = "--bind" if args.bind is not None else f"{source}: network.bind"
     checked = bind_check.unbindable(cfg, where)
     if checked.problem is not None:
-        return fail(*checked.problem)
+        return fail("raspyd", *checked.problem)
     # the addresses bound, not the name given: `--bind lo` is 127.0.0.1
     if not cfg.security.enabled and not checked.loopback_only:
         log.warning(
@@ -274,9 +276,10 @@ def _main(argv: list[str] | None) -> int:
             log,
         )
     except StoreBeingReadError as exc:  # still read after the wait: no usage
-        return fail(str(exc), EXIT_FAILURE)  # error; exit 1, restarted (not 2)
+        # error; exit 1, restarted (not 2)
+        return fail("raspyd", str(exc), EXIT_FAILURE)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
-        return fail(str(exc), EXIT_USAGE)
+        return fail("raspyd", str(exc), EXIT_USAGE)
     except (
         StoreDamagedError,
         StoreNewerError,
@@ -287,19 +290,22 @@ def _main(argv: list[str] | None) -> int:
         # each names the store and what helps (a newer raspy's: a downgrade; a full
         # disk or a failing device: not a damaged store; the lock file and the OS's
         # words)
-        return fail(str(exc), EXIT_FAILURE)
+        return fail("raspyd", str(exc), EXIT_FAILURE)
     except ConfigError as exc:
-        return fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
+        return fail("raspyd", f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     except StoreError as exc:
         return fail(
+            "raspyd",
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "
             "or move the data dir aside",
             EXIT_FAILURE,
         )
     except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
-        return fail(f"cannot start: {exc}", EXIT_FAILURE)
+        return fail("raspyd", f"cannot start: {exc}", EXIT_FAILURE)
     except pykka.Timeout as exc:  # a part did not answer at start (not TimeoutError)
-        return fail(f"cannot start: a part did not answer within {exc}", EXIT_FAILURE)
+        return fail(
+            "raspyd", f"cannot start: a part did not answer within {exc}", EXIT_FAILURE
+        )
     finally:
         waiting.close()
     if started is None:  # SIGTERM or SIGINT while it waited: nothing started

@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from raspy import log as log_mod
-from raspy.cli import EXIT_FAILURE, raspyd_config
+from raspy.cli import EXIT_FAILURE, fail, raspyd_config
 from raspy.cli.signals import SignalInbox
 from raspy.errors import ConfigError
 from raspy.sdnotify import Notifier
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
 _IDLE_WAKE_S = 2.0  # the main loop's longest wait
 # For tests: `edge` or `store` is stopped right after start, from inside the daemon.
 FAULT_ENV = "RASPYD_INJECT_FAULT"
-
-
-def fail(message: str, status: int) -> int:
-    """`message` on stderr as raspyd's one line; `status` returned."""
-    print(f"raspyd: {message}", file=sys.stderr)
-    return status
 
 
 def serve(
@@ -79,7 +72,7 @@ def serve(
                 notifier.notify(stopping="1", status=runtime.fatal)
                 stopping = True
                 runtime.stop()
-                return fail(runtime.fatal, EXIT_FAILURE)
+                return fail("raspyd", runtime.fatal, EXIT_FAILURE)
             if stop:  # SIGTERM or SIGINT, even beside a SIGHUP
                 break
             reload = False

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from raspy.errors import MalformedMessage, quote, shown
+from raspy.names import joined_address
 from raspy.records import frozen
 
 _PROTO: Final = "clone"
@@ -85,11 +86,10 @@ class Endpoints:
         """raspy's ports: MDP at N, snapshot N+1, publisher N+2, collector N+3."""
         if not 1 <= port_base <= 65532:
             raise ValueError(f"port base must be 1..65532, got {port_base}")
-        shown = f"[{host}]" if ":" in host else host
         return cls(
-            snapshot=f"tcp://{shown}:{port_base + 1}",
-            publisher=f"tcp://{shown}:{port_base + 2}",
-            collector=f"tcp://{shown}:{port_base + 3}",
+            snapshot=f"tcp://{joined_address(host, port_base + 1)}",
+            publisher=f"tcp://{joined_address(host, port_base + 2)}",
+            collector=f"tcp://{joined_address(host, port_base + 3)}",
         )
 
     @classmethod

@@ -208,15 +208,14 @@ def error(status: bytes, action: str | None, token: str, detail: str) -> Handled
 def describe(job: CronJob, tz: ZoneInfo, scheduled: float | None) -> JsonValue:
     """A job as the service shows it, with `scheduled`, the next fire the scheduler
     holds: never one counted from now, which after a small step of the clock back
-    was a time already fired, that the scheduler does not fire again."""
+    was a time already fired, that the scheduler does not fire again. A disabled
+    job's is None: the scheduler holds only the enabled jobs."""
     return {
         "name": job.name,
         "schedule": job.schedule,
         "enabled": job.enabled,
         "description": job.description,
-        "next": None
-        if not job.enabled or scheduled is None
-        else iso_local(scheduled, tz),
+        "next": None if scheduled is None else iso_local(scheduled, tz),
     }
 
 

@@ -49,9 +49,14 @@ tiers = ["1s:1h", "1m:1d"]
 _ATTIC = f"{hostname()}.fake.attic"
 
 
-def _history(daemon: Daemon, since: float) -> list[list[float]]:
-    """The attic's points since `since` ([] before its first one is recorded)."""
-    body = json.dumps({"v": 1, "action": "history", "key": _ATTIC, "since": since})
+def _history(
+    daemon: Daemon, since: float, key: str = _ATTIC, **asked: str
+) -> list[list[float]]:
+    """The points of `key` (the attic's) since `since` ([] before its first one is
+    recorded); `asked`: more fields of the request (its resolution)."""
+    body = json.dumps(
+        {"v": 1, "action": "history", "key": key, "since": since, **asked}
+    )
     with Client(daemon.endpoint, timeout_s=3, retries=2) as client:
         status, reply = client.request(f"{hostname()}.logger.history", body)
     if status == b"404":
@@ -112,22 +117,7 @@ tiers = ["1s:1h", "1m:1d"]
 
 
 def _steady(daemon: Daemon, since: float) -> list[list[float]]:
-    body = json.dumps(
-        {
-            "v": 1,
-            "action": "history",
-            "key": f"{hostname()}.fake.steady",
-            "since": since,
-            "resolution": "1s",
-        }
-    )
-    with Client(daemon.endpoint, timeout_s=3, retries=2) as client:
-        status, reply = client.request(f"{hostname()}.logger.history", body)
-    if status == b"404":
-        return []
-    assert status == b"200", reply
-    points: list[list[float]] = json.loads(reply)["points"]
-    return points
+    return _history(daemon, since, f"{hostname()}.fake.steady", resolution="1s")
 
 
 @pytest.mark.timeout(120)

@@ -58,16 +58,17 @@ def test_jobs_survive_a_restart_enabled_or_disabled_as_left(
         assert cron.request(action="add", name=name, schedule="*/5 * * * *")[0] == (
             b"200"
         )
-    assert cron.request(action="disable", name="off")[0] == b"200"
+    status, reply = cron.request(action="disable", name="off")
+    assert (status, reply["job"]["next"]) == (b"200", None)  # no longer scheduled
     assert cron.request(action="delete", name="gone")[0] == b"200"
     assert [key for key, _ in store.scan(Table.CRON)] == [b"cron.off", b"cron.on"]
     cron.stop()
     cron.start()
     status, reply = cron.request(action="list")
     assert status == b"200"
-    assert [(j["name"], j["enabled"]) for j in reply["jobs"]] == [
-        ("off", False),
-        ("on", True),
+    assert [(j["name"], j["enabled"], j["next"]) for j in reply["jobs"]] == [
+        ("off", False, None),
+        ("on", True, "2023-11-14T22:15:00+00:00"),
     ]
     clock.advance(SLOT - clock.wall())
     wait_event(tree, "on", fire("on", "2023-11-14T22:15:00+00:00"))

@@ -3,6 +3,7 @@ publication under /stats/ (issue 13)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -178,6 +179,27 @@ def test_statistics_list_get_and_all_over_mdp(
     code, document = client.request("testhost.edge.statistics", "all")
     assert code == b"200"
     assert b'"requests"' in document
+
+
+def test_the_stores_own_counters_are_in_both_statistics_services(
+    runtime: supervisor.Runtime, client: Client
+) -> None:
+    """The store keeps its counters itself, not in the runtime's Stats: the
+    per-part statistics and `<host>.stats` both ask it for them."""
+    map_size = int(runtime.store.stats()["map_size"])
+    assert client.request("testhost.store.statistics", "get", "map_size") == [
+        b"200",
+        b"gauge",
+        str(map_size).encode(),
+    ]
+    code, whole = client.request("testhost.stats", b"")
+    assert code == b"200"
+    assert {
+        k: v for k, v in json.loads(whole).items() if k.startswith("store.map")
+    } == {
+        "store.map_size": map_size,
+        "store.map_grows": 0,
+    }
 
 
 def test_statistics_are_published_in_one_batch_per_interval(

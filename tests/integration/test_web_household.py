@@ -24,14 +24,7 @@ def _post(port: int, path: str, body: str, **headers: str) -> Answer:
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     try:
         connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return Answer(
-            response.status,
-            response.getheader("content-type") or "",
-            response.headers.get_all("set-cookie") or [],
-            response.read().decode("utf-8"),
-            response.getheader("location") or "",
-        )
+        return Answer.of(connection.getresponse())
     finally:
         connection.close()
 

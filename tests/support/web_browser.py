@@ -42,6 +42,17 @@ class Answer:
     body: str
     location: str = ""  # a redirect's Location header
 
+    @classmethod
+    def of(cls, response: http.client.HTTPResponse) -> Answer:
+        """The response, its body read whole."""
+        return cls(
+            response.status,
+            response.getheader("content-type") or "",
+            response.headers.get_all("set-cookie") or [],
+            response.read().decode("utf-8"),
+            response.getheader("location") or "",
+        )
+
 
 class Browser:
     """Plain HTTP to the web face, with the cookies of one login."""
@@ -60,14 +71,7 @@ class Browser:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             connection.request(method, path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            return Answer(
-                response.status,
-                response.getheader("content-type") or "",
-                response.headers.get_all("set-cookie") or [],
-                response.read().decode("utf-8"),
-                response.getheader("location") or "",
-            )
+            return Answer.of(connection.getresponse())
         finally:
             connection.close()
 

@@ -100,6 +100,25 @@ def test_a_host_name_no_dns_name_can_be_is_said_so(host: str) -> None:
     assert str(said["reason"]).startswith("cannot resolve the host name: not a DNS")
 
 
+def test_a_changed_reason_is_said_at_once_and_a_repeated_one_rarely() -> None:
+    """Only the reason said last is held back for SAY_AGAIN_S: one that changes is
+    said at once, and so is a return to an earlier one."""
+    reach = HubReach("127.0.0.1", free_port_base(), first_look_s=SAY_AGAIN_S)
+    reach.check(heard=False, now=0.0)  # unheard since 0; no look yet
+    with capture_logs() as logs:
+        for now, reason in enumerate(
+            ["Connection refused", "No route to host", "Connection refused"]
+            + ["Connection refused"] * 2,
+            start=1,
+        ):
+            reach._said_what(reason, float(now))
+    assert [(e["reason"], e["since_s"]) for e in _said(logs, "hub_unreachable")] == [
+        ("Connection refused", 1),
+        ("No route to host", 2),
+        ("Connection refused", 3),
+    ]
+
+
 def test_a_look_ended_after_the_hub_spoke_is_not_said_at_the_next_silence() -> None:
     """A look whose answer came in while the broker spoke again is dropped with it:
     a later silence starts afresh, said only after its own first look."""
