@@ -8,7 +8,7 @@ the hub.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import structlog
@@ -41,6 +41,15 @@ _DEFAULTS: Final = tuple(
 )
 
 
+def secured(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` and each security header (and `Cache-Control: no-store`) they do
+    not set themselves: SecurityHeaders' for our answers, and the server's
+    (raspy.actors.web.server) for those uvicorn makes itself."""
+    given = list(headers)
+    present = {bytes(name).lower() for name, _ in given}
+    return given + [(n, v) for n, v in _DEFAULTS if n not in present]
+
+
 def cached(response: Response) -> Response:
     """A response browsers may keep for an hour (the static files); every other
     is `no-store` (SecurityHeaders)."""
@@ -52,7 +61,9 @@ class SecurityHeaders:
     """The security headers, and `Cache-Control: no-store`, on every answer that
     has not set its own: the outermost layer, so that no answer is without them,
     Starlette's own (a 405, a 413 raised while a body is read, a 500) too. Set
-    per response, they were missing on every answer no handler of ours made."""
+    per response, they were missing on every answer no handler of ours made.
+    uvicorn's own answers (a 400, a 503) never pass here: the server's h11
+    connection adds them (raspy.actors.web.server)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,9 +75,7 @@ class SecurityHeaders:
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {bytes(name).lower() for name, _ in headers}
-                headers += [(n, v) for n, v in _DEFAULTS if n not in present]
+                headers = secured(message.get("headers", []))
                 message = {**message, "headers": headers}
             await send(message)
 

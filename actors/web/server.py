@@ -15,10 +15,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+import h11
 import structlog
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
+from raspy.actors.web.middleware import secured
 from raspy.controls import Control
 from raspy.web.live import LiveHub
 
@@ -77,6 +79,23 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+class _SecuredConnection(h11.Connection):
+    """h11's connection with the security headers on every response it writes that
+    lacks them: uvicorn answers some requests itself, never asking the app (a 400
+    for a request h11 cannot read, a 503 past limit_concurrency, a 500 when the
+    app fails before it answers), and those went without them."""
+
+    def send(self, event: h11.Event) -> bytes | None:  # type: ignore[override]
+        if isinstance(event, h11.Response):
+            event = h11.Response(
+                status_code=event.status_code,
+                headers=secured(event.headers.raw_items()),
+                reason=event.reason,
+                http_version=event.http_version,
+            )
+        return super().send(event)
+
+
 class _HeaderDeadline(H11Protocol):
     """h11 with a deadline for a request's headers, and one for its body, and a cap
     on the connections of one address. uvicorn has none: a client that connects and
@@ -88,7 +107,8 @@ class _HeaderDeadline(H11Protocol):
     it sees the client gone). The deadlines alone bound how long each connection
     lasts, not how many one client holds: ~26 new ones a second kept 256 open. One
     beyond `per_address` open from its address (an IPv6 one from beyond the hub's
-    own /64: its /64, counted_as) is closed at once."""
+    own /64: its /64, counted_as) is closed at once. Its h11 connection puts the
+    security headers on uvicorn's own answers too (_SecuredConnection)."""
 
     timeout_s = HEADER_TIMEOUT_S
     per_address = MAX_CONNECTIONS_PER_ADDRESS
@@ -96,6 +116,15 @@ class _HeaderDeadline(H11Protocol):
     # touched only on its loop
     open_from: dict[str, int] = {}  # noqa: RUF012  # replaced per server
     _address = ""
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        size = config.h11_max_incomplete_event_size  # as uvicorn makes its own
+        self.conn = (
+            _SecuredConnection(h11.SERVER)
+            if size is None
+            else _SecuredConnection(h11.SERVER, size)
+        )
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -163,10 +192,12 @@ class WebServer:
         sock: socket.socket,
         *,
         header_timeout_s: float = HEADER_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
         controls: tuple[Control, ...] = (),
     ) -> None:
         self.hub = LiveHub(controls=controls)
         self._header_timeout_s = header_timeout_s
+        self._max_connections = max_connections
         self._sock = sock
         self._app_for = app_for
         self._lock = threading.Lock()
@@ -248,7 +279,7 @@ class WebServer:
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            limit_concurrency=MAX_CONNECTIONS,
+            limit_concurrency=self._max_connections,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=_GRACE_S,
         )

@@ -5,15 +5,20 @@ button.
 A service is listed when it gets a worker, when the tree has a key of a device its
 last list did not name (a 1-Wire `rescan`), and when one of its devices was
 configured (`/event/device/<fullname>/configured`); a device whose value is deleted
-has its configs cleared. The configs are retained messages of the bridge's Mirror;
-the `list` requests go through its Requests (raspy.mqtt.command).
+has its configs cleared. A `list` that fails (an error, a reply that is no list, no
+reply in time) is asked again with backoff (LIST_RETRY) until one is answered or its
+last worker leaves: nothing else may come to ask it (a switch is never read). The
+configs are retained messages of the bridge's Mirror; the `list` requests go through
+its Requests (raspy.mqtt.command).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Final
 
+from raspy.backoff import Backoff, BackoffPolicy
 from raspy.devices.reading import value_key
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
@@ -25,6 +30,9 @@ from raspy.mqtt.mirror import Mirror
 from raspy.mqtt.output import BridgeSettings, Output, Refused
 from raspy.mqtt.topics import service_prefix
 from raspy.names import DEVICES_SUFFIX
+
+# a service's failed `list` asked again after 2 s, 4 s, ... at most every 5 minutes
+LIST_RETRY: Final = BackoffPolicy(initial_s=2.0, max_s=300.0)
 
 
 def _service_of(fullname: str) -> str:
@@ -61,6 +69,9 @@ class _Known:
     # per such service, the config topics the sweep left for its next `list` (or
     # until its values are all deleted: a service turned off is listed no more)
     held: dict[str, set[str]] = field(default_factory=dict)
+    # per such service with a worker, its failures and when it is asked again
+    retries: dict[str, Backoff] = field(default_factory=dict)
+    retry_at: dict[str, float] = field(default_factory=dict)
 
 
 class Announcer:
@@ -130,6 +141,7 @@ class Announcer:
         """A service listed no more (no `list` comes): the sweep waits for none of
         its, and the configs it held for it are cleared."""
         self._known.emptied.add(service)
+        self._no_retry(service)
         for topic in sorted(self._known.held.pop(service, set())):
             self._mirror.buffer.put(Message(topic, b""))
 
@@ -170,6 +182,7 @@ class Announcer:
         if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
             return []
         name = service.removesuffix(DEVICES_SUFFIX)
+        self._no_retry(name)  # a worker that comes back is listed then
         if not self._known.valued.get(name):  # with values: away for a while (a
             self._emptied(name)  # restart), its configs stay
         return []
@@ -202,17 +215,47 @@ class Announcer:
         service = devices_service.removesuffix(DEVICES_SUFFIX)
         outputs: list[Output]
         if status != 200:
-            self._known.unlisted.add(service)
+            self._failed(service, now)
             outputs = [Refused("list_failed", f"{devices_service}: {status}")]
         else:
-            outputs = self._announce(service, reply)
+            outputs = self._announce(service, reply, now)
         return outputs + self._answered(service, now)
 
     def list_expired(self, devices_service: str, now: float) -> list[Output]:
         """A `list` request to `devices_service` had no reply in time."""
         service = devices_service.removesuffix(DEVICES_SUFFIX)
-        self._known.unlisted.add(service)
+        self._failed(service, now)
         return self._answered(service, now)
+
+    def _failed(self, service: str, now: float) -> None:
+        """A `list` of `service` failed: what its devices' configs are is not known
+        (the sweep clears none), and it is asked again after a backoff."""
+        known = self._known
+        known.unlisted.add(service)
+        if service in known.emptied:
+            return  # listed no more (a worker that comes back is)
+        backoff = known.retries.setdefault(service, Backoff(LIST_RETRY))
+        known.retry_at[service] = backoff.failed(now)
+
+    def _no_retry(self, service: str) -> None:
+        self._known.retries.pop(service, None)
+        self._known.retry_at.pop(service, None)
+
+    def next_retry_at(self) -> float | None:
+        """When a failed `list` is next asked again (None: none failed)."""
+        return min(self._known.retry_at.values(), default=None)
+
+    def retry_due(self, now: float) -> list[Output]:
+        """The failed `list`s due again by `now`, asked (one in flight answers
+        first: its failure schedules the next)."""
+        known = self._known
+        due = sorted(s for s, at in known.retry_at.items() if at <= now)
+        outputs: list[Output] = []
+        for service in due:
+            del known.retry_at[service]
+            if service not in known.listing:
+                outputs += self._list(service, now)
+        return outputs
 
     def _answered(self, service: str, now: float) -> list[Output]:
         """A `list` of `service` is over, answered or not: it is asked no more."""
@@ -238,15 +281,16 @@ class Announcer:
         known.held.setdefault(service, set()).add(topic)
         return True
 
-    def _announce(self, service: str, reply: JsonValue) -> list[Output]:
+    def _announce(self, service: str, reply: JsonValue, now: float) -> list[Output]:
         """A service's `list` reply: the configs of its exposed devices retained,
         those of the devices (or triggers) gone cleared."""
         discovery = self.settings.discovery
         infos = device_infos(reply)
         if discovery is None or infos is None:
-            self._known.unlisted.add(service)
+            self._failed(service, now)
             return [Refused("bad_list_reply", service)]
         self._known.unlisted.discard(service)
+        self._no_retry(service)
         self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, tuple[str, ...]] = {}

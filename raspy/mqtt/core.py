@@ -291,7 +291,8 @@ class BridgeCore:
         return self._requests.reply(request_id, frames, listed)
 
     def tick(self, now: float) -> list[Output]:
-        """Requests with no reply in time: a 504 on `…/result`; the sweep when due."""
+        """Requests with no reply in time (a 504 on `…/result`), the sweep, a failed
+        `list` again, when due."""
 
         def list_expired(service: str) -> list[Output]:
             return self._announcer.list_expired(service, now)
@@ -299,10 +300,11 @@ class BridgeCore:
         outputs = self._requests.expire(now, list_expired)
         if self._reannounce_at is not None and now >= self._reannounce_at:
             self._reannounce(now)
-        return outputs + self._swept(now)
+        # the sweep first: it holds a failed service's configs for the retry
+        return outputs + self._swept(now) + self._announcer.retry_due(now)
 
     def next_deadline(self) -> float | None:
-        deadlines = [self._requests.next_deadline()]
+        deadlines = [self._requests.next_deadline(), self._announcer.next_retry_at()]
         if self._sweep.collecting:
             deadlines.append(self._sweep.next_at)
         if self._reannounce_at is not None:

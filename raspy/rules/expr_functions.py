@@ -37,7 +37,9 @@ PICK_UNITS: Final = 2
 CHARS_PER_UNIT: Final = 16
 BYTES_PER_UNIT: Final = 16
 # template_field.as_text's JSON text, as pieces
-_JSON_TEXT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON_TEXT: Final = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+)
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
@@ -218,16 +220,21 @@ def _abs(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
 
 def _str(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     """At most MAX_STRING characters, as a joined string is: a list's or an
-    object's JSON text is written piece by piece, given up once past that."""
+    object's JSON text is written piece by piece, given up once past that. A value
+    that is or holds a number JSON has not (`kv()` of a key `1e400`) is a fault,
+    as in a template: no `Infinity` in a text."""
     value = args[0]
     pieces = [value] if isinstance(value, str) else _JSON_TEXT.iterencode(value)
     text: list[str] = []
     length = 0
-    for piece in pieces:
-        length += len(piece)
-        if length > MAX_STRING:
-            raise Fault(f"str() gives text longer than {MAX_STRING} characters")
-        text.append(piece)
+    try:
+        for piece in pieces:
+            length += len(piece)
+            if length > MAX_STRING:
+                raise Fault(f"str() gives text longer than {MAX_STRING} characters")
+            text.append(piece)
+    except ValueError:
+        raise Fault("str() of a number that is not finite") from None
     context.work.charge(length // CHARS_PER_UNIT)  # after: it is bounded
     return "".join(text)
 

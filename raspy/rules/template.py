@@ -18,7 +18,7 @@ from typing import Final
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
 from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
-from raspy.rules.template_field import Field, finite_number
+from raspy.rules.template_field import Field, NotFinite, finite_number
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
 TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since", "tried")
@@ -197,8 +197,23 @@ def render(text: str, names: Mapping[str, JsonValue]) -> str:
         if isinstance(part, str):
             out.append(part)
             continue
-        out.append(part.shown(_named(part, names, text), _zone(part, names, text)))
+        value = _named(part, names, text)
+        out.append(_shown(part, value, _zone(part, names, text), text))
     return "".join(out)
+
+
+def _shown(part: Field, value: JsonValue, tz: tzinfo | None, text: str) -> str:
+    """`value` written for `part`; a number JSON has not (a tree value `1e400`) is
+    a TemplateError, as it fails a `set` or a `call:` frame: no `Infinity` in a
+    text."""
+    try:
+        return part.shown(value, tz)
+    except NotFinite:
+        raise TemplateError(
+            f"{{{part.name}}} is or holds a number that is not finite",
+            part.offset,
+            text,
+        ) from None
 
 
 def fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
@@ -276,13 +291,15 @@ def render_in(
         if isinstance(part, str):
             out.append(part)
             continue
-        out.append(part.shown(_value_in(part, context, secrets, text), context.tz))
+        value = _value_in(part, context, secrets, text)
+        out.append(_shown(part, value, context.tz, text))
     return "".join(out)
 
 
 def values_in(text: str, context: EvalContext) -> list[JsonValue]:
     """The values the fields of `text` name at run time (render_in writes them), so
-    a caller can refuse one before it is written: an infinity is `Infinity` in text."""
+    a caller can refuse one naming its place (a `call:` frame) before render_in
+    refuses it naming the field."""
     return [
         _value_in(part, context, None, text)
         for part in _parsed(text)

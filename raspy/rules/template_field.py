@@ -2,7 +2,8 @@
 
 `:.Nf` rounds a number to N decimals, a half away from zero; a time format (`:%H:%M`)
 writes epoch seconds as a local time in the zone it is given (rules.time_format);
-anything else is a string as itself or its JSON text.
+anything else is a string as itself or its JSON text; a number JSON has not
+(Infinity, NaN: a tree value `1e400` reads as one) is no text (NotFinite).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from typing import NamedTuple
 from raspy.devices.template import JsonValue
 from raspy.rules.expr_values import INT_LIMIT
 from raspy.rules.time_format import TimeFormat
+
+
+class NotFinite(ValueError):
+    """A value that is or holds a number JSON has not, which a text never writes:
+    `Infinity` is no number a reader takes, and everywhere else such a number
+    fails the action (raspy.rules.template says which field)."""
 
 
 class Field(NamedTuple):
@@ -93,7 +100,13 @@ def finite_number(value: JsonValue) -> int | float | None:
 
 
 def as_text(value: JsonValue) -> str:
-    """A string as itself, anything else as its JSON text (true, 19.5, null, [1])."""
+    """A string as itself, anything else as its JSON text (true, 19.5, null, [1]);
+    NotFinite for a value that is or holds an infinity or NaN."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return json.dumps(
+            value, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+    except ValueError:
+        raise NotFinite("a number that is not finite") from None

@@ -233,3 +233,30 @@ def test_a_page_behind_a_proxy_comes_back_after_a_restart_of_the_hub(
     wait_until(lambda: _updates(page) > seen, what="live values again", timeout_s=30)
     page.context.close()
     assert away
+
+
+def test_a_device_value_deleted_while_the_page_was_away_is_gone_when_it_is_back(
+    browser: Browser, hub: Hub
+) -> None:
+    """As a control's: a device's value deleted while the page was away (here
+    raspyd restarted) kept its old reading once the stream was back, where the
+    page's load shows none. A board's device (no worker: listed from the tree)
+    keeps its row by its status."""
+    device = "/device/board.probe.attic/"
+    for entry, body in (("status", '"ok"'), ("value", "21.5")):
+        assert hub.kv("set", f"{device}{entry}", body).startswith(device)
+    page = hub.log_in(browser)
+    value = f'.value[data-key="{device}value"]'
+    page.locator(value).filter(has_text="21.5").wait_for()
+    assert hub.daemon.terminate(timeout_s=20) == 0
+    page.route("**/events", lambda route: route.abort())  # away until deleted
+    hub.daemon.start(timeout_s=30)
+    assert hub.kv("del", f"{device}value").startswith(device)
+    seen = _updates(page)
+    page.unroute("**/events")
+    wait_until(lambda: _updates(page) > seen, what="live values again", timeout_s=30)
+    shown = page.text_content(value)
+    page.reload()  # as the page's load says it
+    loaded = page.text_content(value)
+    page.context.close()
+    assert shown == "\u2013" == loaded

@@ -105,3 +105,38 @@ def test_a_static_file_may_be_kept_and_has_the_headers(port: int) -> None:
     assert headers["cache-control"] == "private, max-age=3600"
     for name in SECURITY:
         assert name in headers
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+    ],
+    ids=["header", "request-line"],
+)
+def test_uvicorns_own_400_for_a_malformed_request_has_the_headers(
+    port: int, request_bytes: bytes
+) -> None:
+    """uvicorn answers a request h11 cannot read itself, never asking the app: its
+    400 went without the security headers."""
+    status, headers = _answer(port, request_bytes)
+    assert status.startswith("HTTP/1.1 400 "), status
+    _assert_secured(headers)
+
+
+@pytest.mark.timeout(30)
+def test_uvicorns_own_503_over_the_connection_limit_has_the_headers(
+    tmp_path: Path,
+) -> None:
+    """Over limit_concurrency uvicorn answers 503 with an app of its own, outside
+    ours: it went without the security headers."""
+    with (
+        web_served(tmp_path, max_connections=2) as (served_port, _),
+        socket.create_connection(("127.0.0.1", served_port), timeout=10) as held,
+    ):
+        held.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # not ended
+        status, headers = _answer(served_port, _get("/login"))
+    assert status.startswith("HTTP/1.1 503 "), status
+    _assert_secured(headers)

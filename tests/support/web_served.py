@@ -10,7 +10,12 @@ from typing import Any
 
 from raspy.actors.web.app import build_app
 from raspy.actors.web.backend import Backend
-from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
+from raspy.actors.web.server import (
+    HEADER_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    WebServer,
+    bind_socket,
+)
 from raspy.clock import SystemClock
 from raspy.web.login_files import LoginFiles
 from support.web_browser import allow_login
@@ -23,7 +28,11 @@ def no_services(message: object) -> None:
 
 @contextmanager
 def web_served(
-    data_dir: Path, *, header_timeout_s: float = HEADER_TIMEOUT_S, **backend: Any
+    data_dir: Path,
+    *,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    max_connections: int = MAX_CONNECTIONS,
+    **backend: Any,
 ) -> Iterator[tuple[int, Backend]]:
     """(port, backend) of a running web server; `backend`: more Backend fields."""
     allow_login(data_dir)
@@ -38,7 +47,10 @@ def web_served(
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = WebServer(
-        lambda hub: build_app(served, hub), sock, header_timeout_s=header_timeout_s
+        lambda hub: build_app(served, hub),
+        sock,
+        header_timeout_s=header_timeout_s,
+        max_connections=max_connections,
     )
     server.start()
     try:

@@ -611,10 +611,10 @@ def test_a_service_whose_list_failed_keeps_its_configs_over_the_sweep() -> None:
     replay(core, lamp, gone)
     core.reply(1, [b"500", b'{"error": "internal"}'], NOW)
     core.buffer.take(10_000)
-    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=0, collected=2, overflow=0)
+    swept, request = core.tick(NOW + SETTLE)[-2:]
+    assert swept == Swept(cleared=0, collected=2, overflow=0)
     assert cleared(core) == set()
-    (request,) = core.service_available("pi.fake.devices", NOW + 5)
-    assert isinstance(request, SendRequest)
+    assert isinstance(request, SendRequest)  # the failed list, asked again
     core.reply(request.request_id, list_reply("lamp"), NOW + 5)
     queued = core.buffer.take(10_000)
     assert [m.topic for m in queued if not m.payload] == [gone.topic]
@@ -632,9 +632,14 @@ def test_a_service_turned_off_after_its_list_failed_loses_the_configs_held() -> 
     replay(core, lamp, gone)
     core.reply(1, [b"500", b'{"error": "internal"}'], NOW)
     core.buffer.take(10_000)
-    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=0, collected=2, overflow=0)
+    swept, retry = core.tick(NOW + SETTLE)[-2:]
+    assert swept == Swept(cleared=0, collected=2, overflow=0)
     assert cleared(core) == set()
+    assert isinstance(retry, SendRequest)
+    core.reply(retry.request_id, [b"500", b'{"error": "internal"}'], NOW + 3)
+    assert core.next_deadline() == NOW + 3 + 4.0  # asked again, later
     assert core.key_changed("/device/pi.fake.lamp/value", b"", NOW + 5) == []
+    assert core.next_deadline() is None  # turned off: asked no more
     assert {lamp.topic, gone.topic} <= cleared(core)
     # fake back (turned on again): its list announces the lamp anew, nothing stale
     (request,) = core.key_changed("/device/pi.fake.lamp/value", b"true", NOW + 6)

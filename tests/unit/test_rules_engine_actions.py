@@ -656,6 +656,30 @@ def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
     )
 
 
+@pytest.mark.parametrize(
+    "action",
+    [
+        m.SetAction("/note", "temp is {trigger.value}"),
+        m.EventAction("/event/note", "temp is {trigger.value:.1f}"),
+        m.LogAction("temp is {trigger.value}", "info"),
+    ],
+    ids=["set", "event", "log"],
+)
+def test_a_text_filled_with_a_number_json_has_not_fails_the_run(
+    action: m.Action,
+) -> None:
+    """A tree body `1e400` reads as an infinity: a text `temp is {trigger.value}`
+    was written `temp is Infinity`, where the same field alone fails the run."""
+    h = harness(scenario([action, m.SetAction("/after", 1)], [m.EventTrigger(DOOR)]))
+    outputs = h.change(DOOR, float("inf"))
+    assert [o for o in outputs if isinstance(o, run.SetKey | run.PublishEvent)] == []
+    assert h.state is State.ERROR
+    assert h.core.status.last_error is not None
+    assert h.core.status.last_error.startswith(
+        "{trigger.value} is or holds a number that is not finite (at offset 8"
+    )
+
+
 def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
     """The tree drops a value over [clone] max_value_bytes after the fact: the run
     fails at the set, so it is not reported as a success with the key missing."""

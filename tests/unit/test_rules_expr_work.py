@@ -80,6 +80,16 @@ def test_str_up_to_the_cap_gives_the_text() -> None:
     assert _evaluate("str(l)", l=[0] * 3) == "[0,0,0]"
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), [1, float("-inf")]])
+def test_str_of_a_number_json_has_not_is_a_fault_as_in_a_template(
+    value: JsonValue,
+) -> None:
+    """kv() of a key `1e400` reads an infinity: str() wrote `Infinity`."""
+    with pytest.raises(ExpressionError) as caught:
+        _evaluate("str(x)", x=value)
+    assert caught.value.reason == "str() of a number that is not finite"
+
+
 def test_work_within_the_budget_gives_the_value() -> None:
     # 20 comparisons of 40,000 items: 800,000 units, under the million
     assert _evaluate(" and ".join(["l == l"] * 20), l=BIG) is True

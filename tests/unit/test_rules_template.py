@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 
@@ -112,8 +113,6 @@ def test_render_refuses_bad_or_unknown_fields(
         ("{t:.1f}", {"t": None}, "null"),  # no value: written as usual
         ("{t:.1f}", {"t": True}, "true"),  # true is not a number
         ("{t:.1f}", {"t": "warm"}, "warm"),
-        ("{t:.0f}", {"t": float("inf")}, "Infinity"),  # as its JSON text, no crash
-        ("{t:.0f}", {"t": float("nan")}, "NaN"),
         ("{t:.1f}", {"t": 10**400}, "1" + "0" * 400),  # an int too big for a float
     ],
 )
@@ -257,6 +256,29 @@ def test_render_in_a_context_equals_render_with_its_names(text: str) -> None:
     assert render_in(text, context) == render(text, context_names(context))
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("temp is {v}", float("inf")),
+        ("temp is {v:.1f}", float("-inf")),
+        ("at {v:%H:%M}", float("nan")),
+        ("list {v}", [1, float("nan")]),
+    ],
+)
+def test_a_number_json_has_not_is_refused_in_a_text_naming_its_field(
+    text: str, value: JsonValue
+) -> None:
+    """A tree value `1e400` reads as an infinity: a text wrote `temp is Infinity`,
+    where a `set` or a `call:` frame fails on it."""
+    with pytest.raises(TemplateError) as caught:
+        render(text, {"v": value})
+    with pytest.raises(TemplateError) as caught_in_a_run:
+        render_in(text, make_context(variables={"v": value}))
+    for error in (caught.value, caught_in_a_run.value):
+        assert error.reason == "{v} is or holds a number that is not finite"
+        assert error.offset == text.index("{")
+
+
 def test_render_in_a_context_refuses_an_unknown_name() -> None:
     with pytest.raises(TemplateError) as caught:
         render_in("a{nope}", make_context())
@@ -277,9 +299,19 @@ _ANY_JSON = st.recursive(
 def test_a_field_with_decimals_takes_any_json_value(
     value: JsonValue, places: int
 ) -> None:
-    """Hypothesis: no value (Infinity, NaN, 10**400, ...) makes a format raise."""
+    """Hypothesis: no value (10**400, ...) makes a format raise; one that is or
+    holds Infinity or NaN is the TemplateError that names the field."""
     text = f"{{v:.{places}f}}"
-    assert isinstance(render(text, {"v": value}), str)
+    try:
+        json.dumps(value, allow_nan=False)
+        finite = True
+    except ValueError:
+        finite = False
+    if not finite:
+        with pytest.raises(TemplateError, match="not finite"):
+            render(text, {"v": value})
+    else:
+        assert isinstance(render(text, {"v": value}), str)
     field = parse(text)[0]
     assert isinstance(field, Field)
     kept = field.kept(value)

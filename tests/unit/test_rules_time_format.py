@@ -123,7 +123,6 @@ def test_a_fraction_of_a_second_is_cut_not_rounded_up() -> None:
         (True, "true"),  # true is not a number
         ("soon", "soon"),
         ([1], "[1]"),
-        (float("inf"), "Infinity"),
         (10**400, "1" + "0" * 400),  # too big for a float: as itself
         (1e20, "1e+20"),  # past the year 9999: no calendar shows it
         (-1e20, "-1e+20"),

@@ -207,7 +207,8 @@
     const source = new EventSource("/events");
     // each connection's first batch is every live key the tree holds: a key that
     // went while the page was away (a phone asleep, raspyd restarted) is gone: a
-    // switch's held change (not left counting down), a control's value
+    // switch's held change (not left counting down), a control's value, a
+    // device's reading or a scenario's entry (none, as the page's load says it)
     let fresh = false;
     source.addEventListener("open", function () { fresh = true; });
     source.addEventListener("kv", function (event) {
@@ -220,6 +221,11 @@
         CONTROL_KEYS.forEach(function (key) {
           if (!(key in changes)) { applyControl(key, null); markControl(key, null); }
         });
+        const gone = new Set();
+        document.querySelectorAll("[data-key]").forEach(function (el) {
+          if (!(el.dataset.key in changes)) gone.add(el.dataset.key);
+        });
+        gone.forEach(function (key) { apply(key, null); });
       }
       fresh = false;
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
