@@ -286,6 +286,8 @@ class GpioServiceActor(DeviceServiceActor):
         )
         if device is None:
             return None
+        if request.action == "reset" and request.value is None:
+            self._open_again(device)
         if request.action == "config" and isinstance(request.value, dict):
             detail = gpio_options.fixed_change(device.config, request.value)
             if detail is not None:
@@ -297,6 +299,27 @@ class GpioServiceActor(DeviceServiceActor):
                 got if got is not None else self._hold(device, device.driver, request)
             )
         return None
+
+    def _open_again(self, device: Device) -> None:
+        """A `reset` of a device whose pin did not open at the start (another
+        program or a kernel driver held it then) claims it again, as the start
+        would: an output off, the reset's safe state; an input with its edges
+        heard, read by the reset's poll (_read_input)."""
+        driver, pins = device.driver, self._pins
+        outputs_or_inputs = gpio.GpioOutput | gpio_binary.GpioInput
+        if (
+            pins is None
+            or not isinstance(driver, outputs_or_inputs)
+            or driver.is_open()
+        ):
+            return
+        if isinstance(driver, gpio.GpioOutput):
+            driver.open_off(pins, device.config)
+        else:
+            notify = notifier(self._tell, self._clock, device.name)
+            driver.open(pins, device.config, notify)
+        if driver.is_open():
+            log.info("gpio_pin_opened_at_reset", device=device.fullname)
 
     def _hold(
         self, device: Device, driver: gpio.GpioOutput, request: Request
