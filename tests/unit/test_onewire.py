@@ -173,6 +173,22 @@ def test_sensor_removed_mid_run_is_missing_and_the_others_still_read(
     }
 
 
+def test_a_named_sensor_without_a_bus_says_the_bus_is_missing_not_the_sensor(
+    tmp_path: Path,
+) -> None:
+    """A sensor named in the config, on a Pi whose 1-Wire overlay is not loaded
+    (no /sys/bus/w1 at all): its status said `28-...: gone from the bus`, which
+    sent a household to its wiring rather than to config.txt."""
+    base_dir = tmp_path / "sys" / "bus" / "w1" / "devices"
+    reading = read_w1_slave(base_dir, ATTIC)
+    assert reading == W1Result(
+        Status.MISSING,
+        None,
+        f"no 1-Wire bus: {base_dir} does not exist (is dtoverlay=w1-gpio in "
+        "config.txt?)",
+    )
+
+
 def test_unreadable_file_is_unreadable(tree: FakeW1Tree) -> None:
     """Issue 7: an unreadable file becomes a status (here w1_slave is a folder)."""
     tree.add_celsius(ATTIC, 21.0)
