@@ -87,10 +87,16 @@ def _read_text(base_dir: Path, sensor_id: str) -> str | W1Result:
 
 
 def _missing(base_dir: Path, sensor_id: str) -> str:
-    """Why a sensor's file is not there: the sensor off the bus, or no bus at all
-    (the overlay not loaded), which its wiring would not mend."""
+    """Why a sensor's file is not there: the sensor off the bus, no bus at all (the
+    overlay not loaded), or no driver serving a sensor on it: neither of the last
+    two is mended at the wiring."""
     if not base_dir.is_dir():
         return f"no 1-Wire bus: {base_dir} does not exist ({_OVERLAY_HINT})"
+    if (base_dir / sensor_id).is_dir():
+        return (
+            f"{sensor_id} is on the bus but has no {SLAVE_FILE} file (is the "
+            "w1-therm module loaded?)"
+        )
     return f"{sensor_id} is gone from the bus"
 
 

@@ -189,6 +189,22 @@ def test_a_named_sensor_without_a_bus_says_the_bus_is_missing_not_the_sensor(
     )
 
 
+def test_a_sensor_on_the_bus_without_its_file_says_no_driver_serves_it(
+    tree: FakeW1Tree,
+) -> None:
+    """A thermometer the bus lists but the w1-therm driver does not serve (its
+    module not loaded) has a folder and no `w1_slave`: its status said it was gone
+    from the bus, where it plainly is."""
+    tree.add_celsius(ATTIC, 21.0)
+    (tree.base_dir / ATTIC / "w1_slave").unlink()
+    assert read_w1_slave(tree.base_dir, ATTIC) == W1Result(
+        Status.MISSING,
+        None,
+        f"{ATTIC} is on the bus but has no w1_slave file (is the w1-therm module "
+        "loaded?)",
+    )
+
+
 def test_unreadable_file_is_unreadable(tree: FakeW1Tree) -> None:
     """Issue 7: an unreadable file becomes a status (here w1_slave is a folder)."""
     tree.add_celsius(ATTIC, 21.0)
