@@ -41,7 +41,7 @@ from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_max_on import MaxOn
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending
+from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending, restores_as_is
 from raspy.devices.gpio_tree import Events, PendingKeys, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
@@ -174,6 +174,10 @@ class GpioServiceActor(DeviceServiceActor):
             self._store_state(device, driver)  # not held again: dropped
         elif pending is not None and opened and driver.pending_from_store:
             self._hold_log.restored(device, pending)  # not a reload's kept pin
+        elif opened and not restores_as_is(driver, stored):
+            # started elsewhere (initial = on or off): a later start with initial =
+            # restore takes this state, not that of the last command before it
+            self._store_state(device, driver)
 
     def _not_restored(
         self, device: Device, driver: gpio.GpioOutput, on_for_s: float

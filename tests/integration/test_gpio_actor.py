@@ -650,3 +650,27 @@ def test_a_pin_held_elsewhere_at_the_start_is_opened_by_a_reset_once_free(
     _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
     gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
     _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+
+
+def test_restore_after_a_start_at_the_initial_state_takes_that_state_not_an_older(
+    gpio: Gpio,
+) -> None:
+    """`initial = "restore"` is the state an output had when raspyd stopped. One
+    that a start put on by `initial = "on"` (or off by `"off"`) and no command
+    changed since had that state never stored: a file then set to "restore" brought
+    back the state of the last command, months old, a heater switched on that had
+    been off since."""
+    gpio.start(RELAY)
+    assert gpio.request(action="on", device="relay")[0] == b"200"  # stored: on
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "off"})  # off since this start, never commanded
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "restore"})
+    status, reply = gpio.request(action="get", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", False)
+    assert gpio.pins.level("GPIO17") is False
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "on"})  # on since this start
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "restore"})
+    wait_until(lambda: gpio.pins.level("GPIO17"), what="the relay on, as it was")
