@@ -189,6 +189,21 @@ def test_a_named_sensor_without_a_bus_says_the_bus_is_missing_not_the_sensor(
     )
 
 
+def test_a_named_sensor_without_a_bus_master_says_the_bus_master_is_missing(
+    tree: FakeW1Tree,
+) -> None:
+    """The w1 core's folder with no `w1_bus_master*` in it (the w1-gpio overlay not
+    loaded, or its pin not wired): no sensor can answer, and the status said this
+    one was gone from the bus."""
+    (tree.base_dir / "w1_bus_master1").unlink()
+    assert read_w1_slave(tree.base_dir, ATTIC) == W1Result(
+        Status.MISSING,
+        None,
+        f"no 1-Wire bus master in {tree.base_dir} (is dtoverlay=w1-gpio in "
+        "config.txt?)",
+    )
+
+
 def test_a_sensor_on_the_bus_without_its_file_says_no_driver_serves_it(
     tree: FakeW1Tree,
 ) -> None:
