@@ -41,7 +41,7 @@ from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_max_on import MaxOn
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending
+from raspy.devices.gpio_saved import GpioSavedStates, keeps_pending, restores_as_is
 from raspy.devices.gpio_tree import Events, PendingKeys, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
@@ -174,6 +174,10 @@ class GpioServiceActor(DeviceServiceActor):
             self._store_state(device, driver)  # not held again: dropped
         elif pending is not None and opened and driver.pending_from_store:
             self._hold_log.restored(device, pending)  # not a reload's kept pin
+        elif opened and not restores_as_is(driver, stored):
+            # started elsewhere (initial = on or off): a later start with initial =
+            # restore takes this state, not that of the last command before it
+            self._store_state(device, driver)
 
     def _not_restored(
         self, device: Device, driver: gpio.GpioOutput, on_for_s: float
@@ -286,6 +290,8 @@ class GpioServiceActor(DeviceServiceActor):
         )
         if device is None:
             return None
+        if request.action == "reset" and request.value is None:
+            self._open_again(device)
         if request.action == "config" and isinstance(request.value, dict):
             detail = gpio_options.fixed_change(device.config, request.value)
             if detail is not None:
@@ -297,6 +303,27 @@ class GpioServiceActor(DeviceServiceActor):
                 got if got is not None else self._hold(device, device.driver, request)
             )
         return None
+
+    def _open_again(self, device: Device) -> None:
+        """A `reset` of a device whose pin did not open at the start (another
+        program or a kernel driver held it then) claims it again, as the start
+        would: an output off, the reset's safe state; an input with its edges
+        heard, read by the reset's poll (_read_input)."""
+        driver, pins = device.driver, self._pins
+        outputs_or_inputs = gpio.GpioOutput | gpio_binary.GpioInput
+        if (
+            pins is None
+            or not isinstance(driver, outputs_or_inputs)
+            or driver.is_open()
+        ):
+            return
+        if isinstance(driver, gpio.GpioOutput):
+            driver.open_off(pins, device.config)
+        else:
+            notify = notifier(self._tell, self._clock, device.name)
+            driver.open(pins, device.config, notify)
+        if driver.is_open():
+            log.info("gpio_pin_opened_at_reset", device=device.fullname)
 
     def _hold(
         self, device: Device, driver: gpio.GpioOutput, request: Request

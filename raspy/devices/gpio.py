@@ -193,6 +193,20 @@ class GpioOutput(PinHolder[gpio_pins.OutputPin]):
         self._opened_at(level)
         return expired
 
+    def open_off(self, pins: gpio_pins.Pins, config: DeviceConfig) -> None:
+        """Claim the pin off, whatever `initial` says: a `reset` of an output whose
+        pin did not open at the start (held by another program then) returns it to
+        the safe state. A failure is kept, as open()'s."""
+        self.close()
+        self.pending_from_store = False
+        try:
+            self._pin = pins.open_output(config.text("pin"), self._wiring(config), 0.0)
+        except DeviceError as exc:
+            self._fault = str(exc)
+            return
+        self._fault = ""
+        self._opened_at(0)
+
     def _opened_at(self, level: int) -> None:
         """The level at open; `on` goes back to it later if it is above 0, else
         to the one a pin kept over a reload was last on at."""

@@ -41,6 +41,10 @@ class PinHolder(Generic[PinT]):
         self._pin: PinT | None = None
         self._fault = "pin not opened"
 
+    def is_open(self) -> bool:
+        """The pin is claimed: False when it failed to open (held elsewhere)."""
+        return self._pin is not None
+
     def close(self) -> None:
         if self._pin is not None:
             self._pin.close()

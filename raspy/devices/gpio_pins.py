@@ -39,8 +39,21 @@ class PinFactoryKind(StrEnum):
     DEFAULT = "default"
 
 
+# lgpio's word for a pin that another process or a kernel driver has claimed
+_BUSY: Final = "GPIO busy"
+_HELD_ELSEWHERE: Final = (
+    "another program or a kernel driver holds the pin, such as the 1-Wire overlay "
+    "on GPIO4: free it, then reset the device"
+)
+
+
 def _gpio_failure(what: str, exc: Exception) -> DeviceError:
-    return DeviceError(f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}")
+    """`what` failed with `exc`, said with what to do when the pin is held elsewhere
+    (lgpio says only `GPIO busy`)."""
+    said = f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}"
+    if _BUSY in str(exc):
+        said += f" ({_HELD_ELSEWHERE})"
+    return DeviceError(said)
 
 
 @frozen

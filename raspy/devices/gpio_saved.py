@@ -12,7 +12,7 @@ state as it is then.
 from __future__ import annotations
 
 from raspy.devices.gpio import GpioOutput
-from raspy.devices.gpio_logic import Initial
+from raspy.devices.gpio_logic import Initial, initial_level
 from raspy.devices.registry import Device
 from raspy.devices.saved_states import SavedStates, StateRecord
 from raspy.devices.template import JsonValue
@@ -21,6 +21,12 @@ from raspy.devices.template import JsonValue
 def keeps_pending(device: Device) -> bool:
     """Is a held change stored (and held again at start) for this output?"""
     return Initial(device.config.text("initial")) is Initial.RESTORE
+
+
+def restores_as_is(driver: GpioOutput, stored: JsonValue) -> bool:
+    """Would a start with `initial = "restore"` bring the output back where it is,
+    from the state the store has (`stored`, None: none)?"""
+    return initial_level(Initial.RESTORE, stored, driver.full) == driver.level
 
 
 class GpioSavedStates(SavedStates):

@@ -56,6 +56,8 @@ SLAVE_FILE: Final = "w1_slave"
 SENSOR_ID: Final = re.compile(r"([0-9a-f]{2})-[0-9a-f]{12}")
 OID: Final = "sensor.temperature"
 _MAX_FILE_BYTES: Final = 4096
+_OVERLAY_HINT: Final = "is dtoverlay=w1-gpio in config.txt?"
+_BUS_MASTER: Final = "w1_bus_master"
 
 
 def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:
@@ -74,7 +76,7 @@ def _read_text(base_dir: Path, sensor_id: str) -> str | W1Result:
         with path.open("rb") as file:
             raw = file.read(_MAX_FILE_BYTES)
     except (FileNotFoundError, NotADirectoryError):
-        return W1Result(Status.MISSING, None, f"{sensor_id} is gone from the bus")
+        return W1Result(Status.MISSING, None, _missing(base_dir, sensor_id))
     except OSError as exc:
         return W1Result(
             Status.UNREADABLE, None, f"{type(exc).__name__}: {exc.strerror}"
@@ -83,6 +85,31 @@ def _read_text(base_dir: Path, sensor_id: str) -> str | W1Result:
         return raw.decode("ascii")
     except UnicodeDecodeError:
         return W1Result(Status.MALFORMED, None, "not ASCII text")
+
+
+def _missing(base_dir: Path, sensor_id: str) -> str:
+    """Why a sensor's file is not there: the sensor off the bus, or no bus at all,
+    or no bus master on it (the overlay not loaded), or no driver serving a sensor
+    on it: none but the first is mended at the sensor's wiring."""
+    if not base_dir.is_dir():
+        return f"no 1-Wire bus: {base_dir} does not exist ({_OVERLAY_HINT})"
+    if (base_dir / sensor_id).is_dir():
+        return (
+            f"{sensor_id} is on the bus but has no {SLAVE_FILE} file (is the "
+            "w1-therm module loaded?)"
+        )
+    if not _has_bus_master(base_dir):
+        return f"no 1-Wire bus master in {base_dir} ({_OVERLAY_HINT})"
+    return f"{sensor_id} is gone from the bus"
+
+
+def _has_bus_master(base_dir: Path) -> bool:
+    """Whether the w1 core lists a bus master (`w1_bus_master1`, ...): none, and
+    no sensor can be on the bus. True if it cannot be told."""
+    try:
+        return any(e.name.startswith(_BUS_MASTER) for e in base_dir.iterdir())
+    except OSError:
+        return True
 
 
 def read_scratchpad(base_dir: Path, sensor_id: str) -> bytes | None:
@@ -164,8 +191,7 @@ def discover(base_dir: Path) -> list[FoundSensor]:
         names = [entry.name for entry in base_dir.iterdir()]
     except OSError as exc:
         raise DeviceError(
-            f"1-Wire: cannot list {base_dir}: {exc.strerror} "
-            "(is dtoverlay=w1-gpio in config.txt?)"
+            f"1-Wire: cannot list {base_dir}: {exc.strerror} ({_OVERLAY_HINT})"
         ) from exc
     found = []
     for name in sorted(names):

@@ -93,7 +93,10 @@ class RtcClock(ReadOnlySensor):
         self._drift: float | None = None
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
-        sample = read_rtc(self._sysfs_dir, config.text("rtc"))  # DeviceError: a status
+        """The RTC's time; a read that fails (DeviceError: a status) leaves no
+        drift, which is that of the last good read no more."""
+        self._drift = None
+        sample = read_rtc(self._sysfs_dir, config.text("rtc"))
         self._drift = drift_s(sample, now)
         return Reading(sample.since_epoch, config.text("unit"), Status.OK, now)
 

@@ -621,3 +621,56 @@ def test_a_poll_reading_taken_before_a_max_on_switch_off_does_not_show_it_on(
         1,
     )
     assert _value(tree, f"{HOST}.gpio.relay", "value") is False
+
+
+def test_a_pin_held_elsewhere_at_the_start_is_opened_by_a_reset_once_free(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """A pin another program held when the service started (a script left running,
+    a kernel driver's overlay) left its device in `error` until raspyd restarted:
+    `reset`, which says it returns a device to its initial state, failed the same
+    way once the pin was free. It opens the pin: an output off (reset's safe state),
+    an input read, its edges heard from then on."""
+    relay_holder = gpio.pins.output("GPIO17", active_high=True, initial=False)
+    button_holder = gpio.pins.output("GPIO27", active_high=True, initial=False)
+    gpio.start({**RELAY, "initial": "on"}, BUTTON)
+    _wait_entry(tree, f"{HOST}.gpio.relay", "status", "error")
+    _wait_entry(tree, f"{HOST}.gpio.button", "status", "error")
+    relay_holder.close()
+    button_holder.close()
+    status, reply = gpio.request(action="reset", device="relay")
+    assert (status, reply["reset"]) == (b"200", ["relay"])
+    _wait_entry(tree, f"{HOST}.gpio.relay", "status", "ok")
+    assert gpio.pins.level("GPIO17") is False  # off, whatever `initial` says
+    status, reply = gpio.request(action="on", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", True)
+    assert gpio.pins.level("GPIO17") is True
+    status, reply = gpio.request(action="reset", device="button")
+    assert status == b"200"
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+
+
+def test_restore_after_a_start_at_the_initial_state_takes_that_state_not_an_older(
+    gpio: Gpio,
+) -> None:
+    """`initial = "restore"` is the state an output had when raspyd stopped. One
+    that a start put on by `initial = "on"` (or off by `"off"`) and no command
+    changed since had that state never stored: a file then set to "restore" brought
+    back the state of the last command, months old, a heater switched on that had
+    been off since."""
+    gpio.start(RELAY)
+    assert gpio.request(action="on", device="relay")[0] == b"200"  # stored: on
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "off"})  # off since this start, never commanded
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "restore"})
+    status, reply = gpio.request(action="get", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", False)
+    assert gpio.pins.level("GPIO17") is False
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "on"})  # on since this start
+    gpio.stop()
+    gpio.start({**RELAY, "initial": "restore"})
+    wait_until(lambda: gpio.pins.level("GPIO17"), what="the relay on, as it was")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from raspy.devices import gpio, gpio_binary, gpio_options
 from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_logic import Decision, Hold, Verdict
-from raspy.devices.gpio_pins import Pins, reference_resolve
+from raspy.devices.gpio_pins import PinFactoryKind, Pins, reference_resolve
 from raspy.devices.kinds import validate
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig
@@ -294,6 +294,45 @@ def test_a_pin_that_fails_to_open_is_a_status_and_a_device_error(
     assert reading.detail.startswith("GPIO5: GPIOPinInUse: ")
     with pytest.raises(DeviceError, match="GPIOPinInUse"):
         second.execute(config, "on", None, NOW)
+
+
+class error(Exception):  # lgpio's one exception, named so
+    """What lgpio raises for a pin another process or a kernel driver holds."""
+
+
+def _busy_pins() -> Pins:
+    """gpiozero's mock pins, each refused as lgpio refuses a pin held elsewhere."""
+    from gpiozero.pins.mock import MockFactory, MockPin
+
+    class HeldElsewhere(MockPin):  # type: ignore[misc]  # gpiozero ships no types
+        refused = False
+
+        def _set_function(self, value: str) -> None:
+            if self.refused:  # gpiozero's close of the device it could not make
+                return
+            self.refused = True
+            raise error("GPIO busy")
+
+    return Pins(MockFactory(pin_class=HeldElsewhere), PinFactoryKind.MOCK)
+
+
+def test_a_pin_held_by_another_program_says_so_and_what_to_do(
+    opened: list[Any],
+) -> None:
+    """lgpio's whole word for it is `error: 'GPIO busy'`: a household did not know
+    what held the pin (often the 1-Wire overlay, whose bus is GPIO4 by default)
+    nor how to use it once freed."""
+    config = _config("switch", pin="GPIO4")
+    switch = _output(_busy_pins(), opened, config)
+    detail = switch.read(config, NOW).detail
+    assert detail == (
+        "GPIO4: error: 'GPIO busy' (another program or a kernel driver holds the "
+        "pin, such as the 1-Wire overlay on GPIO4: free it, then reset the device)"
+    )
+    button = gpio_binary.GpioInput()
+    button.open(_busy_pins(), _config("sensor.binary", pin="GPIO4"), lambda _: None)
+    opened.append(button)
+    assert button.read(_config("sensor.binary", pin="GPIO4"), NOW).detail == detail
 
 
 def test_a_pwm_pin_refused_by_the_factory_is_a_status(opened: list[Any]) -> None:

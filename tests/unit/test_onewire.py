@@ -173,6 +173,53 @@ def test_sensor_removed_mid_run_is_missing_and_the_others_still_read(
     }
 
 
+def test_a_named_sensor_without_a_bus_says_the_bus_is_missing_not_the_sensor(
+    tmp_path: Path,
+) -> None:
+    """A sensor named in the config, on a Pi whose 1-Wire overlay is not loaded
+    (no /sys/bus/w1 at all): its status said `28-...: gone from the bus`, which
+    sent a household to its wiring rather than to config.txt."""
+    base_dir = tmp_path / "sys" / "bus" / "w1" / "devices"
+    reading = read_w1_slave(base_dir, ATTIC)
+    assert reading == W1Result(
+        Status.MISSING,
+        None,
+        f"no 1-Wire bus: {base_dir} does not exist (is dtoverlay=w1-gpio in "
+        "config.txt?)",
+    )
+
+
+def test_a_named_sensor_without_a_bus_master_says_the_bus_master_is_missing(
+    tree: FakeW1Tree,
+) -> None:
+    """The w1 core's folder with no `w1_bus_master*` in it (the w1-gpio overlay not
+    loaded, or its pin not wired): no sensor can answer, and the status said this
+    one was gone from the bus."""
+    (tree.base_dir / "w1_bus_master1").unlink()
+    assert read_w1_slave(tree.base_dir, ATTIC) == W1Result(
+        Status.MISSING,
+        None,
+        f"no 1-Wire bus master in {tree.base_dir} (is dtoverlay=w1-gpio in "
+        "config.txt?)",
+    )
+
+
+def test_a_sensor_on_the_bus_without_its_file_says_no_driver_serves_it(
+    tree: FakeW1Tree,
+) -> None:
+    """A thermometer the bus lists but the w1-therm driver does not serve (its
+    module not loaded) has a folder and no `w1_slave`: its status said it was gone
+    from the bus, where it plainly is."""
+    tree.add_celsius(ATTIC, 21.0)
+    (tree.base_dir / ATTIC / "w1_slave").unlink()
+    assert read_w1_slave(tree.base_dir, ATTIC) == W1Result(
+        Status.MISSING,
+        None,
+        f"{ATTIC} is on the bus but has no w1_slave file (is the w1-therm module "
+        "loaded?)",
+    )
+
+
 def test_unreadable_file_is_unreadable(tree: FakeW1Tree) -> None:
     """Issue 7: an unreadable file becomes a status (here w1_slave is a folder)."""
     tree.add_celsius(ATTIC, 21.0)

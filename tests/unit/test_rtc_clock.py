@@ -76,6 +76,22 @@ def test_a_garbled_since_epoch_is_an_error_status(tree: FakeRtcTree) -> None:
     assert reading.detail == "since_epoch: expected whole seconds, got '12ab\\n'"
 
 
+def test_an_rtc_that_fails_a_read_has_no_drift_until_it_reads_again(
+    tree: FakeRtcTree,
+) -> None:
+    """`drift` answered the last good read's drift while the RTC read `error` (its
+    battery gone flat, the I2C bus stuck), as if it were the current one."""
+    tree.add("rtc0", 1_700_000_003)
+    device = _device(tree)
+    device.read(NOW)
+    tree.write("rtc0", "since_epoch", "garbage\n")
+    assert device.read(NOW + 10).status is Status.ERROR
+    assert device.driver.state() == {}
+    tree.set_time("rtc0", 1_700_000_020)
+    device.read(NOW + 20)
+    assert device.driver.state() == {"drift": -0.25}
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [("0\n", 0), ("1700000000\n", 1_700_000_000), ("42", 42)]
 )
