@@ -77,8 +77,9 @@ class ScenarioRuns:
         )
         run = self._book.add(scope, program)
         self._advance(run, None, mono, wall, out)
-        # a clock set right later judges the wait by this record's end again
-        self._book.retime.taken_up(run, checkpoint)
+        # a clock set right later judges the wait by this record's end again,
+        # and the record keeps that end until then
+        self._book.taken_up(run, checkpoint)
 
     def _advance(
         self,

@@ -78,13 +78,21 @@ class RunBook:
         waiting = run.waiting
         checkpoint = _checkpoint(run, mono, wall)
         if checkpoint is not None:
-            self.checkpoints[run.run_id] = checkpoint
+            self.checkpoints[run.run_id] = self.retime.recorded(run, checkpoint)
         else:
             self.checkpoints.pop(run.run_id, None)
         if isinstance(waiting, SendRequest):
             self.requests[waiting.request_id] = run.run_id
             return waiting
         return None
+
+    def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
+        """`run` was taken up at a start from `checkpoint` and has gone as far as
+        it could: its record says the end `checkpoint` said (Retime.recorded)."""
+        self.retime.taken_up(run, checkpoint)
+        made = self.checkpoints.get(run.run_id)
+        if made is not None:
+            self.checkpoints[run.run_id] = self.retime.recorded(run, made)
 
     def forget(self, run: Run) -> None:
         """`run` ended: it, its requests and its checkpoint go."""

@@ -9,7 +9,9 @@ again from the clocks as they are (Retime.after_step), and a run taken up at a
 start by the wrong clock (it waits what was left by that clock: its whole time) is
 judged again by the right one: after a step forward its wait ends when its record
 said (at once if that is past), and a wait that ended over a day ago is stale, as
-at a start.
+at a start. Until a step, the record keeps the end it said (Retime.recorded):
+a second start by the clock still behind takes the run up from it, not from that
+clock's end, which NTP would then show hours (at a boot at 1970, decades) early.
 
 A wait_until yields a new AwaitChange at each wake, made from what it knew when it
 began: what the step changed (its deadline, its end on the wall clock) is kept
@@ -51,6 +53,7 @@ class Retime:
     def __init__(self) -> None:
         self._kept: dict[int, _Kept] = {}
         self._taken_up: dict[int, Checkpoint] = {}  # the record a run came from
+        self._judged: set[int] = set()  # taken up, and a step forward came since
 
     def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
         """`run` was taken up from `checkpoint` (its end by the clock of then), and
@@ -61,6 +64,21 @@ class Retime:
     def forget(self, run_id: int) -> None:
         self._kept.pop(run_id, None)
         self._taken_up.pop(run_id, None)
+        self._judged.discard(run_id)
+
+    def recorded(self, run: Run, checkpoint: Checkpoint) -> Checkpoint:
+        """`checkpoint` of `run` as its record is to say it: a run taken up at a
+        start keeps the end its record said when that is later than the clock's
+        (the clock behind: booted at a saved time), until a step of the clock."""
+        taken = self._taken_up.get(run.run_id)
+        if (
+            taken is None
+            or run.run_id in self._judged
+            or taken.path != checkpoint.path
+            or taken.end_wall <= checkpoint.end_wall
+        ):
+            return checkpoint
+        return replace(checkpoint, end_wall=taken.end_wall)
 
     def laid_over(self, run: Run) -> None:
         """What a step changed, laid over the wait `run` paused in (a wait_until's
@@ -69,6 +87,7 @@ class Retime:
         taken = self._taken_up.get(run.run_id)
         if taken is not None and taken.path != place:
             del self._taken_up[run.run_id]
+            self._judged.discard(run.run_id)
         kept = self._kept.get(run.run_id)
         if kept is None:
             return
@@ -92,6 +111,8 @@ class Retime:
             return True
         deadline = waiting.deadline
         taken = self._taken_up.get(run.run_id)
+        if taken is not None:
+            self._judged.add(run.run_id)  # the clock is set: its end is the right one
         if taken is not None and delta_s > 0:
             if taken.stale(wall):
                 return False

@@ -151,3 +151,50 @@ def test_a_wait_until_without_a_timeout_taken_up_waits_on_after_a_step() -> None
     assert recorded.end_wall == math.inf
     h.change("/door", "shut")
     assert h.core.running == 0
+
+
+def test_a_run_taken_up_by_a_clock_behind_keeps_its_record_end_for_the_next_start() -> (
+    None
+):
+    """A start by a clock still behind (NTP not there yet: the router boots too)
+    records the run again; a second start before NTP takes it up from that record,
+    and NTP then judges it by the end the first record said, not by the clock
+    behind: the light goes off on time, not at the step (nor never, as stale)."""
+    h = _resumed(900.0, REAL - 3 * 3600.0)  # booted at a save three hours old
+    (first,) = _last_record(h)
+    assert first.end_wall == REAL + 900.0  # not REAL - 3 h + 1200 s
+    h.advance(60.0)  # a second stop, a minute later, the clock behind still
+    again = harness(scenario([ON, m.WaitAction(1200.0), OFF], [MOTION]))
+    again.mono, again.wall = 5.0, h.wall + 30.0
+    again.feed(again.core.on_startup(again.mono, again.wall, resume=[first]))
+    assert _last_record(again) == (first,)
+    _stepped(again, REAL + 120.0, 30.0)  # NTP: 780 s of the wait left
+    assert again.core.running == 1
+    (recorded,) = _last_record(again)
+    assert recorded.end_wall == REAL + 900.0
+    again.advance(779.0)
+    assert again.core.running == 1
+    again.advance(1.0)
+    assert again.core.running == 0
+
+
+def test_a_run_taken_up_by_a_clock_behind_since_1970_is_not_stale_at_ntp() -> None:
+    """A Pi that boots at 1970 twice before NTP: the run is still taken up."""
+    h = _resumed(900.0, 30.0)  # the epoch, and some
+    (first,) = _last_record(h)
+    assert first.end_wall == REAL + 900.0
+    again = harness(scenario([ON, m.WaitAction(1200.0), OFF], [MOTION]))
+    again.mono, again.wall = 5.0, 60.0
+    again.feed(again.core.on_startup(again.mono, again.wall, resume=[first]))
+    _stepped(again, REAL + 300.0, 30.0)
+    assert again.core.running == 1  # not dropped as a wait over decades ago
+    assert again.core.status.last_error is None
+
+
+def test_a_run_taken_up_is_recorded_by_the_clock_once_a_step_back_set_it() -> None:
+    """A step back is a clock set right too (one that ran ahead): from then on the
+    record says the end by that clock."""
+    h = _resumed(900.0, REAL)
+    _stepped(h, REAL - 3600.0 + 100.0, 100.0)
+    (recorded,) = _last_record(h)
+    assert recorded.end_wall == REAL - 3600.0 + 900.0
