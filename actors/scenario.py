@@ -169,7 +169,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 return run_answer(core.status, outputs, before)
             case StopRuns(shutdown=shutdown, last=last):
                 self._shutdown = self._shutdown or shutdown
-                outputs = core.stop(mono, wall)
+                outputs = core.stop(mono, wall, shutdown=self._shutdown)
                 self._apply(outputs)
                 if last:
                     self._ended = True
@@ -243,6 +243,8 @@ class ScenarioActor(pykka.ThreadingActor):
             case engine.Disabled(reason=reason):
                 log.error("scenario_runaway", scenario=self._name, reason=reason)
                 self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
+            case engine.RunEnded(taken_up_later=True):
+                pass  # counted when it ends, after the next start takes it up
             case engine.RunEnded(error=error) if error is not None:
                 links.stats.incr("core.scenario.failed_runs")
                 log.error("scenario_run_failed", scenario=self._name, reason=error)

@@ -236,15 +236,20 @@ class ScenarioCore(ScenarioRuns):
         return self._finish(out)
 
     def stop(
-        self, mono: float | None = None, wall: float | None = None
+        self,
+        mono: float | None = None,
+        wall: float | None = None,
+        *,
+        shutdown: bool = False,
     ) -> list[Output]:
         """End every run now (at `mono`, for their traces) and forget the queued ones
         (a `stop` request), each counted as dropped (at `wall`: the last input's
-        time when not given)."""
+        time when not given). `shutdown`: the owner stops, and a run in a long
+        wait ends as RunEnded.taken_up_later."""
         if wall is not None:
             self._wall = wall
         out: list[Output] = []
-        self._stop_runs(mono, out)
+        self._stop_runs(mono, out, shutdown=shutdown)
         self._forget_queue(out)
         return self._finish(out)
 

@@ -74,10 +74,13 @@ class Disabled:
 @frozen
 class RunEnded:
     """A run ended: `error` is None when it finished (or stopped) cleanly. Run id 0:
-    no run started because a condition could not be evaluated (`error` says why)."""
+    no run started because a condition could not be evaluated (`error` says why).
+    `taken_up_later`: the owner stopped with the run in a long wait, whose record
+    the next start takes it up from; it ends there, not here (counted once)."""
 
     run_id: int
     error: str | None
+    taken_up_later: bool = False
 
 
 @frozen

@@ -114,16 +114,22 @@ class ScenarioRuns:
         finally:
             self._draining = False
 
-    def _end(self, run: Run, out: list[Output]) -> None:
+    def _end(
+        self, run: Run, out: list[Output], *, taken_up_later: bool = False
+    ) -> None:
         self._book.forget(run)
         self._history.ended(run, self._wall)
-        out.append(RunEnded(run.run_id, run.error))
+        out.append(RunEnded(run.run_id, run.error, taken_up_later))
 
-    def _stop_runs(self, mono: float | None, out: list[Output]) -> None:
-        """Every run going ends now (a stop, the mode restart, a disable)."""
+    def _stop_runs(
+        self, mono: float | None, out: list[Output], *, shutdown: bool = False
+    ) -> None:
+        """Every run going ends now (a stop, the mode restart, a disable, the
+        owner's `shutdown`: a run in a long wait is then to be taken up)."""
         for run in list(self._book.runs.values()):
+            later = shutdown and run.run_id in self._book.checkpoints
             run.stop(mono)
-            self._end(run, out)
+            self._end(run, out, taken_up_later=later)
 
     def _stale(self, run: Run, mono: float, out: list[Output]) -> None:
         """A run taken up at a start that a step of the clock showed stale: it ends,

@@ -349,3 +349,26 @@ def test_a_run_that_waited_its_turn_behind_a_resumed_one_is_named_lost(
     house.tick(name)
     wait_value(house.tree, LAMP, False)  # the first run still goes on
     wait_value(house.tree, "/house/wakeup/by", f"{GO} = morning")
+
+
+def test_a_run_taken_up_by_a_restart_of_the_core_alone_is_counted_once(
+    house: House,
+) -> None:
+    """raspyd's statistics outlive a restart of its core (after a fault, or with a
+    new Clone server): the run in its long wait ends after it, once, and the stop
+    did not count it as a run that ended; the turn queued behind it is a drop."""
+    house.start()
+    name = woken(house, QUEUED)
+    recorded(house)
+    house.event(GO, "second", name)  # queued behind it: lost at the stop
+    stopped(house)
+    counters = house.core.stats.snapshot()
+    assert counters.get("core.scenario.runs", 0) == 0
+    assert counters.get("core.scenario.dropped") == 1  # the queued turn
+    started(house, daemon_start=False)
+    house.advance(20 * MINUTE)
+    house.tick(name)
+    wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert house.core.stats.snapshot().get("core.scenario.runs") == 1
+    assert value(house.tree, f"/scenario/{name}/runs") == 1
