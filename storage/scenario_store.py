@@ -52,6 +52,9 @@ def _key(name: str, part: str) -> bytes:
     return PREFIX + name.encode("ascii") + b"." + part.encode("ascii")
 
 
+MAIN_KEYS = _key(MAIN, "keys").decode("ascii")
+
+
 class ScenarioStore:
     """Reads and writes the scenario table (any thread; each write one commit)."""
 
@@ -59,7 +62,10 @@ class ScenarioStore:
         self._store = store
 
     def load(self) -> tuple[list[StoredScenario], list[str]]:
-        """Every stored scenario, and the problems of records that cannot be read."""
+        """Every stored scenario, and the problems of records that cannot be read:
+        each names its scenario (a record checked alone may be sound while its
+        scenario is not: its text without its conf, or a text the name list
+        lacks, which no start would load and no word would tell)."""
         problems: list[str] = []
         records = dict(self._store.scan(Table.SCENARIO, PREFIX))
         names = self._names(records.get(_key(MAIN, "keys")), problems)
@@ -67,8 +73,9 @@ class ScenarioStore:
         for name in names:
             try:
                 found.append(_decode(name, records))
-            except (StoreError, PackingError, KeyError, UnicodeError) as exc:
+            except (StoreError, PackingError, UnicodeError) as exc:
                 problems.append(f"scenario {name}: unreadable record: {exc}")
+        problems += _unlisted(records, names)
         return found, problems
 
     def put(
@@ -148,13 +155,39 @@ class ScenarioStore:
 
 
 def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
-    code = packing.unpack(records[_key(name, "code")])
+    code = packing.unpack(_part(name, "code", records))
     if not isinstance(code, str):
         raise StoreError("expected the document's text")
     enabled, mode, imported_at, updated_at = conf_fields(
-        packing.unpack(records[_key(name, "conf")])
+        packing.unpack(_part(name, "conf", records))
     )
     return StoredScenario(name, code, enabled, mode, imported_at, updated_at)
+
+
+def _part(name: str, part: str, records: dict[bytes, bytes]) -> bytes:
+    """The record of one part of a listed scenario; StoreError when it is absent."""
+    key = _key(name, part)
+    found = records.get(key)
+    if found is None:
+        raise StoreError(f"{key.decode('ascii')} is missing")
+    return found
+
+
+def _unlisted(records: dict[bytes, bytes], names: list[str]) -> list[str]:
+    """The problem of each scenario whose records are stored but whose name
+    `scenario.main.keys` does not list: it is not loaded."""
+    listed = {MAIN, *names}
+    found: set[str] = set()
+    for key in records:
+        name, dot, part = key.removeprefix(PREFIX).rpartition(b".")
+        text = name.decode("ascii", "replace")
+        if dot and part in (b"code", b"conf") and text not in listed:
+            found.add(text)
+    return [
+        f"scenario {name}: stored, but {MAIN_KEYS} does not list it: not loaded"
+        " (import it again to list it)"
+        for name in sorted(found)
+    ]
 
 
 def _kv_records(

@@ -12,7 +12,7 @@ from support.kv_cli import records, run
 from raspy import packing
 from raspy.config import StoreConfig
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario
-from raspy.storage.store import Put, Store, Table
+from raspy.storage.store import Delete, Put, Store, Table
 
 TEXT = "# kept as written\nname: heat  # trailing comment\n\ttriggers: []\n"
 TINY = StoreConfig(map_size_initial_mb=1, map_size_max_mb=16)
@@ -100,3 +100,32 @@ def test_raspy_kv_dump_and_restore_carry_the_scenario_table(
             [StoredScenario("heat", TEXT, False, "single", 100.0, 150.0)],
             [],
         )
+
+
+def test_a_scenario_missing_a_record_or_its_name_is_named_and_the_others_load(
+    tmp_path: Path,
+) -> None:
+    """Records each sound alone (a hand-edited dump restores them) that make no
+    scenario: a text without its conf, a text the name list lacks. Each problem
+    names its scenario and what is wrong; the others load."""
+    with _open(tmp_path / "data") as store:
+        table = ScenarioStore(store)
+        for name in ("cold", "heat", "lost"):
+            table.put(TEXT, True, "single", 100.0, name)
+        store.commit(
+            [
+                Delete(Table.SCENARIO, b"scenario.cold.conf"),
+                Put(
+                    Table.SCENARIO,
+                    b"scenario.main.keys",
+                    packing.pack(["cold", "heat"]),
+                ),
+            ]
+        )
+        loaded, problems = table.load()
+        assert [s.name for s in loaded] == ["heat"]
+        assert problems == [
+            "scenario cold: unreadable record: scenario.cold.conf is missing",
+            "scenario lost: stored, but scenario.main.keys does not list it: not"
+            " loaded (import it again to list it)",
+        ]
