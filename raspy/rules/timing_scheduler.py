@@ -21,13 +21,14 @@ Rules (see also `raspy.rules.timing`):
   A step that add() meets first is handled there (its outputs come with the next
   due()), so the key added is computed from the new time and never fired by it.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
-  as long as that instant is at most `REPEAT_GUARD_S` (3 h) ahead of the new wall
-  time: after a small step back (a correction of minutes, as NTP makes) a daily
-  07:00 already fired waits for tomorrow. A larger step back is taken as the
-  correction of a clock that was wrong (a Pi without an RTC that booted at a saved
-  time ahead): the key starts again from the new time and never stalls until the
-  old time comes back (a job already fired by the wrong clock may then fire again
-  at the right one).
+  after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
+  NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back is
+  taken as the correction of a clock that was wrong (a Pi without an RTC that booted
+  at a saved time ahead): the key forgets what it fired and starts again from the
+  new time, so it never stalls until the old time comes back, and a time the wrong
+  clock fired comes again at the right one (set back 5 h from 12:02, a daily 08:00
+  fires at 08:00). A last fire more than REPEAT_GUARD_S ahead of the wall time is
+  forgotten too, after several small steps back as at add().
 - Sleeps are capped at `max_sleep_s`, so a step is seen within that time even when
   the next fire is far away.
 """
@@ -272,8 +273,12 @@ class TimeScheduler:
 
     def _after_step(self, now_wall: float, delta_s: float) -> None:
         """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
+        corrected = delta_s < -REPEAT_GUARD_S  # a wrong clock set right
         for job in self._jobs.values():
-            job.follow_real_time(delta_s)  # its next fire is computed again below
+            # an `every` key's fires move with the step; a calendar key's, made by a
+            # wrong clock, say nothing of the right clock's times
+            if not job.follow_real_time(delta_s) and corrected:
+                job.last_fired = None
             job.last_fired = _guarded(job.last_fired, now_wall)
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)

@@ -115,3 +115,25 @@ def test_the_guard_against_repeats_covers_a_step_back_of_up_to_three_hours() -> 
         outputs = scheduler.due(_berlin(10, 7) + 1 - step_s, 61.0)
         assert outputs == [ClockJumped(-step_s)]
         assert scheduler.next_wall("wake") == expected
+
+
+def test_a_step_back_of_more_than_three_hours_forgets_what_the_wrong_clock_fired() -> (
+    None
+):
+    """A clock five hours ahead fired the daily 08:00 (really 03:00); NTP sets it
+    right at 12:02, to 07:02. The docs take such a step for the correction of a
+    wrong clock, after which the triggers go on from the new time: the 08:00 comes
+    today. It waited for tomorrow: the 08:00 fired lay less than three hours ahead
+    of the new time, and the guard held it as fired."""
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("wake", AtTrigger(8 * 3600), _berlin(10, 7, 59), 0.0)
+    assert scheduler.due(_berlin(10, 8), 60.0) == [Fired("wake", _berlin(10, 8))]
+    mono = 60.0 + 4 * 3600 + 120
+    assert scheduler.due(_berlin(10, 12, 2), mono) == []
+    step_s = 5 * 3600.0
+    outputs = scheduler.due(_berlin(10, 12, 2) + 1 - step_s, mono + 1)
+    assert outputs == [ClockJumped(-step_s)]
+    assert scheduler.next_wall("wake") == _berlin(10, 8)
+    assert scheduler.due(_berlin(10, 8), mono + 1 + 58 * 60 - 1) == [
+        Fired("wake", _berlin(10, 8))
+    ]
