@@ -155,16 +155,20 @@ class CronActor(pykka.ThreadingActor):
     def _on_tick(self) -> None:
         now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
         fired: list[tuple[bytes, bytes]] = []
+        offset = now_wall - now_mono  # the clock's offset the fires are noted with
         for output in self._scheduler.due(now_wall, now_mono):
             match output:
                 case ClockJumped(delta_s=delta_s):
+                    offset -= delta_s  # what fires with a step was due by the old clock
                     self._stats.incr("cron.clock_jumps")
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # the core may have said this step
                         log.warning("clock_jumped", **said)
                 case Fired(key=name, scheduled_wall_ts=scheduled):
                     job = self._jobs[name]
-                    self._fires.note(name, _trigger(job), scheduled)
+                    self._fires.note(
+                        name, _trigger(job), scheduled, clock_offset_s=offset
+                    )
                     body = cron_jobs.event_body(job, scheduled, now_wall, self._tz)
                     fired.append((job.event_key.encode("utf-8"), body))
                     log.debug("cron_job_fired", job=name, scheduled=scheduled)
@@ -254,7 +258,8 @@ class CronActor(pykka.ThreadingActor):
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
         trigger = _trigger(job)
-        last = self._fires.last(job.name, trigger)  # not again after a step back
+        # not again after a small step back
+        last = self._fires.last(job.name, trigger, clock_offset_s=now_wall - now_mono)
         self._scheduler.add(job.name, trigger, now_wall, now_mono, last_fired_ts=last)
 
     def _rearm(self) -> None:

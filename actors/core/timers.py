@@ -79,12 +79,15 @@ class CoreTimers:
         clock = self._clock
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(trigger, model.TimeTrigger):
-                key, now_wall = f"{scenario.name}#{index}", clock.wall()
-                # its fire before this start: not again after a step back
-                last = self._fires.last(scenario.name, trigger)
+                key = f"{scenario.name}#{index}"
+                now_wall, now_mono = clock.wall(), clock.monotonic()
+                # its fire before this start: not again after a small step back
+                last = self._fires.last(
+                    scenario.name, trigger, clock_offset_s=now_wall - now_mono
+                )
                 try:
                     self._scheduler.add(
-                        key, trigger, now_wall, clock.monotonic(), last_fired_ts=last
+                        key, trigger, now_wall, now_mono, last_fired_ts=last
                     )
                 except ValueError as exc:
                     log.error(
@@ -141,9 +144,11 @@ class CoreTimers:
         clock = self._clock
         jumped = False  # the days between a fire and the next say nothing then
         now_wall, now_mono = clock.wall(), clock.monotonic()
+        offset = now_wall - now_mono  # the clock's offset the fires are noted with
         for out in self._scheduler.due(now_wall, now_mono):
             match out:
                 case ClockJumped(delta_s=delta_s):
+                    offset -= delta_s  # what fires with a step was due by the old clock
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # cron may have said this step
                         log.warning("clock_jumped", **said)
@@ -153,7 +158,7 @@ class CoreTimers:
 
                     name, _, index = key.rpartition("#")
                     trigger = self._triggers[key]
-                    self._fires.note(name, trigger, scheduled)
+                    self._fires.note(name, trigger, scheduled, clock_offset_s=offset)
                     yield name, int(index), scheduled
                     if not jumped and isinstance(trigger, model.SunTrigger):
                         self._say_absent_sun(name, key, trigger, scheduled)
