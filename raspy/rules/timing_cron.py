@@ -272,6 +272,7 @@ def parse_cron(text: str) -> CronSchedule:
                     f"unexpected character in {quote(field)}"
                 )
             _refuse_random(expression, position, field)
+            _refuse_out_of_range(expression, position, field)
             _refuse_stepped_wrap(expression, position, field)
     never: list[CroniterBadDateError] = []
     for half in _halves(expression):
@@ -318,6 +319,24 @@ _NAMES: Final[tuple[dict[str, int], ...]] = (
     {name: n for n, name in enumerate(_MONTHS, 1)},
     {name: n for n, name in enumerate(_WEEKDAYS)},
 )
+
+
+def _refuse_out_of_range(expression: str, position: int, field: str) -> None:
+    """A number past its field's range, named with its field (croniter names
+    neither: `0 0 * * 8` was "a value is out of range" and every field's range)."""
+    low, high = _FIELD_SPANS[position - 1]
+    if position == 5:
+        high = 7  # Sunday is 0 and 7
+    for item in field.split(","):
+        # the values only: not a step (`/15`) nor the N of weekday#N, nor `15W`'s W
+        values = item.partition("/")[0].partition("#")[0]
+        for text in values.split("-"):
+            number = text.removesuffix("W").removesuffix("w")
+            if number.isdigit() and not low <= int(number) <= high:
+                raise ValueError(
+                    f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: "
+                    f"{int(number)} is out of range ({low}-{high})"
+                )
 
 
 def _refuse_stepped_wrap(expression: str, position: int, field: str) -> None:
