@@ -155,17 +155,17 @@ class CronActor(pykka.ThreadingActor):
     def _on_tick(self) -> None:
         now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
         fired: list[tuple[bytes, bytes]] = []
-        offset = now_wall - now_mono  # the clock's offset the fires are noted with
         for output in self._scheduler.due(now_wall, now_mono):
             match output:
                 case ClockJumped(delta_s=delta_s):
-                    offset -= delta_s  # what fires with a step was due by the old clock
                     self._stats.incr("cron.clock_jumps")
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # the core may have said this step
                         log.warning("clock_jumped", **said)
-                case Fired(key=name, scheduled_wall_ts=scheduled):
+                case Fired(key=name, scheduled_wall_ts=scheduled, stepped_s=stepped):
                     job = self._jobs[name]
+                    # the clock's offset then: one due with a step, before that step
+                    offset = now_wall - now_mono - stepped
                     self._fires.note(
                         name, _trigger(job), scheduled, clock_offset_s=offset
                     )

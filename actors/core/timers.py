@@ -144,20 +144,20 @@ class CoreTimers:
         clock = self._clock
         jumped = False  # the days between a fire and the next say nothing then
         now_wall, now_mono = clock.wall(), clock.monotonic()
-        offset = now_wall - now_mono  # the clock's offset the fires are noted with
         for out in self._scheduler.due(now_wall, now_mono):
             match out:
                 case ClockJumped(delta_s=delta_s):
-                    offset -= delta_s  # what fires with a step was due by the old clock
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # cron may have said this step
                         log.warning("clock_jumped", **said)
                     jumped = True
-                case Fired(key=key, scheduled_wall_ts=scheduled):
+                case Fired(key=key, scheduled_wall_ts=scheduled, stepped_s=stepped):
                     from raspy.rules import model  # loaded with the trigger
 
                     name, _, index = key.rpartition("#")
                     trigger = self._triggers[key]
+                    # the clock's offset then: one due with a step, before that step
+                    offset = now_wall - now_mono - stepped
                     self._fires.note(name, trigger, scheduled, clock_offset_s=offset)
                     yield name, int(index), scheduled
                     if not jumped and isinstance(trigger, model.SunTrigger):

@@ -36,7 +36,7 @@ Rules (see also `raspy.rules.timing`):
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
@@ -61,10 +61,13 @@ REPEAT_GUARD_S: Final = 3 * 3600.0
 
 @frozen
 class Fired:
-    """`key` fires now for its instant `scheduled_wall_ts` (epoch s)."""
+    """`key` fires now for its instant `scheduled_wall_ts` (epoch s); `stepped_s`:
+    the wall step (ClockJumped's delta_s) it fires with, due by the clock before
+    that step (0: by the clock as it is)."""
 
     key: str
     scheduled_wall_ts: float
+    stepped_s: float = field(default=0.0, compare=False)
 
 
 @frozen
@@ -220,7 +223,7 @@ class TimeScheduler:
         delta = now_wall - expected
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
-            outputs.extend(self._fire_until(expected, now_wall))
+            outputs.extend(self._fire_until(expected, now_wall, delta))
             self._after_step(now_wall, delta)
         else:
             self._follow_slew(delta)
@@ -256,14 +259,17 @@ class TimeScheduler:
         except ValueError:
             return None
 
-    def _fire_until(self, until_wall: float, now_wall: float) -> list[SchedulerOutput]:
-        """Fire every key due by `until_wall` once; each continues after `now_wall`."""
+    def _fire_until(
+        self, until_wall: float, now_wall: float, stepped_s: float = 0.0
+    ) -> list[SchedulerOutput]:
+        """Fire every key due by `until_wall` once; each continues after `now_wall`
+        (`stepped_s`: the step they fire with, due by the clock before it)."""
         fired: list[SchedulerOutput] = []
         while (top := self._top()) is not None and top <= until_wall:
             _, _, key = heapq.heappop(self._heap)
             job = self._jobs[key]
             assert job.next_wall is not None
-            fired.append(Fired(key, job.next_wall))
+            fired.append(Fired(key, job.next_wall, stepped_s))
             job.last_fired = job.next_wall
             # Past `until_wall` too, so no key fires twice in one call.
             after = max(until_wall, now_wall, job.last_fired)
