@@ -162,9 +162,13 @@ class CronActor(pykka.ThreadingActor):
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # the core may have said this step
                         log.warning("clock_jumped", **said)
-                case Fired(key=name, scheduled_wall_ts=scheduled):
+                case Fired(key=name, scheduled_wall_ts=scheduled, stepped_s=stepped):
                     job = self._jobs[name]
-                    self._fires.note(name, _trigger(job), scheduled)
+                    # the clock's offset then: one due with a step, before that step
+                    offset = now_wall - now_mono - stepped
+                    self._fires.note(
+                        name, _trigger(job), scheduled, clock_offset_s=offset
+                    )
                     body = cron_jobs.event_body(job, scheduled, now_wall, self._tz)
                     fired.append((job.event_key.encode("utf-8"), body))
                     log.debug("cron_job_fired", job=name, scheduled=scheduled)
@@ -254,7 +258,8 @@ class CronActor(pykka.ThreadingActor):
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
         trigger = _trigger(job)
-        last = self._fires.last(job.name, trigger)  # not again after a step back
+        # not again after a small step back
+        last = self._fires.last(job.name, trigger, clock_offset_s=now_wall - now_mono)
         self._scheduler.add(job.name, trigger, now_wall, now_mono, last_fired_ts=last)
 
     def _rearm(self) -> None:

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 import pykka
 import structlog
@@ -124,6 +125,8 @@ class Runtime(RuntimeWatch):
     # the time triggers' last fires, kept for the next core (raspy.rules.last_fires)
     core_fires: LastFires = field(default_factory=LastFires)
     cron_fires: LastFires = field(default_factory=LastFires)  # cron's jobs', as well
+    # [core] timezone or this machine's zone, read at the first ask (zone())
+    _zone: ZoneInfo | None = None
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
@@ -263,6 +266,16 @@ class Runtime(RuntimeWatch):
         )
         assert isinstance(result, list)
         return result
+
+    def zone(self) -> ZoneInfo:
+        """The hub's zone, read once a raspyd: a core, cron and web face started
+        again inside it (a new Clone server) keep the one they started in, though
+        the machine's zone changed since (a restart of raspyd takes the new one)."""
+        if self._zone is None:
+            from raspy.actors.core.wiring import core_zone  # the core's own rule
+
+            self._zone = core_zone(self.config.core)
+        return self._zone
 
     def call(self, work: Callable[[], object], timeout_s: float = 30.0) -> object:
         """Run `work` in the supervisor thread (the parts' one owner); wait for it."""

@@ -214,9 +214,9 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
 def _core_problems(core: CoreConfig, source: str) -> list[str]:
     problems: list[str] = []
     if core.timezone:
-        try:
+        try:  # OSError: a folder of zones ("Europe") read as a zone's file
             ZoneInfo(core.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             problems.append(
                 f"{source}: core.timezone: expected an IANA zone name such as "
                 f"Europe/Berlin, got {shown(core.timezone)}"

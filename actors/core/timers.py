@@ -79,12 +79,15 @@ class CoreTimers:
         clock = self._clock
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(trigger, model.TimeTrigger):
-                key, now_wall = f"{scenario.name}#{index}", clock.wall()
-                # its fire before this start: not again after a step back
-                last = self._fires.last(scenario.name, trigger)
+                key = f"{scenario.name}#{index}"
+                now_wall, now_mono = clock.wall(), clock.monotonic()
+                # its fire before this start: not again after a small step back
+                last = self._fires.last(
+                    scenario.name, trigger, clock_offset_s=now_wall - now_mono
+                )
                 try:
                     self._scheduler.add(
-                        key, trigger, now_wall, clock.monotonic(), last_fired_ts=last
+                        key, trigger, now_wall, now_mono, last_fired_ts=last
                     )
                 except ValueError as exc:
                     log.error(
@@ -148,12 +151,14 @@ class CoreTimers:
                     if said is not None:  # cron may have said this step
                         log.warning("clock_jumped", **said)
                     jumped = True
-                case Fired(key=key, scheduled_wall_ts=scheduled):
+                case Fired(key=key, scheduled_wall_ts=scheduled, stepped_s=stepped):
                     from raspy.rules import model  # loaded with the trigger
 
                     name, _, index = key.rpartition("#")
                     trigger = self._triggers[key]
-                    self._fires.note(name, trigger, scheduled)
+                    # the clock's offset then: one due with a step, before that step
+                    offset = now_wall - now_mono - stepped
+                    self._fires.note(name, trigger, scheduled, clock_offset_s=offset)
                     yield name, int(index), scheduled
                     if not jumped and isinstance(trigger, model.SunTrigger):
                         self._say_absent_sun(name, key, trigger, scheduled)

@@ -116,7 +116,7 @@ def start_core(rt: Runtime) -> None:
         return
     publish_outbox = clone.ask(msgs.GetPublishOutbox(), timeout=5)
     assert isinstance(publish_outbox, Outbox)
-    tz = core_zone(rt.config.core)
+    tz = rt.zone()
     steps = ClockSteps(tz)
     for name in _CHILDREN:
         publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)

@@ -30,7 +30,6 @@ from raspy import names
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.clone.server import subscribe_seeded
-from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import build_app
 from raspy.actors.web.backend import (
@@ -358,7 +357,7 @@ def start_web(rt: Runtime) -> None:
         session_s=config.http.session_s,
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
         sessions_path=sessions_path(config.data_dir),
-        zone=core_zone(config.core),
+        zone=rt.zone(),
         controls=declared(config.controls, config.clone.max_key_bytes),
         max_key_bytes=config.clone.max_key_bytes,
         hosts=config.http.hosts,

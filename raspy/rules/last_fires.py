@@ -16,7 +16,10 @@ same spec: the same cron expression (as written), the same `at:` time, the same 
 event and offset. Its place among the triggers and its `id` do not count; `every`
 keeps nothing (it counts real time from its start, which a step does not move). A
 fire more than REPEAT_GUARD_S before the last one noted is dropped: no step the
-scheduler takes for a small one could bring it back.
+scheduler takes for a small one could bring it back. Each fire is noted with the
+wall clock's offset from the monotonic clock then: once the clock has been set back
+by more than REPEAT_GUARD_S since (a wrong clock set right, whoever saw the step),
+it is no last fire any more, as the scheduler forgets it at such a step.
 """
 
 from __future__ import annotations
@@ -37,29 +40,51 @@ class LastFires:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fires: dict[tuple[str, TimeTrigger], float] = {}
+        # by name and spec: the fire (epoch s) and the clock's offset (wall - mono)
+        self._fires: dict[tuple[str, TimeTrigger], tuple[float, float]] = {}
 
-    def note(self, name: str, trigger: TimeTrigger, fired_ts: float) -> None:
-        """`trigger` of `name` fired for its instant `fired_ts`."""
+    def note(
+        self,
+        name: str,
+        trigger: TimeTrigger,
+        fired_ts: float,
+        *,
+        clock_offset_s: float = 0.0,
+    ) -> None:
+        """`trigger` of `name` fired for its instant `fired_ts`, the wall clock
+        `clock_offset_s` ahead of the monotonic one."""
         spec = _spec(trigger)
         if spec is None:
             return
         with self._lock:
             known = self._fires.get((name, spec))
-            self._fires[(name, spec)] = (
-                fired_ts if known is None else max(known, fired_ts)
-            )
+            if known is None or _set_back(known, clock_offset_s) or known[0] < fired_ts:
+                self._fires[(name, spec)] = (fired_ts, clock_offset_s)
             stale = fired_ts - REPEAT_GUARD_S
-            for key in [k for k, at in self._fires.items() if at < stale]:
-                del self._fires[key]
+            for key, fire in list(self._fires.items()):
+                if fire[0] < stale or _set_back(fire, clock_offset_s):
+                    del self._fires[key]
 
-    def last(self, name: str, trigger: TimeTrigger) -> float | None:
-        """The last fire noted of the same trigger of `name`, None if none."""
+    def last(
+        self, name: str, trigger: TimeTrigger, *, clock_offset_s: float = 0.0
+    ) -> float | None:
+        """The last fire noted of the same trigger of `name`, None if none or if
+        the wall clock (now `clock_offset_s` ahead of the monotonic one) has been
+        set back by more than REPEAT_GUARD_S since."""
         spec = _spec(trigger)
         if spec is None:
             return None
         with self._lock:
-            return self._fires.get((name, spec))
+            fire = self._fires.get((name, spec))
+        if fire is None or _set_back(fire, clock_offset_s):
+            return None
+        return fire[0]
+
+
+def _set_back(fire: tuple[float, float], clock_offset_s: float) -> bool:
+    """Whether the wall clock was set back by more than REPEAT_GUARD_S since `fire`
+    was noted: it was fired by a wrong clock."""
+    return clock_offset_s - fire[1] < -REPEAT_GUARD_S
 
 
 def _spec(trigger: TimeTrigger) -> TimeTrigger | None:

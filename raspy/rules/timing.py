@@ -17,7 +17,8 @@ The DST rule (cron and `at`; local wall-clock time of the core's timezone)
 - A cron job with `*` in its minute or hour field (`*/15 * * * *`, `0 * * * *`,
   `@hourly`) follows the clock through both passes of the repeated hour, as Debian's
   cron does, so it keeps its cadence in real time: every 15 minutes, every real hour
-  (25 fires on the autumn day, 23 on the spring day, where 02:00 is 03:00's fire).
+  (25 fires on the autumn day, 23 on the spring day, where 02:00 is 03:00's fire;
+  `30 * * * *`'s 02:30 is left to its 03:30, its place in real time).
   Jobs that must follow real elapsed time exactly use `every`.
 - croniter is only asked about naive local labels (given a timezone, croniter 7
   decides the repeated hour on its own).

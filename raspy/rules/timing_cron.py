@@ -8,7 +8,9 @@ own). Pure, no clock.
 The repeated hour (autumn), as Debian's cron does: a job at fixed times (`30 2 * * *`)
 fires at the first occurrence of its label only; a job with `*` in its minute or hour
 field (`*/15 * * * *`, `0 * * * *`, `@hourly`) follows the clock through both passes,
-so it keeps its cadence in real time (every 15 minutes, every real hour).
+so it keeps its cadence in real time (every 15 minutes, every real hour); on the
+spring day its skipped time is left to a fire of its own by the time's place in real
+time, if it has one (`30 * * * *`: 01:30, then 03:30, not 03:00 too).
 
 croniter (and dateutil, some 30 modules) is imported by the functions that use it:
 a hub with no cron trigger and no [cron] job never loads it.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
@@ -135,8 +138,10 @@ class CronSchedule:
         # A minute early: label_of rounds to the microsecond, so an instant a hair
         # before a whole minute would otherwise start the search past that minute.
         start = label_of(after_ts, tz) - timedelta(minutes=1)
+        merged = self._merged if self.repeats_with_the_clock else None
         fires = [
-            _first_fire(half, start, after_ts, tz) for half in _halves(self.expression)
+            _first_fire(half, start, after_ts, tz, merged)
+            for half in _halves(self.expression)
         ]
         found = [fire for fire in fires if fire is not None]
         if not found:
@@ -161,6 +166,25 @@ class CronSchedule:
         found = [fire for fire in fires if fire is not None]
         return min(found) if found else None
 
+    def _merged(self, label: datetime, fire: float, tz: ZoneInfo) -> bool:
+        """Whether the `label` skipped by a spring gap (fired at the gap's end,
+        `fire`) is left to a fire of the job's own in the hour after the gap: one
+        at or before the label's place in real time (the label moved on by the
+        gap's width). So a job that follows the clock keeps its real-time cadence:
+        `30 * * * *` fires at 01:30 and 03:30 in Berlin, not at 03:00 too; a job
+        with no such fire (`*/15 2 * * *`, `0 */2 * * *`) fires at the gap's end."""
+        end = label_of(fire, tz)
+        if end == label:
+            return False  # not in a gap
+        before, after = _occurrences(label, tz)  # in a gap: read with each offset
+        place = label + timedelta(seconds=before - after)
+        minute = end
+        while minute <= place:
+            if self.matches(minute):
+                return True
+            minute += timedelta(minutes=1)
+        return False
+
     def matches(self, label: datetime) -> bool:
         """Whether the naive local `label` (to the minute) is one of the schedule's."""
         from croniter import croniter  # imported late: see the module docstring
@@ -172,17 +196,23 @@ class CronSchedule:
 
 
 def _first_fire(
-    expression: str, start: datetime, after_ts: float, tz: ZoneInfo
+    expression: str,
+    start: datetime,
+    after_ts: float,
+    tz: ZoneInfo,
+    merged: Callable[[datetime, float, ZoneInfo], bool] | None = None,
 ) -> float | None:
     """One half's first instant > after_ts from the label `start`; None if it has
-    none (a half that never matches, such as `0 0 30 2 *` beside a weekday)."""
+    none (a half that never matches, such as `0 0 30 2 *` beside a weekday).
+    `merged`: whether a label is left to a later fire (CronSchedule._merged)."""
     from croniter import CroniterBadDateError  # imported late: see the module docstring
 
     try:
         labels = _labels_from(expression, start)
         for _ in range(_MAX_SKIPPED_LABELS):
-            fire = resolve(labels.get_next(datetime), tz)
-            if fire > after_ts:
+            label = labels.get_next(datetime)
+            fire = resolve(label, tz)
+            if fire > after_ts and (merged is None or not merged(label, fire, tz)):
                 return fire
     except CroniterBadDateError:
         return None
@@ -272,6 +302,7 @@ def parse_cron(text: str) -> CronSchedule:
                     f"unexpected character in {quote(field)}"
                 )
             _refuse_random(expression, position, field)
+            _refuse_out_of_range(expression, position, field)
             _refuse_stepped_wrap(expression, position, field)
     never: list[CroniterBadDateError] = []
     for half in _halves(expression):
@@ -318,6 +349,24 @@ _NAMES: Final[tuple[dict[str, int], ...]] = (
     {name: n for n, name in enumerate(_MONTHS, 1)},
     {name: n for n, name in enumerate(_WEEKDAYS)},
 )
+
+
+def _refuse_out_of_range(expression: str, position: int, field: str) -> None:
+    """A number past its field's range, named with its field (croniter names
+    neither: `0 0 * * 8` was "a value is out of range" and every field's range)."""
+    low, high = _FIELD_SPANS[position - 1]
+    if position == 5:
+        high = 7  # Sunday is 0 and 7
+    for item in field.split(","):
+        # the values only: not a step (`/15`) nor the N of weekday#N, nor `15W`'s W
+        values = item.partition("/")[0].partition("#")[0]
+        for text in values.split("-"):
+            number = text.removesuffix("W").removesuffix("w")
+            if number.isdigit() and not low <= int(number) <= high:
+                raise ValueError(
+                    f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: "
+                    f"{int(number)} is out of range ({low}-{high})"
+                )
 
 
 def _refuse_stepped_wrap(expression: str, position: int, field: str) -> None:

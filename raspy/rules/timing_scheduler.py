@@ -21,13 +21,14 @@ Rules (see also `raspy.rules.timing`):
   A step that add() meets first is handled there (its outputs come with the next
   due()), so the key added is computed from the new time and never fired by it.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
-  as long as that instant is at most `REPEAT_GUARD_S` (3 h) ahead of the new wall
-  time: after a small step back (a correction of minutes, as NTP makes) a daily
-  07:00 already fired waits for tomorrow. A larger step back is taken as the
-  correction of a clock that was wrong (a Pi without an RTC that booted at a saved
-  time ahead): the key starts again from the new time and never stalls until the
-  old time comes back (a job already fired by the wrong clock may then fire again
-  at the right one).
+  after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
+  NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back is
+  taken as the correction of a clock that was wrong (a Pi without an RTC that booted
+  at a saved time ahead): the key forgets what it fired and starts again from the
+  new time, so it never stalls until the old time comes back, and a time the wrong
+  clock fired comes again at the right one (set back 5 h from 12:02, a daily 08:00
+  fires at 08:00). A last fire more than REPEAT_GUARD_S ahead of the wall time is
+  forgotten too, after several small steps back as at add().
 - Sleeps are capped at `max_sleep_s`, so a step is seen within that time even when
   the next fire is far away.
 """
@@ -35,7 +36,7 @@ Rules (see also `raspy.rules.timing`):
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
@@ -60,10 +61,13 @@ REPEAT_GUARD_S: Final = 3 * 3600.0
 
 @frozen
 class Fired:
-    """`key` fires now for its instant `scheduled_wall_ts` (epoch s)."""
+    """`key` fires now for its instant `scheduled_wall_ts` (epoch s); `stepped_s`:
+    the wall step (ClockJumped's delta_s) it fires with, due by the clock before
+    that step (0: by the clock as it is)."""
 
     key: str
     scheduled_wall_ts: float
+    stepped_s: float = field(default=0.0, compare=False)
 
 
 @frozen
@@ -219,7 +223,7 @@ class TimeScheduler:
         delta = now_wall - expected
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
-            outputs.extend(self._fire_until(expected, now_wall))
+            outputs.extend(self._fire_until(expected, now_wall, delta))
             self._after_step(now_wall, delta)
         else:
             self._follow_slew(delta)
@@ -255,14 +259,17 @@ class TimeScheduler:
         except ValueError:
             return None
 
-    def _fire_until(self, until_wall: float, now_wall: float) -> list[SchedulerOutput]:
-        """Fire every key due by `until_wall` once; each continues after `now_wall`."""
+    def _fire_until(
+        self, until_wall: float, now_wall: float, stepped_s: float = 0.0
+    ) -> list[SchedulerOutput]:
+        """Fire every key due by `until_wall` once; each continues after `now_wall`
+        (`stepped_s`: the step they fire with, due by the clock before it)."""
         fired: list[SchedulerOutput] = []
         while (top := self._top()) is not None and top <= until_wall:
             _, _, key = heapq.heappop(self._heap)
             job = self._jobs[key]
             assert job.next_wall is not None
-            fired.append(Fired(key, job.next_wall))
+            fired.append(Fired(key, job.next_wall, stepped_s))
             job.last_fired = job.next_wall
             # Past `until_wall` too, so no key fires twice in one call.
             after = max(until_wall, now_wall, job.last_fired)
@@ -272,8 +279,12 @@ class TimeScheduler:
 
     def _after_step(self, now_wall: float, delta_s: float) -> None:
         """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
+        corrected = delta_s < -REPEAT_GUARD_S  # a wrong clock set right
         for job in self._jobs.values():
-            job.follow_real_time(delta_s)  # its next fire is computed again below
+            # an `every` key's fires move with the step; a calendar key's, made by a
+            # wrong clock, say nothing of the right clock's times
+            if not job.follow_real_time(delta_s) and corrected:
+                job.last_fired = None
             job.last_fired = _guarded(job.last_fired, now_wall)
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)

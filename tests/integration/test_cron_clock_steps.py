@@ -151,3 +151,28 @@ def test_a_job_scheduled_again_after_a_small_step_back_does_not_fire_twice(
         )
     tomorrow = "2023-11-15T22:15:00+00:00"
     assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
+
+
+@pytest.mark.parametrize("again", ["enable", "restart"])
+def test_a_job_scheduled_again_after_a_correction_of_hours_fires_at_the_right_clock(
+    cron: Cron, tree: CloneClient, clock: SteppingClock, again: str
+) -> None:
+    """The clock was five hours ahead when the job fired its 22:15; set right, a
+    step back of more than three hours is a correction and the 22:15 comes again
+    by the right clock. The job disabled then enabled (or cron restarted) at 20:00,
+    within three hours of the 22:15 the wrong clock fired, took that fire as its
+    last and sent the job to tomorrow."""
+    late_fired_then_stepped_back(cron, tree, clock)  # 22:15 fired, then back 2 min
+    clock.step_wall(-5 * 3600.0 + 120.0)  # five hours back in all: 17:15
+    clock.advance(60.0)
+    wait_until(lambda: cron.stats.get("cron.clock_jumps") == 1, what="the step seen")
+    today = "2023-11-14T22:15:00+00:00"
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == today
+    clock.advance(2 * 3600.0 + 44 * 60)  # 20:00 by the right clock
+    if again == "restart":
+        cron.stop()
+        cron.start()
+    else:
+        assert cron.request(action="disable", name="late")[0] == b"200"
+        assert cron.request(action="enable", name="late")[0] == b"200"
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == today

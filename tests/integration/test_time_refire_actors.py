@@ -75,3 +75,41 @@ def test_an_at_fired_is_not_fired_again_when_scheduled_again_after_a_step_back(
         wait_value(tree, "/scenario/wake/next_fire", SEVEN + 86_400)
     finally:
         core.stop()
+
+
+@pytest.mark.parametrize(
+    "again",
+    [_new_version, _disable_enable, _restart],
+    ids=["import", "enable", "restart"],
+)
+def test_an_at_fired_by_a_clock_hours_ahead_comes_again_when_scheduled_again(
+    edge: EdgeHandle,
+    server: CloneServer,
+    store: Store,
+    tree: CloneClient,
+    again: Callable[[Core], None],
+) -> None:
+    """The 07:00 fired by a clock five hours ahead (really 02:00); NTP sets it right,
+    a correction, after which the 07:00 comes today by the right clock. Scheduled
+    again at 05:00, within three hours of the 07:00 the wrong clock fired, it took
+    that fire as its last and waited for tomorrow."""
+    clock = FakeClock(wall=SEVEN - 10)
+    core = Core(edge, server, store, clock)
+    try:
+        core.start()
+        document = WAKE.format(id="", event="wake")
+        assert core.request("import", document=document)[0] == b"200"
+        wait_value(tree, "/scenario/wake/next_fire", SEVEN)
+        clock.advance(10)
+        wait_value(tree, "/scenario/wake/runs", 1)
+        clock.step_wall(-5 * 3600.0)  # NTP: to 02:00
+        clock.advance(60.0)  # the step seen by the core's look each minute
+        wait_value(tree, "/scenario/wake/next_fire", SEVEN)
+        clock.advance(3 * 3600.0)  # 05:01
+        again(core)
+        status, reply = core.request("get", name="wake")
+        assert status == b"200"
+        assert [fire["at"] for fire in reply["next_fires"]] == [SEVEN]
+        wait_value(tree, "/scenario/wake/next_fire", SEVEN)
+    finally:
+        core.stop()

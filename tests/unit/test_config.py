@@ -818,3 +818,18 @@ def test_the_shipped_configs_and_the_defaults_pass_on_a_32_bit_pi(name: str) -> 
     )
     defaults = _every_section(config.Config())
     assert config_checks.section_problems(defaults, "defaults", word_bits=32) == []
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America/"])
+def test_a_timezone_that_names_a_folder_of_zones_is_a_problem_of_core_timezone(
+    zone: str,
+) -> None:
+    """`Europe` (the region without its city) is a folder of the zone database:
+    ZoneInfo raised IsADirectoryError, which the check let through, and raspyd
+    said only the folder's path, naming neither the file nor the setting."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(f'[core]\ntimezone = "{zone}"\n', "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: core.timezone: expected an IANA zone name such as "
+        f'Europe/Berlin, got "{zone}"'
+    ]

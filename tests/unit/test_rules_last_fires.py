@@ -44,3 +44,25 @@ def test_the_latest_fire_is_kept_and_one_older_than_the_guard_dropped() -> None:
     fires.note("night", AtTrigger(0), 1000.0 + REPEAT_GUARD_S + 1)
     assert fires.last("wake", AtTrigger(SEVEN)) is None
     assert fires.last("night", AtTrigger(0)) == 1000.0 + REPEAT_GUARD_S + 1
+
+
+def test_a_fire_noted_before_the_clock_was_set_back_over_the_guard_is_no_last_fire() -> (
+    None
+):
+    """A clock five hours ahead fired `at: 12:00`; set right, the 12:00 is to come
+    today. A fire noted then, still held as the last one when the scenario's
+    triggers were scheduled again within three hours of it (a new version at 09:30),
+    sent that 12:00 to tomorrow, though the scheduler left running fires it."""
+    fires = LastFires()
+    noon = 1000.0 * 86_400 + 12 * 3600
+    fires.note("lunch", AtTrigger(12 * 3600), noon, clock_offset_s=500.0)
+    after_small = 500.0 - REPEAT_GUARD_S + 60
+    after_large = 500.0 - 5 * 3600
+    assert fires.last("lunch", AtTrigger(12 * 3600), clock_offset_s=after_small) == noon
+    assert fires.last("lunch", AtTrigger(12 * 3600), clock_offset_s=after_large) is None
+    # the right clock's 12:00 two days before is the last fire from then on
+    two_days_back = 500.0 - 2 * 86_400
+    earlier = noon - 2 * 86_400
+    fires.note("lunch", AtTrigger(12 * 3600), earlier, clock_offset_s=two_days_back)
+    last = fires.last("lunch", AtTrigger(12 * 3600), clock_offset_s=two_days_back)
+    assert last == earlier

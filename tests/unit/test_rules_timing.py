@@ -82,8 +82,7 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         ),
         (
             "60 * * * *",
-            "cron '60 * * * *': a value is out of range (minute 0-59, hour 0-23, "
-            "day 1-31, month 1-12, weekday 0-7)",
+            "cron '60 * * * *': minute field: 60 is out of range (0-59)",
         ),
         ("*/0 * * * *", "cron '*/0 * * * *': minute field: step '0' is not allowed"),
         ("x" * 201, "cron: over 200 characters"),
@@ -99,8 +98,16 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         ),
         (
             "0 0 1-40 * *",
-            "cron '0 0 1-40 * *': a value is out of range (minute 0-59, hour 0-23, "
-            "day 1-31, month 1-12, weekday 0-7)",
+            "cron '0 0 1-40 * *': day field: 40 is out of range (1-31)",
+        ),
+        ("0 24 * * *", "cron '0 24 * * *': hour field: 24 is out of range (0-23)"),
+        ("0 0 0 * *", "cron '0 0 0 * *': day field: 0 is out of range (1-31)"),
+        ("0 0 40W * *", "cron '0 0 40W * *': day field: 40 is out of range (1-31)"),
+        ("0 0 * 13 *", "cron '0 0 * 13 *': month field: 13 is out of range (1-12)"),
+        ("0 0 * * 8", "cron '0 0 * * 8': weekday field: 8 is out of range (0-7)"),
+        (
+            "0 0 * * 1,2-9/2",
+            "cron '0 0 * * 1,2-9/2': weekday field: 9 is out of range (0-7)",
         ),
         (
             "0 0 * * 5#6",
@@ -128,6 +135,12 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         "random",
         "hashed",
         "bands",
+        "hour-range",
+        "day-zero",
+        "nearest-weekday-range",
+        "month-range",
+        "weekday-range",
+        "listed-range",
         "nth-weekday",
         "last-minus",
         "quartz-last",

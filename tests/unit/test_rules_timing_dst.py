@@ -121,6 +121,30 @@ def test_an_hourly_cron_fires_once_per_existing_hour_on_the_spring_day(
 
 
 @pytest.mark.parametrize("night", SPRING)
+@pytest.mark.parametrize("minute", [30, 45])
+def test_an_hourly_cron_past_the_hour_fires_once_per_real_hour_on_the_spring_day(
+    night: Night, minute: int
+) -> None:
+    """`30 * * * *` follows the clock, an hourly job: its 02:30, which does not
+    exist, is its 03:30 in real time, and fires then, not at 03:00 too (two fires
+    half an hour apart, 24 on a day of 23 hours)."""
+    start, end = _day_bounds(night)
+    fires = _fires(f"{minute} * * * *", start, end, night.tz)
+    assert len(fires) == 23
+    assert fires == [start + minute * 60 + 3600 * n for n in range(23)]
+
+
+@pytest.mark.parametrize("night", SPRING)
+def test_a_job_in_the_gap_with_no_fire_of_its_own_after_it_fires_at_its_end(
+    night: Night,
+) -> None:
+    """`*/15 2 * * *` has no fire in the hour after the gap: its skipped times
+    collapse into one fire at the gap's end, as a fixed time's do."""
+    start, end = _day_bounds(night)
+    assert _fires(f"*/15 {night.hour} * * *", start, end, night.tz) == [night.change()]
+
+
+@pytest.mark.parametrize("night", SPRING)
 def test_an_at_time_in_the_gap_fires_once_at_the_end_of_the_gap(night: Night) -> None:
     seconds = night.hour * 3600 + 30 * 60
     before = night.local(0).timestamp()

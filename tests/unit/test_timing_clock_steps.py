@@ -115,3 +115,46 @@ def test_the_guard_against_repeats_covers_a_step_back_of_up_to_three_hours() -> 
         outputs = scheduler.due(_berlin(10, 7) + 1 - step_s, 61.0)
         assert outputs == [ClockJumped(-step_s)]
         assert scheduler.next_wall("wake") == expected
+
+
+def test_a_step_back_of_more_than_three_hours_forgets_what_the_wrong_clock_fired() -> (
+    None
+):
+    """A clock five hours ahead fired the daily 08:00 (really 03:00); NTP sets it
+    right at 12:02, to 07:02. The docs take such a step for the correction of a
+    wrong clock, after which the triggers go on from the new time: the 08:00 comes
+    today. It waited for tomorrow: the 08:00 fired lay less than three hours ahead
+    of the new time, and the guard held it as fired."""
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("wake", AtTrigger(8 * 3600), _berlin(10, 7, 59), 0.0)
+    assert scheduler.due(_berlin(10, 8), 60.0) == [Fired("wake", _berlin(10, 8))]
+    mono = 60.0 + 4 * 3600 + 120
+    assert scheduler.due(_berlin(10, 12, 2), mono) == []
+    step_s = 5 * 3600.0
+    outputs = scheduler.due(_berlin(10, 12, 2) + 1 - step_s, mono + 1)
+    assert outputs == [ClockJumped(-step_s)]
+    assert scheduler.next_wall("wake") == _berlin(10, 8)
+    assert scheduler.due(_berlin(10, 8), mono + 1 + 58 * 60 - 1) == [
+        Fired("wake", _berlin(10, 8))
+    ]
+
+
+def test_a_fire_due_by_the_clock_before_a_step_says_the_step_it_came_with() -> None:
+    """The fires a step brings (due by the old clock) carry it, those an add() that
+    met the step holds too, so LastFires notes them with the clock's offset before
+    the step; a fire due by the clock as it is, in the same due(), carries none (the
+    offset of the due() they came out of was taken for all of them: a fire by the
+    new clock beside held ones was noted as made before the step)."""
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("wake", AtTrigger(SEVEN), _berlin(10, 6, 59), 0.0)
+    step_s = -5 * 3600.0
+    # 90 s on, the clock set back 5 h (07:00:30 to 02:00:30); an import meets it
+    scheduler.add("early", AtTrigger(2 * 3600 + 40), _berlin(10, 2) + 30, 90.0)
+    outputs = scheduler.due(_berlin(10, 2) + 40, 100.0)
+    assert outputs == [
+        ClockJumped(step_s),
+        Fired("wake", _berlin(10, 7)),
+        Fired("early", _berlin(10, 2) + 40),
+    ]
+    steps = [o.stepped_s for o in outputs if isinstance(o, Fired)]
+    assert steps == [step_s, 0.0]
