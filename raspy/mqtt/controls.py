@@ -48,8 +48,9 @@ COMPONENTS: Final = frozenset(_COMPONENTS.values())
 # case) and a switch, which show unknown; a text has no unknown (the rendered text
 # is its state, `None` was shown as such): the empty text. A value the entity
 # refuses (a number out of its min..max or no number, no option, no true/false:
-# set elsewhere, raspy.controls.breaks) is `None` too: Home Assistant logs an error
-# for it and goes on showing the state before, as if it were the control's
+# set elsewhere, raspy.controls.breaks) is `None` too: Home Assistant passes over
+# it (its number and select log an error) and goes on showing the state before, as
+# if it were the control's
 _NO_VALUE: Final = "value_json is not defined or value_json is none"
 _EMPTY_OR_TEXT: Final = "{{ '' if " + _NO_VALUE + " else value_json }}"
 _SWITCH_STATE: Final = (

@@ -201,8 +201,7 @@ def test_a_control_taken_out_of_the_config_is_cleared_at_the_next_start(
 def test_a_value_set_elsewhere_shows_unknown_in_home_assistant(tmp_path: Path) -> None:
     """A value the control does not take, written to the tree by another tool (a
     scenario's `set:`, raspy-kv): Home Assistant's number, select and switch
-    refuse it with an error in its log and went on showing the value before as the
-    control's; each shows unknown, as the web face shows it as set elsewhere."""
+    passed over it and went on showing the value before as the control's; each shows unknown, as the web face shows it as set elsewhere."""
     unique = f"raspy.{hostname()}.control"
     written = {
         "/house/living/setpoint": (f"{unique}/house/living/setpoint", b"40"),

@@ -165,9 +165,9 @@ def test_a_value_set_elsewhere_that_home_assistant_refuses_shows_unknown(
 ) -> None:
     """A value the control does not take (written by a scenario's `set:`, raspy-kv,
     or kept from before a config change): Home Assistant's number refuses one out of
-    its min..max or no number, its select one not in its options, its switch one
-    that is neither state, each with an error in its log, and went on showing the
-    state before as if it were the control's. It shows unknown, as the web face
+    its min..max or no number, its select one not in its options (both with an
+    error in its log), its switch one that is neither state, and went on showing
+    the state before as if it were the control's. It shows unknown, as the web face
     shows such a value as set elsewhere."""
     entity = control_entity(control, "s", "c")
     read = {p: shown_after(entity.component, entity.fields, p, "old") for p in states}
