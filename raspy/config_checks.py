@@ -141,10 +141,10 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         problems.append(
             f"{where}.tls_cert_file and tls_key_file: expected both set or both empty"
         )
-    for key in ("base_topic", "discovery_prefix"):
+    for key in ("base_topic", "discovery_prefix", "birth_topic"):
         value = getattr(section, key)
-        if not value and key == "discovery_prefix":
-            continue  # empty: no Home Assistant discovery
+        if not value and key != "base_topic":
+            continue  # empty: no Home Assistant discovery, no birth message heard
         try:
             topics.check_base(value)
         except MalformedMessage:

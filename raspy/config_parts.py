@@ -217,6 +217,10 @@ class MqttConfig:
     base_topic: str = "raspy"
     # Home Assistant's discovery prefix; empty: no discovery
     discovery_prefix: str = "homeassistant"
+    # where Home Assistant sends its birth message (its MQTT settings:
+    # homeassistant/status unless changed there, whatever its discovery prefix);
+    # `online` there makes the bridge announce everything again; empty: not heard
+    birth_topic: str = "homeassistant/status"
     # QoS of every message the bridge publishes (states, configs, results; 0, 1 or 2)
     qos: int = 1
     # which tree keys go out (globs; `*` also matches `/`); "/board/*" adds each

@@ -118,6 +118,7 @@ def bridge_settings(
         max_buffered=config.buffer_max_messages,
         cleanup_after_s=config.cleanup_after_s,
         controls=controls,
+        birth_topic=config.birth_topic,
     )
 
 

@@ -14,6 +14,7 @@ start).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Final
@@ -45,11 +46,41 @@ COMPONENTS: Final = frozenset(_COMPONENTS.values())
 # payload is no JSON, so value_json is undefined) is what each platform takes for
 # it: the text `None` for a number (its `payload_reset`), a select (`none` in any
 # case) and a switch, which show unknown; a text has no unknown (the rendered text
-# is its state, `None` was shown as such): the empty text
+# is its state, `None` was shown as such): the empty text. A value the entity
+# refuses (a number out of its min..max or no number, no option, no true/false:
+# set elsewhere, raspy.controls.breaks) is `None` too: Home Assistant passes over
+# it (its number and select log an error) and goes on showing the state before, as
+# if it were the control's
 _NO_VALUE: Final = "value_json is not defined or value_json is none"
-_UNKNOWN_OR_JSON: Final = "{{ 'None' if " + _NO_VALUE + " else value_json }}"
-_UNKNOWN_OR_PAYLOAD: Final = "{{ 'None' if " + _NO_VALUE + " else value }}"
 _EMPTY_OR_TEXT: Final = "{{ '' if " + _NO_VALUE + " else value_json }}"
+_SWITCH_STATE: Final = (
+    "{{ ('true' if value_json else 'false') if value_json is defined "
+    "and value_json is boolean else 'None' }}"
+)
+
+
+def _number_state(low: float, high: float) -> str:
+    """A number between the entity's `min` and `max`, else `None`."""
+    return (
+        "{{ value_json if value_json is defined and value_json is number "
+        f"and value_json is not boolean and {_literal(low)} <= value_json "
+        f"<= {_literal(high)} else 'None' }}}}"
+    )
+
+
+def _choice_state(options: Sequence[str]) -> str:
+    """One of the entity's `options`, else `None`."""
+    return (
+        "{{ value_json if value_json is defined and value_json is string "
+        f"and value_json in {_literal(list(options))} else 'None' }}}}"
+    )
+
+
+def _literal(value: JsonValue) -> str:
+    """A number, or a list of texts, as a Jinja literal: JSON's (a JSON string's
+    escapes are Jinja's too; with ensure_ascii a character past U+FFFF would be
+    two surrogate escapes, which Jinja does not join)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def control_level(key: str) -> str:
@@ -116,7 +147,7 @@ def control_entity(control: Control, state: str, command: str) -> ControlEntity:
             fields.update(_number_fields(control))
         case "switch":
             fields.update(
-                value_template=_UNKNOWN_OR_PAYLOAD,
+                value_template=_SWITCH_STATE,
                 payload_on="true",
                 payload_off="false",
                 state_on="true",
@@ -124,7 +155,8 @@ def control_entity(control: Control, state: str, command: str) -> ControlEntity:
             )
         case "choice":
             fields.update(
-                value_template=_UNKNOWN_OR_JSON, options=list(control.options)
+                value_template=_choice_state(control.options),
+                options=list(control.options),
             )
         case _:
             fields.update(
@@ -155,7 +187,7 @@ def _number_fields(control: Control) -> dict[str, JsonValue]:
         "max": high,
         "step": step,
         "mode": "slider" if slider else "box",
-        "value_template": _UNKNOWN_OR_JSON,
+        "value_template": _number_state(low, high),
     }
     if control.unit:
         fields["unit_of_measurement"] = control.unit

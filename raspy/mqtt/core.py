@@ -10,7 +10,7 @@ also clears the retained messages an earlier run left that this one does not pub
 (raspy.mqtt.sweep).
 
 With discovery on it also announces the hub itself (raspy.mqtt.discovery), listens
-to Home Assistant's birth message (`online` on `<discovery_prefix>/status`: Home
+to Home Assistant's birth message (`online` on [mqtt] birth_topic: Home
 Assistant started, perhaps with a broker that lost what was retained) and then
 queues the whole mirror again as a reconnect does, at most once per
 REANNOUNCE_EVERY_S, and lists a devices service again when the tree says one of its
@@ -74,10 +74,10 @@ __all__ = [
 ]
 
 MAX_CACHED_TOPICS: Final = 100_000
-# Home Assistant's birth message: `online` on `<discovery_prefix>/status`; any MQTT
-# client may publish there, so the re-announce it asks for is rate-limited. The
-# bridge's own availability says the same word
-BIRTH_TOPIC_LEAF: Final = "status"
+# Home Assistant's birth message: `online` on its birth topic ([mqtt] birth_topic,
+# `homeassistant/status` by default as Home Assistant's, whatever its discovery
+# prefix); any MQTT client may publish there, so the re-announce it asks for is
+# rate-limited. The bridge's own availability says the same word
 BIRTH_PAYLOAD: Final = b"online"
 REANNOUNCE_EVERY_S: Final = 5.0
 
@@ -116,8 +116,8 @@ class BridgeCore:
         if discovery is not None:
             hub = discovery.hub_entry()  # this run's: the sweep leaves it
             self._mirror.retain(hub.topic, hub.payload())
-            birth = f"{discovery.prefix}/{BIRTH_TOPIC_LEAF}"
-            if birth != settings.topics.availability:  # (a prefix of `<base>/<host>`)
+            birth = settings.birth_topic
+            if birth and birth != settings.topics.availability:  # (never its own)
                 self.birth_topic = birth
             for level, control in self.controls.by_level.items():
                 entry = discovery.control_entry(

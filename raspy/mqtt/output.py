@@ -69,3 +69,5 @@ class BridgeSettings:
     # [[controls]]: their values go out and their commands are taken
     # (raspy.mqtt.controls), whatever `subtrees` and `command_devices` say
     controls: tuple[Control, ...] = ()
+    # Home Assistant's birth message topic, heard with discovery on; "": none
+    birth_topic: str = "homeassistant/status"

@@ -7,14 +7,18 @@ config over a restart leaves no entity behind."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 from support.daemon import hostname, running_daemon
 from support.ha_schema import PREFIX, schema_problems
+from support.ha_state import UNKNOWN, shown_after
 from support.mosquitto import BASE, Watcher, bridge_config, running_mosquitto
 from support.wait import wait_until
+
+from raspy.client.clone import CloneClient
 
 SETPOINT: Final = """
 [[controls]]
@@ -191,3 +195,40 @@ def test_a_control_taken_out_of_the_config_is_cleared_at_the_next_start(
             assert removed not in found
         finally:
             fresh.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_value_set_elsewhere_shows_unknown_in_home_assistant(tmp_path: Path) -> None:
+    """A value the control does not take, written to the tree by another tool (a
+    scenario's `set:`, raspy-kv): Home Assistant's number, select and switch
+    passed over it and went on showing the value before as the control's; each shows unknown, as the web face shows it as set elsewhere."""
+    unique = f"raspy.{hostname()}.control"
+    written = {
+        "/house/living/setpoint": (f"{unique}/house/living/setpoint", b"40"),
+        "/house/mode": (f"{unique}/house/mode", b'"party"'),
+        "/house/guests": (f"{unique}/house/guests", b'"yes"'),
+    }
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
+        try:
+            config = _config(broker, SETPOINT + OTHERS)
+            with (
+                running_daemon(tmp_path / "data", config_text=config) as daemon,
+                CloneClient(daemon.endpoint, b"/house/") as tree,
+            ):
+                found = _wait_configs(watcher, 5)
+                for key, (unique_id, body) in written.items():
+                    topic, entry = found[unique_id]
+                    component = topic.split("/")[1]
+                    state = entry["state_topic"]
+                    retained = wait_until(
+                        partial(watcher.get, state), what=f"{state} retained"
+                    )
+                    assert retained is not None
+                    before = shown_after(component, entry, retained, "")
+                    assert before != UNKNOWN, key  # the initial value
+                    tree.set(key.encode(), body, confirm_timeout_s=5)
+                    watcher.wait_for(state, body)
+                    assert shown_after(component, entry, body, before) == UNKNOWN, key
+        finally:
+            watcher.close()

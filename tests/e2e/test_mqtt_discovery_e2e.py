@@ -494,3 +494,46 @@ def test_with_the_prefix_equal_to_the_base_a_restart_refuses_no_config_of_its_ow
             assert "retained_command" not in log
         finally:
             watcher.close()
+
+
+@pytest.mark.timeout(90)
+def test_home_assistants_birth_is_heard_on_its_own_topic_whatever_the_prefix(
+    tmp_path: Path,
+) -> None:
+    """Home Assistant sends its birth message to `homeassistant/status` by default,
+    whatever its discovery prefix (its MQTT docs, "Birth and Last will"): with
+    `discovery_prefix = "ha"` the bridge listened on `ha/status` alone, and a Home
+    Assistant restart with a broker that lost its retained messages found no
+    entity. `birth_topic` names the topic, Home Assistant's default by default."""
+    hub_id = f"raspy.{hostname()}.hub"
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        watcher = broker.watcher("ha/#")
+        config = bridge_config(broker, 'discovery_prefix = "ha"')
+        try:
+            with running_daemon(tmp_path / "data", config_text=config):
+
+                def hub_topic() -> str | None:
+                    with watcher._lock:
+                        latest = dict(watcher.latest)
+                    return next(
+                        (
+                            t
+                            for t, p in latest.items()
+                            if t.endswith("/config")
+                            and p
+                            and json.loads(p).get("unique_id") == hub_id
+                        ),
+                        None,
+                    )
+
+                hub = wait_until(hub_topic, what="the hub's config under ha/")
+                assert hub is not None
+                before = _sent(watcher, hub)
+                watcher.publish("homeassistant/status", b"online")
+                wait_until(
+                    lambda: _sent(watcher, hub) > before,
+                    what="the hub's config again after the birth message",
+                    timeout_s=10,
+                )
+        finally:
+            watcher.close()

@@ -51,6 +51,25 @@ subtrees = ["device/*"]
     ]
 
 
+def test_home_assistants_birth_topic_is_its_own_whatever_the_prefix() -> None:
+    """Home Assistant's birth message goes to `homeassistant/status` unless its MQTT
+    settings move it, whatever its discovery prefix: the bridge listened on
+    `<discovery_prefix>/status`, which another prefix left unheard."""
+    mqtt = config.load('[mqtt]\ndiscovery_prefix = "ha"\n').mqtt
+    assert mqtt.birth_topic == "homeassistant/status"
+    assert BridgeCore(bridge_settings(mqtt, "pi")).birth_topic == "homeassistant/status"
+    moved = config.load('[mqtt]\nbirth_topic = "hass/status"\n').mqtt
+    assert BridgeCore(bridge_settings(moved, "pi")).birth_topic == "hass/status"
+    unheard = config.load('[mqtt]\nbirth_topic = ""\n').mqtt
+    assert BridgeCore(bridge_settings(unheard, "pi")).birth_topic is None
+    with pytest.raises(ConfigError) as caught:
+        config.load('[mqtt]\nbirth_topic = "hass/#"\n', "raspyd.toml")
+    assert caught.value.problems == [
+        "raspyd.toml: mqtt.birth_topic: expected topic levels without +, # or empty "
+        'ones, got "hass/#"'
+    ]
+
+
 @pytest.mark.parametrize("host", ["", "  "])
 def test_a_broker_host_left_empty_is_named_at_the_check(host: str) -> None:
     """An empty `host` passed the check, and the MQTT library refused it only when

@@ -3,14 +3,13 @@ the value to write (the web face's rule), and each kind's Home Assistant fields.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 
-import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.ha_state import shown_after
 
 from raspy.controls import Control, ControlError, as_input, breaks
 from raspy.errors import MalformedMessage, quote
@@ -123,38 +122,13 @@ def test_each_kind_has_its_home_assistant_component_and_fields() -> None:
     assert control_entity(long_text, state, command).fields["max"] == HA_MAX_TEXT
 
 
-def _home_assistant_reads(component: str, template: str, payload: bytes) -> str:
-    """A control's state as Home Assistant's MQTT platform takes it: the template
-    rendered with `value`, and `value_json` only when the payload is JSON (an empty
-    one, a cleared retained message, is not), stripped; then each platform's rule.
-    number: its `payload_reset` (default `None`) is unknown, an empty text ignored;
-    select: `none` in any case is unknown; switch: `None` is unknown; text: the
-    rendered text is the state, whatever it is."""
-    text = payload.decode()
-    variables: dict[str, object] = {"value": text}
-    with contextlib.suppress(ValueError):
-        variables["value_json"] = json.loads(text)
-    env = jinja2.Environment()  # noqa: S701  # not HTML: as Home Assistant renders it
-    rendered = env.from_string(template).render(variables).strip()
-    match component:
-        case "number" if not rendered:
-            return "ignored"
-        case "number":
-            return "unknown" if rendered == "None" else str(float(rendered))
-        case "select":
-            return "unknown" if rendered.lower() == "none" else rendered
-        case "switch":
-            return "unknown" if rendered == "None" else rendered
-    return rendered
-
-
 @pytest.mark.parametrize(
     ("control", "states"),
     [
         (NOTE, {b'"hi"': "hi", b"null": "", b"": "", b'"None"': "None"}),
         (SETPOINT, {b"21.5": "21.5", b"20": "20.0", b"null": "unknown", b"": "unknown"}),
         (MODE, {b'"away"': "away", b"null": "unknown", b"": "unknown"}),
-        (GUESTS, {b"true": "true", b"false": "false", b"null": "unknown", b"": "unknown"}),
+        (GUESTS, {b"true": "on", b"false": "off", b"null": "unknown", b"": "unknown"}),
     ],
     ids=["text", "number", "choice", "switch"],
 )  # fmt: skip
@@ -165,8 +139,38 @@ def test_a_control_without_a_value_shows_as_home_assistant_shows_no_value(
     is empty (it showed `None`, the Python word, as its text), a number, a select
     and a switch unknown (a deleted key left their old state)."""
     entity = control_entity(control, "s", "c")
-    template = str(entity.fields["value_template"])
-    read = {p: _home_assistant_reads(entity.component, template, p) for p in states}
+    read = {p: shown_after(entity.component, entity.fields, p, "old") for p in states}
+    assert read == states
+
+
+@pytest.mark.parametrize(
+    ("control", "states"),
+    [
+        (SETPOINT, {b"40": "unknown", b"14.5": "unknown", b'"warm"': "unknown",
+                    b"true": "unknown", b'"21.5"': "unknown", b"25": "25.0"}),
+        (MODE, {b'"party"': "unknown", b"1": "unknown", b'["home"]': "unknown",
+                b'"Home"': "unknown", b'"home"': "home"}),
+        (GUESTS, {b'"on"': "unknown", b"1": "unknown", b'"true"': "unknown",
+                  b"true": "on"}),
+        (Control(key="/k", label="K", kind="choice",
+                 options=('say "hi"', "back\\slash", "é☃😀", "tab\there")),
+         {b'"say \\"hi\\""': 'say "hi"', b'"back\\\\slash"': "back\\slash",
+          '"é☃😀"'.encode(): "é☃😀", b'"tab\\there"': "tab\there",
+          b'"say hi"': "unknown"}),
+    ],
+    ids=["number", "choice", "switch", "odd-options"],
+)  # fmt: skip
+def test_a_value_set_elsewhere_that_home_assistant_refuses_shows_unknown(
+    control: Control, states: dict[bytes, str]
+) -> None:
+    """A value the control does not take (written by a scenario's `set:`, raspy-kv,
+    or kept from before a config change): Home Assistant's number refuses one out of
+    its min..max or no number, its select one not in its options (both with an
+    error in its log), its switch one that is neither state, and went on showing
+    the state before as if it were the control's. It shows unknown, as the web face
+    shows such a value as set elsewhere."""
+    entity = control_entity(control, "s", "c")
+    read = {p: shown_after(entity.component, entity.fields, p, "old") for p in states}
     assert read == states
 
 
@@ -373,6 +377,9 @@ def test_a_numbers_min_is_below_its_max_and_its_step_above_zero(
     assert low_out < high_out
     assert step_out > 0
     json.loads(json.dumps(fields, allow_nan=False))
+    for end in (low_out, high_out):  # each end, written into the template, is in
+        shown = shown_after("number", fields, json.dumps(end).encode(), "old")
+        assert shown == str(float(end))
 
 
 def test_a_huge_minimum_without_a_maximum_still_has_a_larger_maximum() -> None:
@@ -381,3 +388,20 @@ def test_a_huge_minimum_without_a_maximum_still_has_a_larger_maximum() -> None:
     assert fields["min"] == 1e16
     assert isinstance(fields["max"], float)
     assert fields["max"] > 1e16
+
+
+_OPTION = st.text(min_size=1, max_size=64).filter(
+    lambda o: o == o.strip() and o.lower() != "none"
+)
+
+
+@given(st.lists(_OPTION, min_size=1, max_size=5, unique=True))
+def test_every_option_a_config_takes_shows_as_itself(options: list[str]) -> None:
+    """The options written into the choice's template as a Jinja list: quotes,
+    backslashes, control characters and characters past U+FFFF read back as they
+    are."""
+    control = Control(key="/k", label="K", kind="choice", options=tuple(options))
+    entity = control_entity(control, "s", "c")
+    for option in options:
+        payload = json.dumps(option).encode()
+        assert shown_after(entity.component, entity.fields, payload, "old") == option
