@@ -75,6 +75,7 @@ def _parse_text(text: str, *, signed: bool) -> float:
         if match is None:
             raise ValueError(
                 f"expected a duration like 90s, 5m or 1h30m, got {quote(text)}"
+                + _word_hint(text)
             )
         rank = _ORDER.index(match.group(2))
         if rank <= last_rank:
@@ -103,11 +104,34 @@ def _offset_refusal(value: str, text: str) -> str:
     """The refusal of a signed offset; one written as a clock (`-00:30`) is told
     raspy's form for it, signed (`write -30m`), as an unsigned one is."""
     got = f"expected an offset like -15m or 30s, got {quote(value)}"
+    sign = "-" if text.startswith("-") else ""
     forms = _clock_forms(text[1:].strip())
     if forms is None:
-        return got
-    sign = "-" if text.startswith("-") else ""
+        return got + _word_hint(text[1:], sign)
     return f"{got} (a clock's time: write {' or '.join(sign + f for f in forms)})"
+
+
+# a unit spelled out, as crontab users and other hubs write it (`5 minutes`, `30min`)
+_WORD_UNIT: Final = re.compile(
+    r"\s*(\d+(?:\.\d+)?)\s*(days?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
+    r"|milliseconds?|msecs?)\s*",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def _word_hint(text: str, sign: str = "") -> str:
+    """` (write 5m)` for one number with a unit spelled out, else nothing."""
+    match = _WORD_UNIT.fullmatch(text)
+    if match is None:
+        return ""
+    word = match.group(2).lower()
+    if word.startswith(("mil", "ms")):
+        unit = "ms"
+    elif word.startswith("mi"):
+        unit = "m"
+    else:
+        unit = word[0]
+    return f" (write {sign}{match.group(1)}{unit})"
 
 
 def _clock_forms(text: str) -> tuple[str, ...] | None:

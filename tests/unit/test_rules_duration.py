@@ -40,7 +40,18 @@ def test_parse_duration_gives_seconds(value: object, seconds: float) -> None:
         ("", "expected a duration like 90s, 5m or 1h30m, got ''"),
         ("   ", "expected a duration like 90s, 5m or 1h30m, got ''"),
         ("soon", "expected a duration like 90s, 5m or 1h30m, got 'soon'"),
-        ("5 minutes", "expected a duration like 90s, 5m or 1h30m, got '5 minutes'"),
+        (
+            "5 minutes",
+            "expected a duration like 90s, 5m or 1h30m, got '5 minutes' (write 5m)",
+        ),
+        ("90sec", "expected a duration like 90s, 5m or 1h30m, got '90sec' (write 90s)"),
+        (
+            "2 Hours",
+            "expected a duration like 90s, 5m or 1h30m, got '2 Hours' (write 2h)",
+        ),
+        ("1 day", "expected a duration like 90s, 5m or 1h30m, got '1 day' (write 1d)"),
+        ("5msec", "expected a duration like 90s, 5m or 1h30m, got '5msec' (write 5ms)"),
+        ("5 mins ago", "expected a duration like 90s, 5m or 1h30m, got '5 mins ago'"),
         ("-5m", "expected a duration ≥ 0, got '-5m'"),
         (-1, "expected a duration ≥ 0, got -1"),
         (float("nan"), "expected a finite duration, got nan"),
@@ -83,6 +94,9 @@ def test_parse_offset_accepts_a_sign(value: object, seconds: float) -> None:
         ("--5m", "expected an offset like -15m or 30s, got '--5m'"),
         ("-soon", "expected an offset like -15m or 30s, got '-soon'"),
         ("-400d", "expected an offset like -15m or 30s, got '-400d'"),
+        # a unit spelled out (`sunset -30min`)
+        ("-30min", "expected an offset like -15m or 30s, got '-30min' (write -30m)"),
+        ("+1 hour", "expected an offset like -15m or 30s, got '+1 hour' (write 1h)"),
         # a clock's form, as an unsigned one is told (`sunset -00:30`)
         (
             "-00:30:00",
