@@ -285,7 +285,14 @@ def parse_cron(text: str) -> CronSchedule:
     if expression.startswith("@"):
         if expression.lower() not in ALIASES:
             aliases = ", ".join(sorted(ALIASES))
-            raise ValueError(f"cron: unknown alias {quote(expression)}; use {aliases}")
+            hint = (
+                " (a scenario's `startup: true` trigger runs when raspyd starts)"
+                if expression.lower() == "@reboot"
+                else ""
+            )
+            raise ValueError(
+                f"cron: unknown alias {quote(expression)}; use {aliases}{hint}"
+            )
         expression = expression.lower()
     else:
         fields = expression.split(" ")

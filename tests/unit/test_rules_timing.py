@@ -73,6 +73,12 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         (
             "@reboot",
             "cron: unknown alias '@reboot'; use @annually, @daily, @hourly, "
+            "@midnight, @monthly, @weekly, @yearly (a scenario's `startup: true` "
+            "trigger runs when raspyd starts)",
+        ),
+        (
+            "@often",
+            "cron: unknown alias '@often'; use @annually, @daily, @hourly, "
             "@midnight, @monthly, @weekly, @yearly",
         ),
         ("0 0 * * $", "cron '0 0 * * $': field 5: unexpected character in '$'"),
@@ -127,6 +133,7 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         "four",
         "six",
         "reboot",
+        "unknown-alias",
         "dollar",
         "never",
         "range",
