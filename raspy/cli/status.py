@@ -55,10 +55,7 @@ def collect(client: Client) -> list[Row]:
             f"{client.endpoint}: the broker does not list its services "
             f"(mmi.services answered {code})"
         )
-    workers_reply = client.request("mmi.workers", "*")
-    workers: dict[str, Any] = (
-        json_text.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
-    )
+    workers = _worker_counts(client.request("mmi.workers", "*"))
     parts = [_host_part(raw) for raw in services[1:]]
     words: dict[str, set[str]] = {}
     for host, part in parts:
@@ -75,6 +72,28 @@ def collect(client: Client) -> list[Row]:
         count = _workers_of(host, part, words[host], workers)
         rows.append(_row(host, part, values, count))
     return rows
+
+
+def _worker_counts(reply: Sequence[bytes]) -> dict[str, int]:
+    """Live workers (idle plus busy) by service in an `mmi.workers` reply; what is
+    not of raspy's shape counts none: another broker may answer it its own way."""
+    if len(reply) != 2 or reply[0] != b"200":
+        return {}
+    try:
+        table = json_text.loads(reply[1])
+    except ValueError:
+        return {}
+    if not isinstance(table, dict):
+        return {}
+    return {
+        service: _count(counts.get("idle")) + _count(counts.get("busy"))
+        for service, counts in table.items()
+        if isinstance(counts, dict)
+    }
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _text(value: str) -> dict[str, Any]:
@@ -117,7 +136,7 @@ def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
 
 
 def _workers_of(
-    host: str, part: str, words: Collection[str], workers: Mapping[str, Any]
+    host: str, part: str, words: Collection[str], workers: Mapping[str, int]
 ) -> int:
     """Live workers of the services named after the part (not its own status ones),
     of those whose last word that is one of the host's parts' `words` is its own.
@@ -125,7 +144,7 @@ def _workers_of(
     (`titanic.request`); another's (a board's `cellar.fake.devices`) is not."""
     word = _word(part)
     total = 0
-    for service, counts in workers.items():
+    for service, count in workers.items():
         if service.endswith(_OWN_SERVICES):
             continue
         names = service.removeprefix(f"{host}.").split(".")
@@ -133,7 +152,7 @@ def _workers_of(
             continue
         owner = next((name for name in reversed(names) if name in words), None)
         if owner == word:
-            total += int(counts["idle"]) + int(counts["busy"])
+            total += count
     return total
 
 

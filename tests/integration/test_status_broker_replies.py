@@ -81,3 +81,30 @@ def test_a_broker_that_does_not_list_its_services_is_said_so(
         f"raspy status: {endpoint}: the broker does not list its services "
         "(mmi.services answered 501)\n"
     )
+
+
+def test_an_mmi_workers_reply_of_another_shape_counts_no_workers(
+    router: tuple[zmq.Socket[bytes], str],
+) -> None:
+    """A broker other than raspy's may answer `mmi.workers` in its own way: a list,
+    counts that are no numbers, a body that is no JSON. The table shows the part
+    with no workers counted; it ended in exit 70 (an internal error)."""
+    sock, endpoint = router
+    for workers in (
+        b"not json",
+        b"[1, 2]",
+        b'{"h.bus.x": 3}',
+        b'{"h.bus.x": {"idle": "two", "busy": null}}',
+        b'{"h.bus.x": {"idle": 1e999}}',
+    ):
+        result = _status_against(
+            sock,
+            endpoint,
+            {
+                b"mmi.services": [b"200", b"h.bus.mmi"],
+                b"mmi.workers": [b"200", workers],
+                b"h.bus.statistics": [b"200", b"{}"],
+            },
+        )
+        assert (result.returncode, result.stderr) == (0, ""), workers
+        assert result.stdout.splitlines()[1].split()[0] == "h.bus", workers
