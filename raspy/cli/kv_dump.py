@@ -110,6 +110,11 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     that is there and is no regular file (a pipe, `/dev/stdout`, a device) is
     written into: renamed over, a device node (as root) was replaced by a file."""
     if name is None or name == STDIO:
+        if sys.stdout is None:  # closed by the caller (`>&-`): Python leaves it None
+            raise Failure(
+                "stdout is closed: the dump has nowhere to go; name a FILE with -o",
+                EXIT_USAGE,
+            )
         with stdout_errors():
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.kv_cli import make_store
 
 pytestmark = pytest.mark.timeout(60)
 TOOLS = Path(sys.executable).parent
@@ -33,6 +34,20 @@ def test_raspy_kv_check_with_stdout_closed_says_what_it_says(tmp_path: Path) -> 
         2,
         f"raspy-kv check: no store in {tmp_path}\n",
     )
+
+
+def test_raspy_kv_dump_to_a_closed_stdout_says_so(tmp_path: Path) -> None:
+    """It was "a bug in raspy" (exit 70): stdout, None, has no buffer."""
+    make_store(tmp_path / "data")
+    for argv in ((), ("-o", "-")):
+        found = _closed_stdout(
+            "raspy-kv", "dump", "--data-dir", str(tmp_path / "data"), *argv
+        )
+        assert (found.returncode, found.stderr) == (
+            2,
+            "raspy-kv dump: stdout is closed: the dump has nowhere to go; name a FILE"
+            " with -o\n",
+        )
 
 
 def test_raspyd_check_config_with_stdout_closed_checks_it(tmp_path: Path) -> None:
