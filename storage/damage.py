@@ -12,6 +12,7 @@ Every refusal raises StoreDamagedError and leaves the file byte for byte as it w
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -74,11 +75,34 @@ def held_a_store(data_dir: Path) -> bool:
 
 
 def data_file_absent(data_dir: Path) -> bool:
-    """No data file, or an empty one: LMDB would quietly start a new store."""
+    """No data file, or an empty one: LMDB would quietly start a new store. A data
+    file that is a FIFO, a device or a socket (its size 0 too) raises
+    StoreDamagedError: taken for an empty one, a restore or --init hung on it, or
+    wrote into the device."""
+    path = data_dir / DATA_FILE
     try:
-        return (data_dir / DATA_FILE).stat().st_size == 0
+        found = path.stat()
     except (FileNotFoundError, NotADirectoryError):  # the data dir may be a file
         return True
+    kind = _special_kind(found.st_mode)
+    if kind is not None:
+        raise StoreDamagedError(
+            f"{path} is {kind}, not a file: no store is in it, and none can be"
+            f" written into it; move it aside, then restore a dump with `raspy-kv"
+            f" restore --data-dir {data_dir} FILE`"
+        )
+    return found.st_size == 0
+
+
+def _special_kind(mode: int) -> str | None:
+    """What a file of `mode` is if it is a FIFO, a device or a socket, else None."""
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def refuse_lost_store(data_dir: Path, *, init: bool) -> None:

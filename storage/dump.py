@@ -20,6 +20,7 @@ from raspy.storage.tables import DATA_TABLES, MAX_KEY_BYTES, Table
 
 FORMAT_NAME: Final = "raspy-kv-dump"
 FORMAT_VERSION: Final = 1
+_BOM: Final = "\ufeff".encode()
 
 
 @frozen
@@ -148,7 +149,14 @@ def _int_field(obj: dict[str, Any], name: str, number: int) -> int:
 
 def _parse_header_line(line: bytes) -> Header:
     """The first line; a file that does not start like a dump (binary, another text,
-    other JSON) is "not a dump", not a damaged or truncated one."""
+    other JSON) is "not a dump", not a damaged or truncated one; a dump that an
+    editor saved with a byte order mark (which JSON does not take) is told so."""
+    if line.startswith(_BOM):
+        raise DumpFormatError(
+            1,
+            "the file begins with a byte order mark (U+FEFF, as some editors save"
+            " UTF-8): save it as UTF-8 without one",
+        )
     try:
         obj = _object(line, 1)
     except DumpFormatError:

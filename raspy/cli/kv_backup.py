@@ -23,7 +23,7 @@ from typing import Final
 
 from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
-from raspy.cli.kv_dump import inside_data_dir, write_dump
+from raspy.cli.kv_dump import Written, inside_data_dir, say_refused, write_dump
 from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog, stdout_errors
 from raspy.cli.kv_store import ended_as_ctrl_c, open_readonly, report
 from raspy.errors import DumpFormatError, DumpTooNewError
@@ -133,7 +133,7 @@ def _one_at_a_time(backup_dir: Path) -> Iterator[None]:
 
 def _write_backup(
     store: Store, backup_dir: Path, tables: tuple[Table, ...], kind: str
-) -> tuple[Path, int]:
+) -> tuple[Path, Written]:
     """The tables of the store as a new dated dump in backup_dir; a name taken
     already (even while this one was written) gets the next number, nothing is
     replaced."""
@@ -303,11 +303,16 @@ def _backup(args: argparse.Namespace) -> int:
                 t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
             )
             kind = NO_HISTORY if args.no_history else FULL
-            path, count = _write_backup(store, backup_dir, tables, kind)
+            path, written = _write_backup(store, backup_dir, tables, kind)
         finally:
             store.close()
+        count = written.count
         size = read_back(path, count)
-        removed, stale = _rotate(backup_dir, args.keep, path)
+        # a backup that does not restore as it stands removes no older one: those
+        # may be from before the record that a restore refuses came in
+        removed, stale = (
+            (0, 0) if written.refused else _rotate(backup_dir, args.keep, path)
+        )
         rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(rechecked.spoiled)
@@ -324,8 +329,15 @@ def _backup(args: argparse.Namespace) -> int:
         )
     for line in rechecked.unjudged:
         print(f"{_PROG}: {line}", file=sys.stderr)
+    if written.refused:
+        say_refused("backup", str(path), written, args.data_dir)
+        print(
+            f"{_PROG}: no older backup was removed (--keep waits for a backup that"
+            " restores as it stands): they may restore as they stand",
+            file=sys.stderr,
+        )
     if not rechecked.spoiled:
-        return EXIT_OK
+        return EXIT_DATA if written.refused else EXIT_OK
     for problem in rechecked.spoiled:
         print(f"{_PROG}: {problem}", file=sys.stderr)
     print(

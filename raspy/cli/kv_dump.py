@@ -1,6 +1,7 @@
 """raspy-kv dump: the tables of a store, from one read txn, as a dump to stdout or a
 file (mode 0600, written under a temp name, synced, renamed); backup writes its
-dated dumps the same way."""
+dated dumps the same way. A record that a restore would refuse is written as it is,
+and named: the dump is then no backup that restores as it stands (status 1)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import IO, Final
 
 from raspy.atomic_file import atomic_writer, is_special, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.kv_lines import STDIO, Failure, stdout_errors
+from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure, command_prog, stdout_errors
 from raspy.cli.kv_store import (
     Progress,
     ended_as_ctrl_c,
@@ -24,13 +25,28 @@ from raspy.cli.kv_store import (
     records,
     report,
 )
-from raspy.storage.dump import DumpWriter, Header, Record
+from raspy.errors import StoreError, quote
+from raspy.records import frozen
+from raspy.storage.check import validate_written
+from raspy.storage.dump import DumpWriter, Header, Record, record_line_number
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
 
 # a dump's temp file untouched this long was left by a dump cut short (a running
 # one writes it all the time)
 STALE_TEMP_S: Final = 24 * 3600.0
+# the records a restore would refuse that a dump names one by one; the rest counted
+_REFUSED_SHOWN: Final = 5
+
+
+@frozen
+class Written:
+    """What write_dump wrote: its records, and those of them a restore refuses
+    (`refused`, the first few as `line N: db 'key': why`, as restore names them)."""
+
+    count: int
+    refused: int = 0
+    shown: tuple[str, ...] = ()
 
 
 def stale_temp(
@@ -94,6 +110,11 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     that is there and is no regular file (a pipe, `/dev/stdout`, a device) is
     written into: renamed over, a device node (as root) was replaced by a file."""
     if name is None or name == STDIO:
+        if sys.stdout is None:  # closed by the caller (`>&-`): Python leaves it None
+            raise Failure(
+                "stdout is closed: the dump has nowhere to go; name a FILE with -o",
+                EXIT_USAGE,
+            )
         with stdout_errors():
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
@@ -126,9 +147,14 @@ def write_dump(
     now: datetime,
     *,
     replace: bool = True,
-) -> int:
+) -> Written:
     """The tables of the store, from one read txn, as a dump to `output` (stdout if
-    None or `-`), its header made at `now`; returns the records written."""
+    None or `-`), its header made at `now`. Each record is checked as a restore
+    checks it: one the store holds though a restore refuses it (a kv key that is a
+    Clone command, left by an older restore; a record damaged on the card) is
+    written as it is, and counted, so that the dump is not taken for a backup that
+    restores."""
+    refused: list[str] = []
     with store.walked_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
@@ -138,10 +164,42 @@ def write_dump(
             for table in tables:
                 for key, value in records(view, table):
                     out.write(writer.record_line(Record(table, key, value)))
+                    _check_record(table, key, value, writer.count, refused)
                     progress.step()
             out.write(writer.end_line())
         progress.close()
-    return writer.count
+    return Written(writer.count, len(refused), tuple(refused[:_REFUSED_SHOWN]))
+
+
+def _check_record(
+    table: Table, key: bytes, value: bytes, count: int, refused: list[str]
+) -> None:
+    """The `count`th record of a dump, checked as restore checks it (limits aside:
+    those are the hub's config); one it would refuse is added to `refused`."""
+    try:
+        validate_written(table, key, value)
+    except StoreError as exc:
+        line = record_line_number(count - 1)
+        refused.append(f"line {line}: {table} {quote(key)}: {exc}")
+
+
+def say_refused(command: str, name: str, written: Written, data_dir: str) -> None:
+    """The records of the dump `name` that a restore refuses, on stderr: the first
+    few as restore names them, then what they mean and how such a dump restores."""
+    prog = command_prog(command)
+    for line in written.shown:
+        print(f"{prog}: {name} {line}", file=sys.stderr)
+    more = written.refused - len(written.shown)
+    noun = "record" if written.refused == 1 else "records"
+    unshown = f" ({more} more not shown)" if more else ""
+    print(
+        f"{prog}: {name} holds {written.refused} {noun} that raspy-kv restore"
+        f" refuses{unshown}, as the store holds"
+        f" them (`raspy-kv check --data-dir {data_dir}` lists them): it does not"
+        " restore as it stands; take their lines out, lower the end line's record"
+        " count by as many, and restore it with --ignore-checksum",
+        file=sys.stderr,
+    )
 
 
 def dump(args: argparse.Namespace) -> int:
@@ -155,7 +213,7 @@ def _dump(args: argparse.Namespace) -> int:
     refuse_into_data_dir(args.output, args.data_dir)
     store = open_readonly(args.data_dir)
     try:
-        count = write_dump(store, tables, args.output, datetime.now(UTC))
+        written = write_dump(store, tables, args.output, datetime.now(UTC))
     finally:
         store.close()
     stale = 0
@@ -164,8 +222,12 @@ def _dump(args: argparse.Namespace) -> int:
     partial = f"; {stale} partial (a dump cut short) removed" if stale else ""
     report(
         "dump",
-        f"dumped {count} records from {len(tables)} dbs{partial}",
+        f"dumped {written.count} records from {len(tables)} dbs{partial}",
         started,
         sys.stderr,
     )
+    if written.refused:
+        shown = "stdout" if args.output in (None, STDIO) else args.output
+        say_refused("dump", shown, written, args.data_dir)
+        return EXIT_DATA
     return EXIT_OK

@@ -23,6 +23,7 @@ def guarded(tool: str | Callable[[], str], run: Callable[[], int]) -> int:
     Every tool's stdout escapes what its encoding cannot hold (escaped_stdout).
     """
     escaped_stdout()
+    _closed_stderr_dropped()
     try:
         return run()
     except Exception as exc:
@@ -35,3 +36,12 @@ def guarded(tool: str | Callable[[], str], run: Callable[[], int]) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _closed_stderr_dropped() -> None:
+    """A tool started with stderr closed (`2>&-`, a cron line's) has sys.stderr None,
+    and print(..., file=None) writes to stdout: `raspy-kv dump > FILE 2>&-` put its
+    lines into the dump (and its progress bar failed on None, exit 70). Its lines
+    are dropped instead, as the caller asked."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  # for good

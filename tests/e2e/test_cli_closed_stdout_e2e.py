@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.kv_cli import CONTENT, make_store
+
+from raspy.storage.dump import parse
 
 pytestmark = pytest.mark.timeout(60)
 TOOLS = Path(sys.executable).parent
@@ -33,6 +36,37 @@ def test_raspy_kv_check_with_stdout_closed_says_what_it_says(tmp_path: Path) -> 
         2,
         f"raspy-kv check: no store in {tmp_path}\n",
     )
+
+
+def test_raspy_kv_dump_to_a_closed_stdout_says_so(tmp_path: Path) -> None:
+    """It was "a bug in raspy" (exit 70): stdout, None, has no buffer."""
+    make_store(tmp_path / "data")
+    for argv in ((), ("-o", "-")):
+        found = _closed_stdout(
+            "raspy-kv", "dump", "--data-dir", str(tmp_path / "data"), *argv
+        )
+        assert (found.returncode, found.stderr) == (
+            2,
+            "raspy-kv dump: stdout is closed: the dump has nowhere to go; name a FILE"
+            " with -o\n",
+        )
+
+
+def test_raspy_kv_dump_with_stderr_closed_writes_the_dump_alone(tmp_path: Path) -> None:
+    """`dump > FILE 2>&-`: its lines went to stdout, print()'s default for a None
+    stderr, into the dump (and the progress bar failed on None: exit 70)."""
+    make_store(tmp_path / "data")
+    with (tmp_path / "x.dump").open("wb") as out:
+        found = subprocess.run(
+            [str(TOOLS / "raspy-kv"), "dump", "--data-dir", str(tmp_path / "data")],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            timeout=50,
+            check=False,
+            preexec_fn=lambda: os.close(2),  # as the shell's 2>&-
+        )
+    assert found.returncode == 0
+    assert len(parse((tmp_path / "x.dump").read_bytes()).records) == len(CONTENT)
 
 
 def test_raspyd_check_config_with_stdout_closed_checks_it(tmp_path: Path) -> None:

@@ -228,6 +228,13 @@ def _header(**fields: object) -> dict[str, object]:
             "not valid JSON: NaN is not allowed",
             id="nan-constant",
         ),
+        pytest.param(
+            "\ufeff".encode() + _valid(),
+            1,
+            "the file begins with a byte order mark (U+FEFF, as some editors save"
+            " UTF-8): save it as UTF-8 without one",
+            id="byte-order-mark",
+        ),
     ],
 )
 def test_bad_dumps_are_refused_naming_the_line(
