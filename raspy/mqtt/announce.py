@@ -72,6 +72,9 @@ class _Known:
     # per such service with a worker, its failures and when it is asked again
     retries: dict[str, Backoff] = field(default_factory=dict)
     retry_at: dict[str, float] = field(default_factory=dict)
+    # services whose last worker left, until one comes back: a `list` that was on
+    # its way and failed is not asked again (no worker would answer it)
+    gone: set[str] = field(default_factory=set)
 
 
 class Announcer:
@@ -168,6 +171,7 @@ class Announcer:
             return []
         name = service.removesuffix(DEVICES_SUFFIX)
         self._known.emptied.discard(name)  # up: its `list` is answered soon
+        self._known.gone.discard(name)
         if name.count(".") != 1 or name in self._known.listing:
             return []
         return self._list(name, now)
@@ -183,6 +187,7 @@ class Announcer:
             return []
         name = service.removesuffix(DEVICES_SUFFIX)
         self._no_retry(name)  # a worker that comes back is listed then
+        self._known.gone.add(name)
         if not self._known.valued.get(name):  # with values: away for a while (a
             self._emptied(name)  # restart), its configs stay
         return []
@@ -232,7 +237,7 @@ class Announcer:
         (the sweep clears none), and it is asked again after a backoff."""
         known = self._known
         known.unlisted.add(service)
-        if service in known.emptied:
+        if service in known.emptied or service in known.gone:
             return  # listed no more (a worker that comes back is)
         backoff = known.retries.setdefault(service, Backoff(LIST_RETRY))
         known.retry_at[service] = backoff.failed(now)

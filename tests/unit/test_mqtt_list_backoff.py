@@ -74,7 +74,24 @@ def test_a_service_gone_or_turned_off_is_asked_no_more() -> None:
     core.service_gone("pi.fake.devices")  # its worker left: listed when back
     assert core.next_deadline() is None
     request = _list(core.key_changed(LAMP, b"true", NOW + 1))
-    core.reply(request.request_id, FAILED, NOW + 1)
+    core.reply(request.request_id, FAILED, NOW + 1)  # still no worker: none again
+    assert core.next_deadline() is None
+    request = _list(core.service_available("pi.fake.devices", NOW + 1))
+    core.reply(request.request_id, FAILED, NOW + 1)  # back, and it failed
     assert core.next_deadline() == NOW + 1 + 2.0
     core.key_changed(LAMP, b"", NOW + 2)  # its values deleted: turned off
     assert core.next_deadline() is None
+
+
+def test_a_list_in_flight_when_its_service_went_is_not_asked_again() -> None:
+    """Its worker left while the `list` was on its way; the request then expired:
+    no worker to ask, so no retry every 5 minutes until one comes back."""
+    core = _core()
+    core.key_changed(LAMP, b"true", NOW)  # a value: its configs stay while away
+    core.service_available("pi.fake.devices", NOW)
+    core.service_gone("pi.fake.devices")
+    core.tick(NOW + REQUEST_TIMEOUT_S)  # the list in flight expires
+    assert core.next_deadline() is None
+    request = _list(core.service_available("pi.fake.devices", NOW + 20))
+    core.reply(request.request_id, FAILED, NOW + 20)  # back: retried again
+    assert core.next_deadline() == NOW + 20 + 2.0
