@@ -50,9 +50,9 @@ COMPONENTS: Final = frozenset(_COMPONENTS.values())
 # refuses (a number out of its min..max or no number, no option, no true/false:
 # set elsewhere, raspy.controls.breaks) is `None` too: Home Assistant passes over
 # it (its number and select log an error) and goes on showing the state before, as
-# if it were the control's
+# if it were the control's. A text refuses one longer than its `max` so, and shows
+# any other JSON as its text: what is no text, or too long, is the empty text
 _NO_VALUE: Final = "value_json is not defined or value_json is none"
-_EMPTY_OR_TEXT: Final = "{{ '' if " + _NO_VALUE + " else value_json }}"
 _SWITCH_STATE: Final = (
     "{{ ('true' if value_json else 'false') if value_json is defined "
     "and value_json is boolean else 'None' }}"
@@ -65,6 +65,14 @@ def _number_state(low: float, high: float) -> str:
         "{{ value_json if value_json is defined and value_json is number "
         f"and value_json is not boolean and {_literal(low)} <= value_json "
         f"<= {_literal(high)} else 'None' }}}}"
+    )
+
+
+def _text_state(max_length: int) -> str:
+    """A text of at most the entity's `max` characters, else the empty text."""
+    return (
+        "{{ value_json if value_json is defined and value_json is string "
+        f"and value_json|length <= {max_length} else '' }}}}"
     )
 
 
@@ -159,9 +167,8 @@ def control_entity(control: Control, state: str, command: str) -> ControlEntity:
                 options=list(control.options),
             )
         case _:
-            fields.update(
-                value_template=_EMPTY_OR_TEXT, max=min(control.max_length, HA_MAX_TEXT)
-            )
+            longest = min(control.max_length, HA_MAX_TEXT)
+            fields.update(value_template=_text_state(longest), max=longest)
     return ControlEntity(_COMPONENTS[control.kind], fields)
 
 

@@ -157,8 +157,11 @@ def test_a_control_without_a_value_shows_as_home_assistant_shows_no_value(
          {b'"say \\"hi\\""': 'say "hi"', b'"back\\\\slash"': "back\\slash",
           '"é☃😀"'.encode(): "é☃😀", b'"tab\\there"': "tab\there",
           b'"say hi"': "unknown"}),
+        (Control(key="/k", label="K", kind="text", max_length=5),
+         {b'"12345"': "12345", b'"123456"': "", b"5": "", b'["a"]': "",
+          b"true": ""}),
     ],
-    ids=["number", "choice", "switch", "odd-options"],
+    ids=["number", "choice", "switch", "odd-options", "text"],
 )  # fmt: skip
 def test_a_value_set_elsewhere_that_home_assistant_refuses_shows_unknown(
     control: Control, states: dict[bytes, str]
