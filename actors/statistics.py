@@ -226,7 +226,10 @@ class StatisticsActor(pykka.ThreadingActor):
         new server: the last one's went with it); None without one."""
         server = self._clone_server()
         if self._followed is not None and self._followed is not server:
-            self._followed, self._view = None, None  # stopped: nothing to undo
+            # replaced: one still alive (its stop timed out) tells no more changes
+            with contextlib.suppress(pykka.ActorDeadError):
+                self._followed.tell(msgs.CloneUnsubscribe(self.actor_ref))
+            self._followed, self._view = None, None
         if self._view is None and server is not None:
             self._follow(server)
         return self._view

@@ -27,6 +27,7 @@ from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_records, live_tree
 from raspy.storage.store import Store
+from raspy.transport.runner import RunnerStopped
 from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="clone")
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _ASK_TIMEOUT_S: Final = 5.0
+_IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
 
 
 @frozen
@@ -100,6 +102,21 @@ class CloneServerActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self._loop.runner.stop(timeout_s=STOP_FLUSH_S + 5)
 
+    def _handed_on(self, message: object) -> object:
+        """The I/O thread's answer, its end told as the callers of any actor take
+        it: an I/O thread that has just failed (its _IoFailed still on its way
+        here) as this server gone, one that does not answer as a timeout (they
+        catch neither RuntimeError nor TimeoutError: a statistics actor's turn
+        ended in a traceback, a scenario delete in a 500 after it was done)."""
+        try:
+            return self._loop.runner.call(message).result(timeout=_IO_ANSWER_S)
+        except RunnerStopped as exc:
+            raise pykka.ActorDeadError(f"the Clone server stopped: {exc}") from exc
+        except FutureTimeout as exc:
+            raise pykka.Timeout(
+                f"the Clone I/O thread did not answer in {_IO_ANSWER_S:g} s"
+            ) from exc
+
     def on_receive(self, message: Any) -> Any:
         match message:
             case msgs.GetPublishOutbox():
@@ -114,7 +131,7 @@ class CloneServerActor(pykka.ThreadingActor):
                 | msgs.SetIfUnchanged()
                 | msgs.SubscribeSeeded()
             ):
-                return self._loop.runner.call(message).result(timeout=5)
+                return self._handed_on(message)
             case msgs.Tick():
                 self._loop.runner.call(message)
                 return None

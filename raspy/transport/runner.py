@@ -46,6 +46,11 @@ _LONGEST_POLL_S: Final = 3600.0
 _START_TIMEOUT_S: Final = 10.0
 
 
+class RunnerStopped(RuntimeError):
+    """A command sent to a runner whose thread has ended (stopped, or failed):
+    never run. Its owner's users may take it for the owner gone."""
+
+
 class UnknownCommand(ValueError):
     """An owner's execute() got a command it does not know."""
 
@@ -143,7 +148,7 @@ class Runner:
         result: Future[object] = Future()
         with self._end_lock:
             if self._ended:
-                result.set_exception(RuntimeError(f"{self.name} has stopped"))
+                result.set_exception(RunnerStopped(f"{self.name} has stopped"))
                 return result
             self._commands.put(_Call(command, result))
         self.wakeup.notify()
@@ -279,4 +284,4 @@ class Runner:
             if isinstance(call.command, _Stop):
                 call.result.set_result(None)
             else:
-                call.result.set_exception(RuntimeError(f"{self.name} has stopped"))
+                call.result.set_exception(RunnerStopped(f"{self.name} has stopped"))
