@@ -54,4 +54,3 @@ def test_a_server_that_cannot_be_read_still_leaves_the_views_keys_deleted(
 
     assert _served(server, store, "/scenario/") == []
     assert view.keys_under("/scenario/") == set()
-
