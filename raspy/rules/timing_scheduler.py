@@ -22,8 +22,8 @@ Rules (see also `raspy.rules.timing`):
   due()), so the key added is computed from the new time and never fired by it.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
-  NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back is
-  taken as the correction of a clock that was wrong (a Pi without an RTC that booted
+  NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back
+  (steps back since the key last fired, added up) is taken as the correction of a clock that was wrong (a Pi without an RTC that booted
   at a saved time ahead): the key forgets what it fired and starts again from the
   new time, so it never stalls until the old time comes back, and a time the wrong
   clock fired comes again at the right one (set back 5 h from 12:02, a daily 08:00
@@ -87,6 +87,10 @@ class _Job:
     next_wall: float | None
     last_fired: float | None
     generation: int
+    # the wall steps since its last fire, added up: several steps back that set a
+    # wrong clock right by more than REPEAT_GUARD_S in all are such a correction
+    # too (LastFires, which compares clock offsets, takes them so)
+    stepped_since_fire: float = 0.0
 
     def follow_real_time(self, delta_s: float) -> bool:
         """An `every` key's grid moves with a wall step of `delta_s` (it counts real
@@ -271,6 +275,7 @@ class TimeScheduler:
             assert job.next_wall is not None
             fired.append(Fired(key, job.next_wall, stepped_s))
             job.last_fired = job.next_wall
+            job.stepped_since_fire = 0.0  # a step that brings it is added after
             # Past `until_wall` too, so no key fires twice in one call.
             after = max(until_wall, now_wall, job.last_fired)
             job.next_wall = self._next_or_park(job, after)
@@ -279,8 +284,11 @@ class TimeScheduler:
 
     def _after_step(self, now_wall: float, delta_s: float) -> None:
         """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
-        corrected = delta_s < -REPEAT_GUARD_S  # a wrong clock set right
         for job in self._jobs.values():
+            job.stepped_since_fire += delta_s
+            corrected = (
+                job.stepped_since_fire < -REPEAT_GUARD_S
+            )  # wrong clock set right
             # an `every` key's fires move with the step; a calendar key's, made by a
             # wrong clock, say nothing of the right clock's times
             if not job.follow_real_time(delta_s) and corrected:

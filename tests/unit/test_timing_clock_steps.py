@@ -139,6 +139,23 @@ def test_a_step_back_of_more_than_three_hours_forgets_what_the_wrong_clock_fired
     ]
 
 
+def test_steps_back_that_add_up_to_more_than_three_hours_forget_the_fire_too() -> None:
+    """Two steps back of 1 h 45 each (an RTC read, then NTP) set right a clock
+    3 h 30 fast that had fired the daily 08:00 (really 04:30): as one step of
+    3 h 30 does, and as LastFires does for a trigger scheduled again, the 08:00 comes
+    today. It waited for tomorrow: each step alone was under three hours."""
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("wake", AtTrigger(8 * 3600), _berlin(10, 7, 59), 0.0)
+    assert scheduler.due(_berlin(10, 8), 60.0) == [Fired("wake", _berlin(10, 8))]
+    mono = 60.0 + 3600.0
+    step_s = -(3600.0 + 45 * 60)
+    assert scheduler.due(_berlin(10, 9) + step_s, mono) == [ClockJumped(step_s)]
+    assert scheduler.next_wall("wake") == _berlin(11, 8)  # 45 min off: held
+    outputs = scheduler.due(_berlin(10, 9) + 2 * step_s + 60, mono + 60)
+    assert outputs == [ClockJumped(step_s)]
+    assert scheduler.next_wall("wake") == _berlin(10, 8)
+
+
 def test_a_fire_due_by_the_clock_before_a_step_says_the_step_it_came_with() -> None:
     """The fires a step brings (due by the old clock) carry it, those an add() that
     met the step holds too, so LastFires notes them with the clock's offset before
