@@ -49,7 +49,7 @@ class LastFires:
         trigger: TimeTrigger,
         fired_ts: float,
         *,
-        clock_offset_s: float = 0.0,
+        clock_offset_s: float,
     ) -> None:
         """`trigger` of `name` fired for its instant `fired_ts`, the wall clock
         `clock_offset_s` ahead of the monotonic one."""
@@ -66,7 +66,7 @@ class LastFires:
                     del self._fires[key]
 
     def last(
-        self, name: str, trigger: TimeTrigger, *, clock_offset_s: float = 0.0
+        self, name: str, trigger: TimeTrigger, *, clock_offset_s: float
     ) -> float | None:
         """The last fire noted of the same trigger of `name`, None if none or if
         the wall clock (now `clock_offset_s` ahead of the monotonic one) has been

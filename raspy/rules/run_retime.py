@@ -53,7 +53,7 @@ class Retime:
     def __init__(self) -> None:
         self._kept: dict[int, _Kept] = {}
         self._taken_up: dict[int, Checkpoint] = {}  # the record a run came from
-        self._judged: set[int] = set()  # taken up, and a step forward came since
+        self._judged: set[int] = set()  # taken up, and a step came since
 
     def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
         """`run` was taken up from `checkpoint` (its end by the clock of then), and
