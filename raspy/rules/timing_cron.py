@@ -362,9 +362,17 @@ def _refuse_out_of_range(expression: str, position: int, field: str) -> None:
     """A number past its field's range, named with its field (croniter names
     neither: `0 0 * * 8` was "a value is out of range" and every field's range)."""
     low, high = _FIELD_SPANS[position - 1]
+    values_count = high - low + 1
     if position == 5:
         high = 7  # Sunday is 0 and 7
     for item in field.split(","):
+        step = item.partition("/")[2]
+        if step.isdigit() and int(step) > values_count:  # `*/61`: hourly, not 61m
+            raise ValueError(
+                f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: "
+                f"a step of {int(step)} is over its {values_count} values (it "
+                "matches the first alone; an `every:` trigger takes any duration)"
+            )
         # the values only: not a step (`/15`) nor the N of weekday#N, nor `15W`'s W
         values = item.partition("/")[0].partition("#")[0]
         for text in values.split("-"):

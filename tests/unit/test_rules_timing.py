@@ -112,6 +112,16 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         ("0 0 * 13 *", "cron '0 0 * 13 *': month field: 13 is out of range (1-12)"),
         ("0 0 * * 8", "cron '0 0 * * 8': weekday field: 8 is out of range (0-7)"),
         (
+            "*/61 * * * *",
+            "cron '*/61 * * * *': minute field: a step of 61 is over its 60 values "
+            "(it matches the first alone; an `every:` trigger takes any duration)",
+        ),
+        (
+            "0 0-6/25 * * *",
+            "cron '0 0-6/25 * * *': hour field: a step of 25 is over its 24 values "
+            "(it matches the first alone; an `every:` trigger takes any duration)",
+        ),
+        (
             "0 0 * * 1,2-9/2",
             "cron '0 0 * * 1,2-9/2': weekday field: 9 is out of range (0-7)",
         ),
@@ -147,6 +157,8 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         "nearest-weekday-range",
         "month-range",
         "weekday-range",
+        "minute-step-over",
+        "hour-step-over",
         "listed-range",
         "nth-weekday",
         "last-minus",

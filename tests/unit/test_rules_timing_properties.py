@@ -50,7 +50,8 @@ def _field(low: int, high: int) -> st.SearchStrategy[str]:
     ranged = st.tuples(st.integers(low, high), st.integers(low, high)).map(
         lambda pair: f"{min(pair)}-{max(pair)}"
     )
-    stepped = st.tuples(st.sampled_from(["*", f"{low}-{high}"]), st.integers(1, 9)).map(
+    steps = st.integers(1, min(9, high - low + 1))  # a longer one is refused
+    stepped = st.tuples(st.sampled_from(["*", f"{low}-{high}"]), steps).map(
         lambda pair: f"{pair[0]}/{pair[1]}"
     )
     single = st.one_of(st.just("*"), number, ranged, stepped)
