@@ -10,6 +10,7 @@ path and value. The section classes are imported from here, as raspy does everyw
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import tomllib
 from collections.abc import Collection
 from typing import Any, Final
@@ -38,7 +39,7 @@ from raspy.config_parts import (
 )
 from raspy.config_table import build_section, check_type
 from raspy.control_tables import controls_of
-from raspy.errors import ConfigError, long_integer, shown
+from raspy.errors import ConfigError, did_you_mean, long_integer, shown
 from raspy.file_head import read_head
 from raspy.names import NAME_SEGMENT
 from raspy.port_base import DEFAULT_PORT_BASE
@@ -159,6 +160,20 @@ def section_defaults(name: str) -> Any:
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
+
+
+def _top_level_hint(key: str) -> str:
+    """What an unknown top-level key may have meant: a section's setting written
+    above every header (`port_base`: it belongs under [network]), or a close name
+    (`[htp]`: http)."""
+    owners = [
+        name
+        for name, cls in _SECTIONS.items()
+        if key in {field.name for field in dataclasses.fields(cls)}
+    ]
+    if len(owners) == 1:
+        return f" (a setting of [{owners[0]}]: write it under that header)"
+    return did_you_mean(key, [*_SECTIONS, "controls", *_TOP_LEVEL])
 
 
 def read_file(path: str) -> str:
@@ -297,7 +312,7 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             else:
                 top[key] = value
         else:
-            problems.append(f"{source}: {key}: unknown setting")
+            problems.append(f"{source}: {key}: unknown setting{_top_level_hint(key)}")
     if top.get("log_level", "info") not in _LOG_LEVELS:
         problems.append(
             f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from raspy.actors.core.service_imports import ServiceImports
-from raspy.errors import ScenarioError, StoreError, quote
+from raspy.errors import ScenarioError, StoreError, did_you_mean, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_store import NewScenario, StoredScenario
 
@@ -86,8 +86,9 @@ class CoreService(ServiceImports):
                 return self._import(request)
         entry = core.entries.get(request.name)
         if entry is None:
+            close = did_you_mean(request.name, core.entries)  # a typo's next step
             raise api.Refused(
-                b"404", {"error": f"no scenario named {quote(request.name)}"}
+                b"404", {"error": f"no scenario named {quote(request.name)}{close}"}
             )
         # a stored scenario's actions: the engine was loaded with its entry
         from raspy.actors import scenario_messages as scn

@@ -30,6 +30,22 @@ class CurveOptionError(ValueError):
 MAX_SECONDS: Final = 365 * 24 * 3600.0
 
 
+def hub_silent_hint(curve: bool) -> str:
+    """What a tool that heard nothing at all from the hub adds to its line: the
+    usual causes, a hub not running at --server (`make run PORT_BASE=6514` and the
+    tools' default port) and a hub with CURVE, which stays silent to a client it
+    does not know, by design."""
+    if curve:
+        return (
+            " (is raspyd running there, with this client's public key in its"
+            " authorized_keys_dir?)"
+        )
+    return (
+        " (is raspyd running there? --server HOST:PORT names another hub or port"
+        " base; a hub with CURVE answers only with --server-key and --client-cert)"
+    )
+
+
 def seconds_argument(text: str) -> float:
     """A duration in seconds, > 0 (e.g. --timeout)."""
     try:

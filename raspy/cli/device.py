@@ -109,9 +109,11 @@ def split_name(name: str) -> tuple[str, str]:
         or not NAME_SEGMENT.fullmatch(service)
         or not device
     ):
+        # a name short of a part (`hall`, `fake.hall`): the short form is told too
+        short = " or .<service>.<device>, under the hub's host name (.fake.lamp)"
         raise ValueError(
             f"NAME: expected a device's full name, <host>.<service>.<device> "
-            f"(pi.fake.lamp), got {shown(name)}"
+            f"(pi.fake.lamp){short if name.count('.') < 2 else ''}, got {shown(name)}"
         )
     return f"{host}.{service}{DEVICES_SUFFIX}", device
 

@@ -19,7 +19,12 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Protocol
 
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.arguments import add_hub_options, path_argument, require_utf8
+from raspy.cli.arguments import (
+    add_hub_options,
+    path_argument,
+    require_utf8,
+    under_host,
+)
 from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
@@ -84,7 +89,10 @@ def add_parser(commands: Commands) -> None:
         "its UTC offset, and an ISO date may name one too.",
     )
     history.add_argument(
-        "key", metavar="KEY", help="a Clone key (/device/<name>/value) or a device name"
+        "key",
+        metavar="KEY",
+        help="a Clone key (/device/<name>/value) or a device name (.fake.attic: "
+        "under the hub's host name)",
     )
     history.add_argument(
         "--since",
@@ -294,6 +302,7 @@ def run(args: argparse.Namespace) -> int:
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
     require_utf8(args.key)
+    args.key = under_host(args.key, args.host)  # `.fake.attic`, as raspy device's
     try:
         if args.forget:
             return _forget(args)

@@ -18,7 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 from raspy import json_text
-from raspy.cli.arguments import CurveOptionError, client_curve
+from raspy.cli.arguments import CurveOptionError, client_curve, hub_silent_hint
 from raspy.errors import ClientTimeout, MalformedReply
 from raspy.protocol import mmi
 
@@ -63,7 +63,9 @@ def call_json(
             raise Refused(1, str(exc)) from None
         except ClientTimeout:
             raise Refused(
-                1, f"no reply from the broker at {args.server} within {args.timeout:g}s"
+                1,
+                f"no reply from the broker at {args.server} within {args.timeout:g}s"
+                f"{hub_silent_hint(curve is not None)}",
             ) from None
         if present != [b"200"]:
             raise Refused(

@@ -16,10 +16,10 @@ from functools import partial
 from typing import Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from raspy.cli.arguments import not_utf8, warn_line
+from raspy.cli.arguments import hub_silent_hint, not_utf8, warn_line
 from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
-from raspy.client.clone import Change, CloneClient, fetch_snapshot
+from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.sockets import CurveKeys
@@ -108,10 +108,28 @@ def _rooted(text: str, what: str) -> bytes:
     return raw
 
 
+def _snapshot(
+    args: argparse.Namespace, endpoints: clone.Endpoints, subtree: bytes
+) -> Snapshot:
+    """The hub's snapshot of `subtree`; no answer says what to check."""
+    try:
+        return fetch_snapshot(
+            endpoints, subtree, timeout_s=args.timeout, curve=args.curve
+        )
+    except ClientTimeout as exc:
+        raise ClientTimeout(f"{exc}{hub_silent_hint(args.curve is not None)}") from None
+
+
+def _synced(args: argparse.Namespace, client: CloneClient) -> None:
+    """`client` holding the hub's snapshot; no answer says what to check."""
+    try:
+        client.wait_synced(args.timeout)
+    except ClientTimeout as exc:
+        raise ClientTimeout(f"{exc}{hub_silent_hint(args.curve is not None)}") from None
+
+
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    snap = fetch_snapshot(
-        endpoints, _subtree(args.subtree), timeout_s=args.timeout, curve=args.curve
-    )
+    snap = _snapshot(args, endpoints, _subtree(args.subtree))
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
     return EXIT_OK
@@ -119,7 +137,7 @@ def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
-    snap = fetch_snapshot(endpoints, key, timeout_s=args.timeout, curve=args.curve)
+    snap = _snapshot(args, endpoints, key)
     body = snap.items.get(key)
     if body is None:
         raise Failure(f"{args.key}: no such key", EXIT_FAILURE)
@@ -132,7 +150,7 @@ def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     if not body:
         raise ValueError("VALUE is empty (an empty value deletes: use del)")
     with CloneClient(endpoints, key, curve=args.curve) as client:
-        client.wait_synced(args.timeout)  # unreachable: said here, not as a refusal
+        _synced(args, client)  # unreachable: said here, not as a refusal
         try:
             client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
         except ClientTimeout:
@@ -159,7 +177,7 @@ def _not_taken(key: str, size: int) -> str:
 def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
     with CloneClient(endpoints, key, curve=args.curve) as client:
-        client.wait_synced(args.timeout)
+        _synced(args, client)
         if args.subtree:  # the client's copy is that subtree
             keys = [found for found, _ in client.items()]
         else:
@@ -210,7 +228,7 @@ def _confirm(prefix: str, count: int) -> None:
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     with CloneClient(endpoints, _subtree(args.subtree), curve=args.curve) as client:
-        client.wait_synced(args.timeout)
+        _synced(args, client)
         # Ctrl-C ends it as it ends every command: `interrupted`, status 130
         watch_changes(client, args.count, _line)
     return EXIT_OK

@@ -49,6 +49,7 @@ from raspy.cli.arguments import (
     add_server_option,
     check_curve_pair,
     client_curve,
+    hub_silent_hint,
     not_utf8,
     path_argument,
     refuse_before_command,
@@ -137,7 +138,12 @@ def _status(args: argparse.Namespace) -> int:
     with Client(
         args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
     ) as client:
-        rows = status.collect(client)
+        try:
+            rows = status.collect(client)
+        except status.ServicesUnlisted:
+            raise  # it answered: no guess at why it was silent
+        except ClientTimeout as exc:
+            raise ClientTimeout(f"{exc}{hub_silent_hint(curve is not None)}") from None
     for line in status.table(rows, every_counter=args.every_counter):
         print(line)
     return EXIT_OK

@@ -18,7 +18,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli.arguments import path_argument
@@ -64,6 +64,13 @@ def add_parsers(commands: Any) -> None:
     password.set_defaults(run=_password)
 
 
+# where the token goes: a newcomer outside the clone, or on the service, is told
+_DATA_DIR_HINT: Final = (
+    " (--data-dir names raspyd's data dir: var/raspy under make run, run from the"
+    " clone; /var/lib/raspy for the service)"
+)
+
+
 def _token(args: argparse.Namespace) -> int:
     path = token_path(args.data_dir)
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
@@ -74,7 +81,8 @@ def _token(args: argparse.Namespace) -> int:
         os.path.dirname(os.path.abspath(args.data_dir))
     ):  # write_private makes the data dir, never the folders above it
         print(
-            f"{_PROG} web-token: cannot write {path}: No such file or directory",
+            f"{_PROG} web-token: cannot write {path}: No such file or directory"
+            f"{_DATA_DIR_HINT}",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -103,7 +103,7 @@ from raspy.devices.service_vocabulary import (
     parse_request,
 )
 from raspy.devices.template import CommandSpec, JsonValue, normalise, reason_against
-from raspy.errors import DeviceError, quote
+from raspy.errors import DeviceError, did_you_mean, quote
 
 _SERVICE_WIDE: Final = frozenset({"list_keys", "list", "rescan"})
 
@@ -139,7 +139,8 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
             NOT_FOUND,
             action,
             "unknown_device",
-            f"no device {quote(request.device)} here",
+            f"no device {quote(request.device)} here"
+            f"{did_you_mean(request.device, registry.names())}",
         )
     return _on_device(registry, device, request, now)
 

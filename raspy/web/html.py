@@ -228,6 +228,8 @@ def login_page(
         '<label for="secret">Token or password</label>'
         '<input id="secret" name="secret" type="password" autocomplete="current-password" required autofocus>'
         '<button type="submit">Log in</button></form>'
-        '<p class="hint">Make a token on the hub with <code>raspy web-token</code>.</p>'
+        '<p class="hint">Make a token on the hub with <code>raspy web-token'
+        " --data-dir DIR</code>, DIR raspyd's data dir (<code>var/raspy</code> under"
+        " <code>make run</code>).</p>"
         "</main></body></html>"
     )

@@ -324,7 +324,8 @@ def test_a_mistyped_folder_is_refused_not_made(tmp_path: Path) -> None:
         2,
         "",
         f"raspy web-token: cannot write {tmp_path}/no/data/web-token: "
-        "No such file or directory\n",
+        "No such file or directory (--data-dir names raspyd's data dir: var/raspy "
+        "under make run, run from the clone; /var/lib/raspy for the service)\n",
     )
     assert (password.returncode, password.stderr) == (
         2,

@@ -669,7 +669,9 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
     assert kv.run(["watch", "/", "--server", "127.0.0.1:65535"]) == 2
     assert capsys.readouterr().err == (
-        f"raspy-kv ls: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
+        f"raspy-kv ls: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s (is "
+        "raspyd running there? --server HOST:PORT names another hub or port base; "
+        "a hub with CURVE answers only with --server-key and --client-cert)\n"
         'raspy-kv set: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
         # the option is named (README: a bad option is one line naming it)
         'raspy-kv get: --server: expected HOST:PORT-BASE, got "nowhere"\n'

@@ -315,6 +315,11 @@ def test_unknown_names_actions_and_malformed_requests_get_their_status(
         b"404",
         {"error": "no scenario named 'nope'"},
     )
+    assert core.request("import", document=HEAT)[0] == b"200"
+    assert core.request("run", name="haet") == (
+        b"404",
+        {"error": "no scenario named 'haet' (did you mean heat?)"},
+    )
     assert core.request("fly")[0] == b"501"
     assert core.request("list", name="x")[0] == b"400"
     sun = HEAT.replace(

@@ -74,6 +74,19 @@ def test_points_print_in_this_machines_zone_with_its_offset(
     )
 
 
+def test_a_name_that_begins_with_a_dot_is_under_the_hubs_host_name(
+    router: tuple[Router, str],
+) -> None:
+    """As `raspy device .fake.hall` and `raspy call .echo`: `.fake.attic` is
+    `hub.fake.attic` with `--host hub` (it was sent as it was, `/device/.fake.attic`,
+    which no device is)."""
+    sock, endpoint = router
+    process = start(endpoint, ".fake.attic", "--since", "2026-12-03T10:00")
+    request = answer(sock, _reply([]))
+    assert request["key"] == "hub.fake.attic"
+    assert finish(process)[0] == 0
+
+
 def test_a_printed_time_is_a_since_that_names_its_zone(
     router: tuple[Router, str],
 ) -> None:

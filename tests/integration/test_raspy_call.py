@@ -63,7 +63,9 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
         f"raspy call: {endpoint}: no reply from service 'mmi.service' after 2 tries of "
-        "0.2s (asked whether a worker offers 'nobody': nothing was sent)"
+        "0.2s (asked whether a worker offers 'nobody': nothing was sent) (is raspyd "
+        "running there? --server HOST:PORT names another hub or port base; a hub "
+        "with CURVE answers only with --server-key and --client-cert)"
     )
     asked = [recv(sock), recv(sock)]
     assert len({frames[0] for frames in asked}) == 2

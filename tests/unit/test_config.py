@@ -154,6 +154,20 @@ def test_an_unknown_setting_says_where_it_is_or_what_it_may_mean() -> None:
     ]
 
 
+def test_an_unknown_top_level_key_says_its_section_or_what_it_may_mean() -> None:
+    """A section's setting written above every header is told its section; a
+    misspelt section header its likely name."""
+    text = 'port_base = 6514\nlog_levle = "info"\n[htp]\nenabled = true\n'
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: port_base: unknown setting "
+        "(a setting of [network]: write it under that header)",
+        "raspy.toml: log_levle: unknown setting (did you mean log_level?)",
+        "raspy.toml: htp: unknown setting (did you mean http?)",
+    ]
+
+
 def test_invalid_toml_names_the_source() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load("[broker\n", "raspy.toml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 import pytest
 from hypothesis import example, given
@@ -136,3 +137,16 @@ def test_a_reading_that_failed_says_its_status_and_why_not_only_null() -> None:
     )
     fine = {"reading": {"value": 21.5, "status": "ok", "detail": ""}}
     assert answer_text("pi.onewire.attic", fine) == "pi.onewire.attic = 21.5"
+
+
+@pytest.mark.parametrize("name", ["hall", "fake.hall"])
+def test_a_name_short_of_a_part_is_told_the_short_form_too(name: str) -> None:
+    """`raspy device hall on` was told the full form only, not `.fake.hall`, which
+    the hub's host name completes."""
+    said = (
+        "NAME: expected a device's full name, <host>.<service>.<device> "
+        "(pi.fake.lamp) or .<service>.<device>, under the hub's host name "
+        f'(.fake.lamp), got "{name}"'
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(said)}$"):
+        split_name(name)

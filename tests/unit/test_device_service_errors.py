@@ -116,6 +116,16 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
             id="unknown-device",
         ),
         pytest.param(
+            {"action": "get", "device": "lmap"},
+            _error(
+                b"404",
+                "get",
+                "unknown_device",
+                "no device 'lmap' here (did you mean lamp?)",
+            ),
+            id="unknown-device-close-to-one",
+        ),
+        pytest.param(
             {"action": "get"},
             _error(b"400", "get", "missing_device", "device: required"),
             id="missing-device",

@@ -275,6 +275,12 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("[1, 2][0]", "subscripts are not allowed", 6),
         ("kv('/a')[0]", "subscripts are not allowed", 8),
         ("target(1)", "unknown function 'target'", 0),
+        (
+            "betwen('06:00', '23:30')",
+            "unknown function 'betwen' (did you mean between()?)",
+            0,
+        ),
+        ("hours() > 6", "unknown function 'hours' (did you mean hour()?)", 0),
         ("now()()", "only the listed functions may be called", 5),
         ("lambda: 1", "'lambda' is not allowed", 0),
         ("[x for x in y]", "'for' is not allowed", 3),

@@ -161,6 +161,15 @@ def test_hostile_text_everywhere_is_escaped() -> None:
     ] * 5
 
 
+def test_the_login_page_says_how_to_make_a_token_for_any_data_dir() -> None:
+    """`raspy web-token` alone writes var/raspy of the folder it runs in: right
+    for make run in the clone, a token nobody reads for the service."""
+    assert (
+        "<code>raspy web-token --data-dir DIR</code>, DIR raspyd's data dir"
+        in html.login_page("c")
+    )
+
+
 def test_a_scenario_card_says_when_and_why_its_last_trigger_started_no_run() -> None:
     plain = ScenarioRow("s", "", True, "idle", None, 0, "")
     skipped = replace(plain, last_skip_at=NOW - 60, last_skip_reason="condition 1")
