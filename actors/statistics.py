@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any, Final
 
 import pykka
@@ -105,6 +106,24 @@ class StatisticsActor(pykka.ThreadingActor):
         self._ticker.set(self._next_deadline(self._clock.monotonic()))
 
     def on_stop(self) -> None:
+        self._release()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """A told message that raised: pykka calls no on_stop then, and the ticker
+        thread, the workers and the subscription were left behind at each crash (a
+        `raspy-stats-tick` thread more each time). The supervisor restarts it."""
+        log.error(
+            "statistics_failed",
+            exc_info=(exception_type, exception_value, traceback),
+        )
+        self._release()
+
+    def _release(self) -> None:
         self._ticker.stop()
         for _part, _kind, worker in self._workers.values():
             worker.disconnect()

@@ -541,3 +541,44 @@ def _raspy_status(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]
         timeout=30,
         check=False,
     )
+
+
+def test_a_statistics_actor_that_crashed_leaves_no_ticker_and_its_successor_publishes(
+    runtime: supervisor.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publication that raised ended the actor (a crash, restarted by the
+    supervisor): its successor publishes and puts a deleted key back, every part
+    still answers its services, and the crashed one's ticker thread is gone (pykka
+    calls on_failure, not on_stop: a `raspy-stats-tick` thread was left each time)."""
+    key = b"/stats/testhost/titanic/state"
+    real = supervisor._statistics_snapshot
+    failures: list[int] = []
+
+    def fails_once(rt: supervisor.Runtime) -> Any:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("the store answered garbage")
+        return real(rt)
+
+    first = runtime.ref_of("statistics")
+    with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/") as tree:
+        wait_until(lambda: tree.get(key) == b"running", what="the first publication")
+        monkeypatch.setattr(supervisor, "_statistics_snapshot", fails_once)
+        wait_until(
+            lambda: (
+                runtime.ref_of("statistics") not in (None, first)
+                and runtime.status_of("statistics") is not None
+                and runtime.status_of("statistics").restarts == 1  # type: ignore[union-attr]
+            ),
+            what="the statistics actor started again",
+        )
+        tree.delete(key, confirm_timeout_s=5)
+        wait_until(lambda: tree.get(key) == b"running", what="the state put back")
+    for part in sorted(status.name for status in runtime.statuses):
+        service = f"testhost.{part}.mmi".encode()
+        assert mmi_service(runtime.mdp_endpoint, service) == b"200", part
+
+    def tickers() -> int:
+        return sum(t.name == "raspy-stats-tick" for t in threading.enumerate())
+
+    wait_until(lambda: tickers() == 1, what="the crashed actor's ticker ended")

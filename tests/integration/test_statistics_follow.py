@@ -284,3 +284,33 @@ def test_a_subscription_that_fails_is_said_once_and_tried_at_each_publication(
     assert [(e["event"], e["log_level"]) for e in said] == [
         ("stats_subscribe_failed", "warning")
     ]
+
+
+class _FailingParts(_Parts):
+    """A snapshot that raises after the first publication (which subscribed): a
+    publication's failure ends the actor (a crash)."""
+
+    def snapshot(self) -> service_stats.Snapshot:
+        if self.snapshots:
+            raise RuntimeError("the edge answered garbage")
+        return super().snapshot()
+
+
+def test_a_crash_leaves_no_thread_and_no_subscription_behind(
+    zmq_context: zmq.Context[zmq.Socket[bytes]], store: Store, edge: EdgeHandle
+) -> None:
+    """A told message that raised: pykka calls on_failure, not on_stop, and the
+    ticker thread, the workers and the subscription were left behind at each crash
+    (the supervisor starts a new actor each time: a `raspy-stats-tick` thread more)."""
+    parts = _FailingParts("titanic")
+    with _clone_server(zmq_context, store) as server:
+        statistics = _statistics(edge, parts, _Following(server))
+        wait_until(lambda: not statistics.is_alive(), what="the crash")
+
+        def tickers() -> list[str]:
+            return [t.name for t in threading.enumerate() if t.is_alive()]
+
+        wait_until(lambda: "raspy-stats-tick" not in tickers(), what="its ticker ended")
+        wait_until(
+            lambda: server.asked["CloneUnsubscribe"] == 1, what="its unsubscription"
+        )
