@@ -184,6 +184,13 @@ STEP = st.tuples(
 @settings(max_examples=150)
 @given(INSTANTS, st.sampled_from(ZONES), st.lists(STEP, max_size=60))
 @example(946_684_800.0, "Europe/Berlin", [(0.0, -0.5)] * 3)  # slews added up
+# 02:30 fired, then at 04:20 the clock set back 4 h (a wrong clock set right): the
+# 02:30 lies 2 h 10 ahead, and comes again at 02:30
+@example(946_684_800.0, "Europe/Berlin", [(4000.0, 0.0)] * 3 + [(0.0, -14_400.0)]
+         + [(4000.0, 0.0)] * 3)  # fmt: skip
+# the same in two steps back of 2 h, each under the guard
+@example(946_684_800.0, "Europe/Berlin", [(4000.0, 0.0)] * 3 + [(0.0, -7200.0)] * 2
+         + [(4000.0, 0.0)] * 3)  # fmt: skip
 def test_under_clock_jumps_no_key_repeats_an_instant_nor_waits_for_the_old_time(
     start: float, zone: str, steps: list[tuple[float, float]]
 ) -> None:
@@ -193,6 +200,7 @@ def test_under_clock_jumps_no_key_repeats_an_instant_nor_waits_for_the_old_time(
         scheduler.add(f"k{index}", trigger, start, 0.0)
     wall, mono = start, 0.0
     last: dict[str, float] = {}
+    stepped: dict[str, float] = {}  # the steps since a key's last fire, added up
     for progress, jump in steps:
         mono += progress
         unjumped = wall + progress
@@ -209,11 +217,17 @@ def test_under_clock_jumps_no_key_repeats_an_instant_nor_waits_for_the_old_time(
             previous = last.get(output.key)
             assert previous is None or output.scheduled_wall_ts > previous
             last[output.key] = output.scheduled_wall_ts
-        if jumped:  # what a key must not repeat after the step
+            stepped[output.key] = 0.0
+        if jumped:  # what a key must not repeat after the step: a calendar key
+            # forgets a fire more than 3 h ahead, or one the clock was set back
+            # more than 3 h from since (a wrong clock set right: it comes again)
+            for key in last:
+                stepped[key] += jump
             last = {
                 key: at + jump if key == EVERY_KEY else at
                 for key, at in last.items()
-                if key == EVERY_KEY or at - wall <= REPEAT_GUARD_S
+                if key == EVERY_KEY
+                or (at - wall <= REPEAT_GUARD_S and stepped[key] >= -REPEAT_GUARD_S)
             }
         deadline = scheduler.next_deadline_mono()
         assert deadline is not None
