@@ -810,7 +810,7 @@ def test_a_bad_document_is_refused_whole_and_the_stored_one_stays(
             "9:13: actions[0].action: expected text, got true (a bare on is YAML's "
             "true: quote it, 'on')",
             "10:11: actions[1].wait: expected a duration like 90s, 5m or 1h30m, "
-            "got '5 minutes'",
+            "got '5 minutes' (write 5m)",
         )
     ] + ["raspy scenario import: nothing imported"]
 
