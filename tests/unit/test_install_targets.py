@@ -256,9 +256,13 @@ def _with_installer(tree: Path) -> None:
 
 def _clone(tmp_path: Path) -> Path:
     """A clone of this repository's last commit, to change without touching it;
-    its Makefile and staging script this tree's, committed."""
+    its Makefile and staging script this tree's, committed. It borrows the
+    repository's objects (--shared: read only, its own commits are its own) and
+    checks out only that commit's files, once."""
     clone = tmp_path / "clone"
-    _git(tmp_path, "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone))
+    _git(
+        tmp_path, "clone", "--quiet", "--shared", "--no-checkout", str(REPO), str(clone)
+    )
     _git(clone, "checkout", "--quiet", _git(REPO, "rev-parse", "HEAD").strip())
     _with_installer(clone)
     _git(clone, "add", *_INSTALLER)
