@@ -108,6 +108,8 @@ def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:
 def write_output(output: str | None, data: bytes) -> None:
     """To stdout, or to a file through a temp file and a rename (never half written)."""
     if output is None:
+        if sys.stdout is None:  # closed by the caller (`>&-`): Python leaves it None
+            raise Failure(2, "stdout is closed: the export has nowhere to go; -o FILE")
         flush_stdout()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
