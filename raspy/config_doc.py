@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterator
 from typing import Any, Final
 
 from raspy.config import Config
+from raspy.config_table import SECRET_SETTINGS
 from raspy.records import frozen
 
 NO_HELP: Final = "(not described yet)"
@@ -179,6 +180,8 @@ def render_toml(
             out += ["", *_comment_block(key.help or NO_HELP)]
             if value == key.default:
                 out.append(f"# {key.name} = {toml_value(value)}")
+            elif key.dotted in SECRET_SETTINGS:  # a printed config is pasted about
+                out.append(f"# {key.name} = (set, not shown: a secret)")
             else:
                 out.append(f"{key.name} = {toml_value(value)}")
                 out.append(f"# (default: {toml_value(key.default)})")
@@ -238,7 +241,8 @@ def render_markdown() -> str:
         "were on, so that its own settings are named in the same run (raspyd does",
         "not start with it). `raspyd --print-config` prints the",
         "effective configuration as commented TOML (without `[link]`, which raspyd",
-        "ignores). SIGHUP (`systemctl reload raspyd`)",
+        "ignores, and without `mqtt.password`'s value, a secret: a wrong type there is",
+        "named by its kind alone too). SIGHUP (`systemctl reload raspyd`)",
         "applies the `titanic` and `devices` sections at once and names, in the log,",
         "every other changed key, which waits for a restart (a `titanic` section",
         "that does not hold beside the `store` kept, as a bad file, changes nothing).",

@@ -17,10 +17,23 @@ from raspy.control_tables import finite_number
 from raspy.errors import did_you_mean, shown
 
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
+# settings whose value is a secret: never shown, in a reason or a printed config
+SECRET_SETTINGS: Final = frozenset({"mqtt.password"})
+_KINDS: Final = {bool: "true or false", int: "an integer", float: "a number"}
 
 
-def check_type(value: object, expected: object) -> str | None:
-    """Return a reason if `value` does not fit the annotated type, else None."""
+def kind_of(value: object) -> str:
+    """What a TOML value is, in words, for a reason that must not show it."""
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return _KINDS.get(type(value), "a date or time")
+
+
+def check_type(value: object, expected: object, secret: bool = False) -> str | None:
+    """Return a reason if `value` does not fit the annotated type, else None;
+    `secret`: the reason names what `value` is, never the value itself."""
     match expected:
         case "bool":
             ok = isinstance(value, bool)
@@ -38,7 +51,11 @@ def check_type(value: object, expected: object) -> str | None:
         case _:
             ok = isinstance(value, list | tuple)
             want = "a list"
-    return None if ok else f"expected {want}, got {shown(value)}"
+    if ok:
+        return None
+    if secret:
+        return f"expected {want}, got {kind_of(value)} (not shown: a secret)"
+    return f"expected {want}, got {shown(value)}"
 
 
 # settings people look for where they are not: where each one is
@@ -78,7 +95,9 @@ def build_section(
         if key not in known:
             problems.append(f"{where}: unknown setting{_hint(path, key, known)}")
             continue
-        reason = check_type(value, known[key].type)
+        reason = check_type(
+            value, known[key].type, secret=f"{path}.{key}" in SECRET_SETTINGS
+        )
         if reason:
             problems.append(f"{where}: {reason}")
             if _is_switch(known[key]):

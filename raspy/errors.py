@@ -73,6 +73,12 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def c1_escaped(json_text: str) -> str:
+    """`json_text` (JSON written with ensure_ascii=False) with DEL and the C1
+    controls as their JSON escapes: still the same JSON, and safe on a terminal."""
+    return _C1.sub(_escaped, json_text)
+
+
 def _number_text(value: float) -> str:
     """`value` as text; an integer of over 64 digits by its size (`an integer of
     4816 digits`), as shown() cuts a text: past 4300 digits Python will not write

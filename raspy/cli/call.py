@@ -1,5 +1,5 @@
 """`raspy call SERVICE [BODY...]`: one MDP request, each reply body frame printed on
-its own line (UTF-8 where it decodes, else 0x-hex); `--titanic` through Titanic;
+its own line (printable UTF-8 as text, else 0x-hex); `--titanic` through Titanic;
 a SERVICE that begins with `.` is under --host (`.echo`), as names are elsewhere. A
 worker is looked for first (RFC 8 mmi.service), so that no request waits in the
 broker for one that comes too late, and a timeout says whether anyone serves it."""
@@ -262,9 +262,12 @@ def _call_titanic(
 
 
 def _print_frames(frames: Sequence[bytes]) -> None:
-    """UTF-8 frames as text, any other as 0x-hex (one line each)."""
+    """Printable UTF-8 frames as text, any other as 0x-hex (one line each), as
+    raspy-kv prints values: a frame comes from whichever worker serves the
+    service, and a line break, ESC or a C1 control would act on the terminal."""
     for frame in frames:
         try:
-            print(frame.decode("utf-8"))
+            text = frame.decode("utf-8")
         except UnicodeDecodeError:
-            print("0x" + frame.hex())
+            text = None
+        print(text if text is not None and text.isprintable() else "0x" + frame.hex())

@@ -38,7 +38,7 @@ from raspy.cli.arguments import (
     under_host,
 )
 from raspy.cli.hub_call import NoReply, Refused, call_json
-from raspy.errors import shown
+from raspy.errors import c1_escaped, shown
 from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
 
 if TYPE_CHECKING:
@@ -205,8 +205,10 @@ def _shown(args: argparse.Namespace, value: JsonValue, reply: dict[str, Any]) ->
 def _printable(text: str) -> str:
     """`text` as UTF-8 can hold it: a lone surrogate (a friendly name sent as
     `"\\ud800"`, which no UTF-8 holds) as that escape, inside the JSON string it
-    stands in, so that the line stays JSON."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    stands in, so that the line stays JSON; DEL and the C1 controls too (U+009B is
+    an 8-bit CSI, which a terminal may act on), which any client may put in a
+    friendly name."""
+    return c1_escaped(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def run(args: argparse.Namespace) -> int:

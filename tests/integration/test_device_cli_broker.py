@@ -157,3 +157,24 @@ def test_a_lone_surrogate_in_a_reply_is_printed_as_its_json_escape(
             else 'cellar.fake.lamp: friendly_name = "Küche \\ud800"\n'
         )
         assert finish(process) == (0, expected, ""), args
+
+
+def test_c1_controls_in_a_reply_are_printed_as_their_json_escapes(
+    router: tuple[Router, str],
+) -> None:
+    """Any client of the hub may set a device's friendly name, and the service
+    keeps DEL and the C1 controls in it, which JSON leaves as they are: printed
+    raw, U+009B is an 8-bit CSI that a terminal may act on (its colours, its
+    title, the screen cleared) for whoever looks at the device later."""
+    sock, endpoint = router
+    for args in ((), ("--json",)):
+        process = start(endpoint, "cellar.fake.lamp", "config", *args)
+        answer_presence(sock, SERVICE)
+        config = {"friendly_name": "a\x9b2Jb\x7fc\x85"}
+        answer_json(sock, SERVICE, b"200", {"device": "lamp", "config": config})
+        expected = (
+            '{"device": "lamp", "config": {"friendly_name": "a\\u009b2Jb\\u007fc\\u0085"}}\n'
+            if args
+            else 'cellar.fake.lamp: friendly_name = "a\\u009b2Jb\\u007fc\\u0085"\n'
+        )
+        assert finish(process) == (0, expected, ""), args
