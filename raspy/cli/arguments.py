@@ -37,8 +37,8 @@ def hub_silent_hint(curve: bool) -> str:
     does not know, by design."""
     if curve:
         return (
-            " (is raspyd running there, with this client's public key in its"
-            " authorized_keys_dir?)"
+            " (is raspyd running there, is --server-key its public key, and is this"
+            " client's public key in its [security] authorized_keys_dir?)"
         )
     return (
         " (is raspyd running there? --server HOST:PORT names another hub or port"

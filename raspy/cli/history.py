@@ -91,7 +91,7 @@ def add_parser(commands: Commands) -> None:
     history.add_argument(
         "key",
         metavar="KEY",
-        help="a Clone key (/device/<name>/value) or a device name (.fake.attic: "
+        help="a Clone key (/device/<name>/value) or a device name (.fake.outdoor: "
         "under the hub's host name)",
     )
     history.add_argument(
@@ -302,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
     import zmq  # the hub's client: not loaded to parse (`raspy --help`)
 
     require_utf8(args.key)
-    args.key = under_host(args.key, args.host)  # `.fake.attic`, as raspy device's
+    args.key = under_host(args.key, args.host)  # `.fake.outdoor`, as raspy device's
     try:
         if args.forget:
             return _forget(args)

@@ -190,13 +190,16 @@ def say_refused(command: str, name: str, written: Written, data_dir: str) -> Non
     for line in written.shown:
         print(f"{prog}: {name} {line}", file=sys.stderr)
     more = written.refused - len(written.shown)
-    noun = "record" if written.refused == 1 else "records"
+    one = written.refused == 1
+    noun, them, their = (
+        ("record", "it", "its line") if one else ("records", "them", "their lines")
+    )
     unshown = f" ({more} more not shown)" if more else ""
     print(
         f"{prog}: {name} holds {written.refused} {noun} that raspy-kv restore"
         f" refuses{unshown}, as the store holds"
-        f" them (`raspy-kv check --data-dir {data_dir}` lists them): it does not"
-        " restore as it stands; take their lines out, lower the end line's record"
+        f" {them} (`raspy-kv check --data-dir {data_dir}` lists {them}): it does not"
+        f" restore as it stands; take {their} out, lower the end line's record"
         " count by as many, and restore it with --ignore-checksum",
         file=sys.stderr,
     )

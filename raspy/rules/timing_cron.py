@@ -367,7 +367,9 @@ def _refuse_out_of_range(expression: str, position: int, field: str) -> None:
         high = 7  # Sunday is 0 and 7
     for item in field.split(","):
         step = item.partition("/")[2]
-        if step.isdigit() and int(step) > values_count:  # `*/61`: hourly, not 61m
+        # `*/61`: hourly, not 61 minutes; a step of the field's size (`*/60`,
+        # `*/24`) is taken: it says once an hour, once a day, and is so read
+        if step.isdigit() and int(step) > values_count:
             raise ValueError(
                 f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: "
                 f"a step of {int(step)} is over its {values_count} values (it "

@@ -23,9 +23,9 @@ Rules (see also `raspy.rules.timing`):
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
   NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back
-  (steps back since the key last fired, added up) is taken as the correction of a clock that was wrong (a Pi without an RTC that booted
-  at a saved time ahead): the key forgets what it fired and starts again from the
-  new time, so it never stalls until the old time comes back, and a time the wrong
+  (steps back since the key last fired, added up) is taken as the correction of a
+  clock that was wrong (a Pi without an RTC that booted at a saved time ahead): the
+  key forgets what it fired and starts again from the new time, so it never stalls until the old time comes back, and a time the wrong
   clock fired comes again at the right one (set back 5 h from 12:02, a daily 08:00
   fires at 08:00). A last fire more than REPEAT_GUARD_S ahead of the wall time is
   forgotten too, after several small steps back as at add().

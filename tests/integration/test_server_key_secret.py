@@ -31,8 +31,8 @@ def certificates(folder: Path) -> tuple[str, str]:
 
 # what a tool with keys adds when the hub is silent (it may not know this client)
 _CURVE_HINT = (
-    " (is raspyd running there, with this client's public key in its"
-    " authorized_keys_dir?)"
+    " (is raspyd running there, is --server-key its public key, and is this"
+    " client's public key in its [security] authorized_keys_dir?)"
 )
 
 
