@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
-from raspy.cli.arguments import CurveOptionError, client_curve
+from raspy.cli.arguments import CurveOptionError, client_curve, hub_silent_hint
 from raspy.errors import ClientTimeout, MalformedReply
 from raspy.names import short_hostname
 
@@ -41,6 +41,7 @@ class Hub:
         except CurveOptionError as exc:
             raise files.Failure(2, str(exc)) from None
         self.service = service_name(args.host)
+        self._curve = curve is not None
         try:
             self._reads = Client(
                 args.server, timeout_s=args.timeout, retries=_READ_RETRIES, curve=curve
@@ -75,8 +76,8 @@ class Hub:
         MMI, a hub that is down does not."""
         try:  # asked once: resent, it doubled or quadrupled the wait the line tells
             known = self._reads.request("mmi.service", self.service, retries=1)
-        except ClientTimeout:
-            return f"{exc} (is raspyd running with [core] enabled?)"
+        except ClientTimeout:  # nothing at all: the hub's usual causes
+            return f"{exc}{hub_silent_hint(self._curve)}"
         if known[:1] == [b"404"]:
             return (
                 f"the hub has no {self.service} (a wrong --host, or [core] not "

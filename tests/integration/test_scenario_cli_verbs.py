@@ -161,8 +161,9 @@ def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
         1,
         "",
         f"raspy scenario stop: {endpoint}: no reply from service "
-        "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running with [core] "
-        "enabled?)\n",
+        "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running there? "
+        "--server HOST:PORT names another hub or port base; a hub with CURVE "
+        "answers only with --server-key and --client-cert)\n",
     )
 
 
