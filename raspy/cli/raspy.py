@@ -140,9 +140,7 @@ def _status(args: argparse.Namespace) -> int:
     ) as client:
         try:
             rows = status.collect(client)
-        except status.ServicesUnlisted:
-            raise  # it answered: no guess at why it was silent
-        except ClientTimeout as exc:
+        except status.HubSilent as exc:  # a later silence: no guess at why
             raise ClientTimeout(f"{exc}{hub_silent_hint(curve is not None)}") from None
     for line in status.table(rows, every_counter=args.every_counter):
         print(line)

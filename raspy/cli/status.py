@@ -45,10 +45,22 @@ class ServicesUnlisted(ClientTimeout):
     answer is, not shown as a hub without parts."""
 
 
+class HubSilent(ClientTimeout):
+    """Not a word from the broker to the first question: the hub's usual causes
+    (not running there, another port base, CURVE) are worth a hint; a question
+    after it that goes unanswered is no such sign."""
+
+
 def collect(client: Client) -> list[Row]:
     """Ask the broker and every part; raises ClientTimeout if the hub does not answer
-    (ServicesUnlisted if its broker does not list its services)."""
-    services = client.request("mmi.services", "*.mmi")
+    (HubSilent if it answers nothing at all, ServicesUnlisted if its broker does not
+    list its services)."""
+    try:
+        services = client.request("mmi.services", "*.mmi")
+    except MalformedReply:
+        raise
+    except ClientTimeout as exc:
+        raise HubSilent(str(exc)) from None
     if services[:1] != [b"200"]:
         code = services[0].decode("utf-8", "replace") if services else "nothing"
         raise ServicesUnlisted(

@@ -15,12 +15,23 @@ MALFORMED = [b"MDPC02", b"\x07", b"h.bus.statistics", b"no such command"]
 
 
 def _status_against(
-    sock: zmq.Socket[bytes], endpoint: str, replies: dict[bytes, list[bytes]]
+    sock: zmq.Socket[bytes],
+    endpoint: str,
+    replies: dict[bytes, list[bytes]],
+    *options: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run `raspy status` and answer each request it sends with `replies`
     (MALFORMED as it is, else a reply of that body), until it ends (bounded)."""
     process = subprocess.Popen(  # this interpreter, our own module
-        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "status",
+            "--server",
+            endpoint,
+            *options,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,3 +119,17 @@ def test_an_mmi_workers_reply_of_another_shape_counts_no_workers(
         )
         assert (result.returncode, result.stderr) == (0, ""), workers
         assert result.stdout.splitlines()[1].split()[0] == "h.bus", workers
+
+
+def test_a_hub_that_answered_then_fell_silent_is_not_told_to_check_it_runs(
+    router: tuple[zmq.Socket[bytes], str],
+) -> None:
+    """`mmi.services` answered, `mmi.workers` not: the line said "is raspyd running
+    there? … CURVE …" of a hub that had just answered."""
+    sock, endpoint = router
+    result = _status_against(
+        sock, endpoint, {b"mmi.services": [b"200", b"h.bus.mmi"]}, "--timeout", "0.5"
+    )
+    assert result.returncode == 1
+    assert "no reply" in result.stderr
+    assert "is raspyd running" not in result.stderr
