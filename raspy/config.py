@@ -162,17 +162,28 @@ _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
 
 
-def _top_level_hint(key: str) -> str:
+def _top_level_hint(key: str, value: object = None) -> str:
     """What an unknown top-level key may have meant: a section's setting written
-    above every header (`port_base`: it belongs under [network]), or a close name
-    (`[htp]`: http)."""
+    above every header (`port_base`: it belongs under [network]; a table of one,
+    `[[fake]]`, is `[[devices.fake]]`), or a close name (`[htp]`: http)."""
     owners = [
         name
         for name, cls in _SECTIONS.items()
         if key in {field.name for field in dataclasses.fields(cls)}
     ]
     if len(owners) == 1:
-        return f" (a setting of [{owners[0]}]: write it under that header)"
+        owner = owners[0]
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, dict) for item in value)
+        ):
+            return f" (a table of [{owner}]: write its header [[{owner}.{key}]])"
+        if isinstance(value, dict):
+            return f" (a table of [{owner}]: write its header [{owner}.{key}])"
+        return f" (a setting of [{owner}]: write it under that header)"
+    if len(owners) > 1:
+        return f" (a setting of {', '.join(f'[{o}]' for o in owners)}: under which?)"
     return did_you_mean(key, [*_SECTIONS, "controls", *_TOP_LEVEL])
 
 
@@ -312,7 +323,8 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             else:
                 top[key] = value
         else:
-            problems.append(f"{source}: {key}: unknown setting{_top_level_hint(key)}")
+            hint = _top_level_hint(key, value)
+            problems.append(f"{source}: {key}: unknown setting{hint}")
     if top.get("log_level", "info") not in _LOG_LEVELS:
         problems.append(
             f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "

@@ -168,6 +168,23 @@ def test_an_unknown_top_level_key_says_its_section_or_what_it_may_mean() -> None
     ]
 
 
+def test_a_sections_table_written_at_the_top_is_told_its_header() -> None:
+    """`[[fake]]` under `[devices]` is still a top-level table in TOML: it was told
+    to be written under [devices], which it was. Its header is named; a setting
+    that is several sections' is told so."""
+    text = 'enabled = true\n[devices]\nfake_enabled = true\n[[fake]]\nname = "lamp"\n'
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspy.toml")
+    enabled, fake = caught.value.problems
+    assert enabled.startswith("raspy.toml: enabled: unknown setting (a setting of [")
+    assert "[mqtt]" in enabled
+    assert enabled.endswith("]: under which?)")
+    assert fake == (
+        "raspy.toml: fake: unknown setting "
+        "(a table of [devices]: write its header [[devices.fake]])"
+    )
+
+
 def test_invalid_toml_names_the_source() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load("[broker\n", "raspy.toml")
