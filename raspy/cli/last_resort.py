@@ -22,6 +22,7 @@ def guarded(tool: str | Callable[[], str], run: Callable[[], int]) -> int:
     Ctrl-C, SystemExit (argparse's usage errors and --help) pass through as they are.
     Every tool's stdout escapes what its encoding cannot hold (escaped_stdout).
     """
+    _standard_fds_held()
     escaped_stdout()
     _closed_stderr_dropped()
     try:
@@ -45,3 +46,15 @@ def _closed_stderr_dropped() -> None:
     are dropped instead, as the caller asked."""
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  # for good
+
+
+def _standard_fds_held() -> None:
+    """A standard descriptor the caller closed (`>&- 2>&-`) is held on /dev/null:
+    left free, the next file the tool opens (a dump, the store) took its number,
+    and whatever wrote to stderr at the C level (libzmq, LMDB) wrote into it. The
+    streams Python left None stay None: the tools still see them closed."""
+    while True:
+        fd = os.open(os.devnull, os.O_RDWR)
+        if fd > 2:
+            os.close(fd)
+            return

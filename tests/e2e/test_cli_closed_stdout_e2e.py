@@ -107,3 +107,30 @@ def test_an_empty_backup_folder_is_refused_not_taken_for_the_current_one(
     )
     assert found.returncode == 2
     assert "--to: expected a path, got an empty one" in found.stderr
+
+
+def test_with_stdout_and_stderr_closed_no_file_takes_their_numbers(
+    tmp_path: Path,
+) -> None:
+    """`>&- 2>&-`: the /dev/null that stood for stderr took descriptor 1, and the
+    next file opened (a dump) took 2, stderr's number: whatever wrote to stderr at
+    the C level (libzmq, LMDB) would have written into it."""
+    script = (
+        "import os, sys\n"
+        "from raspy.cli.last_resort import guarded\n"
+        "def run():\n"
+        "    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "    os.write(fd, str(fd).encode())\n"
+        "    return 0\n"
+        "sys.exit(guarded('t', run))\n"
+    )
+    opened = tmp_path / "opened"
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(opened)],
+        stdin=subprocess.DEVNULL,
+        timeout=50,
+        check=False,
+        preexec_fn=lambda: (os.close(1), os.close(2)),  # as the shell's >&- 2>&-
+    )
+    assert found.returncode == 0
+    assert int(opened.read_text()) > 2
