@@ -130,7 +130,13 @@ def test_with_stdout_and_stderr_closed_no_file_takes_their_numbers(
         stdin=subprocess.DEVNULL,
         timeout=50,
         check=False,
-        preexec_fn=lambda: (os.close(1), os.close(2)),  # as the shell's >&- 2>&-
+        preexec_fn=_close_stdout_and_stderr,
     )
     assert found.returncode == 0
     assert int(opened.read_text()) > 2
+
+
+def _close_stdout_and_stderr() -> None:
+    """As the shell's `>&- 2>&-`."""
+    os.close(1)
+    os.close(2)
