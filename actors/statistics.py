@@ -54,7 +54,6 @@ log = structlog.get_logger(component="statistics")
 _PEER: Final = "statistics"
 _SYNC_INTERVAL_S: Final = 60.0  # without publications
 _KINDS: Final = ("statistics", "mmi")
-_ASK_TIMEOUT_S: Final = 5.0
 
 
 class StatisticsActor(pykka.ThreadingActor):
@@ -245,10 +244,7 @@ class StatisticsActor(pykka.ThreadingActor):
         new server: the last one's went with it); None without one."""
         server = self._clone_server()
         if self._followed is not None and self._followed is not server:
-            # replaced: one still alive (its stop timed out) tells no more changes
-            with contextlib.suppress(pykka.ActorDeadError):
-                self._followed.tell(msgs.CloneUnsubscribe(self.actor_ref))
-            self._followed, self._view = None, None
+            self._unfollow()  # replaced: one still alive tells no more changes
         if self._view is None and server is not None:
             self._follow(server)
         return self._view
@@ -270,12 +266,11 @@ class StatisticsActor(pykka.ThreadingActor):
             self._on_key(key.encode("utf-8"), body)
 
     def _unfollow(self) -> None:
+        """Unsubscribe without waiting: a server gone forgets a dead subscriber."""
         server, self._followed, self._view = self._followed, None, None
         if server is not None:
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                server.ask(
-                    msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-                )
+            with contextlib.suppress(pykka.ActorDeadError):
+                server.tell(msgs.CloneUnsubscribe(self.actor_ref))
 
 
 class StatsWorkerActor(ServiceWorkerActor):

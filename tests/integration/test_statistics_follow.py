@@ -261,7 +261,9 @@ def test_the_stop_unsubscribes(
         statistics = _statistics(edge, parts, _Following(server))
         wait_until(lambda: tree.copy().get(STATE) == b"running", what="published")
         statistics.stop(timeout=10)
-        assert server.asked["CloneUnsubscribe"] == 1
+        wait_until(
+            lambda: server.asked["CloneUnsubscribe"] == 1, what="its unsubscription"
+        )
 
 
 def test_a_subscription_that_fails_is_said_once_and_tried_at_each_publication(
