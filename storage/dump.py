@@ -8,6 +8,7 @@ storage/dump_values.py.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,6 @@ from raspy.storage.tables import DATA_TABLES, MAX_KEY_BYTES, Table
 
 FORMAT_NAME: Final = "raspy-kv-dump"
 FORMAT_VERSION: Final = 1
-_BOM: Final = "\ufeff".encode()
 
 
 @frozen
@@ -151,7 +151,7 @@ def _parse_header_line(line: bytes) -> Header:
     """The first line; a file that does not start like a dump (binary, another text,
     other JSON) is "not a dump", not a damaged or truncated one; a dump that an
     editor saved with a byte order mark (which JSON does not take) is told so."""
-    if line.startswith(_BOM):
+    if line.startswith(codecs.BOM_UTF8):
         raise DumpFormatError(
             1,
             "the file begins with a byte order mark (U+FEFF, as some editors save"
