@@ -29,11 +29,12 @@ def quote(value: bytes | str, limit: int | None = _QUOTE_LIMIT) -> str:
     return repr(kept.decode("utf-8", "replace")) + ("…" if len(kept) < len(raw) else "")
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str], *, written: str = "{}") -> str:
     """` (did you mean X?)` for the one known name close to a mistyped `name`
-    (`min_of_s`: `min_off_s`), else nothing: a hint to append to a refusal."""
+    (`min_of_s`: `min_off_s`), else nothing: a hint to append to a refusal.
+    `written`: how the name is shown (`{}()` for a function)."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return f" (did you mean {written.format(close[0])}?)" if close else ""
 
 
 def looked_for(path: str | PathLike[str]) -> str:

@@ -13,11 +13,11 @@ Its tokens come from `expr_tokens`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.errors import did_you_mean
 from raspy.rules import expr_nodes as n
 from raspy.rules.expr_functions import FUNCTIONS, Function
 from raspy.rules.expr_tokens import CONSTANTS, Token, tokenize
@@ -212,10 +212,8 @@ class Parser:
             return n.Variable(token.offset, token.text)
         function = FUNCTIONS.get(token.text)
         if function is None:
-            raise Fault(
-                f"unknown function '{token.text}'{_close_function(token.text)}",
-                token.offset,
-            )
+            close = did_you_mean(token.text, FUNCTIONS, written="{}()")
+            raise Fault(f"unknown function '{token.text}'{close}", token.offset)
         self._next()
         args = self._items(")", function.max_args + 1)
         if not function.min_args <= len(args) <= function.max_args or (
@@ -309,10 +307,3 @@ def _shown(token: Token) -> str:
     if token.kind == "end":
         return "the end"
     return repr(token.text[:20])
-
-
-def _close_function(name: str) -> str:
-    """` (did you mean between()?)` for a mistyped function (`betwen`), as a
-    document's unknown key is told its likely spelling; nothing when none is close."""
-    close = difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}()?)" if close else ""
