@@ -7,7 +7,6 @@ Functions raise expr_values.Fault; the calling node adds the offset.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -36,10 +35,6 @@ from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_form
 PICK_UNITS: Final = 2
 CHARS_PER_UNIT: Final = 16
 BYTES_PER_UNIT: Final = 16
-# template_field.as_text's JSON text, as pieces
-_JSON_TEXT: Final = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":")
-)
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
@@ -224,7 +219,11 @@ def _str(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     that is or holds a number JSON has not (`kv()` of a key `1e400`) is a fault,
     as in a template: no `Infinity` in a text."""
     value = args[0]
-    pieces = [value] if isinstance(value, str) else _JSON_TEXT.iterencode(value)
+    pieces = (
+        [value]
+        if isinstance(value, str)
+        else template_field.JSON_TEXT.iterencode(value)
+    )
     text: list[str] = []
     length = 0
     try:

@@ -12,7 +12,7 @@ import json
 import math
 from datetime import tzinfo
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
 from raspy.rules.expr_values import INT_LIMIT
@@ -99,14 +99,18 @@ def finite_number(value: JsonValue) -> int | float | None:
     return value
 
 
+# a value's JSON text in a text (as_text; str() and len() in expressions, in pieces)
+JSON_TEXT: Final = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+)
+
+
 def as_text(value: JsonValue) -> str:
     """A string as itself, anything else as its JSON text (true, 19.5, null, [1]);
     NotFinite for a value that is or holds an infinity or NaN."""
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(
-            value, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        )
+        return JSON_TEXT.encode(value)
     except ValueError:
         raise NotFinite("a number that is not finite") from None
