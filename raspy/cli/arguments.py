@@ -4,15 +4,16 @@ usage line, and every tool that talks to the hub spells its options the same way
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli.endpoints import endpoint_argument
-from raspy.errors import ConfigError, shown
+from raspy.errors import ClientTimeout, ConfigError, shown
 from raspy.names import NAME_SEGMENT
 from raspy.port_base import DEFAULT_PORT_BASE
 
@@ -44,6 +45,15 @@ def hub_silent_hint(curve: bool) -> str:
         " (is raspyd running there? --server HOST:PORT names another hub or port"
         " base; a hub with CURVE answers only with --server-key and --client-cert)"
     )
+
+
+@contextlib.contextmanager
+def silence_hinted(curve: bool) -> Iterator[None]:
+    """A ClientTimeout raised inside, the hub's silence, with hub_silent_hint added."""
+    try:
+        yield
+    except ClientTimeout as exc:
+        raise ClientTimeout(f"{exc}{hub_silent_hint(curve)}") from None
 
 
 def seconds_argument(text: str) -> float:

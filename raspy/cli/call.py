@@ -18,8 +18,8 @@ from raspy.cli.arguments import (
     add_server_option,
     client_curve,
     count_argument,
-    hub_silent_hint,
     seconds_argument,
+    silence_hinted,
     under_host,
 )
 from raspy.cli.usage_parser import UsageParser
@@ -143,10 +143,8 @@ def run(args: argparse.Namespace) -> int:
         curve=curve,
     ) as client:
         # --queue: the user wants it kept for a worker to come; nothing to ask
-        try:
+        with silence_hinted(curve is not None):  # not a word from the hub
             offered = args.queue or _offered(client, args.service, titanic=args.titanic)
-        except ClientTimeout as exc:  # the broker's silence: not a word from the hub
-            raise ClientTimeout(f"{exc}{hub_silent_hint(curve is not None)}") from None
         if args.titanic:
             client.close()
             return _call_titanic(args, body, curve, offered)

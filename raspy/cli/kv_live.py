@@ -16,7 +16,7 @@ from functools import partial
 from typing import Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from raspy.cli.arguments import hub_silent_hint, not_utf8, warn_line
+from raspy.cli.arguments import not_utf8, silence_hinted, warn_line
 from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
@@ -112,20 +112,16 @@ def _snapshot(
     args: argparse.Namespace, endpoints: clone.Endpoints, subtree: bytes
 ) -> Snapshot:
     """The hub's snapshot of `subtree`; no answer says what to check."""
-    try:
+    with silence_hinted(args.curve is not None):
         return fetch_snapshot(
             endpoints, subtree, timeout_s=args.timeout, curve=args.curve
         )
-    except ClientTimeout as exc:
-        raise ClientTimeout(f"{exc}{hub_silent_hint(args.curve is not None)}") from None
 
 
 def _synced(args: argparse.Namespace, client: CloneClient) -> None:
     """`client` holding the hub's snapshot; no answer says what to check."""
-    try:
+    with silence_hinted(args.curve is not None):
         client.wait_synced(args.timeout)
-    except ClientTimeout as exc:
-        raise ClientTimeout(f"{exc}{hub_silent_hint(args.curve is not None)}") from None
 
 
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
