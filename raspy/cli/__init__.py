@@ -89,6 +89,16 @@ def escaped_stdout() -> None:
         reconfigure(errors=_JSON_ESCAPE)
 
 
+def show(value: bytes) -> str:
+    """Printable UTF-8 as is, anything else as 0x-hex (so a line stays one line, and
+    no ESC or C1 control a peer sent acts on the terminal)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return text if text.isprintable() else "0x" + value.hex()
+
+
 def flush_stdout() -> None:
     """Write out what was printed (a reader that left is seen here, not at exit);
     nothing when stdout is closed (`>&-`: None, where print() wrote nowhere)."""

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from raspy.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, show
 from raspy.cli.arguments import (
     add_curve_options,
     add_host_option,
@@ -264,8 +264,4 @@ def _print_frames(frames: Sequence[bytes]) -> None:
     raspy-kv prints values: a frame comes from whichever worker serves the
     service, and a line break, ESC or a C1 control would act on the terminal."""
     for frame in frames:
-        try:
-            text = frame.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        print(text if text is not None and text.isprintable() else "0x" + frame.hex())
+        print(show(frame))

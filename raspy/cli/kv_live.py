@@ -15,7 +15,7 @@ import unicodedata
 from functools import partial
 from typing import Final
 
-from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, show
 from raspy.cli.arguments import not_utf8, silence_hinted, warn_line
 from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
@@ -61,15 +61,6 @@ def _curve(args: argparse.Namespace) -> CurveKeys | None:
         args.client_cert,
         warn=partial(warn_line, command_prog(args.live_command)),
     )
-
-
-def show(value: bytes) -> str:
-    """Printable UTF-8 as is, anything else as 0x-hex (so a line stays one line)."""
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        return "0x" + value.hex()
-    return text if text.isprintable() else "0x" + value.hex()
 
 
 def _key(text: str, *, new: bool = False) -> bytes:
