@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import sys
+import unicodedata
 from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -45,6 +46,11 @@ def hub_silent_hint(curve: bool) -> str:
         " (is raspyd running there? --server HOST:PORT names another hub or port"
         " base; a hub with CURVE answers only with --server-key and --client-cert)"
     )
+
+
+def first_control(text: str) -> str | None:
+    """The first control character (Unicode Cc: a newline, ESC) in `text`, if any."""
+    return next((char for char in text if unicodedata.category(char) == "Cc"), None)
 
 
 @contextlib.contextmanager

@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import unicodedata
 from functools import partial
 from typing import Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, show
-from raspy.cli.arguments import not_utf8, silence_hinted, warn_line
+from raspy.cli.arguments import first_control, not_utf8, silence_hinted, warn_line
 from raspy.cli.kv_lines import Failure, command_prog, stdout_errors
 from raspy.cli.kv_watch import watch_changes
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
@@ -70,7 +69,7 @@ def _key(text: str, *, new: bool = False) -> bytes:
     came in by another way (RFC 12 allows any bytes)."""
     key = _rooted(text, "key")
     if new:
-        bad = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+        bad = first_control(text)
         if bad is not None:
             raise ValueError(
                 f"key {shown(key)}: a control character (U+{ord(bad):04X}) in it; "

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -49,6 +48,7 @@ from raspy.cli.arguments import (
     add_server_option,
     check_curve_pair,
     client_curve,
+    first_control,
     hub_silent_hint,
     not_utf8,
     path_argument,
@@ -155,8 +155,10 @@ def _keys(args: argparse.Namespace) -> int:
     if not name or "/" in name or name in (".", ".."):
         print(f"{_PROG} keys: bad NAME {shown(name)}", file=sys.stderr)
         return EXIT_USAGE
-    control = next((char for char in name if unicodedata.category(char) == "Cc"), "")
-    if control:  # a newline in a file name reads as two names to `ls` and scripts
+    control = first_control(name)
+    if (
+        control is not None
+    ):  # a newline in a file name reads as two names to `ls` and scripts
         print(
             f"{_PROG} keys: bad NAME {shown(name)}: it holds a control character "
             f"(U+{ord(control):04X}); a key file's name is printable text without /",
