@@ -17,7 +17,14 @@ from typing import IO, Final
 
 from raspy.atomic_file import atomic_writer, is_special, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.kv_lines import EXIT_DATA, STDIO, Failure, command_prog, stdout_errors
+from raspy.cli.kv_lines import (
+    EXIT_DATA,
+    STDIO,
+    Failure,
+    command_prog,
+    refused_record,
+    stdout_errors,
+)
 from raspy.cli.kv_store import (
     Progress,
     ended_as_ctrl_c,
@@ -25,7 +32,7 @@ from raspy.cli.kv_store import (
     records,
     report,
 )
-from raspy.errors import StoreError, quote
+from raspy.errors import StoreError
 from raspy.records import frozen
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpWriter, Header, Record, record_line_number
@@ -154,7 +161,8 @@ def write_dump(
     Clone command, left by an older restore; a record damaged on the card) is
     written as it is, and counted, so that the dump is not taken for a backup that
     restores."""
-    refused: list[str] = []
+    refused = 0
+    shown: list[str] = []  # the first few refusals, as restore says them
     with store.walked_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
@@ -164,23 +172,26 @@ def write_dump(
             for table in tables:
                 for key, value in records(view, table):
                     out.write(writer.record_line(Record(table, key, value)))
-                    _check_record(table, key, value, writer.count, refused)
+                    why = _refusal(table, key, value)
+                    if why is not None:
+                        refused += 1
+                        if len(shown) < _REFUSED_SHOWN:
+                            line = record_line_number(writer.count - 1)
+                            shown.append(f"line {line}: {why}")
                     progress.step()
             out.write(writer.end_line())
         progress.close()
-    return Written(writer.count, len(refused), tuple(refused[:_REFUSED_SHOWN]))
+    return Written(writer.count, refused, tuple(shown))
 
 
-def _check_record(
-    table: Table, key: bytes, value: bytes, count: int, refused: list[str]
-) -> None:
-    """The `count`th record of a dump, checked as restore checks it (limits aside:
-    those are the hub's config); one it would refuse is added to `refused`."""
+def _refusal(table: Table, key: bytes, value: bytes) -> str | None:
+    """Why restore would refuse a record (limits aside: those are the hub's
+    config), as it says it; None for one it takes."""
     try:
         validate_written(table, key, value)
     except StoreError as exc:
-        line = record_line_number(count - 1)
-        refused.append(f"line {line}: {table} {quote(key)}: {exc}")
+        return refused_record(table, key, exc)
+    return None
 
 
 def say_refused(command: str, name: str, written: Written, data_dir: str) -> None:

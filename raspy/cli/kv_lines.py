@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Final
 
 from raspy.cli import EXIT_FAILURE, flush_stdout, reader_left
+from raspy.errors import quote
 
 EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be
 STDIO: Final = "-"  # a FILE that stands for stdout (dump -o) or stdin (restore)
@@ -40,3 +41,8 @@ def stdout_errors() -> Iterator[None]:
     except OSError as exc:
         reader_left()  # Python's flush at exit must not fail again
         raise Failure(f"cannot write to stdout: {exc.strerror}", EXIT_DATA) from exc
+
+
+def refused_record(table: object, key: bytes, exc: Exception) -> str:
+    """A record restore refuses, as restore names it and dump repeats it."""
+    return f"{table} {quote(key)}: {exc}"

@@ -17,7 +17,7 @@ from typing import Final
 from raspy import config as config_mod
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli import kv_restore_source as dump_source
-from raspy.cli.kv_lines import EXIT_DATA, Failure
+from raspy.cli.kv_lines import EXIT_DATA, Failure, refused_record
 from raspy.cli.kv_store import Progress, ended_as_ctrl_c, records, report
 from raspy.config import StoreConfig
 from raspy.errors import (
@@ -27,7 +27,6 @@ from raspy.errors import (
     StoreDeviceError,
     StoreError,
     StoreLockedError,
-    quote,
 )
 from raspy.records import frozen
 from raspy.storage import damage
@@ -141,7 +140,7 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> int
     try:
         return validate_written(op.table, op.key, op.value)
     except StoreError as exc:
-        what = f"{op.table} {quote(op.key)}: {exc}"
+        what = refused_record(op.table, op.key, exc)
         raise Failure(f"{where}: {what}", EXIT_DATA) from exc
 
 
