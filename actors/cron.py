@@ -162,10 +162,10 @@ class CronActor(pykka.ThreadingActor):
                     said = self._steps.first(delta_s, now_wall, now_mono)
                     if said is not None:  # the core may have said this step
                         log.warning("clock_jumped", **said)
-                case Fired(key=name, scheduled_wall_ts=scheduled, stepped_s=stepped):
+                case Fired(
+                    key=name, scheduled_wall_ts=scheduled, clock_offset_s=offset
+                ):
                     job = self._jobs[name]
-                    # the clock's offset then: one due with a step, before that step
-                    offset = now_wall - now_mono - stepped
                     self._fires.note(
                         name, _trigger(job), scheduled, clock_offset_s=offset
                     )

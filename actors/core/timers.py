@@ -151,13 +151,11 @@ class CoreTimers:
                     if said is not None:  # cron may have said this step
                         log.warning("clock_jumped", **said)
                     jumped = True
-                case Fired(key=key, scheduled_wall_ts=scheduled, stepped_s=stepped):
+                case Fired(key=key, scheduled_wall_ts=scheduled, clock_offset_s=offset):
                     from raspy.rules import model  # loaded with the trigger
 
                     name, _, index = key.rpartition("#")
                     trigger = self._triggers[key]
-                    # the clock's offset then: one due with a step, before that step
-                    offset = now_wall - now_mono - stepped
                     self._fires.note(name, trigger, scheduled, clock_offset_s=offset)
                     yield name, int(index), scheduled
                     if not jumped and isinstance(trigger, model.SunTrigger):

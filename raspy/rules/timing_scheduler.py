@@ -61,13 +61,14 @@ REPEAT_GUARD_S: Final = 3 * 3600.0
 
 @frozen
 class Fired:
-    """`key` fires now for its instant `scheduled_wall_ts` (epoch s); `stepped_s`:
-    the wall step (ClockJumped's delta_s) it fires with, due by the clock before
-    that step (0: by the clock as it is)."""
+    """`key` fires now for its instant `scheduled_wall_ts` (epoch s);
+    `clock_offset_s`: the wall clock's offset from the monotonic one (wall - mono)
+    of the clock it fired by: one due by the clock before a step, that clock's (what
+    LastFires notes with it)."""
 
     key: str
     scheduled_wall_ts: float
-    stepped_s: float = field(default=0.0, compare=False)
+    clock_offset_s: float = field(default=0.0, compare=False)
 
 
 @frozen
@@ -227,11 +228,11 @@ class TimeScheduler:
         delta = now_wall - expected
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
-            outputs.extend(self._fire_until(expected, now_wall, delta))
+            outputs.extend(self._fire_until(expected, now_wall, now_mono))
             self._after_step(now_wall, delta)
         else:
             self._follow_slew(delta)
-            outputs.extend(self._fire_until(now_wall, now_wall))
+            outputs.extend(self._fire_until(now_wall, now_wall, now_mono))
         return outputs
 
     def _follow_slew(self, delta_s: float) -> None:
@@ -264,16 +265,17 @@ class TimeScheduler:
             return None
 
     def _fire_until(
-        self, until_wall: float, now_wall: float, stepped_s: float = 0.0
+        self, until_wall: float, now_wall: float, now_mono: float
     ) -> list[SchedulerOutput]:
-        """Fire every key due by `until_wall` once; each continues after `now_wall`
-        (`stepped_s`: the step they fire with, due by the clock before it)."""
+        """Fire every key due by `until_wall` (the clock they fire by, at
+        `now_mono`) once; each continues after `now_wall`."""
+        offset = until_wall - now_mono
         fired: list[SchedulerOutput] = []
         while (top := self._top()) is not None and top <= until_wall:
             _, _, key = heapq.heappop(self._heap)
             job = self._jobs[key]
             assert job.next_wall is not None
-            fired.append(Fired(key, job.next_wall, stepped_s))
+            fired.append(Fired(key, job.next_wall, offset))
             job.last_fired = job.next_wall
             job.stepped_since_fire = 0.0  # a step that brings it is added after
             # Past `until_wall` too, so no key fires twice in one call.

@@ -156,12 +156,13 @@ def test_steps_back_that_add_up_to_more_than_three_hours_forget_the_fire_too() -
     assert scheduler.next_wall("wake") == _berlin(10, 8)
 
 
-def test_a_fire_due_by_the_clock_before_a_step_says_the_step_it_came_with() -> None:
-    """The fires a step brings (due by the old clock) carry it, those an add() that
-    met the step holds too, so LastFires notes them with the clock's offset before
-    the step; a fire due by the clock as it is, in the same due(), carries none (the
-    offset of the due() they came out of was taken for all of them: a fire by the
-    new clock beside held ones was noted as made before the step)."""
+def test_a_fire_says_the_offset_of_the_clock_it_fired_by() -> None:
+    """The fires a step brings (due by the old clock) carry that clock's offset
+    (wall - mono), those an add() that met the step holds too, so LastFires notes
+    them as made before the step; a fire due by the clock as it is, in the same
+    due(), carries the new one (the offset of the due() they came out of was taken
+    for all of them: a fire by the new clock beside held ones was noted as made
+    before the step)."""
     scheduler = TimeScheduler(BERLIN)
     scheduler.add("wake", AtTrigger(SEVEN), _berlin(10, 6, 59), 0.0)
     step_s = -5 * 3600.0
@@ -173,5 +174,5 @@ def test_a_fire_due_by_the_clock_before_a_step_says_the_step_it_came_with() -> N
         Fired("wake", _berlin(10, 7)),
         Fired("early", _berlin(10, 2) + 40),
     ]
-    steps = [o.stepped_s for o in outputs if isinstance(o, Fired)]
-    assert steps == [step_s, 0.0]
+    offsets = [o.clock_offset_s for o in outputs if isinstance(o, Fired)]
+    assert offsets == [_berlin(10, 6, 59) - 0.0, _berlin(10, 2) + 40 - 100.0]
