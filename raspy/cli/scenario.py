@@ -77,9 +77,11 @@ def add_parser(commands: Commands) -> None:
     export = verbs.add_parser(
         "export",
         parents=[hub],
-        help="print stored scenarios exactly as imported",
-        description="One NAME: its document byte for byte. Several (or none: all): a "
-        "YAML stream, the documents separated by `---` lines, which `import` reads back.",
+        help="print stored scenarios as imported, enabled: as they are now",
+        description="One NAME: its document byte for byte, but for an enabled: "
+        "line saying whether it is enabled (`enabled: false` added to a disabled "
+        "one's). Several (or none: all): a YAML stream, the documents separated by "
+        "`---` lines, which `import` reads back.",
     )
     export.add_argument("names", nargs="*", metavar="NAME", type=_name_argument)
     export.add_argument(
@@ -253,13 +255,20 @@ def _refuse_stored_names(hub: Hub, named: dict[str, files.Document]) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """The stored texts, each with its `enabled:` saying the hub's flag (a disabled
+    scenario's says `enabled: false`): any import of the export keeps it so."""
+    from raspy.rules.enabled_text import stating_enabled  # YAML: export only
+
     with Hub(args, _PROG) as hub:
         names: list[str] = args.names or text.list_names(hub.need("list").body)
         documents = []
         for name in names:
-            document = hub.need("get", name=name).field("document")
+            reply = hub.need("get", name=name)
+            document, enabled = reply.field("document"), reply.field("enabled")
             if not isinstance(document, str):
                 raise text.ReplyError(f"{hub.service}: get {name}: no document")
+            if isinstance(enabled, bool):  # every hub's reply says it
+                document = stating_enabled(document, enabled)
             documents.append(document)
     if not documents:
         raise files.Failure(1, "no scenarios to export")

@@ -197,10 +197,34 @@ def test_export_of_one_name_writes_the_stored_text_byte_for_byte(
     stored = "# kept comment\nname: a   \ntriggers: [{startup: true}]  # no line break"
     output = tmp_path / "a.yaml"
     process = start(endpoint, "export", "a", "-o", str(output))
-    request = answer(sock, b"200", {"name": "a", "document": stored})
+    request = answer(sock, b"200", {"name": "a", "enabled": True, "document": stored})
     assert request == {"v": 1, "action": "get", "name": "a"}
     assert finish(process) == (0, "", "")
     assert output.read_bytes() == stored.encode()
+
+
+def test_export_of_a_disabled_scenario_says_enabled_false_in_its_text(
+    router: tuple[Router, str],
+) -> None:
+    """`disable` changes the hub's flag, not the text: the export says it, so that
+    an import of it (a new card's hub) keeps the scenario disabled; the rest of the
+    text byte for byte, and a text that says `enabled: true` of a scenario
+    disabled since says false."""
+    sock, endpoint = router
+    process = start(endpoint, "export")
+    assert answer(sock, b"200", [{"name": "a"}, {"name": "b"}])["action"] == "list"
+    a = "# heating at 6:00\r\nname: a   # boiler\r\ntriggers: [{at: '06:00'}]\r\n"
+    answer(sock, b"200", {"name": "a", "enabled": False, "document": a})
+    b = "name: b\nenabled: true  # winter\ntriggers: [{startup: true}]"
+    answer(sock, b"200", {"name": "b", "enabled": False, "document": b})
+    assert finish(process) == (
+        0,
+        "# heating at 6:00\r\nname: a   # boiler\r\nenabled: false\r\n"
+        "triggers: [{at: '06:00'}]\r\n"
+        "---\n"
+        "name: b\nenabled: false  # winter\ntriggers: [{startup: true}]\n",
+        "",
+    )
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
