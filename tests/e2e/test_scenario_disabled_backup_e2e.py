@@ -1,7 +1,9 @@
 """A disabled scenario stays disabled through a backup, on real raspyd processes
-(docs/scenarios.md, "The command line": `export`): `raspy scenario export`
-writes `enabled: false` into a disabled one's text, so that an import of the
-export, into the same hub (`--replace`) or a new card's, keeps it so. A household that disabled "heating at 6:00" for the holidays and moved
+(docs/scenarios.md, "The command line": `export`; "Storage"): `raspy scenario
+export` writes `enabled: false` into a disabled one's text, so that an import of
+the export, into the same hub (`--replace`) or a new card's, keeps it so; and
+`raspy-kv backup` then `restore` carries the hub's flag in the scenario's conf
+record. A household that disabled "heating at 6:00" for the holidays and moved
 to a new card had it firing again."""
 
 from __future__ import annotations
@@ -145,3 +147,27 @@ def test_an_export_of_a_disabled_scenario_imports_disabled_here_and_on_a_new_hub
         )
         for name in DISABLED:  # routed the same change, and nothing ran
             assert _kv_get(new, f"/scenario/{name}/ran") == ""
+
+
+def test_a_kv_backup_restored_keeps_a_disabled_scenario_disabled(
+    tmp_path: Path,
+) -> None:
+    """The whole store: the flag is the `enabled` of `scenario.<name>.conf`, in
+    the dump as in the store, and the restored hub loads it so."""
+    data_dir, backups = tmp_path / "data", tmp_path / "backups"
+    backups.mkdir()
+    with running_daemon(data_dir, config_text=CONFIG) as old:
+        _hub_with_two_disabled(tmp_path, old)
+        # as the daily timer runs it, beside raspyd: a disable is stored before
+        # its reply
+        _tool(
+            "raspy.cli.kv", "backup", "--data-dir", str(data_dir), "--to", str(backups)
+        )
+        assert old.terminate() == 0
+    (dump,) = backups.iterdir()
+    restored = tmp_path / "restored"
+    _tool("raspy.cli.kv", "restore", "--data-dir", str(restored), str(dump))
+    with running_daemon(restored, config_text=CONFIG) as new:
+        wait_until(lambda: _service_up(new), what="the restored hub's scenario service")
+        assert _states(new) == EXPECTED_STATES
+        assert _scenario(new, "export") == EXPORTED
