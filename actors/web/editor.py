@@ -27,7 +27,7 @@ from raspy.web import editor, forms, html
 from raspy.web.editor import EditorForm, EditorView, Problem, SavedWarnings
 from raspy.web.login import Session
 from raspy.web.models import ReplyError
-from raspy.web.scenario_pages import scenario_href
+from raspy.web.scenario_pages import as_enabled, scenario_href
 
 _NAME_LINE: Final = re.compile(r"^name[ \t]*:[ \t]*", re.MULTILINE)
 _FAILED: Final = (forms.FormError, ReplyError)  # said on the page, the text kept
@@ -82,9 +82,15 @@ def _refusal(status: bytes, reply: dict[str, Any]) -> tuple[str, list[Problem]]:
 
 
 async def _stored(backend: Backend, name: str) -> str | None:
-    """The stored text of `name`; None when there is no such scenario (nor can be:
-    a name the web face refuses to ask for, 300 characters, is unknown, not a
-    failure to answer)."""
+    """The stored text of `name`; None when there is no such scenario."""
+    reply = await _got(backend, name)
+    return None if reply is None else str(reply.get("document", ""))
+
+
+async def _got(backend: Backend, name: str) -> dict[str, Any] | None:
+    """The core's `get` reply of `name`; None when there is no such scenario (nor
+    can be: a name the web face refuses to ask for, 300 characters, is unknown,
+    not a failure to answer)."""
     try:
         request = forms.scenario_get_request(name)
     except forms.FormError:
@@ -94,7 +100,7 @@ async def _stored(backend: Backend, name: str) -> str | None:
         return None
     if status != b"200":
         raise forms.FormError(_refusal(status, reply)[0])
-    return str(reply.get("document", ""))
+    return reply
 
 
 async def _check(
@@ -168,22 +174,27 @@ def _saved(
 
 
 async def edit_form(request: Request, backend: Backend, session: Session) -> Response:
+    """The stored text to edit, its `enabled:` saying the scenario's state (the
+    Enable and Disable buttons change the state, not the text: a Save of a text
+    saying otherwise switched it back), and the fingerprint of the text stored."""
     name = request.path_params["name"]
     try:
-        stored = await _stored(backend, name)
+        reply = await _got(backend, name)
     except _FAILED as exc:
         return _show(
             backend, session, f"Edit {name}", html.notice(str(exc), error=True), 503
         )
-    if stored is None:
+    if reply is None:
         text = html.notice(f"no scenario named {name[:64]!r}", error=True)
         return _show(backend, session, "Unknown scenario", text, 404)
+    stored = str(reply.get("document", ""))
+    shown = as_enabled(stored, reply.get("enabled"))
     view = EditorView(
         editor.edit_href(name),
-        stored,
+        shown,
         fingerprint(stored),
         back=scenario_href(name),
-        note=EDIT_NOTE,
+        note=EDIT_NOTE if shown == stored else f"{EDIT_NOTE} {editor.STATE_NOTE}",
     )
     warned = backend.warned.pop(session.sid, None)
     # the warnings of the text stored now: not once another Save changed it

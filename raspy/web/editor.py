@@ -37,6 +37,13 @@ actions:
 """
 
 
+# under the text, when its `enabled:` was made to say the state (as_enabled)
+STATE_NOTE: Final = (
+    "Its enabled: line says whether it is enabled now (Enable and Disable change "
+    "that, not the stored text)."
+)
+
+
 def body_limit(path: str) -> int | None:
     """The larger request body the editor's forms may have (None: the usual)."""
     return MAX_EDITOR_FORM_BYTES if is_editor(path) else None

@@ -16,6 +16,18 @@ from raspy.web.models import ScenarioDetail, ScenarioRow
 from raspy.web.pages import status_class
 
 
+def as_enabled(stored: str, enabled: object) -> str:
+    """A stored text as the pages show it: its `enabled:` saying the scenario's
+    state (`enabled`, the `get` reply's; anything but a bool leaves the text as
+    it is), as `raspy scenario export` writes it: Enable and Disable change the
+    state, not the text, and a Save of a text saying otherwise switched it back."""
+    if not isinstance(enabled, bool):
+        return stored
+    from raspy.rules.enabled_text import stating_enabled  # YAML: on first use only
+
+    return stating_enabled(stored, enabled)
+
+
 def scenario_href(name: str) -> str:
     return "/scenarios/" + url_quote(name, safe="")
 
@@ -36,7 +48,8 @@ def scenario_body(
 ) -> str:
     """A scenario's own page: its card (its buttons bring the user back here), how
     far a run under way has come (a fade, a wait of 20 minutes: what it waits
-    for now), what its last run that ended did, and its document as stored."""
+    for now), what its last run that ended did, and its document as stored, its
+    `enabled:` saying the state (as_enabled)."""
     card = _scenario_card(detail.row, csrf, now, zone, back="?back=page", link=False)
     trace = (
         f'<pre class="trace">{esc(chr(10).join(detail.trace))}</pre>'
@@ -50,6 +63,7 @@ def scenario_body(
         else ""
     )
     base = esc(scenario_href(detail.row.name))
+    shown = as_enabled(detail.document, detail.row.enabled)
     edit = (  # the editor's pages (raspy.web.editor)
         f'<p class="edit-links"><a class="button" href="{base}/edit">Edit</a> '
         f'<a class="button" href="{base}/delete">Delete</a></p>'
@@ -61,7 +75,7 @@ def scenario_body(
         f"{under_way}<h2>Last run did</h2>{trace}"
         # the parser drops a newline right after <pre>: one that starts the text
         # stays (app.js compares the text shown with the editor's draft)
-        f'<h2>Document</h2><pre class="document">\n{esc(detail.document)}</pre>'
+        f'<h2>Document</h2><pre class="document">\n{esc(shown)}</pre>'
     )
 
 

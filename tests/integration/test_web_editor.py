@@ -691,3 +691,65 @@ def test_the_run_button_says_how_a_run_over_at_once_ended(browser: Browser) -> N
     assert "&#x27;+&#x27; needs a number" in notices[0]
     assert "slow started" in notices[1]
     assert "quick done" in notices[2]
+
+
+def test_the_edit_page_of_a_disabled_scenario_says_enabled_false_and_a_save_keeps_it(
+    browser: Browser,
+) -> None:
+    """Disable changes the state, not the text: the edit page showed a text saying
+    `enabled: true`, and a Save of it, changed or not, enabled the scenario again
+    (docs/web.md, "Writing scenarios"). The page shows the text saying the state,
+    with the fingerprint of the text stored; the scenario's page shows it too."""
+    winter = "name: heat\nenabled: true  # all winter\nactions:\n  - log: 'on'\n"
+    said = winter.replace("enabled: true", "enabled: false")
+    _create(browser, winter)
+    try:
+        assert _post(browser, "/scenarios/heat/disable").status == 303
+        page = browser.exchange("GET", "/scenarios/heat/edit")
+        shown, base = _textarea(page.body), _field(page.body, "base")
+        scenario = _page(browser, "/scenarios/heat")
+        answer = _post(
+            browser,
+            "/scenarios/heat/edit",
+            document=shown.replace("'on'", "'warm'"),
+            base=base,
+            do="save",
+        )
+        after = _page(browser, "/scenarios/heat")
+    finally:
+        _delete(browser, "heat")
+    assert (shown, base) == (said, hashlib.sha256(winter.encode()).hexdigest())
+    assert html.escape("Enable and Disable change that") in page.body
+    assert f'<pre class="document">\n{html.escape(said)}</pre>' in scenario
+    assert (answer.status, answer.body) == (303, "")
+    assert "state state-disabled" in after
+
+
+def test_a_save_unchanged_of_a_disabled_text_without_the_line_keeps_it_disabled(
+    browser: Browser,
+) -> None:
+    """A text without `enabled:` of a disabled scenario is shown with `enabled:
+    false` added after its name; saved as shown, the text says what the scenario
+    is already: stored, nothing switched."""
+    _create(browser, GOOD)
+    try:
+        assert _post(browser, "/scenarios/lamp/disable").status == 303
+        page = browser.exchange("GET", "/scenarios/lamp/edit")
+        shown = _textarea(page.body)
+        answer = _post(
+            browser,
+            "/scenarios/lamp/edit",
+            document=shown,
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/lamp")
+        edited = browser.exchange("GET", "/scenarios/lamp/edit").body
+    finally:
+        _delete(browser, "lamp")
+    assert shown == GOOD.replace("name: lamp\n", "name: lamp\nenabled: false\n")
+    assert (answer.status, answer.body) == (303, "")
+    assert f"saved: lamp ({html.escape(SAME_SCENARIO)})" in after
+    assert "state state-disabled" in after
+    # stored as shown: the text says the state, and no note says otherwise
+    assert (_textarea(edited), "Enable and Disable" in edited) == (shown, False)
