@@ -281,7 +281,7 @@ def hub_zone(entry: Mapping[str, JsonValue]) -> tuple[tzinfo | None, str]:
 
 def show_text(entry: Mapping[str, JsonValue]) -> str:
     """A `get` reply for people: the zone of its times, its fields, a blank line,
-    then the document as stored."""
+    then the document as stored, its `enabled:` saying the state."""
     tz, zone = hub_zone(entry)
     enabled = entry.get("enabled")
     fields = [
@@ -307,4 +307,8 @@ def show_text(entry: Mapping[str, JsonValue]) -> str:
     document = entry.get("document")
     if not isinstance(document, str):
         return head
+    if isinstance(enabled, bool):  # as export writes it, and the web face shows it
+        from raspy.rules.enabled_text import stating_enabled  # YAML: here only
+
+        document = stating_enabled(document, enabled)
     return head + "\n" + document + ("" if document.endswith("\n") else "\n")

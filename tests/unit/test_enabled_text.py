@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.cli.scenario_text import show_text
+from raspy.devices.template import JsonValue
 from raspy.rules.document import load_scenario
 from raspy.rules.enabled_text import stating_enabled
 
@@ -162,3 +164,18 @@ def _without_enabled(text: str) -> list[str]:
         for line in text.splitlines(keepends=True)
         if not line.startswith("enabled:")
     ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_show_prints_the_text_as_export_writes_it(enabled: bool) -> None:
+    """`raspy scenario show` of a disabled scenario printed `enabled: no` above a
+    text saying `enabled: true`; now the text says what the field does."""
+    stored = "name: a\nenabled: true  # winter\ntriggers: [{startup: true}]"
+    entry: dict[str, JsonValue] = {
+        "name": "a",
+        "enabled": enabled,
+        "state": "idle" if enabled else "disabled",
+        "document": stored,
+    }
+    shown = stored if enabled else stored.replace("true  #", "false  #")
+    assert show_text(entry).endswith(f"\n\n{shown}\n")
