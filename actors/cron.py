@@ -260,7 +260,7 @@ class CronActor(pykka.ThreadingActor):
         trigger = _trigger(job)
         # not again after a small step back
         last = self._fires.last(job.name, trigger, clock_offset_s=now_wall - now_mono)
-        self._scheduler.add(job.name, trigger, now_wall, now_mono, last_fired_ts=last)
+        self._scheduler.add(job.name, trigger, now_wall, now_mono, last_fire=last)
 
     def _rearm(self) -> None:
         if self._ticker is not None:

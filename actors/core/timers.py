@@ -87,7 +87,7 @@ class CoreTimers:
                 )
                 try:
                     self._scheduler.add(
-                        key, trigger, now_wall, now_mono, last_fired_ts=last
+                        key, trigger, now_wall, now_mono, last_fire=last
                     )
                 except ValueError as exc:
                     log.error(

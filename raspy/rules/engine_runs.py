@@ -76,10 +76,10 @@ class ScenarioRuns:
             until=checkpoint.until,
         )
         run = self._book.add(scope, program)
-        self._advance(run, None, mono, wall, out)
         # a clock set right later judges the wait by this record's end again,
         # and the record keeps that end until then
         self._book.taken_up(run, checkpoint)
+        self._advance(run, None, mono, wall, out)
 
     def _advance(
         self,

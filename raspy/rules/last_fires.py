@@ -19,7 +19,8 @@ fire more than REPEAT_GUARD_S before the last one noted is dropped: no step the
 scheduler takes for a small one could bring it back. Each fire is noted with the
 wall clock's offset from the monotonic clock then: once the clock has been set back
 by more than REPEAT_GUARD_S since (a wrong clock set right, whoever saw the step),
-it is no last fire any more, as the scheduler forgets it at such a step.
+it is no last fire any more, as the scheduler forgets it at such a step (both ask
+`clock_set_back`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import dataclasses
 import threading
 from typing import TYPE_CHECKING
 
-from raspy.rules.timing_scheduler import REPEAT_GUARD_S
+from raspy.rules.timing_scheduler import REPEAT_GUARD_S, PastFire, clock_set_back
 
 if TYPE_CHECKING:
     from raspy.rules.model import TimeTrigger
@@ -40,8 +41,8 @@ class LastFires:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # by name and spec: the fire (epoch s) and the clock's offset (wall - mono)
-        self._fires: dict[tuple[str, TimeTrigger], tuple[float, float]] = {}
+        # by name and spec: the fire and the clock's offset (wall - mono) then
+        self._fires: dict[tuple[str, TimeTrigger], PastFire] = {}
 
     def note(
         self,
@@ -58,16 +59,22 @@ class LastFires:
             return
         with self._lock:
             known = self._fires.get((name, spec))
-            if known is None or _set_back(known, clock_offset_s) or known[0] < fired_ts:
-                self._fires[(name, spec)] = (fired_ts, clock_offset_s)
+            if (
+                known is None
+                or clock_set_back(known.clock_offset_s, clock_offset_s)
+                or known.wall_ts < fired_ts
+            ):
+                self._fires[(name, spec)] = PastFire(fired_ts, clock_offset_s)
             stale = fired_ts - REPEAT_GUARD_S
             for key, fire in list(self._fires.items()):
-                if fire[0] < stale or _set_back(fire, clock_offset_s):
+                if fire.wall_ts < stale or clock_set_back(
+                    fire.clock_offset_s, clock_offset_s
+                ):
                     del self._fires[key]
 
     def last(
         self, name: str, trigger: TimeTrigger, *, clock_offset_s: float
-    ) -> float | None:
+    ) -> PastFire | None:
         """The last fire noted of the same trigger of `name`, None if none or if
         the wall clock (now `clock_offset_s` ahead of the monotonic one) has been
         set back by more than REPEAT_GUARD_S since."""
@@ -76,15 +83,9 @@ class LastFires:
             return None
         with self._lock:
             fire = self._fires.get((name, spec))
-        if fire is None or _set_back(fire, clock_offset_s):
+        if fire is None or clock_set_back(fire.clock_offset_s, clock_offset_s):
             return None
-        return fire[0]
-
-
-def _set_back(fire: tuple[float, float], clock_offset_s: float) -> bool:
-    """Whether the wall clock was set back by more than REPEAT_GUARD_S since `fire`
-    was noted: it was fired by a wrong clock."""
-    return clock_offset_s - fire[1] < -REPEAT_GUARD_S
+        return fire
 
 
 def _spec(trigger: TimeTrigger) -> TimeTrigger | None:

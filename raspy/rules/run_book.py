@@ -87,12 +87,10 @@ class RunBook:
         return None
 
     def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
-        """`run` was taken up at a start from `checkpoint` and has gone as far as
-        it could: its record says the end `checkpoint` said (Retime.recorded)."""
+        """`run` is taken up at a start from `checkpoint`, before its first
+        advance: while it waits there, its record says the end `checkpoint` said
+        (Retime.recorded, when paused() records it)."""
         self.retime.taken_up(run, checkpoint)
-        made = self.checkpoints.get(run.run_id)
-        if made is not None:
-            self.checkpoints[run.run_id] = self.retime.recorded(run, made)
 
     def forget(self, run: Run) -> None:
         """`run` ended: it, its requests and its checkpoint go."""

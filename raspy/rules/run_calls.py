@@ -18,7 +18,7 @@ from raspy.rules import model
 from raspy.rules.raspy_keys import refusal_of_raspys_key
 from raspy.rules.run_scope import RunScope, short
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
-from raspy.rules.template import values_in
+from raspy.rules.template import TemplateError
 
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -67,18 +67,15 @@ def _utf8(text: str, where: str) -> bytes:
 
 
 def _frame(scope: RunScope, template: str, where: str) -> bytes:
-    """A `call:` body frame filled in; RunFailed when a field fills it with a number
-    that is not finite (a tree body `1e400`): it would write `Infinity` or `NaN`,
-    no JSON, where a device's value or an http body fails the run."""
-    for value in values_in(template, scope.context()):
-        if isinstance(value, float | list | dict):
-            try:
-                json_text.encode(value)
-            except ValueError:
-                raise RunFailed(
-                    f"{where} filled with a number that is not finite"
-                ) from None
-    return _utf8(scope.text(template), where)
+    """A `call:` body frame filled in; RunFailed naming `where` (`call hub.echo:
+    body frame 2`) when a field cannot fill it: one naming a number that is not
+    finite (a tree body `1e400`) would write `Infinity` or `NaN`, no JSON, where a
+    device's value or an http body fails the run (scope.text refuses it)."""
+    try:
+        text = scope.text(template)
+    except TemplateError as exc:
+        raise RunFailed(f"{where}: {exc}") from None
+    return _utf8(text, f"{where} is")
 
 
 def checked_key(scope: RunScope, template: str) -> str:
@@ -144,7 +141,7 @@ def call_step(
     # run waited for its timeout
     _utf8(service, f"call {shown(service)}: the service is")
     body = tuple(
-        _frame(scope, frame, f"call {service}: body frame {number} is")
+        _frame(scope, frame, f"call {service}: body frame {number}")
         for number, frame in enumerate(action.body, 1)
     )
     scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))

@@ -56,9 +56,10 @@ class Retime:
         self._judged: set[int] = set()  # taken up, and a step came since
 
     def taken_up(self, run: Run, checkpoint: Checkpoint) -> None:
-        """`run` was taken up from `checkpoint` (its end by the clock of then), and
-        waits there again."""
-        if _place(run) == checkpoint.path and math.isfinite(checkpoint.end_wall):
+        """`run` is taken up from `checkpoint` (its end by the clock of then), before
+        its first advance; forgotten (laid_over) once it waits elsewhere, or not
+        at all, after it."""
+        if math.isfinite(checkpoint.end_wall):
             self._taken_up[run.run_id] = checkpoint
 
     def forget(self, run_id: int) -> None:

@@ -296,17 +296,6 @@ def render_in(
     return "".join(out)
 
 
-def values_in(text: str, context: EvalContext) -> list[JsonValue]:
-    """The values the fields of `text` name at run time (render_in writes them), so
-    a caller can refuse one naming its place (a `call:` frame) before render_in
-    refuses it naming the field."""
-    return [
-        _value_in(part, context, None, text)
-        for part in _parsed(text)
-        if isinstance(part, Field)
-    ]
-
-
 def _value_in(
     part: Field, context: EvalContext, secrets: Mapping[str, str] | None, text: str
 ) -> JsonValue:

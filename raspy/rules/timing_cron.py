@@ -329,7 +329,6 @@ def parse_cron(text: str) -> CronSchedule:
 _FIELD_NAMES: Final = ("minute", "hour", "day", "month", "weekday")
 _STEP: Final = re.compile(r"step '([^']*)' in field (\d)")
 _BANDS: Final = re.compile(r"bands '([^']*)' in field (\d)")
-_RANGES: Final = "minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7"
 # croniter's random (`R`) and hashed (`H`) fields: a different time at each start
 _RANDOM_OR_HASHED: Final = re.compile(r"(?<![A-Za-z])[RrHh](?![A-Za-z])")
 
@@ -375,10 +374,14 @@ def _refuse_out_of_range(expression: str, position: int, field: str) -> None:
                 f"a step of {int(step)} is over its {values_count} values (it "
                 "matches the first alone; an `every:` trigger takes any duration)"
             )
-        # the values only: not a step (`/15`) nor the N of weekday#N, nor `15W`'s W
+        # the values only: not a step (`/15`) nor the N of weekday#N, nor the W of
+        # `15W` or `W15` (the weekday nearest the 15th), nor the L of a weekday's
+        # `L5` (the last Friday)
         values = item.partition("/")[0].partition("#")[0]
         for text in values.split("-"):
-            number = text.removesuffix("W").removesuffix("w")
+            number = text.lower().removesuffix("w").removeprefix("w")
+            if position == 5:
+                number = number.removeprefix("l")
             if number.isdigit() and not low <= int(number) <= high:
                 raise ValueError(
                     f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: "
@@ -430,8 +433,6 @@ def _said(reason: str, expression: str) -> str:
         if found is not None and int(found.group(2)) < len(_FIELD_NAMES):
             field = _FIELD_NAMES[int(found.group(2))]
             return f"{field} field: {words} {quote(found.group(1))} is not allowed"
-    if "out of range" in reason or "out of bands" in reason:
-        return f"a value is out of range ({_RANGES})"
     if "Invalid day_of_week value" in reason and "#" in expression:
         return "in weekday#N, N is 1-5 (the first to the fifth of the month)"
     for prefix in (f"[{expression}]", f"[{expression.lower()}]"):

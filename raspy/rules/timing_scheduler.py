@@ -22,13 +22,15 @@ Rules (see also `raspy.rules.timing`):
   due()), so the key added is computed from the new time and never fired by it.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
-  NTP makes): a daily 07:00 already fired waits for tomorrow. A larger step back
-  (steps back since the key last fired, added up) is taken as the correction of a
-  clock that was wrong (a Pi without an RTC that booted at a saved time ahead): the
-  key forgets what it fired and starts again from the new time, so it never stalls until the old time comes back, and a time the wrong
-  clock fired comes again at the right one (set back 5 h from 12:02, a daily 08:00
-  fires at 08:00). A last fire more than REPEAT_GUARD_S ahead of the wall time is
-  forgotten too, after several small steps back as at add().
+  NTP makes): a daily 07:00 already fired waits for tomorrow. A clock set back by
+  more than that since the key last fired (`clock_set_back`: its offset from the
+  monotonic clock then and now compared, so steps and slews add up, and a step
+  forward takes back as much) is taken as the correction of a clock that was wrong
+  (a Pi without an RTC that booted at a saved time ahead): the key forgets what it
+  fired and starts again from the new time, so it never stalls until the old time
+  comes back, and a time the wrong clock fired comes again at the right one (set
+  back 5 h from 12:02, a daily 08:00 fires at 08:00). LastFires keeps the same rule
+  for a key scheduled again.
 - Sleeps are capped at `max_sleep_s`, so a step is seen within that time even when
   the next fire is far away.
 """
@@ -72,6 +74,15 @@ class Fired:
 
 
 @frozen
+class PastFire:
+    """A key's fire before it was added: its instant `wall_ts` (epoch s) and the
+    offset (wall - mono) of the clock it fired by, as LastFires keeps them."""
+
+    wall_ts: float
+    clock_offset_s: float
+
+
+@frozen
 class ClockJumped:
     """The wall clock stepped by `delta_s` (positive: forward) against monotonic."""
 
@@ -87,11 +98,15 @@ class _Job:
     anchor_ts: float
     next_wall: float | None
     last_fired: float | None
+    # the offset (wall - mono) of the clock its last fire was made by
+    fired_offset_s: float
     generation: int
-    # the wall steps since its last fire, added up: several steps back that set a
-    # wrong clock right by more than REPEAT_GUARD_S in all are such a correction
-    # too (LastFires, which compares clock offsets, takes them so)
-    stepped_since_fire: float = 0.0
+
+    def past_fire(self) -> PastFire | None:
+        """Its last fire, None if it has not fired."""
+        if self.last_fired is None:
+            return None
+        return PastFire(self.last_fired, self.fired_offset_s)
 
     def follow_real_time(self, delta_s: float) -> bool:
         """An `every` key's grid moves with a wall step of `delta_s` (it counts real
@@ -103,6 +118,7 @@ class _Job:
         self.anchor_ts += delta_s
         if self.last_fired is not None:
             self.last_fired += delta_s
+            self.fired_offset_s += delta_s  # as if fired by the clock as it is
         if self.next_wall is not None:
             self.next_wall += delta_s
         return True
@@ -153,12 +169,13 @@ class TimeScheduler:
         *,
         anchor_ts: float | None = None,
         catch_up: bool = False,
-        last_fired_ts: float | None = None,
+        last_fire: PastFire | None = None,
     ) -> float | None:
         """Schedule `key` (replacing it if present); returns its first fire or None.
 
         `anchor_ts` (default `now_wall`) is the grid origin of an `every` trigger.
-        With `catch_up` and `last_fired_ts`, a fire missed since then comes at once.
+        `last_fire` is one made before (not repeated after a small step back); with
+        `catch_up`, a fire missed since then comes at once.
         Raises ValueError for a trigger that cannot be scheduled; nothing changes then.
         """
         if self._reference is None or not self._jobs:
@@ -166,11 +183,10 @@ class TimeScheduler:
         else:
             self._notice_step(now_wall, now_mono)
         previous = self._jobs.get(key)
-        last = previous.last_fired if previous is not None else None
-        if last_fired_ts is not None:
-            last = last_fired_ts if last is None else max(last, last_fired_ts)
+        held = None if previous is None else previous.past_fire()
+        known = _latest_kept([last_fire, held], now_wall - now_mono)
+        last = None if known is None else known.wall_ts
         anchor = now_wall if anchor_ts is None else anchor_ts
-        last = _guarded(last, now_wall)
         after = now_wall if last is None else max(now_wall, last)
         if catch_up and last is not None:
             missed = self._next(trigger, last, anchor)
@@ -178,7 +194,8 @@ class TimeScheduler:
                 after = last
         first = self._next(trigger, after, anchor)
         self._sequence += 1
-        self._jobs[key] = _Job(trigger, anchor, first, last, self._sequence)
+        offset = 0.0 if known is None else known.clock_offset_s
+        self._jobs[key] = _Job(trigger, anchor, first, last, offset, self._sequence)
         self._push(key)
         return first
 
@@ -229,7 +246,7 @@ class TimeScheduler:
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
             outputs.extend(self._fire_until(expected, now_wall, now_mono))
-            self._after_step(now_wall, delta)
+            self._after_step(now_wall, now_mono, delta)
         else:
             self._follow_slew(delta)
             outputs.extend(self._fire_until(now_wall, now_wall, now_mono))
@@ -277,25 +294,23 @@ class TimeScheduler:
             assert job.next_wall is not None
             fired.append(Fired(key, job.next_wall, offset))
             job.last_fired = job.next_wall
-            job.stepped_since_fire = 0.0  # a step that brings it is added after
+            job.fired_offset_s = offset  # a step that brings it is after it
             # Past `until_wall` too, so no key fires twice in one call.
             after = max(until_wall, now_wall, job.last_fired)
             job.next_wall = self._next_or_park(job, after)
             self._push(key)
         return fired
 
-    def _after_step(self, now_wall: float, delta_s: float) -> None:
+    def _after_step(self, now_wall: float, now_mono: float, delta_s: float) -> None:
         """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
+        offset = now_wall - now_mono
         for job in self._jobs.values():
-            job.stepped_since_fire += delta_s
-            corrected = (
-                job.stepped_since_fire < -REPEAT_GUARD_S
-            )  # wrong clock set right
             # an `every` key's fires move with the step; a calendar key's, made by a
-            # wrong clock, say nothing of the right clock's times
-            if not job.follow_real_time(delta_s) and corrected:
+            # wrong clock since set right, say nothing of the right clock's times
+            if not job.follow_real_time(delta_s) and clock_set_back(
+                job.fired_offset_s, offset
+            ):
                 job.last_fired = None
-            job.last_fired = _guarded(job.last_fired, now_wall)
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)
             )
@@ -325,9 +340,19 @@ class TimeScheduler:
         return None
 
 
-def _guarded(last_fired: float | None, now_wall: float) -> float | None:
-    """The last fire a key must not repeat: forgotten when it lies more than
-    REPEAT_GUARD_S ahead of `now_wall` (a wall clock that was wrong, now corrected)."""
-    if last_fired is not None and last_fired - now_wall > REPEAT_GUARD_S:
-        return None
-    return last_fired
+def clock_set_back(fired_offset_s: float, now_offset_s: float) -> bool:
+    """Whether the wall clock was set back by more than REPEAT_GUARD_S since a fire
+    made when its offset from the monotonic clock (wall - mono) was `fired_offset_s`
+    (it is `now_offset_s` now): that fire was made by a wrong clock, since set right.
+    The scheduler and LastFires both forget such a fire."""
+    return now_offset_s - fired_offset_s < -REPEAT_GUARD_S
+
+
+def _latest_kept(fires: list[PastFire | None], now_offset_s: float) -> PastFire | None:
+    """The latest of `fires` that was not made by a clock set back since."""
+    kept = [
+        fire
+        for fire in fires
+        if fire is not None and not clock_set_back(fire.clock_offset_s, now_offset_s)
+    ]
+    return max(kept, key=lambda fire: fire.wall_ts, default=None)

@@ -17,7 +17,7 @@ from raspy import packing
 from raspy.rules import cron_jobs
 from raspy.rules.cron_jobs import CronJob, Deleted, Handled, Saved
 from raspy.rules.model import CronTrigger
-from raspy.rules.timing_scheduler import TimeScheduler
+from raspy.rules.timing_scheduler import PastFire, TimeScheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC).timestamp()  # 14:00 in Berlin
@@ -383,7 +383,9 @@ def test_a_saved_job_says_the_schedulers_next_fire_not_one_counted_from_now() ->
     assert handled.reply is None  # no next said before the scheduler holds one
     (saved,) = handled.effects
     assert isinstance(saved, Saved)
-    scheduler.add("wake", CronTrigger(WAKE.schedule), now, 0.0, last_fired_ts=fired)
+    scheduler.add(
+        "wake", CronTrigger(WAKE.schedule), now, 0.0, last_fire=PastFire(fired, now)
+    )
     status, reply = cron_jobs.answer(handled, BERLIN, scheduler.next_wall)
     assert (status, json.loads(reply)["job"]["next"]) == (
         b"200",

@@ -198,3 +198,63 @@ def test_a_run_taken_up_is_recorded_by_the_clock_once_a_step_back_set_it() -> No
     _stepped(h, REAL - 3600.0 + 100.0, 100.0)
     (recorded,) = _last_record(h)
     assert recorded.end_wall == REAL - 3600.0 + 900.0
+
+
+class _CountedWrites(dict[int, engine.Checkpoint]):
+    """A run book's checkpoints, counting each one written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def __setitem__(self, run_id: int, checkpoint: engine.Checkpoint) -> None:
+        self.writes += 1
+        super().__setitem__(run_id, checkpoint)
+
+
+def test_a_run_taken_up_is_recorded_once_with_its_record_end() -> None:
+    """The record of a run taken up by a clock behind is made once, as it pauses,
+    with the end its record said (it was made by the clock, then made again)."""
+    checkpoint = engine.Checkpoint((Place(1),), REAL + 900.0, 1200.0, TRIGGER)
+    h = harness(scenario([ON, m.WaitAction(1200.0), OFF], [MOTION]))
+    written = _CountedWrites()
+    h.core._book.checkpoints = written
+    h.mono, h.wall = 5.0, REAL - 3 * 3600.0
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert (written.writes, _last_record(h)) == (1, (checkpoint,))
+
+
+def test_a_run_taken_up_that_moves_on_at_once_is_judged_by_its_new_wait() -> None:
+    """A run whose recorded wait ended while the hub was down goes on to its next
+    long wait in its first advance: that wait is recorded by the clock, and a step
+    forward of two days later neither cuts it nor drops the run as stale (the
+    record it was taken up from says nothing of the new wait)."""
+    checkpoint = engine.Checkpoint((Place(1),), REAL - 60.0, 1200.0, TRIGGER)
+    s = scenario([ON, m.WaitAction(1200.0), OFF, m.WaitAction(1800.0), ON], [MOTION])
+    h = harness(s)
+    h.mono, h.wall = 5.0, REAL
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert [s.value for s in sets(h.outputs)] == ["off"]
+    (recorded,) = _last_record(h)
+    assert (recorded.path, recorded.end_wall) == ((Place(3),), REAL + 1800.0)
+    _stepped(h, REAL + 2 * 86400.0, 60.0)
+    assert h.core.running == 1
+    (recorded,) = _last_record(h)
+    assert recorded.end_wall == REAL + 2 * 86400.0 + 1740.0
+    h.advance(1739.0)
+    assert h.core.running == 1
+    h.advance(1.0)
+    assert [s.value for s in sets(h.outputs)] == ["off", "on"]
+    assert h.core.running == 0
+
+
+def test_a_run_taken_up_whose_wait_ended_while_down_ends_at_the_start() -> None:
+    checkpoint = engine.Checkpoint((Place(1),), REAL - 60.0, 1200.0, TRIGGER)
+    h = harness(scenario([ON, m.WaitAction(1200.0), OFF], [MOTION]))
+    h.mono, h.wall = 5.0, REAL
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert [s.value for s in sets(h.outputs)] == ["off"]
+    assert [o for o in h.outputs if isinstance(o, engine.RunEnded)] == [
+        engine.RunEnded(1, None)
+    ]
+    assert (h.core.running, _last_record(h)) == (0, ())

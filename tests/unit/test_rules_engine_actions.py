@@ -632,18 +632,19 @@ def test_a_device_value_json_cannot_hold_fails_the_run_and_is_not_sent() -> None
 
 @pytest.mark.parametrize("titanic", [False, True])
 @pytest.mark.parametrize(
-    ("frame", "given"),
+    ("frame", "given", "offset"),
     [
-        ("{trigger.value}", float("inf")),
-        ('{{"v": 1, "value": {trigger.value:.1f}}}', float("nan")),
-        ("{trigger.value}", [1, float("-inf")]),
+        ("{trigger.value}", float("inf"), 0),
+        ('{{"v": 1, "value": {trigger.value:.1f}}}', float("nan"), 19),
+        ("{trigger.value}", [1, float("-inf")], 0),
     ],
 )
 def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
-    frame: str, given: JsonValue, titanic: bool
+    frame: str, given: JsonValue, offset: int, titanic: bool
 ) -> None:
     """A tree body `1e400` reads as an infinity: a frame `{trigger.value}` was sent
-    as the text `Infinity`, which is no JSON, where a device's value fails the run."""
+    as the text `Infinity`, which is no JSON, where a device's value fails the run.
+    The failure names the call, the frame and the field."""
     h = harness(
         scenario(
             [m.CallAction("hub.echo", ("hi", frame), titanic)], [m.EventTrigger(DOOR)]
@@ -652,7 +653,8 @@ def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
     assert requests(h.change(DOOR, given)) == []
     assert h.state is State.ERROR
     assert h.core.status.last_error == (
-        "call hub.echo: body frame 2 is filled with a number that is not finite"
+        "call hub.echo: body frame 2: {trigger.value} is or holds a number that is "
+        f"not finite (at offset {offset} of '{frame}')"
     )
 
 

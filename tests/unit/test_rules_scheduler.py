@@ -10,6 +10,7 @@ import pytest
 
 from raspy.rules.model import AtTrigger, CronTrigger, EveryTrigger, SunEvent, SunTrigger
 from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.rules.timing_scheduler import PastFire
 
 UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC).timestamp()  # wall at the start
@@ -39,13 +40,18 @@ def test_a_slot_passed_while_down_is_not_fired_late_unless_catch_up() -> None:
     """Issue 11: jobs fired while raspyd was down are not fired late."""
     last = _minute(-60)  # fired an hour ago, then the daemon was down
     plain = TimeScheduler(UTC_ZONE)
-    assert plain.add("job", CronTrigger("0 * * * *"), T0, M0, last_fired_ts=last) == (
-        _minute(60)
-    )
+    assert plain.add(
+        "job", CronTrigger("0 * * * *"), T0, M0, last_fire=PastFire(last, T0 - M0)
+    ) == (_minute(60))
     assert plain.due(T0, M0) == []
     catching = TimeScheduler(UTC_ZONE)
     first = catching.add(
-        "job", CronTrigger("0 * * * *"), T0, M0, catch_up=True, last_fired_ts=last
+        "job",
+        CronTrigger("0 * * * *"),
+        T0,
+        M0,
+        catch_up=True,
+        last_fire=PastFire(last, T0 - M0),
     )
     assert first == _minute(0)  # the one missed slot, once
     assert catching.due(T0, M0) == [Fired("job", _minute(0))]

@@ -109,6 +109,8 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         ("0 24 * * *", "cron '0 24 * * *': hour field: 24 is out of range (0-23)"),
         ("0 0 0 * *", "cron '0 0 0 * *': day field: 0 is out of range (1-31)"),
         ("0 0 40W * *", "cron '0 0 40W * *': day field: 40 is out of range (1-31)"),
+        ("0 0 W32 * *", "cron '0 0 W32 * *': day field: 32 is out of range (1-31)"),
+        ("0 0 * * L9", "cron '0 0 * * L9': weekday field: 9 is out of range (0-7)"),
         ("0 0 * 13 *", "cron '0 0 * 13 *': month field: 13 is out of range (1-12)"),
         ("0 0 * * 8", "cron '0 0 * * 8': weekday field: 8 is out of range (0-7)"),
         (
@@ -155,6 +157,8 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         "hour-range",
         "day-zero",
         "nearest-weekday-range",
+        "nearest-weekday-first-range",
+        "last-weekday-range",
         "month-range",
         "weekday-range",
         "minute-step-over",

@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from raspy.rules.model import AtTrigger, CronTrigger, EveryTrigger, SunEvent, SunTrigger
 from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
-from raspy.rules.timing_scheduler import REPEAT_GUARD_S
+from raspy.rules.timing_scheduler import REPEAT_GUARD_S, PastFire
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOME = SunLocation(52.52, 13.40, BERLIN)
@@ -176,3 +178,73 @@ def test_a_fire_says_the_offset_of_the_clock_it_fired_by() -> None:
     ]
     offsets = [o.clock_offset_s for o in outputs if isinstance(o, Fired)]
     assert offsets == [_berlin(10, 6, 59) - 0.0, _berlin(10, 2) + 40 - 100.0]
+
+
+def _fired_at_seven() -> TimeScheduler:
+    """A daily 07:00 fired on June 10 by a clock offset `_berlin(10, 6, 59)` from
+    the monotonic one."""
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("wake", AtTrigger(SEVEN), _berlin(10, 6, 59), 0.0)
+    assert scheduler.due(_berlin(10, 7), 60.0) == [Fired("wake", _berlin(10, 7))]
+    return scheduler
+
+
+def test_slews_back_count_with_the_steps_as_in_last_fires() -> None:
+    """An hour after 07:00 fired, slews back (each under the jump threshold) of
+    30 min in all, then a step back of 2 h 43: the clock was set back 3 h 13 since
+    the fire, which LastFires takes for a wrong clock set right, so the 07:00 comes
+    today. The scheduler added up the steps alone (2 h 43) and held it: a core
+    restarted then would have fired it, one left running would not."""
+    scheduler = _fired_at_seven()
+    wall, mono = _berlin(10, 8), 60.0 + 3600.0
+    assert scheduler.due(wall, mono) == []
+    for _ in range(2000):
+        wall -= 0.9
+        assert scheduler.due(wall, mono) == []
+    step_s = -9800.0
+    assert scheduler.due(wall + step_s, mono) == [ClockJumped(step_s)]
+    assert scheduler.next_wall("wake") == _berlin(10, 7)
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["held", "from_last_fires"])
+def test_steps_back_on_both_sides_of_an_add_add_up(given: bool) -> None:
+    """07:00 fired; at 08:00 the clock is set back 2 h, the scenario is imported
+    again (the key added again, its last fire held or given as LastFires keeps it),
+    and the clock is set back 2 h more: 4 h since the fire, a wrong clock set right,
+    so the 07:00 comes today, as LastFires says. The add began the count of steps
+    again, and 07:00 waited for tomorrow."""
+    scheduler = _fired_at_seven()
+    offset_at_fire = _berlin(10, 6, 59)
+    mono = 60.0 + 3600.0
+    step_s = -7200.0
+    assert scheduler.due(_berlin(10, 8) + step_s, mono) == [ClockJumped(step_s)]
+    assert scheduler.next_wall("wake") == _berlin(11, 7)
+    if given:
+        assert scheduler.remove("wake")
+    last = PastFire(_berlin(10, 7), offset_at_fire) if given else None
+    scheduler.add("wake", AtTrigger(SEVEN), _berlin(10, 6), mono, last_fire=last)
+    assert scheduler.next_wall("wake") == _berlin(11, 7)
+    outputs = scheduler.due(_berlin(10, 6, 10) + step_s, mono + 600)
+    assert outputs == [ClockJumped(step_s)]
+    assert scheduler.next_wall("wake") == _berlin(10, 7)
+
+
+@pytest.mark.parametrize(
+    ("forward_s", "back_s", "expected"),
+    [
+        (7200.0, -4 * 3600.0, _berlin(11, 7)),  # 2 h back in all: held
+        (3600.0, -4.5 * 3600.0, _berlin(10, 7)),  # 3 h 30 back in all: forgotten
+    ],
+    ids=["net_two_hours_back", "net_three_and_a_half_hours_back"],
+)
+def test_a_step_forward_takes_back_as_much_of_a_later_step_back(
+    forward_s: float, back_s: float, expected: float
+) -> None:
+    """Half an hour after 07:00 fired, the clock steps forward, then back: what
+    counts is how far it was set back in all since the fire."""
+    scheduler = _fired_at_seven()
+    wall, mono = _berlin(10, 7, 30), 60.0 + 1800.0
+    assert scheduler.due(wall + forward_s, mono) == [ClockJumped(forward_s)]
+    wall, mono = wall + forward_s + 600, mono + 600
+    assert scheduler.due(wall + back_s, mono) == [ClockJumped(back_s)]
+    assert scheduler.next_wall("wake") == expected
