@@ -129,6 +129,17 @@ class HistoryActor(HistoryQueries):
 
     # --- lifecycle ----------------------------------------------------------------
     def on_start(self) -> None:
+        try:
+            self._start_up()
+        except BaseException:
+            # pykka calls neither on_stop nor on_failure here: the subscription and
+            # the worker made before the step that failed would be held for a gone
+            # actor (the broker handed that worker the next request, and it was lost)
+            self._leave()
+            raise
+        log.info("history_started", keys=len(self.recorded), tiers=len(self.tiers))
+
+    def _start_up(self) -> None:
         store = self.links.store
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
@@ -149,14 +160,17 @@ class HistoryActor(HistoryQueries):
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         self._ticker.start()  # last: an ask above that fails leaves no thread behind
         self._set_deadline()
-        log.info("history_started", keys=len(self.recorded), tiers=len(self.tiers))
 
     def on_stop(self) -> None:
         self._flush(read_ahead=False)  # a clean stop loses nothing
+        self._leave()
+        log.info("history_stopped", keys=len(self.recorded))
+
+    def _leave(self) -> None:
+        """Stop the ticker, DISCONNECT the worker, leave the tree and the edge."""
         self._ticker.stop()
         self._worker.disconnect()
         leave(self.links, self.actor_ref, [self._worker.peer_id, self._client.owner])
-        log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:

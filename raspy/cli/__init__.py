@@ -99,6 +99,20 @@ def show(value: bytes) -> str:
     return text if text.isprintable() else "0x" + value.hex()
 
 
+def closed_stdout(consequence: str) -> str:
+    """The line (after the tool's name) of a command whose output must be seen, run
+    with stdout closed (`>&-`: sys.stdout is None, and print() writes nowhere and
+    raises nothing, so a dump, an export or a new token was lost unseen);
+    `consequence` says what that costs, nowhere_to_go() where -o FILE helps."""
+    return f"stdout is closed: {consequence}"
+
+
+def nowhere_to_go(output: str) -> str:
+    """closed_stdout()'s consequence for an `output` (`the dump`) that -o FILE can
+    take instead, said the same by each command that has -o."""
+    return f"{output} has nowhere to go; name a FILE with -o"
+
+
 def flush_stdout() -> None:
     """Write out what was printed (a reader that left is seen here, not at exit);
     nothing when stdout is closed (`>&-`: None, where print() wrote nowhere)."""

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import IO, Final
 
 from raspy.atomic_file import atomic_writer, is_special, temp_target
-from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
+from raspy.cli import (
+    EXIT_OK,
+    EXIT_USAGE,
+    closed_stdout,
+    nowhere_to_go,
+    output_status,
+)
 from raspy.cli.kv_lines import (
     EXIT_DATA,
     STDIO,
@@ -118,10 +124,7 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     written into: renamed over, a device node (as root) was replaced by a file."""
     if name is None or name == STDIO:
         if sys.stdout is None:  # closed by the caller (`>&-`): Python leaves it None
-            raise Failure(
-                "stdout is closed: the dump has nowhere to go; name a FILE with -o",
-                EXIT_USAGE,
-            )
+            raise Failure(closed_stdout(nowhere_to_go("the dump")), EXIT_USAGE)
         with stdout_errors():
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()

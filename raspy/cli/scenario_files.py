@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from raspy.atomic_file import write_named_output
-from raspy.cli import flush_stdout, output_status
+from raspy.cli import closed_stdout, flush_stdout, nowhere_to_go, output_status
 from raspy.errors import quote
 from raspy.file_head import read_head
 from raspy.records import frozen
@@ -109,7 +109,7 @@ def write_output(output: str | None, data: bytes) -> None:
     """To stdout, or to a file through a temp file and a rename (never half written)."""
     if output is None:
         if sys.stdout is None:  # closed by the caller (`>&-`): Python leaves it None
-            raise Failure(2, "stdout is closed: the export has nowhere to go; -o FILE")
+            raise Failure(2, closed_stdout(nowhere_to_go("the export")))
         flush_stdout()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -89,19 +89,23 @@ def collect(client: Client) -> list[Row]:
 def _worker_counts(reply: Sequence[bytes]) -> dict[str, int]:
     """Live workers (idle plus busy) by service in an `mmi.workers` reply; what is
     not of raspy's shape counts none: another broker may answer it its own way."""
+    return {
+        service: _count(counts.get("idle")) + _count(counts.get("busy"))
+        for service, counts in _json_object(reply).items()
+        if isinstance(counts, dict)
+    }
+
+
+def _json_object(reply: Sequence[bytes]) -> dict[str, Any]:
+    """The JSON object of a `200` reply; {} for any other reply (a status, frames or
+    a body not of that shape): its sender need not be raspy."""
     if len(reply) != 2 or reply[0] != b"200":
         return {}
     try:
-        table = json_text.loads(reply[1])
+        document = json_text.loads(reply[1])
     except ValueError:
         return {}
-    if not isinstance(table, dict):
-        return {}
-    return {
-        service: _count(counts.get("idle")) + _count(counts.get("busy"))
-        for service, counts in table.items()
-        if isinstance(counts, dict)
-    }
+    return document if isinstance(document, dict) else {}
 
 
 def _count(value: object) -> int:
@@ -129,17 +133,9 @@ def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
     """An `all` reply as {name: {"type": ..., "value": ...}}, leaving out what is not
     of that shape: any MDP worker may register a `<host>.<part>.statistics` service,
     and what it answers must not break the table (it did: an internal error)."""
-    if len(reply) != 2 or reply[0] != b"200":
-        return {}
-    try:
-        document = json_text.loads(reply[1])
-    except ValueError:
-        return {}
-    if not isinstance(document, dict):
-        return {}
     return {
         name: entry
-        for name, entry in document.items()
+        for name, entry in _json_object(reply).items()
         if isinstance(entry, dict)
         and isinstance(entry.get("type"), str)
         and isinstance(entry.get("value"), int | float | str)

@@ -71,9 +71,7 @@ class UsageParser(argparse.ArgumentParser):
         args: Sequence[str] | None = None,
         namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
-        given = self._dash_values_joined(sys.argv[1:] if args is None else list(args))
-        if self._intermixed:
-            given = self._options_first(given)
+        given = self._regrouped(sys.argv[1:] if args is None else list(args))
         self._unknown = (*_ABOVE_UNKNOWN.get(), *self._unknown_options(given))
         # a sub-command's parser runs inside this parse: it names these too
         above = _ABOVE_UNKNOWN.set(self._unknown)
@@ -117,55 +115,45 @@ class UsageParser(argparse.ArgumentParser):
             option.startswith(name) for option in self._option_string_actions
         )
 
-    def _dash_values_joined(self, args: list[str]) -> list[str]:
-        """`args` with each of this parser's one-value options and a following
-        value that begins with `-` made one (`--option=value`, `-ovalue`), except a
-        value that is an option itself (`-h`, `-oFILE`) and any after `--`."""
-        joined: list[str] = []
-        index = 0
-        while index < len(args):
-            arg = args[index]
-            if arg == "--":
-                return joined + args[index:]
-            value = args[index + 1] if index + 1 < len(args) else None
-            if (
-                value is not None
-                and self._takes_one_value(arg)
-                and value.startswith("-")
-                and not value.startswith("--")
-                and value not in self._option_string_actions
-                and value[:2] not in self._option_string_actions  # `-oFILE`: one
-            ):
-                # a short option's value is written attached without `=` (`-o-x`)
-                joined.append(f"{arg}{value}" if arg[1] != "-" else f"{arg}={value}")
-                index += 2
-                continue
-            joined.append(arg)
-            index += 1
-        return joined
-
-    def _options_first(self, args: list[str]) -> list[str]:
-        """`args` with this parser's options (and each one's value) moved before
-        the other words, in their order, up to `--`; an option whose value is
-        missing stays where it is, for argparse to say so."""
+    def _regrouped(self, args: list[str]) -> list[str]:
+        """`args` as argparse is to read them, in one walk up to `--` (the rest as
+        given): each of this parser's one-value options with its value (one word
+        for a value that begins with `-`: _with_value); `intermixed`, its options,
+        each with its value, moved before the other words in their order. An
+        option whose value is missing (last, or before `--`) stays where it is, for
+        argparse to say so."""
         options: list[str] = []
         others: list[str] = []
+        front = options if self._intermixed else others
         index = 0
-        while index < len(args):
+        while index < len(args) and args[index] != "--":
             arg = args[index]
-            if arg == "--":
-                return options + others + args[index:]
-            if not self._is_option(arg):
+            valued = self._takes_one_value(arg)
+            if valued and index + 1 < len(args) and args[index + 1] != "--":
+                front += self._with_value(arg, args[index + 1])
+                index += 2
+                continue
+            if self._is_option(arg) and not valued:
+                front.append(arg)
+            else:  # a positional, or an option whose value is missing
                 others.append(arg)
-            elif self._takes_one_value(arg) and index + 1 < len(args):
-                options += args[index : index + 2]
-                index += 1
-            elif self._takes_one_value(arg):
-                others.append(arg)
-            else:
-                options.append(arg)
             index += 1
-        return options + others
+        return options + others + args[index:]
+
+    def _with_value(self, option: str, value: str) -> list[str]:
+        """`option` and its `value`, one word (`--option=value`, `-ovalue`) when the
+        value begins with `-`, which argparse would take for an option; else two
+        (argparse reads `-h`, `-oFILE` or `--json` there as the option it is, and
+        says the value is missing)."""
+        if (
+            value.startswith("-")
+            and not value.startswith("--")
+            and value not in self._option_string_actions
+            and value[:2] not in self._option_string_actions  # `-oFILE`: one
+        ):
+            # a short option's value is written attached without `=` (`-o-x`)
+            return [f"{option}{value}" if option[1] != "-" else f"{option}={value}"]
+        return [option, value]
 
     def _takes_one_value(self, arg: str) -> bool:
         """Whether `arg` names an option of this parser (or, as argparse allows,

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
+from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, closed_stdout, reader_left
 from raspy.cli.arguments import path_argument
 from raspy.errors import StoreBeingReadError, StoreError, StoreLockedError
 from raspy.storage.lock import DataDirLock
@@ -88,8 +88,8 @@ def _token(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if sys.stdout is None:  # closed (`>&-`): print() writes nowhere, raises nothing
         print(
-            f"{_PROG} web-token: stdout is closed: nobody would see the token "
-            "(the one in use stays valid)",
+            f"{_PROG} web-token: "
+            + closed_stdout("nobody would see the token (the one in use stays valid)"),
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -1,7 +1,7 @@
-"""A follower of the tree (web face, MQTT bridge) subscribes to several prefixes as
-it starts: when a later one fails, the ones it made before are undone with it. The
-MQTT bridge's start used to fail with them still held by the real Clone server,
-which told them to a gone actor until a change found it gone."""
+"""A follower of the tree (web face, MQTT bridge, history) subscribes and attaches
+as it starts: when a later step fails, the ones it made before are undone with it.
+The MQTT bridge's start used to fail with its prefixes still held by the real Clone
+server, which told them to a gone actor until a change found it gone."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ import pytest
 from support.clonesrv import CloneServer
 from support.edge_fixtures import EdgeHandle
 from support.followers import start_mqtt, start_web
+from support.mdp_spec import mmi_service
 from support.store_fixtures import data_dir_fixture  # noqa: F401  # fixture `data_dir`
+from support.wait import wait_until
 
+from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.seeds import Seed
+from raspy.actors.history import HistoryActor
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
+from raspy.config import HistoryConfig
 from raspy.stats import Stats
 from raspy.storage.store import Store
 
@@ -73,3 +78,38 @@ def test_a_start_failed_at_a_later_prefix_leaves_no_subscription(
     assert len(second_seed_unreadable) == 2  # the first subscribed, then the second
     assert _subscribed(server, part) == []
     assert store._env._readers == 0  # no view left open
+
+
+class _WatchRefused(pykka.ThreadingActor):
+    """The edge, but for WatchServices (the last ask of history's start), which
+    fails as an edge that stops meanwhile fails it."""
+
+    def __init__(self, edge: Ref) -> None:
+        super().__init__()
+        self._edge = edge
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, msgs.WatchServices):
+            raise pykka.ActorDeadError("the edge stopped")
+        return self._edge.ask(message, timeout=5)
+
+
+def test_a_history_start_failed_after_it_attached_leaves_no_worker_nor_subscription(
+    edge: EdgeHandle, server: CloneServer, store: Store
+) -> None:
+    """Its subscription to `/device/` was held by the Clone server, and its worker
+    by the broker, which handed it the next history request: lost with the actor
+    (an in-process worker never expires), the client waited for its retry."""
+    refusing = _WatchRefused.start(edge.ref)
+    links = PeerLinks(refusing, edge.outbox, server.ref, store, SystemClock(), Stats())
+    part = HistoryActor.start("testhost", HistoryConfig(), links)
+    with pytest.raises(pykka.ActorDeadError):  # its start failed: it stopped
+        part.proxy().actor_urn.get(timeout=10)
+    assert _subscribed(server, part) == []
+    wait_until(
+        lambda: (
+            mmi_service(edge.context, edge.endpoint, b"testhost.logger.history")
+            == b"404"
+        ),
+        what="the broker forgot the history worker",
+    )

@@ -18,5 +18,5 @@ def test_a_closed_stdout_is_a_usage_error_naming_the_way_out(
         write_output(None, b"name: x\n")
     assert caught.value.status == 2
     assert caught.value.lines == (
-        "stdout is closed: the export has nowhere to go; -o FILE",
+        "stdout is closed: the export has nowhere to go; name a FILE with -o",
     )
