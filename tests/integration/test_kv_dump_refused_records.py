@@ -92,6 +92,35 @@ def _bad_ttl(name: bytes) -> Put:
     return Put(Table.KV, name, encode_kv(2, b"x", {}, 0.0))
 
 
+def test_a_dump_of_more_than_five_refused_records_names_five_and_counts_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first five refused records are named, one a line, as restore names them;
+    the others are counted in the closing line, and its --drop names the first."""
+    data = tmp_path / "data"
+    bad = [_bad_ttl(b"/bad/%d" % n) for n in range(1, 7)]
+    make_store(data, [*CONTENT, *bad, COMMAND_KEY])
+    dump = tmp_path / "x.dump"
+    status, out, err = run(["dump", "--data-dir", str(data), "-o", str(dump)], capsys)
+    assert (status, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0].startswith("raspy-kv dump: dumped 14 records from 9 dbs in ")
+    why = "kv record: ttl: expected seconds > 0, at most 1000000000, got 0.0"
+    assert lines[1:6] == [
+        f"raspy-kv dump: {dump} line {n + 2}: kv '/bad/{n}': {why}" for n in range(1, 6)
+    ]
+    assert lines[6] == (
+        f"raspy-kv dump: {dump} holds 7 records that raspy-kv restore refuses (2 more"
+        " not shown), as the store holds them (`raspy-kv check --data-dir"
+        f" {data}` lists them): it does not restore as it stands; take their lines"
+        " out, lower the end line's record count by as many, and restore it with"
+        " --ignore-checksum. For whole dumps again, stop raspyd and drop them from"
+        f" the store: `raspy-kv check --data-dir {data} --drop kv '/bad/1'`, and so"
+        " each one it lists"
+    )
+    assert len(lines) == 7
+
+
 def _backup(data: Path, backups: Path, capsys: pytest.CaptureFixture[str]) -> int:
     argv = ["backup", "--data-dir", str(data), "--to", str(backups), "--keep", "1"]
     return run(argv, capsys)[0]
