@@ -176,3 +176,17 @@ def test_the_leftover_of_a_restore_killed_after_its_move_is_removed_at_the_open(
         "log_level": "warning",
     } in logs
     assert records(target) == before
+
+
+@pytest.mark.timeout(30)
+def test_init_takes_a_data_dir_a_killed_restore_left_and_removes_its_leftover(
+    tmp_path: Path,
+) -> None:
+    """`raspyd --init` asks for an empty store: the leftover of a restore stopped
+    before its store was in place is removed, and the store made."""
+    target = tmp_path / "data"
+    (target / STAGING_DIR).mkdir(parents=True)
+    (target / STAGING_DIR / DATA_FILE).write_bytes(b"\0" * 4096)
+    with capture_logs(), Store.open(target, init=True) as store:
+        assert store.scan(Table.KV) == []
+    assert not (target / STAGING_DIR).exists()
