@@ -1,7 +1,9 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
-inside the store's one restore txn. A dump on stdin (`-`), or a FILE that is a pipe,
-is kept in a temp file for the two readings (kv_restore_source)."""
+inside the store's one restore txn; into a data dir without a store, a new store
+made in its staging dir and moved into place once committed (kv_restore_target). A
+dump on stdin (`-`), or a FILE that is a pipe, is kept in a temp file for the two
+readings (kv_restore_source)."""
 
 from __future__ import annotations
 
