@@ -21,7 +21,7 @@ from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config_messaging import StoreConfig
 from raspy.errors import StoreNewerError
-from raspy.storage import damage, env_registry, opening
+from raspy.storage import damage, env_registry, opening, staging
 from raspy.storage import env as env_mod
 from raspy.storage.lmdb_errors import damage_seen
 from raspy.storage.lock import DataDirLock, writer_present
@@ -49,13 +49,9 @@ class Store(StoreWrites, Closing):
         *,
         lock: DataDirLock | None,
         schema_version: int,
-        created: bool = False,
     ) -> None:
         """Use Store.open()."""
         self._env = shared
-        # the data file was made by this open (it was missing or empty): a restore
-        # that fails removes it again (see discard_created)
-        self.created = created
         self._lock = lock
         self.config = config
         self.path = shared.path
@@ -80,6 +76,7 @@ class Store(StoreWrites, Closing):
         check_records: bool = False,
         progress: damage.Progress = damage.no_progress,
         holder: str | None = None,
+        lock: DataDirLock | None = None,
     ) -> Store:
         """Open (and for a writer create, 0700) the store in data_dir.
 
@@ -95,18 +92,22 @@ class Store(StoreWrites, Closing):
         `progress` is called as the pages are walked and the records checked, every
         so often (raspyd asks systemd for more time to start, a big store taking
         seconds on a Pi). `holder` says what the writer is (`raspyd`), for the
-        refusal of another (storage.lock).
+        refusal of another (storage.lock). `lock`: the data dir's lock, taken by the
+        caller already (a restore, which chose under it where to write); the Store
+        holds it from then on, and releases it.
         """
         path = Path(data_dir)
         opening.check_path_text(path)
-        lock = None
+        if readonly and lock is not None:
+            raise ValueError("a reader takes no data dir lock")
         created = made_lock_file = False
         walked_txn = None
-        if not readonly:
+        if not readonly and lock is None:
             opening.make_data_dir(path)
             lock = DataDirLock(path, holder)
         try:
             if lock is not None:
+                staging.check_leftover(path, init=init)
                 damage.refuse_lost_store(path, init=init)
                 created = damage.data_file_absent(path)
                 # LMDB's lock file marks a data dir that held a store: one that a
@@ -151,7 +152,6 @@ class Store(StoreWrites, Closing):
                     config,
                     lock=lock,
                     schema_version=version,
-                    created=created,
                 )
             except BaseException:
                 env_registry.release(shared)
@@ -191,14 +191,6 @@ class Store(StoreWrites, Closing):
         return ReadView(self._env, walked=True)
 
     # --- lifetime ---------------------------------------------------------------
-
-    def discard_created(self) -> None:
-        """Close, and remove the data file if this open created it (Store.created):
-        after a failed restore into a data dir whose store was lost, no empty store
-        is left for raspyd to take (docs/recovery.md)."""
-        if self.created and self._lock is not None and not self._closed:
-            damage.discard_data_file(self.path)  # under the lock, before close
-        self.close()
 
     def is_alive(self) -> bool:
         """Open, and its writer thread running (the supervisor's liveness check)."""

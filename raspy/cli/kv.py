@@ -188,6 +188,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=data_dir_argument,
         help="the store's directory",
     )
+    check.add_argument(
+        "--drop",
+        nargs=2,
+        metavar=("DB", "KEY"),
+        help="raspyd stopped: first remove the record DB KEY, one that restore"
+        " refuses, named as dump, backup and check name it (kv 'KTHXBAI')",
+    )
     check.set_defaults(run=_later("kv_check", "check"))
 
     backup = commands.add_parser(

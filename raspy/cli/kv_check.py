@@ -1,5 +1,6 @@
 """raspy-kv check: every record of a store verified (storage.check), from one read
-txn; the problems on stdout, one a line, then the report line."""
+txn; the problems on stdout, one a line, then the report line. With --drop DB KEY,
+that record is removed first (raspy.cli.kv_drop)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import time
 
 from raspy.cli import EXIT_OK
-from raspy.cli.kv_lines import EXIT_DATA, stdout_errors
+from raspy.cli.kv_drop import drop, parse_drop
+from raspy.cli.kv_lines import EXIT_DATA, command_prog, stdout_errors
 from raspy.cli.kv_store import Progress, open_readonly, records, report
 from raspy.storage.check import Checker
 from raspy.storage.tables import Table
@@ -16,6 +18,11 @@ from raspy.storage.tables import Table
 
 def check(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if args.drop is not None:  # first: the check then says what is left
+        table, key = parse_drop(*args.drop)
+        dropped = drop(args.data_dir, table, key)
+        with stdout_errors():
+            print(f"{command_prog('check')}: {dropped}")
     store = open_readonly(args.data_dir)
     checker = Checker()
     try:

@@ -38,7 +38,7 @@ from raspy.cli.kv_store import (
     records,
     report,
 )
-from raspy.errors import StoreError
+from raspy.errors import StoreError, quote
 from raspy.records import frozen
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpWriter, Header, Record, record_line_number
@@ -55,11 +55,13 @@ _REFUSED_SHOWN: Final = 5
 @frozen
 class Written:
     """What write_dump wrote: its records, and those of them a restore refuses
-    (`refused`, the first few as `line N: db 'key': why`, as restore names them)."""
+    (`refused`, the first few as `line N: db 'key': why`, as restore names them;
+    the first as `check --drop` takes it, `db 'key'` whole)."""
 
     count: int
     refused: int = 0
     shown: tuple[str, ...] = ()
+    first: str = ""
 
 
 def stale_temp(
@@ -166,6 +168,7 @@ def write_dump(
     restores."""
     refused = 0
     shown: list[str] = []  # the first few refusals, as restore says them
+    first = ""
     with store.walked_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
@@ -178,13 +181,14 @@ def write_dump(
                     why = _refusal(table, key, value)
                     if why is not None:
                         refused += 1
+                        first = first or f"{table} {quote(key, None)}"
                         if len(shown) < _REFUSED_SHOWN:
                             line = record_line_number(writer.count - 1)
                             shown.append(f"line {line}: {why}")
                     progress.step()
             out.write(writer.end_line())
         progress.close()
-    return Written(writer.count, refused, tuple(shown))
+    return Written(writer.count, refused, tuple(shown), first)
 
 
 def _refusal(table: Table, key: bytes, value: bytes) -> str | None:
@@ -209,12 +213,15 @@ def say_refused(command: str, name: str, written: Written, data_dir: str) -> Non
         ("record", "it", "its line") if one else ("records", "them", "their lines")
     )
     unshown = f" ({more} more not shown)" if more else ""
+    each = "" if one else ", and so each one it lists"
     print(
         f"{prog}: {name} holds {written.refused} {noun} that raspy-kv restore"
         f" refuses{unshown}, as the store holds"
         f" {them} (`raspy-kv check --data-dir {data_dir}` lists {them}): it does not"
         f" restore as it stands; take {their} out, lower the end line's record"
-        " count by as many, and restore it with --ignore-checksum",
+        " count by as many, and restore it with --ignore-checksum. For whole"
+        f" dumps again, stop raspyd and drop {them} from the store: `raspy-kv check"
+        f" --data-dir {data_dir} --drop {written.first}`{each}",
         file=sys.stderr,
     )
 

@@ -1,7 +1,9 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
-inside the store's one restore txn. A dump on stdin (`-`), or a FILE that is a pipe,
-is kept in a temp file for the two readings (kv_restore_source)."""
+inside the store's one restore txn; into a data dir without a store, a new store
+made in its staging dir and moved into place once committed (kv_restore_target). A
+dump on stdin (`-`), or a FILE that is a pipe, is kept in a temp file for the two
+readings (kv_restore_source)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from raspy import config as config_mod
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli import kv_restore_source as dump_source
 from raspy.cli.kv_lines import EXIT_DATA, Failure, refused_record
+from raspy.cli.kv_restore_target import open_target
 from raspy.cli.kv_store import Progress, ended_as_ctrl_c, records, report
 from raspy.config import StoreConfig
 from raspy.errors import (
@@ -229,8 +232,8 @@ def _restore(
     header = scan.header
     cleared = header.tables if args.replace else ()
     try:
-        # init: a restore is the way back for a data dir whose data.mdb was lost
-        store = Store.open(args.data_dir, config, init=True, holder=_HOLDER)
+        # a restore is the way back for a data dir whose data.mdb was lost too
+        target = open_target(args.data_dir, config, _HOLDER)
     except StoreBeingReadError as exc:  # no raspyd: another raspy-kv reads it
         raise Failure(
             f"{exc}; let that raspy-kv end, then restore again", EXIT_DATA
@@ -239,6 +242,7 @@ def _restore(
         raise Failure(_held_by(exc), EXIT_DATA) from exc
     except StoreDeviceError as exc:  # the open of a new or lost store writes too
         raise _device_failure(exc) from exc
+    store = target.store
     stop = threading.Event()
     try:
         _refuse_unreadable(store, Path(args.data_dir), header.tables, cleared)
@@ -253,11 +257,11 @@ def _restore(
         )
     except BaseException as exc:
         stop.set()
-        store.discard_created()  # a lost store stays lost: raspyd still refuses
+        target.abandon()  # a lost store stays lost: raspyd still refuses
         if isinstance(exc, StoreDeviceError):
             raise _device_failure(exc) from exc
         raise
-    store.close()
+    target.finish()
     how = "replacing" if cleared else "into"
     merged = (
         f", merged with the {held} records they held (--replace empties them first)"

@@ -28,6 +28,7 @@ from support.small_fs import fill, small_tmpfs
 from support.wait import wait_until
 
 from raspy.storage.damage import DATA_FILE, LMDB_LOCK_FILE, MARKER_FILE, held_a_store
+from raspy.storage.staging import STAGING_DIR
 from raspy.storage.store import Store
 
 pytestmark = pytest.mark.timeout(120)
@@ -42,9 +43,10 @@ _NEW_STORE_ROOM = [
 _STORE_ROOM = [pytest.param(0, id="0-KB-free"), pytest.param(4096, id="4-KB-free")]
 
 
-def _full_message(data_dir: Path) -> re.Pattern[str]:
-    """The one line of a full disk under the store in `data_dir` (storage.write_errors)."""
-    where = re.escape(str(data_dir))
+def _full_message(data_dir: Path, *, staged: bool = False) -> re.Pattern[str]:
+    """The one line of a full disk under the store in `data_dir` (storage.write_errors);
+    `staged`: or in its staging dir, where a restore makes a new store."""
+    where = re.escape(str(data_dir)) + (rf"(?:/{STAGING_DIR})?" if staged else "")
     return re.compile(
         rf"store in {where}: the filesystem is full \(\d+ KB free; [^\n]+\); [^\n]+"
         rf" Free space on the filesystem of {where} \(`df {where}`\), or move the"
@@ -53,12 +55,17 @@ def _full_message(data_dir: Path) -> re.Pattern[str]:
 
 
 def _assert_full(
-    result: subprocess.CompletedProcess[str], tool: str, data_dir: Path
+    result: subprocess.CompletedProcess[str],
+    tool: str,
+    data_dir: Path,
+    *,
+    staged: bool = False,
 ) -> None:
     assert result.returncode == 1, (result.returncode, result.stderr)
     [line] = result.stderr.splitlines()
     assert line.startswith(f"{tool}: "), line
-    assert _full_message(data_dir).fullmatch(line.removeprefix(f"{tool}: ")), line
+    said = line.removeprefix(f"{tool}: ")
+    assert _full_message(data_dir, staged=staged).fullmatch(said), line
     assert "raspy-kv check" not in line.removeprefix(f"{tool}: ")
 
 
@@ -110,8 +117,9 @@ def test_a_restore_onto_a_full_card_says_so_and_begins_no_store(
     fill(small_fs, leave)
     data_dir = small_fs / "data"
     restore = ("restore", "--data-dir", str(data_dir), str(dump))
-    _assert_full(_kv(*restore), "raspy-kv restore", data_dir)
+    _assert_full(_kv(*restore), "raspy-kv restore", data_dir, staged=True)
     _assert_no_store_begun(data_dir, init=True)
+    assert not (data_dir / STAGING_DIR).exists()
     (small_fs / "filler").unlink()
     assert _kv(*restore).returncode == 0
     assert records(data_dir) == records(source)

@@ -21,6 +21,7 @@ from raspy import packing
 from raspy.errors import StoreDamagedError
 from raspy.storage import write_errors
 from raspy.storage.damage import DATA_FILE
+from raspy.storage.staging import STAGING_DIR
 from raspy.storage.store import Put, Store, Table
 
 
@@ -111,13 +112,15 @@ def test_a_restore_on_a_failing_device_is_not_sent_to_dump_what_it_never_wrote(
     status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
     assert (status, out) == (1, "")
     assert re.fullmatch(
-        rf"raspy-kv restore: store in {re.escape(str(data_dir))}: mdb_\w+: Input/output"
+        rf"raspy-kv restore: store in {re.escape(str(data_dir / STAGING_DIR))}:"
+        r" mdb_\w+: Input/output"
         r" error, with 3072 MB free on its filesystem, so not a full disk: the"
         r" storage device \(an SD card\?\) may be failing; nothing of the dump was"
         r" written. Look at `dmesg`, and restore into a data dir on sound storage\n",
         err,
     ), err
     assert not (data_dir / DATA_FILE).exists()
+    assert not (data_dir / STAGING_DIR).exists()
 
 
 def _free(where: Path) -> int:
@@ -151,10 +154,12 @@ def test_a_restore_whose_open_meets_a_failing_device_is_not_sent_to_dump_either(
     status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
     assert (status, out) == (1, "")
     assert re.fullmatch(
-        rf"raspy-kv restore: store in {re.escape(str(data_dir))}: mdb_\w+: Input/output"
+        rf"raspy-kv restore: store in {re.escape(str(data_dir / STAGING_DIR))}:"
+        r" mdb_\w+: Input/output"
         r" error, with 3072 MB free on its filesystem, so not a full disk: the"
         r" storage device \(an SD card\?\) may be failing; nothing of the dump was"
         r" written. Look at `dmesg`, and restore into a data dir on sound storage\n",
         err,
     ), err
     assert not (data_dir / DATA_FILE).exists()
+    assert not (data_dir / STAGING_DIR).exists()

@@ -23,6 +23,7 @@ from support.writer_gate import WriterGate
 
 from raspy.errors import StoreError
 from raspy.storage.dump import Header, Record
+from raspy.storage.staging import STAGING_DIR
 from raspy.storage.store import Op, Put, Store, Table
 from raspy.storage.tables import DATA_TABLES, LAST_SEQ_KEY, encode_kv, encode_seq
 
@@ -179,10 +180,12 @@ def test_a_restore_killed_or_hung_up_on_leaves_a_lost_store_lost(
     make_store(target)
     (target / "data.mdb").unlink()  # lost: raspy.store and lock.mdb are there
     with restore_writing(tmp_path, target) as restore:
-        assert (target / "data.mdb").exists()  # the restore began it
+        # the restore began it in its staging dir
+        assert (target / STAGING_DIR / "data.mdb").exists()
         restore.send_signal(signum)
         assert restore.wait(timeout=30) == 130
     assert not (target / "data.mdb").exists()
+    assert not (target / STAGING_DIR).exists()
 
 
 @pytest.mark.timeout(30)
