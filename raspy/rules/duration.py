@@ -25,10 +25,26 @@ def parse_duration(value: object) -> float:
     return _checked(_magnitude(value, signed=False), value)
 
 
+# dashes that look like the minus of an offset, as a phone's keyboard, a word
+# processor or a web page writes them (U+2212 15m was told "a bad duration")
+_DASHES: Final = {
+    "\u2212": "a minus sign (U+2212)",
+    "\u2010": "a hyphen (U+2010)",
+    "\u2011": "a non-breaking hyphen (U+2011)",
+    "\u2012": "a figure dash (U+2012)",
+    "\u2013": "an en dash (U+2013)",
+    "\u2014": "an em dash (U+2014)",
+    "\ufe63": "a small hyphen-minus (U+FE63)",
+    "\uff0d": "a fullwidth hyphen-minus (U+FF0D)",
+}
+
+
 def parse_offset(value: object) -> float:
     """Seconds of a signed offset (`-15m`, `+1h`, `30s`, -900), e.g. for sun triggers."""
     if isinstance(value, str):
         text = value.strip()
+        if text[:1] in _DASHES:
+            raise ValueError(_dash_refusal(value, text))
         if text[:1] in ("-", "+"):
             try:
                 seconds = _checked(_magnitude(text[1:], signed=True), value)
@@ -109,6 +125,19 @@ def _offset_refusal(value: str, text: str) -> str:
     if forms is None:
         return got + _word_hint(text[1:], sign)
     return f"{got} (a clock's time: write {' or '.join(sign + f for f in forms)})"
+
+
+def _dash_refusal(value: str, text: str) -> str:
+    """The refusal of an offset whose sign is a dash that only looks like `-`
+    (the two read alike in the error, so it says which it is), with the offset to
+    write when the rest is one."""
+    got = f"expected an offset like -15m or 30s, got {quote(value)}"
+    dash = _DASHES[text[0]]
+    try:
+        parse_duration(text[1:])
+    except ValueError:
+        return f"{got} (its sign is {dash}, not '-')"
+    return f"{got} (its sign is {dash}, not '-': write -{text[1:].strip()})"
 
 
 # a unit spelled out, as crontab users and other hubs write it (`5 minutes`, `30min`)

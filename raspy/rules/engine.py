@@ -135,13 +135,17 @@ class ScenarioCore(ScenarioRuns):
     def on_time(
         self, index: int, scheduled_wall: float, mono: float, wall: float
     ) -> list[Output]:
-        """Time trigger `index` (cron, at, every, sun) is due since `scheduled_wall`."""
+        """Time trigger `index` (cron, at, every, sun) is due since `scheduled_wall`.
+        The status is said whether it changed or not: the owner writes the
+        trigger's next fire with it, and a firing that changes nothing else (a
+        condition that faults as at the last firing) has moved that on too."""
         trigger = self.scenario.triggers[index]
         kind = tm.kind_of(type(trigger))
         data = tm.trigger_data(kind, getattr(trigger, "id", ""), value=scheduled_wall)
         self._wall = wall
         out: list[Output] = []
         self._fire(data, mono, wall, out, check=True)
+        self._shown = None
         return self._finish(out)
 
     def on_startup(

@@ -79,17 +79,19 @@ class KvWatch:
             if before is None:
                 before = self._before_gap.pop(slot, None)
                 broken = self._broken.pop(slot, None)
-                if broken is not None and _keeps(trigger, new):
+                if broken is not None and _keeps(trigger, new, broken):
                     broken["value"] = new  # it holds again from now, whole time
                     self._holds[slot] = _Hold(mono + trigger.for_s, broken, mono)
                     continue
             hold = self._holds.get(slot)
             if hold is not None:
-                if _keeps(trigger, new):
+                if _keeps(trigger, new, hold.trigger):
                     hold.trigger["value"] = new
-                else:
-                    del self._holds[slot]  # broken: starts again when it holds again
-                continue
+                    continue
+                del self._holds[slot]  # broken: starts again when it holds again
+                if not _untested(trigger):
+                    continue
+                # without a test, the change that broke it is a change of its own
             if not fires(trigger, before, new):
                 continue
             data = trigger_data("kv", trigger.id, key=key, value=new, from_=before)
@@ -169,9 +171,25 @@ def _names_null(trigger: model.KvTrigger) -> bool:
     )
 
 
-def _keeps(trigger: model.KvTrigger, value: JsonValue) -> bool:
-    """A hold goes on at `value`: the test holds, and a value back at `from:` undoes
-    the change that started it."""
+def _untested(trigger: model.KvTrigger) -> bool:
+    """No `to`, `from`, `above` or `below`: the trigger fires on any change of value."""
+    return not (
+        trigger.has_to
+        or trigger.has_from
+        or trigger.below is not None
+        or trigger.above is not None
+    )
+
+
+def _keeps(trigger: model.KvTrigger, value: JsonValue, held: TriggerData) -> bool:
+    """A hold (its trigger data `held`) goes on at `value`: the test holds, and a
+    value back at `from:` undoes the change that started it. Without a test the
+    hold is the value the change left: another value is a change of its own (as
+    Home Assistant's state trigger with `for:`), so a value that flaps fires
+    nothing until it settles, and one set back is a change from the value between,
+    never a change from a value to itself."""
+    if _untested(trigger):
+        return same(value, held["value"])
     return holds(trigger, value) and not (
         trigger.has_from and same(value, trigger.from_)
     )

@@ -167,3 +167,36 @@ def test_the_next_fire_follows_a_step_of_the_clock(
     core.clock.advance(60)  # the core looks at the clocks each minute
     wait_value(tree, "/scenario/daily/next_fire", morning + 86_400)
     assert value(tree, "/scenario/daily/runs") == 0  # 07:00 was skipped, not fired
+
+
+FAULTING = """\
+name: faulting
+triggers:
+  - every: 10s
+conditions:
+  - "kv('/house/faulting/limit') > 3"
+actions:
+  - set: /scenario/faulting/did
+    value: true
+"""
+
+
+def test_the_next_fire_follows_a_firing_whose_condition_faults_again(
+    core: Core, tree: CloneClient
+) -> None:
+    """docs/scenarios.md: `next_fire` is written at a firing, "a firing that starts
+    no run writes it alone". A condition that faults the same way again (a sensor
+    away all day) changes no state, and the key kept the fire just gone by: the
+    web card said "Next fire" at a time past until the sensor came back."""
+    core.start()
+    start = core.clock.wall()
+    assert core.request("import", document=FAULTING)[0] == b"200"
+    wait_value(tree, "/scenario/faulting/next_fire", start + 10)
+    core.clock.advance(10)  # the fault begins: the state `error`
+    wait_value(tree, "/scenario/faulting/state", "error")
+    wait_value(tree, "/scenario/faulting/next_fire", start + 20)
+    core.clock.advance(10)  # the same fault again: no new state
+    wait_value(tree, "/scenario/faulting/next_fire", start + 30)
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/faulting/next_fire", start + 40)
+    assert value(tree, "/scenario/faulting/runs") == 0

@@ -113,6 +113,23 @@ def test_parse_offset_accepts_a_sign(value: object, seconds: float) -> None:
             "expected an offset like -15m or 30s, got '+1:30:00' (a clock's time:"
             " write 1h30m)",
         ),
+        # a dash that only looks like the minus (a phone's, a web page's): the
+        # refusal said "a duration like 90s" of what read as -15m
+        (
+            "\u221215m",
+            "expected an offset like -15m or 30s, got '\u221215m' (its sign is a"
+            " minus sign (U+2212), not '-': write -15m)",
+        ),
+        (
+            "\u2013 1h30m",
+            "expected an offset like -15m or 30s, got '\u2013 1h30m' (its sign is an"
+            " en dash (U+2013), not '-': write -1h30m)",
+        ),
+        (
+            "\u2212soon",
+            "expected an offset like -15m or 30s, got '\u2212soon' (its sign is a"
+            " minus sign (U+2212), not '-')",
+        ),
     ],
 )
 def test_parse_offset_refuses_garbage(value: object, message: str) -> None:

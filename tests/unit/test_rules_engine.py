@@ -112,6 +112,30 @@ def test_for_with_from_alone_is_broken_when_the_value_comes_back() -> None:
     assert sets(h.advance(1)) == [run.SetKey("/scenario/test/mark", "kv:ajar")]
 
 
+def test_for_without_a_test_holds_the_value_the_change_left() -> None:
+    """A trigger without a test fires on a change; with `for:`, on a change that
+    stays (as Home Assistant's state trigger with `for:`). The hold went on through
+    any value, so a mode set back within the minute fired `home` from `home`, a
+    change that was none, and a value that flapped fired each minute: another value
+    is a change of its own, held from then."""
+    mode = "/house/mode"
+    mark = m.SetAction("/scenario/test/mark", "{trigger.from}>{trigger.value}")
+    h = harness(
+        scenario([mark], [m.KvTrigger(pattern=mode, for_s=60)]), tree={mode: "home"}
+    )
+    for value in ["away", "home"] * 6:  # flaps every 10 s: never settles
+        h.change(mode, value)
+        assert sets(h.advance(10)) == []
+    h.change(mode, "away")
+    h.advance(30)
+    h.change(mode, "away")  # the same value again: the hold goes on
+    assert sets(h.advance(29)) == []
+    assert _marks(h.advance(1)) == ["home>away"]
+    h.change(mode, "night")
+    h.change(mode, "away")  # set back at once: a change of its own, from night
+    assert _marks(h.advance(60)) == ["night>away"]
+
+
 def _marks(outputs: list[engine.Output]) -> list[object]:
     return [o.value for o in sets(outputs)]
 

@@ -88,6 +88,27 @@ def test_the_same_condition_fault_at_every_trigger_is_no_new_status() -> None:
     assert h.core.status.last_error_at == START_WALL + 210.0
 
 
+def test_a_time_trigger_that_faults_again_still_says_its_status() -> None:
+    """The same fault at a time trigger's firing changes no status, but the owner
+    writes the trigger's next fire with the status it is told: told nothing, the
+    tree's `next_fire` kept the fire gone by (docs/scenarios.md, "State in the
+    tree": a firing that starts no run writes it alone)."""
+    h = harness(
+        scenario(
+            [m.LogAction("x")],
+            [m.EveryTrigger(60.0)],
+            conditions=(compile_expression("kv('/hum') > 60"),),
+        ),
+    )
+    for _ in range(3):
+        h.advance(60.0)
+        outs = h.feed(h.core.on_time(0, h.wall, h.mono, h.wall))
+        assert [o for o in outs if isinstance(o, engine.StatusChanged)] == [
+            engine.StatusChanged(h.core.status)
+        ]
+    assert h.core.status.last_error_at == START_WALL + 60.0
+
+
 def test_it_is_a_state_key_and_comes_back_from_the_tree() -> None:
     status = engine.Status(
         engine.State.ERROR, 1, 5.0, None, "boom", last_error_at=1_800_000_000.5

@@ -171,3 +171,18 @@ def test_dawn_and_dusk_through_the_polar_day_never_fail() -> None:
         <= datetime.fromtimestamp(dusk, OSLO).date()
         <= date(2026, 8, 31)
     )
+
+
+def test_through_the_polar_night_dusk_comes_each_day_and_sunset_on_none() -> None:
+    """docs/cookbook.md, recipe 8: in Tromsø no sunset comes from 27 November to
+    14 January (a porch light on `sunset` stays off all those weeks), while the sun
+    comes within 6° of the horizon each noon, so `dusk` comes every day."""
+    day = date(2026, 11, 27)
+    while day <= date(2027, 1, 14):
+        noon = _oslo(day.year, day.month, day.day, 12)
+        assert sun_time(SunEvent.SUNSET, noon, TROMSO) is None, day
+        assert sun_time(SunEvent.DUSK, noon, TROMSO) is not None, day
+        day += timedelta(days=1)
+    for back in (date(2026, 11, 26), date(2027, 1, 15)):
+        noon = _oslo(back.year, back.month, back.day, 12)
+        assert sun_time(SunEvent.SUNSET, noon, TROMSO) is not None, back
