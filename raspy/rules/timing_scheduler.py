@@ -7,8 +7,7 @@ them into a sleep and exposes wall-clock steps.
 
 Rules (see also `raspy.rules.timing`):
 - No late fires after downtime: a key's first fire is computed from `now` when it is
-  added; with `catch_up=True` and the instant it last fired, one missed fire is
-  delivered at once instead.
+  added (after the instant it last fired, when given, if that is later).
 - A wake-up that comes late fires each overdue key once, then continues after `now`.
 - A clock jump is a wall step of more than `jump_threshold_s` against the monotonic
   clock between two `due` calls. It comes out as ClockJumped(delta_s). Keys due
@@ -178,14 +177,12 @@ class TimeScheduler:
         now_mono: float,
         *,
         anchor_ts: float | None = None,
-        catch_up: bool = False,
         last_fire: PastFire | None = None,
     ) -> float | None:
         """Schedule `key` (replacing it if present); returns its first fire or None.
 
         `anchor_ts` (default `now_wall`) is the grid origin of an `every` trigger.
-        `last_fire` is one made before (not repeated after a small step back); with
-        `catch_up`, a fire missed since then comes at once.
+        `last_fire` is one made before (not repeated after a small step back).
         Raises ValueError for a trigger that cannot be scheduled; nothing changes then.
         """
         if self._reference is None or not self._jobs:
@@ -198,10 +195,6 @@ class TimeScheduler:
         last = None if known is None else known.wall_ts
         anchor = now_wall if anchor_ts is None else anchor_ts
         after = now_wall if last is None else max(now_wall, last)
-        if catch_up and last is not None:
-            missed = self._next(trigger, last, anchor)
-            if missed is not None and missed <= now_wall:
-                after = last
         first = self._next(trigger, after, anchor)
         self._sequence += 1
         offset = 0.0 if known is None else known.clock_offset_s
