@@ -171,3 +171,23 @@ def test_a_key_added_after_an_unseen_step_forward_is_not_caught_up() -> None:
     assert scheduler.next_wall("new") == _berlin(11, 7)
     outputs = scheduler.due(stepped + 1, MONO + 31)
     assert outputs == [ClockJumped(1200.0), Fired("heat", _berlin(10, 7))]
+
+
+def test_a_step_over_the_spring_gap_catches_up_a_fixed_time_it_moved() -> None:
+    """On the spring day (Berlin, 29 March 2026: 02:00 is 03:00) `30 2 * * *` fires
+    at the gap's end; a step of 20 minutes from 01:58 over it fires it at once,
+    for 03:00. `30 * * * *` leaves 02:30 to its 03:30 (not skipped), and
+    `*/15 * * * *`, which follows the clock, goes on at 03:30."""
+    before = datetime(2026, 3, 29, 1, 58, tzinfo=BERLIN).timestamp()
+    gap_end = datetime(2026, 3, 29, 3, 0, tzinfo=BERLIN).timestamp()
+    assert gap_end - before == 120
+    scheduler = TimeScheduler(BERLIN)
+    scheduler.add("fixed", CronTrigger("30 2 * * *"), before, MONO)
+    scheduler.add("half", CronTrigger("30 * * * *"), before, MONO)
+    scheduler.add("quarter", CronTrigger("*/15 * * * *"), before, MONO)
+    assert scheduler.next_wall("fixed") == gap_end
+    assert scheduler.next_wall("quarter") == gap_end
+    outputs = _stepped(scheduler, before, 60.0, 1200.0)  # 01:59 to 03:19
+    assert outputs == [ClockJumped(1200.0), Fired("fixed", gap_end)]
+    assert scheduler.next_wall("half") == gap_end + 1800
+    assert scheduler.next_wall("quarter") == gap_end + 1800
