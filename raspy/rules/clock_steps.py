@@ -13,7 +13,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 from raspy.rules.timing_local import iso_local
-from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S
+from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S, REPEAT_GUARD_S
 
 StepFields = dict[str, float | str]
 
@@ -43,7 +43,7 @@ class ClockSteps:
             "delta_s": round(delta_s, 3),
             "before": self._text(now_wall - delta_s),
             "after": self._text(now_wall),
-            "reason": "cron jobs and scenario time triggers go on from the new time",
+            "reason": _reason(delta_s),
         }
 
     def _text(self, wall_ts: float) -> str:
@@ -51,3 +51,13 @@ class ClockSteps:
             return iso_local(wall_ts, self._tz)
         except (OverflowError, ValueError, OSError):  # a wall clock beyond datetime
             return str(wall_ts)
+
+
+def _reason(delta_s: float) -> str:
+    """What the schedulers make of a step of `delta_s` (timing_scheduler's rules)."""
+    if 0 < delta_s <= REPEAT_GUARD_S:
+        return (
+            "the fixed times the step skipped fire once now; cron jobs and scenario"
+            " time triggers go on from the new time"
+        )
+    return "cron jobs and scenario time triggers go on from the new time"

@@ -27,9 +27,11 @@ The DST rule (cron and `at`; local wall-clock time of the core's timezone)
   them; in polar day or night the event does not happen (None), and `absent_days`
   names the days a trigger skips.
 
-Downtime and clock jumps: see `timing_scheduler` (no late fires; a jump is reported
-as ClockJumped; `every` follows real time; after a step back of up to 3 h no time
-fires twice, after a larger one the triggers go on from the new time at once).
+Downtime and clock jumps: see `timing_scheduler` (no late fires after downtime; a
+jump is reported as ClockJumped; `every` follows real time; after a step forward of
+up to 3 h a fixed time it skipped fires at once, once, after a larger one nothing
+skipped fires; after a step back of up to 3 h no time fires twice, after a larger
+one the triggers go on from the new time at once).
 """
 
 from __future__ import annotations

@@ -63,6 +63,19 @@ def next_every(interval_s: float, anchor_ts: float, after_ts: float) -> float:
     return fire
 
 
+def catches_up(trigger: TimeTrigger) -> bool:
+    """Whether a time of `trigger` skipped by a small step of the clock forward is
+    fired late, as Debian's cron runs its fixed-time jobs: a cron job at fixed
+    times, `at`, sun. Not a cron job with `*` in its minute or hour (it follows the
+    clock, as on the spring day), nor `every` (it follows real time)."""
+    match trigger:
+        case CronTrigger(expression=expression):
+            return not _schedule(expression).repeats_with_the_clock
+        case AtTrigger() | SunTrigger():
+            return True
+    return False
+
+
 def next_fire(
     trigger: TimeTrigger,
     after_ts: float,

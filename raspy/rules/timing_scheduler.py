@@ -7,19 +7,28 @@ them into a sleep and exposes wall-clock steps.
 
 Rules (see also `raspy.rules.timing`):
 - No late fires after downtime: a key's first fire is computed from `now` when it is
-  added; with `catch_up=True` and the instant it last fired, one missed fire is
-  delivered at once instead.
+  added (after the instant it last fired, when given, if that is later).
 - A wake-up that comes late fires each overdue key once, then continues after `now`.
 - A clock jump is a wall step of more than `jump_threshold_s` against the monotonic
   clock between two `due` calls. It comes out as ClockJumped(delta_s). Keys due
   before the step (by the old wall time) still fire, once; then:
   - `every` keys follow real elapsed time: their grid moves with the step, so the
     next fire comes `interval` real seconds after the last one, whatever the step;
-  - calendar keys (cron, at, sun) compute their next fire again from the new wall
-    time, so slots skipped by a forward step are never fired late (no catch-up).
+  - after a step forward of up to `REPEAT_GUARD_S` (3 h: NTP correcting a clock
+    that drifted), a calendar key at fixed times (cron with no `*` in its minute
+    or hour, at, sun) whose next fire the step went over fires at once, once
+    however many of its times it skipped (no flood), for the last of them, by the
+    new clock (its offset), as Debian's cron runs its fixed-time jobs; one that
+    fired by the old clock in that wake-up is not fired again. A cron key that
+    follows the clock (`*` in its minute or hour) is not caught up, as on the
+    spring day's gap. A larger step forward is a new time (a Pi without an RTC
+    set right at boot): nothing skipped fires;
+  - then calendar keys (cron, at, sun) compute their next fire again from the new
+    wall time.
   A smaller step (over a millisecond) is no jump, but `every` keys follow it too.
   A step that add() meets first is handled there (its outputs come with the next
-  due()), so the key added is computed from the new time and never fired by it.
+  due()), so the key added is computed from the new time and never fired by it
+  (nor caught up: it was not scheduled before the step).
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   after a step back of up to `REPEAT_GUARD_S` (3 h) (a correction of minutes, as
   NTP makes): a daily 07:00 already fired waits for tomorrow. A clock set back by
@@ -168,14 +177,12 @@ class TimeScheduler:
         now_mono: float,
         *,
         anchor_ts: float | None = None,
-        catch_up: bool = False,
         last_fire: PastFire | None = None,
     ) -> float | None:
         """Schedule `key` (replacing it if present); returns its first fire or None.
 
         `anchor_ts` (default `now_wall`) is the grid origin of an `every` trigger.
-        `last_fire` is one made before (not repeated after a small step back); with
-        `catch_up`, a fire missed since then comes at once.
+        `last_fire` is one made before (not repeated after a small step back).
         Raises ValueError for a trigger that cannot be scheduled; nothing changes then.
         """
         if self._reference is None or not self._jobs:
@@ -188,10 +195,6 @@ class TimeScheduler:
         last = None if known is None else known.wall_ts
         anchor = now_wall if anchor_ts is None else anchor_ts
         after = now_wall if last is None else max(now_wall, last)
-        if catch_up and last is not None:
-            missed = self._next(trigger, last, anchor)
-            if missed is not None and missed <= now_wall:
-                after = last
         first = self._next(trigger, after, anchor)
         self._sequence += 1
         offset = 0.0 if known is None else known.clock_offset_s
@@ -246,6 +249,8 @@ class TimeScheduler:
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
             outputs.extend(self._fire_until(expected, now_wall, now_mono))
+            if delta <= REPEAT_GUARD_S:
+                outputs.extend(self._catch_up(now_wall, now_mono))
             self._after_step(now_wall, now_mono, delta)
         else:
             self._follow_slew(delta)
@@ -299,6 +304,29 @@ class TimeScheduler:
             after = max(until_wall, now_wall, job.last_fired)
             job.next_wall = self._next_or_park(job, after)
             self._push(key)
+        return fired
+
+    def _catch_up(self, now_wall: float, now_mono: float) -> list[Fired]:
+        """After a step forward of up to REPEAT_GUARD_S: each calendar key whose next
+        fire the step went over fires once, for the last time it skipped, by the
+        new clock (see the module doc); _after_step then schedules it after now."""
+        from raspy.rules.timing_fire import catches_up  # with the first trigger
+
+        offset = now_wall - now_mono
+        fired: list[Fired] = []
+        for key, job in self._jobs.items():
+            if job.next_wall is None or job.next_wall > now_wall:
+                continue
+            if not catches_up(job.trigger):
+                continue
+            skipped = job.next_wall
+            while (following := self._next_or_park(job, skipped)) is not None:
+                if following > now_wall:
+                    break
+                skipped = following  # at most 3 h of a cron's minutes
+            fired.append(Fired(key, skipped, offset))
+            job.last_fired, job.fired_offset_s = skipped, offset
+        fired.sort(key=lambda fire: fire.scheduled_wall_ts)  # ties: in order added
         return fired
 
     def _after_step(self, now_wall: float, now_mono: float, delta_s: float) -> None:

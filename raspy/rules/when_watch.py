@@ -13,6 +13,11 @@ before it come again: a test of the time alone (the minute's re-test) that becom
 true again then does not fire again until the clock passes where it was before the
 step, as an `at:` trigger does not (rules.timing_scheduler: the same threshold, and
 a step back of over REPEAT_GUARD_S is a correction, after which it fires at once).
+A step forward of up to REPEAT_GUARD_S (a drifted clock set right) lets the next
+minute's re-test fire a crossing it makes, once, as an `at:` the step went over
+fires once at once; a larger one (a clock set right hours or days after a boot) is
+a new time: that re-test takes the truth it finds and fires nothing (nor starts
+a `for:` hold), as the scheduler fires nothing that step skipped.
 """
 
 from __future__ import annotations
@@ -166,13 +171,16 @@ class WhenWatch:
         """Whether the wall clock is in minutes it went through already, before a
         step back of up to REPEAT_GUARD_S (seen by the offset from the monotonic
         clock, as the scheduler sees one); a step forward or a larger one back
-        ends that."""
+        ends that. True too right after a step forward of more than
+        REPEAT_GUARD_S: a new time, whose truth is taken without a fire."""
         delta, self._offset = wall - mono - self._offset, wall - mono
         if -REPEAT_GUARD_S <= delta < -DEFAULT_JUMP_THRESHOLD_S:
             before = wall - delta  # where the clock would be without the step
             self._back_until = max(before, self._back_until or before)
         elif abs(delta) > DEFAULT_JUMP_THRESHOLD_S:
             self._back_until = None
+            if delta > REPEAT_GUARD_S:
+                return True
         if self._back_until is not None and wall >= self._back_until:
             self._back_until = None
         return self._back_until is not None
@@ -189,8 +197,9 @@ class WhenWatch:
         *,
         again: bool = False,
     ) -> None:
-        """`again`: the clock is in minutes it went through before a step back: a
-        crossing is its truth, and fires nothing (it fired the first time)."""
+        """`again`: the clock is in minutes it went through before a step back, or
+        just stepped forward by hours: a crossing is its truth, and fires nothing
+        (it fired the first time, or its time was not seen)."""
         value = self._test(when, wall, outcome, changed)
         if isinstance(value, Fault):
             if when.hold is not None:

@@ -51,7 +51,10 @@ def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
             "delta_s": 3600.0,
             "before": "2023-11-14T22:14:20+00:00",
             "after": "2023-11-14T23:14:20+00:00",
-            "reason": "cron jobs and scenario time triggers go on from the new time",
+            "reason": (
+                "the fixed times the step skipped fire once now; cron jobs and"
+                " scenario time triggers go on from the new time"
+            ),
             "log_level": "warning",
         }
     ]
@@ -60,6 +63,23 @@ def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
     clock.advance(SLOT + 3600 - clock.wall())  # the next slot on the new time
     wait_event(tree, "ping", fire("ping", "2023-11-14T23:15:00+00:00"))
     assert cron.stats.get("cron.fired") == 1
+
+
+def test_a_fixed_time_skipped_by_a_small_step_forward_fires_once_at_once(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """NTP steps the clock 20 minutes forward across 22:15: the job at that fixed
+    time fires at once, for 22:15 (`scheduled`; `fired`: the new time), once,
+    then waits for tomorrow (docs/scenarios.md, "A clock step"). It was skipped."""
+    cron.start()
+    assert cron.request(action="add", name="late", schedule="15 22 * * *")[0] == b"200"
+    clock.step_wall(20 * 60.0)  # 22:13:20 to 22:33:20
+    clock.advance(60.0)  # the jump check (at most a minute of sleep) comes
+    expected = fire("late", "2023-11-14T22:15:00+00:00", "2023-11-14T22:34:20+00:00")
+    wait_event(tree, "late", expected)
+    assert cron.stats.get("cron.fired") == 1
+    tomorrow = "2023-11-15T22:15:00+00:00"
+    assert cron.request(action="get", name="late")[1]["job"]["next"] == tomorrow
 
 
 def test_the_next_fire_listed_after_a_small_step_back_is_the_one_that_comes(

@@ -36,7 +36,7 @@ def test_the_first_fire_is_computed_from_now_and_mapped_to_the_monotonic_clock()
     assert scheduler.next_wall("job") == _minute(10)
 
 
-def test_a_slot_passed_while_down_is_not_fired_late_unless_catch_up() -> None:
+def test_a_slot_passed_while_down_is_not_fired_late() -> None:
     """Issue 11: jobs fired while raspyd was down are not fired late."""
     last = _minute(-60)  # fired an hour ago, then the daemon was down
     plain = TimeScheduler(UTC_ZONE)
@@ -44,18 +44,6 @@ def test_a_slot_passed_while_down_is_not_fired_late_unless_catch_up() -> None:
         "job", CronTrigger("0 * * * *"), T0, M0, last_fire=PastFire(last, T0 - M0)
     ) == (_minute(60))
     assert plain.due(T0, M0) == []
-    catching = TimeScheduler(UTC_ZONE)
-    first = catching.add(
-        "job",
-        CronTrigger("0 * * * *"),
-        T0,
-        M0,
-        catch_up=True,
-        last_fire=PastFire(last, T0 - M0),
-    )
-    assert first == _minute(0)  # the one missed slot, once
-    assert catching.due(T0, M0) == [Fired("job", _minute(0))]
-    assert catching.next_wall("job") == _minute(60)
 
 
 def test_a_late_wake_up_fires_an_overdue_key_once_and_keeps_its_grid() -> None:

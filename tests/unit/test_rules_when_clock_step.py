@@ -60,3 +60,25 @@ def test_a_step_back_of_more_than_three_hours_is_a_correction() -> None:
     assert _minutes(h, 4) == 1
     _step(h, -4 * 3600.0)  # 18:02:30: the clock was four hours ahead
     assert _minutes(h, 4 * 60) == 1  # 22:00 by the right clock fires
+
+
+def test_a_small_step_forward_across_its_start_fires_it_once() -> None:
+    """NTP steps the clock 20 minutes forward across 07:00: the minute's re-test
+    after it finds the test true and fires, once, as an `at: "07:00"` skipped by
+    such a step fires once at once."""
+    h = _started("between('07:00', '08:00')", _at(6, 58, 30))
+    assert _minutes(h, 1) == 0  # 06:59:30
+    _step(h, 20 * 60.0)  # 07:19:30
+    assert _minutes(h, 10) == 1
+
+
+def test_a_step_forward_of_more_than_three_hours_is_a_new_time() -> None:
+    """A Pi whose clock was set at boot to a time hours behind, set right by NTP:
+    the test true by the new time is taken as at a start, and fires nothing, as
+    an `at:` the step went over does not; it fires at its next crossing. It fired
+    at once, for a time that was not seen."""
+    h = _started("between('07:00', '22:00')", _at(3, 58, 30))
+    assert _minutes(h, 1) == 0  # 03:59:30
+    _step(h, 5 * 3600.0)  # 08:59:30
+    assert _minutes(h, 60) == 0
+    assert _minutes(h, 22 * 60) == 1  # 22:00 false, then 07:00 tomorrow fires

@@ -2,8 +2,10 @@
 or at the time saved at the last shutdown, then NTP steps it by days, forward or back.
 
 What a household expects: no flood of missed fires after a step forward (none is made
-up), no trigger stalled until the old time comes back after a step back, and a time
-already fired not fired again after a correction of a few minutes.
+up after a step of days; after one of up to 3 h, a fixed time skipped fires once:
+test_timing_step_forward), no trigger stalled until the old time comes back after a
+step back, and a time already fired not fired again after a correction of a few
+minutes.
 """
 
 from __future__ import annotations
