@@ -249,7 +249,7 @@ class TimeScheduler:
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
             outputs.extend(self._fire_until(expected, now_wall, now_mono))
-            if delta <= REPEAT_GUARD_S:
+            if 0 < delta <= REPEAT_GUARD_S:  # forward: a step back skips nothing
                 outputs.extend(self._catch_up(now_wall, now_mono))
             self._after_step(now_wall, now_mono, delta)
         else:
