@@ -24,6 +24,7 @@ from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
 from raspy.config import CoreConfig
+from raspy.errors import StoreError
 from raspy.hang_watch import Inner
 from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
@@ -40,6 +41,9 @@ log = structlog.get_logger(component="core")
 
 ASK_TIMEOUT_S: Final = 5.0  # an ask of a part of the hub (a scenario, the Clone server)
 _STOP_TIMEOUT_S: Final = 5.0
+_DELETE_FAILED_RUN_ERROR: Final = (
+    "a run was cut short by a delete of the scenario that failed; it was not resumed"
+)
 
 
 class ScenarioSet(pykka.ThreadingActor):
@@ -321,9 +325,41 @@ class ScenarioSet(pykka.ThreadingActor):
         fires = self._timers.next_fires(entry.scenario)
         return min((at for _, at in fires), default=None)
 
-    def forget(self, name: str) -> None:
-        """Remove a deleted scenario's actor and every key under /scenario/<name>/."""
-        self.stop_actor(name)
-        entry = self.entries.pop(name, None)
-        if entry is not None:
-            self.keys.forget(name)
+    def delete(self, name: str) -> None:
+        """Delete a stored scenario: its records and every key under
+        /scenario/<name>/ (its record of runs in a long wait among them) in ONE
+        transaction, once its actor has stopped, so that a kill leaves it whole
+        (its waiting runs taken up at the next start) or gone, never a record of
+        runs for a scenario no longer there (a scenario imported again under the
+        name with the same text took them up). StoreError (or pykka's, the Clone
+        server gone): not deleted, its actor started again, its runs lost."""
+        from raspy.actors.clone.server import commit_along
+
+        # as at the core's stop: the record of its waiting runs stays until the
+        # transaction below deletes it with the scenario
+        cut = self.stop_actor(name, shutdown=True)
+        keys = self.keys.left_by(name)
+        try:
+            commit_along(
+                self.links.clone,
+                [(key.encode("utf-8"), b"") for key in keys],
+                self.store.delete_ops(name),
+            )
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout):
+            self._not_deleted(name, cut)
+            raise
+        self.keys.dropped(keys)
+        self.entries.pop(name, None)
+
+    def _not_deleted(self, name: str, cut: bool) -> None:
+        """A delete whose transaction failed: the scenario runs on from now, the
+        runs its stop ended lost (their record deleted, no start takes them up)."""
+        from raspy.rules.resume_record import resume_key  # loaded with the entry
+
+        entry = self.entries[name]
+        log.error("scenario_delete_failed", scenario=name)
+        self.keys.delete([resume_key(name)])
+        status = entry.status
+        if cut:
+            status = self.run_lost(name, status, _DELETE_FAILED_RUN_ERROR)
+        self.install(entry.stored, status=status)

@@ -103,12 +103,12 @@ class StatusKeys:
         if gone:
             log.info("scenario_keys_forgotten", count=len(gone))
 
-    def forget(self, name: str) -> None:
-        """Delete every key under /scenario/<name>/ of a deleted scenario: its state
+    def left_by(self, name: str) -> list[str]:
+        """Every key under /scenario/<name>/ of a scenario being deleted: its state
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
-        for ever). Its actor has stopped: every write it sent is in the server's
-        answer."""
+        for ever), its record of runs in a long wait among them. Its actor has
+        stopped: every write it sent is in the server's answer."""
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
         keys |= self._tree.keys_under(prefix)
@@ -116,7 +116,13 @@ class StatusKeys:
             keys.update(self._served(prefix))
         except StoreError as exc:  # a store that cannot be read: the view's keys
             log.warning("scenario_keys_unread", name=name, reason=repr(exc))
-        self.delete(sorted(keys))
+        return sorted(keys)
+
+    def dropped(self, keys: Iterable[str]) -> None:
+        """Out of the core's view of the tree at once: deleted from the tree by the
+        caller (with the scenario's records, in one transaction)."""
+        for key in keys:
+            self._tree.update(key, b"")
 
     def delete(self, keys: list[str]) -> None:
         """Out of the core's view of the tree at once, and out of the tree."""

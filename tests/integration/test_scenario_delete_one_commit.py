@@ -1,0 +1,83 @@
+"""A scenario delete is one store transaction: its records and every key under
+/scenario/<name>/, its record of runs in a long wait among them. As two commits, a
+kill between them left the record of a deleted scenario's waiting run, which the
+same text imported again under its name took up at the next start."""
+
+from __future__ import annotations
+
+import pytest
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.wait import wait_until
+
+from raspy.actors.clone.server import read_tree
+from raspy.client.clone import CloneClient
+from raspy.storage.scenario_store import ScenarioStore
+
+pytestmark = pytest.mark.timeout(60)
+
+SLOW = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+  - set: /scenario/slow/done
+    value: true
+"""
+RECORD = "/scenario/slow/resume"
+
+
+def _commits(core: Core) -> float:
+    _left(core)  # every in-process write sent so far is published, so stored
+    return core.store.stats()["commits"]
+
+
+def _left(core: Core) -> list[str]:
+    return [key for key, _ in read_tree(core.server.ref, core.store, "/scenario/")]
+
+
+def test_a_delete_stores_the_scenario_and_its_keys_in_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=SLOW)[0] == b"200"
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+
+    assert core.request("delete", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "deleted"},
+    )
+
+    assert _commits(core) - before == 1
+    assert _left(core) == []
+    assert ScenarioStore(core.store).load() == ([], [])
+
+
+def test_the_same_text_imported_again_after_a_delete_takes_up_no_old_run(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.request("delete", name="slow")
+    assert core.request("import", document=SLOW)[0] == b"200"
+    core.stop()
+
+    core.start()
+
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["runs"], got["last_error"]) == ("idle", 0, None)
+    assert value(tree, RECORD) is None
