@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import pykka
@@ -34,6 +34,7 @@ from raspy.actors.scenario_messages import (
     Startup,
     StatusReported,
     StopRuns,
+    TextStored,
     TimeFired,
 )
 from raspy.actors.worker import (
@@ -45,6 +46,7 @@ from raspy.actors.worker import (
 )
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.records import frozen
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
@@ -178,10 +180,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):
                 self._apply(core.action_refused(reason))
-            case NewText(version=version):
-                self._version = version
-                if self._recorded[0]:  # recorded again, under the new version
-                    self._record(*self._recorded)
+            case NewText(version=version, store=store):
+                return self._new_text(version, store)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -266,15 +266,44 @@ class ScenarioActor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self._links.core.tell(message)
 
+    def _new_text(
+        self,
+        version: str,
+        store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None,
+    ) -> TextStored:
+        """NewText: the record of the runs in a long wait names `version` from now
+        on, written again with the text (`store`) or, without it, alone."""
+        self._version = version
+        runs, lost = self._recorded
+        if store is None:
+            if runs:
+                self._record(runs, lost)
+            return TextStored()
+        try:
+            store([self._record_entry(runs, lost)] if runs else [])
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            return TextStored(str(exc) or type(exc).__name__)
+        return TextStored()
+
     def _record(self, runs: tuple[engine.Checkpoint, ...], lost: int = 0) -> None:
         """Keep the runs in a long wait where a start finds them (durable, as every
         key under /scenario/: two writes a wait), or forget them; `lost`: the other
         runs a restart would end, named lost by the start."""
-        key = resume_record.resume_key(self._name).encode("utf-8")
         self._recorded = (runs, lost)
-        if not runs:
+        key, body = self._record_entry(runs, lost)
+        if body:
+            self._links.publisher.set(key, body)
+        else:
             self._links.publisher.delete(key)
-            return
+
+    def _record_entry(
+        self, runs: tuple[engine.Checkpoint, ...], lost: int
+    ) -> tuple[bytes, bytes]:
+        """The record's key and body under this version (an empty body: none to
+        keep, the key is deleted)."""
+        key = resume_record.resume_key(self._name).encode("utf-8")
+        if not runs:
+            return key, b""
         body, left_out = resume_record.encode(
             self._version, runs, self._max_value_bytes, lost
         )
@@ -285,10 +314,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 runs=len(runs),
                 left_out=left_out,
             )
-        if left_out == len(runs):
-            self._links.publisher.delete(key)
-        else:
-            self._links.publisher.set(key, body)
+        return key, b"" if left_out == len(runs) else body
 
     def _publish(
         self, key: str, value: JsonValue, ttl_s: float = 0.0, *, delete: bool = False

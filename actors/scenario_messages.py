@@ -4,6 +4,7 @@ the answers, and what the actor tells the core; frozen dataclasses, tell unless 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
@@ -91,9 +92,23 @@ class NewText:
     """The scenario's stored text changed, not the scenario (an `enabled:` line
     added or dropped that says what it was already): its runs go on, and the
     record of those in a long wait names this text's `version` from now on, as
-    the start that takes them up looks for it (rules.resume_start)."""
+    the start that takes them up looks for it (rules.resume_start).
+
+    `store` (an ask, then): stores the new text with that record, given the
+    record's key and body (an empty body deletes), in one transaction, on the
+    actor's thread, so that no record of its own comes between; as two writes a
+    kill between them left a record naming the other text, and its runs were lost
+    at the next start. Answers TextStored."""
 
     version: str
+    store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None = None
+
+
+@frozen
+class TextStored:
+    """NewText's answer: `error` when its store raised (nothing stored), else None."""
+
+    error: str | None = None
 
 
 # --- told to the core --------------------------------------------------------------------

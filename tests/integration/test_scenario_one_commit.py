@@ -1,9 +1,15 @@
-"""A scenario delete is one store transaction: its records and every key under
-/scenario/<name>/, its record of runs in a long wait among them. As two commits, a
-kill between them left the record of a deleted scenario's waiting run, which the
-same text imported again under its name took up at the next start."""
+"""A user action that changes a scenario's records and its keys in the tree is one
+store transaction. A delete: its records and every key under /scenario/<name>/, its
+record of runs in a long wait among them (as two commits, a kill between them left
+the record of a deleted scenario's waiting run, which the same text imported again
+under its name took up at the next start). A Save that only adds or drops an
+`enabled:` line saying what the scenario is: the text and the record of its runs,
+which names the text's fingerprint (as two, a kill between them lost those runs:
+the record named the other text)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from support.core_actors import (
@@ -21,6 +27,7 @@ from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
 from raspy.client.clone import CloneClient
+from raspy.rules.resume_record import fingerprint
 from raspy.storage.scenario_store import ScenarioStore
 
 pytestmark = pytest.mark.timeout(60)
@@ -81,3 +88,29 @@ def test_the_same_text_imported_again_after_a_delete_takes_up_no_old_run(
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["runs"], got["last_error"]) == ("idle", 0, None)
     assert value(tree, RECORD) is None
+
+
+def test_a_save_that_only_adds_enabled_stores_text_and_record_in_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+
+    assert core.request("import", document=saved, replace=True) == (
+        b"200",
+        {"name": "slow", "replaced": True, "same_scenario": True},
+    )
+
+    wait_until(lambda: _version(core) == fingerprint(saved), what="the record")
+    assert _commits(core) - before == 1
+    assert ScenarioStore(core.store).load()[0][0].code == saved
+
+
+def _version(core: Core) -> object:
+    """The version the record of the run in its wait names, as the tree has it."""
+    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
+    return None if record is None else json.loads(record)["version"]
