@@ -99,6 +99,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._recorded: tuple[tuple[engine.Checkpoint, ...], int] = ((), 0)
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
+        self._keep_record = False  # the core deletes the resume record itself
         self._ended = False  # its last StopRuns came: every input is ignored
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
@@ -169,8 +170,9 @@ class ScenarioActor(pykka.ThreadingActor):
                 outputs = core.run_now(mono, wall, by=by, trigger=trigger)
                 self._apply(outputs)
                 return run_answer(core.status, outputs, before)
-            case StopRuns(shutdown=shutdown, last=last):
+            case StopRuns(shutdown=shutdown, last=last, keep_record=keep):
                 self._shutdown = self._shutdown or shutdown
+                self._keep_record = self._keep_record or keep
                 outputs = core.stop(mono, wall, shutdown=self._shutdown)
                 self._apply(outputs)
                 if last:
@@ -256,7 +258,9 @@ class ScenarioActor(pykka.ThreadingActor):
                 log.debug("scenario_skipped", scenario=self._name, reason=reason)
             case engine.Queued(waiting=waiting):
                 log.debug("scenario_queued", scenario=self._name, waiting=waiting)
-            case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
+            case engine.Resumable(runs=runs, lost=lost) if not (
+                self._shutdown or self._keep_record
+            ):
                 self._record(runs, lost)
 
     def _tell_core(self, message: object) -> None:

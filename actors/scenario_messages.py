@@ -57,10 +57,13 @@ class StopRuns:
     wait stays in the tree for the next start to take them up. `last`: the core
     stops the actor next (a disable, a new version, a delete, its own stop): it
     takes no input after this one, so that no `for:` hold or `when:` test due
-    before its stop starts a run that nothing would end."""
+    before its stop starts a run that nothing would end. `keep_record`: the record
+    stays too, its runs ending as any stop ends them: the core deletes it in the
+    transaction that stores what ended them (a disable, a delete)."""
 
     shutdown: bool = False
     last: bool = False
+    keep_record: bool = False
 
 
 @frozen

@@ -112,6 +112,10 @@ class ScenarioStore:
         ops.append(Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)))
         return ops
 
+    def commit(self, ops: Sequence[Op]) -> None:
+        """Store what a *_ops method gave, alone: one txn."""
+        self._store.commit(ops)
+
     def delete(self, name: str) -> None:
         self._store.commit(self.delete_ops(name))
 

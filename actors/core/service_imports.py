@@ -99,9 +99,20 @@ class ServiceImports:
 
     def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in its `enabled:`,
-        and enable or disable the scenario as `enable`/`disable` do."""
-        self._put_text(old, scenario, text)
-        self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
+        and enable or disable the scenario as `enable`/`disable` do: a disable's
+        text goes in the transaction that deletes the record of its runs in a
+        long wait (set_enabled)."""
+        if scenario.enabled:
+            self._put_text(old, scenario, text)
+            self._core.set_enabled(scenario.name, True, stored=True)
+            return
+        core = self._core
+        wall = core.links.clock.wall()
+        ops = core.store.put_ops(
+            [NewScenario(scenario.name, text, False, scenario.mode.value)], wall
+        )
+        core.set_enabled(scenario.name, False, text_ops=ops)
+        self._took_text(old, text, wall)  # stored (set_enabled raises if not)
 
     def _restate(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in an `enabled:`

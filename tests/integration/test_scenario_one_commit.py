@@ -27,6 +27,7 @@ from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
 from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
 from raspy.rules.resume_record import fingerprint
 from raspy.storage.scenario_store import ScenarioStore
 
@@ -114,3 +115,36 @@ def _version(core: Core) -> object:
     """The version the record of the run in its wait names, as the tree has it."""
     record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
     return None if record is None else json.loads(record)["version"]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param({"action": "disable", "name": "slow"}, id="disable"),
+        pytest.param(
+            {
+                "action": "import",
+                "document": SLOW.replace("triggers:", "enabled: false\ntriggers:"),
+                "replace": True,
+            },
+            id="save-with-enabled-false",
+        ),
+    ],
+)
+def test_a_disable_stores_the_flag_and_deletes_the_record_in_one_commit(
+    core: Core, tree: CloneClient, how: dict[str, JsonValue]
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+
+    assert core.request(**how)[0] == b"200"  # type: ignore[arg-type]  # JSON fields
+
+    assert _commits(core) - before == 1
+    assert _version(core) is None
+    stored = ScenarioStore(core.store).load()[0][0]
+    assert (stored.enabled, stored.code) == (False, how.get("document", SLOW))
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("disabled", None)
