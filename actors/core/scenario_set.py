@@ -43,10 +43,10 @@ log = structlog.get_logger(component="core")
 
 ASK_TIMEOUT_S: Final = 5.0  # an ask of a part of the hub (a scenario, the Clone server)
 _STOP_TIMEOUT_S: Final = 5.0
-_DELETE_FAILED_RUN_ERROR: Final = (
+DELETE_FAILED_RUN_ERROR: Final = (
     "a run was cut short by a delete of the scenario that failed; it was not resumed"
 )
-_DISABLE_FAILED_RUN_ERROR: Final = (
+DISABLE_FAILED_RUN_ERROR: Final = (
     "a run was cut short by a disable of the scenario that failed; it was not resumed"
 )
 
@@ -301,7 +301,7 @@ class ScenarioSet(pykka.ThreadingActor):
         ops = list(text_ops) or self.store.set_enabled_ops(name, enabled, wall)
         running = entry.ref is not None
         if not enabled and running:
-            failed = _DISABLE_FAILED_RUN_ERROR
+            failed = DISABLE_FAILED_RUN_ERROR
             self._stop_storing(name, ops, failed, disabled=True, reason=reason)
         elif text_ops:
             self.store.commit(ops)
@@ -410,7 +410,7 @@ class ScenarioSet(pykka.ThreadingActor):
             self._commit_deleted(name, self.keys.left_by(name))
         else:
             ops = self.store.delete_ops(name)
-            self._stop_storing(name, ops, _DELETE_FAILED_RUN_ERROR, all_keys=True)
+            self._stop_storing(name, ops, DELETE_FAILED_RUN_ERROR, all_keys=True)
         self.entries.pop(name, None)
 
     def _commit_deleted(self, name: str, keys: list[str]) -> None:

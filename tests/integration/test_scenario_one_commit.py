@@ -26,6 +26,7 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
+from raspy.actors.core.scenario_set import DELETE_FAILED_RUN_ERROR
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
 from raspy.rules.resume_record import fingerprint
@@ -148,3 +149,24 @@ def test_a_disable_stores_the_flag_and_deletes_the_record_in_one_commit(
     assert (stored.enabled, stored.code) == (False, how.get("document", SLOW))
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["last_error"]) == ("disabled", None)
+
+
+def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
+    core: Core, tree: CloneClient
+) -> None:
+    """Its actor had stopped: it starts again, the run it ended said lost."""
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+
+    status, reply = core.request("delete", name="slow")
+
+    assert (status, reply["error"].startswith("scenario slow was not deleted: ")) == (
+        b"500",
+        True,
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
+    assert ScenarioStore(core.store).load()[0][0].code == SLOW
