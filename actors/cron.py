@@ -5,7 +5,8 @@ It owns the jobs (kept in the store's `cron` table) and one TimeScheduler; a
 DeadlineTicker thread tells it Tick when the next fire or jump check is due. A fire
 publishes `/event/cron/<job>` through the ClonePublisher, like a device reading. The
 request handling is raspy.rules.cron_jobs (pure); a change is committed durably
-before the reply, and only then scheduled.
+before the reply, and only then scheduled (a job deleted in one transaction with its
+last fire's key, through the Clone server).
 
 Wiring: actors/core/wiring.py starts it as the part `cron`, beside the core and
 started again with it whenever the Clone publisher is new, with a publisher of its own.
@@ -62,8 +63,12 @@ class CronActor(pykka.ThreadingActor):
         stats: Stats,
         steps: ClockSteps | None = None,
         fires: LastFires | None = None,
+        clone: pykka.ActorRef[Any] | None = None,
     ) -> None:
         super().__init__()
+        # the Clone server: a job deleted goes with its last fire's key in one
+        # transaction (None: the key is deleted after, as its own write)
+        self._clone = clone
         self._steps = steps or ClockSteps(tz)  # shared with the core: one log a step
         # each job's last fire, raspyd's: a job scheduled again (enabled, added
         # again, a new cron actor) does not fire it again after a step back
@@ -220,8 +225,8 @@ class CronActor(pykka.ThreadingActor):
                 case Deleted(name=name):
                     ops.append(Delete(Table.CRON, cron_jobs.job_key(name)))
         try:
-            self._store.commit(ops)
-        except StoreError as exc:
+            self._commit(ops, handled.effects)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
             log.warning("cron_store_failed", reason=str(exc))
             self._stats.incr("cron.store_failed")
             failed = cron_jobs.error(
@@ -242,7 +247,7 @@ class CronActor(pykka.ThreadingActor):
                 case Deleted(name=name):
                     gone = self._jobs.pop(name, None)
                     self._scheduler.remove(name)
-                    if gone is not None:
+                    if gone is not None and self._clone is None:
                         # its last fire would stay in the tree for ever (an empty
                         # body deletes the key)
                         key = gone.event_key.encode("utf-8")
@@ -255,6 +260,22 @@ class CronActor(pykka.ThreadingActor):
         self._rearm()
         # the job's next fire as scheduled, as list and get say it
         return cron_jobs.answer(handled, self._tz, self._scheduler.next_wall)
+
+    def _commit(self, ops: list[Op], effects: Sequence[object]) -> None:
+        """Store a request's change, durable on return: with the Clone server, a
+        job deleted and its last fire's key (which would stay in the tree for
+        ever) in ONE transaction, so that a kill never leaves that key alone."""
+        gone = [
+            self._jobs[effect.name].event_key.encode("utf-8")
+            for effect in effects
+            if isinstance(effect, Deleted) and effect.name in self._jobs
+        ]
+        if self._clone is None or not gone:
+            self._store.commit(ops)
+            return
+        from raspy.actors.clone.server import commit_along
+
+        commit_along(self._clone, [(key, b"") for key in gone], ops)
 
     def _schedule(self, job: CronJob, now_wall: float, now_mono: float) -> None:
         trigger = _trigger(job)
@@ -290,8 +311,10 @@ def start_cron(
     stats: Stats,
     steps: ClockSteps | None = None,
     fires: LastFires | None = None,
+    clone: pykka.ActorRef[Any] | None = None,
 ) -> pykka.ActorRef[Any]:
-    """Start the cron service; returns once its jobs are loaded and it is registered."""
+    """Start the cron service; returns once its jobs are loaded and it is registered.
+    `clone`: the Clone server, which stores a job's deletion with its key's."""
     return CronActor.start(
         edge=edge,
         outbox=outbox,
@@ -303,4 +326,5 @@ def start_cron(
         stats=stats,
         steps=steps,
         fires=fires,
+        clone=clone,
     )

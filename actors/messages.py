@@ -14,6 +14,7 @@ from raspy.cores import broker_state
 from raspy.cores.clone import Guarded
 from raspy.protocol import mdp
 from raspy.records import frozen
+from raspy.storage.ops import Op
 
 Tick = ticker.Tick
 """Wake an actor for its timers (told by raspy.ticker's threads)."""
@@ -186,6 +187,20 @@ class SetIfUnchanged:
     the answer: the indexes of the groups skipped."""
 
     groups: tuple[Guarded, ...]
+
+
+@frozen
+class CommitAlong:
+    """Ask the Clone server to set `entries` (plain sets, an empty body deletes)
+    and store `ops` (records of other tables: a scenario's) in ONE transaction,
+    after every in-process publish sent before the ask: one user action that
+    changes both the tree and those records is never half stored by a kill.
+    `done` resolves once that transaction is synced, or fails with its error
+    (raspy.actors.clone.server.commit_along waits for it)."""
+
+    entries: tuple[tuple[bytes, bytes], ...]
+    ops: tuple[Op, ...]
+    done: Future[None] = field(default_factory=Future, compare=False)
 
 
 @frozen

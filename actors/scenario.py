@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import pykka
@@ -34,6 +34,7 @@ from raspy.actors.scenario_messages import (
     Startup,
     StatusReported,
     StopRuns,
+    TextStored,
     TimeFired,
 )
 from raspy.actors.worker import (
@@ -45,6 +46,7 @@ from raspy.actors.worker import (
 )
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.records import frozen
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
@@ -97,6 +99,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._recorded: tuple[tuple[engine.Checkpoint, ...], int] = ((), 0)
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
+        self._keep_record = False  # the core deletes the resume record itself
         self._ended = False  # its last StopRuns came: every input is ignored
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
@@ -167,8 +170,9 @@ class ScenarioActor(pykka.ThreadingActor):
                 outputs = core.run_now(mono, wall, by=by, trigger=trigger)
                 self._apply(outputs)
                 return run_answer(core.status, outputs, before)
-            case StopRuns(shutdown=shutdown, last=last):
+            case StopRuns(shutdown=shutdown, last=last, keep_record=keep):
                 self._shutdown = self._shutdown or shutdown
+                self._keep_record = self._keep_record or keep
                 outputs = core.stop(mono, wall, shutdown=self._shutdown)
                 self._apply(outputs)
                 if last:
@@ -178,10 +182,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):
                 self._apply(core.action_refused(reason))
-            case NewText(version=version):
-                self._version = version
-                if self._recorded[0]:  # recorded again, under the new version
-                    self._record(*self._recorded)
+            case NewText(version=version, store=store):
+                return self._new_text(version, store)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -256,7 +258,9 @@ class ScenarioActor(pykka.ThreadingActor):
                 log.debug("scenario_skipped", scenario=self._name, reason=reason)
             case engine.Queued(waiting=waiting):
                 log.debug("scenario_queued", scenario=self._name, waiting=waiting)
-            case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
+            case engine.Resumable(runs=runs, lost=lost) if not (
+                self._shutdown or self._keep_record
+            ):
                 self._record(runs, lost)
 
     def _tell_core(self, message: object) -> None:
@@ -266,15 +270,44 @@ class ScenarioActor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self._links.core.tell(message)
 
+    def _new_text(
+        self,
+        version: str,
+        store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None,
+    ) -> TextStored:
+        """NewText: the record of the runs in a long wait names `version` from now
+        on, written again with the text (`store`) or, without it, alone."""
+        self._version = version
+        runs, lost = self._recorded
+        if store is None:
+            if runs:
+                self._record(runs, lost)
+            return TextStored()
+        try:
+            store([self._record_entry(runs, lost)] if runs else [])
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            return TextStored(str(exc) or type(exc).__name__)
+        return TextStored()
+
     def _record(self, runs: tuple[engine.Checkpoint, ...], lost: int = 0) -> None:
         """Keep the runs in a long wait where a start finds them (durable, as every
         key under /scenario/: two writes a wait), or forget them; `lost`: the other
         runs a restart would end, named lost by the start."""
-        key = resume_record.resume_key(self._name).encode("utf-8")
         self._recorded = (runs, lost)
-        if not runs:
+        key, body = self._record_entry(runs, lost)
+        if body:
+            self._links.publisher.set(key, body)
+        else:
             self._links.publisher.delete(key)
-            return
+
+    def _record_entry(
+        self, runs: tuple[engine.Checkpoint, ...], lost: int
+    ) -> tuple[bytes, bytes]:
+        """The record's key and body under this version (an empty body: none to
+        keep, the key is deleted)."""
+        key = resume_record.resume_key(self._name).encode("utf-8")
+        if not runs:
+            return key, b""
         body, left_out = resume_record.encode(
             self._version, runs, self._max_value_bytes, lost
         )
@@ -285,10 +318,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 runs=len(runs),
                 left_out=left_out,
             )
-        if left_out == len(runs):
-            self._links.publisher.delete(key)
-        else:
-            self._links.publisher.set(key, body)
+        return key, b"" if left_out == len(runs) else body
 
     def _publish(
         self, key: str, value: JsonValue, ttl_s: float = 0.0, *, delete: bool = False

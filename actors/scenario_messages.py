@@ -4,6 +4,7 @@ the answers, and what the actor tells the core; frozen dataclasses, tell unless 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
@@ -56,10 +57,13 @@ class StopRuns:
     wait stays in the tree for the next start to take them up. `last`: the core
     stops the actor next (a disable, a new version, a delete, its own stop): it
     takes no input after this one, so that no `for:` hold or `when:` test due
-    before its stop starts a run that nothing would end."""
+    before its stop starts a run that nothing would end. `keep_record`: the record
+    stays too, its runs ending as any stop ends them: the core deletes it in the
+    transaction that stores what ended them (a disable, a delete)."""
 
     shutdown: bool = False
     last: bool = False
+    keep_record: bool = False
 
 
 @frozen
@@ -91,9 +95,23 @@ class NewText:
     """The scenario's stored text changed, not the scenario (an `enabled:` line
     added or dropped that says what it was already): its runs go on, and the
     record of those in a long wait names this text's `version` from now on, as
-    the start that takes them up looks for it (rules.resume_start)."""
+    the start that takes them up looks for it (rules.resume_start).
+
+    `store` (an ask, then): stores the new text with that record, given the
+    record's key and body (an empty body deletes), in one transaction, on the
+    actor's thread, so that no record of its own comes between; as two writes a
+    kill between them left a record naming the other text, and its runs were lost
+    at the next start. Answers TextStored."""
 
     version: str
+    store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None = None
+
+
+@frozen
+class TextStored:
+    """NewText's answer: `error` when its store raised (nothing stored), else None."""
+
+    error: str | None = None
 
 
 # --- told to the core --------------------------------------------------------------------

@@ -5,7 +5,8 @@ Keys: `scenario.main.conf` (core settings, for people and dumps), `scenario.main
 "updated_at"}, epoch s) and `scenario.<name>.code` (the document text exactly as
 imported). Values are msgpack (raspy.packing), as `raspy-kv check` expects. An
 import, a replace, a delete or an enable is ONE transaction: after a kill -9 the old
-or the new version is there, never a mix.
+or the new version is there, never a mix. The *_ops methods give a change's records
+for a caller that stores them in one transaction with the tree's keys.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class ScenarioStore:
 
     def put_many(self, scenarios: Sequence[NewScenario], now_wall: float) -> None:
         """put() of several documents (a preload file's): one txn, all or none."""
+        self._store.commit(self.put_ops(scenarios, now_wall))
+
+    def put_ops(self, scenarios: Sequence[NewScenario], now_wall: float) -> list[Op]:
+        """What put_many() commits, for a caller that stores it with other records
+        in one txn (the tree's keys of a scenario: raspy.actors.clone.commit_along)."""
         ops: list[Op] = []
         for each in scenarios:
             existing = self._conf(each.name)
@@ -104,23 +110,32 @@ class ScenarioStore:
             ]
         names = sorted({*self._current_names(), *(each.name for each in scenarios)})
         ops.append(Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)))
+        return ops
+
+    def commit(self, ops: Sequence[Op]) -> None:
+        """Store what a *_ops method gave, alone: one txn."""
         self._store.commit(ops)
 
     def delete(self, name: str) -> None:
+        self._store.commit(self.delete_ops(name))
+
+    def delete_ops(self, name: str) -> list[Op]:
+        """What delete() commits (put_ops says why)."""
         names = [n for n in self._current_names() if n != name]
-        ops: list[Op] = [
+        return [
             Delete(Table.SCENARIO, _key(name, "code")),
             Delete(Table.SCENARIO, _key(name, "conf")),
             Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)),
         ]
-        self._store.commit(ops)
 
     def set_enabled(self, name: str, enabled: bool, now_wall: float) -> None:
+        self._store.commit(self.set_enabled_ops(name, enabled, now_wall))
+
+    def set_enabled_ops(self, name: str, enabled: bool, now_wall: float) -> list[Op]:
+        """What set_enabled() commits (put_ops says why)."""
         conf = dict(self._conf(name))
         conf.update(enabled=enabled, updated_at=now_wall)
-        self._store.commit(
-            [Put(Table.SCENARIO, _key(name, "conf"), packing.pack(conf))]
-        )
+        return [Put(Table.SCENARIO, _key(name, "conf"), packing.pack(conf))]
 
     def write_main_conf(self, settings: Mapping[str, JsonValue]) -> None:
         """The core's settings, written when they differ from the stored ones."""

@@ -14,12 +14,13 @@ import functools
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 
 import structlog
 import zmq
 
-from raspy.actors.clone.commit_failures import Batch
+from raspy.actors.clone.commit_failures import Along, Batch
 from raspy.actors.clone.flushes import CoalescedFlushes, Flush, Round
 from raspy.actors.clone.records import (
     forget_volatile,
@@ -35,7 +36,7 @@ from raspy.cores.clone_durability import (
 )
 from raspy.errors import StoreError
 from raspy.stats import Stats
-from raspy.storage.store import Put, Store
+from raspy.storage.store import Op, Put, Store
 from raspy.storage.tables import LAST_SEQ_KEY, Table, encode_seq
 from raspy.transport.wakeup import Wakeup
 
@@ -84,6 +85,7 @@ class CommitPipeline(CoalescedFlushes):
         self._accepted: list[tuple[core_mod.Update, bool]] = []
         self.held_back = False  # the last submit() held what was accepted back
         self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
+        self._along: list[Along] = []  # stored with what _accepted holds
         self._batches: deque[Batch] = deque()
         self._results: queue.SimpleQueue[tuple[Batch | Flush, BaseException | None]] = (
             queue.SimpleQueue()
@@ -163,6 +165,7 @@ class CommitPipeline(CoalescedFlushes):
         return bool(
             self._batches
             or self._accepted
+            or self._along
             or self._flushing
             or self.buffer.pending_count
         )
@@ -198,14 +201,15 @@ class CommitPipeline(CoalescedFlushes):
         `hold`: a snapshot waits to start until nothing is on its way to the store
         (§6.3): what was accepted waits (`held_back`) for a call without it.
         """
-        self.held_back = hold and bool(self._accepted)
-        if not self._accepted or hold:
+        waiting = bool(self._accepted or self._along)
+        self.held_back = hold and waiting
+        if not waiting or hold:
             return
-        batch = Batch(self._accepted, displaced=self._displaced)
-        self._accepted, self._displaced = [], []
+        batch = Batch(self._accepted, displaced=self._displaced, along=self._along)
+        self._accepted, self._displaced, self._along = [], [], []
         self._batches.append(batch)
         durable = [u for u, c in batch.entries if not c]
-        if durable or self.blocks.wanted > self._mark_submitted:
+        if durable or batch.along or self.blocks.wanted > self._mark_submitted:
             self._write(batch, durable)
         else:
             # covered by a stored mark, or by one being stored by an earlier batch
@@ -220,10 +224,28 @@ class CommitPipeline(CoalescedFlushes):
                 ops = store_ops(durable, batch.mark)
             else:
                 ops = [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(batch.mark))]
-                self._stats.incr("clone.seq_blocks")
+                if not batch.along:
+                    self._stats.incr("clone.seq_blocks")
+            ops += [op for along in batch.along for op in along.ops]
             self._store.submit_then(ops, functools.partial(self._committed, batch))
         except (StoreError, ValueError) as exc:
             self._committed(batch, exc)
+
+    def accept_along(self, ops: Sequence[Op], done: Future[None]) -> None:
+        """Records of other tables to store in the transaction of what was accepted
+        this turn (msgs.CommitAlong: after its own sets); `done` is told once it
+        is synced, or fails with its error. Checked against the store's limits
+        here (ValueTooLargeError), not in the transaction, which others share."""
+        frozen = tuple(ops)
+        self._store.validate(frozen)
+        self._along.append(Along(frozen, done))
+
+    def abandon_along(self, reason: str) -> None:
+        """At the server's stop: an asker still waiting is told its records may not
+        be stored (a write the store's queue holds may still land)."""
+        waiting = [*self._along, *(a for b in self._batches for a in b.along)]
+        for along in waiting:
+            along.settle(StoreError(reason))
 
     def overlay(self, subtree: bytes) -> list[core_mod.Update]:
         """Published coalesced updates not yet stored, for snapshots (key order)."""
@@ -283,6 +305,9 @@ class CommitPipeline(CoalescedFlushes):
                 self._flushed(job, error)
                 continue
             job.done, job.error = True, error
+            for along in job.along:  # stored (or not) with this very transaction
+                along.settle(error)
+            job.along = []
             if error is None and job.mark is not None:
                 self.blocks.confirm(job.mark)
             elif error is not None:

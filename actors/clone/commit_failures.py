@@ -11,6 +11,7 @@ CommitPipeline, so that no call goes through another object.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,6 +21,7 @@ from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer
 from raspy.errors import StoreError
 from raspy.stats import Stats
+from raspy.storage.ops import Op
 from raspy.storage.store import Store
 from raspy.storage.tables import Table
 
@@ -38,6 +40,26 @@ class Batch:
     displaced: list[core_mod.Update] = field(default_factory=list)
     done: bool = False
     error: BaseException | None = None
+    # records of other tables stored in its transaction (msgs.CommitAlong), each
+    # with the future its asker waits on: resolved once, when the batch is written
+    along: list[Along] = field(default_factory=list)
+
+
+@dataclass
+class Along:
+    """msgs.CommitAlong's records, and the future told when they are stored."""
+
+    ops: tuple[Op, ...]
+    done: Future[None]
+
+    def settle(self, error: BaseException | None) -> None:
+        """Tell the asker (once: a later call, as at a stop, does nothing)."""
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
 
 
 class CommitFailures:

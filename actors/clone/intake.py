@@ -9,6 +9,7 @@ thread only.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Final
 
 import structlog
@@ -22,6 +23,7 @@ from raspy.cores.clone_pacing import ClonePacing
 from raspy.errors import quote
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
+from raspy.storage.ops import Op
 from raspy.transport.multipart import drain
 from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner
@@ -123,6 +125,20 @@ class CloneIntake:
         outputs = self._core.on_guarded(groups, current, self._clock.monotonic())
         self.apply(outputs, "local")
         return [out.index for out in outputs if isinstance(out, core_mod.Skipped)]
+
+    def along(
+        self,
+        entries: Sequence[tuple[bytes, bytes]],
+        ops: Sequence[Op],
+        done: Future[None],
+    ) -> None:
+        """msgs.CommitAlong: `entries` set as durable in-process writes (a key the
+        tree refuses is left out, counted and logged) and `ops` stored in their
+        transaction; ValueTooLargeError, before anything is taken, for an op
+        over the store's limits."""
+        self._commits.accept_along(ops, done)
+        group = core_mod.Guarded((), tuple(entries))
+        self.apply(self._core.on_guarded([group], {}, self._clock.monotonic()), "local")
 
     def expire(self, now: float) -> None:
         """Ephemeral keys whose time is up: the core's deletions carried out."""

@@ -153,6 +153,11 @@ class CloneLoop:
                 return self._parts.seeds.read(command, sent_seq)
             case msgs.SetIfUnchanged(groups=groups):
                 return self._parts.intake.guarded(groups)
+            case msgs.CommitAlong(entries=entries, ops=ops, done=done):
+                # after every publish sent before it: a writer's earlier sets
+                # are not stored after (over) these
+                self._parts.intake.take_sent(self.outbox)
+                self._parts.intake.along(entries, ops, done)
             case msgs.GetStats():
                 return self._parts.stats()
             case msgs.Tick():
@@ -172,6 +177,7 @@ class CloneLoop:
             else:  # the readings published in the last interval are not lost
                 self._commits.write_pending(STOP_FLUSH_S)
         finally:
+            self._commits.abandon_along("the Clone server stopped")
             self.outbox.close()
             self._parts.snapshots.close()
             self._parts.seeds.close()

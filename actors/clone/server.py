@@ -21,12 +21,13 @@ from raspy.actors.clone.seeds import Seed
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
+from raspy.errors import StoreError
 from raspy.hang_watch import Ask
 from raspy.protocol import clone
 from raspy.records import frozen
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_records, live_tree
-from raspy.storage.store import Store
+from raspy.storage.store import Op, Store
 from raspy.transport.runner import RunnerStopped
 from raspy.transport.sockets import CurveKeys
 
@@ -37,6 +38,7 @@ __all__ = [
     "ClonePublisher",
     "CloneServerActor",
     "clone_io_ask",
+    "commit_along",
     "read_records",
     "read_tree",
     "set_if_unchanged",
@@ -45,7 +47,9 @@ __all__ = [
 ]
 
 _ASK_TIMEOUT_S: Final = 5.0
-_IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
+_IO_ANSWER_S: Final = 5.0
+# a transaction of the store's writer: a slow SD card's sync, a map that grows
+_COMMIT_ALONG_S: Final = 30.0  # the I/O thread's answer to a command handed on to it
 
 
 @frozen
@@ -129,6 +133,7 @@ class CloneServerActor(pykka.ThreadingActor):
                 | msgs.GetStats()
                 | msgs.GetUnstored()
                 | msgs.SetIfUnchanged()
+                | msgs.CommitAlong()
                 | msgs.SubscribeSeeded()
             ):
                 return self._handed_on(message)
@@ -236,6 +241,25 @@ def _unstored(clone_ref: pykka.ActorRef[Any] | None, prefix: str) -> list[Update
         return []
     assert isinstance(answer, list)  # CommitPipeline.overlay's
     return answer
+
+
+def commit_along(
+    clone_ref: pykka.ActorRef[Any],
+    entries: Sequence[tuple[bytes, bytes]],
+    ops: Sequence[Op],
+    timeout_s: float = _COMMIT_ALONG_S,
+) -> None:
+    """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
+    transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
+    failed or its end is not known in `timeout_s`, pykka.ActorDeadError or
+    pykka.Timeout when the server did not take it: nothing of it is stored then,
+    except after a timeout, which cannot say."""
+    asked = msgs.CommitAlong(tuple(entries), tuple(ops))
+    clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
+    try:
+        asked.done.result(timeout=timeout_s)
+    except FutureTimeout:
+        raise StoreError(f"the store did not answer in {timeout_s:g} s") from None
 
 
 def set_if_unchanged(

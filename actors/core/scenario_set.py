@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
@@ -24,9 +25,11 @@ from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
 from raspy.config import CoreConfig
+from raspy.errors import StoreError
 from raspy.hang_watch import Inner
 from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
+from raspy.storage.ops import Op
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.ticker import SharedTicker
 
@@ -40,6 +43,12 @@ log = structlog.get_logger(component="core")
 
 ASK_TIMEOUT_S: Final = 5.0  # an ask of a part of the hub (a scenario, the Clone server)
 _STOP_TIMEOUT_S: Final = 5.0
+DELETE_FAILED_RUN_ERROR: Final = (
+    "a run was cut short by a delete of the scenario that failed; it was not resumed"
+)
+DISABLE_FAILED_RUN_ERROR: Final = (
+    "a run was cut short by a disable of the scenario that failed; it was not resumed"
+)
 
 
 class ScenarioSet(pykka.ThreadingActor):
@@ -232,11 +241,14 @@ class ScenarioSet(pykka.ThreadingActor):
         fire = startup and self.daemon_start
         entry.ref.tell(scn.Startup(current, fire=fire, resume=resume, seen=seen))
 
-    def stop_actor(self, name: str, *, shutdown: bool = False) -> bool:
+    def stop_actor(
+        self, name: str, *, shutdown: bool = False, keep_record: bool = False
+    ) -> bool:
         """Stop a scenario's actor; True when it ended runs under way (or may have:
         it did not answer while the core saw it running). `shutdown`: the core
         itself stops, and the runs in a long wait are to be taken up at its next
-        start (their record stays)."""
+        start (their record stays). `keep_record`: their record stays, for the
+        caller to delete in its own transaction (scn.StopRuns)."""
         entry = self.entries.get(name)
         if entry is None or entry.ref is None:
             return False
@@ -254,7 +266,8 @@ class ScenarioSet(pykka.ThreadingActor):
         cut = entry.status.state is State.RUNNING
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
             # the last input it takes: a hold due before its stop starts no run
-            stopped = ref.ask(scn.StopRuns(shutdown, last=True), timeout=ASK_TIMEOUT_S)
+            asked = scn.StopRuns(shutdown, last=True, keep_record=keep_record)
+            stopped = ref.ask(asked, timeout=ASK_TIMEOUT_S)
             if isinstance(stopped, scn.RunsStopped):
                 entry.status = stopped.status
                 cut = stopped.ended > 0
@@ -272,14 +285,28 @@ class ScenarioSet(pykka.ThreadingActor):
         *,
         reason: str | None = None,
         stored: bool = False,
+        text_ops: Sequence[Op] = (),
     ) -> Entry:
-        """Store the flag (unless `stored` already, with its text), start or stop
-        the actor; `reason`: the runaway guard's."""
+        """Store the flag (unless `stored` already, with its text; `text_ops`: the
+        text's records to store instead, the flag in them), start or stop the
+        actor; `reason`: the runaway guard's. A disable of a running scenario
+        stores its flag and deletes its record of runs in a long wait in ONE
+        transaction, once its actor stopped keeping it: as two, a kill between
+        them left a disabled scenario's record, and the next start named its run
+        lost (`last_error`), where a disable ends it with none."""
         from raspy.rules.engine import State  # loaded with the entry
 
         entry = self.entries[name]
-        if not stored:
-            self.store.set_enabled(name, enabled, self.links.clock.wall())
+        wall = self.links.clock.wall()
+        ops = list(text_ops) or self.store.set_enabled_ops(name, enabled, wall)
+        running = entry.ref is not None
+        if not enabled and running:
+            failed = DISABLE_FAILED_RUN_ERROR
+            self._stop_storing(name, ops, failed, disabled=True, reason=reason)
+        elif text_ops:
+            self.store.commit(ops)
+        elif not stored:
+            self.store.set_enabled(name, enabled, wall)
         record = entry.stored
         entry.stored = StoredScenario(
             record.name,
@@ -296,11 +323,60 @@ class ScenarioSet(pykka.ThreadingActor):
             # why, as at a start (it stayed shown disabled, though stored enabled)
             _, error = self._service.load(entry.stored)
             self.show(entry, self._load_error(entry.status, error))
-        elif not enabled:
-            self.stop_actor(name)
+        elif not enabled and not running:  # else shown in the disable's commit
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
             self.show(entry, status)
         return entry
+
+    def _stop_storing(
+        self,
+        name: str,
+        ops: Sequence[Op],
+        failed: str,
+        *,
+        all_keys: bool = False,
+        disabled: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        """Stop a scenario's actor, then store `ops` and delete its record of runs
+        in a long wait (`all_keys`: every key under /scenario/<name>/, asked once
+        its actor stopped, so every write it sent is among them: a delete) in
+        ONE transaction, with its state keys saying it is `disabled` (and why:
+        `reason`, the runaway guard's): a state `running` left beside a disabled
+        scenario, the next start named its run lost. A kill before it leaves the
+        scenario as it was, its waiting runs taken up by the next start. On failure
+        (StoreError, or pykka's: the Clone server gone) the actor starts again,
+        the runs it ended lost (`failed` says so), and the error is raised."""
+        from raspy.actors.clone.server import commit_along
+        from raspy.rules.engine import State
+        from raspy.rules.resume_record import resume_key  # loaded with the entry
+
+        entry = self.entries[name]
+        cut = self.stop_actor(name, keep_record=True)
+        gone = self.keys.left_by(name) if all_keys else [resume_key(name)]
+        sets = [(key.encode("utf-8"), b"") for key in gone]
+        if disabled:
+            status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
+            sets += self.keys.changes(entry, status, lambda: None)
+        try:
+            commit_along(self.links.clone, sets, ops)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout):
+            log.error("scenario_change_failed", scenario=name)
+            self._start_again(name, cut, failed)
+            raise
+        self.keys.dropped(gone)
+
+    def _start_again(self, name: str, cut: bool, failed: str) -> None:
+        """A change whose transaction failed: the scenario runs on from now, the
+        runs its stop ended lost (their record deleted, no start takes them up)."""
+        from raspy.rules.resume_record import resume_key  # loaded with the entry
+
+        entry = self.entries[name]
+        self.keys.delete([resume_key(name)])
+        status = entry.status
+        if cut:
+            status = self.run_lost(name, status, failed)
+        self.install(entry.stored, status=status)
 
     def _load_error(self, status: Status, error: str | None) -> Status:
         """The state `error` of a text that no longer loads, and why: judged again
@@ -321,9 +397,29 @@ class ScenarioSet(pykka.ThreadingActor):
         fires = self._timers.next_fires(entry.scenario)
         return min((at for _, at in fires), default=None)
 
-    def forget(self, name: str) -> None:
-        """Remove a deleted scenario's actor and every key under /scenario/<name>/."""
-        self.stop_actor(name)
-        entry = self.entries.pop(name, None)
-        if entry is not None:
-            self.keys.forget(name)
+    def delete(self, name: str) -> None:
+        """Delete a stored scenario: its records and every key under
+        /scenario/<name>/ (its record of runs in a long wait among them) in ONE
+        transaction, once its actor has stopped, so that a kill leaves it whole
+        (its waiting runs taken up at the next start) or gone, never a record of
+        runs for a scenario no longer there (a scenario imported again under the
+        name with the same text took them up). StoreError (or pykka's, the Clone
+        server gone): not deleted, its actor started again, its runs lost."""
+        entry = self.entries[name]
+        if entry.ref is None:  # disabled, or not loadable: no runs, no record
+            self._commit_deleted(name, self.keys.left_by(name))
+        else:
+            ops = self.store.delete_ops(name)
+            self._stop_storing(name, ops, DELETE_FAILED_RUN_ERROR, all_keys=True)
+        self.entries.pop(name, None)
+
+    def _commit_deleted(self, name: str, keys: list[str]) -> None:
+        """A delete of a scenario with no actor: its records and keys, one txn."""
+        from raspy.actors.clone.server import commit_along
+
+        commit_along(
+            self.links.clone,
+            [(key.encode("utf-8"), b"") for key in keys],
+            self.store.delete_ops(name),
+        )
+        self.keys.dropped(keys)

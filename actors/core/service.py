@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+import pykka
 import structlog
 
 from raspy.actors.core.service_imports import ServiceImports
@@ -108,8 +109,7 @@ class CoreService(ServiceImports):
                 )
             case "delete":
                 api.guard(request.name, request.if_fingerprint, entry.stored.code)
-                core.store.delete(request.name)
-                core.forget(request.name)
+                _delete(core, request.name)
                 return api.ok({"name": request.name, "state": "deleted"})
             case "enable" | "disable":
                 entry = core.set_enabled(request.name, request.action == "enable")
@@ -308,6 +308,16 @@ class CoreService(ServiceImports):
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _delete(core: CoreActor, name: str) -> None:
+    """ScenarioSet.delete, its failure a reply saying the scenario is still there."""
+    try:
+        core.delete(name)
+    except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+        raise api.Refused(
+            b"500", {"error": f"scenario {name} was not deleted: {exc}"}
+        ) from None
 
 
 def _stopped(answer: object) -> Status:

@@ -12,6 +12,7 @@ thread.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from raspy.devices.reading import DEVICE_TREE
@@ -19,13 +20,16 @@ from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_records import MAIN
-from raspy.storage.scenario_store import StoredScenario
+from raspy.storage.scenario_store import NewScenario, StoredScenario
 
 # the scenario engine loads with the first document read, not at the core's start
 if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry
     from raspy.rules import model
 
+# the actor stores the text (NewText): the Clone server's answer, and the store's
+# transaction it waits for (raspy.actors.clone.server.commit_along's 30 s)
+_TEXT_STORED_S: Final = 40.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
 )
@@ -95,21 +99,58 @@ class ServiceImports:
 
     def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in its `enabled:`,
-        and enable or disable the scenario as `enable`/`disable` do."""
-        self._put_text(old, scenario, text)
-        self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
+        and enable or disable the scenario as `enable`/`disable` do: a disable's
+        text goes in the transaction that deletes the record of its runs in a
+        long wait (set_enabled)."""
+        if scenario.enabled:
+            self._put_text(old, scenario, text)
+            self._core.set_enabled(scenario.name, True, stored=True)
+            return
+        core = self._core
+        wall = core.links.clock.wall()
+        ops = core.store.put_ops(
+            [NewScenario(scenario.name, text, False, scenario.mode.value)], wall
+        )
+        core.set_enabled(scenario.name, False, text_ops=ops)
+        self._took_text(old, text, wall)  # stored (set_enabled raises if not)
 
     def _restate(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in an `enabled:`
-        line that leaves the scenario as it is: its actor goes on, told the new
-        text's fingerprint, which the record of its runs in a long wait must name
-        for a restart to take them up (rules.resume_start)."""
+        line that leaves the scenario as it is: its actor goes on, its record of
+        runs in a long wait (which must name the stored text's fingerprint for a
+        restart to take them up: rules.resume_start) written again in the text's
+        own transaction, by the actor (scn.NewText), so that none of its own
+        comes between. As two writes, a kill between them lost those runs."""
         from raspy.actors import scenario_messages as scn  # loaded with the engine
+        from raspy.actors.clone.server import commit_along
         from raspy.rules.resume_record import fingerprint
 
-        self._put_text(old, scenario, text)
-        if old.ref is not None:
-            old.ref.tell(scn.NewText(fingerprint(text)))
+        if old.ref is None:  # not running: no runs, no record
+            self._put_text(old, scenario, text)
+            return
+        core = self._core
+        wall = core.links.clock.wall()
+        ops = core.store.put_ops(
+            [NewScenario(scenario.name, text, scenario.enabled, scenario.mode.value)],
+            wall,
+        )
+
+        def store(entries: Sequence[tuple[bytes, bytes]]) -> None:
+            commit_along(core.links.clone, entries, ops)
+
+        asked = scn.NewText(fingerprint(text), store=store)
+        answer = old.ref.ask(asked, timeout=_TEXT_STORED_S)
+        if not isinstance(answer, scn.TextStored):  # it stopped meanwhile
+            self._put_text(old, scenario, text)
+            return
+        if answer.error is not None:
+            # nothing stored: its record names the stored text again
+            old.ref.tell(scn.NewText(fingerprint(old.stored.code)))
+            raise api.Refused(
+                b"500",
+                {"error": f"scenario {scenario.name} not stored: {answer.error}"},
+            )
+        self._took_text(old, text, wall)
 
     def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text` as the scenario's, with its enabled state, in one commit;
@@ -118,6 +159,11 @@ class ServiceImports:
         self._core.store.put(
             text, scenario.enabled, scenario.mode.value, wall, scenario.name
         )
+        self._took_text(old, text, wall)
+
+    @staticmethod
+    def _took_text(old: Entry, text: str, wall: float) -> None:
+        """The entry's record takes the text stored at `wall`."""
         record = old.stored
         old.stored = StoredScenario(
             record.name, text, record.enabled, record.mode, record.imported_at, wall

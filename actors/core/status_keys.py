@@ -54,8 +54,22 @@ class StatusKeys:
         """Remember a scenario's state and write what changed under /scenario/<name>/,
         and its `next_fire` (when its soonest time trigger fires, None for none)
         with them: a firing changes it, and its run's state in the same turn, so it
-        goes in that one store commit. A run's trace, which moves at every step, is
-        in no key: when only it moved, nothing is built or compared."""
+        goes in that one store commit."""
+        changed = self.changes(entry, status, next_fire)
+        # one message, so one store commit: a write a key at a time was cut into
+        # several, and a power cut between them kept a state half written (a run's
+        # `runs` without its `last_run`, a `last_error` without its time)
+        refused = self._publisher.set_many(changed)
+        for key, reason in refused:  # a [clone] max_key_bytes below a long name's
+            log.warning("scenario_status_refused", key=key.decode(), reason=reason)
+
+    def changes(
+        self, entry: Entry, status: Status, next_fire: Callable[[], float | None]
+    ) -> list[tuple[bytes, bytes]]:
+        """show()'s writes, for a caller that stores them in its own transaction
+        (an empty body deletes): remembered as written, and the core's view told
+        of a deletion. A run's trace, which moves at every step, is in no key:
+        when only it moved, nothing is built or compared."""
         from raspy.rules.status_entries import status_entries  # with the engine
 
         before = entry.status
@@ -65,7 +79,7 @@ class StatusKeys:
         )
         entry.status = status
         if moved_trace_only:
-            return
+            return []
         entries = status_entries(entry.stored.name, status)
         fire_key = f"{SCENARIO_TREE}{entry.stored.name}/{NEXT_FIRE}"
         at = next_fire()
@@ -75,21 +89,17 @@ class StatusKeys:
         elif fire_key in entry.written or self._tree.kv_size(fire_key):
             # no time trigger (any more: a new version): no key
             entry.written.pop(fire_key, None)
-            self.delete([fire_key])
+            self._tree.update(fire_key, b"")
+            entries = {fire_key: b"", **entries}
         changed = [
             (key, body)
             for key, body in entries.items()
-            if entry.written.get(key) != body
+            if body and entry.written.get(key) != body
         ]
         entry.written.update(changed)
-        # one message, so one store commit: a write a key at a time was cut into
-        # several, and a power cut between them kept a state half written (a run's
-        # `runs` without its `last_run`, a `last_error` without its time)
-        refused = self._publisher.set_many(
-            [(key.encode("utf-8"), body) for key, body in changed]
-        )
-        for key, reason in refused:  # a [clone] max_key_bytes below a long name's
-            log.warning("scenario_status_refused", key=key.decode(), reason=reason)
+        if fire_key in entries and not entries[fire_key]:
+            changed.insert(0, (fire_key, b""))
+        return [(key.encode("utf-8"), body) for key, body in changed]
 
     def forget_orphans(self, names: Collection[str]) -> None:
         """Delete the tree keys of scenarios no longer stored (deleted from the store
@@ -103,12 +113,12 @@ class StatusKeys:
         if gone:
             log.info("scenario_keys_forgotten", count=len(gone))
 
-    def forget(self, name: str) -> None:
-        """Delete every key under /scenario/<name>/ of a deleted scenario: its state
+    def left_by(self, name: str) -> list[str]:
+        """Every key under /scenario/<name>/ of a scenario being deleted: its state
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
-        for ever). Its actor has stopped: every write it sent is in the server's
-        answer."""
+        for ever), its record of runs in a long wait among them. Its actor has
+        stopped: every write it sent is in the server's answer."""
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = {f"{prefix}{entry}" for entry in (*STATE_KEYS, NEXT_FIRE)}
         keys |= self._tree.keys_under(prefix)
@@ -116,7 +126,13 @@ class StatusKeys:
             keys.update(self._served(prefix))
         except StoreError as exc:  # a store that cannot be read: the view's keys
             log.warning("scenario_keys_unread", name=name, reason=repr(exc))
-        self.delete(sorted(keys))
+        return sorted(keys)
+
+    def dropped(self, keys: Iterable[str]) -> None:
+        """Out of the core's view of the tree at once: deleted from the tree by the
+        caller (with the scenario's records, in one transaction)."""
+        for key in keys:
+            self._tree.update(key, b"")
 
     def delete(self, keys: list[str]) -> None:
         """Out of the core's view of the tree at once, and out of the tree."""

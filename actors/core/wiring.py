@@ -66,6 +66,7 @@ class _Start:
                 stats=rt.stats,
                 steps=self.steps,
                 fires=rt.cron_fires,
+                clone=self.clone,
             )
         links = CoreLinks(
             rt.edge,

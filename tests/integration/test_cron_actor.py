@@ -26,6 +26,7 @@ from support.cron_rig import (
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
+from raspy.actors.clone.server import read_tree
 from raspy.actors.cron import start_cron
 from raspy.client.clone import CloneClient
 from raspy.config import StoreConfig
@@ -183,3 +184,21 @@ def test_deleted_jobs_take_their_event_key_with_them(
         what="no /event/cron/ key left after every job was deleted",
     )
     assert cron.stats.get("cron.fired") == rounds
+
+
+def test_a_job_deleted_goes_with_its_event_key_in_one_commit(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """A kill between two commits left the key of a deleted job's last fire in the
+    tree for ever: nothing deletes it later."""
+    cron.start()
+    cron.request(action="add", name="once", schedule="* * * * *")
+    clock.advance(60)
+    _wait_fired(tree, "once")
+    read_tree(cron.server.ref, cron.store, "/event/cron/")  # the fire is stored
+    before = cron.store.stats()["commits"]
+
+    assert cron.request(action="delete", name="once")[0] == b"200"
+
+    assert read_tree(cron.server.ref, cron.store, "/event/cron/") == []
+    assert cron.store.stats()["commits"] - before == 1

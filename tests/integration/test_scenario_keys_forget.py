@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from support.clonesrv import CloneServer
 
-from raspy.actors.clone.server import read_tree
+from raspy.actors.clone.server import commit_along, read_tree
 from raspy.actors.core.status_keys import StatusKeys
 from raspy.errors import StoreError
 from raspy.rules.tree_view import TreeView
@@ -24,6 +24,13 @@ def _served(server: CloneServer, store: Store, prefix: str) -> list[str]:
     return [key for key, _ in read_tree(server.ref, store, prefix)]
 
 
+def _forget(keys: StatusKeys, server: CloneServer, name: str) -> None:
+    """As a delete does: the keys it leaves deleted from the tree, and the view."""
+    left = keys.left_by(name)
+    commit_along(server.ref, [(key.encode(), b"") for key in left], [])
+    keys.dropped(left)
+
+
 def test_a_key_the_view_has_not_heard_of_goes_with_its_scenario(
     server: CloneServer, store: Store
 ) -> None:
@@ -34,7 +41,7 @@ def test_a_key_the_view_has_not_heard_of_goes_with_its_scenario(
         server.publisher.set(key, b"1")
     server.publisher.set(b"/scenario/gone-too/note", b"1")  # a name it prefixes
 
-    keys.forget("gone")
+    _forget(keys, server, "gone")
 
     assert _served(server, store, "/scenario/") == ["/scenario/gone-too/note"]
 
@@ -50,7 +57,7 @@ def test_a_server_that_cannot_be_read_still_leaves_the_views_keys_deleted(
     server.publisher.set(b"/scenario/gone/note", b"1")
     server.publisher.set(b"/scenario/gone/state", b'"idle"')
 
-    StatusKeys(view, server.publisher, unreadable).forget("gone")
+    _forget(StatusKeys(view, server.publisher, unreadable), server, "gone")
 
     assert _served(server, store, "/scenario/") == []
     assert view.keys_under("/scenario/") == set()

@@ -72,6 +72,7 @@ class Cron:
             clock=self.clock,
             stats=self.stats,
             fires=self.fires,
+            clone=self.server.ref,
         )
 
     def stop(self) -> None:

@@ -1,0 +1,172 @@
+"""A user action that changes a scenario's records and its keys in the tree is one
+store transaction. A delete: its records and every key under /scenario/<name>/, its
+record of runs in a long wait among them (as two commits, a kill between them left
+the record of a deleted scenario's waiting run, which the same text imported again
+under its name took up at the next start). A Save that only adds or drops an
+`enabled:` line saying what the scenario is: the text and the record of its runs,
+which names the text's fingerprint (as two, a kill between them lost those runs:
+the record named the other text)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.wait import wait_until
+
+from raspy.actors.clone.server import read_tree
+from raspy.actors.core.scenario_set import DELETE_FAILED_RUN_ERROR
+from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
+from raspy.rules.resume_record import fingerprint
+from raspy.storage.scenario_store import ScenarioStore
+
+pytestmark = pytest.mark.timeout(60)
+
+SLOW = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+  - set: /scenario/slow/done
+    value: true
+"""
+RECORD = "/scenario/slow/resume"
+
+
+def _commits(core: Core) -> float:
+    _left(core)  # every in-process write sent so far is published, so stored
+    return core.store.stats()["commits"]
+
+
+def _left(core: Core) -> list[str]:
+    return [key for key, _ in read_tree(core.server.ref, core.store, "/scenario/")]
+
+
+def test_a_delete_stores_the_scenario_and_its_keys_in_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=SLOW)[0] == b"200"
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+
+    assert core.request("delete", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "deleted"},
+    )
+
+    assert _commits(core) - before == 1
+    assert _left(core) == []
+    assert ScenarioStore(core.store).load() == ([], [])
+
+
+def test_the_same_text_imported_again_after_a_delete_takes_up_no_old_run(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.request("delete", name="slow")
+    assert core.request("import", document=SLOW)[0] == b"200"
+    core.stop()
+
+    core.start()
+
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["runs"], got["last_error"]) == ("idle", 0, None)
+    assert value(tree, RECORD) is None
+
+
+def test_a_save_that_only_adds_enabled_stores_text_and_record_in_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+
+    assert core.request("import", document=saved, replace=True) == (
+        b"200",
+        {"name": "slow", "replaced": True, "same_scenario": True},
+    )
+
+    wait_until(lambda: _version(core) == fingerprint(saved), what="the record")
+    assert _commits(core) - before == 1
+    assert ScenarioStore(core.store).load()[0][0].code == saved
+
+
+def _version(core: Core) -> object:
+    """The version the record of the run in its wait names, as the tree has it."""
+    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
+    return None if record is None else json.loads(record)["version"]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param({"action": "disable", "name": "slow"}, id="disable"),
+        pytest.param(
+            {
+                "action": "import",
+                "document": SLOW.replace("triggers:", "enabled: false\ntriggers:"),
+                "replace": True,
+            },
+            id="save-with-enabled-false",
+        ),
+    ],
+)
+def test_a_disable_stores_the_flag_and_deletes_the_record_in_one_commit(
+    core: Core, tree: CloneClient, how: dict[str, JsonValue]
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    before = _commits(core)
+
+    assert core.request(**how)[0] == b"200"  # type: ignore[arg-type]  # JSON fields
+
+    assert _commits(core) - before == 1
+    assert _version(core) is None
+    stored = ScenarioStore(core.store).load()[0][0]
+    assert (stored.enabled, stored.code) == (False, how.get("document", SLOW))
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("disabled", None)
+
+
+def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
+    core: Core, tree: CloneClient
+) -> None:
+    """Its actor had stopped: it starts again, the run it ended said lost."""
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+
+    status, reply = core.request("delete", name="slow")
+
+    assert (status, reply["error"].startswith("scenario slow was not deleted: ")) == (
+        b"500",
+        True,
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
+    assert ScenarioStore(core.store).load()[0][0].code == SLOW
