@@ -47,9 +47,9 @@ __all__ = [
 ]
 
 _ASK_TIMEOUT_S: Final = 5.0
-_IO_ANSWER_S: Final = 5.0
+_IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
 # a transaction of the store's writer: a slow SD card's sync, a map that grows
-_COMMIT_ALONG_S: Final = 30.0  # the I/O thread's answer to a command handed on to it
+_COMMIT_ALONG_S: Final = 30.0
 
 
 @frozen
