@@ -52,6 +52,7 @@ from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.manual_run import run_answer
 from raspy.rules.model import RandomSource, Scenario, SunEvent, no_place
+from raspy.rules.run_failures import RunFailures
 from raspy.rules.tree_view import TreeView
 from raspy.stats import Stats
 from raspy.ticker import SharedTicker
@@ -102,6 +103,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._keep_record = False  # the core deletes the resume record itself
         self._ended = False  # its last StopRuns came: every input is ignored
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
+        self._failures = RunFailures(scenario.name)  # the same failure not said again
         self._core = engine.ScenarioCore(
             scenario,
             settings,
@@ -241,6 +243,8 @@ class ScenarioActor(pykka.ThreadingActor):
             case run_mod.StopScenario(name=name):
                 self._tell_core(RunRequested(name, self._name, stop=True))
             case engine.StatusChanged(status=status):
+                if status.state is engine.State.IDLE:  # a fault that ended, too
+                    self._failures.succeeded()
                 self._tell_core(StatusReported(self._name, status, self.actor_ref))
             case engine.Disabled(reason=reason):
                 log.error("scenario_runaway", scenario=self._name, reason=reason)
@@ -249,9 +253,10 @@ class ScenarioActor(pykka.ThreadingActor):
                 pass  # counted when it ends, after the next start takes it up
             case engine.RunEnded(error=error) if error is not None:
                 links.stats.incr("core.scenario.failed_runs")
-                log.error("scenario_run_failed", scenario=self._name, reason=error)
+                self._failures.failed(error, links.clock.monotonic())
             case engine.RunEnded():
                 links.stats.incr("core.scenario.runs")
+                self._failures.succeeded()
             case engine.Skipped(reason=reason, dropped=dropped):
                 if dropped:  # counted where a household looks (raspy status)
                     links.stats.incr("core.scenario.dropped")

@@ -44,14 +44,24 @@ class _DocumentRefused(Exception):
         self.reason = reason
 
 
-def unloadable_error(name: str, reason: str) -> str:
+# a sun trigger on a hub without a place: the config is what to correct, not the text
+_PLACE_HINT: Final = (
+    " (kept, not running: its text is fine; set [core] latitude and longitude in "
+    "raspyd's config, then restart raspyd)"
+)
+
+
+def unloadable_error(name: str, reason: str, *, needs_place: bool = False) -> str:
     """last_error of a stored scenario whose text no longer loads: why, and how to
-    put it right (the text stays stored, the scenario does not run)."""
-    hint = (
-        f" (kept, not running: correct it and import it again: raspy scenario "
-        f"export {name} > {name}.yaml, then raspy scenario import --replace "
-        f"{name}.yaml)"
-    )
+    put it right (the text stays stored, the scenario does not run): its text, or,
+    `needs_place`, the config."""
+    hint = _PLACE_HINT
+    if not needs_place:
+        hint = (
+            f" (kept, not running: correct it and import it again: raspy scenario "
+            f"export {name} > {name}.yaml, then raspy scenario import --replace "
+            f"{name}.yaml)"
+        )
     return reason[: _MAX_ERROR_CHARS - len(hint)] + hint
 
 
@@ -159,8 +169,27 @@ class CoreService(ServiceImports):
             # a text stored by an older raspy may fail a check added since: say what
             # to do, the text being kept as it was
             return None, unloadable_error(
-                record.name, reason or str(refused.body.get("error"))
+                record.name,
+                reason or str(refused.body.get("error")),
+                needs_place=self._needs_place_only(record),
             )
+
+    def _needs_place_only(self, record: StoredScenario) -> bool:
+        """Whether a refused stored text would load on a hub with a place: a valid
+        document, not named `main`, with a sun trigger, on a hub without one."""
+        if self._core.config.has_location:
+            return False
+        from raspy.rules import model  # loaded with the scenario that failed
+        from raspy.rules.document import DocumentError, load_scenario
+        from raspy.storage.scenario_records import MAIN
+
+        try:
+            scenario = load_scenario(record.code, f"scenario {record.name}")
+        except DocumentError:
+            return False
+        return scenario.name != MAIN and any(
+            isinstance(t, model.SunTrigger) for t in scenario.triggers
+        )
 
     def stored_at_start(self) -> list[StoredScenario]:
         """The stored scenarios as the core's start loads them: the main record

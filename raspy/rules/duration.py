@@ -40,22 +40,26 @@ _DASHES: Final = {
 
 
 def parse_offset(value: object) -> float:
-    """Seconds of a signed offset (`-15m`, `+1h`, `30s`, -900), e.g. for sun triggers."""
+    """Seconds of a signed offset (`-15m`, `+1h`, `30s`, -900), e.g. for sun triggers.
+    A refusal says offset, not duration, with raspy's form when the text is an
+    offset in other words (`30m before`, `-1h -30m`)."""
     if isinstance(value, str):
         text = value.strip()
         if text[:1] in _DASHES:
             raise ValueError(_dash_refusal(value, text))
-        if text[:1] in ("-", "+"):
-            try:
-                seconds = _checked(_magnitude(text[1:], signed=True), value)
-            except ValueError as exc:
-                raise ValueError(_offset_refusal(value, text)) from exc
-            return -seconds if text[0] == "-" else seconds
-    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        if -value > MAX_DURATION_S:  # (float() of a huge int overflows)
-            raise ValueError(_too_long(value))
-        return -_checked(float(-value), value)
-    return parse_duration(value)
+        sign = text[:1] if text[:1] in ("-", "+") else ""
+        try:
+            seconds = _checked(_magnitude(text[len(sign) :], signed=True), value)
+        except ValueError as exc:
+            raise ValueError(_offset_refusal(value, text, sign)) from exc
+        return -seconds if sign == "-" else seconds
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{_OFFSET_LIKE}, got {_shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):  # inf, nan
+        raise ValueError(f"{_OFFSET_LIKE}, got {_shown(value)}")
+    if abs(value) > MAX_DURATION_S:  # (float() of a huge int overflows)
+        raise ValueError(f"offset too long (at most 366d), got {_shown(value)}")
+    return float(value)
 
 
 def _magnitude(value: object, *, signed: bool) -> float:
@@ -116,15 +120,76 @@ def _clock_hint(text: str) -> str:
     )
 
 
-def _offset_refusal(value: str, text: str) -> str:
-    """The refusal of a signed offset; one written as a clock (`-00:30`) is told
-    raspy's form for it, signed (`write -30m`), as an unsigned one is."""
-    got = f"expected an offset like -15m or 30s, got {quote(value)}"
-    sign = "-" if text.startswith("-") else ""
-    forms = _clock_forms(text[1:].strip())
-    if forms is None:
-        return got + _word_hint(text[1:], sign)
-    return f"{got} (a clock's time: write {' or '.join(sign + f for f in forms)})"
+_OFFSET_LIKE: Final = "expected an offset like -15m or 30s"
+
+
+def _offset_refusal(value: str, text: str, sign: str) -> str:
+    """The refusal of an offset (`sign`: its own, or none) with raspy's form for
+    it: one written as a clock (`-00:30`) is told `write -30m`, one in words
+    (`30m before`, `-30min`) or signed part by part (`-1h -30m`) likewise."""
+    got = f"{_OFFSET_LIKE}, got {quote(value)}"
+    body = text[len(sign) :]
+    if _too_long_text(body):
+        return f"offset too long (at most 366d), got {quote(value)}"
+    minus = "-" if sign == "-" else ""
+    forms = _clock_forms(body.strip())
+    if forms is not None:
+        return f"{got} (a clock's time: write {' or '.join(minus + f for f in forms)})"
+    hint = _word_hint(body, minus) or _parts_hint(text)
+    if not sign:
+        hint = hint or _before_after_hint(text)
+    return got + hint
+
+
+def _too_long_text(text: str) -> bool:
+    """Whether `text` is a duration, but longer than any raspy takes."""
+    try:
+        seconds = _magnitude(text, signed=True)
+    except ValueError:
+        return False
+    return not seconds <= MAX_DURATION_S
+
+
+# `30m before`, `1 hour after`: a sun offset in words; before the event is a minus
+_BEFORE_AFTER: Final = re.compile(r"(.+?)\s+(before|after)", re.IGNORECASE)
+
+
+def _before_after_hint(text: str) -> str:
+    """` (write -30m)` for `30m before`, ` (write 30m)` for `30m after`, else
+    nothing."""
+    match = _BEFORE_AFTER.fullmatch(text)
+    if match is None:
+        return ""
+    minus = "-" if match.group(2).lower() == "before" else ""
+    amount = match.group(1)
+    try:
+        return f" (write {minus}{_written(parse_duration(amount))})"
+    except ValueError:
+        return _word_hint(amount, minus)
+
+
+# one part of an offset signed on its own (`-1h -30m`): raspy signs the whole once
+_SIGNED_PART: Final = re.compile(
+    r"\s*([-+]?)\s*(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)\s*", re.ASCII
+)
+
+
+def _parts_hint(text: str) -> str:
+    """` (write -1h30m)` for an offset whose parts after the first are signed
+    too (`-1h -30m`, `+1h +5m`): their sum, signed once; else nothing."""
+    total, position, signs = 0.0, 0, 0
+    while position < len(text):
+        match = _SIGNED_PART.match(text, position)
+        if match is None:
+            return ""
+        sign, amount, unit = match.groups()
+        signs += bool(sign) and position > 0
+        seconds = float(amount) * _UNITS[unit]
+        total += -seconds if sign == "-" else seconds
+        position = match.end()
+    if not signs or not total or abs(total) > MAX_DURATION_S:
+        return ""
+    return f" (write {'-' if total < 0 else ''}{_written(abs(total))})"
 
 
 def _dash_refusal(value: str, text: str) -> str:
@@ -218,11 +283,7 @@ def mapping_hint(
     if abs(total) > MAX_DURATION_S:
         return f"duration too long (at most 366d), got a mapping of {abs(total):g}s"
     sign, total = ("-" if total < 0 else ""), abs(total)
-    whole = round(total)
-    if abs(total - whole) < 1e-9:
-        written = _spelled(whole)
-    else:
-        written = f"{round(total * 1000):d}ms" if total < 1 else f"{total:g}s"
+    written = _written(total)
     if slip is not None:
         return f"{slip}: write {sign}{written} ({_HA_FORM})"
     expected = (
@@ -252,6 +313,14 @@ def spelled_offset(seconds: float) -> str:
     """A signed offset as a document writes it: -900 is -15m, 5400 is +1h30m."""
     whole = round(seconds)
     return ("-" if whole < 0 else "+") + _spelled(abs(whole))
+
+
+def _written(seconds: float) -> str:
+    """Seconds ≥ 0 as a duration is written: 5400 is 1h30m, 1.75 is 1.75s."""
+    whole = round(seconds)
+    if abs(seconds - whole) < 1e-9:
+        return _spelled(whole)
+    return f"{round(seconds * 1000):d}ms" if seconds < 1 else f"{seconds:g}s"
 
 
 def _spelled(seconds: int) -> str:

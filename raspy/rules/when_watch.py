@@ -31,7 +31,7 @@ from raspy.rules import model
 from raspy.rules.engine_env import Surroundings
 from raspy.rules.expr_keys import literal_globs
 from raspy.rules.expr_values import truthy
-from raspy.rules.retest import Fault, Retested, next_minute
+from raspy.rules.retest import MINUTE_S, Fault, Retested, next_minute
 from raspy.rules.timing_scheduler import DEFAULT_JUMP_THRESHOLD_S, REPEAT_GUARD_S
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
 
@@ -51,6 +51,7 @@ class _When:
     hold: TriggerData | None = None
     hold_start: float = 0.0
     hold_deadline: float = 0.0
+    hold_wall: float = 0.0  # its start on the wall clock (a minute's turn: exact)
 
 
 @dataclass(slots=True)
@@ -113,7 +114,7 @@ class WhenWatch:
                 continue
             when.truth = truthy(value)
             if when.truth and when.trigger.for_s > 0:
-                self._hold(when, None, value, mono)
+                self._hold(when, None, value, mono, wall)
         if self._timed:
             self._next_minute = next_minute(mono, wall)
         self._offset, self._back_until = wall - mono, None
@@ -210,6 +211,8 @@ class WhenWatch:
         was, broken = when.truth, when.broken
         when.truth, when.broken = now_true, False
         if not now_true:
+            if key is None and when.hold is not None:
+                self._held_to_the_turn(when, mono, wall, outcome)
             when.hold = None
             return
         if when.hold is not None:
@@ -218,7 +221,7 @@ class WhenWatch:
         if (was and not broken) or again:
             return  # still true: no crossing; or one made again by a step back
         if when.trigger.for_s > 0:
-            self._hold(when, key, value, mono)
+            self._hold(when, key, value, mono, wall, turned=key is None)
         else:
             outcome.fired.append(
                 trigger_data("when", when.trigger.id, key=key, value=value)
@@ -247,7 +250,39 @@ class WhenWatch:
         return when.tested.value(context, outcome.faults, changed)
 
     @staticmethod
-    def _hold(when: _When, key: str | None, value: JsonValue, mono: float) -> None:
+    def _hold(
+        when: _When,
+        key: str | None,
+        value: JsonValue,
+        mono: float,
+        wall: float,
+        *,
+        turned: bool = False,
+    ) -> None:
+        """Hold from now; `turned`: the minute's re-test found it true, so it holds
+        from the minute's turn (a test of the time changes there), not from its
+        tick, which may come late."""
+        back = wall % MINUTE_S if turned else 0.0
         when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
-        when.hold_start = mono
-        when.hold_deadline = mono + when.trigger.for_s
+        when.hold_start = mono - back
+        when.hold_wall = wall - back
+        when.hold_deadline = when.hold_start + when.trigger.for_s
+
+    @staticmethod
+    def _held_to_the_turn(
+        when: _When, mono: float, wall: float, outcome: WhenOutcome
+    ) -> None:
+        """The minute's re-test finds a hold's test false: if it held from its start
+        to this turn of the minute for its whole time (`between('22:00',
+        '06:00')` held `for: 8h`), it fires, as the hold's deadline would have at
+        the same moment. Measured on the wall clock, between turns of its minute:
+        on the monotonic one, whether the deadline came before the re-test hung
+        on a late tick or the clock's slew. Not after a step of the wall clock."""
+        hold = when.hold
+        turn = wall - wall % MINUTE_S
+        drift = (wall - mono) - (when.hold_wall - when.hold_start)
+        if hold is None or abs(drift) > DEFAULT_JUMP_THRESHOLD_S:
+            return
+        if turn - when.hold_wall >= when.trigger.for_s:
+            hold["since"] = when.hold_wall
+            outcome.fired.append(hold)

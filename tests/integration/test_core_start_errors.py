@@ -17,7 +17,6 @@ from support.core_actors import (
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 from support.wait import wait_until
 
-from raspy.actors.core.service import unloadable_error
 from raspy.client.clone import CloneClient
 
 DUSK = """\
@@ -54,10 +53,11 @@ def test_a_text_that_loads_again_after_a_restart_is_idle_not_its_old_error(
     failure = wait_until(
         lambda: value(tree, "/scenario/dusk/last_error"), what="the load error"
     )
-    assert failure == unloadable_error(
-        "dusk",
+    # the text is fine: the fix is the config, and the error says so
+    assert failure == (
         "scenario dusk:2:18: triggers[0].sun: a sun trigger needs [core] latitude "
-        "and longitude in the config",
+        "and longitude in the config (kept, not running: its text is fine; set "
+        "[core] latitude and longitude in raspyd's config, then restart raspyd)"
     )
     wait_value(tree, "/scenario/dusk/error_from", "load")
     core.stop()

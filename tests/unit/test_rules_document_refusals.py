@@ -484,7 +484,7 @@ NUMBERS: list[tuple[str, str, list[str]]] = [
         "a hugely negative sun offset",
         f"name: a\ntriggers: [{{sun: sunset, offset: -{HUGE}}}]\n" + OK_ACTIONS,
         [
-            "s.yaml:2:34: triggers[0].offset: duration too long (at most 366d), "
+            "s.yaml:2:34: triggers[0].offset: offset too long (at most 366d), "
             "got a number of 402 characters"
         ],
     ),

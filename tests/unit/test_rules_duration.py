@@ -93,7 +93,6 @@ def test_parse_offset_accepts_a_sign(value: object, seconds: float) -> None:
         ("-", "expected an offset like -15m or 30s, got '-'"),
         ("--5m", "expected an offset like -15m or 30s, got '--5m'"),
         ("-soon", "expected an offset like -15m or 30s, got '-soon'"),
-        ("-400d", "expected an offset like -15m or 30s, got '-400d'"),
         # a unit spelled out (`sunset -30min`)
         ("-30min", "expected an offset like -15m or 30s, got '-30min' (write -30m)"),
         ("+1 hour", "expected an offset like -15m or 30s, got '+1 hour' (write 1h)"),
@@ -136,6 +135,55 @@ def test_parse_offset_refuses_garbage(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         parse_offset(value)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # a sun trigger's offset said in words: before the event is a minus
+        ("30m before", "got '30m before' (write -30m)"),
+        ("1 hour before", "got '1 hour before' (write -1h)"),
+        ("10 min after", "got '10 min after' (write 10m)"),
+        ("1h30m Before", "got '1h30m Before' (write -1h30m)"),
+        # each part signed, as a sum: raspy signs the whole offset once
+        ("-1h -30m", "got '-1h -30m' (write -1h30m)"),
+        ("-1h-30m", "got '-1h-30m' (write -1h30m)"),
+        ("+1h +5m", "got '+1h +5m' (write 1h5m)"),
+        ("-1.5s -0.25s", "got '-1.5s -0.25s' (write -1.75s)"),
+        # unsigned, an offset's refusal says offset, not duration
+        ("soon", "got 'soon'"),
+        ("30 minutes", "got '30 minutes' (write 30m)"),
+        ("00:30", "got '00:30' (a clock's time: write 30m or 30s)"),
+        (None, "got null"),
+        (float("inf"), "got inf"),
+    ],
+)
+def test_an_offset_refused_is_told_as_an_offset_with_raspys_form(
+    value: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^expected an offset") as caught:
+        parse_offset(value)
+    assert str(caught.value) == f"expected an offset like -15m or 30s, {message}"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("400d", "'400d'"), ("-400d", "'-400d'"), (10**19, "1" + "0" * 19)],
+)
+def test_an_offset_too_long_is_told_so(value: object, shown: str) -> None:
+    with pytest.raises(ValueError, match=r"^offset too long") as caught:
+        parse_offset(value)
+    assert str(caught.value) == f"offset too long (at most 366d), got {shown}"
+
+
+def test_an_offset_of_hours_and_minutes_in_one_is_taken() -> None:
+    """The documented form: units from large to small, the sign once."""
+    assert [parse_offset(v) for v in ("1h30m", "-1h30m", "-1h 30m", "+1h 5m")] == [
+        5400.0,
+        -5400.0,
+        -5400.0,
+        3900.0,
+    ]
 
 
 @settings(max_examples=300, deadline=None)

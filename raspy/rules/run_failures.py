@@ -1,0 +1,63 @@
+"""What a scenario's log says of its failed runs: the first failure, a change of
+error and the end of a streak at once; the same failure again at most once every
+SAY_AGAIN_S, with how many times it came since.
+
+A condition that faults at every trigger (a sensor away, read every few seconds)
+failed as many runs: each was a line in the journal, thousands a day on an SD card.
+The scenario's status keys were written once already (History.condition_failed);
+this bounds the log the same way, through raspy.ratelimit's limiter. Time is
+passed in (monotonic s).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+
+from raspy.ratelimit import LogRateLimiter
+
+log = structlog.get_logger(component="scenario")  # as its actor's lines
+
+SAY_AGAIN_S: Final = 600.0  # the same failure said again at most this often
+
+
+class RunFailures:
+    """One scenario's failed runs in a row, and what of them was said."""
+
+    def __init__(self, scenario: str) -> None:
+        self._scenario = scenario
+        # one key, the last error: another error is a new key, said at once
+        self._limiter = LogRateLimiter(window_s=SAY_AGAIN_S, max_keys=1)
+        self._in_a_row = 0  # failed runs since the last success
+        self._unsaid = 0  # of them, the same failure left out of the log since
+
+    def failed(self, reason: str, now: float) -> None:
+        """A run failed (or its conditions faulted) for `reason`."""
+        self._in_a_row += 1
+        if not self._limiter.should_log(reason, now):
+            self._unsaid += 1
+            return
+        # left out since the last line: this failure's repeats, or the one before
+        left_out = {"left_out": self._unsaid} if self._unsaid else {}
+        log.error(
+            "scenario_run_failed",
+            scenario=self._scenario,
+            reason=reason,
+            in_a_row=self._in_a_row,
+            **left_out,
+        )
+        self._unsaid = 0
+
+    def succeeded(self) -> None:
+        """A run ended without an error, or the scenario is idle again (a fault
+        that ended): a streak of failures is said to have ended."""
+        if not self._in_a_row:
+            return
+        log.info(
+            "scenario_run_recovered",
+            scenario=self._scenario,
+            failures=self._in_a_row,
+        )
+        self._in_a_row = self._unsaid = 0
+        self._limiter = LogRateLimiter(window_s=SAY_AGAIN_S, max_keys=1)

@@ -1,0 +1,81 @@
+"""A scenario's failed runs in its log: a condition that faults at every trigger
+(a sensor read every few seconds, away all day) was a `scenario_run_failed` line
+each time, thousands a day on an SD card."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from raspy.rules.run_failures import SAY_AGAIN_S, RunFailures
+
+AWAY = "condition 1: temp: no value at /device/pi.fake.temp/value"
+
+
+def _said(logs: list[MutableMapping[str, Any]]) -> list[tuple[object, ...]]:
+    return [
+        (e["event"], e.get("reason"), e.get("in_a_row"), e.get("left_out"))
+        for e in logs
+    ]
+
+
+def test_a_hundred_identical_failures_log_one_line_until_the_window_ends() -> None:
+    failures = RunFailures("fan")
+    with capture_logs() as logs:
+        for second in range(100):
+            failures.failed(AWAY, float(second * 5))  # 500 s: within the window
+    assert _said(logs) == [("scenario_run_failed", AWAY, 1, None)]
+    assert logs[0]["scenario"] == "fan"
+
+
+def test_the_same_failure_is_said_again_with_its_count_once_a_window() -> None:
+    failures = RunFailures("fan")
+    with capture_logs() as logs:
+        for second in range(0, 1800, 5):  # half an hour, every 5 s: 360 failures
+            failures.failed(AWAY, float(second))
+    # at 0, 600 and 1200 s: the lines in between counted
+    assert _said(logs) == [
+        ("scenario_run_failed", AWAY, 1, None),
+        ("scenario_run_failed", AWAY, 121, 119),
+        ("scenario_run_failed", AWAY, 241, 119),
+    ]
+    assert SAY_AGAIN_S == 600.0
+
+
+def test_a_different_error_is_said_at_once_and_so_is_the_first_one_back() -> None:
+    failures = RunFailures("fan")
+    other = "condition 1: text and number: cannot compare"
+    with capture_logs() as logs:
+        failures.failed(AWAY, 0.0)
+        failures.failed(AWAY, 1.0)
+        failures.failed(other, 2.0)
+        failures.failed(AWAY, 3.0)
+    assert _said(logs) == [
+        ("scenario_run_failed", AWAY, 1, None),
+        ("scenario_run_failed", other, 3, 1),
+        ("scenario_run_failed", AWAY, 4, None),
+    ]
+
+
+def test_a_success_after_failures_is_said_once_and_the_next_failure_at_once() -> None:
+    failures = RunFailures("fan")
+    with capture_logs() as logs:
+        for second in range(100):
+            failures.failed(AWAY, float(second))
+        failures.succeeded()
+        failures.succeeded()  # no streak: nothing to say
+        failures.failed(AWAY, 101.0)
+    assert [(e["event"], e.get("failures")) for e in logs] == [
+        ("scenario_run_failed", None),
+        ("scenario_run_recovered", 100),
+        ("scenario_run_failed", None),
+    ]
+    assert logs[-1]["in_a_row"] == 1
+
+
+def test_a_success_without_failures_says_nothing() -> None:
+    with capture_logs() as logs:
+        RunFailures("fan").succeeded()
+    assert logs == []
