@@ -216,7 +216,7 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
         pipeline.submit()
         assert drained(pipeline) == []
         assert stats.get("clone.coalesced.lost") == 1
-        pipeline.finish(lambda: None, 5.0)
+        pipeline.finish(lambda: list(pipeline.released()), 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
 
 
@@ -241,7 +241,7 @@ def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
         pipeline.accept(reading(2, b"set by a client"), coalesced=False)
         pipeline.submit()
         assert drained(pipeline) == []
-        pipeline.finish(lambda: None, 5.0)
+        pipeline.finish(lambda: list(pipeline.released()), 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
 
 
