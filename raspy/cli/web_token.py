@@ -23,9 +23,10 @@ from typing import Any, Final
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, closed_stdout, reader_left
 from raspy.cli.arguments import path_argument
 from raspy.errors import StoreBeingReadError, StoreError, StoreLockedError
-from raspy.storage.lock import DataDirLock
-from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
-from raspy.web.login_files import token_path, write_private
+
+# The hashing (hashlib, hmac, secrets: OpenSSL), the data dir's lock and the login
+# files are imported by the two commands that use them: every other `raspy` command
+# builds this parser too, and is a process of its own that pays each import.
 
 _PROG = "raspy"
 MIN_PASSWORD_CHARS = 8
@@ -72,6 +73,9 @@ _DATA_DIR_HINT: Final = (
 
 
 def _token(args: argparse.Namespace) -> int:
+    from raspy.storage.lock import DataDirLock
+    from raspy.web.login_files import token_path
+
     path = token_path(args.data_dir)
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         # said as it is: mkdir's own word for it is "File exists"
@@ -129,6 +133,9 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _new_token(path: Path, if_none: bool) -> int:
+    from raspy.web.login import hash_secret, new_token
+    from raspy.web.login_files import write_private
+
     token = new_token()
     # shown before it is stored: a token nobody saw (stdout closed or full) must not
     # take the place of the one that works
@@ -187,6 +194,9 @@ def _read_password() -> str | None:
 
 
 def _password(args: argparse.Namespace) -> int:
+    from raspy.web.login import MAX_SECRET_CHARS, hash_secret
+    from raspy.web.login_files import write_private
+
     password = _read_password()
     if password is None:
         return EXIT_USAGE

@@ -17,6 +17,7 @@ from support.clone_pipeline import (
     reading,
     refusing_pipeline,
     stored,
+    taking_released,
 )
 
 from raspy.actors.clone.commit import CommitPipeline
@@ -350,7 +351,7 @@ def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
         pipeline.flush()  # the turn's tick: the interval is up
         store.written()  # whatever that flush submitted is written
         assert drained(pipeline) == []
-        pipeline.finish(lambda: None, 5.0)
+        pipeline.finish(taking_released(pipeline), 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
 
 

@@ -12,7 +12,13 @@ from typing import Any, cast
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clone_pipeline import drained, reading, refusing_pipeline, stored
+from support.clone_pipeline import (
+    drained,
+    reading,
+    refusing_pipeline,
+    stored,
+    taking_released,
+)
 from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
@@ -216,7 +222,7 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
         pipeline.submit()
         assert drained(pipeline) == []
         assert stats.get("clone.coalesced.lost") == 1
-        pipeline.finish(lambda: None, 5.0)
+        pipeline.finish(taking_released(pipeline), 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
 
 
@@ -241,7 +247,7 @@ def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
         pipeline.accept(reading(2, b"set by a client"), coalesced=False)
         pipeline.submit()
         assert drained(pipeline) == []
-        pipeline.finish(lambda: None, 5.0)
+        pipeline.finish(taking_released(pipeline), 5.0)
         assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
 
 

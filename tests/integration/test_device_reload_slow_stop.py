@@ -1,8 +1,9 @@
-"""A reload of [devices] whose old device service has not stopped within its 3 s (a
-handler still busy: a slow GPIO or 1-Wire read): no new service of that name may run
-beside it, both on the same pins or sensors and publishing the same keys. Real raspyd
-runtime, edge, Clone server and LMDB; the one fake is a message that keeps the old
-actor's thread busy until the test lets go."""
+"""A reload of [devices] whose old device service has not stopped within its bound
+(3 s; 1.5 s here, support.busy_actor.quick_stops) (a handler still busy: a slow GPIO
+or 1-Wire read): no new service of that name may run beside it, both on the same
+pins or sensors and publishing the same keys. Real raspyd runtime, edge, Clone server
+and LMDB; the one fake is a message that keeps the old actor's thread busy until the
+test lets go."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support.busy_actor import hold_busy
+from support.busy_actor import hold_busy, quick_stops
 from support.device_services import HOST
 from support.net import free_port_base
 from support.wait import wait_until
@@ -28,6 +29,7 @@ PART = "devices.fake"
 def test_a_reload_starts_no_device_service_beside_one_that_has_not_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quick_stops(monkeypatch)
     hold = hold_busy(monkeypatch, DeviceServiceActor)
     cfg = config_mod.load(
         '[devices]\nfake_enabled = true\n[[devices.fake]]\nname = "rtc"\n'

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support.busy_actor import hold_busy
+from support.busy_actor import hold_busy, quick_stops
 from support.device_services import HOST
 from support.hung_runtime import rounds_after
 from support.net import free_port_base
@@ -35,6 +35,7 @@ PART = "devices.gpio"
 def test_a_gpio_service_held_beside_its_old_one_takes_its_relay_once_it_ended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    quick_stops(monkeypatch)
     hold = hold_busy(monkeypatch, GpioServiceActor)
     cfg = config_mod.load(
         "[supervisor]\nmax_restarts = 1\nrestart_initial_s = 0.1\n"

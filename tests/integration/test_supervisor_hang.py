@@ -19,6 +19,7 @@ from typing import Any
 import pykka
 import pytest
 from pykka.messages import ProxyCall
+from support.busy_actor import Hold, hold_busy
 from support.hung_runtime import hung_after, rounds_after, started
 from support.wait import wait_until
 
@@ -26,6 +27,7 @@ from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE
 from raspy.actors.runtime_watch import EDGE
+from raspy.actors.scenario import ScenarioActor
 from raspy.client.mdp import Client
 from raspy.cores.supervision import PartState
 
@@ -211,7 +213,6 @@ def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
         assert status.state is PartState.RUNNING
 
 
-SCENARIO_BLOCKED_S = 10.0  # past the bound (2 s) and its ping's (1 s) by far
 LAMP = """\
 name: lamp
 triggers:
@@ -222,9 +223,19 @@ actions:
 """
 
 
+@pytest.fixture
+def scenario_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hold]:
+    """A scenario actor told Busy is blocked in that handler until the test lets it
+    go, at the latest before the runtime stops (a handler that waited a fixed 10 s
+    held each test, and its stop, that long)."""
+    held = hold_busy(monkeypatch, ScenarioActor)
+    yield held
+    held.release.set()
+
+
 @pytest.mark.timeout(90)
 def test_a_scenario_actor_blocked_in_a_handler_is_the_core_hung_and_fatal(
-    with_clone: supervisor.Runtime,
+    with_clone: supervisor.Runtime, scenario_hold: Hold
 ) -> None:
     """The core answered its ping while one of its scenario actors was stuck in a
     handler: that scenario had stopped acting and all read healthy. Now each
@@ -241,10 +252,7 @@ def test_a_scenario_actor_blocked_in_a_handler_is_the_core_hung_and_fatal(
     assert isinstance(lamp, pykka.ActorRef)
     rounds_after(runtime, 4)  # watched: running, not taken for hung
     assert runtime.healthy()
-    wait = ProxyCall(
-        attr_path=("actor_stopped", "wait"), args=(SCENARIO_BLOCKED_S,), kwargs={}
-    )
-    lamp.tell(wait)  # its thread blocked in a handler; the core's is free
+    scenario_hold.keep_busy(lamp)  # its thread blocked in a handler; the core's free
     after = lamp.proxy().actor_urn  # answered once that handler has returned
     wait_until(runtime.fatal_event.is_set, what="the hung scenario", timeout_s=30)
     _still_blocked(after)
@@ -287,7 +295,9 @@ def _watched(core: pykka.ActorRef[Any]) -> list[str]:
 
 @pytest.mark.timeout(90)
 def test_a_disabled_or_deleted_scenario_leaves_the_watch_unless_it_is_still_stuck(
-    with_clone: supervisor.Runtime, monkeypatch: pytest.MonkeyPatch
+    with_clone: supervisor.Runtime,
+    scenario_hold: Hold,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """ScenarioSet._rewatch with the real core: a healthy scenario disabled or
     deleted drops out of the list the supervisor pings (else its dead actor would
@@ -313,10 +323,7 @@ def test_a_disabled_or_deleted_scenario_leaves_the_watch_unless_it_is_still_stuc
     assert not runtime.fatal_event.is_set()
     stuck = core.proxy().entries.get(timeout=10)["stuck"].ref
     assert isinstance(stuck, pykka.ActorRef)
-    wait = ProxyCall(
-        attr_path=("actor_stopped", "wait"), args=(SCENARIO_BLOCKED_S,), kwargs={}
-    )
-    stuck.tell(wait)  # its thread blocked in a handler
+    scenario_hold.keep_busy(stuck)  # its thread blocked in a handler
     after = stuck.proxy().actor_urn  # answered once that handler has returned
     assert _ask_core(runtime, {"action": "disable", "name": "stuck"}) == b"200"
     assert _watched(core) == ["stuck"]  # its stop timed out: still watched
@@ -325,7 +332,8 @@ def test_a_disabled_or_deleted_scenario_leaves_the_watch_unless_it_is_still_stuc
     _still_blocked(after)
     assert runtime.fatal is not None
     assert runtime.fatal.startswith("core hung: no answer from its scenario stuck ")
-    # its wait over, it takes the stop the disable sent: it ends, and drops out
+    # its handler returns, it takes the stop the disable sent: it ends, drops out
+    scenario_hold.release.set()
     wait_until(
         lambda: not stuck.is_alive(), what="the stuck scenario ended", timeout_s=30
     )

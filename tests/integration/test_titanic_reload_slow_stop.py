@@ -1,7 +1,8 @@
-"""A reload of [titanic] whose old Titanic has not stopped within its 3 s (a handler
-still busy): no new Titanic may run beside it, both holding the same stored requests
-and the same titanic.* services at the edge. Real raspyd runtime, edge and LMDB; the
-one fake is a message that keeps the old actor's thread busy until the test lets go."""
+"""A reload of [titanic] whose old Titanic has not stopped within its bound (3 s;
+1.5 s here, support.busy_actor.quick_stops) (a handler still busy): no new Titanic
+may run beside it, both holding the same stored requests and the same titanic.*
+services at the edge. Real raspyd runtime, edge and LMDB; the one fake is a message
+that keeps the old actor's thread busy until the test lets go."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import zmq
 from structlog.testing import capture_logs
-from support.busy_actor import Hold, hold_busy
+from support.busy_actor import Hold, hold_busy, quick_stops
 from support.net import free_port_base
 from support.titanic import RawWorker
 from support.wait import wait_until
@@ -29,6 +30,7 @@ SVC = b"test.slow"
 @pytest.fixture
 def hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hold]:
     """A Titanic told Busy stays busy (its stop times out) until released."""
+    quick_stops(monkeypatch)
     held = hold_busy(monkeypatch, TitanicActor)
     yield held
     held.release.set()

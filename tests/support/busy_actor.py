@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import pykka
 import pytest
 
+from raspy import child_set
+from raspy.actors import titanic_commits
 from raspy.records import frozen
+
+QUICK_STOP_S: Final = 1.5  # a part's stop bound in these tests (raspyd's: 3 s)
+QUICK_PREPARE_S: Final = 0.5  # Titanic's PrepareStop bound before it (raspyd's: 3 s)
 
 
 @frozen
@@ -49,3 +54,13 @@ def hold_busy(
 
     monkeypatch.setattr(actor, "on_receive", on_receive)
     return hold
+
+
+def quick_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The supervisor gives up on a part's stop after QUICK_STOP_S, and on Titanic's
+    PrepareStop before it after QUICK_PREPARE_S. A held actor ends neither, however
+    long the bound: each reload that stopped one waited the full bounds (6 s for a
+    held Titanic) only to find out what a shorter one shows. Healthy parts stop well
+    within them (tests/integration/test_reload_slow_stops_bound.py takes the same)."""
+    monkeypatch.setattr(child_set, "STOP_TIMEOUT_S", QUICK_STOP_S)
+    monkeypatch.setattr(titanic_commits, "PREPARE_STOP_S", QUICK_PREPARE_S)

@@ -4,7 +4,7 @@ store holds of a key, and updates made to measure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +51,18 @@ class Refusing:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
+
+
+def taking_released(pipeline: CommitPipeline) -> Callable[[], None]:
+    """A publish for CommitPipeline.finish that takes what it released, as the Clone
+    loop's stop does, and tells no one: one that took nothing left the batches
+    unreleased, and finish waited out its whole limit."""
+
+    def publish() -> None:
+        for _ in pipeline.released():
+            pass
+
+    return publish
 
 
 def drained(pipeline: CommitPipeline) -> list[int]:

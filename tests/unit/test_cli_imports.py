@@ -33,6 +33,7 @@ _HEAVY = (
     "raspy.client.worker",
     "raspy.config_messaging",
     "raspy.transport.curve",
+    "raspy.web.login",  # web-token's hashing: hashlib, hmac, secrets (OpenSSL)
     "zmq.asyncio",
 )
 
