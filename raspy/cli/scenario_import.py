@@ -28,6 +28,7 @@ NOTHING: Final = "nothing imported"
 _OTHERS_REFUSED: Final = "import: unknown field 'others'"
 _DOCUMENTS_REFUSED: Final = "import: unknown field 'documents'"
 MAX_REQUEST_BYTES: Final = 1024 * 1024  # what the hub takes (scenario_api's)
+_WAIT_A_DOCUMENT_S: Final = 0.1  # on top of --timeout, for an import of several
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -60,7 +61,9 @@ def _import_at_once(hub: Hub, named: dict[str, files.Document], replace: bool) -
             NOTHING,
         )
     try:
-        reply = hub.ask("import", write=True, **fields)
+        # the hub starts each one's scenario before it answers: more to wait for
+        longer_s = _WAIT_A_DOCUMENT_S * len(named)
+        reply = hub.ask_fields("import", fields, write=True, longer_s=longer_s)
     except files.Failure as failure:  # no answer: the commit made or not
         raise files.Failure(
             failure.status,
