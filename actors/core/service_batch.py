@@ -11,18 +11,25 @@ replaced, switched or told their new text. On the core's thread.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import pykka
+import structlog
 
 from raspy.actors.core.service_imports import ServiceImports, only_enabled_differs
 from raspy.devices.template import JsonValue
 from raspy.errors import StoreError, quote
 from raspy.rules import scenario_api as api
+from raspy.storage.ops import Op
 from raspy.storage.scenario_store import NewScenario
 
 # the scenario engine loads with the first document read, not at the core's start
 if TYPE_CHECKING:
     from raspy.actors.core import Entry
     from raspy.rules import model
+
+log = structlog.get_logger(component="core")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,16 +59,59 @@ class ServiceBatch(ServiceImports):
             )
             for p in changed
         ]
+        # running scenarios an `enabled: false` turns off: their actors stopped
+        # before the commit, which deletes their records of runs in a long wait
+        disabling = [
+            p.scenario.name
+            for p in changed
+            if p.kind == "switch" and not p.scenario.enabled and p.old and p.old.ref
+        ]
         if new:
             try:
-                self._core.store.put_many(new, wall)
-            except StoreError as exc:
+                ops = self._core.store.put_ops(new, wall)
+                if disabling:
+                    self._commit_disabling(disabling, ops)
+                else:
+                    self._core.store.commit(ops)
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                error = str(exc) or type(exc).__name__
                 raise api.Refused(
-                    b"500", {"error": f"not stored: {exc}", "nothing_stored": True}
+                    b"500", {"error": f"not stored: {error}", "nothing_stored": True}
                 ) from None
         for each in changed:
             self._took_effect(each, wall)
         return api.ok({"documents": [p.reply for p in planned]})
+
+    def _commit_disabling(self, names: list[str], ops: Sequence[Op]) -> None:
+        """Store `ops` (the import's texts) in ONE transaction with, for each of
+        `names` (running scenarios whose new text disables them), its record of
+        runs in a long wait deleted and its state keys saying `disabled`, once its
+        actor has stopped, as a disable of one does (ScenarioSet._stop_storing):
+        as two, a kill between them left a disabled scenario's record, and the
+        next start named its run lost. On failure each starts again, the runs its
+        stop ended lost, and the error is raised: nothing stored."""
+        from raspy.actors.clone.server import commit_along
+        from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
+        from raspy.actors.core.status_keys import with_state
+        from raspy.rules.engine import State
+        from raspy.rules.resume_record import resume_key
+
+        core = self._core
+        cuts = {name: core.stop_actor(name, keep_record=True) for name in names}
+        gone = [resume_key(name) for name in names]
+        sets = [(key.encode("utf-8"), b"") for key in gone]
+        for name in names:
+            entry = core.entries[name]
+            disabled = with_state(entry.status, State.DISABLED)
+            sets += core.keys.changes(entry, disabled, lambda: None)
+        try:
+            commit_along(core.links.clone, sets, ops)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout):
+            log.error("scenario_import_failed", scenarios=names)
+            for name in names:
+                core.start_again(name, cuts[name], DISABLE_FAILED_RUN_ERROR)
+            raise
+        core.keys.dropped(gone)
 
     def _planned(self, request: api.Request) -> list[_Planned]:
         """Every document checked, nothing done; the first refused raises Refused
@@ -138,16 +188,13 @@ class ServiceBatch(ServiceImports):
             self._install(scenario, planned.text, wall)
             return
         self._took_text(old, planned.text, wall)
-        # two cases write again after the one commit, as an import of one does
-        # not: a kill between them costs runs in a long wait, never a text. A
-        # disable's record of them is deleted next (a start then names them lost,
-        # where the disable ended them), and a restated text's record names it
-        # next (until then it names the text before, and a start names them lost)
-        if planned.kind == "switch":
-            # stored already: the flag again with its record of runs deleted, in
-            # one transaction, when a disable stops a running one
+        if planned.kind == "switch":  # stored, a disabled one's actor stopped
             self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
-        elif old.ref is not None:  # restate: its runs go on, their record renamed
+        elif old.ref is not None:
+            # restate: its runs go on, their record names the new text from now,
+            # written after the commit (an import of one writes it with the text,
+            # by the actor: a kill between the two here costs those runs, named
+            # lost by the next start, never a text)
             old.ref.tell(scn.NewText(fingerprint(planned.text)))
 
 

@@ -24,6 +24,7 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
+from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
@@ -244,3 +245,50 @@ def test_a_replace_of_two_whose_enabled_false_disables_one_ends_its_wait_quietly
     assert _version(core) is None
     stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
     assert stored == {"slow": (False, saved), "two": (True, _doc("two"))}
+
+
+def test_a_disable_among_the_documents_is_in_the_texts_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    """Its record of runs in a long wait deleted, its state keys `disabled`, in
+    the commit of the texts: as two, a kill between them left the record of a
+    disabled scenario, and the next start named its run lost."""
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("import", document=_doc("two"))
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
+    before = _commits(core)
+
+    status, _ = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert status == b"200"
+    assert _commits(core) - before == 1
+    assert _version(core) is None
+    assert value(tree, "/scenario/slow/state") == "disabled"
+
+
+def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["nothing_stored"]) == (b"500", True)
+    assert reply["error"].startswith("not stored: ")
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("idle", DISABLE_FAILED_RUN_ERROR)
+    stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
+    assert stored == {"slow": (True, SLOW)}
+    assert core.request("get", name="two")[0] == b"404"
