@@ -362,11 +362,11 @@ class ScenarioSet(pykka.ThreadingActor):
             commit_along(self.links.clone, sets, ops)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
             log.error("scenario_change_failed", scenario=name)
-            self._start_again(name, cut, failed)
+            self.start_again(name, cut, failed)
             raise
         self.keys.dropped(gone)
 
-    def _start_again(self, name: str, cut: bool, failed: str) -> None:
+    def start_again(self, name: str, cut: bool, failed: str) -> None:
         """A change whose transaction failed: the scenario runs on from now, the
         runs its stop ended lost (their record deleted, no start takes them up)."""
         from raspy.rules.resume_record import resume_key  # loaded with the entry

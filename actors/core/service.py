@@ -3,7 +3,8 @@
 Parsing and the reply shapes are in rules.scenario_api; here each action is carried
 out on the core's scenario set and store. Every store change is one commit before the
 reply; a refused document changes nothing. An import (and validate's check) is its
-base class ServiceImports (`service_imports.py`); here the dispatch, the other actions,
+base classes ServiceBatch (`service_batch.py`: several documents, all or nothing)
+over ServiceImports (`service_imports.py`: one); here the dispatch, the other actions,
 the replies' entries, and the stored scenarios loaded at the core's start.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 import pykka
 import structlog
 
-from raspy.actors.core.service_imports import ServiceImports
+from raspy.actors.core.service_batch import ServiceBatch
 from raspy.errors import ScenarioError, StoreError, did_you_mean, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_store import NewScenario, StoredScenario
@@ -65,7 +66,7 @@ def unloadable_error(name: str, reason: str, *, needs_place: bool = False) -> st
     return reason[: _MAX_ERROR_CHARS - len(hint)] + hint
 
 
-class CoreService(ServiceImports):
+class CoreService(ServiceBatch):
     """The actions of core.scenario over a CoreActor's state."""
 
     def __init__(self, core: CoreActor) -> None:
@@ -93,6 +94,8 @@ class CoreService(ServiceImports):
             case "validate":  # the import's warnings too, nothing stored
                 scenario = self._checked(request.document, request.source)
                 return api.ok(self._named(scenario, request))
+            case "import" if request.documents:  # several: all or nothing
+                return self._import_all(request)
             case "import":
                 return self._import(request)
         entry = core.entries.get(request.name)

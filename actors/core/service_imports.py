@@ -5,8 +5,9 @@ A document is checked (loaded, its name not the reserved one, a sun trigger only
 the config gives a place: `validate` and the core's start check with it too), its
 warnings found (what it names that is not there), and stored in one commit unless it
 is the same text again: a changed `enabled:` line alone switches the scenario or leaves
-its runs going, any other change is a new version, whose runs end. On the core's
-thread.
+its runs going, any other change is a new version, whose runs end. Several documents
+(an import's "documents") are all checked first and stored in one commit, all or
+nothing (service_batch.py). On the core's thread.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class ServiceImports:
         if (
             old is not None
             and old.scenario is not None
-            and _only_enabled_differs(request.document, old.stored.code)
+            and only_enabled_differs(request.document, old.stored.code)
         ):
             reply = self._named(scenario, request)
             if scenario.enabled == old.stored.enabled:
@@ -222,6 +223,12 @@ class ServiceImports:
         core = self._core
         wall = core.links.clock.wall()
         core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        return self._install(scenario, text, wall)
+
+    def _install(self, scenario: model.Scenario, text: str, wall: float) -> Entry:
+        """A scenario whose text was stored at `wall`: its old version's actor
+        stopped (its runs lost), the new one installed."""
+        core = self._core
         old = core.entries.get(scenario.name)
         status = None
         if old is not None:
@@ -275,7 +282,7 @@ class ServiceImports:
         return scenario
 
 
-def _only_enabled_differs(new: str, stored: str) -> bool:
+def only_enabled_differs(new: str, stored: str) -> bool:
     """Whether two valid documents' texts differ in their top-level `enabled:`
     lines only (line breaks aside, as for the text stored already: one at the end
     or none, a `---` line that starts it)."""

@@ -18,10 +18,10 @@ from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
 from raspy.cli.scenario_hub import Hub
+from raspy.cli.scenario_import import run_import
 from raspy.errors import ClientTimeout
 from raspy.library_log import configure_later
 from raspy.rules import scenario_stream as stream
-from raspy.rules.scenario_api import SAME_SCENARIO
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
@@ -67,13 +67,14 @@ def add_parser(commands: Commands) -> None:
         parents=[hub],
         help="store scenario files on the hub",
         description="Check every FILE here first (nothing is sent if one is bad), then "
-        "store each document on the hub, exactly as written (comments kept).",
+        "store every document on the hub, exactly as written (comments kept), all "
+        "or nothing: a document the hub refuses imports none of them.",
     )
     imports.add_argument("files", nargs="+", metavar="FILE", type=path_argument)
     imports.add_argument(
         "--replace", action="store_true", help="replace scenarios of the same name"
     )
-    imports.set_defaults(scenario_run=_import)
+    imports.set_defaults(scenario_run=run_import)
     export = verbs.add_parser(
         "export",
         parents=[hub],
@@ -175,85 +176,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 # --- the hub's commands -----------------------------------------------------------------
-def _import(args: argparse.Namespace) -> int:
-    problems, named = files.read_all(args.files)
-    if problems:
-        raise files.Failure(1, *problems, "nothing imported")
-    done: list[str] = []
-    with Hub(args, _PROG) as hub:
-        if not args.replace:
-            _refuse_stored_names(hub, named)
-        send_others = True  # until a hub from before "others" refuses the field
-        for name, document in named.items():
-            fields: dict[str, JsonValue] = {
-                "document": document.text,
-                "source": document.source,
-                "replace": bool(args.replace),
-            }
-            others: list[JsonValue] = [*files.others_named(named, document)]
-            if others and send_others:
-                fields["others"] = others
-            reply = hub.ask("import", write=True, **fields)
-            if "others" in fields and _refuses_others(reply):
-                send_others = False  # refused before anything was done: again
-                del fields["others"]
-                reply = hub.ask("import", write=True, **fields)
-            if not reply.ok:
-                imported = ", ".join(done) or "none"
-                lines = text.import_refusal(
-                    reply, name, document.source, document.first_line
-                )
-                raise files.Failure(1, *lines, f"imported before this: {imported}")
-            verb = "replaced" if reply.field("replaced") is True else "imported"
-            said = ""
-            if reply.field("unchanged") is True:  # stored already: its runs go on
-                verb = "unchanged"
-            elif reply.field("same_scenario") is True:  # stored: its runs go on
-                verb, said = "stored", f" ({SAME_SCENARIO})"
-            print(f"{verb} {name} from {document.source}{said}")
-            _warn_of_devices(reply, document)
-            done.append(name)
-    return EXIT_OK
-
-
-# what a hub from before the field answers to it (its parse refuses unknown fields)
-_OTHERS_REFUSED: Final = "import: unknown field 'others'"
-
-
-def _refuses_others(reply: text.Reply) -> bool:
-    """Whether `reply` is an older hub's refusal of the field "others": then the
-    document is sent again without it (that hub warns of no `run:` anyway)."""
-    return reply.status == 400 and reply.field("error") == _OTHERS_REFUSED
-
-
-def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
-    """The hub's warnings (device keys its tree has nothing of, a typo?; a `run:`
-    or `stop:` naming no scenario it has; an `http:` action on a hub whose
-    `<host>.http` is off), as lines of the file; the import is done all the same."""
-    warnings = reply.field("warnings")
-    if not isinstance(warnings, list):
-        return
-    for warning in warnings:
-        line = stream.shift_problem(
-            text.cell(warning), document.source, document.first_line
-        )
-        print(f"{_PROG} import: {line}", file=sys.stderr)
-
-
-def _refuse_stored_names(hub: Hub, named: dict[str, files.Document]) -> None:
-    """Without --replace, a name the hub has already stops the import before it
-    starts (the hub refuses it too: this only keeps the files all or nothing)."""
-    stored = set(text.list_names(hub.need("list").body))
-    clashes = [
-        f"{files.name_place(document)}: {name} is already stored on the hub "
-        "(--replace replaces it)"
-        for name, document in named.items()
-        if name in stored
-    ]
-    if clashes:
-        raise files.Failure(1, *clashes, "nothing imported")
-
-
 def _export(args: argparse.Namespace) -> int:
     """The stored texts, each with its `enabled:` saying the hub's flag (a disabled
     scenario's says `enabled: false`): any import of the export keeps it so."""

@@ -62,13 +62,29 @@ class Hub:
     def ask(
         self, action: str, *, write: bool = False, **fields: JsonValue
     ) -> text.Reply:
+        return self.ask_fields(action, fields, write=write)
+
+    def ask_fields(
+        self,
+        action: str,
+        fields: dict[str, JsonValue],
+        *,
+        write: bool = False,
+        longer_s: float = 0.0,
+    ) -> text.Reply:
+        """ask(); `longer_s`: waited for on top of --timeout (a request whose
+        work grows with its size: an import of several documents)."""
         client = self._writes if write else self._reads
+        timeout_s = client.timeout_s
+        client.timeout_s = timeout_s + longer_s
         try:
             frames = client.request(self.service, text.request(action, **fields))
         except MalformedReply as exc:  # it answered: no guess at why it was silent
             raise files.Failure(1, str(exc)) from None
         except ClientTimeout as exc:
             raise files.Failure(1, self._why_silent(exc)) from None
+        finally:
+            client.timeout_s = timeout_s
         return text.decode_reply(frames, self.service)
 
     def _why_silent(self, exc: ClientTimeout) -> str:

@@ -10,6 +10,8 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
     import    {"document", "source"?, "replace"?, "if_fingerprint"?, "others"?}
                                            -> {"name", "replaced", "unchanged"?,
                                                "same_scenario"?, "warnings"?}
+    import    {"documents": [{"document", "source"?}, ...], "replace"?}
+                                           -> {"documents": [as above, ...]}
     validate  {"document", "source"?, "others"?}
                                            -> {"name", "warnings"?}
     delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
@@ -41,6 +43,13 @@ a scenario a `run:` or `stop:` names); `validate` gives the same as `import` wou
 and stores nothing. "others": the names of the scenarios imported along with this
 one (the other documents of its files), which a `run:` or `stop:` may name without
 a warning though they are not stored yet.
+
+An import of "documents" (the documents of a `raspy scenario import`'s files) is
+all or nothing: every one is checked first, and one refused refuses them all, its
+reply naming it by "index" (from 0) as well as by its source, and nothing is
+stored; else their texts are stored in ONE commit, and only then are their actors
+started or replaced. Each is "others" to the rest. A hub from before the field
+refuses it (`import: unknown field 'documents'`) having done nothing.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch
 s or null), "last_trigger", "runs", "last_error", "last_error_at" (epoch s of that
@@ -75,6 +84,7 @@ _ALLOWED: Final = {
         "replace",
         "if_fingerprint",
         "others",
+        "documents",
     },
     "validate": {"v", "action", "document", "source", "others"},
     **{action: {"v", "action", "name"} for action in NAME_ACTIONS},
@@ -134,6 +144,8 @@ class Request:
     if_fingerprint: str | None = None  # None: written whatever is stored
     trigger: str | None = None  # run: the id of the trigger to run as (None: manual)
     others: frozenset[str] = frozenset()  # the names imported along with it
+    # import: the documents of an all-or-nothing import, as (text, source) pairs
+    documents: tuple[tuple[str, str], ...] = ()
 
 
 class Refused(Exception):  # a reply, not a fault
@@ -184,6 +196,8 @@ def parse(frames: list[bytes]) -> Request:
         return Request(
             action, name=name, if_fingerprint=if_fingerprint, trigger=trigger
         )
+    if action == "import" and "documents" in body:
+        return _import_all(body)
     if action in DOCUMENT_ACTIONS:
         document, source = body.get("document"), body.get("source", "<document>")
         replace = body.get("replace", False)
@@ -203,6 +217,36 @@ def parse(frames: list[bytes]) -> Request:
             others=frozenset(str(o) for o in others),
         )
     return Request(action)
+
+
+MAX_DOCUMENTS: Final = 1000
+_ONE_ONLY: Final = ("document", "source", "if_fingerprint", "others")
+
+
+def _import_all(body: dict[str, JsonValue]) -> Request:
+    """An import of "documents": a list of {"document", "source"?} objects; the
+    fields of a one-document import are refused beside it."""
+    beside = [field for field in _ONE_ONLY if field in body]
+    if beside:
+        raise bad(f'import: "{beside[0]}" with "documents" (one or the other)')
+    documents, replace = body["documents"], body.get("replace", False)
+    if not isinstance(replace, bool):
+        raise bad('import: expected "replace": a bool')
+    if not isinstance(documents, list) or not 0 < len(documents) <= MAX_DOCUMENTS:
+        raise bad(
+            f'import: expected "documents": a list of 1 to {MAX_DOCUMENTS} objects'
+        )
+    pieces: list[tuple[str, str]] = []
+    for index, each in enumerate(documents):
+        if not isinstance(each, dict) or set(each) - {"document", "source"}:
+            raise bad(f'import: documents[{index}]: expected {{"document", "source"?}}')
+        text, source = each.get("document"), each.get("source", "<document>")
+        if not isinstance(text, str) or not isinstance(source, str):
+            raise bad(
+                f'import: documents[{index}]: expected "document" and "source": strings'
+            )
+        pieces.append((text, source[:200]))
+    return Request("import", replace=replace, documents=tuple(pieces))
 
 
 def _if_fingerprint(action: str, body: dict[str, JsonValue]) -> str | None:

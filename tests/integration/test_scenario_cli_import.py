@@ -36,13 +36,12 @@ def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
     assert finish(process) == (0, f"imported a from {path}\n", "")
 
 
-def test_import_tells_the_hub_the_names_imported_along_and_prints_its_warnings(
+def test_a_stream_goes_in_one_request_and_the_hub_warnings_are_lines_of_the_file(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:
-    """The hub checks each `run:` / `stop:` (one rule for the command line, the web
-    face and MQTT); a document naming another of the same files sends that name as
-    "others", for the hub not to warn of it (it is imported next); the hub's
-    warnings are printed at the lines of the file."""
+    """The documents of the files go to the hub in one request, which it stores
+    all or nothing (the names imported along are the request's: no "others");
+    its warnings of each document are printed at the lines of the file."""
     sock, endpoint = router
     path = tmp_path / "night.yaml"
     night = (
@@ -57,15 +56,23 @@ def test_import_tells_the_hub_the_names_imported_along_and_prints_its_warnings(
         "is no scenario on the hub; the run does nothing until one of that name "
         "is imported"
     )
-    first = answer(sock, b"200", {"name": "dawn", "replaced": False})
-    assert "others" not in first  # it names no other: an older hub takes it
-    second = answer(
-        sock, b"200", {"name": "night", "replaced": False, "warnings": [warning]}
-    )
-    assert second["others"] == ["dawn"]
+    replies = [
+        {"name": "dawn", "replaced": False},
+        {"name": "night", "replaced": True, "warnings": [warning]},
+    ]
+    request = answer(sock, b"200", {"documents": replies})
+    assert request == {
+        "v": 1,
+        "action": "import",
+        "documents": [
+            {"document": dawn, "source": str(path)},
+            {"document": night, "source": str(path)},
+        ],
+        "replace": True,
+    }
     assert finish(process) == (
         0,
-        f"imported dawn from {path}\nimported night from {path}\n",
+        f"imported dawn from {path}\nreplaced night from {path}\n",
         # the second document starts at the file's line 5
         f"raspy scenario import: {path}:8:10: warning: run: 'good-nite' (did you "
         "mean 'good-night'?) is no scenario on the hub; the run does nothing until "
@@ -91,26 +98,50 @@ def test_import_without_replace_stops_before_sending_a_stored_name(
     )
 
 
-def test_a_stream_imports_each_document_and_a_refusal_names_the_file_line(
+def test_a_refusal_of_one_document_of_a_stream_names_its_file_line(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:
-    """The hub's problems are about one document; the CLI shows them as lines of
-    the file, and says what was imported before the refusal."""
+    """The hub refuses the whole request, naming the document by "index"; the CLI
+    shows its problems as lines of the file, and says that nothing was imported."""
     sock, endpoint = router
     first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
     second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
     path = tmp_path / "both.yaml"
     path.write_text(first + "---\n" + second, encoding="utf-8")
     process = start(endpoint, "import", "--replace", str(path))
-    assert answer(sock, b"200", {"name": "a", "replaced": True})["document"] == first
-    refusal = {"error": "not a valid scenario", "problems": [f"{path}:2:3: refused"]}
-    assert answer(sock, b"400", refusal)["document"] == second
+    refusal = {
+        "error": "not a valid scenario",
+        "problems": [f"{path}:2:3: refused"],
+        "index": 1,
+    }
+    sent = answer(sock, b"400", refusal)["documents"]
+    assert isinstance(sent, list)
+    assert len(sent) == 2
     assert finish(process) == (
         1,
-        f"replaced a from {path}\n",
+        "",
         f"raspy scenario import: {path}:5:1: b: 400: not a valid scenario\n"
         f"raspy scenario import: {path}:6:3: refused\n"
-        "raspy scenario import: imported before this: a\n",
+        "raspy scenario import: nothing imported\n",
+    )
+
+
+def test_a_store_failure_of_the_hub_says_nothing_was_imported(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(first + "---\n" + second, encoding="utf-8")
+    process = start(endpoint, "import", "--replace", str(path))
+    refusal = {"error": "not stored: the disk is full", "nothing_stored": True}
+    answer(sock, b"500", refusal)
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario import: 500: not stored: the disk is full\n"
+        "raspy scenario import: nothing imported\n",
     )
 
 
@@ -168,13 +199,46 @@ def test_a_hub_refusal_names_the_file_and_the_document_on_every_line(
     path.write_text(first + "---\n" + second, encoding="utf-8")
     process = start(endpoint, "import", str(path))
     answer(sock, b"200", [])
-    answer(sock, b"200", {"name": "a", "replaced": False})
     filled = json.loads(json.dumps(refusal).replace("{path}", str(path)))
-    assert answer(sock, b"400", filled)["document"] == second
+    sent = answer(sock, b"400", {**filled, "index": 1})["documents"]
+    assert sent == [
+        {"document": first, "source": str(path)},
+        {"document": second, "source": str(path)},
+    ]
     expected = [line.replace("{path}", str(path)) for line in lines]
     assert finish(process) == (
         1,
-        f"imported a from {path}\n",
+        "",
         "".join(f"raspy scenario import: {line}\n" for line in expected)
-        + "raspy scenario import: imported before this: a\n",
+        + "raspy scenario import: nothing imported\n",
+    )
+
+
+def test_files_over_what_the_hub_takes_in_one_request_are_refused_whole(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """Each document and file is under its limit, together they are not: none is
+    sent (the list of names is all the hub is asked)."""
+    sock, endpoint = router
+    padding = f"# {'x' * 76}\n" * 2900  # some 230 KB of comments a document
+    paths = []
+    for file, names in (("a", "abc"), ("b", "de")):
+        path = tmp_path / f"{file}.yaml"
+        path.write_text(
+            "---\n".join(
+                f"name: {name}\n{padding}triggers: [{{startup: true}}]\n"
+                "actions: [{log: hi}]\n"
+                for name in names
+            ),
+            encoding="utf-8",
+        )
+        paths.append(str(path))
+    process = start(endpoint, "import", *paths)
+    assert answer(sock, b"200", [])["action"] == "list"
+    status, out, err = finish(process)
+    assert (status, out) == (1, "")
+    assert err.startswith("raspy scenario import: the 5 documents come to ")
+    assert err.endswith(
+        " bytes: the hub takes at most 1 MiB in one import (import the files in "
+        "parts)\nraspy scenario import: nothing imported\n"
     )

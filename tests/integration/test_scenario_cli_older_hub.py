@@ -1,7 +1,9 @@
-"""`raspy scenario import` against a hub from before the request field "others": a
-real broker and a real MDP worker that answers as that hub's parse did (an unknown
-field refused, 400, nothing done). The import asked with the field, was refused, and
-stopped; now it asks again without it, and sends it no more."""
+"""`raspy scenario import` against a hub from before the request fields "documents"
+and "others": a real broker and a real MDP worker that answers as that hub's parse
+did (an unknown field refused, 400, nothing done). The import asks it for all the
+documents at once, is refused, and falls back to one request a document: each
+validated first (a refusal imports none), then each imported; "others" is asked
+with until refused, then sent no more."""
 
 from __future__ import annotations
 
@@ -48,6 +50,10 @@ def _older_hub(requests: list[dict[str, Any]]) -> Any:
             error = f"{body['action']}: unknown field {unknown[0][:64]!r}"
             return [b"400", json.dumps({"error": error}).encode()]
         name = body["document"].split("\n", 1)[0].removeprefix("name: ")
+        if "refuse me" in body["document"]:
+            problems = [f"{body['source']}:2:1: refused by the hub"]
+            refusal = {"error": "not a valid scenario", "problems": problems}
+            return [b"400", json.dumps(refusal).encode()]
         return [b"200", json.dumps({"name": name, "replaced": False}).encode()]
 
     return handle
@@ -115,7 +121,46 @@ def test_import_asks_an_older_hub_again_without_others(
     ]
     assert sent == [
         ("list", "", None),
-        ("import", "name: dawn\n", ["night"]),  # refused: unknown field 'others'
-        ("import", "name: dawn\n", None),  # asked again without it
-        ("import", "name: night", None),  # and never sent it again
+        ("import", "", None),  # refused: unknown field 'documents'
+        ("validate", "name: dawn\n", ["night"]),  # refused: unknown field 'others'
+        ("validate", "name: dawn\n", None),  # asked again without it
+        ("validate", "name: night", None),  # and never sent it again
+        ("import", "name: dawn\n", None),
+        ("import", "name: night", None),
     ]
+    assert "documents" in requests[1]
+
+
+@pytest.mark.timeout(60)
+def test_import_to_an_older_hub_validates_every_document_before_importing_any(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """A refusal only the hub makes (here: of the second file) imports none."""
+    dawn, night = tmp_path / "dawn.yaml", tmp_path / "night.yaml"
+    dawn.write_text(
+        "name: dawn\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n",
+        encoding="utf-8",
+    )
+    night.write_text(
+        "name: night\n# refuse me\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n",
+        encoding="utf-8",
+    )
+    with older_hub(edge) as requests:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "raspy.cli.raspy", "scenario", "import"),
+                *(str(dawn), str(night)),
+                *("--server", edge.endpoint, "--host", "hub", "--timeout", "5"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        outcome = finish_text(process)
+    assert outcome == (
+        1,
+        "",
+        f"raspy scenario import: {night}:1:1: night: 400: not a valid scenario\n"
+        f"raspy scenario import: {night}:2:1: refused by the hub\n"
+        "raspy scenario import: nothing imported\n",
+    )
+    assert [r["action"] for r in requests] == ["list", "import", *["validate"] * 2]

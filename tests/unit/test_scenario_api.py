@@ -183,3 +183,70 @@ def test_the_fingerprint_is_the_sha256_of_the_text_and_absent_for_none() -> None
         SHA_X,
         hashlib.sha256(b"\xed\xb2\x80").hexdigest(),  # a lone surrogate, as is
     ]
+
+
+def test_an_import_of_documents_parses_into_text_and_source_pairs() -> None:
+    frames = _body(
+        action="import",
+        documents=[{"document": "x", "source": "a.yaml"}, {"document": "y"}],
+        replace=True,
+    )
+    assert api.parse(frames) == api.Request(
+        "import", replace=True, documents=(("x", "a.yaml"), ("y", "<document>"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {"documents": [{"document": "x"}], "document": "x"},
+            'import: "document" with "documents" (one or the other)',
+        ),
+        (
+            {"documents": [{"document": "x"}], "others": ["b"]},
+            'import: "others" with "documents" (one or the other)',
+        ),
+        (
+            {"documents": []},
+            'import: expected "documents": a list of 1 to 1000 objects',
+        ),
+        (
+            {"documents": [{"document": "x"}, "y"]},
+            'import: documents[1]: expected {"document", "source"?}',
+        ),
+        (
+            {"documents": [{"document": "x", "replace": True}]},
+            'import: documents[0]: expected {"document", "source"?}',
+        ),
+        (
+            {"documents": [{"document": 3}]},
+            'import: documents[0]: expected "document" and "source": strings',
+        ),
+        (
+            {"documents": [{"document": "x"}], "replace": 1},
+            'import: expected "replace": a bool',
+        ),
+    ],
+    ids=[
+        "and-document",
+        "and-others",
+        "none",
+        "not-object",
+        "field",
+        "type",
+        "replace",
+    ],
+)
+def test_a_bad_import_of_documents_is_refused_with_its_reason(
+    fields: dict[str, object], error: str
+) -> None:
+    with pytest.raises(api.Refused) as caught:
+        api.parse(_body(action="import", **fields))
+    assert caught.value.reply() == (b"400", api.encode({"error": error}))
+
+
+def test_validate_takes_no_documents() -> None:
+    with pytest.raises(api.Refused) as caught:
+        api.parse(_body(action="validate", documents=[{"document": "x"}]))
+    assert caught.value.body == {"error": "validate: unknown field 'documents'"}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
 from raspy.cli import scenario_hub as hub
+from raspy.cli import scenario_import
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
 from raspy.devices.template import JsonValue
@@ -51,7 +52,7 @@ def test_import_takes_files_replace_and_the_hub_options() -> None:
         args.host, args.server_key, args.client_cert, args.scenario_run, args.run,
     ) == (
         "import", ["a.yaml", "b.yaml"], True, "tcp://127.0.0.1:6000", 2.5,
-        "hub", None, None, cli._import, cli.run,
+        "hub", None, None, scenario_import.run_import, cli.run,
     )  # fmt: skip
 
 

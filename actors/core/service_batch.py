@@ -1,0 +1,212 @@
+"""ServiceBatch: `<host>.core.scenario`'s import of several documents (the
+"documents" of a `raspy scenario import` of a file, or of several, as one request),
+all or nothing: every document is checked as an import of one checks it (its base
+class ServiceImports, `service_imports.py`), a name two of them take or one stored
+without "replace" refused, before anything is done; one refused refuses the whole
+request, naming it ("index", its source and line), and nothing is stored. Then the
+texts that change are stored in ONE commit, and only then are their actors started,
+replaced, switched or told their new text. On the core's thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pykka
+import structlog
+
+from raspy.actors.core.service_imports import ServiceImports, only_enabled_differs
+from raspy.devices.template import JsonValue
+from raspy.errors import StoreError, quote
+from raspy.rules import scenario_api as api
+from raspy.storage.ops import Op
+from raspy.storage.scenario_store import NewScenario
+
+# the scenario engine loads with the first document read, not at the core's start
+if TYPE_CHECKING:
+    from raspy.actors.core import Entry
+    from raspy.rules import model
+
+log = structlog.get_logger(component="core")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """One document of an all-or-nothing import, checked: what becomes of it."""
+
+    text: str
+    scenario: model.Scenario
+    old: Entry | None
+    kind: str  # "new" (or a new version), "unchanged", "restate" or "switch"
+    reply: dict[str, JsonValue]
+
+
+class ServiceBatch(ServiceImports):
+    """The all-or-nothing import of several documents; CoreService's base."""
+
+    def _import_all(self, request: api.Request) -> tuple[bytes, bytes]:
+        """Several documents, all or nothing: each checked as _import checks one
+        (one refused refuses all, nothing stored), the texts that change stored
+        in ONE commit, and only then their actors started, replaced, switched."""
+        planned = self._planned(request)
+        changed = [p for p in planned if p.kind != "unchanged"]
+        wall = self._core.links.clock.wall()
+        new = [
+            NewScenario(
+                p.scenario.name, p.text, p.scenario.enabled, p.scenario.mode.value
+            )
+            for p in changed
+        ]
+        # running scenarios an `enabled: false` turns off: their actors stopped
+        # before the commit, which deletes their records of runs in a long wait
+        disabling = [
+            p.scenario.name
+            for p in changed
+            if p.kind == "switch" and not p.scenario.enabled and p.old and p.old.ref
+        ]
+        if new:
+            try:
+                ops = self._core.store.put_ops(new, wall)
+                if disabling:
+                    self._commit_disabling(disabling, ops)
+                else:
+                    self._core.store.commit(ops)
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                error = str(exc) or type(exc).__name__
+                raise api.Refused(
+                    b"500", {"error": f"not stored: {error}", "nothing_stored": True}
+                ) from None
+        for each in changed:
+            self._took_effect(each, wall)
+        return api.ok({"documents": [p.reply for p in planned]})
+
+    def _commit_disabling(self, names: list[str], ops: Sequence[Op]) -> None:
+        """Store `ops` (the import's texts) in ONE transaction with, for each of
+        `names` (running scenarios whose new text disables them), its record of
+        runs in a long wait deleted and its state keys saying `disabled`, once its
+        actor has stopped, as a disable of one does (ScenarioSet._stop_storing):
+        as two, a kill between them left a disabled scenario's record, and the
+        next start named its run lost. On failure each starts again, the runs its
+        stop ended lost, and the error is raised: nothing stored."""
+        from raspy.actors.clone.server import commit_along
+        from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
+        from raspy.actors.core.status_keys import with_state
+        from raspy.rules.engine import State
+        from raspy.rules.resume_record import resume_key
+
+        core = self._core
+        cuts = {name: core.stop_actor(name, keep_record=True) for name in names}
+        gone = [resume_key(name) for name in names]
+        sets = [(key.encode("utf-8"), b"") for key in gone]
+        for name in names:
+            entry = core.entries[name]
+            disabled = with_state(entry.status, State.DISABLED)
+            sets += core.keys.changes(entry, disabled, lambda: None)
+        try:
+            commit_along(core.links.clone, sets, ops)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout):
+            log.error("scenario_import_failed", scenarios=names)
+            for name in names:
+                core.start_again(name, cuts[name], DISABLE_FAILED_RUN_ERROR)
+            raise
+        core.keys.dropped(gone)
+
+    def _planned(self, request: api.Request) -> list[_Planned]:
+        """Every document checked, nothing done; the first refused raises Refused
+        with its "index" (from 0) added."""
+        checked: list[tuple[str, str, model.Scenario]] = []
+        where: dict[str, str] = {}  # the source of each name, for a second one
+        for index, (text, source) in enumerate(request.documents):
+            try:
+                scenario = self._checked(text, source)
+                if scenario.name in where:
+                    raise _named_twice(scenario.name, text, source, where)
+            except api.Refused as refused:
+                refused.body["index"] = index
+                raise
+            where[scenario.name] = source
+            checked.append((text, source, scenario))
+        planned = []
+        for index, (text, source, scenario) in enumerate(checked):
+            one = api.Request(
+                "import",
+                document=text,
+                source=source,
+                replace=request.replace,
+                others=frozenset(where) - {scenario.name},
+            )
+            try:
+                planned.append(self._plan(one, scenario))
+            except api.Refused as refused:
+                refused.body["index"] = index
+                raise
+        return planned
+
+    def _plan(self, request: api.Request, scenario: model.Scenario) -> _Planned:
+        """What an import of one checked document does (as _import decides it),
+        not done yet; Refused for a name stored already without replace."""
+        from raspy.rules.document import problem_at, states_key  # on first use only
+
+        old = self._core.entries.get(scenario.name)
+        if old is not None and not request.replace:
+            raise api.bad(
+                f"a scenario named {scenario.name} exists (replace it with replace: true)",
+                problems=[
+                    problem_at(
+                        request.source,
+                        request.document,
+                        "name",
+                        f"{quote(scenario.name)} is already stored",
+                    )
+                ],
+            )
+        if old is not None and not states_key(request.document, "enabled"):
+            scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
+        reply = {**self._named(scenario, request), "replaced": old is not None}
+        text = request.document
+        kind = "new"
+        if old is not None and old.scenario is not None:
+            same_flag = scenario.enabled == old.stored.enabled
+            if same_flag and api.same_document(text, old.stored.code):
+                kind, reply["unchanged"] = "unchanged", True
+            elif only_enabled_differs(text, old.stored.code):
+                kind = "restate" if same_flag else "switch"
+                if same_flag:
+                    reply["same_scenario"] = True
+        return _Planned(text, scenario, old, kind, reply)
+
+    def _took_effect(self, planned: _Planned, wall: float) -> None:
+        """After the one commit of an all-or-nothing import: a document's text
+        stored, its actor started, replaced, switched, or told its new text."""
+        from raspy.actors import scenario_messages as scn  # loaded with the engine
+        from raspy.rules.resume_record import fingerprint
+
+        old, scenario = planned.old, planned.scenario
+        if old is None or planned.kind == "new":
+            self._install(scenario, planned.text, wall)
+            return
+        self._took_text(old, planned.text, wall)
+        if planned.kind == "switch":  # stored, a disabled one's actor stopped
+            self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
+        elif old.ref is not None:
+            # restate: its runs go on, their record names the new text from now,
+            # written after the commit (an import of one writes it with the text,
+            # by the actor: a kill between the two here costs those runs, named
+            # lost by the next start, never a text)
+            old.ref.tell(scn.NewText(fingerprint(planned.text)))
+
+
+def _named_twice(
+    name: str, text: str, source: str, where: dict[str, str]
+) -> api.Refused:
+    """A document of an all-or-nothing import taking the name of one before it."""
+    from raspy.rules.document import problem_at  # on first use only
+
+    return api.bad(
+        f"{source}: not a valid scenario",
+        problems=[
+            problem_at(source, text, "name", f"{quote(name)} is also in {where[name]}")
+        ],
+    )

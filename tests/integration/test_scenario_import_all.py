@@ -1,0 +1,294 @@
+"""An import of several documents ("documents": the files of one `raspy scenario
+import`) is all or nothing on a real core: every document is checked before any is
+stored, a refusal only the hub makes (a sun trigger on a hub with no place) refuses
+them all, naming the document, and the texts are stored in ONE commit; only then are
+their actors started, replaced, or told their new text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.wait import wait_until
+
+from raspy.actors.clone.server import read_tree
+from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
+from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
+from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
+from raspy.rules.resume_record import fingerprint
+from raspy.storage.ops import Op, Put
+from raspy.storage.scenario_records import PREFIX
+from raspy.storage.scenario_store import ScenarioStore
+from raspy.storage.tables import Table
+
+pytestmark = pytest.mark.timeout(60)
+
+SLOW = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+  - set: /scenario/slow/done
+    value: true
+"""
+RECORD = "/scenario/slow/resume"
+
+
+def _doc(name: str, trigger: str = "{startup: true}") -> str:
+    return f"name: {name}\ntriggers: [{trigger}]\nactions: [{{log: {name}}}]\n"
+
+
+def _documents(*texts: str) -> list[JsonValue]:
+    return [{"document": t, "source": f"file{i}.yaml"} for i, t in enumerate(texts)]
+
+
+def _commits(core: Core) -> float:
+    read_tree(core.server.ref, core.store, "/scenario/")  # every write published
+    return core.store.stats()["commits"]
+
+
+def _stored(core: Core) -> list[str]:
+    return sorted(record.name for record in ScenarioStore(core.store).load()[0])
+
+
+def test_a_sun_trigger_in_the_third_refuses_all_three_and_names_it(
+    core: Core,
+) -> None:
+    core.start()
+    before = _commits(core)
+    third = _doc("dusk", "{sun: sunset}")
+
+    status, reply = core.request(
+        "import", documents=_documents(_doc("one"), _doc("two"), third)
+    )
+
+    assert (status, reply["index"]) == (b"400", 2)
+    assert reply["error"] == "file2.yaml: not a valid scenario"
+    assert reply["problems"] == [
+        "file2.yaml:2:18: triggers[0].sun: a sun trigger needs [core] latitude and "
+        "longitude in the config"
+    ]
+    assert _stored(core) == []
+    assert core.request("list") == (b"200", [])
+    assert _commits(core) == before
+
+
+def test_three_good_documents_are_stored_in_one_commit_and_all_run(
+    core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core.start()
+    commits = _scenario_commits(core, monkeypatch)
+    # `run: two` names one imported along with it: no warning
+    one = "name: one\ntriggers: [{startup: true}]\nactions: [{run: two}]\n"
+
+    status, reply = core.request(
+        "import", documents=_documents(one, _doc("two"), _doc("three"))
+    )
+
+    assert (status, reply) == (
+        b"200",
+        {
+            "documents": [
+                {"name": "one", "replaced": False},
+                {"name": "two", "replaced": False},
+                {"name": "three", "replaced": False},
+            ]
+        },
+    )
+    assert commits == [["one", "three", "two"]]
+    for name in ("one", "two", "three"):
+        wait_value(tree, f"/scenario/{name}/state", "idle")
+    assert _stored(core) == ["one", "three", "two"]
+
+
+def _scenario_commits(core: Core, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The scenarios whose texts each commit of the store from now on writes
+    (commits of no scenario text, a scenario's state keys, left out)."""
+    commits: list[list[str]] = []
+    commit = core.store.commit
+
+    def counted(ops: Sequence[Op]) -> None:
+        names = sorted(
+            op.key.decode().removeprefix(PREFIX.decode()).removesuffix(".code")
+            for op in ops
+            if isinstance(op, Put)
+            and op.table is Table.SCENARIO
+            and op.key.endswith(b".code")
+        )
+        if names:
+            commits.append(names)
+        commit(ops)
+
+    monkeypatch.setattr(core.store, "commit", counted)
+    return commits
+
+
+def test_a_name_two_documents_take_refuses_both_naming_the_second(
+    core: Core,
+) -> None:
+    core.start()
+
+    status, reply = core.request(
+        "import", documents=_documents(_doc("one"), _doc("one"))
+    )
+
+    assert (status, reply["index"]) == (b"400", 1)
+    assert reply["problems"] == ["file1.yaml:1:7: name: 'one' is also in file0.yaml"]
+    assert _stored(core) == []
+
+
+def test_a_stored_name_without_replace_refuses_all(core: Core) -> None:
+    core.start()
+    assert core.request("import", document=_doc("two"))[0] == b"200"
+
+    status, reply = core.request(
+        "import", documents=_documents(_doc("one"), _doc("two"))
+    )
+
+    assert (status, reply["index"]) == (b"400", 1)
+    assert reply["problems"] == ["file1.yaml:1:7: name: 'two' is already stored"]
+    assert _stored(core) == ["two"]
+
+
+def _version(core: Core) -> object:
+    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
+    return None if record is None else json.loads(record)["version"]
+
+
+def test_a_replace_of_three_ends_the_long_wait_of_the_one_changed(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("import", document=_doc("two"))
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    changed = SLOW.replace("wait: 1h", "wait: 2h")
+
+    status, reply = core.request(
+        "import",
+        documents=_documents(changed, _doc("two"), _doc("three")),
+        replace=True,
+    )
+
+    assert (status, reply) == (
+        b"200",
+        {
+            "documents": [
+                {"name": "slow", "replaced": True},
+                {"name": "two", "replaced": True, "unchanged": True},
+                {"name": "three", "replaced": False},
+            ]
+        },
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("idle", REPLACED_RUN_ERROR)
+    assert ScenarioStore(core.store).load()[0][0].code == changed
+    wait_until(lambda: value(tree, RECORD) is None, what="the record gone")
+
+
+def test_a_replace_of_three_keeps_the_long_wait_of_one_whose_enabled_line_alone_changed(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["documents"][0]) == (
+        b"200",
+        {"name": "slow", "replaced": True, "same_scenario": True},
+    )
+    wait_until(lambda: _version(core) == fingerprint(saved), what="the record")
+    assert core.request("get", name="slow")[1]["state"] == "running"
+    codes = {r.name: r.code for r in ScenarioStore(core.store).load()[0]}
+    assert codes == {"slow": saved, "two": _doc("two")}
+
+
+def test_a_replace_of_two_whose_enabled_false_disables_one_ends_its_wait_quietly(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["documents"][0]) == (
+        b"200",
+        {"name": "slow", "replaced": True},
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("disabled", None)
+    assert _version(core) is None
+    stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
+    assert stored == {"slow": (False, saved), "two": (True, _doc("two"))}
+
+
+def test_a_disable_among_the_documents_is_in_the_texts_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    """Its record of runs in a long wait deleted, its state keys `disabled`, in
+    the commit of the texts: as two, a kill between them left the record of a
+    disabled scenario, and the next start named its run lost."""
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("import", document=_doc("two"))
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
+    before = _commits(core)
+
+    status, _ = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert status == b"200"
+    assert _commits(core) - before == 1
+    assert _version(core) is None
+    assert value(tree, "/scenario/slow/state") == "disabled"
+
+
+def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["nothing_stored"]) == (b"500", True)
+    assert reply["error"].startswith("not stored: ")
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["last_error"]) == ("idle", DISABLE_FAILED_RUN_ERROR)
+    stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
+    assert stored == {"slow": (True, SLOW)}
+    assert core.request("get", name="two")[0] == b"404"
