@@ -75,10 +75,15 @@ class CoreService(ServiceBatch):
     def handle(self, frames: list[bytes]) -> tuple[bytes, bytes]:
         """Reply frames for one request; never raises."""
         try:
+            request: api.Request | None = None
             try:
-                return self._dispatch(api.parse(frames))
+                request = api.parse(frames)
+                return self._dispatch(request)
             except api.Refused as refused:
                 return refused.reply()
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                assert request is not None  # parse raises only Refused
+                return _not_done(request, exc).reply()
         except Exception as exc:  # answer 500, keep serving
             self._core.links.stats.incr("core.service.failed")
             log.exception("core_request_failed")
@@ -122,7 +127,7 @@ class CoreService(ServiceBatch):
                 )
             case "delete":
                 api.guard(request.name, request.if_fingerprint, entry.stored.code)
-                _delete(core, request.name)
+                core.delete(request.name)
                 return api.ok({"name": request.name, "state": "deleted"})
             case "enable" | "disable":
                 entry = core.set_enabled(request.name, request.action == "enable")
@@ -342,14 +347,37 @@ class CoreService(ServiceBatch):
         return entry.status.state.value
 
 
-def _delete(core: CoreActor, name: str) -> None:
-    """ScenarioSet.delete, its failure a reply saying the scenario is still there."""
-    try:
-        core.delete(name)
-    except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-        raise api.Refused(
-            b"500", {"error": f"scenario {name} was not deleted: {exc}"}
-        ) from None
+# what an action that failed to store was to do, as its 500 says it was not done
+_DONE: Final = {
+    "import": "stored",
+    "delete": "deleted",
+    "enable": "enabled",
+    "disable": "disabled",
+    "run": "run",
+    "stop": "stopped",
+}
+
+
+def _not_done(
+    request: api.Request, exc: StoreError | pykka.ActorDeadError | pykka.Timeout
+) -> api.Refused:
+    """A write the store refused, or a part that did not answer (the Clone server
+    or a scenario's actor gone or busy), as a 500 naming the scenario and what was
+    not done, not as an internal error: the scenario is as it was, except after a
+    part's silence, which cannot say (the reply tells where to look)."""
+    done = _DONE.get(request.action, "changed")
+    what = f"scenario {request.name}" if request.name else f"the {request.action}"
+    if isinstance(exc, StoreError):
+        return api.Refused(b"500", {"error": f"{what} was not {done}: {exc}"})
+    silent = "stopped" if isinstance(exc, pykka.ActorDeadError) else "did not answer"
+    look = f"raspy scenario show {request.name}" if request.name else "raspy scenario"
+    return api.Refused(
+        b"500",
+        {
+            "error": f"{what} was not {done}: a part of the hub {silent}"
+            f" (see `{look}` and the log)"
+        },
+    )
 
 
 def _stopped(answer: object) -> Status:

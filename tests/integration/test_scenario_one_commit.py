@@ -170,3 +170,41 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
     assert ScenarioStore(core.store).load()[0][0].code == SLOW
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        pytest.param(
+            {"action": "disable", "name": "slow"},
+            "scenario slow was not disabled: a part of the hub stopped",
+            id="disable",
+        ),
+        pytest.param(
+            {
+                "action": "import",
+                "document": SLOW.replace("triggers:", "enabled: false\ntriggers:"),
+                "replace": True,
+            },
+            "the import was not stored: a part of the hub stopped",
+            id="save-with-enabled-false",
+        ),
+    ],
+)
+def test_a_disable_that_cannot_be_stored_says_so_and_leaves_it_enabled(
+    core: Core, tree: CloneClient, how: dict[str, JsonValue], said: str
+) -> None:
+    """Not an 'internal error: ActorDeadError' with a traceback in the log: the
+    reply names the scenario and what was not done; the flag stays stored as on."""
+    core.start()
+    core.request("import", document=SLOW)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+
+    status, reply = core.request(**how)  # type: ignore[arg-type]  # JSON fields
+
+    assert (status, reply["error"].startswith(said)) == (b"500", True), reply
+    stored = ScenarioStore(core.store).load()[0][0]
+    assert (stored.enabled, stored.code) == (True, SLOW)
+    assert core.request("get", name="slow")[1]["enabled"] is True
