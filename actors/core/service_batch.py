@@ -10,15 +10,13 @@ replaced, switched or told their new text. On the core's thread.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pykka
 import structlog
 
-from raspy.actors.core.service_imports import ServiceImports, only_enabled_differs
-from raspy.devices.template import JsonValue
+from raspy.actors.core.service_imports import Planned, ServiceImports
 from raspy.errors import StoreError, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.ops import Op
@@ -26,21 +24,9 @@ from raspy.storage.scenario_store import NewScenario
 
 # the scenario engine loads with the first document read, not at the core's start
 if TYPE_CHECKING:
-    from raspy.actors.core import Entry
     from raspy.rules import model
 
 log = structlog.get_logger(component="core")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Planned:
-    """One document of an all-or-nothing import, checked: what becomes of it."""
-
-    text: str
-    scenario: model.Scenario
-    old: Entry | None
-    kind: str  # "new" (or a new version), "unchanged", "restate" or "switch"
-    reply: dict[str, JsonValue]
 
 
 class ServiceBatch(ServiceImports):
@@ -113,7 +99,7 @@ class ServiceBatch(ServiceImports):
             raise
         core.keys.dropped(gone)
 
-    def _planned(self, request: api.Request) -> list[_Planned]:
+    def _planned(self, request: api.Request) -> list[Planned]:
         """Every document checked, nothing done; the first refused raises Refused
         with its "index" (from 0) added."""
         checked: list[tuple[str, str, model.Scenario]] = []
@@ -144,40 +130,7 @@ class ServiceBatch(ServiceImports):
                 raise
         return planned
 
-    def _plan(self, request: api.Request, scenario: model.Scenario) -> _Planned:
-        """What an import of one checked document does (as _import decides it),
-        not done yet; Refused for a name stored already without replace."""
-        from raspy.rules.document import problem_at, states_key  # on first use only
-
-        old = self._core.entries.get(scenario.name)
-        if old is not None and not request.replace:
-            raise api.bad(
-                f"a scenario named {scenario.name} exists (replace it with replace: true)",
-                problems=[
-                    problem_at(
-                        request.source,
-                        request.document,
-                        "name",
-                        f"{quote(scenario.name)} is already stored",
-                    )
-                ],
-            )
-        if old is not None and not states_key(request.document, "enabled"):
-            scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
-        reply = {**self._named(scenario, request), "replaced": old is not None}
-        text = request.document
-        kind = "new"
-        if old is not None and old.scenario is not None:
-            same_flag = scenario.enabled == old.stored.enabled
-            if same_flag and api.same_document(text, old.stored.code):
-                kind, reply["unchanged"] = "unchanged", True
-            elif only_enabled_differs(text, old.stored.code):
-                kind = "restate" if same_flag else "switch"
-                if same_flag:
-                    reply["same_scenario"] = True
-        return _Planned(text, scenario, old, kind, reply)
-
-    def _took_effect(self, planned: _Planned, wall: float) -> None:
+    def _took_effect(self, planned: Planned, wall: float) -> None:
         """After the one commit of an all-or-nothing import: a document's text
         stored, its actor started, replaced, switched, or told its new text."""
         from raspy.actors import scenario_messages as scn  # loaded with the engine

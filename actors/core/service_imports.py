@@ -36,6 +36,17 @@ REPLACED_RUN_ERROR: Final = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """One document of an import, checked: what becomes of it."""
+
+    text: str
+    scenario: model.Scenario
+    old: Entry | None
+    kind: str  # "new" (or a new version), "unchanged", "restate" or "switch"
+    reply: dict[str, JsonValue]
+
+
 class ServiceImports:
     """The import (and the check that validate and the start share) over a
     CoreActor's scenarios and store; CoreService sets `_core`."""
@@ -43,8 +54,6 @@ class ServiceImports:
     _core: CoreActor
 
     def _import(self, request: api.Request) -> tuple[bytes, bytes]:
-        from raspy.rules.document import problem_at, states_key  # on first use only
-
         core = self._core
         scenario = self._checked(request.document, request.source)
         old = core.entries.get(scenario.name)
@@ -52,6 +61,38 @@ class ServiceImports:
         # writer can come between (the web editor's Save over a text it showed)
         stored = None if old is None else old.stored.code
         api.guard(scenario.name, request.if_fingerprint, stored)
+        planned = self._plan(request, scenario)
+        text, scenario = planned.text, planned.scenario
+        match planned.kind:
+            case "unchanged":
+                # the same again (a restore of a backup, a Save of an unchanged
+                # page): nothing stored, and its runs go on (a new version would
+                # end them); "replaced" stays true, as the scenario exists: a
+                # client from before "unchanged" printed "imported" for it
+                pass
+            case "restate":
+                # an `enabled:` line added, dropped or reworded that says what the
+                # scenario is already: the same scenario, its text stored (export
+                # shows what was saved), its runs go on
+                assert old is not None
+                self._restate(old, scenario, text)
+            case "switch":
+                # a Save that only turned `enabled:` over is an enable or a
+                # disable, not a new version: its runs end as a disable ends them
+                assert old is not None
+                self._switch(old, scenario, text)
+            case _:
+                self._store(scenario, text)
+        return api.ok(planned.reply)
+
+    def _plan(self, request: api.Request, scenario: model.Scenario) -> Planned:
+        """What an import of one checked document does, not done yet (an import
+        of one does it at once, of several after their one commit); Refused for a
+        name stored already without replace. A document without `enabled:`
+        replaces the text, not the user's choice."""
+        from raspy.rules.document import problem_at, states_key  # on first use only
+
+        old = self._core.entries.get(scenario.name)
         if old is not None and not request.replace:
             raise api.bad(
                 f"a scenario named {scenario.name} exists (replace it with replace: true)",
@@ -65,38 +106,19 @@ class ServiceImports:
                 ],
             )
         if old is not None and not states_key(request.document, "enabled"):
-            # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
-        if (
-            old is not None
-            and old.scenario is not None
-            and scenario.enabled == old.stored.enabled
-            and api.same_document(request.document, old.stored.code)
-        ):
-            # the same again (a restore of a backup, a Save of an unchanged page):
-            # nothing stored, and its runs go on (a new version would end them);
-            # "replaced" stays true, as the scenario exists: a client from before
-            # "unchanged" printed "imported" for it (newer ones read "unchanged")
-            reply = self._named(scenario, request)
-            return api.ok({**reply, "replaced": True, "unchanged": True})
-        if (
-            old is not None
-            and old.scenario is not None
-            and only_enabled_differs(request.document, old.stored.code)
-        ):
-            reply = self._named(scenario, request)
-            if scenario.enabled == old.stored.enabled:
-                # an `enabled:` line added, dropped or reworded that says what the
-                # scenario is already: the same scenario, its text stored (export
-                # shows what was saved), its runs go on
-                self._restate(old, scenario, request.document)
-                return api.ok({**reply, "replaced": True, "same_scenario": True})
-            # a Save that only turned `enabled:` over is an enable or a disable, not
-            # a new version: its runs end as a disable ends them, with no error
-            self._switch(old, scenario, request.document)
-            return api.ok({**reply, "replaced": True})
-        self._store(scenario, request.document)
-        return api.ok({**self._named(scenario, request), "replaced": old is not None})
+        reply = {**self._named(scenario, request), "replaced": old is not None}
+        text = request.document
+        kind = "new"
+        if old is not None and old.scenario is not None:
+            same_flag = scenario.enabled == old.stored.enabled
+            if same_flag and api.same_document(text, old.stored.code):
+                kind, reply["unchanged"] = "unchanged", True
+            elif only_enabled_differs(text, old.stored.code):
+                kind = "restate" if same_flag else "switch"
+                if same_flag:
+                    reply["same_scenario"] = True
+        return Planned(text, scenario, old, kind, reply)
 
     def _switch(self, old: Entry, scenario: model.Scenario, text: str) -> None:
         """Store `text`, which differs from the stored one only in its `enabled:`,
