@@ -136,7 +136,8 @@ class CloneIntake:
         tree refuses is left out, counted and logged) and `ops` stored in their
         transaction; ValueTooLargeError, before anything is taken, for an op
         over the store's limits."""
-        self._commits.accept_along(ops, done)
+        if not self._commits.accept_along(ops, done):
+            return  # its asker gave up first: nothing of it is set
         group = core_mod.Guarded((), tuple(entries))
         self.apply(self._core.on_guarded([group], {}, self._clock.monotonic()), "local")
 

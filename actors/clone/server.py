@@ -50,6 +50,9 @@ _ASK_TIMEOUT_S: Final = 5.0
 _IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
 # a transaction of the store's writer: a slow SD card's sync, a map that grows
 _COMMIT_ALONG_S: Final = 30.0
+# a CommitAlong's ask: longer than the server's own wait on its I/O thread, so a
+# late I/O thread is told by the server (pykka.Timeout), and the cancel decides
+_ALONG_ASK_S: Final = _IO_ANSWER_S + _ASK_TIMEOUT_S
 
 
 @frozen
@@ -253,13 +256,22 @@ def commit_along(
     transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
     failed or its end is not known in `timeout_s`, pykka.ActorDeadError or
     pykka.Timeout when the server did not take it: nothing of it is stored then,
-    except after a timeout, which cannot say."""
+    nor later (an ask that timed out is cancelled; one already taken is waited
+    for)."""
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
-    clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
+    try:
+        clone_ref.ask(asked, timeout=_ALONG_ASK_S)
+    except (pykka.Timeout, pykka.ActorDeadError) as exc:
+        if asked.done.cancel():  # not taken, and never will be
+            raise
+        log.info("clone_along_taken_late", reason=repr(exc))
     try:
         asked.done.result(timeout=timeout_s)
     except FutureTimeout:
-        raise StoreError(f"the store did not answer in {timeout_s:g} s") from None
+        raise StoreError(
+            f"the store did not answer in {timeout_s:g} s: "
+            "whether it was stored is not known"
+        ) from None
 
 
 def set_if_unchanged(
