@@ -254,7 +254,7 @@ def commit_along(
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
     transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
-    failed or its end is not known in `timeout_s`, pykka.ActorDeadError or
+    failed (whatever the writer's error) or its end is not known in `timeout_s`, pykka.ActorDeadError or
     pykka.Timeout when the server did not take it: nothing of it is stored then,
     nor later (an ask that timed out is cancelled; one already taken is waited
     for)."""
@@ -272,6 +272,10 @@ def commit_along(
             f"the store did not answer in {timeout_s:g} s: "
             "whether it was stored is not known"
         ) from None
+    except StoreError:
+        raise
+    except Exception as exc:  # a bug in the writer: still a failed store
+        raise StoreError(f"the store failed: {exc}") from exc
 
 
 def set_if_unchanged(

@@ -6,6 +6,7 @@ stored or waited for."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pykka
 import pytest
@@ -14,8 +15,10 @@ from support.clonesrv import CloneServer
 from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.server import CloneServerActor, commit_along, read_tree
-from raspy.errors import ValueTooLargeError
-from raspy.storage.store import Put, Store
+from raspy.errors import StoreError, ValueTooLargeError
+from raspy.storage import store_writes
+from raspy.storage.ops import apply_ops
+from raspy.storage.store import Op, Put, Store
 from raspy.storage.tables import Table
 
 pytestmark = pytest.mark.timeout(30)
@@ -119,3 +122,26 @@ def test_an_ask_taken_before_its_timeout_is_waited_for(
 
     assert store.get(Table.SCENARIO, b"scenario.late.code") == b"\xa1x"
     assert _tree(server, store) == [("/along/late", b"1")]
+
+
+def test_a_failure_of_the_writer_is_told_as_a_store_error(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its callers catch StoreError: any other error (a bug in the writer) left a
+    scenario enabled with its actor stopped."""
+
+    def failing(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.bug.code" for op in ops):
+            raise RuntimeError("a bug in the writer")
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", failing)  # its import of it
+
+    with pytest.raises(StoreError, match="a bug in the writer"):
+        commit_along(
+            server.ref,
+            [(b"/along/new", b"2")],
+            [Put(Table.SCENARIO, b"scenario.bug.code", b"\xa1x")],
+        )
+
+    assert store.get(Table.SCENARIO, b"scenario.bug.code") is None
