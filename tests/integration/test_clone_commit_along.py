@@ -15,6 +15,7 @@ from support.clonesrv import CloneServer
 from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.server import CloneServerActor, commit_along, read_tree
+from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
 from raspy.errors import StoreError, ValueTooLargeError
 from raspy.storage import store_writes
 from raspy.storage.ops import apply_ops
@@ -145,3 +146,25 @@ def test_a_failure_of_the_writer_is_told_as_a_store_error(
         )
 
     assert store.get(Table.SCENARIO, b"scenario.bug.code") is None
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "error"),
+    [
+        (b"along/rootless", b"2", StoreError),
+        (b"/along/huge", b"x" * (DEFAULT_MAX_VALUE_BYTES + 1), ValueTooLargeError),
+    ],
+)
+def test_an_entry_the_tree_refuses_is_raised_and_nothing_is_stored(
+    server: CloneServer, store: Store, key: bytes, body: bytes, error: type[Exception]
+) -> None:
+    """Only logged before, while the other entries and the ops were stored."""
+    with pytest.raises(error, match=key.decode()):
+        commit_along(
+            server.ref,
+            [(b"/along/new", b"2"), (key, body)],
+            [Put(Table.SCENARIO, b"scenario.x.code", b"\xa1x")],
+        )
+
+    assert _tree(server, store) == []
+    assert store.get(Table.SCENARIO, b"scenario.x.code") is None
