@@ -355,6 +355,9 @@ class ScenarioSet(pykka.ThreadingActor):
         cut = self.stop_actor(name, keep_record=True)
         gone = self.keys.left_by(name) if all_keys else [resume_key(name)]
         sets = [(key.encode("utf-8"), b"") for key in gone]
+        # as shown before: a failed disable leaves no guard's reason on a scenario
+        # that runs on (changes() takes the new state as written)
+        status_before, written_before = entry.status, dict(entry.written)
         if disabled:
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
             sets += self.keys.changes(entry, status, lambda: None)
@@ -362,6 +365,7 @@ class ScenarioSet(pykka.ThreadingActor):
             commit_along(self.links.clone, sets, ops)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
             log.error("scenario_change_failed", scenario=name)
+            entry.status, entry.written = status_before, written_before
             self._start_again(name, cut, failed)
             raise
         self.keys.dropped(gone)

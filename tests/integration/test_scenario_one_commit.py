@@ -26,7 +26,11 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core.scenario_set import DELETE_FAILED_RUN_ERROR
+from raspy.actors.core.scenario_set import (
+    DELETE_FAILED_RUN_ERROR,
+    DISABLE_FAILED_RUN_ERROR,
+)
+from raspy.actors.scenario_messages import RunawayDisabled
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
 from raspy.rules.resume_record import fingerprint
@@ -170,3 +174,24 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
     assert ScenarioStore(core.store).load()[0][0].code == SLOW
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["a-run-cut", "idle"])
+def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
+    core: Core, tree: CloneClient, running: bool
+) -> None:
+    """The scenario runs on: its state is not the guard's `disabled`, nor its
+    error the guard's reason (only a run its stop cut short is said lost)."""
+    ref = core.start()
+    core.request("import", document=SLOW)
+    if running:
+        core.request("run", name="slow")
+        wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+    current = ref.proxy().entries.get()["slow"].ref
+
+    ref.tell(RunawayDisabled("slow", "runaway: now", current))
+
+    got = core.request("get", name="slow")[1]
+    lost = DISABLE_FAILED_RUN_ERROR if running else None
+    assert (got["enabled"], got["state"], got["last_error"]) == (True, "idle", lost)
