@@ -10,6 +10,7 @@ the record named the other text)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 from support.core_actors import (
@@ -30,9 +31,10 @@ from raspy.actors.core.scenario_set import (
     DELETE_FAILED_RUN_ERROR,
     DISABLE_FAILED_RUN_ERROR,
 )
-from raspy.actors.scenario_messages import RunawayDisabled
+from raspy.actors.scenario_messages import NewText, RunawayDisabled, TextStored
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.rules.resume_record import fingerprint
 from raspy.storage.scenario_store import ScenarioStore
 
@@ -195,3 +197,32 @@ def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
     got = core.request("get", name="slow")[1]
     lost = DISABLE_FAILED_RUN_ERROR if running else None
     assert (got["enabled"], got["state"], got["last_error"]) == (True, "idle", lost)
+
+
+def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text(
+    core: Core, tree: CloneClient
+) -> None:
+    """NewText whose store fails: the actor's record of runs goes on naming the
+    stored text (it named the unstored one until the core's next NewText, and a
+    kill meanwhile lost those runs)."""
+    ref = core.start()
+    queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
+    core.request("import", document=queued)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    actor = ref.proxy().entries.get()["slow"].ref
+
+    def failing(entries: Sequence[tuple[bytes, bytes]]) -> None:
+        raise StoreError("no room")
+
+    answer = actor.ask(NewText("unstored", store=failing), timeout=5)
+    assert answer == TextStored("no room")
+    core.request("run", name="slow")  # queued: the record counts it, written again
+
+    wait_until(lambda: _record(core).get("lost") == 1, what="the record again")
+    assert _version(core) == fingerprint(queued)
+
+
+def _record(core: Core) -> dict[str, object]:
+    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
+    return {} if record is None else dict(json.loads(record))
