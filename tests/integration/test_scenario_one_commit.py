@@ -27,10 +27,7 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core.scenario_set import (
-    DELETE_FAILED_RUN_ERROR,
-    DISABLE_FAILED_RUN_ERROR,
-)
+from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.scenario_messages import NewText, RunawayDisabled, TextStored
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
@@ -174,7 +171,8 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
         True,
     )
     got = core.request("get", name="slow")[1]
-    assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
+    lost = FAILED_RUN_ERROR.format(change="delete")
+    assert (got["state"], got["last_error"]) == ("idle", lost)
     assert ScenarioStore(core.store).load()[0][0].code == SLOW
 
 
@@ -195,7 +193,7 @@ def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
     ref.tell(RunawayDisabled("slow", "runaway: now", current))
 
     got = core.request("get", name="slow")[1]
-    lost = DISABLE_FAILED_RUN_ERROR if running else None
+    lost = FAILED_RUN_ERROR.format(change="disable") if running else None
     assert (got["enabled"], got["state"], got["last_error"]) == (True, "idle", lost)
 
 
