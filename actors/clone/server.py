@@ -5,6 +5,7 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -254,19 +255,20 @@ def commit_along(
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
     transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
-    failed (whatever the writer's error) or its end is not known in `timeout_s`, pykka.ActorDeadError or
-    pykka.Timeout when the server did not take it: nothing of it is stored then,
-    nor later (an ask that timed out is cancelled; one already taken is waited
-    for)."""
+    failed (whatever the writer's error) or its end is not known in `timeout_s`
+    (the ask's wait included), pykka.ActorDeadError or pykka.Timeout when the
+    server did not take it: nothing of it is stored then, nor later (an ask that
+    timed out is cancelled; one already taken is waited for)."""
+    deadline = time.monotonic() + timeout_s
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
     try:
-        clone_ref.ask(asked, timeout=_ALONG_ASK_S)
+        clone_ref.ask(asked, timeout=min(_ALONG_ASK_S, timeout_s))
     except (pykka.Timeout, pykka.ActorDeadError) as exc:
         if asked.done.cancel():  # not taken, and never will be
             raise
         log.info("clone_along_taken_late", reason=repr(exc))
     try:
-        asked.done.result(timeout=timeout_s)
+        asked.done.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
         raise StoreError(
             f"the store did not answer in {timeout_s:g} s: "

@@ -6,6 +6,7 @@ stored or waited for."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pykka
@@ -168,3 +169,21 @@ def test_an_entry_the_tree_refuses_is_raised_and_nothing_is_stored(
 
     assert _tree(server, store) == []
     assert store.get(Table.SCENARIO, b"scenario.x.code") is None
+
+
+def test_the_whole_wait_is_bounded_by_its_timeout(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ask's wait is in `timeout_s` (a caller's own ask around it, as the
+    core's NewText, allows for that much and no more)."""
+    release = threading.Event()
+    _held_hand_on(monkeypatch, release, taken_first=False)
+    monkeypatch.setattr(server_mod, "_ALONG_ASK_S", 10.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(pykka.Timeout):
+            commit_along(server.ref, [(b"/along/late", b"1")], [], timeout_s=0.3)
+    finally:
+        release.set()
+
+    assert time.monotonic() - started < 3.0
