@@ -281,8 +281,9 @@ class ScenarioActor(pykka.ThreadingActor):
         store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None,
     ) -> TextStored:
         """NewText: the record of the runs in a long wait names `version` from now
-        on, written again with the text (`store`) or, without it, alone."""
-        self._version = version
+        on, written again with the text (`store`) or, without it, alone. A text
+        not stored leaves it naming the stored one."""
+        stored_version, self._version = self._version, version
         runs, lost = self._recorded
         if store is None:
             if runs:
@@ -291,6 +292,7 @@ class ScenarioActor(pykka.ThreadingActor):
         try:
             store([self._record_entry(runs, lost)] if runs else [])
         except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            self._version = stored_version
             return TextStored(str(exc) or type(exc).__name__)
         return TextStored()
 

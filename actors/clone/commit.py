@@ -231,14 +231,18 @@ class CommitPipeline(CoalescedFlushes):
         except (StoreError, ValueError) as exc:
             self._committed(batch, exc)
 
-    def accept_along(self, ops: Sequence[Op], done: Future[None]) -> None:
+    def accept_along(self, ops: Sequence[Op], done: Future[None]) -> bool:
         """Records of other tables to store in the transaction of what was accepted
         this turn (msgs.CommitAlong: after its own sets); `done` is told once it
         is synced, or fails with its error. Checked against the store's limits
-        here (ValueTooLargeError), not in the transaction, which others share."""
+        here (ValueTooLargeError), not in the transaction, which others share.
+        False, and nothing taken, when its asker gave up first (cancelled)."""
         frozen = tuple(ops)
         self._store.validate(frozen)
+        if not done.set_running_or_notify_cancel():
+            return False
         self._along.append(Along(frozen, done))
+        return True
 
     def abandon_along(self, reason: str) -> None:
         """At the server's stop: an asker still waiting is told its records may not

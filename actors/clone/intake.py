@@ -20,7 +20,7 @@ from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_pacing import ClonePacing
-from raspy.errors import quote
+from raspy.errors import StoreError, ValueTooLargeError, quote
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.ops import Op
@@ -132,11 +132,14 @@ class CloneIntake:
         ops: Sequence[Op],
         done: Future[None],
     ) -> None:
-        """msgs.CommitAlong: `entries` set as durable in-process writes (a key the
-        tree refuses is left out, counted and logged) and `ops` stored in their
-        transaction; ValueTooLargeError, before anything is taken, for an op
-        over the store's limits."""
-        self._commits.accept_along(ops, done)
+        """msgs.CommitAlong: `entries` set as durable in-process writes and `ops`
+        stored in their transaction; before anything is taken, StoreError for an
+        entry the tree refuses (ValueTooLargeError for a body over its limit) and
+        ValueTooLargeError for an op over the store's limits."""
+        for key, body in entries:
+            _check_along(self._core.refusal(key, body))
+        if not self._commits.accept_along(ops, done):
+            return  # its asker gave up first: nothing of it is set
         group = core_mod.Guarded((), tuple(entries))
         self.apply(self._core.on_guarded([group], {}, self._clock.monotonic()), "local")
 
@@ -200,3 +203,16 @@ class CloneIntake:
                 detail=out.detail,
                 **named,
             )
+
+
+def _check_along(refused: core_mod.Rejected | None) -> None:
+    """An entry of a CommitAlong the tree refuses, raised as the store's error: its
+    askers take a StoreError as nothing stored."""
+    if refused is None:
+        return
+    text = (
+        f"the tree refuses key {quote(refused.key)}: {refused.reason} {refused.detail}"
+    )
+    if refused.reason == core_mod.BODY_TOO_LARGE:
+        raise ValueTooLargeError(text)
+    raise StoreError(text)

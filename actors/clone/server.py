@@ -5,6 +5,7 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -50,6 +51,9 @@ _ASK_TIMEOUT_S: Final = 5.0
 _IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
 # a transaction of the store's writer: a slow SD card's sync, a map that grows
 _COMMIT_ALONG_S: Final = 30.0
+# a CommitAlong's ask: longer than the server's own wait on its I/O thread, so a
+# late I/O thread is told by the server (pykka.Timeout), and the cancel decides
+_ALONG_ASK_S: Final = _IO_ANSWER_S + _ASK_TIMEOUT_S
 
 
 @frozen
@@ -251,15 +255,29 @@ def commit_along(
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
     transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
-    failed or its end is not known in `timeout_s`, pykka.ActorDeadError or
-    pykka.Timeout when the server did not take it: nothing of it is stored then,
-    except after a timeout, which cannot say."""
+    failed (whatever the writer's error) or its end is not known in `timeout_s`
+    (the ask's wait included), pykka.ActorDeadError or pykka.Timeout when the
+    server did not take it: nothing of it is stored then, nor later (an ask that
+    timed out is cancelled; one already taken is waited for)."""
+    deadline = time.monotonic() + timeout_s
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
-    clone_ref.ask(asked, timeout=_ASK_TIMEOUT_S)
     try:
-        asked.done.result(timeout=timeout_s)
+        clone_ref.ask(asked, timeout=min(_ALONG_ASK_S, timeout_s))
+    except (pykka.Timeout, pykka.ActorDeadError) as exc:
+        if asked.done.cancel():  # not taken, and never will be
+            raise
+        log.info("clone_along_taken_late", reason=repr(exc))
+    try:
+        asked.done.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
-        raise StoreError(f"the store did not answer in {timeout_s:g} s") from None
+        raise StoreError(
+            f"the store did not answer in {timeout_s:g} s: "
+            "whether it was stored is not known"
+        ) from None
+    except StoreError:
+        raise
+    except Exception as exc:  # a bug in the writer: still a failed store
+        raise StoreError(f"the store failed: {exc}") from exc
 
 
 def set_if_unchanged(

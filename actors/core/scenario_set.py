@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import pykka
@@ -43,11 +43,9 @@ log = structlog.get_logger(component="core")
 
 ASK_TIMEOUT_S: Final = 5.0  # an ask of a part of the hub (a scenario, the Clone server)
 _STOP_TIMEOUT_S: Final = 5.0
-DELETE_FAILED_RUN_ERROR: Final = (
-    "a run was cut short by a delete of the scenario that failed; it was not resumed"
-)
-DISABLE_FAILED_RUN_ERROR: Final = (
-    "a run was cut short by a disable of the scenario that failed; it was not resumed"
+# a run a change's stop cut short, when the change could not be stored
+FAILED_RUN_ERROR: Final = (
+    "a run was cut short by a {change} of the scenario that failed; it was not resumed"
 )
 
 
@@ -301,8 +299,7 @@ class ScenarioSet(pykka.ThreadingActor):
         ops = list(text_ops) or self.store.set_enabled_ops(name, enabled, wall)
         running = entry.ref is not None
         if not enabled and running:
-            failed = DISABLE_FAILED_RUN_ERROR
-            self._stop_storing(name, ops, failed, disabled=True, reason=reason)
+            self._stop_storing(name, ops, "disable", reason=reason)
         elif text_ops:
             self.store.commit(ops)
         elif not stored:
@@ -332,38 +329,52 @@ class ScenarioSet(pykka.ThreadingActor):
         self,
         name: str,
         ops: Sequence[Op],
-        failed: str,
+        change: Literal["delete", "disable"],
         *,
-        all_keys: bool = False,
-        disabled: bool = False,
         reason: str | None = None,
     ) -> None:
         """Stop a scenario's actor, then store `ops` and delete its record of runs
-        in a long wait (`all_keys`: every key under /scenario/<name>/, asked once
-        its actor stopped, so every write it sent is among them: a delete) in
-        ONE transaction, with its state keys saying it is `disabled` (and why:
-        `reason`, the runaway guard's): a state `running` left beside a disabled
-        scenario, the next start named its run lost. A kill before it leaves the
-        scenario as it was, its waiting runs taken up by the next start. On failure
+        in a long wait (a delete: every key under /scenario/<name>/, asked once
+        its actor stopped, so every write it sent is among them) in ONE
+        transaction; a disable with its state keys saying so (and why: `reason`,
+        the runaway guard's): a state `running` left beside a disabled scenario,
+        the next start named its run lost. A kill before it leaves the scenario
+        as it was, its waiting runs taken up by the next start. On failure
         (StoreError, or pykka's: the Clone server gone) the actor starts again,
-        the runs it ended lost (`failed` says so), and the error is raised."""
-        from raspy.actors.clone.server import commit_along
+        the runs it ended lost (FAILED_RUN_ERROR says so), and the error is
+        raised."""
         from raspy.rules.engine import State
         from raspy.rules.resume_record import resume_key  # loaded with the entry
 
         entry = self.entries[name]
         cut = self.stop_actor(name, keep_record=True)
-        gone = self.keys.left_by(name) if all_keys else [resume_key(name)]
-        sets = [(key.encode("utf-8"), b"") for key in gone]
-        if disabled:
+        gone = self.keys.left_by(name) if change == "delete" else [resume_key(name)]
+        # as shown before: a failed disable leaves no guard's reason on a scenario
+        # that runs on (changes() takes the new state as written)
+        status_before, written_before = entry.status, dict(entry.written)
+        sets: list[tuple[bytes, bytes]] = []
+        if change == "disable":
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
-            sets += self.keys.changes(entry, status, lambda: None)
+            sets = self.keys.changes(entry, status, lambda: None)
         try:
-            commit_along(self.links.clone, sets, ops)
+            self.commit_dropping(gone, sets, ops)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
             log.error("scenario_change_failed", scenario=name)
-            self.start_again(name, cut, failed)
+            entry.status, entry.written = status_before, written_before
+            self.start_again(name, cut, FAILED_RUN_ERROR.format(change=change))
             raise
+
+    def commit_dropping(
+        self, gone: list[str], sets: list[tuple[bytes, bytes]], ops: Sequence[Op]
+    ) -> None:
+        """Delete the tree keys `gone`, set `sets` and store `ops` in ONE
+        transaction (commit_along's errors raised); the core's view then loses
+        `gone`."""
+        from raspy.actors.clone.server import commit_along
+
+        commit_along(
+            self.links.clone, [(key.encode("utf-8"), b"") for key in gone] + sets, ops
+        )
         self.keys.dropped(gone)
 
     def start_again(self, name: str, cut: bool, failed: str) -> None:
@@ -406,20 +417,9 @@ class ScenarioSet(pykka.ThreadingActor):
         name with the same text took them up). StoreError (or pykka's, the Clone
         server gone): not deleted, its actor started again, its runs lost."""
         entry = self.entries[name]
+        ops = self.store.delete_ops(name)
         if entry.ref is None:  # disabled, or not loadable: no runs, no record
-            self._commit_deleted(name, self.keys.left_by(name))
+            self.commit_dropping(self.keys.left_by(name), [], ops)
         else:
-            ops = self.store.delete_ops(name)
-            self._stop_storing(name, ops, DELETE_FAILED_RUN_ERROR, all_keys=True)
+            self._stop_storing(name, ops, "delete")
         self.entries.pop(name, None)
-
-    def _commit_deleted(self, name: str, keys: list[str]) -> None:
-        """A delete of a scenario with no actor: its records and keys, one txn."""
-        from raspy.actors.clone.server import commit_along
-
-        commit_along(
-            self.links.clone,
-            [(key.encode("utf-8"), b"") for key in keys],
-            self.store.delete_ops(name),
-        )
-        self.keys.dropped(keys)

@@ -76,28 +76,34 @@ class ServiceBatch(ServiceImports):
         as two, a kill between them left a disabled scenario's record, and the
         next start named its run lost. On failure each starts again, the runs its
         stop ended lost, and the error is raised: nothing stored."""
-        from raspy.actors.clone.server import commit_along
-        from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
+        from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
         from raspy.actors.core.status_keys import with_state
         from raspy.rules.engine import State
         from raspy.rules.resume_record import resume_key
 
         core = self._core
         cuts = {name: core.stop_actor(name, keep_record=True) for name in names}
-        gone = [resume_key(name) for name in names]
-        sets = [(key.encode("utf-8"), b"") for key in gone]
+        # as shown before: a failed commit leaves no `disabled` on those that run on
+        before = {
+            name: (core.entries[name].status, dict(core.entries[name].written))
+            for name in names
+        }
+        sets: list[tuple[bytes, bytes]] = []
         for name in names:
             entry = core.entries[name]
             disabled = with_state(entry.status, State.DISABLED)
             sets += core.keys.changes(entry, disabled, lambda: None)
         try:
-            commit_along(core.links.clone, sets, ops)
+            core.commit_dropping([resume_key(name) for name in names], sets, ops)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
             log.error("scenario_import_failed", scenarios=names)
             for name in names:
-                core.start_again(name, cuts[name], DISABLE_FAILED_RUN_ERROR)
+                entry = core.entries[name]
+                entry.status, entry.written = before[name]
+                core.start_again(
+                    name, cuts[name], FAILED_RUN_ERROR.format(change="disable")
+                )
             raise
-        core.keys.dropped(gone)
 
     def _planned(self, request: api.Request) -> list[Planned]:
         """Every document checked, nothing done; the first refused raises Refused

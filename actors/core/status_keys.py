@@ -83,23 +83,22 @@ class StatusKeys:
         entries = status_entries(entry.stored.name, status)
         fire_key = f"{SCENARIO_TREE}{entry.stored.name}/{NEXT_FIRE}"
         at = next_fire()
+        deleted: list[tuple[str, bytes]] = []
         if at is not None or _timed(entry):  # null while it is disabled
             # before `state`, which goes last (raspy_keys.STATE_KEYS)
             entries = {fire_key: json_text.encode(at), **entries}
         elif fire_key in entry.written or self._tree.kv_size(fire_key):
-            # no time trigger (any more: a new version): no key
+            # no time trigger (any more: a new version): no key, deleted first
             entry.written.pop(fire_key, None)
             self._tree.update(fire_key, b"")
-            entries = {fire_key: b"", **entries}
+            deleted = [(fire_key, b"")]
         changed = [
             (key, body)
             for key, body in entries.items()
             if body and entry.written.get(key) != body
         ]
         entry.written.update(changed)
-        if fire_key in entries and not entries[fire_key]:
-            changed.insert(0, (fire_key, b""))
-        return [(key.encode("utf-8"), body) for key, body in changed]
+        return [(key.encode("utf-8"), body) for key, body in [*deleted, *changed]]
 
     def forget_orphans(self, names: Collection[str]) -> None:
         """Delete the tree keys of scenarios no longer stored (deleted from the store

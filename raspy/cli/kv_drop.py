@@ -7,6 +7,7 @@ hub serves no such record). A sound record is never dropped."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +38,14 @@ def key_bytes(text: str) -> bytes:
         at = match.end()
     found += text[at:].encode("utf-8", "surrogateescape")
     return bytes(found)
+
+
+def drop_command(data_dir: str, table: Table, key: bytes) -> str:
+    """The `raspy-kv check --drop` command that drops `key` of `table`, as a shell
+    reads it back whole (each argument quoted: a key may hold both quotes, a `$`):
+    KEY as key_bytes reads it."""
+    words = ["--data-dir", data_dir, "--drop", table.value, quote(key, None)[1:-1]]
+    return " ".join(["raspy-kv check", *(shlex.quote(word) for word in words)])
 
 
 def parse_drop(db: str, key: str) -> tuple[Table, bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from raspy.cli import (
     nowhere_to_go,
     output_status,
 )
+from raspy.cli.kv_drop import drop_command
 from raspy.cli.kv_lines import (
     EXIT_DATA,
     STDIO,
@@ -38,7 +40,7 @@ from raspy.cli.kv_store import (
     records,
     report,
 )
-from raspy.errors import StoreError, quote
+from raspy.errors import StoreError
 from raspy.records import frozen
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpWriter, Header, Record, record_line_number
@@ -56,12 +58,12 @@ _REFUSED_SHOWN: Final = 5
 class Written:
     """What write_dump wrote: its records, and those of them a restore refuses
     (`refused`, the first few as `line N: db 'key': why`, as restore names them;
-    the first as `check --drop` takes it, `db 'key'` whole)."""
+    the first's db and key, for its `check --drop` command)."""
 
     count: int
     refused: int = 0
     shown: tuple[str, ...] = ()
-    first: str = ""
+    first: tuple[Table, bytes] | None = None
 
 
 def stale_temp(
@@ -168,7 +170,7 @@ def write_dump(
     restores."""
     refused = 0
     shown: list[str] = []  # the first few refusals, as restore says them
-    first = ""
+    first: tuple[Table, bytes] | None = None
     with store.walked_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
@@ -181,7 +183,7 @@ def write_dump(
                     why = _refusal(table, key, value)
                     if why is not None:
                         refused += 1
-                        first = first or f"{table} {quote(key, None)}"
+                        first = first or (table, key)
                         if len(shown) < _REFUSED_SHOWN:
                             line = record_line_number(writer.count - 1)
                             shown.append(f"line {line}: {why}")
@@ -214,14 +216,16 @@ def say_refused(command: str, name: str, written: Written, data_dir: str) -> Non
     )
     unshown = f" ({more} more not shown)" if more else ""
     each = "" if one else ", and so each one it lists"
+    assert written.first is not None  # refused: the first is named
+    check = f"raspy-kv check --data-dir {shlex.quote(data_dir)}"
     print(
         f"{prog}: {name} holds {written.refused} {noun} that raspy-kv restore"
         f" refuses{unshown}, as the store holds"
-        f" {them} (`raspy-kv check --data-dir {data_dir}` lists {them}): it does not"
+        f" {them} (`{check}` lists {them}): it does not"
         f" restore as it stands; take {their} out, lower the end line's record"
         " count by as many, and restore it with --ignore-checksum. For whole"
-        f" dumps again, stop raspyd and drop {them} from the store: `raspy-kv check"
-        f" --data-dir {data_dir} --drop {written.first}`{each}",
+        f" dumps again, stop raspyd and drop {them} from the store:"
+        f" `{drop_command(data_dir, *written.first)}`{each}",
         file=sys.stderr,
     )
 

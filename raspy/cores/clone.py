@@ -19,6 +19,7 @@ from raspy.records import frozen
 DEFAULT_RECENT_UUIDS: Final = 10_000
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024
 DUPLICATE_UUID: Final = "duplicate_uuid"
+BODY_TOO_LARGE: Final = "body_too_large"
 
 
 @frozen
@@ -226,6 +227,18 @@ class CloneCore:
             out.extend(applied)
         return out
 
+    def refusal(self, key: bytes, body: bytes) -> Rejected | None:
+        """Why a plain set of `key` to `body` would be refused (None: it would not),
+        told before anything is set: the checks _plain_sets and _accept apply."""
+        try:
+            clone.check_path_key(key, self._max_key_bytes)
+        except MalformedMessage as exc:
+            return Rejected(exc.reason, exc.detail, key)
+        if len(body) > self._max_value_bytes:
+            detail = f"{len(body)} > {self._max_value_bytes}"
+            return Rejected(BODY_TOO_LARGE, detail, key)
+        return None
+
     def _plain_sets(
         self,
         entries: Iterable[tuple[bytes, bytes]],
@@ -267,7 +280,7 @@ class CloneCore:
     ) -> list[CloneOutput]:
         if len(body) > self._max_value_bytes:
             detail = f"{len(body)} > {self._max_value_bytes}"
-            return [Rejected("body_too_large", detail, key, uuid)]
+            return [Rejected(BODY_TOO_LARGE, detail, key, uuid)]
         if uuid:
             if uuid in self._recent:
                 # §6.4 (raspy): a resent KVSET is applied once

@@ -1,15 +1,26 @@
 """msgs.CommitAlong: tree keys set and another table's records stored in ONE
 transaction, durable when commit_along returns; an op over the store's limits
-refused before anything of it is taken."""
+refused before anything of it is taken; an ask that timed out is either never
+stored or waited for."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
+
+import pykka
 import pytest
 from support.clonesrv import CloneServer
 
-from raspy.actors.clone.server import commit_along, read_tree
-from raspy.errors import ValueTooLargeError
-from raspy.storage.store import Put, Store
+from raspy.actors import messages as msgs
+from raspy.actors.clone import server as server_mod
+from raspy.actors.clone.server import CloneServerActor, commit_along, read_tree
+from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
+from raspy.errors import StoreError, ValueTooLargeError
+from raspy.storage import store_writes
+from raspy.storage.ops import apply_ops
+from raspy.storage.store import Op, Put, Store
 from raspy.storage.tables import Table
 
 pytestmark = pytest.mark.timeout(30)
@@ -51,3 +62,128 @@ def test_an_op_over_the_limits_is_refused_and_nothing_is_set(
 
     assert _tree(server, store) == []
     assert store.get(Table.SCENARIO, b"scenario.x.code") is None
+
+
+def _held_hand_on(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event, *, taken_first: bool
+) -> None:
+    """The server holds its CommitAlong asks until `release`: before handing one
+    on to its I/O thread (a busy mailbox), or after (a late I/O thread)."""
+    original = CloneServerActor._handed_on
+
+    def held(actor: CloneServerActor, message: object) -> object:
+        if not isinstance(message, msgs.CommitAlong):
+            return original(actor, message)
+        if taken_first:
+            answer = original(actor, message)
+            release.wait(10)
+            return answer
+        release.wait(10)
+        return original(actor, message)
+
+    monkeypatch.setattr(CloneServerActor, "_handed_on", held)
+    monkeypatch.setattr(server_mod, "_ALONG_ASK_S", 0.2)
+
+
+def test_an_ask_that_timed_out_is_never_stored_later(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    _held_hand_on(monkeypatch, release, taken_first=False)
+
+    with pytest.raises(pykka.Timeout):
+        commit_along(
+            server.ref,
+            [(b"/along/late", b"1")],
+            [Put(Table.SCENARIO, b"scenario.late.code", b"\xa1x")],
+        )
+    release.set()
+    monkeypatch.undo()
+    commit_along(server.ref, [(b"/along/after", b"2")], [])  # after it, durable
+
+    assert store.get(Table.SCENARIO, b"scenario.late.code") is None
+    assert _tree(server, store) == [("/along/after", b"2")]
+
+
+def test_an_ask_taken_before_its_timeout_is_waited_for(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    _held_hand_on(monkeypatch, release, taken_first=True)
+    released = threading.Timer(0.5, release.set)  # after the ask's timeout
+    released.start()
+    try:
+        commit_along(
+            server.ref,
+            [(b"/along/late", b"1")],
+            [Put(Table.SCENARIO, b"scenario.late.code", b"\xa1x")],
+        )
+    finally:
+        released.cancel()
+        release.set()
+
+    assert store.get(Table.SCENARIO, b"scenario.late.code") == b"\xa1x"
+    assert _tree(server, store) == [("/along/late", b"1")]
+
+
+def test_a_failure_of_the_writer_is_told_as_a_store_error(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its callers catch StoreError: any other error (a bug in the writer) left a
+    scenario enabled with its actor stopped."""
+
+    def failing(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.bug.code" for op in ops):
+            raise RuntimeError("a bug in the writer")
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", failing)  # its import of it
+
+    with pytest.raises(StoreError, match="a bug in the writer"):
+        commit_along(
+            server.ref,
+            [(b"/along/new", b"2")],
+            [Put(Table.SCENARIO, b"scenario.bug.code", b"\xa1x")],
+        )
+
+    assert store.get(Table.SCENARIO, b"scenario.bug.code") is None
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "error"),
+    [
+        (b"along/rootless", b"2", StoreError),
+        (b"/along/huge", b"x" * (DEFAULT_MAX_VALUE_BYTES + 1), ValueTooLargeError),
+    ],
+)
+def test_an_entry_the_tree_refuses_is_raised_and_nothing_is_stored(
+    server: CloneServer, store: Store, key: bytes, body: bytes, error: type[Exception]
+) -> None:
+    """Only logged before, while the other entries and the ops were stored."""
+    with pytest.raises(error, match=key.decode()):
+        commit_along(
+            server.ref,
+            [(b"/along/new", b"2"), (key, body)],
+            [Put(Table.SCENARIO, b"scenario.x.code", b"\xa1x")],
+        )
+
+    assert _tree(server, store) == []
+    assert store.get(Table.SCENARIO, b"scenario.x.code") is None
+
+
+def test_the_whole_wait_is_bounded_by_its_timeout(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ask's wait is in `timeout_s` (a caller's own ask around it, as the
+    core's NewText, allows for that much and no more)."""
+    release = threading.Event()
+    _held_hand_on(monkeypatch, release, taken_first=False)
+    monkeypatch.setattr(server_mod, "_ALONG_ASK_S", 10.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(pykka.Timeout):
+            commit_along(server.ref, [(b"/along/late", b"1")], [], timeout_s=0.3)
+    finally:
+        release.set()
+
+    assert time.monotonic() - started < 3.0

@@ -6,6 +6,7 @@ backup are written whole, but they say that the file does not restore as it stan
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_a_dump_names_a_record_that_restore_refuses_and_fails(
         " restore as it stands; take its line out, lower the end line's record"
         " count by as many, and restore it with --ignore-checksum. For whole dumps"
         " again, stop raspyd and drop it from the store: `raspy-kv check --data-dir"
-        f" {data} --drop kv 'KTHXBAI'`"
+        f" {data} --drop kv KTHXBAI`"
     )
     assert len(lines) == 3
     # written whole all the same: what the store holds, as it holds it
@@ -115,7 +116,7 @@ def test_a_dump_of_more_than_five_refused_records_names_five_and_counts_the_rest
         f" {data}` lists them): it does not restore as it stands; take their lines"
         " out, lower the end line's record count by as many, and restore it with"
         " --ignore-checksum. For whole dumps again, stop raspyd and drop them from"
-        f" the store: `raspy-kv check --data-dir {data} --drop kv '/bad/1'`, and so"
+        f" the store: `raspy-kv check --data-dir {data} --drop kv /bad/1`, and so"
         " each one it lists"
     )
     assert len(lines) == 7
@@ -188,3 +189,25 @@ def test_check_drop_refuses_a_running_hub_a_sound_record_and_a_missing_one(
     assert (status, out) == (2, "")
     assert err.startswith("raspy-kv check: --drop kvv: no such db; one of meta, kv,")
     assert records(data) == before
+
+
+def test_the_drop_command_a_dump_prints_drops_the_record_when_pasted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key holding both quotes and a `$`, in a data dir with a space: the command
+    is one a shell reads back whole (it was the key's repr: a broken string, or a
+    double-quoted one whose `$` the shell expands)."""
+    data = tmp_path / "da ta $HOME"
+    make_store(data, [*CONTENT, _bad_ttl(b"/bad'\"$HOME`x`\x00")])
+    make_store(plain := tmp_path / "plain")
+    dump = tmp_path / "x.dump"
+    status, _, err = run(["dump", "--data-dir", str(data), "-o", str(dump)], capsys)
+    assert status == 1
+    pasted = err[err.rindex("`raspy-kv check --data-dir") + 1 : err.rindex("`")]
+    argv = shlex.split(pasted)
+    assert argv[:4] == ["raspy-kv", "check", "--data-dir", str(data)]
+
+    status, _, err = run(argv[1:], capsys)
+
+    assert (status, err) == (0, "")
+    assert records(data) == records(plain)

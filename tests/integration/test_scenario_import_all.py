@@ -24,7 +24,7 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core.scenario_set import DISABLE_FAILED_RUN_ERROR
+from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
@@ -288,7 +288,10 @@ def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
     assert (status, reply["nothing_stored"]) == (b"500", True)
     assert reply["error"].startswith("not stored: ")
     got = core.request("get", name="slow")[1]
-    assert (got["state"], got["last_error"]) == ("idle", DISABLE_FAILED_RUN_ERROR)
+    assert (got["state"], got["last_error"]) == (
+        "idle",
+        FAILED_RUN_ERROR.format(change="disable"),
+    )
     stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
     assert stored == {"slow": (True, SLOW)}
     assert core.request("get", name="two")[0] == b"404"

@@ -10,6 +10,7 @@ the record named the other text)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 from support.core_actors import (
@@ -26,9 +27,11 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.clone.server import read_tree
-from raspy.actors.core.scenario_set import DELETE_FAILED_RUN_ERROR
+from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
+from raspy.actors.scenario_messages import NewText, RunawayDisabled, TextStored
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.rules.resume_record import fingerprint
 from raspy.storage.scenario_store import ScenarioStore
 
@@ -168,7 +171,8 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
         True,
     )
     got = core.request("get", name="slow")[1]
-    assert (got["state"], got["last_error"]) == ("idle", DELETE_FAILED_RUN_ERROR)
+    lost = FAILED_RUN_ERROR.format(change="delete")
+    assert (got["state"], got["last_error"]) == ("idle", lost)
     assert ScenarioStore(core.store).load()[0][0].code == SLOW
 
 
@@ -208,3 +212,53 @@ def test_a_disable_that_cannot_be_stored_says_so_and_leaves_it_enabled(
     stored = ScenarioStore(core.store).load()[0][0]
     assert (stored.enabled, stored.code) == (True, SLOW)
     assert core.request("get", name="slow")[1]["enabled"] is True
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["a-run-cut", "idle"])
+def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
+    core: Core, tree: CloneClient, running: bool
+) -> None:
+    """The scenario runs on: its state is not the guard's `disabled`, nor its
+    error the guard's reason (only a run its stop cut short is said lost)."""
+    ref = core.start()
+    core.request("import", document=SLOW)
+    if running:
+        core.request("run", name="slow")
+        wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+    current = ref.proxy().entries.get()["slow"].ref
+
+    ref.tell(RunawayDisabled("slow", "runaway: now", current))
+
+    got = core.request("get", name="slow")[1]
+    lost = FAILED_RUN_ERROR.format(change="disable") if running else None
+    assert (got["enabled"], got["state"], got["last_error"]) == (True, "idle", lost)
+
+
+def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text(
+    core: Core, tree: CloneClient
+) -> None:
+    """NewText whose store fails: the actor's record of runs goes on naming the
+    stored text (it named the unstored one until the core's next NewText, and a
+    kill meanwhile lost those runs)."""
+    ref = core.start()
+    queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
+    core.request("import", document=queued)
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    actor = ref.proxy().entries.get()["slow"].ref
+
+    def failing(entries: Sequence[tuple[bytes, bytes]]) -> None:
+        raise StoreError("no room")
+
+    answer = actor.ask(NewText("unstored", store=failing), timeout=5)
+    assert answer == TextStored("no room")
+    core.request("run", name="slow")  # queued: the record counts it, written again
+
+    wait_until(lambda: _record(core).get("lost") == 1, what="the record again")
+    assert _version(core) == fingerprint(queued)
+
+
+def _record(core: Core) -> dict[str, object]:
+    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
+    return {} if record is None else dict(json.loads(record))

@@ -3,12 +3,15 @@ between the quotes of raspy.errors.quote (a bytes repr), its escapes decoded."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.cli.kv_drop import key_bytes
+from raspy.cli.kv_drop import drop_command, key_bytes, parse_drop
 from raspy.errors import quote
+from raspy.storage.tables import Table
 
 
 @pytest.mark.parametrize(
@@ -31,3 +34,18 @@ def test_a_key_is_read_as_check_names_it(text: str, key: bytes) -> None:
 @given(st.binary(min_size=1, max_size=80))
 def test_any_key_named_whole_is_read_back(key: bytes) -> None:
     assert key_bytes(quote(key, None)[1:-1]) == key
+
+
+@given(
+    st.binary(min_size=1, max_size=80),
+    st.text(min_size=1, max_size=20).filter(lambda d: "\x00" not in d),
+)
+def test_the_drop_command_pasted_into_a_shell_names_the_key_and_data_dir(
+    key: bytes, data_dir: str
+) -> None:
+    """A key holding both quotes printed a broken shell string; a double-quoted
+    one let the shell expand a `$`."""
+    argv = shlex.split(drop_command(data_dir, Table.KV, key))
+
+    assert argv[:5] == ["raspy-kv", "check", "--data-dir", data_dir, "--drop"]
+    assert parse_drop(*argv[5:]) == (Table.KV, key)
