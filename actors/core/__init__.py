@@ -37,7 +37,7 @@ from raspy.actors.core.timers import CoreTimers
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.config import CoreConfig
 from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
-from raspy.errors import quote
+from raspy.errors import StoreError, quote
 from raspy.json_text import tree_value
 from raspy.protocol.clone import MAX_KEY_BYTES
 from raspy.rules.clock_steps import ClockSteps
@@ -216,9 +216,23 @@ class CoreActor(ScenarioSet):
             case scn.RunawayDisabled(name=name, reason=reason, ref=ref):
                 entry = self.entries.get(name)
                 if entry is not None and entry.ref == ref:
-                    self.set_enabled(name, False, reason=reason)
+                    self._disable_runaway(name, reason)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
+
+    def _disable_runaway(self, name: str, reason: str) -> None:
+        """The runaway guard's disable; one that cannot be stored leaves the
+        scenario running as before (ScenarioSet put it back), said in one line,
+        not as a failed message with its traceback: the guard tries again at the
+        next flood."""
+        try:
+            self.set_enabled(name, False, reason=reason)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            log.error(
+                "scenario_runaway_disable_failed",
+                scenario=name,
+                error=str(exc) or type(exc).__name__,
+            )
 
     def _on_key(self, raw_key: bytes, body: bytes, uuid: bytes = b"") -> None:
         key = raw_key.decode("utf-8", "replace")

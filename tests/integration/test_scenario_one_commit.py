@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
+from structlog.testing import capture_logs
 from support.core_actors import (
     Core,
     core_fixture,  # noqa: F401  # fixture `core`
@@ -228,11 +229,17 @@ def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
     core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
     current = ref.proxy().entries.get()["slow"].ref
 
-    ref.tell(RunawayDisabled("slow", "runaway: now", current))
+    with capture_logs() as logs:
+        ref.tell(RunawayDisabled("slow", "runaway: now", current))
+        got = core.request("get", name="slow")[1]
 
-    got = core.request("get", name="slow")[1]
     lost = FAILED_RUN_ERROR.format(change="disable") if running else None
     assert (got["enabled"], got["state"], got["last_error"]) == (True, "idle", lost)
+    said = [e["event"] for e in logs if e["log_level"] in ("error", "critical")]
+    # one line, not the core's failed message with its traceback
+    assert "core_message_failed" not in said
+    assert "scenario_runaway_disable_failed" in said
+    assert core.stats.get("core.errors") == 0
 
 
 def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text(
