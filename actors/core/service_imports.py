@@ -167,8 +167,8 @@ class ServiceImports:
             self._put_text(old, scenario, text)
             return
         if answer.error is not None:
-            # nothing stored: its record names the stored text again
-            old.ref.tell(scn.NewText(fingerprint(old.stored.code)))
+            # nothing stored: the actor's record names the stored text (it put
+            # its version back itself)
             raise api.Refused(
                 b"500",
                 {"error": f"scenario {scenario.name} not stored: {answer.error}"},
