@@ -128,7 +128,8 @@ class ScenarioCore(ScenarioRuns):
         for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
         if self._when.active:  # most scenarios have none: nothing more to do
-            fired = self._when.on_change(key, None if gone else new, mono, wall)
+            now = None if gone else new
+            fired = self._when.on_change(key, old, now, mono, wall)
             self._when_fired(fired, mono, wall, out)
         return self._finish(out)
 

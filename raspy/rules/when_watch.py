@@ -18,6 +18,16 @@ minute's re-test fire a crossing it makes, once, as an `at:` the step went over
 fires once at once; a larger one (a clock set right hours or days after a boot) is
 a new time: that re-test takes the truth it finds and fires nothing (nor starts
 a `for:` hold), as the scheduler fires nothing that step skipped.
+
+The step is seen by whichever re-test comes first: a key's change that comes
+before the minute's re-test (a sensor read every few seconds) would otherwise
+fire the crossing the step made. While these rules hold (`_again`), a change
+first re-tests the tests that read the time as the minute's re-test would, with
+the key as it was before the change, then as the change left it, as ever: the
+crossing the step made fires nothing; the one the change makes fires. A change in
+the same moment as the step is thus taken as coming just after it: what fires is
+what fires when the minute's re-test comes between them, so it does not hang on
+which of the two the hub heard first.
 """
 
 from __future__ import annotations
@@ -84,7 +94,7 @@ class WhenWatch:
         self._timed = [w for w in self._whens if w.trigger.reads_time]
         self.active = bool(self._whens)  # an attribute: read on each key's change
         self._next_minute: float | None = None  # monotonic, when _timed re-test
-        self._offset = 0.0  # wall - mono at the last minute's re-test
+        self._offset = 0.0  # wall - mono at the last look: a minute's or a change's
         # after a small step back: the wall time the clock was at before it, until
         # which a crossing of the minute's re-test fires nothing
         self._back_until: float | None = None
@@ -121,14 +131,19 @@ class WhenWatch:
         return outcome
 
     def on_change(
-        self, key: str, new: JsonValue, mono: float, wall: float
+        self, key: str, old: JsonValue, new: JsonValue, mono: float, wall: float
     ) -> WhenOutcome:
-        """`key` changed to `new` (None: deleted): the triggers that read it are
-        re-tested with `key` as this change left it. The shared view of the tree may
-        be ahead already (a 0, 1, 0 in quick succession reaches the scenario after
-        the view says 0 again), and a change that crossed must fire, as a kv
-        trigger's `to:` does from the change itself."""
+        """`key` changed from `old` to `new` (None: absent, deleted): the triggers
+        that read it are re-tested with `key` as this change left it. The shared
+        view of the tree may be ahead already (a 0, 1, 0 in quick succession
+        reaches the scenario after the view says 0 again), and a change that
+        crossed must fire, as a kv trigger's `to:` does from the change itself.
+
+        A step of the clock is seen here too when this change comes before the
+        minute's re-test (a sensor read every few seconds): see `_after_a_step`."""
         outcome = WhenOutcome()
+        if self._timed:
+            self._after_a_step(key, old, mono, wall, outcome)
         for when in self._whens:
             if when.wants(key):
                 self._step(when, key, mono, wall, outcome, (key, new))
@@ -151,6 +166,21 @@ class WhenWatch:
             self._next_minute = next_minute(mono, wall)
         return outcome
 
+    def _after_a_step(
+        self, key: str, old: JsonValue, mono: float, wall: float, outcome: WhenOutcome
+    ) -> None:
+        """Before a change's re-test, while the step rules hold (`_again`): the
+        tests that read the time are re-tested as the minute's re-test would be,
+        with `key` as it was before the change, so that the crossing the clock made
+        fires nothing and the one the change makes fires as ever. A change in the
+        same moment as the step is taken as coming after it: what fires does not
+        hang on whether the minute's re-test came between them."""
+        if not self._again(mono, wall):
+            return
+        for when in self._timed:
+            before = (key, old) if when.wants(key) else None
+            self._step(when, None, mono, wall, outcome, before, again=True)
+
     @property
     def faulting(self) -> bool:
         """Whether a test faults now (its last test did)."""
@@ -171,9 +201,10 @@ class WhenWatch:
     def _again(self, mono: float, wall: float) -> bool:
         """Whether the wall clock is in minutes it went through already, before a
         step back of up to REPEAT_GUARD_S (seen by the offset from the monotonic
-        clock, as the scheduler sees one); a step forward or a larger one back
-        ends that. True too right after a step forward of more than
-        REPEAT_GUARD_S: a new time, whose truth is taken without a fire."""
+        clock, as the scheduler sees one, at a minute's re-test or a change's,
+        whichever comes first); a step forward or a larger one back ends that.
+        True too right after a step forward of more than REPEAT_GUARD_S, once: a
+        new time, whose truth is taken without a fire."""
         delta, self._offset = wall - mono - self._offset, wall - mono
         if -REPEAT_GUARD_S <= delta < -DEFAULT_JUMP_THRESHOLD_S:
             before = wall - delta  # where the clock would be without the step
@@ -200,7 +231,8 @@ class WhenWatch:
     ) -> None:
         """`again`: the clock is in minutes it went through before a step back, or
         just stepped forward by hours: a crossing is its truth, and fires nothing
-        (it fired the first time, or its time was not seen)."""
+        (it fired the first time, or its time was not seen); given only to a
+        re-test of the time (`key` None), never to a change's."""
         value = self._test(when, wall, outcome, changed)
         if isinstance(value, Fault):
             if when.hold is not None:
