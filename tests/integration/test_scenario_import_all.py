@@ -6,7 +6,6 @@ their actors started, replaced, or told their new text."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pytest
@@ -21,9 +20,14 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.long_wait import (
+    RECORD,
+    SLOW,
+    commits,
+    record_version,
+)
 from support.wait import wait_until
 
-from raspy.actors.clone.server import read_tree
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
@@ -36,16 +40,6 @@ from raspy.storage.tables import Table
 
 pytestmark = pytest.mark.timeout(60)
 
-SLOW = """\
-name: slow
-triggers: [{event: /event/go}]
-actions:
-  - wait: 1h
-  - set: /scenario/slow/done
-    value: true
-"""
-RECORD = "/scenario/slow/resume"
-
 
 def _doc(name: str, trigger: str = "{startup: true}") -> str:
     return f"name: {name}\ntriggers: [{trigger}]\nactions: [{{log: {name}}}]\n"
@@ -53,11 +47,6 @@ def _doc(name: str, trigger: str = "{startup: true}") -> str:
 
 def _documents(*texts: str) -> list[JsonValue]:
     return [{"document": t, "source": f"file{i}.yaml"} for i, t in enumerate(texts)]
-
-
-def _commits(core: Core) -> float:
-    read_tree(core.server.ref, core.store, "/scenario/")  # every write published
-    return core.store.stats()["commits"]
 
 
 def _stored(core: Core) -> list[str]:
@@ -68,7 +57,7 @@ def test_a_sun_trigger_in_the_third_refuses_all_three_and_names_it(
     core: Core,
 ) -> None:
     core.start()
-    before = _commits(core)
+    before = commits(core)
     third = _doc("dusk", "{sun: sunset}")
 
     status, reply = core.request(
@@ -83,7 +72,7 @@ def test_a_sun_trigger_in_the_third_refuses_all_three_and_names_it(
     ]
     assert _stored(core) == []
     assert core.request("list") == (b"200", [])
-    assert _commits(core) == before
+    assert commits(core) == before
 
 
 def test_three_good_documents_are_stored_in_one_commit_and_all_run(
@@ -163,11 +152,6 @@ def test_a_stored_name_without_replace_refuses_all(core: Core) -> None:
     assert _stored(core) == ["two"]
 
 
-def _version(core: Core) -> object:
-    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
-    return None if record is None else json.loads(record)["version"]
-
-
 def test_a_replace_of_three_ends_the_long_wait_of_the_one_changed(
     core: Core, tree: CloneClient
 ) -> None:
@@ -217,7 +201,7 @@ def test_a_replace_of_three_keeps_the_long_wait_of_one_whose_enabled_line_alone_
         b"200",
         {"name": "slow", "replaced": True, "same_scenario": True},
     )
-    wait_until(lambda: _version(core) == fingerprint(saved), what="the record")
+    wait_until(lambda: record_version(core) == fingerprint(saved), what="the record")
     assert core.request("get", name="slow")[1]["state"] == "running"
     codes = {r.name: r.code for r in ScenarioStore(core.store).load()[0]}
     assert codes == {"slow": saved, "two": _doc("two")}
@@ -242,7 +226,7 @@ def test_a_replace_of_two_whose_enabled_false_disables_one_ends_its_wait_quietly
     )
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["last_error"]) == ("disabled", None)
-    assert _version(core) is None
+    assert record_version(core) is None
     stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
     assert stored == {"slow": (False, saved), "two": (True, _doc("two"))}
 
@@ -259,15 +243,15 @@ def test_a_disable_among_the_documents_is_in_the_texts_one_commit(
     core.request("run", name="slow")
     wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
     saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
-    before = _commits(core)
+    before = commits(core)
 
     status, _ = core.request(
         "import", documents=_documents(saved, _doc("two")), replace=True
     )
 
     assert status == b"200"
-    assert _commits(core) - before == 1
-    assert _version(core) is None
+    assert commits(core) - before == 1
+    assert record_version(core) is None
     assert value(tree, "/scenario/slow/state") == "disabled"
 
 

@@ -9,7 +9,6 @@ the record named the other text)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pytest
@@ -25,9 +24,16 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.long_wait import (
+    RECORD,
+    SLOW,
+    commits,
+    record,
+    record_version,
+    scenario_keys,
+)
 from support.wait import wait_until
 
-from raspy.actors.clone.server import read_tree
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.scenario_messages import NewText, RunawayDisabled, TextStored
 from raspy.client.clone import CloneClient
@@ -38,25 +44,6 @@ from raspy.storage.scenario_store import ScenarioStore
 
 pytestmark = pytest.mark.timeout(60)
 
-SLOW = """\
-name: slow
-triggers: [{event: /event/go}]
-actions:
-  - wait: 1h
-  - set: /scenario/slow/done
-    value: true
-"""
-RECORD = "/scenario/slow/resume"
-
-
-def _commits(core: Core) -> float:
-    _left(core)  # every in-process write sent so far is published, so stored
-    return core.store.stats()["commits"]
-
-
-def _left(core: Core) -> list[str]:
-    return [key for key, _ in read_tree(core.server.ref, core.store, "/scenario/")]
-
 
 def test_a_delete_stores_the_scenario_and_its_keys_in_one_commit(
     core: Core, tree: CloneClient
@@ -66,15 +53,15 @@ def test_a_delete_stores_the_scenario_and_its_keys_in_one_commit(
     core.request("run", name="slow")
     wait_value(tree, "/scenario/slow/state", "running")
     wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
-    before = _commits(core)
+    before = commits(core)
 
     assert core.request("delete", name="slow") == (
         b"200",
         {"name": "slow", "state": "deleted"},
     )
 
-    assert _commits(core) - before == 1
-    assert _left(core) == []
+    assert commits(core) - before == 1
+    assert scenario_keys(core) == []
     assert ScenarioStore(core.store).load() == ([], [])
 
 
@@ -103,7 +90,7 @@ def test_a_save_that_only_adds_enabled_stores_text_and_record_in_one_commit(
     core.request("import", document=SLOW)
     core.request("run", name="slow")
     wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
-    before = _commits(core)
+    before = commits(core)
     saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
 
     assert core.request("import", document=saved, replace=True) == (
@@ -111,15 +98,9 @@ def test_a_save_that_only_adds_enabled_stores_text_and_record_in_one_commit(
         {"name": "slow", "replaced": True, "same_scenario": True},
     )
 
-    wait_until(lambda: _version(core) == fingerprint(saved), what="the record")
-    assert _commits(core) - before == 1
+    wait_until(lambda: record_version(core) == fingerprint(saved), what="the record")
+    assert commits(core) - before == 1
     assert ScenarioStore(core.store).load()[0][0].code == saved
-
-
-def _version(core: Core) -> object:
-    """The version the record of the run in its wait names, as the tree has it."""
-    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
-    return None if record is None else json.loads(record)["version"]
 
 
 @pytest.mark.parametrize(
@@ -143,12 +124,12 @@ def test_a_disable_stores_the_flag_and_deletes_the_record_in_one_commit(
     core.request("import", document=SLOW)
     core.request("run", name="slow")
     wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
-    before = _commits(core)
+    before = commits(core)
 
     assert core.request(**how)[0] == b"200"  # type: ignore[arg-type]  # JSON fields
 
-    assert _commits(core) - before == 1
-    assert _version(core) is None
+    assert commits(core) - before == 1
+    assert record_version(core) is None
     stored = ScenarioStore(core.store).load()[0][0]
     assert (stored.enabled, stored.code) == (False, how.get("document", SLOW))
     got = core.request("get", name="slow")[1]
@@ -262,10 +243,5 @@ def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text
     assert answer == TextStored("no room")
     core.request("run", name="slow")  # queued: the record counts it, written again
 
-    wait_until(lambda: _record(core).get("lost") == 1, what="the record again")
-    assert _version(core) == fingerprint(queued)
-
-
-def _record(core: Core) -> dict[str, object]:
-    record = dict(read_tree(core.server.ref, core.store, RECORD)).get(RECORD)
-    return {} if record is None else dict(json.loads(record))
+    wait_until(lambda: record(core).get("lost") == 1, what="the record again")
+    assert record_version(core) == fingerprint(queued)
