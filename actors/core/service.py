@@ -126,7 +126,12 @@ class CoreService(ServiceBatch):
                     }
                 )
             case "delete":
-                api.guard(request.name, request.if_fingerprint, entry.stored.code)
+                api.guard(
+                    request.name,
+                    request.if_fingerprint,
+                    entry.stored.code,
+                    enabled=entry.stored.enabled,
+                )
                 core.delete(request.name)
                 return api.ok({"name": request.name, "state": "deleted"})
             case "enable" | "disable":

@@ -58,9 +58,16 @@ class ServiceImports:
         scenario = self._checked(request.document, request.source)
         old = core.entries.get(scenario.name)
         # compared here, on the core's one thread, before the write: no other
-        # writer can come between (the web editor's Save over a text it showed)
+        # writer can come between (the web editor's Save over a text it showed,
+        # and over the enabled state it showed: an enable changes no text)
         stored = None if old is None else old.stored.code
-        api.guard(scenario.name, request.if_fingerprint, stored)
+        api.guard(
+            scenario.name,
+            request.if_fingerprint,
+            stored,
+            enabled=None if old is None else old.stored.enabled,
+            if_enabled=request.if_enabled,
+        )
         planned = self._plan(request, scenario)
         text, scenario = planned.text, planned.scenario
         match planned.kind:

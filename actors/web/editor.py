@@ -188,11 +188,13 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
         text = html.notice(f"no scenario named {name[:64]!r}", error=True)
         return _show(backend, session, "Unknown scenario", text, 404)
     stored = str(reply.get("document", ""))
-    shown = as_enabled(stored, reply.get("enabled"))
+    enabled = reply.get("enabled")
+    shown = as_enabled(stored, enabled)
     view = EditorView(
         editor.edit_href(name),
         shown,
         fingerprint(stored),
+        enabled=enabled if isinstance(enabled, bool) else None,
         back=scenario_href(name),
         note=EDIT_NOTE if shown == stored else f"{EDIT_NOTE} {editor.STATE_NOTE}",
     )
@@ -225,6 +227,7 @@ async def edit_submit(request: Request, backend: Backend, session: Session) -> R
         editor.edit_href(name),
         form.document,
         form.base,
+        enabled=form.enabled,
         back=scenario_href(name),
         note=EDIT_NOTE,
     )
@@ -264,11 +267,16 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
-    # over the text the page started from, which the core compares as it writes
-    # (another writer in between: 409); the same text again it stores not, and
-    # its runs go on (the core's rule, for every writer)
+    # over the text the page started from and the state it showed, which the
+    # core compares as it writes (another writer in between, an enable or a
+    # disable too: 409); the same text again it stores not, and its runs go on
+    # (the core's rule, for every writer)
     request = editor.document_request(
-        "import", form.document, replace=True, if_fingerprint=form.base
+        "import",
+        form.document,
+        replace=True,
+        if_fingerprint=form.base,
+        if_enabled=form.enabled,
     )
     status, reply = await _core(backend, request)
     if status == b"409":

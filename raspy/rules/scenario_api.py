@@ -7,7 +7,8 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
 
     list                                   -> [entry, ...] sorted by name
     get       {"name"}                     -> entry + {"document"}
-    import    {"document", "source"?, "replace"?, "if_fingerprint"?, "others"?}
+    import    {"document", "source"?, "replace"?, "if_fingerprint"?, "if_enabled"?,
+               "others"?}
                                            -> {"name", "replaced", "unchanged"?,
                                                "same_scenario"?, "warnings"?}
     import    {"documents": [{"document", "source"?}, ...], "replace"?}
@@ -21,8 +22,15 @@ scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 
 "if_fingerprint" (`fingerprint` of the text the writer saw, "absent" for none): the
 write is done only when the scenario's stored text has that fingerprint, compared
 in the same step as the write (the core serves one request at a time); else 409
-`{"error", "name", "document"}` with the text stored now (null: none). Without it,
-the write is done whatever is stored.
+`{"error", "name", "document", "enabled"}` with the text stored now and whether the
+scenario is enabled (null, null: none). Without it, the write is done whatever is
+stored.
+
+"if_enabled" (import of one document; a bool: the enabled state the writer saw, as
+the web editor's page showed it in the text's `enabled:`): the same, of the stored
+flag, which `enable` and `disable` change and not the text; its fingerprint alone
+let a Save of a page opened before an enable disable the scenario again. A mismatch
+is the same 409; without the field, as before.
 
 `run` answers 200 also when its mode starts no run (single with a run under way, a full
 queue, parallel at max): the request was carried out as the mode says, and the reply
@@ -83,6 +91,7 @@ _ALLOWED: Final = {
         "source",
         "replace",
         "if_fingerprint",
+        "if_enabled",
         "others",
         "documents",
     },
@@ -142,6 +151,7 @@ class Request:
     source: str = "<document>"
     replace: bool = False
     if_fingerprint: str | None = None  # None: written whatever is stored
+    if_enabled: bool | None = None  # None: written whatever the stored flag
     trigger: str | None = None  # run: the id of the trigger to run as (None: manual)
     others: frozenset[str] = frozenset()  # the names imported along with it
     # import: the documents of an all-or-nothing import, as (text, source) pairs
@@ -208,19 +218,23 @@ def parse(frames: list[bytes]) -> Request:
         others = body.get("others", [])
         if not isinstance(others, list) or not all(isinstance(o, str) for o in others):
             raise bad(f'{action}: expected "others": a list of names')
+        if_enabled = body.get("if_enabled")
+        if if_enabled is not None and not isinstance(if_enabled, bool):
+            raise bad(f'{action}: expected "if_enabled": a bool')
         return Request(
             action,
             document=document,
             source=source[:200],
             replace=replace,
             if_fingerprint=if_fingerprint,
+            if_enabled=if_enabled,
             others=frozenset(str(o) for o in others),
         )
     return Request(action)
 
 
 MAX_DOCUMENTS: Final = 1000
-_ONE_ONLY: Final = ("document", "source", "if_fingerprint", "others")
+_ONE_ONLY: Final = ("document", "source", "if_fingerprint", "if_enabled", "others")
 
 
 def _import_all(body: dict[str, JsonValue]) -> Request:
@@ -263,27 +277,50 @@ def _if_fingerprint(action: str, body: dict[str, JsonValue]) -> str | None:
     return value
 
 
-def changed_since(name: str, stored: str | None, expected: str) -> Refused:
+def changed_since(
+    name: str,
+    stored: str | None,
+    expected: str | None,
+    enabled: bool | None = None,
+) -> Refused:
     """409: the stored text of `name` is not the one "if_fingerprint" (`expected`)
-    names: another writer came first. The reply carries the text stored now, or
-    null when there is none."""
+    names, or its flag (`enabled`) not the one "if_enabled" names: another writer
+    came first. The reply carries the text stored now and its flag, or nulls when
+    there is none."""
     if stored is None:
         said = "is not stored (deleted since it was read?)"
     elif expected == ABSENT:
         said = "is stored (imported since it was read), if_fingerprint says none"
-    else:
+    elif expected is not None and fingerprint(stored) != expected:
         said = "changed since it was read: its stored text is another"
+    else:
+        said = f"was {'enabled' if enabled else 'disabled'} since it was read"
     return Refused(
         b"409",
-        {"error": f"scenario {quote(name)} {said}", "name": name, "document": stored},
+        {
+            "error": f"scenario {quote(name)} {said}",
+            "name": name,
+            "document": stored,
+            "enabled": None if stored is None else enabled,
+        },
     )
 
 
-def guard(name: str, expected: str | None, stored: str | None) -> None:
+def guard(
+    name: str,
+    expected: str | None,
+    stored: str | None,
+    *,
+    enabled: bool | None = None,
+    if_enabled: bool | None = None,
+) -> None:
     """Refuse (409) a write of `name` whose "if_fingerprint" (`expected`; None: the
-    request has none) is not that of the text stored now (`stored`; None: none)."""
+    request has none) is not that of the text stored now (`stored`; None: none),
+    or whose "if_enabled" (None: none) is not the stored flag (`enabled`)."""
     if expected is not None and fingerprint(stored) != expected:
-        raise changed_since(name, stored, expected)
+        raise changed_since(name, stored, expected, enabled)
+    if if_enabled is not None and (stored is None or enabled is not if_enabled):
+        raise changed_since(name, stored, expected, enabled)
 
 
 def refusal_text(refused: Refused, *, problems_only: bool = False) -> str:

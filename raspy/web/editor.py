@@ -17,7 +17,7 @@ from raspy.rules.scenario_api import MAX_REQUEST_BYTES, fingerprint
 from raspy.rules.scenario_stream import problem_place
 from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
 from raspy.web.html import esc, hidden_csrf, notice
-from raspy.web.scenario_pages import scenario_href
+from raspy.web.scenario_pages import as_enabled, scenario_href
 
 # the name the core's problems carry (`document:3:5: ...`), stripped off again here
 SOURCE: Final = "document"
@@ -56,11 +56,14 @@ def is_editor(path: str) -> bool:
 
 @frozen
 class EditorForm:
-    """What the edit and new pages post: the text, the button, the fingerprint."""
+    """What the edit and new pages post: the text, the button, the fingerprint,
+    and the enabled state the edit page showed (None: a new page's, or an edit
+    page's from before the field)."""
 
     document: str
     save: bool
     base: str
+    enabled: bool | None = None
 
 
 def parse_editor_form(body: bytes) -> EditorForm:
@@ -68,7 +71,10 @@ def parse_editor_form(body: bytes) -> EditorForm:
     the LF they were typed as."""
     fields = parse_form(body, limit=MAX_EDITOR_FORM_BYTES)
     document = fields.get("document", "").replace("\r\n", "\n")
-    return EditorForm(document, fields.get("do") == "save", fields.get("base", ""))
+    shown = {"true": True, "false": False}.get(fields.get("enabled", ""))
+    return EditorForm(
+        document, fields.get("do") == "save", fields.get("base", ""), shown
+    )
 
 
 def document_request(
@@ -77,10 +83,12 @@ def document_request(
     *,
     replace: bool = False,
     if_fingerprint: str | None = None,
+    if_enabled: bool | None = None,
 ) -> bytes:
     """`validate` or `import` for the core (an import only over the stored text
-    `if_fingerprint` names, when given); FormError when the core would refuse it
-    for its size (said with the text kept, not as the core's terse refusal)."""
+    `if_fingerprint` names and the enabled state `if_enabled` says, when given);
+    FormError when the core would refuse it for its size (said with the text
+    kept, not as the core's terse refusal)."""
     request: dict[str, object] = {
         "v": 1,
         "action": action,
@@ -91,6 +99,8 @@ def document_request(
         request["replace"] = replace
     if if_fingerprint is not None:
         request["if_fingerprint"] = if_fingerprint
+    if if_enabled is not None:
+        request["if_enabled"] = if_enabled
     body = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
     if len(body) > MAX_REQUEST_BYTES:
         raise FormError(
@@ -131,6 +141,7 @@ class EditorView:
     action: str  # where the form posts
     document: str
     base: str = ""  # the fingerprint of the stored text it started from
+    enabled: bool | None = None  # the state its text's `enabled:` said (edit page)
     problems: Sequence[Problem] = ()
     headline: str = ""  # above the problems: what the core said
     error: bool = True  # the headline is a refusal (else a plain notice)
@@ -150,20 +161,31 @@ def warned(count: int, saved: str = "") -> str:
 
 def changed_since(view: EditorView, name: str, reply: dict[str, object]) -> EditorView:
     """The page after the core's 409 to a Save: the user's text kept, the text
-    stored now below, and its fingerprint the page's, so that a second Save means
+    stored now below as the edit page shows it (its `enabled:` saying the state
+    now), and its fingerprint and state the page's, so that a second Save means
     it."""
     stored = stored_now(reply)
-    said = (
-        f"Not saved: {name} was deleted since this page was opened."
-        if stored is None
-        else f"Not saved: {name} was changed since this page was opened; "
-        "its text now is below."
-    )
+    enabled = reply.get("enabled")
+    now = enabled if isinstance(enabled, bool) else None
+    if stored is None:
+        said = f"Not saved: {name} was deleted since this page was opened."
+    elif fingerprint(stored) == view.base and now is not None:
+        # the text is the one the page started from: an enable or a disable
+        said = (
+            f"Not saved: {name} was {'enabled' if now else 'disabled'} since this "
+            "page was opened; its text as the page shows it now is below."
+        )
+    else:
+        said = (
+            f"Not saved: {name} was changed since this page was opened; "
+            "its text now is below."
+        )
     return dataclasses.replace(
         view,
         headline=f"{said} Save again to store your text over it.",
         base=fingerprint(stored),
-        stored=stored,
+        enabled=now,
+        stored=None if stored is None else as_enabled(stored, now),
     )
 
 
@@ -211,6 +233,7 @@ def editor_body(view: EditorView, csrf: str) -> str:
         f"{' data-saved' if view.saved else ''}>"
         f"{hidden_csrf(csrf)}"
         f'<input type="hidden" name="base" value="{esc(view.base)}">'
+        f"{_enabled_field(view.enabled)}"
         '<label for="document">Document (YAML)</label>'
         '<textarea id="document" name="document" rows="24" spellcheck="false" '
         f'autocapitalize="off" wrap="off"{at}>\n'
@@ -226,6 +249,15 @@ def editor_body(view: EditorView, csrf: str) -> str:
             "</pre>"
         )
     return "".join(parts)
+
+
+def _enabled_field(enabled: bool | None) -> str:
+    """The state the page showed, sent back with a Save (`if_enabled`): an
+    enable or a disable since changes no text, and the Save undid it."""
+    if enabled is None:
+        return ""
+    said = "true" if enabled else "false"
+    return f'<input type="hidden" name="enabled" value="{said}">'
 
 
 def edit_href(name: str) -> str:

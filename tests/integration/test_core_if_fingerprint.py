@@ -1,6 +1,7 @@
 """core.scenario's `if_fingerprint` over a real edge, Clone server, Store and CoreActor:
-an import or delete carrying the fingerprint of the text its writer saw is refused
-(409, with the text stored now) when another writer came first, compared in the same
+an import or delete carrying the fingerprint of the text its writer saw (and an import
+the enabled state it saw, `if_enabled`) is refused (409, with the text stored now and
+its state) when another writer came first, compared in the same
 request as the write; without the field, as before. The web editor's Save and Delete
 send it (raspy.web.editor's requests, driven here step by step)."""
 
@@ -61,6 +62,7 @@ def test_a_write_between_the_editors_read_and_its_import_is_not_overwritten(
             "another",
             "name": "lamp",
             "document": THEIRS,
+            "enabled": True,
         },
     )
     assert _stored(core) == THEIRS
@@ -87,6 +89,7 @@ def test_a_delete_of_a_text_changed_since_it_was_shown_is_refused(core: Core) ->
             "another",
             "name": "lamp",
             "document": THEIRS,
+            "enabled": True,
         },
     )
     assert (kept, deleted, _stored(core)) == (
@@ -110,6 +113,7 @@ def test_an_import_over_a_text_deleted_since_is_refused_with_null(core: Core) ->
             "error": "scenario 'lamp' is not stored (deleted since it was read?)",
             "name": "lamp",
             "document": None,
+            "enabled": None,
         },
     )
     assert _stored(core) is None
@@ -128,6 +132,7 @@ def test_absent_is_refused_once_a_text_is_stored(core: Core) -> None:
             "if_fingerprint says none",
             "name": "lamp",
             "document": THEIRS,
+            "enabled": True,
         },
     )
     assert _stored(core) == THEIRS
@@ -162,3 +167,52 @@ def test_a_malformed_fingerprint_is_refused_and_changes_nothing(core: Core) -> N
         (b"400", {"error": "get: unknown field 'if_fingerprint'"}),
     ]
     assert _stored(core) == FIRST
+
+
+def test_an_import_over_an_enabled_state_changed_since_is_refused(core: Core) -> None:
+    """The editor's page showed the scenario disabled (`enabled: false` in its
+    text), `raspy scenario enable` came, which changes the flag and not the text:
+    the Save passed the fingerprint and disabled it again. With `if_enabled` the
+    core refuses it as it refuses a text changed since; the state it names again,
+    it stores it; without the field, as before."""
+    core.start()
+    core.request("import", document=FIRST)
+    core.request("disable", name="lamp")
+    seen = fingerprint(_stored(core))
+    said = FIRST.replace("name: lamp\n", "name: lamp\nenabled: false\n")
+    assert core.request("enable", name="lamp")[0] == b"200"
+    save = editor.document_request(
+        "import", said, replace=True, if_fingerprint=seen, if_enabled=False
+    )
+    refused = _sent(core, save)
+    enabled_after = core.request("get", name="lamp")[1]["enabled"]
+    again = editor.document_request(
+        "import", said, replace=True, if_fingerprint=seen, if_enabled=True
+    )
+    stored = _sent(core, again)
+    assert refused == (
+        b"409",
+        {
+            "error": "scenario 'lamp' was enabled since it was read",
+            "name": "lamp",
+            "document": FIRST,
+            "enabled": True,
+        },
+    )
+    assert (enabled_after, stored[0], _stored(core)) == (True, b"200", said)
+    assert core.request("get", name="lamp")[1]["enabled"] is False
+
+
+def test_if_enabled_alone_refuses_a_name_not_stored(core: Core) -> None:
+    core.start()
+    refused = core.request("import", document=MINE, replace=True, if_enabled=True)
+    assert refused == (
+        b"409",
+        {
+            "error": "scenario 'lamp' is not stored (deleted since it was read?)",
+            "name": "lamp",
+            "document": None,
+            "enabled": None,
+        },
+    )
+    assert _stored(core) is None

@@ -753,3 +753,121 @@ def test_a_save_unchanged_of_a_disabled_text_without_the_line_keeps_it_disabled(
     assert "state state-disabled" in after
     # stored as shown: the text says the state, and no note says otherwise
     assert (_textarea(edited), "Enable and Disable" in edited) == (shown, False)
+
+
+def _hidden(body: str) -> dict[str, str]:
+    """The hidden fields of the editor's form but the CSRF token, as a browser
+    sends them back with a Save."""
+    form = re.search(r'<form method="post"[^>]*class="editor".*?</form>', body, re.S)
+    assert form is not None, body
+    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[0])
+    return {name: html.unescape(value) for name, value in found if name != "csrf"}
+
+
+def _stored_shown(body: str) -> str | None:
+    """The text a 409's page shows below the user's as stored now."""
+    found = re.search(r'<pre class="document stored">\n(.*?)</pre>', body, re.DOTALL)
+    return None if found is None else html.unescape(found[1])
+
+
+def _state(browser: Browser, name: str) -> str:
+    found = re.search(r"state state-(\w+)", _page(browser, f"/scenarios/{name}"))
+    assert found is not None
+    return found[1]
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_save_over_a_page_that_showed_another_enabled_state_is_refused(
+    hub: tuple[supervisor.Runtime, Browser], edited: bool
+) -> None:
+    """The page of a disabled scenario says `enabled: false`; `raspy scenario
+    enable` (or another tab) enables it, which changes the flag, not the text:
+    the Save, edited or not, passed the fingerprint and disabled it again, a lost
+    update. It is refused (409) as a text changed since: the user's text kept,
+    the text as the page would show it now below; a Save from that page means it."""
+    rt, browser = hub
+    _create(browser, GOOD)
+    try:
+        assert _post(browser, "/scenarios/lamp/disable").status == 303
+        page = browser.exchange("GET", "/scenarios/lamp/edit").body
+        mine = _textarea(page)
+        if edited:
+            mine = mine.replace("'one'", "'two'")
+        enabled = _core_request(rt, action="enable", name="lamp")
+        refused = _post(
+            browser, "/scenarios/lamp/edit", document=mine, do="save", **_hidden(page)
+        )
+        state_after_refusal = _state(browser, "lamp")
+        stored_after_refusal = _stored(browser, "lamp")
+        again = _post(
+            browser,
+            "/scenarios/lamp/edit",
+            document=mine,
+            do="save",
+            **_hidden(refused.body),
+        )
+        state_after_again = _state(browser, "lamp")
+    finally:
+        _delete(browser, "lamp")
+    assert (enabled, refused.status, _textarea(refused.body)) == (b"200", 409, mine)
+    assert "Not saved: lamp was enabled since this page was opened" in refused.body
+    assert _stored_shown(refused.body) == GOOD
+    assert (state_after_refusal, stored_after_refusal) == ("idle", GOOD)
+    assert (again.status, state_after_again) == (303, "disabled")
+
+
+def test_a_save_over_a_page_of_an_enabled_scenario_disabled_since_is_refused(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    """The other way: the page showed it enabled, `raspy scenario disable` came,
+    and the Save enabled it again. Refused, the text shown now saying
+    `enabled: false`."""
+    rt, browser = hub
+    _create(browser, GOOD)
+    try:
+        page = browser.exchange("GET", "/scenarios/lamp/edit").body
+        disabled = _core_request(rt, action="disable", name="lamp")
+        refused = _post(
+            browser, "/scenarios/lamp/edit", document=GOOD, do="save", **_hidden(page)
+        )
+        state = _state(browser, "lamp")
+    finally:
+        _delete(browser, "lamp")
+    said = GOOD.replace("name: lamp\n", "name: lamp\nenabled: false\n")
+    assert (disabled, refused.status, state) == (b"200", 409, "disabled")
+    assert _stored_shown(refused.body) == said
+    assert "Not saved: lamp was disabled since this page was opened" in refused.body
+
+
+def test_a_save_over_a_page_that_showed_the_state_now_is_done(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    """Disabled, enabled and disabled again while the page was open: the state it
+    showed is the state now, and the text is the same: the Save is done, with
+    every field the page sends; so is one of an older page, without the field."""
+    rt, browser = hub
+    _create(browser, GOOD)
+    try:
+        assert _post(browser, "/scenarios/lamp/disable").status == 303
+        page = browser.exchange("GET", "/scenarios/lamp/edit").body
+        fields = _hidden(page)
+        assert _core_request(rt, action="enable", name="lamp") == b"200"
+        assert _core_request(rt, action="disable", name="lamp") == b"200"
+        mine = _textarea(page).replace("'one'", "'two'")
+        saved = _post(
+            browser, "/scenarios/lamp/edit", document=mine, do="save", **fields
+        )
+        state = _state(browser, "lamp")
+        older = _post(
+            browser,
+            "/scenarios/lamp/edit",
+            document=GOOD,
+            do="save",
+            base=_field(browser.exchange("GET", "/scenarios/lamp/edit").body, "base"),
+        )
+        older_state = _state(browser, "lamp")
+    finally:
+        _delete(browser, "lamp")
+    assert (fields["enabled"], saved.status, state) == ("false", 303, "disabled")
+    # an older page's form has no enabled field: its text says the state
+    assert (older.status, older_state) == (303, "disabled")

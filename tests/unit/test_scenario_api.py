@@ -46,8 +46,21 @@ def _body(**fields: object) -> list[bytes]:
             _body(action="delete", name="a", if_fingerprint="absent"),
             api.Request("delete", name="a", if_fingerprint="absent"),
         ),
+        (
+            _body(action="import", document="x", if_enabled=False),
+            api.Request("import", document="x", if_enabled=False),
+        ),
     ],
-    ids=["list", "get", "run", "import", "validate", "import-if", "delete-if"],
+    ids=[
+        "list",
+        "get",
+        "run",
+        "import",
+        "validate",
+        "import-if",
+        "delete-if",
+        "import-if-enabled",
+    ],
 )
 def test_requests_parse_into_their_fields(
     frames: list[bytes], expected: api.Request
@@ -102,6 +115,16 @@ def test_requests_parse_into_their_fields(
             b"400",
             "enable: unknown field 'if_fingerprint'",
         ),
+        (
+            _body(action="import", document="x", if_enabled="false"),
+            b"400",
+            'import: expected "if_enabled": a bool',
+        ),
+        (
+            _body(action="delete", name="a", if_enabled=True),
+            b"400",
+            "delete: unknown field 'if_enabled'",
+        ),
     ],
     ids=[
         "no-frame",
@@ -120,6 +143,8 @@ def test_requests_parse_into_their_fields(
         "fingerprint-null",
         "validate-if",
         "enable-if",
+        "if-enabled-type",
+        "delete-if-enabled",
     ],
 )
 def test_bad_requests_are_refused_with_status_and_reason(
@@ -208,6 +233,10 @@ def test_an_import_of_documents_parses_into_text_and_source_pairs() -> None:
             'import: "others" with "documents" (one or the other)',
         ),
         (
+            {"documents": [{"document": "x"}], "if_enabled": True},
+            'import: "if_enabled" with "documents" (one or the other)',
+        ),
+        (
             {"documents": []},
             'import: expected "documents": a list of 1 to 1000 objects',
         ),
@@ -231,6 +260,7 @@ def test_an_import_of_documents_parses_into_text_and_source_pairs() -> None:
     ids=[
         "and-document",
         "and-others",
+        "and-if-enabled",
         "none",
         "not-object",
         "field",
