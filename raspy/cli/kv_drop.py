@@ -42,9 +42,13 @@ def key_bytes(text: str) -> bytes:
 
 def drop_command(data_dir: str, table: Table, key: bytes) -> str:
     """The `raspy-kv check --drop` command that drops `key` of `table`, as a shell
-    reads it back whole (each argument quoted: a key may hold both quotes, a `$`):
-    KEY as key_bytes reads it."""
-    words = ["--data-dir", data_dir, "--drop", table.value, quote(key, None)[1:-1]]
+    reads it back whole (each argument quoted: a key may hold both quotes, a `$`),
+    and argparse too (a KEY starting with `-` is written `\\x2d`): KEY as
+    key_bytes reads it."""
+    named = quote(key, None)[1:-1]
+    if named.startswith("-"):  # argparse takes it for an option, not --drop's KEY
+        named = "\\x2d" + named[1:]
+    words = ["--data-dir", data_dir, "--drop", table.value, named]
     return " ".join(["raspy-kv check", *(shlex.quote(word) for word in words)])
 
 

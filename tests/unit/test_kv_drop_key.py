@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.cli import kv
 from raspy.cli.kv_drop import drop_command, key_bytes, parse_drop
 from raspy.errors import quote
 from raspy.storage.tables import Table
@@ -49,3 +50,14 @@ def test_the_drop_command_pasted_into_a_shell_names_the_key_and_data_dir(
 
     assert argv[:5] == ["raspy-kv", "check", "--data-dir", data_dir, "--drop"]
     assert parse_drop(*argv[5:]) == (Table.KV, key)
+
+
+@given(st.binary(min_size=1, max_size=40))
+def test_the_drop_command_is_read_by_raspy_kv_itself(key: bytes) -> None:
+    """raspy-kv's own parser takes it: a key starting with `-` (a damaged record's
+    binary key) was taken for an option ("--drop: expected 2 arguments")."""
+    argv = shlex.split(drop_command("var/raspy", Table.KV, key))
+
+    args = kv._build_parser().parse_args(argv[1:])
+
+    assert parse_drop(*args.drop) == (Table.KV, key)
