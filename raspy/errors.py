@@ -173,6 +173,12 @@ class StoreFullError(StoreError):
     """The map reached its configured maximum, or the disk is full."""
 
 
+class StoreOutcomeUnknown(StoreError):
+    """A write the store's writer took and has not ended in the time waited (a
+    dying card's sync): it may still be stored, or not. Said so, never as "not
+    stored"; raspyd's hang watch ends such a hub, whose start reads what was."""
+
+
 class StoreDeviceError(StoreError):
     """A write failed with an I/O error while its filesystem had room: the storage
     device may be failing. `fault` says so without what to do, for a caller whose

@@ -5,7 +5,6 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,7 +21,7 @@ from raspy.actors.clone.seeds import Seed
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
-from raspy.errors import StoreError
+from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.hang_watch import Ask
 from raspy.protocol import clone
 from raspy.records import frozen
@@ -49,11 +48,13 @@ __all__ = [
 
 _ASK_TIMEOUT_S: Final = 5.0
 _IO_ANSWER_S: Final = 5.0  # the I/O thread's answer to a command handed on to it
-# a transaction of the store's writer: a slow SD card's sync, a map that grows
-_COMMIT_ALONG_S: Final = 30.0
 # a CommitAlong's ask: longer than the server's own wait on its I/O thread, so a
 # late I/O thread is told by the server (pykka.Timeout), and the cancel decides
 _ALONG_ASK_S: Final = _IO_ANSWER_S + _ASK_TIMEOUT_S
+# a CommitAlong taken ends (stored, failed, or the server's stop); a writer on one
+# transaction this long is hung, and raspyd's hang watch (hung_after_s, 60 s by
+# default) ends the hub before: past it, the outcome is said unknown
+_TAKEN_WAIT_S: Final = 600.0
 
 
 @frozen
@@ -251,15 +252,15 @@ def commit_along(
     clone_ref: pykka.ActorRef[Any],
     entries: Sequence[tuple[bytes, bytes]],
     ops: Sequence[Op],
-    timeout_s: float = _COMMIT_ALONG_S,
+    timeout_s: float = _ALONG_ASK_S,
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
-    transaction (msgs.CommitAlong), durable on return. Raises StoreError when it
-    failed (whatever the writer's error) or its end is not known in `timeout_s`
-    (the ask's wait included), pykka.ActorDeadError or pykka.Timeout when the
-    server did not take it: nothing of it is stored then, nor later (an ask that
-    timed out is cancelled; one already taken is waited for)."""
-    deadline = time.monotonic() + timeout_s
+    transaction (msgs.CommitAlong), durable on return. pykka.ActorDeadError or
+    pykka.Timeout when the server did not take it within `timeout_s`: it is
+    cancelled, nothing of it is stored, then or later. Once taken, it is waited
+    for until it is stored (returns) or failed (StoreError, whatever the writer's
+    error): the caller's answer then says what the store holds. Only a writer on
+    it longer than _TAKEN_WAIT_S gives StoreOutcomeUnknown."""
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
     try:
         clone_ref.ask(asked, timeout=min(_ALONG_ASK_S, timeout_s))
@@ -268,11 +269,11 @@ def commit_along(
             raise
         log.info("clone_along_taken_late", reason=repr(exc))
     try:
-        asked.done.result(timeout=max(0.0, deadline - time.monotonic()))
+        asked.done.result(timeout=_TAKEN_WAIT_S)
     except FutureTimeout:
-        raise StoreError(
-            f"the store did not answer in {timeout_s:g} s: "
-            "whether it was stored is not known"
+        raise StoreOutcomeUnknown(
+            f"the store has not ended its write in {_TAKEN_WAIT_S:g} s:"
+            " whether it was stored is not known"
         ) from None
     except StoreError:
         raise

@@ -17,7 +17,13 @@ import pykka
 import structlog
 
 from raspy.actors.core.service_batch import ServiceBatch
-from raspy.errors import ScenarioError, StoreError, did_you_mean, quote
+from raspy.errors import (
+    ScenarioError,
+    StoreError,
+    StoreOutcomeUnknown,
+    did_you_mean,
+    quote,
+)
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_store import NewScenario, StoredScenario
 
@@ -366,23 +372,28 @@ _DONE: Final = {
 def _not_done(
     request: api.Request, exc: StoreError | pykka.ActorDeadError | pykka.Timeout
 ) -> api.Refused:
-    """A write the store refused, or a part that did not answer (the Clone server
-    or a scenario's actor gone or busy), as a 500 naming the scenario and what was
-    not done, not as an internal error: the scenario is as it was, except after a
-    part's silence, which cannot say (the reply tells where to look)."""
+    """A write the store refused, or a part that stopped (the Clone server, a
+    scenario's actor), as a 500 naming the scenario and what was not done, not as
+    an internal error: the scenario is as it was. A part that did not answer in
+    time, or a store that has not ended its write, cannot say: the reply says it
+    may not have been done, and where to look."""
     done = _DONE.get(request.action, "changed")
     what = f"scenario {request.name}" if request.name else f"the {request.action}"
-    if isinstance(exc, StoreError):
-        return api.Refused(b"500", {"error": f"{what} was not {done}: {exc}"})
-    silent = "stopped" if isinstance(exc, pykka.ActorDeadError) else "did not answer"
-    look = f"raspy scenario show {request.name}" if request.name else "raspy scenario"
-    return api.Refused(
-        b"500",
-        {
-            "error": f"{what} was not {done}: a part of the hub {silent}"
-            f" (see `{look}` and the log)"
-        },
+    look = (
+        f"raspy scenario show {request.name}" if request.name else "raspy scenario list"
     )
+    if isinstance(exc, StoreOutcomeUnknown):
+        said = f"it is not known whether {what} was {done}: {exc} (see `{look}`)"
+    elif isinstance(exc, StoreError):
+        said = f"{what} was not {done}: {exc}"
+    elif isinstance(exc, pykka.ActorDeadError):
+        said = f"{what} was not {done}: a part of the hub stopped (see the log)"
+    else:
+        said = (
+            f"{what} may not have been {done}: a part of the hub did not answer"
+            f" in time (see `{look}` and the log)"
+        )
+    return api.Refused(b"500", {"error": said})
 
 
 def _stopped(answer: object) -> Status:

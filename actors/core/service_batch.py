@@ -17,7 +17,7 @@ import pykka
 import structlog
 
 from raspy.actors.core.service_imports import Planned, ServiceImports
-from raspy.errors import StoreError, quote
+from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.ops import Op
 from raspy.storage.scenario_store import NewScenario
@@ -59,6 +59,14 @@ class ServiceBatch(ServiceImports):
                     self._commit_disabling(disabling, ops)
                 else:
                     self._core.store.commit(ops)
+            except StoreOutcomeUnknown as exc:  # taken: may still be stored
+                raise api.Refused(
+                    b"500",
+                    {
+                        "error": f"not known whether stored: {exc}"
+                        " (see `raspy scenario list`)"
+                    },
+                ) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
                 error = str(exc) or type(exc).__name__
                 raise api.Refused(

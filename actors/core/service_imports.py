@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry
     from raspy.rules import model
 
-# the actor stores the text (NewText): the Clone server's answer, and the store's
-# transaction it waits for (raspy.actors.clone.server.commit_along's 30 s)
+# the actor stores the text (NewText): the Clone server's taking it (commit_along's
+# 10 s), then the store's transaction (a slow card's sync); a transaction longer
+# than this is a store the hang watch ends raspyd for (60 s by default)
 _TEXT_STORED_S: Final = 40.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 import pykka
 import pytest
 from support.clonesrv import CloneServer
+from support.wait import wait_until
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.server import CloneServerActor, commit_along, read_tree
 from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
-from raspy.errors import StoreError, ValueTooLargeError
+from raspy.errors import StoreError, StoreOutcomeUnknown, ValueTooLargeError
 from raspy.storage import store_writes
 from raspy.storage.ops import apply_ops
 from raspy.storage.store import Op, Put, Store
@@ -187,3 +188,35 @@ def test_the_whole_wait_is_bounded_by_its_timeout(
         release.set()
 
     assert time.monotonic() - started < 3.0
+
+
+def test_a_write_taken_and_not_ended_in_time_is_said_unknown_never_failed(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer stuck in its transaction (a dying card's sync): the caller is not
+    told "not stored" (it was said so, and the write landed after), but that it
+    is not known; the write then lands."""
+    release = threading.Event()
+
+    def slow(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            release.wait(10)
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", slow)  # its import of it
+    monkeypatch.setattr(server_mod, "_TAKEN_WAIT_S", 0.3)
+    try:
+        with pytest.raises(StoreOutcomeUnknown, match="not known"):
+            commit_along(
+                server.ref,
+                [(b"/along/slow", b"1")],
+                [Put(Table.SCENARIO, b"scenario.slow.code", b"\xa1x")],
+            )
+    finally:
+        release.set()
+
+    wait_until(
+        lambda: store.get(Table.SCENARIO, b"scenario.slow.code") == b"\xa1x",
+        what="the write landed",
+    )
+    assert _tree(server, store) == [("/along/slow", b"1")]
