@@ -28,6 +28,7 @@ from typing import Final, Protocol
 import zmq
 
 from raspy.clock import Clock, MovingClock, SystemClock
+from raspy.errors import RaspyError
 from raspy.library_log import library_logger
 from raspy.records import frozen
 from raspy.stats import Stats
@@ -263,6 +264,15 @@ class Runner:
             self.count("commands.unknown")
             log.warning(
                 "unknown_command", runner=self.name, command=type(command).__name__
+            )
+            call.result.set_exception(exc)
+        except RaspyError as exc:  # a refusal its caller handles: no traceback
+            self.count("commands.refused")
+            log.info(
+                "command_refused",
+                runner=self.name,
+                command=type(command).__name__,
+                reason=str(exc),
             )
             call.result.set_exception(exc)
         except Exception as exc:  # answer the caller, keep the loop alive

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from support.wait import wait_until
 from support.zmqctx import checked_context
 
+from raspy.errors import StoreError
 from raspy.stats import Stats
 from raspy.transport.runner import Runner, UnknownCommand
 
@@ -54,6 +55,8 @@ class _EchoOwner:
                 return self.timer_at
             case ("fail", str(why)):
                 raise RuntimeError(why)
+            case ("refuse", str(why)):
+                raise StoreError(why)
             case "ping":
                 return "pong"
             case ("block", threading.Event() as release):  # a stuck loop
@@ -297,3 +300,28 @@ def test_a_stuck_runner_says_so_and_its_socket_is_left_open(context: Context) ->
     assert stuck.result(timeout=5) is True
     assert runner.stop(timeout_s=5) is True
     assert owner.closed
+
+
+def test_runner_says_a_refused_command_in_one_line_without_a_traceback(
+    context: Context,
+) -> None:
+    """A raspy error (a CommitAlong whose key the tree refuses) is the caller's to
+    handle: answered, counted as refused, logged without a traceback."""
+    stats = Stats()
+    runner, _owner = _started(context, stats)
+    try:
+        with capture_logs() as logs:
+            future = runner.call(("refuse", "no such key"))
+            with pytest.raises(StoreError, match="no such key"):
+                future.result(timeout=5)
+        assert (
+            stats.get("echo.commands.refused"),
+            stats.get("echo.commands.failed"),
+        ) == (1, 0)
+        said = [e for e in logs if e["event"] in ("command_refused", "command_failed")]
+        assert [(e["event"], e["reason"], "exc_info" in e) for e in said] == [
+            ("command_refused", "no such key", False)
+        ]
+        assert runner.call("ping").result(timeout=5) == "pong"
+    finally:
+        runner.stop()
