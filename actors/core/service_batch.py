@@ -5,7 +5,9 @@ class ServiceImports, `service_imports.py`), a name two of them take or one stor
 without "replace" refused, before anything is done; one refused refuses the whole
 request, naming it ("index", its source and line), and nothing is stored. Then the
 texts that change are stored in ONE commit, and only then are their actors started,
-replaced, switched or told their new text. On the core's thread.
+replaced, switched or told their new text (a running one whose new text disables it
+is stopped before, so that its record of runs goes in that commit). On the core's
+thread.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ class ServiceImports:
             same_flag = scenario.enabled == old.stored.enabled
             if same_flag and api.same_document(text, old.stored.code):
                 kind, reply["unchanged"] = "unchanged", True
-            elif only_enabled_differs(text, old.stored.code):
+            elif _only_enabled_differs(text, old.stored.code):
                 kind = "restate" if same_flag else "switch"
                 if same_flag:
                     reply["same_scenario"] = True
@@ -312,7 +312,7 @@ class ServiceImports:
         return scenario
 
 
-def only_enabled_differs(new: str, stored: str) -> bool:
+def _only_enabled_differs(new: str, stored: str) -> bool:
     """Whether two valid documents' texts differ in their top-level `enabled:`
     lines only (line breaks aside, as for the text stored already: one at the end
     or none, a `---` line that starts it)."""

@@ -17,7 +17,7 @@ from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.scenario_hub import Hub
 from raspy.rules import scenario_stream as stream
-from raspy.rules.scenario_api import SAME_SCENARIO
+from raspy.rules.scenario_api import MAX_DOCUMENTS, MAX_REQUEST_BYTES, SAME_SCENARIO
 
 if TYPE_CHECKING:
     from raspy.devices.template import JsonValue  # a type: the module costs a start
@@ -27,7 +27,6 @@ NOTHING: Final = "nothing imported"
 # what a hub from before a field answers to it (its parse refuses unknown fields)
 _OTHERS_REFUSED: Final = "import: unknown field 'others'"
 _DOCUMENTS_REFUSED: Final = "import: unknown field 'documents'"
-MAX_REQUEST_BYTES: Final = 1024 * 1024  # what the hub takes (scenario_api's)
 _WAIT_A_DOCUMENT_S: Final = 0.1  # on top of --timeout, for an import of several
 
 
@@ -51,6 +50,13 @@ def _import_at_once(hub: Hub, named: dict[str, files.Document], replace: bool) -
         {"document": d.text, "source": d.source} for d in named.values()
     ]
     fields: dict[str, JsonValue] = {"documents": documents, "replace": replace}
+    if len(named) > MAX_DOCUMENTS:
+        raise files.Failure(
+            1,
+            f"{len(named)} documents: the hub takes at most {MAX_DOCUMENTS} in one"
+            " import (import the files in parts)",
+            NOTHING,
+        )
     size = len(text.request("import", **fields).encode("utf-8"))
     if size > MAX_REQUEST_BYTES:
         raise files.Failure(

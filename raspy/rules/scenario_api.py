@@ -56,7 +56,8 @@ An import of "documents" (the documents of a `raspy scenario import`'s files) is
 all or nothing: every one is checked first, and one refused refuses them all, its
 reply naming it by "index" (from 0) as well as by its source, and nothing is
 stored; else their texts are stored in ONE commit, and only then are their actors
-started or replaced. Each is "others" to the rest. A hub from before the field
+started or replaced (a running one its new text disables is stopped before, its
+record of runs deleted in that commit). Each is "others" to the rest. A hub from before the field
 refuses it (`import: unknown field 'documents'`) having done nothing.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch

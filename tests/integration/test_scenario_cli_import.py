@@ -15,6 +15,8 @@ import pytest
 from support.cli_process import finish_text as finish
 from support.scenario_cli import Router, answer, start
 
+from raspy.rules.scenario_api import MAX_DOCUMENTS
+
 
 def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
     router: tuple[Router, str], tmp_path: Path
@@ -241,4 +243,29 @@ def test_files_over_what_the_hub_takes_in_one_request_are_refused_whole(
     assert err.endswith(
         " bytes: the hub takes at most 1 MiB in one import (import the files in "
         "parts)\nraspy scenario import: nothing imported\n"
+    )
+
+
+def test_more_documents_than_the_hub_takes_in_one_request_are_refused_whole(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The hub refuses more than MAX_DOCUMENTS (a 400 without the size hint):
+    none is sent, and the user is told to import in parts."""
+    sock, endpoint = router
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "---\n".join(
+            f"name: s{n}\ntriggers: [{{startup: true}}]\nactions: [{{log: hi}}]\n"
+            for n in range(MAX_DOCUMENTS + 1)
+        ),
+        encoding="utf-8",
+    )
+    process = start(endpoint, "import", str(path))
+    assert answer(sock, b"200", [])["action"] == "list"
+    status, out, err = finish(process)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"raspy scenario import: {MAX_DOCUMENTS + 1} documents: the hub takes at most"
+        f" {MAX_DOCUMENTS} in one import (import the files in parts)\n"
+        "raspy scenario import: nothing imported\n"
     )
