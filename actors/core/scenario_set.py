@@ -299,7 +299,7 @@ class ScenarioSet(pykka.ThreadingActor):
         ops = list(text_ops) or self.store.set_enabled_ops(name, enabled, wall)
         running = entry.ref is not None
         if not enabled and running:
-            self._stop_storing(name, ops, "disable", reason=reason)
+            self.stop_storing([name], ops, "disable", reason=reason)
         elif text_ops:
             self.store.commit(ops)
         elif not stored:
@@ -325,43 +325,54 @@ class ScenarioSet(pykka.ThreadingActor):
             self.show(entry, status)
         return entry
 
-    def _stop_storing(
+    def stop_storing(
         self,
-        name: str,
+        names: Sequence[str],
         ops: Sequence[Op],
         change: Literal["delete", "disable"],
         *,
         reason: str | None = None,
     ) -> None:
-        """Stop a scenario's actor, then store `ops` and delete its record of runs
-        in a long wait (a delete: every key under /scenario/<name>/, asked once
-        its actor stopped, so every write it sent is among them) in ONE
-        transaction; a disable with its state keys saying so (and why: `reason`,
+        """Stop the actors of `names`, then store `ops` and delete their records of
+        runs in a long wait (a delete: every key under /scenario/<name>/, asked
+        once its actor stopped, so every write it sent is among them) in ONE
+        transaction; a disable with their state keys saying so (and why: `reason`,
         the runaway guard's): a state `running` left beside a disabled scenario,
-        the next start named its run lost. A kill before it leaves the scenario
+        the next start named its run lost. A kill before it leaves each scenario
         as it was, its waiting runs taken up by the next start. On failure
-        (StoreError, or pykka's: the Clone server gone) the actor starts again,
-        the runs it ended lost (FAILED_RUN_ERROR says so), and the error is
-        raised."""
+        (StoreError, or pykka's: the Clone server gone) each actor starts again,
+        shown as before, the runs it ended lost (FAILED_RUN_ERROR says so), and
+        the error is raised."""
         from raspy.rules.engine import State
         from raspy.rules.resume_record import resume_key  # loaded with the entry
 
-        entry = self.entries[name]
-        cut = self.stop_actor(name, keep_record=True)
-        gone = self.keys.left_by(name) if change == "delete" else [resume_key(name)]
+        cuts = {name: self.stop_actor(name, keep_record=True) for name in names}
         # as shown before: a failed disable leaves no guard's reason on a scenario
         # that runs on (changes() takes the new state as written)
-        status_before, written_before = entry.status, dict(entry.written)
+        before = {
+            name: (self.entries[name].status, dict(self.entries[name].written))
+            for name in names
+        }
+        gone: list[str] = []
         sets: list[tuple[bytes, bytes]] = []
-        if change == "disable":
+        for name in names:
+            entry = self.entries[name]
+            if change == "delete":
+                gone += self.keys.left_by(name)
+                continue
+            gone.append(resume_key(name))
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
-            sets = self.keys.changes(entry, status, lambda: None)
+            sets += self.keys.changes(entry, status, lambda: None)
         try:
             self.commit_dropping(gone, sets, ops)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
-            log.error("scenario_change_failed", scenario=name)
-            entry.status, entry.written = status_before, written_before
-            self.start_again(name, cut, FAILED_RUN_ERROR.format(change=change))
+            log.error("scenario_change_failed", scenarios=list(names), change=change)
+            for name in names:
+                entry = self.entries[name]
+                entry.status, entry.written = before[name]
+                self.start_again(
+                    name, cuts[name], FAILED_RUN_ERROR.format(change=change)
+                )
             raise
 
     def commit_dropping(
@@ -421,5 +432,5 @@ class ScenarioSet(pykka.ThreadingActor):
         if entry.ref is None:  # disabled, or not loadable: no runs, no record
             self.commit_dropping(self.keys.left_by(name), [], ops)
         else:
-            self._stop_storing(name, ops, "delete")
+            self.stop_storing([name], ops, "delete")
         self.entries.pop(name, None)

@@ -12,7 +12,6 @@ thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pykka
@@ -21,7 +20,6 @@ import structlog
 from raspy.actors.core.service_imports import Planned, ServiceImports
 from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
-from raspy.storage.ops import Op
 from raspy.storage.scenario_store import NewScenario
 
 # the scenario engine loads with the first document read, not at the core's start
@@ -58,7 +56,7 @@ class ServiceBatch(ServiceImports):
             try:
                 ops = self._core.store.put_ops(new, wall)
                 if disabling:
-                    self._commit_disabling(disabling, ops)
+                    self._core.stop_storing(disabling, ops, "disable")
                 else:
                     self._core.store.commit(ops)
             except StoreOutcomeUnknown as exc:  # taken: may still be stored
@@ -77,43 +75,6 @@ class ServiceBatch(ServiceImports):
         for each in changed:
             self._took_effect(each, wall)
         return api.ok({"documents": [p.reply for p in planned]})
-
-    def _commit_disabling(self, names: list[str], ops: Sequence[Op]) -> None:
-        """Store `ops` (the import's texts) in ONE transaction with, for each of
-        `names` (running scenarios whose new text disables them), its record of
-        runs in a long wait deleted and its state keys saying `disabled`, once its
-        actor has stopped, as a disable of one does (ScenarioSet._stop_storing):
-        as two, a kill between them left a disabled scenario's record, and the
-        next start named its run lost. On failure each starts again, the runs its
-        stop ended lost, and the error is raised: nothing stored."""
-        from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
-        from raspy.actors.core.status_keys import with_state
-        from raspy.rules.engine import State
-        from raspy.rules.resume_record import resume_key
-
-        core = self._core
-        cuts = {name: core.stop_actor(name, keep_record=True) for name in names}
-        # as shown before: a failed commit leaves no `disabled` on those that run on
-        before = {
-            name: (core.entries[name].status, dict(core.entries[name].written))
-            for name in names
-        }
-        sets: list[tuple[bytes, bytes]] = []
-        for name in names:
-            entry = core.entries[name]
-            disabled = with_state(entry.status, State.DISABLED)
-            sets += core.keys.changes(entry, disabled, lambda: None)
-        try:
-            core.commit_dropping([resume_key(name) for name in names], sets, ops)
-        except (StoreError, pykka.ActorDeadError, pykka.Timeout):
-            log.error("scenario_import_failed", scenarios=names)
-            for name in names:
-                entry = core.entries[name]
-                entry.status, entry.written = before[name]
-                core.start_again(
-                    name, cuts[name], FAILED_RUN_ERROR.format(change="disable")
-                )
-            raise
 
     def _planned(self, request: api.Request) -> list[Planned]:
         """Every document checked, nothing done; the first refused raises Refused
