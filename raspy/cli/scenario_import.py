@@ -113,13 +113,20 @@ def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> N
     for name, document in named.items():
         reply = ask("import", named, document, replace=replace)
         if not reply.ok:
-            imported = ", ".join(done) or "none"
             lines = text.import_refusal(
                 reply, name, document.source, document.first_line
             )
-            raise files.Failure(1, *lines, f"imported before this: {imported}")
+            raise files.Failure(1, *lines, _imported_before(done))
         _say_imported(name, document, reply)
         done.append(name)
+
+
+def _imported_before(done: list[str]) -> str:
+    """The last line of a refusal: `nothing imported` for the first document (the
+    only one, most often), else the names a hub from before "documents" kept."""
+    if not done:
+        return NOTHING
+    return f"imported before this: {', '.join(done)}"
 
 
 class _Asker:

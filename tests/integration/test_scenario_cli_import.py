@@ -242,3 +242,29 @@ def test_files_over_what_the_hub_takes_in_one_request_are_refused_whole(
         " bytes: the hub takes at most 1 MiB in one import (import the files in "
         "parts)\nraspy scenario import: nothing imported\n"
     )
+
+
+def test_a_refusal_of_the_one_document_says_nothing_was_imported(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """One document goes alone: its refusal ends as a stream's does, not with an
+    older hub's `imported before this: none`."""
+    sock, endpoint = router
+    path = tmp_path / "dusk.yaml"
+    path.write_text(
+        "name: dusk\ntriggers: [{sun: sunset}]\nactions: [{log: a}]\n", encoding="utf-8"
+    )
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [])
+    refusal = {
+        "error": f"{path}: not a valid scenario",
+        "problems": [f"{path}:2:19: triggers[0].sun: needs [core] latitude"],
+    }
+    answer(sock, b"400", refusal)
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario import: {path}:1:1: dusk: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:2:19: triggers[0].sun: needs [core] latitude\n"
+        "raspy scenario import: nothing imported\n",
+    )
