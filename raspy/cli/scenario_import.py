@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Final
 
-from raspy.cli import EXIT_OK
+from raspy.cli import EXIT_INTERRUPTED, EXIT_OK
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.scenario_hub import Hub
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _PROG: Final = "raspy scenario"
 NOTHING: Final = "nothing imported"
+ALL_OR_NONE: Final = "all of them or none are stored: `raspy scenario list` says which"
 # what a hub from before a field answers to it (its parse refuses unknown fields)
 _OTHERS_REFUSED: Final = "import: unknown field 'others'"
 _DOCUMENTS_REFUSED: Final = "import: unknown field 'documents'"
@@ -71,11 +72,9 @@ def _import_at_once(hub: Hub, named: dict[str, files.Document], replace: bool) -
         longer_s = _WAIT_A_DOCUMENT_S * len(named)
         reply = hub.ask_fields("import", fields, write=True, longer_s=longer_s)
     except files.Failure as failure:  # no answer: the commit made or not
-        raise files.Failure(
-            failure.status,
-            *failure.lines,
-            "all of them or none are stored: `raspy scenario list` says which",
-        ) from None
+        raise files.Failure(failure.status, *failure.lines, ALL_OR_NONE) from None
+    except KeyboardInterrupt:  # the hub may have the request: it commits it whole
+        raise files.Failure(EXIT_INTERRUPTED, "interrupted", ALL_OR_NONE) from None
     if reply.status == 400 and reply.field("error") == _DOCUMENTS_REFUSED:
         return False
     if not reply.ok:
@@ -99,7 +98,7 @@ def _refusal(reply: text.Reply, named: dict[str, files.Document]) -> list[str]:
     lines = text.refusal_lines(reply)
     if reply.status == 400 or reply.field("nothing_stored") is True:
         return [*lines, NOTHING]
-    return [*lines, "all of them or none are stored: `raspy scenario list` says which"]
+    return [*lines, ALL_OR_NONE]
 
 
 def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> None:
@@ -119,13 +118,20 @@ def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> N
     for name, document in named.items():
         reply = ask("import", named, document, replace=replace)
         if not reply.ok:
-            imported = ", ".join(done) or "none"
             lines = text.import_refusal(
                 reply, name, document.source, document.first_line
             )
-            raise files.Failure(1, *lines, f"imported before this: {imported}")
+            raise files.Failure(1, *lines, _imported_before(done))
         _say_imported(name, document, reply)
         done.append(name)
+
+
+def _imported_before(done: list[str]) -> str:
+    """The last line of a refusal: `nothing imported` for the first document (the
+    only one, most often), else the names a hub from before "documents" kept."""
+    if not done:
+        return NOTHING
+    return f"imported before this: {', '.join(done)}"
 
 
 class _Asker:

@@ -9,11 +9,13 @@ CLI prints for every status is checked without a daemon (tests/e2e has the real 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 from support.cli_process import finish_text as finish
 from support.scenario_cli import Router, answer, start
+from support.zmqctx import recv
 
 from raspy.rules.scenario_api import MAX_DOCUMENTS
 
@@ -268,4 +270,54 @@ def test_more_documents_than_the_hub_takes_in_one_request_are_refused_whole(
         f"raspy scenario import: {MAX_DOCUMENTS + 1} documents: the hub takes at most"
         f" {MAX_DOCUMENTS} in one import (import the files in parts)\n"
         "raspy scenario import: nothing imported\n"
+    )
+
+
+def test_a_refusal_of_the_one_document_says_nothing_was_imported(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """One document goes alone: its refusal ends as a stream's does, not with an
+    older hub's `imported before this: none`."""
+    sock, endpoint = router
+    path = tmp_path / "dusk.yaml"
+    path.write_text(
+        "name: dusk\ntriggers: [{sun: sunset}]\nactions: [{log: a}]\n", encoding="utf-8"
+    )
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [])
+    refusal = {
+        "error": f"{path}: not a valid scenario",
+        "problems": [f"{path}:2:19: triggers[0].sun: needs [core] latitude"],
+    }
+    answer(sock, b"400", refusal)
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario import: {path}:1:1: dusk: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:2:19: triggers[0].sun: needs [core] latitude\n"
+        "raspy scenario import: nothing imported\n",
+    )
+
+
+def test_a_ctrl_c_while_the_hub_has_the_stream_says_all_or_none_are_stored(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The hub may have taken the one request: it commits it whole or not at all,
+    so the interrupt says how to learn which."""
+    sock, endpoint = router
+    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(first + "---\n" + second, encoding="utf-8")
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [])
+    _peer, *frames = recv(sock, timeout_ms=10_000)  # the import, left unanswered
+    assert json.loads(frames[3])["action"] == "import"
+    process.send_signal(signal.SIGINT)
+    assert finish(process) == (
+        130,
+        "",
+        "raspy scenario import: interrupted\n"
+        "raspy scenario import: all of them or none are stored: "
+        "`raspy scenario list` says which\n",
     )
