@@ -2,7 +2,9 @@
 from the disk and checked before it counts, then the oldest of its kind beyond --keep
 removed (only files named as a backup of that kind is, and its temp files left by a
 cut). A full backup and a --no-history one are named apart and rotate apart: a small
-nightly one on the SD card and a weekly full one in the same dir keep each other."""
+nightly one on the SD card and a weekly full one in the same dir keep each other. One
+that restore refuses as it stands is named apart too (REFUSED), and removes no whole
+one."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from raspy.atomic_file import temp_target
+from raspy.atomic_file import fsync_directory, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
 from raspy.cli.kv_dump import Written, inside_data_dir, say_refused, write_dump
 from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog, stdout_errors
@@ -38,18 +40,47 @@ _HEADER_MAX_BYTES: Final = 64 * 1024
 # the kinds of backup, as their names end: all the tables, or all but the history
 FULL: Final = ""
 NO_HISTORY: Final = "-nohistory"
-# raspy-<UTC time>[-N][-nohistory].dump, N from 2 for a second backup of the kind in
-# the same second: the only names a backup writes, and the only ones its rotation
-# removes (of its own kind). An older raspy-kv named --no-history backups as full ones:
-# for such a name the header's dbs tell the kind (_kind_in)
+# raspy-<UTC time>[-N][-nohistory][-refused].dump, N from 2 for a second backup of
+# the kind in the same second, -refused for one holding a record restore refuses:
+# the only names a backup writes, and the only ones its rotation removes (of its
+# own kind). An older raspy-kv named --no-history backups as full ones: for such a
+# name the header's dbs tell the kind (_kind_in)
 _BACKUP_NAME: Final = re.compile(
-    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?(-nohistory)?\.dump"
+    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?(-nohistory)?(-refused)?\.dump"
 )
+# the name's mark of a backup that does not restore as it stands
+REFUSED: Final = "-refused"
 
 
 def _backup_name(stamp: str, number: int, kind: str) -> str:
     numbered = "" if number == 1 else f"-{number}"
     return f"raspy-{stamp}{numbered}{kind}.dump"
+
+
+def _refused(name: str) -> bool:
+    """Whether `name` is a backup's holding records restore refuses."""
+    match = _BACKUP_NAME.fullmatch(name)
+    return match is not None and match.group(4) is not None
+
+
+def _refused_name(path: Path) -> Path:
+    """The name of the backup `path` marked as one restore refuses."""
+    return path.with_name(path.name.removesuffix(".dump") + f"{REFUSED}.dump")
+
+
+def _marked_refused(path: Path) -> Path | None:
+    """The new backup `path`, which restore refuses as it stands, renamed with
+    REFUSED (durably), so that the rotation keeps the whole ones apart from it;
+    None (it keeps its name, and nothing is rotated) if that cannot be done."""
+    marked = _refused_name(path)
+    try:
+        if os.path.lexists(marked):
+            return None
+        os.rename(path, marked)
+        fsync_directory(path.parent)
+    except OSError:
+        return None
+    return marked
 
 
 def _kind_of(name: str) -> str | None:
@@ -141,8 +172,8 @@ def _write_backup(
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     for number in itertools.count(1):
         path = backup_dir / _backup_name(stamp, number, kind)
-        if os.path.lexists(path):
-            continue
+        if os.path.lexists(path) or os.path.lexists(_refused_name(path)):
+            continue  # a name taken, also by a backup marked REFUSED since
         try:
             return path, write_dump(store, tables, str(path), now, replace=False)
         except FileExistsError:
@@ -260,16 +291,26 @@ def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
-    """Remove the oldest backups of the new one's kind (by the time in their names)
-    beyond `keep`, counting the new one, which is always kept: a clock set back (a Pi
-    without a clock, before NTP) must not make today's backup the first one removed.
-    Only regular files named as a backup of the kind is, and the temp files of such
-    backups untouched for a day; returns how many of each were removed."""
+    """Remove the oldest whole backups of the new one's kind (by the time in their
+    names) beyond `keep`, counting the new one, which is always kept: a clock set
+    back (a Pi without a clock, before NTP) must not make today's backup the first
+    one removed. A whole new one removes too every backup of its kind that restore
+    refuses (REFUSED: it is the newer); a new one that restore refuses removes no
+    whole one (they may restore as they stand), only the older ones restore refuses,
+    so a store holding such a record keeps `keep` whole backups and one more, not a
+    new file a night until the disk is full. Only regular files named as a backup of
+    the kind is, and the temp files of such backups untouched for a day; returns how
+    many of each were removed."""
     now = time.time()
     kind = _kind_of(new.name)
     assert kind is not None  # named by _backup_name
     older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
-    beyond = older[: max(0, len(older) - (keep - 1))]
+    refused = [name for name in older if _refused(name)]
+    whole = [name for name in older if not _refused(name)]
+    if _refused(new.name):
+        beyond = refused
+    else:
+        beyond = refused + whole[: max(0, len(whole) - (keep - 1))]
     with os.scandir(backup_dir) as entries:
         stale = [entry.name for entry in entries if stale_temp(entry, now, kind)]
     removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
@@ -308,11 +349,12 @@ def _backup(args: argparse.Namespace) -> int:
             store.close()
         count = written.count
         size = read_back(path, count)
-        # a backup that does not restore as it stands removes no older one: those
-        # may be from before the record that a restore refuses came in
+        marked = _marked_refused(path) if written.refused else path
+        # one that restore refuses removes no whole one (_rotate); unmarked, none
         removed, stale = (
-            (0, 0) if written.refused else _rotate(backup_dir, args.keep, path)
+            (0, 0) if marked is None else _rotate(backup_dir, args.keep, marked)
         )
+        path = marked or path
         rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(rechecked.spoiled)
@@ -332,8 +374,13 @@ def _backup(args: argparse.Namespace) -> int:
     if written.refused:
         say_refused("backup", str(path), written, args.data_dir)
         print(
-            f"{_PROG}: no older backup was removed (--keep waits for a backup that"
-            " restores as it stands): they may restore as they stand",
+            f"{_PROG}: no older whole backup was removed (--keep waits for a backup"
+            " that restores as it stands): they may restore as they stand"
+            + (
+                f"; this one is named {REFUSED} and replaces the older such ones"
+                if _refused(path.name)
+                else ""
+            ),
             file=sys.stderr,
         )
     if not rechecked.spoiled:

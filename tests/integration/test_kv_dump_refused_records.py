@@ -6,6 +6,7 @@ backup are written whole, but they say that the file does not restore as it stan
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -83,9 +84,45 @@ def test_a_backup_that_restore_refuses_removes_no_older_backup(
     assert status == 1
     assert "; 0 old removed; 1 older checked again" in out
     assert "line 4: kv 'KTHXBAI': a Clone command" in err
-    assert "no older backup was removed" in err
+    assert (
+        "no older whole backup was removed (--keep waits for a backup that restores"
+        " as it stands): they may restore as they stand; this one is named -refused"
+        " and replaces the older such ones"
+    ) in err
     assert older.exists()
-    assert len(list(backups.glob("raspy-*.dump"))) == 2
+    names = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    assert names[0] == older.name
+    assert re.fullmatch(r"raspy-\d{8}T\d{6}Z-refused\.dump", names[1]), names
+
+
+def test_nightly_backups_of_a_store_restore_refuses_keep_the_whole_ones_and_one_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each night's backup that restore refuses replaces the last such one, and
+    removes no whole one: the directory held a new file a night until the disk was
+    full. The first whole backup after the drop removes the one restore refuses
+    and rotates the whole ones."""
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    make_store(tmp_path / "good")
+    whole = [backups / f"raspy-2026010{day}T000000Z.dump" for day in (1, 2)]
+    for path in whole:
+        dump = ["dump", "--data-dir", str(tmp_path / "good"), "-o", str(path)]
+        assert run(dump, capsys)[0] == 0
+    data = tmp_path / "data"
+    make_store(data, [*CONTENT, COMMAND_KEY])
+
+    for _night in range(3):
+        assert _backup(data, backups, capsys) == 1
+
+    names = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    assert names[:2] == [path.name for path in whole]
+    assert [name.endswith("-refused.dump") for name in names] == [False, False, True]
+    drop = ["check", "--data-dir", str(data), "--drop", "kv", "KTHXBAI"]
+    assert run(drop, capsys)[0] == 0
+    assert _backup(data, backups, capsys) == 0
+    left = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    assert [name.endswith("-refused.dump") for name in left] == [False]
 
 
 def _bad_ttl(name: bytes) -> Put:
