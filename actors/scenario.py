@@ -46,7 +46,7 @@ from raspy.actors.worker import (
 )
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
-from raspy.errors import StoreError
+from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.records import frozen
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
@@ -291,6 +291,8 @@ class ScenarioActor(pykka.ThreadingActor):
             return TextStored()
         try:
             store([self._record_entry(runs, lost)] if runs else [])
+        except StoreOutcomeUnknown as exc:  # it may land: the record names it
+            return TextStored(str(exc), unknown=True)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
             self._version = stored_version
             return TextStored(str(exc) or type(exc).__name__)

@@ -109,9 +109,11 @@ class NewText:
 
 @frozen
 class TextStored:
-    """NewText's answer: `error` when its store raised (nothing stored), else None."""
+    """NewText's answer: `error` when its store raised (nothing stored, or, with
+    `unknown`, a write that may still land), else None."""
 
     error: str | None = None
+    unknown: bool = False
 
 
 # --- told to the core --------------------------------------------------------------------

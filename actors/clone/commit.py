@@ -34,7 +34,7 @@ from raspy.cores.clone_durability import (
     SequenceBlocks,
     is_volatile,
 )
-from raspy.errors import StoreError
+from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.stats import Stats
 from raspy.storage.store import Op, Put, Store
 from raspy.storage.tables import LAST_SEQ_KEY, Table, encode_seq
@@ -245,11 +245,14 @@ class CommitPipeline(CoalescedFlushes):
         return True
 
     def abandon_along(self, reason: str) -> None:
-        """At the server's stop: an asker still waiting is told its records may not
-        be stored (a write the store's queue holds may still land)."""
-        waiting = [*self._along, *(a for b in self._batches for a in b.along)]
-        for along in waiting:
+        """At the server's stop: an asker still waiting is told. Records never
+        handed to the store are not stored (StoreError); those in a batch the
+        store's queue holds may still land (StoreOutcomeUnknown: the store is not
+        the server's, and its writer writes what is queued)."""
+        for along in self._along:
             along.settle(StoreError(reason))
+        for along in (a for batch in self._batches for a in batch.along):
+            along.settle(StoreOutcomeUnknown(f"{reason} before the store ended it"))
 
     def overlay(self, subtree: bytes) -> list[core_mod.Update]:
         """Published coalesced updates not yet stored, for snapshots (key order)."""

@@ -34,6 +34,7 @@ from raspy.transport.sockets import CurveKeys
 log = structlog.get_logger(component="clone")
 
 __all__ = [
+    "COMMIT_ALONG_MAX_S",
     "CloneLoop",
     "ClonePublisher",
     "CloneServerActor",
@@ -55,6 +56,8 @@ _ALONG_ASK_S: Final = _IO_ANSWER_S + _ASK_TIMEOUT_S
 # transaction this long is hung, and raspyd's hang watch (hung_after_s, 60 s by
 # default) ends the hub before: past it, the outcome is said unknown
 _TAKEN_WAIT_S: Final = 600.0
+# the longest a commit_along waits: its ask, then the store's transaction
+COMMIT_ALONG_MAX_S: Final = _ALONG_ASK_S + _TAKEN_WAIT_S
 
 
 @frozen
@@ -259,8 +262,9 @@ def commit_along(
     pykka.Timeout when the server did not take it within `timeout_s`: it is
     cancelled, nothing of it is stored, then or later. Once taken, it is waited
     for until it is stored (returns) or failed (StoreError, whatever the writer's
-    error): the caller's answer then says what the store holds. Only a writer on
-    it longer than _TAKEN_WAIT_S gives StoreOutcomeUnknown."""
+    error): the caller's answer then says what the store holds. A writer on it
+    longer than _TAKEN_WAIT_S, or the server stopped while the store had it, gives
+    StoreOutcomeUnknown: it may land."""
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
     try:
         clone_ref.ask(asked, timeout=min(_ALONG_ASK_S, timeout_s))
@@ -272,8 +276,7 @@ def commit_along(
         asked.done.result(timeout=_TAKEN_WAIT_S)
     except FutureTimeout:
         raise StoreOutcomeUnknown(
-            f"the store has not ended its write in {_TAKEN_WAIT_S:g} s:"
-            " whether it was stored is not known"
+            f"the store has not ended its write in {_TAKEN_WAIT_S:g} s"
         ) from None
     except StoreError:
         raise

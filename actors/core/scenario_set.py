@@ -25,7 +25,7 @@ from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
 from raspy.config import CoreConfig
-from raspy.errors import StoreError
+from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.hang_watch import Inner
 from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
@@ -365,6 +365,11 @@ class ScenarioSet(pykka.ThreadingActor):
             sets += self.keys.changes(entry, status, lambda: None)
         try:
             self.commit_dropping(gone, sets, ops)
+        except StoreOutcomeUnknown:
+            # it may land: the scenarios stay stopped, as asked (started again, a
+            # landed delete or disable would run on beside its stored state)
+            log.error("scenario_change_unknown", scenarios=list(names), change=change)
+            raise
         except (StoreError, pykka.ActorDeadError, pykka.Timeout):
             log.error("scenario_change_failed", scenarios=list(names), change=change)
             for name in names:

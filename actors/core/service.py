@@ -383,7 +383,10 @@ def _not_done(
         f"raspy scenario show {request.name}" if request.name else "raspy scenario list"
     )
     if isinstance(exc, StoreOutcomeUnknown):
-        said = f"it is not known whether {what} was {done}: {exc} (see `{look}`)"
+        said = (
+            f"it is not known whether {what} was {done}: {exc} (raspyd's next start"
+            " reads what the store holds)"
+        )
     elif isinstance(exc, StoreError):
         said = f"{what} was not {done}: {exc}"
     elif isinstance(exc, pykka.ActorDeadError):

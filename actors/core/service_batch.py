@@ -63,8 +63,8 @@ class ServiceBatch(ServiceImports):
                 raise api.Refused(
                     b"500",
                     {
-                        "error": f"not known whether stored: {exc}"
-                        " (see `raspy scenario list`)"
+                        "error": f"it is not known whether they were stored: {exc}"
+                        " (raspyd's next start reads what the store holds)"
                     },
                 ) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:

@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+from raspy.actors.clone.server import COMMIT_ALONG_MAX_S
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
@@ -28,10 +29,11 @@ if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry
     from raspy.rules import model
 
-# the actor stores the text (NewText): the Clone server's taking it (commit_along's
-# 10 s), then the store's transaction (a slow card's sync); a transaction longer
-# than this is a store the hang watch ends raspyd for (60 s by default)
-_TEXT_STORED_S: Final = 40.0
+# the actor stores the text (NewText) with commit_along, which waits for the store
+# to end its transaction (a slow card's sync): as long, and a little more, so that
+# the answer says what the store holds (the hang watch ends a hub whose store is on
+# one transaction for hung_after_s, 60 s by default, before)
+_TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
 )
@@ -174,6 +176,16 @@ class ServiceImports:
         if not isinstance(answer, scn.TextStored):  # it stopped meanwhile
             self._put_text(old, scenario, text)
             return
+        if answer.unknown:  # it may land: taken as stored, as the actor takes it
+            self._took_text(old, text, wall)
+            raise api.Refused(
+                b"500",
+                {
+                    "error": f"it is not known whether scenario {scenario.name} was"
+                    f" stored: {answer.error} (raspyd's next start reads what the"
+                    " store holds)"
+                },
+            )
         if answer.error is not None:
             # nothing stored: the actor's record names the stored text (it put
             # its version back itself)

@@ -77,9 +77,10 @@ def _marked_refused(path: Path) -> Path | None:
         if os.path.lexists(marked):
             return None
         os.rename(path, marked)
-        fsync_directory(path.parent)
     except OSError:
         return None
+    with suppress(OSError):  # renamed: a rename not yet durable is still its name
+        fsync_directory(path.parent)
     return marked
 
 

@@ -268,7 +268,7 @@ class Runner:
             call.result.set_exception(exc)
         except RaspyError as exc:  # a refusal its caller handles: no traceback
             self.count("commands.refused")
-            log.info(
+            log.warning(
                 "command_refused",
                 runner=self.name,
                 command=type(command).__name__,

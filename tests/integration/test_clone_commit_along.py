@@ -206,7 +206,7 @@ def test_a_write_taken_and_not_ended_in_time_is_said_unknown_never_failed(
     monkeypatch.setattr(store_writes, "apply_ops", slow)  # its import of it
     monkeypatch.setattr(server_mod, "_TAKEN_WAIT_S", 0.3)
     try:
-        with pytest.raises(StoreOutcomeUnknown, match="not known"):
+        with pytest.raises(StoreOutcomeUnknown, match="has not ended its write"):
             commit_along(
                 server.ref,
                 [(b"/along/slow", b"1")],
@@ -220,3 +220,45 @@ def test_a_write_taken_and_not_ended_in_time_is_said_unknown_never_failed(
         what="the write landed",
     )
     assert _tree(server, store) == [("/along/slow", b"1")]
+
+
+def test_a_write_the_store_had_when_the_server_stopped_is_said_unknown(
+    server: CloneServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is not the server's: its writer writes what is queued after the
+    server's stop. Told "not stored" (a plain StoreError), the caller started a
+    deleted scenario again while its delete landed."""
+    release = threading.Event()
+    writing = threading.Event()
+
+    def slow(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            writing.set()
+            release.wait(20)
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", slow)  # its import of it
+    raised: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            commit_along(
+                server.ref, [], [Put(Table.SCENARIO, b"scenario.slow.code", b"\xa1x")]
+            )
+        except BaseException as exc:  # noqa: BLE001  # what the caller is told
+            raised.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        assert writing.wait(10)
+        server.ref.stop(block=True, timeout=20)
+        asker.join(20)
+    finally:
+        release.set()
+
+    assert [type(exc) for exc in raised] == [StoreOutcomeUnknown]
+    wait_until(
+        lambda: store.get(Table.SCENARIO, b"scenario.slow.code") == b"\xa1x",
+        what="the write landed",
+    )
