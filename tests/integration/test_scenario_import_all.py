@@ -25,6 +25,7 @@ from support.long_wait import (
     SLOW,
     commits,
     record_version,
+    run_slow,
 )
 from support.wait import wait_until
 
@@ -158,8 +159,7 @@ def test_a_replace_of_three_ends_the_long_wait_of_the_one_changed(
     core.start()
     core.request("import", document=SLOW)
     core.request("import", document=_doc("two"))
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     changed = SLOW.replace("wait: 1h", "wait: 2h")
 
     status, reply = core.request(
@@ -189,8 +189,7 @@ def test_a_replace_of_three_keeps_the_long_wait_of_one_whose_enabled_line_alone_
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
 
     status, reply = core.request(
@@ -212,8 +211,7 @@ def test_a_replace_of_two_whose_enabled_false_disables_one_ends_its_wait_quietly
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
 
     status, reply = core.request(
@@ -240,8 +238,7 @@ def test_a_disable_among_the_documents_is_in_the_texts_one_commit(
     core.start()
     core.request("import", document=SLOW)
     core.request("import", document=_doc("two"))
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
     before = commits(core)
 
@@ -260,8 +257,7 @@ def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     saved = SLOW.replace("triggers:", "enabled: false\ntriggers:")
     core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
 

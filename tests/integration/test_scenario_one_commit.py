@@ -30,6 +30,7 @@ from support.long_wait import (
     commits,
     record,
     record_version,
+    run_slow,
     scenario_keys,
 )
 from support.wait import wait_until
@@ -70,8 +71,7 @@ def test_the_same_text_imported_again_after_a_delete_takes_up_no_old_run(
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     core.request("delete", name="slow")
     assert core.request("import", document=SLOW)[0] == b"200"
     core.stop()
@@ -88,8 +88,7 @@ def test_a_save_that_only_adds_enabled_stores_text_and_record_in_one_commit(
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     before = commits(core)
     saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
 
@@ -122,8 +121,7 @@ def test_a_disable_stores_the_flag_and_deletes_the_record_in_one_commit(
 ) -> None:
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     before = commits(core)
 
     assert core.request(**how)[0] == b"200"  # type: ignore[arg-type]  # JSON fields
@@ -142,8 +140,7 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
     """Its actor had stopped: it starts again, the run it ended said lost."""
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
 
     status, reply = core.request("delete", name="slow")
@@ -184,8 +181,7 @@ def test_a_disable_that_cannot_be_stored_says_so_and_leaves_it_enabled(
     reply names the scenario and what was not done; the flag stays stored as on."""
     core.start()
     core.request("import", document=SLOW)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
 
     status, reply = core.request(**how)  # type: ignore[arg-type]  # JSON fields
@@ -205,8 +201,7 @@ def test_a_runaway_disable_that_cannot_be_stored_keeps_no_guard_reason(
     ref = core.start()
     core.request("import", document=SLOW)
     if running:
-        core.request("run", name="slow")
-        wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+        run_slow(core, tree)
     core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
     current = ref.proxy().entries.get()["slow"].ref
 
@@ -232,8 +227,7 @@ def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text
     ref = core.start()
     queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
     core.request("import", document=queued)
-    core.request("run", name="slow")
-    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
+    run_slow(core, tree)
     actor = ref.proxy().entries.get()["slow"].ref
 
     def failing(entries: Sequence[tuple[bytes, bytes]]) -> None:

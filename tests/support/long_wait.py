@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 
 from raspy.actors.clone.server import read_tree
-from support.core_actors import Core
+from raspy.client.clone import CloneClient
+from support.core_actors import Core, value
+from support.wait import wait_until
 
 # a run that waits an hour once `/event/go` is set: a record a restart takes up
 SLOW = """\
@@ -41,3 +43,10 @@ def record(core: Core) -> dict[str, object]:
 def record_version(core: Core) -> object:
     """The version (text fingerprint) the record names, None without a record."""
     return record(core).get("version")
+
+
+def run_slow(core: Core, tree: CloneClient) -> None:
+    """Run slow (imported already) and wait until its run's record is in the tree:
+    the run is in its long wait."""
+    core.request("run", name="slow")
+    wait_until(lambda: value(tree, RECORD) is not None, what="the run's record")
