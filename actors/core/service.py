@@ -17,6 +17,7 @@ import pykka
 import structlog
 
 from raspy.actors.core.service_batch import ServiceBatch
+from raspy.actors.core.service_imports import to_store
 from raspy.errors import (
     ScenarioError,
     StoreError,
@@ -25,7 +26,7 @@ from raspy.errors import (
     quote,
 )
 from raspy.rules import scenario_api as api
-from raspy.storage.scenario_store import NewScenario, StoredScenario
+from raspy.storage.scenario_store import StoredScenario
 
 # The scenario engine (its model, states, messages) is imported where a scenario
 # is at hand: a core with none answers `list` without loading it.
@@ -244,7 +245,7 @@ class CoreService(ServiceBatch):
         for path in sorted(Path(folder).glob("*.yaml")):
             try:
                 new = [
-                    NewScenario(s.name, code, s.enabled, s.mode.value)
+                    to_store(s, code)
                     for code, s in self._preload_file(path)
                     if s.name not in stored
                 ]

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 import pykka
 import structlog
 
-from raspy.actors.core.service_imports import Planned, ServiceImports
+from raspy.actors.core.service_imports import Planned, ServiceImports, to_store
 from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
-from raspy.storage.scenario_store import NewScenario
 
 # the scenario engine loads with the first document read, not at the core's start
 if TYPE_CHECKING:
@@ -39,12 +38,7 @@ class ServiceBatch(ServiceImports):
         planned = self._planned(request)
         changed = [p for p in planned if p.kind != "unchanged"]
         wall = self._core.links.clock.wall()
-        new = [
-            NewScenario(
-                p.scenario.name, p.text, p.scenario.enabled, p.scenario.mode.value
-            )
-            for p in changed
-        ]
+        new = [to_store(p.scenario, p.text) for p in changed]
         # running scenarios an `enabled: false` turns off: their actors stopped
         # before the commit, which deletes their records of runs in a long wait
         disabling = [

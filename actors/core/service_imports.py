@@ -141,9 +141,7 @@ class ServiceImports:
             return
         core = self._core
         wall = core.links.clock.wall()
-        ops = core.store.put_ops(
-            [NewScenario(scenario.name, text, False, scenario.mode.value)], wall
-        )
+        ops = core.store.put_ops([to_store(scenario, text)], wall)  # it says false
         core.set_enabled(scenario.name, False, text_ops=ops)
         self._took_text(old, text, wall)  # stored (set_enabled raises if not)
 
@@ -163,10 +161,7 @@ class ServiceImports:
             return
         core = self._core
         wall = core.links.clock.wall()
-        ops = core.store.put_ops(
-            [NewScenario(scenario.name, text, scenario.enabled, scenario.mode.value)],
-            wall,
-        )
+        ops = core.store.put_ops([to_store(scenario, text)], wall)
 
         def store(entries: Sequence[tuple[bytes, bytes]]) -> None:
             commit_along(core.links.clone, entries, ops)
@@ -322,6 +317,11 @@ class ServiceImports:
         if problems:
             raise api.bad(f"{source}: not a valid scenario", problems=problems)
         return scenario
+
+
+def to_store(scenario: model.Scenario, text: str) -> NewScenario:
+    """What storing `text`, loaded as `scenario`, writes: its text and its conf."""
+    return NewScenario(scenario.name, text, scenario.enabled, scenario.mode.value)
 
 
 def _only_enabled_differs(new: str, stored: str) -> bool:
