@@ -93,8 +93,7 @@ def _refusal(reply: text.Reply, named: dict[str, files.Document]) -> list[str]:
     index = reply.field("index")
     if type(index) is int and 0 <= index < len(named):
         name, document = list(named.items())[index]
-        lines = text.import_refusal(reply, name, document.source, document.first_line)
-        return [*lines, NOTHING]
+        return [*_refused(reply, name, document), NOTHING]
     lines = text.refusal_lines(reply)
     if reply.status == 400 or reply.field("nothing_stored") is True:
         return [*lines, NOTHING]
@@ -110,20 +109,20 @@ def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> N
         for name, document in named.items():
             reply = ask("validate", named, document)
             if not reply.ok:
-                lines = text.import_refusal(
-                    reply, name, document.source, document.first_line
-                )
-                raise files.Failure(1, *lines, NOTHING)
+                raise files.Failure(1, *_refused(reply, name, document), NOTHING)
     done: list[str] = []
     for name, document in named.items():
         reply = ask("import", named, document, replace=replace)
         if not reply.ok:
-            lines = text.import_refusal(
-                reply, name, document.source, document.first_line
-            )
+            lines = _refused(reply, name, document)
             raise files.Failure(1, *lines, _imported_before(done))
         _say_imported(name, document, reply)
         done.append(name)
+
+
+def _refused(reply: text.Reply, name: str, document: files.Document) -> list[str]:
+    """The hub's refusal of `document`, its problems as lines of its file."""
+    return text.import_refusal(reply, name, document.source, document.first_line)
 
 
 def _imported_before(done: list[str]) -> str:
