@@ -87,6 +87,20 @@ def older_hub(edge: EdgeHandle) -> Iterator[list[dict[str, Any]]]:
         worker.close()
 
 
+def _imported(edge: EdgeHandle, *files: Path) -> tuple[int, str, str]:
+    """`raspy scenario import FILES` against the hub at `edge`: status, out, err."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "raspy.cli.raspy", "scenario", "import"),
+            *(str(path) for path in files),
+            *("--server", edge.endpoint, "--host", "hub", "--timeout", "5"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return finish_text(process)
+
+
 @pytest.mark.timeout(60)
 def test_import_asks_an_older_hub_again_without_others(
     edge: EdgeHandle, tmp_path: Path
@@ -101,16 +115,7 @@ def test_import_asks_an_older_hub_again_without_others(
         encoding="utf-8",
     )
     with older_hub(edge) as requests:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "raspy.cli.raspy", "scenario", "import"),
-                *(str(dawn), str(night)),
-                *("--server", edge.endpoint, "--host", "hub", "--timeout", "5"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        outcome = finish_text(process)
+        outcome = _imported(edge, dawn, night)
     assert outcome == (
         0,
         f"imported dawn from {dawn}\nimported night from {night}\n",
@@ -146,16 +151,7 @@ def test_import_to_an_older_hub_validates_every_document_before_importing_any(
         encoding="utf-8",
     )
     with older_hub(edge) as requests:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "raspy.cli.raspy", "scenario", "import"),
-                *(str(dawn), str(night)),
-                *("--server", edge.endpoint, "--host", "hub", "--timeout", "5"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        outcome = finish_text(process)
+        outcome = _imported(edge, dawn, night)
     assert outcome == (
         1,
         "",
