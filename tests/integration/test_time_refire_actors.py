@@ -44,6 +44,16 @@ def _restart(core: Core) -> None:
     core.start(daemon_start=False)
 
 
+def _fired_at_seven(core: Core, clock: FakeClock, tree: CloneClient) -> None:
+    """The core started at 06:59:50 with `wake` (at 07:00), which fires once."""
+    core.start()
+    document = WAKE.format(id="", event="wake")
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/wake/next_fire", SEVEN)
+    clock.advance(10)
+    wait_value(tree, "/scenario/wake/runs", 1)
+
+
 @pytest.mark.parametrize(
     "again",
     [_new_version, _disable_enable, _restart],
@@ -59,12 +69,7 @@ def test_an_at_fired_is_not_fired_again_when_scheduled_again_after_a_step_back(
     clock = FakeClock(wall=SEVEN - 10)
     core = Core(edge, server, store, clock)
     try:
-        core.start()
-        document = WAKE.format(id="", event="wake")
-        assert core.request("import", document=document)[0] == b"200"
-        wait_value(tree, "/scenario/wake/next_fire", SEVEN)
-        clock.advance(10)
-        wait_value(tree, "/scenario/wake/runs", 1)
+        _fired_at_seven(core, clock, tree)
         wait_value(tree, "/scenario/wake/next_fire", SEVEN + 86_400)
         clock.step_wall(-300.0)  # NTP: five minutes back, to 06:55:10
         again(core)
@@ -96,12 +101,7 @@ def test_an_at_fired_by_a_clock_hours_ahead_comes_again_when_scheduled_again(
     clock = FakeClock(wall=SEVEN - 10)
     core = Core(edge, server, store, clock)
     try:
-        core.start()
-        document = WAKE.format(id="", event="wake")
-        assert core.request("import", document=document)[0] == b"200"
-        wait_value(tree, "/scenario/wake/next_fire", SEVEN)
-        clock.advance(10)
-        wait_value(tree, "/scenario/wake/runs", 1)
+        _fired_at_seven(core, clock, tree)
         clock.step_wall(-5 * 3600.0)  # NTP: to 02:00
         clock.advance(60.0)  # the step seen by the core's look each minute
         wait_value(tree, "/scenario/wake/next_fire", SEVEN)
