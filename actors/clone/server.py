@@ -255,11 +255,10 @@ def commit_along(
     clone_ref: pykka.ActorRef[Any],
     entries: Sequence[tuple[bytes, bytes]],
     ops: Sequence[Op],
-    timeout_s: float = _ALONG_ASK_S,
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
     transaction (msgs.CommitAlong), durable on return. pykka.ActorDeadError or
-    pykka.Timeout when the server did not take it within `timeout_s`: it is
+    pykka.Timeout when the server did not take it within _ALONG_ASK_S: it is
     cancelled, nothing of it is stored, then or later. Once taken, it is waited
     for until it is stored (returns) or failed (StoreError, whatever the writer's
     error): the caller's answer then says what the store holds. A writer on it
@@ -267,7 +266,7 @@ def commit_along(
     StoreOutcomeUnknown: it may land."""
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
     try:
-        clone_ref.ask(asked, timeout=min(_ALONG_ASK_S, timeout_s))
+        clone_ref.ask(asked, timeout=_ALONG_ASK_S)
     except (pykka.Timeout, pykka.ActorDeadError) as exc:
         if asked.done.cancel():  # not taken, and never will be
             raise
