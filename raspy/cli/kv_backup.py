@@ -69,9 +69,9 @@ def _refused_name(path: Path) -> Path:
 
 
 def _marked_refused(path: Path) -> Path | None:
-    """The new backup `path`, which restore refuses as it stands, renamed with
+    """The backup `path`, which restore refuses as it stands, renamed with
     REFUSED (durably), so that the rotation keeps the whole ones apart from it;
-    None (it keeps its name, and nothing is rotated) if that cannot be done."""
+    None (it keeps its name) if that cannot be done."""
     marked = _refused_name(path)
     try:
         if os.path.lexists(marked):
@@ -82,6 +82,52 @@ def _marked_refused(path: Path) -> Path | None:
     with suppress(OSError):  # renamed: a rename not yet durable is still its name
         fsync_directory(path.parent)
     return marked
+
+
+def _mark_older_refused(backup_dir: Path, new: Path) -> list[str]:
+    """The older backups of the new one's kind named as whole ones though they hold
+    a record restore refuses (an older raspy-kv named them so), renamed with
+    REFUSED before the rotation counts them among --keep and removes the whole
+    ones in their stead; a line saying each. Only the dbs before the history are
+    judged (the history comes last and is the bulk of a file: judging it too would
+    cost a Pi about half the reading again each night, and what an older restore
+    let in was a kv key); a file that does not read is the recheck's to say."""
+    said = []
+    kind = _kind_of(new.name)
+    older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
+    for name in (name for name in older if not _refused(name)):
+        path = backup_dir / name
+        why = _first_refused(path)
+        if why is None:
+            continue
+        marked = _marked_refused(path)
+        done = (
+            f"renamed {marked.name}"
+            if marked is not None
+            else f"it could not be renamed {_refused_name(path).name}: rename it"
+        )
+        said.append(
+            f"older backup {path} does not restore as it stands ({why}): {done},"
+            " so that --keep counts only whole backups"
+        )
+    return said
+
+
+def _first_refused(path: Path) -> str | None:
+    """The first record before the history db of the backup `path` that restore
+    refuses, as restore names it; None for none (or a file that does not read)."""
+    try:
+        with path.open("rb") as handle:
+            reader = DumpReader(handle, unique=False)
+            for record in reader.records():
+                if record.table is Table.HISTORY:
+                    return None
+                why = kv_dump.refusal(record.table, record.key, record.value)
+                if why is not None:
+                    return f"line {record_line_number(reader.count - 1)}: {why}"
+    except (DumpFormatError, OSError):
+        return None
+    return None
 
 
 def _kind_of(name: str) -> str | None:
@@ -351,10 +397,12 @@ def _backup(args: argparse.Namespace) -> int:
         count = written.count
         size = read_back(path, count)
         marked = _marked_refused(path) if written.refused else path
+        older_refused: list[str] = []
+        removed = stale = 0
         # one that restore refuses removes no whole one (_rotate); unmarked, none
-        removed, stale = (
-            (0, 0) if marked is None else _rotate(backup_dir, args.keep, marked)
-        )
+        if marked is not None:
+            older_refused = _mark_older_refused(backup_dir, marked)
+            removed, stale = _rotate(backup_dir, args.keep, marked)
         path = marked or path
         rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
@@ -370,7 +418,7 @@ def _backup(args: argparse.Namespace) -> int:
             started,
             sys.stdout,
         )
-    for line in rechecked.unjudged:
+    for line in older_refused + rechecked.unjudged:
         print(f"{_PROG}: {line}", file=sys.stderr)
     if written.refused:
         say_refused("backup", str(path), written, args.data_dir)

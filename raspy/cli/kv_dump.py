@@ -180,7 +180,7 @@ def write_dump(
             for table in tables:
                 for key, value in records(view, table):
                     out.write(writer.record_line(Record(table, key, value)))
-                    why = _refusal(table, key, value)
+                    why = refusal(table, key, value)
                     if why is not None:
                         refused += 1
                         first = first or (table, key)
@@ -193,7 +193,7 @@ def write_dump(
     return Written(writer.count, refused, tuple(shown), first)
 
 
-def _refusal(table: Table, key: bytes, value: bytes) -> str | None:
+def refusal(table: Table, key: bytes, value: bytes) -> str | None:
     """Why restore would refuse a record (limits aside: those are the hub's
     config), as it says it; None for one it takes."""
     try:

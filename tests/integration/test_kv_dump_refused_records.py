@@ -125,6 +125,40 @@ def test_nightly_backups_of_a_store_restore_refuses_keep_the_whole_ones_and_one_
     assert [name.endswith("-refused.dump") for name in left] == [False]
 
 
+def test_older_backups_an_older_raspy_kv_named_whole_are_marked_before_rotation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older raspy-kv named every backup of a store restore refuses as a whole
+    one, and removed none: the first whole backup after a --drop counted them among
+    --keep, removed the good old ones and kept them. Found before the rotation,
+    they are renamed -refused (said), and the whole ones are kept."""
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    make_store(tmp_path / "good")
+    make_store(bad_store := tmp_path / "bad", [*CONTENT, COMMAND_KEY])
+    good = [backups / f"raspy-2026010{day}T000000Z.dump" for day in (1, 2)]
+    bad = [backups / f"raspy-2026020{day}T000000Z.dump" for day in (1, 2, 3)]
+    for store, paths in ((tmp_path / "good", good), (bad_store, bad)):
+        for path in paths:
+            dump = ["dump", "--data-dir", str(store), "-o", str(path)]
+            run(dump, capsys)
+
+    argv = ["backup", "--data-dir", str(tmp_path / "good"), "--to", str(backups)]
+    status, out, err = run([*argv, "--keep", "3"], capsys)
+
+    assert status == 0, err
+    assert "; 3 old removed; 2 older checked again" in out
+    left = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    assert left[:2] == [path.name for path in good]
+    assert [name.endswith("-refused.dump") for name in left] == [False] * 3
+    assert err.splitlines() == [
+        f"raspy-kv backup: older backup {path} does not restore as it stands (line 4:"
+        " kv 'KTHXBAI': a Clone command, not a key: a snapshot would end there):"
+        f" renamed {path.stem}-refused.dump, so that --keep counts only whole backups"
+        for path in bad
+    ]
+
+
 def _bad_ttl(name: bytes) -> Put:
     """A kv record whose ttl the Clone server never stores (0 s): restore refuses it."""
     return Put(Table.KV, name, encode_kv(2, b"x", {}, 0.0))
