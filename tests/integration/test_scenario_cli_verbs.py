@@ -35,7 +35,7 @@ def test_state_verbs_go_on_past_a_refusal_and_exit_1(
     assert finish(process) == (
         1,
         "a: disabled\nb: disabled\n",
-        "raspy scenario disable: ghost: 404: no scenario 'ghost'\n",
+        "raspy scenario disable: ghost: no scenario 'ghost'\n",
     )
 
 
@@ -119,7 +119,7 @@ def test_run_trigger_sends_the_id_and_prints_a_refusal(
     process = start(endpoint, "run", "evening", "--trigger", "of")
     why = "scenario evening has no trigger with id 'of' (its trigger ids: 'on', 'off')"
     answer(sock, b"400", {"error": why})
-    assert finish(process) == (1, "", f"raspy scenario run: evening: 400: {why}\n")
+    assert finish(process) == (1, "", f"raspy scenario run: evening: {why}\n")
 
 
 def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
