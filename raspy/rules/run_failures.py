@@ -8,9 +8,9 @@ not a new one at each run.
 
 A condition that faults at every trigger (a sensor away, read every few seconds)
 failed as many runs: each was a line in the journal, thousands a day on an SD card.
-The scenario's status keys were written once already (History.condition_failed);
-this bounds the log the same way, through raspy.ratelimit's limiter. Time is
-passed in (monotonic s).
+The scenario's status keys were written once already (History.condition_failed,
+which takes the same failure_kind); this bounds the log the same way, through
+raspy.ratelimit's limiter. Time is passed in (monotonic s).
 """
 
 from __future__ import annotations
