@@ -36,11 +36,14 @@ from raspy.storage.tables import (
 
 @frozen
 class Problem:
-    """What is wrong with one record (key None: with a table as a whole)."""
+    """What is wrong with one record (key None: with a table as a whole).
+    `served`: the record reads, and raspyd starts on it, but restore refuses it (a
+    kv key that is a Clone command, a ttl the server never stores)."""
 
     table: Table
     key: bytes | None
     message: str
+    served: bool = False
 
     def __str__(self) -> str:
         where = (
@@ -148,6 +151,15 @@ def validate_record(table: Table, key: bytes, value: bytes) -> None:
                 raise StoreError(f"not msgpack: {exc}") from exc
 
 
+def _reads(table: Table, key: bytes, value: bytes) -> bool:
+    """Whether raspyd reads the record (validate_record), as its start does."""
+    try:
+        validate_record(table, key, value)
+    except StoreError:
+        return False
+    return True
+
+
 @dataclass
 class Checker:
     """Feed every record (any order) with feed(), then call finish()."""
@@ -165,7 +177,8 @@ class Checker:
         try:
             kv_seq = validate_written(table, key, value)
         except StoreError as exc:
-            self._problems.append(Problem(table, key, str(exc)))
+            served = _reads(table, key, value)
+            self._problems.append(Problem(table, key, str(exc), served))
             return
         match table:
             case Table.KV:

@@ -1,6 +1,9 @@
 """raspy-kv check: every record of a store verified (storage.check), from one read
 txn; the problems on stdout, one a line, then the report line. With --drop DB KEY,
-that record is removed first (raspy.cli.kv_drop)."""
+that record is removed first (raspy.cli.kv_drop). A record raspyd starts on but
+restore refuses has its line end with that --drop command, as dump's and backup's
+refusal does; an unreadable one does not: raspyd refuses that store, and its way
+out is the restore of a backup (docs/recovery.md)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import sys
 import time
 
 from raspy.cli import EXIT_OK
-from raspy.cli.kv_drop import drop, parse_drop
+from raspy.cli.kv_drop import drop, drop_command, parse_drop
 from raspy.cli.kv_lines import EXIT_DATA, command_prog, stdout_errors
 from raspy.cli.kv_store import Progress, open_readonly, records, report
-from raspy.storage.check import Checker
+from raspy.storage.check import Checker, Problem
 from raspy.storage.tables import Table
 
 
@@ -41,7 +44,7 @@ def check(args: argparse.Namespace) -> int:
     verdict = f"{count} problem{'' if count == 1 else 's'}" if problems else "ok"
     with stdout_errors():
         for problem in problems:
-            print(problem)
+            print(_said(problem, args.data_dir))
         report(
             "check",
             # one db more than a dump names: the schema's, which its header carries
@@ -51,3 +54,11 @@ def check(args: argparse.Namespace) -> int:
             sys.stdout,
         )
     return EXIT_DATA if problems else EXIT_OK
+
+
+def _said(problem: Problem, data_dir: str) -> str:
+    """A problem's line; for a record restore refuses, the command that drops it."""
+    if problem.key is None or not problem.served:
+        return str(problem)
+    command = drop_command(data_dir, problem.table, problem.key)
+    return f"{problem}; stop raspyd and drop it from the store: `{command}`"

@@ -71,9 +71,16 @@ def decode_reply(frames: Sequence[bytes], service: str) -> Reply:
 
 
 def refusal_lines(reply: Reply) -> list[str]:
-    """What a non-200 reply says: its error, then each problem on its own line."""
+    """What a non-200 reply says: its error, then each problem on its own line.
+    A refusal of the request (4xx) is its error alone, which says what the status
+    does (`not a valid scenario`, `no scenario 'x'`); the hub's own failure (5xx)
+    and a reply without an error keep the status, the one word for "not your
+    request" or for what the hub sent."""
     error = reply.field("error")
-    lines = [f"{reply.status}: {error if isinstance(error, str) else reply.body}"]
+    if isinstance(error, str) and 400 <= reply.status < 500:
+        lines = [error]
+    else:
+        lines = [f"{reply.status}: {error if isinstance(error, str) else reply.body}"]
     problems = reply.field("problems")
     if isinstance(problems, list):
         lines += [str(problem) for problem in problems]
@@ -86,7 +93,9 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
     of the file (one without a place gets the document's)."""
     document = f"{source}:{first_line + 1}:1"
     error, *problems = refusal_lines(reply)
-    error = error.replace(f": {source}: ", ": ", 1)
+    # the file is named once, at the front: not again in the error (after a 5xx's
+    # status, or at its start)
+    error = error.removeprefix(f"{source}: ").replace(f": {source}: ", ": ", 1)
     lines = [f"{document}: {name}: {error}"]
     for problem in problems:
         if problem_place(problem, source) is not None:

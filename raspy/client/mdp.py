@@ -298,9 +298,7 @@ class Client(Closing):
         self, service: bytes, tries: int, *, cut_short: bool = False
     ) -> ClientTimeout:
         how = (
-            "by the caller's deadline"
-            if cut_short
-            else f"after {tries} tries of {self.timeout_s}s"
+            "by the caller's deadline" if cut_short else _waited(tries, self.timeout_s)
         )
         return ClientTimeout(
             f"{self.endpoint}: no reply from service {_shown_service(service)} {how}"
@@ -323,6 +321,14 @@ class Client(Closing):
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+
+
+def _waited(tries: int, timeout_s: float) -> str:
+    """How long a request went unanswered, as a person says it: `in 90 s`, `in 3
+    tries of 5 s each`."""
+    if tries == 1:
+        return f"in {timeout_s:g} s"
+    return f"in {tries} tries of {timeout_s:g} s each"
 
 
 def _shown_service(service: bytes) -> str:

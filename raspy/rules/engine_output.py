@@ -16,6 +16,7 @@ from raspy.devices.template import JsonValue
 from raspy.records import frozen
 from raspy.rules.resume_path import Path
 from raspy.rules.run import Effect, Run, SendRequest
+from raspy.rules.run_failures import failure_kind
 from raspy.rules.run_scope import trace_line
 
 
@@ -229,14 +230,19 @@ class History:
 
     def condition_failed(self, reason: str, wall: float) -> str | None:
         """A condition could not be evaluated, so no run started; the error shown."""
-        if not (self.condition_fault and reason == self.last_error):
+        if not (self.condition_fault and self._same_error(reason)):
             # when this fault began: the same one again at every trigger (a sensor
-            # away all day) is no new status, no write
+            # away all day, a reading its text holds) is no new status, no write
             self.error(reason, wall)
         self.condition_fault = True
         # no run: the trace says so, not the run before's `done`
         self.last_trace = (f"+0.0s failed: {self.last_error}",)
         return self.last_error
+
+    def _same_error(self, reason: str) -> bool:
+        """`reason` is the last error with other numbers, or the same text."""
+        last = self.last_error
+        return last is not None and failure_kind(reason) == failure_kind(last)
 
     def skipped(
         self,

@@ -2,15 +2,20 @@
 error and the end of a streak at once; the same failure again at most once every
 SAY_AGAIN_S, with how many times it came since.
 
+The same failure is the same text with its numbers folded (failure_kind): a reason
+that holds a changing value (a reading, a time, an address and port) is one failure,
+not a new one at each run.
+
 A condition that faults at every trigger (a sensor away, read every few seconds)
 failed as many runs: each was a line in the journal, thousands a day on an SD card.
-The scenario's status keys were written once already (History.condition_failed);
-this bounds the log the same way, through raspy.ratelimit's limiter. Time is
-passed in (monotonic s).
+The scenario's status keys were written once already (History.condition_failed,
+which takes the same failure_kind); this bounds the log the same way, through
+raspy.ratelimit's limiter. Time is passed in (monotonic s).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import structlog
@@ -20,6 +25,15 @@ from raspy.ratelimit import LogRateLimiter
 log = structlog.get_logger(component="scenario")  # as its actor's lines
 
 SAY_AGAIN_S: Final = 600.0  # the same failure said again at most this often
+# a number standing alone: not a name's (`relay2`, `sensor_1`), nor a condition's own
+# number, which says which of them faulted
+_NUMBER: Final = re.compile(r"(?<![^\W\d])(?<!condition )\d+")
+
+
+def failure_kind(reason: str) -> str:
+    """The reason with every number standing alone as `#`: `cannot compare 21.5 > 'a'`
+    and `cannot compare 21.7 > 'a'` are one failure, a new reading at each run."""
+    return _NUMBER.sub("#", reason)
 
 
 class RunFailures:
@@ -27,7 +41,7 @@ class RunFailures:
 
     def __init__(self, scenario: str) -> None:
         self._scenario = scenario
-        # one key, the last error: another error is a new key, said at once
+        # one key, the last kind of error: another is a new key, said at once
         self._limiter = LogRateLimiter(window_s=SAY_AGAIN_S, max_keys=1)
         self._in_a_row = 0  # failed runs since the last success
         self._unsaid = 0  # of them, the same failure left out of the log since
@@ -35,7 +49,7 @@ class RunFailures:
     def failed(self, reason: str, now: float) -> None:
         """A run failed (or its conditions faulted) for `reason`."""
         self._in_a_row += 1
-        if not self._limiter.should_log(reason, now):
+        if not self._limiter.should_log(failure_kind(reason), now):
             self._unsaid += 1
             return
         # left out since the last line: this failure's repeats, or the one before

@@ -419,5 +419,5 @@ def test_a_name_of_10000_characters_is_said_cut_short(
         "raspy", "scenario", verb, name, "--server", core_hub.endpoint, cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr
-    _one_line(result, "raspy", "404: no scenario named")
+    _one_line(result, "raspy", "no scenario named")
     assert len(result.stderr) < 300, result.stderr[:300]

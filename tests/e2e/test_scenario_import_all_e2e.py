@@ -74,7 +74,7 @@ def test_a_file_whose_third_document_the_hub_refuses_imports_none(
 
     assert (status, out) == (1, "")
     assert err == (
-        f"raspy scenario import: {path}:9:1: e2e-dusk: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:9:1: e2e-dusk: not a valid scenario\n"
         f"raspy scenario import: {path}:10:18: triggers[0].sun: a sun trigger needs "
         "[core] latitude and longitude in the config\n"
         "raspy scenario import: nothing imported\n"

@@ -323,7 +323,7 @@ def test_the_cli_drives_a_scenario_through_run_stop_disable_enable_and_delete(
     assert scenario_cli(daemon, "show", "e2e-long") == (
         1,
         "",
-        f"raspy scenario show: 404: {refusal['error']}\n",
+        f"raspy scenario show: {refusal['error']}\n",
     )
     assert status == b"404"
 

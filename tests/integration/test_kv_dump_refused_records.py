@@ -216,7 +216,8 @@ def test_check_drop_takes_the_refused_record_out_and_backups_rotate_again(
         "raspy-kv check: dropped kv 'KTHXBAI': a Clone command, not a key: a"
         " snapshot would end there",
         'kv "/bad\\x00\\\\\'\\xff": kv record: ttl: expected seconds > 0, at most'
-        " 1000000000, got 0.0",
+        " 1000000000, got 0.0; stop raspyd and drop it from the store:"
+        f" `raspy-kv check --data-dir {data} --drop kv '/bad\\x00\\\\'\"'\"'\\xff'`",
     ]
     status, out, err = run([*drop, "/bad\\x00\\\\'\\xff"], capsys)
     assert (status, err) == (0, "")
@@ -224,6 +225,32 @@ def test_check_drop_takes_the_refused_record_out_and_backups_rotate_again(
     assert records(data) == records(plain)
     assert _backup(data, backups, capsys) == 0
     assert len(list(backups.glob("raspy-*.dump"))) == 1
+
+
+def test_check_names_the_drop_of_each_record_restore_refuses_not_of_an_unreadable_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check lists what dump and backup refuse with the way out they name: each
+    record raspyd starts on but restore refuses ends with its --drop command, one
+    that runs as pasted; an unreadable record does not (raspyd refuses that store:
+    its way out is a backup's restore), nor a problem of the store as a whole."""
+    data = tmp_path / "data"
+    unreadable = Put(Table.KV, b"/torn", b"\xc1")
+    make_store(data, [*CONTENT, COMMAND_KEY, _bad_ttl(b"/bad/1"), unreadable])
+    status, out, err = run(["check", "--data-dir", str(data)], capsys)
+    assert (status, err) == (1, "")
+    drop = f"stop raspyd and drop it from the store: `raspy-kv check --data-dir {data}"
+    assert out.splitlines()[:-1] == [
+        "kv '/bad/1': kv record: ttl: expected seconds > 0, at most 1000000000, got"
+        f" 0.0; {drop} --drop kv /bad/1`",
+        "kv '/torn': kv record: cannot unpack 1 bytes: not msgpack data",
+        "kv 'KTHXBAI': a Clone command, not a key: a snapshot would end there;"
+        f" {drop} --drop kv KTHXBAI`",
+    ]
+    line = out.splitlines()[2]
+    status, _, err = run(shlex.split(line[line.index("`") + 1 : -1])[1:], capsys)
+    assert (status, err) == (1, "")  # dropped; the other two are left
+    assert (Table.KV, b"KTHXBAI") not in records(data)
 
 
 def test_check_drop_refuses_a_running_hub_a_sound_record_and_a_missing_one(

@@ -62,8 +62,8 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
-        f"raspy call: {endpoint}: no reply from service 'mmi.service' after 2 tries of "
-        "0.2s (asked whether a worker offers 'nobody': nothing was sent) (is raspyd "
+        f"raspy call: {endpoint}: no reply from service 'mmi.service' in 2 tries of "
+        "0.2 s each (asked whether a worker offers 'nobody': nothing was sent) (is raspyd "
         "running there? --server HOST:PORT names another hub or port base; a hub "
         "with CURVE answers only with --server-key and --client-cert)"
     )
@@ -88,7 +88,8 @@ def test_raspy_call_exits_1_after_its_request_times_out(
         err.decode()
         .splitlines()[-1]
         .startswith(
-            f"raspy call: {endpoint}: no reply from service 'slow' after 2 tries of 0.2s"
+            f"raspy call: {endpoint}: no reply from service 'slow' in 2 tries of 0.2 s"
+            " each"
         )
     )
 
@@ -110,7 +111,7 @@ def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
-        f"raspy call: {endpoint}: no reply from service 'lamp' after 1 tries of 0.2s"
+        f"raspy call: {endpoint}: no reply from service 'lamp' in 0.2 s"
         " (no worker serves 'lamp' now)"
     )
 

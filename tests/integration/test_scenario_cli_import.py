@@ -124,7 +124,7 @@ def test_a_refusal_of_one_document_of_a_stream_names_its_file_line(
     assert finish(process) == (
         1,
         "",
-        f"raspy scenario import: {path}:5:1: b: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:5:1: b: not a valid scenario\n"
         f"raspy scenario import: {path}:6:3: refused\n"
         "raspy scenario import: nothing imported\n",
     )
@@ -160,7 +160,7 @@ def test_a_store_failure_of_the_hub_says_nothing_was_imported(
                 ],
             },
             [
-                "{path}:5:1: main: 400: not a valid scenario",
+                "{path}:5:1: main: not a valid scenario",
                 "{path}:5:7: name: 'main' is reserved for the core's records",
             ],
             id="reserved-name",
@@ -171,7 +171,7 @@ def test_a_store_failure_of_the_hub_says_nothing_was_imported(
                 "problems": ["{path}:1:7: name: 'main' is already stored"],
             },
             [
-                "{path}:5:1: main: 400: a scenario named main exists (replace it with "
+                "{path}:5:1: main: a scenario named main exists (replace it with "
                 "replace: true)",
                 "{path}:5:7: name: 'main' is already stored",
             ],
@@ -180,7 +180,7 @@ def test_a_store_failure_of_the_hub_says_nothing_was_imported(
         pytest.param(
             {"error": "{path}: not a valid scenario", "problems": ["{path}: no place"]},
             [
-                "{path}:5:1: main: 400: not a valid scenario",
+                "{path}:5:1: main: not a valid scenario",
                 "{path}:5:1: no place",
             ],
             id="a-problem-without-a-place",
@@ -293,7 +293,7 @@ def test_a_refusal_of_the_one_document_says_nothing_was_imported(
     assert finish(process) == (
         1,
         "",
-        f"raspy scenario import: {path}:1:1: dusk: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:1:1: dusk: not a valid scenario\n"
         f"raspy scenario import: {path}:2:19: triggers[0].sun: needs [core] latitude\n"
         "raspy scenario import: nothing imported\n",
     )

@@ -155,7 +155,7 @@ def test_import_to_an_older_hub_validates_every_document_before_importing_any(
     assert outcome == (
         1,
         "",
-        f"raspy scenario import: {night}:1:1: night: 400: not a valid scenario\n"
+        f"raspy scenario import: {night}:1:1: night: not a valid scenario\n"
         f"raspy scenario import: {night}:2:1: refused by the hub\n"
         "raspy scenario import: nothing imported\n",
     )

@@ -186,7 +186,7 @@ def test_show_of_an_unknown_name_prints_the_error_and_exits_1(
     assert finish(process) == (
         1,
         "",
-        "raspy scenario show: 404: no scenario 'nope'\n",
+        "raspy scenario show: no scenario 'nope'\n",
     )
 
 

@@ -60,8 +60,8 @@ def test_raspy_warns_and_goes_on(tmp_path: Path) -> None:
         1,
         "",
         f"raspy status: warning: {warning(tmp_path)}\n"
-        f"raspy status: {endpoint}: no reply from service 'mmi.services' after 1 tries of "
-        f"0.2s{_CURVE_HINT}\n",
+        f"raspy status: {endpoint}: no reply from service 'mmi.services' in 0.2 s"
+        f"{_CURVE_HINT}\n",
     )
 
 

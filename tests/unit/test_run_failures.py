@@ -9,7 +9,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from raspy.rules.run_failures import SAY_AGAIN_S, RunFailures
+from raspy.rules.run_failures import SAY_AGAIN_S, RunFailures, failure_kind
 
 AWAY = "condition 1: temp: no value at /device/pi.fake.temp/value"
 
@@ -57,6 +57,39 @@ def test_a_different_error_is_said_at_once_and_so_is_the_first_one_back() -> Non
         ("scenario_run_failed", other, 3, 1),
         ("scenario_run_failed", AWAY, 4, None),
     ]
+
+
+def test_a_failure_whose_text_holds_a_changing_reading_is_one_failure() -> None:
+    """The bound is per kind of failure, not per text: a reading in the reason (a
+    comparison that faults at each new value) does not make each run a new line."""
+    failures = RunFailures("fan")
+
+    def compared(reading: float) -> str:
+        return f"condition 1: cannot compare {reading} > 'warm'"
+
+    with capture_logs() as logs:
+        for step in range(100):  # 500 s: within the window
+            failures.failed(compared(20.0 + step / 10), float(step * 5))
+        failures.failed(AWAY, 501.0)  # another failure: said at once
+    assert _said(logs) == [
+        ("scenario_run_failed", compared(20.0), 1, None),
+        ("scenario_run_failed", AWAY, 101, 99),
+    ]
+
+
+def test_the_kind_of_a_failure_folds_numbers_standing_alone_only() -> None:
+    """A number in a name (a device `relay2`) or a condition's own number says which
+    one failed; a reading, a time or an address and port does not."""
+    assert failure_kind(
+        "http GET http://192.168.1.5:40123/x: timed out at 12:30:05 after 1.5s"
+    ) == ("http GET http://#.#.#.#:#/x: timed out at #:#:# after #.#s")
+    assert failure_kind("condition 2: cannot compare -3.25 > 'a'") == (
+        "condition 2: cannot compare -#.# > 'a'"
+    )
+    assert failure_kind("device pi.relay2: on answered 500") == (
+        "device pi.relay2: on answered #"
+    )
+    assert failure_kind("device pi.relay2: x") != failure_kind("device pi.relay3: x")
 
 
 def test_a_success_after_failures_is_said_once_and_the_next_failure_at_once() -> None:

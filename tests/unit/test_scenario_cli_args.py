@@ -245,11 +245,31 @@ def test_a_refusal_prints_its_error_then_every_problem() -> None:
         {"error": "x.yaml: 2 problems", "problems": ["x.yaml:1:1: a", "x.yaml:3:7: b"]},
     )
     assert text.refusal_lines(reply) == [
-        "400: x.yaml: 2 problems",
+        "x.yaml: 2 problems",
         "x.yaml:1:1: a",
         "x.yaml:3:7: b",
     ]
     assert text.refusal_lines(text.Reply(500, ["odd"])) == ["500: ['odd']"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "line"),
+    [
+        (400, "not a valid scenario", "not a valid scenario"),
+        (404, "no scenario 'x'", "no scenario 'x'"),
+        (409, "scenario 'x' changed since it was read", "scenario 'x' changed since it was read"),
+        (500, "internal error: KeyError", "500: internal error: KeyError"),
+        (501, "unknown action 'validate'", "501: unknown action 'validate'"),
+    ],
+    ids=["invalid", "no-such", "changed", "internal", "unknown-action"],
+)  # fmt: skip
+def test_a_refusal_shows_its_status_only_for_a_failure_of_the_hub(
+    status: int, error: str, line: str
+) -> None:
+    """A refused request's error says what its 4xx would; a 5xx says the hub failed,
+    not the request, and stays."""
+    assert text.refusal_lines(text.Reply(status, {"error": error})) == [line]
+    assert text.refusal_lines(text.Reply(status, {})) == [f"{status}: {{}}"]
 
 
 # --- printing ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`raspy scenario VERB NAME` with an empty NAME (`"$NAME"` with NAME unset): bad
 input, named, status 2, as README says of every tool; it went to the hub, which
-refused it as no string (`raspy scenario enable: : 400: enable: expected "name": a
+refused it as no string (`raspy scenario enable: : enable: expected "name": a
 string`), status 1."""
 
 from __future__ import annotations

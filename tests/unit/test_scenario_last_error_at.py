@@ -88,6 +88,29 @@ def test_the_same_condition_fault_at_every_trigger_is_no_new_status() -> None:
     assert h.core.status.last_error_at == START_WALL + 210.0
 
 
+def test_a_condition_fault_that_holds_a_changing_reading_is_no_new_status() -> None:
+    """The fault's text holds the reading (`cannot compare 61.5 > 'high'`), new at
+    each trigger: still the same fault, so nothing is written again; the status
+    says it as it began."""
+    h = harness(
+        scenario(
+            [m.LogAction("x")],
+            [m.EventTrigger(GO)],
+            conditions=(compile_expression("kv('/hum') > 'high'"),),
+        ),
+        tree={"/hum": 61.5},
+    )
+    statuses: list[engine.Status] = []
+    for n in range(5):
+        h.tree["/hum"] = 61.5 + n
+        h.advance(30.0)
+        outs = h.change(GO, n)
+        statuses += [o.status for o in outs if isinstance(o, engine.StatusChanged)]
+    assert len(statuses) == 1
+    assert h.core.status == statuses[0]
+    assert h.core.status.last_error_at == START_WALL + 30.0
+
+
 def test_a_time_trigger_that_faults_again_still_says_its_status() -> None:
     """The same fault at a time trigger's firing changes no status, but the owner
     writes the trigger's next fire with the status it is told: told nothing, the

@@ -288,7 +288,7 @@ def test_check_finds_kv_records_the_clone_server_would_not_store(
     record = encode_kv(1, b"x", {}, ttl)
     assert _check(
         [(Table.KV, key, record), (Table.KV_META, b"last_seq", encode_seq(1))]
-    ) == [Problem(Table.KV, key, message)]
+    ) == [Problem(Table.KV, key, message, served=True)]
     validate_record(Table.KV, key, record)
 
 
