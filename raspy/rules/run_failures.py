@@ -27,7 +27,7 @@ log = structlog.get_logger(component="scenario")  # as its actor's lines
 SAY_AGAIN_S: Final = 600.0  # the same failure said again at most this often
 # a number standing alone: not a name's (`relay2`, `sensor_1`), nor a condition's own
 # number, which says which of them faulted
-_NUMBER: Final = re.compile(r"(?<![^\W\d])(?<!condition )\d+")
+_NUMBER: Final = re.compile(r"(?<!\w)(?<!condition )\d+")
 
 
 def failure_kind(reason: str) -> str:

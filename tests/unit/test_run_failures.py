@@ -90,6 +90,9 @@ def test_the_kind_of_a_failure_folds_numbers_standing_alone_only() -> None:
         "device pi.relay2: on answered #"
     )
     assert failure_kind("device pi.relay2: x") != failure_kind("device pi.relay3: x")
+    # a name's (or a condition's) number of two digits is whole too: not `relay2#`
+    assert failure_kind("device pi.relay22: x") != failure_kind("device pi.relay23: x")
+    assert failure_kind("condition 12: x") == "condition 12: x"
 
 
 def test_a_success_after_failures_is_said_once_and_the_next_failure_at_once() -> None:
