@@ -176,9 +176,9 @@ class Client(Closing):
                     done = True
                     return
                 except _NoReply:
-                    if yielded:
+                    if yielded:  # not resent: the wait was for its next part
                         self._drop_socket()
-                        raise self._timeout(name, self.retries) from None
+                        raise self._timeout(name, 1, after_part=True) from None
                     self._retry(name, attempt, self.retries)
             raise self._timeout(name, self.retries)
         finally:
@@ -295,13 +295,20 @@ class Client(Closing):
             )
 
     def _timeout(
-        self, service: bytes, tries: int, *, cut_short: bool = False
+        self,
+        service: bytes,
+        tries: int,
+        *,
+        cut_short: bool = False,
+        after_part: bool = False,
     ) -> ClientTimeout:
         how = (
             "by the caller's deadline" if cut_short else _waited(tries, self.timeout_s)
         )
+        more = " more" if after_part else ""
         return ClientTimeout(
-            f"{self.endpoint}: no reply from service {_shown_service(service)} {how}"
+            f"{self.endpoint}: no{more} reply from service"
+            f" {_shown_service(service)} {how}"
         )
 
     def _rejected(
