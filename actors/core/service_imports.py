@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 # the actor stores the text (NewText) with commit_along, which waits for the store
 # to end its transaction (a slow card's sync): as long, and a little more, so that
 # the answer says what the store holds (the hang watch ends a hub whose store is on
-# one transaction for hung_after_s, 60 s by default, before)
-_TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
+# one transaction for hung_after_s, 60 s by default, before); a restate among an
+# import's documents waits as long for the import's commit (service_batch.py)
+TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
 )
@@ -167,7 +168,7 @@ class ServiceImports:
             commit_along(core.links.clone, entries, ops)
 
         asked = scn.NewText(fingerprint(text), store=store)
-        answer = old.ref.ask(asked, timeout=_TEXT_STORED_S)
+        answer = old.ref.ask(asked, timeout=TEXT_STORED_S)
         if not isinstance(answer, scn.TextStored):  # it stopped meanwhile
             self._put_text(old, scenario, text)
             return
