@@ -28,6 +28,7 @@ from raspy.actors.core.service_imports import (
     ServiceImports,
     to_store,
 )
+from raspy.actors.core.store_failure import not_done
 from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 
@@ -53,19 +54,10 @@ class ServiceBatch(ServiceImports):
         if changed:
             try:
                 self._store_all(changed, wall)
-            except StoreOutcomeUnknown as exc:  # taken: may still be stored
-                raise api.Refused(
-                    b"500",
-                    {
-                        "error": f"it is not known whether they were stored: {exc}"
-                        " (raspyd's next start reads what the store holds)"
-                    },
-                ) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                error = str(exc) or type(exc).__name__
-                raise api.Refused(
-                    b"500", {"error": f"not stored: {error}", "nothing_stored": True}
-                ) from None
+                # a write not taken in time was cancelled: nothing of it stored
+                names = [p.scenario.name for p in changed]
+                raise not_done("import", names, exc, cancelled=True) from None
         for each in changed:
             self._took_effect(each, wall)
         return api.ok({"documents": [p.reply for p in planned]})

@@ -16,10 +16,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+import pykka
+
 from raspy.actors.clone.server import COMMIT_ALONG_MAX_S
+from raspy.actors.core.store_failure import Failure, not_done
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
-from raspy.errors import quote
+from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import NewScenario, StoredScenario
@@ -163,9 +166,14 @@ class ServiceImports:
         core = self._core
         wall = core.links.clock.wall()
         ops = core.store.put_ops([to_store(scenario, text)], wall)
+        failed: list[Failure] = []  # what the answer's error was, for the 500
 
         def store(entries: Sequence[tuple[bytes, bytes]]) -> None:
-            commit_along(core.links.clone, entries, ops)
+            try:
+                commit_along(core.links.clone, entries, ops)
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                failed.append(exc)
+                raise
 
         asked = scn.NewText(fingerprint(text), store=store)
         answer = old.ref.ask(asked, timeout=TEXT_STORED_S)
@@ -174,21 +182,13 @@ class ServiceImports:
             return
         if answer.unknown:  # it may land: taken as stored, as the actor takes it
             self._took_text(old, text, wall)
-            raise api.Refused(
-                b"500",
-                {
-                    "error": f"it is not known whether scenario {scenario.name} was"
-                    f" stored: {answer.error} (raspyd's next start reads what the"
-                    " store holds)"
-                },
-            )
         if answer.error is not None:
-            # nothing stored: the actor's record names the stored text (it put
-            # its version back itself)
-            raise api.Refused(
-                b"500",
-                {"error": f"scenario {scenario.name} not stored: {answer.error}"},
-            )
+            # not stored (or not known): the actor's record names the text it
+            # takes as stored (it put its version back itself); a commit_along
+            # not taken in time was cancelled, nothing of it stored
+            unknown = StoreOutcomeUnknown if answer.unknown else StoreError
+            failure = failed[0] if failed else unknown(answer.error)
+            raise not_done("import", [scenario.name], failure, cancelled=True)
         self._took_text(old, text, wall)
 
     def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:

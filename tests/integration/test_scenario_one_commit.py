@@ -239,3 +239,28 @@ def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text
 
     wait_until(lambda: record(core).get("lost") == 1, what="the record again")
     assert record_version(core) == fingerprint(queued)
+
+
+def test_a_save_that_only_adds_enabled_not_stored_says_which_scenario_and_why(
+    core: Core, tree: CloneClient
+) -> None:
+    """Worded as every action's write not done (store_failure.not_done), not as the
+    Clone server's pykka reference `<ActorRef ...> not found`; its run goes on."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+
+    status, reply = core.request("import", document=saved, replace=True)
+
+    assert (status, reply) == (
+        b"500",
+        {
+            "error": "scenario slow was not stored: a part of the hub stopped"
+            " (see the log)",
+            "nothing_stored": True,
+        },
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["document"]) == ("running", SLOW)
