@@ -385,15 +385,16 @@ class ScenarioSet(pykka.ThreadingActor):
     def commit_dropping(
         self, gone: list[str], sets: list[tuple[bytes, bytes]], ops: Sequence[Op]
     ) -> None:
-        """Delete the tree keys `gone`, set `sets` and store `ops` in ONE
-        transaction (commit_along's errors raised); the core's view then loses
-        `gone`."""
+        """Delete the tree keys `gone`, set `sets` (an empty body deletes) and
+        store `ops` in ONE transaction (commit_along's errors raised); the core's
+        view then loses the keys deleted, and only then: one not stored stays
+        in it, as in the tree."""
         from raspy.actors.clone.server import commit_along
 
         commit_along(
             self.links.clone, [(key.encode("utf-8"), b"") for key in gone] + sets, ops
         )
-        self.keys.dropped(gone)
+        self.keys.dropped([*gone, *(key.decode() for key, body in sets if not body)])
 
     def start_again(self, name: str, cut: bool, failed: str) -> None:
         """A change whose transaction failed: the scenario runs on from now, the
