@@ -97,11 +97,12 @@ class NewText:
     record of those in a long wait names this text's `version` from now on, as
     the start that takes them up looks for it (rules.resume_start).
 
-    `store` (an ask, then): stores the new text with that record, given the
-    record's key and body (an empty body deletes), in one transaction, on the
-    actor's thread, so that no record of its own comes between; as two writes a
-    kill between them left a record naming the other text, and its runs were lost
-    at the next start. Answers TextStored."""
+    `store` (an ask, then, or a tell from an import of several, whose `store`
+    hands the record to the import's one commit and waits for it): stores the new
+    text with that record, given the record's key and body (an empty body
+    deletes), in one transaction, on the actor's thread, so that no record of its
+    own comes between; as two writes a kill between them left a record naming the
+    other text, and its runs were lost at the next start. Answers TextStored."""
 
     version: str
     store: Callable[[Sequence[tuple[bytes, bytes]]], None] | None = None

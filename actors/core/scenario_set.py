@@ -332,13 +332,15 @@ class ScenarioSet(pykka.ThreadingActor):
         change: Literal["delete", "disable"],
         *,
         reason: str | None = None,
+        along: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         """Stop the actors of `names`, then store `ops` and delete their records of
         runs in a long wait (a delete: every key under /scenario/<name>/, asked
         once its actor stopped, so every write it sent is among them) in ONE
-        transaction; a disable with their state keys saying so (and why: `reason`,
-        the runaway guard's): a state `running` left beside a disabled scenario,
-        the next start named its run lost. A kill before it leaves each scenario
+        transaction (with `along`, other tree keys to set); a disable with their
+        state keys saying so (and why: `reason`, the runaway guard's): a state
+        `running` left beside a disabled scenario, the next start named its run
+        lost. A kill before it leaves each scenario
         as it was, its waiting runs taken up by the next start. On failure
         (StoreError, or pykka's: the Clone server gone) each actor starts again,
         shown as before, the runs it ended lost (FAILED_RUN_ERROR says so), and
@@ -354,7 +356,7 @@ class ScenarioSet(pykka.ThreadingActor):
             for name in names
         }
         gone: list[str] = []
-        sets: list[tuple[bytes, bytes]] = []
+        sets = list(along)
         for name in names:
             entry = self.entries[name]
             if change == "delete":
@@ -383,15 +385,16 @@ class ScenarioSet(pykka.ThreadingActor):
     def commit_dropping(
         self, gone: list[str], sets: list[tuple[bytes, bytes]], ops: Sequence[Op]
     ) -> None:
-        """Delete the tree keys `gone`, set `sets` and store `ops` in ONE
-        transaction (commit_along's errors raised); the core's view then loses
-        `gone`."""
+        """Delete the tree keys `gone`, set `sets` (an empty body deletes) and
+        store `ops` in ONE transaction (commit_along's errors raised); the core's
+        view then loses the keys deleted, and only then: one not stored stays
+        in it, as in the tree."""
         from raspy.actors.clone.server import commit_along
 
         commit_along(
             self.links.clone, [(key.encode("utf-8"), b"") for key in gone] + sets, ops
         )
-        self.keys.dropped(gone)
+        self.keys.dropped([*gone, *(key.decode() for key, body in sets if not body)])
 
     def start_again(self, name: str, cut: bool, failed: str) -> None:
         """A change whose transaction failed: the scenario runs on from now, the

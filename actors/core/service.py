@@ -18,13 +18,8 @@ import structlog
 
 from raspy.actors.core.service_batch import ServiceBatch
 from raspy.actors.core.service_imports import to_store
-from raspy.errors import (
-    ScenarioError,
-    StoreError,
-    StoreOutcomeUnknown,
-    did_you_mean,
-    quote,
-)
+from raspy.actors.core.store_failure import not_done
+from raspy.errors import ScenarioError, StoreError, did_you_mean, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_store import StoredScenario
 
@@ -90,7 +85,8 @@ class CoreService(ServiceBatch):
                 return refused.reply()
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
                 assert request is not None  # parse raises only Refused
-                return _not_done(request, exc).reply()
+                names = [request.name] if request.name else []
+                return not_done(request.action, names, exc).reply()
         except Exception as exc:  # answer 500, keep serving
             self._core.links.stats.incr("core.service.failed")
             log.exception("core_request_failed")
@@ -357,47 +353,6 @@ class CoreService(ServiceBatch):
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
-
-
-# what an action that failed to store was to do, as its 500 says it was not done
-_DONE: Final = {
-    "import": "stored",
-    "delete": "deleted",
-    "enable": "enabled",
-    "disable": "disabled",
-    "run": "run",
-    "stop": "stopped",
-}
-
-
-def _not_done(
-    request: api.Request, exc: StoreError | pykka.ActorDeadError | pykka.Timeout
-) -> api.Refused:
-    """A write the store refused, or a part that stopped (the Clone server, a
-    scenario's actor), as a 500 naming the scenario and what was not done, not as
-    an internal error: the scenario is as it was. A part that did not answer in
-    time, or a store that has not ended its write, cannot say: the reply says it
-    may not have been done, and where to look."""
-    done = _DONE.get(request.action, "changed")
-    what = f"scenario {request.name}" if request.name else f"the {request.action}"
-    look = (
-        f"raspy scenario show {request.name}" if request.name else "raspy scenario list"
-    )
-    if isinstance(exc, StoreOutcomeUnknown):
-        said = (
-            f"it is not known whether {what} was {done}: {exc} (raspyd's next start"
-            " reads what the store holds)"
-        )
-    elif isinstance(exc, StoreError):
-        said = f"{what} was not {done}: {exc}"
-    elif isinstance(exc, pykka.ActorDeadError):
-        said = f"{what} was not {done}: a part of the hub stopped (see the log)"
-    else:
-        said = (
-            f"{what} may not have been {done}: a part of the hub did not answer"
-            f" in time (see `{look}` and the log)"
-        )
-    return api.Refused(b"500", {"error": said})
 
 
 def _stopped(answer: object) -> Status:

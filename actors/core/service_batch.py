@@ -5,19 +5,30 @@ class ServiceImports, `service_imports.py`), a name two of them take or one stor
 without "replace" refused, before anything is done; one refused refuses the whole
 request, naming it ("index", its source and line), and nothing is stored. Then the
 texts that change are stored in ONE commit, and only then are their actors started,
-replaced, switched or told their new text (a running one whose new text disables it
-is stopped before, so that its record of runs goes in that commit). On the core's
-thread.
+replaced or switched (a running one whose new text disables it is stopped before,
+so that its record of runs goes in that commit, and one whose new text only
+restates it hands that record, under the new text, from its own thread, waiting
+there until the commit is done). On the core's thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Final
 
 import pykka
 import structlog
 
-from raspy.actors.core.service_imports import Planned, ServiceImports, to_store
+from raspy.actors.clone.server import commit_along
+from raspy.actors.core.service_imports import (
+    TEXT_STORED_S,
+    Planned,
+    ServiceImports,
+    to_store,
+)
+from raspy.actors.core.store_failure import not_done
 from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 
@@ -26,6 +37,8 @@ if TYPE_CHECKING:
     from raspy.rules import model
 
 log = structlog.get_logger(component="core")
+
+_HAND_S: Final = 5.0  # a running scenario's actor hands its record of runs
 
 
 class ServiceBatch(ServiceImports):
@@ -38,37 +51,74 @@ class ServiceBatch(ServiceImports):
         planned = self._planned(request)
         changed = [p for p in planned if p.kind != "unchanged"]
         wall = self._core.links.clock.wall()
-        new = [to_store(p.scenario, p.text) for p in changed]
-        # running scenarios an `enabled: false` turns off: their actors stopped
-        # before the commit, which deletes their records of runs in a long wait
+        if changed:
+            try:
+                self._store_all(changed, wall)
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                # a write not taken in time was cancelled: nothing of it stored
+                names = [p.scenario.name for p in changed]
+                raise not_done("import", names, exc, cancelled=True) from None
+        for each in changed:
+            self._took_effect(each, wall)
+        return api.ok({"documents": [p.reply for p in planned]})
+
+    def _store_all(self, changed: list[Planned], wall: float) -> None:
+        """The texts of `changed` in ONE commit, with the records of runs in a
+        long wait of the running scenarios they touch: deleted for those an
+        `enabled: false` turns off (their actors stopped before), written again
+        under the new text's fingerprint for those whose text only restates
+        them (each actor hands its own and waits for the commit, NewText). As two
+        commits, a kill between them left a record naming the text before, and
+        the next start named its runs lost. Raises the commit's error."""
+        core = self._core
+        ops = core.store.put_ops([to_store(p.scenario, p.text) for p in changed], wall)
         disabling = [
             p.scenario.name
             for p in changed
             if p.kind == "switch" and not p.scenario.enabled and p.old and p.old.ref
         ]
-        if new:
-            try:
-                ops = self._core.store.put_ops(new, wall)
-                if disabling:
-                    self._core.stop_storing(disabling, ops, "disable")
-                else:
-                    self._core.store.commit(ops)
-            except StoreOutcomeUnknown as exc:  # taken: may still be stored
-                raise api.Refused(
-                    b"500",
-                    {
-                        "error": f"it is not known whether they were stored: {exc}"
-                        " (raspyd's next start reads what the store holds)"
-                    },
-                ) from None
-            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                error = str(exc) or type(exc).__name__
-                raise api.Refused(
-                    b"500", {"error": f"not stored: {error}", "nothing_stored": True}
-                ) from None
+        outcome: Future[None] = Future()  # the restating actors wait on it
+        try:
+            along = self._records_along(changed, outcome)
+            if disabling:
+                core.stop_storing(disabling, ops, "disable", along=along)
+            elif along:
+                commit_along(core.links.clone, along, ops)
+            else:
+                core.store.commit(ops)
+            outcome.set_result(None)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            outcome.set_exception(exc)  # not stored: they name the stored text
+            raise
+        finally:
+            if not outcome.done():  # a bug: none takes a text not known stored
+                outcome.set_exception(StoreError("the import failed"))
+
+    def _records_along(
+        self, changed: list[Planned], outcome: Future[None]
+    ) -> list[tuple[bytes, bytes]]:
+        """The records of runs in a long wait of the running scenarios whose new
+        texts only restate them, each handed by its actor (on its own thread,
+        which then waits for `outcome`, so that no record of its own comes
+        between). One stopped meanwhile has none; one that does not hand it in
+        time stores nothing of the import (pykka.Timeout)."""
+        from raspy.actors import scenario_messages as scn  # loaded with the engine
+        from raspy.rules.resume_record import fingerprint
+
+        handed: list[tuple[str, _HandedRecord]] = []
         for each in changed:
-            self._took_effect(each, wall)
-        return api.ok({"documents": [p.reply for p in planned]})
+            if each.kind != "restate" or each.old is None or each.old.ref is None:
+                continue
+            hand = _HandedRecord(outcome)
+            try:
+                each.old.ref.tell(scn.NewText(fingerprint(each.text), store=hand))
+            except pykka.ActorDeadError:  # stopped meanwhile: no runs, no record
+                continue
+            handed.append((each.scenario.name, hand))
+        along: list[tuple[bytes, bytes]] = []
+        for name, hand in handed:
+            along += hand.entries(name)
+        return along
 
     def _planned(self, request: api.Request) -> list[Planned]:
         """Every document checked, nothing done; the first refused raises Refused
@@ -103,10 +153,7 @@ class ServiceBatch(ServiceImports):
 
     def _took_effect(self, planned: Planned, wall: float) -> None:
         """After the one commit of an all-or-nothing import: a document's text
-        stored, its actor started, replaced, switched, or told its new text."""
-        from raspy.actors import scenario_messages as scn  # loaded with the engine
-        from raspy.rules.resume_record import fingerprint
-
+        stored, its actor started, replaced or switched."""
         old, scenario = planned.old, planned.scenario
         if old is None or planned.kind == "new":
             self._install(scenario, planned.text, wall)
@@ -114,12 +161,36 @@ class ServiceBatch(ServiceImports):
         self._took_text(old, planned.text, wall)
         if planned.kind == "switch":  # stored, a disabled one's actor stopped
             self._core.set_enabled(scenario.name, scenario.enabled, stored=True)
-        elif old.ref is not None:
-            # restate: its runs go on, their record names the new text from now,
-            # written after the commit (an import of one writes it with the text,
-            # by the actor: a kill between the two here costs those runs, named
-            # lost by the next start, never a text)
-            old.ref.tell(scn.NewText(fingerprint(planned.text)))
+        # a restate: its runs go on, their record written with the text
+
+
+class _HandedRecord:
+    """NewText's `store` for a running scenario whose text an import of several
+    only restates: called on its actor's thread, it hands the record of its runs
+    to the import, whose one commit stores it with the texts, and waits for that
+    commit (its error raised, as NewText's store raises a failed commit's)."""
+
+    def __init__(self, outcome: Future[None]) -> None:
+        self._handed: Future[tuple[tuple[bytes, bytes], ...]] = Future()
+        self._outcome = outcome
+
+    def __call__(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
+        self._handed.set_result(tuple(entries))
+        try:
+            self._outcome.result(timeout=TEXT_STORED_S)
+        except FutureTimeout:  # the import's commit is still on: it may land
+            raise StoreOutcomeUnknown("the import has not ended its write") from None
+
+    def entries(self, name: str) -> tuple[tuple[bytes, bytes], ...]:
+        """The record's entries, on the core's thread; pykka.Timeout when the
+        actor did not hand them in _HAND_S (busy, or stopped meanwhile)."""
+        try:
+            return self._handed.result(timeout=_HAND_S)
+        except FutureTimeout:
+            log.error("scenario_record_not_handed", scenario=name)
+            raise pykka.Timeout(
+                f"scenario {name} did not hand its record of runs in {_HAND_S:g} s"
+            ) from None
 
 
 def _named_twice(

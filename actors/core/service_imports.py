@@ -16,10 +16,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+import pykka
+
 from raspy.actors.clone.server import COMMIT_ALONG_MAX_S
+from raspy.actors.core.store_failure import Failure, not_done
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
-from raspy.errors import quote
+from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import NewScenario, StoredScenario
@@ -32,8 +35,9 @@ if TYPE_CHECKING:
 # the actor stores the text (NewText) with commit_along, which waits for the store
 # to end its transaction (a slow card's sync): as long, and a little more, so that
 # the answer says what the store holds (the hang watch ends a hub whose store is on
-# one transaction for hung_after_s, 60 s by default, before)
-_TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
+# one transaction for hung_after_s, 60 s by default, before); a restate among an
+# import's documents waits as long for the import's commit (service_batch.py)
+TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
 )
@@ -162,32 +166,29 @@ class ServiceImports:
         core = self._core
         wall = core.links.clock.wall()
         ops = core.store.put_ops([to_store(scenario, text)], wall)
+        failed: list[Failure] = []  # what the answer's error was, for the 500
 
         def store(entries: Sequence[tuple[bytes, bytes]]) -> None:
-            commit_along(core.links.clone, entries, ops)
+            try:
+                commit_along(core.links.clone, entries, ops)
+            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                failed.append(exc)
+                raise
 
         asked = scn.NewText(fingerprint(text), store=store)
-        answer = old.ref.ask(asked, timeout=_TEXT_STORED_S)
+        answer = old.ref.ask(asked, timeout=TEXT_STORED_S)
         if not isinstance(answer, scn.TextStored):  # it stopped meanwhile
             self._put_text(old, scenario, text)
             return
         if answer.unknown:  # it may land: taken as stored, as the actor takes it
             self._took_text(old, text, wall)
-            raise api.Refused(
-                b"500",
-                {
-                    "error": f"it is not known whether scenario {scenario.name} was"
-                    f" stored: {answer.error} (raspyd's next start reads what the"
-                    " store holds)"
-                },
-            )
         if answer.error is not None:
-            # nothing stored: the actor's record names the stored text (it put
-            # its version back itself)
-            raise api.Refused(
-                b"500",
-                {"error": f"scenario {scenario.name} not stored: {answer.error}"},
-            )
+            # not stored (or not known): the actor's record names the text it
+            # takes as stored (it put its version back itself); a commit_along
+            # not taken in time was cancelled, nothing of it stored
+            unknown = StoreOutcomeUnknown if answer.unknown else StoreError
+            failure = failed[0] if failed else unknown(answer.error)
+            raise not_done("import", [scenario.name], failure, cancelled=True)
         self._took_text(old, text, wall)
 
     def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:

@@ -62,14 +62,17 @@ class StatusKeys:
         refused = self._publisher.set_many(changed)
         for key, reason in refused:  # a [clone] max_key_bytes below a long name's
             log.warning("scenario_status_refused", key=key.decode(), reason=reason)
+        self.dropped(key.decode() for key, body in changed if not body)
 
     def changes(
         self, entry: Entry, status: Status, next_fire: Callable[[], float | None]
     ) -> list[tuple[bytes, bytes]]:
         """show()'s writes, for a caller that stores them in its own transaction
-        (an empty body deletes): remembered as written, and the core's view told
-        of a deletion. A run's trace, which moves at every step, is in no key:
-        when only it moved, nothing is built or compared."""
+        (an empty body deletes): remembered as written (the caller puts back
+        `entry.written` when they are not stored), a deletion kept in the core's
+        view until the caller has it written (dropped()). A run's trace, which
+        moves at every step, is in no key: when only it moved, nothing is built
+        or compared."""
         from raspy.rules.status_entries import status_entries  # with the engine
 
         before = entry.status
@@ -90,7 +93,6 @@ class StatusKeys:
         elif fire_key in entry.written or self._tree.kv_size(fire_key):
             # no time trigger (any more: a new version): no key, deleted first
             entry.written.pop(fire_key, None)
-            self._tree.update(fire_key, b"")
             deleted = [(fire_key, b"")]
         changed = [
             (key, body)

@@ -139,12 +139,12 @@ def test_a_store_failure_of_the_hub_says_nothing_was_imported(
     path = tmp_path / "both.yaml"
     path.write_text(first + "---\n" + second, encoding="utf-8")
     process = start(endpoint, "import", "--replace", str(path))
-    refusal = {"error": "not stored: the disk is full", "nothing_stored": True}
-    answer(sock, b"500", refusal)
+    error = "scenarios a and b were not stored: the disk is full"
+    answer(sock, b"500", {"error": error, "nothing_stored": True})
     assert finish(process) == (
         1,
         "",
-        "raspy scenario import: 500: not stored: the disk is full\n"
+        f"raspy scenario import: 500: {error}\n"
         "raspy scenario import: nothing imported\n",
     )
 

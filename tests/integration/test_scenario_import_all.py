@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+import zmq
+from support.clonesrv import clone_server
 from support.core_actors import (
     Core,
     core_fixture,  # noqa: F401  # fixture `core`
@@ -24,17 +26,21 @@ from support.long_wait import (
     RECORD,
     SLOW,
     commits,
+    record,
     record_version,
     run_slow,
 )
 from support.wait import wait_until
 
+from raspy.actors import messages as msgs
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.rules.resume_record import fingerprint
-from raspy.storage.ops import Op, Put
+from raspy.storage import store_writes
+from raspy.storage.ops import Op, Put, apply_ops
 from raspy.storage.scenario_records import PREFIX
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.storage.tables import Table
@@ -265,8 +271,14 @@ def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
         "import", documents=_documents(saved, _doc("two")), replace=True
     )
 
-    assert (status, reply["nothing_stored"]) == (b"500", True)
-    assert reply["error"].startswith("not stored: ")
+    assert (status, reply) == (
+        b"500",
+        {
+            "error": "scenarios slow and two were not stored: a part of the hub"
+            " stopped (see the log)",
+            "nothing_stored": True,
+        },
+    )
     got = core.request("get", name="slow")[1]
     assert (got["state"], got["last_error"]) == (
         "idle",
@@ -275,3 +287,110 @@ def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
     stored = {r.name: (r.enabled, r.code) for r in ScenarioStore(core.store).load()[0]}
     assert stored == {"slow": (True, SLOW)}
     assert core.request("get", name="two")[0] == b"404"
+
+
+def _killed_after_the_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the commit that stores slow's text on, every other transaction fails
+    (raspyd killed just after it): nothing more of the hub reaches the store."""
+    committed: list[bool] = []
+
+    def killed(txn: object, ops: Sequence[Op]) -> None:
+        if committed:
+            raise StoreError("raspyd was killed")
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            committed.append(True)
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", killed)  # its import of it
+
+
+def test_a_kill_after_the_commit_of_several_keeps_the_waiting_run_of_one_restated(
+    core: Core,
+    tree: CloneClient,
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The record of its runs in a long wait, which names its text's fingerprint,
+    is in the commit of the texts: written after it, a kill between the two left
+    a record naming the text before, and the next start named the run lost."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+    _killed_after_the_texts(monkeypatch)
+
+    status, _ = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert status == b"200"
+    actor = core.ref.proxy().entries.get()["slow"].ref  # type: ignore[union-attr]
+    actor.ask(msgs.Tick(), timeout=5)  # its NewText taken, and any write it sent
+    core.stop()
+    core.server.ref.stop(block=True, timeout=15)
+    monkeypatch.undo()  # the store as the killed hub left it
+    with clone_server(zmq_context, core.store, core.clock) as started:
+        core.server = started
+        core.start()
+        got = core.request("get", name="slow")[1]
+        core.stop()
+    assert (got["state"], got["last_error"], got["document"]) == (
+        "running",
+        None,
+        saved,
+    )
+
+
+def test_a_restate_and_a_disable_among_the_documents_are_one_commit(
+    core: Core, tree: CloneClient
+) -> None:
+    """The disabled one's record deleted, the restated one's written under its
+    new text, with the texts: the disable's stop and the restate's hand-over
+    wait on no one."""
+    core.start()
+    other = SLOW.replace("slow", "other")
+    core.request("import", document=SLOW)
+    core.request("import", document=other)
+    run_slow(core, tree)
+    core.request("run", name="other")
+    wait_until(lambda: value(tree, "/scenario/other/resume"), what="other's record")
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+    off = other.replace("triggers:", "enabled: false\ntriggers:")
+    before = commits(core)
+
+    status, _ = core.request("import", documents=_documents(saved, off), replace=True)
+
+    assert status == b"200"
+    assert commits(core) - before == 1
+    assert record_version(core) == fingerprint(saved)
+    assert value(tree, "/scenario/other/resume") is None
+    assert core.request("get", name="slow")[1]["state"] == "running"
+
+
+def test_a_restate_among_documents_not_stored_keeps_its_record_on_the_stored_text(
+    core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its actor, which handed its record under the new text, names the stored
+    one again: a kill later would not lose its runs."""
+    core.start()
+    queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
+    core.request("import", document=queued)
+    run_slow(core, tree)
+    saved = queued.replace("triggers:", "enabled: true\ntriggers:")
+
+    def refused(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            raise StoreError("the disk is full")
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", refused)  # its import of it
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["nothing_stored"]) == (b"500", True)
+    core.request("run", name="slow")  # queued: its record counts it, written again
+    wait_until(lambda: record(core).get("lost") == 1, what="the record again")
+    assert record_version(core) == fingerprint(queued)
+    assert ScenarioStore(core.store).load()[0][0].code == queued

@@ -41,9 +41,12 @@ from raspy.client.clone import CloneClient
 from raspy.devices.template import JsonValue
 from raspy.errors import StoreError
 from raspy.rules.resume_record import fingerprint
+from raspy.storage import store_writes
+from raspy.storage.ops import Op, apply_ops
 from raspy.storage.scenario_store import ScenarioStore
 
 pytestmark = pytest.mark.timeout(60)
+FIRE_KEY = "/scenario/slow/next_fire"
 
 
 def test_a_delete_stores_the_scenario_and_its_keys_in_one_commit(
@@ -239,3 +242,57 @@ def test_a_record_written_after_a_text_that_was_not_stored_names_the_stored_text
 
     wait_until(lambda: record(core).get("lost") == 1, what="the record again")
     assert record_version(core) == fingerprint(queued)
+
+
+def test_a_save_that_only_adds_enabled_not_stored_says_which_scenario_and_why(
+    core: Core, tree: CloneClient
+) -> None:
+    """Worded as every action's write not done (store_failure.not_done), not as the
+    Clone server's pykka reference `<ActorRef ...> not found`; its run goes on."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    core.server.ref.stop(block=True, timeout=15)  # no transaction can be made
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+
+    status, reply = core.request("import", document=saved, replace=True)
+
+    assert (status, reply) == (
+        b"500",
+        {
+            "error": "scenario slow was not stored: a part of the hub stopped"
+            " (see the log)",
+            "nothing_stored": True,
+        },
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["document"]) == ("running", SLOW)
+
+
+def test_a_disable_not_stored_leaves_the_view_with_the_next_fire_key_the_tree_has(
+    core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario with no time trigger and a `next_fire` key in the tree (left
+    by a version before, or a backup restored): a disable deletes it with its
+    state; one not stored forgot it in the core's view all the same (its state
+    was put back, not that key), so nothing deleted it from the tree after."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    core.server.publisher.set(FIRE_KEY.encode(), b"null")
+    view = core.ref.proxy().tree.get()  # type: ignore[union-attr]
+    wait_until(lambda: view.kv_size(FIRE_KEY), what="the key in the core's view")
+
+    def refused(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.conf" for op in ops):
+            raise StoreError("the disk is full")
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", refused)  # its import of it
+
+    status, _ = core.request("disable", name="slow")
+
+    assert status == b"500"
+    # started again, it is shown as a scenario with no time trigger: no key
+    wait_until(lambda: FIRE_KEY not in scenario_keys(core), what="the key deleted")
+    assert core.request("get", name="slow")[1]["enabled"] is True
