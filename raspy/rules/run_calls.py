@@ -18,7 +18,6 @@ from raspy.rules import model
 from raspy.rules.raspy_keys import refusal_of_raspys_key
 from raspy.rules.run_scope import RunScope, short
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
-from raspy.rules.template import TemplateError
 
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -71,16 +70,14 @@ def _frame(scope: RunScope, template: str, where: str) -> bytes:
     body frame 2`) when a field cannot fill it: one naming a number that is not
     finite (a tree body `1e400`) would write `Infinity` or `NaN`, no JSON, where a
     device's value or an http body fails the run (scope.text refuses it)."""
-    try:
-        text = scope.text(template)
-    except TemplateError as exc:
-        raise RunFailed(f"{where}: {exc}") from None
+    text = scope.text(template, where)
     return _utf8(text, f"{where} is")
 
 
-def checked_key(scope: RunScope, template: str) -> str:
-    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
-    key = scope.text(template)
+def checked_key(scope: RunScope, template: str, action: str) -> str:
+    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2), or
+    when a field cannot fill it, naming the `action` (`set`) and its key."""
+    key = scope.text(template, lambda: f"{action}: key")
     raw = _utf8(key, f"key {shown(key)}:")
     try:
         clone.check_path_key(raw, scope.env.max_key_bytes)
@@ -95,13 +92,13 @@ def checked_key(scope: RunScope, template: str) -> str:
 def device_step(
     scope: RunScope, action: model.DeviceAction
 ) -> Generator[Step, Resume, None]:
-    fullname = scope.text(action.device)
+    fullname = scope.text(action.device, lambda: "device")
     _utf8(fullname, f"device {shown(fullname)}:")  # its service is a frame
     host, _, rest = fullname.partition(".")
     service, _, device = rest.partition(".")
     if not (host and service and device):
         raise RunFailed(f"device {shown(fullname)}: expected <host>.<service>.<device>")
-    command = scope.text(action.action)
+    command = scope.text(action.action, lambda: f"device {fullname}: action")
     if not command:  # `action: "{trigger.id}"` in a run without one (a manual run)
         raise RunFailed(
             f"device {fullname}: action {shown(action.action)} gave no command in "
@@ -115,7 +112,9 @@ def device_step(
         if value is not None:  # null is no value to a device, as `value: null` is
             request["value"] = value
     elif action.value is not None:
-        request["value"] = scope.value(action.value)
+        request["value"] = scope.value(
+            action.value, lambda: f"device {fullname} {command}: value"
+        )
     try:  # as a `set` does: `Infinity` (a body `1e400` read) is no JSON
         body = (json.dumps(request, allow_nan=False).encode("utf-8"),)
     except ValueError:
@@ -136,7 +135,7 @@ def device_step(
 def call_step(
     scope: RunScope, action: model.CallAction
 ) -> Generator[Step, Resume, None]:
-    service = scope.text(action.service)
+    service = scope.text(action.service, lambda: "call")
     # refused here, where the run says why: the actor could not send it, and the
     # run waited for its timeout
     _utf8(service, f"call {shown(service)}: the service is")

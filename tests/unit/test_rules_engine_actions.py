@@ -371,7 +371,7 @@ def test_a_bad_template_fails_the_run_with_its_reason() -> None:
     assert h.state is State.ERROR
     assert (
         h.core.status.last_error
-        == "unknown name 'nothing' (at offset 3 of '/x/{nothing}')"
+        == "set: key: unknown name 'nothing' (at offset 3 of '/x/{nothing}')"
     )
 
 
@@ -658,28 +658,79 @@ def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
     )
 
 
+_NOT_FINITE = "{trigger.value} is or holds a number that is not finite"
+
+
 @pytest.mark.parametrize(
-    "action",
+    ("action", "reason"),
     [
-        m.SetAction("/note", "temp is {trigger.value}"),
-        m.EventAction("/event/note", "temp is {trigger.value:.1f}"),
-        m.LogAction("temp is {trigger.value}", "info"),
+        (
+            m.SetAction("/note", "temp is {trigger.value}"),
+            f"set /note: value: {_NOT_FINITE} (at offset 8 of 'temp is {{trigger.value}}')",
+        ),
+        (
+            m.SetAction("/note/{trigger.value}", 1),
+            f"set: key: {_NOT_FINITE} (at offset 6 of '/note/{{trigger.value}}')",
+        ),
+        (
+            m.DeleteAction("/note/{trigger.value}"),
+            f"delete: key: {_NOT_FINITE} (at offset 6 of '/note/{{trigger.value}}')",
+        ),
+        (
+            m.EventAction("/event/note", {"t": "temp is {trigger.value:.1f}"}),
+            f"event /event/note: value: {_NOT_FINITE} "
+            "(at offset 8 of 'temp is {trigger.value:.1f}')",
+        ),
+        (
+            m.LogAction("temp is {trigger.value}", "info"),
+            f"log: {_NOT_FINITE} (at offset 8 of 'temp is {{trigger.value}}')",
+        ),
+        (
+            m.DeviceAction("{host}.fake.{trigger.value}", "on"),
+            f"device: {_NOT_FINITE} (at offset 12 of '{{host}}.fake.{{trigger.value}}')",
+        ),
+        (
+            m.DeviceAction(LAMP, "level", ["at {trigger.value}"]),
+            f"device {LAMP} level: value: {_NOT_FINITE} "
+            "(at offset 3 of 'at {trigger.value}')",
+        ),
+        (
+            m.RunAction("other-{trigger.value}"),
+            f"run: {_NOT_FINITE} (at offset 6 of 'other-{{trigger.value}}')",
+        ),
+        (
+            m.CallAction("{trigger.value}.echo", ()),
+            f"call: {_NOT_FINITE} (at offset 0 of '{{trigger.value}}.echo')",
+        ),
     ],
-    ids=["set", "event", "log"],
+    ids=[
+        "set",
+        "set-key",
+        "delete",
+        "event",
+        "log",
+        "device",
+        "device-value",
+        "run",
+        "call",
+    ],
 )
-def test_a_text_filled_with_a_number_json_has_not_fails_the_run(
-    action: m.Action,
+def test_a_text_filled_with_a_number_json_has_not_fails_naming_action_and_field(
+    action: m.Action, reason: str
 ) -> None:
     """A tree body `1e400` reads as an infinity: a text `temp is {trigger.value}`
-    was written `temp is Infinity`, where the same field alone fails the run."""
+    was written `temp is Infinity`, where the same field alone fails the run. The
+    reason named the template alone, not the action whose field it is (a `call:`
+    frame's named both)."""
     h = harness(scenario([action, m.SetAction("/after", 1)], [m.EventTrigger(DOOR)]))
     outputs = h.change(DOOR, float("inf"))
-    assert [o for o in outputs if isinstance(o, run.SetKey | run.PublishEvent)] == []
+    assert [
+        o
+        for o in outputs
+        if isinstance(o, run.SetKey | run.PublishEvent | run.Log | run.SendRequest)
+    ] == []
     assert h.state is State.ERROR
-    assert h.core.status.last_error is not None
-    assert h.core.status.last_error.startswith(
-        "{trigger.value} is or holds a number that is not finite (at offset 8"
-    )
+    assert h.core.status.last_error == reason
 
 
 def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
