@@ -901,6 +901,22 @@ def test_a_trace_line_is_cut_however_long_what_it_names() -> None:
     assert len(trace) == 3
 
 
+def test_the_line_of_a_failure_is_cut_as_every_other_line() -> None:
+    """A run's reason is kept to 500 characters, and a device's name filled from a
+    large value makes one that long: the trace's `failed:` line was kept whole
+    past TRACE_LINE_CHARS."""
+    h = harness(
+        scenario(
+            [m.DeviceAction("hub.fake.{trigger.value}", "on")], [m.EventTrigger(DOOR)]
+        )
+    )
+    [request] = requests(h.change(DOOR, "n" * 5000))
+    h.reply(request, b"400")
+    *_, failed = h.core.status.last_trace
+    assert failed.startswith("+0.0s failed: device hub.fake.nnn")
+    assert len(failed) == run.TRACE_LINE_CHARS
+
+
 def test_a_stopped_run_s_trace_says_when_it_was_stopped() -> None:
     """`stopped` is at the time of the stop: a run stopped in the middle of a wait
     of ten minutes said `+0.0s stopped`, the time of its last step."""
