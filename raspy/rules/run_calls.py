@@ -124,7 +124,11 @@ def device_step(
         ) from None
     scope.note(lambda: f"device {fullname} {_asked(request)}")
     reply = yield from _request(
-        scope, f"{host}.{service}.devices", body, action.timeout_s
+        scope,
+        f"{host}.{service}.devices",
+        body,
+        action.timeout_s,
+        f"device {fullname}: {command}",
     )
     status = reply[0] if reply else b""
     scope.note(lambda: f"device {fullname}: {_describe(reply)}")
@@ -146,7 +150,11 @@ def call_step(
     scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))
     if action.titanic:
         reply = yield from _request(
-            scope, TITANIC_SERVICE, (service.encode("utf-8"), *body), action.timeout_s
+            scope,
+            TITANIC_SERVICE,
+            (service.encode("utf-8"), *body),
+            action.timeout_s,
+            f"call {service} (titanic)",
         )
         scope.note(lambda: f"call {service} (titanic): {_describe(reply)}")
         if not reply or reply[0] != b"200":
@@ -154,7 +162,9 @@ def call_step(
                 f"titanic refused the call to {service}: {_describe(reply)}"
             )
         return
-    reply = yield from _request(scope, service, body, action.timeout_s)
+    reply = yield from _request(
+        scope, service, body, action.timeout_s, f"call {service}"
+    )
     scope.note(lambda: f"call {service}: {_describe(reply)}")
     # a reply whose first frame is an error status (4xx/5xx) is a failure
     if (
@@ -167,13 +177,20 @@ def call_step(
 
 
 def _request(
-    scope: RunScope, service: str, body: tuple[bytes, ...], timeout_s: float
+    scope: RunScope,
+    service: str,
+    body: tuple[bytes, ...],
+    timeout_s: float,
+    what: str,
 ) -> Generator[Step, Resume, tuple[bytes, ...]]:
+    """The reply to a request to `service`; no reply by `timeout_s` fails the run
+    naming the action (`what`: `device pi.fake.lamp: on`) and the service asked
+    (its board may be away)."""
     deadline = scope.clock.mono + timeout_s
     answer = yield SendRequest(scope.env.next_request_id(), service, body, deadline)
     if isinstance(answer, Reply):
         return answer.body
-    raise RunFailed(f"{service} did not answer within {timeout_s:g}s")
+    raise RunFailed(f"{what}: {service} did not answer within {timeout_s:g}s")
 
 
 def _started(trigger: Mapping[str, JsonValue]) -> str:

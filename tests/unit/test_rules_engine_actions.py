@@ -170,12 +170,34 @@ def test_a_command_left_empty_in_a_run_another_scenario_started_names_that_one()
 
 
 def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
+    """The reason names the action, its device and command, as a device's refusal
+    does: it said only the service (`hub.fake.devices did not answer within 2s`),
+    which names neither the device nor what it was asked, in a scenario of many."""
     h, outputs = _fired(m.DeviceAction(LAMP, "on", timeout_s=2))
     [request] = requests(outputs)
     assert h.advance(1.9) == []
     h.advance(0.1)
-    assert h.core.status.last_error == "hub.fake.devices did not answer within 2s"
+    assert h.core.status.last_error == (
+        f"device {LAMP}: on: hub.fake.devices did not answer within 2s"
+    )
     assert h.reply(request, b"200") == []  # late: dropped
+
+
+@pytest.mark.parametrize(
+    ("titanic", "reason"),
+    [
+        (False, "call hub.nobody: hub.nobody did not answer within 2s"),
+        (True, "call hub.nobody (titanic): titanic.request did not answer within 2s"),
+    ],
+)
+def test_a_call_that_is_not_answered_fails_naming_the_call(
+    titanic: bool, reason: str
+) -> None:
+    """A call through Titanic said only `titanic.request did not answer`, not
+    which call it was."""
+    h, _ = _fired(m.CallAction("{host}.nobody", ("x",), titanic, timeout_s=2))
+    h.advance(2)
+    assert h.core.status.last_error == reason
 
 
 def test_a_device_name_without_a_service_fails_the_run() -> None:
@@ -848,7 +870,7 @@ def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None
     late, outputs = _fired(m.DeviceAction(LAMP, "on"))
     late.advance(5.0)  # no answer: the request times out
     assert late.core.status.last_trace[-1] == (
-        "+5.0s failed: hub.fake.devices did not answer within 5s"
+        f"+5.0s failed: device {LAMP}: on: hub.fake.devices did not answer within 5s"
     )
     busy = harness(
         scenario(
