@@ -274,6 +274,12 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
             26,
         ),
         ("a \u2265 1", "unexpected character '\u2265' (write >=)", 2),
+        (
+            "trigger.value > 21,5",
+            "unexpected ',' (a decimal point is '.': write 21.5)",
+            18,
+        ),
+        ("trigger.value > 21, 5", "unexpected ','", 18),
         ("a \u2264 1", "unexpected character '\u2264' (write <=)", 2),
         ("a \u2260 1", "unexpected character '\u2260' (write !=)", 2),
         ("(a := 1)", "':=' is not allowed", 3),
