@@ -217,7 +217,8 @@ def _header_value(checks: Checks, node: yaml.Node, where: str) -> str | None:
         checks.problem(
             node,
             where,
-            f"expected text or a number (a header's value), got {kind_of(node)}",
+            "expected text or a number (a header's value), got "
+            f"{kind_of(node, text_wanted=True)}",
         )
         return None
     value = checks.template(node, where, limit=http_request.MAX_HEADER_VALUE_BYTES)

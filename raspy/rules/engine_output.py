@@ -291,4 +291,6 @@ def trace_of(run: Run) -> tuple[str, ...]:
         ended = "done"
     began = scope.clock.mono if scope.started is None else scope.started
     # when it ended too: a timeout says after how long it failed
-    return (*_counted(run), f"+{scope.clock.mono - began:.1f}s {ended}")
+    # cut as every line is: a reason may name a key or a device filled from a
+    # large value
+    return (*_counted(run), trace_line(scope.clock.mono - began, lambda: ended))

@@ -42,8 +42,22 @@ class Parser:
         node = self._expression()
         token = self._peek()
         if token.kind != "end":
-            raise Fault(f"unexpected {_shown(token)}", token.offset)
+            hint = self._decimal_comma(token)
+            raise Fault(f"unexpected {_shown(token)}{hint}", token.offset)
         return node
+
+    def _decimal_comma(self, token: Token) -> str:
+        """A hint for `1,5` written as much of Europe writes one and a half."""
+        before, after = self._tokens[self._index - 1], self._peek(1)
+        if (
+            token.text == ","
+            and before.kind == after.kind == "number"
+            and before.offset + len(before.text) == token.offset == after.offset - 1
+            and before.text.isdigit()
+            and after.text.isdigit()
+        ):
+            return f" (a decimal point is '.': write {before.text}.{after.text})"
+        return ""
 
     # --- helpers --------------------------------------------------------------------
     def _peek(self, ahead: int = 0) -> Token:

@@ -1,7 +1,8 @@
 """A scenario expression's text cut into tokens for `expr_parser`: numbers, strings
 with their escapes, names and the words of the grammar, operators; what Python has
 but an expression does not (`**`, `:=`, `=`, a keyword, `{{ }}`, C's `&&`, `||`
-and `!`) refused with an expr_values.Fault at its offset, with the way to write it.
+and `!`, a phone's typographic quotes and `≥`) refused with an expr_values.Fault at
+its offset, with the way to write it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ _REFUSED: Final = {
 }
 # C's logic operators: not taken (one way to write a test), but named
 _C_LOGIC: Final = {"&": "and", "|": "or", "!": "not"}
+# what a phone's keyboard or a word processor writes for a quote, a minus or a
+# comparison: it reads as raspy's in the message, so it is named, with raspy's
+_LOOKALIKES: Final = {
+    "\u2018": "a typographic quote (U+2018): write '",
+    "\u2019": "a typographic quote (U+2019): write '",
+    "\u201c": 'a typographic quote (U+201C): write "',
+    "\u201d": 'a typographic quote (U+201D): write "',
+    "\u2212": "a minus sign (U+2212): write -",
+    "\u2013": "an en dash (U+2013): write -",
+    "\u2265": "write >=",
+    "\u2264": "write <=",
+    "\u2260": "write !=",
+}
+_QUOTES: Final = frozenset("\u2018\u2019\u201c\u201d")
 _ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 CONSTANTS: Final[dict[str, JsonValue]] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
@@ -83,6 +98,8 @@ def tokenize(source: str) -> list[Token]:
                 hint = " (an expression has no braces around it)" if jinja else ""
                 if char in _C_LOGIC:  # `&&`, `||`, `!`: the habit of C and JavaScript
                     hint = f" (write {_C_LOGIC[char]})"
+                if char in _LOOKALIKES:
+                    hint = f" ({_LOOKALIKES[char]})"
                 if char == "!" and source[position + 1 :].lstrip().startswith("="):
                     hint = " (write != to compare)"  # `a ! = b`: `!=` was meant
                 raise Fault(f"unexpected character {char!r}{hint}", position)
@@ -137,4 +154,8 @@ def _string(source: str, position: int) -> Token:
             continue
         chars.append(char)
         index += 1
-    raise Fault("a string that never ends", position)
+    # `'home\u2019`: a phone's closing quote ends no string, and the quote that does
+    # may be found later, with another string, so the whole text is looked at
+    typographic = next((c for c in source if c in _QUOTES), None)
+    hint = f" ({_LOOKALIKES[typographic]})" if typographic else ""
+    raise Fault(f"a string that never ends{hint}", position)

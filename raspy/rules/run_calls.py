@@ -18,7 +18,6 @@ from raspy.rules import model
 from raspy.rules.raspy_keys import refusal_of_raspys_key
 from raspy.rules.run_scope import RunScope, short
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
-from raspy.rules.template import TemplateError
 
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -71,16 +70,14 @@ def _frame(scope: RunScope, template: str, where: str) -> bytes:
     body frame 2`) when a field cannot fill it: one naming a number that is not
     finite (a tree body `1e400`) would write `Infinity` or `NaN`, no JSON, where a
     device's value or an http body fails the run (scope.text refuses it)."""
-    try:
-        text = scope.text(template)
-    except TemplateError as exc:
-        raise RunFailed(f"{where}: {exc}") from None
+    text = scope.text(template, where)
     return _utf8(text, f"{where} is")
 
 
-def checked_key(scope: RunScope, template: str) -> str:
-    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
-    key = scope.text(template)
+def checked_key(scope: RunScope, template: str, action: str) -> str:
+    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2), or
+    when a field cannot fill it, naming the `action` (`set`) and its key."""
+    key = scope.text(template, lambda: f"{action}: key")
     raw = _utf8(key, f"key {shown(key)}:")
     try:
         clone.check_path_key(raw, scope.env.max_key_bytes)
@@ -95,13 +92,13 @@ def checked_key(scope: RunScope, template: str) -> str:
 def device_step(
     scope: RunScope, action: model.DeviceAction
 ) -> Generator[Step, Resume, None]:
-    fullname = scope.text(action.device)
+    fullname = scope.text(action.device, lambda: "device")
     _utf8(fullname, f"device {shown(fullname)}:")  # its service is a frame
     host, _, rest = fullname.partition(".")
     service, _, device = rest.partition(".")
     if not (host and service and device):
         raise RunFailed(f"device {shown(fullname)}: expected <host>.<service>.<device>")
-    command = scope.text(action.action)
+    command = scope.text(action.action, lambda: f"device {fullname}: action")
     if not command:  # `action: "{trigger.id}"` in a run without one (a manual run)
         raise RunFailed(
             f"device {fullname}: action {shown(action.action)} gave no command in "
@@ -115,7 +112,9 @@ def device_step(
         if value is not None:  # null is no value to a device, as `value: null` is
             request["value"] = value
     elif action.value is not None:
-        request["value"] = scope.value(action.value)
+        request["value"] = scope.value(
+            action.value, lambda: f"device {fullname} {command}: value"
+        )
     try:  # as a `set` does: `Infinity` (a body `1e400` read) is no JSON
         body = (json.dumps(request, allow_nan=False).encode("utf-8"),)
     except ValueError:
@@ -125,7 +124,11 @@ def device_step(
         ) from None
     scope.note(lambda: f"device {fullname} {_asked(request)}")
     reply = yield from _request(
-        scope, f"{host}.{service}.devices", body, action.timeout_s
+        scope,
+        f"{host}.{service}.devices",
+        body,
+        action.timeout_s,
+        f"device {fullname}: {command}",
     )
     status = reply[0] if reply else b""
     scope.note(lambda: f"device {fullname}: {_describe(reply)}")
@@ -136,7 +139,7 @@ def device_step(
 def call_step(
     scope: RunScope, action: model.CallAction
 ) -> Generator[Step, Resume, None]:
-    service = scope.text(action.service)
+    service = scope.text(action.service, lambda: "call")
     # refused here, where the run says why: the actor could not send it, and the
     # run waited for its timeout
     _utf8(service, f"call {shown(service)}: the service is")
@@ -147,7 +150,11 @@ def call_step(
     scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))
     if action.titanic:
         reply = yield from _request(
-            scope, TITANIC_SERVICE, (service.encode("utf-8"), *body), action.timeout_s
+            scope,
+            TITANIC_SERVICE,
+            (service.encode("utf-8"), *body),
+            action.timeout_s,
+            f"call {service} (titanic)",
         )
         scope.note(lambda: f"call {service} (titanic): {_describe(reply)}")
         if not reply or reply[0] != b"200":
@@ -155,7 +162,9 @@ def call_step(
                 f"titanic refused the call to {service}: {_describe(reply)}"
             )
         return
-    reply = yield from _request(scope, service, body, action.timeout_s)
+    reply = yield from _request(
+        scope, service, body, action.timeout_s, f"call {service}"
+    )
     scope.note(lambda: f"call {service}: {_describe(reply)}")
     # a reply whose first frame is an error status (4xx/5xx) is a failure
     if (
@@ -168,13 +177,20 @@ def call_step(
 
 
 def _request(
-    scope: RunScope, service: str, body: tuple[bytes, ...], timeout_s: float
+    scope: RunScope,
+    service: str,
+    body: tuple[bytes, ...],
+    timeout_s: float,
+    what: str,
 ) -> Generator[Step, Resume, tuple[bytes, ...]]:
+    """The reply to a request to `service`; no reply by `timeout_s` fails the run
+    naming the action (`what`: `device pi.fake.lamp: on`) and the service asked
+    (its board may be away)."""
     deadline = scope.clock.mono + timeout_s
     answer = yield SendRequest(scope.env.next_request_id(), service, body, deadline)
     if isinstance(answer, Reply):
         return answer.body
-    raise RunFailed(f"{service} did not answer within {timeout_s:g}s")
+    raise RunFailed(f"{what}: {service} did not answer within {timeout_s:g}s")
 
 
 def _started(trigger: Mapping[str, JsonValue]) -> str:

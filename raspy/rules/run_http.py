@@ -82,16 +82,27 @@ def _request(
     secrets: Mapping[str, str],
 ) -> Generator[Step, Resume, None]:
     # a secret in the URL is percent-encoded: its / ? # @ never end its part; what
-    # names the action (and a URL's problem) is the URL with each as {secret.NAME}
+    # names the action (and a URL's problem) is the URL with each as {secret.NAME};
+    # one a field cannot fill is named as written, and never quoted (its path)
+    def unfilled() -> str:
+        return f"http {action.method} {http_request.shown_url(action.url)}: url"
+
     if secrets:
         filled = scope.text(
             action.url,
+            unfilled,
             {name: http_request.url_secret(value) for name, value in secrets.items()},
+            quoted=False,
         )
-        named = scope.text(action.url, {name: f"{{secret.{name}}}" for name in secrets})
+        named = scope.text(
+            action.url,
+            unfilled,
+            {name: f"{{secret.{name}}}" for name in secrets},
+            quoted=False,
+        )
         in_url = bool(secret_names(action.url))
     else:  # the common case: one fill, no parse
-        filled = named = scope.text(action.url)
+        filled = named = scope.text(action.url, unfilled, quoted=False)
         in_url = False
     what = f"http {action.method} {http_request.shown_url(named)}"
     try:
@@ -102,15 +113,17 @@ def _request(
         raise RunFailed(f"{what}: {WHY_OFF}")
     headers: list[tuple[str, str]] = []
     for name, template in action.headers:
-        value = scope.text(template, secrets)
+        where = f"{what}: header {name}"
+        value = scope.text(template, where, secrets, quoted=False)
         problem = http_request.header_value_problem(value)
         if problem is not None:
-            raise RunFailed(f"{what}: header {name}: {problem}")
+            raise RunFailed(f"{where}: {problem}")
         headers.append((name, value))
     body = b""
     if action.expr is not None or action.has_body:
         body, kind = _body(
-            what, scope.value_of(action.body, action.expr, lambda: what, secrets)
+            what,
+            scope.value_of(action.body, action.expr, lambda: what, secrets, "body"),
         )
         if len(body) > http_request.MAX_BODY_BYTES:
             raise RunFailed(

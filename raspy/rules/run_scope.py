@@ -26,7 +26,13 @@ from raspy.rules.model import (
     no_size,
 )
 from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
-from raspy.rules.template import SECRET_PREFIX, context_names, fill, render_in
+from raspy.rules.template import (
+    SECRET_PREFIX,
+    TemplateError,
+    context_names,
+    fill,
+    render_in,
+)
 from raspy.secrets_file import Loaded
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
@@ -130,20 +136,43 @@ class RunScope:
             kv_size=self.env.kv_size,
         )
 
-    def text(self, template: str, secrets: Mapping[str, str] | None = None) -> str:
+    def text(
+        self,
+        template: str,
+        where: Callable[[], str] | str,
+        secrets: Mapping[str, str] | None = None,
+        *,
+        quoted: bool = True,
+    ) -> str:
         """`template` filled in; `{secret.NAME}` from `secrets` (an `http:`
-        action's: the import allows them nowhere else)."""
-        return render_in(template, self.context(), secrets)
+        action's: the import allows them nowhere else). A field it cannot write (a
+        number JSON has not: a tree value `1e400`) fails the run naming `where`,
+        the action and its field (`set: key`, `log`; a callable is called only
+        then); not `quoted`: the reason leaves the template out (an http URL's
+        path, a header's value)."""
+        try:
+            return render_in(template, self.context(), secrets)
+        except TemplateError as exc:
+            said = str(exc) if quoted else f"{exc.reason} (at offset {exc.offset})"
+            action = where if isinstance(where, str) else where()
+            raise RunFailed(f"{action}: {said}") from None
 
     def value(
-        self, value: JsonValue, secrets: Mapping[str, str] | None = None
+        self,
+        value: JsonValue,
+        where: Callable[[], str],
+        secrets: Mapping[str, str] | None = None,
     ) -> JsonValue:
         """Every string inside the value is a template; a string that is one field
-        alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
+        alone (`"{trigger.value}"`) keeps the JSON type of what it names. A text
+        that cannot be written fails the run naming `where` (`set /x: value`)."""
         names = context_names(self.context())
         for name, secret in (secrets or {}).items():
             names[f"{SECRET_PREFIX}{name}"] = secret
-        return fill(value, names)
+        try:
+            return fill(value, names)
+        except TemplateError as exc:
+            raise RunFailed(f"{where()}: {exc}") from None
 
     def value_of(
         self,
@@ -151,12 +180,14 @@ class RunScope:
         expr: Expression | None,
         action: Callable[[], str],
         secrets: Mapping[str, str] | None = None,
+        field: str = "value",
     ) -> JsonValue:
         """An action's value: its `value:` filled in, or what its `expr:` computes
         (a fault fails the run naming the `action`, `set /house/rings`, as `holds`
-        does)."""
+        does; a text of its `value:` that cannot be written, the action and the
+        `field`)."""
         if expr is None:
-            return self.value(value, secrets)
+            return self.value(value, lambda: f"{action()}: {field}", secrets)
         try:
             return expr.evaluate(self.context())
         except ScenarioError as exc:

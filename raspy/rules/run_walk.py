@@ -131,31 +131,31 @@ def _one(
     """The action at `index` of the block at `where`."""
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s, expr=expr):
-            target = checked_key(scope, key)
+            target = checked_key(scope, key, "set")
             given = scope.value_of(value, expr, lambda: f"set {target}")
             filled = fitting(scope, target, given)
             scope.note(lambda: f"set {target} = {short(filled)}")
             yield SetKey(target, filled, ttl_s)
         case model.DeleteAction(key=key):
-            target = checked_key(scope, key)
+            target = checked_key(scope, key, "delete")
             scope.note(lambda: f"delete {target}")
             yield DeleteKey(target)
         case model.EventAction(key=key, value=value, expr=expr):
-            target = checked_key(scope, key)
+            target = checked_key(scope, key, "event")
             given = scope.value_of(value, expr, lambda: f"event {target}")
             event = fitting(scope, target, given)
             scope.note(lambda: f"event {target} = {short(event)}")
             yield PublishEvent(target, event)
         case model.LogAction(message=message, level=level):
-            text = scope.text(message)
+            text = scope.text(message, lambda: "log")
             scope.note(lambda: f"log {level}: {short(text)}")
             yield Log(level, text)
         case model.RunAction(scenario=name):
-            target = scope.text(name)
+            target = scope.text(name, lambda: "run")
             scope.note(lambda: f"run {target}")
             yield RunScenario(target)
         case model.StopAction(scenario=name):
-            target = scope.text(name)
+            target = scope.text(name, lambda: "stop")
             scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
         case model.WaitAction():

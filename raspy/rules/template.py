@@ -38,6 +38,7 @@ _NAME: Final = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII
 )
 _DECIMALS: Final = re.compile(r"\.([0-9])f", re.ASCII)  # the one format: `:.Nf`
+_WORDS: Final = re.compile(r"\w+(?:\.\w+)*")  # a name in any script: `Küche`
 
 
 class Names(dict[str, JsonValue]):
@@ -91,18 +92,8 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                 text[position + 1 : end] if end >= 0 else ""
             ).partition(":")
             if end < 0 or not _NAME.fullmatch(name):
-                inside = text[position + 1 : end].strip() if end >= 0 else ""
-                raise TemplateError(
-                    # a computation in braces (`{trigger.value * 10}`) is the
-                    # likely slip: say where computing is done
-                    f"{{{inside}}} is no field: a template names a value"
-                    " ({trigger.value}) and computes none (the expr: of a set,"
-                    " device, event or http action does)"
-                    if _NAME.match(inside) and any(c in inside for c in "+-*/%()<>=")
-                    else "'{' starts no {name} field (write '{{' for a brace)",
-                    position,
-                    text,
-                )
+                inside = text[position + 1 : end] if end >= 0 else ""
+                raise TemplateError(_no_field(inside), position, text)
             clock = _clock(spec, text, position + len(name) + 2, name)
             decimals = _DECIMALS.fullmatch(spec)
             if colon and decimals is None and clock is None:
@@ -124,6 +115,30 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
     if literal:
         parts.append("".join(literal))
     return tuple(parts)
+
+
+def _no_field(inside: str) -> str:
+    """Why braces around `inside` make no field, said for the likely slip."""
+    bare = inside.strip()
+    if _NAME.match(bare) and any(c in bare for c in "+-*/%()<>="):
+        # a computation in braces (`{trigger.value * 10}`): say where computing is
+        return (
+            f"{{{bare}}} is no field: a template names a value ({{trigger.value}})"
+            " and computes none (the expr: of a set, device, event or http action"
+            " does)"
+        )
+    name, colon, spec = inside.partition(":")
+    if name != name.strip() and _NAME.fullmatch(name.strip()):  # `{ room }`
+        return (
+            f"{{{inside}}} is no field: write {{{name.strip()}{colon}{spec}}}, "
+            "without spaces"
+        )
+    if not name.isascii() and _WORDS.fullmatch(name):  # `{Küche}`
+        return (
+            f"{{{inside}}} is no field: a name is ASCII letters, digits and _ (a"
+            " variable's too)"
+        )
+    return "'{' starts no {name} field (write '{{' for a brace)"
 
 
 def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:

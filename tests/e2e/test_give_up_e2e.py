@@ -303,7 +303,10 @@ def test_a_toggle_a_scenario_gave_up_is_not_run_when_the_board_is_back(
                 what="the run to fail",
                 timeout_s=10,
             )
-            said = f'"{SERVICE} did not answer within 2s"'.encode()
+            said = (
+                f'"device {BOARD}.fake.lamp: toggle: {SERVICE} did not answer '
+                'within 2s"'
+            ).encode()
             wait_until(  # it may land a commit after the state
                 lambda: tree.get(last_error.encode()) == said, what="the reason"
             )

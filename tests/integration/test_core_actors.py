@@ -565,7 +565,9 @@ actions:
     core.clock.advance(2)
     wait_value(tree, "/scenario/calls/state", "error")
     wait_value(
-        tree, "/scenario/calls/last_error", f"{HOST}.nobody did not answer within 2s"
+        tree,
+        "/scenario/calls/last_error",
+        f"call {HOST}.nobody: {HOST}.nobody did not answer within 2s",
     )
 
 

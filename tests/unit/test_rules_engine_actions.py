@@ -170,12 +170,34 @@ def test_a_command_left_empty_in_a_run_another_scenario_started_names_that_one()
 
 
 def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
+    """The reason names the action, its device and command, as a device's refusal
+    does: it said only the service (`hub.fake.devices did not answer within 2s`),
+    which names neither the device nor what it was asked, in a scenario of many."""
     h, outputs = _fired(m.DeviceAction(LAMP, "on", timeout_s=2))
     [request] = requests(outputs)
     assert h.advance(1.9) == []
     h.advance(0.1)
-    assert h.core.status.last_error == "hub.fake.devices did not answer within 2s"
+    assert h.core.status.last_error == (
+        f"device {LAMP}: on: hub.fake.devices did not answer within 2s"
+    )
     assert h.reply(request, b"200") == []  # late: dropped
+
+
+@pytest.mark.parametrize(
+    ("titanic", "reason"),
+    [
+        (False, "call hub.nobody: hub.nobody did not answer within 2s"),
+        (True, "call hub.nobody (titanic): titanic.request did not answer within 2s"),
+    ],
+)
+def test_a_call_that_is_not_answered_fails_naming_the_call(
+    titanic: bool, reason: str
+) -> None:
+    """A call through Titanic said only `titanic.request did not answer`, not
+    which call it was."""
+    h, _ = _fired(m.CallAction("{host}.nobody", ("x",), titanic, timeout_s=2))
+    h.advance(2)
+    assert h.core.status.last_error == reason
 
 
 def test_a_device_name_without_a_service_fails_the_run() -> None:
@@ -371,7 +393,7 @@ def test_a_bad_template_fails_the_run_with_its_reason() -> None:
     assert h.state is State.ERROR
     assert (
         h.core.status.last_error
-        == "unknown name 'nothing' (at offset 3 of '/x/{nothing}')"
+        == "set: key: unknown name 'nothing' (at offset 3 of '/x/{nothing}')"
     )
 
 
@@ -658,28 +680,79 @@ def test_a_call_frame_filled_with_a_number_json_has_not_fails_and_sends_nothing(
     )
 
 
+_NOT_FINITE = "{trigger.value} is or holds a number that is not finite"
+
+
 @pytest.mark.parametrize(
-    "action",
+    ("action", "reason"),
     [
-        m.SetAction("/note", "temp is {trigger.value}"),
-        m.EventAction("/event/note", "temp is {trigger.value:.1f}"),
-        m.LogAction("temp is {trigger.value}", "info"),
+        (
+            m.SetAction("/note", "temp is {trigger.value}"),
+            f"set /note: value: {_NOT_FINITE} (at offset 8 of 'temp is {{trigger.value}}')",
+        ),
+        (
+            m.SetAction("/note/{trigger.value}", 1),
+            f"set: key: {_NOT_FINITE} (at offset 6 of '/note/{{trigger.value}}')",
+        ),
+        (
+            m.DeleteAction("/note/{trigger.value}"),
+            f"delete: key: {_NOT_FINITE} (at offset 6 of '/note/{{trigger.value}}')",
+        ),
+        (
+            m.EventAction("/event/note", {"t": "temp is {trigger.value:.1f}"}),
+            f"event /event/note: value: {_NOT_FINITE} "
+            "(at offset 8 of 'temp is {trigger.value:.1f}')",
+        ),
+        (
+            m.LogAction("temp is {trigger.value}", "info"),
+            f"log: {_NOT_FINITE} (at offset 8 of 'temp is {{trigger.value}}')",
+        ),
+        (
+            m.DeviceAction("{host}.fake.{trigger.value}", "on"),
+            f"device: {_NOT_FINITE} (at offset 12 of '{{host}}.fake.{{trigger.value}}')",
+        ),
+        (
+            m.DeviceAction(LAMP, "level", ["at {trigger.value}"]),
+            f"device {LAMP} level: value: {_NOT_FINITE} "
+            "(at offset 3 of 'at {trigger.value}')",
+        ),
+        (
+            m.RunAction("other-{trigger.value}"),
+            f"run: {_NOT_FINITE} (at offset 6 of 'other-{{trigger.value}}')",
+        ),
+        (
+            m.CallAction("{trigger.value}.echo", ()),
+            f"call: {_NOT_FINITE} (at offset 0 of '{{trigger.value}}.echo')",
+        ),
     ],
-    ids=["set", "event", "log"],
+    ids=[
+        "set",
+        "set-key",
+        "delete",
+        "event",
+        "log",
+        "device",
+        "device-value",
+        "run",
+        "call",
+    ],
 )
-def test_a_text_filled_with_a_number_json_has_not_fails_the_run(
-    action: m.Action,
+def test_a_text_filled_with_a_number_json_has_not_fails_naming_action_and_field(
+    action: m.Action, reason: str
 ) -> None:
     """A tree body `1e400` reads as an infinity: a text `temp is {trigger.value}`
-    was written `temp is Infinity`, where the same field alone fails the run."""
+    was written `temp is Infinity`, where the same field alone fails the run. The
+    reason named the template alone, not the action whose field it is (a `call:`
+    frame's named both)."""
     h = harness(scenario([action, m.SetAction("/after", 1)], [m.EventTrigger(DOOR)]))
     outputs = h.change(DOOR, float("inf"))
-    assert [o for o in outputs if isinstance(o, run.SetKey | run.PublishEvent)] == []
+    assert [
+        o
+        for o in outputs
+        if isinstance(o, run.SetKey | run.PublishEvent | run.Log | run.SendRequest)
+    ] == []
     assert h.state is State.ERROR
-    assert h.core.status.last_error is not None
-    assert h.core.status.last_error.startswith(
-        "{trigger.value} is or holds a number that is not finite (at offset 8"
-    )
+    assert h.core.status.last_error == reason
 
 
 def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
@@ -797,7 +870,7 @@ def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None
     late, outputs = _fired(m.DeviceAction(LAMP, "on"))
     late.advance(5.0)  # no answer: the request times out
     assert late.core.status.last_trace[-1] == (
-        "+5.0s failed: hub.fake.devices did not answer within 5s"
+        f"+5.0s failed: device {LAMP}: on: hub.fake.devices did not answer within 5s"
     )
     busy = harness(
         scenario(
@@ -848,6 +921,22 @@ def test_a_trace_line_is_cut_however_long_what_it_names() -> None:
     assert max(map(len, trace)) <= run.TRACE_LINE_CHARS, [len(t) for t in trace]
     assert trace[0].endswith("n…")
     assert len(trace) == 3
+
+
+def test_the_line_of_a_failure_is_cut_as_every_other_line() -> None:
+    """A run's reason is kept to 500 characters, and a device's name filled from a
+    large value makes one that long: the trace's `failed:` line was kept whole
+    past TRACE_LINE_CHARS."""
+    h = harness(
+        scenario(
+            [m.DeviceAction("hub.fake.{trigger.value}", "on")], [m.EventTrigger(DOOR)]
+        )
+    )
+    [request] = requests(h.change(DOOR, "n" * 5000))
+    h.reply(request, b"400")
+    *_, failed = h.core.status.last_trace
+    assert failed.startswith("+0.0s failed: device hub.fake.nnn")
+    assert len(failed) == run.TRACE_LINE_CHARS
 
 
 def test_a_stopped_run_s_trace_says_when_it_was_stopped() -> None:

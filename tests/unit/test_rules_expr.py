@@ -247,6 +247,41 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("a ! = b", "unexpected character '!' (write != to compare)", 2),
         ("a !   =b", "unexpected character '!' (write != to compare)", 2),
         ("a ! b", "unexpected character '!' (write not)", 2),
+        # a phone's keyboard: the character that looks like raspy's is named
+        (
+            "kv('/house/mode') == \u2018home\u2019",
+            "unexpected character '\u2018' (a typographic quote (U+2018): write ')",
+            21,
+        ),
+        (
+            "kv('/house/mode') == \u201chome\u201d",
+            "unexpected character '\u201c' (a typographic quote (U+201C): write \")",
+            21,
+        ),
+        (
+            "trigger.value \u2212 1",
+            "unexpected character '\u2212' (a minus sign (U+2212): write -)",
+            14,
+        ),
+        (
+            "trigger.value \u2013 1",
+            "unexpected character '\u2013' (an en dash (U+2013): write -)",
+            14,
+        ),
+        (
+            "kv('/house/mode\u2019) == 'home'",
+            "a string that never ends (a typographic quote (U+2019): write ')",
+            26,
+        ),
+        ("a \u2265 1", "unexpected character '\u2265' (write >=)", 2),
+        (
+            "trigger.value > 21,5",
+            "unexpected ',' (a decimal point is '.': write 21.5)",
+            18,
+        ),
+        ("trigger.value > 21, 5", "unexpected ','", 18),
+        ("a \u2264 1", "unexpected character '\u2264' (write <=)", 2),
+        ("a \u2260 1", "unexpected character '\u2260' (write !=)", 2),
         ("(a := 1)", "':=' is not allowed", 3),
         ("9**9**9", "'**' is not allowed", 1),
         ("__import__('os')", "unknown function '__import__'", 0),

@@ -186,3 +186,28 @@ def _loaded(text: str) -> model.Scenario | DocumentError:
 def test_a_good_url_loads_as_written(url: str) -> None:
     [action] = _actions(f'  - http: "{url}"\n')
     assert action == model.HttpAction(url)
+
+
+def test_a_header_of_a_bare_yes_or_off_is_told_to_quote_it() -> None:
+    """docs/scenarios.md: a bare on, off, yes or no is told to be quoted where any
+    text goes, and a header's value is any text: ntfy's `Markdown: yes` was told
+    only what YAML read (`got true (a bare yes is YAML's true)`), not the fix."""
+    text = (
+        HEAD
+        + '  - http: "{ntfy}"\n'
+        + "    headers:\n"
+        + "      Markdown: yes\n"
+        + "      X-Cache: off\n"
+    )
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(text, "n.yaml")
+    assert str(caught.value).splitlines() == [
+        "n.yaml:6:17: actions[0].headers.Markdown: expected text or a number (a "
+        "header's value), got true (a bare yes is YAML's true: quote it, 'yes')",
+        "n.yaml:7:16: actions[0].headers.X-Cache: expected text or a number (a "
+        "header's value), got false (a bare off is YAML's false: quote it, 'off')",
+    ]
+    quoted = text.replace("yes", "'yes'").replace("off", "'off'")
+    [action] = load_scenario(quoted).actions
+    assert isinstance(action, model.HttpAction)
+    assert action.headers == (("Markdown", "yes"), ("X-Cache", "off"))

@@ -243,3 +243,39 @@ def test_a_json_body_holding_a_lone_surrogate_is_sent_with_its_escape() -> None:
         m.HttpAction(NTFY, body={"v": "{trigger.value}"}, has_body=True), "a\ud800"
     )
     assert _sent(outputs).body == b'{"v": "a\\ud800"}'
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        (
+            m.HttpAction(NTFY + "/tk_secret?t={trigger.value}"),
+            "http POST https://ntfy.sh/…: url: {trigger.value} is or holds a number "
+            "that is not finite (at offset 37)",
+        ),
+        (
+            m.HttpAction(
+                NTFY, headers=(("Authorization", "tk_secret {trigger.value}"),)
+            ),
+            "http POST https://ntfy.sh/…: header Authorization: {trigger.value} is or "
+            "holds a number that is not finite (at offset 10)",
+        ),
+        (
+            m.HttpAction(NTFY, body="at {trigger.value}", has_body=True),
+            "http POST https://ntfy.sh/…: body: {trigger.value} is or holds a number "
+            "that is not finite (at offset 3 of 'at {trigger.value}')",
+        ),
+    ],
+    ids=["url", "header", "body"],
+)
+def test_a_text_filled_with_a_number_json_has_not_names_the_action_not_the_url(
+    action: m.HttpAction, reason: str
+) -> None:
+    """docs/scenarios.md (Telling a phone): raspy never shows a URL's path or
+    query nor a header's value. A tree value `1e400` (an infinity) in a text of
+    them failed the run quoting the template whole, path, query, token and all,
+    in the last_error every reader of the tree sees, and naming no action."""
+    h, outputs = _fired(action, math.inf)
+    assert requests(outputs) == []
+    assert h.core.status.last_error == reason
+    assert "tk_secret" not in "".join(h.core.status.last_trace)

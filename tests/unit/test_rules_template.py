@@ -86,6 +86,20 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
         ("{:.1f}", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
+        # a name beyond ASCII, or spaces around one, was told to write '{{'
+        (
+            "in {Küche}",
+            "{Küche} is no field: a name is ASCII letters, digits and _ (a "
+            "variable's too)",
+            3,
+        ),
+        ("{ room }", "{ room } is no field: write {room}, without spaces", 0),
+        (
+            "{trigger.value :.1f}",
+            "{trigger.value :.1f} is no field: write {trigger.value:.1f}, without "
+            "spaces",
+            0,
+        ),
     ],
 )
 def test_render_refuses_bad_or_unknown_fields(
