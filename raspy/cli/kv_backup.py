@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,9 +69,9 @@ def _refused_name(path: Path) -> Path:
 
 
 def _marked_refused(path: Path) -> Path | None:
-    """The backup `path`, which restore refuses as it stands, renamed with
+    """The new backup `path`, which restore refuses as it stands, renamed with
     REFUSED (durably), so that the rotation keeps the whole ones apart from it;
-    None (it keeps its name) if that cannot be done."""
+    None (it keeps its name, and nothing is rotated) if that cannot be done."""
     marked = _refused_name(path)
     try:
         if os.path.lexists(marked):
@@ -84,33 +84,21 @@ def _marked_refused(path: Path) -> Path | None:
     return marked
 
 
-def _mark_older_refused(backup_dir: Path, new: Path) -> list[str]:
+def _older_refused(backup_dir: Path, new: Path) -> dict[str, str]:
     """The older backups of the new one's kind named as whole ones though they hold
-    a record restore refuses (an older raspy-kv named them so), renamed with
-    REFUSED before the rotation counts them among --keep and removes the whole
-    ones in their stead; a line saying each. Only the dbs before the history are
-    judged (the history comes last and is the bulk of a file: judging it too would
-    cost a Pi about half the reading again each night, and what an older restore
-    let in was a kv key); a file that does not read is the recheck's to say."""
-    said = []
+    a record restore refuses (an older raspy-kv named them so, and removed none),
+    each with why: the rotation of a whole new one removes them as it removes the
+    REFUSED ones, instead of counting them among --keep and removing the older
+    whole ones in their stead. Only the dbs before the history are judged (the
+    history comes last and is the bulk of a file: judging it too would cost a Pi
+    about half the reading again each night, and what an older restore let in was
+    a kv key); a file that does not read is the recheck's to say."""
     kind = _kind_of(new.name)
-    older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
-    for name in (name for name in older if not _refused(name)):
-        path = backup_dir / name
-        why = _first_refused(path)
-        if why is None:
-            continue
-        marked = _marked_refused(path)
-        done = (
-            f"renamed {marked.name}"
-            if marked is not None
-            else f"it could not be renamed {_refused_name(path).name}: rename it"
-        )
-        said.append(
-            f"older backup {path} does not restore as it stands ({why}): {done},"
-            " so that --keep counts only whole backups"
-        )
-    return said
+    found = {}
+    for name in _backups(backup_dir, new, kind):
+        if not _refused(name) and (why := _first_refused(backup_dir / name)):
+            found[name] = why
+    return found
 
 
 def _first_refused(path: Path) -> str | None:
@@ -337,12 +325,15 @@ def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
     )
 
 
-def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
+def _rotate(
+    backup_dir: Path, keep: int, new: Path, also_refused: Collection[str] = ()
+) -> tuple[int, int]:
     """Remove the oldest whole backups of the new one's kind (by the time in their
     names) beyond `keep`, counting the new one, which is always kept: a clock set
     back (a Pi without a clock, before NTP) must not make today's backup the first
     one removed. A whole new one removes too every backup of its kind that restore
-    refuses (REFUSED: it is the newer); a new one that restore refuses removes no
+    refuses (REFUSED, or named whole by an older raspy-kv: `also_refused`): it is
+    the newer; a new one that restore refuses removes no
     whole one (they may restore as they stand), only the older ones restore refuses,
     so a store holding such a record keeps `keep` whole backups and one more, not a
     new file a night until the disk is full. Only regular files named as a backup of
@@ -352,8 +343,8 @@ def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
     kind = _kind_of(new.name)
     assert kind is not None  # named by _backup_name
     older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
-    refused = [name for name in older if _refused(name)]
-    whole = [name for name in older if not _refused(name)]
+    refused = [name for name in older if _refused(name) or name in also_refused]
+    whole = [name for name in older if name not in refused]
     if _refused(new.name):
         beyond = refused
     else:
@@ -397,12 +388,13 @@ def _backup(args: argparse.Namespace) -> int:
         count = written.count
         size = read_back(path, count)
         marked = _marked_refused(path) if written.refused else path
-        older_refused: list[str] = []
+        older_refused: dict[str, str] = {}
         removed = stale = 0
         # one that restore refuses removes no whole one (_rotate); unmarked, none
         if marked is not None:
-            older_refused = _mark_older_refused(backup_dir, marked)
-            removed, stale = _rotate(backup_dir, args.keep, marked)
+            if not written.refused:  # a whole one removes those restore refuses
+                older_refused = _older_refused(backup_dir, marked)
+            removed, stale = _rotate(backup_dir, args.keep, marked, older_refused)
         path = marked or path
         rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
@@ -418,7 +410,13 @@ def _backup(args: argparse.Namespace) -> int:
             started,
             sys.stdout,
         )
-    for line in older_refused + rechecked.unjudged:
+    for name, why in sorted(older_refused.items()):
+        print(
+            f"{_PROG}: older backup {backup_dir / name} did not restore as it stood"
+            f" ({why}): removed with the -refused ones, as the new one is whole",
+            file=sys.stderr,
+        )
+    for line in rechecked.unjudged:
         print(f"{_PROG}: {line}", file=sys.stderr)
     if written.refused:
         say_refused("backup", str(path), written, args.data_dir)

@@ -125,25 +125,33 @@ def test_nightly_backups_of_a_store_restore_refuses_keep_the_whole_ones_and_one_
     assert [name.endswith("-refused.dump") for name in left] == [False]
 
 
-def test_older_backups_an_older_raspy_kv_named_whole_are_marked_before_rotation(
+def _older_backups(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """An older raspy-kv named every backup of a store restore refuses as a whole
-    one, and removed none: the first whole backup after a --drop counted them among
-    --keep, removed the good old ones and kept them. Found before the rotation,
-    they are renamed -refused (said), and the whole ones are kept."""
+) -> tuple[Path, list[Path], list[Path]]:
+    """A backup dir as an older raspy-kv left it: two whole backups of a good store,
+    then three of a store holding a record restore refuses, named as whole ones."""
     backups = tmp_path / "backups"
     backups.mkdir()
     make_store(tmp_path / "good")
-    make_store(bad_store := tmp_path / "bad", [*CONTENT, COMMAND_KEY])
+    make_store(tmp_path / "bad", [*CONTENT, COMMAND_KEY])
     good = [backups / f"raspy-2026010{day}T000000Z.dump" for day in (1, 2)]
     bad = [backups / f"raspy-2026020{day}T000000Z.dump" for day in (1, 2, 3)]
-    for store, paths in ((tmp_path / "good", good), (bad_store, bad)):
+    for store, paths in ((tmp_path / "good", good), (tmp_path / "bad", bad)):
         for path in paths:
-            dump = ["dump", "--data-dir", str(store), "-o", str(path)]
-            run(dump, capsys)
+            run(["dump", "--data-dir", str(store), "-o", str(path)], capsys)
+    return backups, good, bad
 
+
+def test_a_whole_backup_removes_those_an_older_raspy_kv_named_whole_not_the_good_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older raspy-kv named every backup of a store restore refuses as a whole
+    one: the first whole backup after a --drop counted them among --keep, removed
+    the good old ones and kept them. They are found before the rotation and
+    removed as the -refused ones are (said); the whole ones are kept."""
+    backups, good, bad = _older_backups(tmp_path, capsys)
     argv = ["backup", "--data-dir", str(tmp_path / "good"), "--to", str(backups)]
+
     status, out, err = run([*argv, "--keep", "3"], capsys)
 
     assert status == 0, err
@@ -152,11 +160,30 @@ def test_older_backups_an_older_raspy_kv_named_whole_are_marked_before_rotation(
     assert left[:2] == [path.name for path in good]
     assert [name.endswith("-refused.dump") for name in left] == [False] * 3
     assert err.splitlines() == [
-        f"raspy-kv backup: older backup {path} does not restore as it stands (line 4:"
+        f"raspy-kv backup: older backup {path} did not restore as it stood (line 4:"
         " kv 'KTHXBAI': a Clone command, not a key: a snapshot would end there):"
-        f" renamed {path.stem}-refused.dump, so that --keep counts only whole backups"
+        " removed with the -refused ones, as the new one is whole"
         for path in bad
     ]
+
+
+def test_a_refused_backup_leaves_those_an_older_raspy_kv_named_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new backup that restore refuses removes only older -refused ones: the
+    older raspy-kv's, named whole, are left as they were (judged, they would all
+    have gone with the one a night that replaces its kind)."""
+    backups, good, bad = _older_backups(tmp_path, capsys)
+    before = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    argv = ["backup", "--data-dir", str(tmp_path / "bad"), "--to", str(backups)]
+
+    status, out, _ = run([*argv, "--keep", "3"], capsys)
+
+    assert status == 1
+    assert "; 0 old removed; 5 older checked again" in out
+    left = sorted(path.name for path in backups.glob("raspy-*.dump"))
+    assert left[:5] == before == [path.name for path in (*good, *bad)]
+    assert left[5].endswith("-refused.dump")
 
 
 def _bad_ttl(name: bytes) -> Put:
