@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from raspy.rules.run_failures import SAY_AGAIN_S, RunFailures, failure_kind
@@ -78,13 +80,17 @@ def test_a_failure_whose_text_holds_a_changing_reading_is_one_failure() -> None:
 
 
 def test_the_kind_of_a_failure_folds_numbers_standing_alone_only() -> None:
-    """A number in a name (a device `relay2`) or a condition's own number says which
-    one failed; a reading, a time or an address and port does not."""
+    """A number that is part of a name (a device `relay2`, `sensor.12`, a key's
+    `/devices/1/temp`, a URL's host) or a condition's own number says which one
+    failed; a reading, a time or an address and port standing alone does not."""
     assert failure_kind(
         "http GET http://192.168.1.5:40123/x: timed out at 12:30:05 after 1.5s"
-    ) == ("http GET http://#.#.#.#:#/x: timed out at #:#:# after #.#s")
+    ) == ("http GET http://192.168.1.5:40123/x: timed out at #:#:# after #.#s")
+    assert failure_kind("no route to 10.0.0.5:8080, 21.5°C, 5min.") == (
+        "no route to #.#.#.#:#, #.#°C, #min."
+    )
     assert failure_kind("condition 2: cannot compare -3.25 > 'a'") == (
-        "condition 2: cannot compare -#.# > 'a'"
+        "condition 2: cannot compare #.# > 'a'"
     )
     assert failure_kind("device pi.relay2: on answered 500") == (
         "device pi.relay2: on answered #"
@@ -93,6 +99,29 @@ def test_the_kind_of_a_failure_folds_numbers_standing_alone_only() -> None:
     # a name's (or a condition's) number of two digits is whole too: not `relay2#`
     assert failure_kind("device pi.relay22: x") != failure_kind("device pi.relay23: x")
     assert failure_kind("condition 12: x") == "condition 12: x"
+    # a number in a key, after a dot or a dash, names a device too
+    for one, other in (
+        ('key "/devices/1/temp"', 'key "/devices/2/temp"'),
+        ("device pi.sensor.12", "device pi.sensor.13"),
+        ("device pi.relay-2", "device pi.relay-3"),
+    ):
+        assert failure_kind(one) == one
+        assert failure_kind(one) != failure_kind(other)
+
+
+@given(
+    text=st.text(max_size=80),
+    one=st.floats(-1000, 1000, allow_nan=False),
+    other=st.floats(-1000, 1000, allow_nan=False),
+)
+def test_readings_written_alike_are_one_kind_and_folding_twice_changes_nothing(
+    text: str, one: float, other: float
+) -> None:
+    assert failure_kind(failure_kind(text)) == failure_kind(text)
+    said = "condition 1: cannot compare {:.1f} > 'warm' at {}"
+    assert failure_kind(said.format(one, "12:30")) == failure_kind(
+        said.format(other, "07:05")
+    )
 
 
 def test_a_success_after_failures_is_said_once_and_the_next_failure_at_once() -> None:
