@@ -145,7 +145,8 @@ class Client(Closing):
                     self._retry(name, attempt, tries, last=last)
                 else:
                     return collected
-            raise self._timeout(name, tries, cut_short=until is not None)
+            cut_short = until is not None and self._attempt_s(until) <= 0
+            raise self._timeout(name, tries, cut_short=cut_short)
         finally:
             self._busy = False
             if collected is None:

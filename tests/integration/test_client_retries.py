@@ -87,6 +87,25 @@ def test_client_raises_timeout_after_retries_sends_each_on_its_own_socket(
     assert [socket for socket, _ in logged_context.sent()] == [0, 1, 2]
 
 
+def test_tries_run_out_before_the_callers_deadline_say_the_tries(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """request(until=...) whose tries all went unanswered well before `until`: the
+    timeout says the tries, not the caller's deadline, which was not reached."""
+    sock, endpoint = router
+
+    def far_deadline(client: Client) -> list[bytes]:
+        return client.request("svc", "q", until=time.monotonic() + 60, retries=2)
+
+    future = run_client(pool, zmq_context, endpoint, V02, far_deadline)
+    for _ in range(2):
+        recv(sock)
+    with pytest.raises(ClientTimeout, match=r"in 2 tries of 0\.3 s each$"):
+        future.result(timeout=5)
+
+
 Exchange = tuple[Version, list[bytes], list[list[bytes]]]  # request, then replies
 
 
