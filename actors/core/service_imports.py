@@ -232,15 +232,18 @@ class ServiceImports:
         naming a scenario neither stored nor among `others` (those imported along
         with it: rules.scenario_refs), and of each `http:` action
         when raspyd's `<host>.http` is off (rules.http_off), and of each secret an
-        `http:` action names that the secrets file lacks (rules.secret_uses): a typo
-        or a service turned off shows at the import, not months later as a scenario
-        that never ran or a message that never came."""
+        `http:` action names that the secrets file lacks (rules.secret_uses), and of
+        each variable whose text holds a field never filled in
+        (rules.variable_fields): a typo or a service turned off shows at the
+        import, not months later as a scenario that never ran or a message that
+        never came."""
         # loaded on first use only
         from raspy.rules.document import lazy_spots
         from raspy.rules.http_off import http_off_warnings
         from raspy.rules.scenario_refs import scenario_warnings
         from raspy.rules.secret_uses import secret_warnings, uses_secrets
         from raspy.rules.unmatched import device_warnings
+        from raspy.rules.variable_fields import variable_warnings
 
         core = self._core
         spot = lazy_spots(text)  # the document composed once, for all of them
@@ -248,6 +251,7 @@ class ServiceImports:
             scenario, text, core.host, core.tree.keys_under(DEVICE_TREE), spot
         )
         found += scenario_warnings(scenario, text, others | set(core.entries), spot)
+        found += variable_warnings(scenario, text, spot)
         if not core.http_service:
             found += http_off_warnings(scenario, text, spot)
         elif core.secrets is not None and uses_secrets(scenario):
