@@ -337,7 +337,7 @@ def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
     )
 
 
-def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
+def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int, int]:
     """Remove the oldest whole backups of the new one's kind (by the time in their
     names) beyond `keep`, counting the new one, which is always kept: a clock set
     back (a Pi without a clock, before NTP) must not make today's backup the first
@@ -347,21 +347,25 @@ def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
     so a store holding such a record keeps `keep` whole backups and one more, not a
     new file a night until the disk is full. Only regular files named as a backup of
     the kind is, and the temp files of such backups untouched for a day; returns how
-    many of each were removed."""
+    many were removed: whole ones, ones restore refuses, temp files."""
     now = time.time()
     kind = _kind_of(new.name)
     assert kind is not None  # named by _backup_name
     older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
     refused = [name for name in older if _refused(name)]
     whole = [name for name in older if not _refused(name)]
-    if _refused(new.name):
-        beyond = refused
-    else:
-        beyond = refused + whole[: max(0, len(whole) - (keep - 1))]
+    # every older one restore refuses goes; whole ones only beyond `keep`, and only
+    # for a whole new one
+    beyond = [] if _refused(new.name) else whole[: max(0, len(whole) - (keep - 1))]
     with os.scandir(backup_dir) as entries:
         stale = [entry.name for entry in entries if stale_temp(entry, now, kind)]
+    removed_refused = sum(_remove_old(backup_dir / name, new) for name in refused)
     removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
-    return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
+    return (
+        removed,
+        removed_refused,
+        sum(_remove_old(backup_dir / name, new) for name in stale),
+    )
 
 
 def _remove_old(path: Path, new: Path) -> bool:
@@ -398,14 +402,18 @@ def _backup(args: argparse.Namespace) -> int:
         size = read_back(path, count)
         marked = _marked_refused(path) if written.refused else path
         older_refused: list[str] = []
-        removed = stale = 0
+        removed = removed_refused = stale = 0
         # one that restore refuses removes no whole one (_rotate); unmarked, none
         if marked is not None:
             older_refused = _mark_older_refused(backup_dir, marked)
-            removed, stale = _rotate(backup_dir, args.keep, marked)
+            removed, removed_refused, stale = _rotate(backup_dir, args.keep, marked)
         path = marked or path
         rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
+    # said: a backup renamed -refused above may be removed at once (a whole new one
+    # replaces it), and the count says so rather than leave it looked for
+    old = removed + removed_refused
+    which = f" ({removed_refused} of them -refused)" if removed_refused else ""
     spoiled = len(rechecked.spoiled)
     verb = "reads" if spoiled == 1 else "read"
     bad = f", {spoiled} of them no longer {verb} back" if spoiled else ""
@@ -413,7 +421,7 @@ def _backup(args: argparse.Namespace) -> int:
     with stdout_errors():
         report(
             "backup",
-            f"{path}: {count} records, {size} bytes, checked; {removed} old"
+            f"{path}: {count} records, {size} bytes, checked; {old} old{which}"
             f"{partial} removed; {rechecked.read} older checked again{bad}{unjudged}",
             started,
             sys.stdout,

@@ -147,7 +147,8 @@ def test_older_backups_an_older_raspy_kv_named_whole_are_marked_before_rotation(
     status, out, err = run([*argv, "--keep", "3"], capsys)
 
     assert status == 0, err
-    assert "; 3 old removed; 2 older checked again" in out
+    # the three just renamed are removed at once, and the count says which they are
+    assert "; 3 old (3 of them -refused) removed; 2 older checked again" in out
     left = sorted(path.name for path in backups.glob("raspy-*.dump"))
     assert left[:2] == [path.name for path in good]
     assert [name.endswith("-refused.dump") for name in left] == [False] * 3
