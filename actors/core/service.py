@@ -47,11 +47,9 @@ class _DocumentRefused(Exception):
         self.reason = reason
 
 
-# a sun trigger on a hub without a place: the config is what to correct, not the text
-_PLACE_HINT: Final = (
-    " (kept, not running: its text is fine; set [core] latitude and longitude in "
-    "raspyd's config, then restart raspyd)"
-)
+# a sun trigger on a hub without a place: the config is what to correct, not the
+# text (its problem says how)
+_PLACE_HINT: Final = " (kept, not running: its text is fine)"
 
 
 def unloadable_error(name: str, reason: str, *, needs_place: bool = False) -> str:

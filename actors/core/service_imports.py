@@ -315,7 +315,8 @@ class ServiceImports:
                     source,
                     text,
                     "triggers",
-                    "a sun trigger needs [core] latitude and longitude in the config",
+                    "a sun trigger needs [core] latitude and longitude in raspyd's"
+                    " config: set them, then restart raspyd",
                     inner="sun",
                 )
             )

@@ -239,7 +239,7 @@ def _call_titanic(
             if not uuid:
                 raise  # Titanic itself did not answer: main() says so
             print(
-                f"{_PROG}: no reply within {args.wait:g}s; request {uuid} stays "
+                f"{_PROG}: no reply in {args.wait:g} s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",
                 file=sys.stderr,
             )

@@ -64,7 +64,7 @@ def call_json(
         except ClientTimeout:
             raise Refused(
                 1,
-                f"no reply from the broker at {args.server} within {args.timeout:g}s"
+                f"no reply from the broker at {args.server} in {args.timeout:g} s"
                 f"{hub_silent_hint(curve is not None)}",
             ) from None
         if present != [b"200"]:
@@ -78,7 +78,7 @@ def call_json(
             raise Refused(1, str(exc)) from None
         except ClientTimeout:
             raise NoReply(
-                f"no reply from {service} at {args.server} within {args.timeout:g}s"
+                f"no reply from {service} at {args.server} in {args.timeout:g} s"
             ) from None
     try:
         status, reply = frames[0], json_text.loads(frames[1])

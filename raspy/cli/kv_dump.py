@@ -215,7 +215,8 @@ def say_refused(command: str, name: str, written: Written, data_dir: str) -> Non
         ("record", "it", "its line") if one else ("records", "them", "their lines")
     )
     unshown = f" ({more} more not shown)" if more else ""
-    each = "" if one else ", and so each one it lists"
+    # where the others' commands are: check prints each record's own
+    each = "" if one else ", then the others: each line of that check ends with its own"
     assert written.first is not None  # refused: the first is named
     check = f"raspy-kv check --data-dir {shlex.quote(data_dir)}"
     print(

@@ -93,7 +93,12 @@ class Hub:
         try:  # asked once: resent, it doubled or quadrupled the wait the line tells
             known = self._reads.request("mmi.service", self.service, retries=1)
         except ClientTimeout:  # nothing at all: the hub's usual causes
-            return f"{exc}{hub_silent_hint(self._curve)}"
+            # said, so that the line tells the whole of the wait
+            mmi_s = self._reads.timeout_s
+            return (
+                f"{exc}, nor from 'mmi.service' in {mmi_s:g} s"
+                f"{hub_silent_hint(self._curve)}"
+            )
         if known[:1] == [b"404"]:
             return (
                 f"the hub has no {self.service} (a wrong --host, or [core] not "

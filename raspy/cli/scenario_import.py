@@ -112,12 +112,27 @@ def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> N
                 raise files.Failure(1, *_refused(reply, name, document), NOTHING)
     done: list[str] = []
     for name, document in named.items():
-        reply = ask("import", named, document, replace=replace)
+        try:
+            reply = ask("import", named, document, replace=replace)
+        except files.Failure as failure:  # no answer: stored or not, not known
+            raise files.Failure(
+                failure.status, *failure.lines, _unanswered(name, done)
+            ) from None
+        except KeyboardInterrupt:  # the hub may have the request
+            raise files.Failure(
+                EXIT_INTERRUPTED, "interrupted", _unanswered(name, done)
+            ) from None
         if not reply.ok:
             lines = _refused(reply, name, document)
             raise files.Failure(1, *lines, _imported_before(done))
         _say_imported(name, document, reply)
         done.append(name)
+
+
+def _unanswered(name: str, done: list[str]) -> str:
+    """The last line of an import the hub did not answer: it may have stored it."""
+    before = f" (imported before it: {', '.join(done)})" if done else ""
+    return f"{name} may or may not be stored: `raspy scenario list` says which{before}"
 
 
 def _refused(reply: text.Reply, name: str, document: files.Document) -> list[str]:

@@ -73,7 +73,7 @@ def decode_reply(frames: Sequence[bytes], service: str) -> Reply:
 def refusal_lines(reply: Reply) -> list[str]:
     """What a non-200 reply says: its error, then each problem on its own line.
     A refusal of the request (4xx) is its error alone, which says what the status
-    does (`not a valid scenario`, `no scenario 'x'`); the hub's own failure (5xx)
+    does (`not a valid scenario`, `no scenario named 'x'`); the hub's own failure (5xx)
     and a reply without an error keep the status, the one word for "not your
     request" or for what the hub sent."""
     error = reply.field("error")

@@ -147,7 +147,7 @@ class CloneClient(Closing):
         self._check_open()
         if not self._agent.synced.is_set():
             raise ClientTimeout(
-                f"no snapshot from {self.endpoints.snapshot} within {timeout_s} s"
+                f"no snapshot from {self.endpoints.snapshot} in {timeout_s:g} s"
             )
 
     def stats(self) -> dict[str, int]:

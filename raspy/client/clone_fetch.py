@@ -99,7 +99,7 @@ def fetch_snapshot(
                     count=answer,
                     silent_s=silent_s,
                 )
-        raise ClientTimeout(f"no snapshot from {endpoints.snapshot} in {timeout_s} s")
+        raise ClientTimeout(f"no snapshot from {endpoints.snapshot} in {timeout_s:g} s")
     finally:
         if context is None:
             end_own_context(ctx)

@@ -284,7 +284,7 @@ def test_raspy_history_without_a_hub_says_so(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
-        "raspy history: no reply from the broker at tcp://127.0.0.1:9 within 0.3s"
+        "raspy history: no reply from the broker at tcp://127.0.0.1:9 in 0.3 s"
         " (is raspyd running there? --server HOST:PORT names another hub or port"
         " base; a hub with CURVE answers only with --server-key and --client-cert)\n"
     )

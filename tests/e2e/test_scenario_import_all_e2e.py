@@ -76,7 +76,8 @@ def test_a_file_whose_third_document_the_hub_refuses_imports_none(
     assert err == (
         f"raspy scenario import: {path}:9:1: e2e-dusk: not a valid scenario\n"
         f"raspy scenario import: {path}:10:18: triggers[0].sun: a sun trigger needs "
-        "[core] latitude and longitude in the config\n"
+        "[core] latitude and longitude in raspyd's config: set them, then restart"
+        " raspyd\n"
         "raspy scenario import: nothing imported\n"
     )
     assert _names(daemon) == []

@@ -679,6 +679,26 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     )
 
 
+def test_raspy_kv_says_a_whole_second_it_waited_as_a_person_would(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/protocols.md: a wait is said as a person would, `in 1 s`, not `in 1.0 s`;
+    by `get` (a snapshot fetched) and by `set` (a client that waits to be synced)."""
+    base = free_port_base()
+    server = ["--server", f"127.0.0.1:{base}", "--timeout", "1"]
+    assert kv.run(["get", "/x", *server]) == 1
+    assert kv.run(["set", "/x", "1", *server]) == 1
+    hint = (
+        " (is raspyd running there? --server HOST:PORT names another hub or port"
+        " base; a hub with CURVE answers only with --server-key and --client-cert)\n"
+    )
+    snapshot = f"tcp://127.0.0.1:{base + 1}"
+    assert capsys.readouterr().err == (
+        f"raspy-kv get: no snapshot from {snapshot} in 1 s{hint}"
+        f"raspy-kv set: no snapshot from {snapshot} in 1 s{hint}"
+    )
+
+
 def test_raspy_kv_set_and_del_say_why_nothing_happened(
     zmq_context: Context,
     store: Store,

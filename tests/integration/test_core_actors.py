@@ -330,7 +330,7 @@ def test_unknown_names_actions_and_malformed_requests_get_their_status(
         b"400",
         [
             "sun.yaml:5:10: triggers[0].sun: a sun trigger needs [core] latitude and "
-            "longitude in the config"
+            "longitude in raspyd's config: set them, then restart raspyd"
         ],
     )
 

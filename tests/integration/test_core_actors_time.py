@@ -134,7 +134,7 @@ def test_a_refused_preload_is_logged_with_its_problem_lines(
         )
     assert refused[0]["reason"] == (
         "dusk.yaml:3:10: triggers[0].sun: a sun trigger needs [core] latitude and "
-        "longitude in the config"
+        "longitude in raspyd's config: set them, then restart raspyd"
     )
 
 

@@ -75,7 +75,7 @@ def test_a_preload_file_with_a_bad_document_stores_none_of_them(
             "a.yaml",
             2,
             "a.yaml:8:10: triggers[0].sun: a sun trigger needs [core] latitude and "
-            "longitude in the config",
+            "longitude in raspyd's config: set them, then restart raspyd",
         ),
         ("b.yaml", 2, "b.yaml:6:7: name: 'hello' is also used in b.yaml:1:7: name"),
     ]

@@ -56,8 +56,8 @@ def test_a_text_that_loads_again_after_a_restart_is_idle_not_its_old_error(
     # the text is fine: the fix is the config, and the error says so
     assert failure == (
         "scenario dusk:2:18: triggers[0].sun: a sun trigger needs [core] latitude "
-        "and longitude in the config (kept, not running: its text is fine; set "
-        "[core] latitude and longitude in raspyd's config, then restart raspyd)"
+        "and longitude in raspyd's config: set them, then restart raspyd (kept, not "
+        "running: its text is fine)"
     )
     wait_value(tree, "/scenario/dusk/error_from", "load")
     core.stop()

@@ -60,7 +60,7 @@ def test_a_command_sent_without_an_answer_may_still_be_carried_out(
         1,
         "",
         f"raspy device: cellar.fake.lamp: no reply from cellar.fake.devices at "
-        f"{endpoint} within 0.5s; it may still be carried out\n",
+        f"{endpoint} in 0.5 s; it may still be carried out\n",
     )
 
 

@@ -214,8 +214,8 @@ def test_a_dump_of_more_than_five_refused_records_names_five_and_counts_the_rest
         f" {data}` lists them): it does not restore as it stands; take their lines"
         " out, lower the end line's record count by as many, and restore it with"
         " --ignore-checksum. For whole dumps again, stop raspyd and drop them from"
-        f" the store: `raspy-kv check --data-dir {data} --drop kv /bad/1`, and so"
-        " each one it lists"
+        f" the store: `raspy-kv check --data-dir {data} --drop kv /bad/1`, then the"
+        " others: each line of that check ends with its own"
     )
     assert len(lines) == 7
 

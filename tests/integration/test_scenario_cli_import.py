@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from support.cli_process import answer_presence
 from support.cli_process import finish_text as finish
-from support.scenario_cli import Router, answer, start
+from support.scenario_cli import SERVICE, Router, answer, start
 from support.zmqctx import recv
 
 from raspy.rules.scenario_api import MAX_DOCUMENTS
@@ -320,4 +323,58 @@ def test_a_ctrl_c_while_the_hub_has_the_stream_says_all_or_none_are_stored(
         "raspy scenario import: interrupted\n"
         "raspy scenario import: all of them or none are stored: "
         "`raspy scenario list` says which\n",
+    )
+
+
+def test_a_ctrl_c_while_the_hub_has_one_document_says_it_may_be_stored(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """One document goes alone: the hub may have stored it, so the interrupt says
+    how to learn whether (it said `interrupted` alone)."""
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n", encoding="utf-8"
+    )
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [])
+    _peer, *frames = recv(sock, timeout_ms=10_000)  # the import, left unanswered
+    assert json.loads(frames[3])["action"] == "import"
+    process.send_signal(signal.SIGINT)
+    assert finish(process) == (
+        130,
+        "",
+        "raspy scenario import: interrupted\n"
+        "raspy scenario import: a may or may not be stored: `raspy scenario list`"
+        " says which\n",
+    )
+
+
+def test_one_document_the_hub_did_not_answer_may_be_stored(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The hub took the import and said nothing by --timeout (a hub that froze):
+    the line says the scenario may be stored and how to learn whether, not only
+    that no reply came."""
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n", encoding="utf-8"
+    )
+    command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", "import"]
+    options = ["--replace", "--server", endpoint, "--host", "hub", "--timeout", "0.3"]
+    process = subprocess.Popen(
+        [*command, *options, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    _peer, *frames = recv(sock, timeout_ms=10_000)  # the import, left unanswered
+    assert json.loads(frames[3])["action"] == "import"
+    answer_presence(sock, SERVICE)  # asked after: the hub has the service
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario import: {endpoint}: no reply from service"
+        " 'hub.core.scenario' in 0.3 s (the hub has hub.core.scenario but it did"
+        " not answer)\n"
+        "raspy scenario import: a may or may not be stored: `raspy scenario list`"
+        " says which\n",
     )

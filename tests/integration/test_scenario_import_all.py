@@ -75,7 +75,7 @@ def test_a_sun_trigger_in_the_third_refuses_all_three_and_names_it(
     assert reply["error"] == "file2.yaml: not a valid scenario"
     assert reply["problems"] == [
         "file2.yaml:2:18: triggers[0].sun: a sun trigger needs [core] latitude and "
-        "longitude in the config"
+        "longitude in raspyd's config: set them, then restart raspyd"
     ]
     assert _stored(core) == []
     assert core.request("list") == (b"200", [])

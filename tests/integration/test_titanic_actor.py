@@ -438,7 +438,7 @@ def test_raspy_call_titanic_past_its_wait_exits_1_naming_the_request_left_queued
     assert status == 1, err
     uuid = err.split("stored as Titanic request ")[1].split()[0]
     assert (
-        f"raspy call: no reply within 0.5s; request {uuid} stays queued "
+        f"raspy call: no reply in 0.5 s; request {uuid} stays queued "
         f"(ask again: raspy call titanic.reply {uuid})"
     ) in err
     assert raspy_cli.main([*argv, "titanic.reply", uuid]) == 0
