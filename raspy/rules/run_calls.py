@@ -28,14 +28,14 @@ def _asked(request: Mapping[str, JsonValue]) -> str:
     return f"{request['action']}{given}"
 
 
-def fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
-    """`value`, or RunFailed when the tree would drop it as too large (the server
-    refuses it after the fact, and the run would look successful), or when it is
-    no JSON (a number that is not finite, from a tree body `1e400`), as `expr:`
-    fails for such a result."""
+def fitting(scope: RunScope, action: str, key: str, value: JsonValue) -> JsonValue:
+    """`value`, or RunFailed naming the `action` (`set`) and its key when the tree
+    would drop it as too large (the server refuses it after the fact, and the run
+    would look successful), or when it is no JSON (a number that is not finite,
+    from a tree body `1e400`), as `expr:` fails for such a result."""
     limit = scope.env.max_value_bytes
     if isinstance(value, float) and not math.isfinite(value):
-        raise RunFailed(f"key {shown(key)}: the value is not a finite number")
+        raise RunFailed(f"{action}: key {shown(key)}: the value is not a finite number")
     if not isinstance(value, str | list | dict):
         return value  # a number, true, false or null: a few bytes
     if isinstance(value, str) and 6 * len(value) + 2 <= limit:
@@ -44,11 +44,11 @@ def fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
         size = len(json_text.encode(value))
     except ValueError:
         raise RunFailed(
-            f"key {shown(key)}: the value holds a number that is not finite"
+            f"{action}: key {shown(key)}: the value holds a number that is not finite"
         ) from None
     if size > limit:
         raise RunFailed(
-            f"key {shown(key)}: a value of {size} bytes is over [clone] "
+            f"{action}: key {shown(key)}: a value of {size} bytes is over [clone] "
             f"max_value_bytes ({limit})"
         )
     return value
@@ -78,11 +78,11 @@ def checked_key(scope: RunScope, template: str, action: str) -> str:
     """A Clone key filled in; RunFailed when the tree would refuse it (§6.2), or
     when a field cannot fill it, naming the `action` (`set`) and its key."""
     key = scope.text(template, lambda: f"{action}: key")
-    raw = _utf8(key, f"key {shown(key)}:")
+    raw = _utf8(key, f"{action}: key {shown(key)}:")
     try:
         clone.check_path_key(raw, scope.env.max_key_bytes)
     except MalformedMessage as exc:
-        raise RunFailed(f"key {shown(key)}: {exc.detail}") from None
+        raise RunFailed(f"{action}: key {shown(key)}: {exc.detail}") from None
     refusal = refusal_of_raspys_key(key)
     if refusal is not None:  # a key made at run time: `/scenario/{trigger.value}/…`
         raise RunFailed(refusal)

@@ -133,7 +133,7 @@ def _one(
         case model.SetAction(key=key, value=value, ttl_s=ttl_s, expr=expr):
             target = checked_key(scope, key, "set")
             given = scope.value_of(value, expr, lambda: f"set {target}")
-            filled = fitting(scope, target, given)
+            filled = fitting(scope, "set", target, given)
             scope.note(lambda: f"set {target} = {short(filled)}")
             yield SetKey(target, filled, ttl_s)
         case model.DeleteAction(key=key):
@@ -143,7 +143,7 @@ def _one(
         case model.EventAction(key=key, value=value, expr=expr):
             target = checked_key(scope, key, "event")
             given = scope.value_of(value, expr, lambda: f"event {target}")
-            event = fitting(scope, target, given)
+            event = fitting(scope, "event", target, given)
             scope.note(lambda: f"event {target} = {short(event)}")
             yield PublishEvent(target, event)
         case model.LogAction(message=message, level=level):

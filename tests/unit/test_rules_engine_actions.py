@@ -400,7 +400,9 @@ def test_a_bad_template_fails_the_run_with_its_reason() -> None:
 def test_a_key_the_tree_would_refuse_fails_the_run() -> None:
     h, outputs = _fired(m.SetAction("{trigger.value}/x", 1))
     assert sets(outputs) == []
-    assert h.core.status.last_error == "key \"front/x\": key 'front/x' is not /-rooted"
+    assert h.core.status.last_error == (
+        "set: key \"front/x\": key 'front/x' is not /-rooted"
+    )
 
 
 def test_an_error_is_left_behind_by_the_next_good_run() -> None:
@@ -633,10 +635,11 @@ def test_a_value_json_cannot_hold_fails_the_run_as_an_expression_does(
             o for o in outputs if isinstance(o, run.SetKey | run.PublishEvent)
         ] == []
         assert h.state is State.ERROR
+        verb = "set" if isinstance(action, m.SetAction) else "event"
         assert h.core.status.last_error == (
-            f'key "{key}": the value is not a finite number'
+            f'{verb}: key "{key}": the value is not a finite number'
             if isinstance(given, float)
-            else f'key "{key}": the value holds a number that is not finite'
+            else f'{verb}: key "{key}": the value holds a number that is not finite'
         )
 
 
@@ -762,11 +765,12 @@ def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> No
     h, outputs = _fired(m.SetAction("/big", big), m.SetAction("/after", 1))
     assert sets(outputs) == []
     assert h.core.status.last_error == (
-        'key "/big": a value of 65538 bytes is over [clone] max_value_bytes (65536)'
+        'set: key "/big": a value of 65538 bytes is over [clone] max_value_bytes'
+        " (65536)"
     )
     h2, outputs = _fired(m.EventAction("/event/big", big))
     assert h2.core.status.last_error is not None
-    assert "/event/big" in h2.core.status.last_error
+    assert h2.core.status.last_error.startswith('event: key "/event/big": a value')
 
 
 def test_set_and_event_with_null_write_json_null() -> None:

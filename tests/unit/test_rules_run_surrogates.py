@@ -37,8 +37,10 @@ def test_a_key_with_a_lone_surrogate_fails_the_run_naming_the_key(
     h, outputs = _fired(action)
     assert sets(outputs) == []
     assert h.state is State.ERROR
+    verb = {m.SetAction: "set", m.DeleteAction: "delete", m.EventAction: "event"}
     assert h.core.status.last_error == (
-        'key "/x/caf?": not UTF-8 text (a lone surrogate, \\ud800)'
+        f'{verb[type(action)]}: key "/x/caf?": not UTF-8 text (a lone surrogate,'
+        " \\ud800)"
     )
 
 
