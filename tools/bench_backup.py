@@ -11,6 +11,9 @@ under var/, as its own process, which reports its /proc/self/io and peak RSS at 
 `write_bytes` (what the kernel accounted to it as written to disk), `wchar` (what it
 handed to write()), and `read_bytes` (the read-back, from the disk). Prints them, the
 backup's size, and `write_bytes` averaged over a day (one backup a day) in MB/h.
+Last, the CPU of the nightly look at the older backups an older raspy-kv named
+whole (kv_backup._first_refused: the dbs before the history judged) beside the
+whole read-back of one, and beside judging every record as restore does.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import time
 from pathlib import Path
 
 from bench_history import prefill
+
+from raspy.cli import kv_dump
+from raspy.cli.kv_backup import _first_refused, _read_whole
+from raspy.storage.dump import DumpReader
 
 _ROOT = Path(__file__).resolve().parent.parent
 _MB = 1024 * 1024
@@ -100,9 +107,32 @@ def main() -> int:
             )
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"children CPU {usage.ru_utime + usage.ru_stime:.1f} s")
+        judging(newest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def judging(path: Path) -> None:
+    """CPU seconds of the read-back of `path`, of the nightly look at the dbs
+    before its history, and of judging every record as restore does."""
+    for _ in range(3):
+        started = time.process_time()
+        _read_whole(path)
+        whole = time.process_time() - started
+        started = time.process_time()
+        _first_refused(path)
+        head = time.process_time() - started
+        started = time.process_time()
+        with path.open("rb") as handle:
+            reader = DumpReader(handle, unique=False)
+            for record in reader.records():
+                kv_dump.refusal(record.table, record.key, record.value)
+        every = time.process_time() - started
+        print(
+            f"read-back {whole:.2f} s; dbs before the history judged {head:.4f} s;"
+            f" every record judged {every:.2f} s (x {every / whole:.2f} the read-back)"
+        )
 
 
 if __name__ == "__main__":
