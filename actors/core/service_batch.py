@@ -29,7 +29,7 @@ from raspy.actors.core.service_imports import (
     to_store,
 )
 from raspy.actors.core.store_failure import not_done
-from raspy.errors import StoreError, StoreOutcomeUnknown, quote
+from raspy.errors import StoreError, StoreNotTaken, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 
 # the scenario engine loads with the first document read, not at the core's start
@@ -55,9 +55,8 @@ class ServiceBatch(ServiceImports):
             try:
                 self._store_all(changed, wall)
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                # a write not taken in time was cancelled: nothing of it stored
                 names = [p.scenario.name for p in changed]
-                raise not_done("import", names, exc, cancelled=True) from None
+                raise not_done("import", names, exc) from None
         for each in changed:
             self._took_effect(each, wall)
         return api.ok({"documents": [p.reply for p in planned]})
@@ -101,7 +100,7 @@ class ServiceBatch(ServiceImports):
         texts only restate them, each handed by its actor (on its own thread,
         which then waits for `outcome`, so that no record of its own comes
         between). One stopped meanwhile has none; one that does not hand it in
-        time stores nothing of the import (pykka.Timeout)."""
+        time stores nothing of the import (StoreNotTaken)."""
         from raspy.actors import scenario_messages as scn  # loaded with the engine
         from raspy.rules.resume_record import fingerprint
 
@@ -182,13 +181,14 @@ class _HandedRecord:
             raise StoreOutcomeUnknown("the import has not ended its write") from None
 
     def entries(self, name: str) -> tuple[tuple[bytes, bytes], ...]:
-        """The record's entries, on the core's thread; pykka.Timeout when the
-        actor did not hand them in _HAND_S (busy, or stopped meanwhile)."""
+        """The record's entries, on the core's thread; StoreNotTaken when the
+        actor did not hand them in _HAND_S (busy, or stopped meanwhile): the
+        import's commit is not made."""
         try:
             return self._handed.result(timeout=_HAND_S)
         except FutureTimeout:
             log.error("scenario_record_not_handed", scenario=name)
-            raise pykka.Timeout(
+            raise StoreNotTaken(
                 f"scenario {name} did not hand its record of runs in {_HAND_S:g} s"
             ) from None
 
