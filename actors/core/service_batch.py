@@ -52,10 +52,17 @@ class ServiceBatch(ServiceImports):
         changed = [p for p in planned if p.kind != "unchanged"]
         wall = self._core.links.clock.wall()
         if changed:
+            names = [p.scenario.name for p in changed]
             try:
                 self._store_all(changed, wall)
+            except StoreOutcomeUnknown as exc:
+                # it may land, all of it or none: taken as stored, every document
+                # (as a restating actor takes its new text, and a disabled one's
+                # stopped actor stays stopped); the next start reads the store
+                for each in changed:
+                    self._took_effect(each, wall)
+                raise not_done("import", names, exc) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                names = [p.scenario.name for p in changed]
                 raise not_done("import", names, exc) from None
         for each in changed:
             self._took_effect(each, wall)
