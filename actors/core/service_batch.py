@@ -22,12 +22,7 @@ import pykka
 import structlog
 
 from raspy.actors.clone.server import commit_along
-from raspy.actors.core.service_imports import (
-    TEXT_STORED_S,
-    Planned,
-    ServiceImports,
-    to_store,
-)
+from raspy.actors.core.service_imports import Planned, ServiceImports, to_store
 from raspy.actors.core.store_failure import not_done
 from raspy.errors import StoreError, StoreNotTaken, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
@@ -182,10 +177,11 @@ class _HandedRecord:
 
     def __call__(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
         self._handed.set_result(tuple(entries))
-        try:
-            self._outcome.result(timeout=TEXT_STORED_S)
-        except FutureTimeout:  # the import's commit is still on: it may land
-            raise StoreOutcomeUnknown("the import has not ended its write") from None
+        # as long as the import takes (other hands, the stops of those it
+        # disables, its commit): _store_all settles it on every way out. A wait
+        # of its own ended first, the actor took the text as maybe stored while
+        # the import could still answer "not stored"
+        self._outcome.result()
 
     def entries(self, name: str) -> tuple[tuple[bytes, bytes], ...]:
         """The record's entries, on the core's thread; StoreNotTaken when the

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # to end its transaction (a slow card's sync): as long, and a little more, so that
 # the answer says what the store holds (the hang watch ends a hub whose store is on
 # one transaction for hung_after_s, 60 s by default, before); a restate among an
-# import's documents waits as long for the import's commit (service_batch.py)
+# import's documents waits on its actor's thread until the import's commit is
+# settled, however long that takes (service_batch.py)
 TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
