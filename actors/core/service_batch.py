@@ -13,6 +13,7 @@ there until the commit is done). On the core's thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -117,8 +118,9 @@ class ServiceBatch(ServiceImports):
                 continue
             handed.append((each.scenario.name, hand))
         along: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + _HAND_S  # one for all: not _HAND_S each
         for name, hand in handed:
-            along += hand.entries(name)
+            along += hand.entries(name, deadline)
         return along
 
     def _planned(self, request: api.Request) -> list[Planned]:
@@ -183,12 +185,13 @@ class _HandedRecord:
         # the import could still answer "not stored"
         self._outcome.result()
 
-    def entries(self, name: str) -> tuple[tuple[bytes, bytes], ...]:
+    def entries(self, name: str, deadline: float) -> tuple[tuple[bytes, bytes], ...]:
         """The record's entries, on the core's thread; StoreNotTaken when the
-        actor did not hand them in _HAND_S (busy, or stopped meanwhile): the
-        import's commit is not made."""
+        actor did not hand them by `deadline` (time.monotonic's: _HAND_S after
+        the import asked them all; busy, or stopped meanwhile): the import's
+        commit is not made."""
         try:
-            return self._handed.result(timeout=_HAND_S)
+            return self._handed.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
             log.error("scenario_record_not_handed", scenario=name)
             raise StoreNotTaken(
