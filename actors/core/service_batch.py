@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Final
 import pykka
 import structlog
 
-from raspy.actors.clone.server import commit_along
 from raspy.actors.core.service_imports import Planned, ServiceImports, to_store
 from raspy.actors.core.store_failure import not_done
 from raspy.errors import StoreError, StoreNotTaken, StoreOutcomeUnknown, quote
@@ -84,8 +83,8 @@ class ServiceBatch(ServiceImports):
             along = self._records_along(changed, outcome)
             if disabling:
                 core.stop_storing(disabling, ops, "disable", along=along)
-            elif along:
-                commit_along(core.links.clone, along, ops)
+            elif along:  # with the Clone server: the tree's keys are in it
+                core.commit_dropping([], along, ops)
             else:
                 core.store.commit(ops)
             outcome.set_result(None)
