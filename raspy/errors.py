@@ -179,6 +179,13 @@ class StoreOutcomeUnknown(StoreError):
     stored"; raspyd's hang watch ends such a hub, whose start reads what was."""
 
 
+class StoreNotTaken(StoreError):
+    """A write never made: the store was not handed it in time, or the part that
+    hands it on stopped first, and it was cancelled: nothing of it is stored, then
+    or later (raspy.actors.clone.server.commit_along). Said "not stored", never
+    "may not have been"."""
+
+
 class StoreDeviceError(StoreError):
     """A write failed with an I/O error while its filesystem had room: the storage
     device may be failing. `fault` says so without what to do, for a caller whose

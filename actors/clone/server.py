@@ -21,7 +21,7 @@ from raspy.actors.clone.seeds import Seed
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
-from raspy.errors import StoreError, StoreOutcomeUnknown
+from raspy.errors import StoreError, StoreNotTaken, StoreOutcomeUnknown
 from raspy.hang_watch import Ask
 from raspy.protocol import clone
 from raspy.records import frozen
@@ -257,19 +257,21 @@ def commit_along(
     ops: Sequence[Op],
 ) -> None:
     """Set `entries` in the tree (an empty body deletes) and store `ops` in ONE
-    transaction (msgs.CommitAlong), durable on return. pykka.ActorDeadError or
-    pykka.Timeout when the server did not take it within _ALONG_ASK_S: it is
-    cancelled, nothing of it is stored, then or later. Once taken, it is waited
-    for until it is stored (returns) or failed (StoreError, whatever the writer's
-    error): the caller's answer then says what the store holds. A writer on it
-    longer than _TAKEN_WAIT_S, or the server stopped while the store had it, gives
-    StoreOutcomeUnknown: it may land."""
+    transaction (msgs.CommitAlong), durable on return. StoreNotTaken when the
+    server stopped or did not take it within _ALONG_ASK_S: it is cancelled,
+    nothing of it is stored, then or later (its caller says "not stored", which
+    a plain pykka.Timeout could not tell from an ask that may have been done).
+    Once taken, it is waited for until it is stored (returns) or failed
+    (StoreError, whatever the writer's error): the caller's answer then says what
+    the store holds. A writer on it longer than _TAKEN_WAIT_S, or the server
+    stopped while the store had it, gives StoreOutcomeUnknown: it may land."""
     asked = msgs.CommitAlong(tuple(entries), tuple(ops))
     try:
         clone_ref.ask(asked, timeout=_ALONG_ASK_S)
     except (pykka.Timeout, pykka.ActorDeadError) as exc:
         if asked.done.cancel():  # not taken, and never will be
-            raise
+            log.warning("clone_along_not_taken", reason=repr(exc))
+            raise StoreNotTaken(_not_taken(exc)) from exc
         log.info("clone_along_taken_late", reason=repr(exc))
     try:
         asked.done.result(timeout=_TAKEN_WAIT_S)
@@ -281,6 +283,13 @@ def commit_along(
         raise
     except Exception as exc:  # a bug in the writer: still a failed store
         raise StoreError(f"the store failed: {exc}") from exc
+
+
+def _not_taken(exc: pykka.Timeout | pykka.ActorDeadError) -> str:
+    """Why a CommitAlong was never taken, as an answer to a user says it."""
+    if isinstance(exc, pykka.ActorDeadError):
+        return "a part of the hub stopped (see the log)"
+    return "a part of the hub did not take the write in time (see the log)"
 
 
 def set_if_unchanged(

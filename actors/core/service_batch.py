@@ -13,6 +13,7 @@ there until the commit is done). On the core's thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -21,15 +22,9 @@ from typing import TYPE_CHECKING, Final
 import pykka
 import structlog
 
-from raspy.actors.clone.server import commit_along
-from raspy.actors.core.service_imports import (
-    TEXT_STORED_S,
-    Planned,
-    ServiceImports,
-    to_store,
-)
+from raspy.actors.core.service_imports import Planned, ServiceImports, to_store
 from raspy.actors.core.store_failure import not_done
-from raspy.errors import StoreError, StoreOutcomeUnknown, quote
+from raspy.errors import StoreError, StoreNotTaken, StoreOutcomeUnknown, quote
 from raspy.rules import scenario_api as api
 
 # the scenario engine loads with the first document read, not at the core's start
@@ -52,12 +47,18 @@ class ServiceBatch(ServiceImports):
         changed = [p for p in planned if p.kind != "unchanged"]
         wall = self._core.links.clock.wall()
         if changed:
+            names = [p.scenario.name for p in changed]
             try:
                 self._store_all(changed, wall)
+            except StoreOutcomeUnknown as exc:
+                # it may land, all of it or none: taken as stored, every document
+                # (as a restating actor takes its new text, and a disabled one's
+                # stopped actor stays stopped); the next start reads the store
+                for each in changed:
+                    self._took_effect(each, wall)
+                raise not_done("import", names, exc) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                # a write not taken in time was cancelled: nothing of it stored
-                names = [p.scenario.name for p in changed]
-                raise not_done("import", names, exc, cancelled=True) from None
+                raise not_done("import", names, exc) from None
         for each in changed:
             self._took_effect(each, wall)
         return api.ok({"documents": [p.reply for p in planned]})
@@ -82,8 +83,8 @@ class ServiceBatch(ServiceImports):
             along = self._records_along(changed, outcome)
             if disabling:
                 core.stop_storing(disabling, ops, "disable", along=along)
-            elif along:
-                commit_along(core.links.clone, along, ops)
+            elif along:  # with the Clone server: the tree's keys are in it
+                core.commit_dropping([], along, ops)
             else:
                 core.store.commit(ops)
             outcome.set_result(None)
@@ -101,7 +102,7 @@ class ServiceBatch(ServiceImports):
         texts only restate them, each handed by its actor (on its own thread,
         which then waits for `outcome`, so that no record of its own comes
         between). One stopped meanwhile has none; one that does not hand it in
-        time stores nothing of the import (pykka.Timeout)."""
+        time stores nothing of the import (StoreNotTaken)."""
         from raspy.actors import scenario_messages as scn  # loaded with the engine
         from raspy.rules.resume_record import fingerprint
 
@@ -116,8 +117,9 @@ class ServiceBatch(ServiceImports):
                 continue
             handed.append((each.scenario.name, hand))
         along: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + _HAND_S  # one for all: not _HAND_S each
         for name, hand in handed:
-            along += hand.entries(name)
+            along += hand.entries(name, deadline)
         return along
 
     def _planned(self, request: api.Request) -> list[Planned]:
@@ -176,19 +178,22 @@ class _HandedRecord:
 
     def __call__(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
         self._handed.set_result(tuple(entries))
-        try:
-            self._outcome.result(timeout=TEXT_STORED_S)
-        except FutureTimeout:  # the import's commit is still on: it may land
-            raise StoreOutcomeUnknown("the import has not ended its write") from None
+        # as long as the import takes (other hands, the stops of those it
+        # disables, its commit): _store_all settles it on every way out. A wait
+        # of its own ended first, the actor took the text as maybe stored while
+        # the import could still answer "not stored"
+        self._outcome.result()
 
-    def entries(self, name: str) -> tuple[tuple[bytes, bytes], ...]:
-        """The record's entries, on the core's thread; pykka.Timeout when the
-        actor did not hand them in _HAND_S (busy, or stopped meanwhile)."""
+    def entries(self, name: str, deadline: float) -> tuple[tuple[bytes, bytes], ...]:
+        """The record's entries, on the core's thread; StoreNotTaken when the
+        actor did not hand them by `deadline` (time.monotonic's: _HAND_S after
+        the import asked them all; busy, or stopped meanwhile): the import's
+        commit is not made."""
         try:
-            return self._handed.result(timeout=_HAND_S)
+            return self._handed.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
             log.error("scenario_record_not_handed", scenario=name)
-            raise pykka.Timeout(
+            raise StoreNotTaken(
                 f"scenario {name} did not hand its record of runs in {_HAND_S:g} s"
             ) from None
 

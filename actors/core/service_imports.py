@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 import pykka
 
 from raspy.actors.clone.server import COMMIT_ALONG_MAX_S
-from raspy.actors.core.store_failure import Failure, not_done
+from raspy.actors.core.store_failure import not_done
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 from raspy.errors import StoreError, StoreOutcomeUnknown, quote
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # to end its transaction (a slow card's sync): as long, and a little more, so that
 # the answer says what the store holds (the hang watch ends a hub whose store is on
 # one transaction for hung_after_s, 60 s by default, before); a restate among an
-# import's documents waits as long for the import's commit (service_batch.py)
+# import's documents waits on its actor's thread until the import's commit is
+# settled, however long that takes (service_batch.py)
 TEXT_STORED_S: Final = COMMIT_ALONG_MAX_S + 5.0
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
@@ -76,7 +77,16 @@ class ServiceImports:
             if_enabled=request.if_enabled,
         )
         planned = self._plan(request, scenario)
-        text, scenario = planned.text, planned.scenario
+        try:
+            self._import_one(planned)
+        except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            # named: the request of an import of one names no scenario
+            raise not_done("import", [scenario.name], exc) from None
+        return api.ok(planned.reply)
+
+    def _import_one(self, planned: Planned) -> None:
+        """What a checked document of an import of one does, at once."""
+        text, scenario, old = planned.text, planned.scenario, planned.old
         match planned.kind:
             case "unchanged":
                 # the same again (a restore of a backup, a Save of an unchanged
@@ -97,7 +107,6 @@ class ServiceImports:
                 self._switch(old, scenario, text)
             case _:
                 self._store(scenario, text)
-        return api.ok(planned.reply)
 
     def _plan(self, request: api.Request, scenario: model.Scenario) -> Planned:
         """What an import of one checked document does, not done yet (an import
@@ -166,14 +175,9 @@ class ServiceImports:
         core = self._core
         wall = core.links.clock.wall()
         ops = core.store.put_ops([to_store(scenario, text)], wall)
-        failed: list[Failure] = []  # what the answer's error was, for the 500
 
         def store(entries: Sequence[tuple[bytes, bytes]]) -> None:
-            try:
-                commit_along(core.links.clone, entries, ops)
-            except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
-                failed.append(exc)
-                raise
+            commit_along(core.links.clone, entries, ops)  # StoreError's only
 
         asked = scn.NewText(fingerprint(text), store=store)
         answer = old.ref.ask(asked, timeout=TEXT_STORED_S)
@@ -182,13 +186,11 @@ class ServiceImports:
             return
         if answer.unknown:  # it may land: taken as stored, as the actor takes it
             self._took_text(old, text, wall)
+            raise StoreOutcomeUnknown(answer.error or "")
         if answer.error is not None:
-            # not stored (or not known): the actor's record names the text it
-            # takes as stored (it put its version back itself); a commit_along
-            # not taken in time was cancelled, nothing of it stored
-            unknown = StoreOutcomeUnknown if answer.unknown else StoreError
-            failure = failed[0] if failed else unknown(answer.error)
-            raise not_done("import", [scenario.name], failure, cancelled=True)
+            # not stored (a write never taken among them): the actor's record
+            # names the stored text again (it put its version back itself)
+            raise StoreError(answer.error)
         self._took_text(old, text, wall)
 
     def _put_text(self, old: Entry, scenario: model.Scenario, text: str) -> None:

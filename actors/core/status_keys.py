@@ -3,10 +3,11 @@ changes, and deleted with the scenario (not an actor: the core's own part, on it
 thread, the only writer of those keys so that their order is kept).
 
 The core's view of the tree (TreeView) loses a deleted key at once, as the tree
-does once the publisher's write is in. Which keys a deleted scenario leaves is asked
-of the Clone server, not of that view: the view learns of a write once the server
-tells it, which may be after a client saw it over TCP (the Clone I/O thread
-publishes, then tells the in-process subscribers).
+does once the publisher's write is in (one the publisher refuses to send stays).
+Which keys a deleted scenario leaves is asked of the Clone server, not of that
+view: the view learns of a write once the server tells it, which may be after a
+client saw it over TCP (the Clone I/O thread publishes, then tells the in-process
+subscribers).
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ class StatusKeys:
         refused = self._publisher.set_many(changed)
         for key, reason in refused:  # a [clone] max_key_bytes below a long name's
             log.warning("scenario_status_refused", key=key.decode(), reason=reason)
-        self.dropped(key.decode() for key, body in changed if not body)
+        # a deletion refused is not sent: the key stays in the tree, so in the view
+        not_sent = {key for key, _ in refused}
+        self.dropped(
+            key.decode() for key, body in changed if not body and key not in not_sent
+        )
 
     def changes(
         self, entry: Entry, status: Status, next_fire: Callable[[], float | None]

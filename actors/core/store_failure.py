@@ -26,17 +26,14 @@ _NAMED_AT_MOST: Final = 3  # an import of more is "the N scenarios of this impor
 Failure = StoreError | pykka.ActorDeadError | pykka.Timeout
 
 
-def not_done(
-    action: str, names: Sequence[str], exc: Failure, *, cancelled: bool = False
-) -> api.Refused:
-    """A write of `action` on the scenarios `names` (none: the action's own, as
-    for an import of one, whose request names none) that failed, as a 500 naming
-    them and what was not done, with `nothing_stored: true` (`raspy scenario
-    import` reads it): they are as they were. A part that did not answer in time
-    cannot say, unless its write was `cancelled` (commit_along's, not taken in
-    time, is never stored): the reply says it may not have been done, and where
-    to look. A store that has not ended its write cannot say either: it may
-    land."""
+def not_done(action: str, names: Sequence[str], exc: Failure) -> api.Refused:
+    """A write of `action` on the scenarios `names` (none: the action's own)
+    that failed, as a 500 naming them and what was not done, with
+    `nothing_stored: true` (`raspy scenario import` reads it): they are as they
+    were (a write never taken, StoreNotTaken, among them). A part that did not
+    answer in time cannot say: the reply says it may not have been done, and
+    where to look. A store that has not ended its write cannot say either: it
+    may land."""
     done = _DONE.get(action, "changed")
     what, was = _what(action, names)
     if isinstance(exc, StoreOutcomeUnknown):
@@ -45,7 +42,7 @@ def not_done(
             " start reads what the store holds)"
         )
         return api.Refused(b"500", {"error": said})
-    if isinstance(exc, pykka.Timeout) and not cancelled:
+    if isinstance(exc, pykka.Timeout):
         look = "raspy scenario list"
         if len(names) == 1:
             look = f"raspy scenario show {names[0]}"
@@ -71,9 +68,8 @@ def _what(action: str, names: Sequence[str]) -> tuple[str, str]:
 
 
 def _why(exc: Failure) -> str:
-    """Why a write was not done, as its reply says it."""
+    """Why a write was not done, as its reply says it (a Timeout is never:
+    whether it was done is not known)."""
     if isinstance(exc, pykka.ActorDeadError):
         return "a part of the hub stopped (see the log)"
-    if isinstance(exc, pykka.Timeout):  # a write never taken: cancelled
-        return "a part of the hub did not answer in time (see the log)"
     return str(exc) or type(exc).__name__

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Sequence
 
-import pykka
 import pytest
 from support.clonesrv import CloneServer
 from support.wait import wait_until
@@ -18,7 +17,12 @@ from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.server import CloneServerActor, commit_along, read_tree
 from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
-from raspy.errors import StoreError, StoreOutcomeUnknown, ValueTooLargeError
+from raspy.errors import (
+    StoreError,
+    StoreNotTaken,
+    StoreOutcomeUnknown,
+    ValueTooLargeError,
+)
 from raspy.storage import store_writes
 from raspy.storage.ops import apply_ops
 from raspy.storage.store import Op, Put, Store
@@ -94,7 +98,7 @@ def test_an_ask_that_timed_out_is_never_stored_later(
     _held_hand_on(monkeypatch, release, taken_first=False)
     started = time.monotonic()
 
-    with pytest.raises(pykka.Timeout):
+    with pytest.raises(StoreNotTaken, match="did not take the write in time"):
         commit_along(
             server.ref,
             [(b"/along/late", b"1")],

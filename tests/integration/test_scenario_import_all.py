@@ -6,6 +6,7 @@ their actors started, replaced, or told their new text."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -33,6 +34,8 @@ from support.long_wait import (
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
+from raspy.actors.clone import server as server_mod
+from raspy.actors.core import service_batch
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
@@ -255,7 +258,8 @@ def test_a_disable_among_the_documents_is_in_the_texts_one_commit(
     assert status == b"200"
     assert commits(core) - before == 1
     assert record_version(core) is None
-    assert value(tree, "/scenario/slow/state") == "disabled"
+    # the TCP client's copy follows the commit: not always in before the reply
+    wait_value(tree, "/scenario/slow/state", "disabled")
 
 
 def test_documents_whose_commit_fails_store_none_and_a_disabled_one_runs_again(
@@ -394,3 +398,75 @@ def test_a_restate_among_documents_not_stored_keeps_its_record_on_the_stored_tex
     wait_until(lambda: record(core).get("lost") == 1, what="the record again")
     assert record_version(core) == fingerprint(queued)
     assert ScenarioStore(core.store).load()[0][0].code == queued
+
+
+def test_documents_whose_commit_is_not_known_to_have_ended_are_taken_as_stored(
+    core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One commit, all of it landing or none: each document takes effect, as the
+    restating actor takes its new text's fingerprint. The core kept the text
+    before for the restated one (`get` showed it, and that text imported again
+    was `unchanged`, stored nothing, while the store held the new one), and the
+    new one was not there."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    saved = SLOW.replace("triggers:", "enabled: true\ntriggers:")
+    release = threading.Event()
+
+    def slow(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            release.wait(10)  # a card dying in its sync
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", slow)  # its import of it
+    monkeypatch.setattr(server_mod, "_TAKEN_WAIT_S", 0.3)
+    try:
+        status, reply = core.request(
+            "import", documents=_documents(saved, _doc("two")), replace=True
+        )
+    finally:
+        release.set()
+
+    assert (status, reply["error"].startswith("it is not known whether")) == (
+        b"500",
+        True,
+    )
+    got = core.request("get", name="slow")[1]
+    assert (got["state"], got["document"]) == ("running", saved)
+    assert core.request("get", name="two")[0] == b"200"
+    wait_until(lambda: _stored(core) == ["slow", "two"], what="the write landed")
+
+
+def test_a_restate_waits_for_a_commit_longer_than_its_own_wait_and_its_failure(
+    core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit the restating actor waits for ends after the wait an ask of
+    NewText has (other hands, stops, a slow card), refused: the actor's record
+    names the stored text again, as the import answers "not stored". With a
+    wait of its own, the actor took the new text as maybe stored, and a kill
+    later lost its runs."""
+    core.start()
+    queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
+    core.request("import", document=queued)
+    run_slow(core, tree)
+    saved = queued.replace("triggers:", "enabled: true\ntriggers:")
+
+    def slow_then_refused(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == b"scenario.slow.code" for op in ops):
+            threading.Event().wait(1.0)  # a slow card, past the wait below
+            raise StoreError("the disk is full")
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", slow_then_refused)
+    # the actor's own wait, as it was, made short
+    monkeypatch.setattr(service_batch, "TEXT_STORED_S", 0.2, raising=False)
+
+    status, reply = core.request(
+        "import", documents=_documents(saved, _doc("two")), replace=True
+    )
+
+    assert (status, reply["nothing_stored"]) == (b"500", True)
+    core.request("run", name="slow")  # queued: its record counts it, written again
+    wait_until(lambda: record(core).get("lost") == 1, what="the record again")
+    assert record_version(core) == fingerprint(queued)

@@ -9,6 +9,7 @@ the record named the other text)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -35,6 +36,9 @@ from support.long_wait import (
 )
 from support.wait import wait_until
 
+from raspy.actors import messages as msgs
+from raspy.actors.clone import server as server_mod
+from raspy.actors.clone.server import CloneServerActor
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.scenario_messages import NewText, RunawayDisabled, TextStored
 from raspy.client.clone import CloneClient
@@ -159,6 +163,49 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
 
 
 @pytest.mark.parametrize(
+    ("action", "done"), [("delete", "deleted"), ("disable", "disabled")]
+)
+def test_a_write_the_store_never_took_in_time_says_it_was_not_done(
+    core: Core,
+    tree: CloneClient,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    done: str,
+) -> None:
+    """Its commit cancelled, nothing of it is ever stored: not "may not have
+    been" (with nothing_stored missing), which `raspy scenario import` and a
+    user read as a write that may still land."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    release = threading.Event()
+    original = CloneServerActor._handed_on
+
+    def held(actor: CloneServerActor, message: object) -> object:
+        if isinstance(message, msgs.CommitAlong):
+            release.wait(10)  # a busy mailbox: not taken before the ask's end
+        return original(actor, message)
+
+    monkeypatch.setattr(CloneServerActor, "_handed_on", held)
+    monkeypatch.setattr(server_mod, "_ALONG_ASK_S", 0.2)
+    try:
+        status, reply = core.request(action, name="slow")
+    finally:
+        release.set()
+
+    assert (status, reply) == (
+        b"500",
+        {
+            "error": f"scenario slow was not {done}: a part of the hub did not"
+            " take the write in time (see the log)",
+            "nothing_stored": True,
+        },
+    )
+    stored = ScenarioStore(core.store).load()[0][0]
+    assert (stored.enabled, stored.code) == (True, SLOW)
+
+
+@pytest.mark.parametrize(
     ("how", "said"),
     [
         pytest.param(
@@ -172,7 +219,7 @@ def test_a_delete_that_cannot_be_stored_leaves_the_scenario_running(
                 "document": SLOW.replace("triggers:", "enabled: false\ntriggers:"),
                 "replace": True,
             },
-            "the import was not stored: a part of the hub stopped",
+            "scenario slow was not stored: a part of the hub stopped",
             id="save-with-enabled-false",
         ),
     ],

@@ -146,3 +146,22 @@ def test_the_state_is_written_last_so_a_client_that_sees_it_has_the_rest() -> No
     (written,) = _messages(outbox)
     assert list(written)[-1] == b"/scenario/heat/state"
     assert b"/scenario/heat/next_fire" in written
+
+
+def test_a_deletion_the_publisher_refuses_leaves_the_key_in_the_view() -> None:
+    """A key over [clone] max_key_bytes (lowered since it was written) is not
+    sent, so not deleted from the tree: the core's view lost it all the same, and
+    no later show deleted it (a next_fire left by a version with a time trigger)."""
+    name = "n" * 40
+    fire_key = f"/scenario/{name}/next_fire"
+    view = TreeView()
+    view.update(fire_key, b"1800000600.0")
+    publisher = ClonePublisher(Outbox(), max_key_bytes=len(fire_key) - 1)
+    keys = StatusKeys(view, publisher, lambda prefix: [])
+    stored = StoredScenario(name, f"name: {name}\n", True, "single", 0.0, 0.0)
+    entry = Entry(stored, None, Status(State.IDLE))  # no time trigger: no key
+
+    keys.show(entry, Status(State.ERROR), lambda: None)
+
+    assert view.kv_size(fire_key) > 0
+    publisher.outbox.close()
