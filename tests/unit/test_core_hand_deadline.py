@@ -17,7 +17,9 @@ from raspy.actors.core.service_batch import ServiceBatch
 from raspy.errors import StoreNotTaken
 
 pytestmark = pytest.mark.timeout(20)
-HAND_S = 0.6
+# long enough that a loaded machine's delays stay well inside the bound below: one
+# deadline gives up at HAND_S, a wait each at 1.75 * HAND_S at least
+HAND_S = 2.0
 
 
 class _Actor:
