@@ -85,12 +85,13 @@ def test_the_kind_of_a_failure_folds_numbers_standing_alone_only() -> None:
     failed; a reading, a time or an address and port standing alone does not."""
     assert failure_kind(
         "http GET http://192.168.1.5:40123/x: timed out at 12:30:05 after 1.5s"
-    ) == ("http GET http://192.168.1.5:40123/x: timed out at #:#:# after #.#s")
+    ) == ("http GET http://192.168.1.5:40123/x: timed out at # after #s")
     assert failure_kind("no route to 10.0.0.5:8080, 21.5°C, 5min.") == (
-        "no route to #.#.#.#:#, #.#°C, #min."
+        "no route to #, #°C, #min."
     )
+    assert failure_kind("got 1.2e-05 and 1e400 at 5km/h") == "got # and # at #km/h"
     assert failure_kind("condition 2: cannot compare -3.25 > 'a'") == (
-        "condition 2: cannot compare #.# > 'a'"
+        "condition 2: cannot compare # > 'a'"
     )
     assert failure_kind("device pi.relay2: on answered 500") == (
         "device pi.relay2: on answered #"
@@ -122,6 +123,9 @@ def test_readings_written_alike_are_one_kind_and_folding_twice_changes_nothing(
     assert failure_kind(said.format(one, "12:30")) == failure_kind(
         said.format(other, "07:05")
     )
+    # as Python writes a float (`1e-05`, `-3.5e+20`), as a reading comes
+    said = "condition 1: cannot compare {!r} > 'warm'"
+    assert failure_kind(said.format(one)) == failure_kind(said.format(other))
 
 
 def test_a_success_after_failures_is_said_once_and_the_next_failure_at_once() -> None:
