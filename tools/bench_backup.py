@@ -12,7 +12,7 @@ under var/, as its own process, which reports its /proc/self/io and peak RSS at 
 handed to write()), and `read_bytes` (the read-back, from the disk). Prints them, the
 backup's size, and `write_bytes` averaged over a day (one backup a day) in MB/h.
 Last, the CPU of the nightly look at the older backups an older raspy-kv named
-whole (kv_backup._first_refused: the dbs before the history judged) beside the
+whole (kv_backup.first_refused: the dbs before the history judged) beside the
 whole read-back of one, and beside judging every record as restore does.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from bench_history import prefill
 
 from raspy.cli import kv_dump
-from raspy.cli.kv_backup import _first_refused, _read_whole
+from raspy.cli.kv_backup import first_refused, read_whole
 from raspy.storage.dump import DumpReader
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -118,10 +118,10 @@ def judging(path: Path) -> None:
     before its history, and of judging every record as restore does."""
     for _ in range(3):
         started = time.process_time()
-        _read_whole(path)
+        read_whole(path)
         whole = time.process_time() - started
         started = time.process_time()
-        _first_refused(path)
+        first_refused(path)
         head = time.process_time() - started
         started = time.process_time()
         with path.open("rb") as handle:
@@ -131,7 +131,8 @@ def judging(path: Path) -> None:
         every = time.process_time() - started
         print(
             f"read-back {whole:.2f} s; dbs before the history judged {head:.4f} s;"
-            f" every record judged {every:.2f} s (x {every / whole:.2f} the read-back)"
+            f" every record judged {every:.2f} s (x {every / max(whole, 1e-9):.2f} the"
+            " read-back)"
         )
 
 

@@ -96,12 +96,12 @@ def _older_refused(backup_dir: Path, new: Path) -> dict[str, str]:
     kind = _kind_of(new.name)
     found = {}
     for name in _backups(backup_dir, new, kind):
-        if not _refused(name) and (why := _first_refused(backup_dir / name)):
+        if not _refused(name) and (why := first_refused(backup_dir / name)):
             found[name] = why
     return found
 
 
-def _first_refused(path: Path) -> str | None:
+def first_refused(path: Path) -> str | None:
     """The first record before the history db of the backup `path` that restore
     refuses, as restore names it; None for none (or a file that does not read)."""
     try:
@@ -222,7 +222,7 @@ def read_back(path: Path, count: int) -> int:
     line, the end line's count and checksum); returns its size. A file that does not
     check is removed."""
     try:
-        read, size = _read_whole(path)
+        read, size = read_whole(path)
         if read != count:
             raise DumpFormatError(
                 record_line_number(read),
@@ -243,7 +243,7 @@ def read_back(path: Path, count: int) -> int:
         ) from exc
 
 
-def _read_whole(path: Path) -> tuple[int, int]:
+def read_whole(path: Path) -> tuple[int, int]:
     """Read a backup whole, from the device rather than the page cache where the
     kernel allows, and check it as restore does before it writes (every line, the
     end line's count and checksum); its record count and size. Raises
@@ -280,7 +280,7 @@ def recheck(backup_dir: Path, new: Path) -> Recheck:
     for name in sorted(_backups(backup_dir, new), key=_backup_order):
         path = backup_dir / name
         try:
-            _read_whole(path)
+            read_whole(path)
         except FileNotFoundError:
             continue  # removed meanwhile (another backup's rotation)
         except (DumpTooNewError, PermissionError) as exc:

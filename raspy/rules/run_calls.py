@@ -85,7 +85,7 @@ def checked_key(scope: RunScope, template: str, action: str) -> str:
         raise RunFailed(f"{action}: key {shown(key)}: {exc.detail}") from None
     refusal = refusal_of_raspys_key(key)
     if refusal is not None:  # a key made at run time: `/scenario/{trigger.value}/…`
-        raise RunFailed(refusal)
+        raise RunFailed(f"{action}: {refusal}")
     return key
 
 

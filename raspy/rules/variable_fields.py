@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from raspy.rules import model
 from raspy.rules.document import Spots, lazy_spots
-from raspy.rules.template import TemplateError, template_names
+from raspy.rules.template import TemplateError, parse
+from raspy.rules.template_field import Field
 
 
 def variable_warnings(
@@ -46,6 +47,6 @@ def _fields(string: str) -> list[str]:
     if "{" not in string:  # nearly every variable: no parse
         return []
     try:
-        return sorted(template_names(string))
+        return [part.name for part in parse(string) if isinstance(part, Field)]
     except TemplateError:
         return []

@@ -62,8 +62,9 @@ def test_a_key_of_raspys_made_at_run_time_fails_the_run_and_writes_nothing() -> 
     outputs = h.change(DOOR, "heat")
     assert sets(outputs) == []
     assert h.core.status.last_error == (
-        "'/scenario/heat/runs' is raspy's own key of scenario heat (its runs), which"
-        " the core writes: a scenario's keys go beside it, such as /scenario/heat/note"
+        "set: '/scenario/heat/runs' is raspy's own key of scenario heat (its runs),"
+        " which the core writes: a scenario's keys go beside it, such as"
+        " /scenario/heat/note"
     )
     h.change(DOOR, "heat/count")  # /scenario/heat/count/runs: a key of its own
     assert sets(h.outputs)[-2:] == [

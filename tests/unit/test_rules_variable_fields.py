@@ -9,7 +9,7 @@ from raspy.rules.variable_fields import variable_warnings
 HALL = """\
 name: hall
 variables:
-  room: "{host}-hall"
+  room: "{trigger.value}-{host}"
   target: 19.5
   plain: "no braces"
   braces: "a { that starts no field"
@@ -28,13 +28,14 @@ def test_a_variable_that_reads_as_a_template_is_a_warning_at_its_place() -> None
         (
             3,
             9,
-            "variables: room: {host} is never filled in (a variable is a value,"
-            " taken as written): write {host} in the text that uses {room} instead",
+            "variables: room: {trigger.value} is never filled in (a variable is a"
+            " value, taken as written): write {trigger.value} in the text that uses"
+            " {room} instead",
         ),
     ]
 
 
 def test_variables_without_fields_have_no_warning() -> None:
     """A number, a plain text, a `{` that starts no field, a text in a list."""
-    text = HALL.replace('"{host}-hall"', '"hall"')
+    text = HALL.replace('"{trigger.value}-{host}"', '"hall"')
     assert variable_warnings(load_scenario(text, "h.yaml"), text) == []
