@@ -444,11 +444,18 @@ class ScenarioSet(pykka.ThreadingActor):
         (its waiting runs taken up at the next start) or gone, never a record of
         runs for a scenario no longer there (a scenario imported again under the
         name with the same text took them up). StoreError (or pykka's, the Clone
-        server gone): not deleted, its actor started again, its runs lost."""
+        server gone): not deleted, its actor started again, its runs lost.
+        StoreOutcomeUnknown (it may land): taken as deleted, its actor stopped."""
         entry = self.entries[name]
         ops = self.store.delete_ops(name)
-        if entry.ref is None:  # disabled, or not loadable: no runs, no record
-            self.commit_dropping(self.keys.left_by(name), [], ops)
-        else:
-            self.stop_storing([name], ops, "delete")
+        try:
+            if entry.ref is None:  # disabled, or not loadable: no runs, no record
+                self.commit_dropping(self.keys.left_by(name), [], ops)
+            else:
+                self.stop_storing([name], ops, "delete")
+        except StoreOutcomeUnknown:
+            # kept, it was listed idle and enabled with no actor, while the
+            # store would not hold it once the delete landed
+            self.entries.pop(name, None)
+            raise
         self.entries.pop(name, None)

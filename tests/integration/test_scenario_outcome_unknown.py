@@ -98,3 +98,22 @@ def test_a_disable_not_known_to_have_ended_is_taken_as_stored(
     assert (status, "unchanged" in reply) == (b"200", how["action"] == "disable")
     stored = ScenarioStore(core.store).load()[0][0]
     assert (stored.code, stored.enabled) == (SLOW, False)
+
+
+def test_a_delete_not_known_to_have_ended_is_taken_as_done(
+    core: Core, tree: CloneClient, card: _Card
+) -> None:
+    """The core kept the scenario without its actor: listed idle and enabled,
+    while the store would not hold it once the delete landed."""
+    core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    card.hold()
+
+    _not_known(core, action="delete", name="slow")
+    card.released.set()
+
+    assert core.request("get", name="slow")[0] == b"404"
+    assert core.request("list")[1] == []
+    wait_until(lambda: ScenarioStore(core.store).load()[0] == [], what="the delete")
+    assert core.request("import", document=SLOW)[0] == b"200"  # no `replace` needed
