@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 import pytest
+from structlog.testing import capture_logs
 from support.core_actors import (
     Core,
     core_fixture,  # noqa: F401  # fixture `core`
@@ -19,6 +20,7 @@ from support.long_wait import SLOW, run_slow
 from support.wait import wait_until
 
 from raspy.actors.clone import server as server_mod
+from raspy.actors.scenario_messages import RunawayDisabled
 from raspy.client.clone import CloneClient
 from raspy.storage import store_writes
 from raspy.storage.ops import Op, apply_ops
@@ -117,3 +119,30 @@ def test_a_delete_not_known_to_have_ended_is_taken_as_done(
     assert core.request("list")[1] == []
     wait_until(lambda: ScenarioStore(core.store).load()[0] == [], what="the delete")
     assert core.request("import", document=SLOW)[0] == b"200"  # no `replace` needed
+
+
+def test_a_runaway_disable_not_known_to_have_ended_says_the_scenario_stays_stopped(
+    core: Core, tree: CloneClient, card: _Card
+) -> None:
+    """Not `scenario_runaway_disable_failed`, which says it runs on: it is
+    stopped, its disable taken as stored."""
+    ref = core.start()
+    core.request("import", document=SLOW)
+    run_slow(core, tree)
+    card.hold()
+    current = ref.proxy().entries.get()["slow"].ref
+
+    with capture_logs() as logs:
+        ref.tell(RunawayDisabled("slow", "runaway: now", current))
+        got = core.request("get", name="slow")[1]
+    card.released.set()
+
+    assert (got["enabled"], got["state"], got["last_error"]) == (
+        False,
+        "disabled",
+        "runaway: now",
+    )
+    said = [e["event"] for e in logs if e["log_level"] in ("error", "critical")]
+    assert "scenario_runaway_disable_unknown" in said
+    assert "scenario_runaway_disable_failed" not in said
+    assert core.stats.get("core.errors") == 0
