@@ -26,7 +26,7 @@ from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices.tree import Publisher
-from raspy.errors import StoreError
+from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.rules import cron_jobs
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
@@ -226,17 +226,40 @@ class CronActor(pykka.ThreadingActor):
                     ops.append(Delete(Table.CRON, cron_jobs.job_key(name)))
         try:
             self._commit(ops, handled.effects)
+        except StoreOutcomeUnknown as exc:
+            # it may land: taken as done (a job deleted fires no more), as the
+            # core takes a scenario's change; the reply says it is not known
+            log.warning("cron_store_unknown", reason=str(exc))
+            self._stats.incr("cron.store_failed")
+            self._apply(handled.effects)
+            said = (
+                f"it is not known whether the change was stored: {exc} (raspyd's"
+                " next start reads what the store holds)"
+            )
+            return self._store_failed(handled, said)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
             log.warning("cron_store_failed", reason=str(exc))
             self._stats.incr("cron.store_failed")
-            failed = cron_jobs.error(
-                cron_jobs.STORE_ERROR, handled.action, "store_error", str(exc)
-            )
-            return cron_jobs.answer(failed, self._tz, self._scheduler.next_wall)
+            return self._store_failed(handled, str(exc))
+        self._apply(handled.effects)
+        # the job's next fire as scheduled, as list and get say it
+        return cron_jobs.answer(handled, self._tz, self._scheduler.next_wall)
+
+    def _store_failed(
+        self, handled: cron_jobs.Handled, detail: str
+    ) -> tuple[bytes, bytes]:
+        """The 500 of a change not stored, or not known to be (`detail` says)."""
+        failed = cron_jobs.error(
+            cron_jobs.STORE_ERROR, handled.action, "store_error", detail
+        )
+        return cron_jobs.answer(failed, self._tz, self._scheduler.next_wall)
+
+    def _apply(self, effects: Sequence[Saved | Deleted]) -> None:
+        """A request's change, stored (or maybe): the jobs and their schedule."""
         # both clocks read again, together: the write may have taken seconds, and
         # a wall time from before it beside a monotonic one after it is a step
         now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
-        for effect in handled.effects:
+        for effect in effects:
             match effect:
                 case Saved(job=job):
                     self._jobs[job.name] = job
@@ -258,8 +281,6 @@ class CronActor(pykka.ThreadingActor):
                 effect=type(effect).__name__.lower(),
             )
         self._rearm()
-        # the job's next fire as scheduled, as list and get say it
-        return cron_jobs.answer(handled, self._tz, self._scheduler.next_wall)
 
     def _commit(self, ops: list[Op], effects: Sequence[object]) -> None:
         """Store a request's change, durable on return: with the Clone server, a

@@ -35,6 +35,7 @@ log = structlog.get_logger(component="clone")
 
 __all__ = [
     "COMMIT_ALONG_MAX_S",
+    "PART_STOPPED",
     "CloneLoop",
     "ClonePublisher",
     "CloneServerActor",
@@ -58,6 +59,9 @@ _ALONG_ASK_S: Final = _IO_ANSWER_S + _ASK_TIMEOUT_S
 _TAKEN_WAIT_S: Final = 600.0
 # the longest a commit_along waits: its ask, then the store's transaction
 COMMIT_ALONG_MAX_S: Final = _ALONG_ASK_S + _TAKEN_WAIT_S
+# why a write was not done when a part it needs (this server, an actor) stopped,
+# as an answer to a user says it (the core's 500s say it too)
+PART_STOPPED: Final = "a part of the hub stopped (see the log)"
 
 
 @frozen
@@ -288,7 +292,7 @@ def commit_along(
 def _not_taken(exc: pykka.Timeout | pykka.ActorDeadError) -> str:
     """Why a CommitAlong was never taken, as an answer to a user says it."""
     if isinstance(exc, pykka.ActorDeadError):
-        return "a part of the hub stopped (see the log)"
+        return PART_STOPPED
     return "a part of the hub did not take the write in time (see the log)"
 
 

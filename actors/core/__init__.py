@@ -37,7 +37,7 @@ from raspy.actors.core.timers import CoreTimers
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.config import CoreConfig
 from raspy.cores.clone import DEFAULT_MAX_VALUE_BYTES
-from raspy.errors import StoreError, quote
+from raspy.errors import StoreError, StoreOutcomeUnknown, quote
 from raspy.json_text import tree_value
 from raspy.protocol.clone import MAX_KEY_BYTES
 from raspy.rules.clock_steps import ClockSteps
@@ -224,9 +224,17 @@ class CoreActor(ScenarioSet):
         """The runaway guard's disable; one that cannot be stored leaves the
         scenario running as before (ScenarioSet put it back), said in one line,
         not as a failed message with its traceback: the guard tries again at the
-        next flood."""
+        next flood. One the store has not ended (it may land) is taken as
+        stored: the scenario stays stopped, disabled."""
         try:
             self.set_enabled(name, False, reason=reason)
+        except StoreOutcomeUnknown as exc:
+            log.error(
+                "scenario_runaway_disable_unknown",
+                scenario=name,
+                error=str(exc),
+                stays="disabled",
+            )
         except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
             log.error(
                 "scenario_runaway_disable_failed",

@@ -299,20 +299,18 @@ class ScenarioSet(pykka.ThreadingActor):
         ops = list(text_ops) or self.store.set_enabled_ops(name, enabled, wall)
         running = entry.ref is not None
         if not enabled and running:
-            self.stop_storing([name], ops, "disable", reason=reason)
+            try:
+                self.stop_storing([name], ops, "disable", reason=reason)
+            except StoreOutcomeUnknown:
+                # it may land: taken as stored, as its actor stays stopped (the
+                # flag kept on, the same text imported again stored nothing)
+                self._took_flag(entry, enabled)
+                raise
         elif text_ops:
             self.store.commit(ops)
         elif not stored:
             self.store.set_enabled(name, enabled, wall)
-        record = entry.stored
-        entry.stored = StoredScenario(
-            record.name,
-            record.code,
-            enabled,
-            record.mode,
-            record.imported_at,
-            self.links.clock.wall(),
-        )
+        self._took_flag(entry, enabled)
         if enabled and entry.ref is None and entry.scenario is not None:
             self._start_actor(entry, entry.scenario, startup=False)
         elif enabled and entry.scenario is None:
@@ -324,6 +322,18 @@ class ScenarioSet(pykka.ThreadingActor):
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
             self.show(entry, status)
         return entry
+
+    def _took_flag(self, entry: Entry, enabled: bool) -> None:
+        """The entry's record takes the flag stored (or maybe stored) now."""
+        record = entry.stored
+        entry.stored = StoredScenario(
+            record.name,
+            record.code,
+            enabled,
+            record.mode,
+            record.imported_at,
+            self.links.clock.wall(),
+        )
 
     def stop_storing(
         self,
@@ -434,11 +444,18 @@ class ScenarioSet(pykka.ThreadingActor):
         (its waiting runs taken up at the next start) or gone, never a record of
         runs for a scenario no longer there (a scenario imported again under the
         name with the same text took them up). StoreError (or pykka's, the Clone
-        server gone): not deleted, its actor started again, its runs lost."""
+        server gone): not deleted, its actor started again, its runs lost.
+        StoreOutcomeUnknown (it may land): taken as deleted, its actor stopped."""
         entry = self.entries[name]
         ops = self.store.delete_ops(name)
-        if entry.ref is None:  # disabled, or not loadable: no runs, no record
-            self.commit_dropping(self.keys.left_by(name), [], ops)
-        else:
-            self.stop_storing([name], ops, "delete")
+        try:
+            if entry.ref is None:  # disabled, or not loadable: no runs, no record
+                self.commit_dropping(self.keys.left_by(name), [], ops)
+            else:
+                self.stop_storing([name], ops, "delete")
+        except StoreOutcomeUnknown:
+            # kept, it was listed idle and enabled with no actor, while the
+            # store would not hold it once the delete landed
+            self.entries.pop(name, None)
+            raise
         self.entries.pop(name, None)

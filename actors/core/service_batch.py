@@ -50,14 +50,14 @@ class ServiceBatch(ServiceImports):
             names = [p.scenario.name for p in changed]
             try:
                 self._store_all(changed, wall)
-            except StoreOutcomeUnknown as exc:
-                # it may land, all of it or none: taken as stored, every document
-                # (as a restating actor takes its new text, and a disabled one's
-                # stopped actor stays stopped); the next start reads the store
-                for each in changed:
-                    self._took_effect(each, wall)
-                raise not_done("import", names, exc) from None
             except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                if isinstance(exc, StoreOutcomeUnknown):
+                    # it may land, all of it or none: taken as stored, every
+                    # document (as a restating actor takes its new text, and a
+                    # disabled one's stopped actor stays stopped); the next
+                    # start reads the store
+                    for each in changed:
+                        self._took_effect(each, wall)
                 raise not_done("import", names, exc) from None
         for each in changed:
             self._took_effect(each, wall)
@@ -101,8 +101,9 @@ class ServiceBatch(ServiceImports):
         """The records of runs in a long wait of the running scenarios whose new
         texts only restate them, each handed by its actor (on its own thread,
         which then waits for `outcome`, so that no record of its own comes
-        between). One stopped meanwhile has none; one that does not hand it in
-        time stores nothing of the import (StoreNotTaken)."""
+        between). One whose actor is gone when told has none (the tell raises);
+        one that does not hand it in time, busy or stopped after the tell, fails
+        the import at the deadline: nothing of it stored (StoreNotTaken)."""
         from raspy.actors import scenario_messages as scn  # loaded with the engine
         from raspy.rules.resume_record import fingerprint
 

@@ -9,6 +9,7 @@ from typing import Final
 
 import pykka
 
+from raspy.actors.clone.server import PART_STOPPED
 from raspy.errors import StoreError, StoreOutcomeUnknown
 from raspy.rules import scenario_api as api
 
@@ -71,5 +72,5 @@ def _why(exc: Failure) -> str:
     """Why a write was not done, as its reply says it (a Timeout is never:
     whether it was done is not known)."""
     if isinstance(exc, pykka.ActorDeadError):
-        return "a part of the hub stopped (see the log)"
+        return PART_STOPPED
     return str(exc) or type(exc).__name__

@@ -22,7 +22,9 @@ Request: one body frame, a UTF-8 JSON object of at most 64 KiB:
 
 Reply: `[status, json]`; 200 `{"v": 1, "action", <result>}`, otherwise
 `{"v": 1, "action", "error": <token>, "detail"}` with 400 (bad request), 404
-(`unknown_job`), 500 (`store_error`, said by the actor) or 501 (`unknown_action`).
+(`unknown_job`), 500 (`store_error`, said by the actor: not stored; a `detail`
+that starts `it is not known whether` when the store took the change and has not
+ended it, which may land, so the change is taken as done) or 501 (`unknown_action`).
 
     list      -> {"jobs": [job, ...]} sorted by name
     get       name -> {"job": job}

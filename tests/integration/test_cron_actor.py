@@ -4,9 +4,11 @@ enabled or disabled across restarts). Clock steps: test_cron_clock_steps.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import zmq
 from structlog.testing import capture_logs
 from support.cron_rig import (
@@ -26,12 +28,15 @@ from support.cron_rig import (
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
+from raspy.actors.clone import server as server_mod
 from raspy.actors.clone.server import read_tree
 from raspy.actors.cron import start_cron
 from raspy.client.clone import CloneClient
 from raspy.config import StoreConfig
 from raspy.rules import cron_jobs
 from raspy.stats import Stats
+from raspy.storage import store_writes
+from raspy.storage.ops import Op, apply_ops
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import Table
 
@@ -202,3 +207,31 @@ def test_a_job_deleted_goes_with_its_event_key_in_one_commit(
 
     assert read_tree(cron.server.ref, cron.store, "/event/cron/") == []
     assert cron.store.stats()["commits"] - before == 1
+
+
+def test_a_delete_not_known_to_have_ended_is_taken_as_done_and_said_so(
+    cron: Cron, tree: CloneClient, clock: SteppingClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store took the delete and has not ended it (a card dying in its sync):
+    it may land, so the job fires no more, and the reply says it is not known
+    whether it was stored. It stayed scheduled, firing on if the delete landed."""
+    cron.start()
+    cron.request(action="add", name="once", schedule="* * * * *")
+    released = threading.Event()
+
+    def slow(txn: object, ops: Sequence[Op]) -> None:
+        if any(op.key == cron_jobs.job_key("once") for op in ops):
+            released.wait(10)
+        apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
+
+    monkeypatch.setattr(store_writes, "apply_ops", slow)
+    monkeypatch.setattr(server_mod, "_TAKEN_WAIT_S", 0.3)
+    try:
+        status, reply = cron.request(action="delete", name="once")
+    finally:
+        released.set()
+
+    assert (status, reply["error"]) == (b"500", "store_error")
+    assert reply["detail"].startswith("it is not known whether"), reply
+    assert cron.request(action="list")[1]["jobs"] == []
+    wait_until(lambda: list(cron.store.scan(Table.CRON)) == [], what="the delete")

@@ -35,7 +35,6 @@ from support.wait import wait_until
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone import server as server_mod
-from raspy.actors.core import service_batch
 from raspy.actors.core.scenario_set import FAILED_RUN_ERROR
 from raspy.actors.core.service_imports import REPLACED_RUN_ERROR
 from raspy.client.clone import CloneClient
@@ -438,14 +437,13 @@ def test_documents_whose_commit_is_not_known_to_have_ended_are_taken_as_stored(
     wait_until(lambda: _stored(core) == ["slow", "two"], what="the write landed")
 
 
-def test_a_restate_waits_for_a_commit_longer_than_its_own_wait_and_its_failure(
+def test_a_restate_waits_for_a_slow_commit_and_takes_its_failure(
     core: Core, tree: CloneClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The commit the restating actor waits for ends after the wait an ask of
-    NewText has (other hands, stops, a slow card), refused: the actor's record
-    names the stored text again, as the import answers "not stored". With a
-    wait of its own, the actor took the new text as maybe stored, and a kill
-    later lost its runs."""
+    """The commit the restating actor waits for ends late (other hands, stops, a
+    slow card), refused: the actor's record names the stored text again, as the
+    import answers "not stored". With a wait of its own, ended first, the actor
+    took the new text as maybe stored, and a kill later lost its runs."""
     core.start()
     queued = SLOW.replace("triggers:", "mode: queued\ntriggers:")
     core.request("import", document=queued)
@@ -454,13 +452,11 @@ def test_a_restate_waits_for_a_commit_longer_than_its_own_wait_and_its_failure(
 
     def slow_then_refused(txn: object, ops: Sequence[Op]) -> None:
         if any(op.key == b"scenario.slow.code" for op in ops):
-            threading.Event().wait(1.0)  # a slow card, past the wait below
+            threading.Event().wait(1.0)  # a slow card
             raise StoreError("the disk is full")
         apply_ops(txn, ops)  # type: ignore[arg-type]  # a WriteTxn, passed on
 
     monkeypatch.setattr(store_writes, "apply_ops", slow_then_refused)
-    # the actor's own wait, as it was, made short
-    monkeypatch.setattr(service_batch, "TEXT_STORED_S", 0.2, raising=False)
 
     status, reply = core.request(
         "import", documents=_documents(saved, _doc("two")), replace=True
