@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import struct
 import uuid
+from pathlib import Path
 
 import pytest
 import zmq
@@ -18,12 +19,15 @@ from support.clonesrv import (
     ZERO,
     ChpSockets,
     CloneServer,
+    clone_server,
     next_update,
     seq,
     snapshot,
 )
+from support.kv_cli import run
 from support.wait import wait_until
 
+from raspy.config import StoreConfig
 from raspy.storage.store import Store
 from raspy.storage.tables import Table, decode_kv
 
@@ -269,6 +273,80 @@ def test_keys_without_a_leading_slash_and_hugz_lookalikes_are_plain_keys(
         b"KTHXBAI!",
         b"KTHXBAI",
     ]
+
+
+def _clonecli6_writes(
+    context: Context, server: CloneServer, kvsets: list[list[bytes]]
+) -> None:
+    """KVSETs as zguide's clonecli6 sends them (a PUB on the collector); an XPUB only
+    to see the collector's subscription first (§1.6), so none is lost."""
+    sock = context.socket(zmq.XPUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(server.endpoints.collector)
+        assert sock.poll(5000), "the collector never subscribed"
+        assert sock.recv() == b"\x01"
+        for kvset in kvsets:
+            sock.send_multipart(kvset)
+    finally:
+        sock.close()
+    wait_until(
+        lambda: server.counter("clone.published") == len(kvsets),
+        what=f"{len(kvsets)} KVSETs published",
+    )
+
+
+def _served(context: Context, data_dir: Path, clock: FakeClock) -> list[list[bytes]]:
+    """A whole-map ICANHAZ? answered by a Clone server started on `data_dir`."""
+    with (
+        Store.open(data_dir, StoreConfig(map_size_initial_mb=1)) as store,
+        clone_server(context, store, clock) as server,
+    ):
+        return snapshot(context, server.endpoints.snapshot)
+
+
+def test_keys_without_a_leading_slash_outlive_a_restart_and_a_dump_and_restore(
+    zmq_context: Context,
+    tmp_path: Path,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """§6.2: RFC 12 asks nothing of a key's shape and zguide's clonecli6 writes keys
+    like `8553`; §6.3: a snapshot carries each key's last sequence, and KTHXBAI the
+    server's current one. Such keys are kept like raspy's own: in the store across a
+    server restart, and through `raspy-kv dump` then `restore` into a new data dir,
+    which `raspy-kv check` passes."""
+    data_dir = tmp_path / "data"
+    kvsets = [
+        [key, struct.pack("!q", 0), uuid.uuid4().bytes, properties, value]
+        for key, properties, value in [
+            (b"8553", b"ttl=30\n", b"421337"),  # clonecli6: a random key and ttl
+            (b"a/b", b"", b"1"),
+            (b"a/b", b"", b"2"),
+            (b"zz", b"", b"short-lived"),
+            (b"zz", b"", b""),  # an empty value deletes
+        ]
+    ]
+    with (
+        Store.open(data_dir, StoreConfig(map_size_initial_mb=1)) as store,
+        clone_server(zmq_context, store, clock) as server,
+    ):
+        _clonecli6_writes(zmq_context, server, kvsets)
+    expected = [
+        [b"8553", seq(1), b"", b"", b"421337"],
+        [b"a/b", seq(3), b"", b"", b"2"],
+        [b"KTHXBAI", seq(5), b"", b"", b""],
+    ]
+    assert _served(zmq_context, data_dir, clock) == expected  # after a restart
+    dump, restored = tmp_path / "kv.dump", tmp_path / "restored"
+    for argv in (
+        ["dump", "--data-dir", str(data_dir), "-o", str(dump)],
+        ["restore", "--data-dir", str(restored), str(dump)],
+        ["check", "--data-dir", str(restored)],
+    ):
+        status, out, err = run(argv, capsys)
+        assert status == 0, out + err
+    assert _served(zmq_context, restored, clock) == expected
 
 
 def test_each_snapshot_goes_only_to_the_peer_that_asked(

@@ -136,6 +136,66 @@ def test_one_dealer_client_may_have_several_requests_queued(
         assert recv(client) == client_final(V02, b"later", n + n)
 
 
+_TWO_DIALECTS_ONE_DEALER = {
+    # (the older request's dialect, the newer one's): what the client reads, in order
+    "0.1_then_0.2": (
+        (V01, V02),
+        [
+            client_partial(V02, b"both", b"n1"),
+            client_final(V02, b"both", b"n2"),
+            client_final(V01, b"both", b"o1", b"o2"),
+        ],
+    ),
+    "0.2_then_0.1": (
+        (V02, V01),
+        [
+            client_partial(V02, b"both", b"o1"),
+            client_final(V01, b"both", b"n1", b"n2"),
+            client_final(V02, b"both", b"o2"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("dialects", "expected"),
+    _TWO_DIALECTS_ONE_DEALER.values(),
+    ids=_TWO_DIALECTS_ONE_DEALER.keys(),
+)
+def test_one_dealer_with_a_01_and_a_02_request_outstanding_gets_each_in_its_dialect(
+    edge: EdgeHandle,
+    dealers: Dealers,
+    dialects: tuple[str, str],
+    expected: list[list[bytes]],
+) -> None:
+    """docs/protocols.md §2.5: a DEALER client may have several requests at once;
+    §3.5: the broker records a client's dialect per request, not per peer, and answers
+    each in the dialect it came in; §3.6: the 0.1 request gets its worker's PARTIAL
+    and FINAL bodies in one REPLY, the 0.2 one a PARTIAL then a FINAL. Both requests
+    are at a worker at once and are answered interleaved, the newer one first."""
+    older = _registered(edge, dealers, V02, b"both")
+    newer = _registered(edge, dealers, V02, b"both")
+    client = dealers.open(edge.endpoint)
+    for dialect in dialects:
+        client.send_multipart(client_request(dialect, b"both", dialect.encode()))
+    older_address, older_body = split_request(V02, recv(older))  # §2.5.2: LRU
+    newer_address, newer_body = split_request(V02, recv(newer))
+    assert newer_address == older_address  # one client
+    assert [older_body, newer_body] == [[dialect.encode()] for dialect in dialects]
+    # each step is taken before the next (the worker's own question is answered
+    # after it), so the client's messages come in one order
+    for worker, frames in [
+        (older, partial(V02, older_address, b"o1")),
+        (newer, partial(V02, newer_address, b"n1")),
+        (newer, final(V02, newer_address, b"n2")),
+        (older, final(V02, older_address, b"o2")),
+    ]:
+        worker.send_multipart(frames)
+        assert received_before_answer(worker) == []
+    assert [recv(client) for _ in expected] == expected
+    assert received_before_answer(client, V02) == []  # nothing more for either
+
+
 # ---------------------------------------------------------------- mixing versions
 def test_workers_of_every_dialect_share_one_service_and_are_used_least_recent_first(
     edge: EdgeHandle, dealers: Dealers
