@@ -7,8 +7,10 @@ kv() (and the scenarios' own writes until they come back: TreeView), schedules e
 time trigger (timers.CoreTimers), writes `/scenario/<name>/…` (status_keys: the only
 writer of those keys, so their order is kept), takes up the runs a stop left in a
 long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py). What
-becomes of each scenario (installed, started, stopped, enabled, forgotten) is its
-base class, ScenarioSet (scenario_set.py). Nothing that fails here stops the daemon.
+becomes of each scenario (installed, started, stopped) is ScenarioSet
+(scenario_set.py), and what a change of it stores (enabled, disabled, deleted) its
+base class, StoredChanges (stored_changes.py), over it. Nothing that fails here
+stops the daemon.
 
 The scenario engine (rules.engine, its runs, the parser, the scenario actors) is
 imported with the first scenario read, stored or imported: a core with none (most
@@ -30,9 +32,10 @@ from raspy.actors.clone.publisher import inbox_length
 from raspy.actors.clone.server import read_tree, subscribe_seeded
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
-from raspy.actors.core.scenario_set import ASK_TIMEOUT_S, ScenarioSet
+from raspy.actors.core.scenario_set import ASK_TIMEOUT_S
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys
+from raspy.actors.core.stored_changes import StoredChanges
 from raspy.actors.core.timers import CoreTimers
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.config import CoreConfig
@@ -52,7 +55,7 @@ log = structlog.get_logger(component="core")
 __all__ = ["CoreActor", "CoreLinks", "Entry"]
 
 
-class CoreActor(ScenarioSet):
+class CoreActor(StoredChanges):
     """See the module docstring."""
 
     def __init__(
@@ -222,7 +225,7 @@ class CoreActor(ScenarioSet):
 
     def _disable_runaway(self, name: str, reason: str) -> None:
         """The runaway guard's disable; one that cannot be stored leaves the
-        scenario running as before (ScenarioSet put it back), said in one line,
+        scenario running as before (StoredChanges put it back), said in one line,
         not as a failed message with its traceback: the guard tries again at the
         next flood. One the store has not ended (it may land) is taken as
         stored: the scenario stays stopped, disabled."""
