@@ -119,26 +119,34 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
 
 def _no_field(inside: str) -> str:
     """Why braces around `inside` make no field, said for the likely slip."""
-    bare = inside.strip()
+    name, colon, spec = inside.partition(":")
+    bare = name.strip()
+    # only the name is looked at: a time format's `%` (`{room :%H:%M}`) is no sum
     if _NAME.match(bare) and any(c in bare for c in "+-*/%()<>="):
         # a computation in braces (`{trigger.value * 10}`): say where computing is
         return (
-            f"{{{bare}}} is no field: a template names a value ({{trigger.value}})"
-            " and computes none (the expr: of a set, device, event or http action"
-            " does)"
+            f"{{{inside.strip()}}} is no field: a template names a value"
+            " ({trigger.value}) and computes none (the expr: of a set, device, event"
+            " or http action does)"
         )
-    name, colon, spec = inside.partition(":")
-    if name != name.strip() and _NAME.fullmatch(name.strip()):  # `{ room }`
-        return (
-            f"{{{inside}}} is no field: write {{{name.strip()}{colon}{spec}}}, "
-            "without spaces"
-        )
-    if not name.isascii() and _WORDS.fullmatch(name):  # `{Küche}`
+    if name != bare and _NAME.fullmatch(bare):  # `{ room }`, `{ room:.1f }`
+        return _spaced(inside, f"{{{bare}{colon}{spec.strip()}}}")
+    if not bare.isascii() and _WORDS.fullmatch(bare):  # `{Küche}`, `{ Küche }`
         return (
             f"{{{inside}}} is no field: a name is ASCII letters, digits and _ (a"
             " variable's too)"
         )
     return "'{' starts no {name} field (write '{{' for a brace)"
+
+
+def _spaced(inside: str, written: str) -> str:
+    """The hint for a field with spaces in its braces: `written` without them, or,
+    when that is no field either (`{ room:.12f }`), what is wrong with it too."""
+    try:
+        _parsed(written)
+    except TemplateError as exc:
+        return f"{{{inside}}} is no field: no spaces in the braces, and {exc.reason}"
+    return f"{{{inside}}} is no field: write {written}, without spaces"
 
 
 def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:

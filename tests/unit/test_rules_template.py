@@ -100,6 +100,43 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
             "spaces",
             0,
         ),
+        # the hint said the wrong words: a time format's `%` read as a sum, a
+        # space after the format kept, a name beyond ASCII in spaces told '{{'
+        (
+            "{room :%H:%M}",
+            "{room :%H:%M} is no field: write {room:%H:%M}, without spaces",
+            0,
+        ),
+        (
+            "{ room:.1f }",
+            "{ room:.1f } is no field: write {room:.1f}, without spaces",
+            0,
+        ),
+        (
+            "{ room : .1f }",
+            "{ room : .1f } is no field: write {room:.1f}, without spaces",
+            0,
+        ),
+        (
+            "{ Küche }",
+            "{ Küche } is no field: a name is ASCII letters, digits and _ (a "
+            "variable's too)",
+            0,
+        ),
+        # spaces and a format that is wrong too: both are said, no wrong text
+        (
+            "{ room:.12f }",
+            "{ room:.12f } is no field: no spaces in the braces, and the format of"
+            " {room} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
+        (
+            "{ now:%Q }",
+            "{ now:%Q } is no field: no spaces in the braces, and the time format of"
+            " {now}: unknown time directive '%Q' (the directives are %H %M %S %d %m %y"
+            " %Y %a %A %b %B %j %p %I %Z %z %%)",
+            0,
+        ),
     ],
 )
 def test_render_refuses_bad_or_unknown_fields(
