@@ -41,7 +41,12 @@ _LOOKALIKES: Final = {
     "\u2264": "write <=",
     "\u2260": "write !=",
 }
-_QUOTES: Final = frozenset("\u2018\u2019\u201c\u201d")
+# a typographic quote and the quote of raspy's it stands for
+_FAMILY: Final = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
+_STRING_START: Final = re.compile("['\"]")
+_STRING_BODY: Final = {
+    q: re.compile(rf"{q}(?:[^{q}\\]|\\.)*{q}", re.DOTALL) for q in "'\""
+}
 _ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 CONSTANTS: Final[dict[str, JsonValue]] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
@@ -154,8 +159,36 @@ def _string(source: str, position: int) -> Token:
             continue
         chars.append(char)
         index += 1
-    # `'home\u2019`: a phone's closing quote ends no string, and the quote that does
-    # may be found later, with another string, so the whole text is looked at
-    typographic = next((c for c in source if c in _QUOTES), None)
-    hint = f" ({_LOOKALIKES[typographic]})" if typographic else ""
-    raise Fault(f"a string that never ends{hint}", position)
+    raise Fault(f"a string that never ends{_unended_hint(source, position)}", position)
+
+
+def _unended_hint(source: str, position: int) -> str:
+    """The typographic quote of the unended string's kind (U+2018/U+2019 for ',
+    U+201C/U+201D for ") that, written as raspy's, ends every string: the U+2019 of
+    `kv('/a<U+2019>) == 'b'`, before the `'` that starts no string, is named; the
+    U+2019 of `"it<U+2019>s` is not, nor that of `'it<U+2019>s`: between letters it
+    is an apostrophe (`'it's` is still wrong)."""
+    ascii_quote = source[position]
+    for index, char in enumerate(source):
+        if _FAMILY.get(char) != ascii_quote or _between_letters(source, index):
+            continue
+        if _strings_end(source[:index] + ascii_quote + source[index + 1 :]):
+            return f" ({_LOOKALIKES[char]})"
+    return ""
+
+
+def _between_letters(source: str, index: int) -> bool:
+    return 0 < index < len(source) - 1 and (
+        source[index - 1].isalnum() and source[index + 1].isalnum()
+    )
+
+
+def _strings_end(source: str) -> bool:
+    """Whether every string of `source` ends (escapes skipped as _string does)."""
+    position = 0
+    while (start := _STRING_START.search(source, position)) is not None:
+        body = _STRING_BODY[start.group()].match(source, start.start())
+        if body is None:
+            return False
+        position = body.end()
+    return True

@@ -273,6 +273,26 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
             "a string that never ends (a typographic quote (U+2019): write ')",
             26,
         ),
+        # a string that never ends is told of a typographic quote only of its own
+        # kind, and only when writing it as raspy's ends every string
+        ('x == "it\u2019s', "a string that never ends", 5),
+        ("x == 'it\u2019s", "a string that never ends", 5),
+        ("x == 'it\u2019s' and y == 'b", "a string that never ends", 21),
+        (
+            "kv(\"/house/mode\u201d) == 'home'",
+            'a string that never ends (a typographic quote (U+201D): write ")',
+            3,
+        ),
+        (
+            'x == "a\u2019 b\u201d',
+            'a string that never ends (a typographic quote (U+201D): write ")',
+            5,
+        ),
+        (
+            "kv('/a') == 'b\u2019",
+            "a string that never ends (a typographic quote (U+2019): write ')",
+            12,
+        ),
         ("a \u2265 1", "unexpected character '\u2265' (write >=)", 2),
         (
             "trigger.value > 21,5",
