@@ -97,23 +97,50 @@ def tokenize(source: str) -> list[Token]:
                 (op for op in _OPERATORS if source.startswith(op, position)), None
             )
             if operator is None:
-                # `{{ ... }}` is a template's habit (Home Assistant's Jinja): an
-                # expression is written bare, its keys' templates inside quotes
-                jinja = source.startswith("{{", position)
-                hint = " (an expression has no braces around it)" if jinja else ""
-                if char in _C_LOGIC:  # `&&`, `||`, `!`: the habit of C and JavaScript
-                    hint = f" (write {_C_LOGIC[char]})"
-                if char in _LOOKALIKES:
-                    hint = f" ({_LOOKALIKES[char]})"
-                if char == "!" and source[position + 1 :].lstrip().startswith("="):
-                    hint = " (write != to compare)"  # `a ! = b`: `!=` was meant
+                hint = _unexpected_hint(source, position, tokens)
                 raise Fault(f"unexpected character {char!r}{hint}", position)
             if operator in _REFUSED:
-                raise Fault(_REFUSED[operator], position)
+                raise Fault(_refused(operator, source, position, tokens), position)
             tokens.append(Token("op", operator, position))
             position += len(operator)
     tokens.append(Token("end", "", len(source)))
     return tokens
+
+
+def _unexpected_hint(source: str, position: int, tokens: list[Token]) -> str:
+    """The way to write a character an expression has not, when one is sure."""
+    char = source[position]
+    if char == "!" and source[position + 1 :].lstrip().startswith("="):
+        return " (write != to compare)"  # `a ! = b`: `!=` was meant
+    if char in _LOOKALIKES:
+        return f" ({_LOOKALIKES[char]})"
+    # `&&`, `||` between two values, `!` before one: the habit of C and JavaScript
+    # (`a ! b` is no `a not b`, and `&& a` no `and a`: no word is said there)
+    if char in _C_LOGIC and (char == "!") != _after_value(tokens):
+        return f" (write {_C_LOGIC[char]})"
+    if source.startswith("{{", position):
+        # a template's habit (Home Assistant's Jinja): an expression is written
+        # bare, its keys' templates inside quotes
+        return " (an expression has no braces around it)"
+    return ""
+
+
+def _after_value(tokens: list[Token]) -> bool:
+    """Whether the text so far ends with a value (where an operator goes)."""
+    last = tokens[-1] if tokens else None
+    return last is not None and (
+        last.kind in ("number", "string", "name") or last.text in (")", "]")
+    )
+
+
+def _refused(operator: str, source: str, position: int, tokens: list[Token]) -> str:
+    """Why `operator` is refused; a `=` that follows a comparison (JavaScript's
+    `===`, `!==`) or comes before `<` or `>` (`=<`) is not told to write `==`."""
+    if operator == "=" and tokens and tokens[-1].text in ("==", "!=", "<=", ">="):
+        return f"'=' is not allowed (one too many after '{tokens[-1].text}')"
+    if operator == "=" and source[position + 1 : position + 2] in ("<", ">"):
+        return f"'=' is not allowed (write {source[position + 1]}=)"
+    return _REFUSED[operator]
 
 
 def _number(source: str, position: int) -> Token:

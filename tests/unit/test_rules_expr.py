@@ -246,7 +246,17 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("!a", "unexpected character '!' (write not)", 0),
         ("a ! = b", "unexpected character '!' (write != to compare)", 2),
         ("a !   =b", "unexpected character '!' (write != to compare)", 2),
-        ("a ! b", "unexpected character '!' (write not)", 2),
+        # a hint that would give a text still wrong is not said: `a not b`,
+        # `and a`, `a ==== b`, `a ==< b`
+        ("a ! b", "unexpected character '!'", 2),
+        ("x == 1 ! y", "unexpected character '!'", 7),
+        ("&& a", "unexpected character '&'", 0),
+        ("|| a", "unexpected character '|'", 0),
+        ("a === b", "'=' is not allowed (one too many after '==')", 4),
+        ("a !== b", "'=' is not allowed (one too many after '!=')", 4),
+        ("a != = b", "'=' is not allowed (one too many after '!=')", 5),
+        ("a =< b", "'=' is not allowed (write <=)", 2),
+        ("a => b", "'=' is not allowed (write >=)", 2),
         # a phone's keyboard: the character that looks like raspy's is named
         (
             "kv('/house/mode') == \u2018home\u2019",
