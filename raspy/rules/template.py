@@ -92,7 +92,7 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                 text[position + 1 : end] if end >= 0 else ""
             ).partition(":")
             if end < 0 or not _NAME.fullmatch(name):
-                inside = text[position + 1 : end] if end >= 0 else ""
+                inside = text[position + 1 : end] if end >= 0 else None
                 raise TemplateError(_no_field(inside), position, text)
             clock = _clock(spec, text, position + len(name) + 2, name)
             decimals = _DECIMALS.fullmatch(spec)
@@ -117,8 +117,11 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
     return tuple(parts)
 
 
-def _no_field(inside: str) -> str:
-    """Why braces around `inside` make no field, said for the likely slip."""
+def _no_field(inside: str | None) -> str:
+    """Why braces around `inside` (None: a `{` that no `}` closes) make no field,
+    said for the likely slip."""
+    if inside is None:
+        return "'{' starts no {name} field (write '{{' for a brace)"
     name, colon, spec = inside.partition(":")
     bare = name.strip()
     # only the name is looked at: a time format's `%` (`{room :%H:%M}`) is no sum
@@ -136,7 +139,8 @@ def _no_field(inside: str) -> str:
             f"{{{inside}}} is no field: a name is ASCII letters, digits and _ (a"
             " variable's too)"
         )
-    return "'{' starts no {name} field (write '{{' for a brace)"
+    # `{"on": true}`: its `}` would be a lone one after `{{`, so both are said
+    return "'{' starts no {name} field (write '{{' and '}}' for braces)"
 
 
 def _spaced(inside: str, written: str) -> str:

@@ -382,7 +382,7 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("kv(1)", "kv() needs a key string, got 1", 3),
         (
             "kv('/{0.__class__}')",
-            "kv() key: '{' starts no {name} field (write '{{' for a brace)",
+            "kv() key: '{' starts no {name} field (write '{{' and '}}' for braces)",
             3,
         ),
         (

@@ -58,11 +58,15 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
     ("text", "reason", "offset"),
     [
         ("{missing}", "unknown name 'missing'", 0),
-        ("ab {0.__class__}", "'{' starts no {name} field (write '{{' for a brace)", 3),
+        (
+            "ab {0.__class__}",
+            "'{' starts no {name} field (write '{{' and '}}' for braces)",
+            3,
+        ),
         ("{word.__class__.__mro__}", "unknown name 'word.__class__.__mro__'", 0),
-        ("{}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ("{host", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ("{host!r}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host!r}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         (
             "{host:>10}",
             "the format of {host} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
@@ -83,9 +87,16 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
             "the format of {x} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
             0,
         ),
-        ("{:.1f}", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{:.1f}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
+        ('{"a": 1}', "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
+        # a JSON text in a template: both its braces are said ('{{' alone would
+        # leave a lone '}')
+        (
+            '{"on": true}',
+            "'{' starts no {name} field (write '{{' and '}}' for braces)",
+            0,
+        ),
         # a name beyond ASCII, or spaces around one, was told to write '{{'
         (
             "in {Küche}",
