@@ -94,6 +94,10 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
             if end < 0 or not _NAME.fullmatch(name):
                 inside = text[position + 1 : end] if end >= 0 else None
                 raise TemplateError(_no_field(inside), position, text)
+            if spec != spec.strip() and not spec.startswith("%"):  # `{t: .1f}`
+                inside = text[position + 1 : end]
+                written = f"{{{name}:{spec.strip()}}}"
+                raise TemplateError(_spaced(inside, written), position, text)
             clock = _clock(spec, text, position + len(name) + 2, name)
             decimals = _DECIMALS.fullmatch(spec)
             if colon and decimals is None and clock is None:

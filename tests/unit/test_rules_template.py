@@ -90,6 +90,20 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
         ("{:.1f}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ('{"a": 1}', "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
+        # spaces around a format alone: told as spaces by the name are, not that
+        # the format can only be :.Nf (which it looked to be)
+        ("{room:.1f }", "{room:.1f } is no field: write {room:.1f}, without spaces", 0),
+        (
+            "{room: %H:%M}",
+            "{room: %H:%M} is no field: write {room:%H:%M}, without spaces",
+            0,
+        ),
+        (
+            "{room: .12f}",
+            "{room: .12f} is no field: no spaces in the braces, and the format of"
+            " {room} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
         # a JSON text in a template: both its braces are said ('{{' alone would
         # leave a lone '}')
         (
