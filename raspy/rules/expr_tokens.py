@@ -112,6 +112,8 @@ def _unexpected_hint(source: str, position: int, tokens: list[Token]) -> str:
     char = source[position]
     if char == "!" and source[position + 1 :].lstrip().startswith("="):
         return " (write != to compare)"  # `a ! = b`: `!=` was meant
+    if char in _FAMILY and _between_letters(source, position):
+        return " (text goes in quotes)"  # `== it<U+2019>s`: an apostrophe
     if char in _LOOKALIKES:
         return f" ({_LOOKALIKES[char]})"
     # `&&`, `||` between two values, `!` before one: the habit of C and JavaScript

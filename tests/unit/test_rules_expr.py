@@ -303,6 +303,9 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
             "a string that never ends (a typographic quote (U+2019): write ')",
             12,
         ),
+        # an apostrophe outside a string: writing ' for it starts a string that
+        # never ends (`== it's`)
+        ("x == it\u2019s", "unexpected character '\u2019' (text goes in quotes)", 7),
         ("a \u2265 1", "unexpected character '\u2265' (write >=)", 2),
         (
             "trigger.value > 21,5",
