@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
+from typing import Final
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.expr_context import make_context
 
@@ -309,6 +311,31 @@ def test_any_text_renders_or_raises_template_error(text: str) -> None:
         assert template_names(text) <= set(names)
     else:
         assert 0 <= refused.offset < len(text)
+
+
+_WRITE: Final = re.compile(r".* is no field: write (\{.*\}), without spaces")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["{", "}", " ", "a", ":", ".1f", "%H", ":%M", "%Q", "*", "é"]),
+        max_size=8,
+    ).map("".join)
+)
+@example("{ a:.1f }")
+@example("{ a :%H:%M }")
+def test_a_field_a_hint_says_to_write_is_one(text: str) -> None:
+    """Hypothesis: the text a hint tells to write is a field (`{ a:.1f }` was told
+    `{a:.1f }`, itself refused)."""
+    try:
+        parse(text)
+    except TemplateError as error:
+        written = _WRITE.fullmatch(error.reason)
+    else:
+        return
+    if written is not None:
+        assert [type(part) for part in parse(written.group(1))] == [Field], text
 
 
 @settings(max_examples=200, deadline=None)
