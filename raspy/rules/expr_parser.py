@@ -47,10 +47,13 @@ class Parser:
         return node
 
     def _decimal_comma(self, token: Token) -> str:
-        """A hint for `1,5` written as much of Europe writes one and a half."""
+        """A hint for `1,5` written as much of Europe writes one and a half; not
+        after `in` (`x in 1,2` meant a list: `x in 1.2` is wrong too)."""
         before, after = self._tokens[self._index - 1], self._peek(1)
+        ahead = self._tokens[self._index - 2] if self._index >= 2 else None
         if (
             token.text == ","
+            and not (ahead is not None and ahead.kind == "word" and ahead.text == "in")
             and before.kind == after.kind == "number"
             and before.offset + len(before.text) == token.offset == after.offset - 1
             and before.text.isdigit()

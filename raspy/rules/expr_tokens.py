@@ -41,7 +41,12 @@ _LOOKALIKES: Final = {
     "\u2264": "write <=",
     "\u2260": "write !=",
 }
-_QUOTES: Final = frozenset("\u2018\u2019\u201c\u201d")
+# a typographic quote and the quote of raspy's it stands for
+_FAMILY: Final = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
+_STRING_START: Final = re.compile("['\"]")
+_STRING_BODY: Final = {
+    q: re.compile(rf"{q}(?:[^{q}\\]|\\.)*{q}", re.DOTALL) for q in "'\""
+}
 _ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 CONSTANTS: Final[dict[str, JsonValue]] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
@@ -92,23 +97,52 @@ def tokenize(source: str) -> list[Token]:
                 (op for op in _OPERATORS if source.startswith(op, position)), None
             )
             if operator is None:
-                # `{{ ... }}` is a template's habit (Home Assistant's Jinja): an
-                # expression is written bare, its keys' templates inside quotes
-                jinja = source.startswith("{{", position)
-                hint = " (an expression has no braces around it)" if jinja else ""
-                if char in _C_LOGIC:  # `&&`, `||`, `!`: the habit of C and JavaScript
-                    hint = f" (write {_C_LOGIC[char]})"
-                if char in _LOOKALIKES:
-                    hint = f" ({_LOOKALIKES[char]})"
-                if char == "!" and source[position + 1 :].lstrip().startswith("="):
-                    hint = " (write != to compare)"  # `a ! = b`: `!=` was meant
+                hint = _unexpected_hint(source, position, tokens)
                 raise Fault(f"unexpected character {char!r}{hint}", position)
             if operator in _REFUSED:
-                raise Fault(_REFUSED[operator], position)
+                raise Fault(_refused(operator, source, position, tokens), position)
             tokens.append(Token("op", operator, position))
             position += len(operator)
     tokens.append(Token("end", "", len(source)))
     return tokens
+
+
+def _unexpected_hint(source: str, position: int, tokens: list[Token]) -> str:
+    """The way to write a character an expression has not, when one is sure."""
+    char = source[position]
+    if char == "!" and source[position + 1 :].lstrip().startswith("="):
+        return " (write != to compare)"  # `a ! = b`: `!=` was meant
+    if char in _FAMILY and _between_letters(source, position):
+        return " (text goes in quotes)"  # `== it<U+2019>s`: an apostrophe
+    if char in _LOOKALIKES:
+        return f" ({_LOOKALIKES[char]})"
+    # `&&`, `||` between two values, `!` before one: the habit of C and JavaScript
+    # (`a ! b` is no `a not b`, and `&& a` no `and a`: no word is said there)
+    if char in _C_LOGIC and (char == "!") != _after_value(tokens):
+        return f" (write {_C_LOGIC[char]})"
+    if source.startswith("{{", position):
+        # a template's habit (Home Assistant's Jinja): an expression is written
+        # bare, its keys' templates inside quotes
+        return " (an expression has no braces around it)"
+    return ""
+
+
+def _after_value(tokens: list[Token]) -> bool:
+    """Whether the text so far ends with a value (where an operator goes)."""
+    last = tokens[-1] if tokens else None
+    return last is not None and (
+        last.kind in ("number", "string", "name") or last.text in (")", "]")
+    )
+
+
+def _refused(operator: str, source: str, position: int, tokens: list[Token]) -> str:
+    """Why `operator` is refused; a `=` that follows a comparison (JavaScript's
+    `===`, `!==`) or comes before `<` or `>` (`=<`) is not told to write `==`."""
+    if operator == "=" and tokens and tokens[-1].text in ("==", "!=", "<=", ">="):
+        return f"'=' is not allowed (one too many after '{tokens[-1].text}')"
+    if operator == "=" and source[position + 1 : position + 2] in ("<", ">"):
+        return f"'=' is not allowed (write {source[position + 1]}=)"
+    return _REFUSED[operator]
 
 
 def _number(source: str, position: int) -> Token:
@@ -154,8 +188,36 @@ def _string(source: str, position: int) -> Token:
             continue
         chars.append(char)
         index += 1
-    # `'home\u2019`: a phone's closing quote ends no string, and the quote that does
-    # may be found later, with another string, so the whole text is looked at
-    typographic = next((c for c in source if c in _QUOTES), None)
-    hint = f" ({_LOOKALIKES[typographic]})" if typographic else ""
-    raise Fault(f"a string that never ends{hint}", position)
+    raise Fault(f"a string that never ends{_unended_hint(source, position)}", position)
+
+
+def _unended_hint(source: str, position: int) -> str:
+    """The typographic quote of the unended string's kind (U+2018/U+2019 for ',
+    U+201C/U+201D for ") that, written as raspy's, ends every string: the U+2019 of
+    `kv('/a<U+2019>) == 'b'`, before the `'` that starts no string, is named; the
+    U+2019 of `"it<U+2019>s` is not, nor that of `'it<U+2019>s`: between letters it
+    is an apostrophe (`'it's` is still wrong)."""
+    ascii_quote = source[position]
+    for index, char in enumerate(source):
+        if _FAMILY.get(char) != ascii_quote or _between_letters(source, index):
+            continue
+        if _strings_end(source[:index] + ascii_quote + source[index + 1 :]):
+            return f" ({_LOOKALIKES[char]})"
+    return ""
+
+
+def _between_letters(source: str, index: int) -> bool:
+    return 0 < index < len(source) - 1 and (
+        source[index - 1].isalnum() and source[index + 1].isalnum()
+    )
+
+
+def _strings_end(source: str) -> bool:
+    """Whether every string of `source` ends (escapes skipped as _string does)."""
+    position = 0
+    while (start := _STRING_START.search(source, position)) is not None:
+        body = _STRING_BODY[start.group()].match(source, start.start())
+        if body is None:
+            return False
+        position = body.end()
+    return True

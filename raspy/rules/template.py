@@ -92,8 +92,12 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                 text[position + 1 : end] if end >= 0 else ""
             ).partition(":")
             if end < 0 or not _NAME.fullmatch(name):
-                inside = text[position + 1 : end] if end >= 0 else ""
+                inside = text[position + 1 : end] if end >= 0 else None
                 raise TemplateError(_no_field(inside), position, text)
+            if spec != spec.strip() and not spec.startswith("%"):  # `{t: .1f}`
+                inside = text[position + 1 : end]
+                written = f"{{{name}:{spec.strip()}}}"
+                raise TemplateError(_spaced(inside, written), position, text)
             clock = _clock(spec, text, position + len(name) + 2, name)
             decimals = _DECIMALS.fullmatch(spec)
             if colon and decimals is None and clock is None:
@@ -117,28 +121,40 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
     return tuple(parts)
 
 
-def _no_field(inside: str) -> str:
-    """Why braces around `inside` make no field, said for the likely slip."""
-    bare = inside.strip()
+def _no_field(inside: str | None) -> str:
+    """Why braces around `inside` (None: a `{` that no `}` closes) make no field,
+    said for the likely slip."""
+    if inside is None:
+        return "'{' starts no {name} field (write '{{' for a brace)"
+    name, colon, spec = inside.partition(":")
+    bare = name.strip()
+    # only the name is looked at: a time format's `%` (`{room :%H:%M}`) is no sum
     if _NAME.match(bare) and any(c in bare for c in "+-*/%()<>="):
         # a computation in braces (`{trigger.value * 10}`): say where computing is
         return (
-            f"{{{bare}}} is no field: a template names a value ({{trigger.value}})"
-            " and computes none (the expr: of a set, device, event or http action"
-            " does)"
+            f"{{{inside.strip()}}} is no field: a template names a value"
+            " ({trigger.value}) and computes none (the expr: of a set, device, event"
+            " or http action does)"
         )
-    name, colon, spec = inside.partition(":")
-    if name != name.strip() and _NAME.fullmatch(name.strip()):  # `{ room }`
-        return (
-            f"{{{inside}}} is no field: write {{{name.strip()}{colon}{spec}}}, "
-            "without spaces"
-        )
-    if not name.isascii() and _WORDS.fullmatch(name):  # `{Küche}`
+    if name != bare and _NAME.fullmatch(bare):  # `{ room }`, `{ room:.1f }`
+        return _spaced(inside, f"{{{bare}{colon}{spec.strip()}}}")
+    if not bare.isascii() and _WORDS.fullmatch(bare):  # `{Küche}`, `{ Küche }`
         return (
             f"{{{inside}}} is no field: a name is ASCII letters, digits and _ (a"
             " variable's too)"
         )
-    return "'{' starts no {name} field (write '{{' for a brace)"
+    # `{"on": true}`: its `}` would be a lone one after `{{`, so both are said
+    return "'{' starts no {name} field (write '{{' and '}}' for braces)"
+
+
+def _spaced(inside: str, written: str) -> str:
+    """The hint for a field with spaces in its braces: `written` without them, or,
+    when that is no field either (`{ room:.12f }`), what is wrong with it too."""
+    try:
+        _parsed(written)
+    except TemplateError as exc:
+        return f"{{{inside}}} is no field: no spaces in the braces, and {exc.reason}"
+    return f"{{{inside}}} is no field: write {written}, without spaces"
 
 
 def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:

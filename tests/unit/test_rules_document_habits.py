@@ -109,8 +109,8 @@ def test_jinja_braces_around_an_expression_and_a_computation_in_a_template() -> 
         "s.yaml:6:13: actions[0].value: {trigger.value * 10} is no field: a template"
         " names a value ({trigger.value}) and computes none (the expr: of a set,"
         " device, event or http action does)",
-        "s.yaml:7:13: actions[1].log: '{' starts no {name} field (write '{{' for a"
-        " brace)",
+        "s.yaml:7:13: actions[1].log: '{' starts no {name} field (write '{{' and"
+        " '}}' for braces)",
     ]
 
 

@@ -381,7 +381,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:6:9: conditions[3]: 'for' is not allowed",
             "s.yaml:7:6: conditions[4]: 'lambda' is not allowed",
             "s.yaml:8:6: conditions[5]: '**' is not allowed",
-            "s.yaml:9:9: conditions[6]: kv() key: '{' starts no {name} field (write '{{' for a brace)",
+            "s.yaml:9:9: conditions[6]: kv() key: '{' starts no {name} field (write '{{' and '}}' for braces)",
         ],
     ),
     (

@@ -246,7 +246,17 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("!a", "unexpected character '!' (write not)", 0),
         ("a ! = b", "unexpected character '!' (write != to compare)", 2),
         ("a !   =b", "unexpected character '!' (write != to compare)", 2),
-        ("a ! b", "unexpected character '!' (write not)", 2),
+        # a hint that would give a text still wrong is not said: `a not b`,
+        # `and a`, `a ==== b`, `a ==< b`
+        ("a ! b", "unexpected character '!'", 2),
+        ("x == 1 ! y", "unexpected character '!'", 7),
+        ("&& a", "unexpected character '&'", 0),
+        ("|| a", "unexpected character '|'", 0),
+        ("a === b", "'=' is not allowed (one too many after '==')", 4),
+        ("a !== b", "'=' is not allowed (one too many after '!=')", 4),
+        ("a != = b", "'=' is not allowed (one too many after '!=')", 5),
+        ("a =< b", "'=' is not allowed (write <=)", 2),
+        ("a => b", "'=' is not allowed (write >=)", 2),
         # a phone's keyboard: the character that looks like raspy's is named
         (
             "kv('/house/mode') == \u2018home\u2019",
@@ -273,6 +283,29 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
             "a string that never ends (a typographic quote (U+2019): write ')",
             26,
         ),
+        # a string that never ends is told of a typographic quote only of its own
+        # kind, and only when writing it as raspy's ends every string
+        ('x == "it\u2019s', "a string that never ends", 5),
+        ("x == 'it\u2019s", "a string that never ends", 5),
+        ("x == 'it\u2019s' and y == 'b", "a string that never ends", 21),
+        (
+            "kv(\"/house/mode\u201d) == 'home'",
+            'a string that never ends (a typographic quote (U+201D): write ")',
+            3,
+        ),
+        (
+            'x == "a\u2019 b\u201d',
+            'a string that never ends (a typographic quote (U+201D): write ")',
+            5,
+        ),
+        (
+            "kv('/a') == 'b\u2019",
+            "a string that never ends (a typographic quote (U+2019): write ')",
+            12,
+        ),
+        # an apostrophe outside a string: writing ' for it starts a string that
+        # never ends (`== it's`)
+        ("x == it\u2019s", "unexpected character '\u2019' (text goes in quotes)", 7),
         ("a \u2265 1", "unexpected character '\u2265' (write >=)", 2),
         (
             "trigger.value > 21,5",
@@ -280,6 +313,9 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
             18,
         ),
         ("trigger.value > 21, 5", "unexpected ','", 18),
+        ("n in 1,2", "unexpected ','", 6),  # a list was meant: `n in 1.2` is wrong
+        ("n not in 1,2", "unexpected ','", 10),
+        ("-1,5 < n", "unexpected ',' (a decimal point is '.': write 1.5)", 2),
         ("a \u2264 1", "unexpected character '\u2264' (write <=)", 2),
         ("a \u2260 1", "unexpected character '\u2260' (write !=)", 2),
         ("(a := 1)", "':=' is not allowed", 3),
@@ -352,7 +388,7 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("kv(1)", "kv() needs a key string, got 1", 3),
         (
             "kv('/{0.__class__}')",
-            "kv() key: '{' starts no {name} field (write '{{' for a brace)",
+            "kv() key: '{' starts no {name} field (write '{{' and '}}' for braces)",
             3,
         ),
         (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,10 @@ PIECES = [
     "weekday", "sun", "abs", "min", "max", "round", "int", "float", "str", "len", "hour",
     "minute", "'06:00'", "'sunset'", "'{host}'", "'/{n}'", "**", "=", "lambda", "__class__",
     "'\\u00e9'", "{", "}", ":", "repeat", "index", "sun_up",
+    # what the hints look at: a phone's quotes, minus, dash and comparisons, a
+    # lone quote (a string that never ends), C's logic, a decimal comma's digits
+    "\u2018", "\u2019", "\u201c", "\u201d", "\u2265", "\u2264", "\u2260", "\u2212",
+    "\u2013", "'", '"', "it", "!", "&", "|", "21", "5",
 ]  # fmt: skip
 
 LEAVES = st.sampled_from(
@@ -105,3 +110,47 @@ def test_expression_like_text_compiles_or_raises_expression_error(text: str) -> 
 def test_well_formed_expressions_compile_and_evaluate_or_fault(text: str) -> None:
     compile_expression(text)
     _compile_and_run(text)
+
+
+_UNENDED = re.compile(
+    r"a string that never ends \(a typographic quote \(U\+([0-9A-F]{4})\): write (.)\)"
+)
+
+
+# texts of strings, some of them ended by a phone's quote
+QUOTED = st.lists(
+    st.sampled_from(
+        ["'", '"', "\u2018", "\u2019", "\u201c", "\u201d", "it", "s", " ", "==",
+         "x", "kv(", ")", "'a'", '"b"', "\\'"]
+    ),
+    max_size=12,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(QUOTED)
+def test_a_typographic_quote_a_string_that_never_ends_names_ends_it(text: str) -> None:
+    """The hint of a string that never ends names a quote whose ASCII one, written
+    in its place, leaves no string that never ends (it named any quote anywhere)."""
+    try:
+        compile_expression(text)
+    except ExpressionError as caught:
+        named = _UNENDED.fullmatch(caught.reason)
+    else:
+        return
+    if named is None:
+        return
+    typographic, ascii_quote = chr(int(named.group(1), 16)), named.group(2)
+    assert any(
+        _ends_strings(text[:i] + ascii_quote + text[i + 1 :])
+        for i, char in enumerate(text)
+        if char == typographic
+    ), text
+
+
+def _ends_strings(text: str) -> bool:
+    try:
+        compile_expression(text)
+    except ExpressionError as caught:
+        return not caught.reason.startswith("a string that never ends")
+    return True

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
+from typing import Final
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.expr_context import make_context
 
@@ -58,11 +60,15 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
     ("text", "reason", "offset"),
     [
         ("{missing}", "unknown name 'missing'", 0),
-        ("ab {0.__class__}", "'{' starts no {name} field (write '{{' for a brace)", 3),
+        (
+            "ab {0.__class__}",
+            "'{' starts no {name} field (write '{{' and '}}' for braces)",
+            3,
+        ),
         ("{word.__class__.__mro__}", "unknown name 'word.__class__.__mro__'", 0),
-        ("{}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ("{host", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ("{host!r}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host!r}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         (
             "{host:>10}",
             "the format of {host} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
@@ -83,9 +89,30 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
             "the format of {x} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
             0,
         ),
-        ("{:.1f}", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{:.1f}", "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
+        ('{"a": 1}', "'{' starts no {name} field (write '{{' and '}}' for braces)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
+        # spaces around a format alone: told as spaces by the name are, not that
+        # the format can only be :.Nf (which it looked to be)
+        ("{room:.1f }", "{room:.1f } is no field: write {room:.1f}, without spaces", 0),
+        (
+            "{room: %H:%M}",
+            "{room: %H:%M} is no field: write {room:%H:%M}, without spaces",
+            0,
+        ),
+        (
+            "{room: .12f}",
+            "{room: .12f} is no field: no spaces in the braces, and the format of"
+            " {room} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
+        # a JSON text in a template: both its braces are said ('{{' alone would
+        # leave a lone '}')
+        (
+            '{"on": true}',
+            "'{' starts no {name} field (write '{{' and '}}' for braces)",
+            0,
+        ),
         # a name beyond ASCII, or spaces around one, was told to write '{{'
         (
             "in {Küche}",
@@ -98,6 +125,43 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
             "{trigger.value :.1f}",
             "{trigger.value :.1f} is no field: write {trigger.value:.1f}, without "
             "spaces",
+            0,
+        ),
+        # the hint said the wrong words: a time format's `%` read as a sum, a
+        # space after the format kept, a name beyond ASCII in spaces told '{{'
+        (
+            "{room :%H:%M}",
+            "{room :%H:%M} is no field: write {room:%H:%M}, without spaces",
+            0,
+        ),
+        (
+            "{ room:.1f }",
+            "{ room:.1f } is no field: write {room:.1f}, without spaces",
+            0,
+        ),
+        (
+            "{ room : .1f }",
+            "{ room : .1f } is no field: write {room:.1f}, without spaces",
+            0,
+        ),
+        (
+            "{ Küche }",
+            "{ Küche } is no field: a name is ASCII letters, digits and _ (a "
+            "variable's too)",
+            0,
+        ),
+        # spaces and a format that is wrong too: both are said, no wrong text
+        (
+            "{ room:.12f }",
+            "{ room:.12f } is no field: no spaces in the braces, and the format of"
+            " {room} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
+        (
+            "{ now:%Q }",
+            "{ now:%Q } is no field: no spaces in the braces, and the time format of"
+            " {now}: unknown time directive '%Q' (the directives are %H %M %S %d %m %y"
+            " %Y %a %A %b %B %j %p %I %Z %z %%)",
             0,
         ),
     ],
@@ -247,6 +311,31 @@ def test_any_text_renders_or_raises_template_error(text: str) -> None:
         assert template_names(text) <= set(names)
     else:
         assert 0 <= refused.offset < len(text)
+
+
+_WRITE: Final = re.compile(r".* is no field: write (\{.*\}), without spaces")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["{", "}", " ", "a", ":", ".1f", "%H", ":%M", "%Q", "*", "é"]),
+        max_size=8,
+    ).map("".join)
+)
+@example("{ a:.1f }")
+@example("{ a :%H:%M }")
+def test_a_field_a_hint_says_to_write_is_one(text: str) -> None:
+    """Hypothesis: the text a hint tells to write is a field (`{ a:.1f }` was told
+    `{a:.1f }`, itself refused)."""
+    try:
+        parse(text)
+    except TemplateError as error:
+        written = _WRITE.fullmatch(error.reason)
+    else:
+        return
+    if written is not None:
+        assert [type(part) for part in parse(written.group(1))] == [Field], text
 
 
 @settings(max_examples=200, deadline=None)
