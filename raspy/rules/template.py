@@ -22,8 +22,6 @@ from raspy.rules.template_field import Field, NotFinite, finite_number
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
 TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since", "tried")
-# a literal `{ name }` or `{ name | filter }`, as Jinja's `{{ name }}` leaves it
-_JINJA_FIELD: Final = re.compile(r"\{\s*([A-Za-z_][\w.]*)\s*(?:\|[^{}]*)?\}")
 BUILTIN_NAMES: Final = frozenset(
     {"host", "now", *(f"trigger.{f}" for f in TRIGGER_FIELDS)}
 )
@@ -181,40 +179,14 @@ def check(
     text: str, known: set[str] | frozenset[str], *, secrets: bool = False
 ) -> None:
     """Raise TemplateError at the first field naming something not in `known`;
-    `{secret.NAME}` only with `secrets` (an `http:` action's url, headers, body);
-    and at Jinja's `{{ trigger.value }}` (Home Assistant's habit) of a name that
-    is known, which would write `{ trigger.value }`, braces and all."""
-    parts = parse(text)
-    _refuse_jinja_fields(parts, text, known)
-    for part in parts:
+    `{secret.NAME}` only with `secrets` (an `http:` action's url, headers, body)."""
+    for part in parse(text):
         if isinstance(part, Field) and part.name.startswith(SECRET_PREFIX):
             _check_secret(part, text, secrets=secrets)
         elif isinstance(part, Field) and part.name not in known:
             if part.name == REPEAT_INDEX:
                 raise TemplateError(OUTSIDE_REPEAT, part.offset, text)
             raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
-
-
-def _refuse_jinja_fields(
-    parts: list[str | Field], text: str, known: set[str] | frozenset[str]
-) -> None:
-    """A literal `{ name }` (written `{{ name }}`, a Jinja filter after it too)
-    of a known name: the field was meant, in raspy's single braces."""
-    literal = "".join(part for part in parts if isinstance(part, str))
-    if "{" not in literal:  # nearly every template
-        return
-    for found in _JINJA_FIELD.finditer(literal):
-        name = found[1]
-        if name in known:
-            written = re.search(r"\{\{\s*" + re.escape(name), text)
-            offset = written.start() if written else 0
-            raise TemplateError(
-                f"{{{{ {name} }}}} is Jinja's (Home Assistant's) way: raspy writes a"
-                f" field in single braces, {{{name}}} ('{{{{' and '}}}}' write a"
-                " brace)",
-                offset,
-                text,
-            )
 
 
 def _check_secret(part: Field, text: str, *, secrets: bool) -> None:

@@ -114,26 +114,6 @@ def test_jinja_braces_around_an_expression_and_a_computation_in_a_template() -> 
     ]
 
 
-def test_jinja_s_double_braces_around_a_field_are_told_raspy_s_single_ones() -> None:
-    """`{{ trigger.value }}` is a literal brace, the name and another: it wrote
-    `{ trigger.value }` at every run, said nowhere. A brace around a field
-    (`{{{host}}}`) and braces around text that names nothing are kept."""
-    text = (
-        "name: a\ntriggers: [{event: /event/e}]\nactions:\n"
-        '  - log: "door {{ trigger.value }}"\n'
-        '  - log: "{{host | upper}}"\n'
-        '  - log: "{{{host}}} {{ nothing }} {{\\"on\\": true}}"\n'
-    )
-    assert validate_scenario(text, "s.yaml") == [
-        "s.yaml:4:16: actions[0].log: {{ trigger.value }} is Jinja's (Home"
-        " Assistant's) way: raspy writes a field in single braces, {trigger.value}"
-        " ('{{' and '}}' write a brace)",
-        "s.yaml:5:11: actions[1].log: {{ host }} is Jinja's (Home Assistant's)"
-        " way: raspy writes a field in single braces, {host} ('{{' and '}}' write"
-        " a brace)",
-    ]
-
-
 def test_a_template_trigger_s_value_template_is_told_raspy_s_when() -> None:
     text = "name: a\ntriggers:\n  - value_template: x\nactions: [{wait: 1s}]\n"
     assert validate_scenario(text, "s.yaml") == [
