@@ -9,7 +9,7 @@ runs the commands over it.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
 _WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
-
-
-class NotServed(files.Failure):
-    """The hub answered over MMI that it has no scenario service: the request was
-    never taken (nothing of a write can be stored)."""
 
 
 def service_name(host: str | None) -> str:
@@ -87,33 +82,29 @@ class Hub:
         except MalformedReply as exc:  # it answered: no guess at why it was silent
             raise files.Failure(1, str(exc)) from None
         except ClientTimeout as exc:
-            self._why_silent(exc)
+            raise files.Failure(1, self._why_silent(exc)) from None
         finally:
             client.timeout_s = timeout_s
         return text.decode_reply(frames, self.service)
 
-    def _why_silent(self, exc: ClientTimeout) -> NoReturn:
-        """No reply: raises Failure saying why. A hub without that service (a wrong
-        --host, [core] off) answers MMI (NotServed), a hub that is down does not."""
+    def _why_silent(self, exc: ClientTimeout) -> str:
+        """No reply: a hub without that service (a wrong --host, [core] off) answers
+        MMI, a hub that is down does not."""
         try:  # asked once: resent, it doubled or quadrupled the wait the line tells
             known = self._reads.request("mmi.service", self.service, retries=1)
         except ClientTimeout:  # nothing at all: the hub's usual causes
             # said, so that the line tells the whole of the wait
             mmi_s = self._reads.timeout_s
-            raise files.Failure(
-                1,
+            return (
                 f"{exc}, nor from 'mmi.service' in {mmi_s:g} s"
-                f"{hub_silent_hint(self._curve)}",
-            ) from None
+                f"{hub_silent_hint(self._curve)}"
+            )
         if known[:1] == [b"404"]:
-            raise NotServed(
-                1,
+            return (
                 f"the hub has no {self.service} (a wrong --host, or [core] not "
-                "enabled there)",
-            ) from None
-        raise files.Failure(
-            1, f"{exc} (the hub has {self.service} but it did not answer)"
-        ) from None
+                "enabled there)"
+            )
+        return f"{exc} (the hub has {self.service} but it did not answer)"
 
     def need(
         self, action: str, *, write: bool = False, **fields: JsonValue

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 from raspy.cli import EXIT_INTERRUPTED, EXIT_OK
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
-from raspy.cli.scenario_hub import Hub, NotServed
+from raspy.cli.scenario_hub import Hub
 from raspy.rules import scenario_stream as stream
 from raspy.rules.scenario_api import MAX_DOCUMENTS, MAX_REQUEST_BYTES, SAME_SCENARIO
 
@@ -71,8 +71,6 @@ def _import_at_once(hub: Hub, named: dict[str, files.Document], replace: bool) -
         # the hub starts each one's scenario before it answers: more to wait for
         longer_s = _WAIT_A_DOCUMENT_S * len(named)
         reply = hub.ask_fields("import", fields, write=True, longer_s=longer_s)
-    except NotServed as failure:  # no scenario service there: nothing taken
-        raise files.Failure(failure.status, *failure.lines, NOTHING) from None
     except files.Failure as failure:  # no answer: the commit made or not
         raise files.Failure(failure.status, *failure.lines, ALL_OR_NONE) from None
     except KeyboardInterrupt:  # the hub may have the request: it commits it whole
@@ -116,9 +114,6 @@ def _import_each(hub: Hub, named: dict[str, files.Document], replace: bool) -> N
     for name, document in named.items():
         try:
             reply = ask("import", named, document, replace=replace)
-        except NotServed as failure:  # no scenario service there: not taken
-            lines = [*failure.lines, _imported_before(done)]
-            raise files.Failure(failure.status, *lines) from None
         except files.Failure as failure:  # no answer: stored or not, not known
             raise files.Failure(
                 failure.status, *failure.lines, _unanswered(name, done)
