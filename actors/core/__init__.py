@@ -8,8 +8,8 @@ time trigger (timers.CoreTimers), writes `/scenario/<name>/…` (status_keys: th
 writer of those keys, so their order is kept), takes up the runs a stop left in a
 long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py). What
 becomes of each scenario (installed, started, stopped) is ScenarioSet
-(scenario_set.py), and what a change of it stores (enabled, disabled, deleted) its
-base class, StoredChanges (stored_changes.py), over it. Nothing that fails here
+(scenario_set.py), and what a change of it stores (enabled, disabled, deleted) is
+StoredChanges (stored_changes.py), CoreActor's base class, built over ScenarioSet. Nothing that fails here
 stops the daemon.
 
 The scenario engine (rules.engine, its runs, the parser, the scenario actors) is

@@ -58,13 +58,13 @@ class StoredChanges(ScenarioSet):
             except StoreOutcomeUnknown:
                 # it may land: taken as stored, as its actor stays stopped (the
                 # flag kept on, the same text imported again stored nothing)
-                self._took_flag(entry, enabled)
+                self._took_flag(entry, enabled, wall)
                 raise
         elif text_ops:
             self.store.commit(ops)
         elif not stored:
             self.store.set_enabled(name, enabled, wall)
-        self._took_flag(entry, enabled)
+        self._took_flag(entry, enabled, wall)
         if enabled and entry.ref is None and entry.scenario is not None:
             self._start_actor(entry, entry.scenario, startup=False)
         elif enabled and entry.scenario is None:
@@ -77,8 +77,9 @@ class StoredChanges(ScenarioSet):
             self.show(entry, status)
         return entry
 
-    def _took_flag(self, entry: Entry, enabled: bool) -> None:
-        """The entry's record takes the flag stored (or maybe stored) now."""
+    def _took_flag(self, entry: Entry, enabled: bool, wall: float) -> None:
+        """The entry's record takes the flag stored (or maybe stored) at `wall`,
+        the time the store was given."""
         record = entry.stored
         entry.stored = StoredScenario(
             record.name,
@@ -86,7 +87,7 @@ class StoredChanges(ScenarioSet):
             enabled,
             record.mode,
             record.imported_at,
-            self.links.clock.wall(),
+            wall,
         )
 
     def stop_storing(
@@ -152,13 +153,23 @@ class StoredChanges(ScenarioSet):
         """Delete the tree keys `gone`, set `sets` (an empty body deletes) and
         store `ops` in ONE transaction (commit_along's errors raised); the core's
         view then loses the keys deleted, and only then: one not stored stays
-        in it, as in the tree."""
+        in it, as in the tree. One the store has not ended (StoreOutcomeUnknown)
+        is taken as stored, as the change it makes is: its keys leave the view
+        (a scenario imported again under a deleted name took up the old one's
+        counters and error from them)."""
         from raspy.actors.clone.server import commit_along
 
-        commit_along(
-            self.links.clone, [(key.encode("utf-8"), b"") for key in gone] + sets, ops
-        )
-        self.keys.dropped([*gone, *(key.decode() for key, body in sets if not body)])
+        deleted = [*gone, *(key.decode() for key, body in sets if not body)]
+        try:
+            commit_along(
+                self.links.clone,
+                [(key.encode("utf-8"), b"") for key in gone] + sets,
+                ops,
+            )
+        except StoreOutcomeUnknown:
+            self.keys.dropped(deleted)
+            raise
+        self.keys.dropped(deleted)
 
     def start_again(self, name: str, cut: bool, failed: str) -> None:
         """A change whose transaction failed: the scenario runs on from now, the
