@@ -12,29 +12,14 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.daemon import Daemon, mmi_service
+from support.daemon import Daemon, serving_titanic
 from support.net import free_port_base
-from support.wait import wait_until
 from support.zmqctx import checked_context, dealer, recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
 NOBODY = b"e2e.ack.nobody"  # no worker ever serves it: every request stays pending
 SENT = 1000
 KILL_AT = 20  # the kill comes with most of the requests still on their way
-
-
-def started(data_dir: Path, port_base: int) -> Daemon:
-    daemon = Daemon(data_dir, port_base=port_base).start()
-    try:
-        wait_until(
-            lambda: mmi_service(daemon.endpoint, b"titanic.request") == b"200",
-            what="the titanic services",
-            timeout_s=20,
-        )
-    except AssertionError:
-        daemon.kill()
-        raise
-    return daemon
 
 
 def acknowledged(reply: list[bytes]) -> bytes:
@@ -86,13 +71,13 @@ def test_every_request_answered_200_before_a_sigkill_is_pending_after_it(
     same data dir (pending: nobody serves its target), never `400`."""
     data_dir, port_base = tmp_path / "data", free_port_base()
     with checked_context() as context:
-        daemon = started(data_dir, port_base)
+        daemon = serving_titanic(data_dir, port_base)
         try:
             ids = acknowledged_until_killed(context, daemon)
         finally:
             daemon.kill()
         assert len(set(ids)) == len(ids) >= KILL_AT
-        daemon = started(data_dir, port_base)
+        daemon = serving_titanic(data_dir, port_base)
         try:
             answers = {
                 request_id: reply_status(context, daemon.endpoint, request_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.daemon import Daemon, mmi_service
+from support.daemon import serving_titanic
 from support.net import free_port_base
 from support.titanic import RawWorker
 from support.wait import wait_until
@@ -22,20 +22,6 @@ from raspy.protocol import mdp
 
 Context = zmq.Context[zmq.Socket[bytes]]
 SVC = b"e2e.spec.echo"
-
-
-def started(data_dir: Path, port_base: int) -> Daemon:
-    daemon = Daemon(data_dir, port_base=port_base).start()
-    try:
-        wait_until(
-            lambda: mmi_service(daemon.endpoint, b"titanic.close") == b"200",
-            what="the titanic services",
-            timeout_s=20,
-        )
-    except AssertionError:
-        daemon.kill()
-        raise
-    return daemon
 
 
 def call(context: Context, endpoint: str, service: bytes, *body: bytes) -> list[bytes]:
@@ -59,7 +45,7 @@ def test_stored_requests_replies_and_closes_survive_sigkill(tmp_path: Path) -> N
     executed once a worker for its service shows up, whenever that is."""
     data_dir, port_base = tmp_path / "data", free_port_base()
     with checked_context() as context:
-        daemon = started(data_dir, port_base)
+        daemon = serving_titanic(data_dir, port_base)
         try:
             endpoint = daemon.endpoint
             ids = {}
@@ -86,7 +72,7 @@ def test_stored_requests_replies_and_closes_survive_sigkill(tmp_path: Path) -> N
             assert call(context, endpoint, b"titanic.close", ids[b"closed"]) == [b"200"]
         finally:
             daemon.kill()
-        daemon = started(data_dir, port_base)
+        daemon = serving_titanic(data_dir, port_base)
         try:
             endpoint = daemon.endpoint
             assert call(context, endpoint, b"titanic.reply", ids[b"answered"]) == [

@@ -148,6 +148,24 @@ def mmi_service(endpoint: str, service: bytes, timeout_ms: int = 2000) -> bytes 
         ctx.term()
 
 
+def serving_titanic(data_dir: Path, port_base: int) -> Daemon:
+    """A started raspyd whose Titanic services answer (killed if they do not)."""
+    daemon = Daemon(data_dir, port_base=port_base).start()
+    try:
+        wait_until(
+            lambda: (
+                mmi_service(daemon.endpoint, b"titanic.request") == b"200"
+                and mmi_service(daemon.endpoint, b"titanic.close") == b"200"
+            ),
+            what="the titanic services",
+            timeout_s=20,
+        )
+    except AssertionError:
+        daemon.kill()
+        raise
+    return daemon
+
+
 @contextmanager
 def running_daemon(data_dir: Path, **kwargs: object) -> Iterator[Daemon]:
     """A started raspyd that is killed at the end whatever happens."""
