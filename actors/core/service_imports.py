@@ -242,12 +242,14 @@ class ServiceImports:
         when raspyd's `<host>.http` is off (rules.http_off), and of each secret an
         `http:` action names that the secrets file lacks (rules.secret_uses), and of
         each variable whose text holds a field never filled in
-        (rules.variable_fields): a typo or a service turned off shows at the
+        (rules.variable_fields), and of each Jinja `{{ name }}` that writes the
+        name in braces (rules.jinja_fields): a typo or a service turned off shows at the
         import, not months later as a scenario that never ran or a message that
         never came."""
         # loaded on first use only
         from raspy.rules.document import lazy_spots
         from raspy.rules.http_off import http_off_warnings
+        from raspy.rules.jinja_fields import jinja_warnings
         from raspy.rules.scenario_refs import scenario_warnings
         from raspy.rules.secret_uses import secret_warnings, uses_secrets
         from raspy.rules.unmatched import device_warnings
@@ -260,6 +262,7 @@ class ServiceImports:
         )
         found += scenario_warnings(scenario, text, others | set(core.entries), spot)
         found += variable_warnings(scenario, text, spot)
+        found += jinja_warnings(scenario, text, spot)
         if not core.http_service:
             found += http_off_warnings(scenario, text, spot)
         elif core.secrets is not None and uses_secrets(scenario):
