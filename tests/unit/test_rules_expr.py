@@ -347,6 +347,9 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("trigger.value > 21, 5", "unexpected ','", 18),
         ("n in 1,2", "unexpected ','", 6),  # a list was meant: `n in 1.2` is wrong
         ("n not in 1,2", "unexpected ','", 10),
+        ("x in -1,5", "unexpected ','", 7),  # a sign does not hide the `in`
+        ("x in - +1,5", "unexpected ','", 9),
+        ("x in 2 - 1,5", "unexpected ',' (a decimal point is '.': write 1.5)", 10),
         ("-1,5 < n", "unexpected ',' (a decimal point is '.': write 1.5)", 2),
         ("a \u2264 1", "unexpected character '\u2264' (write <=)", 2),
         ("a \u2260 1", "unexpected character '\u2260' (write !=)", 2),
