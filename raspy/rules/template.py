@@ -154,7 +154,9 @@ def _spaced(inside: str, written: str) -> str:
         _parsed(written)
     except TemplateError as exc:
         return f"{{{inside}}} is no field: no spaces in the braces, and {exc.reason}"
-    return f"{{{inside}}} is no field: write {written}, without spaces"
+    # a time format keeps its own spaces (`{ x:%H %M }`): only those around go
+    where = " around the name and the format" if " " in written else ""
+    return f"{{{inside}}} is no field: write {written}, without spaces{where}"
 
 
 def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:
