@@ -172,11 +172,6 @@ def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:
         ) from None
 
 
-def template_names(text: str) -> set[str]:
-    """The names a template uses; raises TemplateError when it does not parse."""
-    return {part.name for part in parse(text) if isinstance(part, Field)}
-
-
 def check(
     text: str, known: set[str] | frozenset[str], *, secrets: bool = False
 ) -> None:

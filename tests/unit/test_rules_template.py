@@ -23,7 +23,6 @@ from raspy.rules.template import (
     render,
     render_in,
     render_value,
-    template_names,
 )
 from raspy.rules.template_field import Field
 
@@ -258,12 +257,13 @@ def test_template_error_message_names_the_text() -> None:
     assert str(caught.value) == "unknown name 'nope' (at offset 2 of 'a {nope}')"
 
 
-def test_template_names_lists_the_fields() -> None:
-    assert template_names("{host}.{trigger.key:.1f}/{x}{{y}}") == {
-        "host",
-        "trigger.key",
-        "x",
-    }
+def _names(text: str) -> set[str]:
+    """The names of a template's fields."""
+    return {part.name for part in parse(text) if isinstance(part, Field)}
+
+
+def test_parse_gives_the_fields_and_their_names() -> None:
+    assert _names("{host}.{trigger.key:.1f}/{x}{{y}}") == {"host", "trigger.key", "x"}
 
 
 def test_check_refuses_the_first_unknown_name() -> None:
@@ -315,7 +315,7 @@ def test_any_text_renders_or_raises_template_error(text: str) -> None:
     except TemplateError as error:
         refused = error
     if refused is None:
-        assert template_names(text) <= set(names)
+        assert _names(text) <= set(names)
     else:
         assert 0 <= refused.offset < len(text)
 
