@@ -26,7 +26,7 @@ from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices.tree import Publisher
-from raspy.errors import StoreError, StoreOutcomeUnknown
+from raspy.errors import StoreError, StoreOutcomeUnknown, outcome_unknown
 from raspy.rules import cron_jobs
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
@@ -230,12 +230,9 @@ class CronActor(pykka.ThreadingActor):
             # it may land: taken as done (a job deleted fires no more), as the
             # core takes a scenario's change; the reply says it is not known
             log.warning("cron_store_unknown", reason=str(exc))
-            self._stats.incr("cron.store_failed")
+            self._stats.incr("cron.store_unknown")  # not failed: it may land
             self._apply(handled.effects)
-            said = (
-                f"it is not known whether the change was stored: {exc} (raspyd's"
-                " next start reads what the store holds)"
-            )
+            said = outcome_unknown("the change was stored", exc)
             return self._store_failed(handled, said)
         except (StoreError, pykka.ActorDeadError, pykka.Timeout) as exc:
             log.warning("cron_store_failed", reason=str(exc))

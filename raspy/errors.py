@@ -179,6 +179,15 @@ class StoreOutcomeUnknown(StoreError):
     stored"; raspyd's hang watch ends such a hub, whose start reads what was."""
 
 
+def outcome_unknown(what_done: str, exc: StoreOutcomeUnknown) -> str:
+    """How a reply says a write of unknown outcome, the same for every part
+    (`what_done`: "scenario heat was deleted", "the change was stored")."""
+    return (
+        f"it is not known whether {what_done}: {exc} (raspyd's next start reads"
+        " what the store holds)"
+    )
+
+
 class StoreNotTaken(StoreError):
     """A write never made: the store was not handed it in time, or the part that
     hands it on stopped first, and it was cancelled: nothing of it is stored, then

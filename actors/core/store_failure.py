@@ -10,7 +10,7 @@ from typing import Final
 import pykka
 
 from raspy.actors.clone.server import PART_STOPPED
-from raspy.errors import StoreError, StoreOutcomeUnknown
+from raspy.errors import StoreError, StoreOutcomeUnknown, outcome_unknown
 from raspy.rules import scenario_api as api
 
 # what an action that failed to store was to do, as its 500 says it was not done
@@ -38,10 +38,7 @@ def not_done(action: str, names: Sequence[str], exc: Failure) -> api.Refused:
     done = _DONE.get(action, "changed")
     what, was = _what(action, names)
     if isinstance(exc, StoreOutcomeUnknown):
-        said = (
-            f"it is not known whether {what} {was} {done}: {exc} (raspyd's next"
-            " start reads what the store holds)"
-        )
+        said = outcome_unknown(f"{what} {was} {done}", exc)
         return api.Refused(b"500", {"error": said})
     if isinstance(exc, pykka.Timeout):
         look = "raspy scenario list"

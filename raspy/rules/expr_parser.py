@@ -20,7 +20,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import did_you_mean
 from raspy.rules import expr_nodes as n
 from raspy.rules.expr_functions import FUNCTIONS, Function
-from raspy.rules.expr_tokens import CONSTANTS, Token, tokenize
+from raspy.rules.expr_tokens import CONSTANTS, Token, ends_value, tokenize
 from raspy.rules.expr_values import Fault
 from raspy.rules.template import TRIGGER_FIELDS
 
@@ -48,12 +48,12 @@ class Parser:
 
     def _decimal_comma(self, token: Token) -> str:
         """A hint for `1,5` written as much of Europe writes one and a half; not
-        after `in` (`x in 1,2` meant a list: `x in 1.2` is wrong too)."""
+        after `in` (`x in 1,2` meant a list: `x in 1.2` is wrong too), a sign
+        between them or not (`x in -1,5`)."""
         before, after = self._tokens[self._index - 1], self._peek(1)
-        ahead = self._tokens[self._index - 2] if self._index >= 2 else None
         if (
             token.text == ","
-            and not (ahead is not None and ahead.kind == "word" and ahead.text == "in")
+            and not self._after_in(self._index - 2)
             and before.kind == after.kind == "number"
             and before.offset + len(before.text) == token.offset == after.offset - 1
             and before.text.isdigit()
@@ -61,6 +61,16 @@ class Parser:
         ):
             return f" (a decimal point is '.': write {before.text}.{after.text})"
         return ""
+
+    def _after_in(self, index: int) -> bool:
+        """Whether the token at `index` is `in`, unary signs before a number
+        stepped back over (`x in -1`, `x in - +1`)."""
+        while index >= 0 and self._tokens[index].text in ("-", "+"):
+            if index >= 1 and ends_value(self._tokens[index - 1]):
+                return False  # a sum's `-` (`2 - 1,5`): no sign
+            index -= 1
+        token = self._tokens[index] if index >= 0 else None
+        return token is not None and token.kind == "word" and token.text == "in"
 
     # --- helpers --------------------------------------------------------------------
     def _peek(self, ahead: int = 0) -> Token:

@@ -13,6 +13,7 @@ from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.records import frozen
+from raspy.rules.expr_functions import FUNCTIONS
 from raspy.rules.expr_values import INT_LIMIT, Fault
 
 _NUMBER: Final = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
@@ -26,6 +27,10 @@ _REFUSED: Final = {
     ":=": "':=' is not allowed",
     "=": "'=' is not allowed (write == to compare)",
 }
+# the comparisons of two characters, which a `=` is one too many beside
+_PAIRED: Final = ("==", "!=", "<=", ">=")
+# a hint's words for an operator written with a space in it (`= =`, `! =`)
+_NO_SPACE: Final = ", no space in it"
 # C's logic operators: not taken (one way to write a test), but named
 _C_LOGIC: Final = {"&": "and", "|": "or", "!": "not"}
 # what a phone's keyboard or a word processor writes for a quote, a minus or a
@@ -52,6 +57,8 @@ CONSTANTS: Final[dict[str, JsonValue]] = {
     "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
 }  # fmt: skip
 _WORDS: Final = frozenset({"and", "or", "not", "if", "else", "in"})
+# what a test (`not x`) may follow: where `!` is written `not`
+_TEST_STARTS: Final = frozenset({"(", "[", ",", "and", "or", "not", "if", "else"})
 
 
 @frozen
@@ -111,14 +118,19 @@ def _unexpected_hint(source: str, position: int, tokens: list[Token]) -> str:
     """The way to write a character an expression has not, when one is sure."""
     char = source[position]
     if char == "!" and source[position + 1 :].lstrip().startswith("="):
-        return " (write != to compare)"  # `a ! = b`: `!=` was meant
+        return f" (write != to compare{_NO_SPACE})"  # `a ! = b`: `!=` was meant
     if char in _FAMILY and _between_letters(source, position):
         return " (text goes in quotes)"  # `== it<U+2019>s`: an apostrophe
     if char in _LOOKALIKES:
         return f" ({_LOOKALIKES[char]})"
+    if _after_value(tokens) and (function := _filtered(source, position)):
+        # Jinja's filter (`kv('/a') | float`): `or` would compile to something else
+        return f" (no filters: write {function}(…))"
     # `&&`, `||` between two values, `!` before one: the habit of C and JavaScript
     # (`a ! b` is no `a not b`, and `&& a` no `and a`: no word is said there)
-    if char in _C_LOGIC and (char == "!") != _after_value(tokens):
+    if char == "!" and not _after_value(tokens):
+        return f" (write {_negated(source, position, tokens)})"
+    if char in _C_LOGIC and char != "!" and _after_value(tokens):
         return f" (write {_C_LOGIC[char]})"
     if source.startswith("{{", position):
         # a template's habit (Home Assistant's Jinja): an expression is written
@@ -127,21 +139,58 @@ def _unexpected_hint(source: str, position: int, tokens: list[Token]) -> str:
     return ""
 
 
+def _filtered(source: str, position: int) -> str | None:
+    """The function a lone `|` is followed by (a Jinja filter), else None."""
+    if source[position] != "|" or source.startswith("||", position):
+        return None
+    match = _NAME.match(source[position + 1 :].lstrip())
+    return match.group() if match and match.group() in FUNCTIONS else None
+
+
+def _negated(source: str, position: int, tokens: list[Token]) -> str:
+    """`not`, where a test may start (`!a`, `a and !b`, `(!a)`); elsewhere `not`
+    binds looser than the operator before it (`x == not y` is refused), so the
+    negation is written in parentheses: `(not y)`, the value named if one word."""
+    if not tokens or tokens[-1].text in _TEST_STARTS:
+        return "not"
+    rest = source[position + 1 :].lstrip()
+    word = _NAME.match(rest) or _NUMBER.match(rest)
+    if word is None or word.group() in _WORDS:
+        return "(not …)"
+    if rest[word.end() :].lstrip().startswith(("(", ".", "[")):
+        return "(not …)"  # a call, a field, an index: more than one word
+    return f"(not {word.group()})"
+
+
 def _after_value(tokens: list[Token]) -> bool:
     """Whether the text so far ends with a value (where an operator goes)."""
-    last = tokens[-1] if tokens else None
-    return last is not None and (
-        last.kind in ("number", "string", "name") or last.text in (")", "]")
-    )
+    return bool(tokens) and ends_value(tokens[-1])
+
+
+def ends_value(token: Token) -> bool:
+    """Whether a value ends with `token`: an operator after it (`-`) is one of
+    two operands, not a sign."""
+    return token.kind in ("number", "string", "name") or token.text in (")", "]")
 
 
 def _refused(operator: str, source: str, position: int, tokens: list[Token]) -> str:
     """Why `operator` is refused; a `=` that follows a comparison (JavaScript's
-    `===`, `!==`) or comes before `<` or `>` (`=<`) is not told to write `==`."""
-    if operator == "=" and tokens and tokens[-1].text in ("==", "!=", "<=", ">="):
+    `===`, `!==`) or comes before `<` or `>` (`=<`) is not told to write `==`; one
+    a space away from the rest of an operator (`= =`, `= <`) is told to write it
+    without the space (`write ==` gave `y == = 1`)."""
+    if operator != "=":
+        return _REFUSED[operator]
+    if tokens and tokens[-1].text in _PAIRED:
         return f"'=' is not allowed (one too many after '{tokens[-1].text}')"
-    if operator == "=" and source[position + 1 : position + 2] in ("<", ">"):
-        return f"'=' is not allowed (write {source[position + 1]}=)"
+    after = source[position + 1 :]
+    nearest = after.lstrip()
+    gap = _NO_SPACE if nearest != after else ""
+    if gap and nearest.startswith(_PAIRED):
+        return f"'=' is not allowed (one too many before '{nearest[:2]}')"
+    if nearest[:1] in ("<", ">"):
+        return f"'=' is not allowed (write {nearest[0]}={gap})"
+    if gap and nearest.startswith("="):
+        return f"'=' is not allowed (write == to compare{gap})"
     return _REFUSED[operator]
 
 

@@ -154,7 +154,9 @@ def _spaced(inside: str, written: str) -> str:
         _parsed(written)
     except TemplateError as exc:
         return f"{{{inside}}} is no field: no spaces in the braces, and {exc.reason}"
-    return f"{{{inside}}} is no field: write {written}, without spaces"
+    # a time format keeps its own spaces (`{ x:%H %M }`): only those around go
+    where = " around the name and the format" if " " in written else ""
+    return f"{{{inside}}} is no field: write {written}, without spaces{where}"
 
 
 def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:
@@ -168,11 +170,6 @@ def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:
         raise TemplateError(
             f"the time format of {{{name}}}: {exc.reason}", at + exc.offset, text
         ) from None
-
-
-def template_names(text: str) -> set[str]:
-    """The names a template uses; raises TemplateError when it does not parse."""
-    return {part.name for part in parse(text) if isinstance(part, Field)}
 
 
 def check(

@@ -244,8 +244,40 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("hour() > 6 && hour() < 23", "unexpected character '&' (write and)", 11),
         ("a || b", "unexpected character '|' (write or)", 2),
         ("!a", "unexpected character '!' (write not)", 0),
-        ("a ! = b", "unexpected character '!' (write != to compare)", 2),
-        ("a !   =b", "unexpected character '!' (write != to compare)", 2),
+        (
+            "a ! = b",
+            "unexpected character '!' (write != to compare, no space in it)",
+            2,
+        ),
+        (
+            "a !   =b",
+            "unexpected character '!' (write != to compare, no space in it)",
+            2,
+        ),
+        # `not` only where a test may start: after an operator, `x == not y` is
+        # refused, `x == (not y)` is not
+        ("a and !b", "unexpected character '!' (write not)", 6),
+        ("(!a)", "unexpected character '!' (write not)", 1),
+        ("[1, !a]", "unexpected character '!' (write not)", 4),
+        ("x if !y else !z", "unexpected character '!' (write not)", 5),
+        ("x == !y", "unexpected character '!' (write (not y))", 5),
+        ("x != !y", "unexpected character '!' (write (not y))", 5),
+        ("x + !y", "unexpected character '!' (write (not y))", 4),
+        ("a ==! b", "unexpected character '!' (write (not b))", 4),
+        ("x == !kv('/a')", "unexpected character '!' (write (not …))", 5),
+        # a Jinja filter: `or` would compile to something else
+        (
+            "kv('/a') | float > 20",
+            "unexpected character '|' (no filters: write float(…))",
+            9,
+        ),
+        ("a | b", "unexpected character '|' (write or)", 2),
+        # a `=` a space away from the rest of its operator: `write ==` gave `y == = 1`
+        ("y = = 1", "'=' is not allowed (write == to compare, no space in it)", 2),
+        ("x = < 1", "'=' is not allowed (write <=, no space in it)", 2),
+        ("x = > 1", "'=' is not allowed (write >=, no space in it)", 2),
+        ("y = == 1", "'=' is not allowed (one too many before '==')", 2),
+        ("x = <= 1", "'=' is not allowed (one too many before '<=')", 2),
         # a hint that would give a text still wrong is not said: `a not b`,
         # `and a`, `a ==== b`, `a ==< b`
         ("a ! b", "unexpected character '!'", 2),
@@ -315,6 +347,9 @@ def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
         ("trigger.value > 21, 5", "unexpected ','", 18),
         ("n in 1,2", "unexpected ','", 6),  # a list was meant: `n in 1.2` is wrong
         ("n not in 1,2", "unexpected ','", 10),
+        ("x in -1,5", "unexpected ','", 7),  # a sign does not hide the `in`
+        ("x in - +1,5", "unexpected ','", 9),
+        ("x in 2 - 1,5", "unexpected ',' (a decimal point is '.': write 1.5)", 10),
         ("-1,5 < n", "unexpected ',' (a decimal point is '.': write 1.5)", 2),
         ("a \u2264 1", "unexpected character '\u2264' (write <=)", 2),
         ("a \u2260 1", "unexpected character '\u2260' (write !=)", 2),

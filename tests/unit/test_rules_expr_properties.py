@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
+from typing import Final
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.expr_context import make_context
 
@@ -153,4 +155,96 @@ def _ends_strings(text: str) -> bool:
         compile_expression(text)
     except ExpressionError as caught:
         return not caught.reason.startswith("a string that never ends")
+    return True
+
+
+# a slip of an operator or a `not`, as a habit of C, JavaScript or a quick thumb
+# writes it, in a text otherwise right: each slip's text and what it was meant as
+SLIPS: Final = {
+    "==": ["=", "= =", "=  ="],
+    "!=": ["! =", "!  ="],
+    "<=": ["=<", "= <"],
+    ">=": ["=>", "= >"],
+    "and": ["&&", "&"],
+    "or": ["||", "|"],
+}
+VALUES = st.sampled_from(["x", "y", "1", "kv('/a')", "(y)", "-1", "'a'", "t"])
+CONTEXTS = st.sampled_from(
+    [("", ""), ("(", ")"), ("[1, ", "]"), ("a and ", ""), ("x if ", " else z"),
+     ("max(1, ", ")"), ("not ", ""), ("z or ", "")]
+)  # fmt: skip
+
+
+@st.composite
+def slipped(draw: st.DrawFn) -> str:
+    """A right expression with one slip in it: an operator (`y = = 1`), a `not`
+    written `!` before a test (`!y`) or after an operator (`x == !y`)."""
+    left, right = draw(VALUES), draw(VALUES)
+    operator = draw(st.sampled_from(sorted(SLIPS)))
+    core = draw(
+        st.sampled_from(
+            [
+                f"{left} {draw(st.sampled_from(SLIPS[operator]))} {right}",
+                f"!{right}",
+                f"! {right}",
+                f"{left} {operator} !{right}",
+                f"{left} {operator}! {right}",
+                f"{left} + !{right}",
+            ]
+        )
+    )
+    before, after = draw(CONTEXTS)
+    return f"{before}{core}{after}"
+
+
+_WRITE = re.compile(r".*write (.+?)(?: to compare)?(?:, no space in it)?\)")
+
+
+@settings(max_examples=600, deadline=None)
+@given(slipped())
+@example("x == !y")
+@example("a ==! b")
+@example("y = = 1")
+@example("x = < 1")
+def test_the_text_a_hint_says_to_write_compiles_in_place(text: str) -> None:
+    """Hypothesis: in a text right but for one slip, the X of its hint's "write
+    X", put in place of what it is said of, compiles (`x == !y` was told `not`:
+    `x == not y` is refused; `y = = 1` was told `==`: `y == = 1` is)."""
+    try:
+        compile_expression(text)
+    except ExpressionError as caught:
+        reason, offset = caught.reason, caught.offset
+    else:
+        return
+    hint = _WRITE.fullmatch(reason)
+    if hint is None or "…" in hint.group(1):
+        return
+    placed = list(_put_in_place(text, offset, hint.group(1)))
+    assert any(_compiles(each) for each in placed), (text, reason, placed)
+
+
+def _put_in_place(text: str, offset: int, written: str) -> Iterator[str]:
+    """Each text with `written` in place of what a hint at `offset` is said of: the
+    character; a doubled `&&`; a `= <` or `=<` of the same characters; the `! y`
+    of `(not y)`."""
+    spans = [(offset, offset + 1)]
+    if text[offset : offset + 2] in ("&&", "||"):
+        spans.append((offset, offset + 2))
+    pair = re.compile(r".\s*.").match(text, offset)
+    if pair and sorted(pair.group().replace(" ", "")) == sorted(written):
+        spans.append(pair.span())
+    negated = re.fullmatch(r"\(not (.+)\)", written)
+    if negated:
+        operand = re.compile(r"!\s*" + re.escape(negated.group(1))).match(text, offset)
+        spans += [operand.span()] if operand else []
+    for start, end in spans:
+        for padded in (written, f" {written} "):
+            yield text[:start] + padded + text[end:]
+
+
+def _compiles(text: str) -> bool:
+    try:
+        compile_expression(text)
+    except ExpressionError:
+        return False
     return True

@@ -23,7 +23,6 @@ from raspy.rules.template import (
     render,
     render_in,
     render_value,
-    template_names,
 )
 from raspy.rules.template_field import Field
 
@@ -139,6 +138,13 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
             "{ room:.1f } is no field: write {room:.1f}, without spaces",
             0,
         ),
+        # a time format's own spaces stay: "without spaces" alone said the contrary
+        (
+            "{ x:%H %M }",
+            "{ x:%H %M } is no field: write {x:%H %M}, without spaces around the"
+            " name and the format",
+            0,
+        ),
         (
             "{ room : .1f }",
             "{ room : .1f } is no field: write {room:.1f}, without spaces",
@@ -251,12 +257,13 @@ def test_template_error_message_names_the_text() -> None:
     assert str(caught.value) == "unknown name 'nope' (at offset 2 of 'a {nope}')"
 
 
-def test_template_names_lists_the_fields() -> None:
-    assert template_names("{host}.{trigger.key:.1f}/{x}{{y}}") == {
-        "host",
-        "trigger.key",
-        "x",
-    }
+def _names(text: str) -> set[str]:
+    """The names of a template's fields."""
+    return {part.name for part in parse(text) if isinstance(part, Field)}
+
+
+def test_parse_gives_the_fields_and_their_names() -> None:
+    assert _names("{host}.{trigger.key:.1f}/{x}{{y}}") == {"host", "trigger.key", "x"}
 
 
 def test_check_refuses_the_first_unknown_name() -> None:
@@ -308,26 +315,32 @@ def test_any_text_renders_or_raises_template_error(text: str) -> None:
     except TemplateError as error:
         refused = error
     if refused is None:
-        assert template_names(text) <= set(names)
+        assert _names(text) <= set(names)
     else:
         assert 0 <= refused.offset < len(text)
 
 
-_WRITE: Final = re.compile(r".* is no field: write (\{.*\}), without spaces")
+_WRITE: Final = re.compile(
+    r".* is no field: write (\{.*\}), without spaces( around the name and the format)?"
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["{", "}", " ", "a", ":", ".1f", "%H", ":%M", "%Q", "*", "é"]),
+        st.sampled_from(
+            ["{", "}", " ", "a", ":", ".1f", "%H", ":%M", "%Q", "*", "é", " %M"]
+        ),
         max_size=8,
     ).map("".join)
 )
 @example("{ a:.1f }")
 @example("{ a :%H:%M }")
+@example("{ a:%H %M }")
 def test_a_field_a_hint_says_to_write_is_one(text: str) -> None:
     """Hypothesis: the text a hint tells to write is a field (`{ a:.1f }` was told
-    `{a:.1f }`, itself refused)."""
+    `{a:.1f }`, itself refused), with spaces only if the hint says where it has
+    none (`write {a:%H %M}, without spaces` contradicted itself)."""
     try:
         parse(text)
     except TemplateError as error:
@@ -336,6 +349,7 @@ def test_a_field_a_hint_says_to_write_is_one(text: str) -> None:
         return
     if written is not None:
         assert [type(part) for part in parse(written.group(1))] == [Field], text
+        assert (" " in written.group(1)) == bool(written.group(2)), text
 
 
 @settings(max_examples=200, deadline=None)
