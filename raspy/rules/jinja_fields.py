@@ -15,10 +15,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.document import Spots, lazy_spots
-from raspy.rules.template import BUILTIN_NAMES, REPEAT_INDEX
+from raspy.rules.template import BUILTIN_NAMES, REPEAT_INDEX, keyed_strings
 
 # at a `{{` escape: a dotted name in double braces, a Jinja filter after it or not
 _JINJA: Final = re.compile(
@@ -135,18 +134,18 @@ def _action_texts(action: model.Action) -> list[Text]:
     match action:
         case model.DeviceAction():
             texts = [("device", action.device), ("action", action.action)]
-            return texts + _json_texts("value", action.value)
+            return texts + keyed_strings("value", action.value)
         case model.SetAction():
-            return [("set", action.key), *_json_texts("value", action.value)]
+            return [("set", action.key), *keyed_strings("value", action.value)]
         case model.EventAction():
-            return [("event", action.key), *_json_texts("value", action.value)]
+            return [("event", action.key), *keyed_strings("value", action.value)]
         case model.DeleteAction():
             return [("delete", action.key)]
         case model.CallAction():
             return [("call", action.service), *(("body", f) for f in action.body)]
         case model.HttpAction():
             texts = [("http", action.url), *action.headers]
-            return texts + _json_texts("body", action.body)
+            return texts + keyed_strings("body", action.body)
         case model.RunAction():
             return [("run", action.scenario)]
         case model.StopAction():
@@ -154,18 +153,3 @@ def _action_texts(action: model.Action) -> list[Text]:
         case model.LogAction():
             return [("log", action.message)]
     return []
-
-
-def _json_texts(key: str, value: JsonValue) -> list[Text]:
-    """(the YAML key holding it, text) of each text in a JSON value."""
-    texts: list[Text] = []
-    todo: list[tuple[str, JsonValue]] = [(key, value)]
-    while todo:
-        holder, item = todo.pop(0)
-        if isinstance(item, str):
-            texts.append((holder, item))
-        elif isinstance(item, dict):
-            todo.extend(item.items())
-        elif isinstance(item, list):
-            todo.extend((holder, inner) for inner in item)
-    return texts

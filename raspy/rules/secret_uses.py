@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.document import Spots, lazy_spots
 from raspy.rules.http_off import http_actions
 from raspy.rules.run_http import secrets_used
-from raspy.rules.template import secret_names
+from raspy.rules.template import keyed_strings, secret_names
 from raspy.secrets_file import Loaded
 
 WHY = "the action fails at every run until it is there"
@@ -34,17 +33,7 @@ UNUSABLE_AT_START = (
 
 def _texts(action: model.HttpAction) -> list[tuple[str, str]]:
     """(the YAML key holding it, template) of each text the action sends."""
-    texts = [("http", action.url), *action.headers]
-    todo: list[tuple[str, JsonValue]] = [("body", action.body)]
-    while todo:
-        key, value = todo.pop(0)
-        if isinstance(value, str):
-            texts.append((key, value))
-        elif isinstance(value, dict):
-            todo.extend(value.items())
-        elif isinstance(value, list):
-            todo.extend((key, item) for item in value)
-    return texts
+    return [("http", action.url), *action.headers, *keyed_strings("body", action.body)]
 
 
 def uses_secrets(scenario: model.Scenario) -> bool:

@@ -296,6 +296,22 @@ def render_value(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
     return value
 
 
+def keyed_strings(key: str, value: JsonValue) -> list[tuple[str, str]]:
+    """Every string inside a JSON value, with the key holding it (`key` for the
+    value itself and a list's items), for a warning placed at `key: text`."""
+    found: list[tuple[str, str]] = []
+    todo: list[tuple[str, JsonValue]] = [(key, value)]
+    while todo:
+        holder, item = todo.pop(0)
+        if isinstance(item, str):
+            found.append((holder, item))
+        elif isinstance(item, dict):
+            todo.extend(item.items())
+        elif isinstance(item, list):
+            todo.extend((holder, inner) for inner in item)
+    return found
+
+
 def value_strings(value: JsonValue) -> list[str]:
     """Every string inside a JSON value (what render_value renders)."""
     if isinstance(value, str):
