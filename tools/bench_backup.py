@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench_history import prefill
 
-from raspy.cli import kv_dump
+from raspy.cli import kv_drop
 from raspy.cli.kv_backup import first_refused, read_whole
 from raspy.storage.dump import DumpReader
 
@@ -127,7 +127,7 @@ def judging(path: Path) -> None:
         with path.open("rb") as handle:
             reader = DumpReader(handle, unique=False)
             for record in reader.records():
-                kv_dump.refusal(record.table, record.key, record.value)
+                kv_drop.refusal(record.table, record.key, record.value)
         every = time.process_time() - started
         print(
             f"read-back {whole:.2f} s; dbs before the history judged {head:.4f} s;"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import fsync_directory, temp_target
-from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
+from raspy.cli import EXIT_OK, EXIT_USAGE, kv_drop, kv_dump
 from raspy.cli.kv_dump import Written, inside_data_dir, say_refused, write_dump
 from raspy.cli.kv_lines import EXIT_DATA, Failure, command_prog, stdout_errors
 from raspy.cli.kv_store import ended_as_ctrl_c, open_readonly, report
@@ -110,7 +110,7 @@ def first_refused(path: Path) -> str | None:
             for record in reader.records():
                 if record.table is Table.HISTORY:
                     return None
-                why = kv_dump.refusal(record.table, record.key, record.value)
+                why = kv_drop.refusal(record.table, record.key, record.value)
                 if why is not None:
                     return f"line {record_line_number(reader.count - 1)}: {why}"
     except (DumpFormatError, OSError):

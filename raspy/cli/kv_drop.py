@@ -90,22 +90,26 @@ def drop(data_dir: str, table: Table, key: bytes) -> str:
                 f" (`raspy-kv check --data-dir {path}` names the records to drop)",
                 EXIT_USAGE,
             )
-        why = _refusal(table, key, value)
+        why = refusal(table, key, value)
+        if why is None:
+            raise Failure(
+                f"{table} {quote(key)} is a sound record: --drop removes only one"
+                " that restore refuses (dump, backup and check name them); delete a"
+                " kv key with `raspy-kv del` on the running hub",
+                EXIT_USAGE,
+            )
         store.commit([Delete(table, key)])
     finally:
         store.close()
     return f"dropped {why}"
 
 
-def _refusal(table: Table, key: bytes, value: bytes) -> str:
-    """Why restore refuses the record, as it says it; a sound one is refused."""
+def refusal(table: Table, key: bytes, value: bytes) -> str | None:
+    """Why restore would refuse a record (limits aside: those are the hub's
+    config), as it says it; None for one it takes. Dump, backup and --drop judge
+    by it."""
     try:
         validate_written(table, key, value)
     except StoreError as exc:
         return refused_record(table, key, exc)
-    raise Failure(
-        f"{table} {quote(key)} is a sound record: --drop removes only one that"
-        " restore refuses (dump, backup and check name them); delete a kv key with"
-        " `raspy-kv del` on the running hub",
-        EXIT_USAGE,
-    )
+    return None

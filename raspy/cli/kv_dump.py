@@ -24,13 +24,12 @@ from raspy.cli import (
     nowhere_to_go,
     output_status,
 )
-from raspy.cli.kv_drop import drop_command
+from raspy.cli.kv_drop import drop_command, refusal
 from raspy.cli.kv_lines import (
     EXIT_DATA,
     STDIO,
     Failure,
     command_prog,
-    refused_record,
     stdout_errors,
 )
 from raspy.cli.kv_store import (
@@ -40,9 +39,7 @@ from raspy.cli.kv_store import (
     records,
     report,
 )
-from raspy.errors import StoreError
 from raspy.records import frozen
-from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpWriter, Header, Record, record_line_number
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
@@ -191,16 +188,6 @@ def write_dump(
             out.write(writer.end_line())
         progress.close()
     return Written(writer.count, refused, tuple(shown), first)
-
-
-def refusal(table: Table, key: bytes, value: bytes) -> str | None:
-    """Why restore would refuse a record (limits aside: those are the hub's
-    config), as it says it; None for one it takes."""
-    try:
-        validate_written(table, key, value)
-    except StoreError as exc:
-        return refused_record(table, key, exc)
-    return None
 
 
 def say_refused(command: str, name: str, written: Written, data_dir: str) -> None:
