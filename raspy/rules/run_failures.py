@@ -25,10 +25,10 @@ from raspy.ratelimit import LogRateLimiter
 log = structlog.get_logger(component="scenario")  # as its actor's lines
 
 SAY_AGAIN_S: Final = 600.0  # the same failure said again at most this often
-# a number standing alone (a reading `-3.25`, `1.2e-05`, a time `12:30:05`, an address
-# and port, with a unit `1.5s`, `5km/h`): not part of a name (`relay2`, `sensor.12`, `relay-2`, a key's
-# `/devices/1/temp`, a URL's host), nor a condition's own number, which say which
-# one faulted
+# a number standing alone (a reading `-3.25`, `1.2e-05`, a time `12:30:05`, an
+# address and port, with a unit `1.5s`, `5km/h`): not part of a name (`relay2`,
+# `sensor.12`, `relay-2`, a key's `/devices/1/temp`, a URL's host), nor a
+# condition's own number, which say which one faulted
 _NUMBER: Final = re.compile(
     r"(?<![\w./-])(?<!condition )-?(?>\d+(?:[.:]\d+)*(?:[eE][+-]?\d+)?)"
     r"(?=(?:[^\W\d_]{1,3}(?:/[^\W\d_]{1,3})?)?(?![\w/]))"

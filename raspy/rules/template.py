@@ -299,28 +299,18 @@ def render_value(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
 def keyed_strings(key: str, value: JsonValue) -> list[tuple[str, str]]:
     """Every string inside a JSON value, with the key holding it (`key` for the
     value itself and a list's items), for a warning placed at `key: text`."""
-    found: list[tuple[str, str]] = []
-    todo: list[tuple[str, JsonValue]] = [(key, value)]
-    while todo:
-        holder, item = todo.pop(0)
-        if isinstance(item, str):
-            found.append((holder, item))
-        elif isinstance(item, dict):
-            todo.extend(item.items())
-        elif isinstance(item, list):
-            todo.extend((holder, inner) for inner in item)
-    return found
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, list):
+        return [found for item in value for found in keyed_strings(key, item)]
+    if isinstance(value, dict):
+        return [found for k, item in value.items() for found in keyed_strings(k, item)]
+    return []
 
 
 def value_strings(value: JsonValue) -> list[str]:
     """Every string inside a JSON value (what render_value renders)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [text for item in value for text in value_strings(item)]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in value_strings(item)]
-    return []
+    return [text for _, text in keyed_strings("", value)]
 
 
 def render_in(
