@@ -9,8 +9,8 @@ writer of those keys, so their order is kept), takes up the runs a stop left in 
 long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py). What
 becomes of each scenario (installed, started, stopped) is ScenarioSet
 (scenario_set.py), and what a change of it stores (enabled, disabled, deleted) is
-StoredChanges (stored_changes.py), CoreActor's base class, built over ScenarioSet. Nothing that fails here
-stops the daemon.
+StoredChanges (stored_changes.py), CoreActor's base class, built over ScenarioSet.
+Nothing that fails here stops the daemon.
 
 The scenario engine (rules.engine, its runs, the parser, the scenario actors) is
 imported with the first scenario read, stored or imported: a core with none (most

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from raspy.rules import model
+from raspy.rules import model, walk
 from raspy.rules.document import Spots, lazy_spots
 from raspy.rules.template import BUILTIN_NAMES, REPEAT_INDEX, keyed_strings
 
@@ -113,20 +113,10 @@ def _texts(
 ) -> Iterator[tuple[str, str, frozenset[str]]]:
     """(YAML key, template, the names it knows) of each template text of
     `actions`, nested ones too (`repeat.index` inside a repeat's)."""
-    for action in actions:
-        match action:
-            case model.RepeatAction(actions=inner):
-                yield from _texts(inner, known | {REPEAT_INDEX})
-            case model.ChooseAction(branches=branches, otherwise=otherwise):
-                for branch in branches:
-                    yield from _texts(branch.actions, known)
-                yield from _texts(otherwise, known)
-            case model.IfAction(then=then, otherwise=otherwise):
-                yield from _texts(then, known)
-                yield from _texts(otherwise, known)
-            case _:
-                for key, template in _action_texts(action):
-                    yield key, template, known
+    in_repeat = known | {REPEAT_INDEX}
+    for action, repeated in walk.every_placed_action(actions):
+        for key, template in _action_texts(action):
+            yield key, template, in_repeat if repeated else known
 
 
 def _action_texts(action: model.Action) -> list[Text]:

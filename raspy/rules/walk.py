@@ -11,18 +11,27 @@ from raspy.rules import model
 
 def every_action(actions: tuple[model.Action, ...]) -> Iterator[model.Action]:
     """Depth first, in document order."""
-    for action in actions:
+    for action, _ in every_placed_action(actions):
         yield action
+
+
+def every_placed_action(
+    actions: tuple[model.Action, ...], in_repeat: bool = False
+) -> Iterator[tuple[model.Action, bool]]:
+    """every_action, each with whether it is inside a `repeat` (where a template
+    knows `repeat.index`)."""
+    for action in actions:
+        yield action, in_repeat
         match action:
             case model.RepeatAction(actions=inner):
-                yield from every_action(inner)
+                yield from every_placed_action(inner, True)
             case model.ChooseAction(branches=branches, otherwise=otherwise):
                 for branch in branches:
-                    yield from every_action(branch.actions)
-                yield from every_action(otherwise)
+                    yield from every_placed_action(branch.actions, in_repeat)
+                yield from every_placed_action(otherwise, in_repeat)
             case model.IfAction(then=then, otherwise=otherwise):
-                yield from every_action(then)
-                yield from every_action(otherwise)
+                yield from every_placed_action(then, in_repeat)
+                yield from every_placed_action(otherwise, in_repeat)
 
 
 def expressions(scenario: model.Scenario) -> list[model.Expression]:
