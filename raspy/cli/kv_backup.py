@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,18 +84,17 @@ def _marked_refused(path: Path) -> Path | None:
     return marked
 
 
-def _older_refused(backup_dir: Path, new: Path) -> dict[str, str]:
-    """The older backups of the new one's kind named as whole ones though they hold
-    a record restore refuses (an older raspy-kv named them so, and removed none),
+def _judged_refused(backup_dir: Path, names: list[str]) -> dict[str, str]:
+    """Of the older backups `names`, those named as whole ones though they hold a
+    record restore refuses (an older raspy-kv named them so, and removed none),
     each with why: the rotation of a whole new one removes them as it removes the
     REFUSED ones, instead of counting them among --keep and removing the older
     whole ones in their stead. Only the dbs before the history are judged (the
     history comes last and is the bulk of a file: judging it too would cost a Pi
     about half the reading again each night, and what an older restore let in was
     a kv key); a file that does not read is the recheck's to say."""
-    kind = _kind_of(new.name)
     found = {}
-    for name in _backups(backup_dir, new, kind):
+    for name in names:
         if not _refused(name) and (why := first_refused(backup_dir / name)):
             found[name] = why
     return found
@@ -325,25 +324,33 @@ def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
     )
 
 
-def _rotate(
-    backup_dir: Path, keep: int, new: Path, also_refused: Collection[str] = ()
-) -> tuple[int, int]:
+@dataclass
+class Rotated:
+    """What a rotation removed: old backups, temp files of backups cut short, and
+    of the old ones those named whole that restore refuses, each with why."""
+
+    removed: int = 0
+    stale: int = 0
+    judged: dict[str, str] = field(default_factory=dict)
+
+
+def _rotate(backup_dir: Path, keep: int, new: Path) -> Rotated:
     """Remove the oldest whole backups of the new one's kind (by the time in their
     names) beyond `keep`, counting the new one, which is always kept: a clock set
     back (a Pi without a clock, before NTP) must not make today's backup the first
     one removed. A whole new one removes too every backup of its kind that restore
-    refuses (REFUSED, or named whole by an older raspy-kv: `also_refused`): it is
-    the newer; a new one that restore refuses removes no
-    whole one (they may restore as they stand), only the older ones restore refuses,
-    so a store holding such a record keeps `keep` whole backups and one more, not a
-    new file a night until the disk is full. Only regular files named as a backup of
-    the kind is, and the temp files of such backups untouched for a day; returns how
-    many of each were removed."""
+    refuses (REFUSED, or named whole by an older raspy-kv: _judged_refused): it is
+    the newer; a new one that restore refuses removes no whole one (they may
+    restore as they stand), only the older REFUSED ones, so a store holding such a
+    record keeps `keep` whole backups and one more, not a new file a night until
+    the disk is full. Only regular files named as a backup of the kind is, and the
+    temp files of such backups untouched for a day."""
     now = time.time()
     kind = _kind_of(new.name)
     assert kind is not None  # named by _backup_name
     older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
-    refused = [name for name in older if _refused(name) or name in also_refused]
+    judged = {} if _refused(new.name) else _judged_refused(backup_dir, older)
+    refused = [name for name in older if _refused(name) or name in judged]
     whole = [name for name in older if name not in refused]
     if _refused(new.name):
         beyond = refused
@@ -351,8 +358,11 @@ def _rotate(
         beyond = refused + whole[: max(0, len(whole) - (keep - 1))]
     with os.scandir(backup_dir) as entries:
         stale = [entry.name for entry in entries if stale_temp(entry, now, kind)]
-    removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
-    return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
+    return Rotated(
+        sum(_remove_old(backup_dir / name, new) for name in beyond),
+        sum(_remove_old(backup_dir / name, new) for name in stale),
+        judged,
+    )
 
 
 def _remove_old(path: Path, new: Path) -> bool:
@@ -388,15 +398,13 @@ def _backup(args: argparse.Namespace) -> int:
         count = written.count
         size = read_back(path, count)
         marked = _marked_refused(path) if written.refused else path
-        older_refused: dict[str, str] = {}
-        removed = stale = 0
         # one that restore refuses removes no whole one (_rotate); unmarked, none
-        if marked is not None:
-            if not written.refused:  # a whole one removes those restore refuses
-                older_refused = _older_refused(backup_dir, marked)
-            removed, stale = _rotate(backup_dir, args.keep, marked, older_refused)
+        rotated = (
+            Rotated() if marked is None else _rotate(backup_dir, args.keep, marked)
+        )
         path = marked or path
         rechecked = recheck(backup_dir, path)
+    stale = rotated.stale
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(rechecked.spoiled)
     verb = "reads" if spoiled == 1 else "read"
@@ -405,12 +413,12 @@ def _backup(args: argparse.Namespace) -> int:
     with stdout_errors():
         report(
             "backup",
-            f"{path}: {count} records, {size} bytes, checked; {removed} old"
+            f"{path}: {count} records, {size} bytes, checked; {rotated.removed} old"
             f"{partial} removed; {rechecked.read} older checked again{bad}{unjudged}",
             started,
             sys.stdout,
         )
-    for name, why in sorted(older_refused.items()):
+    for name, why in sorted(rotated.judged.items()):
         print(
             f"{_PROG}: older backup {backup_dir / name} did not restore as it stood"
             f" ({why}): removed with the -refused ones, as the new one is whole",
