@@ -302,16 +302,31 @@ def test_a_refusal_of_the_one_document_says_nothing_was_imported(
     )
 
 
-def test_a_ctrl_c_while_the_hub_has_the_stream_says_all_or_none_are_stored(
-    router: tuple[Router, str], tmp_path: Path
+A_DOC = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+B_DOC = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # one request: the hub commits it whole or not at all
+        (
+            A_DOC + "---\n" + B_DOC,
+            "all of them or none are stored: `raspy scenario list` says which",
+        ),
+        # one document alone: it said `interrupted` and nothing more
+        (A_DOC, "a may or may not be stored: `raspy scenario list` says which"),
+    ],
+    ids=["several", "one"],
+)
+def test_a_ctrl_c_while_the_hub_has_the_import_says_how_to_learn_what_is_stored(
+    router: tuple[Router, str], tmp_path: Path, text: str, said: str
 ) -> None:
-    """The hub may have taken the one request: it commits it whole or not at all,
-    so the interrupt says how to learn which."""
+    """The hub may have taken the request it was sent: the interrupt says what
+    may be stored and how to learn it."""
     sock, endpoint = router
-    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
-    second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
-    path = tmp_path / "both.yaml"
-    path.write_text(first + "---\n" + second, encoding="utf-8")
+    path = tmp_path / "docs.yaml"
+    path.write_text(text, encoding="utf-8")
     process = start(endpoint, "import", str(path))
     answer(sock, b"200", [])
     _peer, *frames = recv(sock, timeout_ms=10_000)  # the import, left unanswered
@@ -320,33 +335,7 @@ def test_a_ctrl_c_while_the_hub_has_the_stream_says_all_or_none_are_stored(
     assert finish(process) == (
         130,
         "",
-        "raspy scenario import: interrupted\n"
-        "raspy scenario import: all of them or none are stored: "
-        "`raspy scenario list` says which\n",
-    )
-
-
-def test_a_ctrl_c_while_the_hub_has_one_document_says_it_may_be_stored(
-    router: tuple[Router, str], tmp_path: Path
-) -> None:
-    """One document goes alone: the hub may have stored it, so the interrupt says
-    how to learn whether (it said `interrupted` alone)."""
-    sock, endpoint = router
-    path = tmp_path / "a.yaml"
-    path.write_text(
-        "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n", encoding="utf-8"
-    )
-    process = start(endpoint, "import", str(path))
-    answer(sock, b"200", [])
-    _peer, *frames = recv(sock, timeout_ms=10_000)  # the import, left unanswered
-    assert json.loads(frames[3])["action"] == "import"
-    process.send_signal(signal.SIGINT)
-    assert finish(process) == (
-        130,
-        "",
-        "raspy scenario import: interrupted\n"
-        "raspy scenario import: a may or may not be stored: `raspy scenario list`"
-        " says which\n",
+        f"raspy scenario import: interrupted\nraspy scenario import: {said}\n",
     )
 
 
